@@ -1,0 +1,230 @@
+"""The public events of fernwartung, version 1.
+
+Rules (checked by tests): no field may hold personal data (names, company, phone, address,
+e-mail, free text typed by a person); ids are pseudonymous UUIDs or short codes; money is a
+``Decimal`` serialised as a string; times are aware UTC.
+"""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+from fw_contracts.base import Event
+
+Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+#: A short code read out on the phone, e.g. ``K7MQ-3X``; random, not derived from personal data.
+TicketCode = Annotated[str, StringConstraints(pattern=r"^[0-9A-Z]{4}-[0-9A-Z]{3}$")]
+#: A technician's staff handle (pseudonym), e.g. ``tech-07``: letters, digits, dash, underscore.
+TechnicianId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{1,31}$")]
+Money = Annotated[Decimal, Field(max_digits=14, decimal_places=2)]
+
+
+class CustomerType(StrEnum):
+    BUSINESS = "business"
+    CONSUMER = "consumer"
+
+
+class TermsAcceptance(BaseModel):
+    """Proof of consent without personal data (§312f, §356 Abs. 4 BGB)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    terms_version: Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z._-]{1,32}$")]
+    terms_sha256: Sha256Hex
+    accepted_at: AwareDatetime
+    #: Consumers only: "start now, I know my withdrawal right lapses on full performance".
+    withdrawal_waiver: bool = False
+
+
+# ---------------------------------------------------------------- intake
+class SupportRequestCreated(Event):
+    producer = "intake"
+    event_type: Literal["SupportRequestCreated"] = "SupportRequestCreated"
+    schema_version: Literal[1] = 1
+
+    request_id: uuid.UUID
+    ticket: TicketCode
+    customer_type: CustomerType = CustomerType.BUSINESS
+    terms: TermsAcceptance
+    has_billing_address: bool = False
+    has_email: bool = False
+
+
+class WithdrawalReason(StrEnum):
+    CUSTOMER = "customer"
+    DUPLICATE = "duplicate"
+
+
+class SupportRequestWithdrawn(Event):
+    producer = "intake"
+    event_type: Literal["SupportRequestWithdrawn"] = "SupportRequestWithdrawn"
+    schema_version: Literal[1] = 1
+
+    request_id: uuid.UUID
+    reason: WithdrawalReason = WithdrawalReason.CUSTOMER
+
+
+# ---------------------------------------------------------------- session
+class SessionStarted(Event):
+    producer = "session"
+    event_type: Literal["SessionStarted"] = "SessionStarted"
+    schema_version: Literal[1] = 1
+
+    session_id: uuid.UUID
+    request_id: uuid.UUID
+    technician: TechnicianId
+    started_at: AwareDatetime
+
+
+class CustomerPromoted(Event):
+    """The customer said during the session that they want to become a regular customer.
+
+    The statement's wording is personal data: it lives in the vault; the event holds its hash.
+    """
+
+    producer = "session"
+    event_type: Literal["CustomerPromoted"] = "CustomerPromoted"
+    schema_version: Literal[1] = 1
+
+    session_id: uuid.UUID
+    request_id: uuid.UUID
+    technician: TechnicianId
+    statement_sha256: Sha256Hex
+    stated_at: AwareDatetime
+
+
+class SessionEnded(Event):
+    producer = "session"
+    event_type: Literal["SessionEnded"] = "SessionEnded"
+    schema_version: Literal[1] = 1
+
+    session_id: uuid.UUID
+    request_id: uuid.UUID
+    technician: TechnicianId
+    started_at: AwareDatetime
+    ended_at: AwareDatetime
+    duration_seconds: int = Field(ge=0)
+    promoted: bool = False
+
+
+# ---------------------------------------------------------------- billing
+class InvoiceKind(StrEnum):
+    #: §33 UStDV, gross <= 250 EUR: no recipient data on the invoice.
+    SMALL = "kleinbetrag"
+    #: §14 Abs. 4 UStG: recipient name and address on the invoice.
+    FULL = "full"
+
+
+class InvoiceLine(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    description: Annotated[str, StringConstraints(max_length=200)]
+    quantity: Decimal
+    unit: Literal["C62", "MIN", "HUR"]  # UN/ECE rec 20: piece, minute, hour
+    unit_price: Decimal
+    net: Money
+
+
+class InvoiceIssued(Event):
+    producer = "billing"
+    event_type: Literal["InvoiceIssued"] = "InvoiceIssued"
+    schema_version: Literal[1] = 1
+
+    invoice_number: Annotated[str, StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9-]{2,31}$")]
+    session_id: uuid.UUID
+    request_id: uuid.UUID
+    kind: InvoiceKind
+    issued_at: AwareDatetime
+    service_date: AwareDatetime
+    tariff_version: str
+    raw_seconds: int = Field(ge=0)
+    billed_seconds: int = Field(ge=0)
+    lines: tuple[InvoiceLine, ...]
+    net_total: Money
+    vat_rate: Decimal
+    vat_total: Money
+    gross_total: Money
+    currency: Literal["EUR"] = "EUR"
+    customer_number: str | None = None
+
+
+class InvoiceCancelled(Event):
+    """A Storno: a cancellation invoice with its own number referencing the original."""
+
+    producer = "billing"
+    event_type: Literal["InvoiceCancelled"] = "InvoiceCancelled"
+    schema_version: Literal[1] = 1
+
+    cancellation_number: Annotated[str, StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9-]{2,31}$")]
+    invoice_number: str
+    request_id: uuid.UUID
+    cancelled_at: AwareDatetime
+    reason_code: Literal["wrong_amount", "wrong_recipient", "duplicate", "goodwill", "other"]
+    net_total: Money
+    vat_total: Money
+    gross_total: Money
+
+
+class NotBilledReason(StrEnum):
+    FREE_THRESHOLD = "free_threshold"  # e.g. an aborted connection
+    GOODWILL = "goodwill"
+
+
+class SessionNotBilled(Event):
+    producer = "billing"
+    event_type: Literal["SessionNotBilled"] = "SessionNotBilled"
+    schema_version: Literal[1] = 1
+
+    session_id: uuid.UUID
+    request_id: uuid.UUID
+    reason: NotBilledReason
+    tariff_version: str
+    raw_seconds: int = Field(ge=0)
+
+
+class BillingBlocked(Event):
+    """A full invoice needs data the request lacks (the address); billing waits for it."""
+
+    producer = "billing"
+    event_type: Literal["BillingBlocked"] = "BillingBlocked"
+    schema_version: Literal[1] = 1
+
+    session_id: uuid.UUID
+    request_id: uuid.UUID
+    missing: tuple[Literal["billing_address"], ...]
+
+
+class CustomerAccountCreated(Event):
+    producer = "billing"
+    event_type: Literal["CustomerAccountCreated"] = "CustomerAccountCreated"
+    schema_version: Literal[1] = 1
+
+    customer_number: Annotated[str, StringConstraints(pattern=r"^K[0-9]{5,10}$")]
+    request_id: uuid.UUID
+    session_id: uuid.UUID
+
+
+# ---------------------------------------------------------------- retention
+class ErasureReason(StrEnum):
+    INVOICE_ISSUED = "invoice_issued"
+    NOT_BILLED = "not_billed"
+    WITHDRAWN = "withdrawn"
+    ABANDONED = "abandoned"
+
+
+class PersonalDataErased(Event):
+    producer = "retention"
+    event_type: Literal["PersonalDataErased"] = "PersonalDataErased"
+    schema_version: Literal[1] = 1
+
+    request_id: uuid.UUID
+    reason: ErasureReason
+    trigger_event_id: uuid.UUID | None = None
+    erased_at: AwareDatetime
+    #: False when there was nothing to erase (e.g. the vault entry never existed).
+    had_data: bool = True

@@ -1,0 +1,87 @@
+"""Every event type with its subject, and decoding of stored messages (with upcasting)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import ValidationError
+
+from fw_contracts import events as ev
+from fw_contracts.base import Event
+
+ALL_EVENTS: tuple[type[Event], ...] = (
+    ev.SupportRequestCreated,
+    ev.SupportRequestWithdrawn,
+    ev.SessionStarted,
+    ev.CustomerPromoted,
+    ev.SessionEnded,
+    ev.InvoiceIssued,
+    ev.InvoiceCancelled,
+    ev.SessionNotBilled,
+    ev.BillingBlocked,
+    ev.CustomerAccountCreated,
+    ev.PersonalDataErased,
+)
+
+BY_TYPE: dict[str, type[Event]] = {cls.__name__: cls for cls in ALL_EVENTS}
+BY_SUBJECT: dict[str, type[Event]] = {cls.subject(): cls for cls in ALL_EVENTS}
+
+#: (event_type, from_version) -> function turning a dict of that version into the next one.
+#: Old versions stay readable forever: an upcaster is added whenever a version is bumped.
+UPCASTERS: dict[tuple[str, int], Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+
+class UndecodableEvent(Exception):
+    """A message that is not a valid event. ``reason`` never contains field values."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _safe_errors(exc: ValidationError) -> str:
+    # pydantic's messages can echo input values; keep only location and error type.
+    parts = [f"{'.'.join(str(p) for p in e['loc'])}:{e['type']}" for e in exc.errors()]
+    return "invalid fields: " + ", ".join(parts[:10])
+
+
+def upcast(data: dict[str, Any]) -> dict[str, Any]:
+    """Apply upcasters until the current version of the event type is reached."""
+    etype = data.get("event_type")
+    cls = BY_TYPE.get(str(etype))
+    if cls is None:
+        raise UndecodableEvent(f"unknown event type {str(etype)[:64]!r}")
+    version = data.get("schema_version")
+    if not isinstance(version, int):
+        raise UndecodableEvent("schema_version missing or not an integer")
+    if version > cls.version:
+        raise UndecodableEvent(
+            f"schema version {version} of {cls.__name__} is newer than this build ({cls.version})"
+        )
+    while version < cls.version:
+        step = UPCASTERS.get((cls.__name__, version))
+        if step is None:
+            raise UndecodableEvent(f"no upcaster for {cls.__name__} v{version}")
+        data = step(data)
+        version = data["schema_version"]
+    return data
+
+
+def decode(payload: bytes, subject: str | None = None) -> Event:
+    """Parse a message body into its event class; raises :class:`UndecodableEvent`."""
+    try:
+        data = json.loads(payload)
+    except (ValueError, UnicodeDecodeError):
+        raise UndecodableEvent("body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise UndecodableEvent("body is not a JSON object")
+    data = upcast(data)
+    cls = BY_TYPE[data["event_type"]]
+    if subject is not None and subject.rsplit(".", 1)[0] != cls.subject().rsplit(".", 1)[0]:
+        raise UndecodableEvent(f"subject does not match event type {cls.__name__}")
+    try:
+        return cls.model_validate(data)
+    except ValidationError as exc:
+        raise UndecodableEvent(_safe_errors(exc)) from None

@@ -1,0 +1,134 @@
+"""NATS/JetStream adapter: connection, the stream definition and durable consumer settings."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import nats
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    DiscardPolicy,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
+from nats.js.errors import NotFoundError
+
+from fw_contracts import STREAM_NAME, STREAM_SUBJECTS
+
+log = logging.getLogger(__name__)
+
+#: JetStream de-duplicates a Nats-Msg-Id within this window. The outbox relay retries far
+#: faster than this; beyond it, every consumer's idempotency record still catches a repeat.
+DUPLICATE_WINDOW_S = 15 * 60
+#: How long the server waits for an ack before redelivering.
+ACK_WAIT_S = 30
+
+
+def stream_config(replicas: int = 1) -> StreamConfig:
+    """The one append-only history: file storage, no age limit, deny delete and purge."""
+    return StreamConfig(
+        name=STREAM_NAME,
+        subjects=list(STREAM_SUBJECTS),
+        storage=StorageType.FILE,
+        retention=RetentionPolicy.LIMITS,
+        max_age=0,
+        max_msgs=-1,
+        max_bytes=-1,
+        discard=DiscardPolicy.OLD,
+        num_replicas=replicas,
+        duplicate_window=DUPLICATE_WINDOW_S,
+        deny_delete=True,
+        deny_purge=True,
+        allow_rollup_hdrs=False,
+    )
+
+
+async def ensure_stream(js: JetStreamContext, replicas: int = 1) -> None:
+    """Create the stream, or update it to the settings above (admin credentials needed)."""
+    cfg = stream_config(replicas)
+    try:
+        await js.stream_info(STREAM_NAME)
+    except NotFoundError:
+        await js.add_stream(cfg)
+        return
+    await js.update_stream(cfg)
+
+
+def durable_consumer_config(durable: str, subjects: list[str], *, max_ack_pending: int = 1000) -> ConsumerConfig:
+    """Explicit acks; unlimited server-side deliveries because *we* bound them.
+
+    A message that keeps failing is parked by :mod:`fw_platform.consumer` after a bounded number
+    of attempts. The server must not stop delivering on its own: a database outage would then
+    silently drop events (the message would never be seen again by this consumer).
+    """
+    cfg: dict[str, Any] = {
+        "durable_name": durable,
+        "ack_policy": AckPolicy.EXPLICIT,
+        "deliver_policy": DeliverPolicy.ALL,
+        "ack_wait": ACK_WAIT_S,
+        "max_deliver": -1,
+        "max_ack_pending": max_ack_pending,
+    }
+    if len(subjects) == 1:
+        cfg["filter_subject"] = subjects[0]
+    else:
+        cfg["filter_subjects"] = subjects
+    return ConsumerConfig(**cfg)
+
+
+@dataclass
+class BusErrors:
+    """Errors nats-py reports only to its error callback (e.g. core-publish permission errors)."""
+
+    errors: list[str] = field(default_factory=list)
+
+    async def on_error(self, exc: Exception) -> None:
+        text = f"{type(exc).__name__}: {exc}"[:300]
+        self.errors.append(text)
+        log.warning("nats error", extra={"error": text})
+
+    def permission_denied(self) -> list[str]:
+        return [e for e in self.errors if "permission" in e.lower()]
+
+
+async def connect(url: str, *, name: str, user: str | None = None, password: str | None = None,
+                  errors: BusErrors | None = None) -> Client:
+    """Connect with endless reconnects: a NATS restart must not end a service."""
+    errors = errors or BusErrors()
+
+    async def disconnected() -> None:
+        log.warning("nats disconnected", extra={"client": name})
+
+    async def reconnected() -> None:
+        log.info("nats reconnected", extra={"client": name})
+
+    opts: dict[str, Any] = {
+        "servers": url.split(","),
+        "name": name,
+        "error_cb": errors.on_error,
+        "disconnected_cb": disconnected,
+        "reconnected_cb": reconnected,
+        "max_reconnect_attempts": -1,
+        "reconnect_time_wait": 0.5,
+        "allow_reconnect": True,
+        "connect_timeout": 5,
+    }
+    if user:
+        opts["user"] = user
+        opts["password"] = password or ""
+    for attempt in range(20):
+        try:
+            return await nats.connect(**opts)
+        except Exception:  # first connect: the server may still be starting
+            if attempt == 19:
+                raise
+            await asyncio.sleep(0.5)
+    raise RuntimeError("unreachable")

@@ -1,0 +1,64 @@
+"""PostgreSQL access: one pool per service, bound to the service's own schema, and migrations."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from importlib import resources
+from pathlib import Path
+
+import asyncpg
+
+log = logging.getLogger(__name__)
+
+
+async def create_pool(dsn: str, schema: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
+    """A pool whose connections see only ``schema`` (plus pg_catalog) by default."""
+    pool = await asyncpg.create_pool(
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        server_settings={"search_path": schema, "application_name": f"fw-{schema}",
+                         "timezone": "UTC"},
+        command_timeout=30,
+    )
+    assert pool is not None
+    return pool
+
+
+def _platform_sql() -> list[tuple[str, str]]:
+    pkg = resources.files("fw_platform") / "sql"
+    return sorted((f"platform/{p.name}", p.read_text(encoding="utf-8")) for p in pkg.iterdir()
+                  if p.name.endswith(".sql"))
+
+
+def _service_sql(migrations_dir: Path) -> list[tuple[str, str]]:
+    return sorted((p.name, p.read_text(encoding="utf-8")) for p in migrations_dir.glob("*.sql"))
+
+
+async def migrate(pool: asyncpg.Pool, schema: str, migrations_dir: Path) -> list[str]:
+    """Apply the platform's and the service's SQL files once each, in order, under a lock.
+
+    A changed file that was already applied is refused: migrations are append-only.
+    """
+    applied: list[str] = []
+    async with pool.acquire() as conn, conn.transaction():
+        # Several instances may start at once; the lock serialises their migrations.
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"migrate:{schema}")
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " name text PRIMARY KEY, sha256 text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        done = {r["name"]: r["sha256"] for r in await conn.fetch("SELECT name, sha256 FROM schema_migrations")}
+        for name, sql in _platform_sql() + _service_sql(migrations_dir):
+            digest = hashlib.sha256(sql.encode()).hexdigest()
+            if name in done:
+                if done[name] != digest:
+                    raise RuntimeError(f"migration {name} was changed after it was applied")
+                continue
+            await conn.execute(sql)
+            await conn.execute("INSERT INTO schema_migrations(name, sha256) VALUES ($1, $2)", name, digest)
+            applied.append(name)
+    if applied:
+        log.info("migrations applied", extra={"schema": schema, "migrations": applied})
+    return applied

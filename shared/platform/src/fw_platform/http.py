@@ -1,0 +1,150 @@
+"""HTTP basics for every service: health, readiness, metrics, safe errors, security headers."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from fw_platform import metrics
+from fw_platform.runtime import Runtime
+
+#: Plain-language messages per pydantic error type: (German, English). Never the input value.
+MESSAGES: dict[str, tuple[str, str]] = {
+    "missing": ("Pflichtfeld fehlt.", "This field is required."),
+    "string_too_short": ("Darf nicht leer sein.", "Must not be empty."),
+    "string_too_long": ("Ist zu lang.", "Is too long."),
+    "string_type": ("Muss Text sein.", "Must be text."),
+    "string_pattern_mismatch": ("Hat nicht das erwartete Format.", "Has an unexpected format."),
+    "bool_type": ("Muss ja oder nein sein.", "Must be true or false."),
+    "bool_parsing": ("Muss ja oder nein sein.", "Must be true or false."),
+    "uuid_parsing": ("Ist keine gültige Kennung.", "Is not a valid id."),
+    "uuid_type": ("Ist keine gültige Kennung.", "Is not a valid id."),
+    "value_error": ("Ist ungültig.", "Is invalid."),
+    "literal_error": ("Ist kein erlaubter Wert.", "Is not an allowed value."),
+    "enum": ("Ist kein erlaubter Wert.", "Is not an allowed value."),
+    "extra_forbidden": ("Unbekanntes Feld.", "Unknown field."),
+    "json_invalid": ("Die Anfrage ist kein gültiges JSON.", "The request body is not valid JSON."),
+    "model_attributes_type": ("Muss ein Objekt sein.", "Must be an object."),
+    "dict_type": ("Muss ein Objekt sein.", "Must be an object."),
+    "int_parsing": ("Muss eine ganze Zahl sein.", "Must be a whole number."),
+    "int_type": ("Muss eine ganze Zahl sein.", "Must be a whole number."),
+    "datetime_parsing": ("Ist kein gültiger Zeitpunkt.", "Is not a valid time."),
+    "timezone_aware": ("Zeitpunkt braucht eine Zeitzone.", "Time needs a time zone."),
+}
+
+
+def field_errors(errors: list[dict[str, Any]], custom: dict[str, tuple[str, str]] | None = None) -> list[dict[str, str]]:
+    """Turn pydantic errors into ``{field, code, message_de, message_en}`` without input values."""
+    table = {**MESSAGES, **(custom or {})}
+    out = []
+    for e in errors:
+        loc = [str(p) for p in e.get("loc", ()) if p not in ("body",)]
+        code = str(e.get("type", "value_error"))
+        de, en = table.get(code, MESSAGES["value_error"])
+        out.append({"field": ".".join(loc) or "body", "code": code, "message_de": de, "message_en": en})
+    return out
+
+
+def problem(status: int, code: str, de: str, en: str, **extra: Any) -> JSONResponse:
+    return JSONResponse(status_code=status, content={"code": code, "message_de": de, "message_en": en, **extra})
+
+
+class BodyLimit:
+    """Refuse request bodies over ``limit`` bytes with 413, also when sent chunked."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await _too_large(send)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await _too_large(send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _too_large(send: Send) -> None:
+    resp = problem(413, "body_too_large", "Die Anfrage ist zu groß.", "The request body is too large.")
+    await send({"type": "http.response.start", "status": 413, "headers": resp.raw_headers})
+    await send({"type": "http.response.body", "body": resp.body})
+
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+}
+
+
+def install(app: FastAPI, runtime: Runtime, *, custom_messages: dict[str, tuple[str, str]] | None = None) -> None:
+    """Add /healthz, /readyz, /metrics, safe validation errors, headers, body limit, latency."""
+    service = runtime.service
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(status_code=422, content={
+            "code": "invalid_input",
+            "message_de": "Bitte prüfen Sie die markierten Felder.",
+            "message_en": "Please check the fields listed.",
+            "errors": field_errors(list(exc.errors()), custom_messages),
+        })
+
+    @app.middleware("http")
+    async def _observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")  # the template, never the concrete ids
+        metrics.HTTP_LATENCY.labels(service, path, request.method, str(response.status_code)).observe(
+            time.perf_counter() - started)
+        for k, v in SECURITY_HEADERS.items():
+            response.headers.setdefault(k, v)
+        return response
+
+    app.add_middleware(BodyLimit, limit=runtime.settings.max_body_bytes)
+
+    @app.get("/healthz", tags=["ops"], summary="Liveness")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": service}
+
+    @app.get("/readyz", tags=["ops"], summary="Readiness: NATS, PostgreSQL and consumers")
+    async def readyz() -> JSONResponse:
+        checks = await runtime.readiness()
+        ok = all(checks.values())
+        return JSONResponse(status_code=200 if ok else 503, content={"ready": ok, "checks": checks})
+
+    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics")
+    async def prom() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

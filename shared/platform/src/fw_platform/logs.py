@@ -1,0 +1,56 @@
+"""Structured JSON logs. Only whitelisted context keys are written: ids, counts, error types.
+
+Personal data never reach a log line: services log ids, never payloads; the whitelist makes a
+slip (``extra={"phone": ...}``) drop the value instead of writing it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+
+SAFE_KEYS = frozenset({
+    "service", "consumer", "event_id", "event_type", "stream_seq", "request_id", "session_id",
+    "invoice_number", "customer_number", "reason", "kind", "error", "deliveries", "client",
+    "schema", "migrations", "count", "status", "route", "method", "duration_ms", "url", "port",
+    "purpose", "erasure_reason", "ticket",
+})
+_STD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    def __init__(self, service: str) -> None:
+        super().__init__()
+        self._service = service
+
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, object] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "service": self._service,
+            "logger": record.name,
+            "msg": record.getMessage() if not record.args else record.msg,
+        }
+        for key, value in record.__dict__.items():
+            if key in _STD or key.startswith("_"):
+                continue
+            out[key] = value if key in SAFE_KEYS else "[dropped]"
+        if record.exc_info and record.exc_info[0] is not None:
+            # The type only: exception messages may quote input values.
+            out["exc_type"] = record.exc_info[0].__name__
+        return json.dumps(out, default=str, ensure_ascii=False)
+
+
+def configure(service: str, level: str = "INFO") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter(service))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # uvicorn's access log prints query strings; we log requests ourselves without them.
+    logging.getLogger("uvicorn.access").disabled = True
+    for name in ("uvicorn", "uvicorn.error"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True

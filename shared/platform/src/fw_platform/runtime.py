@@ -1,0 +1,122 @@
+"""One service's infrastructure: pool, migrations, NATS, outbox relay and consumers.
+
+Bootstrap code creates a :class:`Runtime`, registers consumers and hands it to the HTTP app's
+lifespan. Nothing connects at import time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+
+from fw_contracts import STREAM_NAME, Event, utcnow
+from fw_platform import outbox
+from fw_platform.bus import BusErrors, connect
+from fw_platform.consumer import EventConsumer, Handler, UnitOfWork
+from fw_platform.db import create_pool, migrate
+from fw_platform.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+
+class Runtime:
+    def __init__(self, service: str, settings: ServiceSettings, migrations_dir: Path) -> None:
+        self.service = service
+        self.settings = settings
+        self._migrations = migrations_dir
+        self.bus_errors = BusErrors()
+        self._consumer_specs: list[tuple[str, dict[type[Event], Handler]]] = []
+        self.consumers: list[EventConsumer] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._pool: asyncpg.Pool | None = None
+        self._nc: Client | None = None
+        self.relay: outbox.OutboxRelay | None = None
+
+    # -------------------------------------------------------------- wiring
+    def consume(self, name: str, handlers: dict[type[Event], Handler]) -> None:
+        """Register a durable consumer ``<service>--<name>``; started with the runtime."""
+        self._consumer_specs.append((name, handlers))
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        assert self._pool is not None, "runtime not started"
+        return self._pool
+
+    @property
+    def nc(self) -> Client:
+        assert self._nc is not None, "runtime not started"
+        return self._nc
+
+    @property
+    def js(self) -> JetStreamContext:
+        return self.nc.jetstream()
+
+    # -------------------------------------------------------------- lifecycle
+    async def start(self) -> None:
+        s = self.settings
+        self._pool = await create_pool(s.database_url, self.service, max_size=s.db_pool_max)
+        await migrate(self._pool, self.service, self._migrations)
+        self._nc = await connect(
+            s.nats_url, name=f"fw-{self.service}", user=s.nats_user,
+            password=s.nats_password.get_secret_value() if s.nats_password else None,
+            errors=self.bus_errors)
+        self.relay = outbox.OutboxRelay(self._pool, self.js, service=self.service)
+        self._tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.service}-relay"))
+        for name, handlers in self._consumer_specs:
+            c = EventConsumer(service=self.service, name=name, pool=self._pool, js=self.js,
+                              handlers=handlers, stream=STREAM_NAME, on_commit=self.relay.notify,
+                              batch_size=s.consumer_batch, max_attempts=s.max_attempts)
+            self.consumers.append(c)
+            self._tasks.append(asyncio.create_task(c.run(), name=c.durable))
+        log.info("service started", extra={"service": self.service})
+
+    async def stop(self) -> None:
+        for c in self.consumers:
+            c.stop()
+        if self.relay:
+            self.relay.stop()
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        self._tasks.clear()
+        if self.relay:
+            # One last try so that a clean stop leaves nothing behind in the outbox.
+            with contextlib.suppress(Exception):
+                await self.relay.publish_pending()
+        if self._nc:
+            # close, not drain: consumers are stopped and every handled message is acked; a
+            # drain would wait for the idle pull requests to expire (up to 30 s).
+            with contextlib.suppress(Exception):
+                await self._nc.close()
+        if self._pool:
+            await self._pool.close()
+
+    # -------------------------------------------------------------- work
+    @contextlib.asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[UnitOfWork]:
+        """A transaction whose emitted events go to the outbox on commit (HTTP commands)."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            uow = UnitOfWork(conn=conn, now=utcnow())
+            yield uow
+            await outbox.append(conn, uow.emitted)
+        if uow.emitted and self.relay:
+            self.relay.notify()
+
+    async def readiness(self) -> dict[str, bool]:
+        checks = {"nats": bool(self._nc and self._nc.is_connected)}
+        try:
+            async with self.pool.acquire(timeout=2) as conn:
+                checks["postgres"] = await conn.fetchval("SELECT true")
+        except Exception:
+            checks["postgres"] = False
+        checks["consumers"] = all(c.ready.is_set() for c in self.consumers)
+        return checks

@@ -1,0 +1,69 @@
+"""Client of the personal-data vault (request/reply over core NATS, never the stream)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Literal
+
+from nats.aio.client import Client
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeoutError
+
+from fw_contracts.vault import (
+    GetRequest,
+    PersonalData,
+    PromotionStatement,
+    PutRequest,
+    StatementRequest,
+    VaultEntry,
+    VaultError,
+    VaultReply,
+)
+from fw_contracts.wire import VaultSubject
+from fw_platform.consumer import TransientError
+
+
+class VaultUnavailable(TransientError):
+    """The vault did not answer (no responder or timeout). Nothing was stored."""
+
+
+class VaultRefused(Exception):
+    """The vault answered with an error (erased, not found, forbidden, ...)."""
+
+    def __init__(self, error: VaultError, reply: VaultReply) -> None:
+        super().__init__(f"vault refused: {error.value}")
+        self.error = error
+        self.reply = reply
+
+
+class VaultClient:
+    def __init__(self, nc: Client, timeout: float = 3.0) -> None:
+        self._nc = nc
+        self._timeout = timeout
+
+    async def _call(self, subject: VaultSubject, body: bytes) -> VaultReply:
+        try:
+            msg = await self._nc.request(subject, body, timeout=self._timeout)
+        except (NoRespondersError, NatsTimeoutError, TimeoutError) as exc:
+            raise VaultUnavailable(type(exc).__name__) from None
+        if msg.headers and msg.headers.get("Status") == "503":
+            raise VaultUnavailable("no responders")
+        reply = VaultReply.model_validate_json(msg.data)
+        if not reply.ok:
+            raise VaultRefused(reply.error or VaultError.INTERNAL, reply)
+        return reply
+
+    async def put(self, request_id: uuid.UUID, data: PersonalData) -> None:
+        await self._call(VaultSubject.PUT, PutRequest(request_id=request_id, data=data).model_dump_json().encode())
+
+    async def get(self, request_id: uuid.UUID,
+                  purpose: Literal["queue", "billing", "customer_account", "data_subject_access"]) -> VaultEntry:
+        reply = await self._call(
+            VaultSubject.GET, GetRequest(request_id=request_id, purpose=purpose).model_dump_json().encode())
+        assert reply.entry is not None
+        return reply.entry
+
+    async def add_statement(self, request_id: uuid.UUID, statement: PromotionStatement) -> None:
+        await self._call(
+            VaultSubject.ADD_STATEMENT,
+            StatementRequest(request_id=request_id, statement=statement).model_dump_json().encode())

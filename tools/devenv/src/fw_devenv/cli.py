@@ -1,0 +1,169 @@
+"""``python -m fw_devenv up|down|status`` -- NATS + PostgreSQL for local development."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+from ._util import DevEnvError
+from .devenv import DATABASE, SERVICES, DevEnv
+from .nats import NatsServer
+from .postgres import PostgresServer
+from .secrets_file import load_or_create_secrets
+
+
+def write_env_file(path: Path, values: dict[str, str]) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        for k, v in values.items():
+            f.write(f"{k}={v}\n")
+    os.chmod(path, 0o600)
+
+
+def start_and_provision(
+    var: Path,
+    nats_port: int,
+    pg_port: int,
+    nats_monitor_port: int | None = None,
+    services: tuple[str, ...] = SERVICES,
+    database: str = DATABASE,
+) -> tuple[DevEnv, dict[str, str]]:
+    """Start (or adopt) both servers under *var*, provision *database* with
+    passwords from ``var/secrets.json``; also writes ``var/devenv.env``."""
+    env = DevEnv(var, nats_port, pg_port, nats_monitor_port=nats_monitor_port)
+    t0 = time.monotonic()
+    env.start()
+    try:
+        passwords = load_or_create_secrets(env.var_dir / "secrets.json", services)
+        dsns = env.provision(passwords, database=database)
+    except BaseException:
+        env.stop(include_adopted=False)
+        raise
+    values = {
+        "NATS_URL": env.nats_url,
+        "NATS_MONITOR_URL": env.nats.monitor_url,
+        "DATABASE_ADMIN_URL": env.admin_dsn,
+        **{f"FW_{svc.upper()}_DATABASE_URL": dsn for svc, dsn in dsns.items()},
+    }
+    write_env_file(env.var_dir / "devenv.env", values)
+    print(f"fw_devenv: started in {time.monotonic() - t0:.1f}s (var: {env.var_dir})", flush=True)
+    return env, dsns
+
+
+def print_urls(env: DevEnv, dsns: dict[str, str]) -> None:
+    def state(server) -> str:
+        return " (already running, adopted)" if server.adopted else ""
+
+    print(f"  NATS        {env.nats_url}{state(env.nats)}")
+    print(f"  NATS mon    {env.nats.monitor_url}")
+    print(f"  PG admin    {env.admin_dsn}{state(env.postgres)}")
+    for svc, dsn in dsns.items():
+        print(f"  {svc:<11} {dsn}")
+    print(f"  env file    {env.var_dir / 'devenv.env'}  (secrets: {env.var_dir / 'secrets.json'})")
+    print(f"  logs        {env.var_dir / 'log'}", flush=True)
+
+
+class StopSignal:
+    """Turns SIGINT/SIGTERM into an event (first one), restores defaults after."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.signum: int | None = None
+        self._old: dict[int, object] = {}
+
+    def _handler(self, signum, _frame) -> None:
+        if self.signum is None:
+            self.signum = signum
+        self.event.set()
+
+    def __enter__(self) -> "StopSignal":
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._old[sig] = signal.signal(sig, self._handler)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    with StopSignal() as stop:
+        env, dsns = start_and_provision(Path(args.var), args.nats_port, args.pg_port, args.nats_monitor_port)
+        try:
+            print_urls(env, dsns)
+            print("fw_devenv: ready -- Ctrl-C (SIGINT/SIGTERM) stops both", flush=True)
+            while not stop.event.wait(1.0):
+                if not env.nats.is_running():
+                    print("fw_devenv: nats-server exited unexpectedly, see var/log/nats.log", file=sys.stderr)
+                    return 1
+                if not env.postgres.is_running():
+                    print("fw_devenv: postgres exited unexpectedly, see var/log/postgres.log", file=sys.stderr)
+                    return 1
+            print("fw_devenv: stopping ...", flush=True)
+        finally:
+            env.stop(include_adopted=False)
+        for server, name in ((env.nats, "nats-server"), (env.postgres, "postgres")):
+            if server.adopted:
+                print(f"fw_devenv: {name} was already running before 'up' and is left running "
+                      f"(use: python -m fw_devenv down --var {args.var})")
+        print("fw_devenv: stopped", flush=True)
+    return 0
+
+
+def _servers(var: Path) -> tuple[NatsServer, PostgresServer]:
+    var = var.resolve()
+    return NatsServer(var / "nats", 0, monitor_port=1), PostgresServer(var / "pgdata", 0)
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    nats, pg = _servers(Path(args.var))
+    was = (pg.is_running(), nats.is_running())
+    pg.stop()
+    nats.stop()
+    print(f"fw_devenv: postgres {'stopped' if was[0] else 'was not running'}, "
+          f"nats-server {'stopped' if was[1] else 'was not running'}")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    nats, pg = _servers(Path(args.var))
+    n, p = nats.is_running(), pg.is_running()
+    print(f"nats-server: {'running pid ' + str(nats.pid) if n else 'stopped'}")
+    print(f"postgres:    {'running port ' + str(pg._running_port()) if p else 'stopped'}")
+    return 0 if (n and p) else 3
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m fw_devenv", description=__doc__)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    up = sub.add_parser("up", help="start NATS + PostgreSQL, provision, stay in foreground")
+    up.add_argument("--var", default="./var", help="state dir (default ./var)")
+    up.add_argument("--nats-port", type=int, default=14222)
+    up.add_argument("--nats-monitor-port", type=int, default=18222)
+    up.add_argument("--pg-port", type=int, default=15432)
+    up.set_defaults(func=cmd_up)
+    down = sub.add_parser("down", help="stop servers running from --var (e.g. left by a crashed 'up')")
+    down.add_argument("--var", default="./var")
+    down.set_defaults(func=cmd_down)
+    st = sub.add_parser("status", help="exit 0 if both servers of --var are running")
+    st.add_argument("--var", default="./var")
+    st.set_defaults(func=cmd_status)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except DevEnvError as exc:
+        print(f"fw_devenv: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,180 @@
+"""``make run`` / ``python -m fw_devenv.run``: the whole back office locally.
+
+Unless both ``NATS_URL`` and ``DATABASE_URL`` are set, starts NATS + PostgreSQL
+under ``./var`` (ports as ``fw_devenv up``, adopting servers already running
+there), provisions database ``fernwartung``, then starts every service in
+``SERVICES`` as a subprocess with its env. Output is prefixed ``[name]``.
+Ctrl-C / SIGTERM is forwarded (SIGINT) to the services; after they exit the
+servers are stopped. Nothing is restarted automatically: a service that dies
+is reported; when no service is left, run stops everything.
+
+With external infrastructure (``NATS_URL`` + ``DATABASE_URL`` set) each
+service gets ``FW_<NAME>_DATABASE_URL`` from the environment if set there,
+else ``DATABASE_URL``; nothing is provisioned.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .cli import StopSignal, start_and_provision
+from .devenv import DevEnv
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    module: str  # started as: python -m <module>
+    port: int  # HTTP port
+    env: dict[str, str] = field(default_factory=dict)  # extra env
+
+    @property
+    def prefix(self) -> str:
+        return f"FW_{self.name.upper()}_"
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", self.module]
+
+    def environment(self, nats_url: str, database_url: str) -> dict[str, str]:
+        return {
+            f"{self.prefix}HTTP_PORT": str(self.port),
+            f"{self.prefix}DATABASE_URL": database_url,
+            f"{self.prefix}NATS_URL": nats_url,
+            **self.env,
+        }
+
+
+# The lead adjusts this table (module names, ports, extra env).
+SERVICES: list[ServiceSpec] = [
+    ServiceSpec("intake", "fw_intake", 8081),
+    ServiceSpec("session", "fw_session", 8082),
+    ServiceSpec("billing", "fw_billing", 8083),
+    ServiceSpec("retention", "fw_retention", 8084),
+]
+
+STOP_GRACE = 15.0  # seconds a service gets after SIGINT before SIGTERM, then SIGKILL
+
+
+def installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _pump(name: str, stream, out) -> None:
+    for line in iter(stream.readline, b""):
+        out.write(f"[{name}] {line.decode(errors='replace')}")
+        out.flush()
+    stream.close()
+
+
+class Running:
+    def __init__(self, spec: ServiceSpec, env: dict[str, str]) -> None:
+        self.spec = spec
+        self.proc = subprocess.Popen(
+            spec.command(),
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # we forward signals ourselves, exactly once
+        )
+        self.pump = threading.Thread(target=_pump, args=(spec.name, self.proc.stdout, sys.stdout), daemon=True)
+        self.pump.start()
+        self.reported = False
+
+
+def stop_services(running: list[Running]) -> None:
+    alive = [r for r in running if r.proc.poll() is None]
+    for r in alive:
+        r.proc.send_signal(signal.SIGINT)
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        deadline = time.monotonic() + STOP_GRACE
+        while time.monotonic() < deadline and any(r.proc.poll() is None for r in alive):
+            time.sleep(0.1)
+        for r in alive:
+            if r.proc.poll() is None:
+                print(f"run: {r.spec.name} did not stop, sending {sig.name}", flush=True)
+                r.proc.send_signal(sig)
+    for r in running:
+        r.proc.wait()
+        r.pump.join(2)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m fw_devenv.run", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--var", default="./var")
+    ap.add_argument("--nats-port", type=int, default=14222)
+    ap.add_argument("--nats-monitor-port", type=int, default=18222)
+    ap.add_argument("--pg-port", type=int, default=15432)
+    args = ap.parse_args(argv)
+
+    with StopSignal() as stop:
+        devenv: DevEnv | None = None
+        external = bool(os.environ.get("NATS_URL") and os.environ.get("DATABASE_URL"))
+        if external:
+            nats_url = os.environ["NATS_URL"]
+            dsns = {
+                s.name: os.environ.get(f"{s.prefix}DATABASE_URL", os.environ["DATABASE_URL"])
+                for s in SERVICES
+            }
+            print(f"run: using external NATS {nats_url} and DATABASE_URL (nothing started)", flush=True)
+        else:
+            devenv, dsns = start_and_provision(
+                Path(args.var), args.nats_port, args.pg_port, args.nats_monitor_port
+            )
+            nats_url = devenv.nats_url
+            print(f"run: NATS {nats_url}   PostgreSQL {devenv.admin_dsn}", flush=True)
+
+        running: list[Running] = []
+        try:
+            for spec in SERVICES:
+                if stop.event.is_set():
+                    break
+                if not installed(spec.module):
+                    print(f"run: SKIP {spec.name}: module {spec.module!r} is not installed in "
+                          f"{sys.prefix} (add its dir to PACKAGES / run 'make venv')", flush=True)
+                    continue
+                env = {**os.environ, **spec.environment(nats_url, dsns[spec.name])}
+                running.append(Running(spec, env))
+                print(f"run: started {spec.name:<10} pid {running[-1].proc.pid:<7} "
+                      f"http://127.0.0.1:{spec.port}", flush=True)
+            if running:
+                print("run: Ctrl-C stops everything", flush=True)
+            else:
+                print("run: no service could be started; infrastructure stays up until Ctrl-C", flush=True)
+
+            rc = 0
+            while not stop.event.wait(0.5):
+                for r in running:
+                    code = r.proc.poll()
+                    if code is not None and not r.reported:
+                        r.reported = True
+                        rc = rc or (code if code > 0 else 1)
+                        print(f"run: {r.spec.name} exited with code {code} (not restarted)", flush=True)
+                if running and all(r.reported for r in running):
+                    print("run: no service left running, shutting down", flush=True)
+                    break
+            if stop.event.is_set():
+                print("run: stopping services ...", flush=True)
+        finally:
+            stop_services(running)
+            if devenv is not None:
+                devenv.stop(include_adopted=False)
+                print("run: infrastructure stopped", flush=True)
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())
