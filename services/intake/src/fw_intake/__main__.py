@@ -1,0 +1,24 @@
+"""``python -m fw_intake``: structured logs, then the HTTP app under uvicorn."""
+
+from __future__ import annotations
+
+import uvicorn
+from fw_platform import logs
+
+from fw_intake import SERVICE
+from fw_intake.bootstrap import create_app
+from fw_intake.settings import Settings
+
+
+def main() -> None:
+    """Run intake on the configured host and port until SIGINT/SIGTERM."""
+    settings = Settings()
+    logs.configure(SERVICE, settings.log_level)
+    uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port,
+                log_config=None, access_log=False,
+                proxy_headers=settings.forwarded_allow_ips is not None,
+                forwarded_allow_ips=settings.forwarded_allow_ips)
+
+
+if __name__ == "__main__":
+    main()

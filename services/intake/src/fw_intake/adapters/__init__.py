@@ -1,0 +1,1 @@
+"""SQL repository, packaged terms files and the vault client wrapper."""

@@ -1,0 +1,53 @@
+"""PostgreSQL repository of support requests (the connection's search_path is ``intake``)."""
+
+from __future__ import annotations
+
+import uuid
+
+import asyncpg
+from fw_contracts.events import CustomerType
+
+from fw_intake.domain.request import RequestStatus, SupportRequest
+
+_COLUMNS = ("request_id, ticket, customer_type, terms_version, terms_sha256, withdrawal_waiver,"
+            " created_at, status, updated_at")
+
+
+def _row(r: asyncpg.Record) -> SupportRequest:
+    return SupportRequest(
+        request_id=r["request_id"], ticket=r["ticket"], customer_type=CustomerType(r["customer_type"]),
+        terms_version=r["terms_version"], terms_sha256=r["terms_sha256"],
+        withdrawal_waiver=r["withdrawal_waiver"], created_at=r["created_at"],
+        status=RequestStatus(r["status"]), updated_at=r["updated_at"])
+
+
+class SqlSupportRequests:
+    """Implements ``application.ports.SupportRequests`` on one connection (one transaction)."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def add(self, request: SupportRequest) -> bool:
+        """Insert; False if the ticket is taken (only that conflict: a duplicate id still fails)."""
+        inserted = await self._conn.fetchval(
+            f"INSERT INTO support_requests ({_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+            " ON CONFLICT (ticket) DO NOTHING RETURNING true",
+            request.request_id, request.ticket, request.customer_type.value, request.terms_version,
+            request.terms_sha256, request.withdrawal_waiver, request.created_at,
+            request.status.value, request.updated_at)
+        return bool(inserted)
+
+    async def get(self, request_id: uuid.UUID, *, lock: bool = False) -> SupportRequest | None:
+        sql = f"SELECT {_COLUMNS} FROM support_requests WHERE request_id = $1"
+        row = await self._conn.fetchrow(sql + (" FOR UPDATE" if lock else ""), request_id)
+        return _row(row) if row else None
+
+    async def save(self, request: SupportRequest) -> None:
+        await self._conn.execute(
+            "UPDATE support_requests SET status = $2, updated_at = $3 WHERE request_id = $1",
+            request.request_id, request.status.value, request.updated_at)
+
+    async def all(self) -> list[SupportRequest]:
+        """Every request, for comparing the table with a replay of the stream (audit)."""
+        rows = await self._conn.fetch(f"SELECT {_COLUMNS} FROM support_requests ORDER BY created_at, request_id")
+        return [_row(r) for r in rows]

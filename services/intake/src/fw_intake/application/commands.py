@@ -1,0 +1,105 @@
+"""HTTP-driven use cases: create, read and withdraw a support request."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from fw_contracts.events import CustomerType
+from fw_contracts.vault import PersonalData
+
+from fw_intake.application.ports import PersonalDataVault, SupportRequestsFactory, UnitOfWorkFactory
+from fw_intake.domain.request import SupportRequest, decide_create, decide_withdraw, evolve
+from fw_intake.domain.terms import TermsDocument
+from fw_intake.domain.ticket import generate_ticket
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CreateSupportRequest:
+    """A validated request from the form. ``personal_data`` goes to the vault and nowhere else."""
+
+    personal_data: PersonalData
+    customer_type: CustomerType
+    terms: TermsDocument
+    withdrawal_waiver: bool
+
+
+@dataclass(frozen=True)
+class Created:
+    request_id: uuid.UUID
+    ticket: str
+
+
+class RequestNotFound(Exception):
+    """No request with that id (never existed here)."""
+
+
+class TicketSpaceExhausted(RuntimeError):
+    """Every ticket drawn was taken: practically impossible unless the generator is broken."""
+
+
+async def create_support_request(
+    cmd: CreateSupportRequest,
+    *,
+    vault: PersonalDataVault,
+    unit_of_work: UnitOfWorkFactory,
+    requests: SupportRequestsFactory,
+    new_ticket: Callable[[], str] = generate_ticket,
+    max_ticket_attempts: int = 10,
+) -> Created:
+    """Store the personal data in the vault, then record the request and its event together.
+
+    The vault comes first: if it is away, ``VaultUnavailable`` propagates and nothing has been
+    written anywhere, so the customer can simply try again.
+    """
+    request_id = uuid.uuid4()
+    await vault.put(request_id, cmd.personal_data)
+    async with unit_of_work() as uow:
+        repo = requests(uow.conn)
+        for _ in range(max_ticket_attempts):
+            event = decide_create(
+                request_id=request_id, ticket=new_ticket(), customer_type=cmd.customer_type,
+                terms=cmd.terms, withdrawal_waiver=cmd.withdrawal_waiver,
+                has_billing_address=cmd.personal_data.address is not None,
+                has_email=cmd.personal_data.email is not None, now=uow.now)
+            state = evolve(None, event)
+            assert state is not None
+            if await repo.add(state):
+                uow.emit(event)
+                break
+        else:
+            raise TicketSpaceExhausted("no free ticket found")
+    log.info("support request created", extra={"request_id": str(request_id), "ticket": event.ticket})
+    return Created(request_id=request_id, ticket=event.ticket)
+
+
+async def get_support_request(request_id: uuid.UUID, *, unit_of_work: UnitOfWorkFactory,
+                              requests: SupportRequestsFactory) -> SupportRequest:
+    """The request's public status; raises :class:`RequestNotFound`."""
+    async with unit_of_work() as uow:
+        state = await requests(uow.conn).get(request_id)
+    if state is None:
+        raise RequestNotFound()
+    return state
+
+
+async def withdraw_support_request(request_id: uuid.UUID, *, unit_of_work: UnitOfWorkFactory,
+                                   requests: SupportRequestsFactory) -> SupportRequest:
+    """Withdraw an open request; raises :class:`RequestNotFound` or ``WithdrawRefused``."""
+    async with unit_of_work() as uow:
+        repo = requests(uow.conn)
+        # The row lock serialises a withdrawal with a concurrent SessionStarted.
+        state = await repo.get(request_id, lock=True)
+        if state is None:
+            raise RequestNotFound()
+        event = decide_withdraw(state, uow.now)
+        new_state = evolve(state, event)
+        assert new_state is not None
+        await repo.save(new_state)
+        uow.emit(event)
+    log.info("support request withdrawn", extra={"request_id": str(request_id)})
+    return new_state

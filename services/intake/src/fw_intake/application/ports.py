@@ -1,0 +1,42 @@
+"""What the use cases need from the outside world, as protocols (fakes in unit tests)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Protocol
+
+from fw_contracts.vault import PersonalData
+from fw_platform.consumer import UnitOfWork
+
+from fw_intake.domain.request import SupportRequest
+
+
+class SupportRequests(Protocol):
+    """Intake's table of requests, bound to one transaction's connection."""
+
+    async def add(self, request: SupportRequest) -> bool:
+        """Insert; False (and nothing written) if the ticket is already taken."""
+        ...
+
+    async def get(self, request_id: uuid.UUID, *, lock: bool = False) -> SupportRequest | None:
+        """The request, or None; ``lock`` holds its row until the transaction ends."""
+        ...
+
+    async def save(self, request: SupportRequest) -> None:
+        """Write the status of an existing request."""
+        ...
+
+
+#: Builds the repository on a transaction's connection (``uow.conn``).
+SupportRequestsFactory = Callable[[Any], SupportRequests]
+
+#: ``runtime.unit_of_work`` or a fake: a transaction whose emitted events go to the outbox.
+UnitOfWorkFactory = Callable[[], AbstractAsyncContextManager[UnitOfWork]]
+
+
+class PersonalDataVault(Protocol):
+    async def put(self, request_id: uuid.UUID, data: PersonalData) -> None:
+        """Store the data; raises ``VaultUnavailable`` or ``VaultRefused``."""
+        ...

@@ -1,0 +1,1 @@
+"""Pure rules of intake: tickets, phone numbers, terms, the request's life cycle. No I/O."""

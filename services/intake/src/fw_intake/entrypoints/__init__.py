@@ -1,0 +1,1 @@
+"""HTTP routes: validate, call the use case, map the result. Nothing else."""

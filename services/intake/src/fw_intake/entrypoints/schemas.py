@@ -1,0 +1,173 @@
+"""The HTTP request and response bodies, and the plain-language texts of intake's own error codes.
+
+Error messages never contain the input: every custom error is a ``PydanticCustomError`` with a
+fixed text, and ``fw_platform.http.install`` turns errors into ``{field, code, message_*}`` only.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fw_contracts.events import CustomerType
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StrictBool,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from fw_intake.domain.phone import InvalidPhone, is_country_code, normalise_phone
+from fw_intake.domain.request import RequestStatus
+
+MAX_TEXT = 200
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT)]
+_EMAIL = TypeAdapter(EmailStr)
+_DE_POSTAL = re.compile(r"^[0-9]{5}$")
+_POSTAL = re.compile(r"^[0-9A-Za-z][0-9A-Za-z -]{2,9}$")
+
+#: (German, English) per custom error code, passed to ``fw_platform.http.install``.
+MESSAGES: dict[str, tuple[str, str]] = {
+    "phone_invalid": (
+        "Bitte geben Sie eine gültige Telefonnummer an, z. B. 0170 1234567 oder +49 30 123456.",
+        "Please enter a valid phone number, e.g. 0170 1234567 or +49 30 123456."),
+    "email_invalid": (
+        "Bitte geben Sie eine gültige E-Mail-Adresse an oder lassen Sie das Feld leer.",
+        "Please enter a valid e-mail address or leave the field out."),
+    "terms_not_accepted": (
+        "Bitte bestätigen Sie die Nutzungsbedingungen.",
+        "Please accept the terms of use."),
+    "terms_version_unknown": (
+        "Diese Fassung der Nutzungsbedingungen ist uns nicht bekannt. Bitte laden Sie die Seite neu.",
+        "This version of the terms of use is unknown. Please reload the page."),
+    "withdrawal_waiver_required": (
+        ("Als Verbraucherin oder Verbraucher bestätigen Sie bitte, dass wir sofort beginnen sollen "
+         "und dass Ihr Widerrufsrecht mit vollständiger Erbringung der Leistung erlischt "
+         "(§ 356 Abs. 4 BGB)."),
+        ("As a consumer, please confirm that we should start right away and that your right of "
+         "withdrawal lapses once the service has been fully performed (§ 356 (4) BGB).")),
+    "postal_code_invalid": (
+        "Bitte geben Sie eine gültige Postleitzahl an.",
+        "Please enter a valid postal code."),
+    "country_invalid": (
+        "Bitte geben Sie das Land als zweistelligen Code an, z. B. DE.",
+        "Please give the country as a two-letter code, e.g. DE."),
+}
+
+
+def _error(code: str) -> PydanticCustomError:
+    # The template is fixed text: pydantic would otherwise be free to mention the input.
+    return PydanticCustomError(code, MESSAGES[code][1])
+
+
+class AddressIn(BaseModel):
+    """Billing address (optional; needed only for invoices above the small-amount limit)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Declared first so that the postal-code check below knows the country.
+    country: Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, min_length=1,
+                                              max_length=2)] = "DE"
+    street: Text
+    postal_code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10)]
+    city: Text
+
+    @field_validator("country")
+    @classmethod
+    def _country(cls, value: str) -> str:
+        if not is_country_code(value):
+            raise _error("country_invalid")
+        return value
+
+    @field_validator("postal_code")
+    @classmethod
+    def _postal_code(cls, value: str, info: ValidationInfo) -> str:
+        country = info.data.get("country")
+        if not _POSTAL.fullmatch(value) or (country == "DE" and not _DE_POSTAL.fullmatch(value)):
+            raise _error("postal_code_invalid")
+        return value
+
+
+class SupportRequestIn(BaseModel):
+    """What the customer fills in. ``customer_type`` precedes ``withdrawal_waiver`` on purpose."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    company: Text
+    contact_name: Text
+    phone: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT)]
+    customer_type: CustomerType = CustomerType.BUSINESS
+    terms_accepted: StrictBool
+    terms_version: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
+    withdrawal_waiver: StrictBool = Field(default=False, validate_default=True)
+    email: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                            max_length=MAX_TEXT)] | None = None
+    address: AddressIn | None = None
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str) -> str:
+        try:
+            return normalise_phone(value, "DE")
+        except InvalidPhone:
+            raise _error("phone_invalid") from None
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return _EMAIL.validate_python(value)
+        except ValidationError:
+            raise _error("email_invalid") from None
+
+    @field_validator("terms_accepted")
+    @classmethod
+    def _terms_accepted(cls, value: bool) -> bool:
+        if value is not True:
+            raise _error("terms_not_accepted")
+        return value
+
+    @field_validator("withdrawal_waiver")
+    @classmethod
+    def _waiver(cls, value: bool, info: ValidationInfo) -> bool:
+        # §356 Abs. 4 BGB: a consumer's withdrawal right lapses on full performance only with
+        # this express declaration, so we do not start without it.
+        if info.data.get("customer_type") is CustomerType.CONSUMER and value is not True:
+            raise _error("withdrawal_waiver_required")
+        return value
+
+
+class CreatedOut(BaseModel):
+    request_id: uuid.UUID
+    ticket: str
+    status_url: str
+
+
+class StatusOut(BaseModel):
+    request_id: uuid.UUID
+    ticket: str
+    status: RequestStatus
+    created_at: datetime
+
+
+class TermsOut(BaseModel):
+    version: str
+    sha256: str
+    text: str
+
+
+class ProblemOut(BaseModel):
+    code: str
+    message_de: str
+    message_en: str

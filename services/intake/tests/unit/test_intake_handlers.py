@@ -1,0 +1,140 @@
+"""Use cases and event handlers against in-memory fakes."""
+
+from __future__ import annotations
+
+import uuid
+from functools import partial
+
+import pytest
+from fw_contracts import utcnow
+from fw_contracts.events import (
+    CustomerType,
+    ErasureReason,
+    PersonalDataErased,
+    SessionStarted,
+    SupportRequestCreated,
+    SupportRequestWithdrawn,
+)
+from fw_contracts.vault import Address, PersonalData
+from fw_intake.application.commands import (
+    CreateSupportRequest,
+    RequestNotFound,
+    TicketSpaceExhausted,
+    create_support_request,
+    get_support_request,
+    withdraw_support_request,
+)
+from fw_intake.application.events import on_personal_data_erased, on_session_started
+from fw_intake.domain.request import RequestStatus, WithdrawRefused
+from fw_intake.domain.terms import TermsDocument
+from fw_platform.consumer import PermanentError, UnitOfWork
+from fw_platform.vault_client import VaultUnavailable
+
+TERMS = TermsDocument.from_bytes("2026-01", b"Bedingungen")
+
+
+def _cmd(**changes: object) -> CreateSupportRequest:
+    data = PersonalData(company="Muster GmbH", contact_name="Erika Muster", phone="+491701234567",
+                        email="erika@example.org",
+                        address=Address(street="Hauptstr. 1", postal_code="10115", city="Berlin"))
+    fields: dict[str, object] = {"personal_data": data, "customer_type": CustomerType.BUSINESS,
+                                 "terms": TERMS, "withdrawal_waiver": False}
+    fields.update(changes)
+    return CreateSupportRequest(**fields)  # type: ignore[arg-type]
+
+
+async def _create(store, vault, cmd=None, new_ticket=None):  # type: ignore[no-untyped-def]
+    kwargs = {"new_ticket": new_ticket} if new_ticket else {}
+    return await create_support_request(cmd or _cmd(), vault=vault, unit_of_work=store.unit_of_work,
+                                        requests=store.repo, **kwargs)
+
+
+async def test_create_stores_in_vault_then_records_and_emits(store, vault) -> None:  # type: ignore[no-untyped-def]
+    created = await _create(store, vault)
+    assert vault.stored[created.request_id].company == "Muster GmbH"
+    row = store.rows[created.request_id]
+    assert row.ticket == created.ticket and row.status is RequestStatus.OPEN
+    [event] = store.published
+    assert isinstance(event, SupportRequestCreated)
+    assert event.request_id == created.request_id and event.ticket == created.ticket
+    assert event.has_billing_address and event.has_email
+    assert "Muster" not in event.model_dump_json() and "+49" not in event.model_dump_json()
+
+
+async def test_create_without_optional_data(store, vault) -> None:  # type: ignore[no-untyped-def]
+    data = PersonalData(company="A", contact_name="B", phone="+4930123456")
+    await _create(store, vault, _cmd(personal_data=data))
+    [event] = store.published
+    assert not event.has_billing_address and not event.has_email
+
+
+async def test_vault_unavailable_stores_and_publishes_nothing(store, vault) -> None:  # type: ignore[no-untyped-def]
+    vault.available = False
+    with pytest.raises(VaultUnavailable):
+        await _create(store, vault)
+    assert store.rows == {} and store.published == [] and store.transactions == 0
+
+
+async def test_ticket_collision_draws_again(store, vault, tickets) -> None:  # type: ignore[no-untyped-def]
+    first = await _create(store, vault, new_ticket=tickets("AAAA-AAA"))
+    second = await _create(store, vault, new_ticket=tickets("AAAA-AAA", "AAAA-AAA", "BBBB-BBB"))
+    assert (first.ticket, second.ticket) == ("AAAA-AAA", "BBBB-BBB")
+    assert len(store.published) == 2
+
+
+async def test_ticket_space_exhausted_rolls_back(store, vault) -> None:  # type: ignore[no-untyped-def]
+    await _create(store, vault, new_ticket=lambda: "AAAA-AAA")
+    with pytest.raises(TicketSpaceExhausted):
+        await _create(store, vault, new_ticket=lambda: "AAAA-AAA")
+    assert len(store.rows) == 1 and len(store.published) == 1
+
+
+async def test_withdraw(store, vault) -> None:  # type: ignore[no-untyped-def]
+    created = await _create(store, vault)
+    state = await withdraw_support_request(created.request_id, unit_of_work=store.unit_of_work,
+                                           requests=store.repo)
+    assert state.status is RequestStatus.WITHDRAWN
+    assert isinstance(store.published[-1], SupportRequestWithdrawn)
+    with pytest.raises(WithdrawRefused) as info:
+        await withdraw_support_request(created.request_id, unit_of_work=store.unit_of_work,
+                                       requests=store.repo)
+    assert info.value.code == "already_withdrawn"
+    assert len(store.published) == 2
+    with pytest.raises(RequestNotFound):
+        await withdraw_support_request(uuid.uuid4(), unit_of_work=store.unit_of_work, requests=store.repo)
+    with pytest.raises(RequestNotFound):
+        await get_support_request(uuid.uuid4(), unit_of_work=store.unit_of_work, requests=store.repo)
+
+
+async def test_session_started_then_no_withdrawal(store, vault) -> None:  # type: ignore[no-untyped-def]
+    created = await _create(store, vault)
+    event = SessionStarted(session_id=uuid.uuid4(), request_id=created.request_id, technician="tech-01",
+                           started_at=utcnow())
+    handler = partial(on_session_started, requests=store.repo)
+    await handler(event, UnitOfWork(conn=None, now=utcnow()))  # type: ignore[arg-type]
+    await handler(event, UnitOfWork(conn=None, now=utcnow()))  # type: ignore[arg-type]  # redelivery
+    assert store.rows[created.request_id].status is RequestStatus.IN_SESSION
+    with pytest.raises(WithdrawRefused) as info:
+        await withdraw_support_request(created.request_id, unit_of_work=store.unit_of_work,
+                                       requests=store.repo)
+    assert info.value.code == "session_started"
+
+
+async def test_session_for_unknown_request_is_parked(store) -> None:  # type: ignore[no-untyped-def]
+    event = SessionStarted(session_id=uuid.uuid4(), request_id=uuid.uuid4(), technician="tech-01",
+                           started_at=utcnow())
+    with pytest.raises(PermanentError):
+        await on_session_started(event, UnitOfWork(conn=None, now=utcnow()),  # type: ignore[arg-type]
+                                 requests=store.repo)
+
+
+async def test_erasure_sets_erased_and_ignores_unknown(store, vault) -> None:  # type: ignore[no-untyped-def]
+    created = await _create(store, vault)
+    uow = UnitOfWork(conn=None, now=utcnow())  # type: ignore[arg-type]
+    erased = PersonalDataErased(request_id=created.request_id, reason=ErasureReason.WITHDRAWN,
+                                erased_at=utcnow())
+    await on_personal_data_erased(erased, uow, requests=store.repo)
+    assert store.rows[created.request_id].status is RequestStatus.ERASED
+    unknown = PersonalDataErased(request_id=uuid.uuid4(), reason=ErasureReason.ABANDONED, erased_at=utcnow())
+    await on_personal_data_erased(unknown, uow, requests=store.repo)
+    assert uow.emitted == []

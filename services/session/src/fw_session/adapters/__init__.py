@@ -1,0 +1,1 @@
+"""Adapters: PostgreSQL stores and the vault over NATS request/reply."""

@@ -1,0 +1,113 @@
+"""PostgreSQL implementations of the stores (tables unqualified: search_path is ``session``)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import asyncpg
+from fw_contracts import decode
+from fw_contracts.events import CustomerType
+from fw_platform.consumer import UnitOfWork
+
+from fw_session.application.ports import ConcurrentChange
+from fw_session.domain.requests import QueueEntry, RequestStatus
+from fw_session.domain.session import Session, SessionEvent, replay
+
+_ENTRY_COLUMNS = ("request_id, status, ticket, customer_type, created_at, erased_at, correlation_id,"
+                  " created_event_id")
+
+
+def _entry(row: asyncpg.Record) -> QueueEntry:
+    return QueueEntry(
+        request_id=row["request_id"], status=RequestStatus(row["status"]), ticket=row["ticket"],
+        customer_type=CustomerType(row["customer_type"]) if row["customer_type"] else None,
+        created_at=row["created_at"], erased_at=row["erased_at"],
+        correlation_id=row["correlation_id"], created_event_id=row["created_event_id"])
+
+
+class SqlRequestStore:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def lock_or_placeholder(self, request_id: uuid.UUID) -> QueueEntry:
+        # Insert first, then lock: two consumers seeing the same new request serialise on the
+        # row instead of both inserting and one overwriting the other's change.
+        await self._conn.execute(
+            "INSERT INTO requests(request_id, status) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            request_id, RequestStatus.UNSEEN.value)
+        entry = await self.lock(request_id)
+        assert entry is not None
+        return entry
+
+    async def lock(self, request_id: uuid.UUID) -> QueueEntry | None:
+        row = await self._conn.fetchrow(
+            f"SELECT {_ENTRY_COLUMNS} FROM requests WHERE request_id = $1 FOR UPDATE", request_id)
+        return _entry(row) if row else None
+
+    async def save(self, entry: QueueEntry) -> None:
+        await self._conn.execute(
+            "UPDATE requests SET status = $2, ticket = $3, customer_type = $4, created_at = $5,"
+            " erased_at = $6, correlation_id = $7, created_event_id = $8, updated_at = now()"
+            " WHERE request_id = $1",
+            entry.request_id, entry.status.value, entry.ticket,
+            entry.customer_type.value if entry.customer_type else None, entry.created_at,
+            entry.erased_at, entry.correlation_id, entry.created_event_id)
+
+    async def in_queue(self, limit: int) -> Sequence[QueueEntry]:
+        rows = await self._conn.fetch(
+            f"SELECT {_ENTRY_COLUMNS} FROM requests WHERE status = 'waiting' AND erased_at IS NULL"
+            " ORDER BY created_at, request_id LIMIT $1", limit)
+        return [_entry(r) for r in rows]
+
+
+class SqlSessionStore:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def load(self, session_id: uuid.UUID, *, for_update: bool = False) -> Session | None:
+        lock = " FOR UPDATE" if for_update else ""
+        version = await self._conn.fetchval(
+            f"SELECT version FROM sessions WHERE session_id = $1{lock}", session_id)
+        if version is None:
+            return None
+        rows = await self._conn.fetch(
+            "SELECT payload FROM session_events WHERE session_id = $1 ORDER BY version", session_id)
+        # decode() upcasts events stored under an older schema version.
+        return replay(decode(r["payload"].encode()) for r in rows)
+
+    async def append(self, before: Session | None, events: Sequence[SessionEvent]) -> Session:
+        after = replay(events, before)
+        assert after is not None
+        try:
+            if before is None:
+                await self._conn.execute(
+                    "INSERT INTO sessions(session_id, request_id, version) VALUES ($1, $2, $3)",
+                    after.session_id, after.request_id, after.version)
+            else:
+                status = await self._conn.execute(
+                    "UPDATE sessions SET version = $2 WHERE session_id = $1 AND version = $3",
+                    after.session_id, after.version, before.version)
+                if status != "UPDATE 1":
+                    raise ConcurrentChange()
+            first = before.version if before else 0
+            await self._conn.executemany(
+                "INSERT INTO session_events(session_id, version, event_id, event_type, payload)"
+                " VALUES ($1, $2, $3, $4, $5::jsonb)",
+                [(after.session_id, first + i + 1, e.event_id, e.event_type, e.model_dump_json())
+                 for i, e in enumerate(events)])
+        except asyncpg.UniqueViolationError:
+            raise ConcurrentChange() from None
+        return after
+
+
+@dataclass(frozen=True)
+class SqlStores:
+    requests: SqlRequestStore
+    sessions: SqlSessionStore
+
+
+def sql_stores(uow: UnitOfWork) -> SqlStores:
+    """The stores bound to the unit of work's transaction."""
+    return SqlStores(requests=SqlRequestStore(uow.conn), sessions=SqlSessionStore(uow.conn))

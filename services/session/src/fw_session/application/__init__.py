@@ -1,0 +1,1 @@
+"""Use cases: event handlers for the queue and the technician's commands."""

@@ -1,0 +1,124 @@
+"""The technician's use cases: see the queue, start, record a promotion, end, look up."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import uuid
+from dataclasses import dataclass
+
+from fw_contracts.vault import PersonalData, PromotionStatement
+from fw_platform.vault_client import VaultUnavailable
+
+from fw_session.application.ports import Clock, StoresFactory, UowFactory, Vault
+from fw_session.domain.errors import UnknownSession
+from fw_session.domain.requests import QueueEntry, ensure_startable, evolve_request, waiting_seconds
+from fw_session.domain.session import EndSession, RecordPromotion, Session, StartSession, decide, to_second
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    """A waiting request with the caller's data, only for the technician's screen."""
+
+    entry: QueueEntry
+    waiting_seconds: int
+    data: PersonalData
+
+
+def statement_sha256(text: str) -> str:
+    """The fingerprint of a statement's wording, as it is stored in the vault."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class SessionService:
+    def __init__(self, *, uow: UowFactory, stores: StoresFactory, vault: Vault, now: Clock,
+                 queue_limit: int = 200) -> None:
+        self._uow = uow
+        self._stores = stores
+        self._vault = vault
+        self._now = now
+        self._queue_limit = queue_limit
+
+    async def queue(self) -> list[QueueItem]:
+        """Waiting requests, oldest first, with the caller's data read from the vault.
+
+        Raises ``VaultUnavailable`` if the vault cannot be reached for any entry; an entry the
+        vault reports erased or unknown is left out. Nothing read from the vault is stored.
+        """
+        async with self._uow() as uow:
+            entries = await self._stores(uow).requests.in_queue(self._queue_limit)
+        # Read outside the transaction: a slow vault must not hold a database connection.
+        results = await asyncio.gather(
+            *(self._vault.personal_data(e.request_id) for e in entries), return_exceptions=True)
+        failures = [r for r in results if isinstance(r, BaseException)]
+        if failures:
+            raise next((f for f in failures if isinstance(f, VaultUnavailable)), failures[0])
+        now = self._now()
+        return [QueueItem(entry=e, waiting_seconds=waiting_seconds(e, now), data=data)
+                for e, data in zip(entries, results, strict=True) if isinstance(data, PersonalData)]
+
+    async def start(self, request_id: uuid.UUID, technician: str) -> Session:
+        """Start a session for a waiting request; emits ``SessionStarted``."""
+        async with self._uow() as uow:
+            stores = self._stores(uow)
+            # The lock serialises two technicians taking the same request at once.
+            entry = ensure_startable(await stores.requests.lock(request_id))
+            events = decide(StartSession(
+                session_id=uuid.uuid4(), request_id=request_id, technician=technician, at=self._now(),
+                correlation_id=entry.correlation_id, causation_id=entry.created_event_id), None)
+            for event in events:
+                entry = evolve_request(entry, event)
+            await stores.requests.save(entry)
+            session = await stores.sessions.append(None, events)
+            uow.emit(*events)
+        log.info("session started", extra={"session_id": str(session.session_id),
+                                           "request_id": str(request_id)})
+        return session
+
+    async def record_promotion(self, session_id: uuid.UUID, text: str) -> Session:
+        """Store the customer's statement in the vault, then emit ``CustomerPromoted``.
+
+        The session row stays locked during the vault call so that a second promotion waits
+        and is then refused without writing a second statement. If the vault fails, the
+        transaction rolls back and nothing is emitted.
+        """
+        async with self._uow() as uow:
+            stores = self._stores(uow)
+            session = await stores.sessions.load(session_id, for_update=True)
+            at = to_second(self._now())
+            if session is None:
+                raise UnknownSession()
+            statement = PromotionStatement(text=text, technician=session.technician,
+                                           stated_at=max(at, session.started_at))
+            events = decide(RecordPromotion(statement_sha256=statement_sha256(statement.text),
+                                            at=statement.stated_at), session)
+            await self._vault.add_statement(session.request_id, statement)
+            session = await stores.sessions.append(session, events)
+            uow.emit(*events)
+        log.info("customer promoted", extra={"session_id": str(session_id),
+                                             "request_id": str(session.request_id)})
+        return session
+
+    async def end(self, session_id: uuid.UUID) -> Session:
+        """End a running session; emits ``SessionEnded`` with its duration in whole seconds."""
+        async with self._uow() as uow:
+            stores = self._stores(uow)
+            session = await stores.sessions.load(session_id, for_update=True)
+            events = decide(EndSession(at=self._now()), session)
+            session = await stores.sessions.append(session, events)
+            uow.emit(*events)
+        log.info("session ended", extra={"session_id": str(session_id),
+                                         "request_id": str(session.request_id)})
+        return session
+
+    async def get(self, session_id: uuid.UUID) -> Session:
+        """The session's current state, folded from its events."""
+        async with self._uow() as uow:
+            session = await self._stores(uow).sessions.load(session_id)
+        if session is None:
+            raise UnknownSession()
+        return session
+

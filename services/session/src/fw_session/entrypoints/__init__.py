@@ -1,0 +1,1 @@
+"""Thin edges: HTTP routes (validate, call the use case, map the result)."""

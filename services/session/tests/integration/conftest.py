@@ -1,0 +1,170 @@
+"""A running session service over real NATS + PostgreSQL, with a test-only vault stub.
+
+The real vault (retention) is built elsewhere; the stub answers ``vault.v1.get`` and
+``vault.v1.statement`` with the contract's reply models, like the real one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+import httpx
+import pytest_asyncio
+from fastapi import FastAPI
+from fw_contracts import STREAM_NAME, Event, Header, decode
+from fw_contracts.events import SupportRequestCreated, TermsAcceptance
+from fw_contracts.vault import (
+    GetRequest,
+    PersonalData,
+    PromotionStatement,
+    StatementRequest,
+    VaultEntry,
+    VaultError,
+    VaultReply,
+)
+from fw_contracts.wire import VaultSubject
+from fw_platform.bus import connect
+from fw_session.bootstrap import create_app
+from fw_session.settings import Settings
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+
+T0 = datetime(2025, 3, 3, 9, 0, 0, 300_000, tzinfo=UTC)
+T = TypeVar("T")
+
+
+class FakeClock:
+    def __init__(self, at: datetime = T0) -> None:
+        self.at = at
+
+    def __call__(self) -> datetime:
+        return self.at
+
+    def advance(self, seconds: float) -> None:
+        self.at += timedelta(seconds=seconds)
+
+
+@dataclass
+class VaultStub:
+    nc: Client
+    data: dict[uuid.UUID, PersonalData] = field(default_factory=dict)
+    statements: dict[uuid.UUID, PromotionStatement] = field(default_factory=dict)
+    erased: set[uuid.UUID] = field(default_factory=set)
+    subs: list[Subscription] = field(default_factory=list)
+
+    async def start(self) -> None:
+        self.subs = [await self.nc.subscribe(VaultSubject.GET, cb=self._get),
+                     await self.nc.subscribe(VaultSubject.ADD_STATEMENT, cb=self._statement)]
+        await self.nc.flush()
+
+    async def stop(self) -> None:
+        for s in self.subs:
+            await s.unsubscribe()
+        await self.nc.flush()
+        self.subs = []
+
+    def _refusal(self, request_id: uuid.UUID) -> VaultReply | None:
+        if request_id in self.erased:
+            return VaultReply(ok=False, error=VaultError.ERASED, erased_at=T0)
+        if request_id not in self.data:
+            return VaultReply(ok=False, error=VaultError.NOT_FOUND)
+        return None
+
+    async def _get(self, msg: Msg) -> None:
+        req = GetRequest.model_validate_json(msg.data)
+        reply = self._refusal(req.request_id) or VaultReply(ok=True, entry=VaultEntry(
+            request_id=req.request_id, data=self.data[req.request_id], stored_at=T0))
+        await msg.respond(reply.model_dump_json().encode())
+
+    async def _statement(self, msg: Msg) -> None:
+        req = StatementRequest.model_validate_json(msg.data)
+        reply = self._refusal(req.request_id)
+        if reply is None and req.request_id in self.statements:
+            reply = VaultReply(ok=False, error=VaultError.EXISTS)
+        if reply is None:
+            self.statements[req.request_id] = req.statement
+            reply = VaultReply(ok=True)
+        await msg.respond(reply.model_dump_json().encode())
+
+
+@dataclass
+class Harness:
+    app: FastAPI
+    client: httpx.AsyncClient
+    clock: FakeClock
+    nc: Client
+    vault: VaultStub
+
+    t0: datetime = T0
+
+    @staticmethod
+    async def eventually(probe: Callable[[], Awaitable[T]], ok: Callable[[T], bool],
+                         timeout: float = 10.0) -> T:
+        """Poll ``probe`` until ``ok`` holds for its result (consumers and the relay are async)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            value = await probe()
+            if ok(value):
+                return value
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"condition not reached in {timeout}s; last value: {value!r}")
+            await asyncio.sleep(0.05)
+
+    @property
+    def runtime(self) -> Any:
+        return self.app.state.runtime
+
+    async def publish(self, event: Event, msg_id: str | None = None) -> None:
+        """Publish as a producer's outbox relay would (with ``Nats-Msg-Id``)."""
+        await self.nc.jetstream().publish(
+            event.subject(), event.to_json(),
+            headers={Header.MSG_ID: msg_id or str(event.event_id), Header.EVENT_TYPE: event.event_type})
+
+    async def create_request(self, at: datetime = T0, company: str = "Muster GmbH") -> SupportRequestCreated:
+        event = SupportRequestCreated(
+            request_id=uuid.uuid4(), ticket="K7MQ-3XA", occurred_at=at,
+            terms=TermsAcceptance(terms_version="2025-01", terms_sha256="a" * 64, accepted_at=at))
+        self.vault.data[event.request_id] = PersonalData(
+            company=company, contact_name="Erika Mustermann", phone="+4930123456")
+        await self.publish(event)
+        return event
+
+    async def stream_events(self, prefix: str = "fw.session.") -> list[Event]:
+        """Every event in the stream whose subject starts with ``prefix``, in stream order."""
+        js = self.nc.jetstream()
+        info = await js.stream_info(STREAM_NAME)
+        out = []
+        for seq in range(info.state.first_seq, info.state.last_seq + 1):
+            msg = await js.get_msg(STREAM_NAME, seq)
+            if msg.subject.startswith(prefix):
+                out.append(decode(msg.data, msg.subject))
+        return out
+
+    async def db(self, sql: str, *args: Any) -> Any:
+        async with self.runtime.pool.acquire() as conn:
+            return await conn.fetch(sql, *args)
+
+
+@pytest_asyncio.fixture
+async def harness(fw_env: Any) -> AsyncIterator[Harness]:
+    clock = FakeClock()
+    settings = Settings(nats_url=fw_env.nats_url, database_url=fw_env.dsn("session"), http_port=0,
+                        vault_timeout=1.0)
+    app = create_app(settings, now=clock)
+    nc = await connect(fw_env.nats_url, name="session-test")
+    vault = VaultStub(nc)
+    await vault.start()
+    try:
+        async with app.router.lifespan_context(app):
+            for consumer in app.state.runtime.consumers:
+                await asyncio.wait_for(consumer.ready.wait(), 10)
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t") as client:
+                yield Harness(app, client, clock, nc, vault)
+    finally:
+        await nc.close()
