@@ -20,7 +20,7 @@ class ServiceSettings(BaseSettings):
     database_url: str = "postgresql://127.0.0.1:15432/fernwartung"
     db_pool_max: int = Field(default=10, ge=1, le=100)
     http_host: str = "127.0.0.1"
-    http_port: int = Field(default=8080, ge=1, le=65535)
+    http_port: int = Field(default=8080, ge=0, le=65535)  # 0: any free port (tests)
     consumer_batch: int = Field(default=100, ge=1, le=1000)
     max_attempts: int = Field(default=5, ge=1, le=100)
     log_level: str = "INFO"

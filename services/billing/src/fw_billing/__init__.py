@@ -1,0 +1,1 @@
+"""fernwartung billing: prices ended sessions by a versioned tariff and issues invoices."""

@@ -1,0 +1,22 @@
+"""``python -m fw_billing``: structured logs, then the HTTP app with its consumers."""
+
+from __future__ import annotations
+
+import uvicorn
+
+from fw_platform import logs
+
+from fw_billing.bootstrap import SERVICE, create_app
+from fw_billing.settings import Settings
+
+
+def main() -> None:
+    """Run billing on the configured host and port until stopped."""
+    settings = Settings()
+    logs.configure(SERVICE, settings.log_level)
+    uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port,
+                log_config=None, access_log=False)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Handlers: what billing does when an event arrives, written against ports."""

@@ -1,0 +1,162 @@
+"""Event handlers of billing. Each runs inside the consumer's transaction (``uow.conn``) and
+emits through the outbox, so state, idempotency record and events commit together.
+
+Idempotency does not rest on the processed-events record alone: a session row (first seen
+wins, locked while it is handled), ``invoices.session_id UNIQUE`` and
+``customer_accounts.request_id UNIQUE`` make a second event about the same thing a no-op.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from fw_contracts.events import (
+    BillingBlocked,
+    CustomerAccountCreated,
+    CustomerPromoted,
+    InvoiceIssued,
+    SessionEnded,
+    SessionNotBilled,
+)
+from fw_platform.consumer import PermanentError, UnitOfWork
+
+from fw_billing.application.ports import (
+    BillingDeps,
+    BillingRepository,
+    NewCustomerAccount,
+    NewInvoice,
+    Recipient,
+    SessionRecord,
+)
+from fw_billing.domain.invoicing import (
+    Billable,
+    NotBilled,
+    SessionStatus,
+    assess,
+    format_invoice_number,
+    invoice_year,
+)
+from fw_billing.domain.tariff import TariffError
+
+log = logging.getLogger(__name__)
+
+
+class PromotionStatementMissing(Exception):
+    """The vault has no promotion statement (yet) for a promoted request: retry, then park."""
+
+
+async def on_session_ended(event: SessionEnded, uow: UnitOfWork, *, deps: BillingDeps) -> None:
+    """Price the session; then not billed, blocked (address missing) or invoiced."""
+    repo = deps.repository(uow.conn)
+    record = await repo.claim_session(SessionRecord(
+        session_id=event.session_id, request_id=event.request_id, started_at=event.started_at,
+        ended_at=event.ended_at, raw_seconds=event.duration_seconds, promoted=event.promoted,
+        tariff_version=deps.tariffs.current.version, status=SessionStatus.PENDING,
+        source_event_id=event.event_id))
+    ids = {"session_id": str(record.session_id), "request_id": str(record.request_id)}
+    if record.status.final:
+        log.info("session already decided; event ignored", extra={**ids, "event_id": str(event.event_id)})
+        return
+    try:
+        # The version first used for this session, also when a blocked session is retried later.
+        tariff = deps.tariffs.get(record.tariff_version)
+    except TariffError as exc:
+        raise PermanentError(str(exc)) from None
+
+    # Before anything that lets retention erase the request's data (InvoiceIssued,
+    # SessionNotBilled): the account is built from that data.
+    customer_number: str | None
+    if record.promoted or event.promoted:
+        customer_number = await ensure_customer_account(
+            repo, deps, request_id=record.request_id, session_id=record.session_id, uow=uow, cause=event)
+    else:
+        customer_number = await repo.customer_number_for(record.request_id)
+
+    decision = assess(record.raw_seconds, record.started_at, tariff)
+    if isinstance(decision, NotBilled):
+        await repo.set_status(record.session_id, SessionStatus.NOT_BILLED, uow.now)
+        uow.emit(SessionNotBilled(**event.caused(
+            session_id=record.session_id, request_id=record.request_id, reason=decision.reason,
+            tariff_version=tariff.version, raw_seconds=record.raw_seconds)))
+        log.info("session not billed", extra={**ids, "reason": decision.reason.value})
+        return
+
+    recipient: Recipient | None = None
+    if decision.needs_recipient:
+        entry = await deps.vault.get(record.request_id, purpose="billing")
+        if entry.data.address is None:
+            if record.status is not SessionStatus.BLOCKED:  # say it once, not on every retry
+                uow.emit(BillingBlocked(**event.caused(
+                    session_id=record.session_id, request_id=record.request_id,
+                    missing=("billing_address",))))
+            await repo.set_status(record.session_id, SessionStatus.BLOCKED, uow.now)
+            log.info("billing blocked: address missing", extra=ids)
+            return
+        recipient = Recipient.from_personal_data(entry.data)
+
+    await _issue(repo, deps, uow, event, record, decision, recipient, customer_number)
+
+
+async def _issue(repo: BillingRepository, deps: BillingDeps, uow: UnitOfWork, event: SessionEnded,
+                 record: SessionRecord, decision: Billable, recipient: Recipient | None,
+                 customer_number: str | None) -> None:
+    # The number is drawn last, in this transaction: if anything fails, the counter rolls
+    # back with the invoice, so numbers stay gapless and are never reused.
+    year = invoice_year(uow.now)
+    seq = await repo.next_invoice_seq(year)
+    number = format_invoice_number(deps.number_format, year, seq)
+    p = decision.pricing
+    issued = InvoiceIssued(**event.caused(
+        invoice_number=number, session_id=record.session_id, request_id=record.request_id,
+        kind=decision.kind, issued_at=uow.now, service_date=record.ended_at,
+        tariff_version=p.tariff_version, raw_seconds=p.raw_seconds, billed_seconds=p.billed_seconds,
+        lines=p.lines, net_total=p.net_total, vat_rate=p.vat_rate, vat_total=p.vat_total,
+        gross_total=p.gross_total, customer_number=customer_number))
+    await repo.add_invoice(NewInvoice(
+        number=number, year=year, seq=seq, session_id=record.session_id,
+        request_id=record.request_id, kind=decision.kind, issued_at=uow.now,
+        service_date=record.ended_at, tariff_version=p.tariff_version, raw_seconds=p.raw_seconds,
+        billed_seconds=p.billed_seconds, lines=p.lines, net_total=p.net_total,
+        vat_rate=p.vat_rate, vat_total=p.vat_total, gross_total=p.gross_total,
+        customer_number=customer_number, event_id=issued.event_id, recipient=recipient))
+    await repo.set_status(record.session_id, SessionStatus.INVOICED, uow.now)
+    uow.emit(issued)
+    log.info("invoice issued", extra={"invoice_number": number, "session_id": str(record.session_id),
+                                      "request_id": str(record.request_id), "kind": decision.kind.value})
+
+
+async def on_customer_promoted(event: CustomerPromoted, uow: UnitOfWork, *, deps: BillingDeps) -> None:
+    """Create the regular customer's account (unless the session's end already did)."""
+    repo = deps.repository(uow.conn)
+    await ensure_customer_account(repo, deps, request_id=event.request_id,
+                                  session_id=event.session_id, uow=uow, cause=event)
+
+
+async def ensure_customer_account(repo: BillingRepository, deps: BillingDeps, *,
+                                  request_id: uuid.UUID, session_id: uuid.UUID, uow: UnitOfWork,
+                                  cause: SessionEnded | CustomerPromoted) -> str:
+    """The account's customer number; creates the account from the vault if there is none.
+
+    An existing account never touches the vault: by then the request's data may be erased.
+    """
+    await repo.lock_customer(request_id)
+    existing = await repo.customer_number_for(request_id)
+    if existing is not None:
+        return existing
+    entry = await deps.vault.get(request_id, purpose="customer_account")
+    statement = entry.statement
+    if statement is None:
+        raise PromotionStatementMissing("promoted request has no statement in the vault")
+    data = entry.data
+    number = await repo.add_customer(NewCustomerAccount(
+        request_id=request_id, session_id=session_id, company=data.company,
+        contact_name=data.contact_name, phone=data.phone,
+        email=str(data.email) if data.email is not None else None,
+        address=data.address.model_dump(mode="json") if data.address is not None else None,
+        statement=statement.text, stated_at=statement.stated_at, technician=statement.technician,
+        created_at=uow.now))
+    uow.emit(CustomerAccountCreated(**cause.caused(
+        customer_number=number, request_id=request_id, session_id=session_id)))
+    log.info("customer account created", extra={"customer_number": number, "request_id": str(request_id)})
+    return number

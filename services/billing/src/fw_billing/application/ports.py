@@ -1,0 +1,128 @@
+"""What the handlers need from the outside world, and the records they pass through it."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal, Protocol
+
+from fw_contracts.events import InvoiceKind, InvoiceLine
+from fw_contracts.vault import PersonalData, VaultEntry
+
+from fw_billing.domain.invoicing import SessionStatus
+from fw_billing.domain.tariff import TariffCatalog
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    """An ended session as billing first saw it; later copies of the event change nothing."""
+
+    session_id: uuid.UUID
+    request_id: uuid.UUID
+    started_at: datetime
+    ended_at: datetime
+    raw_seconds: int
+    promoted: bool
+    tariff_version: str
+    status: SessionStatus
+    source_event_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Invoice recipient for a full invoice (§14 Abs. 4 Nr. 1 UStG). Personal data."""
+
+    company: str
+    contact_name: str
+    address: dict[str, str]
+
+    @classmethod
+    def from_personal_data(cls, data: PersonalData) -> Recipient:
+        assert data.address is not None
+        return cls(company=data.company, contact_name=data.contact_name,
+                   address=data.address.model_dump(mode="json"))
+
+
+@dataclass(frozen=True)
+class NewInvoice:
+    number: str
+    year: int
+    seq: int
+    session_id: uuid.UUID
+    request_id: uuid.UUID
+    kind: InvoiceKind
+    issued_at: datetime
+    service_date: datetime
+    tariff_version: str
+    raw_seconds: int
+    billed_seconds: int
+    lines: tuple[InvoiceLine, ...]
+    net_total: Decimal
+    vat_rate: Decimal
+    vat_total: Decimal
+    gross_total: Decimal
+    customer_number: str | None
+    event_id: uuid.UUID
+    #: Only on a full invoice; a Kleinbetragsrechnung has none.
+    recipient: Recipient | None
+
+
+@dataclass(frozen=True)
+class NewCustomerAccount:
+    """A regular customer's permanent account, from the vault. Personal data."""
+
+    request_id: uuid.UUID
+    session_id: uuid.UUID
+    company: str
+    contact_name: str
+    phone: str
+    email: str | None
+    address: dict[str, str] | None
+    statement: str
+    stated_at: datetime
+    technician: str
+    created_at: datetime
+
+
+class BillingRepository(Protocol):
+    """Billing's state, used inside the caller's transaction."""
+
+    async def claim_session(self, record: SessionRecord) -> SessionRecord:
+        """Insert the session if new, then lock it; returns the stored (first-seen) record."""
+
+    async def set_status(self, session_id: uuid.UUID, status: SessionStatus, at: datetime) -> None: ...
+
+    async def next_invoice_seq(self, year: int) -> int:
+        """The next number of ``year``'s range, locked until the transaction ends."""
+
+    async def add_invoice(self, invoice: NewInvoice) -> None: ...
+
+    async def lock_customer(self, request_id: uuid.UUID) -> None:
+        """Serialise account creation for one request (two consumers may race for it)."""
+
+    async def customer_number_for(self, request_id: uuid.UUID) -> str | None: ...
+
+    async def add_customer(self, account: NewCustomerAccount) -> str:
+        """Store a new account; returns its new customer number."""
+
+
+class PersonalDataSource(Protocol):
+    """The vault, from billing's side. Raises TransientError when it is away and
+    PermanentError when it refuses for good (erased, unknown request, forbidden)."""
+
+    async def get(self, request_id: uuid.UUID,
+                  purpose: Literal["billing", "customer_account"]) -> VaultEntry: ...
+
+
+@dataclass(frozen=True)
+class BillingDeps:
+    """Everything the handlers need; built once in bootstrap (or with fakes in tests)."""
+
+    tariffs: TariffCatalog
+    vault: PersonalDataSource
+    #: Builds the repository on the unit of work's connection.
+    repository: Callable[[Any], BillingRepository]
+    number_format: str

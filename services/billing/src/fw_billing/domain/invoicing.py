@@ -1,0 +1,105 @@
+"""What becomes of an ended session, which kind of invoice it gets, and how numbers look."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from fw_contracts.events import InvoiceKind, NotBilledReason
+
+from fw_billing.domain.pricing import Pricing, price
+from fw_billing.domain.tariff import DEFAULT_TIMEZONE, Tariff
+
+#: §33 UStDV: up to and including this gross amount an invoice is a Kleinbetragsrechnung.
+SMALL_INVOICE_LIMIT = Decimal("250.00")
+#: The pattern ``InvoiceIssued.invoice_number`` accepts.
+NUMBER_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9-]{2,31}$")
+DEFAULT_NUMBER_FORMAT = "FW-{year}-{seq:06d}"
+
+
+class SessionStatus(StrEnum):
+    """Billing's view of an ended session. PENDING exists only inside a transaction."""
+
+    PENDING = "pending"
+    NOT_BILLED = "not_billed"
+    BLOCKED = "blocked"
+    INVOICED = "invoiced"
+
+    @property
+    def final(self) -> bool:
+        """A final session is never billed again, whatever arrives later."""
+        return self in (SessionStatus.NOT_BILLED, SessionStatus.INVOICED)
+
+
+def invoice_kind(gross_total: Decimal) -> InvoiceKind:
+    """Kleinbetragsrechnung up to 250.00 EUR gross inclusive, a full §14 invoice above."""
+    return InvoiceKind.SMALL if gross_total <= SMALL_INVOICE_LIMIT else InvoiceKind.FULL
+
+
+@dataclass(frozen=True)
+class NotBilled:
+    reason: NotBilledReason
+    pricing: Pricing
+
+
+@dataclass(frozen=True)
+class Billable:
+    kind: InvoiceKind
+    pricing: Pricing
+
+    @property
+    def needs_recipient(self) -> bool:
+        """A full invoice names the recipient (§14 Abs. 4 Nr. 1 UStG); a small one does not."""
+        return self.kind is InvoiceKind.FULL
+
+
+def assess(raw_seconds: int, started_at: datetime, tariff: Tariff) -> NotBilled | Billable:
+    """Decide from the duration alone whether and how a session is billed."""
+    pricing = price(raw_seconds, started_at, tariff)
+    if pricing.free:
+        return NotBilled(reason=NotBilledReason.FREE_THRESHOLD, pricing=pricing)
+    return Billable(kind=invoice_kind(pricing.gross_total), pricing=pricing)
+
+
+def invoice_year(issued_at: datetime, timezone: str = DEFAULT_TIMEZONE) -> int:
+    """The calendar year of the number range: the office's local year of the issue time."""
+    if issued_at.tzinfo is None:
+        raise ValueError("issued_at must be timezone-aware")
+    return issued_at.astimezone(ZoneInfo(timezone)).year
+
+
+def format_invoice_number(template: str, year: int, seq: int) -> str:
+    """Render ``template`` (placeholders ``{year}`` and ``{seq}``); refuse an invalid result."""
+    if seq < 1:
+        raise ValueError("sequence numbers start at 1")
+    number = template.format(year=year, seq=seq)
+    if not NUMBER_PATTERN.match(number):
+        raise ValueError("the invoice number format yields an invalid number")
+    return number
+
+
+def check_number_format(template: str) -> str:
+    """Validate a number format: both placeholders, and a valid number for sample values.
+
+    ``{year}`` is required because the sequence restarts every year: without it a number
+    would repeat.
+    """
+    if "{year" not in template or "{seq" not in template:
+        raise ValueError("the invoice number format needs {year} and {seq}")
+    try:
+        for year, seq in ((2026, 1), (2099, 999_999)):
+            format_invoice_number(template, year, seq)
+    except (KeyError, IndexError, ValueError):
+        raise ValueError("the invoice number format yields an invalid number") from None
+    return template
+
+
+def format_customer_number(seq: int) -> str:
+    """``K00001``: at least five digits, more when the range outgrows them."""
+    if seq < 1:
+        raise ValueError("customer numbers start at 1")
+    return f"K{seq:05d}"

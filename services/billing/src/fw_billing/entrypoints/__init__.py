@@ -1,0 +1,1 @@
+"""Thin entrypoints: HTTP routes."""

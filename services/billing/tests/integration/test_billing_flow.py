@@ -1,0 +1,185 @@
+"""Billing end to end over the real stream and database: SessionEnded in, events and HTTP out."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+import pytest
+
+from fw_contracts import (
+    BillingBlocked,
+    CustomerAccountCreated,
+    CustomerPromoted,
+    InvoiceIssued,
+    InvoiceKind,
+    SessionNotBilled,
+    utcnow,
+)
+
+from fw_billing.domain.invoicing import invoice_year
+
+FULL_SECONDS = 10 * 900  # 240.00 net, 285.60 gross with the shipped tariff
+
+
+def number(seq: int) -> str:
+    return f"FW-{invoice_year(utcnow())}-{seq:06d}"
+
+
+async def test_session_ended_issues_an_invoice_visible_over_http(billing: Any, ended: Any) -> None:
+    event = ended(1801)
+    await billing.publish(event)
+    (issued,) = await billing.wait_for(InvoiceIssued)
+    assert issued.invoice_number == number(1)
+    assert issued.kind is InvoiceKind.SMALL and issued.tariff_version == "2026-01"
+    assert (issued.raw_seconds, issued.billed_seconds) == (1801, 2700)
+    assert issued.gross_total == Decimal("85.68") and issued.causation_id == event.event_id
+
+    resp = await billing.http.get(f"/api/invoices/{issued.invoice_number}")
+    assert resp.status_code == 200
+    body = resp.json()
+    assert body["number"] == issued.invoice_number and body["kind"] == "kleinbetrag"
+    assert (body["net_total"], body["vat_total"], body["gross_total"]) == ("72.00", "13.68", "85.68")
+    assert body["vat_rate"] == "0.19" and body["tariff_version"] == "2026-01"
+    assert (body["raw_seconds"], body["billed_seconds"]) == (1801, 2700)
+    assert body["lines"][0]["quantity"] == "3" and body["lines"][0]["net"] == "72.00"
+    assert body["recipient"] is None and body["session_id"] == str(event.session_id)
+
+    found = (await billing.http.get("/api/invoices", params={"session_id": str(event.session_id)})).json()
+    assert [i["number"] for i in found["items"]] == [issued.invoice_number]
+    status = (await billing.http.get(f"/api/sessions/{event.session_id}")).json()
+    assert status["status"] == "invoiced" and status["invoice_number"] == issued.invoice_number
+    assert billing.vault.calls == []  # a Kleinbetragsrechnung needs no personal data
+
+
+async def test_unknown_things_are_404_with_a_clear_message(billing: Any) -> None:
+    for path, code in [("/api/invoices/FW-2026-999999", "invoice_not_found"),
+                       (f"/api/sessions/{uuid.uuid4()}", "session_not_found"),
+                       ("/api/customers/K99999", "customer_not_found")]:
+        resp = await billing.http.get(path)
+        assert resp.status_code == 404, path
+        assert resp.json()["code"] == code and resp.json()["message_de"] and resp.json()["message_en"]
+    empty = await billing.http.get("/api/invoices", params={"session_id": str(uuid.uuid4())})
+    assert empty.status_code == 200 and empty.json() == {"items": []}
+    assert (await billing.http.get("/api/invoices", params={"session_id": "nope"})).status_code == 422
+    assert (await billing.http.get("/api/customers/not-a-number")).status_code == 422
+
+
+async def test_short_session_is_not_billed(billing: Any, ended: Any) -> None:
+    event = ended(119)
+    await billing.publish(event)
+    (out,) = await billing.wait_for(SessionNotBilled)
+    assert out.session_id == event.session_id and out.reason.value == "free_threshold"
+    await billing.settle()
+    assert await billing.events(InvoiceIssued) == []
+    assert await billing.sql("SELECT count(*) FROM invoice_counters") == 0
+    status = (await billing.http.get(f"/api/sessions/{event.session_id}")).json()
+    assert status["status"] == "not_billed" and status["invoice_number"] is None
+
+
+async def test_the_same_session_is_billed_once(billing: Any, ended: Any) -> None:
+    event = ended(1801)
+    await billing.publish(event)
+    await billing.publish(event)                           # deduplicated by JetStream
+    await billing.publish(event, msg_id=str(uuid.uuid4()))  # same event id, really in the stream twice
+    other = ended(3600, session_id=event.session_id, request_id=event.request_id)
+    await billing.publish(other)                           # a second event id for the same session
+    await billing.wait_for(InvoiceIssued)
+    await billing.settle()
+    issued = await billing.events(InvoiceIssued)
+    assert len(issued) == 1 and issued[0].raw_seconds == 1801  # the first seen wins
+    assert await billing.sql("SELECT count(*) FROM invoices") == 1
+    assert await billing.sql("SELECT last_seq FROM invoice_counters") == 1
+
+
+async def test_full_invoice_keeps_the_recipient_copy(billing: Any, ended: Any) -> None:
+    event = ended(FULL_SECONDS)
+    billing.vault.store(event.request_id)
+    await billing.publish(event)
+    (issued,) = await billing.wait_for(InvoiceIssued)
+    assert issued.kind is InvoiceKind.FULL and issued.gross_total == Decimal("285.60")
+    assert "Beispiel" not in issued.model_dump_json()
+    body = (await billing.http.get(f"/api/invoices/{issued.invoice_number}")).json()
+    assert body["recipient"] == {"company": "Beispiel AG", "contact_name": "Max Beispiel",
+                                 "address": {"street": "Ring 5", "postal_code": "80331",
+                                             "city": "München", "country": "DE"}}
+    assert billing.vault.calls == [(event.request_id, "billing")]
+
+
+async def test_full_invoice_without_address_is_blocked_and_consumes_no_number(billing: Any, ended: Any) -> None:
+    event = ended(FULL_SECONDS)
+    billing.vault.store(event.request_id, address=False)
+    await billing.publish(event)
+    (blocked,) = await billing.wait_for(BillingBlocked)
+    assert blocked.session_id == event.session_id and blocked.missing == ("billing_address",)
+    await billing.settle()
+    assert await billing.events(InvoiceIssued) == []
+    assert await billing.sql("SELECT count(*) FROM invoices") == 0
+    assert await billing.sql("SELECT coalesce(sum(last_seq), 0) FROM invoice_counters") == 0
+    assert (await billing.http.get(f"/api/sessions/{event.session_id}")).json()["status"] == "blocked"
+
+    await billing.publish(ended(900))
+    (issued,) = await billing.wait_for(InvoiceIssued)
+    assert issued.invoice_number == number(1)
+
+
+async def test_promoted_session_creates_the_customer_account(billing: Any, ended: Any) -> None:
+    event = ended(1801, promoted=True)
+    billing.vault.store(event.request_id, statement=True)
+    await billing.publish(CustomerPromoted(session_id=event.session_id, request_id=event.request_id,
+                                           technician="tech-03", statement_sha256="b" * 64,
+                                           stated_at=event.started_at))
+    await billing.publish(event)
+    (issued,) = await billing.wait_for(InvoiceIssued)
+    await billing.settle()
+    (created,) = await billing.events(CustomerAccountCreated)  # once, whichever consumer came first
+    assert created.customer_number == "K00001" == issued.customer_number
+    assert created.request_id == event.request_id
+
+    account = (await billing.http.get("/api/customers/K00001")).json()
+    assert account["company"] == "Beispiel AG" and account["phone"] == "+4989123456"
+    assert account["statement"] == "Wir möchten Stammkunde werden." and account["technician"] == "tech-03"
+    assert account["address"]["city"] == "München"
+    listed = (await billing.http.get("/api/customers")).json()
+    assert [c["customer_number"] for c in listed["items"]] == ["K00001"] and listed["total"] == 1
+    assert (await billing.http.get(f"/api/invoices/{issued.invoice_number}")).json()["customer_number"] == "K00001"
+    # No personal data in any event in the stream.
+    for e in await billing.events():
+        assert "Beispiel" not in e.model_dump_json() and "Stammkunde" not in e.model_dump_json()
+
+
+async def test_vault_away_delays_a_full_invoice_and_loses_nothing(billing: Any, ended: Any) -> None:
+    await billing.stop_vault()
+    event = ended(FULL_SECONDS)
+    billing.vault.store(event.request_id)
+    await billing.publish(event)
+    await asyncio.sleep(1.5)
+    assert await billing.events(InvoiceIssued) == []
+    assert await billing.sql("SELECT count(*) FROM dead_letters") == 0  # retried, not parked
+    await billing.start_vault()
+    (issued,) = await billing.wait_for(InvoiceIssued)
+    assert issued.invoice_number == number(1) and issued.kind is InvoiceKind.FULL
+
+
+async def test_customer_promoted_after_erasure_is_parked(billing: Any, ended: Any) -> None:
+    request_id = uuid.uuid4()
+    billing.vault.erased.add(request_id)
+    await billing.publish(CustomerPromoted(session_id=uuid.uuid4(), request_id=request_id,
+                                           technician="tech-03", statement_sha256="c" * 64,
+                                           stated_at=utcnow()))
+    await billing.settle()
+    (reason,) = [r["reason"] for r in await billing.rows("SELECT reason FROM dead_letters")]
+    assert reason == "vault refused (customer_account): erased"
+    assert await billing.events(CustomerAccountCreated) == []
+
+
+async def test_issued_invoices_are_immutable(billing: Any, ended: Any) -> None:
+    await billing.publish(ended(900))
+    (issued,) = await billing.wait_for(InvoiceIssued)
+    for stmt in ("UPDATE invoices SET gross_total = 0 WHERE number = $1",
+                 "DELETE FROM invoices WHERE number = $1"):
+        with pytest.raises(asyncpg.IntegrityConstraintViolationError):
+            await billing.sql(stmt, issued.invoice_number)

@@ -1,0 +1,135 @@
+"""Fakes for handler tests: an in-memory repository, a vault stub and a unit of work."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from fw_contracts import Event
+from fw_contracts.vault import Address, PersonalData, PromotionStatement, VaultEntry
+from fw_platform.consumer import PermanentError
+from fw_platform.vault_client import VaultUnavailable
+
+from fw_billing.application.ports import BillingDeps, NewCustomerAccount, NewInvoice, SessionRecord
+from fw_billing.domain.invoicing import DEFAULT_NUMBER_FORMAT, SessionStatus
+from fw_billing.domain.tariff import Tariff, TariffCatalog
+
+NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+
+
+class FakeRepository:
+    """The same contract as SqlBillingRepository, in memory (without transactions)."""
+
+    def __init__(self) -> None:
+        self.sessions: dict[uuid.UUID, SessionRecord] = {}
+        self.counters: dict[int, int] = {}
+        self.invoices: dict[str, NewInvoice] = {}
+        self.customers: dict[str, NewCustomerAccount] = {}
+        self.customer_seq = 0
+        self.locked: list[uuid.UUID] = []
+
+    async def claim_session(self, record: SessionRecord) -> SessionRecord:
+        return self.sessions.setdefault(record.session_id, record)
+
+    async def set_status(self, session_id: uuid.UUID, status: SessionStatus, at: datetime) -> None:
+        self.sessions[session_id] = replace(self.sessions[session_id], status=status)
+
+    async def next_invoice_seq(self, year: int) -> int:
+        self.counters[year] = self.counters.get(year, 0) + 1
+        return self.counters[year]
+
+    async def add_invoice(self, invoice: NewInvoice) -> None:
+        assert invoice.number not in self.invoices
+        assert all(i.session_id != invoice.session_id for i in self.invoices.values())
+        self.invoices[invoice.number] = invoice
+
+    async def lock_customer(self, request_id: uuid.UUID) -> None:
+        self.locked.append(request_id)
+
+    async def customer_number_for(self, request_id: uuid.UUID) -> str | None:
+        return next((n for n, c in self.customers.items() if c.request_id == request_id), None)
+
+    async def add_customer(self, account: NewCustomerAccount) -> str:
+        self.customer_seq += 1
+        number = f"K{self.customer_seq:05d}"
+        self.customers[number] = account
+        return number
+
+
+class FakeVault:
+    """Answers from ``entries``; ``erased`` ids refuse, ``down`` makes every call transient."""
+
+    def __init__(self) -> None:
+        self.entries: dict[uuid.UUID, VaultEntry] = {}
+        self.erased: set[uuid.UUID] = set()
+        self.down = False
+        self.calls: list[tuple[uuid.UUID, str]] = []
+
+    async def get(self, request_id: uuid.UUID, purpose: str) -> VaultEntry:
+        self.calls.append((request_id, purpose))
+        if self.down:
+            raise VaultUnavailable("NoRespondersError")
+        if request_id in self.erased:
+            raise PermanentError(f"vault refused ({purpose}): erased")
+        if request_id not in self.entries:
+            raise PermanentError(f"vault refused ({purpose}): not_found")
+        return self.entries[request_id]
+
+    def store(self, request_id: uuid.UUID, *, address: bool = True, statement: bool = False) -> None:
+        data = PersonalData(
+            company="Muster GmbH", contact_name="Erika Mustermann", phone="+4930123456",
+            email="erika@example.org",
+            address=Address(street="Hauptstr. 1", postal_code="10115", city="Berlin") if address else None)
+        stmt = PromotionStatement(text="Ja, ich möchte Stammkunde werden.", technician="tech-07",
+                                  stated_at=NOW) if statement else None
+        self.entries[request_id] = VaultEntry(request_id=request_id, data=data, statement=stmt,
+                                              stored_at=NOW)
+
+
+@dataclass
+class FakeUow:
+    now: datetime = NOW
+    conn: Any = None
+    emitted: list[Event] = field(default_factory=list)
+
+    def emit(self, *events: Event) -> None:
+        self.emitted.extend(events)
+
+
+def make_tariff(**changes: Any) -> Tariff:
+    base: dict[str, Any] = {
+        "version": "test-1", "base_fee": Decimal("0.00"), "interval_seconds": 900,
+        "rate_per_interval": Decimal("24.00"), "min_billed_seconds": 900,
+        "free_threshold_seconds": 120, "vat_rate": Decimal("0.19"), "surcharges": ()}
+    return Tariff.model_validate({**base, **changes})
+
+
+@dataclass
+class World:
+    repo: FakeRepository
+    vault: FakeVault
+    deps: BillingDeps
+
+    def uow(self, now: datetime = NOW) -> FakeUow:
+        return FakeUow(now=now)
+
+
+@pytest.fixture
+def world() -> World:
+    repo = FakeRepository()
+    vault = FakeVault()
+    catalog = TariffCatalog([make_tariff(), make_tariff(version="test-2", rate_per_interval=Decimal("60.00"))],
+                            selected="test-1")
+    deps = BillingDeps(tariffs=catalog, vault=vault, repository=lambda _conn: repo,
+                       number_format=DEFAULT_NUMBER_FORMAT)
+    return World(repo=repo, vault=vault, deps=deps)
+
+
+@pytest.fixture
+def tariff_factory() -> Any:
+    return make_tariff
