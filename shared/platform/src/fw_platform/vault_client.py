@@ -49,6 +49,9 @@ class VaultClient:
         if msg.headers and msg.headers.get("Status") == "503":
             raise VaultUnavailable("no responders")
         reply = VaultReply.model_validate_json(msg.data)
+        if not reply.ok and reply.error == VaultError.INTERNAL:
+            # The vault is up but its database is not: as unavailable as no answer at all.
+            raise VaultUnavailable("vault internal error")
         if not reply.ok:
             raise VaultRefused(reply.error or VaultError.INTERNAL, reply)
         return reply

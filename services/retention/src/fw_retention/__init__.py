@@ -1,0 +1,1 @@
+"""fernwartung retention: the encrypted personal-data vault and automatic erasure."""

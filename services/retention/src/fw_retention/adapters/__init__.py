@@ -1,0 +1,1 @@
+"""Adapters: envelope encryption, the PostgreSQL store, reading the event stream."""

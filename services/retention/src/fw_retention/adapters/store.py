@@ -1,0 +1,145 @@
+"""The vault store on PostgreSQL (asyncpg), working on one transaction's connection.
+
+Tables are unqualified: the pool's search_path is the retention schema.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+
+import asyncpg
+from fw_contracts.events import ErasureReason
+
+from fw_retention.application.ports import ErasureRecord, Sealed, SealedEntry, StoredRef
+from fw_retention.domain.rules import Erasure
+
+#: Namespace of the per-request advisory locks (keeps them apart from other lock users).
+_LOCK_SPACE = 0x7265_7465  # "rete"
+
+
+def _lock_key(request_id: uuid.UUID) -> int:
+    # 31 bits of the (random) uuid: collisions only make two requests wait for each other.
+    return int.from_bytes(request_id.bytes[:4], "big") & 0x7FFF_FFFF
+
+
+def _erasure(row: asyncpg.Record) -> ErasureRecord:
+    return ErasureRecord(request_id=row["request_id"], reason=ErasureReason(row["reason"]),
+                         trigger_event_id=row["trigger_event_id"], erased_at=row["erased_at"],
+                         had_data=row["had_data"])
+
+
+class PgVaultStore:
+    """:class:`~fw_retention.application.ports.VaultStore` on PostgreSQL."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def lock(self, request_id: uuid.UUID) -> None:
+        await self._conn.execute("SELECT pg_advisory_xact_lock($1, $2)", _LOCK_SPACE,
+                                 _lock_key(request_id))
+
+    async def erasure(self, request_id: uuid.UUID) -> ErasureRecord | None:
+        row = await self._conn.fetchrow(
+            "SELECT request_id, reason, trigger_event_id, erased_at, had_data FROM erasures"
+            " WHERE request_id = $1", request_id)
+        return _erasure(row) if row else None
+
+    async def load(self, request_id: uuid.UUID) -> SealedEntry | None:
+        row = await self._conn.fetchrow(
+            "SELECT k.wrapped_key, k.kek_id, e.nonce, e.ciphertext, e.stored_at,"
+            "       s.nonce AS s_nonce, s.ciphertext AS s_ciphertext"
+            "  FROM vault_entries e JOIN vault_keys k USING (request_id)"
+            "  LEFT JOIN vault_statements s USING (request_id)"
+            " WHERE e.request_id = $1", request_id)
+        if row is None:
+            return None
+        statement = Sealed(row["s_nonce"], row["s_ciphertext"]) if row["s_nonce"] is not None else None
+        return SealedEntry(request_id=request_id, wrapped_key=row["wrapped_key"], kek_id=row["kek_id"],
+                           data=Sealed(row["nonce"], row["ciphertext"]), stored_at=row["stored_at"],
+                           statement=statement)
+
+    async def stored_at(self, request_id: uuid.UUID) -> datetime | None:
+        value: datetime | None = await self._conn.fetchval(
+            "SELECT stored_at FROM vault_entries WHERE request_id = $1", request_id)
+        return value
+
+    async def insert_entry(self, entry: SealedEntry) -> None:
+        await self._conn.execute(
+            "INSERT INTO vault_keys(request_id, wrapped_key, kek_id, created_at) VALUES ($1, $2, $3, $4)",
+            entry.request_id, entry.wrapped_key, entry.kek_id, entry.stored_at)
+        await self._conn.execute(
+            "INSERT INTO vault_entries(request_id, nonce, ciphertext, stored_at) VALUES ($1, $2, $3, $4)",
+            entry.request_id, entry.data.nonce, entry.data.ciphertext, entry.stored_at)
+
+    async def insert_statement(self, request_id: uuid.UUID, statement: Sealed, at: datetime) -> None:
+        await self._conn.execute(
+            "INSERT INTO vault_statements(request_id, nonce, ciphertext, stored_at) VALUES ($1, $2, $3, $4)",
+            request_id, statement.nonce, statement.ciphertext, at)
+
+    async def log_access(self, request_id: uuid.UUID, purpose: str, outcome: str, at: datetime) -> None:
+        await self._conn.execute(
+            "INSERT INTO vault_access_log(request_id, purpose, outcome, at) VALUES ($1, $2, $3, $4)",
+            request_id, purpose, outcome, at)
+
+    async def delete_data(self, request_id: uuid.UUID) -> bool:
+        # Children first (the foreign keys would cascade, but explicit is easier to audit).
+        await self._conn.execute("DELETE FROM vault_statements WHERE request_id = $1", request_id)
+        entries = await self._conn.fetchval(
+            "WITH d AS (DELETE FROM vault_entries WHERE request_id = $1 RETURNING 1) SELECT count(*) FROM d",
+            request_id)
+        keys = await self._conn.fetchval(
+            "WITH d AS (DELETE FROM vault_keys WHERE request_id = $1 RETURNING 1) SELECT count(*) FROM d",
+            request_id)
+        return bool(entries or keys)
+
+    async def insert_erasure(self, erasure: Erasure) -> bool:
+        inserted = await self._conn.fetchval(
+            "INSERT INTO erasures(request_id, reason, trigger_event_id, erased_at, had_data)"
+            " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (request_id) DO NOTHING RETURNING true",
+            erasure.request_id, erasure.reason.value, erasure.trigger_event_id, erasure.erased_at,
+            erasure.had_data)
+        return bool(inserted)
+
+    async def stored_before(self, cutoff: datetime, limit: int) -> list[StoredRef]:
+        rows = await self._conn.fetch(
+            "SELECT request_id, stored_at FROM vault_entries WHERE stored_at <= $1"
+            " ORDER BY stored_at LIMIT $2", cutoff, limit)
+        return [StoredRef(r["request_id"], r["stored_at"]) for r in rows]
+
+    async def pending(self, limit: int) -> list[StoredRef]:
+        rows = await self._conn.fetch(
+            "SELECT request_id, stored_at FROM vault_entries ORDER BY stored_at LIMIT $1", limit)
+        return [StoredRef(r["request_id"], r["stored_at"]) for r in rows]
+
+    async def list_erasures(self, limit: int) -> list[ErasureRecord]:
+        rows = await self._conn.fetch(
+            "SELECT request_id, reason, trigger_event_id, erased_at, had_data FROM erasures"
+            " ORDER BY erased_at DESC, request_id LIMIT $1", limit)
+        return [_erasure(r) for r in rows]
+
+    async def purge_erased(self) -> int:
+        await self._conn.execute(
+            "DELETE FROM vault_statements s USING erasures x WHERE s.request_id = x.request_id")
+        entries = await self._conn.fetch(
+            "DELETE FROM vault_entries e USING erasures x WHERE e.request_id = x.request_id"
+            " RETURNING e.request_id")
+        keys = await self._conn.fetch(
+            "DELETE FROM vault_keys k USING erasures x WHERE k.request_id = x.request_id"
+            " RETURNING k.request_id")
+        return len({r["request_id"] for r in entries} | {r["request_id"] for r in keys})
+
+    async def add_markers(self, erasures: Iterable[ErasureRecord]) -> int:
+        rows = [(e.request_id, e.reason.value, e.trigger_event_id, e.erased_at, e.had_data)
+                for e in erasures]
+        if not rows:
+            return 0
+        added = await self._conn.fetchval(
+            "WITH ins AS ("
+            " INSERT INTO erasures(request_id, reason, trigger_event_id, erased_at, had_data)"
+            " SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::timestamptz[], $5::bool[])"
+            " ON CONFLICT (request_id) DO NOTHING RETURNING 1) SELECT count(*) FROM ins",
+            [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows],
+            [r[4] for r in rows])
+        return int(added)

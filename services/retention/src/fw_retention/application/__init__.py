@@ -1,0 +1,1 @@
+"""Use cases: vault requests, erasure handlers, the deadline sweep, restore safety, queries."""

@@ -1,0 +1,119 @@
+"""Erasure: on an issued invoice, an unbilled session, a withdrawn request, or a passed deadline.
+
+Every erasure DELETEs the request's key, data and statement rows, writes the permanent marker
+(the erasure log) and emits ``PersonalDataErased`` — all in the caller's transaction, so the
+event leaves through the outbox exactly when the deletion is committed. A request that already
+carries the marker is not erased twice and gets no second event.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime, timedelta
+
+from fw_contracts import Event
+from fw_contracts.events import (
+    ErasureReason,
+    InvoiceIssued,
+    PersonalDataErased,
+    SessionNotBilled,
+    SupportRequestWithdrawn,
+)
+from fw_platform import metrics
+from fw_platform.consumer import Handler, UnitOfWork
+
+from fw_retention.application.ports import Clock, StoreFactory, VaultStore
+from fw_retention.domain.rules import Erasure, abandoned_before, deadline, decide_erasure
+
+log = logging.getLogger(__name__)
+
+#: ``runtime.unit_of_work`` or a fake: opens a transaction whose emitted events go to the outbox.
+UnitOfWorkFactory = Callable[[], AbstractAsyncContextManager[UnitOfWork]]
+
+
+async def erase(store: VaultStore, uow: UnitOfWork, request_id: uuid.UUID, reason: ErasureReason,
+                *, now: datetime, trigger: Event | None = None,
+                due_since: datetime | None = None) -> Erasure | None:
+    """Erase one request inside ``uow``; returns the erasure, or None if it was erased before.
+
+    ``due_since`` is when the erasure became due (the trigger's ``occurred_at`` or the deadline);
+    the delay until now goes to the ERASURE_DELAY histogram.
+    """
+    await store.lock(request_id)
+    marker = await store.erasure(request_id)
+    # Delete also when a marker exists: rows can reappear only through a restored backup.
+    had_data = await store.delete_data(request_id)
+    decision = decide_erasure(request_id=request_id, already_erased=marker is not None,
+                              had_data=had_data, reason=reason,
+                              trigger_event_id=trigger.event_id if trigger else None, now=now)
+    if decision is None or not await store.insert_erasure(decision):
+        return None
+    caused = trigger.caused() if trigger else {}
+    uow.emit(PersonalDataErased(request_id=request_id, reason=reason,
+                                trigger_event_id=decision.trigger_event_id,
+                                erased_at=decision.erased_at, had_data=had_data, **caused))
+    since = due_since or (trigger.occurred_at if trigger else now)
+    metrics.ERASURE_DELAY.observe(max(0.0, (now - since).total_seconds()))
+    log.info("personal data erased", extra={"request_id": str(request_id),
+                                            "erasure_reason": reason.value})
+    return decision
+
+
+class ErasureHandlers:
+    """The consumed-event handlers (``on_<event>(event, uow)``), bound to a store factory."""
+
+    def __init__(self, store_for: StoreFactory, clock: Clock | None = None) -> None:
+        self._store_for = store_for
+        self._clock = clock
+
+    def _now(self, uow: UnitOfWork) -> datetime:
+        return self._clock() if self._clock else uow.now
+
+    async def _erase(self, event: InvoiceIssued | SessionNotBilled | SupportRequestWithdrawn,
+                     uow: UnitOfWork, reason: ErasureReason) -> None:
+        await erase(self._store_for(uow.conn), uow, event.request_id, reason,
+                    now=self._now(uow), trigger=event)
+
+    async def on_invoice_issued(self, event: InvoiceIssued, uow: UnitOfWork) -> None:
+        """The invoice is out: its personal data are no longer needed (the archive keeps the copy)."""
+        await self._erase(event, uow, ErasureReason.INVOICE_ISSUED)
+
+    async def on_session_not_billed(self, event: SessionNotBilled, uow: UnitOfWork) -> None:
+        """No invoice will be issued: nothing justifies keeping the data."""
+        await self._erase(event, uow, ErasureReason.NOT_BILLED)
+
+    async def on_support_request_withdrawn(self, event: SupportRequestWithdrawn, uow: UnitOfWork) -> None:
+        """The customer withdrew (or it was a duplicate): erase at once."""
+        await self._erase(event, uow, ErasureReason.WITHDRAWN)
+
+    def consumers(self) -> dict[str, dict[type[Event], Handler]]:
+        """``{consumer name: {event class: handler}}`` for ``runtime.consume``."""
+        return {
+            "invoice_issued": {InvoiceIssued: self.on_invoice_issued},
+            "session_not_billed": {SessionNotBilled: self.on_session_not_billed},
+            "support_request_withdrawn": {SupportRequestWithdrawn: self.on_support_request_withdrawn},
+        }
+
+
+async def sweep_abandoned(unit_of_work: UnitOfWorkFactory, store_for: StoreFactory, *,
+                          now: datetime, abandon_after: timedelta, batch: int = 500) -> int:
+    """Erase (reason ``abandoned``) up to ``batch`` entries stored longer than ``abandon_after``.
+
+    One transaction per request, so one failure does not hold back the others' erasure.
+    Returns how many requests were erased.
+    """
+    async with unit_of_work() as uow:
+        due = await store_for(uow.conn).stored_before(abandoned_before(now, abandon_after), batch)
+    erased = 0
+    for ref in due:
+        async with unit_of_work() as uow:
+            done = await erase(store_for(uow.conn), uow, ref.request_id, ErasureReason.ABANDONED,
+                               now=now, due_since=deadline(ref.stored_at, abandon_after))
+        erased += done is not None
+    if erased:
+        log.info("abandoned requests erased", extra={"count": erased})
+    return erased
+

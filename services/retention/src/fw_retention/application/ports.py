@@ -1,0 +1,130 @@
+"""What the use cases need from storage: the :class:`VaultStore` port and its row types.
+
+The store only ever sees ciphertext and ids; encryption happens in the application layer.
+One store instance works inside one transaction (a connection of a unit of work).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from typing import Any, Protocol
+
+from fw_contracts.events import ErasureReason
+
+from fw_retention.domain.rules import Erasure
+
+#: The injectable clock (tests move time with it).
+Clock = Callable[[], datetime]
+
+
+class Part(Enum):
+    """What a ciphertext holds; selects its associated data (the value is appended to the id)."""
+
+    ENTRY = b""
+    STATEMENT = b"/statement"
+    KEY = b"/key"
+
+
+class Cipher(Protocol):
+    """Envelope encryption with one data key per request (AES-256-GCM in production)."""
+
+    kek_id: str
+
+    def new_data_key(self, request_id: uuid.UUID) -> tuple[bytes, bytes]:
+        """A fresh data key and its wrapped (storable) form."""
+
+    def unwrap(self, request_id: uuid.UUID, wrapped: bytes) -> bytes: ...
+
+    def seal(self, key: bytes, request_id: uuid.UUID, plaintext: bytes, part: Part) -> tuple[bytes, bytes]:
+        """Returns ``(nonce, ciphertext)``."""
+
+    def open(self, key: bytes, request_id: uuid.UUID, nonce: bytes, ciphertext: bytes, part: Part) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class Sealed:
+    """One encrypted blob."""
+
+    nonce: bytes
+    ciphertext: bytes
+
+
+@dataclass(frozen=True)
+class SealedEntry:
+    """A request's vault rows as stored: wrapped key, encrypted data, encrypted statement."""
+
+    request_id: uuid.UUID
+    wrapped_key: bytes
+    kek_id: str
+    data: Sealed
+    stored_at: datetime
+    statement: Sealed | None = None
+
+
+@dataclass(frozen=True)
+class ErasureRecord:
+    """A row of the erasure log."""
+
+    request_id: uuid.UUID
+    reason: ErasureReason
+    trigger_event_id: uuid.UUID | None
+    erased_at: datetime
+    had_data: bool
+
+
+@dataclass(frozen=True)
+class StoredRef:
+    """A stored entry without its data: for the sweep and the pending list."""
+
+    request_id: uuid.UUID
+    stored_at: datetime
+
+
+class VaultStore(Protocol):
+    """Persistence of the vault and the erasure log (PostgreSQL in production, a fake in tests)."""
+
+    async def lock(self, request_id: uuid.UUID) -> None:
+        """Serialise all work on one request until the transaction ends (put vs. erasure race)."""
+
+    async def erasure(self, request_id: uuid.UUID) -> ErasureRecord | None: ...
+
+    async def load(self, request_id: uuid.UUID) -> SealedEntry | None: ...
+
+    async def stored_at(self, request_id: uuid.UUID) -> datetime | None:
+        """When the request's data were stored (None if there is no entry)."""
+
+    async def insert_entry(self, entry: SealedEntry) -> None:
+        """Insert key and data rows (the statement, if any, is added separately)."""
+
+    async def insert_statement(self, request_id: uuid.UUID, statement: Sealed, at: datetime) -> None: ...
+
+    async def log_access(self, request_id: uuid.UUID, purpose: str, outcome: str, at: datetime) -> None: ...
+
+    async def delete_data(self, request_id: uuid.UUID) -> bool:
+        """DELETE entry, statement and key rows; True if there was an entry or a key."""
+
+    async def insert_erasure(self, erasure: Erasure) -> bool:
+        """Write the permanent marker; False if the request already had one."""
+
+    async def stored_before(self, cutoff: datetime, limit: int) -> list[StoredRef]:
+        """Entries stored at or before ``cutoff``, oldest first."""
+
+    async def pending(self, limit: int) -> list[StoredRef]:
+        """All stored entries, oldest first."""
+
+    async def list_erasures(self, limit: int) -> list[ErasureRecord]:
+        """The erasure log, newest first."""
+
+    async def purge_erased(self) -> int:
+        """Delete vault rows of every request in the erasure log; returns how many requests."""
+
+    async def add_markers(self, erasures: Iterable[ErasureRecord]) -> int:
+        """Insert markers that are missing (after a restore); returns how many were added."""
+
+
+#: Builds a store on a transaction's connection; bootstrap passes the PostgreSQL one.
+StoreFactory = Callable[[Any], VaultStore]

@@ -1,0 +1,113 @@
+"""Vault use cases: put, get and add a promotion statement. Each returns the reply to send.
+
+Every function runs inside one transaction (the caller's store) and takes the per-request lock
+first, so a put can never slip in between an erasure's marker check and its commit.
+Refusals are replies, not exceptions; an exception means an internal failure.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from fw_contracts.vault import (
+    GetRequest,
+    PersonalData,
+    PromotionStatement,
+    PutRequest,
+    StatementRequest,
+    VaultEntry,
+    VaultError,
+    VaultReply,
+)
+
+from fw_retention.application.ports import Cipher, ErasureRecord, Part, Sealed, SealedEntry, VaultStore
+from fw_retention.domain.rules import Write, decide_put, decide_statement
+
+log = logging.getLogger(__name__)
+
+OK = VaultReply(ok=True)
+
+
+def _refused(error: VaultError, marker: ErasureRecord | None = None) -> VaultReply:
+    return VaultReply(ok=False, error=error, erased_at=marker.erased_at if marker else None)
+
+
+def _open_data(cipher: Cipher, entry: SealedEntry) -> tuple[bytes, PersonalData]:
+    key = cipher.unwrap(entry.request_id, entry.wrapped_key)
+    plain = cipher.open(key, entry.request_id, entry.data.nonce, entry.data.ciphertext, Part.ENTRY)
+    return key, PersonalData.model_validate_json(plain)
+
+
+def _open_statement(cipher: Cipher, key: bytes, entry: SealedEntry) -> PromotionStatement | None:
+    if entry.statement is None:
+        return None
+    plain = cipher.open(key, entry.request_id, entry.statement.nonce, entry.statement.ciphertext,
+                        Part.STATEMENT)
+    return PromotionStatement.model_validate_json(plain)
+
+
+async def put(store: VaultStore, cipher: Cipher, req: PutRequest, now: datetime) -> VaultReply:
+    """Store a request's personal data under a new data key (once; an identical retry is ok)."""
+    await store.lock(req.request_id)
+    marker = await store.erasure(req.request_id)
+    existing = None if marker else await store.load(req.request_id)
+    current = _open_data(cipher, existing)[1] if existing else None
+    decision = decide_put(erased=marker is not None, existing=current, new=req.data)
+    if decision is Write.ERASED:
+        return _refused(VaultError.ERASED, marker)
+    if decision is Write.CONFLICT:
+        return _refused(VaultError.EXISTS)
+    if decision is Write.UNCHANGED:
+        return OK
+    key, wrapped = cipher.new_data_key(req.request_id)
+    nonce, ct = cipher.seal(key, req.request_id, req.data.model_dump_json().encode(), Part.ENTRY)
+    await store.insert_entry(SealedEntry(request_id=req.request_id, wrapped_key=wrapped,
+                                         kek_id=cipher.kek_id, data=Sealed(nonce, ct), stored_at=now))
+    log.info("vault entry stored", extra={"request_id": str(req.request_id)})
+    return OK
+
+
+async def get(store: VaultStore, cipher: Cipher, req: GetRequest, now: datetime) -> VaultReply:
+    """Decrypt a request's data (and statement) and record who read it for which purpose."""
+    await store.lock(req.request_id)
+    marker = await store.erasure(req.request_id)
+    entry = None if marker else await store.load(req.request_id)
+    outcome = "erased" if marker else ("ok" if entry else "not_found")
+    await store.log_access(req.request_id, req.purpose, outcome, now)
+    if marker:
+        return _refused(VaultError.ERASED, marker)
+    if entry is None:
+        return _refused(VaultError.NOT_FOUND)
+    key, data = _open_data(cipher, entry)
+    result = VaultEntry(request_id=entry.request_id, data=data,
+                        statement=_open_statement(cipher, key, entry), stored_at=entry.stored_at)
+    return VaultReply(ok=True, entry=result)
+
+
+async def add_statement(store: VaultStore, cipher: Cipher, req: StatementRequest,
+                        now: datetime) -> VaultReply:
+    """Store the promotion statement under the request's data key (once)."""
+    await store.lock(req.request_id)
+    marker = await store.erasure(req.request_id)
+    entry = None if marker else await store.load(req.request_id)
+    key: bytes | None = None
+    current = None
+    if entry is not None:
+        key = cipher.unwrap(entry.request_id, entry.wrapped_key)
+        current = _open_statement(cipher, key, entry)
+    decision = decide_statement(erased=marker is not None, has_entry=entry is not None,
+                                existing=current, new=req.statement)
+    if decision is Write.ERASED:
+        return _refused(VaultError.ERASED, marker)
+    if decision is Write.NOT_FOUND:
+        return _refused(VaultError.NOT_FOUND)
+    if decision is Write.CONFLICT:
+        return _refused(VaultError.EXISTS)
+    if decision is Write.UNCHANGED:
+        return OK
+    assert key is not None
+    nonce, ct = cipher.seal(key, req.request_id, req.statement.model_dump_json().encode(), Part.STATEMENT)
+    await store.insert_statement(req.request_id, Sealed(nonce, ct), now)
+    log.info("promotion statement stored", extra={"request_id": str(req.request_id)})
+    return OK

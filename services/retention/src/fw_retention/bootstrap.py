@@ -1,0 +1,139 @@
+"""The composition root of retention: runtime, erasure consumers, vault responder, sweep, HTTP.
+
+Tests build the service here with their own settings and clock; nothing connects before
+:meth:`Retention.start` (the FastAPI lifespan calls it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fastapi import FastAPI
+from fw_contracts import utcnow
+from fw_contracts.events import PersonalDataErased
+from fw_platform import http as platform_http
+from fw_platform.runtime import Runtime
+
+from fw_retention.adapters.crypto import EnvelopeCipher
+from fw_retention.adapters.history import erasure_history
+from fw_retention.adapters.store import PgVaultStore
+from fw_retention.application.erasure import ErasureHandlers, sweep_abandoned
+from fw_retention.application.ports import Clock, StoreFactory
+from fw_retention.application.restore import ReapplyResult, reapply_erasure_log
+from fw_retention.entrypoints.http import build_router
+from fw_retention.entrypoints.vault_responder import VaultResponder
+from fw_retention.settings import RetentionSettings
+
+SERVICE = "retention"
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+log = logging.getLogger(__name__)
+
+
+class RetentionRuntime(Runtime):
+    """The platform runtime whose readiness also covers the vault's subscriptions."""
+
+    responder: VaultResponder | None = None
+
+    async def readiness(self) -> dict[str, bool]:
+        checks = await super().readiness()
+        checks["vault"] = bool(self.responder and self.responder.listening)
+        return checks
+
+
+@dataclass
+class Retention:
+    """The wired service. ``start``/``stop`` bracket everything that connects or runs."""
+
+    settings: RetentionSettings
+    runtime: Runtime
+    responder: VaultResponder
+    erasure: ErasureHandlers
+    store_for: StoreFactory
+    clock: Clock
+    _sweeper: asyncio.Task[None] | None = field(default=None, init=False)
+
+    async def start(self) -> None:
+        """Runtime (pool, migrations, NATS, relay, consumers), then the vault and the sweep."""
+        await self.runtime.start()
+        try:
+            await self.responder.start(self.runtime.nc)
+        except BaseException:
+            await self.runtime.stop()
+            raise
+        self._sweeper = asyncio.create_task(self._sweep_forever(), name="retention-sweep")
+
+    async def stop(self) -> None:
+        if self._sweeper:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._sweeper
+            self._sweeper = None
+        await self.responder.stop()
+        await self.runtime.stop()
+
+    async def sweep(self) -> int:
+        """Run the deadline sweep once at the injected clock's now."""
+        return await sweep_abandoned(self.runtime.unit_of_work, self.store_for, now=self.clock(),
+                                     abandon_after=self.settings.abandon_after,
+                                     batch=self.settings.sweep_batch)
+
+    async def reapply(self, *, from_stream: bool = True) -> ReapplyResult:
+        """Restore safety (see :mod:`fw_retention.application.restore`)."""
+        history = [e async for e in self.erasure_history()] if from_stream else []
+        return await reapply_erasure_log(self.runtime.unit_of_work, self.store_for, history)
+
+    def erasure_history(self) -> AsyncIterator[PersonalDataErased]:
+        return erasure_history(self.runtime.js)
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            try:
+                await self.sweep()
+            except Exception as exc:  # database away: the next round tries again
+                log.warning("deadline sweep failed", extra={"error": type(exc).__name__})
+            await asyncio.sleep(self.settings.sweep_interval_s)
+
+
+def bootstrap(settings: RetentionSettings | None = None, *, clock: Clock = utcnow,
+              store_for: StoreFactory = PgVaultStore) -> Retention:
+    """Wire the service; ``clock`` is used for stored_at, erased_at and the sweep."""
+    settings = settings or RetentionSettings()  # type: ignore[call-arg]  # from the environment
+    runtime = RetentionRuntime(SERVICE, settings, MIGRATIONS)
+    erasure = ErasureHandlers(store_for, clock)
+    for name, handlers in erasure.consumers().items():
+        runtime.consume(name, handlers)
+    responder = VaultResponder(unit_of_work=runtime.unit_of_work, store_for=store_for,
+                               cipher=EnvelopeCipher(settings.master_key_bytes()), clock=clock,
+                               concurrency=settings.vault_concurrency)
+    runtime.responder = responder
+    return Retention(settings=settings, runtime=runtime, responder=responder, erasure=erasure,
+                     store_for=store_for, clock=clock)
+
+
+def create_app(settings: RetentionSettings | None = None, *, clock: Clock = utcnow,
+               retention: Retention | None = None) -> FastAPI:
+    """The FastAPI app; its lifespan starts and stops the whole service."""
+    service = retention or bootstrap(settings, clock=clock)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await service.start()
+        try:
+            yield
+        finally:
+            await service.stop()
+
+    app = FastAPI(title="fernwartung retention", version="1.0.0", lifespan=lifespan,
+                  description="Personal-data vault (NATS request/reply) and automatic erasure.")
+    app.state.retention = service
+    platform_http.install(app, service.runtime)
+    app.include_router(build_router(unit_of_work=service.runtime.unit_of_work, store_for=service.store_for,
+                                    abandon_after=service.settings.abandon_after,
+                                    erasure_history=service.erasure_history))
+    return app

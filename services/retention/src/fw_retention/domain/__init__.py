@@ -1,0 +1,1 @@
+"""Pure rules of the vault and of erasure (no I/O)."""

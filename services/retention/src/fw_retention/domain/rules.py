@@ -1,0 +1,86 @@
+"""The vault's rules as pure functions: what a put, a statement or an erasure leads to.
+
+No I/O here: the application layer loads the current state, asks these functions what to do and
+carries the decision out.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import Enum
+
+from fw_contracts.events import ErasureReason
+from fw_contracts.vault import PersonalData, PromotionStatement
+
+
+class Write(Enum):
+    """Outcome of a write request (put or statement)."""
+
+    STORE = "store"          # new: encrypt and insert
+    UNCHANGED = "unchanged"  # an identical retry (intake/session may retry): answer ok, write nothing
+    CONFLICT = "conflict"    # different data for the same request: refuse with ``exists``
+    ERASED = "erased"        # the request was erased: refuse forever
+    NOT_FOUND = "not_found"  # a statement for a request the vault never stored
+
+
+@dataclass(frozen=True)
+class Erasure:
+    """An erasure that is to happen now (becomes the marker row and the PersonalDataErased event)."""
+
+    request_id: uuid.UUID
+    reason: ErasureReason
+    trigger_event_id: uuid.UUID | None
+    erased_at: datetime
+    had_data: bool
+
+
+def decide_put(*, erased: bool, existing: PersonalData | None, new: PersonalData) -> Write:
+    """A put stores once; a repeat with the same data is fine; anything else is refused."""
+    if erased:
+        return Write.ERASED
+    if existing is None:
+        return Write.STORE
+    return Write.UNCHANGED if existing == new else Write.CONFLICT
+
+
+def decide_statement(*, erased: bool, has_entry: bool, existing: PromotionStatement | None,
+                     new: PromotionStatement) -> Write:
+    """The promotion statement belongs to a stored request and is recorded once."""
+    if erased:
+        return Write.ERASED
+    if not has_entry:
+        return Write.NOT_FOUND
+    if existing is None:
+        return Write.STORE
+    return Write.UNCHANGED if existing == new else Write.CONFLICT
+
+
+def decide_erasure(*, request_id: uuid.UUID, already_erased: bool, had_data: bool,
+                   reason: ErasureReason, trigger_event_id: uuid.UUID | None,
+                   now: datetime) -> Erasure | None:
+    """Erase once: a request that already carries the marker is left alone (no second event).
+
+    A request the vault never saw (e.g. withdrawn before intake could store it) still gets the
+    marker, so that a late put cannot store data for it.
+    """
+    if already_erased:
+        return None
+    return Erasure(request_id=request_id, reason=reason, trigger_event_id=trigger_event_id,
+                   erased_at=now, had_data=had_data)
+
+
+def deadline(stored_at: datetime, abandon_after: timedelta) -> datetime:
+    """When data stored at ``stored_at`` are erased at the latest if nothing else erases them."""
+    return stored_at + abandon_after
+
+
+def abandoned_before(now: datetime, abandon_after: timedelta) -> datetime:
+    """Entries stored at or before this instant are past their deadline at ``now``."""
+    return now - abandon_after
+
+
+def is_abandoned(stored_at: datetime, now: datetime, abandon_after: timedelta) -> bool:
+    """True when the entry's deadline has passed."""
+    return deadline(stored_at, abandon_after) <= now

@@ -1,0 +1,1 @@
+"""Entrypoints: the vault's NATS responder and the HTTP routes."""

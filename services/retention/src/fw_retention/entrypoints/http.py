@@ -1,0 +1,98 @@
+"""HTTP routes of retention: erasure log, request state, upcoming erasures, restore safety.
+
+Thin: validate, call the application function in a unit of work, map the result. No route
+returns personal data.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterable, Callable
+from datetime import datetime, timedelta
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+from fw_contracts.events import ErasureReason, PersonalDataErased
+from fw_platform.http import problem
+from pydantic import BaseModel
+
+from fw_retention.application import queries
+from fw_retention.application.erasure import UnitOfWorkFactory
+from fw_retention.application.ports import StoreFactory
+from fw_retention.application.restore import reapply_erasure_log
+
+log = logging.getLogger(__name__)
+
+Limit = Annotated[int, Query(ge=1, le=1000)]
+
+
+class ErasureOut(BaseModel):
+    request_id: uuid.UUID
+    reason: ErasureReason
+    erased_at: datetime
+    trigger_event_id: uuid.UUID | None
+    had_data: bool
+
+
+class StatusOut(BaseModel):
+    request_id: uuid.UUID
+    state: Literal["stored", "erased", "unknown"]
+    stored_at: datetime | None = None
+    erased_at: datetime | None = None
+    reason: ErasureReason | None = None
+
+
+class PendingOut(BaseModel):
+    request_id: uuid.UUID
+    stored_at: datetime
+    deadline: datetime
+
+
+class ReapplyOut(BaseModel):
+    #: Requests whose vault rows were deleted again.
+    count: int
+    #: Markers missing in the database and restored from the stream's PersonalDataErased events.
+    markers_restored: int
+
+
+def build_router(*, unit_of_work: UnitOfWorkFactory, store_for: StoreFactory, abandon_after: timedelta,
+                 erasure_history: Callable[[], AsyncIterable[PersonalDataErased]]) -> APIRouter:
+    """The ``/api`` routes, bound to the runtime's unit of work and the store."""
+    api = APIRouter(prefix="/api", tags=["retention"])
+
+    @api.get("/erasures", response_model=list[ErasureOut], summary="Erasure log (newest first)")
+    async def erasures(limit: Limit = 100) -> list[dict[str, object]]:
+        async with unit_of_work() as uow:
+            return await queries.list_erasures(store_for(uow.conn), limit)
+
+    @api.get("/requests/{request_id}/status", response_model=StatusOut, response_model_exclude_none=True,
+             summary="Whether a request's personal data are stored, erased or unknown")
+    async def status(request_id: uuid.UUID) -> dict[str, object]:
+        async with unit_of_work() as uow:
+            return await queries.request_status(store_for(uow.conn), request_id)
+
+    @api.get("/pending-erasures", response_model=list[PendingOut],
+             summary="Stored entries with the deadline of their automatic erasure (oldest first)")
+    async def pending(limit: Limit = 100) -> list[dict[str, object]]:
+        async with unit_of_work() as uow:
+            return await queries.pending_erasures(store_for(uow.conn), limit, abandon_after)
+
+    @api.post("/erasure-log/reapply", response_model=ReapplyOut,
+              summary="After restoring a backup: delete vault rows of every erased request again",
+              responses={503: {"description": "The event stream cannot be read"}})
+    async def reapply(from_stream: bool = True) -> ReapplyOut | JSONResponse:
+        history: list[PersonalDataErased] = []
+        if from_stream:
+            try:
+                history = [e async for e in erasure_history()]
+            except Exception as exc:
+                log.error("erasure history unreadable", extra={"error": type(exc).__name__})
+                return problem(503, "stream_unavailable",
+                               "Der Ereignisstrom ist nicht erreichbar; nichts wurde geändert.",
+                               "The event stream cannot be read; nothing was changed.")
+        result = await reapply_erasure_log(unit_of_work, store_for, history)
+        return ReapplyOut(count=result.requests_purged, markers_restored=result.markers_restored)
+
+    return api

@@ -1,0 +1,64 @@
+"""Settings of the retention service (environment variables ``FW_RETENTION_*``)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import timedelta
+
+from fw_platform.settings import ServiceSettings
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import SettingsConfigDict
+
+#: How to create a master key (documented in the README as well).
+MASTER_KEY_HOWTO = (
+    'python -c "import os,base64;print(base64.b64encode(os.urandom(32)).decode())"'
+)
+
+
+def decode_master_key(value: str) -> bytes:
+    """Base64 text -> 32 key bytes; raises ValueError (without echoing the value) otherwise."""
+    try:
+        raw = base64.b64decode(value.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError(f"master_key must be base64; create one with {MASTER_KEY_HOWTO}") from None
+    if len(raw) != 32:
+        raise ValueError(f"master_key must be 32 bytes (AES-256); create one with {MASTER_KEY_HOWTO}")
+    return raw
+
+
+class RetentionSettings(ServiceSettings):
+    """Read only in bootstrap/``__main__`` and tests."""
+
+    # hide_input_in_errors: a refused setting must not print the (secret) value it was given.
+    model_config = SettingsConfigDict(env_prefix="FW_RETENTION_", extra="ignore", frozen=True,
+                                      hide_input_in_errors=True)
+
+    http_port: int = Field(default=8084, ge=0, le=65535)
+    #: Base64 of 32 random bytes; wraps every per-request data key. Required, no default.
+    master_key: SecretStr
+    #: Requests whose data were stored longer ago than this are erased as ``abandoned``.
+    abandon_after_days: float = Field(default=14, gt=0)
+    #: How often the deadline sweep runs.
+    sweep_interval_s: float = Field(default=60.0, gt=0)
+    #: How many entries one sweep erases at most (the next sweep takes the rest).
+    sweep_batch: int = Field(default=500, ge=1, le=10_000)
+    #: Vault requests handled at the same time by this instance.
+    vault_concurrency: int = Field(default=16, ge=1, le=256)
+
+    @field_validator("master_key")
+    @classmethod
+    def _valid_key(cls, value: SecretStr) -> SecretStr:
+        decode_master_key(value.get_secret_value())
+        return value
+
+    @property
+    def abandon_after(self) -> timedelta:
+        return timedelta(days=self.abandon_after_days)
+
+    def master_key_bytes(self) -> bytes:
+        return decode_master_key(self.master_key.get_secret_value())
+
+
+#: Short alias used by tests and tooling: ``Settings(nats_url=..., database_url=..., master_key=...)``.
+Settings = RetentionSettings

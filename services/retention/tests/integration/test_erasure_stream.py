@@ -1,0 +1,175 @@
+"""Erasure driven by real events in JetStream; PersonalDataErased leaves through the outbox."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+import pytest
+from fw_contracts import Event, Header, decode
+from fw_contracts.events import (
+    ErasureReason,
+    InvoiceIssued,
+    InvoiceKind,
+    NotBilledReason,
+    PersonalDataErased,
+    SessionNotBilled,
+    SupportRequestWithdrawn,
+)
+from fw_contracts.vault import VaultError
+from fw_platform.vault_client import VaultClient, VaultRefused
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+
+from fw_retention.bootstrap import Retention
+
+from retention_testkit import Clock, personal_data, read_subject, running, wait_until
+
+
+def invoice_issued(rid: uuid.UUID) -> InvoiceIssued:
+    t = datetime.now(UTC)
+    return InvoiceIssued(
+        invoice_number="RE-2025-0001", session_id=uuid.uuid4(), request_id=rid, kind=InvoiceKind.SMALL,
+        issued_at=t, service_date=t, tariff_version="2025-01", raw_seconds=600, billed_seconds=900,
+        lines=(), net_total=Decimal("25.00"), vat_rate=Decimal("0.19"), vat_total=Decimal("4.75"),
+        gross_total=Decimal("29.75"))
+
+
+async def publish(nc: Client, event: Event, msg_id: str | None = None) -> None:
+    """Publish like an outbox relay does: ``Nats-Msg-Id`` = event id (or a given id)."""
+    await nc.jetstream().publish(event.subject(), event.to_json(), headers={
+        Header.MSG_ID: msg_id or str(event.event_id), Header.EVENT_TYPE: event.event_type})
+
+
+async def erased_events(nc: Client) -> list[PersonalDataErased]:
+    return [decode(m.data, m.subject) for m in await read_subject(nc.jetstream(), PersonalDataErased.subject())]  # type: ignore[misc]
+
+
+async def handled(admin: asyncpg.Connection, event: Event) -> bool:
+    return bool(await admin.fetchval(
+        "SELECT count(*) FROM retention.processed_events WHERE event_id = $1", event.event_id))
+
+
+async def test_invoice_issued_erases_exactly_once(service: Retention, nc: Client, admin: asyncpg.Connection,
+                                                  clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
+    vault = VaultClient(nc)
+    rid = uuid.uuid4()
+    await vault.put(rid, personal_data())
+    first = invoice_issued(rid)
+
+    # The first delivery is handled and committed, but its ack is lost: the server redelivers.
+    original_ack = Msg.ack_sync
+    lost: list[str] = []
+
+    async def lose_first_ack(self: Msg, *args: Any, **kwargs: Any) -> Any:
+        if not lost and self.subject == InvoiceIssued.subject():
+            lost.append(self.subject)
+            await self.nak()
+            return self
+        return await original_ack(self, *args, **kwargs)
+
+    monkeypatch.setattr(Msg, "ack_sync", lose_first_ack)
+    await publish(nc, first)
+    await publish(nc, first)  # a relay retry within the duplicate window: dropped by JetStream
+    events = await wait_until(lambda: erased_events(nc))
+    consumer = next(c for c in service.runtime.consumers if c.durable == "retention--invoice_issued")
+    await wait_until(lambda: _true(consumer.outcome.duplicates >= 1))  # the redelivery was seen
+    monkeypatch.setattr(Msg, "ack_sync", original_ack)
+
+    # Same invoice event again under another message id, and a second InvoiceIssued for the request.
+    await publish(nc, first, msg_id=str(uuid.uuid4()))
+    second = invoice_issued(rid)
+    await publish(nc, second)
+    await wait_until(lambda: handled(admin, second))
+    await wait_until(lambda: _true(consumer.outcome.duplicates >= 2))
+
+    events = await erased_events(nc)
+    assert len(events) == 1
+    erased = events[0]
+    assert (erased.request_id, erased.reason, erased.trigger_event_id, erased.had_data) == (
+        rid, ErasureReason.INVOICE_ISSUED, first.event_id, True)
+    assert (erased.correlation_id, erased.causation_id, erased.erased_at) == (
+        first.correlation_id, first.event_id, clock.now)
+
+    for table in ("vault_keys", "vault_entries", "vault_statements"):
+        assert await admin.fetchval(f"SELECT count(*) FROM retention.{table} WHERE request_id = $1", rid) == 0
+    with pytest.raises(VaultRefused) as got:
+        await vault.get(rid, "billing")
+    assert got.value.error is VaultError.ERASED and got.value.reply.erased_at == clock.now
+    with pytest.raises(VaultRefused) as put:
+        await vault.put(rid, personal_data())
+    assert put.value.error is VaultError.ERASED
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+@pytest.mark.parametrize("make", [
+    lambda rid: SessionNotBilled(session_id=uuid.uuid4(), request_id=rid, reason=NotBilledReason.FREE_THRESHOLD,
+                                 tariff_version="2025-01", raw_seconds=20),
+    lambda rid: SupportRequestWithdrawn(request_id=rid),
+])
+async def test_other_triggers_over_the_stream(service: Retention, nc: Client, make: Any) -> None:
+    rid = uuid.uuid4()
+    await VaultClient(nc).put(rid, personal_data())
+    trigger = make(rid)
+    await publish(nc, trigger)
+    (erased,) = await wait_until(lambda: erased_events(nc))
+    expected = ErasureReason.NOT_BILLED if isinstance(trigger, SessionNotBilled) else ErasureReason.WITHDRAWN
+    assert (erased.request_id, erased.reason, erased.had_data) == (rid, expected, True)
+
+
+async def test_withdrawn_before_put(service: Retention, nc: Client, admin: asyncpg.Connection) -> None:
+    rid = uuid.uuid4()
+    withdrawn = SupportRequestWithdrawn(request_id=rid)
+    await publish(nc, withdrawn)
+    (erased,) = await wait_until(lambda: erased_events(nc))
+    assert erased.had_data is False and erased.reason is ErasureReason.WITHDRAWN
+    with pytest.raises(VaultRefused) as put:
+        await VaultClient(nc).put(rid, personal_data())
+    assert put.value.error is VaultError.ERASED
+    await publish(nc, invoice_issued(rid))  # later triggers change nothing
+    await publish(nc, SupportRequestWithdrawn(request_id=rid))
+    await wait_until(lambda: _count_processed(admin, 3))
+    assert len(await erased_events(nc)) == 1
+
+
+async def _count_processed(admin: asyncpg.Connection, n: int) -> bool:
+    return bool(await admin.fetchval("SELECT count(*) FROM retention.processed_events") >= n)
+
+
+async def test_sweep_with_injected_clock(service: Retention, nc: Client, clock: Clock) -> None:
+    vault = VaultClient(nc)
+    old, young = uuid.uuid4(), uuid.uuid4()
+    await vault.put(old, personal_data())
+    clock.advance(days=10)
+    await vault.put(young, personal_data())
+    clock.advance(days=4, seconds=1)
+    assert await service.sweep() == 1
+    (erased,) = await wait_until(lambda: erased_events(nc))
+    assert (erased.request_id, erased.reason, erased.trigger_event_id) == (old, ErasureReason.ABANDONED, None)
+    assert (await vault.get(young, "queue")).data == personal_data()
+    assert await service.sweep() == 0
+    clock.advance(days=10)
+    assert await service.sweep() == 1
+    assert {e.request_id for e in await wait_until(lambda: _at_least(nc, 2))} == {old, young}
+
+
+async def _at_least(nc: Client, n: int) -> list[PersonalDataErased] | None:
+    events = await erased_events(nc)
+    return events if len(events) >= n else None
+
+
+async def test_background_sweep_runs(fw_env: Any, nc: Client) -> None:
+    clock = Clock(now=datetime.now(UTC))
+    async with running(fw_env, clock, sweep_interval_s=0.1) as svc:
+        rid = uuid.uuid4()
+        await VaultClient(nc).put(rid, personal_data())
+        clock.advance(days=14)
+        (erased,) = await wait_until(lambda: erased_events(nc))
+        assert erased.request_id == rid and erased.reason is ErasureReason.ABANDONED
+        assert svc.settings.abandon_after == timedelta(days=14)

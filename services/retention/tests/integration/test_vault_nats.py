@@ -1,0 +1,93 @@
+"""The vault over real NATS request/reply, stored in real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import asyncpg
+import pytest
+from fw_contracts.vault import VaultError, VaultReply
+from fw_contracts.wire import VaultSubject
+from fw_platform.vault_client import VaultClient, VaultRefused, VaultUnavailable
+from nats.aio.client import Client
+
+from fw_retention.bootstrap import Retention
+
+from retention_testkit import MARKERS, Clock, personal_data, statement
+
+VAULT_TABLES = ("vault_keys", "vault_entries", "vault_statements")
+
+
+async def raw_vault_bytes(admin: asyncpg.Connection) -> bytes:
+    """Every column of every vault row, as the database holds it."""
+    out = b""
+    for table in VAULT_TABLES:
+        for row in await admin.fetch(f"SELECT * FROM retention.{table}"):
+            out += b"|".join(v if isinstance(v, bytes) else str(v).encode() for v in row.values())
+    return out
+
+
+async def test_put_get_statement_round_trip(service: Retention, nc: Client, clock: Clock,
+                                            admin: asyncpg.Connection) -> None:
+    vault = VaultClient(nc)
+    rid = uuid.uuid4()
+    await vault.put(rid, personal_data())
+    await vault.put(rid, personal_data())  # intake's retry
+    await vault.add_statement(rid, statement())
+    entry = await vault.get(rid, "customer_account")
+    assert entry.data == personal_data() and entry.statement == statement()
+    assert entry.stored_at == clock.now
+    log = await admin.fetch("SELECT request_id, purpose, outcome FROM retention.vault_access_log")
+    assert [tuple(r) for r in log] == [(rid, "customer_account", "ok")]
+
+    with pytest.raises(VaultRefused) as refused:
+        await vault.put(rid, personal_data(contact_name="Jemand Anderes"))
+    assert refused.value.error is VaultError.EXISTS
+    with pytest.raises(VaultRefused) as missing:
+        await vault.get(uuid.uuid4(), "queue")
+    assert missing.value.error is VaultError.NOT_FOUND
+
+
+async def test_ciphertext_holds_no_plaintext(service: Retention, nc: Client, admin: asyncpg.Connection) -> None:
+    vault = VaultClient(nc)
+    rid = uuid.uuid4()
+    await vault.put(rid, personal_data())
+    await vault.add_statement(rid, statement())
+    raw = await raw_vault_bytes(admin)
+    assert len(raw) > 200
+    for marker in MARKERS:
+        assert marker.encode() not in raw
+        assert marker.encode("utf-16-le") not in raw
+    # Nor anywhere else in retention's schema (outbox, dead letters, access log, ...).
+    tables = [r["tablename"] for r in await admin.fetch(
+        "SELECT tablename FROM pg_tables WHERE schemaname = 'retention'")]
+    for table in tables:
+        text = " ".join(str(tuple(r)) for r in await admin.fetch(f"SELECT * FROM retention.{table}"))
+        for marker in MARKERS:
+            assert marker not in text, table
+
+
+async def test_invalid_bodies_get_invalid(service: Retention, nc: Client) -> None:
+    for subject in (VaultSubject.PUT, VaultSubject.GET, VaultSubject.ADD_STATEMENT):
+        msg = await nc.request(subject, f'{{"data": "{MARKERS[0]}"}}'.encode(), timeout=3)
+        reply = VaultReply.model_validate_json(msg.data)
+        assert reply == VaultReply(ok=False, error=VaultError.INVALID)
+        assert MARKERS[0].encode() not in msg.data
+
+
+async def test_concurrent_requests(service: Retention, nc: Client) -> None:
+    vault = VaultClient(nc)
+    ids = [uuid.uuid4() for _ in range(40)]
+    await asyncio.gather(*(vault.put(rid, personal_data(phone=f"+49301234{i:04d}")) for i, rid in enumerate(ids)))
+    entries = await asyncio.gather(*(vault.get(rid, "queue") for rid in ids))
+    assert [e.data.phone for e in entries] == [f"+49301234{i:04d}" for i in range(40)]
+    # The same put raced from two callers: exactly one stores, the other sees an identical retry.
+    rid = uuid.uuid4()
+    await asyncio.gather(vault.put(rid, personal_data()), vault.put(rid, personal_data()))
+
+
+async def test_no_vault_means_unavailable(fw_env: Any, nc: Client) -> None:
+    with pytest.raises(VaultUnavailable):
+        await VaultClient(nc, timeout=0.5).put(uuid.uuid4(), personal_data())

@@ -1,0 +1,247 @@
+"""Test helpers: an in-memory VaultStore, fake units of work, sample data, a movable clock."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fw_contracts import Event
+from fw_contracts.events import PersonalDataErased
+from fw_contracts.vault import Address, PersonalData, PromotionStatement
+from fw_platform.consumer import UnitOfWork
+
+from fw_retention.application.ports import ErasureRecord, Sealed, SealedEntry, StoredRef
+from fw_retention.domain.rules import Erasure
+
+#: Marker strings that must never appear in clear anywhere but in a vault reply.
+MARKERS = ("Zylinderkopf Hydraulik GmbH", "Waltraud Mustermensch", "+4930123456789",
+           "waltraud@zylinderkopf.example", "Am Ölberg 17", "Quappendorf",
+           "Ja, ich möchte Stammkunde werden")
+
+
+def new_master_key() -> str:
+    """A fresh base64 master key, as the README tells operators to create one."""
+    return base64.b64encode(os.urandom(32)).decode()
+
+
+def personal_data(**changes: Any) -> PersonalData:
+    base: dict[str, Any] = dict(
+        company=MARKERS[0], contact_name=MARKERS[1], phone=MARKERS[2], email=MARKERS[3],
+        address=Address(street=MARKERS[4], postal_code="15345", city=MARKERS[5]))
+    base.update(changes)
+    return PersonalData(**base)
+
+
+def statement(text: str = MARKERS[6]) -> PromotionStatement:
+    return PromotionStatement(text=text, technician="tech-07",
+                              stated_at=datetime(2025, 3, 1, 10, 0, tzinfo=UTC))
+
+
+@dataclass
+class Clock:
+    """A clock tests can move."""
+
+    now: datetime = field(default_factory=lambda: datetime(2025, 3, 1, 9, 0, tzinfo=UTC))
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+@dataclass
+class _State:
+    keys: dict[uuid.UUID, tuple[bytes, str, datetime]] = field(default_factory=dict)
+    entries: dict[uuid.UUID, tuple[Sealed, datetime]] = field(default_factory=dict)
+    statements: dict[uuid.UUID, tuple[Sealed, datetime]] = field(default_factory=dict)
+    erasures: dict[uuid.UUID, ErasureRecord] = field(default_factory=dict)
+    access_log: list[tuple[uuid.UUID, str, str, datetime]] = field(default_factory=list)
+
+
+class FakeVaultStore:
+    """In-memory VaultStore with transactions (snapshot on begin, restore on failure)."""
+
+    def __init__(self) -> None:
+        self.s = _State()
+        self.locked: list[uuid.UUID] = []
+
+    async def lock(self, request_id: uuid.UUID) -> None:
+        self.locked.append(request_id)
+
+    async def erasure(self, request_id: uuid.UUID) -> ErasureRecord | None:
+        return self.s.erasures.get(request_id)
+
+    async def load(self, request_id: uuid.UUID) -> SealedEntry | None:
+        if request_id not in self.s.entries:
+            return None
+        wrapped, kek_id, _ = self.s.keys[request_id]
+        data, stored_at = self.s.entries[request_id]
+        st = self.s.statements.get(request_id)
+        return SealedEntry(request_id=request_id, wrapped_key=wrapped, kek_id=kek_id, data=data,
+                           stored_at=stored_at, statement=st[0] if st else None)
+
+    async def stored_at(self, request_id: uuid.UUID) -> datetime | None:
+        e = self.s.entries.get(request_id)
+        return e[1] if e else None
+
+    async def insert_entry(self, entry: SealedEntry) -> None:
+        if entry.request_id in self.s.keys:
+            raise KeyError("duplicate key row")  # the primary key in PostgreSQL
+        self.s.keys[entry.request_id] = (entry.wrapped_key, entry.kek_id, entry.stored_at)
+        self.s.entries[entry.request_id] = (entry.data, entry.stored_at)
+
+    async def insert_statement(self, request_id: uuid.UUID, st: Sealed, at: datetime) -> None:
+        if request_id in self.s.statements or request_id not in self.s.keys:
+            raise KeyError("statement row refused")
+        self.s.statements[request_id] = (st, at)
+
+    async def log_access(self, request_id: uuid.UUID, purpose: str, outcome: str, at: datetime) -> None:
+        self.s.access_log.append((request_id, purpose, outcome, at))
+
+    async def delete_data(self, request_id: uuid.UUID) -> bool:
+        self.s.statements.pop(request_id, None)
+        had = self.s.entries.pop(request_id, None) is not None
+        return self.s.keys.pop(request_id, None) is not None or had
+
+    async def insert_erasure(self, erasure: Erasure) -> bool:
+        if erasure.request_id in self.s.erasures:
+            return False
+        self.s.erasures[erasure.request_id] = ErasureRecord(
+            request_id=erasure.request_id, reason=erasure.reason,
+            trigger_event_id=erasure.trigger_event_id, erased_at=erasure.erased_at,
+            had_data=erasure.had_data)
+        return True
+
+    async def stored_before(self, cutoff: datetime, limit: int) -> list[StoredRef]:
+        return [r for r in await self.pending(10**9) if r.stored_at <= cutoff][:limit]
+
+    async def pending(self, limit: int) -> list[StoredRef]:
+        refs = sorted((StoredRef(k, v[1]) for k, v in self.s.entries.items()), key=lambda r: r.stored_at)
+        return refs[:limit]
+
+    async def list_erasures(self, limit: int) -> list[ErasureRecord]:
+        return sorted(self.s.erasures.values(), key=lambda r: (-r.erased_at.timestamp(), r.request_id))[:limit]
+
+    async def purge_erased(self) -> int:
+        purged = 0
+        for rid in list(self.s.erasures):
+            purged += await self.delete_data(rid)
+        return purged
+
+    async def add_markers(self, erasures: Iterable[ErasureRecord]) -> int:
+        added = 0
+        for e in erasures:
+            if e.request_id not in self.s.erasures:
+                self.s.erasures[e.request_id] = e
+                added += 1
+        return added
+
+    # -------------------------------------------------------------- test plumbing
+    def for_conn(self, _conn: object) -> FakeVaultStore:
+        return self
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        snapshot = copy.deepcopy(self.s)
+        try:
+            yield
+        except BaseException:
+            self.s = snapshot
+            raise
+
+
+class FakeUnitsOfWork:
+    """``runtime.unit_of_work`` stand-in: committed events land in ``outbox``."""
+
+    def __init__(self, store: FakeVaultStore) -> None:
+        self.store = store
+        self.outbox: list[PersonalDataErased] = []
+
+    @asynccontextmanager
+    async def __call__(self) -> AsyncIterator[UnitOfWork]:
+        async with self.store.transaction():
+            uow = UnitOfWork(conn=None, now=datetime.now(UTC))
+            yield uow
+        self.outbox.extend(_erased(uow.emitted))
+
+    async def run_handler(self, handler: Any, event: Event) -> list[PersonalDataErased]:
+        """Run a consumed-event handler the way the platform does (one transaction)."""
+        async with self() as uow:
+            await handler(event, uow)
+        return _erased(uow.emitted)
+
+
+def _erased(events: Iterable[Event]) -> list[PersonalDataErased]:
+    """Retention emits nothing else; the check makes a stray event type fail loudly."""
+    out = [e for e in events if isinstance(e, PersonalDataErased)]
+    assert len(out) == len(list(events))
+    return out
+
+
+# ---------------------------------------------------------------------- real-infrastructure helpers
+async def read_subject(js: Any, subject: str) -> list[Any]:
+    """Every message on ``subject`` in the stream right now (ephemeral, ack-less consumer)."""
+    from fw_contracts import STREAM_NAME
+    from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+    psub = await js.pull_subscribe(subject, stream=STREAM_NAME, config=ConsumerConfig(
+        ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.ALL, inactive_threshold=10.0))
+    try:
+        remaining = (await psub.consumer_info()).num_pending or 0
+        out: list[Any] = []
+        while remaining > 0:
+            msgs = await psub.fetch(min(remaining, 500), timeout=5)
+            out.extend(msgs)
+            remaining = msgs[-1].metadata.num_pending
+        return out
+    finally:
+        await psub.unsubscribe()
+
+
+async def wait_until(check: Any, timeout: float = 15.0, interval: float = 0.05) -> Any:
+    """Await ``check()`` until it returns something truthy; fail after ``timeout`` seconds."""
+    import asyncio
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s (last value {value!r})")
+        await asyncio.sleep(interval)
+
+
+def settings_for(fw_env: Any, **changes: Any) -> Any:
+    """RetentionSettings for the test environment (the sweep is slow unless a test speeds it up)."""
+    from fw_retention.settings import RetentionSettings
+
+    env = fw_env.settings_env("retention")
+    values: dict[str, Any] = dict(
+        nats_url=fw_env.nats_url, database_url=fw_env.dsn("retention"), http_port=0,
+        master_key=env["FW_RETENTION_MASTER_KEY"], sweep_interval_s=3600.0)
+    values.update(changes)
+    return RetentionSettings(**values)
+
+
+@asynccontextmanager
+async def running(fw_env: Any, clock: Clock, **changes: Any) -> AsyncIterator[Any]:
+    """A started retention service (runtime, consumers, vault, sweep); stopped on exit."""
+    from fw_retention.bootstrap import bootstrap
+
+    retention = bootstrap(settings_for(fw_env, **changes), clock=clock)
+    await retention.start()
+    try:
+        yield retention
+    finally:
+        await retention.stop()

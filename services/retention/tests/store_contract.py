@@ -1,0 +1,99 @@
+"""One contract for every VaultStore: run against the in-memory fake and against PostgreSQL.
+
+Subclasses provide the ``tx`` fixture: a callable opening a transaction that yields a store.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fw_contracts.events import ErasureReason
+
+from fw_retention.application.ports import ErasureRecord, Sealed, SealedEntry
+from fw_retention.domain.rules import Erasure
+
+T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
+
+
+def entry(rid: uuid.UUID, at: datetime = T0) -> SealedEntry:
+    return SealedEntry(request_id=rid, wrapped_key=b"w" * 60, kek_id="k1", data=Sealed(b"n" * 12, b"ct"),
+                       stored_at=at)
+
+
+def erasure(rid: uuid.UUID, at: datetime = T0, had: bool = True) -> Erasure:
+    return Erasure(request_id=rid, reason=ErasureReason.INVOICE_ISSUED, trigger_event_id=uuid.uuid4(),
+                   erased_at=at, had_data=had)
+
+
+class VaultStoreContract:
+    async def test_entry_round_trip(self, tx: Any) -> None:
+        rid = uuid.uuid4()
+        async with tx() as store:
+            assert await store.load(rid) is None and await store.stored_at(rid) is None
+            await store.insert_entry(entry(rid))
+        async with tx() as store:
+            loaded = await store.load(rid)
+            assert loaded == entry(rid)
+            await store.insert_statement(rid, Sealed(b"s" * 12, b"st"), T0)
+        async with tx() as store:
+            assert (await store.load(rid)).statement == Sealed(b"s" * 12, b"st")
+            assert await store.stored_at(rid) == T0
+
+    async def test_failed_transaction_leaves_nothing(self, tx: Any) -> None:
+        rid = uuid.uuid4()
+        try:
+            async with tx() as store:
+                await store.insert_entry(entry(rid))
+                raise RuntimeError("abort")
+        except RuntimeError:
+            pass
+        async with tx() as store:
+            assert await store.load(rid) is None
+
+    async def test_marker_once_and_delete(self, tx: Any) -> None:
+        rid = uuid.uuid4()
+        async with tx() as store:
+            await store.insert_entry(entry(rid))
+            await store.lock(rid)
+            assert await store.delete_data(rid) is True
+            assert await store.delete_data(rid) is False
+            assert await store.insert_erasure(erasure(rid)) is True
+            assert await store.insert_erasure(erasure(rid, T0 + timedelta(1))) is False
+        async with tx() as store:
+            marker = await store.erasure(rid)
+            assert marker is not None and marker.erased_at == T0 and marker.had_data is True
+            assert await store.load(rid) is None
+
+    async def test_sweep_and_pending_order(self, tx: Any) -> None:
+        ids = [uuid.uuid4() for _ in range(3)]
+        async with tx() as store:
+            for i, rid in enumerate(reversed(ids)):
+                await store.insert_entry(entry(rid, T0 - timedelta(days=i)))
+        async with tx() as store:
+            assert [r.request_id for r in await store.pending(10)] == ids  # oldest first
+            due = await store.stored_before(T0 - timedelta(days=1), 10)
+            assert [(r.request_id, r.stored_at) for r in due] == [
+                (ids[0], T0 - timedelta(days=2)), (ids[1], T0 - timedelta(days=1))]
+            assert [r.request_id for r in await store.stored_before(T0, 1)] == ids[:1]
+
+    async def test_erasure_log_purge_and_markers(self, tx: Any) -> None:
+        kept, erased, restored = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+        async with tx() as store:
+            for rid in (kept, erased, restored):
+                await store.insert_entry(entry(rid))
+            await store.insert_erasure(erasure(erased, T0 + timedelta(hours=1)))
+        record = ErasureRecord(request_id=restored, reason=ErasureReason.ABANDONED, trigger_event_id=None,
+                               erased_at=T0 + timedelta(hours=2), had_data=True)
+        async with tx() as store:
+            assert await store.add_markers([record, record]) == 1
+            assert await store.add_markers([record]) == 0
+            assert await store.purge_erased() == 2
+            assert await store.purge_erased() == 0
+        async with tx() as store:
+            assert await store.load(kept) is not None
+            assert await store.load(erased) is None and await store.load(restored) is None
+            assert [r.request_id for r in await store.list_erasures(10)] == [restored, erased]  # newest first
+            assert (await store.erasure(restored)) == record
+            await store.log_access(kept, "queue", "ok", T0)

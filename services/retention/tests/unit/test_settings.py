@@ -1,0 +1,33 @@
+"""Settings: the master key is required, must be 32 bytes of base64, and is never echoed."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from pydantic import ValidationError
+
+from fw_retention.settings import RetentionSettings
+
+from retention_testkit import new_master_key
+
+
+def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FW_RETENTION_MASTER_KEY", new_master_key())
+    s = RetentionSettings()  # type: ignore[call-arg]
+    assert (s.http_port, s.abandon_after.days, s.sweep_interval_s) == (8084, 14, 60.0)
+    assert len(s.master_key_bytes()) == 32
+
+
+def test_master_key_is_required(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FW_RETENTION_MASTER_KEY", raising=False)
+    with pytest.raises(ValidationError):
+        RetentionSettings()  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize("bad", ["not base64 at all!", base64.b64encode(b"short-key-but-secret").decode()])
+def test_bad_master_key_is_refused_without_echo(bad: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        RetentionSettings(master_key=bad)  # type: ignore[arg-type]
+    assert bad not in str(info.value)
+    assert "os.urandom(32)" in str(info.value)  # tells how to make one
