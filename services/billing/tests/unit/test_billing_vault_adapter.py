@@ -12,7 +12,6 @@ from nats.errors import NoRespondersError
 
 from fw_contracts.vault import PersonalData, VaultEntry, VaultError, VaultReply
 from fw_platform.consumer import PermanentError, TransientError
-from fw_platform.vault_client import VaultRefused
 
 from fw_billing.adapters.vault import VaultPersonalData
 
@@ -58,9 +57,10 @@ async def test_final_refusals_park(error: VaultError) -> None:
         await vault.get(uuid.uuid4(), purpose="customer_account")
 
 
-async def test_internal_error_is_retried_then_parked_by_the_consumer() -> None:
+async def test_internal_error_is_transient() -> None:
+    # The vault answers but its database is away: retried until it is back, never parked.
     vault, _ = source(VaultReply(ok=False, error=VaultError.INTERNAL))
-    with pytest.raises(VaultRefused):
+    with pytest.raises(TransientError):
         await vault.get(uuid.uuid4(), purpose="billing")
 
 

@@ -175,9 +175,10 @@ async def test_vault_refusal_is_409_without_data(fw_env: Any) -> None:
     async with intake(fw_env, vault) as client:
         r = await client.post("/api/support-requests", json=form())
         assert r.status_code == 409 and r.json()["code"] == "vault_conflict" and MARKER not in r.text
+        # The vault answers but cannot reach its database: as unavailable as no answer (503).
         vault.reply = lambda _: VaultReply(ok=False, error=VaultError.INTERNAL)
         r = await client.post("/api/support-requests", json=form())
-        assert r.status_code == 500 and r.json()["code"] == "vault_error" and MARKER not in r.text
+        assert r.status_code == 503 and r.json()["code"] == "vault_unavailable" and MARKER not in r.text
     assert await stream_count(fw_env) == 0 and await table_dump(fw_env) == ([], [])
 
 
