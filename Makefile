@@ -11,7 +11,7 @@ export UV_LINK_MODE ?= copy
 
 # Editable packages; only those dirs that already have a pyproject.toml are
 # installed, so this works while packages are still being written.
-PACKAGES ?= shared/contracts shared/platform services/intake services/session services/billing services/retention tools/devenv
+PACKAGES ?= shared/contracts shared/platform services/intake services/session services/billing services/retention tools/devenv tools/audit
 PYPROJECTS := $(wildcard $(addsuffix /pyproject.toml,$(PACKAGES)))
 PKG_DIRS   := $(sort tools/devenv $(patsubst %/pyproject.toml,%,$(PYPROJECTS)))
 REQS       := $(wildcard requirements-dev.txt)

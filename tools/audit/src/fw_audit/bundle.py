@@ -1,0 +1,184 @@
+"""The offline audit bundle (§147 Abs. 6 AO data carrier access).
+
+Layout of a bundle directory::
+
+    events.jsonl   one line per message: {"seq", "subject", "time", "body" | "body_b64", "chain"}
+                   body = the stored bytes as text (exact: the hash chain covers them);
+                   body_b64 only for a body that is not UTF-8; chain = hash chain after it (hex)
+    stream.json    the stream's configuration and range at export, the export time
+    schemas/       the JSON Schemas of every event contract (fw_contracts)
+    tariffs/       the tariff versions (when fw_billing is installed)
+    README.txt     this format, for the auditor
+    manifest.json  sha256 of every file above
+
+``verify --bundle DIR`` needs only this directory (and this tool): no NATS, no database.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+from fw_contracts.schemas import SCHEMA_DIR
+
+from fw_audit.chain import Chain
+from fw_audit.model import Record
+
+FORMAT = "fw-audit-bundle/1"
+EVENTS = "events.jsonl"
+MANIFEST = "manifest.json"
+STREAM = "stream.json"
+
+README = """fernwartung audit bundle ({format})
+
+events.jsonl  every message of the event stream in sequence order, one JSON object per line:
+              seq (stream sequence), subject, time (store time, UTC), body (the message exactly
+              as stored, as text; body_b64 if it is not UTF-8), chain (hash chain value after
+              this message: sha256(previous || seq as 8 bytes big-endian || subject ||
+              sha256(body)), starting from 32 zero bytes)
+stream.json   stream configuration (deny_delete, deny_purge) and range at the time of export
+schemas/      JSON Schema of every event type (the contracts the events are checked against)
+tariffs/      price lists by version (invoices name the version they were priced with)
+manifest.json SHA-256 of every file in this bundle
+
+Check it with:  fernwartung audit verify --bundle <this directory>
+The events contain pseudonymous ids only; personal data are never part of the stream.
+"""
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file, read in blocks."""
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def record_line(record: Record, chain_hex: str) -> str:
+    """One ``events.jsonl`` line."""
+    row: dict[str, Any] = {"seq": record.seq, "subject": record.subject, "time": record.time.isoformat()}
+    try:
+        row["body"] = record.body.decode("utf-8")
+    except UnicodeDecodeError:
+        row["body_b64"] = base64.b64encode(record.body).decode()
+    row["chain"] = chain_hex
+    return json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+def _tariff_files() -> list[tuple[str, str]]:
+    try:
+        from importlib import resources
+
+        folder = resources.files("fw_billing") / "tariffs"
+        return [(e.name, e.read_text(encoding="utf-8")) for e in folder.iterdir() if e.name.endswith(".toml")]
+    except (ImportError, ModuleNotFoundError, FileNotFoundError):
+        return []
+
+
+class BundleWriter:
+    """Writes a bundle while the stream is read; :meth:`close` adds the manifest."""
+
+    def __init__(self, directory: Path) -> None:
+        if directory.exists() and any(directory.iterdir()):
+            raise FileExistsError(f"{directory} is not empty")
+        directory.mkdir(parents=True, exist_ok=True)
+        self.dir = directory
+        self.chain = Chain()
+        self.count = 0
+        self._events: IO[str] = (directory / EVENTS).open("w", encoding="utf-8")
+
+    def add(self, record: Record) -> None:
+        """Append one message (in sequence order)."""
+        head = self.chain.add(record.seq, record.subject, record.body)
+        self._events.write(record_line(record, head.hex()))
+        self.count += 1
+
+    def close(self, stream: dict[str, Any], exported_at: datetime) -> dict[str, Any]:
+        """Write schemas, tariffs, stream.json, README and the manifest; returns the manifest."""
+        self._events.close()
+        (self.dir / "schemas").mkdir()
+        for schema in sorted(SCHEMA_DIR.glob("*.json")):
+            shutil.copyfile(schema, self.dir / "schemas" / schema.name)
+        tariffs = _tariff_files()
+        if tariffs:
+            (self.dir / "tariffs").mkdir()
+            for name, text in tariffs:
+                (self.dir / "tariffs" / name).write_text(text, encoding="utf-8")
+        meta = {"format": FORMAT, "exported_at": exported_at.isoformat(), "messages": self.count,
+                "last_seq": self.chain.seq, "chain_head": self.chain.head.hex(), "stream": stream}
+        (self.dir / STREAM).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        (self.dir / "README.txt").write_text(README.format(format=FORMAT), encoding="utf-8")
+        files = {p.relative_to(self.dir).as_posix(): sha256_file(p)
+                 for p in sorted(self.dir.rglob("*")) if p.is_file() and p.name != MANIFEST}
+        manifest = {"format": FORMAT, "created_at": exported_at.isoformat(), "algorithm": "sha256",
+                    "files": files}
+        (self.dir / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        return manifest
+
+
+@dataclass
+class Bundle:
+    """A bundle opened for verification."""
+
+    dir: Path
+    meta: dict[str, Any]
+    #: Problems with the manifest (missing/changed/unlisted files); empty when intact.
+    manifest_problems: list[str] = field(default_factory=list)
+
+    @property
+    def exported_at(self) -> datetime:
+        return datetime.fromisoformat(self.meta["exported_at"])
+
+    @property
+    def stream_config(self) -> dict[str, Any]:
+        return dict(self.meta.get("stream") or {})
+
+    @property
+    def tariff_dir(self) -> Path | None:
+        d = self.dir / "tariffs"
+        return d if d.is_dir() else None
+
+    def rows(self) -> Iterator[tuple[Record, str]]:
+        """``(record, recorded chain hex)`` for every line of ``events.jsonl``."""
+        with (self.dir / EVENTS).open(encoding="utf-8") as f:
+            for line in f:
+                row = json.loads(line)
+                body = (row["body"].encode("utf-8") if "body" in row else base64.b64decode(row["body_b64"]))
+                yield Record(int(row["seq"]), row["subject"], datetime.fromisoformat(row["time"]), body), row["chain"]
+
+    def records(self) -> Iterator[Record]:
+        """The messages in the bundle."""
+        for record, _ in self.rows():
+            yield record
+
+    def recorded_chain(self) -> dict[int, bytes]:
+        """The chain values written at export, by sequence (a reference for a later audit)."""
+        return {record.seq: bytes.fromhex(chain) for record, chain in self.rows()}
+
+
+def open_bundle(directory: Path) -> Bundle:
+    """Open a bundle and check its manifest (problems are listed, not raised)."""
+    manifest = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
+    problems = []
+    listed: dict[str, str] = manifest.get("files", {})
+    for name, digest in sorted(listed.items()):
+        path = directory / name
+        if not path.is_file():
+            problems.append(f"{name} listed in the manifest is missing")
+        elif sha256_file(path) != digest:
+            problems.append(f"{name} does not match its SHA-256 in the manifest")
+    present = {p.relative_to(directory).as_posix() for p in directory.rglob("*") if p.is_file()}
+    for extra in sorted(present - set(listed) - {MANIFEST}):
+        problems.append(f"{extra} is not listed in the manifest")
+    meta = json.loads((directory / STREAM).read_text(encoding="utf-8"))
+    if meta.get("format") != FORMAT:
+        problems.append(f"unknown bundle format {str(meta.get('format'))[:40]!r}")
+    return Bundle(directory, meta, problems)

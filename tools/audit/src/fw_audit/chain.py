@@ -1,0 +1,98 @@
+"""The tamper-evident hash chain over the stream and the Ed25519 seal of a checkpoint.
+
+``h_0`` = 32 zero bytes; ``h_n = sha256(h_{n-1} || seq_n || subject_n || sha256(body_n))`` where
+``seq_n`` is the stream sequence as 8 bytes big-endian and ``subject_n`` its UTF-8 bytes. The two
+fixed-width fields around the subject make the encoding unambiguous without a length prefix.
+A checkpoint signs ``checkpoint_seq (8 bytes big-endian) || chain_hash (32 raw bytes)``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+GENESIS = bytes(32)
+
+
+def link(previous: bytes, seq: int, subject: str, body: bytes) -> bytes:
+    """The chain value after the message ``(seq, subject, body)``."""
+    return hashlib.sha256(
+        previous + seq.to_bytes(8, "big") + subject.encode() + hashlib.sha256(body).digest()
+    ).digest()
+
+
+@dataclass
+class Chain:
+    """A running chain: feed messages in sequence order, read ``head`` at any point."""
+
+    head: bytes = GENESIS
+    seq: int = 0
+
+    def add(self, seq: int, subject: str, body: bytes) -> bytes:
+        """Extend the chain by one message and return the new head."""
+        self.head = link(self.head, seq, subject, body)
+        self.seq = seq
+        return self.head
+
+
+def signed_message(checkpoint_seq: int, chain_hash_hex: str) -> bytes:
+    """The bytes a checkpoint signature covers."""
+    return checkpoint_seq.to_bytes(8, "big") + bytes.fromhex(chain_hash_hex)
+
+
+def sign(key: Ed25519PrivateKey, checkpoint_seq: int, chain_hash_hex: str) -> tuple[str, str]:
+    """``(public key hex, signature hex)`` for a checkpoint."""
+    public = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return public.hex(), key.sign(signed_message(checkpoint_seq, chain_hash_hex)).hex()
+
+
+def signature_valid(public_key_hex: str, signature_hex: str, checkpoint_seq: int, chain_hash_hex: str) -> bool:
+    """Whether ``signature_hex`` is ``public_key_hex``'s Ed25519 signature of the checkpoint."""
+    try:
+        key = Ed25519PublicKey.from_public_bytes(bytes.fromhex(public_key_hex))
+        key.verify(bytes.fromhex(signature_hex), signed_message(checkpoint_seq, chain_hash_hex))
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+def generate_key(path: Path) -> str:
+    """Write a new private key (PEM, PKCS#8, mode 0600) to ``path`` and ``path.pub`` (hex).
+
+    Returns the public key as hex. Refuses to overwrite an existing key: losing the old key
+    would make earlier checkpoints unverifiable against a pinned key.
+    """
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption())
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(pem)
+    public = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw).hex()
+    path.with_name(path.name + ".pub").write_text(public + "\n", encoding="ascii")
+    return public
+
+
+def load_key(path: Path) -> Ed25519PrivateKey:
+    """Read a private key written by :func:`generate_key`."""
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ValueError("the key file does not hold an Ed25519 private key")
+    return key
+
+
+def read_public_key(value: str) -> str:
+    """A pinned public key given as 64 hex digits or as a path to a ``.pub`` file."""
+    text = value.strip()
+    if len(text) != 64 or any(c not in "0123456789abcdefABCDEF" for c in text):
+        text = Path(value).read_text(encoding="ascii").strip()
+    if len(text) != 64:
+        raise ValueError("a public key is 64 hex digits")
+    bytes.fromhex(text)
+    return text.lower()

@@ -1,0 +1,156 @@
+"""Every support request ends in erasure (on time) or in promotion (DESIGN.md, LEGAL.md L9/L10).
+
+An erasure is due at the *first* trigger of its request (invoice issued, session not billed,
+request withdrawn) plus ``max_delay``, and at the latest at creation + ``abandon_after`` +
+``abandon_slack`` (the retention sweep). A request whose due time lies after ``as_of`` (the end
+of the audited history) is pending, not failed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from fw_contracts.events import (
+    CustomerAccountCreated,
+    CustomerPromoted,
+    ErasureReason,
+    InvoiceIssued,
+    PersonalDataErased,
+    SessionNotBilled,
+    SupportRequestCreated,
+    SupportRequestWithdrawn,
+)
+
+from fw_audit.checks import Seen
+from fw_audit.model import CheckResult
+
+NAME = "erasure"
+TITLE = "Every request erased on time or promoted"
+
+#: Which erasure reason each trigger event justifies.
+TRIGGER_REASON: dict[type, ErasureReason] = {
+    InvoiceIssued: ErasureReason.INVOICE_ISSUED,
+    SessionNotBilled: ErasureReason.NOT_BILLED,
+    SupportRequestWithdrawn: ErasureReason.WITHDRAWN,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Mark:
+    seq: int
+    at: datetime
+    event_id: uuid.UUID
+    kind: str
+
+
+@dataclass
+class _Request:
+    created: _Mark | None = None
+    triggers: list[_Mark] = field(default_factory=list)
+    erasures: list[tuple[_Mark, PersonalDataErased]] = field(default_factory=list)
+    promoted: list[_Mark] = field(default_factory=list)
+
+
+class ErasureCheck:
+    """Collects the lifecycle of every request, then judges it at ``as_of``."""
+
+    def __init__(self, *, max_delay: timedelta, abandon_after: timedelta, abandon_slack: timedelta) -> None:
+        self.max_delay = max_delay
+        self.abandon_after = abandon_after
+        self.abandon_slack = abandon_slack
+        self._requests: dict[uuid.UUID, _Request] = {}
+        self._triggers: dict[uuid.UUID, tuple[uuid.UUID, _Mark]] = {}
+        #: Erasure delays in seconds (after the trigger, or after the abandonment deadline).
+        self.delays: list[float] = []
+
+    def _req(self, request_id: uuid.UUID) -> _Request:
+        return self._requests.setdefault(request_id, _Request())
+
+    def feed(self, seen: Seen) -> None:
+        """Take one decoded event into account."""
+        e = seen.event
+        mark = _Mark(seen.seq, e.occurred_at, e.event_id, type(e).__name__)
+        if isinstance(e, SupportRequestCreated):
+            req = self._req(e.request_id)
+            if req.created is None:
+                req.created = mark
+        elif isinstance(e, (InvoiceIssued, SessionNotBilled, SupportRequestWithdrawn)):
+            self._req(e.request_id).triggers.append(mark)
+            self._triggers[e.event_id] = (e.request_id, mark)
+        elif isinstance(e, PersonalDataErased):
+            self._req(e.request_id).erasures.append((_Mark(seen.seq, e.erased_at, e.event_id, "erased"), e))
+        elif isinstance(e, (CustomerAccountCreated, CustomerPromoted)):
+            self._req(e.request_id).promoted.append(mark)
+
+    def _due(self, req: _Request) -> tuple[datetime, _Mark | None]:
+        assert req.created is not None
+        abandoned = req.created.at + self.abandon_after + self.abandon_slack
+        first = min(req.triggers, key=lambda m: m.seq, default=None)
+        if first is None:
+            return abandoned, None
+        return min(first.at + self.max_delay, abandoned), first
+
+    def result(self, as_of: datetime) -> CheckResult:
+        """The verdict for the history up to ``as_of``."""
+        res = CheckResult(NAME, TITLE)
+        erased = promoted = orphans = repeated = 0
+        for request_id, req in self._requests.items():
+            if req.created is None:
+                orphans += 1  # e.g. withdrawn before intake stored anything: nothing to prove
+                continue
+            res.checked += 1
+            due, trigger = self._due(req)
+            if req.erasures:
+                erased += 1
+                repeated += len(req.erasures) > 1
+                self._judge_erasure(res, request_id, req, due, trigger)
+            elif req.promoted:
+                promoted += 1
+            elif as_of > due:
+                seqs = ([trigger.seq] if trigger else []) + [req.created.seq]
+                cause = f"{trigger.kind} at seq {trigger.seq}" if trigger else "abandonment deadline"
+                res.fail(f"missing erasure: due {due.isoformat()} ({cause}), none by {as_of.isoformat()}",
+                         *seqs, request_id=request_id)
+            else:
+                res.pend(f"open, erasure due by {due.isoformat()}", req.created.seq, request_id=request_id)
+        res.notes.append(f"{res.checked} requests: {erased} erased, {promoted} promoted without erasure, "
+                         f"{len(res.pending)} pending; max delay after a trigger "
+                         f"{self.max_delay.total_seconds():g} s, abandonment after "
+                         f"{self.abandon_after.total_seconds() / 86400:g} d + "
+                         f"{self.abandon_slack.total_seconds():g} s")
+        if orphans:
+            res.notes.append(f"{orphans} request ids have events but no SupportRequestCreated in this history")
+        if repeated:
+            res.notes.append(f"{repeated} requests were erased more than once (only the first counts)")
+        return res
+
+    def _judge_erasure(self, res: CheckResult, request_id: uuid.UUID, req: _Request, due: datetime,
+                       trigger: _Mark | None) -> None:
+        assert req.created is not None
+        mark, event = min(req.erasures, key=lambda pair: pair[0].seq)
+        if event.trigger_event_id is not None:
+            named = self._triggers.get(event.trigger_event_id)
+            if named is None or named[0] != request_id:
+                res.fail("erasure names a trigger event that is not a trigger of this request",
+                         mark.seq, req.created.seq, request_id=request_id,
+                         trigger_event_id=event.trigger_event_id)
+                return
+        if event.reason is not ErasureReason.ABANDONED and trigger is None:
+            res.fail(f"erasure for reason {event.reason.value} without any trigger event",
+                     mark.seq, req.created.seq, request_id=request_id)
+            return
+        if trigger is not None:
+            self.delays.append((mark.at - trigger.at).total_seconds())
+        else:
+            self.delays.append((mark.at - (req.created.at + self.abandon_after)).total_seconds())
+        if mark.at > due:
+            if trigger is not None and trigger.at + self.max_delay <= due:
+                late = (mark.at - trigger.at).total_seconds()
+                why = (f"late erasure: {late:g} s after {trigger.kind} (seq {trigger.seq}), "
+                       f"allowed {self.max_delay.total_seconds():g} s")
+            else:
+                why = f"late erasure: after the abandonment deadline {due.isoformat()}"
+            seqs = [mark.seq, req.created.seq] + ([trigger.seq] if trigger else [])
+            res.fail(why, *seqs, request_id=request_id, erasure_event_id=mark.event_id)

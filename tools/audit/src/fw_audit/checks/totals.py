@@ -1,0 +1,210 @@
+"""Every invoice total recomputes from its session and tariff version.
+
+Arithmetic (always): each line's net = round_half_up(quantity × unit price); lines sum to
+``net_total``; ``vat_total = round_half_up(net_total × vat_rate, 2)``; ``gross = net + vat``;
+``billed_seconds >= raw_seconds``; ``raw_seconds`` equals the ``SessionEnded.duration_seconds``
+of the invoiced session. A cancellation's amounts equal (up to sign) the invoice it cancels.
+
+Re-pricing (when a :class:`Repricer` is given, i.e. ``fw_billing`` is importable): the invoice
+must equal billing's pure pricing of ``raw_seconds`` at the session's start by the named tariff
+version, line by line.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+
+from fw_contracts.events import (
+    InvoiceCancelled,
+    InvoiceIssued,
+    InvoiceKind,
+    InvoiceLine,
+    SessionEnded,
+    SessionNotBilled,
+)
+
+from fw_audit.checks import Seen
+from fw_audit.model import CheckResult
+
+NAME = "invoice_totals"
+TITLE = "Invoice totals recompute from session and tariff"
+
+CENT = Decimal("0.01")
+#: §33 UStDV: up to this gross amount an invoice is a Kleinbetragsrechnung.
+SMALL_INVOICE_LIMIT = Decimal("250.00")
+
+
+def round_cents(amount: Decimal) -> Decimal:
+    """Half-up to cents, the rounding billing uses."""
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True)
+class Repriced:
+    """What billing's pricing says for a session (a subset of its ``Pricing``)."""
+
+    free: bool
+    billed_seconds: int
+    lines: tuple[InvoiceLine, ...]
+    net_total: Decimal
+    vat_rate: Decimal
+    vat_total: Decimal
+    gross_total: Decimal
+
+
+#: ``(tariff_version, raw_seconds, started_at) -> Repriced``; raises ``LookupError`` for an
+#: unknown tariff version.
+Repricer = Callable[[str, int, datetime], Repriced]
+
+
+@dataclass(frozen=True, slots=True)
+class _Session:
+    seq: int
+    duration: int
+    started_at: datetime
+
+
+class TotalsCheck:
+    """Recomputes every invoice (and cancellation) against its session."""
+
+    def __init__(self, repricer: Repricer | None = None, repricer_note: str = "") -> None:
+        self._repricer = repricer
+        self._repricer_note = repricer_note
+        self._sessions: dict[uuid.UUID, _Session] = {}
+        self._invoices: dict[str, InvoiceIssued] = {}
+        self.res = CheckResult(NAME, TITLE)
+        self._repriced = 0
+
+    def feed(self, seen: Seen) -> None:
+        """Check one decoded event (sessions are remembered for the invoices after them)."""
+        e = seen.event
+        if isinstance(e, SessionEnded):
+            self._sessions.setdefault(e.session_id, _Session(seen.seq, e.duration_seconds, e.started_at))
+        elif isinstance(e, InvoiceIssued):
+            self.res.checked += 1
+            self._invoices.setdefault(e.invoice_number, e)
+            if problems := self._invoice_problems(e):
+                self.res.fail(f"{e.invoice_number}: {'; '.join(problems)}", seen.seq,
+                              invoice_number=e.invoice_number, session_id=e.session_id)
+        elif isinstance(e, SessionNotBilled):
+            self.res.checked += 1
+            if problems := self._not_billed_problems(e):
+                self.res.fail(f"not billed: {'; '.join(problems)}", seen.seq, session_id=e.session_id)
+        elif isinstance(e, InvoiceCancelled):
+            self.res.checked += 1
+            if problems := self._cancel_problems(e):
+                self.res.fail(f"{e.cancellation_number}: {'; '.join(problems)}", seen.seq,
+                              number=e.cancellation_number)
+
+    def _invoice_problems(self, e: InvoiceIssued) -> list[str]:
+        out = []
+        for i, line in enumerate(e.lines, 1):
+            if round_cents(line.quantity * line.unit_price) != line.net:
+                out.append(f"line {i}: quantity × unit price != net {line.net}")
+        lines_sum = sum((line.net for line in e.lines), Decimal("0"))
+        if lines_sum != e.net_total:
+            out.append(f"lines sum to {lines_sum}, net_total is {e.net_total}")
+        vat = round_cents(e.net_total * e.vat_rate)
+        if vat != e.vat_total:
+            out.append(f"vat_total {e.vat_total} != round(net × {e.vat_rate}) = {vat}")
+        if e.net_total + e.vat_total != e.gross_total:
+            out.append(f"gross_total {e.gross_total} != net + vat = {e.net_total + e.vat_total}")
+        small = e.gross_total <= SMALL_INVOICE_LIMIT
+        if small != (e.kind is InvoiceKind.SMALL):
+            out.append(f"kind {e.kind.value} does not fit gross {e.gross_total} "
+                       f"(limit {SMALL_INVOICE_LIMIT}, §33 UStDV)")
+        if e.billed_seconds < e.raw_seconds:
+            out.append(f"billed_seconds {e.billed_seconds} < raw_seconds {e.raw_seconds}")
+        session = self._sessions.get(e.session_id)
+        if session is None:
+            out.append("no SessionEnded for the invoiced session before the invoice")
+            return out
+        if session.duration != e.raw_seconds:
+            out.append(f"raw_seconds {e.raw_seconds} != SessionEnded.duration_seconds {session.duration} "
+                       f"(seq {session.seq})")
+        if self._repricer is not None:
+            out += self._reprice(e, session)
+        return out
+
+    def _reprice(self, e: InvoiceIssued, session: _Session) -> list[str]:
+        try:
+            p = self._repricer(e.tariff_version, session.duration, session.started_at)  # type: ignore[misc]
+        except LookupError:
+            return [f"unknown tariff version {e.tariff_version[:40]!r}: cannot re-price"]
+        self._repriced += 1
+        if p.free:
+            return [f"tariff {e.tariff_version} prices this session as free (not billable)"]
+        out = []
+        for name in ("billed_seconds", "net_total", "vat_rate", "vat_total", "gross_total"):
+            if getattr(p, name) != getattr(e, name):
+                out.append(f"re-priced {name} {getattr(p, name)} != invoiced {getattr(e, name)}")
+        if p.lines != e.lines:
+            out.append("re-priced invoice lines differ from the invoiced lines")
+        return out
+
+    def _not_billed_problems(self, e: SessionNotBilled) -> list[str]:
+        session = self._sessions.get(e.session_id)
+        if session is None:
+            return ["no SessionEnded for the session before it"]
+        if session.duration != e.raw_seconds:
+            return [f"raw_seconds {e.raw_seconds} != SessionEnded.duration_seconds {session.duration}"]
+        if self._repricer is not None and e.reason.value == "free_threshold":
+            try:
+                p = self._repricer(e.tariff_version, session.duration, session.started_at)
+            except LookupError:
+                return [f"unknown tariff version {e.tariff_version[:40]!r}"]
+            if not p.free:
+                return [f"tariff {e.tariff_version} bills this session, but it was not billed as free"]
+        return []
+
+    def _cancel_problems(self, e: InvoiceCancelled) -> list[str]:
+        out = []
+        if e.net_total + e.vat_total != e.gross_total:
+            out.append("gross_total != net_total + vat_total")
+        original = self._invoices.get(e.invoice_number)
+        if original is not None:
+            for name in ("net_total", "vat_total", "gross_total"):
+                if abs(getattr(e, name)) != abs(getattr(original, name)):
+                    out.append(f"{name} does not match the cancelled invoice {e.invoice_number}")
+        return out  # a missing original is the numbering check's finding
+
+    def result(self) -> CheckResult:
+        """The verdict over everything fed."""
+        if self._repricer is None:
+            self.res.notes.append("re-pricing SKIPPED: " + (self._repricer_note or "fw_billing not importable")
+                                  + "; only the arithmetic and the session duration were checked")
+        else:
+            self.res.notes.append(f"{self._repriced} invoices re-priced with fw_billing's pricing function"
+                                  + (f" ({self._repricer_note})" if self._repricer_note else ""))
+        return self.res
+
+
+def billing_repricer(tariff_dir: str | None = None) -> tuple[Repricer | None, str]:
+    """A :data:`Repricer` built on ``fw_billing`` (read-only use), or ``(None, why not)``."""
+    try:
+        from fw_billing.adapters.tariff_files import load_catalog
+        from fw_billing.domain.pricing import price
+        from fw_billing.domain.tariff import TariffError
+    except ImportError:
+        return None, "fw_billing is not installed"
+    from pathlib import Path
+
+    try:
+        catalog = load_catalog(directory=Path(tariff_dir) if tariff_dir else None)
+    except TariffError as exc:
+        return None, f"tariffs could not be loaded: {exc}"
+
+    def reprice(version: str, raw_seconds: int, started_at: datetime) -> Repriced:
+        try:
+            tariff = catalog.get(version)
+        except TariffError:
+            raise LookupError(version) from None
+        p = price(raw_seconds, started_at, tariff)
+        return Repriced(free=p.free, billed_seconds=p.billed_seconds, lines=p.lines, net_total=p.net_total,
+                        vat_rate=p.vat_rate, vat_total=p.vat_total, gross_total=p.gross_total)
+
+    return reprice, f"tariff versions {', '.join(catalog.versions)}"

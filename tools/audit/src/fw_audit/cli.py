@@ -1,0 +1,256 @@
+"""``fernwartung audit …``: the command line.
+
+Exit codes: 0 every check passes (replay: no invalid message), 1 a check failed (replay: invalid
+messages), 2 the audit could not run (connection, arguments, unreadable bundle).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import sys
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from fw_contracts import STREAM_NAME
+
+from fw_audit.chain import generate_key, read_public_key
+from fw_audit.checks.totals import billing_repricer
+from fw_audit.html import render_html
+from fw_audit.model import AuditReport
+from fw_audit.render import print_report, summary_tables
+from fw_audit.runner import (
+    Conn,
+    export_stream,
+    load_reference,
+    publish_checkpoint,
+    replay_stream,
+    verify_bundle,
+    verify_stream,
+)
+from fw_audit.source import Until
+from fw_audit.verifier import VerifyOptions
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="fernwartung back-office tools")
+audit = typer.Typer(no_args_is_help=True, help="Replay the event history and prove compliance, integrity "
+                                               "and consistency.")
+app.add_typer(audit, name="audit")
+
+out = Console()
+err = Console(stderr=True)
+T = TypeVar("T")
+
+NatsUrl = Annotated[str, typer.Option("--nats-url", envvar="NATS_URL", help="NATS server URL(s), comma-separated")]
+User = Annotated[str | None, typer.Option("--user", envvar="NATS_USER", help="NATS user (read access suffices)")]
+Password = Annotated[str | None, typer.Option("--password", envvar="NATS_PASSWORD", help="NATS password")]
+Stream = Annotated[str, typer.Option("--stream", help="stream to audit")]
+Subjects = Annotated[list[str] | None, typer.Option("--subjects", help="subject filter (repeatable); default fw.>")]
+Reader = Annotated[str, typer.Option("--reader", help="ordered (ordered consumer) or direct (direct-get "
+                                                      "batches; needs allow_direct on the stream)")]
+UntilOpt = Annotated[str | None, typer.Option("--until", help="last stream sequence, or an ISO time "
+                                                              "(store time) after which to stop")]
+JsonOut = Annotated[bool, typer.Option("--json", help="machine-readable output on stdout")]
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+
+
+def parse_duration(value: str) -> timedelta:
+    """``90``/``90s``, ``5m``, ``2h``, ``14d``."""
+    m = _DURATION.match(value)
+    if not m:
+        raise typer.BadParameter(f"not a duration: {value!r} (e.g. 60s, 5m, 2h, 14d)")
+    unit = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[m[2]]
+    return timedelta(seconds=float(m[1]) * unit)
+
+
+def _conn(nats_url: str, user: str | None, password: str | None, stream: str, subjects: list[str] | None,
+          reader: str) -> Conn:
+    if reader not in ("ordered", "direct"):
+        raise typer.BadParameter("--reader is ordered or direct")
+    return Conn(url=nats_url, user=user, password=password, stream=stream,
+                subjects=list(subjects) if subjects else ["fw.>"], reader=reader)
+
+
+@contextmanager
+def _progress(label: str, enabled: bool = True) -> Iterator[Callable[[int, int], None]]:
+    """A rich progress bar on stderr; the callback is throttled (a long history has many ticks)."""
+    with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err,
+                  transient=True, disable=not enabled) as bar:
+        task = bar.add_task(label, total=None)
+
+        def tick(seq: int, end: int) -> None:
+            if seq % 500 == 0 or seq >= end:
+                bar.update(task, completed=seq, total=end)
+
+        yield tick
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    try:
+        return asyncio.run(coro)
+    except (OSError, TimeoutError, RuntimeError, ValueError) as exc:
+        err.print(f"[red]error:[/red] {type(exc).__name__}: {exc}")
+        raise typer.Exit(2) from None
+    except Exception as exc:  # nats-py raises its own hierarchy (e.g. NoServersError, NotFoundError)
+        err.print(f"[red]error:[/red] {type(exc).__name__}: {exc}")
+        raise typer.Exit(2) from None
+
+
+@audit.command()
+def replay(nats_url: NatsUrl = "nats://127.0.0.1:4222", user: User = None, password: Password = None,
+           stream: Stream = STREAM_NAME, subjects: Subjects = None, reader: Reader = "ordered",
+           until: UntilOpt = None, json_out: JsonOut = False) -> None:
+    """Read the stream from sequence 1, decode every event (upcasting), count per type."""
+    conn = _conn(nats_url, user, password, stream, subjects, reader)
+    with _progress("replay") as tick:
+        summary = _run(replay_stream(conn, Until.parse(until), tick))
+    if json_out:
+        sys.stdout.write(json.dumps(summary.to_dict(), indent=2) + "\n")
+    else:
+        for table in summary_tables(summary):
+            out.print(table)
+    raise typer.Exit(1 if summary.invalid else 0)
+
+
+def _options(max_erasure_delay: str, abandon_after: str, abandon_slack: str, public_key: list[str] | None,
+             reference: Path | None, tariff_dir: Path | None) -> VerifyOptions:
+    repricer, note = billing_repricer(str(tariff_dir) if tariff_dir else None)
+    options = VerifyOptions(max_erasure_delay=parse_duration(max_erasure_delay),
+                            abandon_after=parse_duration(abandon_after), abandon_slack=parse_duration(abandon_slack),
+                            trusted_keys=frozenset(read_public_key(k) for k in public_key or []),
+                            repricer=repricer, repricer_note=note)
+    if reference is not None:
+        options.reference, options.reference_name = load_reference(reference)
+    return options
+
+
+def parse_time(value: str) -> datetime:
+    """An ISO 8601 time; naive means UTC."""
+    try:
+        t = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise typer.BadParameter(f"not an ISO time: {value!r}") from None
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
+
+
+def _verify(conn: Conn, bundle: Path | None, until: str | None, as_of: str | None, options: VerifyOptions,
+            show_progress: bool, tariff_dir: Path | None) -> AuditReport:
+    stop = Until.parse(until)
+    when = parse_time(as_of) if as_of else None
+    with _progress("verify", show_progress) as tick:
+        if bundle is None:
+            return _run(verify_stream(conn, options, stop, when, tick))
+        if tariff_dir is None and (bundle / "tariffs").is_dir() and options.repricer is not None:
+            # the bundle's own price lists (identical versions are accepted, new ones added)
+            options.repricer, note = billing_repricer(str(bundle / "tariffs"))
+            options.repricer_note = f"{note} incl. the bundle's tariffs"
+        try:
+            return verify_bundle(bundle, options, stop, when, tick)
+        except (OSError, ValueError, KeyError) as exc:
+            err.print(f"[red]error:[/red] bundle unreadable: {type(exc).__name__}: {exc}")
+            raise typer.Exit(2) from None
+
+
+BundleOpt = Annotated[Path | None, typer.Option("--bundle", help="verify an exported bundle (no NATS)")]
+AsOf = Annotated[str | None, typer.Option("--as-of", help="end of the audited history (ISO time) for "
+                                                          "pending vs. missing erasures; default now / "
+                                                          "the --until point / the bundle's export time")]
+MaxDelay = Annotated[str, typer.Option("--max-erasure-delay", help="allowed time from trigger to erasure")]
+AbandonAfter = Annotated[str, typer.Option("--abandon-after", help="retention's abandonment deadline")]
+AbandonSlack = Annotated[str, typer.Option("--abandon-slack", help="allowed lateness of the abandonment sweep")]
+PublicKey = Annotated[list[str] | None, typer.Option("--public-key", help="trusted checkpoint key (hex or "
+                                                                           ".pub file), repeatable")]
+Reference = Annotated[Path | None, typer.Option("--reference", help="an earlier bundle: pinpoints the first "
+                                                                    "altered message")]
+TariffDir = Annotated[Path | None, typer.Option("--tariff-dir", help="extra tariff versions (TOML) for re-pricing")]
+
+
+@audit.command()
+def verify(nats_url: NatsUrl = "nats://127.0.0.1:4222", user: User = None, password: Password = None,
+           stream: Stream = STREAM_NAME, subjects: Subjects = None, reader: Reader = "ordered",
+           bundle: BundleOpt = None, until: UntilOpt = None, as_of: AsOf = None,
+           max_erasure_delay: MaxDelay = "60s", abandon_after: AbandonAfter = "14d", abandon_slack: AbandonSlack = "1h",
+           public_key: PublicKey = None, reference: Reference = None, tariff_dir: TariffDir = None,
+           json_out: JsonOut = False) -> None:
+    """Run every check; exit code 0 only when all pass."""
+    conn = _conn(nats_url, user, password, stream, subjects, reader)
+    options = _options(max_erasure_delay, abandon_after, abandon_slack, public_key, reference, tariff_dir)
+    report = _verify(conn, bundle, until, as_of, options, not json_out, tariff_dir)
+    if json_out:
+        sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
+    else:
+        print_report(report, out)
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@audit.command()
+def report(html: Annotated[Path, typer.Option("--html", help="write the HTML report here")],
+           nats_url: NatsUrl = "nats://127.0.0.1:4222", user: User = None, password: Password = None,
+           stream: Stream = STREAM_NAME, subjects: Subjects = None, reader: Reader = "ordered",
+           bundle: BundleOpt = None, until: UntilOpt = None, as_of: AsOf = None,
+           max_erasure_delay: MaxDelay = "60s", abandon_after: AbandonAfter = "14d", abandon_slack: AbandonSlack = "1h",
+           public_key: PublicKey = None, reference: Reference = None, tariff_dir: TariffDir = None) -> None:
+    """Verify and write a self-contained HTML report (exit code as for verify)."""
+    conn = _conn(nats_url, user, password, stream, subjects, reader)
+    options = _options(max_erasure_delay, abandon_after, abandon_slack, public_key, reference, tariff_dir)
+    result = _verify(conn, bundle, until, as_of, options, True, tariff_dir)
+    html.write_text(render_html(result), encoding="utf-8")
+    verdict = "[green]all checks pass[/green]" if result.ok else "[red]checks failed[/red]"
+    out.print(f"report written to {html} — {verdict}")
+    raise typer.Exit(0 if result.ok else 1)
+
+
+@audit.command()
+def export(directory: Annotated[Path, typer.Argument(help="new or empty directory for the bundle")],
+           nats_url: NatsUrl = "nats://127.0.0.1:4222", user: User = None, password: Password = None,
+           stream: Stream = STREAM_NAME, subjects: Subjects = None, reader: Reader = "ordered",
+           until: UntilOpt = None) -> None:
+    """Write an offline audit bundle (§147 Abs. 6 AO): events.jsonl, schemas, manifest."""
+    conn = _conn(nats_url, user, password, stream, subjects, reader)
+    if directory.exists() and any(directory.iterdir()):
+        err.print(f"[red]error:[/red] {directory} is not empty")
+        raise typer.Exit(2)
+    with _progress("export") as tick:
+        manifest = _run(export_stream(conn, directory, Until.parse(until), tick))
+    out.print(f"bundle written to {directory}: {len(manifest['files'])} files "  # type: ignore[arg-type]
+              f"(check it with: fernwartung audit verify --bundle {directory})")
+
+
+@audit.command()
+def checkpoint(key_file: Annotated[Path, typer.Option("--key-file", help="Ed25519 private key (PEM)")],
+               nats_url: NatsUrl = "nats://127.0.0.1:4222", user: User = None, password: Password = None,
+               stream: Stream = STREAM_NAME) -> None:
+    """Publish a signed AuditCheckpoint over the stream as it is now (needs publish permission)."""
+    conn = Conn(url=nats_url, user=user, password=password, stream=stream)
+    with _progress("checkpoint") as tick:
+        seq, event = _run(publish_checkpoint(conn, key_file, tick))
+    out.print(f"checkpoint over seq 1..{event.checkpoint_seq} published at seq {seq}: "
+              f"chain {event.chain_hash}, key {event.public_key}")
+
+
+@audit.command()
+def keygen(key_file: Annotated[Path, typer.Argument(help="where to write the private key (PEM, 0600)")]) -> None:
+    """Create an Ed25519 key pair for checkpoints (public key also in KEY_FILE.pub)."""
+    try:
+        public = generate_key(key_file)
+    except FileExistsError:
+        err.print(f"[red]error:[/red] {key_file} exists; refusing to overwrite a checkpoint key")
+        raise typer.Exit(2) from None
+    out.print(f"private key: {key_file}\npublic key:  {public}  (also in {key_file}.pub; pin it with --public-key)")
+
+
+def main() -> None:
+    """Console script entry point ``fernwartung``."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,168 @@
+"""The audit's use cases, wired to NATS or a bundle: replay, verify, export, checkpoint.
+
+The CLI calls these; tests call them directly too. Progress is reported through a callback
+``(done_seq, end_seq)`` so that the terminal UI stays in the CLI.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from fw_contracts import STREAM_NAME, STREAM_SUBJECTS
+from fw_contracts.events import AuditCheckpoint
+
+from fw_audit.bundle import Bundle, BundleWriter, open_bundle
+from fw_audit.chain import Chain, load_key, sign
+from fw_audit.model import AuditReport, Record, ReplaySummary
+from fw_audit.source import StreamState, Until, connect, read_direct, read_ordered, stream_state
+from fw_audit.verifier import Replay, Verifier, VerifyOptions
+
+Progress = Callable[[int, int], None]
+#: No ``--until``: the whole stream as it is when reading starts.
+EVERYTHING = Until()
+
+
+@dataclass
+class Conn:
+    """Where the history is: a NATS server and a stream (with the subjects to read)."""
+
+    url: str = "nats://127.0.0.1:4222"
+    user: str | None = None
+    password: str | None = None
+    stream: str = STREAM_NAME
+    subjects: list[str] = field(default_factory=lambda: list(STREAM_SUBJECTS))
+    #: "ordered" (ordered push consumer) or "direct" (batched direct get, needs allow_direct).
+    reader: str = "ordered"
+
+
+async def _records(conn: Conn, until: Until,
+                   progress: Progress | None) -> AsyncIterator[tuple[StreamState, Record | None]]:
+    """``(state, None)`` first (the stream as reading starts), then ``(state, record)`` per message."""
+    nc = await connect(conn.url, conn.user, conn.password)
+    try:
+        js = nc.jetstream()
+        state = await stream_state(js, conn.stream)
+        end = min(state.last_seq, until.seq) if until.seq is not None else state.last_seq
+
+        def tick(seq: int) -> None:
+            if progress:
+                progress(seq, end)
+
+        yield state, None
+        if conn.reader == "direct":
+            source = read_direct(nc, state, conn.subjects, until=until, progress=tick)
+        else:
+            source = read_ordered(js, state, conn.subjects, until=until, progress=tick)
+        async for record in source:
+            yield state, record
+    finally:
+        await nc.close()
+
+
+async def replay_stream(conn: Conn, until: Until = EVERYTHING, progress: Progress | None = None) -> ReplaySummary:
+    """Decode every message and count per type."""
+    replay = Replay(conn.stream)
+    async for _, record in _records(conn, until, progress):
+        if record is not None:
+            replay.feed(record)
+    return replay.finish()
+
+
+def _as_of(until: Until, last: datetime | None, fallback: datetime) -> datetime:
+    if until.time is not None:
+        return until.time
+    if until.seq is not None and last is not None:
+        return last
+    return fallback
+
+
+async def verify_stream(conn: Conn, options: VerifyOptions, until: Until = EVERYTHING,
+                        as_of: datetime | None = None, progress: Progress | None = None) -> AuditReport:
+    """Run every check over the live stream. ``as_of`` defaults to now (or the ``until`` point)."""
+    verifier: Verifier | None = None
+    async for state, record in _records(conn, until, progress):
+        if verifier is None:
+            options.stream_config = state.config()
+            options.config_source = f"live stream {conn.stream}"
+            verifier = Verifier(conn.stream, options)
+        if record is not None:
+            verifier.feed(record)
+    assert verifier is not None
+    when = as_of or _as_of(until, verifier.last_time, datetime.now(UTC))
+    return verifier.finish(when, f"nats stream {conn.stream}")
+
+
+def verify_bundle(directory: Path, options: VerifyOptions, until: Until = EVERYTHING,
+                  as_of: datetime | None = None, progress: Progress | None = None) -> AuditReport:
+    """Run every check over an exported bundle alone (no NATS)."""
+    bundle = open_bundle(directory)
+    options.stream_config = bundle.stream_config
+    options.config_source = "recorded at export"
+    if options.reference is None:
+        # The chain values written at export: a body edited without them is pinpointed.
+        options.reference, options.reference_name = bundle.recorded_chain(), "recorded in events.jsonl"
+    verifier = Verifier(str(bundle.stream_config.get("name", STREAM_NAME)), options)
+    end = int(bundle.meta.get("last_seq", 0))
+    for record in bundle.records():
+        if until.stops_before(record):
+            break
+        verifier.feed(record)
+        if progress:
+            progress(record.seq, end)
+    for problem in bundle.manifest_problems:
+        verifier.integrity.res.fail(f"bundle manifest: {problem}")
+    when = as_of or _as_of(until, verifier.last_time, bundle.exported_at)
+    return verifier.finish(when, f"bundle {directory}")
+
+
+def load_reference(directory: Path) -> tuple[dict[int, bytes], str]:
+    """The recorded chain of an earlier (intact) bundle, to pinpoint an altered message."""
+    bundle: Bundle = open_bundle(directory)
+    if bundle.manifest_problems:
+        raise ValueError(f"reference bundle {directory} is not intact: {bundle.manifest_problems[0]}")
+    return bundle.recorded_chain(), f"bundle {directory}"
+
+
+async def export_stream(conn: Conn, directory: Path, until: Until = EVERYTHING,
+                        progress: Progress | None = None) -> dict[str, object]:
+    """Write an offline audit bundle of the stream; returns its manifest."""
+    writer = BundleWriter(directory)
+    config: dict[str, object] = {}
+    async for state, record in _records(conn, until, progress):
+        if record is None:
+            config = state.config()
+        else:
+            writer.add(record)
+    return writer.close(config, datetime.now(UTC))
+
+
+async def publish_checkpoint(conn: Conn, key_file: Path,
+                             progress: Progress | None = None) -> tuple[int, AuditCheckpoint]:
+    """Seal the stream as it is now: chain up to the last message, sign, publish.
+
+    Returns ``(stream sequence of the checkpoint, the event)``.
+    """
+    key = load_key(key_file)
+    chain = Chain()
+    expected = 1
+    async for _, record in _records(conn, EVERYTHING, progress):
+        if record is None:
+            continue
+        if record.seq != expected:
+            raise RuntimeError(f"stream does not continue at seq {expected} (found {record.seq}): "
+                               "a gap cannot be sealed")
+        chain.add(record.seq, record.subject, record.body)
+        expected += 1
+    public, signature = sign(key, chain.seq, chain.head.hex())
+    event = AuditCheckpoint(checkpoint_seq=chain.seq, chain_hash=chain.head.hex(), public_key=public,
+                            signature=signature, signed_at=datetime.now(UTC))
+    nc = await connect(conn.url, conn.user, conn.password)
+    try:
+        ack = await nc.jetstream().publish(event.subject(), event.to_json(), stream=conn.stream,
+                                           headers={"Nats-Msg-Id": str(event.event_id)})
+    finally:
+        await nc.close()
+    return ack.seq, event

@@ -1,0 +1,300 @@
+"""Scripted histories: every kind of request lifecycle, for tests and benchmarks.
+
+The invoices are priced by the shipped tariff ``2026-01`` (15-minute intervals at 24.00 EUR net,
+at least one interval, free below 120 s, 19 % VAT). Sessions start on weekdays between 08:00 and
+17:00 office time, where that tariff has no surcharge, so the generator needs no billing code
+and billing's own pricing re-prices every invoice identically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from fw_contracts import Event
+from fw_contracts import events as ev
+
+from fw_audit.chain import Chain, sign
+from fw_audit.model import Record
+
+OFFICE = ZoneInfo("Europe/Berlin")
+TARIFF = "2026-01"
+INTERVAL, RATE, MIN_BILLED, FREE_BELOW, VAT = 900, Decimal("24.00"), 900, 120, Decimal("0.19")
+ERASURE_DELAY = timedelta(seconds=2)
+
+
+@dataclass
+class Item:
+    """One message to be stored: an event, or raw bytes that bypass the model."""
+
+    subject: str
+    body: bytes
+    time: datetime
+    event: Event | None = None
+
+
+def _ticket(rng: random.Random) -> str:
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ0123456789"
+    return "".join(rng.choice(alphabet) for _ in range(4)) + "-" + "".join(rng.choice(alphabet) for _ in range(3))
+
+
+def price_2026_01(raw_seconds: int) -> tuple[int, tuple[ev.InvoiceLine, ...], Decimal, Decimal, Decimal]:
+    """``(billed seconds, lines, net, vat, gross)`` by tariff 2026-01 without surcharge."""
+    intervals = -(-max(raw_seconds, MIN_BILLED) // INTERVAL)
+    net = (RATE * intervals).quantize(Decimal("0.01"))
+    line = ev.InvoiceLine(description="Fernwartung je angefangene 15 Min.", quantity=Decimal(intervals),
+                          unit="C62", unit_price=RATE, net=net)
+    vat = (net * VAT).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    return intervals * INTERVAL, (line,), net, vat, net + vat
+
+
+@dataclass
+class History:
+    """A growing scripted history; :meth:`items` returns it in time order (the stream order)."""
+
+    seed: int = 7
+    _items: list[Item] = field(default_factory=list)
+    _numbers: dict[tuple[str, int], int] = field(default_factory=dict)
+    _customers: int = 0
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
+
+    # ------------------------------------------------------------------ building blocks
+    def add(self, event: Event, time: datetime | None = None) -> Event:
+        """Append an event (stored at its ``occurred_at`` unless ``time`` is given)."""
+        self._items.append(Item(event.subject(), event.to_json(), time or event.occurred_at, event))
+        return event
+
+    def remove(self, event: Event) -> None:
+        """Drop ``event`` from the history (a defect: e.g. a missing erasure)."""
+        self._items = [i for i in self._items if i.event is not event]
+
+    def replace(self, old: Event, new: Event) -> None:
+        """Put ``new`` where ``old`` was (stored at ``new.occurred_at``)."""
+        self._items = [Item(new.subject(), new.to_json(), new.occurred_at, new) if i.event is old else i
+                       for i in self._items]
+
+    def add_raw(self, subject: str, body: bytes, time: datetime) -> None:
+        """Append raw bytes that bypass the contracts (e.g. an injected defect)."""
+        self._items.append(Item(subject, body, time))
+
+    def _number(self, series: str, at: datetime) -> str:
+        year = at.astimezone(OFFICE).year
+        n = self._numbers.get((series, year), 0) + 1
+        self._numbers[(series, year)] = n
+        return f"{series}-{year}-{n:06d}"
+
+    def _created(self, at: datetime, **kw: object) -> ev.SupportRequestCreated:
+        terms = ev.TermsAcceptance(terms_version="2026-01", terms_sha256=hashlib.sha256(b"agb").hexdigest(),
+                                   accepted_at=at)
+        return ev.SupportRequestCreated(request_id=uuid.uuid4(), ticket=_ticket(self.rng), terms=terms,
+                                        occurred_at=at, **kw)  # type: ignore[arg-type]
+
+    def _erase(self, req: ev.SupportRequestCreated, reason: ev.ErasureReason, at: datetime,
+               trigger: Event | None = None) -> ev.PersonalDataErased:
+        caused = trigger.caused() if trigger else {"correlation_id": req.correlation_id}
+        return ev.PersonalDataErased(request_id=req.request_id, reason=reason,
+                                     trigger_event_id=trigger.event_id if trigger else None,
+                                     erased_at=at, occurred_at=at, **caused)
+
+    def _session(self, req: ev.SupportRequestCreated, start: datetime, seconds: int,
+                 promoted: bool = False) -> list[Event]:
+        sid = uuid.uuid4()
+        tech = f"tech-{self.rng.randint(1, 9):02d}"
+        out: list[Event] = [ev.SessionStarted(**req.caused(session_id=sid, request_id=req.request_id,
+                                                          technician=tech, started_at=start, occurred_at=start))]
+        end = start + timedelta(seconds=seconds)
+        if promoted:
+            at = start + timedelta(seconds=seconds // 2)
+            out.append(ev.CustomerPromoted(**req.caused(session_id=sid, request_id=req.request_id, technician=tech,
+                                                        statement_sha256=hashlib.sha256(sid.bytes).hexdigest(),
+                                                        stated_at=at, occurred_at=at)))
+        out.append(ev.SessionEnded(**req.caused(session_id=sid, request_id=req.request_id, technician=tech,
+                                                started_at=start, ended_at=end, duration_seconds=seconds,
+                                                promoted=promoted, occurred_at=end)))
+        return out
+
+    # ------------------------------------------------------------------ lifecycles
+    def invoiced(self, created: datetime, seconds: int = 1500, promoted: bool = False) -> dict[str, Event]:
+        """Request → session → (promotion →) invoice → erasure on the invoice."""
+        req = self.add(self._created(created))
+        assert isinstance(req, ev.SupportRequestCreated)
+        start = created + timedelta(minutes=2)
+        session = [self.add(e) for e in self._session(req, start, seconds, promoted)]
+        ended = session[-1]
+        assert isinstance(ended, ev.SessionEnded)
+        out: dict[str, Event] = {"created": req, "ended": ended}
+        at = ended.ended_at + timedelta(seconds=1)
+        customer = None
+        if promoted:
+            self._customers += 1
+            customer = f"K{self._customers:05d}"
+            out["account"] = self.add(ev.CustomerAccountCreated(**ended.caused(
+                customer_number=customer, request_id=req.request_id, session_id=ended.session_id, occurred_at=at)))
+        billed, lines, net, vat, gross = price_2026_01(seconds)
+        kind = ev.InvoiceKind.SMALL if gross <= Decimal("250.00") else ev.InvoiceKind.FULL
+        inv = ev.InvoiceIssued(**ended.caused(
+            invoice_number=self._number("FW", at), session_id=ended.session_id, request_id=req.request_id,
+            kind=kind, issued_at=at, service_date=ended.ended_at, tariff_version=TARIFF, raw_seconds=seconds,
+            billed_seconds=billed, lines=lines, net_total=net, vat_rate=VAT, vat_total=vat, gross_total=gross,
+            customer_number=customer, occurred_at=at))
+        out["invoice"] = self.add(inv)
+        out["erased"] = self.add(self._erase(req, ev.ErasureReason.INVOICE_ISSUED, at + ERASURE_DELAY, inv))
+        return out
+
+    def not_billed(self, created: datetime, seconds: int = 60) -> dict[str, Event]:
+        """A session below the free threshold: not billed, erased."""
+        req = self.add(self._created(created))
+        assert isinstance(req, ev.SupportRequestCreated)
+        ended = [self.add(e) for e in self._session(req, created + timedelta(minutes=1), seconds)][-1]
+        assert isinstance(ended, ev.SessionEnded)
+        at = ended.ended_at + timedelta(seconds=1)
+        nb = self.add(ev.SessionNotBilled(**ended.caused(session_id=ended.session_id, request_id=req.request_id,
+                                                         reason=ev.NotBilledReason.FREE_THRESHOLD,
+                                                         tariff_version=TARIFF, raw_seconds=seconds, occurred_at=at)))
+        erased = self.add(self._erase(req, ev.ErasureReason.NOT_BILLED, at + ERASURE_DELAY, nb))
+        return {"created": req, "ended": ended, "not_billed": nb, "erased": erased}
+
+    def withdrawn(self, created: datetime) -> dict[str, Event]:
+        """The customer withdraws before any session."""
+        req = self.add(self._created(created))
+        assert isinstance(req, ev.SupportRequestCreated)
+        at = created + timedelta(minutes=3)
+        w = self.add(ev.SupportRequestWithdrawn(**req.caused(request_id=req.request_id, occurred_at=at)))
+        erased = self.add(self._erase(req, ev.ErasureReason.WITHDRAWN, at + ERASURE_DELAY, w))
+        return {"created": req, "withdrawn": w, "erased": erased}
+
+    def abandoned(self, created: datetime, after: timedelta = timedelta(days=14)) -> dict[str, Event]:
+        """Nobody came back: erased by the retention sweep after the deadline."""
+        req = self.add(self._created(created))
+        assert isinstance(req, ev.SupportRequestCreated)
+        erased = self.add(self._erase(req, ev.ErasureReason.ABANDONED, created + after + timedelta(minutes=5)))
+        return {"created": req, "erased": erased}
+
+    def open_request(self, created: datetime) -> dict[str, Event]:
+        """A request still inside its deadline at the end of the history (pending)."""
+        return {"created": self.add(self._created(created))}
+
+    def cancel(self, invoice: ev.InvoiceIssued, at: datetime) -> ev.InvoiceCancelled:
+        """A Storno of ``invoice`` with its own number from the ``FW-S`` series."""
+        c = ev.InvoiceCancelled(**invoice.caused(
+            cancellation_number=self._number("FW-S", at), invoice_number=invoice.invoice_number,
+            request_id=invoice.request_id, cancelled_at=at, reason_code="goodwill",
+            net_total=invoice.net_total, vat_total=invoice.vat_total, gross_total=invoice.gross_total,
+            occurred_at=at))
+        self.add(c)
+        return c
+
+    # ------------------------------------------------------------------ output
+    def items(self) -> list[Item]:
+        """All messages in stream order (by time; ties keep insertion order)."""
+        self._items.sort(key=lambda i: i.time)
+        return list(self._items)
+
+    def seal(self, key: Ed25519PrivateKey, time: datetime | None = None) -> ev.AuditCheckpoint:
+        """Append a signed checkpoint over everything so far (as stored from seq 1 in a fresh stream)."""
+        items = self.items()
+        chain = Chain()
+        for seq, item in enumerate(items, 1):
+            chain.add(seq, item.subject, item.body)
+        at = time or (items[-1].time + timedelta(seconds=1))
+        public, signature = sign(key, chain.seq, chain.head.hex())
+        cp = ev.AuditCheckpoint(checkpoint_seq=chain.seq, chain_hash=chain.head.hex(), public_key=public,
+                                signature=signature, signed_at=at, occurred_at=at)
+        self.add(cp)
+        return cp
+
+    def records(self) -> list[Record]:
+        """The messages as a fresh stream would store them (seq from 1)."""
+        return [Record(seq, i.subject, i.time, i.body) for seq, i in enumerate(self.items(), 1)]
+
+
+def office_day_start(day: datetime, rng: random.Random) -> datetime:
+    """A time on ``day``'s date between 08:00 and 17:00 office time (weekday assumed)."""
+    local = datetime(day.year, day.month, day.day, 8, 0, tzinfo=OFFICE)
+    # UTC like every service's clock; also keeps timedelta arithmetic absolute across DST.
+    return (local + timedelta(seconds=rng.randint(0, 9 * 3600))).astimezone(UTC)
+
+
+def every_lifecycle(end: datetime, seed: int = 7) -> tuple[History, dict[str, dict[str, Event]]]:
+    """One request of each kind, all settled before ``end`` (plus one still open at ``end``)."""
+    h = History(seed=seed)
+    days: list[datetime] = []
+    day = end - timedelta(days=20)
+    while len(days) < 8:  # weekdays well before the end: no surcharge, no open deadline
+        day += timedelta(days=1)
+        if day.astimezone(OFFICE).weekday() < 5:
+            days.append(day)
+    rng = h.rng
+    script = {
+        "invoice": h.invoiced(office_day_start(days[1], rng), seconds=1500),
+        "invoice_full": h.invoiced(office_day_start(days[2], rng), seconds=9 * 900 + 30),
+        "not_billed": h.not_billed(office_day_start(days[2], rng), seconds=45),
+        "withdrawn": h.withdrawn(office_day_start(days[3], rng)),
+        "abandoned": h.abandoned(office_day_start(days[0], rng) - timedelta(days=3)),
+        "promoted": h.invoiced(office_day_start(days[4], rng), seconds=2000, promoted=True),
+        "cancelled": h.invoiced(office_day_start(days[5], rng), seconds=700),
+        "invoice_later": h.invoiced(office_day_start(days[6], rng), seconds=3600),
+        "open": h.open_request(end - timedelta(hours=2)),
+    }
+    inv = script["cancelled"]["invoice"]
+    assert isinstance(inv, ev.InvoiceIssued)
+    script["cancelled"]["cancellation"] = h.cancel(inv, inv.issued_at + timedelta(days=1))
+    return h, script
+
+
+def bulk_history(min_events: int, end: datetime, seed: int = 11) -> History:
+    """A long history (benchmarks): a mix of all lifecycles on weekdays up to ``end``."""
+    h = History(seed=seed)
+    rng = h.rng
+    per_day = 40
+    days_needed = min_events // (per_day * 6) + 2
+    day = end - timedelta(days=int(days_needed * 1.5) + 20)
+    count = 0
+    while count < min_events:
+        day += timedelta(days=1)
+        if day.astimezone(OFFICE).weekday() >= 5:
+            continue
+        for _ in range(per_day):
+            start = office_day_start(day, rng)
+            roll = rng.random()
+            if roll < 0.6:
+                out = h.invoiced(start, seconds=rng.randint(300, 6000), promoted=rng.random() < 0.05)
+            elif roll < 0.8:
+                out = h.not_billed(start, seconds=rng.randint(5, 119))
+            elif roll < 0.95:
+                out = h.withdrawn(start)
+            else:
+                out = h.abandoned(start) if start + timedelta(days=15) < end else h.withdrawn(start)
+            count += len(out) + (1 if "ended" in out else 0)  # SessionStarted is not in ``out``
+    return h
+
+
+async def publish(js: Any, items: list[Item], *, window: int = 2000) -> list[int]:
+    """Publish ``items`` in order into a stream (``Nats-Msg-Id`` = event id where there is one).
+
+    Publishes are pipelined (``publish_async`` on one connection keeps the order), with at most
+    ``window`` awaiting their ack. Returns the stream sequence of each item.
+    """
+    import asyncio
+
+    futures: list[asyncio.Future[Any]] = []
+    seqs: list[int] = []
+    for i, item in enumerate(items):
+        msg_id = (str(item.event.event_id) if item.event is not None
+                  else f"raw-{i}-{hashlib.sha256(item.body).hexdigest()}")
+        futures.append(await js.publish_async(item.subject, item.body, headers={"Nats-Msg-Id": msg_id}))
+        if len(futures) >= window:
+            seqs += [ack.seq for ack in await asyncio.gather(*futures)]
+            futures = []
+    seqs += [ack.seq for ack in await asyncio.gather(*futures)]
+    return seqs

@@ -1,0 +1,94 @@
+"""``fernwartung audit`` as a user runs it: a real process against a real NATS (``fw_env``)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from fw_contracts import events as ev
+
+from fw_audit.scripted import every_lifecycle, publish
+from fw_audit.source import connect
+
+
+async def cli(*args: str, nats_url: str) -> tuple[int, str, str]:
+    """Run ``python -m fw_audit <args>`` with ``NATS_URL`` set; ``(exit code, stdout, stderr)``."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "fw_audit", *args, env={**os.environ, "NATS_URL": nats_url, "COLUMNS": "200"},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def test_keygen_checkpoint_verify_export_report(fw_env, tmp_path: Path) -> None:
+    url = fw_env.nats_url
+    history, _ = every_lifecycle(datetime.now(UTC))
+    items = history.items()
+    nc = await connect(url)
+    try:
+        await publish(nc.jetstream(), items)
+    finally:
+        await nc.close()
+
+    key = tmp_path / "audit.key"
+    code, out, _ = await cli("audit", "keygen", str(key), nats_url=url)
+    assert code == 0 and (tmp_path / "audit.key.pub").is_file()
+    assert oct(key.stat().st_mode & 0o777) == "0o600"
+    assert (await cli("audit", "keygen", str(key), nats_url=url))[0] == 2  # never overwrites a key
+
+    code, out, _ = await cli("audit", "checkpoint", "--key-file", str(key), nats_url=url)
+    assert code == 0 and f"over seq 1..{len(items)} published at seq {len(items) + 1}" in out
+
+    pub = str(tmp_path / "audit.key.pub")
+    code, out, _ = await cli("audit", "verify", "--json", "--public-key", pub, nats_url=url)
+    report = json.loads(out)
+    assert code == 0 and report["ok"] is True, out
+    assert report["summary"]["counts"]["AuditCheckpoint"] == 1
+    assert f"1 signed checkpoints verified, last good covers seq {len(items)}" in " ".join(
+        next(c for c in report["checks"] if c["name"] == "integrity")["notes"])
+
+    code, out, _ = await cli("audit", "verify", "--public-key", "ab" * 32, nats_url=url)
+    assert code == 1 and "untrusted key" in out  # terminal table
+
+    code, out, _ = await cli("audit", "replay", "--json", "--until", "5", nats_url=url)
+    assert code == 0 and json.loads(out)["messages"] == 5
+
+    bundle = tmp_path / "bundle"
+    code, out, _ = await cli("audit", "export", str(bundle), nats_url=url)
+    assert code == 0 and (bundle / "manifest.json").is_file()
+    code, out, _ = await cli("audit", "verify", "--bundle", str(bundle), "--public-key", pub, "--json",
+                             nats_url="nats://127.0.0.1:1")  # no NATS needed
+    assert code == 0 and json.loads(out)["ok"] is True
+
+    html = tmp_path / "report.html"
+    code, out, _ = await cli("audit", "report", "--html", str(html), nats_url=url)
+    assert code == 0 and "<svg" in html.read_text() and "ALL CHECKS PASS" in html.read_text()
+
+
+async def test_exit_codes_on_a_failed_check_and_on_no_server(fw_env) -> None:
+    url = fw_env.nats_url
+    started = ev.SessionStarted(session_id="9b0f5c8e-1f7a-4a53-9a43-0f5f6f1c2d3e",  # type: ignore[arg-type]
+                                request_id="0c8e3e2a-4b5b-4c7e-8f0a-1a2b3c4d5e6f",  # type: ignore[arg-type]
+                                technician="tech-01", started_at=datetime.now(UTC))
+    data = json.loads(started.to_json())
+    data["callback"] = "0170 1234567"
+    nc = await connect(url)
+    try:
+        await nc.jetstream().publish(started.subject(), json.dumps(data).encode(),
+                                     headers={"Nats-Msg-Id": str(started.event_id)})
+    finally:
+        await nc.close()
+    code, out, _ = await cli("audit", "verify", "--json", nats_url=url)
+    report = json.loads(out)
+    assert code == 1 and report["ok"] is False
+    pii = next(c for c in report["checks"] if c["name"] == "personal_data")
+    assert pii["first_failing_seq"] == 1 and "0170" not in out  # the evidence never repeats the datum
+    code, out, _ = await cli("audit", "replay", nats_url=url)
+    assert code == 1 and "callback:extra_forbidden" in out
+    code, _, err = await cli("audit", "verify", nats_url="nats://127.0.0.1:1")
+    assert code == 2 and "error" in err

@@ -1,0 +1,222 @@
+"""The verifier on in-memory histories: all checks pass on a clean history, and each injected
+defect makes exactly its check fail, naming the defect's stream sequence."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from fw_contracts import events as ev
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from fw_audit.chain import Chain, sign, signature_valid
+from fw_audit.checks.totals import billing_repricer
+from fw_audit.model import Record
+from fw_audit.scripted import History, every_lifecycle
+from fw_audit.verifier import VerifyOptions, verify_records
+
+END = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
+APPEND_ONLY = {"deny_delete": True, "deny_purge": True}
+DEFECTS = ["missing_erasure", "late_erasure", "invoice_number_gap", "wrong_total", "phone_number"]
+
+
+def _options(**kw: object) -> VerifyOptions:
+    repricer, note = billing_repricer()
+    return VerifyOptions(repricer=repricer, repricer_note=note, stream_config=APPEND_ONLY, **kw)  # type: ignore[arg-type]
+
+
+def test_every_lifecycle_passes_every_check(scenario) -> None:
+    s = scenario(END)
+    report = verify_records(s.history.records(), END, options=_options())
+    assert report.ok, [c.to_dict() for c in report.checks if not c.ok]
+    assert [c.name for c in report.checks] == ["erasure", "invoice_numbers", "invoice_totals", "personal_data",
+                                              "integrity"]
+    counts = report.summary.counts
+    for name in ("SupportRequestCreated", "SupportRequestWithdrawn", "SessionNotBilled", "InvoiceIssued",
+                 "InvoiceCancelled", "CustomerPromoted", "CustomerAccountCreated", "PersonalDataErased",
+                 "AuditCheckpoint"):
+        assert counts.get(name), name
+    # the request created two hours before the end is within its deadline: pending, not failed
+    assert len(report.check("erasure").pending) == 1
+    assert "re-priced with fw_billing" in " ".join(report.check("invoice_totals").notes)
+    assert "1 signed checkpoints verified" in " ".join(report.check("integrity").notes)
+    assert len(report.erasure_delays) == 8
+
+
+@pytest.mark.parametrize("defect", DEFECTS)
+def test_each_defect_fails_exactly_its_check_and_names_the_sequence(scenario, defect: str) -> None:
+    s = scenario(END, defect)
+    report = verify_records(s.history.records(), END, options=_options())
+    failed = [c.name for c in report.checks if not c.ok]
+    assert failed == [s.check]
+    check = report.check(s.check)
+    assert len(check.failures) == 1, check.to_dict()
+    assert check.failures[0].seq == s.expected_seq()
+    assert check.first_failing_seq == s.expected_seq()
+
+
+def test_missing_erasure_is_pending_while_within_the_deadline(scenario) -> None:
+    s = scenario(END, "missing_erasure")
+    trigger = next(i for i in s.history.items() if isinstance(i.event, ev.SessionNotBilled))
+    report = verify_records(s.history.records(), trigger.time + timedelta(seconds=30), options=_options())
+    assert report.check("erasure").ok
+    assert any("erasure due" in p.reason for p in report.check("erasure").pending)
+
+
+def test_abandoned_request_erased_after_the_slack_fails() -> None:
+    h = History()
+    out = h.abandoned(END - timedelta(days=20), after=timedelta(days=14, hours=2))
+    report = verify_records(h.records(), END, options=_options())
+    (failure,) = report.check("erasure").failures
+    assert "abandonment deadline" in failure.reason and failure.seq == 2
+    assert failure.ids["request_id"] == str(out["created"].request_id)  # type: ignore[attr-defined]
+
+
+def test_unknown_trigger_and_reason_without_trigger_fail() -> None:
+    h = History()
+    created = h.open_request(END - timedelta(days=1))["created"]
+    h.add(ev.PersonalDataErased(request_id=created.request_id, reason=ev.ErasureReason.INVOICE_ISSUED,  # type: ignore[attr-defined]
+                                trigger_event_id=uuid.uuid4(), erased_at=END - timedelta(hours=20),
+                                occurred_at=END - timedelta(hours=20)))
+    report = verify_records(h.records(), END, options=_options())
+    (failure,) = report.check("erasure").failures
+    assert "not a trigger of this request" in failure.reason and failure.seq == 2
+
+
+def test_promoted_request_without_erasure_passes() -> None:
+    h = History()
+    out = h.invoiced(datetime(2026, 3, 3, 9, tzinfo=UTC), promoted=True)
+    h.remove(out["erased"])
+    report = verify_records(h.records(), END, options=_options())
+    assert report.check("erasure").ok
+
+
+def test_duplicate_number_and_cancellation_of_unknown_invoice(scenario) -> None:
+    s = scenario(END)
+    h = s.history
+    inv = next(i.event for i in h.items() if isinstance(i.event, ev.InvoiceIssued))
+    assert isinstance(inv, ev.InvoiceIssued)
+    at = END - timedelta(hours=1)
+    h.add(ev.InvoiceCancelled(cancellation_number="FW-S-2026-000002", invoice_number="FW-2026-999999",
+                              request_id=inv.request_id, cancelled_at=at, reason_code="other",
+                              net_total=inv.net_total, vat_total=inv.vat_total, gross_total=inv.gross_total,
+                              occurred_at=at))
+    h.add(inv.model_copy(update={"event_id": uuid.uuid4(), "occurred_at": at + timedelta(seconds=1)}))
+    records = h.records()
+    report = verify_records(records, END, options=_options())
+    reasons = [f.reason for f in report.check("invoice_numbers").failures]
+    assert any("never issued" in r for r in reasons)
+    assert any("used by 2 terminal events" in r for r in reasons)
+    dup = next(f for f in report.check("invoice_numbers").failures if "used by 2" in f.reason)
+    assert dup.seq == len(records)  # the second use is the one at fault
+
+
+def test_totals_without_billing_are_checked_arithmetically(scenario) -> None:
+    s = scenario(END, "wrong_total")
+    report = verify_records(s.history.records(), END, options=VerifyOptions(stream_config=APPEND_ONLY))
+    totals = report.check("invoice_totals")
+    assert not totals.ok and totals.failures[0].seq == s.expected_seq()
+    assert "re-pricing SKIPPED" in " ".join(totals.notes)
+
+
+def test_repricing_catches_a_consistent_but_wrong_price() -> None:
+    """Arithmetic alone cannot see a wrong unit price; billing's pricing function can."""
+    h = History()
+    out = h.invoiced(datetime(2026, 3, 3, 9, tzinfo=UTC), seconds=1500)
+    inv = out["invoice"]
+    assert isinstance(inv, ev.InvoiceIssued)
+    line = inv.lines[0].model_copy(update={"unit_price": inv.lines[0].unit_price + 1,
+                                           "net": inv.lines[0].net + inv.lines[0].quantity})
+    from fw_audit.checks.totals import round_cents
+
+    net = line.net
+    vat = round_cents(net * inv.vat_rate)
+    h.replace(inv, inv.model_copy(update={"lines": (line,), "net_total": net, "vat_total": vat,
+                                          "gross_total": net + vat}))
+    report = verify_records(h.records(), END, options=_options())
+    totals = report.check("invoice_totals")
+    assert not totals.ok and any("re-priced" in f.reason for f in totals.failures)
+    plain = verify_records(h.records(), END, options=VerifyOptions(stream_config=APPEND_ONLY))
+    assert plain.check("invoice_totals").ok
+
+
+# ---------------------------------------------------------------- integrity
+def test_tampered_message_breaks_the_signed_checkpoint(scenario) -> None:
+    s = scenario(END)
+    records = s.history.records()
+    k = next(r.seq for r in records if r.subject == ev.SessionStarted.subject())
+    original = records[k - 1]
+    tampered = replace(original, body=original.body.replace(b'"tech-0', b'"tech-1', 1))
+    assert tampered.body != original.body
+    copy = records[: k - 1] + [tampered] + records[k:]
+    report = verify_records(copy, END, options=_options())
+    assert [c.name for c in report.checks if not c.ok] == ["integrity"]
+    (failure,) = report.check("integrity").failures
+    checkpoint_seq = len(records) - 1
+    assert failure.seq == checkpoint_seq and f"seqs 1..{checkpoint_seq}" in failure.reason
+    # with the chain of an earlier export as reference, the exact message is named
+    chain, reference = Chain(), {}
+    for r in records:
+        reference[r.seq] = chain.add(r.seq, r.subject, r.body)
+    pinned = verify_records(copy, END, options=_options(reference=reference, reference_name="test"))
+    assert pinned.check("integrity").first_failing_seq == k
+
+
+def test_checkpoint_signatures_and_pinned_keys(scenario) -> None:
+    s = scenario(END)
+    records = s.history.records()
+    from cryptography.hazmat.primitives import serialization
+
+    own = s.key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw).hex()
+    assert verify_records(records, END, options=_options(trusted_keys=frozenset({own}))).ok
+    other = verify_records(records, END, options=_options(trusted_keys=frozenset({"ab" * 32})))
+    assert "untrusted key" in other.check("integrity").failures[0].reason
+    # a signature that does not fit: the checkpoint is the last message
+    last = records[-1]
+    import json
+
+    data = json.loads(last.body)
+    data["signature"] = ("0" if data["signature"][0] != "0" else "1") + data["signature"][1:]
+    bad = replace(last, body=json.dumps(data).encode())
+    report = verify_records(records[:-1] + [bad], END, options=_options())
+    assert report.check("integrity").failures[0].reason == "checkpoint signature invalid"
+
+
+def test_missing_message_and_stream_config() -> None:
+    h, _ = every_lifecycle(END)
+    records = h.records()
+    holed = records[:4] + records[5:]
+    report = verify_records(holed, END, options=_options())
+    (failure,) = report.check("integrity").failures
+    assert failure.seq == 6 and "5 missing" in failure.reason
+    loose = verify_records(records, END, options=VerifyOptions(stream_config={"deny_delete": True}))
+    assert "deny_purge is not set" in loose.check("integrity").failures[0].reason
+
+
+def test_chain_definition() -> None:
+    import hashlib
+
+    c = Chain()
+    h1 = c.add(1, "fw.a.b.v1", b"{}")
+    expected = hashlib.sha256(bytes(32) + (1).to_bytes(8, "big") + b"fw.a.b.v1" + hashlib.sha256(b"{}").digest())
+    assert h1 == expected.digest()
+    public, signature = sign(Ed25519PrivateKey.generate(), 1, h1.hex())
+
+    assert signature_valid(public, signature, 1, h1.hex())
+    assert not signature_valid(public, signature, 2, h1.hex())
+
+
+def test_replay_lists_invalid_messages_with_reason_not_values() -> None:
+    records = [Record(1, "fw.session.session_started.v1", END, b'{"event_type":"SessionStarted","schema_version":1,'
+                                                             b'"technician":"Erika Mustermann"}'),
+               Record(2, "fw.x.y.v1", END, b"not json")]
+    report = verify_records(records, END, options=_options())
+    invalid = report.summary.invalid
+    assert [i.seq for i in invalid] == [1, 2]
+    assert "Erika" not in invalid[0].reason and "invalid fields" in invalid[0].reason
+    assert report.summary.counts["(invalid)"] == 2
+    assert [f.seq for f in report.check("personal_data").failures] == [1, 2]
