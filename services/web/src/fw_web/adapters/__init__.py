@@ -1,0 +1,1 @@
+"""Adapters: the services' HTTP APIs and the users file."""

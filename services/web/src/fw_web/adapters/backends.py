@@ -1,0 +1,186 @@
+"""The four services' JSON APIs, over httpx. Every call answers a ``Reply``; nothing raises.
+
+A service that cannot be reached gives ``Reply(status=0)``, so every page can say so in plain
+German instead of failing. Logs carry the service, the route template and the status only —
+never a body (request bodies hold the customer's data, answers may too).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+log = logging.getLogger(__name__)
+
+SERVICES = ("intake", "session", "billing", "retention")
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One answer: ``status`` 0 means the service could not be reached."""
+
+    status: int
+    data: Any = None
+    content: bytes = b""
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    @property
+    def unreachable(self) -> bool:
+        return self.status == 0
+
+    @property
+    def message_de(self) -> str | None:
+        """The service's own German message of a problem answer, if it sent one."""
+        if isinstance(self.data, dict) and isinstance(self.data.get("message_de"), str):
+            return str(self.data["message_de"])
+        return None
+
+
+class Backends:
+    """Calls to intake, session, billing and retention with one shared connection pool."""
+
+    def __init__(self, client: httpx.AsyncClient, urls: Mapping[str, str]) -> None:
+        self._client = client
+        self._urls = {name: urls[name].rstrip("/") for name in SERVICES}
+
+    async def _call(self, service: str, method: str, path: str, route: str, *,
+                    json: Any = None, params: Mapping[str, str | int] | None = None,
+                    headers: Mapping[str, str] | None = None, binary: bool = False) -> Reply:
+        url = self._urls[service] + path
+        try:
+            resp = await self._client.request(method, url, json=json, params=params, headers=headers)
+        except httpx.HTTPError as exc:
+            log.warning("service unreachable", extra={"kind": service, "route": route,
+                                                       "error": type(exc).__name__})
+            return Reply(0)
+        data: Any = None
+        if not binary and resp.headers.get("content-type", "").startswith("application/json"):
+            try:
+                data = resp.json()
+            except ValueError:
+                data = None
+        if resp.status_code >= 500:
+            log.warning("service error", extra={"kind": service, "route": route,
+                                                 "status": resp.status_code})
+        return Reply(resp.status_code, data, resp.content if binary else b"", dict(resp.headers))
+
+    # ---- intake -------------------------------------------------------------------------
+    async def current_terms(self) -> Reply:
+        return await self._call("intake", "GET", "/api/terms/current", "/api/terms/current")
+
+    async def terms(self, version: str) -> Reply:
+        return await self._call("intake", "GET", f"/api/terms/{quote(version, safe='')}", "/api/terms/{version}")
+
+    async def create_request(self, body: dict[str, Any], client_ip: str | None) -> Reply:
+        # intake rate-limits per client: pass the customer's address on (intake trusts it only
+        # when its FW_INTAKE_FORWARDED_ALLOW_IPS names this service).
+        headers = {"X-Forwarded-For": client_ip} if client_ip else None
+        return await self._call("intake", "POST", "/api/support-requests", "/api/support-requests",
+                                json=body, headers=headers)
+
+    # ---- session ------------------------------------------------------------------------
+    async def queue(self) -> Reply:
+        return await self._call("session", "GET", "/api/queue", "/api/queue")
+
+    async def start_session(self, request_id: uuid.UUID, technician: str) -> Reply:
+        return await self._call("session", "POST", "/api/sessions", "/api/sessions",
+                                json={"request_id": str(request_id), "technician": technician})
+
+    async def record_promotion(self, session_id: uuid.UUID, statement: str) -> Reply:
+        return await self._call("session", "POST", f"/api/sessions/{session_id}/promotion",
+                                "/api/sessions/{id}/promotion", json={"statement": statement})
+
+    async def end_session(self, session_id: uuid.UUID) -> Reply:
+        return await self._call("session", "POST", f"/api/sessions/{session_id}/end", "/api/sessions/{id}/end")
+
+    async def session(self, session_id: uuid.UUID) -> Reply:
+        return await self._call("session", "GET", f"/api/sessions/{session_id}", "/api/sessions/{id}")
+
+    # ---- billing ------------------------------------------------------------------------
+    async def invoices_for_session(self, session_id: uuid.UUID) -> Reply:
+        return await self._call("billing", "GET", "/api/invoices", "/api/invoices?session_id",
+                                params={"session_id": str(session_id)})
+
+    async def invoice_list(self, limit: int = 100) -> Reply:
+        """All invoices, newest first — only if billing offers a list (else 4xx)."""
+        return await self._call("billing", "GET", "/api/invoices", "/api/invoices", params={"limit": limit})
+
+    async def billing_session(self, session_id: uuid.UUID) -> Reply:
+        return await self._call("billing", "GET", f"/api/sessions/{session_id}", "/api/sessions/{id}")
+
+    async def invoice(self, number: str) -> Reply:
+        return await self._call("billing", "GET", f"/api/invoices/{quote(number, safe='')}", "/api/invoices/{n}")
+
+    async def invoice_file(self, number: str, ext: str) -> Reply:
+        """The archived invoice document (``pdf`` or ``xml``) as bytes."""
+        return await self._call("billing", "GET", f"/api/invoices/{quote(number, safe='')}.{ext}",
+                                f"/api/invoices/{{n}}.{ext}", binary=True)
+
+    async def cancel_invoice(self, number: str, reason_code: str) -> Reply:
+        """Storno: billing issues a cancellation document with its own number."""
+        return await self._call("billing", "POST", f"/api/invoices/{quote(number, safe='')}/cancel",
+                                "/api/invoices/{n}/cancel", json={"reason_code": reason_code})
+
+    async def cancellation(self, number: str) -> Reply:
+        return await self._call("billing", "GET", f"/api/cancellations/{quote(number, safe='')}",
+                                "/api/cancellations/{n}")
+
+    async def retry_delivery(self, delivery_id: int) -> Reply:
+        return await self._call("billing", "POST", f"/api/deliveries/{delivery_id}/retry",
+                                "/api/deliveries/{id}/retry")
+
+    async def export(self, name: str, params: Mapping[str, str] | None = None) -> Reply:
+        """One of billing's CSV exports (``invoices`` with from/to, ``customers``) as bytes."""
+        return await self._call("billing", "GET", f"/api/exports/{name}.csv", f"/api/exports/{name}.csv",
+                                params=params, binary=True)
+
+    async def customers(self, limit: int = 100, offset: int = 0) -> Reply:
+        return await self._call("billing", "GET", "/api/customers", "/api/customers",
+                                params={"limit": limit, "offset": offset})
+
+    async def customer(self, number: str) -> Reply:
+        return await self._call("billing", "GET", f"/api/customers/{quote(number, safe='')}", "/api/customers/{n}")
+
+    async def failed_deliveries(self) -> Reply:
+        return await self._call("billing", "GET", "/api/deliveries", "/api/deliveries?status=failed",
+                                params={"status": "failed"})
+
+    # ---- retention ----------------------------------------------------------------------
+    async def pending_erasures(self, limit: int = 200) -> Reply:
+        return await self._call("retention", "GET", "/api/pending-erasures", "/api/pending-erasures",
+                                params={"limit": limit})
+
+    async def erasures(self, limit: int = 200) -> Reply:
+        return await self._call("retention", "GET", "/api/erasures", "/api/erasures", params={"limit": limit})
+
+    async def avv(self) -> Reply:
+        """The AVV as a standalone HTML page (retention renders it from its Markdown template)."""
+        return await self._call("retention", "GET", "/api/avv", "/api/avv", params={"format": "html"}, binary=True)
+
+    async def record_avv_request(self, channel: str, customer_number: str | None, ticket: str | None) -> Reply:
+        body = {"channel": channel, "customer_number": customer_number or None, "ticket": ticket or None}
+        return await self._call("retention", "POST", "/api/avv-requests", "/api/avv-requests", json=body)
+
+    async def avv_requests(self) -> Reply:
+        return await self._call("retention", "GET", "/api/avv-requests", "/api/avv-requests")
+
+    # ---- health -------------------------------------------------------------------------
+    async def health(self) -> dict[str, bool]:
+        """``/healthz`` of every service, asked at the same time."""
+        async def one(service: str) -> bool:
+            reply = await self._call(service, "GET", "/healthz", "/healthz")
+            return reply.ok
+
+        results = await asyncio.gather(*(one(s) for s in SERVICES))
+        return dict(zip(SERVICES, results, strict=True))

@@ -1,0 +1,71 @@
+"""The composition root: settings → users, limiters, service clients, routes, the FastAPI app."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+import fw_web
+from fw_web.adapters.backends import Backends
+from fw_web.adapters.users_file import load_users
+from fw_web.domain.ratelimit import TokenBucket
+from fw_web.domain.users import User
+from fw_web.entrypoints import errors, office, office_documents, ops, privacy, public, signin, technician
+from fw_web.entrypoints.web_session import CookieSettings, SessionMiddleware
+from fw_web.settings import Settings
+
+log = logging.getLogger(__name__)
+
+STATIC = Path(fw_web.__file__).parent / "static"
+#: ``docs/privacy`` of the source tree (services/web/src/fw_web → repository root).
+_PARENTS = Path(fw_web.__file__).resolve().parents
+SOURCE_PRIVACY_DOCS = _PARENTS[4] / "docs" / "privacy" if len(_PARENTS) > 4 else None
+
+
+def create_app(settings: Settings | None = None, *, users: dict[str, User] | None = None,
+               transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
+    """The web app. ``users`` and ``transport`` (httpx) replace the file and the network in tests."""
+    settings = settings or Settings()
+    if users is None:
+        users = load_users(settings.users_file)
+        if not users:
+            log.warning("no users: nobody can sign in (FW_WEB_USERS_FILE, python -m fw_web add-user)")
+    secret = settings.secret_key.get_secret_value() if settings.secret_key else None
+    if secret is None:
+        log.warning("FW_WEB_SECRET_KEY not set: a random key signs the cookies of this process only")
+        secret = secrets.token_urlsafe(32)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # One pool for all calls; redirects are never followed (a service answers, or it does not).
+        async with httpx.AsyncClient(timeout=settings.backend_timeout_s, transport=transport,
+                                     follow_redirects=False) as client:
+            app.state.backends = Backends(client, {
+                "intake": settings.intake_url, "session": settings.session_url,
+                "billing": settings.billing_url, "retention": settings.retention_url})
+            log.info("web started", extra={"count": len(users)})
+            yield
+
+    app = FastAPI(title="fernwartung web", version="1.0.0", lifespan=lifespan,
+                  docs_url=None, redoc_url=None, openapi_url=None)  # pages, not an API
+    app.state.settings = settings
+    app.state.users = users
+    app.state.form_limiter = TokenBucket(settings.form_rate_per_minute)
+    app.state.login_limiter = TokenBucket(settings.login_rate_per_minute)
+    app.state.privacy_docs = settings.privacy_docs_dir or SOURCE_PRIVACY_DOCS
+
+    app.add_middleware(SessionMiddleware, settings=CookieSettings(
+        secret=secret, max_age=settings.session_max_age_s, secure=settings.cookie_secure))
+    ops.install(app, settings)
+    errors.install(app)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for module in (public, signin, technician, office, office_documents, privacy):
+        app.include_router(module.build_router())
+    return app

@@ -1,0 +1,123 @@
+"""The public support-request form: form fields → intake's JSON body, intake's 422 → field messages."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+#: The form's input names, in page order. Kept apart from intake's names so the page does not
+#: change when intake nests or renames a field; ``INTAKE_FIELD`` maps between them.
+FIELDS = ("company", "contact_name", "phone", "email", "street", "postal_code", "city", "country",
+          "customer_type", "withdrawal_waiver", "terms_accepted")
+ADDRESS_FIELDS = ("street", "postal_code", "city")
+
+#: intake's error ``field`` (dotted location) → the form input that shows the message.
+INTAKE_FIELD = {
+    "company": "company", "contact_name": "contact_name", "phone": "phone", "email": "email",
+    "customer_type": "customer_type", "withdrawal_waiver": "withdrawal_waiver",
+    "terms_accepted": "terms_accepted", "terms_version": "terms_accepted",
+    "address": "street", "address.street": "street", "address.postal_code": "postal_code",
+    "address.city": "city", "address.country": "country",
+}
+
+#: The label of each field, for the error summary ("Telefon: …").
+LABELS = {
+    "company": "Firma", "contact_name": "Name", "phone": "Telefon", "email": "E-Mail",
+    "street": "Straße und Hausnummer", "postal_code": "Postleitzahl", "city": "Ort", "country": "Land",
+    "customer_type": "Sie sind", "withdrawal_waiver": "Widerrufsrecht",
+    "terms_accepted": "Nutzungsbedingungen", "form": "Formular",
+}
+
+#: Our own checks, before intake is asked (the same words intake would use).
+REQUIRED = {
+    "company": "Bitte geben Sie die Firma an (bei Privatpersonen Ihren Namen).",
+    "contact_name": "Bitte geben Sie Ihren Namen an.",
+    "phone": "Bitte geben Sie eine Telefonnummer an, unter der wir Sie erreichen.",
+}
+TERMS_MISSING = "Bitte bestätigen Sie die Nutzungsbedingungen."
+WAIVER_MISSING = ("Als Verbraucherin oder Verbraucher bestätigen Sie bitte, dass wir sofort beginnen "
+                  "sollen und dass Ihr Widerrufsrecht mit vollständiger Erbringung der Leistung "
+                  "erlischt (§ 356 Abs. 4 BGB).")
+ADDRESS_INCOMPLETE = "Bitte geben Sie die Anschrift vollständig an (Straße, Postleitzahl, Ort) oder lassen Sie sie leer."
+#: intake's generic message for an error code it did not explain: ours is plainer.
+GENERIC = "Bitte prüfen Sie diese Angabe."
+
+
+@dataclass
+class FormInput:
+    """What the customer typed (already stripped); ``errors`` maps a form field to one message."""
+
+    values: dict[str, str]
+    errors: dict[str, str] = field(default_factory=dict)
+
+    def checked(self, name: str) -> bool:
+        """Whether a checkbox was ticked."""
+        return self.values.get(name) in ("on", "true", "1", "ja")
+
+
+def in_page_order(errors: dict[str, str]) -> list[tuple[str, str]]:
+    """``(field, message)`` in the order the fields appear on the page (for the error summary)."""
+    order = {name: i for i, name in enumerate(FIELDS)}
+    return sorted(errors.items(), key=lambda item: order.get(item[0], len(order)))
+
+
+def read_form(form: Mapping[str, Any]) -> FormInput:
+    """Only the known fields, as stripped strings (unknown inputs are dropped)."""
+    values = {}
+    for name in FIELDS:
+        raw = form.get(name)
+        values[name] = raw.strip() if isinstance(raw, str) else ""
+    if values["customer_type"] not in ("business", "consumer"):
+        values["customer_type"] = "business"
+    values["country"] = values["country"].upper() or "DE"
+    return values_checked(FormInput(values))
+
+
+def values_checked(form: FormInput) -> FormInput:
+    """The checks the page can do itself, so an obviously incomplete form costs no request."""
+    for name, message in REQUIRED.items():
+        if not form.values[name]:
+            form.errors[name] = message
+    if not form.checked("terms_accepted"):
+        form.errors["terms_accepted"] = TERMS_MISSING
+    if form.values["customer_type"] == "consumer" and not form.checked("withdrawal_waiver"):
+        form.errors["withdrawal_waiver"] = WAIVER_MISSING
+    given = [n for n in ADDRESS_FIELDS if form.values[n]]
+    if given and len(given) < len(ADDRESS_FIELDS):
+        for n in ADDRESS_FIELDS:
+            if not form.values[n]:
+                form.errors[n] = ADDRESS_INCOMPLETE
+    return form
+
+
+def intake_body(form: FormInput, terms_version: str) -> dict[str, Any]:
+    """The JSON body of intake's ``POST /api/support-requests``."""
+    v = form.values
+    body: dict[str, Any] = {
+        "company": v["company"], "contact_name": v["contact_name"], "phone": v["phone"],
+        "customer_type": v["customer_type"], "terms_accepted": form.checked("terms_accepted"),
+        "terms_version": terms_version,
+        "withdrawal_waiver": v["customer_type"] == "consumer" and form.checked("withdrawal_waiver"),
+    }
+    if v["email"]:
+        body["email"] = v["email"]
+    if any(v[n] for n in ADDRESS_FIELDS):
+        body["address"] = {"street": v["street"], "postal_code": v["postal_code"], "city": v["city"],
+                           "country": v["country"] or "DE"}
+    return body
+
+
+def field_messages(errors: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """intake's ``errors[]`` (``field``, ``code``, ``message_de``) → form field → German message.
+
+    The first message per field wins; an error on an unknown field lands on ``form``.
+    """
+    out: dict[str, str] = {}
+    for e in errors:
+        where = INTAKE_FIELD.get(str(e.get("field", "")), "form")
+        message = str(e.get("message_de") or GENERIC)
+        if e.get("code") == "missing" and where in REQUIRED:
+            message = REQUIRED[where]
+        out.setdefault(where, message)
+    return out

@@ -1,0 +1,1 @@
+"""Thin entrypoints: the pages (HTML), the polled fragments, downloads, health."""

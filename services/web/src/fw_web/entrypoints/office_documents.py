@@ -1,0 +1,90 @@
+"""More office pages: Storno, cancellation documents, failed deliveries, the accounting export."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Path, Query, Request
+from fastapi.responses import RedirectResponse, Response
+
+from fw_web.entrypoints.office import CANCEL_REASONS, InvoiceNumber, OfficeUser
+from fw_web.entrypoints.public import UNREACHABLE, backends
+from fw_web.entrypoints.render import render
+from fw_web.entrypoints.web_session import require_csrf, web_session
+
+log = logging.getLogger(__name__)
+
+
+def build_router() -> APIRouter:
+    """Routes under ``/buero`` that change or export documents."""
+    router = APIRouter(prefix="/buero")
+
+    @router.post("/rechnungen/{number}/stornieren", dependencies=[Depends(require_csrf)],
+                 summary="Cancel an invoice (Storno)")
+    async def cancel(request: Request, user: OfficeUser, number: InvoiceNumber,
+                     reason_code: Annotated[str, Form(max_length=32)] = "",
+                     confirmed: Annotated[str, Form(max_length=8)] = "") -> Response:
+        session = web_session(request)
+        if reason_code not in CANCEL_REASONS or confirmed != "on":
+            session.flash("Bitte wählen Sie einen Grund und bestätigen Sie den Storno.", "error")
+            return RedirectResponse(f"/buero/rechnungen/{number}", status_code=303)
+        reply = await backends(request).cancel_invoice(number, reason_code)
+        if reply.status == 201 and isinstance(reply.data, dict):
+            storno = str(reply.data["cancellation_number"])
+            log.info("invoice cancelled", extra={"invoice_number": number})
+            session.flash(f"Die Rechnung {number} ist storniert (Stornorechnung {storno}).", "success")
+            return RedirectResponse(f"/buero/stornos/{storno}", status_code=303)
+        session.flash(reply.message_de or UNREACHABLE, "error")
+        return RedirectResponse(f"/buero/rechnungen/{number}", status_code=303)
+
+    @router.get("/stornos/{number}", summary="One cancellation (Storno)")
+    async def cancellation(request: Request, user: OfficeUser, number: InvoiceNumber) -> Response:
+        reply = await backends(request).cancellation(number)
+        if reply.status == 404:
+            return render(request, "message.html", status_code=404, title="Stornorechnung",
+                          message="Diese Stornonummer ist nicht bekannt.", back="/buero")
+        if not reply.ok or not isinstance(reply.data, dict):
+            return render(request, "message.html", status_code=503, title="Stornorechnung", message=UNREACHABLE)
+        return render(request, "office/cancellation.html", c=reply.data, reasons=CANCEL_REASONS)
+
+    @router.get("/zustellungen", summary="Invoice e-mails that could not be delivered")
+    async def deliveries(request: Request, user: OfficeUser) -> Response:
+        reply = await backends(request).failed_deliveries()
+        items: list[dict[str, Any]] | None = None
+        if reply.ok:
+            data = reply.data
+            items = data.get("items", []) if isinstance(data, dict) else data if isinstance(data, list) else []
+        return render(request, "office/deliveries.html", items=items, available=reply.ok,
+                      unreachable=reply.unreachable)
+
+    @router.post("/zustellungen/{delivery_id}/wiederholen", dependencies=[Depends(require_csrf)],
+                 summary="Send a failed delivery again")
+    async def retry(request: Request, user: OfficeUser,
+                    delivery_id: Annotated[int, Path(ge=1, le=2**62)]) -> Response:
+        reply = await backends(request).retry_delivery(delivery_id)
+        session = web_session(request)
+        if reply.ok:
+            session.flash("Die Zustellung wird erneut versucht.", "success")
+        else:
+            session.flash(reply.message_de or UNREACHABLE, "error")
+        return RedirectResponse("/buero/zustellungen", status_code=303)
+
+    @router.get("/export/rechnungen.csv", summary="Invoices and cancellations of a period, for accounting")
+    async def export_invoices(request: Request, user: OfficeUser, von: Annotated[date, Query()],
+                              bis: Annotated[date, Query()]) -> Response:
+        if bis < von:
+            return render(request, "message.html", status_code=422, title="Export",
+                          message="Das Ende des Zeitraums liegt vor dem Anfang.", back="/buero")
+        reply = await backends(request).export("invoices", {"from": von.isoformat(), "to": bis.isoformat()})
+        if not reply.ok:
+            message = UNREACHABLE if reply.unreachable or reply.status >= 500 else \
+                "Der Abrechnungsdienst bietet diesen Export (noch) nicht an."
+            return render(request, "message.html", status_code=503 if reply.unreachable else 404,
+                          title="Export", message=message, back="/buero")
+        filename = f"rechnungen_{von:%Y%m%d}_{bis:%Y%m%d}.csv"
+        return Response(reply.content, media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+    return router

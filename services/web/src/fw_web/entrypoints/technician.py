@@ -1,0 +1,131 @@
+"""The technician console: live queue, start a session, promotion statement, end, the invoice."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from fw_web.domain.formatting import parse_time
+from fw_web.domain.users import Role, User
+from fw_web.entrypoints.public import UNREACHABLE, backends
+from fw_web.entrypoints.render import render, render_fragment
+from fw_web.entrypoints.web_session import require_csrf, require_role, web_session
+
+log = logging.getLogger(__name__)
+
+Technician = Annotated[User, Depends(require_role(Role.TECHNICIAN))]
+_GONE = "Diese Sitzung ist nicht bekannt."
+
+
+def _problem(reply_message: str | None, fallback: str = UNREACHABLE) -> str:
+    return reply_message or fallback
+
+
+def _elapsed(session: dict[str, Any]) -> int:
+    started = parse_time(session.get("started_at"))
+    if started is None or started.tzinfo is None:
+        return 0
+    return max(0, int((datetime.now(UTC) - started).total_seconds()))
+
+
+async def _billing_state(request: Request, session_id: uuid.UUID) -> dict[str, Any]:
+    """What billing says about an ended session: ``{"state": ..., "done": bool, ...}``."""
+    api = backends(request)
+    invoices = await api.invoices_for_session(session_id)
+    if invoices.unreachable:
+        return {"state": "unreachable", "done": False}
+    items = invoices.data.get("items") if isinstance(invoices.data, dict) else None
+    if invoices.ok and items:
+        return {"state": "invoiced", "done": True, "invoice": items[0]}
+    status = await api.billing_session(session_id)
+    if status.ok and isinstance(status.data, dict):
+        state = str(status.data.get("status"))
+        # "invoiced" without an invoice in the list: the list was read a moment too early.
+        return {"state": state, "done": state in ("not_billed", "blocked"), "billing": status.data}
+    return {"state": "pending", "done": False}
+
+
+def build_router() -> APIRouter:
+    """The technician's routes under ``/technik``."""
+    router = APIRouter(prefix="/technik")
+
+    @router.get("", summary="Technician console")
+    async def console(request: Request, user: Technician) -> Response:
+        queue = await backends(request).queue()
+        return render(request, "technician/console.html", queue=queue.data if queue.ok else None,
+                      queue_problem=None if queue.ok else _problem(queue.message_de),
+                      recent=web_session(request).data.get("sessions", []))
+
+    @router.get("/warteschlange", summary="The queue as an HTML fragment (polled)")
+    async def queue_fragment(request: Request, user: Technician) -> Response:
+        queue = await backends(request).queue()
+        return render_fragment("technician/_queue.html", queue=queue.data if queue.ok else None,
+                               queue_problem=None if queue.ok else _problem(queue.message_de),
+                               csrf_token=web_session(request).csrf)
+
+    @router.post("/sitzungen", dependencies=[Depends(require_csrf)], summary="Start a session")
+    async def start(request: Request, user: Technician, request_id: Annotated[uuid.UUID, Form()],
+                    ticket: Annotated[str, Form(max_length=16)] = "") -> Response:
+        reply = await backends(request).start_session(request_id, user.username)
+        session = web_session(request)
+        if reply.status == 201 and isinstance(reply.data, dict):
+            session_id = str(reply.data["session_id"])
+            log.info("session started", extra={"session_id": session_id, "request_id": str(request_id)})
+            session.remember_session(session_id, ticket or None)
+            session.flash("Die Sitzung läuft.", "success")
+            return RedirectResponse(f"/technik/sitzungen/{session_id}", status_code=303)
+        session.flash(_problem(reply.message_de, "Die Sitzung konnte nicht gestartet werden."), "error")
+        return RedirectResponse("/technik", status_code=303)
+
+    @router.get("/sitzungen/{session_id}", summary="One session: timer, statement, end, invoice")
+    async def show(request: Request, user: Technician, session_id: uuid.UUID) -> Response:
+        reply = await backends(request).session(session_id)
+        if reply.status == 404:
+            return render(request, "message.html", status_code=404, title="Sitzung", message=_GONE)
+        if not reply.ok or not isinstance(reply.data, dict):
+            return render(request, "message.html", status_code=503, title="Sitzung", message=UNREACHABLE)
+        data = reply.data
+        ticket = next((s.get("ticket") for s in web_session(request).data.get("sessions", [])
+                       if isinstance(s, dict) and s.get("id") == str(session_id)), None)
+        billing = await _billing_state(request, session_id) if data.get("status") == "ended" else None
+        return render(request, "technician/session.html", s=data, ticket=ticket, elapsed=_elapsed(data),
+                      billing=billing)
+
+    @router.get("/sitzungen/{session_id}/abrechnung", summary="Billing of an ended session (polled fragment)")
+    async def billing_fragment(request: Request, user: Technician, session_id: uuid.UUID) -> Response:
+        return render_fragment("technician/_billing.html", billing=await _billing_state(request, session_id),
+                               session_id=session_id)
+
+    @router.post("/sitzungen/{session_id}/erklaerung", dependencies=[Depends(require_csrf)],
+                 summary="Record the customer's promotion statement")
+    async def promote(request: Request, user: Technician, session_id: uuid.UUID,
+                      statement: Annotated[str, Form(max_length=2000)] = "") -> Response:
+        session = web_session(request)
+        if not statement.strip():
+            session.flash("Bitte tragen Sie die Erklärung der Kundin oder des Kunden im Wortlaut ein.", "error")
+        else:
+            reply = await backends(request).record_promotion(session_id, statement)
+            if reply.ok:
+                log.info("promotion recorded", extra={"session_id": str(session_id)})
+                session.flash("Die Erklärung ist gespeichert. Ein Kundenkonto wird angelegt.", "success")
+            else:
+                session.flash(_problem(reply.message_de, "Die Erklärung konnte nicht gespeichert werden."), "error")
+        return RedirectResponse(f"/technik/sitzungen/{session_id}", status_code=303)
+
+    @router.post("/sitzungen/{session_id}/beenden", dependencies=[Depends(require_csrf)], summary="End the session")
+    async def end(request: Request, user: Technician, session_id: uuid.UUID) -> Response:
+        reply = await backends(request).end_session(session_id)
+        session = web_session(request)
+        if reply.ok:
+            log.info("session ended", extra={"session_id": str(session_id)})
+            session.flash("Die Sitzung ist beendet.", "success")
+        else:
+            session.flash(_problem(reply.message_de, "Die Sitzung konnte nicht beendet werden."), "error")
+        return RedirectResponse(f"/technik/sitzungen/{session_id}", status_code=303)
+
+    return router

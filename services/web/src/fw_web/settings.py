@@ -1,0 +1,58 @@
+"""Settings of the web front end: environment variables ``FW_WEB_*``.
+
+The web service has no database and no NATS connection: it talks to the four services over
+their JSON APIs only, so it does not subclass ``ServiceSettings`` (whose fields are NATS and
+PostgreSQL) but keeps the same conventions (prefix, frozen, ``extra="ignore"``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FW_WEB_", extra="ignore", frozen=True)
+
+    http_host: str = "127.0.0.1"
+    #: 0 lets the OS choose (tests).
+    http_port: int = Field(default=8080, ge=0, le=65535)
+    log_level: str = "INFO"
+    max_body_bytes: int = 64 * 1024
+
+    #: Base URLs of the services (no trailing slash needed); the defaults are ``make run``'s ports.
+    intake_url: str = "http://127.0.0.1:8081"
+    session_url: str = "http://127.0.0.1:8082"
+    billing_url: str = "http://127.0.0.1:8083"
+    retention_url: str = "http://127.0.0.1:8084"
+    #: Seconds to wait for a service before showing "not reachable".
+    backend_timeout_s: float = Field(default=5.0, gt=0, le=60)
+
+    #: Users and their argon2 password hashes (TOML, see README). Read at start.
+    users_file: Path = Path("var/web-users.toml")
+    #: Development only: create ``users_file`` with one random password per role when it is
+    #: missing and print the passwords once to stdout.
+    dev_bootstrap: bool = False
+
+    #: Signs the session cookie. Unset: a random key per process (everyone is signed out on a
+    #: restart, and several instances would not share sign-ins) — set it in production.
+    secret_key: SecretStr | None = None
+    #: Mark cookies ``Secure`` (set this behind TLS; requests arriving as https get it anyway).
+    cookie_secure: bool = False
+    #: A sign-in lasts this long (seconds) without a new sign-in.
+    session_max_age_s: int = Field(default=12 * 3600, ge=60, le=7 * 24 * 3600)
+
+    #: Public form submissions per minute and client address (token bucket, in memory).
+    form_rate_per_minute: int = Field(default=10, ge=1, le=100_000)
+    #: Sign-in attempts per minute and client address.
+    login_rate_per_minute: int = Field(default=10, ge=1, le=100_000)
+    #: Seconds a failed sign-in waits before answering (slows guessing).
+    login_failure_delay_s: float = Field(default=1.0, ge=0, le=10)
+
+    #: Where the Art. 30 record (``*.html``) lives; unset: ``docs/privacy`` of the source tree.
+    privacy_docs_dir: Path | None = None
+    #: Addresses of reverse proxies whose X-Forwarded-For is trusted (uvicorn's
+    #: ``forwarded_allow_ips``); unset: the TCP peer is the client.
+    forwarded_allow_ips: str | None = None

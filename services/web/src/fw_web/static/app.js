@@ -1,0 +1,84 @@
+/* fernwartung web: the little JavaScript the pages use. Everything works without it, only less live:
+   - [data-poll]: reload an HTML fragment every few seconds (the technician's queue, the invoice);
+   - [data-timer-elapsed]: a running session's clock;
+   - [data-autofocus]: move focus to an error summary or the ticket so screen readers announce it. */
+(function () {
+  "use strict";
+
+  function pad(n) { return n < 10 ? "0" + n : String(n); }
+  function hms(total) {
+    total = Math.max(0, Math.floor(total));
+    var h = Math.floor(total / 3600), m = Math.floor((total % 3600) / 60), s = total % 60;
+    return h + ":" + pad(m) + ":" + pad(s);
+  }
+
+  function startTimers() {
+    document.querySelectorAll("[data-timer-elapsed]").forEach(function (el) {
+      var origin = Date.now() - Number(el.getAttribute("data-timer-elapsed")) * 1000;
+      var tick = function () { el.textContent = hms((Date.now() - origin) / 1000); };
+      tick();
+      window.setInterval(tick, 1000);
+    });
+  }
+
+  function countText(n) {
+    if (n === "" || n === null) { return ""; }
+    n = Number(n);
+    return n === 0 ? "Keine wartenden Anfragen." : (n === 1 ? "1 wartende Anfrage." : n + " wartende Anfragen.");
+  }
+
+  function startPoller(region) {
+    var url = region.getAttribute("data-poll");
+    var every = Number(region.getAttribute("data-poll-interval")) || 2000;
+    var status = document.getElementById(region.getAttribute("data-poll-status") || "");
+    var last = region.innerHTML, lastCount = null, timer = null, busy = false;
+
+    function stop() { if (timer) { window.clearInterval(timer); timer = null; } }
+
+    function apply(html) {
+      if (html === last) { return; }
+      // Keep the keyboard where it was: remember the focused control by its data-key.
+      var active = document.activeElement, key = null;
+      if (active && region.contains(active)) { key = active.getAttribute("data-key"); }
+      region.innerHTML = html;
+      last = region.innerHTML;
+      if (key) {
+        var again = region.querySelector('[data-key="' + key + '"]');
+        if (again) { again.focus(); }
+      }
+      var counted = region.querySelector("[data-count]");
+      if (status && counted) {
+        var n = counted.getAttribute("data-count");
+        if (n !== lastCount) { status.textContent = countText(n); lastCount = n; }
+      }
+      if (region.querySelector("[data-poll-done]")) { stop(); }
+    }
+
+    function poll() {
+      if (busy || document.hidden) { return; }
+      busy = true;
+      fetch(url, { credentials: "same-origin", cache: "no-store", headers: { "X-FW-Fragment": "1" } })
+        .then(function (resp) {
+          return resp.text().then(function (text) {
+            if (resp.status === 401) { apply(text); stop(); return; }
+            if (resp.ok) { apply(text); }
+          });
+        })
+        .catch(function () { /* offline for a moment: the next round tries again */ })
+        .then(function () { busy = false; });
+    }
+
+    var first = region.querySelector("[data-count]");
+    if (first) { lastCount = first.getAttribute("data-count"); }
+    if (!region.querySelector("[data-poll-done]")) { timer = window.setInterval(poll, every); }
+  }
+
+  function init() {
+    startTimers();
+    document.querySelectorAll("[data-poll]").forEach(startPoller);
+    var focus = document.querySelector("[data-autofocus]");
+    if (focus) { focus.focus(); }
+  }
+
+  if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", init); } else { init(); }
+})();

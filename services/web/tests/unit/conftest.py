@@ -1,0 +1,248 @@
+"""The web app against fake services (an httpx MockTransport): no network, no processes."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+from fw_web.adapters.users_file import hash_password
+from fw_web.bootstrap import create_app
+from fw_web.domain.users import Role, User
+from fw_web.settings import Settings
+
+PASSWORDS = {"technik": "technik-passwort-1", "buero": "buero-passwort-12", "datenschutz": "datenschutz-pw-1"}
+ROLES = {"technik": Role.TECHNICIAN, "buero": Role.OFFICE, "datenschutz": Role.PRIVACY}
+#: Hashing is slow on purpose; the users are the same in every test.
+USERS = {name: User(name, ROLES[name], hash_password(pw)) for name, pw in PASSWORDS.items()}
+
+TERMS = {"version": "2026-01", "sha256": "a" * 64, "text": "# Nutzungsbedingungen\n\nFassung 2026-01\n\n## 1. Gegenstand\n\nText."}
+INVOICE = {
+    "number": "FW-2026-000001", "kind": "kleinbetrag", "issued_at": "2026-05-04T10:00:00Z",
+    "service_date": "2026-05-04T09:59:00Z", "session_id": str(uuid.UUID(int=7)), "request_id": str(uuid.UUID(int=8)),
+    "tariff_version": "e2e-1", "raw_seconds": 2, "billed_seconds": 900,
+    "lines": [{"description": "Grundgebühr", "quantity": "1", "unit": "C62", "unit_price": "10.00", "net": "10.00"}],
+    "net_total": "34.00", "vat_rate": "0.19", "vat_total": "6.46", "gross_total": "40.46", "currency": "EUR",
+    "customer_number": None, "recipient": None,
+}
+
+
+@dataclass
+class FakeServices:
+    """Answers like the four services; tests change the fields to steer it."""
+
+    queue: list[dict[str, Any]] = field(default_factory=list)
+    created: list[dict[str, Any]] = field(default_factory=list)
+    intake_reply: tuple[int, dict[str, Any]] | None = None
+    sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    invoices: dict[str, dict[str, Any]] = field(default_factory=lambda: {INVOICE["number"]: INVOICE})
+    pdf: bytes | None = b"%PDF-1.7 fake"
+    avv: bytes | None = None
+    avv_requests: list[dict[str, Any]] | None = None
+    cancelled: dict[str, str] = field(default_factory=dict)
+    deliveries: list[dict[str, Any]] | None = None
+    retried: list[int] = field(default_factory=list)
+    down: set[str] = field(default_factory=set)
+    seen: list[httpx.Request] = field(default_factory=list)
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        self.seen.append(request)
+        service = {8081: "intake", 8082: "session", 8083: "billing", 8084: "retention"}[request.url.port]
+        if service in self.down:
+            raise httpx.ConnectError("down")
+        route = getattr(self, service)
+        return route(request, request.method, request.url.path)
+
+    def intake(self, request: httpx.Request, method: str, path: str) -> httpx.Response:
+        if path == "/healthz":
+            return httpx.Response(200, json={"status": "ok"})
+        if path in ("/api/terms/current", "/api/terms/2026-01"):
+            return httpx.Response(200, json=TERMS)
+        if path.startswith("/api/terms/"):
+            return httpx.Response(404, json={"code": "terms_version_unknown", "message_de": "x", "message_en": "x"})
+        if method == "POST" and path == "/api/support-requests":
+            body = json.loads(request.content)
+            self.created.append(body)
+            if self.intake_reply:
+                return httpx.Response(self.intake_reply[0], json=self.intake_reply[1])
+            return httpx.Response(201, json={"request_id": str(uuid.uuid4()), "ticket": "K7MQ-3XA", "status_url": "/x"})
+        return httpx.Response(404, json={})
+
+    def session(self, request: httpx.Request, method: str, path: str) -> httpx.Response:
+        if path == "/healthz":
+            return httpx.Response(200, json={"status": "ok"})
+        if path == "/api/queue":
+            return httpx.Response(200, json=self.queue)
+        if method == "POST" and path == "/api/sessions":
+            body = json.loads(request.content)
+            sid = str(uuid.uuid4())
+            self.sessions[sid] = {"session_id": sid, "request_id": body["request_id"], "technician": body["technician"],
+                                  "status": "running", "started_at": "2026-05-04T09:59:00Z", "promoted": False,
+                                  "statement_sha256": None, "stated_at": None, "ended_at": None, "duration_seconds": None}
+            return httpx.Response(201, json={"session_id": sid, "started_at": "2026-05-04T09:59:00Z"})
+        m = re.fullmatch(r"/api/sessions/([0-9a-f-]+)(/end|/promotion)?", path)
+        if m and m.group(1) in self.sessions:
+            s = self.sessions[m.group(1)]
+            if m.group(2) == "/end":
+                s.update(status="ended", ended_at="2026-05-04T10:00:00Z", duration_seconds=60)
+            elif m.group(2) == "/promotion":
+                s.update(promoted=True, stated_at="2026-05-04T09:59:30Z")
+                return httpx.Response(201, json=s)
+            return httpx.Response(200, json=s)
+        return httpx.Response(404, json={"code": "session_not_found", "message_de": "Sitzung unbekannt.", "message_en": "x"})
+
+    def billing(self, request: httpx.Request, method: str, path: str) -> httpx.Response:
+        if path == "/healthz":
+            return httpx.Response(200, json={"status": "ok"})
+        if path == "/api/invoices":
+            sid = request.url.params.get("session_id")
+            if sid is None:
+                return httpx.Response(422, json={"code": "invalid_input"})
+            return httpx.Response(200, json={"items": [i for i in self.invoices.values() if i["session_id"] == sid]})
+        m = re.fullmatch(r"/api/invoices/([A-Z0-9-]+)(\.pdf)?", path)
+        if m:
+            inv = self.invoices.get(m.group(1))
+            if inv is None or (m.group(2) and self.pdf is None):
+                return httpx.Response(404, json={"code": "invoice_not_found", "message_de": "x", "message_en": "x"})
+            if m.group(2):
+                return httpx.Response(200, content=self.pdf, headers={"content-type": "application/pdf"})
+            return httpx.Response(200, json=inv)
+        m = re.fullmatch(r"/api/invoices/([A-Z0-9-]+)/cancel", path)
+        if m and method == "POST":
+            if m.group(1) in self.cancelled:
+                return httpx.Response(409, json={"code": "already_cancelled", "message_en": "x",
+                                                 "message_de": "Diese Rechnung wurde bereits storniert."})
+            storno = "FW-S-2026-000001"
+            self.cancelled[m.group(1)] = storno
+            return httpx.Response(201, json={"cancellation_number": storno, "invoice_number": m.group(1),
+                                             "reason_code": json.loads(request.content)["reason_code"],
+                                             "net_total": "-34.00", "vat_total": "-6.46", "gross_total": "-40.46"})
+        m = re.fullmatch(r"/api/cancellations/([A-Z0-9-]+)", path)
+        if m:
+            for inv, storno in self.cancelled.items():
+                if storno == m.group(1):
+                    return httpx.Response(200, json={
+                        "number": storno, "invoice_number": inv, "reason_code": "duplicate",
+                        "issued_at": "2026-05-05T10:00:00Z", "lines": [], "net_total": "-34.00", "vat_rate": "0.19",
+                        "vat_total": "-6.46", "gross_total": "-40.46", "currency": "EUR", "e_invoice": False})
+            return httpx.Response(404, json={"code": "cancellation_not_found", "message_de": "x", "message_en": "x"})
+        if path == "/api/deliveries" and self.deliveries is not None:
+            return httpx.Response(200, json={"items": self.deliveries, "limit": 100, "offset": 0})
+        m = re.fullmatch(r"/api/deliveries/(\d+)/retry", path)
+        if m and self.deliveries is not None:
+            self.retried.append(int(m.group(1)))
+            return httpx.Response(202, json={"id": int(m.group(1)), "status": "pending"})
+        if path == "/api/exports/invoices.csv" and self.deliveries is not None:
+            return httpx.Response(200, content=b"\xef\xbb\xbfNummer;Brutto\r\n", headers={"content-type": "text/csv"})
+        if path.startswith("/api/sessions/"):
+            return httpx.Response(404, json={"code": "session_not_found", "message_de": "x", "message_en": "x"})
+        if path == "/api/customers":
+            return httpx.Response(200, json={"items": [{
+                "customer_number": "K00001", "request_id": str(uuid.UUID(int=1)), "session_id": str(uuid.UUID(int=2)),
+                "company": "=Beispiel GmbH", "contact_name": "Erika Musterfrau", "phone": "+4930123456", "email": None,
+                "address": None, "statement": "Ja.", "stated_at": "2026-05-04T09:59:30Z", "technician": "technik",
+                "created_at": "2026-05-04T10:00:00Z"}], "total": 1, "limit": 100, "offset": 0})
+        return httpx.Response(404, json={})
+
+    def retention(self, request: httpx.Request, method: str, path: str) -> httpx.Response:
+        if path == "/healthz":
+            return httpx.Response(200, json={"status": "ok"})
+        if path == "/api/pending-erasures":
+            return httpx.Response(200, json=[{"request_id": str(uuid.UUID(int=3)), "stored_at": "2026-05-01T10:00:00Z",
+                                              "deadline": "2026-05-15T10:00:00Z"}])
+        if path == "/api/erasures":
+            return httpx.Response(200, json=[{"request_id": str(uuid.UUID(int=4)), "reason": "invoice_issued",
+                                              "erased_at": "2026-05-04T10:00:01Z", "trigger_event_id": None, "had_data": True}])
+        if path == "/api/avv" and self.avv is not None:
+            return httpx.Response(200, content=self.avv, headers={
+                "content-type": "text/html; charset=utf-8", "content-disposition": 'inline; filename="avv-2026-01.html"'})
+        if path == "/api/avv-requests" and self.avv_requests is not None:
+            if method == "POST":
+                body = json.loads(request.content)
+                if body["ticket"] and not re.fullmatch(r"[A-Z0-9]{4}-[A-Z0-9]{3}", body["ticket"]):
+                    return httpx.Response(422, json={"code": "invalid_input", "errors": []})
+                self.avv_requests.append({**body, "id": str(uuid.uuid4()), "requested_at": "2026-05-04T10:00:00Z",
+                                          "avv_version": "2026-01", "avv_sha256": "b" * 64})
+                return httpx.Response(201, json=self.avv_requests[-1])
+            return httpx.Response(200, json=self.avv_requests)
+        return httpx.Response(404, json={"code": "not_found", "message_de": "x", "message_en": "x"})
+
+
+def settings(**overrides: Any) -> Settings:
+    base: dict[str, Any] = {"login_failure_delay_s": 0, "secret_key": "test-secret-key-0123456789"}
+    return Settings(**(base | overrides))
+
+
+@pytest.fixture
+def services() -> FakeServices:
+    return FakeServices()
+
+
+AppFactory = Callable[..., Any]
+
+
+@pytest_asyncio.fixture
+async def make_client(services: FakeServices) -> AsyncIterator[Callable[..., Any]]:
+    """``await make_client(**settings)``: an httpx client on a fresh app (lifespan running)."""
+    opened: list[Any] = []
+
+    async def make(**overrides: Any) -> httpx.AsyncClient:
+        app = create_app(settings(**overrides), users=dict(USERS), transport=httpx.MockTransport(services.handler))
+        ctx = app.router.lifespan_context(app)
+        await ctx.__aenter__()
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://testserver")
+        opened.append((ctx, client))
+        return client
+
+    yield make
+    for ctx, client in reversed(opened):
+        await client.aclose()
+        await ctx.__aexit__(None, None, None)
+
+
+@pytest_asyncio.fixture
+async def client(make_client: Callable[..., Any]) -> httpx.AsyncClient:
+    result: httpx.AsyncClient = await make_client()
+    return result
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token in a rendered page."""
+    m = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert m, "no CSRF token in the page"
+    return m.group(1)
+
+
+@dataclass
+class Web:
+    """A test's handle: the client, the fake services and the usual steps."""
+
+    client: httpx.AsyncClient
+    services: FakeServices
+    make_client: Callable[..., Any]
+
+    csrf_of = staticmethod(csrf_of)
+    passwords = PASSWORDS
+
+    async def sign_in(self, username: str, password: str | None = None,
+                      client: httpx.AsyncClient | None = None) -> httpx.Response:
+        c = client or self.client
+        page = await c.get("/anmelden")
+        return await c.post("/anmelden", data={"username": username, "password": password or PASSWORDS[username],
+                                               "csrf_token": csrf_of(page.text)})
+
+    async def post_form(self, page_url: str, action: str, data: dict[str, str]) -> httpx.Response:
+        """Load ``page_url`` for its CSRF token, then post ``data`` to ``action``."""
+        page = await self.client.get(page_url)
+        return await self.client.post(action, data={**data, "csrf_token": csrf_of(page.text)})
+
+
+@pytest_asyncio.fixture
+async def web(client: httpx.AsyncClient, services: FakeServices, make_client: Callable[..., Any]) -> Web:
+    return Web(client, services, make_client)
