@@ -11,7 +11,7 @@ export UV_LINK_MODE ?= copy
 
 # Editable packages; only those dirs that already have a pyproject.toml are
 # installed, so this works while packages are still being written.
-PACKAGES ?= shared/contracts shared/platform services/intake services/session services/billing services/retention tools/devenv tools/audit
+PACKAGES ?= shared/contracts shared/platform services/intake services/session services/billing services/retention services/reporting services/web tools/devenv tools/audit tools/contracts_docs tools/privacy
 PYPROJECTS := $(wildcard $(addsuffix /pyproject.toml,$(PACKAGES)))
 PKG_DIRS   := $(sort tools/devenv $(patsubst %/pyproject.toml,%,$(PYPROJECTS)))
 REQS       := $(wildcard requirements-dev.txt)
@@ -21,7 +21,7 @@ PYTEST_ARGS ?=
 BENCH_PATHS ?= $(wildcard bench benchmarks)
 BENCH_ARGS  ?=
 
-.PHONY: help venv run up down test bench docs clean distclean
+.PHONY: help venv run up down test browser bench docs clean distclean
 
 help:
 	@echo "make venv       create/refresh .venv (uv, editable: $(PKG_DIRS))"
@@ -55,7 +55,33 @@ up: venv
 down:
 	@if [ -x $(VPY) ]; then $(VPY) -m fw_devenv down --var ./var; fi
 
-test: venv
+# The browser tests (tests/browser) drive a real headless Chromium with Playwright: Debian's
+# `chromium` (installed here when we are root with apt-get), else Playwright's own download.
+# Without either they FAIL (never skip) and this says so loudly.
+CHROMIUM ?= /usr/bin/chromium
+export FW_CHROMIUM ?= $(CHROMIUM)
+
+browser: venv
+	@if [ -x "$(CHROMIUM)" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "make: $(CHROMIUM) missing: installing Debian's chromium for the browser tests"; \
+	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium || true; \
+	fi; \
+	if [ -x "$(CHROMIUM)" ]; then exit 0; fi; \
+	echo "make: no $(CHROMIUM) (not root or no apt-get): trying Playwright's own chromium download"; \
+	timeout 600 $(VPY) -m playwright install chromium || true; \
+	if ! $(VPY) -c 'import os,sys; from playwright.sync_api import sync_playwright; p=sync_playwright().start(); ok=os.path.exists(p.chromium.executable_path); p.stop(); sys.exit(0 if ok else 1)' 2>/dev/null; then \
+	  echo; \
+	  echo "##########################################################################################"; \
+	  echo "##  NO BROWSER: neither $(CHROMIUM) nor Playwright's chromium could be installed.     "; \
+	  echo "##  The browser tests in tests/browser WILL FAIL. Install it and run make test again:   "; \
+	  echo "##      sudo apt-get install chromium        (Debian/Ubuntu)                              "; \
+	  echo "##      .venv/bin/python -m playwright install chromium                                  "; \
+	  echo "##########################################################################################"; \
+	  echo; \
+	fi
+
+test: venv browser
 	$(VPY) -m pytest $(PYTEST_BASE_ARGS) $(PYTEST_ARGS)
 
 bench: venv
@@ -66,8 +92,7 @@ else
 endif
 
 docs: venv
-	@if [ -f mkdocs.yml ]; then $(VENV)/bin/mkdocs build --strict; \
-	else echo "docs: no mkdocs.yml yet; see README.md and tools/devenv/README.md"; fi
+	$(VPY) -m fw_contracts_docs
 
 clean:
 	rm -rf $(VENV)

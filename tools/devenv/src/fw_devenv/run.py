@@ -11,6 +11,10 @@ is reported; when no service is left, run stops everything.
 With external infrastructure (``NATS_URL`` + ``DATABASE_URL`` set) each
 service gets ``FW_<NAME>_DATABASE_URL`` from the environment if set there,
 else ``DATABASE_URL``; nothing is provisioned.
+
+NATS credentials: each service connects as its own NATS user (``fw_devenv.nats_auth``). Locally
+``FW_<NAME>_NATS_USER``/``_PASSWORD`` come from ``var/secrets.json``; with external
+infrastructure they are passed through from the environment when set there.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .cli import StopSignal, start_and_provision
+from .cli import StopSignal, nats_credentials_env, start_and_provision, vault_master_key
 from .devenv import DevEnv
 
 
@@ -53,12 +57,14 @@ class ServiceSpec:
         }
 
 
-# The lead adjusts this table (module names, ports, extra env).
+# Retention first: it serves the vault that intake, session and billing call.
 SERVICES: list[ServiceSpec] = [
+    ServiceSpec("retention", "fw_retention", 8084),
     ServiceSpec("intake", "fw_intake", 8081),
     ServiceSpec("session", "fw_session", 8082),
     ServiceSpec("billing", "fw_billing", 8083),
-    ServiceSpec("retention", "fw_retention", 8084),
+    ServiceSpec("web", "fw_web", 8080, {"FW_WEB_DEV_BOOTSTRAP": "1"}),
+    ServiceSpec("reporting", "fw_reporting", 8085),
 ]
 
 STOP_GRACE = 15.0  # seconds a service gets after SIGINT before SIGTERM, then SIGKILL
@@ -122,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with StopSignal() as stop:
         devenv: DevEnv | None = None
+        nats_env: dict[str, str] = {}  # FW_<NAME>_NATS_USER/_PASSWORD of the local server
         external = bool(os.environ.get("NATS_URL") and os.environ.get("DATABASE_URL"))
         if external:
             nats_url = os.environ["NATS_URL"]
@@ -135,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
                 Path(args.var), args.nats_port, args.pg_port, args.nats_monitor_port
             )
             nats_url = devenv.nats_url
+            nats_env = nats_credentials_env(devenv.nats.passwords or {})
+            os.environ.setdefault("FW_RETENTION_MASTER_KEY", vault_master_key(devenv.var_dir))
             print(f"run: NATS {nats_url}   PostgreSQL {devenv.admin_dsn}", flush=True)
 
         running: list[Running] = []
@@ -146,11 +155,14 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"run: SKIP {spec.name}: module {spec.module!r} is not installed in "
                           f"{sys.prefix} (add its dir to PACKAGES / run 'make venv')", flush=True)
                     continue
-                env = {**os.environ, **spec.environment(nats_url, dsns[spec.name])}
+                env = {**os.environ, **spec.environment(nats_url, dsns.get(spec.name, "")),
+                       **{k: v for k, v in nats_env.items() if k.startswith(spec.prefix)}}
                 running.append(Running(spec, env))
                 print(f"run: started {spec.name:<10} pid {running[-1].proc.pid:<7} "
                       f"http://127.0.0.1:{spec.port}", flush=True)
             if running:
+                print("run: API docs (OpenAPI): " + "  ".join(
+                    f"http://127.0.0.1:{r.spec.port}/docs" for r in running if r.spec.name != "web"), flush=True)
                 print("run: Ctrl-C stops everything", flush=True)
             else:
                 print("run: no service could be started; infrastructure stays up until Ctrl-C", flush=True)
