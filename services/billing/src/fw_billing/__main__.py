@@ -12,7 +12,7 @@ from fw_billing.settings import Settings
 
 def main() -> None:
     """Run billing on the configured host and port until stopped."""
-    settings = Settings()
+    settings = Settings()  # type: ignore[call-arg]  # archive_key comes from the environment
     logs.configure(SERVICE, settings.log_level)
     uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port,
                 log_config=None, access_log=False)

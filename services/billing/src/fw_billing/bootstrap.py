@@ -1,30 +1,50 @@
-"""The composition root: settings -> runtime, consumers, handlers, HTTP app."""
+"""The composition root: settings -> runtime, consumers, handlers, background worker, HTTP app."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 
 from fastapi import FastAPI
 
-from fw_contracts.events import CustomerPromoted, SessionEnded
+from fw_contracts.events import CustomerPromoted, InvoiceCancelled, SessionEnded, SupportRequestCreated
 from fw_platform.http import install
 from fw_platform.runtime import Runtime
 
+from fw_billing.adapters.deliveries import SqlArchiveStore, SqlDeliveryStore
+from fw_billing.adapters.exports import Exports
+from fw_billing.adapters.keys import KeyRing
+from fw_billing.adapters.rendering import PdfRenderer
 from fw_billing.adapters.repository import SqlBillingRepository
+from fw_billing.adapters.smtp import SmtpSender
 from fw_billing.adapters.tariff_files import load_catalog
 from fw_billing.adapters.vault import VaultPersonalData
 from fw_billing.adapters.views import BillingViews
-from fw_billing.application.handlers import on_customer_promoted, on_session_ended
+from fw_billing.application.archive import YearDestroyed, destroy_expired_archive
+from fw_billing.application.cancellation import cancel_invoice
+from fw_billing.application.delivery import MailSender, RetryPolicy, deliver_next, purge_failed
+from fw_billing.application.handlers import (
+    on_customer_promoted,
+    on_session_ended,
+    on_support_request_created,
+)
 from fw_billing.application.ports import BillingDeps, PersonalDataSource
-from fw_billing.entrypoints import http
+from fw_billing.entrypoints import http, http_documents
+from fw_billing.entrypoints.worker import BackgroundWorker
 from fw_billing.settings import Settings
 
 SERVICE = "billing"
 MIGRATIONS = Path(__file__).parent / "migrations"
+log = logging.getLogger(__name__)
+_MESSAGES = {"date_parsing": ("Ist kein gültiges Datum (JJJJ-MM-TT).", "Is not a valid date (YYYY-MM-DD)."),
+             "date_from_datetime_parsing": ("Ist kein gültiges Datum (JJJJ-MM-TT).",
+                                            "Is not a valid date (YYYY-MM-DD).")}
 
 
 @dataclass(frozen=True)
@@ -34,36 +54,119 @@ class Billing:
     runtime: Runtime
     deps: BillingDeps
     views: BillingViews
+    exports: Exports
+    keys: KeyRing
+    settings: Settings
+    sender: MailSender | None
+    worker: BackgroundWorker
+
+    async def cancel(self, number: str, reason_code: str) -> InvoiceCancelled:
+        """Cancel an invoice in its own transaction (HTTP command)."""
+        async with self.runtime.unit_of_work() as uow:
+            return await cancel_invoice(number, reason_code, uow, deps=self.deps)
+
+    async def destroy_expired_archive(self, now: datetime) -> list[YearDestroyed]:
+        """Destroy every archive year past its retention period at ``now`` (injectable clock)."""
+        return await destroy_expired_archive(
+            now, unit_of_work=self.runtime.unit_of_work, store=SqlArchiveStore,
+            held=self.settings.archive_hold_years)
+
+    async def deliver_next(self, now: datetime) -> bool:
+        """Try the next due e-mail; False when none is due (or e-mail is off)."""
+        if self.sender is None:
+            return False
+        s = self.settings
+        policy = RetryPolicy(max_attempts=s.delivery_max_attempts, base_seconds=s.delivery_backoff_s,
+                             cap_seconds=s.delivery_backoff_cap_s)
+        async with self.runtime.unit_of_work() as uow:
+            return await deliver_next(SqlDeliveryStore(uow.conn, self.keys), self.sender,
+                                      self.deps.issuer, policy, now)
+
+    async def retry_delivery(self, delivery_id: int) -> bool:
+        async with self.runtime.unit_of_work() as uow:
+            done = await SqlDeliveryStore(uow.conn, self.keys).requeue(delivery_id, uow.now)
+        if done:
+            self.worker.notify()
+        return done
+
+    async def housekeeping(self, now: datetime) -> None:
+        async with self.runtime.unit_of_work() as uow:
+            await purge_failed(SqlDeliveryStore(uow.conn, self.keys), now,
+                               timedelta(days=self.settings.delivery_failed_keep_days))
+        await self.destroy_expired_archive(now)
 
 
-def build(settings: Settings, *, vault: PersonalDataSource | None = None) -> Billing:
-    """Wire billing; ``vault`` replaces the NATS vault client (tests)."""
+def _sender(settings: Settings) -> MailSender | None:
+    if not settings.smtp_enabled:
+        return None
+    return SmtpSender(
+        host=settings.smtp_host, port=settings.smtp_port,
+        sender=settings.smtp_from or settings.issuer().email, user=settings.smtp_user,
+        password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+        starttls=settings.smtp_starttls, timeout=settings.smtp_timeout)
+
+
+def build(settings: Settings, *, vault: PersonalDataSource | None = None,
+          sender: MailSender | None = None) -> Billing:
+    """Wire billing; ``vault`` and ``sender`` replace the NATS vault client and SMTP (tests)."""
     runtime = Runtime(SERVICE, settings, MIGRATIONS)
+    keys = KeyRing(settings.archive_key_bytes())
+    issuer = settings.issuer()
+    mail = sender or _sender(settings)
     deps = BillingDeps(
         tariffs=load_catalog(settings.tariff_version, settings.tariff_dir),
         vault=vault or VaultPersonalData(lambda: runtime.nc, timeout=settings.vault_timeout),
-        repository=SqlBillingRepository,
+        repository=partial(SqlBillingRepository, keys=keys),
         number_format=settings.invoice_number_format,
+        issuer=issuer,
+        renderer=PdfRenderer(),
+        cancellation_format=settings.cancellation_number_format,
+        email_enabled=mail is not None,
     )
-    runtime.consume("session_ended", {SessionEnded: partial(on_session_ended, deps=deps)})
+    # SupportRequestCreated rides on the session_ended consumer: in stream order it comes first,
+    # so the facts (B2B?, e-mail given?) are known when the session's end is billed.
+    runtime.consume("session_ended", {SessionEnded: partial(on_session_ended, deps=deps),
+                                      SupportRequestCreated: partial(on_support_request_created, deps=deps)})
     runtime.consume("customer_promoted", {CustomerPromoted: partial(on_customer_promoted, deps=deps)})
-    return Billing(runtime=runtime, deps=deps, views=BillingViews(lambda: runtime.pool))
+    holder: dict[str, Billing] = {}
+    worker = BackgroundWorker(
+        deliver=lambda now: holder["b"].deliver_next(now),
+        housekeeping=lambda now: holder["b"].housekeeping(now),
+        poll=settings.delivery_poll_s, housekeeping_every=settings.archive_check_interval_s)
+    billing = Billing(runtime=runtime, deps=deps, views=BillingViews(lambda: runtime.pool, keys),
+                      exports=Exports(lambda: runtime.pool, keys), keys=keys, settings=settings,
+                      sender=mail, worker=worker)
+    holder["b"] = billing
+    if issuer.example:
+        log.warning("issuer settings are the shipped example data: invoices say BEISPIELDATEN")
+    if not issuer.can_issue_e_invoices:
+        log.warning("no issuer VAT id or trade register: no EN 16931 e-invoices (BR-CO-26)")
+    return billing
 
 
-def create_app(settings: Settings | None = None, *, vault: PersonalDataSource | None = None) -> FastAPI:
-    """The HTTP app; its lifespan starts and stops the runtime (nothing connects at import)."""
-    billing = build(settings or Settings(), vault=vault)
+def create_app(settings: Settings | None = None, *, vault: PersonalDataSource | None = None,
+               sender: MailSender | None = None) -> FastAPI:
+    """The HTTP app; its lifespan starts and stops the runtime and the background worker."""
+    billing = build(settings or Settings(), vault=vault, sender=sender)  # type: ignore[call-arg]
 
-    @asynccontextmanager
+    @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await billing.runtime.start()
+        task = asyncio.create_task(billing.worker.run(), name="billing-worker")
         try:
             yield
         finally:
+            billing.worker.stop()
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
             await billing.runtime.stop()
 
-    app = FastAPI(title="fernwartung billing", version="1.0.0", lifespan=lifespan)
+    app = FastAPI(title="fernwartung billing", version="1.1.0", lifespan=lifespan)
     app.state.billing = billing
-    install(app, billing.runtime)
+    install(app, billing.runtime, custom_messages=_MESSAGES)
+    commands = http_documents.Commands(cancel=billing.cancel, retry_delivery=billing.retry_delivery)
+    # Documents first: "/invoices/{number}.pdf" must win over "/invoices/{number}".
+    app.include_router(http_documents.router(billing.views, billing.exports, commands))
     app.include_router(http.router(billing.views))
     return app

@@ -2,20 +2,45 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from fw_platform.settings import ServiceSettings
 
-from fw_billing.domain.invoicing import DEFAULT_NUMBER_FORMAT, check_number_format
+from fw_billing.domain.invoicing import (
+    DEFAULT_CANCELLATION_FORMAT,
+    DEFAULT_NUMBER_FORMAT,
+    check_number_format,
+    check_series_distinct,
+)
+from fw_billing.domain.issuer import EXAMPLE_ISSUER, Issuer
+
+ARCHIVE_KEY_HOWTO = 'python -c "import os,base64;print(base64.b64encode(os.urandom(32)).decode())"'
+_EX = EXAMPLE_ISSUER
+
+
+def decode_archive_key(value: str) -> bytes:
+    """Base64 text -> 32 key bytes; the error never echoes the value."""
+    try:
+        raw = base64.b64decode(value.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError(f"archive_key must be base64; create one with {ARCHIVE_KEY_HOWTO}") from None
+    if len(raw) != 32:
+        raise ValueError(f"archive_key must be 32 bytes (AES-256); create one with {ARCHIVE_KEY_HOWTO}")
+    return raw
 
 
 class Settings(ServiceSettings):
     """Read only in bootstrap/main and tests."""
 
-    model_config = SettingsConfigDict(env_prefix="FW_BILLING_", extra="ignore", frozen=True)
+    # hide_input_in_errors: a refused key or password must not be printed.
+    model_config = SettingsConfigDict(env_prefix="FW_BILLING_", extra="ignore", frozen=True,
+                                      hide_input_in_errors=True)
 
     http_port: int = Field(default=8083, ge=0, le=65535)
     #: The tariff for newly ended sessions; empty = the newest version known.
@@ -24,14 +49,100 @@ class Settings(ServiceSettings):
     tariff_dir: Path | None = None
     #: ``{year}`` (office-local calendar year of issue) and ``{seq}`` (per year, from 1).
     invoice_number_format: str = DEFAULT_NUMBER_FORMAT
+    #: The separate number series of cancellations (Storno).
+    cancellation_number_format: str = DEFAULT_CANCELLATION_FORMAT
     vault_timeout: float = Field(default=3.0, gt=0, le=60)
 
-    @field_validator("tariff_version", mode="before")
+    # ---------------------------------------------------------------- issuer (on every invoice)
+    # The defaults are example data, marked "Beispiel"; every document says so while they are used.
+    issuer_name: str = _EX.name
+    issuer_street: str = _EX.street
+    issuer_postal_code: str = _EX.postal_code
+    issuer_city: str = _EX.city
+    issuer_country: str = _EX.country
+    issuer_tax_number: str | None = _EX.tax_number
+    issuer_vat_id: str | None = _EX.vat_id
+    issuer_register: str | None = _EX.trade_register
+    issuer_iban: str = _EX.iban
+    issuer_bic: str | None = _EX.bic
+    issuer_bank: str | None = _EX.bank
+    issuer_email: str = _EX.email
+    issuer_phone: str | None = _EX.phone
+    issuer_vat_exemption_note: str = _EX.vat_exemption_note
+    payment_days: int = Field(default=14, ge=0, le=365)
+
+    # ---------------------------------------------------------------- archive (§14b UStG, §147 AO)
+    #: Base64 of 32 random bytes; wraps the per-year archive keys. Required, no default.
+    archive_key: SecretStr
+    #: Years whose archive must not be destroyed yet although 8 years have passed
+    #: (tax assessment still open, §147 Abs. 3 S. 5 AO), e.g. ``[2026, 2027]``.
+    archive_hold_years: frozenset[int] = frozenset()
+    #: How often the destruction of expired archive years is checked (seconds).
+    archive_check_interval_s: float = Field(default=6 * 3600, gt=0)
+
+    # ---------------------------------------------------------------- e-mail delivery
+    #: Empty host: e-mail delivery is off (deliveries are recorded as failed: "SmtpDisabled").
+    smtp_host: str = ""
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = True
+    smtp_timeout: float = Field(default=20.0, gt=0, le=300)
+    #: Sender address; empty: the issuer's e-mail.
+    smtp_from: str | None = None
+    delivery_max_attempts: int = Field(default=8, ge=1, le=100)
+    delivery_backoff_s: float = Field(default=30.0, gt=0)
+    delivery_backoff_cap_s: float = Field(default=3600.0, gt=0)
+    delivery_poll_s: float = Field(default=5.0, gt=0)
+    #: A failed delivery keeps the (encrypted) address this long for a manual retry.
+    delivery_failed_keep_days: float = Field(default=30.0, ge=0)
+
+    @field_validator("tariff_version", "smtp_user", "smtp_from", mode="before")
     @classmethod
-    def _empty_is_newest(cls, value: object) -> object:
+    def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value
 
-    @field_validator("invoice_number_format")
+    @field_validator("invoice_number_format", "cancellation_number_format")
     @classmethod
     def _number_format(cls, value: str) -> str:
         return check_number_format(value)
+
+    @field_validator("archive_key")
+    @classmethod
+    def _valid_key(cls, value: SecretStr) -> SecretStr:
+        decode_archive_key(value.get_secret_value())
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        check_series_distinct(self.invoice_number_format, self.cancellation_number_format)
+        self.issuer()  # refuse an incomplete issuer at start, not at the first invoice
+        return self
+
+    def archive_key_bytes(self) -> bytes:
+        return decode_archive_key(self.archive_key.get_secret_value())
+
+    def issuer(self) -> Issuer:
+        """The issuer printed on every invoice (validated)."""
+        values: dict[str, Any] = {
+            "name": self.issuer_name, "street": self.issuer_street,
+            "postal_code": self.issuer_postal_code, "city": self.issuer_city,
+            "country": self.issuer_country, "tax_number": self.issuer_tax_number,
+            "vat_id": self.issuer_vat_id, "trade_register": self.issuer_register,
+            "iban": self.issuer_iban, "bic": self.issuer_bic, "bank": self.issuer_bank,
+            "email": self.issuer_email, "phone": self.issuer_phone,
+            "vat_exemption_note": self.issuer_vat_exemption_note, "payment_days": self.payment_days,
+        }
+        # Any example value left in place marks the documents as example documents.
+        example = any(getattr(_EX, k) == v for k, v in values.items()
+                      if k in ("name", "street", "tax_number", "vat_id", "iban", "email"))
+        try:
+            return Issuer(**values, example=example)
+        except ValidationError as exc:
+            fields = ", ".join(f"{'.'.join(str(p) for p in e['loc']) or 'issuer'}: {e['msg']}"
+                               for e in exc.errors())
+            raise ValueError(f"issuer settings invalid: {fields}") from None
+
+    @property
+    def smtp_enabled(self) -> bool:
+        return bool(self.smtp_host.strip())

@@ -24,6 +24,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 
 from fw_contracts import STREAM_NAME, Event, Header, SessionEnded, decode, utcnow
+from fw_contracts.events import CustomerType, SupportRequestCreated, TermsAcceptance
 from fw_contracts.vault import (
     Address,
     GetRequest,
@@ -39,6 +40,8 @@ from fw_billing.bootstrap import create_app
 from fw_billing.settings import Settings
 
 E = TypeVar("E", bound=Event)
+#: The archive master key of the tests (base64 of 32 bytes).
+TEST_ARCHIVE_KEY = "a2tra2tra2tra2tra2tra2tra2tra2tra2tra2tra2s="
 STARTED = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)  # a Tuesday morning: no surcharge
 
 
@@ -81,18 +84,20 @@ class Harness:
     clients: list[httpx.AsyncClient] = field(default_factory=list)
     stack: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
     vault_sub: Any = None
+    archive_key: str = TEST_ARCHIVE_KEY
 
     @property
     def http(self) -> httpx.AsyncClient:
         return self.clients[0]
 
     def settings(self, **overrides: Any) -> Settings:
+        values: dict[str, Any] = {"archive_key": TEST_ARCHIVE_KEY, "delivery_poll_s": 0.2, **overrides}
         return Settings(nats_url=self.env.nats_url, database_url=self.env.dsn("billing"),
-                        http_port=0, **overrides)
+                        http_port=0, **values)
 
-    async def start_instance(self, **overrides: Any) -> FastAPI:
+    async def start_instance(self, *, sender: Any = None, **overrides: Any) -> FastAPI:
         """One more billing instance (same database and durable consumers)."""
-        app = create_app(self.settings(**overrides))
+        app = create_app(self.settings(**overrides), sender=sender)
         await self.stack.enter_async_context(app.router.lifespan_context(app))
         client = httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t")
         await self.stack.enter_async_context(client)
@@ -182,6 +187,15 @@ def session_ended(seconds: int, *, promoted: bool = False, session_id: uuid.UUID
                         promoted=promoted)
 
 
+def request_created(request_id: uuid.UUID, *, email: bool = True,
+                    customer_type: CustomerType = CustomerType.BUSINESS) -> SupportRequestCreated:
+    """Intake's event for ``request_id`` (billing learns B2B/e-mail from it)."""
+    return SupportRequestCreated(
+        request_id=request_id, ticket="K7MQ-3XA", customer_type=customer_type,
+        terms=TermsAcceptance(terms_version="2026-01", terms_sha256="a" * 64, accepted_at=STARTED),
+        has_billing_address=True, has_email=email)
+
+
 @pytest_asyncio.fixture
 async def harness(fw_env: Any) -> AsyncIterator[Harness]:
     nc = await nats.connect(fw_env.nats_url, name="billing-test")
@@ -204,3 +218,8 @@ async def billing(harness: Harness) -> Harness:
 @pytest.fixture
 def ended() -> Callable[..., SessionEnded]:
     return session_ended
+
+
+@pytest.fixture
+def created() -> Callable[..., SupportRequestCreated]:
+    return request_created

@@ -13,7 +13,7 @@ from fw_contracts import InvoiceIssued
 
 async def test_service_process_bills_and_logs_no_personal_data(harness: Any, ended: Any) -> None:
     await harness.start_vault()
-    proc = ServiceProcess("billing", harness.env)
+    proc = ServiceProcess("billing", harness.env, extra={"FW_BILLING_ARCHIVE_KEY": harness.archive_key})
     await asyncio.to_thread(proc.start)
     try:
         event = ended(10 * 900)  # a full invoice: the recipient passes through the service

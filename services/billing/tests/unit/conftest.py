@@ -15,8 +15,23 @@ from fw_contracts.vault import Address, PersonalData, PromotionStatement, VaultE
 from fw_platform.consumer import PermanentError
 from fw_platform.vault_client import VaultUnavailable
 
-from fw_billing.application.ports import BillingDeps, NewCustomerAccount, NewInvoice, SessionRecord
-from fw_billing.domain.invoicing import DEFAULT_NUMBER_FORMAT, SessionStatus
+from fw_billing.adapters.rendering import PdfRenderer
+from fw_billing.application.ports import (
+    BillingDeps,
+    NewCancellation,
+    NewCustomerAccount,
+    NewInvoice,
+    RenderedDocument,
+    RequestFacts,
+    SessionRecord,
+    StoredInvoice,
+)
+from fw_billing.domain.invoicing import (
+    DEFAULT_CANCELLATION_FORMAT,
+    DEFAULT_NUMBER_FORMAT,
+    SessionStatus,
+)
+from fw_billing.domain.issuer import EXAMPLE_ISSUER
 from fw_billing.domain.tariff import Tariff, TariffCatalog
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
@@ -32,6 +47,11 @@ class FakeRepository:
         self.customers: dict[str, NewCustomerAccount] = {}
         self.customer_seq = 0
         self.locked: list[uuid.UUID] = []
+        self.facts: dict[uuid.UUID, RequestFacts] = {}
+        self.archived: dict[str, tuple[str, int, RenderedDocument]] = {}
+        self.deliveries: dict[str, tuple[str | None, str | None]] = {}
+        self.cancellations: dict[str, NewCancellation] = {}
+        self.cancel_counters: dict[int, int] = {}
 
     async def claim_session(self, record: SessionRecord) -> SessionRecord:
         return self.sessions.setdefault(record.session_id, record)
@@ -59,6 +79,47 @@ class FakeRepository:
         number = f"K{self.customer_seq:05d}"
         self.customers[number] = account
         return number
+
+
+    async def record_request(self, facts: RequestFacts) -> None:
+        self.facts.setdefault(facts.request_id, facts)
+
+    async def request_facts(self, request_id: uuid.UUID) -> RequestFacts | None:
+        return self.facts.get(request_id)
+
+    async def archive(self, number: str, document_type: str, year: int, rendered: RenderedDocument,
+                      at: datetime) -> None:
+        assert number not in self.archived
+        self.archived[number] = (document_type, year, rendered)
+
+    async def add_delivery(self, number: str, year: int, email: str | None, at: datetime, *,
+                           failed_because: str | None = None) -> None:
+        self.deliveries[number] = (email, failed_because)
+
+    async def invoice_for_cancellation(self, number: str) -> StoredInvoice | None:
+        i = self.invoices.get(number)
+        if i is None:
+            return None
+        return StoredInvoice(
+            number=i.number, year=i.year, request_id=i.request_id, kind=i.kind, issued_at=i.issued_at,
+            service_date=i.service_date, tariff_version=i.tariff_version, raw_seconds=i.raw_seconds,
+            billed_seconds=i.billed_seconds, lines=i.lines, net_total=i.net_total, vat_rate=i.vat_rate,
+            vat_total=i.vat_total, gross_total=i.gross_total, customer_number=i.customer_number,
+            e_invoice=i.e_invoice, recipient=i.recipient)
+
+    async def is_cancellation(self, number: str) -> bool:
+        return number in self.cancellations
+
+    async def cancellation_of(self, invoice_number: str) -> str | None:
+        return next((c.number for c in self.cancellations.values() if c.invoice_number == invoice_number), None)
+
+    async def next_cancellation_seq(self, year: int) -> int:
+        self.cancel_counters[year] = self.cancel_counters.get(year, 0) + 1
+        return self.cancel_counters[year]
+
+    async def add_cancellation(self, cancellation: NewCancellation) -> None:
+        assert cancellation.number not in self.cancellations
+        self.cancellations[cancellation.number] = cancellation
 
 
 class FakeVault:
@@ -126,7 +187,8 @@ def world() -> World:
     catalog = TariffCatalog([make_tariff(), make_tariff(version="test-2", rate_per_interval=Decimal("60.00"))],
                             selected="test-1")
     deps = BillingDeps(tariffs=catalog, vault=vault, repository=lambda _conn: repo,
-                       number_format=DEFAULT_NUMBER_FORMAT)
+                       number_format=DEFAULT_NUMBER_FORMAT, issuer=EXAMPLE_ISSUER, renderer=PdfRenderer(),
+                       cancellation_format=DEFAULT_CANCELLATION_FORMAT, email_enabled=True)
     return World(repo=repo, vault=vault, deps=deps)
 
 

@@ -118,6 +118,8 @@ def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FW_BILLING_TARIFF_VERSION", "")
     monkeypatch.setenv("FW_BILLING_INVOICE_NUMBER_FORMAT", "RE-{year}-{seq:05d}")
     monkeypatch.setenv("FW_INTAKE_HTTP_PORT", "9999")  # another service's variable
+    # required since issue 4
+    monkeypatch.setenv("FW_BILLING_ARCHIVE_KEY", "a2tra2tra2tra2tra2tra2tra2tra2tra2tra2tra2s=")
     s = Settings()
     assert s.http_port == 8083 and s.tariff_version is None
     assert s.invoice_number_format == "RE-{year}-{seq:05d}"

@@ -5,22 +5,44 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import datetime
+from typing import Literal
 
 import asyncpg
 
-from fw_billing.application.ports import NewCustomerAccount, NewInvoice, SessionRecord
-from fw_billing.domain.invoicing import SessionStatus, format_customer_number
+from fw_contracts.events import CustomerType, InvoiceKind, InvoiceLine
+
+from fw_billing.adapters.keys import KeyPurpose, KeyRing, seal
+from fw_billing.adapters.sealed import customer_aad, recipient_aad, recipient_from_json, recipient_json
+from fw_billing.application.ports import (
+    NewCancellation,
+    NewCustomerAccount,
+    NewInvoice,
+    RenderedDocument,
+    RequestFacts,
+    SessionRecord,
+    StoredInvoice,
+)
+from fw_billing.domain.invoicing import SessionStatus, format_customer_number, invoice_year
 
 
-def lines_json(invoice: NewInvoice) -> str:
-    return json.dumps([line.model_dump(mode="json") for line in invoice.lines])
+def lines_json(lines: tuple[InvoiceLine, ...]) -> str:
+    return json.dumps([line.model_dump(mode="json") for line in lines])
+
+
+def lines_from_json(raw: str) -> tuple[InvoiceLine, ...]:
+    return tuple(InvoiceLine.model_validate(line) for line in json.loads(raw))
 
 
 class SqlBillingRepository:
-    """Works on a connection that is already inside the caller's transaction."""
+    """Works on a connection that is already inside the caller's transaction.
 
-    def __init__(self, conn: asyncpg.Connection) -> None:
+    Personal data (recipient copies, customer accounts, e-mail addresses) and archived documents
+    are written only as AES-256-GCM ciphertext (:mod:`fw_billing.adapters.keys`).
+    """
+
+    def __init__(self, conn: asyncpg.Connection, keys: KeyRing) -> None:
         self._conn = conn
+        self._keys = keys
 
     async def claim_session(self, record: SessionRecord) -> SessionRecord:
         """Insert if new, then ``FOR UPDATE``: a concurrent copy of the event waits here."""
@@ -60,20 +82,21 @@ class SqlBillingRepository:
         await self._conn.execute(
             "INSERT INTO invoices(number, year, seq, session_id, request_id, kind, issued_at,"
             " service_date, tariff_version, raw_seconds, billed_seconds, lines, net_total, vat_rate,"
-            " vat_total, gross_total, customer_number, event_id)"
+            " vat_total, gross_total, customer_number, event_id, e_invoice)"
             " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13, $14, $15, $16,"
-            " $17, $18)",
+            " $17, $18, $19)",
             invoice.number, invoice.year, invoice.seq, invoice.session_id, invoice.request_id,
             invoice.kind.value, invoice.issued_at, invoice.service_date, invoice.tariff_version,
-            invoice.raw_seconds, invoice.billed_seconds, lines_json(invoice), invoice.net_total,
+            invoice.raw_seconds, invoice.billed_seconds, lines_json(invoice.lines), invoice.net_total,
             invoice.vat_rate, invoice.vat_total, invoice.gross_total, invoice.customer_number,
-            invoice.event_id)
+            invoice.event_id, invoice.e_invoice)
         if invoice.recipient is not None:
-            r = invoice.recipient
+            # Part of the legal copy: kept (encrypted with the year's archive key) for 8 years.
+            sealed = await self._keys.seal(self._conn, KeyPurpose.ARCHIVE, invoice.year,
+                                           recipient_aad(invoice.number), recipient_json(invoice.recipient))
             await self._conn.execute(
-                "INSERT INTO invoice_recipients(invoice_number, kind, company, contact_name, address)"
-                " VALUES ($1, $2, $3, $4, $5::jsonb)",
-                invoice.number, invoice.kind.value, r.company, r.contact_name, json.dumps(r.address))
+                "INSERT INTO invoice_recipients(invoice_number, kind, year, data_enc)"
+                " VALUES ($1, $2, $3, $4)", invoice.number, invoice.kind.value, invoice.year, sealed)
 
     async def lock_customer(self, request_id: uuid.UUID) -> None:
         # Transaction-scoped: released at commit/rollback, nothing to clean up.
@@ -88,12 +111,107 @@ class SqlBillingRepository:
 
     async def add_customer(self, account: NewCustomerAccount) -> str:
         number = format_customer_number(await self._conn.fetchval("SELECT nextval('customer_number_seq')"))
+        key_year = invoice_year(account.created_at)
+        personal = json.dumps({
+            "company": account.company, "contact_name": account.contact_name, "phone": account.phone,
+            "email": account.email, "address": account.address, "statement": account.statement,
+        }).encode()
+        sealed = await self._keys.seal(self._conn, KeyPurpose.CUSTOMER, key_year,
+                                       customer_aad(number), personal)
         await self._conn.execute(
-            "INSERT INTO customer_accounts(customer_number, request_id, session_id, company,"
-            " contact_name, phone, email, address, statement, stated_at, technician, created_at)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12)",
-            number, account.request_id, account.session_id, account.company, account.contact_name,
-            account.phone, account.email,
-            json.dumps(account.address) if account.address is not None else None,
-            account.statement, account.stated_at, account.technician, account.created_at)
+            "INSERT INTO customer_accounts(customer_number, request_id, session_id, stated_at,"
+            " technician, created_at, key_year, personal_enc)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            number, account.request_id, account.session_id, account.stated_at, account.technician,
+            account.created_at, key_year, sealed)
         return number
+
+    # ------------------------------------------------------------------ requests
+    async def record_request(self, facts: RequestFacts) -> None:
+        await self._conn.execute(
+            "INSERT INTO request_facts(request_id, customer_type, has_email, has_billing_address,"
+            " recorded_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (request_id) DO NOTHING",
+            facts.request_id, facts.customer_type.value, facts.has_email, facts.has_billing_address,
+            facts.recorded_at)
+
+    async def request_facts(self, request_id: uuid.UUID) -> RequestFacts | None:
+        row = await self._conn.fetchrow("SELECT * FROM request_facts WHERE request_id = $1", request_id)
+        if row is None:
+            return None
+        return RequestFacts(request_id=row["request_id"], customer_type=CustomerType(row["customer_type"]),
+                            has_email=row["has_email"], has_billing_address=row["has_billing_address"],
+                            recorded_at=row["recorded_at"])
+
+    # ------------------------------------------------------------------ documents
+    async def archive(self, number: str, document_type: Literal["invoice", "cancellation"], year: int,
+                      rendered: RenderedDocument, at: datetime) -> None:
+        key = await self._keys.key(self._conn, KeyPurpose.ARCHIVE, year)
+        xml = seal(key, f"archive-xml:{number}", rendered.xml) if rendered.xml is not None else None
+        await self._conn.execute(
+            "INSERT INTO invoice_archive(document_number, document_type, year, pdf_enc, xml_enc,"
+            " archived_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            number, document_type, year, seal(key, f"archive-pdf:{number}", rendered.pdf), xml, at)
+
+    async def add_delivery(self, number: str, year: int, email: str | None, at: datetime, *,
+                           failed_because: str | None = None) -> None:
+        if failed_because is not None or email is None:
+            await self._conn.execute(
+                "INSERT INTO deliveries(document_number, year, status, last_error_type, created_at)"
+                " VALUES ($1, $2, 'failed', $3, $4)", number, year, failed_because or "AddressUnavailable", at)
+            return
+        sealed = await self._keys.seal(self._conn, KeyPurpose.ARCHIVE, year, f"delivery:{number}",
+                                       email.encode())
+        await self._conn.execute(
+            "INSERT INTO deliveries(document_number, year, status, email_enc, created_at, next_attempt_at)"
+            " VALUES ($1, $2, 'pending', $3, $4, $4)", number, year, sealed, at)
+
+    # ------------------------------------------------------------------ cancellations
+    async def invoice_for_cancellation(self, number: str) -> StoredInvoice | None:
+        row = await self._conn.fetchrow(
+            "SELECT i.*, r.data_enc, r.year AS recipient_year FROM invoices i"
+            " LEFT JOIN invoice_recipients r ON r.invoice_number = i.number"
+            " WHERE i.number = $1 FOR UPDATE OF i", number)
+        if row is None:
+            return None
+        recipient = None
+        if row["data_enc"] is not None:
+            recipient = recipient_from_json(await self._keys.open(
+                self._conn, KeyPurpose.ARCHIVE, row["recipient_year"], recipient_aad(number),
+                row["data_enc"]))
+        return StoredInvoice(
+            number=row["number"], year=row["year"], request_id=row["request_id"],
+            kind=InvoiceKind(row["kind"]), issued_at=row["issued_at"], service_date=row["service_date"],
+            tariff_version=row["tariff_version"], raw_seconds=row["raw_seconds"],
+            billed_seconds=row["billed_seconds"], lines=lines_from_json(row["lines"]),
+            net_total=row["net_total"], vat_rate=row["vat_rate"], vat_total=row["vat_total"],
+            gross_total=row["gross_total"], customer_number=row["customer_number"],
+            e_invoice=row["e_invoice"], recipient=recipient)
+
+    async def is_cancellation(self, number: str) -> bool:
+        return bool(await self._conn.fetchval("SELECT EXISTS(SELECT 1 FROM cancellations WHERE number = $1)",
+                                              number))
+
+    async def cancellation_of(self, invoice_number: str) -> str | None:
+        value = await self._conn.fetchval(
+            "SELECT number FROM cancellations WHERE invoice_number = $1", invoice_number)
+        return str(value) if value is not None else None
+
+    async def next_cancellation_seq(self, year: int) -> int:
+        """Lock the year's cancellation counter row until commit and advance it by one."""
+        await self._conn.execute(
+            "INSERT INTO cancellation_counters(year, last_seq) VALUES ($1, 0) ON CONFLICT (year) DO NOTHING",
+            year)
+        last = await self._conn.fetchval(
+            "SELECT last_seq FROM cancellation_counters WHERE year = $1 FOR UPDATE", year)
+        seq = int(last) + 1
+        await self._conn.execute("UPDATE cancellation_counters SET last_seq = $2 WHERE year = $1", year, seq)
+        return seq
+
+    async def add_cancellation(self, c: NewCancellation) -> None:
+        await self._conn.execute(
+            "INSERT INTO cancellations(number, year, seq, invoice_number, request_id, reason_code,"
+            " issued_at, lines, net_total, vat_rate, vat_total, gross_total, e_invoice, event_id)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12, $13, $14)",
+            c.number, c.year, c.seq, c.invoice_number, c.request_id, c.reason_code, c.issued_at,
+            lines_json(c.lines), c.net_total, c.vat_rate, c.vat_total, c.gross_total, c.e_invoice,
+            c.event_id)

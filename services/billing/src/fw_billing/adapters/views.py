@@ -14,6 +14,9 @@ from pydantic import BaseModel
 
 from fw_contracts.events import InvoiceKind, InvoiceLine
 
+from fw_billing.adapters.keys import KeyPurpose, KeyRing, open_sealed
+from fw_billing.adapters.sealed import customer_aad, recipient_aad, recipient_from_json
+
 
 class RecipientView(BaseModel):
     company: str
@@ -40,6 +43,47 @@ class InvoiceView(BaseModel):
     customer_number: str | None
     #: Only on a full invoice; a Kleinbetragsrechnung names no recipient.
     recipient: RecipientView | None
+    #: A ZUGFeRD/Factur-X XML was issued (``GET /api/invoices/{number}.xml``).
+    e_invoice: bool
+    #: The cancellation (Storno) of this invoice, if any.
+    cancelled_by: str | None
+
+
+class CancellationView(BaseModel):
+    number: str
+    invoice_number: str
+    reason_code: str
+    issued_at: datetime
+    lines: list[InvoiceLine]
+    net_total: Decimal
+    vat_rate: Decimal
+    vat_total: Decimal
+    gross_total: Decimal
+    currency: str
+    e_invoice: bool
+
+
+class DeliveryView(BaseModel):
+    """A delivery without its address (that is never shown)."""
+
+    id: int
+    document_number: str
+    status: str
+    attempts: int
+    last_error_type: str | None
+    created_at: datetime
+    last_attempt_at: datetime | None
+    next_attempt_at: datetime | None
+    sent_at: datetime | None
+    #: A failed delivery can be retried while its address is still kept.
+    retryable: bool
+
+
+class ArchivedDocument(BaseModel):
+    number: str
+    document_type: str
+    pdf: bytes
+    xml: bytes | None
 
 
 class SessionBillingView(BaseModel):
@@ -68,46 +112,73 @@ class CustomerView(BaseModel):
 
 
 _INVOICE_SQL = (
-    "SELECT i.*, r.company, r.contact_name, r.address AS recipient_address"
-    " FROM invoices i LEFT JOIN invoice_recipients r ON r.invoice_number = i.number")
+    "SELECT i.*, r.data_enc, r.year AS recipient_year, c.number AS cancelled_by FROM invoices i"
+    " LEFT JOIN invoice_recipients r ON r.invoice_number = i.number"
+    " LEFT JOIN cancellations c ON c.invoice_number = i.number")
 
 
-def _invoice(row: asyncpg.Record) -> InvoiceView:
-    recipient = None
-    if row["company"] is not None:
-        recipient = RecipientView(company=row["company"], contact_name=row["contact_name"],
-                                  address=json.loads(row["recipient_address"]))
-    return InvoiceView(
-        number=row["number"], kind=InvoiceKind(row["kind"]), issued_at=row["issued_at"],
-        service_date=row["service_date"], session_id=row["session_id"], request_id=row["request_id"],
-        tariff_version=row["tariff_version"], raw_seconds=row["raw_seconds"],
-        billed_seconds=row["billed_seconds"],
-        lines=[InvoiceLine.model_validate(line) for line in json.loads(row["lines"])],
-        net_total=row["net_total"], vat_rate=row["vat_rate"], vat_total=row["vat_total"],
-        gross_total=row["gross_total"], currency=row["currency"],
-        customer_number=row["customer_number"], recipient=recipient)
-
-
-def _customer(row: asyncpg.Record) -> CustomerView:
-    data: dict[str, Any] = dict(row)
-    data["address"] = json.loads(data["address"]) if data["address"] is not None else None
-    return CustomerView.model_validate(data)
+def _customer(row: asyncpg.Record, personal: dict[str, Any]) -> CustomerView:
+    return CustomerView(
+        customer_number=row["customer_number"], request_id=row["request_id"],
+        session_id=row["session_id"], company=personal["company"],
+        contact_name=personal["contact_name"], phone=personal["phone"], email=personal["email"],
+        address=personal["address"], statement=personal["statement"], stated_at=row["stated_at"],
+        technician=row["technician"], created_at=row["created_at"])
 
 
 class BillingViews:
-    """Queries on the service's pool (available once the runtime has started)."""
+    """Queries on the service's pool (available once the runtime has started); decrypts what
+    it shows with the key ring."""
 
-    def __init__(self, pool: Callable[[], asyncpg.Pool]) -> None:
+    def __init__(self, pool: Callable[[], asyncpg.Pool], keys: KeyRing) -> None:
         self._pool = pool
+        self._keys = keys
+
+    async def _invoice(self, row: asyncpg.Record) -> InvoiceView:
+        recipient = None
+        if row["data_enc"] is not None:
+            r = recipient_from_json(await self._keys.open(
+                self._pool(), KeyPurpose.ARCHIVE, row["recipient_year"], recipient_aad(row["number"]),
+                row["data_enc"]))
+            recipient = RecipientView(company=r.company, contact_name=r.contact_name, address=r.address)
+        return InvoiceView(
+            number=row["number"], kind=InvoiceKind(row["kind"]), issued_at=row["issued_at"],
+            service_date=row["service_date"], session_id=row["session_id"],
+            request_id=row["request_id"], tariff_version=row["tariff_version"],
+            raw_seconds=row["raw_seconds"], billed_seconds=row["billed_seconds"],
+            lines=[InvoiceLine.model_validate(line) for line in json.loads(row["lines"])],
+            net_total=row["net_total"], vat_rate=row["vat_rate"], vat_total=row["vat_total"],
+            gross_total=row["gross_total"], currency=row["currency"],
+            customer_number=row["customer_number"], recipient=recipient, e_invoice=row["e_invoice"],
+            cancelled_by=row["cancelled_by"])
 
     async def invoice(self, number: str) -> InvoiceView | None:
         row = await self._pool().fetchrow(_INVOICE_SQL + " WHERE i.number = $1", number)
-        return _invoice(row) if row else None
+        return await self._invoice(row) if row else None
 
     async def invoices_for_session(self, session_id: uuid.UUID) -> list[InvoiceView]:
         rows = await self._pool().fetch(_INVOICE_SQL + " WHERE i.session_id = $1 ORDER BY i.number",
                                         session_id)
-        return [_invoice(r) for r in rows]
+        return [await self._invoice(r) for r in rows]
+
+    async def cancellation(self, number: str) -> CancellationView | None:
+        row = await self._pool().fetchrow("SELECT * FROM cancellations WHERE number = $1", number)
+        if row is None:
+            return None
+        data: dict[str, Any] = dict(row)
+        data["lines"] = json.loads(data["lines"])
+        return CancellationView.model_validate(data)
+
+    async def document(self, number: str) -> ArchivedDocument | None:
+        """The archived document exactly as issued (decrypted), not a re-render."""
+        row = await self._pool().fetchrow("SELECT * FROM invoice_archive WHERE document_number = $1", number)
+        if row is None:
+            return None
+        key = await self._keys.existing_key(self._pool(), KeyPurpose.ARCHIVE, row["year"])
+        xml = open_sealed(key, f"archive-xml:{number}", bytes(row["xml_enc"])) if row["xml_enc"] else None
+        return ArchivedDocument(number=number, document_type=row["document_type"],
+                                pdf=open_sealed(key, f"archive-pdf:{number}", bytes(row["pdf_enc"])),
+                                xml=xml)
 
     async def session(self, session_id: uuid.UUID) -> SessionBillingView | None:
         row = await self._pool().fetchrow(
@@ -117,10 +188,18 @@ class BillingViews:
             session_id)
         return SessionBillingView.model_validate(dict(row)) if row else None
 
+    async def _decrypt_customer(self, row: asyncpg.Record, cache: dict[int, bytes]) -> CustomerView:
+        year = row["key_year"]
+        if year not in cache:
+            cache[year] = await self._keys.existing_key(self._pool(), KeyPurpose.CUSTOMER, year)
+        personal = json.loads(open_sealed(cache[year], customer_aad(row["customer_number"]),
+                                          bytes(row["personal_enc"])))
+        return _customer(row, personal)
+
     async def customer(self, customer_number: str) -> CustomerView | None:
         row = await self._pool().fetchrow(
             "SELECT * FROM customer_accounts WHERE customer_number = $1", customer_number)
-        return _customer(row) if row else None
+        return await self._decrypt_customer(row, {}) if row else None
 
     async def customers(self, limit: int, offset: int) -> tuple[list[CustomerView], int]:
         rows = await self._pool().fetch(
@@ -128,4 +207,12 @@ class BillingViews:
             " LIMIT $1 OFFSET $2",
             limit, offset)
         total = await self._pool().fetchval("SELECT count(*) FROM customer_accounts")
-        return [_customer(r) for r in rows], int(total)
+        cache: dict[int, bytes] = {}
+        return [await self._decrypt_customer(r, cache) for r in rows], int(total)
+
+    async def deliveries(self, status: str | None, limit: int, offset: int) -> list[DeliveryView]:
+        rows = await self._pool().fetch(
+            "SELECT *, (status = 'failed' AND email_enc IS NOT NULL) AS retryable FROM deliveries"
+            " WHERE ($1::text IS NULL OR status = $1) ORDER BY id LIMIT $2 OFFSET $3",
+            status, limit, offset)
+        return [DeliveryView.model_validate({k: r[k] for k in DeliveryView.model_fields}) for r in rows]

@@ -8,6 +8,7 @@ wins, locked while it is handled), ``invoices.session_id UNIQUE`` and
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 
@@ -15,10 +16,14 @@ from fw_contracts.events import (
     BillingBlocked,
     CustomerAccountCreated,
     CustomerPromoted,
+    CustomerType,
     InvoiceIssued,
+    InvoiceKind,
     SessionEnded,
     SessionNotBilled,
+    SupportRequestCreated,
 )
+from fw_contracts.vault import VaultEntry
 from fw_platform.consumer import PermanentError, UnitOfWork
 
 from fw_billing.application.ports import (
@@ -27,8 +32,10 @@ from fw_billing.application.ports import (
     NewCustomerAccount,
     NewInvoice,
     Recipient,
+    RequestFacts,
     SessionRecord,
 )
+from fw_billing.domain.documents import DocumentIncomplete, check_complete, invoice_document
 from fw_billing.domain.invoicing import (
     Billable,
     NotBilled,
@@ -44,6 +51,14 @@ log = logging.getLogger(__name__)
 
 class PromotionStatementMissing(Exception):
     """The vault has no promotion statement (yet) for a promoted request: retry, then park."""
+
+
+async def on_support_request_created(event: SupportRequestCreated, uow: UnitOfWork, *,
+                                     deps: BillingDeps) -> None:
+    """Remember whether the request is B2B and whether it gave an e-mail (no personal data)."""
+    await deps.repository(uow.conn).record_request(RequestFacts(
+        request_id=event.request_id, customer_type=event.customer_type, has_email=event.has_email,
+        has_billing_address=event.has_billing_address, recorded_at=uow.now))
 
 
 async def on_session_ended(event: SessionEnded, uow: UnitOfWork, *, deps: BillingDeps) -> None:
@@ -82,6 +97,8 @@ async def on_session_ended(event: SessionEnded, uow: UnitOfWork, *, deps: Billin
         log.info("session not billed", extra={**ids, "reason": decision.reason.value})
         return
 
+    facts = await repo.request_facts(record.request_id)
+    entry: VaultEntry | None = None
     recipient: Recipient | None = None
     if decision.needs_recipient:
         entry = await deps.vault.get(record.request_id, purpose="billing")
@@ -94,13 +111,38 @@ async def on_session_ended(event: SessionEnded, uow: UnitOfWork, *, deps: Billin
             log.info("billing blocked: address missing", extra=ids)
             return
         recipient = Recipient.from_personal_data(entry.data)
+    email, email_problem = await _delivery_address(deps, facts, entry, record.request_id)
+    # EN 16931 e-invoice for B2B full invoices; a request not (yet) known counts as business,
+    # like intake's default (an XML never hurts a consumer, a missing one hurts a business).
+    e_invoice = (decision.kind is InvoiceKind.FULL and deps.issuer.can_issue_e_invoices
+                 and (facts is None or facts.customer_type is CustomerType.BUSINESS))
+    await _issue(repo, deps, uow, event, record, decision, recipient, customer_number,
+                 e_invoice=e_invoice, email=email, email_problem=email_problem)
 
-    await _issue(repo, deps, uow, event, record, decision, recipient, customer_number)
+
+async def _delivery_address(deps: BillingDeps, facts: RequestFacts | None, entry: VaultEntry | None,
+                            request_id: uuid.UUID) -> tuple[str | None, str | None]:
+    """``(address, problem)`` for e-mailing the invoice: read now, because retention erases the
+    vault entry as soon as InvoiceIssued is out. No e-mail given at intake: ``(None, None)``."""
+    if facts is None or not facts.has_email:
+        return None, None
+    if not deps.email_enabled:
+        return None, "SmtpDisabled"  # visible to the office as a failed delivery
+    if entry is None:
+        try:
+            entry = await deps.vault.get(request_id, purpose="billing")
+        except PermanentError:
+            # The invoice must not wait for an address that will never come.
+            return None, "AddressUnavailable"
+    if entry.data.email is None:
+        return None, "AddressUnavailable"
+    return str(entry.data.email), None
 
 
 async def _issue(repo: BillingRepository, deps: BillingDeps, uow: UnitOfWork, event: SessionEnded,
                  record: SessionRecord, decision: Billable, recipient: Recipient | None,
-                 customer_number: str | None) -> None:
+                 customer_number: str | None, *, e_invoice: bool, email: str | None,
+                 email_problem: str | None) -> None:
     # The number is drawn last, in this transaction: if anything fails, the counter rolls
     # back with the invoice, so numbers stay gapless and are never reused.
     year = invoice_year(uow.now)
@@ -113,17 +155,35 @@ async def _issue(repo: BillingRepository, deps: BillingDeps, uow: UnitOfWork, ev
         tariff_version=p.tariff_version, raw_seconds=p.raw_seconds, billed_seconds=p.billed_seconds,
         lines=p.lines, net_total=p.net_total, vat_rate=p.vat_rate, vat_total=p.vat_total,
         gross_total=p.gross_total, customer_number=customer_number))
+    document = invoice_document(
+        kind=decision.kind, number=number, issued_at=uow.now, service_date=record.ended_at,
+        issuer=deps.issuer, recipient=recipient.party() if recipient else None, lines=p.lines,
+        net_total=p.net_total, vat_rate=p.vat_rate, vat_total=p.vat_total, gross_total=p.gross_total,
+        customer_number=customer_number, raw_seconds=p.raw_seconds, billed_seconds=p.billed_seconds,
+        tariff_version=p.tariff_version, e_invoice=e_invoice)
+    try:
+        check_complete(document)
+    except DocumentIncomplete as exc:
+        raise PermanentError(str(exc)) from None
+    # CPU-bound (about 25 ms): off the event loop. The document is part of this transaction:
+    # an invoice is never without its archived copy.
+    rendered = await asyncio.to_thread(deps.renderer.render, document)
     await repo.add_invoice(NewInvoice(
         number=number, year=year, seq=seq, session_id=record.session_id,
         request_id=record.request_id, kind=decision.kind, issued_at=uow.now,
         service_date=record.ended_at, tariff_version=p.tariff_version, raw_seconds=p.raw_seconds,
         billed_seconds=p.billed_seconds, lines=p.lines, net_total=p.net_total,
         vat_rate=p.vat_rate, vat_total=p.vat_total, gross_total=p.gross_total,
-        customer_number=customer_number, event_id=issued.event_id, recipient=recipient))
+        customer_number=customer_number, event_id=issued.event_id, recipient=recipient,
+        e_invoice=document.e_invoice))
+    await repo.archive(number, "invoice", year, rendered, uow.now)
+    if email is not None or email_problem is not None:
+        await repo.add_delivery(number, year, email, uow.now, failed_because=email_problem)
     await repo.set_status(record.session_id, SessionStatus.INVOICED, uow.now)
     uow.emit(issued)
     log.info("invoice issued", extra={"invoice_number": number, "session_id": str(record.session_id),
-                                      "request_id": str(record.request_id), "kind": decision.kind.value})
+                                      "request_id": str(record.request_id), "kind": decision.kind.value,
+                                      "e_invoice": document.e_invoice})
 
 
 async def on_customer_promoted(event: CustomerPromoted, uow: UnitOfWork, *, deps: BillingDeps) -> None:

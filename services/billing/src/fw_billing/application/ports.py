@@ -9,10 +9,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal, Protocol
 
-from fw_contracts.events import InvoiceKind, InvoiceLine
+from fw_contracts.events import CustomerType, InvoiceKind, InvoiceLine
 from fw_contracts.vault import PersonalData, VaultEntry
 
+from fw_billing.domain.documents import Document, Party
 from fw_billing.domain.invoicing import SessionStatus
+from fw_billing.domain.issuer import Issuer
 from fw_billing.domain.tariff import TariffCatalog
 
 
@@ -45,6 +47,23 @@ class Recipient:
         return cls(company=data.company, contact_name=data.contact_name,
                    address=data.address.model_dump(mode="json"))
 
+    def party(self) -> Party:
+        """The recipient as the document prints it."""
+        a = self.address
+        return Party(name=self.company, contact=self.contact_name, street=a["street"],
+                     postal_code=a["postal_code"], city=a["city"], country=a.get("country", "DE"))
+
+
+@dataclass(frozen=True)
+class RequestFacts:
+    """From SupportRequestCreated: no personal data, only what billing decides by."""
+
+    request_id: uuid.UUID
+    customer_type: CustomerType
+    has_email: bool
+    has_billing_address: bool
+    recorded_at: datetime
+
 
 @dataclass(frozen=True)
 class NewInvoice:
@@ -68,6 +87,62 @@ class NewInvoice:
     event_id: uuid.UUID
     #: Only on a full invoice; a Kleinbetragsrechnung has none.
     recipient: Recipient | None
+    #: A ZUGFeRD/Factur-X XML is issued with it.
+    e_invoice: bool = False
+
+
+@dataclass(frozen=True)
+class StoredInvoice:
+    """An issued invoice as stored, with its recipient copy (decrypted) if it has one."""
+
+    number: str
+    year: int
+    request_id: uuid.UUID
+    kind: InvoiceKind
+    issued_at: datetime
+    service_date: datetime
+    tariff_version: str
+    raw_seconds: int
+    billed_seconds: int
+    lines: tuple[InvoiceLine, ...]
+    net_total: Decimal
+    vat_rate: Decimal
+    vat_total: Decimal
+    gross_total: Decimal
+    customer_number: str | None
+    e_invoice: bool
+    recipient: Recipient | None
+
+
+@dataclass(frozen=True)
+class NewCancellation:
+    number: str
+    year: int
+    seq: int
+    invoice_number: str
+    request_id: uuid.UUID
+    reason_code: str
+    issued_at: datetime
+    lines: tuple[InvoiceLine, ...]
+    net_total: Decimal
+    vat_rate: Decimal
+    vat_total: Decimal
+    gross_total: Decimal
+    e_invoice: bool
+    event_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class RenderedDocument:
+    """The document as issued: PDF bytes and, for an e-invoice, the CII XML (also inside the PDF)."""
+
+    pdf: bytes
+    xml: bytes | None = None
+
+
+class DocumentRenderer(Protocol):
+    def render(self, document: Document) -> RenderedDocument:
+        """PDF (and XML for an e-invoice); deterministic: the same document gives the same bytes."""
 
 
 @dataclass(frozen=True)
@@ -108,6 +183,32 @@ class BillingRepository(Protocol):
     async def add_customer(self, account: NewCustomerAccount) -> str:
         """Store a new account; returns its new customer number."""
 
+    async def record_request(self, facts: RequestFacts) -> None:
+        """Remember a request's facts (first seen wins)."""
+
+    async def request_facts(self, request_id: uuid.UUID) -> RequestFacts | None: ...
+
+    async def archive(self, number: str, document_type: Literal["invoice", "cancellation"], year: int,
+                      rendered: RenderedDocument, at: datetime) -> None:
+        """Keep the document exactly as issued (encrypted with the year's archive key)."""
+
+    async def add_delivery(self, number: str, year: int, email: str | None, at: datetime, *,
+                           failed_because: str | None = None) -> None:
+        """Queue the e-mail of a document; ``failed_because``: recorded as failed at once."""
+
+    async def invoice_for_cancellation(self, number: str) -> StoredInvoice | None:
+        """The invoice, locked against a concurrent cancellation."""
+
+    async def is_cancellation(self, number: str) -> bool: ...
+
+    async def cancellation_of(self, invoice_number: str) -> str | None:
+        """The number of the cancellation of an invoice, if it was cancelled."""
+
+    async def next_cancellation_seq(self, year: int) -> int:
+        """The next number of ``year``'s cancellation range, locked until the transaction ends."""
+
+    async def add_cancellation(self, cancellation: NewCancellation) -> None: ...
+
 
 class PersonalDataSource(Protocol):
     """The vault, from billing's side. Raises TransientError when it is away and
@@ -126,3 +227,8 @@ class BillingDeps:
     #: Builds the repository on the unit of work's connection.
     repository: Callable[[Any], BillingRepository]
     number_format: str
+    issuer: Issuer
+    renderer: DocumentRenderer
+    cancellation_format: str
+    #: SMTP configured: documents are e-mailed to the address given at intake.
+    email_enabled: bool = False

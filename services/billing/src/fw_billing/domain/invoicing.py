@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import string
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -19,6 +20,9 @@ SMALL_INVOICE_LIMIT = Decimal("250.00")
 #: The pattern ``InvoiceIssued.invoice_number`` accepts.
 NUMBER_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9-]{2,31}$")
 DEFAULT_NUMBER_FORMAT = "FW-{year}-{seq:06d}"
+#: Cancellations (Storno) have their own series (UStAE 14.5 Abs. 11 allows several ranges):
+#: each series stays gapless on its own, and a number says what it is.
+DEFAULT_CANCELLATION_FORMAT = "FW-S-{year}-{seq:06d}"
 
 
 class SessionStatus(StrEnum):
@@ -96,6 +100,30 @@ def check_number_format(template: str) -> str:
     except (KeyError, IndexError, ValueError):
         raise ValueError("the invoice number format yields an invalid number") from None
     return template
+
+
+def number_regex(template: str) -> re.Pattern[str]:
+    """A pattern matching every number ``template`` can render (``{year}``: 4 digits)."""
+    parts: list[str] = []
+    for literal, field, _spec, _conv in string.Formatter().parse(template):
+        parts.append(re.escape(literal))
+        if field == "year":
+            parts.append(r"[0-9]{4}")
+        elif field == "seq":
+            parts.append(r"[0-9]+")
+        elif field is not None:
+            raise ValueError("unknown placeholder in number format")
+    return re.compile("^" + "".join(parts) + "$")
+
+
+def check_series_distinct(invoice_template: str, cancellation_template: str) -> None:
+    """Refuse two number formats whose numbers could coincide (a number is used once)."""
+    invoices, cancellations = number_regex(invoice_template), number_regex(cancellation_template)
+    for year in (2026, 2099):
+        for seq in (1, 9, 10, 99, 100_000, 999_999, 1_000_000):
+            if (cancellations.match(format_invoice_number(invoice_template, year, seq))
+                    or invoices.match(format_invoice_number(cancellation_template, year, seq))):
+                raise ValueError("invoice and cancellation number formats overlap")
 
 
 def format_customer_number(seq: int) -> str:

@@ -1,0 +1,139 @@
+"""CSV exports for the office's accounting (columns documented in the README).
+
+Format German accounting tools and spreadsheets import without questions: UTF-8 with BOM,
+semicolon-separated, CRLF line ends, decimal comma without thousands separator, dates
+TT.MM.JJJJ (office time). Text that could be read as a spreadsheet formula is prefixed with an
+apostrophe (CSV injection); amounts are never text.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Callable, Iterable, Sequence
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import asyncpg
+
+from fw_billing.adapters.keys import KeyDestroyed, KeyPurpose, KeyRing, open_sealed
+from fw_billing.adapters.sealed import customer_aad, recipient_aad, recipient_from_json
+from fw_billing.domain.documents import REASON_LABELS
+from fw_billing.domain.formatting import date_de, decimal_de
+from fw_billing.domain.tariff import DEFAULT_TIMEZONE
+
+INVOICE_COLUMNS = ("Belegart", "Belegnummer", "Belegdatum", "Leistungsdatum", "Bezugsbeleg",
+                   "Kundennummer", "Rechnungsempfänger", "Netto", "USt-Satz", "USt", "Brutto",
+                   "Währung", "E-Rechnung", "Stornogrund", "Tarif", "Sitzung")
+CUSTOMER_COLUMNS = ("Kundennummer", "Firma", "Ansprechpartner", "Telefon", "E-Mail", "Straße",
+                    "PLZ", "Ort", "Land", "Angelegt am")
+_KINDS = {"kleinbetrag": "Kleinbetragsrechnung", "full": "Rechnung"}
+
+
+_E164 = re.compile(r"^\+[1-9][0-9]{6,15}$")
+
+
+def _text(value: str | None) -> str:
+    """Text cell; a leading formula character gets an apostrophe (a phone number does not)."""
+    if not value:
+        return ""
+    if value[0] in "=+-@\t\r" and not _E164.match(value):
+        return "'" + value
+    return value
+
+
+def to_csv(header: Sequence[str], rows: Iterable[Sequence[str]]) -> bytes:
+    """UTF-8 with BOM, ``;``, CRLF."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, delimiter=";", lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return ("\ufeff" + buf.getvalue()).encode("utf-8")
+
+
+def _money(value: object) -> str:
+    return decimal_de(value, grouping=False)  # type: ignore[arg-type]
+
+
+def local_day_bounds(start: date, end: date, timezone: str = DEFAULT_TIMEZONE) -> tuple[datetime, datetime]:
+    """``[start 00:00, end+1 00:00)`` in office time, as aware instants."""
+    zone = ZoneInfo(timezone)
+    return (datetime.combine(start, time(), zone), datetime.combine(end + timedelta(days=1), time(), zone))
+
+
+class Exports:
+    def __init__(self, pool: Callable[[], asyncpg.Pool], keys: KeyRing) -> None:
+        self._pool = pool
+        self._keys = keys
+
+    async def _recipient_name(self, conn: asyncpg.Connection, number: str, year: int | None,
+                              blob: bytes | None, cache: dict[int, bytes | None]) -> str:
+        if blob is None or year is None:
+            return ""
+        if year not in cache:
+            try:
+                cache[year] = await self._keys.existing_key(conn, KeyPurpose.ARCHIVE, year)
+            except KeyDestroyed:
+                cache[year] = None
+        key = cache[year]
+        if key is None:
+            return ""
+        return recipient_from_json(open_sealed(key, recipient_aad(number), bytes(blob))).company
+
+    async def invoices_csv(self, start: date, end: date) -> bytes:
+        """Invoices and cancellations issued from ``start`` to ``end`` (inclusive, office time)."""
+        lower, upper = local_day_bounds(start, end)
+        async with self._pool().acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT 'invoice' AS doc, i.number, i.kind, i.issued_at, i.service_date,"
+                " c.number AS related, i.customer_number, r.year AS r_year, r.data_enc,"
+                " i.number AS recipient_of, i.net_total, i.vat_rate, i.vat_total, i.gross_total,"
+                " i.currency, i.e_invoice, NULL AS reason_code, i.tariff_version, i.session_id"
+                " FROM invoices i LEFT JOIN cancellations c ON c.invoice_number = i.number"
+                " LEFT JOIN invoice_recipients r ON r.invoice_number = i.number"
+                " WHERE i.issued_at >= $1 AND i.issued_at < $2"
+                " UNION ALL "
+                "SELECT 'cancellation', c.number, i.kind, c.issued_at, i.service_date, i.number,"
+                " i.customer_number, r.year, r.data_enc, i.number, c.net_total, c.vat_rate,"
+                " c.vat_total, c.gross_total, c.currency, c.e_invoice, c.reason_code,"
+                " i.tariff_version, i.session_id"
+                " FROM cancellations c JOIN invoices i ON i.number = c.invoice_number"
+                " LEFT JOIN invoice_recipients r ON r.invoice_number = i.number"
+                " WHERE c.issued_at >= $1 AND c.issued_at < $2"
+                " ORDER BY 4, 2", lower, upper)
+            cache: dict[int, bytes | None] = {}
+            out = []
+            for r in rows:
+                cancellation = r["doc"] == "cancellation"
+                out.append([
+                    "Stornorechnung" if cancellation else _KINDS[r["kind"]], r["number"],
+                    date_de(r["issued_at"]), date_de(r["service_date"]), r["related"] or "",
+                    r["customer_number"] or "",
+                    _text(await self._recipient_name(conn, r["recipient_of"], r["r_year"], r["data_enc"], cache)),
+                    _money(r["net_total"]), decimal_de(r["vat_rate"] * 100, 2, grouping=False),
+                    _money(r["vat_total"]), _money(r["gross_total"]), r["currency"],
+                    "ja" if r["e_invoice"] else "nein",
+                    REASON_LABELS.get(r["reason_code"] or "", ""), _text(r["tariff_version"]),
+                    str(r["session_id"])])
+        return to_csv(INVOICE_COLUMNS, out)
+
+    async def customers_csv(self) -> bytes:
+        """Every customer account (personal data: the office's own accounting only)."""
+        async with self._pool().acquire() as conn:
+            rows = await conn.fetch("SELECT * FROM customer_accounts"
+                                    " ORDER BY length(customer_number), customer_number")
+            keys: dict[int, bytes] = {}
+            out = []
+            for r in rows:
+                if r["key_year"] not in keys:
+                    keys[r["key_year"]] = await self._keys.existing_key(conn, KeyPurpose.CUSTOMER, r["key_year"])
+                p = json.loads(open_sealed(keys[r["key_year"]], customer_aad(r["customer_number"]),
+                                           bytes(r["personal_enc"])))
+                a = p.get("address") or {}
+                out.append([r["customer_number"], _text(p["company"]), _text(p["contact_name"]),
+                            _text(p["phone"]), _text(p.get("email")), _text(a.get("street")),
+                            _text(a.get("postal_code")), _text(a.get("city")), _text(a.get("country")),
+                            date_de(r["created_at"])])
+        return to_csv(CUSTOMER_COLUMNS, out)

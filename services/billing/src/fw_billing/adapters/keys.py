@@ -1,0 +1,108 @@
+"""Encryption at rest of billing's personal data and invoice archive: AES-256-GCM.
+
+* One random 256-bit data key per (purpose, calendar year), stored only *wrapped* (AES-256-GCM
+  under the archive master key from the settings) in ``data_keys``.
+  - ``archive``: the archived documents (PDF, XML), the recipient copies and pending e-mail
+    addresses of documents issued in that year. The key is destroyed with the year's archive
+    once the retention period is over (``destroy_expired_archive``).
+  - ``customer``: the regular customers' accounts created in that year (permanent, never
+    destroyed by the archive's destruction).
+* The associated data binds every ciphertext to its row and kind (``archive-pdf:<number>``),
+  so a ciphertext copied onto another row does not decrypt; the wrapped key is bound to its
+  purpose and year.
+* Stored form: nonce (96 random bits, fresh per encryption) || ciphertext || tag.
+"""
+
+from __future__ import annotations
+
+import secrets
+from enum import StrEnum
+
+import asyncpg
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+NONCE_BYTES = 12
+KEY_BYTES = 32
+
+
+class KeyPurpose(StrEnum):
+    ARCHIVE = "archive"
+    CUSTOMER = "customer"
+
+
+class DecryptionFailed(Exception):
+    """Wrong key or altered bytes. Never says more."""
+
+
+class KeyDestroyed(Exception):
+    """The year's key no longer exists (its retention period ended)."""
+
+
+def seal(key: bytes, aad: str, plaintext: bytes) -> bytes:
+    """Encrypt ``plaintext`` bound to ``aad``: nonce || ciphertext+tag."""
+    nonce = secrets.token_bytes(NONCE_BYTES)
+    return nonce + AESGCM(key).encrypt(nonce, plaintext, aad.encode())
+
+
+def open_sealed(key: bytes, aad: str, blob: bytes) -> bytes:
+    """Decrypt what :func:`seal` produced; :class:`DecryptionFailed` otherwise."""
+    try:
+        return AESGCM(key).decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], aad.encode())
+    except (InvalidTag, ValueError):
+        raise DecryptionFailed("ciphertext cannot be decrypted") from None
+
+
+class KeyRing:
+    """Creates, unwraps and uses the per-year data keys on a given connection."""
+
+    def __init__(self, master_key: bytes) -> None:
+        if len(master_key) != KEY_BYTES:
+            raise ValueError("the archive master key must be 32 bytes")
+        self._kek = AESGCM(master_key)
+
+    @staticmethod
+    def _key_aad(purpose: KeyPurpose, year: int) -> bytes:
+        return f"fw-billing-data-key:{purpose.value}:{year}".encode()
+
+    def _unwrap(self, purpose: KeyPurpose, year: int, wrapped: bytes) -> bytes:
+        try:
+            return self._kek.decrypt(wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:],
+                                     self._key_aad(purpose, year))
+        except (InvalidTag, ValueError):
+            raise DecryptionFailed("data key cannot be unwrapped (wrong archive key?)") from None
+
+    async def key(self, conn: asyncpg.Connection, purpose: KeyPurpose, year: int) -> bytes:
+        """The year's key, created on first use (concurrent creators agree on one)."""
+        wrapped = await conn.fetchval(
+            "SELECT wrapped FROM data_keys WHERE purpose = $1 AND year = $2", purpose.value, year)
+        if wrapped is None:
+            key = AESGCM.generate_key(bit_length=256)
+            nonce = secrets.token_bytes(NONCE_BYTES)
+            candidate = nonce + self._kek.encrypt(nonce, key, self._key_aad(purpose, year))
+            # A concurrent transaction may insert first: then its key is the one.
+            await conn.execute(
+                "INSERT INTO data_keys(purpose, year, wrapped) VALUES ($1, $2, $3)"
+                " ON CONFLICT (purpose, year) DO NOTHING", purpose.value, year, candidate)
+            wrapped = await conn.fetchval(
+                "SELECT wrapped FROM data_keys WHERE purpose = $1 AND year = $2", purpose.value, year)
+        return self._unwrap(purpose, year, bytes(wrapped))
+
+    async def existing_key(self, conn: asyncpg.Connection | asyncpg.Pool, purpose: KeyPurpose,
+                           year: int) -> bytes:
+        """The year's key for reading; :class:`KeyDestroyed` if it is gone."""
+        wrapped = await conn.fetchval(
+            "SELECT wrapped FROM data_keys WHERE purpose = $1 AND year = $2", purpose.value, year)
+        if wrapped is None:
+            raise KeyDestroyed(f"no {purpose.value} key for {year}")
+        return self._unwrap(purpose, year, bytes(wrapped))
+
+    async def seal(self, conn: asyncpg.Connection, purpose: KeyPurpose, year: int, aad: str,
+                   plaintext: bytes) -> bytes:
+        """Encrypt with the year's key (created if needed)."""
+        return seal(await self.key(conn, purpose, year), aad, plaintext)
+
+    async def open(self, conn: asyncpg.Connection | asyncpg.Pool, purpose: KeyPurpose, year: int,
+                   aad: str, blob: bytes) -> bytes:
+        """Decrypt with the year's key."""
+        return open_sealed(await self.existing_key(conn, purpose, year), aad, bytes(blob))

@@ -1,0 +1,222 @@
+"""The German invoice PDF (fpdf2), PDF/A-3b structure: embedded fonts, sRGB output intent, XMP.
+
+Deterministic: the same :class:`Document` gives the same bytes (every date in the file is the
+issue time, the file id is a hash of the content), so an archived copy can be re-created and
+compared (GoBD Rz. 118/119). Every mandatory field is printed exactly as
+:func:`~fw_billing.domain.documents.mandatory_fields` spells it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+from fontTools.ttLib import TTFont
+from fpdf import FPDF
+from fpdf.enums import Align, OutputIntentSubType, TableBordersLayout
+from fpdf.fonts import FontFace
+from fpdf.output import PDFICCProfile
+from PIL import ImageCms
+
+from fw_billing.domain.documents import REASON_LABELS, Document, DocumentKind, recipient_lines
+from fw_billing.domain.formatting import date_de, duration_de, money_de, quantity_de
+
+FONT = "DejaVu"
+PRODUCER = "fernwartung billing"
+
+
+@lru_cache(maxsize=1)
+def _font_files() -> tuple[Path, Path]:
+    base = Path(str(resources.files("fw_billing") / "fonts"))
+    return base / "DejaVuSans.ttf", base / "DejaVuSans-Bold.ttf"
+
+
+@lru_cache(maxsize=1)
+def _glyphs() -> frozenset[int]:
+    """Code points both shipped fonts can print."""
+    regular, bold = (set(TTFont(str(f)).getBestCmap()) for f in _font_files())
+    return frozenset(regular & bold)
+
+
+@lru_cache(maxsize=1)
+def _srgb_profile() -> bytes:
+    return bytes(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+
+
+def printable(text: str) -> str:
+    """Characters the fonts lack become ``?`` (the e-invoice XML keeps the exact text)."""
+    glyphs = _glyphs()
+    return "".join(c if ord(c) in glyphs else "?" for c in text)
+
+
+def _xmp(doc: Document, title: str) -> str:
+    stamp = doc.issued_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+    esc = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}
+    safe = "".join(esc.get(c, c) for c in title)
+    return (
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+        '<rdf:Description rdf:about="" xmlns:pdfaid="http://www.aiim.org/pdfa/ns/id/"'
+        ' xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:xmp="http://ns.adobe.com/xap/1.0/"'
+        ' xmlns:pdf="http://ns.adobe.com/pdf/1.3/">'
+        "<pdfaid:part>3</pdfaid:part><pdfaid:conformance>B</pdfaid:conformance>"
+        f'<dc:title><rdf:Alt><rdf:li xml:lang="x-default">{safe}</rdf:li></rdf:Alt></dc:title>'
+        f"<xmp:CreateDate>{stamp}</xmp:CreateDate><xmp:ModifyDate>{stamp}</xmp:ModifyDate>"
+        f"<xmp:MetadataDate>{stamp}</xmp:MetadataDate><pdf:Producer>{PRODUCER}</pdf:Producer>"
+        "</rdf:Description></rdf:RDF></x:xmpmeta>")
+
+
+class _Pdf(FPDF):
+    def __init__(self, doc: Document) -> None:
+        super().__init__(format="A4", unit="mm", enforce_compliance="PDFA_3B")
+        self.doc = doc
+        regular, bold = _font_files()
+        self.add_font(FONT, "", str(regular))
+        self.add_font(FONT, "B", str(bold))
+        self.add_output_intent(
+            OutputIntentSubType.PDFA, "sRGB IEC61966-2.1", registry_name="http://www.color.org",
+            dest_output_profile=PDFICCProfile(contents=_srgb_profile(), n=3, alternate="DeviceRGB"),
+            info="sRGB IEC61966-2.1")
+        self.set_creation_date(doc.issued_at)
+        self.set_producer(PRODUCER)
+        self.set_lang("de-DE")
+        self.set_margins(20, 18, 20)
+        self.set_auto_page_break(True, margin=28)
+
+    def text_line(self, text: str, size: float = 10, bold: bool = False, height: float = 5,
+                  align: Align = Align.L) -> None:
+        self.set_font(FONT, "B" if bold else "", size)
+        text = printable(text)
+        # multi_cell's line breaking is slow; most lines fit and need none (rendering happens
+        # while the number range is locked, so every millisecond counts under load).
+        if self.get_string_width(text) <= self.epw:
+            self.cell(0, height, text, new_x="LMARGIN", new_y="NEXT", align=align)
+        else:
+            self.multi_cell(0, height, text, new_x="LMARGIN", new_y="NEXT", align=align)
+
+    def footer(self) -> None:
+        issuer = self.doc.issuer
+        parts = [issuer.name, issuer.address_line]
+        if issuer.tax_number:
+            parts.append(f"Steuernummer {issuer.tax_number}")
+        if issuer.vat_id:
+            parts.append(f"USt-IdNr. {issuer.vat_id}")
+        if issuer.trade_register:
+            parts.append(issuer.trade_register)
+        parts.append(f"IBAN {issuer.iban}" + (f", BIC {issuer.bic}" if issuer.bic else ""))
+        self.set_y(-24)
+        self.set_font(FONT, "", 7)
+        self.multi_cell(0, 3.5, printable(" · ".join(parts)), align=Align.C, new_x="LMARGIN", new_y="NEXT")
+        self.cell(0, 3.5, f"Seite {self.page_no()}/{{nb}}", align=Align.C)
+
+
+def _header(pdf: _Pdf, doc: Document) -> None:
+    issuer = doc.issuer
+    if issuer.example:
+        pdf.set_text_color(180, 0, 0)
+        pdf.text_line("BEISPIELDATEN – Absender aus der Entwicklungskonfiguration, keine gültige Rechnung",
+                      size=9, bold=True)
+        pdf.set_text_color(0, 0, 0)
+    pdf.text_line(issuer.name, size=13, bold=True, height=6)
+    pdf.text_line(issuer.address_line, size=9)
+    contact = f"E-Mail: {issuer.email}" + (f" · Telefon: {issuer.phone}" if issuer.phone else "")
+    pdf.text_line(contact, size=9)
+    pdf.ln(8)
+    if doc.names_recipient and doc.recipient is not None:
+        pdf.text_line("Rechnungsempfänger", size=8)
+        for line in recipient_lines(doc.recipient):
+            pdf.text_line(line, size=10)
+        pdf.ln(6)
+    pdf.text_line(doc.title, size=16, bold=True, height=9)
+    pdf.ln(1)
+
+
+def _facts(pdf: _Pdf, doc: Document) -> None:
+    issuer = doc.issuer
+    rows: list[tuple[str, str]] = [
+        ("Stornonummer" if doc.kind is DocumentKind.CANCELLATION else "Rechnungsnummer", doc.number),
+        ("Rechnungsdatum", date_de(doc.issued_at, doc.timezone)),
+        ("Leistungsdatum", date_de(doc.service_date, doc.timezone)),
+    ]
+    if doc.reference is not None:
+        rows.append(("Storno zu Rechnung",
+                     f"{doc.reference.number} vom {date_de(doc.reference.issued_at, doc.timezone)}"))
+        rows.append(("Grund", REASON_LABELS[doc.reference.reason_code]))
+    # Not on a Kleinbetragsrechnung (or its Storno): it carries nothing that points to the
+    # recipient, not even the pseudonymous customer number.
+    if doc.customer_number and doc.names_recipient:
+        rows.append(("Kundennummer", doc.customer_number))
+    if issuer.tax_number:
+        rows.append(("Steuernummer", issuer.tax_number))
+    if issuer.vat_id:
+        rows.append(("USt-IdNr.", issuer.vat_id))
+    for label, value in rows:
+        pdf.set_font(FONT, "", 9)
+        pdf.cell(45, 5, label + ":")
+        pdf.set_font(FONT, "B", 9)
+        pdf.cell(0, 5, printable(value), new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(5)
+
+
+def _lines(pdf: _Pdf, doc: Document) -> None:
+    pdf.set_font(FONT, "", 9)
+    with pdf.table(col_widths=(10, 70, 16, 37, 37), text_align=("LEFT", "LEFT", "RIGHT", "RIGHT", "RIGHT"),
+                   borders_layout=TableBordersLayout.HORIZONTAL_LINES, line_height=5,
+                   headings_style=FontFace(emphasis="BOLD")) as table:
+        table.row(["Pos.", "Leistung", "Menge", "Einzelpreis netto", "Betrag netto"])
+        for i, line in enumerate(doc.lines, start=1):
+            table.row([str(i), printable(line.description), quantity_de(line.quantity),
+                       money_de(line.unit_price), money_de(line.net)])
+    pdf.ln(2)
+    if doc.raw_seconds:
+        pdf.text_line(f"Sitzungsdauer {duration_de(doc.raw_seconds)}, abgerechnet "
+                      f"{duration_de(doc.billed_seconds)} (Tarif {doc.tariff_version})", size=8)
+    pdf.ln(3)
+
+
+def _totals(pdf: _Pdf, doc: Document) -> None:
+    rate = doc.rate_label
+    rows = [(f"Summe netto ({rate})", money_de(doc.net_total), False),
+            (f"Umsatzsteuer {rate}", money_de(doc.vat_total), False),
+            ("Gesamtbetrag brutto", money_de(doc.gross_total), True)]
+    for label, value, bold in rows:
+        pdf.set_font(FONT, "B" if bold else "", 10)
+        pdf.cell(120, 6, label, align=Align.R)
+        pdf.cell(0, 6, value, align=Align.R, new_x="LMARGIN", new_y="NEXT")
+    if doc.vat_exempt:
+        pdf.text_line(doc.issuer.vat_exemption_note, size=9)
+    pdf.ln(6)
+
+
+def _closing(pdf: _Pdf, doc: Document) -> None:
+    issuer = doc.issuer
+    if doc.kind is DocumentKind.CANCELLATION and doc.reference is not None:
+        pdf.text_line(f"Diese Stornorechnung hebt die Rechnung {doc.reference.number} vollständig auf. "
+                      "Bereits gezahlte Beträge erstatten wir.", size=9)
+    elif doc.due_date is not None:
+        bank = f" (BIC {issuer.bic}" + (f", {issuer.bank}" if issuer.bank else "") + ")" if issuer.bic else ""
+        pdf.text_line(f"Bitte überweisen Sie den Gesamtbetrag ohne Abzug bis {date_de(doc.due_date)} auf "
+                      f"das Konto IBAN {issuer.iban}{bank}, Verwendungszweck {doc.number}.", size=9)
+    if doc.kind is DocumentKind.SMALL:
+        pdf.text_line("Kleinbetragsrechnung nach § 33 UStDV.", size=8)
+    if doc.e_invoice:
+        pdf.ln(2)
+        pdf.text_line("Elektronische Rechnung: die strukturierten Rechnungsdaten (ZUGFeRD/Factur-X, "
+                      "Profil EN 16931) sind in diese PDF-Datei eingebettet.", size=8)
+
+
+def render_pdf(doc: Document) -> bytes:
+    """The document's PDF bytes (without the e-invoice XML; see ``rendering.py``)."""
+    pdf = _Pdf(doc)
+    title = f"{doc.title} {doc.number}"
+    pdf.set_title(title)
+    pdf.set_author(printable(doc.issuer.name))
+    pdf.set_xmp_metadata(_xmp(doc, printable(title)))
+    pdf.add_page()
+    _header(pdf, doc)
+    _facts(pdf, doc)
+    _lines(pdf, doc)
+    _totals(pdf, doc)
+    _closing(pdf, doc)
+    return bytes(pdf.output())

@@ -1,0 +1,26 @@
+"""The plaintext forms of billing's encrypted records, and the AAD labels that bind them."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fw_billing.application.ports import Recipient
+
+
+def recipient_aad(invoice_number: str) -> str:
+    return f"recipient:{invoice_number}"
+
+
+def customer_aad(customer_number: str) -> str:
+    return f"customer:{customer_number}"
+
+
+def recipient_json(recipient: Recipient) -> bytes:
+    return json.dumps({"company": recipient.company, "contact_name": recipient.contact_name,
+                       "address": recipient.address}).encode()
+
+
+def recipient_from_json(raw: bytes) -> Recipient:
+    data: dict[str, Any] = json.loads(raw)
+    return Recipient(company=data["company"], contact_name=data["contact_name"], address=data["address"])

@@ -1,0 +1,35 @@
+"""Billing's use of the public contracts (see ``fw_contracts.catalog``); read by tests and docs only.
+
+Consumed fields, from ``application/handlers.py``: a session is priced from its times, duration
+and promotion flag; a promotion creates the account for its request and session; a created
+request tells whether it is a business and gave an e-mail or an address. Every event
+billing emits is ``caused`` by the consumed one (``correlation_id``, ``event_id``).
+"""
+
+from __future__ import annotations
+
+from fw_contracts.catalog import ServiceContract
+from fw_contracts.events import (
+    BillingBlocked,
+    CustomerAccountCreated,
+    CustomerPromoted,
+    InvoiceCancelled,
+    InvoiceIssued,
+    SessionEnded,
+    SessionNotBilled,
+    SupportRequestCreated,
+)
+from fw_contracts.wire import VaultSubject
+
+CONTRACT = ServiceContract(
+    service="billing",
+    publishes=[InvoiceIssued, InvoiceCancelled, SessionNotBilled, BillingBlocked, CustomerAccountCreated],
+    consumes={
+        SessionEnded: {"session_id", "request_id", "started_at", "ended_at", "duration_seconds",
+                       "promoted", "correlation_id", "event_id"},
+        CustomerPromoted: {"session_id", "request_id", "correlation_id", "event_id"},
+        # whether the request is B2B / gave an e-mail or address (e-invoice, delivery)
+        SupportRequestCreated: {"request_id", "customer_type", "has_email", "has_billing_address"},
+    },
+    vault_requests=[VaultSubject.GET],
+)

@@ -1,0 +1,152 @@
+"""HTTP routes for documents, cancellation (Storno), deliveries and accounting exports."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict
+
+from fw_contracts.events import InvoiceCancelled
+from fw_platform.http import problem
+
+from fw_billing.adapters.exports import Exports
+from fw_billing.adapters.views import BillingViews, CancellationView, DeliveryView
+from fw_billing.application.cancellation import AlreadyCancelled, CancelRefused
+
+Number = Annotated[str, Path(pattern=r"^[A-Z0-9][A-Z0-9-]{2,31}$")]
+ReasonCode = Literal["wrong_amount", "wrong_recipient", "duplicate", "goodwill", "other"]
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"description": "Unknown (JSON: code, message_de, message_en)"},
+    409: {"description": "Refused (JSON: code, message_de, message_en)"},
+}
+_MESSAGES: dict[str, tuple[int, str, str]] = {
+    "invoice_not_found": (404, "Diese Rechnungsnummer ist nicht bekannt.", "There is no invoice with this number."),
+    "not_cancellable": (409, "Eine Stornorechnung kann nicht storniert werden.",
+                        "A cancellation cannot be cancelled."),
+    "already_cancelled": (409, "Diese Rechnung wurde bereits storniert.", "This invoice was already cancelled."),
+    "recipient_unavailable": (409, "Der Rechnungsempfänger dieser Rechnung ist nicht mehr gespeichert.",
+                              "The recipient copy of this invoice no longer exists."),
+}
+
+
+class CancelRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason_code: ReasonCode
+
+
+class CancelResponse(BaseModel):
+    cancellation_number: str
+    invoice_number: str
+    reason_code: str
+    net_total: str
+    vat_total: str
+    gross_total: str
+
+
+class DeliveryList(BaseModel):
+    items: list[DeliveryView]
+    limit: int
+    offset: int
+
+
+@dataclass(frozen=True)
+class Commands:
+    """What the routes may change; each runs in its own unit of work (built in bootstrap)."""
+
+    cancel: Callable[[str, str], Awaitable[InvoiceCancelled]]
+    retry_delivery: Callable[[int], Awaitable[bool]]
+
+
+def _not_found(what: str) -> JSONResponse:
+    return problem(404, "document_not_found", f"Zu dieser Nummer gibt es kein {what}.",
+                   f"There is no {'PDF' if what == 'PDF' else 'e-invoice XML'} for this number.")
+
+
+def router(views: BillingViews, exports: Exports, commands: Commands) -> APIRouter:
+    api = APIRouter(prefix="/api", tags=["billing"])
+
+    # Registered before ``/invoices/{number}``, which would otherwise take the ".pdf" segment.
+    @api.get("/invoices/{number}.pdf", response_class=Response, responses=_ERRORS,
+             summary="The archived PDF of an invoice or cancellation, exactly as issued")
+    async def invoice_pdf(number: Number) -> Response:
+        doc = await views.document(number)
+        if doc is None:
+            return _not_found("PDF")
+        return Response(doc.pdf, media_type="application/pdf",
+                        headers={"Content-Disposition": f'inline; filename="{number}.pdf"'})
+
+    @api.get("/invoices/{number}.xml", response_class=Response, responses=_ERRORS,
+             summary="The archived ZUGFeRD/Factur-X (EN 16931) XML of a B2B full invoice")
+    async def invoice_xml(number: Number) -> Response:
+        doc = await views.document(number)
+        if doc is None or doc.xml is None:
+            return _not_found("XML")
+        return Response(doc.xml, media_type="application/xml",
+                        headers={"Content-Disposition": f'inline; filename="{number}.xml"'})
+
+    @api.post("/invoices/{number}/cancel", status_code=201, response_model=CancelResponse,
+              responses=_ERRORS, summary="Cancel an invoice (Storno): a new document with its own number")
+    async def cancel(number: Number, body: CancelRequest) -> CancelResponse | JSONResponse:
+        try:
+            event = await commands.cancel(number, body.reason_code)
+        except CancelRefused as exc:
+            status, de, en = _MESSAGES[exc.code]
+            extra = {"cancellation_number": exc.cancellation_number} if isinstance(exc, AlreadyCancelled) else {}
+            return problem(status, exc.code, de, en, **extra)
+        return CancelResponse(
+            cancellation_number=event.cancellation_number, invoice_number=event.invoice_number,
+            reason_code=event.reason_code, net_total=str(event.net_total),
+            vat_total=str(event.vat_total), gross_total=str(event.gross_total))
+
+    @api.get("/cancellations/{number}", response_model=CancellationView, responses=_ERRORS,
+             summary="One cancellation (Storno)")
+    async def get_cancellation(number: Number) -> CancellationView | JSONResponse:
+        found = await views.cancellation(number)
+        if found is None:
+            return problem(404, "cancellation_not_found", "Diese Stornonummer ist nicht bekannt.",
+                           "There is no cancellation with this number.")
+        return found
+
+    @api.get("/deliveries", response_model=DeliveryList,
+             summary="E-mail deliveries (never the address); status=failed for the office")
+    async def list_deliveries(status: Literal["pending", "sent", "failed"] | None = None,
+                              limit: Annotated[int, Query(ge=1, le=500)] = 100,
+                              offset: Annotated[int, Query(ge=0)] = 0) -> DeliveryList:
+        return DeliveryList(items=await views.deliveries(status, limit, offset), limit=limit, offset=offset)
+
+    @api.post("/deliveries/{delivery_id}/retry", status_code=202, responses=_ERRORS,
+              summary="Send a failed delivery again (while its address is still kept)")
+    async def retry_delivery(delivery_id: int) -> JSONResponse:
+        if not await commands.retry_delivery(delivery_id):
+            return problem(409, "not_retryable",
+                           "Diese Zustellung kann nicht erneut versucht werden (nicht fehlgeschlagen "
+                           "oder Adresse bereits gelöscht).",
+                           "This delivery cannot be retried (not failed, or its address is gone).")
+        return JSONResponse(status_code=202, content={"id": delivery_id, "status": "pending"})
+
+    @api.get("/exports/invoices.csv", response_class=Response,
+             summary="Invoices and cancellations for accounting (CSV, ; and decimal comma, UTF-8 BOM)")
+    async def export_invoices(from_: Annotated[date, Query(alias="from")],
+                              to: Annotated[date, Query()]) -> Response:
+        if to < from_:
+            return problem(422, "invalid_range", "Das Ende liegt vor dem Anfang.", "'to' is before 'from'.")
+        body = await exports.invoices_csv(from_, to)
+        return _csv(body, f"rechnungen_{from_:%Y%m%d}_{to:%Y%m%d}.csv")
+
+    @api.get("/exports/customers.csv", response_class=Response,
+             summary="Customer accounts for accounting (CSV, ; UTF-8 BOM)")
+    async def export_customers() -> Response:
+        return _csv(await exports.customers_csv(), "kunden.csv")
+
+    return api
+
+
+def _csv(body: bytes, filename: str) -> Response:
+    return Response(body, media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
