@@ -213,7 +213,10 @@ def test_cli_up_and_down(workdir):
         assert "ready" in "".join(out), "".join(out)
         assert stat.S_IMODE((var / "secrets.json").stat().st_mode) == 0o600
         assert set(json.loads((var / "secrets.json").read_text())) == {
-            "intake", "session", "billing", "retention", "reporting"}
+            "intake", "session", "billing", "retention", "reporting",
+            # NATS passwords (fw_devenv.nats_auth), one per NATS user
+            *(f"nats_{u}" for u in ("admin", "intake", "session", "billing", "retention",
+                                    "reporting", "audit"))}
         status = subprocess.run([sys.executable, "-m", "fw_devenv", "status", "--var", str(var)])
         assert status.returncode == 0
         proc.send_signal(signal.SIGINT)

@@ -13,7 +13,11 @@ from pathlib import Path
 from ._util import DevEnvError
 from .devenv import DATABASE, SERVICES, DevEnv
 from .nats import NatsServer
+from .nats_auth import SERVICE_USERS as NATS_SERVICE_USERS
+from .nats_auth import USERS as NATS_USERS
+from .nats_auth import secret_key
 from .postgres import PostgresServer
+from .provision import run_sync
 from .secrets_file import load_or_create_secrets
 
 
@@ -25,6 +29,48 @@ def write_env_file(path: Path, values: dict[str, str]) -> None:
     os.chmod(path, 0o600)
 
 
+def ensure_event_stream(nats_url: str) -> None:
+    """Create/update the FERNWARTUNG stream (admin step; services never create streams)."""
+    from fw_platform.bus import connect, ensure_stream
+
+    async def _go() -> None:
+        nc = await connect(nats_url, name="fw-devenv-admin")
+        try:
+            await ensure_stream(nc.jetstream())
+        finally:
+            await nc.close()
+
+    run_sync(_go())
+
+
+def vault_master_key(var: Path, name: str = "vault-master.key") -> str:
+    """A master key for local runs: 32 random bytes, base64, kept in var/ (0600)."""
+    import base64
+    import os as _os
+
+    path = var / name
+    if not path.exists():
+        fd = _os.open(path, _os.O_WRONLY | _os.O_CREAT | _os.O_EXCL, 0o600)
+        with _os.fdopen(fd, "w") as f:
+            f.write(base64.b64encode(_os.urandom(32)).decode() + "\n")
+    return path.read_text().strip()
+
+
+def load_nats_passwords(var: Path) -> dict[str, str]:
+    """``{user: password}`` for every NATS user, kept in ``var/secrets.json`` as ``nats_<user>``."""
+    stored = load_or_create_secrets(var / "secrets.json", [secret_key(u) for u in NATS_USERS])
+    return {u: stored[secret_key(u)] for u in NATS_USERS}
+
+
+def nats_credentials_env(passwords: dict[str, str]) -> dict[str, str]:
+    """``FW_<SVC>_NATS_USER`` / ``FW_<SVC>_NATS_PASSWORD`` for every service's own NATS user."""
+    env: dict[str, str] = {}
+    for svc in NATS_SERVICE_USERS:
+        env[f"FW_{svc.upper()}_NATS_USER"] = svc
+        env[f"FW_{svc.upper()}_NATS_PASSWORD"] = passwords[svc]
+    return env
+
+
 def start_and_provision(
     var: Path,
     nats_port: int,
@@ -34,13 +80,18 @@ def start_and_provision(
     database: str = DATABASE,
 ) -> tuple[DevEnv, dict[str, str]]:
     """Start (or adopt) both servers under *var*, provision *database* with
-    passwords from ``var/secrets.json``; also writes ``var/devenv.env``."""
+    passwords from ``var/secrets.json``; also writes ``var/devenv.env``.
+
+    NATS runs with one user per service (:mod:`fw_devenv.nats_auth`); the passwords are in
+    ``env.nats.passwords`` and, for the services, in ``var/devenv.env``."""
     env = DevEnv(var, nats_port, pg_port, nats_monitor_port=nats_monitor_port)
+    env.nats.enable_auth(load_nats_passwords(env.var_dir))
     t0 = time.monotonic()
     env.start()
     try:
         passwords = load_or_create_secrets(env.var_dir / "secrets.json", services)
         dsns = env.provision(passwords, database=database)
+        ensure_event_stream(env.nats.admin_url)
     except BaseException:
         env.stop(include_adopted=False)
         raise
@@ -49,6 +100,7 @@ def start_and_provision(
         "NATS_MONITOR_URL": env.nats.monitor_url,
         "DATABASE_ADMIN_URL": env.admin_dsn,
         **{f"FW_{svc.upper()}_DATABASE_URL": dsn for svc, dsn in dsns.items()},
+        **nats_credentials_env(env.nats.passwords or {}),
     }
     write_env_file(env.var_dir / "devenv.env", values)
     print(f"fw_devenv: started in {time.monotonic() - t0:.1f}s (var: {env.var_dir})", flush=True)

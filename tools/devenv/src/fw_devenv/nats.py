@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 
 from ._util import (
@@ -22,6 +23,7 @@ from ._util import (
     tail,
     wait_pid_exit,
 )
+from .nats_auth import ADMIN, DEFAULT_BCRYPT_COST, render_authorization, url_with_credentials
 
 DEFAULT_MAX_PAYLOAD = 8 * 1024 * 1024  # 8 MiB, NATS' recommended upper bound
 
@@ -52,6 +54,10 @@ class NatsServer:
     ``start()`` adopts a nats-server already running from the same config
     (pid file alive, e.g. started by ``fw_devenv up`` in another terminal)
     and refuses if the port belongs to anything else.
+
+    With ``passwords`` (``{user: password}`` for every user of :mod:`fw_devenv.nats_auth`) the
+    config carries the per-user subject permissions, passwords bcrypt-hashed; ``url`` is then the
+    plain address (each client brings its own user) and ``admin_url`` has admin's credentials.
     """
 
     def __init__(
@@ -64,6 +70,8 @@ class NatsServer:
         server_name: str = "fw-dev",
         max_payload: int = DEFAULT_MAX_PAYLOAD,
         start_timeout: float = 20.0,
+        passwords: Mapping[str, str] | None = None,
+        bcrypt_cost: int = DEFAULT_BCRYPT_COST,
     ) -> None:
         self.store_dir = Path(store_dir).resolve()
         self.port = int(port)
@@ -79,11 +87,36 @@ class NatsServer:
         self.pid_file = var / "run" / "nats.pid"
         self._proc: subprocess.Popen | None = None
         self.adopted = False
+        self.passwords: dict[str, str] | None = None
+        self.bcrypt_cost = bcrypt_cost
+        if passwords is not None:
+            self.enable_auth(passwords, bcrypt_cost=bcrypt_cost)
+
+    def enable_auth(self, passwords: Mapping[str, str], *, bcrypt_cost: int | None = None) -> None:
+        """Require users and permissions (call before ``start()``); see the class docstring."""
+        if ADMIN not in passwords:
+            raise DevEnvError("NATS auth needs a password for the admin user")
+        self.passwords = dict(passwords)
+        if bcrypt_cost is not None:
+            self.bcrypt_cost = bcrypt_cost
 
     # ------------------------------------------------------------------ props
     @property
     def url(self) -> str:
         return f"nats://{self.host}:{self.port}"
+
+    @property
+    def admin_url(self) -> str:
+        """``url`` with admin's credentials embedded (just ``url`` without auth)."""
+        if not self.passwords:
+            return self.url
+        return url_with_credentials(self.url, ADMIN, self.passwords[ADMIN])
+
+    def credentials(self, user: str) -> tuple[str, str]:
+        """``(user, password)`` of a NATS user of this server."""
+        if not self.passwords:
+            raise DevEnvError("this nats-server runs without authorization")
+        return user, self.passwords[user]
 
     @property
     def monitor_url(self) -> str:
@@ -107,12 +140,22 @@ jetstream {{
   # acknowledged event must survive, so we trade throughput for durability.
   sync_interval: always
 }}
-"""
+""" + self._authorization_text()
+
+    def _authorization_text(self) -> str:
+        if not self.passwords:
+            return ""
+        return "\n# one user per service, see fw_devenv.nats_auth\n" + render_authorization(
+            self.passwords, bcrypt_cost=self.bcrypt_cost)
 
     def write_config(self) -> Path:
         for d in (self.store_dir, self.conf_file.parent, self.log_file.parent, self.pid_file.parent):
             d.mkdir(parents=True, exist_ok=True)
-        self.conf_file.write_text(self._config_text())
+        # the config holds password hashes: owner-only, written without a readable window
+        fd = os.open(self.conf_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(self._config_text())
+        os.chmod(self.conf_file, 0o600)
         return self.conf_file
 
     # ---------------------------------------------------------------- running

@@ -3,7 +3,10 @@
 * ``pg_server`` (session): one PostgreSQL cluster for the whole run, in a temp dir, free port.
 * ``fw_env`` (function): a fresh nats-server (≈15 ms to start) with the ``FERNWARTUNG`` stream
   and a fresh database with every service's role and schema. Tests never share a stream or a
-  database, so they can assert on *everything* in them.
+  database, so they can assert on *everything* in them. NATS runs with the real per-user
+  permissions (``fw_devenv.nats_auth``): ``fw_env.nats_url`` carries admin's credentials (tests
+  that connect with it may do anything); ``settings_env(svc)`` and ``ServiceProcess`` connect as
+  the service's own user, as ``make run`` does.
 * ``ServiceProcess``: starts a service as a real subprocess (``python -m fw_<svc>``) for
   end-to-end tests and waits for its ``/readyz``.
 """
@@ -30,13 +33,20 @@ import pytest_asyncio
 from ._util import free_port
 from .devenv import SERVICES
 from .nats import NatsServer
+from .nats_auth import generate_passwords
 from .postgres import PostgresServer
 from .provision import provision
 
 _PASSWORDS = {svc: f"test-{svc}-pw" for svc in SERVICES}
+#: NATS passwords of this test run (every user of fw_devenv.nats_auth).
+_NATS_PASSWORDS = generate_passwords()
+#: bcrypt's minimum: nats-server checks the hash on every connect, and tests connect a lot.
+TEST_BCRYPT_COST = 4
 _db_counter = itertools.count(1)
 #: A fixed master key for the vault in tests (production keys come from secrets).
 TEST_MASTER_KEY = base64.b64encode(b"k" * 32).decode()
+#: A fixed key for billing's invoice archive in tests (required by billing's settings).
+TEST_ARCHIVE_KEY = base64.b64encode(b"a" * 32).decode()
 
 
 @dataclass
@@ -52,7 +62,17 @@ class FwEnv:
 
     @property
     def nats_url(self) -> str:
+        """The NATS URL with admin's credentials embedded (``nats://admin:pw@host:port``)."""
+        return self.nats.admin_url
+
+    @property
+    def nats_plain_url(self) -> str:
+        """The NATS URL without credentials (pass a user and password with it)."""
         return self.nats.url
+
+    def nats_credentials(self, user: str) -> tuple[str, str]:
+        """``(user, password)`` of a NATS user (``admin``, a service, ``reporting``, ``audit``)."""
+        return self.nats.credentials(user)
 
     def dsn(self, service: str) -> str:
         return self.dsns[service]
@@ -60,14 +80,21 @@ class FwEnv:
     def settings_env(self, service: str, http_port: int | None = None) -> dict[str, str]:
         """``FW_<SVC>_*`` variables for running ``service`` against this environment."""
         prefix = f"FW_{service.upper()}_"
+        nats_env = {f"{prefix}NATS_URL": self.nats_url}
+        if self.nats.passwords and service in self.nats.passwords:
+            user, password = self.nats_credentials(service)
+            nats_env = {f"{prefix}NATS_URL": self.nats_plain_url, f"{prefix}NATS_USER": user,
+                        f"{prefix}NATS_PASSWORD": password}
         env = {
-            f"{prefix}NATS_URL": self.nats_url,
+            **nats_env,
             f"{prefix}DATABASE_URL": self.dsn(service),
             f"{prefix}HTTP_HOST": "127.0.0.1",
             f"{prefix}HTTP_PORT": str(http_port or free_port()),
         }
         if service == "retention":
             env[f"{prefix}MASTER_KEY"] = TEST_MASTER_KEY
+        if service == "billing":
+            env[f"{prefix}ARCHIVE_KEY"] = TEST_ARCHIVE_KEY
         env.update(self.extra_env)
         return env
 
@@ -93,11 +120,12 @@ def pg_server(fw_tmp_root: Path) -> Iterator[PostgresServer]:
 async def fw_env(pg_server: PostgresServer, tmp_path: Path) -> AsyncIterator[FwEnv]:
     from fw_platform.bus import connect, ensure_stream
 
-    nats = NatsServer(tmp_path / "natsvar" / "nats", free_port())
+    nats = NatsServer(tmp_path / "natsvar" / "nats", free_port(), passwords=_NATS_PASSWORDS,
+                      bcrypt_cost=TEST_BCRYPT_COST)
     await asyncio.to_thread(nats.start)
     database = f"fwt{os.getpid()}_{next(_db_counter)}"
     dsns = await provision(pg_server.admin_dsn, database, _PASSWORDS)
-    nc = await connect(nats.url, name="test-admin")
+    nc = await connect(nats.admin_url, name="test-admin")
     try:
         await ensure_stream(nc.jetstream())
     finally:

@@ -144,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
             nats_url = devenv.nats_url
             nats_env = nats_credentials_env(devenv.nats.passwords or {})
             os.environ.setdefault("FW_RETENTION_MASTER_KEY", vault_master_key(devenv.var_dir))
+            os.environ.setdefault("FW_BILLING_ARCHIVE_KEY",
+                                  vault_master_key(devenv.var_dir, "billing-archive.key"))
             print(f"run: NATS {nats_url}   PostgreSQL {devenv.admin_dsn}", flush=True)
 
         running: list[Running] = []

@@ -1,0 +1,369 @@
+"""Every NATS user can do its own job and nothing else, on a real nats-server with the real config.
+
+A refused core publish is never an exception in nats-py: the server answers ``-ERR Permissions
+Violation`` and the client hands it to the error callback. A refused JetStream API call is simply
+never answered, so the call times out. Each denial test therefore shows both: the call fails
+*and* the server said "Permissions Violation" for exactly that subject (not some other error),
+and afterwards the stream (read as admin) shows that nothing happened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from datetime import UTC, datetime
+
+import nats.errors
+import pytest
+from fw_devenv.pytest_plugin import FwEnv
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from fw_contracts import ALL_EVENTS, STREAM_NAME, VaultSubject
+from fw_contracts.events import AuditCheckpoint, InvoiceIssued
+from fw_contracts.vault import PersonalData, PromotionStatement
+from fw_devenv.nats_auth import (
+    AUDIT_ORDERED_CONSUMERS,
+    DURABLES,
+    PRIVATE_INBOXES,
+    SERVICE_USERS,
+    SERVICES,
+    USERS,
+    VAULT_QUEUE,
+    VAULT_REQUESTS,
+)
+from fw_platform.bus import durable_consumer_config, stream_config
+from fw_platform.vault_client import VaultClient, VaultUnavailable
+from nats.js.api import ConsumerConfig, DeliverPolicy
+
+from security_kit import DENIED_TIMEOUT as DENIED
+from security_kit import ConnectAs, NatsUser, StartServices, first_event_subject
+
+S = STREAM_NAME
+NON_ADMIN = tuple(u for u in USERS if u != "admin")
+PROBE = "fw.security.probe.v1"  # published by admin only, consumed in the tests
+
+
+def personal_data() -> PersonalData:
+    return PersonalData(company="Probe GmbH", contact_name="Pia Probe", phone="+4930999888777")
+
+
+async def stream_messages(admin: NatsUser) -> int:
+    return (await admin.js.stream_info(S)).state.messages
+
+
+# ------------------------------------------------------------------------------ own jobs
+
+async def test_every_service_publishes_its_own_events_with_a_publish_ack(connect_as: ConnectAs) -> None:
+    for svc in (*SERVICES, "audit"):
+        user = await connect_as(svc)
+        for cls in (c for c in ALL_EVENTS if c.producer == svc):
+            ack = await user.js.publish(cls.subject(), b"{}", timeout=3)
+            assert ack.stream == S and ack.seq > 0
+        user.assert_no_denials()
+
+
+@pytest.mark.parametrize("user_name", [*DURABLES])
+async def test_consumer_users_create_read_and_ack_their_own_durables(
+        user_name: str, connect_as: ConnectAs, admin: NatsUser) -> None:
+    await admin.js.publish(PROBE, b"{}")
+    user = await connect_as(user_name)
+    for name in DURABLES[user_name]:
+        durable = f"{user_name}--{name}"
+        # the platform's way: add_consumer with a durable name, bind, fetch
+        await user.js.add_consumer(S, config=durable_consumer_config(durable, [PROBE]))
+        psub = await user.js.pull_subscribe_bind(durable=durable, stream=S)
+        [msg] = await psub.fetch(1, timeout=3)
+        await msg.in_progress()
+        await msg.nak(delay=0.05)
+        [msg] = await psub.fetch(1, timeout=3)
+        assert msg.metadata.num_delivered == 2
+        await msg.ack_sync()
+        info = await user.js.consumer_info(S, durable)
+        assert info.num_ack_pending == 0 and info.delivered.stream_seq == 1
+        await psub.unsubscribe()
+        # nats-py's other way (name + filter in the subject) works for the same durable
+        psub = await user.js.pull_subscribe(PROBE, durable=durable, stream=S)
+        await psub.unsubscribe()
+    # a durable that is not in the table is refused, even with the user's own prefix
+    stray = f"{user_name}--not_in_the_table"
+    with pytest.raises(nats.errors.TimeoutError):
+        await user.js.add_consumer(S, config=durable_consumer_config(stray, [PROBE]))
+    await user.denied(f"$JS.API.CONSUMER.DURABLE.CREATE.{S}.{stray}")
+
+
+async def test_every_service_runs_as_its_own_user(start_services: StartServices) -> None:
+    """The real services start, bind all their durables and serve, with their own credentials."""
+    running = await start_services(*SERVICE_USERS)
+    for svc, service in running.items():
+        runtime = service.runtime
+        assert runtime.settings.nats_user == svc
+        # the table lists exactly the consumers each bootstrap registers (else: no permission)
+        assert {c.durable for c in runtime.consumers} == {f"{svc}--{n}" for n in DURABLES[svc]}
+        assert runtime.bus_errors.permission_denied() == []
+
+
+async def test_the_vault_serves_the_services_allowed_to_use_it(
+        start_services: StartServices, connect_as: ConnectAs) -> None:
+    running = await start_services("retention")
+    rid = uuid.uuid4()
+    await VaultClient((await connect_as("intake")).nc).put(rid, personal_data())
+    session = VaultClient((await connect_as("session")).nc)
+    stated = PromotionStatement(text="Ja, bitte.", technician="t1", stated_at=datetime.now(UTC))
+    await session.add_statement(rid, stated)
+    assert (await session.get(rid, "queue")).data == personal_data()
+    entry = await VaultClient((await connect_as("billing")).nc).get(rid, "billing")
+    assert entry.data == personal_data() and entry.statement == stated
+    # the replies went out under allow_responses, without any violation
+    assert running["retention"].runtime.bus_errors.permission_denied() == []
+
+
+# ------------------------------------------------------------------------------ events
+
+async def test_intake_cannot_publish_an_invoice_issued(connect_as: ConnectAs, admin: NatsUser) -> None:
+    intake = await connect_as("intake")
+    subject = InvoiceIssued.subject()
+    assert subject == "fw.billing.invoice_issued.v1"
+    with pytest.raises(nats.errors.TimeoutError):  # no publish ack: the message never got in
+        await intake.js.publish(subject, b"{}")
+    assert "permissions violation" in (await intake.denied(subject)).lower()
+    assert await stream_messages(admin) == 0
+
+
+@pytest.mark.parametrize("user_name", NON_ADMIN)
+async def test_nobody_publishes_events_of_another_producer(
+        user_name: str, connect_as: ConnectAs, admin: NatsUser) -> None:
+    user = await connect_as(user_name)
+    others = sorted({c.producer for c in ALL_EVENTS} - {user_name})
+    for producer in others:
+        await user.publish_denied(first_event_subject(producer))
+    await user.publish_denied(PROBE)  # nor anything outside its own fw.<self>.>
+    assert await stream_messages(admin) == 0
+
+
+async def test_audit_reads_everything_and_publishes_only_checkpoints(
+        connect_as: ConnectAs, admin: NatsUser) -> None:
+    from fw_audit.source import read_direct, read_ordered, stream_state
+
+    for producer in ("intake", "session", "billing"):
+        await admin.js.publish(first_event_subject(producer), b"{}")
+    audit = await connect_as("audit")
+    # one by one without allow_direct; batched direct get once the stream allows it (admin's call)
+    assert (await audit.js.get_msg(S, 2)).subject == first_event_subject("session")
+    await admin.js.update_stream(stream_config().evolve(allow_direct=True))
+    state = await stream_state(audit.js, S)
+    assert state.messages == 3 and state.deny_delete and state.deny_purge
+    assert [r.seq async for r in read_direct(audit.nc, state, ["fw.>"])] == [1, 2, 3]
+    if AUDIT_ORDERED_CONSUMERS:  # the audit tool's default reader
+        assert [r.seq async for r in read_ordered(audit.js, state, ["fw.>"])] == [1, 2, 3]
+    else:
+        with pytest.raises(nats.errors.TimeoutError):  # see the next test for why
+            await audit.js.subscribe("fw.>", stream=S, ordered_consumer=True)
+        await audit.denied(f"$JS.API.CONSUMER.CREATE.{S}")
+        audit.errors.errors.clear()
+    ack = await audit.js.publish(AuditCheckpoint.subject(), b"{}")
+    assert ack.seq == 4
+    audit.assert_no_denials()
+
+    with pytest.raises(nats.errors.TimeoutError):
+        await audit.js.publish(first_event_subject("intake"), b"{}")
+    await audit.denied(first_event_subject("intake"))
+    with pytest.raises(nats.errors.TimeoutError):  # no durable consumers at all
+        await audit.js.add_consumer(S, config=durable_consumer_config("audit--x", ["fw.>"]))
+    await audit.denied(f"$JS.API.CONSUMER.DURABLE.CREATE.{S}.audit--x")
+    assert await stream_messages(admin) == 4
+
+
+@pytest.mark.parametrize("user_name", [
+    pytest.param(u, marks=pytest.mark.xfail(
+        u == "audit" and AUDIT_ORDERED_CONSUMERS, strict=True,
+        reason="audit's ordered consumers need the unnamed create (AUDIT_ORDERED_CONSUMERS)"))
+    for u in NON_ADMIN])
+async def test_nobody_rewrites_another_consumer_through_the_unnamed_create(
+        user_name: str, connect_as: ConnectAs, admin: NatsUser) -> None:
+    """On ``$JS.API.CONSUMER.CREATE.<stream>`` the server takes the name from the body: whoever
+    may send there can re-create billing's consumer with a filter that matches nothing."""
+    await admin.js.add_consumer(S, config=durable_consumer_config("billing--session_ended", [PROBE]))
+    user = await connect_as(user_name)
+    hijack = {"stream_name": S, "config": {"name": "billing--session_ended", "filter_subject": "fw.void",
+                                           "ack_policy": "explicit", "deliver_policy": "all"}}
+    with pytest.raises(nats.errors.TimeoutError):
+        await user.nc.request(f"$JS.API.CONSUMER.CREATE.{S}", json.dumps(hijack).encode(), timeout=DENIED)
+    await user.denied(f"$JS.API.CONSUMER.CREATE.{S}")
+    assert (await admin.js.consumer_info(S, "billing--session_ended")).config.filter_subject == PROBE
+
+
+async def test_retention_reads_its_erasure_history_without_a_consumer(
+        connect_as: ConnectAs, admin: NatsUser) -> None:
+    """Restore safety reads every PersonalDataErased back with stateless gets (nothing to create)."""
+    from fw_contracts.events import ErasureReason, PersonalDataErased
+    from fw_retention.adapters.history import erasure_history
+
+    events = [PersonalDataErased(request_id=uuid.uuid4(), reason=reason, erased_at=datetime.now(UTC))
+              for reason in (ErasureReason.WITHDRAWN, ErasureReason.ABANDONED)]
+    for body in (events[0].to_json(), b"{}", events[1].to_json()):
+        subject = events[0].subject() if body != b"{}" else PROBE
+        await admin.js.publish(subject, body)
+    retention = await connect_as("retention")
+    assert [e async for e in erasure_history(retention.js)] == events
+    retention.assert_no_denials()
+
+
+# ------------------------------------------------------------------------------ consumers
+
+async def test_intake_cannot_create_or_use_billings_consumers(connect_as: ConnectAs, admin: NatsUser) -> None:
+    await admin.js.publish(PROBE, b"{}")
+    await admin.js.add_consumer(S, config=durable_consumer_config("billing--session_ended", [PROBE]))
+    intake = await connect_as("intake")
+
+    with pytest.raises(nats.errors.TimeoutError):
+        await intake.js.add_consumer(S, config=durable_consumer_config("billing--x", [PROBE]))
+    await intake.denied(f"$JS.API.CONSUMER.DURABLE.CREATE.{S}.billing--x")
+    with pytest.raises(nats.errors.TimeoutError):  # nor with the name in the subject
+        await intake.js.add_consumer(S, config=ConsumerConfig(name="billing--x", durable_name="billing--x",
+                                                              filter_subject=PROBE))
+    await intake.denied(f"$JS.API.CONSUMER.CREATE.{S}.billing--x.{PROBE}")
+    with pytest.raises(nats.errors.TimeoutError):  # nor an unnamed one (it could read anything)
+        await intake.js.add_consumer(S, config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL))
+    await intake.denied(f"$JS.API.CONSUMER.CREATE.{S}")
+    with pytest.raises(nats.errors.TimeoutError):
+        await intake.js.consumer_info(S, "billing--session_ended")
+    await intake.denied(f"$JS.API.CONSUMER.INFO.{S}.billing--session_ended")
+    # pulling billing's messages away
+    psub = await intake.js.pull_subscribe_bind(durable="billing--session_ended", stream=S)
+    with pytest.raises(nats.errors.TimeoutError):
+        await psub.fetch(1, timeout=DENIED)
+    await intake.denied(f"$JS.API.CONSUMER.MSG.NEXT.{S}.billing--session_ended")
+    # acking billing's message for it (admin fetched it; intake learns the ack subject)
+    admin_psub = await admin.js.pull_subscribe_bind(durable="billing--session_ended", stream=S)
+    [msg] = await admin_psub.fetch(1, timeout=3)
+    await intake.publish_denied(msg.reply, b"+ACK")
+
+    assert [c.name for c in await admin.js.consumers_info(S)] == ["billing--session_ended"]
+    info = await admin.js.consumer_info(S, "billing--session_ended")
+    assert info.num_ack_pending == 1  # still billing's to handle
+
+
+
+@pytest.mark.parametrize("user_name", NON_ADMIN)
+async def test_only_admin_may_delete_purge_or_change_the_stream(
+        user_name: str, connect_as: ConnectAs, admin: NatsUser) -> None:
+    await admin.js.publish(PROBE, b"{}")
+    victim = f"{user_name}--{DURABLES[user_name][0]}" if user_name in DURABLES else "billing--session_ended"
+    await admin.js.add_consumer(S, config=durable_consumer_config(victim, [PROBE]))
+    user = await connect_as(user_name)
+    js = user.js
+    loosened = stream_config().evolve(deny_delete=False, deny_purge=False)
+    calls = {
+        f"$JS.API.STREAM.DELETE.{S}": js.delete_stream(S),
+        f"$JS.API.STREAM.PURGE.{S}": js.purge_stream(S),
+        # nats-py's delete_msg waits a fixed 5 s; we do not
+        f"$JS.API.STREAM.MSG.DELETE.{S}": asyncio.wait_for(js.delete_msg(S, 1), DENIED + 0.5),
+        f"$JS.API.STREAM.UPDATE.{S}": js.update_stream(loosened),
+        "$JS.API.STREAM.CREATE.SHADOW": js.add_stream(name="SHADOW", subjects=["shadow.>"]),
+        f"$JS.API.CONSUMER.DELETE.{S}.{victim}": js.delete_consumer(S, victim),
+    }
+    results = await asyncio.gather(*calls.values(), return_exceptions=True)
+    for subject, result in zip(calls, results, strict=True):
+        assert isinstance(result, TimeoutError), (subject, result)  # nats-py's is one too
+        await user.denied(subject)
+
+    info = await admin.js.stream_info(S)
+    assert info.state.messages == 1 and info.config.deny_delete and info.config.deny_purge
+    assert [c.name for c in await admin.js.consumers_info(S)] == [victim]
+    assert [s.config.name for s in await admin.js.streams_info()] == [S]
+
+
+# ------------------------------------------------------------------------------ vault
+
+async def test_session_cannot_put_into_the_vault(start_services: StartServices, connect_as: ConnectAs) -> None:
+    await start_services("retention")
+    session = await connect_as("session")
+    rid = uuid.uuid4()
+    with pytest.raises(VaultUnavailable):
+        await VaultClient(session.nc, timeout=DENIED).put(rid, personal_data())
+    await session.denied(VaultSubject.PUT.value)
+    # nothing was stored: the vault does not know the request (and intake may still store it)
+    with pytest.raises(Exception, match="not_found"):
+        await VaultClient(session.nc).get(rid, "queue")
+    await VaultClient((await connect_as("intake")).nc).put(rid, personal_data())
+
+
+@pytest.mark.parametrize("user_name", NON_ADMIN)
+async def test_vault_requests_only_where_allowed(user_name: str, connect_as: ConnectAs) -> None:
+    user = await connect_as(user_name)
+    allowed = set(VAULT_REQUESTS.get(user_name, ()))
+    for subject in VaultSubject:
+        if subject not in allowed:
+            await user.publish_denied(subject.value)
+    await user.publish_denied("vault.v2.get")  # nor any other vault subject
+
+
+async def test_billing_cannot_impersonate_the_vault(connect_as: ConnectAs) -> None:
+    billing = await connect_as("billing")
+    caught: list[bytes] = []
+
+    async def spy(msg: Msg) -> None:
+        caught.append(msg.data)
+
+    await billing.nc.subscribe("vault.v1.>", cb=spy)
+    await billing.nc.subscribe(VaultSubject.GET.value, queue=VAULT_QUEUE, cb=spy)
+    await billing.nc.flush()
+    await billing.denied("vault.v1.>", action="subscription")
+    await billing.denied(VaultSubject.GET.value, action="subscription")
+    # a request from session reaches nobody (there is no vault running here)
+    session = await connect_as("session")
+    with pytest.raises(VaultUnavailable):
+        await VaultClient(session.nc, timeout=0.5).get(uuid.uuid4(), "queue")
+    assert caught == []
+
+
+@pytest.mark.parametrize("user_name", [u for u in NON_ADMIN if u != "retention"])
+async def test_nobody_but_retention_listens_on_vault_subjects(user_name: str, connect_as: ConnectAs) -> None:
+    user = await connect_as(user_name)
+    await user.nc.subscribe("vault.>")
+    await user.nc.subscribe(VaultSubject.PUT.value, queue=VAULT_QUEUE)
+    await user.nc.flush()
+    await user.denied("vault.>", action="subscription")
+    await user.denied(VaultSubject.PUT.value, action="subscription")
+
+
+async def test_retention_listens_only_in_the_vault_queue_group(connect_as: ConnectAs) -> None:
+    retention = await connect_as("retention")
+    await retention.nc.subscribe("vault.v1.>", queue=VAULT_QUEUE)
+    await retention.nc.flush()
+    await retention.nc.subscribe("vault.v1.>")  # a plain listener would see every request
+    await retention.nc.flush()
+    await retention.denied("vault.v1.>", action="subscription")
+    assert len(retention.errors.permission_denied()) == 1
+
+
+@pytest.mark.xfail(not PRIVATE_INBOXES, strict=True, reason=(
+    "every user may subscribe _INBOX.> (nats-py's shared inbox prefix), so anyone reads other "
+    "users' replies; fix: fw_devenv.nats_auth.PRIVATE_INBOXES plus inbox_prefix in the clients"))
+async def test_nobody_reads_someone_elses_vault_replies(
+        start_services: StartServices, connect_as: ConnectAs) -> None:
+    await start_services("retention")
+    rid = uuid.uuid4()
+    await VaultClient((await connect_as("intake")).nc).put(rid, personal_data())
+    audit = await connect_as("audit")
+    overheard: list[bytes] = []
+
+    async def spy(msg: Msg) -> None:
+        overheard.append(msg.data)
+
+    await audit.nc.subscribe("_INBOX.>", cb=spy)
+    await audit.nc.flush()
+    entry = await VaultClient((await connect_as("session")).nc).get(rid, "queue")
+    assert entry.data == personal_data()
+    await asyncio.sleep(0.2)
+    assert not any(b"Pia Probe" in body for body in overheard)
+
+
+async def test_a_wrong_or_missing_password_is_refused(fw_env: FwEnv) -> None:
+    for credentials in ({"user": "billing", "password": "wrong"}, {"user": "billing"}, {}):
+        nc = NATS()
+        with pytest.raises(nats.errors.Error, match="Authorization Violation"):
+            await nc.connect(fw_env.nats_plain_url, allow_reconnect=False, max_reconnect_attempts=0,
+                             connect_timeout=2, **credentials)
+        await nc.close()
