@@ -124,6 +124,9 @@ async def connect(url: str, *, name: str, user: str | None = None, password: str
     if user:
         opts["user"] = user
         opts["password"] = password or ""
+        # A private reply prefix: a user may subscribe only to its own inboxes, so no service
+        # can read another's replies (vault replies carry personal data).
+        opts["inbox_prefix"] = f"_INBOX_{user}"
     for attempt in range(20):
         try:
             return await nats.connect(**opts)

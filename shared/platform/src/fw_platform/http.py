@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -13,7 +15,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fw_platform import metrics
+from fw_platform.consumer import TRANSIENT
 from fw_platform.runtime import Runtime
+
+log = logging.getLogger(__name__)
 
 #: Plain-language messages per pydantic error type: (German, English). Never the input value.
 MESSAGES: dict[str, tuple[str, str]] = {
@@ -40,6 +45,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
 }
 
 
+_FIELD_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
+
+
 def field_errors(errors: list[dict[str, Any]], custom: dict[str, tuple[str, str]] | None = None) -> list[dict[str, str]]:
     """Turn pydantic errors into ``{field, code, message_de, message_en}`` without input values."""
     table = {**MESSAGES, **(custom or {})}
@@ -47,6 +55,10 @@ def field_errors(errors: list[dict[str, Any]], custom: dict[str, tuple[str, str]
     for e in errors:
         loc = [str(p) for p in e.get("loc", ()) if p not in ("body",)]
         code = str(e.get("type", "value_error"))
+        if code == "extra_forbidden" and loc and not _FIELD_NAME.fullmatch(loc[-1]):
+            # the client's own key: kept only if it looks like a field name, since it may be
+            # anything, even personal data used as a key
+            loc[-1] = "*"
         de, en = table.get(code, MESSAGES["value_error"])
         out.append({"field": ".".join(loc) or "body", "code": code, "message_de": de, "message_en": en})
     return out
@@ -57,7 +69,11 @@ def problem(status: int, code: str, de: str, en: str, **extra: Any) -> JSONRespo
 
 
 class BodyLimit:
-    """Refuse request bodies over ``limit`` bytes with 413, also when sent chunked."""
+    """Refuse request bodies over ``limit`` bytes with 413, also when sent chunked.
+
+    The body is read (up to the limit) before the app sees the request: raising from inside
+    ``receive`` would be caught by the framework's body parser and turned into a 400.
+    """
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app = app
@@ -71,29 +87,37 @@ class BodyLimit:
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
             await _too_large(send)
             return
+        if scope.get("method") in ("GET", "HEAD", "OPTIONS", "DELETE") and declared is None:
+            await self.app(scope, receive, send)
+            return
+        messages: list[Message] = []
         seen = 0
-
-        async def limited() -> Message:
-            nonlocal seen
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise _TooLarge
-            return message
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                await _too_large(send)
+                return
+            if not message.get("more_body", False):
+                break
+        buffered = iter(messages)
 
-        try:
-            await self.app(scope, limited, send)
-        except _TooLarge:
-            await _too_large(send)
+        async def replay() -> Message:
+            try:
+                return next(buffered)
+            except StopIteration:
+                return await receive()  # e.g. http.disconnect after the body
 
-
-class _TooLarge(Exception):
-    pass
+        await self.app(scope, replay, send)
 
 
 async def _too_large(send: Send) -> None:
     resp = problem(413, "body_too_large", "Die Anfrage ist zu groß.", "The request body is too large.")
+    for k, v in SECURITY_HEADERS.items():
+        resp.headers[k] = v
     await send({"type": "http.response.start", "status": 413, "headers": resp.raw_headers})
     await send({"type": "http.response.body", "body": resp.body})
 
@@ -120,6 +144,19 @@ def install(app: FastAPI, runtime: Runtime, *, custom_messages: dict[str, tuple[
             "message_en": "Please check the fields listed.",
             "errors": field_errors(list(exc.errors()), custom_messages),
         })
+
+    async def _unavailable(_: Request, exc: Exception) -> JSONResponse:
+        # A dependency (database, NATS, vault) is away for the moment: say so, retry-able,
+        # instead of a bare 500. The exception text is not echoed (it may quote input).
+        log.warning("dependency unavailable", extra={"error": type(exc).__name__, "service": service})
+        resp = problem(503, "temporarily_unavailable",
+                       "Der Dienst ist kurz nicht erreichbar. Bitte in einigen Sekunden erneut versuchen.",
+                       "The service is briefly unavailable. Please try again in a few seconds.")
+        resp.headers["Retry-After"] = "5"
+        return resp
+
+    for exc_type in TRANSIENT:
+        app.add_exception_handler(exc_type, _unavailable)
 
     @app.middleware("http")
     async def _observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

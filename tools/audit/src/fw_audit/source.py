@@ -106,6 +106,7 @@ async def connect(url: str, user: str | None = None, password: str | None = None
                             "error_cb": quiet}
     if user:
         opts["user"], opts["password"] = user, password or ""
+        opts["inbox_prefix"] = f"_INBOX_{user}"  # private replies (see fw_devenv.nats_auth)
     return await nats.connect(**opts)
 
 
