@@ -13,7 +13,13 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from fw_contracts.events import CustomerPromoted, InvoiceCancelled, SessionEnded, SupportRequestCreated
+from fw_contracts.events import (
+    BillingAddressProvided,
+    CustomerPromoted,
+    InvoiceCancelled,
+    SessionEnded,
+    SupportRequestCreated,
+)
 from fw_platform.http import install
 from fw_platform.runtime import Runtime
 
@@ -30,6 +36,7 @@ from fw_billing.application.archive import YearDestroyed, destroy_expired_archiv
 from fw_billing.application.cancellation import cancel_invoice
 from fw_billing.application.delivery import MailSender, RetryPolicy, deliver_next, purge_failed
 from fw_billing.application.handlers import (
+    on_billing_address_provided,
     on_customer_promoted,
     on_session_ended,
     on_support_request_created,
@@ -126,7 +133,8 @@ def build(settings: Settings, *, vault: PersonalDataSource | None = None,
     # SupportRequestCreated rides on the session_ended consumer: in stream order it comes first,
     # so the facts (B2B?, e-mail given?) are known when the session's end is billed.
     runtime.consume("session_ended", {SessionEnded: partial(on_session_ended, deps=deps),
-                                      SupportRequestCreated: partial(on_support_request_created, deps=deps)})
+                                      SupportRequestCreated: partial(on_support_request_created, deps=deps),
+                                      BillingAddressProvided: partial(on_billing_address_provided, deps=deps)})
     runtime.consume("customer_promoted", {CustomerPromoted: partial(on_customer_promoted, deps=deps)})
     holder: dict[str, Billing] = {}
     worker = BackgroundWorker(

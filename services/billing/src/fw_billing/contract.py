@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from fw_contracts.catalog import ServiceContract
 from fw_contracts.events import (
+    BillingAddressProvided,
     BillingBlocked,
     CustomerAccountCreated,
     CustomerPromoted,
@@ -30,6 +31,8 @@ CONTRACT = ServiceContract(
         CustomerPromoted: {"session_id", "request_id", "correlation_id", "event_id"},
         # whether the request is B2B / gave an e-mail or address (e-invoice, delivery)
         SupportRequestCreated: {"request_id", "customer_type", "has_email", "has_billing_address"},
+        # the technician entered the missing address: bill the blocked session now
+        BillingAddressProvided: {"session_id", "correlation_id", "event_id"},
     },
     vault_requests=[VaultSubject.GET],
 )

@@ -11,6 +11,7 @@ import asyncpg
 import pytest
 
 from fw_contracts import (
+    BillingAddressProvided,
     BillingBlocked,
     CustomerAccountCreated,
     CustomerPromoted,
@@ -124,6 +125,32 @@ async def test_full_invoice_without_address_is_blocked_and_consumes_no_number(bi
     await billing.publish(ended(900))
     (issued,) = await billing.wait_for(InvoiceIssued)
     assert issued.invoice_number == number(1)
+
+
+async def test_address_provided_later_unblocks_the_full_invoice(billing: Any, ended: Any) -> None:
+    event = ended(FULL_SECONDS)
+    billing.vault.store(event.request_id, address=False)
+    await billing.publish(event)
+    await billing.wait_for(BillingBlocked)
+    # The technician enters the address (session writes it to the vault, then says so).
+    billing.vault.store(event.request_id, address=True)
+    provided = BillingAddressProvided(session_id=event.session_id, request_id=event.request_id,
+                                      **event.caused())
+    await billing.publish(provided)
+    (issued,) = await billing.wait_for(InvoiceIssued)
+    assert issued.kind is InvoiceKind.FULL and issued.invoice_number == number(1)
+    assert issued.causation_id == provided.event_id
+    # Said twice: still one invoice, no further event.
+    await billing.publish(BillingAddressProvided(session_id=event.session_id, request_id=event.request_id))
+    await billing.settle()
+    assert len(await billing.events(InvoiceIssued)) == 1
+    assert (await billing.http.get(f"/api/sessions/{event.session_id}")).json()["status"] == "invoiced"
+
+
+async def test_address_provided_for_an_unknown_session_changes_nothing(billing: Any) -> None:
+    await billing.publish(BillingAddressProvided(session_id=uuid.uuid4(), request_id=uuid.uuid4()))
+    await billing.settle()
+    assert await billing.events(InvoiceIssued) == [] and await billing.sql("SELECT count(*) FROM invoices") == 0
 
 
 async def test_promoted_session_creates_the_customer_account(billing: Any, ended: Any) -> None:

@@ -56,6 +56,9 @@ class FakeRepository:
     async def claim_session(self, record: SessionRecord) -> SessionRecord:
         return self.sessions.setdefault(record.session_id, record)
 
+    async def find_session(self, session_id: uuid.UUID) -> SessionRecord | None:
+        return self.sessions.get(session_id)
+
     async def set_status(self, session_id: uuid.UUID, status: SessionStatus, at: datetime) -> None:
         self.sessions[session_id] = replace(self.sessions[session_id], status=status)
 

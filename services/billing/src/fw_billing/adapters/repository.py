@@ -53,9 +53,15 @@ class SqlBillingRepository:
             record.session_id, record.request_id, record.started_at, record.ended_at,
             record.raw_seconds, record.promoted, record.tariff_version, record.status.value,
             record.source_event_id)
+        found = await self.find_session(record.session_id)
+        assert found is not None
+        return found
+
+    async def find_session(self, session_id: uuid.UUID) -> SessionRecord | None:
         row = await self._conn.fetchrow(
-            "SELECT * FROM session_billing WHERE session_id = $1 FOR UPDATE", record.session_id)
-        assert row is not None
+            "SELECT * FROM session_billing WHERE session_id = $1 FOR UPDATE", session_id)
+        if row is None:
+            return None
         return SessionRecord(
             session_id=row["session_id"], request_id=row["request_id"], started_at=row["started_at"],
             ended_at=row["ended_at"], raw_seconds=row["raw_seconds"], promoted=row["promoted"],

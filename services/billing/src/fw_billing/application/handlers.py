@@ -12,7 +12,9 @@ import asyncio
 import logging
 import uuid
 
+from fw_contracts import Event
 from fw_contracts.events import (
+    BillingAddressProvided,
     BillingBlocked,
     CustomerAccountCreated,
     CustomerPromoted,
@@ -69,10 +71,33 @@ async def on_session_ended(event: SessionEnded, uow: UnitOfWork, *, deps: Billin
         ended_at=event.ended_at, raw_seconds=event.duration_seconds, promoted=event.promoted,
         tariff_version=deps.tariffs.current.version, status=SessionStatus.PENDING,
         source_event_id=event.event_id))
-    ids = {"session_id": str(record.session_id), "request_id": str(record.request_id)}
     if record.status.final:
-        log.info("session already decided; event ignored", extra={**ids, "event_id": str(event.event_id)})
+        log.info("session already decided; event ignored", extra={
+            "session_id": str(record.session_id), "event_id": str(event.event_id)})
         return
+    await _bill(repo, deps, uow, record, cause=event, promoted=record.promoted or event.promoted)
+
+
+async def on_billing_address_provided(event: BillingAddressProvided, uow: UnitOfWork, *,
+                                      deps: BillingDeps) -> None:
+    """The technician added the address a full invoice was missing: bill the blocked session now.
+
+    Rides on the ``session_ended`` consumer, so it is never seen before the session's end.
+    """
+    repo = deps.repository(uow.conn)
+    record = await repo.find_session(event.session_id)
+    if record is None or record.status is not SessionStatus.BLOCKED:
+        log.info("address provided for a session that is not blocked; nothing to do",
+                 extra={"session_id": str(event.session_id), "event_id": str(event.event_id)})
+        return
+    await _bill(repo, deps, uow, record, cause=event, promoted=record.promoted)
+
+
+async def _bill(repo: BillingRepository, deps: BillingDeps, uow: UnitOfWork, record: SessionRecord, *,
+                cause: Event, promoted: bool) -> None:
+    """Decide a claimed, undecided session: not billed, blocked (address missing) or invoiced."""
+    event = cause
+    ids = {"session_id": str(record.session_id), "request_id": str(record.request_id)}
     try:
         # The version first used for this session, also when a blocked session is retried later.
         tariff = deps.tariffs.get(record.tariff_version)
@@ -82,7 +107,7 @@ async def on_session_ended(event: SessionEnded, uow: UnitOfWork, *, deps: Billin
     # Before anything that lets retention erase the request's data (InvoiceIssued,
     # SessionNotBilled): the account is built from that data.
     customer_number: str | None
-    if record.promoted or event.promoted:
+    if promoted:
         customer_number = await ensure_customer_account(
             repo, deps, request_id=record.request_id, session_id=record.session_id, uow=uow, cause=event)
     else:
@@ -139,7 +164,7 @@ async def _delivery_address(deps: BillingDeps, facts: RequestFacts | None, entry
     return str(entry.data.email), None
 
 
-async def _issue(repo: BillingRepository, deps: BillingDeps, uow: UnitOfWork, event: SessionEnded,
+async def _issue(repo: BillingRepository, deps: BillingDeps, uow: UnitOfWork, event: Event,
                  record: SessionRecord, decision: Billable, recipient: Recipient | None,
                  customer_number: str | None, *, e_invoice: bool, email: str | None,
                  email_problem: str | None) -> None:

@@ -168,6 +168,9 @@ class BillingRepository(Protocol):
     async def claim_session(self, record: SessionRecord) -> SessionRecord:
         """Insert the session if new, then lock it; returns the stored (first-seen) record."""
 
+    async def find_session(self, session_id: uuid.UUID) -> SessionRecord | None:
+        """The stored session, locked until the transaction ends; None if never seen."""
+
     async def set_status(self, session_id: uuid.UUID, status: SessionStatus, at: datetime) -> None: ...
 
     async def next_invoice_seq(self, year: int) -> int:

@@ -70,7 +70,7 @@ def router(views: BillingViews) -> APIRouter:
 
     @api.get("/customers", response_model=CustomerList, summary="Customer accounts, by number")
     async def list_customers(limit: Annotated[int, Query(ge=1, le=500)] = 100,
-                             offset: Annotated[int, Query(ge=0)] = 0) -> CustomerList:
+                             offset: Annotated[int, Query(ge=0, le=10**9)] = 0) -> CustomerList:
         items, total = await views.customers(limit, offset)
         return CustomerList(items=items, total=total, limit=limit, offset=offset)
 

@@ -117,12 +117,12 @@ def router(views: BillingViews, exports: Exports, commands: Commands) -> APIRout
              summary="E-mail deliveries (never the address); status=failed for the office")
     async def list_deliveries(status: Literal["pending", "sent", "failed"] | None = None,
                               limit: Annotated[int, Query(ge=1, le=500)] = 100,
-                              offset: Annotated[int, Query(ge=0)] = 0) -> DeliveryList:
+                              offset: Annotated[int, Query(ge=0, le=10**9)] = 0) -> DeliveryList:
         return DeliveryList(items=await views.deliveries(status, limit, offset), limit=limit, offset=offset)
 
     @api.post("/deliveries/{delivery_id}/retry", status_code=202, responses=_ERRORS,
               summary="Send a failed delivery again (while its address is still kept)")
-    async def retry_delivery(delivery_id: int) -> JSONResponse:
+    async def retry_delivery(delivery_id: Annotated[int, Path(ge=1, le=2**63 - 1)]) -> JSONResponse:
         if not await commands.retry_delivery(delivery_id):
             return problem(409, "not_retryable",
                            "Diese Zustellung kann nicht erneut versucht werden (nicht fehlgeschlagen "
