@@ -28,7 +28,7 @@ help:
 	@echo "make run        NATS + PostgreSQL under ./var + all installed services (Ctrl-C stops)"
 	@echo "make up/down    only NATS + PostgreSQL under ./var (foreground) / stop them"
 	@echo "make test       pytest (PYTEST_ARGS='...'); tests start their own servers"
-	@echo "make bench      pytest on $(or $(BENCH_PATHS),bench/ (none yet))"
+	@echo "make bench      throughput/latency/replay/footprint vs. raw limits (BENCH_ARGS=--quick: ~2 min)"
 	@echo "make docs       build docs if configured"
 	@echo "make clean      remove .venv (never var/)"
 	@echo "make distclean  clean + stop servers, remove var/, caches, build outputs"
@@ -85,11 +85,8 @@ test: venv browser
 	$(VPY) -m pytest $(PYTEST_BASE_ARGS) $(PYTEST_ARGS)
 
 bench: venv
-ifeq ($(strip $(BENCH_PATHS)),)
-	@echo "bench: no benchmarks yet (expected in bench/ or benchmarks/)"
-else
-	$(VPY) -m pytest $(PYTEST_BASE_ARGS) $(BENCH_PATHS) $(BENCH_ARGS)
-endif
+	$(UV) pip install --python $(VPY) --quiet -r bench/requirements.txt
+	$(VPY) -m bench $(BENCH_ARGS)
 
 docs: venv
 	$(VPY) -m fw_contracts_docs

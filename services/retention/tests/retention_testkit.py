@@ -17,7 +17,8 @@ from fw_contracts.events import PersonalDataErased
 from fw_contracts.vault import Address, PersonalData, PromotionStatement
 from fw_platform.consumer import UnitOfWork
 
-from fw_retention.application.ports import ErasureRecord, Sealed, SealedEntry, StoredRef
+from fw_retention.application.avv import AvvRequest
+from fw_retention.application.ports import AccessRecord, ErasureRecord, Sealed, SealedEntry, StoredRef
 from fw_retention.domain.rules import Erasure
 
 #: Marker strings that must never appear in clear anywhere but in a vault reply.
@@ -106,6 +107,20 @@ class FakeVaultStore:
 
     async def log_access(self, request_id: uuid.UUID, purpose: str, outcome: str, at: datetime) -> None:
         self.s.access_log.append((request_id, purpose, outcome, at))
+
+    async def access_log(self, request_id: uuid.UUID) -> list[AccessRecord]:
+        return [AccessRecord(*row) for row in sorted(
+            (r for r in self.s.access_log if r[0] == request_id), key=lambda r: r[3])]
+
+    async def prune_access_log(self, before: datetime) -> int:
+        kept = [r for r in self.s.access_log if r[3] >= before]
+        pruned = len(self.s.access_log) - len(kept)
+        self.s.access_log = kept
+        return pruned
+
+    async def replace_data(self, request_id: uuid.UUID, data: Sealed) -> None:
+        _, stored_at = self.s.entries[request_id]
+        self.s.entries[request_id] = (data, stored_at)
 
     async def delete_data(self, request_id: uuid.UUID) -> bool:
         self.s.statements.pop(request_id, None)
@@ -245,3 +260,22 @@ async def running(fw_env: Any, clock: Clock, **changes: Any) -> AsyncIterator[An
         yield retention
     finally:
         await retention.stop()
+
+
+class FakeAvvRegister:
+    """In-memory AvvRegister."""
+
+    def __init__(self) -> None:
+        self.rows: list[AvvRequest] = []
+
+    async def add(self, request: AvvRequest) -> None:
+        self.rows.append(request)
+
+    async def newest(self, limit: int) -> list[AvvRequest]:
+        return sorted(self.rows, key=lambda r: r.requested_at, reverse=True)[:limit]
+
+    async def prune(self, before: datetime) -> int:
+        kept = [r for r in self.rows if r.requested_at >= before]
+        pruned = len(self.rows) - len(kept)
+        self.rows = kept
+        return pruned

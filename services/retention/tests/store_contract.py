@@ -97,3 +97,27 @@ class VaultStoreContract:
             assert [r.request_id for r in await store.list_erasures(10)] == [restored, erased]  # newest first
             assert (await store.erasure(restored)) == record
             await store.log_access(kept, "queue", "ok", T0)
+
+    async def test_replace_data_keeps_stored_at(self, tx: Any) -> None:
+        rid = uuid.uuid4()
+        async with tx() as store:
+            await store.insert_entry(entry(rid))
+            await store.replace_data(rid, Sealed(b"m" * 12, b"new"))
+        async with tx() as store:
+            loaded = await store.load(rid)
+            assert loaded.data == Sealed(b"m" * 12, b"new") and loaded.stored_at == T0
+            assert loaded.wrapped_key == entry(rid).wrapped_key
+
+    async def test_access_log_per_request_and_prune(self, tx: Any) -> None:
+        rid, other = uuid.uuid4(), uuid.uuid4()
+        async with tx() as store:
+            await store.log_access(rid, "queue", "ok", T0 + timedelta(hours=1))
+            await store.log_access(rid, "billing", "ok", T0)
+            await store.log_access(other, "queue", "ok", T0 - timedelta(days=400))
+        async with tx() as store:
+            assert [(a.purpose, a.at) for a in await store.access_log(rid)] == [
+                ("billing", T0), ("queue", T0 + timedelta(hours=1))]  # oldest first
+            assert await store.prune_access_log(T0 - timedelta(days=1)) >= 1
+        async with tx() as store:
+            assert await store.access_log(other) == []
+            assert len(await store.access_log(rid)) == 2

@@ -79,7 +79,7 @@ def test_subjects_follow_the_naming_rule() -> None:
     assert len(set(subjects)) == len(subjects)
     for s in subjects:
         prefix, producer, name, version = s.split(".")
-        assert prefix == "fw" and producer in {"intake", "session", "billing", "retention"}
+        assert prefix == "fw" and producer in {"intake", "session", "billing", "retention", "audit"}
         assert version.startswith("v") and name == name.lower()
 
 

@@ -62,6 +62,10 @@ def build_app(runtime: Runtime, deps: routes.IntakeDeps) -> FastAPI:
 
     app = FastAPI(title="fernwartung intake", version="1.0.0", lifespan=lifespan)
     app.state.runtime = runtime
-    http.install(app, runtime, custom_messages=MESSAGES)
+    # The customer's own routes need no token: the form, the terms, and their request (the
+    # unguessable request id is the capability to see or withdraw it).
+    http.install(app, runtime, custom_messages=MESSAGES,
+                 public=[("POST", "/api/support-requests"), ("GET", "/api/support-requests/"),
+                         ("GET", "/api/terms")])
     routes.install(app, deps)
     return app

@@ -1,5 +1,7 @@
 """The composition root of retention: runtime, erasure consumers, vault responder, sweep, HTTP.
 
+The sweep also deletes protocol rows (access log, AVV requests) past their deletion date.
+
 Tests build the service here with their own settings and clock; nothing connects before
 :meth:`Retention.start` (the FastAPI lifespan calls it).
 """
@@ -9,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from fw_contracts import utcnow
@@ -19,13 +22,17 @@ from fw_contracts.events import PersonalDataErased
 from fw_platform import http as platform_http
 from fw_platform.runtime import Runtime
 
+from fw_retention.adapters.avv import PgAvvRegister, load_avv
 from fw_retention.adapters.crypto import EnvelopeCipher
 from fw_retention.adapters.history import erasure_history
 from fw_retention.adapters.store import PgVaultStore
 from fw_retention.application.erasure import ErasureHandlers, sweep_abandoned
-from fw_retention.application.ports import Clock, StoreFactory
+from fw_retention.application.avv import AvvDocument, AvvRegister, prune_requests
+from fw_retention.application.ports import Cipher, Clock, StoreFactory
 from fw_retention.application.restore import ReapplyResult, reapply_erasure_log
+from fw_retention.domain.rules import records_cutoff
 from fw_retention.entrypoints.http import build_router
+from fw_retention.entrypoints.privacy_http import build_privacy_router
 from fw_retention.entrypoints.vault_responder import VaultResponder
 from fw_retention.settings import RetentionSettings
 
@@ -56,12 +63,23 @@ class Retention:
     erasure: ErasureHandlers
     store_for: StoreFactory
     clock: Clock
+    cipher: Cipher
+    avv: AvvDocument
+    register_for: Callable[[Any], AvvRegister] = PgAvvRegister
     _sweeper: asyncio.Task[None] | None = field(default=None, init=False)
 
     async def start(self) -> None:
-        """Runtime (pool, migrations, NATS, relay, consumers), then the vault and the sweep."""
+        """Runtime (pool, migrations, NATS, relay, consumers), reapply, then the vault and the sweep.
+
+        The erasure log is re-applied before the vault subscribes, so that after a database
+        restore not even the first request can read data erased since the backup. If the stream
+        cannot be read, the service does not start (nothing would guard the restored rows).
+        """
         await self.runtime.start()
         try:
+            if self.settings.reapply_on_start:
+                result = await self.reapply()
+                log.info("erasure log re-applied at start", extra={"count": result.requests_purged})
             await self.responder.start(self.runtime.nc)
         except BaseException:
             await self.runtime.stop()
@@ -83,6 +101,16 @@ class Retention:
                                      abandon_after=self.settings.abandon_after,
                                      batch=self.settings.sweep_batch)
 
+    async def prune_records(self) -> int:
+        """Delete access-log rows and AVV requests past their deletion date; returns how many."""
+        now, years = self.clock(), self.settings.records_keep_years
+        async with self.runtime.unit_of_work() as uow:
+            pruned = await self.store_for(uow.conn).prune_access_log(records_cutoff(now, years))
+            pruned += await prune_requests(self.register_for(uow.conn), now=now, keep_years=years)
+        if pruned:
+            log.info("protocol rows past their deletion date deleted", extra={"count": pruned})
+        return pruned
+
     async def reapply(self, *, from_stream: bool = True) -> ReapplyResult:
         """Restore safety (see :mod:`fw_retention.application.restore`)."""
         history = [e async for e in self.erasure_history()] if from_stream else []
@@ -95,6 +123,7 @@ class Retention:
         while True:
             try:
                 await self.sweep()
+                await self.prune_records()
             except Exception as exc:  # database away: the next round tries again
                 log.warning("deadline sweep failed", extra={"error": type(exc).__name__})
             await asyncio.sleep(self.settings.sweep_interval_s)
@@ -108,12 +137,12 @@ def bootstrap(settings: RetentionSettings | None = None, *, clock: Clock = utcno
     erasure = ErasureHandlers(store_for, clock)
     for name, handlers in erasure.consumers().items():
         runtime.consume(name, handlers)
+    cipher = EnvelopeCipher(settings.master_key_bytes())
     responder = VaultResponder(unit_of_work=runtime.unit_of_work, store_for=store_for,
-                               cipher=EnvelopeCipher(settings.master_key_bytes()), clock=clock,
-                               concurrency=settings.vault_concurrency)
+                               cipher=cipher, clock=clock, concurrency=settings.vault_concurrency)
     runtime.responder = responder
     return Retention(settings=settings, runtime=runtime, responder=responder, erasure=erasure,
-                     store_for=store_for, clock=clock)
+                     store_for=store_for, clock=clock, cipher=cipher, avv=load_avv())
 
 
 def create_app(settings: RetentionSettings | None = None, *, clock: Clock = utcnow,
@@ -132,8 +161,13 @@ def create_app(settings: RetentionSettings | None = None, *, clock: Clock = utcn
     app = FastAPI(title="fernwartung retention", version="1.0.0", lifespan=lifespan,
                   description="Personal-data vault (NATS request/reply) and automatic erasure.")
     app.state.retention = service
-    platform_http.install(app, service.runtime)
+    # The AVV document is offered to every customer (GDPR Art. 28); everything else needs a token.
+    platform_http.install(app, service.runtime, public=[("GET", "/api/avv")])
     app.include_router(build_router(unit_of_work=service.runtime.unit_of_work, store_for=service.store_for,
                                     abandon_after=service.settings.abandon_after,
                                     erasure_history=service.erasure_history))
+    app.include_router(build_privacy_router(
+        unit_of_work=service.runtime.unit_of_work, store_for=service.store_for, cipher=service.cipher,
+        clock=service.clock, abandon_after=service.settings.abandon_after, avv=service.avv,
+        register_for=service.register_for))
     return app

@@ -39,6 +39,14 @@ class RetentionSettings(ServiceSettings):
     master_key: SecretStr
     #: Requests whose data were stored longer ago than this are erased as ``abandoned``.
     abandon_after_days: float = Field(default=14, gt=0)
+    #: The same deadline in seconds; overrides ``abandon_after_days`` when set (tests, demos).
+    abandon_after_s: float | None = Field(default=None, gt=0)
+    #: Re-apply the erasure log (markers from the stream, then purge) at every start, before the
+    #: vault answers: a restored database backup can then never serve erased data.
+    reapply_on_start: bool = True
+    #: Access-log rows and AVV requests are deleted at the end of this many calendar years
+    #: after the year they were written in (accountability, Art. 5(2) GDPR; §195 BGB period).
+    records_keep_years: int = Field(default=3, ge=1, le=30)
     #: How often the deadline sweep runs.
     sweep_interval_s: float = Field(default=60.0, gt=0)
     #: How many entries one sweep erases at most (the next sweep takes the rest).
@@ -54,6 +62,8 @@ class RetentionSettings(ServiceSettings):
 
     @property
     def abandon_after(self) -> timedelta:
+        if self.abandon_after_s is not None:
+            return timedelta(seconds=self.abandon_after_s)
         return timedelta(days=self.abandon_after_days)
 
     def master_key_bytes(self) -> bytes:

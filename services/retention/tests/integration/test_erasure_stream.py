@@ -61,23 +61,28 @@ async def test_invoice_issued_erases_exactly_once(service: Retention, nc: Client
     first = invoice_issued(rid)
 
     # The first delivery is handled and committed, but its ack is lost: the server redelivers.
-    original_ack = Msg.ack_sync
+    # (Both ack forms are patched: the platform acks without waiting, ``ack``, or with ``ack_sync``.)
+    originals = {name: getattr(Msg, name) for name in ("ack", "ack_sync")}
     lost: list[str] = []
 
-    async def lose_first_ack(self: Msg, *args: Any, **kwargs: Any) -> Any:
-        if not lost and self.subject == InvoiceIssued.subject():
-            lost.append(self.subject)
-            await self.nak()
-            return self
-        return await original_ack(self, *args, **kwargs)
+    def losing(name: str) -> Any:
+        async def lose_first_ack(self: Msg, *args: Any, **kwargs: Any) -> Any:
+            if not lost and self.subject == InvoiceIssued.subject():
+                lost.append(self.subject)
+                await self.nak()
+                return self
+            return await originals[name](self, *args, **kwargs)
+        return lose_first_ack
 
-    monkeypatch.setattr(Msg, "ack_sync", lose_first_ack)
+    for name in originals:
+        monkeypatch.setattr(Msg, name, losing(name))
     await publish(nc, first)
     await publish(nc, first)  # a relay retry within the duplicate window: dropped by JetStream
     events = await wait_until(lambda: erased_events(nc))
     consumer = next(c for c in service.runtime.consumers if c.durable == "retention--invoice_issued")
     await wait_until(lambda: _true(consumer.outcome.duplicates >= 1))  # the redelivery was seen
-    monkeypatch.setattr(Msg, "ack_sync", original_ack)
+    for name, original in originals.items():
+        monkeypatch.setattr(Msg, name, original)
 
     # Same invoice event again under another message id, and a second InvoiceIssued for the request.
     await publish(nc, first, msg_id=str(uuid.uuid4()))

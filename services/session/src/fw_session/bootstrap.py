@@ -9,16 +9,17 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fw_contracts import utcnow
-from fw_contracts.events import PersonalDataErased, SupportRequestCreated, SupportRequestWithdrawn
+from fw_contracts.events import BillingBlocked, PersonalDataErased, SupportRequestCreated, SupportRequestWithdrawn
 from fw_platform import http
 from fw_platform.runtime import Runtime
 
 from fw_session.adapters.sql import sql_stores
 from fw_session.adapters.vault import NatsVault
+from fw_session.application.billing import BillingAddressService, BillingEventHandlers
 from fw_session.application.ports import StoresFactory, Vault
 from fw_session.application.queue_events import QueueEventHandlers
 from fw_session.application.service import SessionService
-from fw_session.entrypoints.http import build_router, install_error_handlers
+from fw_session.entrypoints.http import MESSAGES, build_router, install_error_handlers
 from fw_session.settings import Settings
 
 SERVICE = "session"
@@ -39,9 +40,12 @@ def create_app(settings: Settings | None = None, *, now: Callable[[], datetime] 
     runtime.consume("support_request_created", {SupportRequestCreated: queue.on_support_request_created})
     runtime.consume("support_request_withdrawn", {SupportRequestWithdrawn: queue.on_support_request_withdrawn})
     runtime.consume("personal_data_erased", {PersonalDataErased: queue.on_personal_data_erased})
+    billing_events = BillingEventHandlers(stores)
+    runtime.consume("billing_blocked", {BillingBlocked: billing_events.on_billing_blocked})
 
     service = SessionService(uow=runtime.unit_of_work, stores=stores, vault=vault, now=now,
                              queue_limit=settings.queue_limit)
+    billing = BillingAddressService(uow=runtime.unit_of_work, stores=stores, vault=vault, now=now)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -54,9 +58,9 @@ def create_app(settings: Settings | None = None, *, now: Callable[[], datetime] 
     app = FastAPI(title="fernwartung session", version="1", lifespan=lifespan,
                   description="Technician API: queue, start, promotion statement, end. "
                               "Stores no screen, keystroke or file content.")
-    http.install(app, runtime)
+    http.install(app, runtime, custom_messages=MESSAGES)
     install_error_handlers(app)
-    app.include_router(build_router(service))
+    app.include_router(build_router(service, billing))
     app.state.runtime = runtime
     app.state.service = service
     return app

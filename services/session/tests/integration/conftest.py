@@ -19,6 +19,8 @@ from fastapi import FastAPI
 from fw_contracts import STREAM_NAME, Event, Header, decode
 from fw_contracts.events import SupportRequestCreated, TermsAcceptance
 from fw_contracts.vault import (
+    Address,
+    AddressRequest,
     GetRequest,
     PersonalData,
     PromotionStatement,
@@ -56,11 +58,13 @@ class VaultStub:
     data: dict[uuid.UUID, PersonalData] = field(default_factory=dict)
     statements: dict[uuid.UUID, PromotionStatement] = field(default_factory=dict)
     erased: set[uuid.UUID] = field(default_factory=set)
+    addresses: dict[uuid.UUID, Address] = field(default_factory=dict)
     subs: list[Subscription] = field(default_factory=list)
 
     async def start(self) -> None:
         self.subs = [await self.nc.subscribe(VaultSubject.GET, cb=self._get),
-                     await self.nc.subscribe(VaultSubject.ADD_STATEMENT, cb=self._statement)]
+                     await self.nc.subscribe(VaultSubject.ADD_STATEMENT, cb=self._statement),
+                     await self.nc.subscribe(VaultSubject.ADDRESS, cb=self._address)]
         await self.nc.flush()
 
     async def stop(self) -> None:
@@ -80,6 +84,14 @@ class VaultStub:
         req = GetRequest.model_validate_json(msg.data)
         reply = self._refusal(req.request_id) or VaultReply(ok=True, entry=VaultEntry(
             request_id=req.request_id, data=self.data[req.request_id], stored_at=T0))
+        await msg.respond(reply.model_dump_json().encode())
+
+    async def _address(self, msg: Msg) -> None:
+        req = AddressRequest.model_validate_json(msg.data)
+        reply = self._refusal(req.request_id)
+        if reply is None:
+            self.addresses[req.request_id] = req.address
+            reply = VaultReply(ok=True)
         await msg.respond(reply.model_dump_json().encode())
 
     async def _statement(self, msg: Msg) -> None:

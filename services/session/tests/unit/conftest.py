@@ -12,12 +12,14 @@ from typing import Any
 import pytest
 from fw_contracts import Event
 from fw_contracts.events import SupportRequestCreated, TermsAcceptance
-from fw_contracts.vault import PersonalData, PromotionStatement, VaultError
+from fw_contracts.vault import Address, PersonalData, PromotionStatement, VaultError
 from fw_platform.consumer import UnitOfWork
 from fw_platform.vault_client import VaultUnavailable
+from fw_session.application.billing import BillingAddressService, BillingEventHandlers
 from fw_session.application.ports import ConcurrentChange, VaultRejected
 from fw_session.application.queue_events import QueueEventHandlers
 from fw_session.application.service import SessionService
+from fw_session.domain.billing import BillingBlock
 from fw_session.domain.requests import QueueEntry
 from fw_session.domain.session import Session, SessionEvent, replay
 
@@ -72,16 +74,33 @@ class FakeSessionStore:
         return after
 
 
+class FakeBillingBlockStore:
+    def __init__(self) -> None:
+        self.rows: dict[uuid.UUID, BillingBlock] = {}
+
+    async def lock(self, session_id: uuid.UUID) -> BillingBlock | None:
+        return self.rows.get(session_id)
+
+    async def get(self, session_id: uuid.UUID) -> BillingBlock | None:
+        return self.rows.get(session_id)
+
+    async def save(self, block: BillingBlock) -> None:
+        self.rows[block.session_id] = block
+
+
 @dataclass
 class FakeStores:
     requests: FakeRequestStore = field(default_factory=FakeRequestStore)
     sessions: FakeSessionStore = field(default_factory=FakeSessionStore)
+    blocks: FakeBillingBlockStore = field(default_factory=FakeBillingBlockStore)
 
 
 class FakeVault:
     def __init__(self) -> None:
         self.data: dict[uuid.UUID, PersonalData] = {}
         self.statements: dict[uuid.UUID, PromotionStatement] = {}
+        self.addresses: dict[uuid.UUID, Address] = {}
+        self.refuse_address: VaultError | None = None
         self.available = True
         self.refuse_statement: VaultError | None = None
 
@@ -96,6 +115,13 @@ class FakeVault:
         if self.refuse_statement:
             raise VaultRejected(self.refuse_statement)
         self.statements[request_id] = statement
+
+    async def set_address(self, request_id: uuid.UUID, address: Address) -> None:
+        if not self.available:
+            raise VaultUnavailable("TimeoutError")
+        if self.refuse_address:
+            raise VaultRejected(self.refuse_address)
+        self.addresses[request_id] = address
 
 
 class FakeUow:
@@ -119,6 +145,8 @@ class World:
     uow: FakeUow
     service: SessionService
     handlers: QueueEventHandlers
+    billing: BillingAddressService
+    billing_handlers: BillingEventHandlers
 
     @staticmethod
     def created(request_id: uuid.UUID | None = None, at: datetime = T0) -> SupportRequestCreated:
@@ -142,7 +170,8 @@ class World:
         """Run the matching consumer handler as the platform would; returns what it emitted."""
         uow = self.new_uow()
         name = "on_" + type(event).subject().split(".")[2]
-        await getattr(self.handlers, name)(event, uow)
+        target = self.handlers if hasattr(self.handlers, name) else self.billing_handlers
+        await getattr(target, name)(event, uow)
         return uow.emitted
 
 
@@ -150,4 +179,6 @@ class World:
 def world() -> World:
     clock, stores, vault, uow = FakeClock(), FakeStores(), FakeVault(), FakeUow()
     service = SessionService(uow=uow, stores=lambda _: stores, vault=vault, now=clock)
-    return World(clock, stores, vault, uow, service, QueueEventHandlers(lambda _: stores))
+    billing = BillingAddressService(uow=uow, stores=lambda _: stores, vault=vault, now=clock)
+    return World(clock, stores, vault, uow, service, QueueEventHandlers(lambda _: stores), billing,
+                 BillingEventHandlers(lambda _: stores))

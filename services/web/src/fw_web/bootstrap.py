@@ -45,8 +45,11 @@ def create_app(settings: Settings | None = None, *, users: dict[str, User] | Non
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # One pool for all calls; redirects are never followed (a service answers, or it does not).
+        # The services' APIs need this token when they are configured with API keys.
+        headers = ({"Authorization": f"Bearer {settings.api_token.get_secret_value()}"}
+                   if settings.api_token else {})
         async with httpx.AsyncClient(timeout=settings.backend_timeout_s, transport=transport,
-                                     follow_redirects=False) as client:
+                                     follow_redirects=False, headers=headers) as client:
             app.state.backends = Backends(client, {
                 "intake": settings.intake_url, "session": settings.session_url,
                 "billing": settings.billing_url, "retention": settings.retention_url})

@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     session_url: str = "http://127.0.0.1:8082"
     billing_url: str = "http://127.0.0.1:8083"
     retention_url: str = "http://127.0.0.1:8084"
+    #: Bearer token for the services' APIs (their ``FW_<SVC>_API_KEYS`` hold its sha256).
+    api_token: SecretStr | None = None
     #: Seconds to wait for a service before showing "not reachable".
     backend_timeout_s: float = Field(default=5.0, gt=0, le=60)
 

@@ -112,6 +112,21 @@ class SessionEnded(Event):
     promoted: bool = False
 
 
+class BillingAddressProvided(Event):
+    """The technician entered the billing address that a blocked full invoice was missing.
+
+    The address itself went to the vault (``vault.v1.address``); this event only tells billing
+    that it can now bill the session. It carries no address.
+    """
+
+    producer = "session"
+    event_type: Literal["BillingAddressProvided"] = "BillingAddressProvided"
+    schema_version: Literal[1] = 1
+
+    session_id: uuid.UUID
+    request_id: uuid.UUID
+
+
 # ---------------------------------------------------------------- billing
 class InvoiceKind(StrEnum):
     #: §33 UStDV, gross <= 250 EUR: no recipient data on the invoice.
@@ -228,3 +243,29 @@ class PersonalDataErased(Event):
     erased_at: AwareDatetime
     #: False when there was nothing to erase (e.g. the vault entry never existed).
     had_data: bool = True
+
+
+# ---------------------------------------------------------------- audit
+#: Lower-case hex of a raw Ed25519 public key (32 bytes) and of a signature (64 bytes).
+Ed25519PublicKeyHex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+Ed25519SignatureHex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{128}$")]
+
+
+class AuditCheckpoint(Event):
+    """A signed seal over the stream up to ``checkpoint_seq`` (tamper evidence).
+
+    ``chain_hash`` is the audit hash chain after message ``checkpoint_seq``:
+    ``h_n = sha256(h_{n-1} || seq_n (8 bytes big-endian) || subject_n || sha256(body_n))`` with
+    ``h_0`` = 32 zero bytes; ``signature`` is Ed25519 over ``checkpoint_seq (8 bytes big-endian)
+    || chain_hash (32 raw bytes)``.
+    """
+
+    producer = "audit"
+    event_type: Literal["AuditCheckpoint"] = "AuditCheckpoint"
+    schema_version: Literal[1] = 1
+
+    checkpoint_seq: int = Field(ge=0)
+    chain_hash: Sha256Hex
+    public_key: Ed25519PublicKeyHex
+    signature: Ed25519SignatureHex
+    signed_at: AwareDatetime

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -17,12 +18,14 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     ev.SessionStarted,
     ev.CustomerPromoted,
     ev.SessionEnded,
+    ev.BillingAddressProvided,
     ev.InvoiceIssued,
     ev.InvoiceCancelled,
     ev.SessionNotBilled,
     ev.BillingBlocked,
     ev.CustomerAccountCreated,
     ev.PersonalDataErased,
+    ev.AuditCheckpoint,
 )
 
 BY_TYPE: dict[str, type[Event]] = {cls.__name__: cls for cls in ALL_EVENTS}
@@ -41,9 +44,19 @@ class UndecodableEvent(Exception):
         self.reason = reason
 
 
+_FIELD_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
+
+
 def _safe_errors(exc: ValidationError) -> str:
-    # pydantic's messages can echo input values; keep only location and error type.
-    parts = [f"{'.'.join(str(p) for p in e['loc'])}:{e['type']}" for e in exc.errors()]
+    # pydantic's messages can echo input values; keep only location and error type. An unknown
+    # field's name is input too: it is kept only if it looks like a field name (snake_case),
+    # anything else (a name, a phone number, an address used as a key) becomes "*".
+    parts = []
+    for e in exc.errors():
+        loc = [str(p) for p in e["loc"]]
+        if e["type"] == "extra_forbidden" and loc and not _FIELD_NAME.fullmatch(loc[-1]):
+            loc[-1] = "*"
+        parts.append(f"{'.'.join(loc)}:{e['type']}")
     return "invalid fields: " + ", ".join(parts[:10])
 
 
@@ -52,7 +65,8 @@ def upcast(data: dict[str, Any]) -> dict[str, Any]:
     etype = data.get("event_type")
     cls = BY_TYPE.get(str(etype))
     if cls is None:
-        raise UndecodableEvent(f"unknown event type {str(etype)[:64]!r}")
+        # never the value itself: a broken producer could have put anything there
+        raise UndecodableEvent("unknown event type")
     version = data.get("schema_version")
     if not isinstance(version, int):
         raise UndecodableEvent("schema_version missing or not an integer")

@@ -69,6 +69,17 @@ class StatementRequest(_Frozen):
     statement: PromotionStatement
 
 
+class AddressRequest(_Frozen):
+    """Add or replace the billing address of a stored request (``vault.v1.address``).
+
+    Sent by session when billing is blocked for want of an address; refused with ``erased`` once
+    the request was erased and with ``not_found`` when the vault never stored the request.
+    """
+
+    request_id: uuid.UUID
+    address: Address
+
+
 class VaultEntry(_Frozen):
     request_id: uuid.UUID
     data: PersonalData

@@ -21,6 +21,8 @@ class VaultSubject(StrEnum):
     GET = f"{VAULT_PREFIX}.get"
     ADD_STATEMENT = f"{VAULT_PREFIX}.statement"
     EXPORT = f"{VAULT_PREFIX}.export"
+    #: Add or replace the billing address of a stored request (session, when billing is blocked).
+    ADDRESS = f"{VAULT_PREFIX}.address"
 
 
 class Header(StrEnum):

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fw_platform import metrics
+from fw_platform import auth, metrics
 from fw_platform.consumer import TRANSIENT
 from fw_platform.runtime import Runtime
 
@@ -132,9 +132,14 @@ SECURITY_HEADERS = {
 }
 
 
-def install(app: FastAPI, runtime: Runtime, *, custom_messages: dict[str, tuple[str, str]] | None = None) -> None:
-    """Add /healthz, /readyz, /metrics, safe validation errors, headers, body limit, latency."""
+def install(app: FastAPI, runtime: Runtime, *, custom_messages: dict[str, tuple[str, str]] | None = None,
+            public: list[tuple[str, str]] | None = None) -> None:
+    """Add /healthz, /readyz, /metrics, safe validation errors, headers, body limit, latency,
+    and bearer-token authentication for every route not listed in ``public`` (method, prefix)."""
     service = runtime.service
+    keys = auth.parse_keys(runtime.settings.api_keys.get_secret_value() if runtime.settings.api_keys else None)
+    # Registered first, so it runs inside the latency/header middleware below.
+    app.middleware("http")(auth.middleware(keys, public or []))
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -180,7 +185,8 @@ def install(app: FastAPI, runtime: Runtime, *, custom_messages: dict[str, tuple[
     async def readyz() -> JSONResponse:
         checks = await runtime.readiness()
         ok = all(checks.values())
-        return JSONResponse(status_code=200 if ok else 503, content={"ready": ok, "checks": checks})
+        return JSONResponse(status_code=200 if ok else 503, content={
+            "ready": ok, "checks": checks, "api_auth": "bearer" if keys else "off (loopback only)"})
 
     @app.get("/metrics", tags=["ops"], summary="Prometheus metrics")
     async def prom() -> Response:

@@ -25,3 +25,6 @@ class ServiceSettings(BaseSettings):
     max_attempts: int = Field(default=5, ge=1, le=100)
     log_level: str = "INFO"
     max_body_bytes: int = 64 * 1024
+    #: ``<caller>:<sha256 hex of token>,…``; when set, non-public routes need a bearer token
+    #: (see fw_platform.auth).
+    api_keys: SecretStr | None = None

@@ -10,6 +10,8 @@ from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 
 from fw_contracts.vault import (
+    Address,
+    AddressRequest,
     GetRequest,
     PersonalData,
     PromotionStatement,
@@ -70,3 +72,9 @@ class VaultClient:
         await self._call(
             VaultSubject.ADD_STATEMENT,
             StatementRequest(request_id=request_id, statement=statement).model_dump_json().encode())
+
+    async def set_address(self, request_id: uuid.UUID, address: Address) -> None:
+        """Add or replace the billing address of a stored request (refused once erased)."""
+        await self._call(
+            VaultSubject.ADDRESS,
+            AddressRequest(request_id=request_id, address=address).model_dump_json().encode())

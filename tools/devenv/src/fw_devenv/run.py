@@ -67,6 +67,21 @@ SERVICES: list[ServiceSpec] = [
     ServiceSpec("reporting", "fw_reporting", 8085),
 ]
 
+def configure_api_keys(token: str) -> None:
+    """Every service accepts ``token`` (its sha256 only) and web sends it."""
+    from fw_platform.auth import token_hash
+
+    for spec in SERVICES:
+        if spec.name != "web":
+            os.environ.setdefault(f"{spec.prefix}API_KEYS", f"local:{token_hash(token)}")
+    os.environ.setdefault("FW_WEB_API_TOKEN", token)
+
+
+def configure_web_secret(var: Path) -> None:
+    """A cookie-signing key kept in var/, so a restart of make run keeps people signed in."""
+    os.environ.setdefault("FW_WEB_SECRET_KEY", vault_master_key(var, "web-secret.key"))
+
+
 STOP_GRACE = 15.0  # seconds a service gets after SIGINT before SIGTERM, then SIGKILL
 
 
@@ -147,6 +162,11 @@ def main(argv: list[str] | None = None) -> int:
             os.environ.setdefault("FW_BILLING_ARCHIVE_KEY",
                                   vault_master_key(devenv.var_dir, "billing-archive.key"))
             print(f"run: NATS {nats_url}   PostgreSQL {devenv.admin_dsn}", flush=True)
+            api_token = vault_master_key(devenv.var_dir, "api-token")
+            configure_api_keys(api_token)
+            configure_web_secret(devenv.var_dir)
+            print(f"run: API token for curl (also given to web): export FW_TOKEN='{api_token}'",
+                  flush=True)
 
         running: list[Running] = []
         try:

@@ -12,7 +12,7 @@ from datetime import datetime
 import asyncpg
 from fw_contracts.events import ErasureReason
 
-from fw_retention.application.ports import ErasureRecord, Sealed, SealedEntry, StoredRef
+from fw_retention.application.ports import AccessRecord, ErasureRecord, Sealed, SealedEntry, StoredRef
 from fw_retention.domain.rules import Erasure
 
 #: Namespace of the per-request advisory locks (keeps them apart from other lock users).
@@ -82,6 +82,23 @@ class PgVaultStore:
         await self._conn.execute(
             "INSERT INTO vault_access_log(request_id, purpose, outcome, at) VALUES ($1, $2, $3, $4)",
             request_id, purpose, outcome, at)
+
+    async def access_log(self, request_id: uuid.UUID) -> list[AccessRecord]:
+        rows = await self._conn.fetch(
+            "SELECT request_id, purpose, outcome, at FROM vault_access_log WHERE request_id = $1"
+            " ORDER BY at, id", request_id)
+        return [AccessRecord(r["request_id"], r["purpose"], r["outcome"], r["at"]) for r in rows]
+
+    async def prune_access_log(self, before: datetime) -> int:
+        deleted = await self._conn.fetchval(
+            "WITH d AS (DELETE FROM vault_access_log WHERE at < $1 RETURNING 1) SELECT count(*) FROM d",
+            before)
+        return int(deleted)
+
+    async def replace_data(self, request_id: uuid.UUID, data: Sealed) -> None:
+        await self._conn.execute(
+            "UPDATE vault_entries SET nonce = $2, ciphertext = $3 WHERE request_id = $1",
+            request_id, data.nonce, data.ciphertext)
 
     async def delete_data(self, request_id: uuid.UUID) -> bool:
         # Children first (the foreign keys would cascade, but explicit is easier to audit).

@@ -77,6 +77,16 @@ class ErasureRecord:
 
 
 @dataclass(frozen=True)
+class AccessRecord:
+    """One row of the vault's access log: who read or wrote a request's data, and why. No data."""
+
+    request_id: uuid.UUID
+    purpose: str
+    outcome: str
+    at: datetime
+
+
+@dataclass(frozen=True)
 class StoredRef:
     """A stored entry without its data: for the sweep and the pending list."""
 
@@ -103,6 +113,15 @@ class VaultStore(Protocol):
     async def insert_statement(self, request_id: uuid.UUID, statement: Sealed, at: datetime) -> None: ...
 
     async def log_access(self, request_id: uuid.UUID, purpose: str, outcome: str, at: datetime) -> None: ...
+
+    async def access_log(self, request_id: uuid.UUID) -> list[AccessRecord]:
+        """The access log of one request, oldest first (for the Art. 15 export)."""
+
+    async def prune_access_log(self, before: datetime) -> int:
+        """Delete access-log rows older than ``before``; returns how many."""
+
+    async def replace_data(self, request_id: uuid.UUID, data: Sealed) -> None:
+        """Overwrite the encrypted data of a stored entry (same key, new nonce); ``stored_at`` stays."""
 
     async def delete_data(self, request_id: uuid.UUID) -> bool:
         """DELETE entry, statement and key rows; True if there was an entry or a key."""

@@ -1,4 +1,6 @@
-"""Vault use cases: put, get and add a promotion statement. Each returns the reply to send.
+"""Vault use cases: put, get, add a promotion statement, set the billing address.
+
+Each returns the reply to send.
 
 Every function runs inside one transaction (the caller's store) and takes the per-request lock
 first, so a put can never slip in between an erasure's marker check and its commit.
@@ -11,6 +13,7 @@ import logging
 from datetime import datetime
 
 from fw_contracts.vault import (
+    AddressRequest,
     GetRequest,
     PersonalData,
     PromotionStatement,
@@ -22,7 +25,7 @@ from fw_contracts.vault import (
 )
 
 from fw_retention.application.ports import Cipher, ErasureRecord, Part, Sealed, SealedEntry, VaultStore
-from fw_retention.domain.rules import Write, decide_put, decide_statement
+from fw_retention.domain.rules import Write, decide_address, decide_put, decide_statement
 
 log = logging.getLogger(__name__)
 
@@ -33,13 +36,15 @@ def _refused(error: VaultError, marker: ErasureRecord | None = None) -> VaultRep
     return VaultReply(ok=False, error=error, erased_at=marker.erased_at if marker else None)
 
 
-def _open_data(cipher: Cipher, entry: SealedEntry) -> tuple[bytes, PersonalData]:
+def open_data(cipher: Cipher, entry: SealedEntry) -> tuple[bytes, PersonalData]:
+    """The entry's data key and decrypted data; raises ``DecryptionFailed`` on a wrong key."""
     key = cipher.unwrap(entry.request_id, entry.wrapped_key)
     plain = cipher.open(key, entry.request_id, entry.data.nonce, entry.data.ciphertext, Part.ENTRY)
     return key, PersonalData.model_validate_json(plain)
 
 
-def _open_statement(cipher: Cipher, key: bytes, entry: SealedEntry) -> PromotionStatement | None:
+def open_statement(cipher: Cipher, key: bytes, entry: SealedEntry) -> PromotionStatement | None:
+    """The decrypted promotion statement, or None when there is none."""
     if entry.statement is None:
         return None
     plain = cipher.open(key, entry.request_id, entry.statement.nonce, entry.statement.ciphertext,
@@ -52,7 +57,7 @@ async def put(store: VaultStore, cipher: Cipher, req: PutRequest, now: datetime)
     await store.lock(req.request_id)
     marker = await store.erasure(req.request_id)
     existing = None if marker else await store.load(req.request_id)
-    current = _open_data(cipher, existing)[1] if existing else None
+    current = open_data(cipher, existing)[1] if existing else None
     decision = decide_put(erased=marker is not None, existing=current, new=req.data)
     if decision is Write.ERASED:
         return _refused(VaultError.ERASED, marker)
@@ -79,9 +84,9 @@ async def get(store: VaultStore, cipher: Cipher, req: GetRequest, now: datetime)
         return _refused(VaultError.ERASED, marker)
     if entry is None:
         return _refused(VaultError.NOT_FOUND)
-    key, data = _open_data(cipher, entry)
+    key, data = open_data(cipher, entry)
     result = VaultEntry(request_id=entry.request_id, data=data,
-                        statement=_open_statement(cipher, key, entry), stored_at=entry.stored_at)
+                        statement=open_statement(cipher, key, entry), stored_at=entry.stored_at)
     return VaultReply(ok=True, entry=result)
 
 
@@ -95,7 +100,7 @@ async def add_statement(store: VaultStore, cipher: Cipher, req: StatementRequest
     current = None
     if entry is not None:
         key = cipher.unwrap(entry.request_id, entry.wrapped_key)
-        current = _open_statement(cipher, key, entry)
+        current = open_statement(cipher, key, entry)
     decision = decide_statement(erased=marker is not None, has_entry=entry is not None,
                                 existing=current, new=req.statement)
     if decision is Write.ERASED:
@@ -110,4 +115,39 @@ async def add_statement(store: VaultStore, cipher: Cipher, req: StatementRequest
     nonce, ct = cipher.seal(key, req.request_id, req.statement.model_dump_json().encode(), Part.STATEMENT)
     await store.insert_statement(req.request_id, Sealed(nonce, ct), now)
     log.info("promotion statement stored", extra={"request_id": str(req.request_id)})
+    return OK
+
+
+#: Access-log purpose of an address write (the log records writes that change data, too).
+ADDRESS_PURPOSE = "billing_address"
+
+
+async def set_address(store: VaultStore, cipher: Cipher, req: AddressRequest, now: datetime) -> VaultReply:
+    """Add or replace the billing address of a stored request, re-encrypted under its data key.
+
+    ``stored_at`` is kept: the deadline of the automatic erasure does not move. Refused with
+    ``erased`` after erasure and ``not_found`` for a request the vault never stored.
+    """
+    await store.lock(req.request_id)
+    marker = await store.erasure(req.request_id)
+    entry = None if marker else await store.load(req.request_id)
+    key: bytes | None = None
+    current: PersonalData | None = None
+    if entry is not None:
+        key, current = open_data(cipher, entry)
+    decision = decide_address(erased=marker is not None, has_entry=entry is not None,
+                              existing=current.address if current else None, new=req.address)
+    outcome = {Write.ERASED: "erased", Write.NOT_FOUND: "not_found", Write.UNCHANGED: "unchanged"}
+    await store.log_access(req.request_id, ADDRESS_PURPOSE, outcome.get(decision, "updated"), now)
+    if decision is Write.ERASED:
+        return _refused(VaultError.ERASED, marker)
+    if decision is Write.NOT_FOUND:
+        return _refused(VaultError.NOT_FOUND)
+    if decision is Write.UNCHANGED:
+        return OK
+    assert key is not None and current is not None
+    updated = current.model_copy(update={"address": req.address})
+    nonce, ct = cipher.seal(key, req.request_id, updated.model_dump_json().encode(), Part.ENTRY)
+    await store.replace_data(req.request_id, Sealed(nonce, ct))
+    log.info("billing address stored", extra={"request_id": str(req.request_id)})
     return OK

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from enum import Enum
 
 from fw_contracts.events import ErasureReason
-from fw_contracts.vault import PersonalData, PromotionStatement
+from fw_contracts.vault import Address, PersonalData, PromotionStatement
 
 
 class Write(Enum):
@@ -55,6 +55,29 @@ def decide_statement(*, erased: bool, has_entry: bool, existing: PromotionStatem
     if existing is None:
         return Write.STORE
     return Write.UNCHANGED if existing == new else Write.CONFLICT
+
+
+def decide_address(*, erased: bool, has_entry: bool, existing: Address | None, new: Address) -> Write:
+    """The billing address of a stored request may be added or replaced until it is erased.
+
+    Replacing is allowed on purpose: the technician may have to correct a typo before billing
+    issues the full invoice. The same address again is an idempotent retry.
+    """
+    if erased:
+        return Write.ERASED
+    if not has_entry:
+        return Write.NOT_FOUND
+    return Write.UNCHANGED if existing == new else Write.STORE
+
+
+def records_cutoff(now: datetime, keep_years: int) -> datetime:
+    """Protocol rows (access log, AVV requests) from before this instant are due for deletion.
+
+    The rule is "end of the ``keep_years``-th calendar year after the entry" (DIN 66398 style:
+    start = end of the year, period = ``keep_years``): at ``now`` every row of a year before
+    ``now.year - keep_years`` has passed it.
+    """
+    return datetime(now.year - keep_years, 1, 1, tzinfo=now.tzinfo)
 
 
 def decide_erasure(*, request_id: uuid.UUID, already_erased: bool, had_data: bool,

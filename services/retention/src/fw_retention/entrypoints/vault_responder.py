@@ -13,7 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fw_contracts.vault import GetRequest, PutRequest, StatementRequest, VaultError, VaultReply
+from fw_contracts.vault import AddressRequest, GetRequest, PutRequest, StatementRequest, VaultError, VaultReply
 from fw_contracts.wire import VaultSubject
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -35,6 +35,7 @@ ROUTES: dict[str, tuple[type[BaseModel], UseCase]] = {
     VaultSubject.PUT.value: (PutRequest, vault.put),
     VaultSubject.GET.value: (GetRequest, vault.get),
     VaultSubject.ADD_STATEMENT.value: (StatementRequest, vault.add_statement),
+    VaultSubject.ADDRESS.value: (AddressRequest, vault.set_address),
 }
 
 

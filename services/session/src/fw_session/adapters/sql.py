@@ -12,6 +12,7 @@ from fw_contracts.events import CustomerType
 from fw_platform.consumer import UnitOfWork
 
 from fw_session.application.ports import ConcurrentChange
+from fw_session.domain.billing import BillingBlock
 from fw_session.domain.requests import QueueEntry, RequestStatus
 from fw_session.domain.session import Session, SessionEvent, replay
 
@@ -102,12 +103,51 @@ class SqlSessionStore:
         return after
 
 
+_BLOCK_COLUMNS = ("session_id, request_id, missing, blocked_at, blocked_event_id, correlation_id,"
+                  " address_provided_at, provided_event_id")
+
+
+def _block(row: asyncpg.Record) -> BillingBlock:
+    return BillingBlock(
+        session_id=row["session_id"], request_id=row["request_id"], missing=tuple(row["missing"]),
+        blocked_at=row["blocked_at"], blocked_event_id=row["blocked_event_id"],
+        correlation_id=row["correlation_id"], address_provided_at=row["address_provided_at"],
+        provided_event_id=row["provided_event_id"])
+
+
+class SqlBillingBlockStore:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def lock(self, session_id: uuid.UUID) -> BillingBlock | None:
+        row = await self._conn.fetchrow(
+            f"SELECT {_BLOCK_COLUMNS} FROM billing_blocks WHERE session_id = $1 FOR UPDATE", session_id)
+        return _block(row) if row else None
+
+    async def get(self, session_id: uuid.UUID) -> BillingBlock | None:
+        row = await self._conn.fetchrow(
+            f"SELECT {_BLOCK_COLUMNS} FROM billing_blocks WHERE session_id = $1", session_id)
+        return _block(row) if row else None
+
+    async def save(self, block: BillingBlock) -> None:
+        await self._conn.execute(
+            f"INSERT INTO billing_blocks ({_BLOCK_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+            " ON CONFLICT (session_id) DO UPDATE SET missing = EXCLUDED.missing,"
+            " blocked_at = EXCLUDED.blocked_at, blocked_event_id = EXCLUDED.blocked_event_id,"
+            " correlation_id = EXCLUDED.correlation_id, address_provided_at = EXCLUDED.address_provided_at,"
+            " provided_event_id = EXCLUDED.provided_event_id",
+            block.session_id, block.request_id, list(block.missing), block.blocked_at,
+            block.blocked_event_id, block.correlation_id, block.address_provided_at, block.provided_event_id)
+
+
 @dataclass(frozen=True)
 class SqlStores:
     requests: SqlRequestStore
     sessions: SqlSessionStore
+    blocks: SqlBillingBlockStore
 
 
 def sql_stores(uow: UnitOfWork) -> SqlStores:
     """The stores bound to the unit of work's transaction."""
-    return SqlStores(requests=SqlRequestStore(uow.conn), sessions=SqlSessionStore(uow.conn))
+    return SqlStores(requests=SqlRequestStore(uow.conn), sessions=SqlSessionStore(uow.conn),
+                     blocks=SqlBillingBlockStore(uow.conn))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
-from fw_contracts.vault import PersonalData, PromotionStatement, VaultError
+from fw_contracts.vault import Address, PersonalData, PromotionStatement, VaultError
 from fw_platform.vault_client import VaultClient, VaultRefused
 from nats.aio.client import Client
 
@@ -39,5 +39,11 @@ class NatsVault:
     async def add_statement(self, request_id: uuid.UUID, statement: PromotionStatement) -> None:
         try:
             await self._client().add_statement(request_id, statement)
+        except VaultRefused as exc:
+            raise VaultRejected(exc.error) from None
+
+    async def set_address(self, request_id: uuid.UUID, address: Address) -> None:
+        try:
+            await self._client().set_address(request_id, address)
         except VaultRefused as exc:
             raise VaultRejected(exc.error) from None

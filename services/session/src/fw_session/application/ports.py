@@ -8,9 +8,10 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Protocol
 
-from fw_contracts.vault import PersonalData, PromotionStatement, VaultError
+from fw_contracts.vault import Address, PersonalData, PromotionStatement, VaultError
 from fw_platform.consumer import UnitOfWork
 
+from fw_session.domain.billing import BillingBlock
 from fw_session.domain.requests import QueueEntry
 from fw_session.domain.session import Session, SessionEvent
 
@@ -54,12 +55,27 @@ class SessionStore(Protocol):
         """Store new events after ``before`` (None: a new session); raises ConcurrentChange."""
 
 
+class BillingBlockStore(Protocol):
+    """Billing blocks per session, inside the transaction."""
+
+    async def lock(self, session_id: uuid.UUID) -> BillingBlock | None:
+        """The block, locked for this transaction, or None if billing never blocked the session."""
+
+    async def save(self, block: BillingBlock) -> None:
+        """Insert or update (an upsert: two first deliveries cannot both insert)."""
+
+    async def get(self, session_id: uuid.UUID) -> BillingBlock | None: ...
+
+
 class Stores(Protocol):
     @property
     def requests(self) -> RequestStore: ...
 
     @property
     def sessions(self) -> SessionStore: ...
+
+    @property
+    def blocks(self) -> BillingBlockStore: ...
 
 
 StoresFactory = Callable[[UnitOfWork], Stores]
@@ -73,3 +89,6 @@ class Vault(Protocol):
 
     async def add_statement(self, request_id: uuid.UUID, statement: PromotionStatement) -> None:
         """Store the promotion statement; raises :class:`VaultRejected` if refused."""
+
+    async def set_address(self, request_id: uuid.UUID, address: Address) -> None:
+        """Add or replace the billing address; raises :class:`VaultRejected` if refused."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 from typing import Annotated
@@ -9,11 +10,13 @@ from typing import Annotated
 from fastapi import APIRouter, FastAPI, Request, status
 from fastapi.responses import JSONResponse
 from fw_contracts.events import CustomerType, TechnicianId
-from fw_contracts.vault import VaultError
+from fw_contracts.vault import Address, VaultError
 from fw_platform.http import problem
 from fw_platform.vault_client import VaultUnavailable
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
+from fw_session.application.billing import BillingAddressService, SessionView
 from fw_session.application.ports import ConcurrentChange, VaultRejected
 from fw_session.application.service import SessionService
 from fw_session.domain.errors import DomainError
@@ -34,6 +37,46 @@ class StartSessionIn(_Body):
 
 class PromotionIn(_Body):
     statement: StatementText
+
+
+#: (German, English) texts of this API's own validation codes, for ``fw_platform.http.install``.
+MESSAGES: dict[str, tuple[str, str]] = {
+    "postal_code_invalid": ("Bitte eine gültige Postleitzahl angeben.", "Please enter a valid postal code."),
+    "country_invalid": ("Das Land bitte als zweistelligen Code angeben, z. B. DE.",
+                        "Please give the country as a two-letter code, e.g. DE."),
+}
+_DE_POSTAL = re.compile(r"^[0-9]{5}$")
+_POSTAL = re.compile(r"^[0-9A-Za-z][0-9A-Za-z -]{2,9}$")
+AddressText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class BillingAddressIn(_Body):
+    """The billing address the customer tells the technician (goes to the vault only)."""
+
+    # Declared first so that the postal-code check knows the country.
+    country: Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, min_length=1,
+                                              max_length=2)] = "DE"
+    street: AddressText
+    postal_code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10)]
+    city: AddressText
+
+    @field_validator("country")
+    @classmethod
+    def _country(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Z]{2}", value):
+            # a fixed text: the error must never quote the input
+            raise PydanticCustomError("country_invalid", MESSAGES["country_invalid"][1])
+        return value
+
+    @field_validator("postal_code")
+    @classmethod
+    def _postal_code(cls, value: str, info: ValidationInfo) -> str:
+        if not _POSTAL.fullmatch(value) or (info.data.get("country") == "DE" and not _DE_POSTAL.fullmatch(value)):
+            raise PydanticCustomError("postal_code_invalid", MESSAGES["postal_code_invalid"][1])
+        return value
+
+    def to_address(self) -> Address:
+        return Address(street=self.street, postal_code=self.postal_code, city=self.city, country=self.country)
 
 
 class QueueItemOut(BaseModel):
@@ -63,16 +106,24 @@ class SessionOut(BaseModel):
     stated_at: datetime | None
     ended_at: datetime | None
     duration_seconds: int | None
+    #: Billing waits for data the technician has to ask the customer for (``missing``).
+    billing_blocked: bool = False
+    missing: list[str] = []
+    billing_address_provided_at: datetime | None = None
 
     @classmethod
-    def of(cls, s: Session) -> SessionOut:
+    def of(cls, s: Session, view: SessionView | None = None) -> SessionOut:
+        block = view.block if view else None
         return cls(session_id=s.session_id, request_id=s.request_id, technician=s.technician,
                    status=s.status, started_at=s.started_at, promoted=s.promoted,
                    statement_sha256=s.statement_sha256, stated_at=s.stated_at, ended_at=s.ended_at,
-                   duration_seconds=s.duration_seconds)
+                   duration_seconds=s.duration_seconds,
+                   billing_blocked=bool(block and block.waiting),
+                   missing=list(block.missing) if block and block.waiting else [],
+                   billing_address_provided_at=block.address_provided_at if block else None)
 
 
-def build_router(service: SessionService) -> APIRouter:
+def build_router(service: SessionService, billing: BillingAddressService | None = None) -> APIRouter:
     router = APIRouter(prefix="/api", tags=["technician"])
 
     @router.get("/queue", summary="Waiting support requests, oldest first")
@@ -98,9 +149,19 @@ def build_router(service: SessionService) -> APIRouter:
     async def end(session_id: uuid.UUID) -> SessionOut:
         return SessionOut.of(await service.end(session_id))
 
-    @router.get("/sessions/{session_id}", summary="A session's state")
+    @router.get("/sessions/{session_id}", summary="A session's state (and whether billing waits for an address)")
     async def get(session_id: uuid.UUID) -> SessionOut:
-        return SessionOut.of(await service.get(session_id))
+        if billing is None:
+            return SessionOut.of(await service.get(session_id))
+        view = await billing.view(session_id)
+        return SessionOut.of(view.session, view)
+
+    if billing is not None:
+        @router.post("/sessions/{session_id}/billing-address",
+                     summary="Provide the billing address billing is waiting for (stored in the vault only)")
+        async def billing_address(session_id: uuid.UUID, body: BillingAddressIn) -> SessionOut:
+            view = await billing.provide(session_id, body.to_address())
+            return SessionOut.of(view.session, view)
 
     return router
 

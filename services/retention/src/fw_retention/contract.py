@@ -1,0 +1,34 @@
+"""Retention's use of the public contracts (see ``fw_contracts.catalog``); read by tests and docs only.
+
+Consumed fields, from ``application/erasure.py``: each trigger erases its ``request_id``; its
+``event_id`` becomes ``trigger_event_id``, ``occurred_at`` is when the erasure became due, and
+``correlation_id``/``event_id`` are carried on (``caused``). ``PersonalDataErased`` is read back
+from the stream by ``adapters/history.py`` + ``application/restore.py`` (restore safety).
+"""
+
+from __future__ import annotations
+
+from fw_contracts.catalog import ServiceContract
+from fw_contracts.events import (
+    InvoiceIssued,
+    PersonalDataErased,
+    SessionNotBilled,
+    SupportRequestWithdrawn,
+)
+from fw_contracts.wire import VaultSubject
+
+_TRIGGER = {"request_id", "event_id", "occurred_at", "correlation_id"}
+
+CONTRACT = ServiceContract(
+    service="retention",
+    publishes=[PersonalDataErased],
+    consumes={
+        InvoiceIssued: _TRIGGER,
+        SessionNotBilled: _TRIGGER,
+        SupportRequestWithdrawn: _TRIGGER,
+        # its own history, read back on restore (not a durable consumer)
+        PersonalDataErased: {"request_id", "reason", "trigger_event_id", "erased_at", "had_data"},
+    },
+    vault_serves=[VaultSubject.PUT, VaultSubject.GET, VaultSubject.ADD_STATEMENT, VaultSubject.ADDRESS],
+    vault_queue="retention-vault",
+)

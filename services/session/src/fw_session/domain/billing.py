@@ -1,0 +1,75 @@
+"""A session's billing block: billing cannot issue the full invoice until the address is known.
+
+Billing announces the block with ``BillingBlocked``; the technician asks the customer and enters
+the address, which goes to the vault, and session announces ``BillingAddressProvided`` (ids
+only). The address may be entered again while billing has not yet billed (a typo), so "provided"
+does not close the matter for good: a newer ``BillingBlocked`` opens the block again.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from fw_contracts.base import Event
+from fw_contracts.events import BillingAddressProvided, BillingBlocked
+
+from fw_session.domain.errors import DomainError
+
+
+class BillingNotBlocked(DomainError):
+    code = "billing_not_blocked"
+    message_de = ("Die Abrechnung dieser Sitzung wartet auf keine Rechnungsanschrift; "
+                  "eine Anschrift kann nur nachgetragen werden, wenn die Abrechnung danach fragt.")
+    message_en = ("Billing of this session is not waiting for a billing address; an address can only "
+                  "be added when billing asks for it.")
+
+
+@dataclass(frozen=True)
+class BillingBlock:
+    """What billing is missing for a session, and whether the technician has provided it."""
+
+    session_id: uuid.UUID
+    request_id: uuid.UUID
+    missing: tuple[str, ...]
+    blocked_at: datetime
+    blocked_event_id: uuid.UUID
+    correlation_id: uuid.UUID
+    address_provided_at: datetime | None = None
+    provided_event_id: uuid.UUID | None = None
+
+    @property
+    def waiting(self) -> bool:
+        """True while billing waits and nobody has provided what is missing yet."""
+        return self.address_provided_at is None
+
+
+def evolve_block(state: BillingBlock | None, event: Event) -> BillingBlock | None:
+    """Apply an event. Idempotent: the same event twice changes nothing more."""
+    match event:
+        case BillingBlocked():
+            if state is not None:
+                provided = state.address_provided_at
+                # A redelivery, a repeat while still waiting, or an announcement older than the
+                # address: nothing new. Only a block announced after the address reopens it.
+                if provided is None or event.occurred_at <= provided:
+                    return state
+            return BillingBlock(session_id=event.session_id, request_id=event.request_id,
+                                missing=tuple(event.missing), blocked_at=event.occurred_at,
+                                blocked_event_id=event.event_id, correlation_id=event.correlation_id)
+        case BillingAddressProvided() if state is not None:
+            return replace(state, address_provided_at=event.occurred_at, provided_event_id=event.event_id)
+    raise ValueError(f"{type(event).__name__} cannot be applied to this billing block")
+
+
+def decide_provide_address(block: BillingBlock | None, *, at: datetime) -> BillingAddressProvided:
+    """The event announcing that the address is in the vault; refused if billing is not blocked.
+
+    Also allowed after an earlier address (a correction): billing bills once with what the vault
+    holds when it gets to it.
+    """
+    if block is None:
+        raise BillingNotBlocked()
+    return BillingAddressProvided(session_id=block.session_id, request_id=block.request_id, occurred_at=at,
+                                  correlation_id=block.correlation_id, causation_id=block.blocked_event_id)

@@ -1,0 +1,50 @@
+"""Unit checks of the two places that turn validation errors into text, and of the scan's needles."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from fw_contracts import UndecodableEvent, decode
+from fw_platform.http import field_errors
+from privacy_kit import Markers, find, needles
+
+SECRET = "Erika Mustermann +49 170 1234567"
+
+
+def test_decode_never_echoes_unknown_types_or_keys() -> None:
+    for body in ({"event_type": SECRET, "schema_version": 1},
+                 {"event_type": "SessionStarted", "schema_version": 1, SECRET: 1, "callback": 2}):
+        with pytest.raises(UndecodableEvent) as info:
+            decode(json.dumps(body).encode())
+        assert "Erika" not in info.value.reason and "1234567" not in info.value.reason
+    assert "callback:extra_forbidden" in info.value.reason  # a field-like name still helps debugging
+    assert "*:extra_forbidden" in info.value.reason
+
+
+def test_field_errors_never_echo_unknown_keys() -> None:
+    class Body(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        name: int
+
+    with pytest.raises(ValidationError) as info:
+        Body.model_validate({"name": SECRET, SECRET: 1, "note": 2})
+    errors = field_errors(list(info.value.errors()))
+    assert SECRET not in json.dumps(errors)
+    assert {(e["field"], e["code"]) for e in errors} == {("name", "int_parsing"), ("*", "extra_forbidden"),
+                                                          ("note", "extra_forbidden")}
+
+
+def test_needles_find_every_encoding() -> None:
+    m = Markers("t")
+    for value in (m.company, m.contact_name, m.phone_e164, m.street):
+        raw = value.encode()
+        for blob in (raw, raw.upper(), json.dumps(value).encode(), raw.hex().encode(), value.encode("utf-16-le"),
+                     base64.b64encode(b"x" + raw), base64.b64encode(b"xy" + raw), base64.b64encode(raw)):
+            assert find(b"..." + blob + b"...", [m]), (value, blob[:30])
+    assert find(b"call 030 " + m.subscriber[:4].encode() + b" " + m.subscriber[4:].encode(), [m])
+    assert not find(b"nothing personal here", [m])
+    assert all(n for _, n, _ in needles("abcdefghijklmnop"))
