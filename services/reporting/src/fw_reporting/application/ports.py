@@ -1,0 +1,34 @@
+"""What the application needs from the outside: a store for facts and a source of aggregates."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+from fw_reporting.domain.facts import Fact
+from fw_reporting.domain.figures import MonthSums
+
+
+class FactStore(Protocol):
+    async def record(self, fact: Fact) -> bool:
+        """Store a fact; False if it was there already (a repeated event)."""
+
+
+#: Builds a fact store on the handler's transaction connection (``uow.conn``).
+FactStoreFactory = Callable[[Any], FactStore]
+
+
+class ReportSource(Protocol):
+    """Aggregates over the facts; months are ``YYYY-MM`` in the time zone ``tz``."""
+
+    async def invoiced(self, tz: str) -> list[MonthSums]: ...
+    async def cancelled(self, tz: str) -> list[MonthSums]: ...
+    async def technicians(self) -> list[tuple[str, int, int, int, int]]: ...
+    async def minutes(self, tz: str) -> list[tuple[str, int, int, int, int, int]]: ...
+    async def session_lengths(self, tz: str) -> list[tuple[str, int, int]]: ...
+    async def promotions(self, tz: str) -> list[tuple[str, int, int]]: ...
+    async def erasure_delays(self) -> list[tuple[str, Decimal | None]]: ...
+    async def parked(self) -> list[tuple[str, int, str, str | None, str, int, datetime, datetime | None]]: ...
+    async def progress(self) -> tuple[int, int | None]: ...

@@ -1,0 +1,1 @@
+"""Reporting: domain layer."""

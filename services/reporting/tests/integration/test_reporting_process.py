@@ -1,0 +1,35 @@
+"""``python -m fw_reporting`` as a real process, configured like ``make run`` configures it."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+from fw_contracts import Header
+from fw_devenv.pytest_plugin import FwEnv, ServiceProcess
+from fw_platform.bus import connect
+from reporting_history import backfill_history
+
+
+async def test_the_process_backfills_and_serves_json_and_csv(fw_env: FwEnv) -> None:
+    history = backfill_history()[:5]  # created, started, ended, invoice 1, its erasure
+    nc = await connect(fw_env.nats_url, name="test-publisher")
+    try:
+        for e in history:
+            await nc.jetstream().publish(e.subject(), e.to_json(), headers={Header.MSG_ID: str(e.event_id)})
+    finally:
+        await nc.close()
+    proc = ServiceProcess("reporting", fw_env).start()
+    try:
+        async with httpx.AsyncClient(base_url=proc.url, timeout=5) as client:
+            for _ in range(200):
+                if (await client.get("/api/reports")).json()["events_handled"] == 4:
+                    break
+                await asyncio.sleep(0.05)
+            assert (await client.get("/readyz")).json()["ready"] is True
+            revenue = await client.get("/api/reports/revenue.csv")
+            assert revenue.text.splitlines()[1] == "2026-01,1,0,100.00,19.00,119.00,0.00"
+            assert (await client.get("/api/reports/erasure-delays")).json()["rows"][0]["median_seconds"] == "0.500"
+    finally:
+        proc.stop()
+    assert "Permissions Violation" not in proc.log_path.read_text()
