@@ -31,16 +31,24 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "service": self._service,
             "logger": record.name,
-            "msg": record.getMessage() if not record.args else record.msg,
+            "msg": _message(record),
         }
         for key, value in record.__dict__.items():
-            if key in _STD or key.startswith("_"):
+            if key in _STD or key.startswith("_") or key == "color_message":
                 continue
             out[key] = value if key in SAFE_KEYS else "[dropped]"
         if record.exc_info and record.exc_info[0] is not None:
             # The type only: exception messages may quote input values.
             out["exc_type"] = record.exc_info[0].__name__
         return json.dumps(out, default=str, ensure_ascii=False)
+
+
+def _message(record: logging.LogRecord) -> str:
+    # Our own code logs fixed texts and ids in ``extra``; %-arguments are filled in only for the
+    # server's own messages (pids, ports), never for ours, where an argument could be anything.
+    if record.args and record.name.startswith("uvicorn"):
+        return record.getMessage()
+    return str(record.msg)
 
 
 def configure(service: str, level: str = "INFO") -> None:
