@@ -20,7 +20,7 @@ import pytest
 import pytest_asyncio
 
 from fw_devenv._util import free_port
-from fw_devenv.pytest_plugin import FwEnv, ServiceProcess
+from fw_devenv.pytest_plugin import FwEnv, ServiceProcess, start_all
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
@@ -159,7 +159,8 @@ def office(fw_env: FwEnv) -> Iterator[Office]:
     web: WebProcess | None = None
     try:
         for svc in ("retention", "intake", "session", "billing"):
-            procs[svc] = ServiceProcess(svc, fw_env, extra=tariff_env(fw_env)).start()
+            procs[svc] = ServiceProcess(svc, fw_env, extra=tariff_env(fw_env))
+        start_all(list(procs.values()))
         web = WebProcess(fw_env, procs).start()
         yield Office(fw_env, procs, web, executable)
     finally:

@@ -10,7 +10,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from fw_devenv.pytest_plugin import FwEnv, ServiceProcess
+from fw_devenv.pytest_plugin import FwEnv, ServiceProcess, start_all
 from fw_platform.bus import connect
 
 #: A tariff that bills even a session of one second (the free threshold for aborted connections
@@ -71,7 +71,8 @@ def office_procs(fw_env: FwEnv) -> Iterator[dict[str, ServiceProcess]]:
     procs: dict[str, ServiceProcess] = {}
     try:
         for svc in ("retention", "intake", "session", "billing"):
-            procs[svc] = ServiceProcess(svc, fw_env, extra=e2e_extra_env(fw_env)).start()
+            procs[svc] = ServiceProcess(svc, fw_env, extra=e2e_extra_env(fw_env))
+        start_all(list(procs.values()))
         yield procs
     finally:
         for p in procs.values():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from fw_devenv.pytest_plugin import FwEnv, ServiceProcess
+from fw_devenv.pytest_plugin import FwEnv, ServiceProcess, start_all
 from fw_platform.auth import parse_keys, token_hash
 
 TOKEN = "test-token-for-the-web-front-end"
@@ -35,7 +35,8 @@ def services(fw_env: FwEnv):
     procs = {}
     try:
         for svc in ("retention", "intake", "session", "billing"):
-            procs[svc] = ServiceProcess(svc, fw_env, extra={f"FW_{svc.upper()}_API_KEYS": KEYS}).start()
+            procs[svc] = ServiceProcess(svc, fw_env, extra={f"FW_{svc.upper()}_API_KEYS": KEYS})
+        start_all(list(procs.values()))
         yield procs
     finally:
         for p in procs.values():

@@ -152,9 +152,17 @@ class ServiceProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 30.0) -> ServiceProcess:
+        return self.spawn().wait_ready(timeout)
+
+    def spawn(self) -> ServiceProcess:
+        """Start the process without waiting (see :func:`start_all`)."""
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen([sys.executable, "-m", f"fw_{self.service}"], env=self.env,
                                      stdout=log, stderr=subprocess.STDOUT)
+        return self
+
+    def wait_ready(self, timeout: float = 30.0) -> ServiceProcess:
+        assert self.proc is not None, "spawn() first"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -182,3 +190,12 @@ class ServiceProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+def start_all(procs: list[ServiceProcess], timeout: float = 60.0) -> list[ServiceProcess]:
+    """Start several services at once and wait until each is ready (tests start faster)."""
+    for p in procs:
+        p.spawn()
+    for p in procs:
+        p.wait_ready(timeout)
+    return procs
