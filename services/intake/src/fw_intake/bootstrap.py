@@ -19,7 +19,7 @@ from fw_intake.adapters.vault import NatsVault
 from fw_intake.application.events import on_personal_data_erased, on_session_started
 from fw_intake.application.ports import PersonalDataVault
 from fw_intake.entrypoints import http as routes
-from fw_intake.entrypoints.rate_limit import RateLimiter
+from fw_platform.ratelimit import TokenBucket as RateLimiter
 from fw_intake.entrypoints.schemas import MESSAGES
 from fw_intake.settings import Settings
 

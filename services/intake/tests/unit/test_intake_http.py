@@ -12,7 +12,7 @@ import pytest
 from fw_intake.adapters.terms_files import load_terms
 from fw_intake.bootstrap import MIGRATIONS, build_app
 from fw_intake.entrypoints.http import IntakeDeps
-from fw_intake.entrypoints.rate_limit import RateLimiter
+from fw_platform.ratelimit import TokenBucket as RateLimiter
 from fw_intake.settings import Settings
 from fw_platform.runtime import Runtime
 
@@ -173,14 +173,14 @@ async def test_rate_limit(store, vault) -> None:  # type: ignore[no-untyped-def]
 
 def test_rate_limiter_refills() -> None:
     now = [0.0]
-    limiter = RateLimiter(2, clock=lambda: now[0], max_clients=2)
-    assert limiter.check("a") is None and limiter.check("a") is None
-    wait = limiter.check("a")
+    limiter = RateLimiter(2, clock=lambda: now[0], max_keys=2)
+    assert limiter.take("a") is None and limiter.take("a") is None
+    wait = limiter.take("a")
     assert wait is not None and 29 < wait <= 30
     now[0] += 30
-    assert limiter.check("a") is None
-    limiter.check("b"), limiter.check("c")  # "a" falls out: memory stays bounded
-    assert limiter.check("a") is None
+    assert limiter.take("a") is None
+    limiter.take("b"), limiter.take("c")  # "a" falls out: memory stays bounded
+    assert limiter.take("a") is None
 
 
 def test_openapi_lists_the_routes() -> None:

@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 import fw_web
 from fw_web.adapters.backends import Backends
 from fw_web.adapters.users_file import load_users
-from fw_web.domain.ratelimit import TokenBucket
+from fw_platform.ratelimit import TokenBucket
 from fw_web.domain.users import User
 from fw_web.entrypoints import errors, office, office_documents, ops, privacy, public, signin, technician
 from fw_web.entrypoints.web_session import CookieSettings, SessionMiddleware

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from fw_web.domain.ratelimit import TokenBucket
+from fw_platform.ratelimit import TokenBucket
 
 
 class Clock:

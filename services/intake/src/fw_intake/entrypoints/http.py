@@ -29,7 +29,7 @@ from fw_intake.application.ports import PersonalDataVault, SupportRequestsFactor
 from fw_intake.domain.request import SupportRequest, WithdrawRefused
 from fw_intake.domain.terms import TermsCatalog, TermsDocument
 from fw_intake.domain.ticket import generate_ticket
-from fw_intake.entrypoints.rate_limit import RateLimiter
+from fw_platform.ratelimit import TokenBucket as RateLimiter
 from fw_intake.entrypoints.schemas import CreatedOut, ProblemOut, StatusOut, SupportRequestIn, TermsOut
 
 log = logging.getLogger(__name__)
@@ -103,7 +103,7 @@ def build_router(deps: IntakeDeps) -> APIRouter:
     async def rate_limit(request: Request) -> None:
         # A dependency runs before the body is validated, so spam with bad bodies counts too.
         client = request.client.host if request.client else "unknown"
-        wait = deps.limiter.check(client)
+        wait = deps.limiter.take(client)
         if wait is not None:
             raise RateLimited(wait)
 

@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from fw_web.adapters.backends import Backends, Reply
 from fw_web.domain.formatting import simple_markdown
-from fw_web.domain.ratelimit import TokenBucket
+from fw_platform.ratelimit import TokenBucket
 from fw_web.domain.support_form import (
     FIELDS,
     LABELS,

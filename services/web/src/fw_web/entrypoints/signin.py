@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
 from fw_web.adapters.users_file import verify_password
-from fw_web.domain.ratelimit import TokenBucket
+from fw_platform.ratelimit import TokenBucket
 from fw_web.domain.users import User
 from fw_web.entrypoints.public import client_address, retry_after
 from fw_web.entrypoints.render import render

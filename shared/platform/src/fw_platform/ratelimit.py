@@ -1,4 +1,6 @@
-"""A small in-memory rate limit per client address (one process; enough against form spam)."""
+"""A token bucket per key (client address), in memory: enough against form spam and guessing.
+
+Used by intake (public API) and web (form, sign-in)."""
 
 from __future__ import annotations
 
@@ -7,26 +9,26 @@ from collections import OrderedDict
 from collections.abc import Callable
 
 
-class RateLimiter:
-    """Token bucket per key: ``per_minute`` requests in a burst, refilled evenly over a minute.
+class TokenBucket:
+    """``per_minute`` requests in a burst, refilled evenly over a minute, per key.
 
-    Only the most recently seen ``max_clients`` keys are kept, so memory stays bounded; a key
-    that falls out simply starts with a full bucket again. Keys (client addresses) are personal
-    data: they are never logged and live only in memory.
+    Only the ``max_keys`` most recently seen keys are kept so memory stays bounded; a key that
+    falls out starts with a full bucket again. Keys are client addresses (personal data): they
+    live only here and are never logged.
     """
 
     def __init__(self, per_minute: int, *, clock: Callable[[], float] = time.monotonic,
-                 max_clients: int = 10_000) -> None:
+                 max_keys: int = 10_000) -> None:
         if per_minute < 1:
             raise ValueError("per_minute must be at least 1")
         self._capacity = float(per_minute)
         self._per_second = per_minute / 60.0
         self._clock = clock
-        self._max = max_clients
+        self._max = max_keys
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
 
-    def check(self, key: str) -> float | None:
-        """Take one token for ``key``: None if allowed, else the seconds until the next one."""
+    def take(self, key: str) -> float | None:
+        """Take one token for ``key``: None if allowed, else the seconds until the next token."""
         now = self._clock()
         tokens, last = self._buckets.pop(key, (self._capacity, now))
         tokens = min(self._capacity, tokens + (now - last) * self._per_second)
