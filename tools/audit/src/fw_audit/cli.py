@@ -1,7 +1,8 @@
 """``fernwartung audit …``: the command line.
 
 Exit codes: 0 every check passes (replay: no invalid message), 1 a check failed (replay: invalid
-messages), 2 the audit could not run (connection, arguments, unreadable bundle).
+messages), 2 the audit could not run (connection, arguments, unreadable bundle), 3 no check failed
+but a check was skipped (``projections`` without ``--database-url``): that is not a pass.
 """
 
 from __future__ import annotations
@@ -121,12 +122,12 @@ def replay(nats_url: NatsUrl = "nats://127.0.0.1:4222", user: User = None, passw
 
 
 def _options(max_erasure_delay: str, abandon_after: str, abandon_slack: str, public_key: list[str] | None,
-             reference: Path | None, tariff_dir: Path | None) -> VerifyOptions:
+             reference: Path | None, tariff_dir: Path | None, database_url: str | None = None) -> VerifyOptions:
     repricer, note = billing_repricer(str(tariff_dir) if tariff_dir else None)
     options = VerifyOptions(max_erasure_delay=parse_duration(max_erasure_delay),
                             abandon_after=parse_duration(abandon_after), abandon_slack=parse_duration(abandon_slack),
                             trusted_keys=frozenset(read_public_key(k) for k in public_key or []),
-                            repricer=repricer, repricer_note=note)
+                            repricer=repricer, repricer_note=note, database_url=database_url or None)
     if reference is not None:
         options.reference, options.reference_name = load_reference(reference)
     return options
@@ -153,10 +154,14 @@ def _verify(conn: Conn, bundle: Path | None, until: str | None, as_of: str | Non
             options.repricer, note = billing_repricer(str(bundle / "tariffs"))
             options.repricer_note = f"{note} incl. the bundle's tariffs"
         try:
-            return verify_bundle(bundle, options, stop, when, tick)
+            bundle_report = verify_bundle(bundle, options, stop, when, tick)
         except (OSError, ValueError, KeyError) as exc:
-            err.print(f"[red]error:[/red] bundle unreadable: {type(exc).__name__}: {exc}")
+            err.print(f"[red]error:[/red] bundle or database unreadable: {type(exc).__name__}: {exc}")
             raise typer.Exit(2) from None
+        except Exception as exc:  # asyncpg's own hierarchy (authentication, unknown database, …)
+            err.print(f"[red]error:[/red] database: {type(exc).__name__}")
+            raise typer.Exit(2) from None
+        return bundle_report
 
 
 BundleOpt = Annotated[Path | None, typer.Option("--bundle", help="verify an exported bundle (no NATS)")]
@@ -171,6 +176,10 @@ PublicKey = Annotated[list[str] | None, typer.Option("--public-key", help="trust
 Reference = Annotated[Path | None, typer.Option("--reference", help="an earlier bundle: pinpoints the first "
                                                                     "altered message")]
 TariffDir = Annotated[Path | None, typer.Option("--tariff-dir", help="extra tariff versions (TOML) for re-pricing")]
+DatabaseUrl = Annotated[str | None, typer.Option("--database-url", envvar="FW_AUDIT_DATABASE_URL",
+                                                 help="DSN of the fernwartung database (admin or read-only) "
+                                                      "for the projections check; without it that check is "
+                                                      "skipped and verify exits 3, never 0")]
 
 
 @audit.command()
@@ -179,16 +188,17 @@ def verify(nats_url: NatsUrl = "nats://127.0.0.1:4222", user: User = None, passw
            bundle: BundleOpt = None, until: UntilOpt = None, as_of: AsOf = None,
            max_erasure_delay: MaxDelay = "60s", abandon_after: AbandonAfter = "14d", abandon_slack: AbandonSlack = "1h",
            public_key: PublicKey = None, reference: Reference = None, tariff_dir: TariffDir = None,
-           json_out: JsonOut = False) -> None:
-    """Run every check; exit code 0 only when all pass."""
+           database_url: DatabaseUrl = None, json_out: JsonOut = False) -> None:
+    """Run every check; exit 0 only when all pass (1 a failure, 3 a check skipped)."""
     conn = _conn(nats_url, user, password, stream, subjects, reader)
-    options = _options(max_erasure_delay, abandon_after, abandon_slack, public_key, reference, tariff_dir)
+    options = _options(max_erasure_delay, abandon_after, abandon_slack, public_key, reference, tariff_dir,
+                       database_url)
     report = _verify(conn, bundle, until, as_of, options, not json_out, tariff_dir)
     if json_out:
         sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
     else:
         print_report(report, out)
-    raise typer.Exit(0 if report.ok else 1)
+    raise typer.Exit(report.exit_code)
 
 
 @audit.command()
@@ -197,15 +207,19 @@ def report(html: Annotated[Path, typer.Option("--html", help="write the HTML rep
            stream: Stream = STREAM_NAME, subjects: Subjects = None, reader: Reader = "ordered",
            bundle: BundleOpt = None, until: UntilOpt = None, as_of: AsOf = None,
            max_erasure_delay: MaxDelay = "60s", abandon_after: AbandonAfter = "14d", abandon_slack: AbandonSlack = "1h",
-           public_key: PublicKey = None, reference: Reference = None, tariff_dir: TariffDir = None) -> None:
+           public_key: PublicKey = None, reference: Reference = None, tariff_dir: TariffDir = None,
+           database_url: DatabaseUrl = None) -> None:
     """Verify and write a self-contained HTML report (exit code as for verify)."""
     conn = _conn(nats_url, user, password, stream, subjects, reader)
-    options = _options(max_erasure_delay, abandon_after, abandon_slack, public_key, reference, tariff_dir)
+    options = _options(max_erasure_delay, abandon_after, abandon_slack, public_key, reference, tariff_dir,
+                       database_url)
     result = _verify(conn, bundle, until, as_of, options, True, tariff_dir)
     html.write_text(render_html(result), encoding="utf-8")
-    verdict = "[green]all checks pass[/green]" if result.ok else "[red]checks failed[/red]"
+    skipped = ", ".join(result.skipped_checks)
+    verdict = ("[green]all checks pass[/green]" if result.ok else "[red]checks failed[/red]"
+               if result.failed_checks else f"[yellow]not complete: skipped {skipped}[/yellow]")
     out.print(f"report written to {html} — {verdict}")
-    raise typer.Exit(0 if result.ok else 1)
+    raise typer.Exit(result.exit_code)
 
 
 @audit.command()

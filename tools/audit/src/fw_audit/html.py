@@ -79,7 +79,8 @@ def _finding_item(f: Finding) -> str:
 def _check_rows(checks: list[CheckResult]) -> str:
     rows = []
     for c in checks:
-        cls, verdict = ("pass", "PASS") if c.ok else ("fail", f"FAIL ({len(c.failures)})")
+        cls, verdict = (("fail", f"FAIL ({len(c.failures)})") if c.failures else ("skipped", "SKIPPED")
+                        if c.skipped is not None else ("pass", "PASS"))
         items = "".join(_finding_item(f) for f in c.failures[:200])
         more = f"<li>… {len(c.failures) - 200} more (JSON output has all)</li>" if len(c.failures) > 200 else ""
         pending = f"<p>{len(c.pending)} pending (not yet due)</p>" if c.pending else ""
@@ -98,7 +99,8 @@ def render_html(report: AuditReport) -> str:
     delay_chart = bar_chart(delay_histogram(report.erasure_delays), width=700,
                             title=f"Erasure delay after trigger / deadline ({len(report.erasure_delays)} erasures)")
     counts = "".join(f"<tr><td>{escape(k)}</td><td>{v}</td></tr>" for k, v in sorted(s.counts.items()))
-    verdict = "ALL CHECKS PASS" if report.ok else "CHECKS FAILED"
+    verdict = ("ALL CHECKS PASS" if report.ok else "CHECKS FAILED" if report.failed_checks
+               else f"NOT COMPLETE: SKIPPED {', '.join(report.skipped_checks)}")
     return f"""<!DOCTYPE html>
 <html lang="de"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
@@ -109,7 +111,8 @@ table {{ border-collapse: collapse; margin: 1em 0; }}
 td, th {{ border: 1px solid #ccc; padding: 4px 8px; vertical-align: top; text-align: left; }}
 tr.pass td.verdict {{ color: #17702b; font-weight: bold; }}
 tr.fail td.verdict {{ color: #b00020; font-weight: bold; }}
-.banner {{ font-size: 1.4em; font-weight: bold; color: {'#17702b' if report.ok else '#b00020'}; }}
+tr.skipped td.verdict {{ color: #a06000; font-weight: bold; }}
+.banner {{ font-size: 1.4em; font-weight: bold; color: {'#17702b' if report.ok else '#b00020' if report.failed_checks else '#a06000'}; }}
 li.note {{ color: #666; }}
 </style></head><body>
 <h1>fernwartung audit report</h1>

@@ -26,6 +26,8 @@ class Record:
 class Status(StrEnum):
     PASS = "pass"
     FAIL = "fail"
+    #: The check could not run (e.g. no database access): not a pass.
+    SKIPPED = "skipped"
 
 
 @dataclass(frozen=True)
@@ -59,13 +61,18 @@ class CheckResult:
     #: What was checked (counts) and any limitation of the check, stated plainly.
     notes: list[str] = field(default_factory=list)
     checked: int = 0
+    #: Why the check did not run (None: it ran). A skipped check has not passed.
+    skipped: str | None = None
 
     @property
     def status(self) -> Status:
-        return Status.FAIL if self.failures else Status.PASS
+        if self.failures:
+            return Status.FAIL
+        return Status.SKIPPED if self.skipped is not None else Status.PASS
 
     @property
     def ok(self) -> bool:
+        """No failure found (a skipped check is "ok" here but not passed: see ``AuditReport.ok``)."""
         return not self.failures
 
     @property
@@ -84,7 +91,7 @@ class CheckResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "name": self.name, "title": self.title, "status": self.status.value,
+            "name": self.name, "title": self.title, "status": self.status.value, "skipped": self.skipped,
             "checked": self.checked, "first_failing_seq": self.first_failing_seq,
             "failures": [f.to_dict() for f in self.failures],
             "pending": [p.to_dict() for p in self.pending], "notes": list(self.notes),
@@ -136,7 +143,25 @@ class AuditReport:
 
     @property
     def ok(self) -> bool:
-        return all(c.ok for c in self.checks)
+        """Every check ran and passed. A skipped check (e.g. no database access) is not a pass."""
+        return all(c.status is Status.PASS for c in self.checks)
+
+    @property
+    def failed_checks(self) -> list[str]:
+        """The names of the checks that found a failure."""
+        return [c.name for c in self.checks if c.failures]
+
+    @property
+    def skipped_checks(self) -> list[str]:
+        """The names of the checks that did not run (and found nothing, so they are not failures)."""
+        return [c.name for c in self.checks if c.status is Status.SKIPPED]
+
+    @property
+    def exit_code(self) -> int:
+        """0 every check passed, 1 a check failed, 3 nothing failed but a check was skipped."""
+        if self.failed_checks:
+            return 1
+        return 3 if self.skipped_checks else 0
 
     def check(self, name: str) -> CheckResult:
         """The result of the check called ``name``."""
@@ -147,7 +172,8 @@ class AuditReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "ok": self.ok, "source": self.source, "as_of": self.as_of.isoformat(),
+            "ok": self.ok, "failed": self.failed_checks, "skipped": self.skipped_checks,
+            "source": self.source, "as_of": self.as_of.isoformat(),
             "summary": self.summary.to_dict(), "checks": [c.to_dict() for c in self.checks],
             "erasure_delays_seconds": [round(d, 3) for d in self.erasure_delays],
         }

@@ -6,7 +6,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from fw_audit.model import AuditReport, CheckResult, Finding, ReplaySummary
+from fw_audit.model import AuditReport, CheckResult, Finding, ReplaySummary, Status
 
 #: How many findings per check the terminal shows (``--json`` has them all).
 SHOW = 10
@@ -47,7 +47,8 @@ def check_table(checks: list[CheckResult]) -> Table:
     t.add_column("checked", justify="right")
     t.add_column("evidence / notes")
     for c in checks:
-        verdict = "[green]PASS[/green]" if c.ok else f"[red]FAIL ({len(c.failures)})[/red]"
+        verdict = ("[green]PASS[/green]" if c.status is Status.PASS else f"[red]FAIL ({len(c.failures)})[/red]"
+                   if c.failures else "[yellow]SKIPPED[/yellow]")
         lines = [_evidence(f) for f in c.failures[:SHOW]]
         if len(c.failures) > SHOW:
             lines.append(f"… {len(c.failures) - SHOW} more (use --json)")
@@ -63,5 +64,6 @@ def print_report(report: AuditReport, console: Console) -> None:
     for table in summary_tables(report.summary):
         console.print(table)
     console.print(check_table(report.checks))
-    verdict = "[green]ALL CHECKS PASS[/green]" if report.ok else "[red]CHECKS FAILED[/red]"
+    verdict = ("[green]ALL CHECKS PASS[/green]" if report.ok else "[red]CHECKS FAILED[/red]" if report.failed_checks
+               else f"[yellow]NOT COMPLETE: SKIPPED {escape(', '.join(report.skipped_checks))}[/yellow]")
     console.print(f"{verdict} — source {escape(report.source)}, as of {report.as_of.isoformat()}")

@@ -6,6 +6,8 @@ The CLI calls these; tests call them directly too. Progress is reported through 
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -17,6 +19,7 @@ from fw_contracts.events import AuditCheckpoint
 from fw_audit.bundle import Bundle, BundleWriter, open_bundle
 from fw_audit.chain import Chain, load_key, sign
 from fw_audit.model import AuditReport, Record, ReplaySummary
+from fw_audit.projections import LiveTables, read_live
 from fw_audit.source import StreamState, Until, connect, read_direct, read_ordered, stream_state
 from fw_audit.verifier import Replay, Verifier, VerifyOptions
 
@@ -91,6 +94,8 @@ async def verify_stream(conn: Conn, options: VerifyOptions, until: Until = EVERY
         if record is not None:
             verifier.feed(record)
     assert verifier is not None
+    if options.database_url:
+        verifier.live = await read_live(options.database_url)
     when = as_of or _as_of(until, verifier.last_time, datetime.now(UTC))
     return verifier.finish(when, f"nats stream {conn.stream}")
 
@@ -114,8 +119,20 @@ def verify_bundle(directory: Path, options: VerifyOptions, until: Until = EVERYT
             progress(record.seq, end)
     for problem in bundle.manifest_problems:
         verifier.integrity.res.fail(f"bundle manifest: {problem}")
+    if options.database_url:
+        verifier.live = _read_live_sync(options.database_url)
     when = as_of or _as_of(until, verifier.last_time, bundle.exported_at)
     return verifier.finish(when, f"bundle {directory}")
+
+
+def _read_live_sync(dsn: str) -> LiveTables:
+    """:func:`read_live` from synchronous code, also when an event loop is already running."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(read_live(dsn))
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, read_live(dsn)).result()
 
 
 def load_reference(directory: Path) -> tuple[dict[int, bytes], str]:

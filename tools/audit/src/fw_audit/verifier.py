@@ -21,6 +21,7 @@ from fw_audit.checks.numbering import NumberingCheck
 from fw_audit.checks.pii import PersonalDataCheck
 from fw_audit.checks.totals import Repricer, TotalsCheck
 from fw_audit.model import AuditReport, InvalidEvent, Record, ReplaySummary
+from fw_audit.projections import LiveTables, ProjectionsCheck
 
 
 class Replay:
@@ -71,6 +72,9 @@ class VerifyOptions:
     reference_name: str = ""
     stream_config: Mapping[str, object] | None = None
     config_source: str = "live stream"
+    #: DSN of the ``fernwartung`` database (admin or read-only) for the projections check;
+    #: None: that check is skipped (and the verify cannot fully pass).
+    database_url: str | None = None
 
 
 class Verifier:
@@ -88,6 +92,9 @@ class Verifier:
                                         reference_name=options.reference_name,
                                         stream_config=options.stream_config,
                                         config_source=options.config_source)
+        self.projections = ProjectionsCheck()
+        #: The live tables, read by the runner after the last record (None: not read).
+        self.live: LiveTables | None = None
         self.last_time: datetime | None = None
 
     def feed(self, record: Record) -> None:
@@ -103,6 +110,7 @@ class Verifier:
         self.numbering.feed(seen)
         self.totals.feed(seen)
         self.integrity.feed(seen)
+        self.projections.feed(seen)
 
     def feed_all(self, records: Iterable[Record]) -> Verifier:
         """Feed every record of ``records``."""
@@ -113,7 +121,7 @@ class Verifier:
     def finish(self, as_of: datetime, source: str) -> AuditReport:
         """The report: ``as_of`` is the end of the audited history (pending vs. missing erasure)."""
         checks = [self.erasure.result(as_of), self.numbering.result(), self.totals.result(),
-                  self.pii.result(), self.integrity.result()]
+                  self.pii.result(), self.integrity.result(), self.projections.result(self.live)]
         return AuditReport(summary=self.replay.finish(), checks=checks, as_of=as_of, source=source,
                            erasure_delays=list(self.erasure.delays))
 

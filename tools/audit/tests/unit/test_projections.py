@@ -1,0 +1,68 @@
+"""The projections check without a database: rebuild from a scripted history, compare with
+live tables given directly (the real tables are compared in ``integration/test_projections_live.py``)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fw_audit.checks import Seen
+from fw_audit.model import Status
+from fw_audit.projections import LiveTables, ProjectionsCheck, checksum
+from fw_audit.scripted import every_lifecycle
+from fw_contracts import decode
+
+END = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
+
+
+def _check() -> tuple[ProjectionsCheck, dict]:
+    history, script = every_lifecycle(END)
+    check = ProjectionsCheck()
+    for r in history.records():
+        check.feed(Seen(r.seq, r.time, decode(r.body, r.subject)))
+    return check, script
+
+
+def test_rebuild_follows_intake_status_rules_and_each_table() -> None:
+    check, script = _check()
+    want = check.expected()
+    intake = want["intake.support_requests"]
+    assert intake[str(script["withdrawn"]["created"].request_id)] == ("erased",)  # erasure outranks
+    assert intake[str(script["open"]["created"].request_id)] == ("open",)
+    assert len(want["billing.cancellations"]) == 1
+    assert len(want["billing.customer_accounts"]) == 1
+    assert {v for v in want["retention.erasures"].values()} >= {("withdrawn",), ("not_billed",),
+                                                               ("invoice_issued",), ("abandoned",)}
+    ended = [v for v in want["session.sessions"].values() if v[1] == "true"]
+    assert ended and all(v[2].isdigit() for v in ended)
+
+
+def test_equal_live_tables_pass_and_a_changed_row_names_table_and_key() -> None:
+    check, _ = _check()
+    live = LiveTables(rows={t: dict(r) for t, r in check.expected().items()})
+    res = check.result(live)
+    assert res.status is Status.PASS, [f.to_dict() for f in res.failures]
+    assert any("equal" in n for n in res.notes)
+
+    key = min(live.rows["retention.erasures"])
+    live.rows["retention.erasures"][key] = ("abandoned",) if live.rows["retention.erasures"][key] != (
+        "abandoned",) else ("withdrawn",)
+    live.rows["billing.invoices"]["FW-2026-999999"] = ("x", "1.00")
+    res = check.result(live)
+    assert res.status is Status.FAIL
+    found = {(f.ids["table"], f.ids.get("key")) for f in res.failures}
+    assert found == {("retention.erasures", key), ("billing.invoices", "FW-2026-999999")}
+    assert all("abandoned" not in f.reason and "withdrawn" not in f.reason for f in res.failures)
+
+
+def test_unreadable_table_fails_and_no_database_is_skipped() -> None:
+    check, _ = _check()
+    res = check.result(LiveTables(errors={"session.sessions": "UndefinedTableError (42P01)"},
+                                  rows={t: r for t, r in check.expected().items() if t != "session.sessions"}))
+    assert [f.ids["table"] for f in res.failures] == ["session.sessions"]
+    skipped = check.result(None)
+    assert skipped.status is Status.SKIPPED and skipped.ok and "no database access" in skipped.notes[0]
+
+
+def test_checksum_is_order_independent() -> None:
+    assert checksum({"b": ("2",), "a": ("1",)}) == checksum({"a": ("1",), "b": ("2",)})
+    assert checksum({"a": ("1",)}) != checksum({"a": ("2",)})
