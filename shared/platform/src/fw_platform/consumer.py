@@ -2,10 +2,16 @@
 
 For each message: decode (upcasting old versions), skip it if its ``event_id`` was already
 handled by this consumer, otherwise run the handler and record the event id in the *same*
-transaction as the state change and the outbox rows; ack synchronously only after commit.
+transaction as the state change and the outbox rows; ack only after the commit.
 
-A batch is first tried in one transaction (fast path); if anything in it fails, the batch is
-rolled back and every message is handled alone, so one bad message cannot hold back the rest.
+A batch is handled in chunks, each in one transaction (fast path): one statement records the
+idempotency rows of the chunk, the handlers run in stream order, one statement writes all their
+outbox rows, one commit, then the acks go out together. The chunk size follows the measured
+time per event, so that one transaction takes about ``TARGET_TX_SECONDS``: cheap handlers get
+the whole batch in one transaction, a slow one (rendering a document) commits every few events
+instead of holding all results back until the batch is done. If anything in a chunk fails, it is
+rolled back and each of its messages is handled alone, so one bad message cannot hold back the
+rest.
 Failures are classified:
 
 * undecodable (bad JSON, unknown type, a schema version from the future, missing fields):
@@ -14,15 +20,18 @@ Failures are classified:
   message waits for the infrastructure to return, so a PostgreSQL restart loses nothing;
 * anything else: nak'ed with a back-off and parked after ``max_attempts`` deliveries.
 
-We long-poll for one message and then top the batch up without waiting: nats-py's batch fetch
-(and FastStream's batch subscriber on top of it) waits for a full batch or the timeout, which
-would add up to the timeout to every event's latency when traffic is light.
+We long-poll for one message and then top the batch up with as many as the server says are
+waiting: nats-py's batch fetch (and FastStream's batch subscriber on top of it) waits for a full
+batch or the timeout, which would add up to the timeout to every event's latency when traffic is
+light.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -39,6 +48,22 @@ from fw_platform import metrics, outbox
 from fw_platform.bus import durable_consumer_config
 
 log = logging.getLogger(__name__)
+
+#: Seconds to wait for the server to confirm a chunk's acks.
+ACK_CONFIRM_TIMEOUT = 5.0
+#: About how long one chunk's transaction may take (see the module docstring).
+TARGET_TX_SECONDS = 0.05
+#: About how much work one fetch takes on: keeps a slow consumer's messages well inside the
+#: server's ack wait instead of fetching a full batch it needs many seconds for.
+TARGET_FETCH_SECONDS = 1.0
+
+_RECORD_ONE = ("INSERT INTO processed_events(consumer, event_id, stream_seq) VALUES ($1, $2, $3)"
+               " ON CONFLICT DO NOTHING RETURNING 1")
+#: One round trip for a whole batch; a copy of an id in the same batch is skipped like any
+#: duplicate (DO NOTHING also applies to rows proposed earlier by the same statement).
+_RECORD_MANY = ("INSERT INTO processed_events(consumer, event_id, stream_seq)"
+                " SELECT $1, e, s FROM unnest($2::uuid[], $3::bigint[]) AS t(e, s)"
+                " ON CONFLICT DO NOTHING RETURNING event_id")
 
 
 class TransientError(Exception):
@@ -115,6 +140,8 @@ class EventConsumer:
         self._stopping = False
         self.ready = asyncio.Event()
         self.outcome = Outcome()
+        #: Seconds per event (moving average over chunks); starts with chunks of 10.
+        self._per_event = TARGET_TX_SECONDS / 10
 
     @property
     def subjects(self) -> list[str]:
@@ -146,14 +173,26 @@ class EventConsumer:
                             extra={"consumer": self.durable, "error": type(exc).__name__})
                 await asyncio.sleep(1.0)
 
+    def _size_for(self, seconds: float) -> int:
+        """How many events take about ``seconds``, between 1 and the batch size."""
+        return max(1, min(self._batch, int(seconds / self._per_event)))
+
+    def _learn(self, elapsed: float, events: int) -> None:
+        self._per_event = 0.7 * self._per_event + 0.3 * max(elapsed / events, 1e-5)
+
     async def _fetch(self, psub: JetStreamContext.PullSubscription) -> list[Msg]:
         try:
             msgs = await psub.fetch(1, timeout=self._idle_poll)
         except (TimeoutError, NatsTimeoutError, FetchTimeoutError):
             return []
-        if self._batch > 1:
+        # The server tells how many more wait for this consumer: fetch just those. Asking for a
+        # full batch when fewer wait would make nats-py linger for the rest until its timeout,
+        # which every event would then carry as latency on each hop between services.
+        waiting = msgs[-1].metadata.num_pending if msgs[-1].metadata else self._batch
+        more = min(self._size_for(TARGET_FETCH_SECONDS) - 1, waiting)
+        if more > 0:
             try:
-                msgs += await psub.fetch(self._batch - 1, timeout=0.05)
+                msgs += await psub.fetch(more, timeout=0.05)
             except (TimeoutError, NatsTimeoutError, FetchTimeoutError):
                 pass
         return msgs
@@ -167,45 +206,57 @@ class EventConsumer:
                 decoded.append((msg, decode(msg.data, msg.subject)))
             except UndecodableEvent as exc:
                 await self._park(msg, None, exc.reason, kind="undecodable")
-        if not decoded:
-            return self.outcome
-        if len(decoded) > 1:
-            try:
-                await self._handle_in_one_transaction(decoded)
-            except Exception:
-                # Isolate the failing message: handle each alone.
-                for msg, event in decoded:
-                    await self._handle_one(msg, event)
-                return self.outcome
-            await asyncio.gather(*(msg.ack_sync() for msg, _ in decoded))
-            return self.outcome
-        msg, event = decoded[0]
-        await self._handle_one(msg, event)
+        i = 0
+        while i < len(decoded):
+            chunk = decoded[i:i + self._size_for(TARGET_TX_SECONDS)]
+            i += len(chunk)
+            started = time.perf_counter()
+            if len(chunk) == 1:
+                await self._handle_one(*chunk[0])
+            else:
+                try:
+                    await self._handle_in_one_transaction(chunk)
+                except Exception:
+                    # Isolate the failing message: handle each alone.
+                    for msg, event in chunk:
+                        await self._handle_one(msg, event)
+                    continue
+                await self._ack([msg for msg, _ in chunk])
+            self._learn(time.perf_counter() - started, len(chunk))
         return self.outcome
 
     async def _apply(self, conn: asyncpg.Connection, msg: Msg, event: Event) -> bool:
         """Run the handler for one event inside ``conn``'s transaction; False if a duplicate."""
         seq = msg.metadata.sequence.stream if msg.metadata else None
-        inserted = await conn.fetchval(
-            "INSERT INTO processed_events(consumer, event_id, stream_seq) VALUES ($1, $2, $3)"
-            " ON CONFLICT DO NOTHING RETURNING 1",
-            self.durable, event.event_id, seq,
-        )
-        if inserted is None:
+        if await conn.fetchval(_RECORD_ONE, self.durable, event.event_id, seq) is None:
             return False
+        await outbox.append(conn, await self._run_handler(conn, event))
+        return True
+
+    async def _run_handler(self, conn: asyncpg.Connection, event: Event) -> list[Event]:
+        """The handler's state change on ``conn``; returns the events it emitted."""
         handler = self._handlers.get(type(event))
         if handler is None:
             raise PermanentError(f"no handler for {type(event).__name__}")
         uow = UnitOfWork(conn=conn, now=utcnow())
         await handler(event, uow)
-        await outbox.append(conn, uow.emitted)
-        return True
+        return uow.emitted
 
     async def _handle_in_one_transaction(self, batch: list[tuple[Msg, Event]]) -> None:
         results: list[tuple[Event, bool]] = []
+        emitted: list[Event] = []
+        ids = [event.event_id for _, event in batch]
+        seqs = [msg.metadata.sequence.stream if msg.metadata else None for msg, _ in batch]
         async with self._pool.acquire() as conn, conn.transaction():
-            for msg, event in batch:
-                results.append((event, await self._apply(conn, msg, event)))
+            fresh: set[uuid.UUID] = {r[0] for r in await conn.fetch(_RECORD_MANY, self.durable, ids, seqs)}
+            for _, event in batch:
+                if event.event_id in fresh:
+                    fresh.discard(event.event_id)  # a second copy in this batch is a duplicate
+                    emitted += await self._run_handler(conn, event)
+                    results.append((event, True))
+                else:
+                    results.append((event, False))
+            await outbox.append(conn, emitted)
         self._counted(results)
 
     def _counted(self, results: list[tuple[Event, bool]]) -> None:
@@ -243,7 +294,21 @@ class EventConsumer:
                 await self._retry(msg, kind="error", error=exc)
             return
         self._counted([(event, fresh)])
-        await msg.ack_sync()
+        await self._ack([msg])
+
+    async def _ack(self, msgs: Sequence[Msg]) -> None:
+        """Ack after the commit and wait for the server to confirm (``ack_sync``).
+
+        The acks of a chunk go out together, so the wait is one round trip per chunk, not per
+        event. A confirmation that does not come in time is not an error: the event is
+        committed, and a redelivery after ``ack_wait`` is dropped by the idempotency record.
+        """
+        results = await asyncio.gather(*(m.ack_sync(timeout=ACK_CONFIRM_TIMEOUT) for m in msgs),
+                                       return_exceptions=True)
+        unconfirmed = sum(1 for r in results if isinstance(r, BaseException))
+        if unconfirmed:
+            log.warning("ack not confirmed; a redelivery will be dropped as a duplicate",
+                        extra={"consumer": self.durable, "count": unconfirmed})
 
     async def _retry(self, msg: Msg, *, kind: str, error: BaseException) -> None:
         deliveries = msg.metadata.num_delivered if msg.metadata else 1

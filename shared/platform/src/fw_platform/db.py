@@ -12,12 +12,26 @@ import asyncpg
 log = logging.getLogger(__name__)
 
 
+async def _reset_nothing_session_scoped(conn: asyncpg.Connection) -> None:
+    """What a connection needs on its way back into the pool: nothing beyond asyncpg's own step.
+
+    asyncpg always rolls back a transaction left open (and drops listeners) first. Its default
+    reset then runs ``SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`` on
+    every release: one more round trip, and work for the server, per unit of work. Our code
+    keeps only transaction-scoped state on pooled connections (``pg_advisory_xact_lock``,
+    ``set_config(..., true)``, ``SET LOCAL``), which the commit or rollback has already ended.
+    Session-scoped state (``SET``, ``pg_advisory_lock``, ``LISTEN``, cursors outside a
+    transaction) must not be used on a pooled connection.
+    """
+
+
 async def create_pool(dsn: str, schema: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
     """A pool whose connections see only ``schema`` (plus pg_catalog) by default."""
     pool = await asyncpg.create_pool(
         dsn,
         min_size=min_size,
         max_size=max_size,
+        reset=_reset_nothing_session_scoped,
         server_settings={"search_path": schema, "application_name": f"fw-{schema}",
                          "timezone": "UTC"},
         command_timeout=30,

@@ -1,0 +1,102 @@
+"""``python -m bench [--quick] [--only SECTION ...]``: run, print the table, write the results file."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import subprocess
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import event_path, lifecycle, machine, raw, replay
+from bench.infra import Infra
+from bench.report import render, targets
+
+RESULTS = Path(__file__).parent / "results"
+SECTIONS = ("raw", "event_path", "lifecycles", "replay")
+
+#: (official, --quick)
+PLAN: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
+    "raw": ({"nats_messages": 20_000, "pg_seconds": 3.0, "runs": 3},
+            {"nats_messages": 5_000, "pg_seconds": 1.0, "runs": 2}),
+    "event_path": ({"events": 10_000, "runs": 3}, {"events": 3_000, "runs": 2}),
+    "lifecycles": ({"saturate_s": 60.0, "steady_s": 30.0, "warmup": 10.0, "profile_s": 15.0, "in_flight": 100},
+                   {"saturate_s": 10.0, "steady_s": 10.0, "warmup": 3.0, "profile_s": 5.0, "in_flight": 100}),
+    "replay": ({"events": 1_000_000, "prefix": 100_000, "prefix_runs": 3},
+               {"events": 100_000, "prefix": 20_000, "prefix_runs": 2}),
+}
+#: The offered rate of the saturation phase: the target itself.
+TARGET_RATE = 100.0
+
+
+def _git() -> dict[str, Any]:
+    def run(*args: str) -> str:
+        return subprocess.run(["git", *args], capture_output=True, text=True, cwd=Path(__file__).parent).stdout.strip()
+
+    return {"commit": run("rev-parse", "--short", "HEAD"), "dirty": bool(run("status", "--porcelain"))}
+
+
+async def _section(name: str, infra: Infra, cfg: dict[str, Any], stamp: str) -> dict[str, Any]:
+    if name == "raw":
+        return (await raw.nats_limits(infra, cfg["nats_messages"], cfg["runs"])
+                | await raw.pg_limits(infra, cfg["pg_seconds"], cfg["runs"]))
+    if name == "event_path":
+        return await event_path.event_path(infra, cfg["events"], cfg["runs"])
+    if name == "lifecycles":
+        return await lifecycle.lifecycles(
+            infra, saturate=(TARGET_RATE, cfg["saturate_s"]), steady_s=cfg["steady_s"], warmup=cfg["warmup"],
+            in_flight=cfg["in_flight"], profile_s=cfg["profile_s"], profiles_dir=RESULTS / "profiles", stamp=stamp)
+    if name == "replay":
+        return await replay.replay(infra, cfg["events"], cfg["prefix"], cfg["prefix_runs"])
+    raise ValueError(name)
+
+
+async def main(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d")
+    if args.quick:
+        stamp += "-quick"
+    infra = Infra()
+    infra.root.mkdir(parents=True, exist_ok=True)
+    results: dict[str, Any] = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"), "mode": "quick" if args.quick else "official",
+        "git": _git(), "machine": machine.describe(infra.root),
+        "note": "2 cores shared with other jobs (test suites, browsers) while this ran: see machine_state "
+                "(load, CPU/IO pressure) before and after each section; figures are noisy.",
+        "machine_state": {}, "sections": {}, "section_seconds": {},
+    }
+    print(f"bench ({results['mode']}): machine {results['machine']}", flush=True)
+    await asyncio.to_thread(infra.start)
+    try:
+        for name in args.only or SECTIONS:
+            cfg = PLAN[name][1 if args.quick else 0]
+            print(f"-- {name} {cfg}", flush=True)
+            before = await asyncio.to_thread(machine.snapshot)
+            t = time.perf_counter()
+            results["sections"][name] = await _section(name, infra, cfg, stamp)
+            results["section_seconds"][name] = round(time.perf_counter() - t, 1)
+            after = await asyncio.to_thread(machine.snapshot)
+            results["machine_state"][name] = {"before": before, "after": after}
+    finally:
+        await asyncio.to_thread(infra.stop)
+    results["targets"] = targets(results["sections"])
+    results["total_seconds"] = round(time.perf_counter() - started, 1)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = Path(args.out) if args.out else RESULTS / f"{stamp}.json"
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(render(results))
+    print(f"\nresults: {out}  ({results['total_seconds']:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="a short smoke run (about 2 minutes)")
+    parser.add_argument("--only", nargs="+", choices=SECTIONS, help="run only these sections")
+    parser.add_argument("--out", help="results file (default bench/results/<date>.json)")
+    logging.basicConfig(level=logging.ERROR)  # the platform's own warnings (disconnects on close) are noise here
+    raise SystemExit(asyncio.run(main(parser.parse_args())))

@@ -1,0 +1,146 @@
+"""Section 2: one service's event path, next to a raw nats-py loop on the same stream.
+
+A backlog of ``n`` SessionStarted events is published into FERNWARTUNG once; then, in turns
+(so that a noisy neighbour hurts every variant alike), each variant drains it with a durable
+consumer of its own and publishes one SessionEnded per input:
+
+* ``raw``: nats-py only: fetch a batch of 100, ``publish_async`` every output, await the publish
+  acks, then ack the inputs (no decoding, no database);
+* ``platform_no_db``: ``fw_platform`` (``Runtime`` → ``EventConsumer`` + ``OutboxRelay``) with a
+  handler that only emits: decode, idempotency record, outbox row, commit, ack, relay publish;
+* ``platform_insert``: the same with a handler doing one INSERT (a state change);
+* ``platform_projection``: a handler doing one INSERT and emitting nothing (a projection, as in
+  reporting): the consumer's own limit when no publish (and no server fsync for it) follows;
+* ``platform_ceiling``: a handler doing nothing at all: what the platform itself costs per event
+  (fetch, decode, idempotency record, commit, ack), the ceiling for any handler.
+
+The rate is ``n`` / (time until the last output is acknowledged by JetStream). The consumer's own
+rate (inputs committed and acked, the relay may lag) is recorded too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fw_contracts.events import SessionEnded, SessionStarted
+from fw_devenv.pytest_plugin import FwEnv
+from fw_platform.bus import connect, durable_consumer_config
+from fw_platform.consumer import UnitOfWork
+from fw_platform.runtime import Runtime
+from fw_platform.settings import ServiceSettings
+
+from bench.infra import Infra
+from bench.raw import publish_pipelined
+from bench.stats import summary
+
+MIGRATION = "CREATE TABLE seen (consumer text, session_id uuid, at timestamptz NOT NULL," \
+            " PRIMARY KEY (consumer, session_id));\n"
+
+
+async def _preload(env: FwEnv, n: int) -> None:
+    now = datetime.now(UTC)
+    items = []
+    for i in range(n):
+        e = SessionStarted(session_id=uuid.uuid4(), request_id=uuid.uuid4(), technician=f"tech-{i % 9 + 1:02d}",
+                           started_at=now)
+        items.append((e.subject(), e.to_json(), {"Nats-Msg-Id": str(e.event_id)}))
+    nc = await connect(env.nats_url, name="bench-preload")
+    try:
+        await publish_pipelined(nc.jetstream(publish_async_max_pending=4000), items)
+    finally:
+        await nc.close()
+
+
+async def _raw(env: FwEnv, n: int, run: str) -> dict[str, float]:
+    nc = await connect(env.nats_url, name="bench-rawloop")
+    js = nc.jetstream(publish_async_max_pending=4000)
+    durable = f"bench--raw{run}"
+    await js.add_consumer("FERNWARTUNG", config=durable_consumer_config(durable, [SessionStarted.subject()]))
+    psub = await js.pull_subscribe_bind(durable=durable, stream="FERNWARTUNG")
+    out_subject = SessionEnded.subject()
+    done = 0
+    t0 = time.perf_counter()
+    try:
+        while done < n:
+            msgs = await psub.fetch(100, timeout=5)
+            futs = [await js.publish_async(out_subject, m.data, headers={"Nats-Msg-Id": f"{durable}-{m.reply}"})
+                    for m in msgs]
+            await asyncio.gather(*futs)
+            for m in msgs:
+                await m.ack()
+            done += len(msgs)
+        await nc.flush()
+        dt = time.perf_counter() - t0
+    finally:
+        await nc.close()
+    return {"rate": n / dt, "consume_rate": n / dt}
+
+
+async def _platform(env: FwEnv, n: int, run: str, *, insert: bool, batch: int, emit: bool = True) -> dict[str, float]:
+    mig = Path(tempfile.mkdtemp(prefix="bench-mig-"))
+    (mig / "001_seen.sql").write_text(MIGRATION)
+    settings = ServiceSettings(nats_url=env.nats_url, database_url=env.dsn("intake"), consumer_batch=batch,
+                               log_level="WARNING")
+    rt = Runtime("intake", settings, mig)
+    name = f"session_started_{'db' if insert else 'nodb'}{'' if emit else 'proj'}{run}"
+    durable = f"intake--{name}"
+
+    async def on_session_started(event: SessionStarted, uow: UnitOfWork) -> None:
+        if insert:
+            await uow.conn.execute("INSERT INTO seen(consumer, session_id, at) VALUES ($1, $2, $3)"
+                                   " ON CONFLICT DO NOTHING", durable, event.session_id, uow.now)
+        if emit:
+            uow.emit(SessionEnded(session_id=event.session_id, request_id=event.request_id,
+                                  technician=event.technician, started_at=event.started_at,
+                                  ended_at=event.started_at, duration_seconds=0, **event.caused()))
+
+    rt.consume(name, {SessionStarted: on_session_started})
+    await rt.start()
+    t0 = time.perf_counter()
+    consumed_at = None
+    try:
+        consumer = rt.consumers[0]
+        assert rt.relay is not None
+        deadline = t0 + 600
+        while rt.relay.published < (n if emit else 0) or consumer.outcome.handled < n:
+            if consumed_at is None and consumer.outcome.handled >= n:
+                consumed_at = time.perf_counter()
+            if time.perf_counter() > deadline:
+                raise RuntimeError(f"event path stalled: {consumer.outcome} published={rt.relay.published}")
+            await asyncio.sleep(0.005)
+        dt = time.perf_counter() - t0
+        consumed_at = consumed_at or time.perf_counter()
+        if consumer.outcome.handled != n or consumer.outcome.parked or consumer.outcome.retried:
+            raise RuntimeError(f"unexpected outcome {consumer.outcome}")
+    finally:
+        await rt.stop()
+    return {"rate": n / dt, "consume_rate": n / (consumed_at - t0)}
+
+
+async def event_path(infra: Infra, n: int, runs: int, batch: int = 100) -> dict[str, Any]:
+    """Median rates of the variants; ratios against ``raw`` in the same run."""
+    res: dict[str, list[dict[str, float]]] = {"raw": [], "platform_no_db": [], "platform_insert": [],
+                                              "platform_projection": [], "platform_ceiling": []}
+    async with infra.env("event-path") as env:
+        await _preload(env, n)
+        for r in range(runs):
+            res["raw"].append(await _raw(env, n, str(r)))
+            res["platform_no_db"].append(await _platform(env, n, str(r), insert=False, batch=batch))
+            res["platform_insert"].append(await _platform(env, n, str(r), insert=True, batch=batch))
+            res["platform_projection"].append(await _platform(env, n, str(r), insert=True, batch=batch,
+                                                              emit=False))
+            res["platform_ceiling"].append(await _platform(env, n, str(r), insert=False, batch=batch, emit=False))
+    out: dict[str, Any] = {"events": n, "batch": batch}
+    for k, v in res.items():
+        out[k] = summary([x["rate"] for x in v], "events/s")
+        out[k]["consumer_only"] = summary([x["consume_rate"] for x in v], "events/s")
+    raw = out["raw"]["median"]
+    out["ratio_no_db_vs_raw"] = round(out["platform_no_db"]["median"] / raw, 3)
+    out["ratio_insert_vs_raw"] = round(out["platform_insert"]["median"] / raw, 3)
+    return out

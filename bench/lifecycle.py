@@ -1,0 +1,230 @@
+"""Section 3 (+5, 6): complete lifecycles per second through the four real services.
+
+A load generator (httpx, async) offers lifecycles at a fixed rate (open loop) with a bound on
+the lifecycles in flight: create the support request at intake, start the session as soon as
+session has queued it (retrying 404/409 while its consumer catches up), end it at once, then
+wait until PersonalDataErased is on the stream. After a warm-up, lifecycles *started* in the
+measured window count; the sustained rate is completions per second in the window. Latencies
+of the events come from their store times on the stream. Then, with the load still on, py-spy
+samples the services (outside the measured window, so it does not skew the figures).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.infra import Infra
+from bench.office import Footprint, StreamWatcher, py_spy, start_services, top_functions
+from bench.stats import latency, summary
+
+
+#: Connections per service. Most lifecycles in flight wait for their erasure, not for HTTP.
+HTTP_CONNECTIONS = 32
+
+
+@dataclass
+class Lifecycle:
+    """One request's way through the office, as the load generator saw it."""
+
+    started: float
+    request_id: str | None = None
+    session_id: str | None = None
+    intake_s: float | None = None
+    start_retries: int = 0
+    done_at: float | None = None  # wall clock (time.time) when the erasure was seen
+    error: str | None = None
+
+
+@dataclass
+class Load:
+    """The load generator: drives lifecycles over HTTP and waits for their erasure on the stream."""
+
+    urls: dict[str, str]
+    watcher: StreamWatcher
+    #: One client per service: httpcore's pool scans all its connections on every request.
+    http: dict[str, httpx.AsyncClient]
+    lifecycles: list[Lifecycle] = field(default_factory=list)
+
+    async def one(self, i: int) -> None:
+        """Drive lifecycle number ``i`` to its erasure; a failure is recorded, never raised."""
+        lc = Lifecycle(started=time.time())
+        self.lifecycles.append(lc)
+        try:
+            await self._drive(lc, i)
+        except Exception as exc:  # recorded and counted, the load goes on
+            lc.error = f"{type(exc).__name__}: {exc}"[:200]
+
+    async def _drive(self, lc: Lifecycle, i: int) -> None:
+        tag = f"{i:08d}"
+        body = {"company": f"Benchfirma {tag} GmbH", "contact_name": f"Erika Muster {tag}",
+                "phone": f"+4930{secrets.randbelow(10 ** 8):08d}", "terms_accepted": True, "terms_version": "2026-01"}
+        t = time.perf_counter()
+        r = await self.http["intake"].post(self.urls["intake"] + "/api/support-requests", json=body)
+        lc.intake_s = time.perf_counter() - t
+        if r.status_code != 201:
+            raise RuntimeError(f"HTTP intake {r.status_code}")
+        lc.request_id = r.json()["request_id"]
+        erased = self.watcher.erased(lc.request_id)
+        deadline = time.monotonic() + 60
+        while True:  # session learns of the request from the stream: retry until it has
+            r = await self.http["session"].post(self.urls["session"] + "/api/sessions",
+                                     json={"request_id": lc.request_id, "technician": f"tech-{i % 9 + 1:02d}"})
+            if r.status_code == 201:
+                break
+            if r.status_code not in (404, 409) or time.monotonic() > deadline:
+                raise RuntimeError(f"HTTP start {r.status_code}")
+            lc.start_retries += 1
+            await asyncio.sleep(0.02 * min(lc.start_retries, 5))
+        lc.session_id = r.json()["session_id"]
+        r = await self.http["session"].post(self.urls["session"] + f"/api/sessions/{lc.session_id}/end")
+        if r.status_code != 200:
+            raise RuntimeError(f"HTTP end {r.status_code}")
+        lc.done_at = await asyncio.wait_for(erased, timeout=120)
+
+
+async def _offer(load: Load, rate: float, until: float, in_flight: int, tasks: set[asyncio.Task[None]],
+                 first: int = 0) -> int:
+    """Start lifecycles at ``rate``/s until ``until`` (monotonic), at most ``in_flight`` at once."""
+    sem = asyncio.Semaphore(in_flight)
+    i = 0
+    t0 = time.monotonic()
+
+    async def run(k: int) -> None:
+        try:
+            await load.one(k)
+        finally:
+            sem.release()
+
+    while time.monotonic() < until:
+        due = t0 + i / rate
+        delay = due - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        await sem.acquire()
+        task = asyncio.create_task(run(first + i))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+        i += 1
+    return i
+
+
+def _event_latencies(watcher: StreamWatcher, lcs: list[Lifecycle]) -> dict[str, Any]:
+    t = watcher.times
+    inv_after_end, erase_after_inv, total = [], [], []
+    for lc in lcs:
+        if lc.session_id in t["SessionEnded"] and lc.session_id in t["InvoiceIssued"]:
+            inv_after_end.append(t["InvoiceIssued"][lc.session_id] - t["SessionEnded"][lc.session_id])
+        if lc.session_id in t["InvoiceIssued"] and lc.request_id in t["PersonalDataErased"]:
+            erase_after_inv.append(t["PersonalDataErased"][lc.request_id] - t["InvoiceIssued"][lc.session_id])
+        if lc.done_at:
+            total.append(lc.done_at - lc.started)
+    return {"invoice_after_session_ended": latency(inv_after_end),
+            "erasure_after_invoice_issued": latency(erase_after_inv),
+            "lifecycle_total": latency(total)}
+
+
+async def lifecycles(infra: Infra, *, saturate: tuple[float, float], steady_s: float, warmup: float,
+                     in_flight: int, profile_s: float, profiles_dir: Path, stamp: str) -> dict[str, Any]:
+    """Run the office once, in two phases.
+
+    ``saturated``: the target rate offered (``saturate`` = rate, window seconds); what completes
+    is the sustained capacity, with the latencies at that load. Then, load still on, py-spy
+    profiles every service. ``steady``: half the capacity just measured, offered for
+    ``steady_s``: the latencies when the office is not saturated.
+    """
+    out: dict[str, Any] = {"phases": {}}
+    async with infra.env("e2e") as env:
+        procs = await asyncio.to_thread(start_services, env)
+        watcher = StreamWatcher(env.nats_url)
+        await watcher.start()
+        foot = Footprint(procs, env, infra.pg.data_dir)
+        foot.start()
+        limits = httpx.Limits(max_connections=HTTP_CONNECTIONS, max_keepalive_connections=HTTP_CONNECTIONS)
+        try:
+            async with httpx.AsyncClient(timeout=30, limits=limits) as intake, \
+                    httpx.AsyncClient(timeout=30, limits=limits) as session:
+                load = Load({svc: p.url for svc, p in procs.items()}, watcher, {"intake": intake, "session": session})
+                kw = {"warmup": warmup, "in_flight": in_flight, "profiles_dir": profiles_dir, "stamp": stamp}
+                sat = await _phase(load, foot, procs, rate=saturate[0], duration=saturate[1],
+                                   profile_s=profile_s, **kw)
+                out["phases"]["saturated"] = sat
+                if steady_s > 0:
+                    rate = max(1.0, round(sat["lifecycles_per_s"] / 2, 1))
+                    out["phases"]["steady"] = await _phase(load, foot, procs, rate=rate, duration=steady_s,
+                                                           profile_s=0, **kw)
+        finally:
+            foot.stop()
+            await watcher.stop()
+            for p in procs.values():
+                p.stop()
+    out["footprint"] = {
+        "peak_rss_mb": {s: round(foot.peak_rss[s] / 2 ** 20, 1) for s in procs},
+        "peak_rss_mb_total": round(sum(foot.peak_rss[s] for s in procs) / 2 ** 20, 1),
+    }
+    out["stream_event_counts"] = dict(watcher.counts)
+    return out
+
+
+async def _phase(load: Load, foot: Footprint, procs: dict[str, Any], *, rate: float, warmup: float,
+                 duration: float, in_flight: int, profile_s: float, profiles_dir: Path,
+                 stamp: str) -> dict[str, Any]:
+    tasks: set[asyncio.Task[None]] = set()
+    first = len(load.lifecycles)
+    offer = asyncio.create_task(_offer(load, rate, time.monotonic() + warmup + duration + profile_s,
+                                       in_flight, tasks, first))
+    await asyncio.sleep(warmup)
+    w0, cpu0 = time.time(), foot.cpu()
+    await asyncio.sleep(duration)
+    w1, cpu1 = time.time(), foot.cpu()
+    hot = max(procs, key=lambda s: cpu1[s] - cpu0[s])
+    prof = await py_spy({s: p.proc.pid for s, p in procs.items() if p.proc}, profile_s,
+                        profiles_dir, stamp, hot) if profile_s > 0 else {}
+    offered = await offer
+    if tasks:  # let the lifecycles in flight finish (bounded by their own timeouts)
+        await asyncio.wait(set(tasks), timeout=120)
+    lcs = load.lifecycles[first:]
+    in_window = [lc for lc in lcs if w0 <= lc.started < w1]
+    done_in_window = [lc for lc in lcs if lc.done_at and w0 <= lc.done_at < w1]
+    cpu = {k: round(cpu1[k] - cpu0[k], 2) for k in cpu1}
+    n_done = len(done_in_window)
+    services_cpu = sum(cpu[s] for s in procs)
+    errors = Counter(lc.error for lc in lcs if lc.error)
+    result: dict[str, Any] = {
+        "offered_rate": rate, "in_flight_limit": in_flight, "warmup_s": warmup, "window_s": round(w1 - w0, 1),
+        "lifecycles_offered": offered,
+        "lifecycles_started_in_window": len(in_window),
+        "lifecycles_completed_in_window": n_done,
+        "lifecycles_per_s": round(n_done / (w1 - w0), 1),
+        "per_10s_slice": _window_rates(done_in_window, w0, w1),
+        "failed": sum(errors.values()), "errors": dict(errors.most_common(5)),
+        "incomplete": sum(1 for lc in lcs if not lc.done_at and not lc.error),
+        "intake_request": latency([lc.intake_s for lc in in_window if lc.intake_s is not None]),
+        "session_start_retries_per_lifecycle": round(
+            sum(lc.start_retries for lc in in_window) / max(1, len(in_window)), 2),
+        **_event_latencies(load.watcher, in_window),
+        "cpu_s_in_window": cpu,
+        "cpu_ms_per_lifecycle": {k: round(1000 * v / n_done, 1) for k, v in cpu.items()} if n_done else None,
+        "services_cpu_ms_per_lifecycle": round(1000 * services_cpu / n_done, 1) if n_done else None,
+        "hottest_service": hot,
+    }
+    if prof:
+        result["profile"] = prof | {"top": {s: top_functions(Path(f)) for s, f in prof.get("files", {}).items()}}
+    return result
+
+
+def _window_rates(done: list[Lifecycle], w0: float, w1: float, step: float = 10.0) -> dict[str, Any] | None:
+    """Completions per second in consecutive 10 s slices of the window (median and spread)."""
+    edges = [w0 + k * step for k in range(int((w1 - w0) // step) + 1)]
+    if len(edges) < 2:
+        return None
+    times = [lc.done_at for lc in done if lc.done_at is not None]
+    counts = [sum(1 for t in times if a <= t < b) / step for a, b in zip(edges, edges[1:])]
+    return summary(counts, "lifecycles/s")

@@ -1,0 +1,211 @@
+"""The four services as real processes, a watcher on the stream, a footprint sampler, py-spy."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import subprocess
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+from fw_devenv.pytest_plugin import FwEnv, ServiceProcess
+from fw_platform.bus import connect
+
+SERVICES = ("retention", "intake", "session", "billing")  # retention first: it serves the vault
+
+#: As in tests/e2e: a tariff that bills even a session of 0 s (no free threshold), so every
+#: lifecycle ends in InvoiceIssued → PersonalDataErased; otherwise like the shipped one.
+BENCH_TARIFF = """
+version = "bench-1"
+base_fee = 10.00
+interval_seconds = 900
+rate_per_interval = 24.00
+min_billed_seconds = 900
+free_threshold_seconds = 0
+vat_rate = 0.19
+timezone = "Europe/Berlin"
+"""
+
+
+def extra_env(env: FwEnv) -> dict[str, str]:
+    tariffs = env.work_dir / "tariffs"
+    tariffs.mkdir(exist_ok=True)
+    (tariffs / "bench-1.toml").write_text(BENCH_TARIFF)
+    return {"FW_BILLING_TARIFF_DIR": str(tariffs), "FW_BILLING_TARIFF_VERSION": "bench-1",
+            # the load comes from one address: the per-address form-spam limit would refuse it
+            "FW_INTAKE_RATE_LIMIT_PER_MINUTE": "100000"}
+
+
+def start_services(env: FwEnv) -> dict[str, ServiceProcess]:
+    procs: dict[str, ServiceProcess] = {}
+    try:
+        for svc in SERVICES:
+            procs[svc] = ServiceProcess(svc, env, extra=extra_env(env)).start(timeout=60)
+    except BaseException:
+        for p in procs.values():
+            p.stop()
+        raise
+    return procs
+
+
+@dataclass
+class StreamWatcher:
+    """Reads every event from the stream (ordered consumer) and keeps their store times."""
+
+    nats_url: str
+    times: dict[str, dict[str, float]] = field(default_factory=lambda: defaultdict(dict))
+    counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    _waiters: dict[str, asyncio.Future[float]] = field(default_factory=dict)
+    _task: asyncio.Task[None] | None = None
+
+    #: event type -> the id field its time is filed under
+    KEYS = {"SupportRequestCreated": "request_id", "SessionStarted": "session_id", "SessionEnded": "session_id",
+            "InvoiceIssued": "session_id", "PersonalDataErased": "request_id"}
+
+    async def start(self) -> None:
+        self._nc = await connect(self.nats_url, name="bench-watcher")
+        self._sub = await self._nc.jetstream().subscribe("fw.>", ordered_consumer=True,
+                                                         pending_msgs_limit=1_000_000,
+                                                         pending_bytes_limit=1024 ** 3)
+        self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        async for msg in self._sub.messages:
+            body = json.loads(msg.data)
+            et = body.get("event_type", "?")
+            self.counts[et] += 1
+            key = self.KEYS.get(et)
+            if key is None:
+                continue
+            t = msg.metadata.timestamp.timestamp()
+            self.times[et][body[key]] = t
+            if et == "PersonalDataErased":
+                fut = self._waiters.pop(body[key], None)
+                if fut is not None and not fut.done():
+                    fut.set_result(t)
+
+    def erased(self, request_id: str) -> asyncio.Future[float]:
+        """A future that resolves with the erasure's store time."""
+        fut: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        if request_id in self.times["PersonalDataErased"]:
+            fut.set_result(self.times["PersonalDataErased"][request_id])
+        else:
+            self._waiters[request_id] = fut
+        return fut
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+        await self._nc.close()
+
+
+class Footprint:
+    """Samples RSS and CPU of the services and of NATS/PostgreSQL."""
+
+    def __init__(self, procs: dict[str, ServiceProcess], env: FwEnv, pg_data_dir: Path) -> None:
+        self.procs = {svc: psutil.Process(p.proc.pid) for svc, p in procs.items() if p.proc}
+        nats_pid = env.nats.pid
+        self.nats = psutil.Process(nats_pid) if nats_pid else None
+        pid = int((pg_data_dir / "postmaster.pid").read_text().split()[0])
+        self.postmaster = psutil.Process(pid)
+        self.peak_rss: dict[str, int] = defaultdict(int)
+        self._task: asyncio.Task[None] | None = None
+
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds (user+system) so far; PostgreSQL with its backends (ended ones are lost)."""
+        out = {}
+        for svc, p in self.procs.items():
+            t = p.cpu_times()
+            out[svc] = t.user + t.system
+        if self.nats:
+            t = self.nats.cpu_times()
+            out["nats-server"] = t.user + t.system
+        total = 0.0
+        for p in [self.postmaster, *self.postmaster.children(recursive=True)]:
+            try:
+                t = p.cpu_times()
+                total += t.user + t.system
+            except psutil.Error:
+                pass
+        out["postgresql"] = total
+        t = psutil.Process().cpu_times()
+        out["bench_loadgen"] = t.user + t.system  # this process: the load generator and the watcher
+        m = psutil.cpu_times()
+        # every process on the machine, ours and the other jobs' (all cores together)
+        out["machine_busy"] = sum(m) - m.idle - getattr(m, "iowait", 0.0)
+        return out
+
+    def sample(self) -> None:
+        for svc, p in self.procs.items():
+            try:
+                self.peak_rss[svc] = max(self.peak_rss[svc], p.memory_info().rss)
+            except psutil.Error:
+                pass
+
+    async def _run(self) -> None:
+        while True:
+            self.sample()
+            await asyncio.sleep(0.25)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+
+
+async def py_spy(pids: dict[str, int], seconds: float, out_dir: Path, stamp: str, svg_for: str) -> dict[str, Any]:
+    """Sample the services with py-spy (no pausing); collapsed stacks for all, a flame graph for one."""
+    exe = shutil.which("py-spy") or str(Path(__import__("sys").executable).parent / "py-spy")
+    if not Path(exe).exists():
+        return {"error": "py-spy not installed"}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    jobs, files = [], {}
+    for svc, pid in pids.items():
+        raw = out_dir / f"{stamp}-{svc}.collapsed.txt"
+        files[svc] = raw
+        jobs.append([exe, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "100",
+                     "--nonblocking", "--format", "raw", "--output", str(raw)])
+    svg = out_dir / f"{stamp}-{svg_for}.svg"
+    jobs.append([exe, "record", "--pid", str(pids[svg_for]), "--duration", str(int(seconds)), "--rate", "100",
+                 "--nonblocking", "--format", "flamegraph", "--output", str(svg)])
+    running = [subprocess.Popen(j, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for j in jobs]
+    deadline = time.monotonic() + seconds + 30
+    while any(p.poll() is None for p in running) and time.monotonic() < deadline:
+        await asyncio.sleep(0.5)
+    errors = []
+    for p in running:
+        if p.poll() is None:
+            p.kill()
+        elif p.returncode != 0 and p.stderr:
+            errors.append(p.stderr.read().decode(errors="replace")[-300:])
+    return {"files": {svc: str(f) for svc, f in files.items() if f.exists()},
+            "flamegraph": str(svg) if svg.exists() else None, "errors": errors}
+
+
+def top_functions(collapsed: Path, n: int = 15) -> dict[str, Any]:
+    """Self and inclusive share of samples per function, from py-spy's collapsed stacks."""
+    own: dict[str, int] = defaultdict(int)
+    incl: dict[str, int] = defaultdict(int)
+    total = 0
+    for line in collapsed.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        c = int(count)
+        total += c
+        frames = stack.split(";")
+        own[frames[-1]] += c
+        for f in set(frames):
+            incl[f] += c
+
+    def top(d: dict[str, int]) -> list[tuple[str, float]]:
+        return [(f, round(100 * c / total, 1)) for f, c in sorted(d.items(), key=lambda x: -x[1])[:n]]
+
+    return {"samples": total, "self_pct": top(own), "inclusive_pct": top(incl)}

@@ -1,0 +1,132 @@
+"""Section 1: the raw limits of the parts we build on, measured in the same run.
+
+* nats-py JetStream publish with ack, pipelined (``publish_async``), into a scratch stream with
+  the FERNWARTUNG settings (file storage, the server fsyncs every write: ``sync_interval: always``);
+* nats-py ordered push consumer reading that stream back;
+* asyncpg: the rate of one typical unit of work (SELECT … FOR UPDATE + INSERT + UPDATE, one
+  transaction) with a pool of 10 (the services' default) and on a single connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+from fw_contracts.events import SessionEnded
+
+from bench.infra import Infra
+from bench.stats import summary
+from fw_platform.bus import connect, stream_config
+
+#: Messages the client may buffer ahead of the reader (ordered consumer), as the audit does.
+PENDING_MSGS = 1_000_000
+PENDING_BYTES = 1024 * 1024 * 1024
+
+
+def sample_payload() -> bytes:
+    """A typical event body (SessionEnded, about 400 bytes)."""
+    now = datetime.now(UTC)
+    return SessionEnded(session_id=uuid.uuid4(), request_id=uuid.uuid4(), technician="tech-01",
+                        started_at=now, ended_at=now, duration_seconds=0,
+                        correlation_id=uuid.uuid4(), causation_id=uuid.uuid4()).to_json()
+
+
+async def publish_pipelined(js: Any, items: list[tuple[str, bytes, dict[str, str] | None]],
+                            *, chunk: int = 20_000) -> float:
+    """Publish in order with ``publish_async`` (nats-py bounds the in-flight acks); seconds taken."""
+    t0 = time.perf_counter()
+    for start in range(0, len(items), chunk):
+        futs = [await js.publish_async(s, b, headers=h) for s, b, h in items[start:start + chunk]]
+        await asyncio.gather(*futs)
+    return time.perf_counter() - t0
+
+
+async def read_ordered(js: Any, stream: str, subject: str, n: int) -> float:
+    """Read ``n`` messages from the stream's start with an ordered consumer; seconds taken."""
+    t0 = time.perf_counter()
+    sub = await js.subscribe(subject, stream=stream, ordered_consumer=True,
+                             pending_msgs_limit=PENDING_MSGS, pending_bytes_limit=PENDING_BYTES)
+    try:
+        for _ in range(n):
+            await sub.next_msg(timeout=10)
+    finally:
+        await sub.unsubscribe()
+    return time.perf_counter() - t0
+
+
+async def nats_limits(infra: Infra, n: int, runs: int) -> dict[str, Any]:
+    payload = sample_payload()
+    pub, read = [], []
+    async with infra.env("raw-nats", stream=False) as env:
+        nc = await connect(env.nats_url, name="bench-raw")
+        js = nc.jetstream(publish_async_max_pending=4000)
+        try:
+            for r in range(runs):
+                name, subject = f"BENCHRAW{r}", f"bench.raw{r}.x"
+                await js.add_stream(dataclasses.replace(stream_config(), name=name, subjects=[f"bench.raw{r}.>"]))
+                items = [(subject, payload, {"Nats-Msg-Id": f"{r}-{i}"}) for i in range(n)]
+                pub.append(n / await publish_pipelined(js, items))
+                read.append(n / await read_ordered(js, name, subject, n))
+                await js.delete_stream(name)
+        finally:
+            await nc.close()
+    return {"nats_publish": summary(pub, "msgs/s") | {"messages": n, "payload_bytes": len(payload)},
+            "nats_ordered_read": summary(read, "msgs/s") | {"messages": n}}
+
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS bench_account (id integer PRIMARY KEY, balance bigint NOT NULL,
+                                          updated_at timestamptz);
+CREATE TABLE IF NOT EXISTS bench_entry (id bigserial PRIMARY KEY, account integer NOT NULL,
+                                        amount bigint NOT NULL, at timestamptz NOT NULL DEFAULT now());
+INSERT INTO bench_account SELECT g, 0 FROM generate_series(1, 10000) g ON CONFLICT DO NOTHING;
+"""
+
+
+async def _unit_of_work(conn: asyncpg.Connection, account: int) -> None:
+    async with conn.transaction():
+        await conn.fetchval("SELECT balance FROM bench_account WHERE id = $1 FOR UPDATE", account)
+        await conn.execute("INSERT INTO bench_entry(account, amount) VALUES ($1, $2)", account, 1)
+        await conn.execute("UPDATE bench_account SET balance = balance + $2, updated_at = now() WHERE id = $1",
+                           account, 1)
+
+
+async def _tx_rate(pool: asyncpg.Pool, workers: int, seconds: float) -> float:
+    done = 0
+    stop = time.perf_counter() + seconds
+
+    async def worker(w: int) -> None:
+        nonlocal done
+        k = w
+        while time.perf_counter() < stop:
+            async with pool.acquire() as conn:
+                await _unit_of_work(conn, 1 + (k * 7919) % 10000)
+            k += workers
+            done += 1
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(worker(w) for w in range(workers)))
+    return done / (time.perf_counter() - t0)
+
+
+async def pg_limits(infra: Infra, seconds: float, runs: int) -> dict[str, Any]:
+    from fw_platform.db import create_pool
+
+    async with infra.env("raw-pg", stream=False) as env:
+        pool = await create_pool(env.dsn("intake"), "intake", min_size=10, max_size=10)
+        try:
+            async with pool.acquire() as conn:
+                await conn.execute(SCHEMA)
+            pooled, single = [], []
+            for _ in range(runs):
+                pooled.append(await _tx_rate(pool, 10, seconds))
+                single.append(await _tx_rate(pool, 1, seconds))
+        finally:
+            await pool.close()
+    return {"pg_tx_pool10": summary(pooled, "tx/s") | {"seconds": seconds},
+            "pg_tx_single_conn": summary(single, "tx/s") | {"seconds": seconds}}
