@@ -87,7 +87,7 @@ async def on_billing_address_provided(event: BillingAddressProvided, uow: UnitOf
     repo = deps.repository(uow.conn)
     record = await repo.find_session(event.session_id)
     if record is None or record.status is not SessionStatus.BLOCKED:
-        log.info("address provided for a session that is not blocked; nothing to do",
+        log.info("recipient details provided for a session that is not blocked; nothing to do",
                  extra={"session_id": str(event.session_id), "event_id": str(event.event_id)})
         return
     await _bill(repo, deps, uow, record, cause=event, promoted=record.promoted)
@@ -133,7 +133,7 @@ async def _bill(repo: BillingRepository, deps: BillingDeps, uow: UnitOfWork, rec
                     session_id=record.session_id, request_id=record.request_id,
                     missing=("billing_address",))))
             await repo.set_status(record.session_id, SessionStatus.BLOCKED, uow.now)
-            log.info("billing blocked: address missing", extra=ids)
+            log.info("billing blocked: recipient details missing", extra=ids)
             return
         recipient = Recipient.from_personal_data(entry.data)
     email, email_problem = await _delivery_address(deps, facts, entry, record.request_id)

@@ -149,5 +149,5 @@ async def set_address(store: VaultStore, cipher: Cipher, req: AddressRequest, no
     updated = current.model_copy(update={"address": req.address})
     nonce, ct = cipher.seal(key, req.request_id, updated.model_dump_json().encode(), Part.ENTRY)
     await store.replace_data(req.request_id, Sealed(nonce, ct))
-    log.info("billing address stored", extra={"request_id": str(req.request_id)})
+    log.info("billing recipient details stored", extra={"request_id": str(req.request_id)})
     return OK

@@ -85,6 +85,6 @@ class BillingAddressService:
             assert updated is not None
             await stores.blocks.save(updated)
             uow.emit(event)
-        log.info("billing address provided", extra={"session_id": str(session_id),
+        log.info("billing recipient details provided", extra={"session_id": str(session_id),
                                                     "request_id": str(session.request_id)})
         return SessionView(session, updated)
