@@ -46,6 +46,7 @@ events.jsonl  every message of the event stream in sequence order, one JSON obje
 stream.json   stream configuration (deny_delete, deny_purge) and range at the time of export
 schemas/      JSON Schema of every event type (the contracts the events are checked against)
 tariffs/      price lists by version (invoices name the version they were priced with)
+retention-map/ the retention map from code: Art. 30 records, deletion concept, stored fields
 manifest.json SHA-256 of every file in this bundle
 
 Check it with:  fernwartung audit verify --bundle <this directory>
@@ -83,6 +84,18 @@ def _tariff_files() -> list[tuple[str, str]]:
         return []
 
 
+def _retention_map_files() -> list[tuple[str, str]]:
+    """The retention map as rendered from code (Art. 30 records, deletion concept, field list)."""
+    try:
+        from fw_privacy.render import documents
+    except ImportError:
+        return []
+    try:
+        return sorted((name, text) for name, text in documents().items() if name.endswith(".md"))
+    except Exception:  # no migrations to read where the audit runs: the bundle goes without
+        return []
+
+
 class BundleWriter:
     """Writes a bundle while the stream is read; :meth:`close` adds the manifest."""
 
@@ -112,6 +125,11 @@ class BundleWriter:
             (self.dir / "tariffs").mkdir()
             for name, text in tariffs:
                 (self.dir / "tariffs" / name).write_text(text, encoding="utf-8")
+        retention = _retention_map_files()
+        if retention:
+            (self.dir / "retention-map").mkdir()
+            for name, text in retention:
+                (self.dir / "retention-map" / name).write_text(text, encoding="utf-8")
         meta = {"format": FORMAT, "exported_at": exported_at.isoformat(), "messages": self.count,
                 "last_seq": self.chain.seq, "chain_head": self.chain.head.hex(), "stream": stream}
         (self.dir / STREAM).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")

@@ -35,6 +35,9 @@ def test_bundle_has_events_schemas_tariffs_and_a_manifest(tmp_path: Path, scenar
     assert "events.jsonl" in manifest["files"] and "stream.json" in manifest["files"]
     assert any(name.startswith("schemas/fw.audit.audit_checkpoint") for name in manifest["files"])
     assert "tariffs/2026-01.toml" in manifest["files"]
+    # the retention map rendered from code (fw_privacy), covered by the manifest like the rest
+    assert "retention-map/loeschkonzept.md" in manifest["files"]
+    assert "Löschkonzept" in (d / "retention-map" / "loeschkonzept.md").read_text(encoding="utf-8")
     first = json.loads((d / "events.jsonl").read_text().splitlines()[0])
     assert set(first) == {"seq", "subject", "time", "body", "chain"} and first["seq"] == 1
     assert open_bundle(d).manifest_problems == []
