@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,8 +74,12 @@ def tariff_env(env: FwEnv) -> dict[str, str]:
     return {"FW_BILLING_TARIFF_DIR": str(tariffs), "FW_BILLING_TARIFF_VERSION": "e2e-1"}
 
 
-class WebProcess:
-    """``python -m fw_web`` as a real process, pointed at the services of this test."""
+class WebProcess(ServiceProcess):
+    """``python -m fw_web`` as a real process, pointed at the services of this test.
+
+    Starts, waits and stops like every other service (:class:`ServiceProcess`); only its
+    environment differs: no database, no NATS, the other services' URLs and test users.
+    """
 
     def __init__(self, env: FwEnv, procs: dict[str, ServiceProcess]) -> None:
         from fw_web.adapters.users_file import add_user
@@ -87,6 +88,7 @@ class WebProcess:
         users_file = env.work_dir / "web-users.toml"
         for name, (role, password) in USERS.items():
             add_user(users_file, name, Role(role), password)
+        self.service = "web"
         self.port = free_port()
         self.log_path = env.work_dir / "web.log"
         self.env = {**os.environ, "FW_WEB_HTTP_HOST": "127.0.0.1", "FW_WEB_HTTP_PORT": str(self.port),
@@ -94,36 +96,6 @@ class WebProcess:
                     "FW_WEB_LOGIN_FAILURE_DELAY_S": "0.2",
                     **{f"FW_WEB_{svc.upper()}_URL": p.url for svc, p in procs.items()}}
         self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 30.0) -> WebProcess:
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "fw_web"], env=self.env, stdout=log,
-                                     stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"web exited: {self.log_path.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/readyz", timeout=1) as resp:
-                    if resp.status == 200:
-                        return self
-            except OSError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"web not ready in {timeout}s: {self.log_path.read_text()[-3000:]}")
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
 
 @dataclass
