@@ -180,6 +180,10 @@ async def test_office_invoice_pdf_customers_and_export(web) -> None:
     assert search.status_code == 303 and search.headers["location"] == "/buero/rechnungen/FW-2026-000001"
     inv = await web.client.get("/buero/rechnungen/FW-2026-000001")
     assert "40,46 €" in inv.text and "Kleinbetragsrechnung" in inv.text and "/buero/rechnungen/FW-2026-000001/pdf" in inv.text
+    # The page title is just the title; the Storno form appears once, in the page body.
+    title = inv.text.split("<title>", 1)[1].split("</title>", 1)[0]
+    assert "<form" not in title and "FW-2026-000001" in title
+    assert inv.text.count('id="storno-title"') == 1
     pdf = await web.client.get("/buero/rechnungen/FW-2026-000001/pdf")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     assert pdf.headers["content-disposition"] == 'attachment; filename="FW-2026-000001.pdf"'
