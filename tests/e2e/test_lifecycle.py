@@ -162,7 +162,15 @@ async def test_session_ended_delivered_twice_gives_one_invoice(office) -> None:
         return len(await office.events("SessionEnded")) == 2
 
     await eventually(seen_twice)
-    await asyncio.sleep(1.5)  # give billing time to (wrongly) bill it again
+
+    async def billing_saw_the_copy() -> bool:
+        # Not a sleep: wait until billing has actually consumed the second copy (counted as a
+        # duplicate by its idempotency record), so the assertions below can fail.
+        text = (await office.http.get(office.url("billing", "/metrics"))).text
+        line = 'fw_events_duplicate_total{consumer="billing--session_ended"}'
+        return any(l.startswith(line) and float(l.split()[-1]) >= 1 for l in text.splitlines())
+
+    await eventually(billing_saw_the_copy)
     assert len(await office.events("InvoiceIssued")) == 1
     r = await office.http.get(office.url("billing", "/api/invoices"), params={"session_id": result["session_id"]})
     body = r.json()
