@@ -20,10 +20,13 @@ from fpdf.fonts import FontFace
 from fpdf.output import PDFICCProfile
 from PIL import ImageCms
 
+from fw_billing.adapters import fontcache
 from fw_billing.domain.documents import REASON_LABELS, Document, DocumentKind, recipient_lines
 from fw_billing.domain.formatting import date_de, duration_de, money_de, quantity_de
 
 FONT = "DejaVu"
+
+fontcache.install()
 PRODUCER = "fernwartung billing"
 
 
@@ -74,6 +77,12 @@ class _Pdf(FPDF):
         regular, bold = _font_files()
         self.add_font(FONT, "", str(regular))
         self.add_font(FONT, "B", str(bold))
+        # Same glyph numbering in every document, so the embedded font programs can be re-used
+        # (see fontcache): the base characters are picked first, in a fixed order.
+        base = "".join(c for c in fontcache.BASE_CHARACTERS if ord(c) in _glyphs())
+        for font, path in ((self.fonts[FONT.lower()], regular), (self.fonts[FONT.lower() + "B"], bold)):
+            fontcache.mark(font.ttfont, str(path))
+            fontcache.prime(font.subset.pick, base)
         self.add_output_intent(
             OutputIntentSubType.PDFA, "sRGB IEC61966-2.1", registry_name="http://www.color.org",
             dest_output_profile=PDFICCProfile(contents=_srgb_profile(), n=3, alternate="DeviceRGB"),
