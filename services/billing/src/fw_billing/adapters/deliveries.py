@@ -8,6 +8,7 @@ from datetime import datetime
 import asyncpg
 
 from fw_billing.adapters.keys import KeyPurpose, KeyRing, open_sealed
+from fw_billing.adapters.sealed import archive_pdf_aad
 from fw_billing.application.archive import YearDestroyed
 from fw_billing.application.delivery import DueDelivery
 
@@ -34,7 +35,7 @@ class SqlDeliveryStore:
             id=row["id"], document_number=number, document_type=row["document_type"],
             issued_at=row["archived_at"], attempts=row["attempts"],
             email=open_sealed(key, f"delivery:{number}", bytes(row["email_enc"])).decode(),
-            pdf=open_sealed(key, f"archive-pdf:{number}", bytes(row["pdf_enc"])))
+            pdf=open_sealed(key, archive_pdf_aad(number), bytes(row["pdf_enc"])))
 
     async def mark_sent(self, delivery_id: int, attempts: int, now: datetime) -> None:
         await self._conn.execute(

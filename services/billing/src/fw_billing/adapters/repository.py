@@ -12,8 +12,16 @@ import asyncpg
 from fw_contracts.events import CustomerType, InvoiceKind, InvoiceLine
 
 from fw_billing.adapters.keys import KeyPurpose, KeyRing, seal
-from fw_billing.adapters.sealed import customer_aad, recipient_aad, recipient_from_json, recipient_json
+from fw_billing.adapters.sealed import (
+    archive_pdf_aad,
+    archive_xml_aad,
+    customer_aad,
+    recipient_aad,
+    recipient_from_json,
+    recipient_json,
+)
 from fw_billing.application.ports import (
+    AccountState,
     NewCancellation,
     NewCustomerAccount,
     NewInvoice,
@@ -132,6 +140,26 @@ class SqlBillingRepository:
             account.created_at, key_year, sealed)
         return number
 
+    async def account_for_erasure(self, customer_number: str) -> AccountState | None:
+        row = await self._conn.fetchrow(
+            "SELECT customer_number, request_id, closed_at, closure_reason FROM customer_accounts"
+            " WHERE customer_number = $1 FOR UPDATE", customer_number)
+        if row is None:
+            return None
+        return AccountState(customer_number=row["customer_number"], request_id=row["request_id"],
+                            closed_at=row["closed_at"], closure_reason=row["closure_reason"])
+
+    async def erase_customer(self, customer_number: str, reason: str, requested_by: str,
+                             at: datetime) -> None:
+        # The data themselves go (not only a key: the year's customer key is shared). The
+        # database refuses any later change of a closed row (migration 003).
+        done = await self._conn.execute(
+            "UPDATE customer_accounts SET personal_enc = NULL, stated_at = NULL, closed_at = $2,"
+            " closure_reason = $3, closed_by = $4 WHERE customer_number = $1 AND closed_at IS NULL",
+            customer_number, at, reason, requested_by)
+        if done != "UPDATE 1":
+            raise RuntimeError("customer account was not open")
+
     # ------------------------------------------------------------------ requests
     async def record_request(self, facts: RequestFacts) -> None:
         await self._conn.execute(
@@ -152,11 +180,11 @@ class SqlBillingRepository:
     async def archive(self, number: str, document_type: Literal["invoice", "cancellation"], year: int,
                       rendered: RenderedDocument, at: datetime) -> None:
         key = await self._keys.key(self._conn, KeyPurpose.ARCHIVE, year)
-        xml = seal(key, f"archive-xml:{number}", rendered.xml) if rendered.xml is not None else None
+        xml = seal(key, archive_xml_aad(number), rendered.xml) if rendered.xml is not None else None
         await self._conn.execute(
             "INSERT INTO invoice_archive(document_number, document_type, year, pdf_enc, xml_enc,"
             " archived_at) VALUES ($1, $2, $3, $4, $5, $6)",
-            number, document_type, year, seal(key, f"archive-pdf:{number}", rendered.pdf), xml, at)
+            number, document_type, year, seal(key, archive_pdf_aad(number), rendered.pdf), xml, at)
 
     async def add_delivery(self, number: str, year: int, email: str | None, at: datetime, *,
                            failed_because: str | None = None) -> None:

@@ -8,6 +8,16 @@ from typing import Any
 from fw_billing.application.ports import Recipient
 
 
+def archive_pdf_aad(document_number: str) -> str:
+    """The label that binds an archived PDF to its document number (``invoice_archive.pdf_enc``)."""
+    return f"archive-pdf:{document_number}"
+
+
+def archive_xml_aad(document_number: str) -> str:
+    """The label that binds an archived EN 16931 XML to its document number (``xml_enc``)."""
+    return f"archive-xml:{document_number}"
+
+
 def recipient_aad(invoice_number: str) -> str:
     return f"recipient:{invoice_number}"
 

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 from pydantic import BaseModel
@@ -15,7 +15,13 @@ from pydantic import BaseModel
 from fw_contracts.events import InvoiceKind, InvoiceLine
 
 from fw_billing.adapters.keys import KeyPurpose, KeyRing, open_sealed
-from fw_billing.adapters.sealed import customer_aad, recipient_aad, recipient_from_json
+from fw_billing.adapters.sealed import (
+    archive_pdf_aad,
+    archive_xml_aad,
+    customer_aad,
+    recipient_aad,
+    recipient_from_json,
+)
 
 
 class RecipientView(BaseModel):
@@ -97,18 +103,25 @@ class SessionBillingView(BaseModel):
 
 
 class CustomerView(BaseModel):
+    """An account; once ``status`` is ``closed`` every personal field is null (erased)."""
+
     customer_number: str
+    status: Literal["open", "closed"] = "open"
     request_id: uuid.UUID
     session_id: uuid.UUID
-    company: str
-    contact_name: str
-    phone: str
+    company: str | None
+    contact_name: str | None
+    phone: str | None
     email: str | None
     address: dict[str, str] | None
-    statement: str
-    stated_at: datetime
+    statement: str | None
+    stated_at: datetime | None
     technician: str
     created_at: datetime
+    #: Closed accounts: when and why the personal fields were erased, and by whom (staff id).
+    closed_at: datetime | None = None
+    closure_reason: str | None = None
+    closed_by: str | None = None
 
 
 _INVOICE_SQL = (
@@ -117,13 +130,21 @@ _INVOICE_SQL = (
     " LEFT JOIN cancellations c ON c.invoice_number = i.number")
 
 
-def _customer(row: asyncpg.Record, personal: dict[str, Any]) -> CustomerView:
+def _customer(row: asyncpg.Record, personal: dict[str, Any] | None) -> CustomerView:
+    closure = {"closed_at": row["closed_at"], "closure_reason": row["closure_reason"],
+               "closed_by": row["closed_by"]}
+    if personal is None:  # closed: the personal fields were erased
+        return CustomerView(
+            customer_number=row["customer_number"], status="closed", request_id=row["request_id"],
+            session_id=row["session_id"], company=None, contact_name=None, phone=None, email=None,
+            address=None, statement=None, stated_at=None, technician=row["technician"],
+            created_at=row["created_at"], **closure)
     return CustomerView(
         customer_number=row["customer_number"], request_id=row["request_id"],
         session_id=row["session_id"], company=personal["company"],
         contact_name=personal["contact_name"], phone=personal["phone"], email=personal["email"],
         address=personal["address"], statement=personal["statement"], stated_at=row["stated_at"],
-        technician=row["technician"], created_at=row["created_at"])
+        technician=row["technician"], created_at=row["created_at"], **closure)
 
 
 class BillingViews:
@@ -175,9 +196,9 @@ class BillingViews:
         if row is None:
             return None
         key = await self._keys.existing_key(self._pool(), KeyPurpose.ARCHIVE, row["year"])
-        xml = open_sealed(key, f"archive-xml:{number}", bytes(row["xml_enc"])) if row["xml_enc"] else None
+        xml = open_sealed(key, archive_xml_aad(number), bytes(row["xml_enc"])) if row["xml_enc"] else None
         return ArchivedDocument(number=number, document_type=row["document_type"],
-                                pdf=open_sealed(key, f"archive-pdf:{number}", bytes(row["pdf_enc"])),
+                                pdf=open_sealed(key, archive_pdf_aad(number), bytes(row["pdf_enc"])),
                                 xml=xml)
 
     async def session(self, session_id: uuid.UUID) -> SessionBillingView | None:
@@ -189,6 +210,8 @@ class BillingViews:
         return SessionBillingView.model_validate(dict(row)) if row else None
 
     async def _decrypt_customer(self, row: asyncpg.Record, cache: dict[int, bytes]) -> CustomerView:
+        if row["personal_enc"] is None:
+            return _customer(row, None)
         year = row["key_year"]
         if year not in cache:
             cache[year] = await self._keys.existing_key(self._pool(), KeyPurpose.CUSTOMER, year)
