@@ -3,7 +3,8 @@
 Consumed fields, from ``application/handlers.py``: a session is priced from its times, duration
 and promotion flag; a promotion creates the account for its request and session; a created
 request tells whether it is a business and gave an e-mail or an address. Every event
-billing emits is ``caused`` by the consumed one (``correlation_id``, ``event_id``).
+billing emits while handling one is ``caused`` by it (``correlation_id``, ``event_id``);
+``InvoiceCancelled`` and ``CustomerAccountErased`` come from office commands over HTTP.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from fw_contracts.events import (
     BillingAddressProvided,
     BillingBlocked,
     CustomerAccountCreated,
+    CustomerAccountErased,
     CustomerPromoted,
     InvoiceCancelled,
     InvoiceIssued,
@@ -24,7 +26,8 @@ from fw_contracts.wire import VaultSubject
 
 CONTRACT = ServiceContract(
     service="billing",
-    publishes=[InvoiceIssued, InvoiceCancelled, SessionNotBilled, BillingBlocked, CustomerAccountCreated],
+    publishes=[InvoiceIssued, InvoiceCancelled, SessionNotBilled, BillingBlocked, CustomerAccountCreated,
+               CustomerAccountErased],
     consumes={
         SessionEnded: {"session_id", "request_id", "started_at", "ended_at", "duration_seconds",
                        "promoted", "correlation_id", "event_id"},

@@ -224,6 +224,31 @@ class CustomerAccountCreated(Event):
     session_id: uuid.UUID
 
 
+class AccountErasureReason(StrEnum):
+    #: The customer asked for erasure (GDPR Art. 17 Abs. 1) or no longer wants the account.
+    CUSTOMER_REQUEST = "customer_request"
+    #: The business relationship ended; the account is no longer needed (Art. 17 Abs. 1 lit. a).
+    RELATIONSHIP_ENDED = "relationship_ended"
+
+
+class CustomerAccountErased(Event):
+    """A regular customer's account was closed and its personal fields erased (GDPR Art. 17).
+
+    The customer number stays (it is printed on issued invoices, which are kept for 8 years
+    under §14b UStG / §147 AO, and it is never given out again); the account is never filled
+    again. Carries no personal data and not who asked (that stays in billing's table).
+    """
+
+    producer = "billing"
+    event_type: Literal["CustomerAccountErased"] = "CustomerAccountErased"
+    schema_version: Literal[1] = 1
+
+    customer_number: Annotated[str, StringConstraints(pattern=r"^K[0-9]{5,10}$")]
+    request_id: uuid.UUID
+    reason: AccountErasureReason
+    erased_at: AwareDatetime
+
+
 # ---------------------------------------------------------------- retention
 class ErasureReason(StrEnum):
     INVOICE_ISSUED = "invoice_issued"

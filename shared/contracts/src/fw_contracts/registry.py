@@ -24,6 +24,7 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     ev.SessionNotBilled,
     ev.BillingBlocked,
     ev.CustomerAccountCreated,
+    ev.CustomerAccountErased,
     ev.PersonalDataErased,
     ev.AuditCheckpoint,
 )
