@@ -14,7 +14,9 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from fw_contracts.events import (
+    AccountErasureReason,
     BillingAddressProvided,
+    CustomerAccountErased,
     CustomerPromoted,
     InvoiceCancelled,
     SessionEnded,
@@ -34,6 +36,7 @@ from fw_billing.adapters.vault import VaultPersonalData
 from fw_billing.adapters.views import BillingViews
 from fw_billing.application.archive import YearDestroyed, destroy_expired_archive
 from fw_billing.application.cancellation import cancel_invoice
+from fw_billing.application.customers import erase_customer_account
 from fw_billing.application.delivery import MailSender, RetryPolicy, deliver_next, purge_failed
 from fw_billing.application.handlers import (
     on_billing_address_provided,
@@ -71,6 +74,12 @@ class Billing:
         """Cancel an invoice in its own transaction (HTTP command)."""
         async with self.runtime.unit_of_work() as uow:
             return await cancel_invoice(number, reason_code, uow, deps=self.deps)
+
+    async def erase_customer(self, customer_number: str, reason: AccountErasureReason,
+                             requested_by: str) -> CustomerAccountErased:
+        """Close a customer account and erase its personal fields in its own transaction (HTTP)."""
+        async with self.runtime.unit_of_work() as uow:
+            return await erase_customer_account(customer_number, reason, requested_by, uow, deps=self.deps)
 
     async def destroy_expired_archive(self, now: datetime) -> list[YearDestroyed]:
         """Destroy every archive year past its retention period at ``now`` (injectable clock)."""
@@ -176,5 +185,5 @@ def create_app(settings: Settings | None = None, *, vault: PersonalDataSource | 
     commands = http_documents.Commands(cancel=billing.cancel, retry_delivery=billing.retry_delivery)
     # Documents first: "/invoices/{number}.pdf" must win over "/invoices/{number}".
     app.include_router(http_documents.router(billing.views, billing.exports, commands))
-    app.include_router(http.router(billing.views))
+    app.include_router(http.router(billing.views, billing.erase_customer))
     return app

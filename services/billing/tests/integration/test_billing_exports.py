@@ -62,4 +62,4 @@ async def test_invoice_and_customer_exports(billing: Any, ended: Any, created: A
     (row,) = parse(customers.content)
     assert row == {"Kundennummer": "K00001", "Firma": "Beispiel AG", "Ansprechpartner": "Max Beispiel",
                    "Telefon": "+4989123456", "E-Mail": "max@example.org", "Straße": "Ring 5", "PLZ": "80331",
-                   "Ort": "München", "Land": "DE", "Angelegt am": today.strftime("%d.%m.%Y")}
+                   "Ort": "München", "Land": "DE", "Angelegt am": today.strftime("%d.%m.%Y"), "Gelöscht am": ""}

@@ -28,7 +28,7 @@ INVOICE_COLUMNS = ("Belegart", "Belegnummer", "Belegdatum", "Leistungsdatum", "B
                    "Kundennummer", "Rechnungsempfänger", "Netto", "USt-Satz", "USt", "Brutto",
                    "Währung", "E-Rechnung", "Stornogrund", "Tarif", "Sitzung")
 CUSTOMER_COLUMNS = ("Kundennummer", "Firma", "Ansprechpartner", "Telefon", "E-Mail", "Straße",
-                    "PLZ", "Ort", "Land", "Angelegt am")
+                    "PLZ", "Ort", "Land", "Angelegt am", "Gelöscht am")
 _KINDS = {"kleinbetrag": "Kleinbetragsrechnung", "full": "Rechnung"}
 
 
@@ -127,6 +127,10 @@ class Exports:
             keys: dict[int, bytes] = {}
             out = []
             for r in rows:
+                if r["personal_enc"] is None:  # closed: only the number and the dates remain
+                    out.append([r["customer_number"], *[""] * 8, date_de(r["created_at"]),
+                                date_de(r["closed_at"])])
+                    continue
                 if r["key_year"] not in keys:
                     keys[r["key_year"]] = await self._keys.existing_key(conn, KeyPurpose.CUSTOMER, r["key_year"])
                 p = json.loads(open_sealed(keys[r["key_year"]], customer_aad(r["customer_number"]),
@@ -135,5 +139,5 @@ class Exports:
                 out.append([r["customer_number"], _text(p["company"]), _text(p["contact_name"]),
                             _text(p["phone"]), _text(p.get("email")), _text(a.get("street")),
                             _text(a.get("postal_code")), _text(a.get("city")), _text(a.get("country")),
-                            date_de(r["created_at"])])
+                            date_de(r["created_at"]), ""])
         return to_csv(CUSTOMER_COLUMNS, out)

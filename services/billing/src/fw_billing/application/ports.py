@@ -162,6 +162,20 @@ class NewCustomerAccount:
     created_at: datetime
 
 
+@dataclass(frozen=True)
+class AccountState:
+    """A customer account without its personal fields: enough to decide an erasure."""
+
+    customer_number: str
+    request_id: uuid.UUID
+    closed_at: datetime | None
+    closure_reason: str | None
+
+    @property
+    def closed(self) -> bool:
+        return self.closed_at is not None
+
+
 class BillingRepository(Protocol):
     """Billing's state, used inside the caller's transaction."""
 
@@ -185,6 +199,13 @@ class BillingRepository(Protocol):
 
     async def add_customer(self, account: NewCustomerAccount) -> str:
         """Store a new account; returns its new customer number."""
+
+    async def account_for_erasure(self, customer_number: str) -> AccountState | None:
+        """The account, locked until the transaction ends; None if the number is unknown."""
+
+    async def erase_customer(self, customer_number: str, reason: str, requested_by: str,
+                             at: datetime) -> None:
+        """Delete the open account's personal fields and mark it closed (final)."""
 
     async def record_request(self, facts: RequestFacts) -> None:
         """Remember a request's facts (first seen wins)."""
