@@ -10,7 +10,7 @@ intake.support_requests     request_id              status (open/in_session/with
 session.sessions            session_id              request_id, ended?, duration_seconds
 billing.invoices            number                  session_id, gross_total
 billing.cancellations       number                  invoice_number
-billing.customer_accounts   request_id              customer_number
+billing.customer_accounts   request_id              customer_number, closed? (CustomerAccountErased)
 retention.erasures          request_id              reason
 ==========================  ======================  ==========================================
 
@@ -32,6 +32,7 @@ from decimal import Decimal
 
 from fw_contracts.events import (
     CustomerAccountCreated,
+    CustomerAccountErased,
     InvoiceCancelled,
     InvoiceIssued,
     PersonalDataErased,
@@ -62,7 +63,9 @@ QUERIES: dict[str, str] = {
         " ON e.session_id = s.session_id AND e.event_type = 'SessionEnded'"),
     "billing.invoices": "SELECT number, session_id::text, gross_total FROM billing.invoices",
     "billing.cancellations": "SELECT number, invoice_number FROM billing.cancellations",
-    "billing.customer_accounts": "SELECT request_id::text, customer_number FROM billing.customer_accounts",
+    # closed_at IS NOT NULL, never a personal column: an erased account keeps its row and number
+    "billing.customer_accounts": ("SELECT request_id::text, customer_number, closed_at IS NOT NULL"
+                                  " FROM billing.customer_accounts"),
     "retention.erasures": "SELECT request_id::text, reason FROM retention.erasures",
 }
 
@@ -156,7 +159,12 @@ class ProjectionsCheck:
         elif isinstance(e, InvoiceCancelled):
             self._cancellations[e.cancellation_number] = (e.invoice_number,)
         elif isinstance(e, CustomerAccountCreated):
-            self._accounts[str(e.request_id)] = (e.customer_number,)
+            # an erasure may be seen first only in a broken history; it is then kept
+            closed = self._accounts.get(str(e.request_id), ("", "false"))[1]
+            self._accounts[str(e.request_id)] = (e.customer_number, closed)
+        elif isinstance(e, CustomerAccountErased):
+            # the account stays (closed); its number is unchanged
+            self._accounts[str(e.request_id)] = (e.customer_number, "true")
         elif isinstance(e, PersonalDataErased):
             # retention keeps the first erasure of a request (its primary key)
             self._erasures.setdefault(str(e.request_id), (e.reason.value,))
