@@ -102,6 +102,12 @@ TOMS: tuple[Tom, ...] = (
     Tom("T-ORG-LOGS", "Aufbewahrung der Betriebsprotokolle",
         "Betriebsprotokolle (ohne personenbezogene Inhalte, mit pseudonymen Kennungen) werden nach "
         "[30 Tagen] rotiert und gelöscht.", "Speicherbegrenzung", in_system=False),
+    Tom("T-ORG-ACCOUNTS", "Löschung von Kundenkonten auslösen",
+        "Das Büro löst die Löschung eines Kundenkontos unverzüglich aus, wenn der Stammkunde sie verlangt "
+        "(spätestens innerhalb eines Monats, Art. 12 Abs. 3 DSGVO) oder die Geschäftsbeziehung endet, und "
+        "prüft [jährlich] Kundenkonten ohne Rechnung seit [3 Jahren] auf ein Ende der Geschäftsbeziehung. "
+        "Die Löschung selbst führt das System aus (billing, Seite „Kundenkonto“).",
+        "Speicherbegrenzung (Art. 5 Abs. 1 lit. e), Art. 17", in_system=False),
     Tom("T-ORG-REVIEW", "Regelmäßige Überprüfung",
         "Überprüfung, Bewertung und Evaluierung der Wirksamkeit der Maßnahmen [jährlich]; die "
         "automatischen Tests dieses Systems (tests/privacy) sind Teil davon.",
@@ -124,7 +130,7 @@ STARTS = {
     "1": "Erhebung",
     "2": "Ende des Vorgangs (Rechnung ausgestellt, Sitzung ohne Abrechnung, Anfrage zurückgezogen)",
     "3": "Ende des Kalenderjahres der Entstehung",
-    "4": "Ende der Geschäftsbeziehung (Kundenkonto)",
+    "4": "Löschverlangen des Stammkunden oder Ende der Geschäftsbeziehung (Kundenkonto)",
     "5": "Versand der E-Mail bzw. endgültiges Scheitern des Versands",
     "6": "Ende des Geltungszeitraums der Ereignishistorie",
     "7": "Ausscheiden der/des Beschäftigten",
@@ -137,6 +143,6 @@ def _lk(period: str, start: str) -> Loeschklasse:
 
 LOESCHKLASSEN: tuple[Loeschklasse, ...] = (
     _lk("0", "2"), _lk("1", "1"), _lk("0", "5"), _lk("2", "5"), _lk("3", "3"), _lk("4", "3"),
-    _lk("3", "4"), _lk("9", "6"), _lk("0", "7"),
+    _lk("0", "4"), _lk("9", "6"), _lk("0", "7"),
 )
 LOESCHKLASSEN_BY_KEY = {k.key: k for k in LOESCHKLASSEN}

@@ -79,6 +79,8 @@ NOT_PERSONAL: dict[str, str] = {
     "billing.invoice_archive.archived_at": _TIME,
     **_cols("billing.customer_accounts", _KEY, "key_year"),
     "billing.customer_accounts.created_at": _TIME,
+    "billing.customer_accounts.closed_at": _TIME,
+    "billing.customer_accounts.closure_reason": "code of the erasure reason (customer_request, relationship_ended)",
     **_cols("billing.data_keys", _KEY, "purpose", "year", "created_at"),
     "billing.data_keys.wrapped": "wrapped key material (no personal content); destroyed with the archive year",
     **_cols("billing.deliveries", _ATTR, "status", "attempts", "year"),

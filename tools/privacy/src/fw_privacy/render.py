@@ -181,6 +181,23 @@ def deletion_concept(cls: Classification) -> str:
         "PostgreSQL entfernt gelöschte Zeilen erst beim VACUUM physisch. Das automatische VACUUM genügt im "
         "Betrieb; der Test `tests/privacy/test_raw_storage_scan.py` führt `VACUUM FULL` aus und prüft "
         "danach den Datenbank-Dump, die Dateien des Ereignisstroms und alle Protokolle auf Testmarken.", "",
+        "### 4.6 Kundenkonten von Stammkunden", "",
+        "Ein Kundenkonto entsteht nur auf ausdrücklichen Wunsch in der Sitzung und bleibt bis zu seiner "
+        "Löschung bestehen. Verlangt der Stammkunde die Löschung (Art. 17 Abs. 1 DSGVO) oder endet die "
+        "Geschäftsbeziehung, löst das Büro die Löschung aus (Seite „Kundenkonto“ bzw. "
+        "`POST /api/customers/{Kundennummer}/erasure` mit Grund `customer_request` bzw. "
+        "`relationship_ended` und dem Kürzel der/des Beschäftigten, nie mit Freitext). billing löscht in "
+        "einer Transaktion Firma, Ansprechperson, Telefon, E-Mail, Anschrift, Wortlaut und Zeitpunkt der "
+        "Erklärung (die Spalten werden geleert, nicht nur ein Schlüssel vernichtet: der Kundenschlüssel "
+        "eines Jahres gilt für alle Konten dieses Jahres), schließt das Konto mit Zeitpunkt, Grund und "
+        "Kürzel und meldet `CustomerAccountErased` (Kundennummer, Vorgangskennung, Grund, Zeitpunkt; "
+        "keine personenbezogenen Daten). Die Kundennummer bleibt bestehen und wird nie neu vergeben, "
+        "weil sie auf ausgestellten Rechnungen steht. Diese Rechnungen bleiben – bei Rechnungen nach "
+        "§ 14 UStG mit dem Empfänger – unverändert im Rechnungsarchiv, bis ihr Jahrgang nach 8 Jahren "
+        "vernichtet wird (Art. 17 Abs. 3 lit. b DSGVO, § 14b UStG, § 147 AO). Ein geschlossenes Konto "
+        "ist endgültig: Die Datenbank lehnt jede Änderung und jedes Löschen der Zeile ab, und eine "
+        "spätere Beförderung derselben Anfrage legt es nicht neu an und liest dafür nichts aus dem "
+        "Datentresor. Eine zweite Löschung ändert nichts (Antwort 409 `already_erased`).", "",
         "## 5. Offene Punkte", ""]
     opens: dict[str, list[RetentionEntry]] = {}
     for e in ENTRIES:
@@ -198,6 +215,8 @@ def deletion_concept(cls: Classification) -> str:
             "Nachrichten, Kennzahlen, NATS-Subjects und -Headern.", "",
             "## 7. Verantwortlichkeiten", "",
             "- Umsetzung und Überwachung der automatischen Löschung: [Betrieb]",
+            "- Auslösen der Löschung von Kundenkonten (Löschverlangen, Ende der Geschäftsbeziehung; "
+            "T-ORG-ACCOUNTS): [Büro]",
             "- Manuelle Löschungen (offene Punkte): [Büro]",
             "- Überprüfung dieses Konzepts: [Datenschutzbeauftragte(r), jährlich]", ""]
     return "\n".join(out).rstrip() + "\n"

@@ -100,7 +100,7 @@ _ARCHIVE_RULE = DeletionRule(
 _PSEUDONYM_RULE = DeletionRule(
     "LK 9.6", "—", "Die Zuordnung zu einer Person endet mit der Löschung im Datentresor (LK 0.2), bei "
     "Rechnungen nach § 14 UStG mit der Vernichtung der Rechnungskopie (LK 4.3), bei Stammkunden mit "
-    "der Löschung des Kundenkontos",
+    "der Löschung des Kundenkontos (LK 0.4) und der Vernichtung ihrer Rechnungskopien (LK 4.3)",
     "Die Kennungen selbst bleiben in der Ereignishistorie und den daraus gebildeten Tabellen.",
     ("services/retention/src/fw_retention/application/erasure.py",), automated=False,
     open_point="Für die Ereignishistorie (und die aus ihr gebildeten Tabellen) ist keine Löschfrist "
@@ -168,15 +168,30 @@ ENTRIES: tuple[RetentionEntry, ...] = (
         "E-CUSTOMER", "Kundenkonto eines Stammkunden", "VT-05", "Stamm- und Kontaktdaten",
         ("Firma", "Name", "Telefon", "E-Mail", "Anschrift", "Wortlaut der Erklärung"), (CUSTOMERS,),
         "Betreuung als Stammkunde auf dessen ausdrücklichen Wunsch", (ART6B,), (INTERNAL_OFFICE, INTERNAL_TECH),
-        DeletionRule("LK 3.4", "Ende der Geschäftsbeziehung (Kündigung des Kundenkontos)",
-                     "3 Jahre nach Ende des Kalenderjahres der Kündigung (Verjährung, § 195 BGB)",
-                     "[manuell durch das Büro]", (), automated=False,
-                     open_point="Kundenkonten haben noch keine Kündigungs- und Löschfunktion; die "
-                                "Löschung muss bis dahin manuell erfolgen."),
-        ("T-BILLING-ENC", "T-DB-ROLES"),
+        DeletionRule("LK 0.4", "Löschverlangen des Stammkunden (Art. 17 Abs. 1 DSGVO) oder Ende der "
+                     "Geschäftsbeziehung; das Büro löst die Löschung aus (Seite „Kundenkonto“ bzw. "
+                     "POST /api/customers/{Kundennummer}/erasure mit Grund customer_request bzw. "
+                     "relationship_ended und Kürzel der/des Beschäftigten)",
+                     "unverzüglich nach dem Auslöser; ein Löschverlangen spätestens innerhalb eines Monats "
+                     "(Art. 12 Abs. 3 DSGVO)",
+                     "UPDATE auf NULL der verschlüsselten Personenfelder und des Erklärungszeitpunkts; das "
+                     "Konto wird mit Zeitpunkt, Grund und Kürzel geschlossen, die Kundennummer bleibt (sie "
+                     "steht auf ausgestellten Rechnungen) und wird nie neu vergeben; die Datenbank lehnt jede "
+                     "spätere Änderung eines geschlossenen Kontos ab, eine spätere Beförderung derselben "
+                     "Anfrage legt es nicht neu an; Ereignis CustomerAccountErased ohne personenbezogene Daten",
+                     ("services/billing/src/fw_billing/application/customers.py",
+                      "services/billing/src/fw_billing/migrations/003_customer_erasure.sql",
+                      "services/billing/tests/integration/test_billing_customer_erasure.py")),
+        ("T-BILLING-ENC", "T-DB-ROLES", "T-ORG-ACCOUNTS"),
         places=(Place("billing", "customer_accounts", "personal_enc"),
                 Place("billing", "customer_accounts", "stated_at")),
-        encrypted_at_rest=True),
+        encrypted_at_rest=True,
+        notes=("Rechnungen mit der Kundennummer bleiben unverändert im Rechnungsarchiv, bei Rechnungen nach "
+               "§ 14 UStG mit Firma, Name und Anschrift des Empfängers (E-RECIPIENT, E-ARCHIVE): Art. 17 "
+               "Abs. 3 lit. b DSGVO i. V. m. § 14b UStG, § 147 AO; sie werden mit ihrem Jahrgang nach "
+               "8 Jahren vernichtet.",
+               "Der Kundenschlüssel eines Jahres gilt für alle in diesem Jahr angelegten Konten; gelöscht "
+               "werden deshalb die Daten selbst, nicht (nur) ein Schlüssel (Abschnitt 4.4).")),
     RetentionEntry(
         "E-ACCESS-LOG", "Zugriffsprotokoll des Datentresors", "VT-06", "Protokolldaten",
         ("Vorgangskennung", "Zweck", "Ergebnis", "Zeitpunkt"), (CALLERS,),
@@ -238,11 +253,13 @@ ENTRIES: tuple[RetentionEntry, ...] = (
         (CALLERS,), "Auffinden der Anfrage im Gespräch", (ART6B,), (INTERNAL_TECH,), _PSEUDONYM_RULE,
         ("T-PSEUDO-STREAM",), column_names=frozenset({"ticket"}), pseudonymous=True),
     RetentionEntry(
-        "P-TECHNICIAN", "Technikerkürzel", "VT-02", "Beschäftigtendaten (pseudonym)",
-        ("Kürzel der Technikerin/des Technikers, z. B. tech-07",), (STAFF,),
-        "Nachvollziehbarkeit, wer eine Sitzung geführt und eine Erklärung aufgenommen hat", (ART88,),
+        "P-TECHNICIAN", "Kürzel von Beschäftigten", "VT-02", "Beschäftigtendaten (pseudonym)",
+        ("Kürzel der Technikerin/des Technikers, z. B. tech-07",
+         "Kürzel der/des Beschäftigten, die/der die Löschung eines Kundenkontos ausgelöst hat"), (STAFF,),
+        "Nachvollziehbarkeit, wer eine Sitzung geführt, eine Erklärung aufgenommen oder die Löschung eines "
+        "Kundenkontos ausgelöst hat (Art. 5 Abs. 2 DSGVO)", (ART88,),
         (INTERNAL_OFFICE,), _PSEUDONYM_RULE, ("T-PSEUDO-STREAM",), column_names=frozenset({"technician"}),
-        pseudonymous=True,
+        places=(Place("billing", "customer_accounts", "closed_by"),), pseudonymous=True,
         notes=("Die Zuordnung Kürzel → Person führt die Personalverwaltung außerhalb dieses Systems.",)),
     RetentionEntry(
         "P-CUSTOMER-NUMBER", "Kundennummer", "VT-05", "Pseudonyme Kennung", ("K + Ziffern",), (CUSTOMERS,),
