@@ -31,6 +31,13 @@ INVOICE = {
     "net_total": "34.00", "vat_rate": "0.19", "vat_total": "6.46", "gross_total": "40.46", "currency": "EUR",
     "customer_number": None, "recipient": None,
 }
+CUSTOMER = {
+    "customer_number": "K00001", "status": "open", "request_id": str(uuid.UUID(int=1)),
+    "session_id": str(uuid.UUID(int=2)), "company": "=Beispiel GmbH", "contact_name": "Erika Musterfrau",
+    "phone": "+4930123456", "email": None, "address": None, "statement": "Ja.",
+    "stated_at": "2026-05-04T09:59:30Z", "technician": "technik", "created_at": "2026-05-04T10:00:00Z",
+    "closed_at": None, "closure_reason": None, "closed_by": None,
+}
 
 
 @dataclass
@@ -48,6 +55,9 @@ class FakeServices:
     cancelled: dict[str, str] = field(default_factory=dict)
     deliveries: list[dict[str, Any]] | None = None
     retried: list[int] = field(default_factory=list)
+    customers: dict[str, dict[str, Any]] = field(default_factory=lambda: {"K00001": dict(CUSTOMER)})
+    #: The bodies billing got at POST /api/customers/{n}/erasure.
+    erasures: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     down: set[str] = field(default_factory=set)
     seen: list[httpx.Request] = field(default_factory=list)
 
@@ -143,11 +153,29 @@ class FakeServices:
         if path.startswith("/api/sessions/"):
             return httpx.Response(404, json={"code": "session_not_found", "message_de": "x", "message_en": "x"})
         if path == "/api/customers":
-            return httpx.Response(200, json={"items": [{
-                "customer_number": "K00001", "request_id": str(uuid.UUID(int=1)), "session_id": str(uuid.UUID(int=2)),
-                "company": "=Beispiel GmbH", "contact_name": "Erika Musterfrau", "phone": "+4930123456", "email": None,
-                "address": None, "statement": "Ja.", "stated_at": "2026-05-04T09:59:30Z", "technician": "technik",
-                "created_at": "2026-05-04T10:00:00Z"}], "total": 1, "limit": 100, "offset": 0})
+            return httpx.Response(200, json={"items": list(self.customers.values()), "total": len(self.customers),
+                                             "limit": 100, "offset": 0})
+        m = re.fullmatch(r"/api/customers/(K[0-9]+)(/erasure)?", path)
+        if m:
+            c = self.customers.get(m.group(1))
+            if c is None:
+                return httpx.Response(404, json={"code": "customer_not_found", "message_en": "x",
+                                                 "message_de": "Diese Kundennummer ist nicht bekannt."})
+            if not m.group(2):
+                return httpx.Response(200, json=c)
+            body = json.loads(request.content)
+            self.erasures.append((m.group(1), body))
+            if c["status"] == "closed":
+                return httpx.Response(409, json={
+                    "code": "already_erased", "message_en": "x", "erased_at": c["closed_at"],
+                    "reason": c["closure_reason"], "message_de": "Die personenbezogenen Daten dieses Kundenkontos "
+                                                                "wurden bereits gelöscht; es wurde nichts geändert."})
+            c.update({k: None for k in ("company", "contact_name", "phone", "email", "address", "statement",
+                                        "stated_at")})
+            c.update(status="closed", closed_at="2026-05-06T08:00:00Z", closure_reason=body["reason"],
+                     closed_by=body["requested_by"])
+            return httpx.Response(200, json={"customer_number": m.group(1), "status": "closed",
+                                             "reason": body["reason"], "erased_at": c["closed_at"]})
         return httpx.Response(404, json={})
 
     def retention(self, request: httpx.Request, method: str, path: str) -> httpx.Response:

@@ -152,6 +152,11 @@ class Backends:
     async def customer(self, number: str) -> Reply:
         return await self._call("billing", "GET", f"/api/customers/{quote(number, safe='')}", "/api/customers/{n}")
 
+    async def erase_customer(self, number: str, reason: str, requested_by: str) -> Reply:
+        """GDPR Art. 17: billing erases the account's personal fields (the number stays)."""
+        return await self._call("billing", "POST", f"/api/customers/{quote(number, safe='')}/erasure",
+                                "/api/customers/{n}/erasure", json={"reason": reason, "requested_by": requested_by})
+
     async def failed_deliveries(self) -> Reply:
         return await self._call("billing", "GET", "/api/deliveries", "/api/deliveries?status=failed",
                                 params={"status": "failed"})

@@ -1,22 +1,25 @@
-"""The office pages: invoices (with PDF/XML) and customer accounts (with CSV export)."""
+"""The office pages: invoices (with PDF/XML) and customer accounts (with CSV export and erasure)."""
 
 from __future__ import annotations
 
 import csv
 import io
+import logging
 import re
 import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from fw_web.domain.formatting import BERLIN
 from fw_web.domain.users import Role, User
 from fw_web.entrypoints.public import UNREACHABLE, backends
 from fw_web.entrypoints.render import render
-from fw_web.entrypoints.web_session import require_role
+from fw_web.entrypoints.web_session import require_csrf, require_role, web_session
+
+log = logging.getLogger(__name__)
 
 OfficeUser = Annotated[User, Depends(require_role(Role.OFFICE))]
 InvoiceNumber = Annotated[str, Path(pattern=r"^[A-Z0-9][A-Z0-9-]{2,31}$")]
@@ -33,6 +36,9 @@ _FILES = {"pdf": ("application/pdf", "PDF"), "xml": ("application/xml", "XML (E-
 #: billing's reason codes for a Storno, in German.
 CANCEL_REASONS = {"wrong_amount": "Falscher Betrag", "wrong_recipient": "Falscher Empfänger",
                   "duplicate": "Doppelt ausgestellt", "goodwill": "Kulanz", "other": "Sonstiger Grund"}
+#: billing's reason codes for erasing a customer account, in German.
+ERASURE_REASONS = {"customer_request": "Der Kunde verlangt die Löschung (Art. 17 DSGVO)",
+                   "relationship_ended": "Die Geschäftsbeziehung ist beendet"}
 
 
 def csv_cell(value: object) -> str:
@@ -150,6 +156,31 @@ def build_router() -> APIRouter:
                           message="Diese Kundennummer ist nicht bekannt.", back="/buero/kunden")
         if not reply.ok or not isinstance(reply.data, dict):
             return render(request, "message.html", status_code=503, title="Kundenkonto", message=UNREACHABLE)
-        return render(request, "office/customer.html", c=reply.data)
+        return render(request, "office/customer.html", c=reply.data, reasons=ERASURE_REASONS)
+
+    @router.post("/kunden/{number}/loeschen", dependencies=[Depends(require_csrf)],
+                 summary="Erase a customer account's personal data (GDPR Art. 17)")
+    async def erase_customer(request: Request, user: OfficeUser, number: CustomerNumber,
+                             reason: Annotated[str, Form(max_length=32)] = "",
+                             confirmed: Annotated[str, Form(max_length=8)] = "") -> Response:
+        session = web_session(request)
+        back = RedirectResponse(f"/buero/kunden/{number}", status_code=303)
+        if reason not in ERASURE_REASONS or confirmed != "on":
+            session.flash("Bitte wählen Sie einen Grund und bestätigen Sie die Löschung.", "error")
+            return back
+        # who asked: the signed-in office user's name (a staff id, never free text)
+        reply = await backends(request).erase_customer(number, reason, user.username)
+        if reply.ok:
+            log.info("customer account erased", extra={"customer_number": number})
+            session.flash(f"Die personenbezogenen Daten des Kundenkontos {number} sind gelöscht. Die "
+                          "Kundennummer bleibt auf den ausgestellten Rechnungen erhalten.", "success")
+        elif reply.status == 409:
+            session.flash(reply.message_de or "Dieses Kundenkonto wurde bereits gelöscht.", "info")
+        elif reply.status == 404:
+            session.flash("Diese Kundennummer ist nicht bekannt.", "error")
+            return RedirectResponse("/buero/kunden", status_code=303)
+        else:
+            session.flash(reply.message_de or UNREACHABLE, "error")
+        return back
 
     return router
