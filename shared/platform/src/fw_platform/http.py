@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -114,6 +113,40 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
 
+class Observe:
+    """Latency per route template (never the concrete ids) and the security headers on every
+    response; plain ASGI (see :class:`fw_platform.auth.BearerAuth`)."""
+
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers") or [])
+                present = {name.lower() for name, _ in headers}
+                headers += [(k, v) for k, v in _SECURITY_HEADERS_RAW if k not in present]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            route = scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            metrics.HTTP_LATENCY.labels(self.service, path, scope["method"], str(status)).observe(
+                time.perf_counter() - started)
+
+
 async def _too_large(send: Send) -> None:
     resp = problem(413, "body_too_large", "Die Anfrage ist zu groß.", "The request body is too large.")
     for k, v in SECURITY_HEADERS.items():
@@ -130,6 +163,7 @@ SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; base-uri 'none'",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
+_SECURITY_HEADERS_RAW = tuple((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in SECURITY_HEADERS.items())
 
 
 def install(app: FastAPI, runtime: Runtime, *, custom_messages: dict[str, tuple[str, str]] | None = None,
@@ -138,8 +172,8 @@ def install(app: FastAPI, runtime: Runtime, *, custom_messages: dict[str, tuple[
     and bearer-token authentication for every route not listed in ``public`` (method, prefix)."""
     service = runtime.service
     keys = auth.parse_keys(runtime.settings.api_keys.get_secret_value() if runtime.settings.api_keys else None)
-    # Registered first, so it runs inside the latency/header middleware below.
-    app.middleware("http")(auth.middleware(keys, public or []))
+    # Added first, so it runs inside the latency/header middleware below.
+    app.add_middleware(auth.BearerAuth, keys=keys, public=public or [])
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -163,18 +197,7 @@ def install(app: FastAPI, runtime: Runtime, *, custom_messages: dict[str, tuple[
     for exc_type in TRANSIENT:
         app.add_exception_handler(exc_type, _unavailable)
 
-    @app.middleware("http")
-    async def _observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")  # the template, never the concrete ids
-        metrics.HTTP_LATENCY.labels(service, path, request.method, str(response.status_code)).observe(
-            time.perf_counter() - started)
-        for k, v in SECURITY_HEADERS.items():
-            response.headers.setdefault(k, v)
-        return response
-
+    app.add_middleware(Observe, service=service)
     app.add_middleware(BodyLimit, limit=runtime.settings.max_body_bytes)
 
     @app.get("/healthz", tags=["ops"], summary="Liveness")
