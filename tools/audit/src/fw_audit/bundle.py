@@ -8,8 +8,12 @@ Layout of a bundle directory::
     stream.json    the stream's configuration and range at export, the export time
     schemas/       the JSON Schemas of every event contract (fw_contracts)
     tariffs/       the tariff versions (when fw_billing is installed)
+    retention-map/ the retention map rendered from code (when fw_privacy is installed)
+    invoices/      <number>.xml: billing's archived EN 16931 XMLs (and <number>.pdf with
+                   --with-pdfs), when exported with archive access
     README.txt     this format, for the auditor
-    manifest.json  sha256 of every file above
+    manifest.json  sha256 of every file above; ``invoice_documents``: the index of the archived
+                   documents (or why none are included)
 
 ``verify --bundle DIR`` needs only this directory (and this tool): no NATS, no database.
 """
@@ -35,6 +39,10 @@ FORMAT = "fw-audit-bundle/1"
 EVENTS = "events.jsonl"
 MANIFEST = "manifest.json"
 STREAM = "stream.json"
+#: The manifest's section on the invoice documents (fw_audit.checks.documents reads it).
+DOCUMENTS = "invoice_documents"
+NO_DOCUMENTS = ("exported without --database-url and --archive-key: the invoice documents (XML, PDF) "
+                "are not in this bundle")
 
 README = """fernwartung audit bundle ({format})
 
@@ -47,10 +55,17 @@ stream.json   stream configuration (deny_delete, deny_purge) and range at the ti
 schemas/      JSON Schema of every event type (the contracts the events are checked against)
 tariffs/      price lists by version (invoices name the version they were priced with)
 retention-map/ the retention map from code: Art. 30 records, deletion concept, stored fields
-manifest.json SHA-256 of every file in this bundle
+invoices/     the invoices and cancellations exactly as billing archived them: <number>.xml is the
+              EN 16931 CII XML (ZUGFeRD/Factur-X) of each e-invoice, <number>.pdf the PDF (only
+              if exported with --with-pdfs). Present only if the export had archive access.
+manifest.json SHA-256 of every file in this bundle; "invoice_documents" indexes the archived
+              documents (type, year, e-invoice, files), the archive years destroyed after their
+              retention period, or says that no invoice documents were included and why
 
 Check it with:  fernwartung audit verify --bundle <this directory>
 The events contain pseudonymous ids only; personal data are never part of the stream.
+The invoice documents in invoices/ name their recipients: they are personal data (kept for the
+tax audit, §147 AO). Keep this bundle as confidential as the invoices themselves.
 """
 
 
@@ -108,14 +123,28 @@ class BundleWriter:
         self.count = 0
         self._events: IO[str] = (directory / EVENTS).open("w", encoding="utf-8")
 
+    def add_file(self, name: str, data: bytes) -> None:
+        """Write one more file (e.g. ``invoices/<number>.xml``); the manifest will list it."""
+        rel = Path(name)
+        if rel.is_absolute() or not rel.parts or ".." in rel.parts or name == MANIFEST:
+            raise ValueError(f"not a bundle path: {name[:80]!r}")
+        path = self.dir / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+
     def add(self, record: Record) -> None:
         """Append one message (in sequence order)."""
         head = self.chain.add(record.seq, record.subject, record.body)
         self._events.write(record_line(record, head.hex()))
         self.count += 1
 
-    def close(self, stream: dict[str, Any], exported_at: datetime) -> dict[str, Any]:
-        """Write schemas, tariffs, stream.json, README and the manifest; returns the manifest."""
+    def close(self, stream: dict[str, Any], exported_at: datetime,
+              invoice_documents: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Write schemas, tariffs, stream.json, README and the manifest; returns the manifest.
+
+        ``invoice_documents``: the manifest's section on the archived invoice documents (see
+        :mod:`fw_audit.archive`); None: none were included because the export had no archive access.
+        """
         self._events.close()
         (self.dir / "schemas").mkdir()
         for schema in sorted(SCHEMA_DIR.glob("*.json")):
@@ -136,8 +165,10 @@ class BundleWriter:
         (self.dir / "README.txt").write_text(README.format(format=FORMAT), encoding="utf-8")
         files = {p.relative_to(self.dir).as_posix(): sha256_file(p)
                  for p in sorted(self.dir.rglob("*")) if p.is_file() and p.name != MANIFEST}
+        if invoice_documents is None:
+            invoice_documents = {"included": False, "reason": NO_DOCUMENTS}
         manifest = {"format": FORMAT, "created_at": exported_at.isoformat(), "algorithm": "sha256",
-                    "files": files}
+                    "files": files, DOCUMENTS: invoice_documents}
         (self.dir / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         return manifest
 
@@ -150,6 +181,15 @@ class Bundle:
     meta: dict[str, Any]
     #: Problems with the manifest (missing/changed/unlisted files); empty when intact.
     manifest_problems: list[str] = field(default_factory=list)
+    #: The same problems by file (bundle path -> problem).
+    file_problems: dict[str, str] = field(default_factory=dict)
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def invoice_documents(self) -> dict[str, Any] | None:
+        """The manifest's index of the invoice documents (None: an older bundle without one)."""
+        section = self.manifest.get(DOCUMENTS)
+        return section if isinstance(section, dict) else None
 
     @property
     def exported_at(self) -> datetime:
@@ -185,18 +225,19 @@ class Bundle:
 def open_bundle(directory: Path) -> Bundle:
     """Open a bundle and check its manifest (problems are listed, not raised)."""
     manifest = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
-    problems = []
+    by_file: dict[str, str] = {}
     listed: dict[str, str] = manifest.get("files", {})
     for name, digest in sorted(listed.items()):
         path = directory / name
         if not path.is_file():
-            problems.append(f"{name} listed in the manifest is missing")
+            by_file[name] = f"{name} listed in the manifest is missing"
         elif sha256_file(path) != digest:
-            problems.append(f"{name} does not match its SHA-256 in the manifest")
+            by_file[name] = f"{name} does not match its SHA-256 in the manifest"
     present = {p.relative_to(directory).as_posix() for p in directory.rglob("*") if p.is_file()}
     for extra in sorted(present - set(listed) - {MANIFEST}):
-        problems.append(f"{extra} is not listed in the manifest")
+        by_file[extra] = f"{extra} is not listed in the manifest"
+    problems = [by_file[name] for name in sorted(by_file)]
     meta = json.loads((directory / STREAM).read_text(encoding="utf-8"))
     if meta.get("format") != FORMAT:
         problems.append(f"unknown bundle format {str(meta.get('format'))[:40]!r}")
-    return Bundle(directory, meta, problems)
+    return Bundle(directory, meta, problems, by_file, manifest)

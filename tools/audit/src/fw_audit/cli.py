@@ -2,7 +2,8 @@
 
 Exit codes: 0 every check passes (replay: no invalid message), 1 a check failed (replay: invalid
 messages), 2 the audit could not run (connection, arguments, unreadable bundle), 3 no check failed
-but a check was skipped (``projections`` without ``--database-url``): that is not a pass.
+but a check was skipped (``projections`` without ``--database-url``; ``invoice_documents`` on a
+bundle exported without archive access): that is not a pass.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from fw_contracts import STREAM_NAME
 
+from fw_audit.archive import KEY_ENV, ArchiveError, ArchiveSource, load_archive_key
 from fw_audit.chain import generate_key, read_public_key
 from fw_audit.checks.totals import billing_repricer
 from fw_audit.html import render_html
@@ -222,20 +224,58 @@ def report(html: Annotated[Path, typer.Option("--html", help="write the HTML rep
     raise typer.Exit(result.exit_code)
 
 
+ExportDatabaseUrl = Annotated[str | None, typer.Option(
+    "--database-url", envvar="FW_AUDIT_DATABASE_URL",
+    help="DSN with read access to billing's schema: adds billing's archived invoice XMLs to the bundle "
+         "(needs --archive-key too)")]
+ArchiveKey = Annotated[Path | None, typer.Option(
+    "--archive-key", help=f"file with billing's archive master key (base64 of 32 bytes, as "
+                          f"FW_BILLING_ARCHIVE_KEY); or the key itself in ${KEY_ENV}")]
+WithPdfs = Annotated[bool, typer.Option("--with-pdfs", help="also add every archived PDF (invoices/<number>.pdf)")]
+
+
 @audit.command()
 def export(directory: Annotated[Path, typer.Argument(help="new or empty directory for the bundle")],
            nats_url: NatsUrl = "nats://127.0.0.1:4222", user: User = None, password: Password = None,
            stream: Stream = STREAM_NAME, subjects: Subjects = None, reader: Reader = "ordered",
-           until: UntilOpt = None) -> None:
-    """Write an offline audit bundle (§147 Abs. 6 AO): events.jsonl, schemas, manifest."""
+           until: UntilOpt = None, database_url: ExportDatabaseUrl = None, archive_key: ArchiveKey = None,
+           with_pdfs: WithPdfs = False) -> None:
+    """Write an offline audit bundle (§147 Abs. 6 AO): events.jsonl, schemas, invoice XMLs, manifest."""
     conn = _conn(nats_url, user, password, stream, subjects, reader)
     if directory.exists() and any(directory.iterdir()):
         err.print(f"[red]error:[/red] {directory} is not empty")
         raise typer.Exit(2)
+    try:
+        key = load_archive_key(archive_key)
+    except ArchiveError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    if (key is None) != (not database_url):
+        missing = "--archive-key (or $" + KEY_ENV + ")" if key is None else "--database-url"
+        err.print(f"[red]error:[/red] the invoice documents need both --database-url and --archive-key: "
+                  f"{missing} is missing")
+        raise typer.Exit(2)
+    if with_pdfs and key is None:
+        err.print("[red]error:[/red] --with-pdfs needs --database-url and --archive-key")
+        raise typer.Exit(2)
+    archive = ArchiveSource(database_url, key, with_pdfs) if key is not None and database_url else None
     with _progress("export") as tick:
-        manifest = _run(export_stream(conn, directory, Until.parse(until), tick))
+        manifest = _run(export_stream(conn, directory, Until.parse(until), tick, archive))
+    documents: dict[str, Any] = manifest["invoice_documents"]  # type: ignore[assignment]
     out.print(f"bundle written to {directory}: {len(manifest['files'])} files "  # type: ignore[arg-type]
               f"(check it with: fernwartung audit verify --bundle {directory})")
+    if not documents.get("included"):
+        out.print("[yellow]invoice documents NOT included[/yellow] (no --database-url/--archive-key): "
+                  "verify --bundle reports that check as SKIPPED")
+        return
+    destroyed = ", ".join(f"{y} ({d['in_bundle']} documents)" for y, d in documents["destroyed_years"].items())
+    out.print(f"invoice documents: {documents['xml_count']} XMLs, {documents['pdf_count']} PDFs"
+              + (f"; archive destroyed after the retention period: {destroyed}" if destroyed else ""))
+    problems = [f"{n}: {e['problem']}" for n, e in documents["documents"].items() if e.get("problem")]
+    for problem in problems[:20]:
+        err.print(f"[yellow]warning:[/yellow] {problem}")
+    if len(problems) > 20:
+        err.print(f"[yellow]warning:[/yellow] {len(problems) - 20} more documents with problems (see manifest.json)")
 
 
 @audit.command()

@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from fw_contracts import STREAM_NAME, STREAM_SUBJECTS
-from fw_contracts.events import AuditCheckpoint
+from fw_contracts import STREAM_NAME, STREAM_SUBJECTS, UndecodableEvent, decode
+from fw_contracts.events import AuditCheckpoint, InvoiceCancelled, InvoiceIssued
 
+from fw_audit.archive import ArchiveSource, DocumentIndex, check_access, export_documents
 from fw_audit.bundle import Bundle, BundleWriter, open_bundle
+from fw_audit.checks.documents import FOLDER, InvoiceDocumentsCheck
 from fw_audit.chain import Chain, load_key, sign
 from fw_audit.model import AuditReport, Record, ReplaySummary
 from fw_audit.projections import LiveTables, read_live
@@ -110,6 +112,11 @@ def verify_bundle(directory: Path, options: VerifyOptions, until: Until = EVERYT
         # The chain values written at export: a body edited without them is pinpointed.
         options.reference, options.reference_name = bundle.recorded_chain(), "recorded in events.jsonl"
     verifier = Verifier(str(bundle.stream_config.get("name", STREAM_NAME)), options)
+    # Manifest problems of the invoice documents are that check's findings (by document number).
+    documents_problems = {p: msg for p, msg in bundle.file_problems.items() if p.startswith(f"{FOLDER}/")}
+    verifier.documents = InvoiceDocumentsCheck(directory, bundle.invoice_documents, bundle.exported_at,
+                                               file_problems=documents_problems,
+                                               complete=until.seq is None and until.time is None)
     end = int(bundle.meta.get("last_seq", 0))
     for record in bundle.records():
         if until.stops_before(record):
@@ -118,7 +125,8 @@ def verify_bundle(directory: Path, options: VerifyOptions, until: Until = EVERYT
         if progress:
             progress(record.seq, end)
     for problem in bundle.manifest_problems:
-        verifier.integrity.res.fail(f"bundle manifest: {problem}")
+        if problem not in documents_problems.values():
+            verifier.integrity.res.fail(f"bundle manifest: {problem}")
     if options.database_url:
         verifier.live = _read_live_sync(options.database_url)
     when = as_of or _as_of(until, verifier.last_time, bundle.exported_at)
@@ -143,17 +151,47 @@ def load_reference(directory: Path) -> tuple[dict[int, bytes], str]:
     return bundle.recorded_chain(), f"bundle {directory}"
 
 
+def _document_number(record: Record) -> tuple[str, datetime] | None:
+    """``(number, issue time)`` of an invoice or cancellation message (None for any other)."""
+    if not record.subject.startswith("fw.billing.invoice_"):
+        return None
+    try:
+        event = decode(record.body, record.subject)
+    except UndecodableEvent:
+        return None  # verify reports it
+    if isinstance(event, InvoiceIssued):
+        return event.invoice_number, event.issued_at
+    if isinstance(event, InvoiceCancelled):
+        return event.cancellation_number, event.cancelled_at
+    return None
+
+
 async def export_stream(conn: Conn, directory: Path, until: Until = EVERYTHING,
-                        progress: Progress | None = None) -> dict[str, object]:
-    """Write an offline audit bundle of the stream; returns its manifest."""
+                        progress: Progress | None = None,
+                        archive: ArchiveSource | None = None) -> dict[str, object]:
+    """Write an offline audit bundle of the stream; returns its manifest.
+
+    With ``archive`` the bundle also holds billing's archived invoice XMLs (and PDFs if asked)
+    of the exported invoices and cancellations; the key is checked before anything is written
+    (:class:`fw_audit.archive.ArchiveError`).
+    """
+    if archive is not None:
+        await check_access(archive)
     writer = BundleWriter(directory)
     config: dict[str, object] = {}
+    wanted: dict[str, datetime] = {}
     async for state, record in _records(conn, until, progress):
         if record is None:
             config = state.config()
         else:
             writer.add(record)
-    return writer.close(config, datetime.now(UTC))
+            if archive is not None and (found := _document_number(record)) is not None:
+                wanted.setdefault(*found)
+    index: DocumentIndex | None = None
+    if archive is not None:
+        # after the stream: every exported event's document was committed before it was published
+        index = await export_documents(archive, wanted, writer.add_file)
+    return writer.close(config, datetime.now(UTC), index.section() if index is not None else None)
 
 
 async def publish_checkpoint(conn: Conn, key_file: Path,

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from fw_contracts import Event, UndecodableEvent, decode
 
 from fw_audit.checks import Seen
+from fw_audit.checks.documents import InvoiceDocumentsCheck
 from fw_audit.checks.erasure import ErasureCheck
 from fw_audit.checks.integrity import IntegrityCheck
 from fw_audit.checks.numbering import NumberingCheck
@@ -93,6 +94,8 @@ class Verifier:
                                         stream_config=options.stream_config,
                                         config_source=options.config_source)
         self.projections = ProjectionsCheck()
+        #: Only when verifying a bundle: its invoice documents against the events.
+        self.documents: InvoiceDocumentsCheck | None = None
         #: The live tables, read by the runner after the last record (None: not read).
         self.live: LiveTables | None = None
         self.last_time: datetime | None = None
@@ -111,6 +114,8 @@ class Verifier:
         self.totals.feed(seen)
         self.integrity.feed(seen)
         self.projections.feed(seen)
+        if self.documents is not None:
+            self.documents.feed(seen)
 
     def feed_all(self, records: Iterable[Record]) -> Verifier:
         """Feed every record of ``records``."""
@@ -122,6 +127,8 @@ class Verifier:
         """The report: ``as_of`` is the end of the audited history (pending vs. missing erasure)."""
         checks = [self.erasure.result(as_of), self.numbering.result(), self.totals.result(),
                   self.pii.result(), self.integrity.result(), self.projections.result(self.live)]
+        if self.documents is not None:
+            checks.append(self.documents.result())
         return AuditReport(summary=self.replay.finish(), checks=checks, as_of=as_of, source=source,
                            erasure_delays=list(self.erasure.delays))
 

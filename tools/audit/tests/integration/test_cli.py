@@ -65,7 +65,10 @@ async def test_keygen_checkpoint_verify_export_report(fw_env, tmp_path: Path) ->
     assert code == 0 and (bundle / "manifest.json").is_file()
     code, out, _ = await cli("audit", "verify", "--bundle", str(bundle), "--public-key", pub, "--json",
                              nats_url="nats://127.0.0.1:1")  # no NATS needed
-    assert code == 3 and json.loads(out)["failed"] == [] and json.loads(out)["skipped"] == ["projections"]
+    # exported without archive access: the invoice documents are not in it, and that check is skipped too
+    assert code == 3 and json.loads(out)["failed"] == [] and json.loads(out)["skipped"] == ["projections",
+                                                                                            "invoice_documents"]
+    assert json.loads((bundle / "manifest.json").read_text())["invoice_documents"]["included"] is False
 
     html = tmp_path / "report.html"
     code, out, _ = await cli("audit", "report", "--html", str(html), nats_url=url)
