@@ -209,6 +209,27 @@ async def test_retention_reads_its_erasure_history_without_a_consumer(
     retention.assert_no_denials()
 
 
+async def test_billing_reads_its_account_erasure_history_without_a_consumer(
+        connect_as: ConnectAs, admin: NatsUser) -> None:
+    """Billing's restore safety reads every CustomerAccountErased back with stateless gets; it
+    still cannot create a consumer beyond its own durables."""
+    from fw_billing.adapters.history import account_erasure_history
+    from fw_contracts.events import AccountErasureReason, CustomerAccountErased
+
+    events = [CustomerAccountErased(customer_number=f"K0000{i}", request_id=uuid.uuid4(), reason=reason,
+                                    erased_at=datetime.now(UTC))
+              for i, reason in enumerate(AccountErasureReason, start=1)]
+    for body in (events[0].to_json(), b"{}", events[1].to_json()):
+        subject = events[0].subject() if body != b"{}" else PROBE
+        await admin.js.publish(subject, body)
+    billing = await connect_as("billing")
+    assert [e async for e in account_erasure_history(billing.js)] == events
+    billing.assert_no_denials()
+    with pytest.raises(nats.errors.TimeoutError):
+        await billing.nc.request(f"$JS.API.CONSUMER.CREATE.{S}", b"{}", timeout=DENIED)
+    await billing.denied(f"$JS.API.CONSUMER.CREATE.{S}")
+
+
 # ------------------------------------------------------------------------------ consumers
 
 async def test_intake_cannot_create_or_use_billings_consumers(connect_as: ConnectAs, admin: NatsUser) -> None:

@@ -27,6 +27,7 @@ from fw_platform.runtime import Runtime
 
 from fw_billing.adapters.deliveries import SqlArchiveStore, SqlDeliveryStore
 from fw_billing.adapters.exports import Exports
+from fw_billing.adapters.history import account_erasure_history
 from fw_billing.adapters.keys import KeyRing
 from fw_billing.adapters.rendering import PdfRenderer
 from fw_billing.adapters.repository import SqlBillingRepository
@@ -36,7 +37,7 @@ from fw_billing.adapters.vault import VaultPersonalData
 from fw_billing.adapters.views import BillingViews
 from fw_billing.application.archive import YearDestroyed, destroy_expired_archive
 from fw_billing.application.cancellation import cancel_invoice
-from fw_billing.application.customers import erase_customer_account
+from fw_billing.application.customers import erase_customer_account, reapply_account_erasures
 from fw_billing.application.delivery import MailSender, RetryPolicy, deliver_next, purge_failed
 from fw_billing.application.handlers import (
     on_billing_address_provided,
@@ -80,6 +81,12 @@ class Billing:
         """Close a customer account and erase its personal fields in its own transaction (HTTP)."""
         async with self.runtime.unit_of_work() as uow:
             return await erase_customer_account(customer_number, reason, requested_by, uow, deps=self.deps)
+
+    async def reapply_account_erasures(self) -> int:
+        """Restore safety: erase again every account the stream says was erased (see
+        :func:`fw_billing.application.customers.reapply_account_erasures`)."""
+        return await reapply_account_erasures(self.runtime.unit_of_work,
+                                              account_erasure_history(self.runtime.js), deps=self.deps)
 
     async def destroy_expired_archive(self, now: datetime) -> list[YearDestroyed]:
         """Destroy every archive year past its retention period at ``now`` (injectable clock)."""
@@ -169,6 +176,15 @@ def create_app(settings: Settings | None = None, *, vault: PersonalDataSource | 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await billing.runtime.start()
+        try:
+            # Before the API answers: a restored database must not show erased accounts. If the
+            # stream cannot be read, billing does not start (nothing would guard restored rows).
+            again = await billing.reapply_account_erasures()
+        except BaseException:
+            log.error("customer-account erasures could not be re-applied from the stream; not starting")
+            await billing.runtime.stop()
+            raise
+        log.info("customer-account erasures re-applied at start", extra={"count": again})
         task = asyncio.create_task(billing.worker.run(), name="billing-worker")
         try:
             yield

@@ -91,9 +91,15 @@ class Harness:
         return self.clients[0]
 
     def settings(self, **overrides: Any) -> Settings:
-        values: dict[str, Any] = {"archive_key": TEST_ARCHIVE_KEY, "delivery_poll_s": 0.2, **overrides}
-        return Settings(nats_url=self.env.nats_url, database_url=self.env.dsn("billing"),
-                        http_port=0, **values)
+        values: dict[str, Any] = {"nats_url": self.env.nats_url, "database_url": self.env.dsn("billing"),
+                                  "http_port": 0, "archive_key": TEST_ARCHIVE_KEY, "delivery_poll_s": 0.2,
+                                  **overrides}
+        return Settings(**values)
+
+    def as_billing_user(self) -> dict[str, Any]:
+        """Settings overrides to connect with billing's own NATS user (its real permissions)."""
+        user, password = self.env.nats_credentials("billing")
+        return {"nats_url": self.env.nats_plain_url, "nats_user": user, "nats_password": password}
 
     async def start_instance(self, *, sender: Any = None, **overrides: Any) -> FastAPI:
         """One more billing instance (same database and durable consumers)."""

@@ -3,8 +3,9 @@
 The account's personal fields leave every row of billing's tables and, after VACUUM FULL, the
 table's files on disk; the customer number stays; CustomerAccountErased carries no personal data;
 a second erasure changes nothing; a later promotion of the same request does not bring the
-account back; unknown numbers, bad reasons and free-text staff ids are refused; the route needs
-the API token like every office route.
+account back; nor does a restored database backup (billing erases again at start, reading the
+stream with its own NATS user); unknown numbers, bad reasons and free-text staff ids are
+refused; the route needs the API token like every office route.
 """
 
 from __future__ import annotations
@@ -258,3 +259,48 @@ async def test_the_erasure_route_needs_the_api_token(harness: Any, ended: Any) -
     ok = await harness.http.post(path, json=ERASE, headers=auth)
     assert ok.status_code == 200, ok.text
     assert await harness.sql("SELECT closed_at FROM customer_accounts") is not None
+
+
+async def test_a_restored_backup_does_not_bring_an_erased_account_back(billing: Any, ended: Any) -> None:
+    number, _ = await promoted_account(billing, ended)
+    other = ended(900)
+    billing.vault.store(other.request_id, statement=True)
+    await billing.publish(CustomerPromoted(session_id=other.session_id, request_id=other.request_id,
+                                           technician="tech-03", statement_sha256="e" * 64, stated_at=utcnow()))
+    await billing.wait_for(CustomerAccountCreated, count=2)
+    before = dict((await billing.rows("SELECT * FROM customer_accounts WHERE customer_number = $1", number))[0])
+    resp = await billing.http.post(f"/api/customers/{number}/erasure", json=ERASE)
+    assert resp.status_code == 200
+    await billing.wait_for(CustomerAccountErased)
+    await billing.settle()
+
+    # The database comes back from a backup taken before the erasure (the stream is not part of
+    # it): the row holds the account's data again.
+    admin = await asyncpg.connect(database_dsn(billing.env.admin_dsn, billing.env.database))
+    try:
+        async with admin.transaction():
+            await admin.execute("ALTER TABLE billing.customer_accounts DISABLE TRIGGER customer_accounts_guard")
+            await admin.execute(
+                "UPDATE billing.customer_accounts SET personal_enc = $2, stated_at = $3, closed_at = NULL,"
+                " closure_reason = NULL, closed_by = NULL WHERE customer_number = $1",
+                number, before["personal_enc"], before["stated_at"])
+            await admin.execute("ALTER TABLE billing.customer_accounts ENABLE TRIGGER customer_accounts_guard")
+    finally:
+        await admin.close()
+    assert (await billing.http.get(f"/api/customers/{number}")).json()["company"] == "Beispiel AG"
+
+    # A billing (re)start with its own NATS user erases it again before its API answers.
+    await billing.start_instance(**billing.as_billing_user())
+    restarted = billing.clients[-1]
+    shown = (await restarted.get(f"/api/customers/{number}")).json()
+    assert shown["status"] == "closed" and shown["company"] is None and shown["statement"] is None
+    row = (await billing.rows("SELECT * FROM customer_accounts WHERE customer_number = $1", number))[0]
+    assert row["personal_enc"] is None and row["stated_at"] is None
+    assert row["closure_reason"] == "customer_request" and row["closed_at"] == datetime.fromisoformat(
+        resp.json()["erased_at"]) and row["closed_by"] is None  # who asked is not in the event
+    # the other account is untouched, and re-applying announced nothing new
+    assert (await restarted.get("/api/customers/K00002")).json()["company"] == "Beispiel AG"
+    await billing.settle()
+    assert len(await billing.events(CustomerAccountErased)) == 1
+    # once more: nothing left to erase
+    assert await billing.apps[-1].state.billing.reapply_account_erasures() == 0

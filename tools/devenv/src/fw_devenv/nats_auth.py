@@ -153,13 +153,20 @@ def durable_api(user: str) -> tuple[str, ...]:
     return tuple(subjects)
 
 
+#: Services that read their own erasure events back from the stream after a database restore
+#: (restore safety, with :data:`_MESSAGE_GET`): retention its ``PersonalDataErased``, billing its
+#: ``CustomerAccountErased``.
+HISTORY_READERS: tuple[str, ...] = ("retention", "billing")
+
+
 def _service(svc: str) -> Permissions:
     publish = [f"fw.{svc}.>", *_STREAM_READ, *durable_api(svc)]
     publish += [s.value for s in VAULT_REQUESTS.get(svc, ())]
+    if svc in HISTORY_READERS:
+        publish += _MESSAGE_GET
     if svc == VAULT_OWNER:
         return Permissions(
-            # restore safety reads retention's own erasure history back from the stream
-            publish_allow=(*publish, *_MESSAGE_GET),
+            publish_allow=tuple(publish),
             # only inside the vault's queue group: a plain subscription (a spy) is refused
             subscribe_allow=(inbox_subscription(svc), f"{VAULT_ALL} {VAULT_QUEUE}"),
             subscribe_deny=(),

@@ -149,7 +149,7 @@ class SqlBillingRepository:
         return AccountState(customer_number=row["customer_number"], request_id=row["request_id"],
                             closed_at=row["closed_at"], closure_reason=row["closure_reason"])
 
-    async def erase_customer(self, customer_number: str, reason: str, requested_by: str,
+    async def erase_customer(self, customer_number: str, reason: str, requested_by: str | None,
                              at: datetime) -> None:
         # The data themselves go (not only a key: the year's customer key is shared). The
         # database refuses any later change of a closed row (migration 003).

@@ -16,11 +16,18 @@ A closed account is final. A later ``CustomerPromoted`` or ``SessionEnded`` for 
 finds the row (``customer_accounts.request_id`` is UNIQUE) and never reads the vault for it
 again; the database refuses any change to a closed row (migration 003). Erasing again changes
 nothing and emits nothing (:class:`AlreadyErased`).
+
+Restore safety: a database backup taken before an erasure still holds the account's data. The
+stream is not part of that backup and keeps every ``CustomerAccountErased``; at every start
+billing erases again each account the stream says was erased (:func:`reapply_account_erasures`)
+before its HTTP API answers.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterable, Callable
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 
 from fw_contracts.events import AccountErasureReason, CustomerAccountErased
@@ -68,3 +75,24 @@ async def erase_customer_account(customer_number: str, reason: AccountErasureRea
     uow.emit(event)
     log.info("customer account erased", extra={"customer_number": customer_number, "reason": reason.value})
     return event
+
+
+async def reapply_account_erasures(unit_of_work: Callable[[], AbstractAsyncContextManager[UnitOfWork]],
+                                   history: AsyncIterable[CustomerAccountErased], *, deps: BillingDeps) -> int:
+    """Erase again every account of ``history`` that is open (a restored backup); emits nothing.
+
+    Returns how many accounts were erased again. The restored closure keeps the event's reason
+    and time; who asked is not in the event, so ``closed_by`` stays empty.
+    """
+    again = 0
+    async for event in history:
+        async with unit_of_work() as uow:
+            repo = deps.repository(uow.conn)
+            account = await repo.account_for_erasure(event.customer_number)
+            if account is None or account.closed or account.request_id != event.request_id:
+                continue  # not in this backup, already closed, or not this account
+            await repo.erase_customer(event.customer_number, event.reason.value, None, event.erased_at)
+            again += 1
+            log.warning("customer account erased again after a restore",
+                        extra={"customer_number": event.customer_number})
+    return again

@@ -203,9 +203,10 @@ class BillingRepository(Protocol):
     async def account_for_erasure(self, customer_number: str) -> AccountState | None:
         """The account, locked until the transaction ends; None if the number is unknown."""
 
-    async def erase_customer(self, customer_number: str, reason: str, requested_by: str,
+    async def erase_customer(self, customer_number: str, reason: str, requested_by: str | None,
                              at: datetime) -> None:
-        """Delete the open account's personal fields and mark it closed (final)."""
+        """Delete the open account's personal fields and mark it closed (final); ``requested_by``
+        is None only when an erasure is re-applied after a restore."""
 
     async def record_request(self, facts: RequestFacts) -> None:
         """Remember a request's facts (first seen wins)."""
