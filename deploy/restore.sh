@@ -10,8 +10,9 @@
 # anything can read the vault: start retention alone, let it re-apply the erasure log from the
 # stream (it does so at start with FW_RETENTION_REAPPLY_ON_START=true, and this script calls
 # POST /api/erasure-log/reapply?from_stream=true once more and checks the answer), and only
-# then start intake, session, billing, reporting, web and Caddy. See services/retention/README.md
-# and docs/privacy/restore.md.
+# then start intake, session, billing, reporting, web and Caddy. Billing in turn erases again, at
+# its start and before its API answers, every customer account the stream's CustomerAccountErased
+# events name. See services/retention/README.md and docs/privacy/restore.md.
 set -euo pipefail
 cd "$(dirname "$0")"
 # shellcheck disable=SC2206

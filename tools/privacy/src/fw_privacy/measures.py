@@ -59,10 +59,13 @@ TOMS: tuple[Tom, ...] = (
          "services/retention/tests/integration/test_erasure_stream.py")),
     Tom("T-RESTORE", "Erneute Löschung nach Wiederherstellung",
         "Nach dem Einspielen eines Datenbank-Backups werden die Löschvermerke aus der Ereignishistorie "
-        "ergänzt und alle gelöschten Anfragen erneut gelöscht, bevor der Datentresor Anfragen annimmt.",
+        "ergänzt und alle gelöschten Anfragen erneut gelöscht, bevor der Datentresor Anfragen annimmt; "
+        "ebenso löscht billing bei jedem Start jedes Kundenkonto erneut, dessen Löschung in der "
+        "Ereignishistorie steht (CustomerAccountErased), bevor seine Schnittstelle antwortet.",
         "Speicherbegrenzung, rasche Wiederherstellbarkeit (Art. 32 Abs. 1 lit. c)",
         ("docs/privacy/restore.md", "services/retention/src/fw_retention/application/restore.py",
-         "tests/privacy/test_restore_reapply.py")),
+         "tests/privacy/test_restore_reapply.py", "services/billing/src/fw_billing/application/customers.py",
+         "services/billing/tests/integration/test_billing_customer_erasure.py")),
     Tom("T-NO-PII-OPS", "Keine personenbezogenen Daten in Protokollen und Fehlern",
         "Protokolle schreiben nur freigegebene Felder (Kennungen, Zähler, Fehlertypen); Fehlermeldungen "
         "wiederholen nie Eingabewerte; zurückgestellte Nachrichten speichern nur Ort und Grund; Kennzahlen "

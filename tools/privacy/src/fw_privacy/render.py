@@ -168,7 +168,10 @@ def deletion_concept(cls: Classification) -> str:
         "werden nach festgelegter Frist vernichtet [Frist: …], die Daten sind nur über eine Wiederherstellung "
         "erreichbar, nach jeder Wiederherstellung wird erneut gelöscht, und das Verfahren ist dokumentiert "
         "(BayLfD, 30. Tätigkeitsbericht 2021, Nr. 12.5). Die erneute Löschung ist umgesetzt und getestet: "
-        "siehe `docs/privacy/restore.md` und `tests/privacy/test_restore_reapply.py`. Im Datentresor "
+        "siehe `docs/privacy/restore.md` und `tests/privacy/test_restore_reapply.py`. Für Kundenkonten "
+        "gilt dasselbe: billing löscht bei jedem Start jedes Konto erneut, dessen Löschung in der "
+        "Ereignishistorie steht (`CustomerAccountErased`), bevor seine Schnittstelle antwortet "
+        "(`services/billing/tests/integration/test_billing_customer_erasure.py`). Im Datentresor "
         "liegen die Daten in Sicherungen nur verschlüsselt vor; der Hauptschlüssel gehört nicht in die "
         "Datenbanksicherung.", "",
         "### 4.4 Löschen von Schlüsseln (Krypto-Löschung)", "",
@@ -197,7 +200,8 @@ def deletion_concept(cls: Classification) -> str:
         "vernichtet wird (Art. 17 Abs. 3 lit. b DSGVO, § 14b UStG, § 147 AO). Ein geschlossenes Konto "
         "ist endgültig: Die Datenbank lehnt jede Änderung und jedes Löschen der Zeile ab, und eine "
         "spätere Beförderung derselben Anfrage legt es nicht neu an und liest dafür nichts aus dem "
-        "Datentresor. Eine zweite Löschung ändert nichts (Antwort 409 `already_erased`).", "",
+        "Datentresor. Eine zweite Löschung ändert nichts (Antwort 409 `already_erased`). Nach dem Einspielen "
+        "einer Sicherung von billing werden gelöschte Konten beim Start erneut gelöscht (4.3).", "",
         "## 5. Offene Punkte", ""]
     opens: dict[str, list[RetentionEntry]] = {}
     for e in ENTRIES:

@@ -178,13 +178,20 @@ ENTRIES: tuple[RetentionEntry, ...] = (
                      "Konto wird mit Zeitpunkt, Grund und Kürzel geschlossen, die Kundennummer bleibt (sie "
                      "steht auf ausgestellten Rechnungen) und wird nie neu vergeben; die Datenbank lehnt jede "
                      "spätere Änderung eines geschlossenen Kontos ab, eine spätere Beförderung derselben "
-                     "Anfrage legt es nicht neu an; Ereignis CustomerAccountErased ohne personenbezogene Daten",
+                     "Anfrage legt es nicht neu an; Ereignis CustomerAccountErased ohne personenbezogene Daten; "
+                     "nach einer Wiederherstellung erneute Löschung beim Start von billing",
                      ("services/billing/src/fw_billing/application/customers.py",
                       "services/billing/src/fw_billing/migrations/003_customer_erasure.sql",
                       "services/billing/tests/integration/test_billing_customer_erasure.py")),
-        ("T-BILLING-ENC", "T-DB-ROLES", "T-ORG-ACCOUNTS"),
+        ("T-BILLING-ENC", "T-DB-ROLES", "T-RESTORE", "T-ORG-ACCOUNTS"),
         places=(Place("billing", "customer_accounts", "personal_enc"),
                 Place("billing", "customer_accounts", "stated_at")),
+        other_places=(
+            OtherPlace("HTTP-Antwort", "billing GET /api/customers, GET /api/exports/customers.csv; Weboberfläche "
+                       "/buero/kunden", "nur zur Anzeige bzw. für die eigene Buchhaltung des Büros"),
+            OtherPlace("Datenbank-Backups", "Sicherungen des Schemas billing",
+                       "nur als Chiffrat; Hauptschlüssel (FW_BILLING_ARCHIVE_KEY) nicht im Backup; erneute "
+                       "Löschung gelöschter Konten beim Start von billing")),
         encrypted_at_rest=True,
         notes=("Rechnungen mit der Kundennummer bleiben unverändert im Rechnungsarchiv, bei Rechnungen nach "
                "§ 14 UStG mit Firma, Name und Anschrift des Empfängers (E-RECIPIENT, E-ARCHIVE): Art. 17 "
