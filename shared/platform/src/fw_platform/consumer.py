@@ -102,6 +102,16 @@ class UnitOfWork:
 Handler = Callable[[Any, UnitOfWork], Awaitable[None]]
 
 
+def batched(handler: Callable[[list[Any], UnitOfWork], Awaitable[None]]) -> Handler:
+    """Mark a handler that takes a *list* of events of its type (in stream order) and one unit
+    of work: consecutive events for it in a chunk are handed over together, so it can change
+    state with one statement for all of them (``executemany``, ``unnest``) instead of a round
+    trip each. When a chunk is split to isolate a failing message, it gets lists of one.
+    """
+    handler.batched = True  # type: ignore[attr-defined]
+    return handler  # type: ignore[return-value]
+
+
 @dataclass
 class Outcome:
     handled: int = 0
@@ -235,11 +245,30 @@ class EventConsumer:
 
     async def _run_handler(self, conn: asyncpg.Connection, event: Event) -> list[Event]:
         """The handler's state change on ``conn``; returns the events it emitted."""
-        handler = self._handlers.get(type(event))
+        return await self._run_group(conn, [event])
+
+    def _groups(self, events: list[Event]) -> list[list[Event]]:
+        """Runs of consecutive events for the same batched handler; any other event alone."""
+        groups: list[list[Event]] = []
+        for event in events:
+            handler = self._handlers.get(type(event))
+            if (groups and getattr(handler, "batched", False)
+                    and self._handlers.get(type(groups[-1][0])) is handler):
+                groups[-1].append(event)
+            else:
+                groups.append([event])
+        return groups
+
+    async def _run_group(self, conn: asyncpg.Connection, events: list[Event]) -> list[Event]:
+        handler = self._handlers.get(type(events[0]))
         if handler is None:
-            raise PermanentError(f"no handler for {type(event).__name__}")
+            raise PermanentError(f"no handler for {type(events[0]).__name__}")
         uow = UnitOfWork(conn=conn, now=utcnow())
-        await handler(event, uow)
+        if getattr(handler, "batched", False):
+            await handler(events, uow)
+        else:
+            (event,) = events
+            await handler(event, uow)
         return uow.emitted
 
     async def _handle_in_one_transaction(self, batch: list[tuple[Msg, Event]]) -> None:
@@ -249,13 +278,16 @@ class EventConsumer:
         seqs = [msg.metadata.sequence.stream if msg.metadata else None for msg, _ in batch]
         async with self._pool.acquire() as conn, conn.transaction():
             fresh: set[uuid.UUID] = {r[0] for r in await conn.fetch(_RECORD_MANY, self.durable, ids, seqs)}
+            todo: list[Event] = []
             for _, event in batch:
                 if event.event_id in fresh:
                     fresh.discard(event.event_id)  # a second copy in this batch is a duplicate
-                    emitted += await self._run_handler(conn, event)
+                    todo.append(event)
                     results.append((event, True))
                 else:
                     results.append((event, False))
+            for group in self._groups(todo):
+                emitted += await self._run_group(conn, group)
             await outbox.append(conn, emitted)
         self._counted(results)
 
@@ -299,16 +331,21 @@ class EventConsumer:
     async def _ack(self, msgs: Sequence[Msg]) -> None:
         """Ack after the commit and wait for the server to confirm (``ack_sync``).
 
-        The acks of a chunk go out together, so the wait is one round trip per chunk, not per
-        event. A confirmation that does not come in time is not an error: the event is
-        committed, and a redelivery after ``ack_wait`` is dropped by the idempotency record.
+        One round trip per chunk, not per event: the chunk's acks go out as plain acks and the
+        last one as ``ack_sync``. The server handles a consumer's acks in the order they arrive,
+        so its reply to the last confirms the chunk. A confirmation that does not come in time
+        is not an error: the events are committed, and a redelivery after ``ack_wait`` is
+        dropped by the idempotency record.
         """
-        results = await asyncio.gather(*(m.ack_sync(timeout=ACK_CONFIRM_TIMEOUT) for m in msgs),
-                                       return_exceptions=True)
-        unconfirmed = sum(1 for r in results if isinstance(r, BaseException))
-        if unconfirmed:
+        if not msgs:
+            return
+        try:
+            for msg in msgs[:-1]:
+                await msg.ack()
+            await msgs[-1].ack_sync(timeout=ACK_CONFIRM_TIMEOUT)
+        except Exception as exc:
             log.warning("ack not confirmed; a redelivery will be dropped as a duplicate",
-                        extra={"consumer": self.durable, "count": unconfirmed})
+                        extra={"consumer": self.durable, "count": len(msgs), "error": type(exc).__name__})
 
     async def _retry(self, msg: Msg, *, kind: str, error: BaseException) -> None:
         deliveries = msg.metadata.num_delivered if msg.metadata else 1
