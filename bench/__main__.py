@@ -99,4 +99,11 @@ if __name__ == "__main__":
     parser.add_argument("--only", nargs="+", choices=SECTIONS, help="run only these sections")
     parser.add_argument("--out", help="results file (default bench/results/<date>.json)")
     logging.basicConfig(level=logging.ERROR)  # the platform's own warnings (disconnects on close) are noise here
-    raise SystemExit(asyncio.run(main(parser.parse_args())))
+    args = parser.parse_args()
+    # The services run under uvicorn, which picks uvloop when it is installed (fw_platform
+    # depends on it): the in-process parts (raw loops, event path) run on the same loop.
+    try:
+        import uvloop
+    except ImportError:
+        raise SystemExit(asyncio.run(main(args))) from None
+    raise SystemExit(uvloop.run(main(args)))

@@ -11,6 +11,9 @@ consumer of its own and publishes one SessionEnded per input:
 * ``platform_insert``: the same with a handler doing one INSERT (a state change);
 * ``platform_projection``: a handler doing one INSERT and emitting nothing (a projection, as in
   reporting): the consumer's own limit when no publish (and no server fsync for it) follows;
+* ``platform_batched`` / ``platform_batched_projection``: the INSERT variants with a batched
+  handler (``fw_platform.consumer.batched``): one ``INSERT ... SELECT unnest(...)`` for each run of
+  events in a chunk instead of one round trip per event;
 * ``platform_ceiling``: a handler doing nothing at all: what the platform itself costs per event
   (fetch, decode, idempotency record, commit, ack), the ceiling for any handler.
 
@@ -31,7 +34,7 @@ from typing import Any
 from fw_contracts.events import SessionEnded, SessionStarted
 from fw_devenv.pytest_plugin import FwEnv
 from fw_platform.bus import connect, durable_consumer_config
-from fw_platform.consumer import UnitOfWork
+from fw_platform.consumer import UnitOfWork, batched
 from fw_platform.runtime import Runtime
 from fw_platform.settings import ServiceSettings
 
@@ -82,13 +85,14 @@ async def _raw(env: FwEnv, n: int, run: str) -> dict[str, float]:
     return {"rate": n / dt, "consume_rate": n / dt}
 
 
-async def _platform(env: FwEnv, n: int, run: str, *, insert: bool, batch: int, emit: bool = True) -> dict[str, float]:
+async def _platform(env: FwEnv, n: int, run: str, *, insert: bool, batch: int, emit: bool = True,
+                    batch_handler: bool = False) -> dict[str, float]:
     mig = Path(tempfile.mkdtemp(prefix="bench-mig-"))
     (mig / "001_seen.sql").write_text(MIGRATION)
     settings = ServiceSettings(nats_url=env.nats_url, database_url=env.dsn("intake"), consumer_batch=batch,
                                log_level="WARNING")
     rt = Runtime("intake", settings, mig)
-    name = f"session_started_{'db' if insert else 'nodb'}{'' if emit else 'proj'}{run}"
+    name = f"session_started_{'db' if insert else 'nodb'}{'' if emit else 'proj'}{'b' if batch_handler else ''}{run}"
     durable = f"intake--{name}"
 
     async def on_session_started(event: SessionStarted, uow: UnitOfWork) -> None:
@@ -100,7 +104,16 @@ async def _platform(env: FwEnv, n: int, run: str, *, insert: bool, batch: int, e
                                   technician=event.technician, started_at=event.started_at,
                                   ended_at=event.started_at, duration_seconds=0, **event.caused()))
 
-    rt.consume(name, {SessionStarted: on_session_started})
+    @batched
+    async def on_session_started_batch(events: list[SessionStarted], uow: UnitOfWork) -> None:
+        await uow.conn.execute("INSERT INTO seen(consumer, session_id, at) SELECT $1, unnest($2::uuid[]), $3"
+                               " ON CONFLICT DO NOTHING", durable, [e.session_id for e in events], uow.now)
+        if emit:
+            uow.emit(*(SessionEnded(session_id=e.session_id, request_id=e.request_id, technician=e.technician,
+                                    started_at=e.started_at, ended_at=e.started_at, duration_seconds=0,
+                                    **e.caused()) for e in events))
+
+    rt.consume(name, {SessionStarted: on_session_started_batch if batch_handler else on_session_started})
     await rt.start()
     t0 = time.perf_counter()
     consumed_at = None
@@ -126,7 +139,8 @@ async def _platform(env: FwEnv, n: int, run: str, *, insert: bool, batch: int, e
 async def event_path(infra: Infra, n: int, runs: int, batch: int = 100) -> dict[str, Any]:
     """Median rates of the variants; ratios against ``raw`` in the same run."""
     res: dict[str, list[dict[str, float]]] = {"raw": [], "platform_no_db": [], "platform_insert": [],
-                                              "platform_projection": [], "platform_ceiling": []}
+                                              "platform_projection": [], "platform_batched": [],
+                                              "platform_batched_projection": [], "platform_ceiling": []}
     async with infra.env("event-path") as env:
         await _preload(env, n)
         for r in range(runs):
@@ -135,6 +149,10 @@ async def event_path(infra: Infra, n: int, runs: int, batch: int = 100) -> dict[
             res["platform_insert"].append(await _platform(env, n, str(r), insert=True, batch=batch))
             res["platform_projection"].append(await _platform(env, n, str(r), insert=True, batch=batch,
                                                               emit=False))
+            res["platform_batched"].append(await _platform(env, n, str(r), insert=True, batch=batch,
+                                                           batch_handler=True))
+            res["platform_batched_projection"].append(await _platform(env, n, str(r), insert=True, batch=batch,
+                                                                      emit=False, batch_handler=True))
             res["platform_ceiling"].append(await _platform(env, n, str(r), insert=False, batch=batch, emit=False))
     out: dict[str, Any] = {"events": n, "batch": batch}
     for k, v in res.items():
@@ -143,4 +161,5 @@ async def event_path(infra: Infra, n: int, runs: int, batch: int = 100) -> dict[
     raw = out["raw"]["median"]
     out["ratio_no_db_vs_raw"] = round(out["platform_no_db"]["median"] / raw, 3)
     out["ratio_insert_vs_raw"] = round(out["platform_insert"]["median"] / raw, 3)
+    out["ratio_batched_vs_raw"] = round(out["platform_batched"]["median"] / raw, 3)
     return out

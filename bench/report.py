@@ -27,7 +27,9 @@ def targets(s: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
     if ep := s.get("event_path"):
         out.append(_t("event_path_no_db", ep["ratio_no_db_vs_raw"], 0.5, "ratio", True))
-        out.append(_t("event_path_db", ep["platform_insert"]["median"], 10_000, "events/s", True))
+        # "with database work through batching": the batched handler is the means the target names
+        db = ep.get("platform_batched", ep["platform_insert"])
+        out.append(_t("event_path_db", db["median"], 10_000, "events/s", True))
     if lc := s.get("lifecycles"):
         sat = lc["phases"]["saturated"]
         out.append(_t("lifecycles", sat["lifecycles_per_s"], 100, "lifecycles/s", True))
@@ -65,10 +67,15 @@ def render(r: dict[str, Any]) -> str:
                  ("EventConsumer, handler without DB work", _rate(ep["platform_no_db"]),
                   f"{100 * ep['ratio_no_db_vs_raw']:.0f} % of raw (target >= 50 %)"),
                  ("EventConsumer, handler with one INSERT", _rate(ep["platform_insert"]),
-                  f"{100 * ep['ratio_insert_vs_raw']:.0f} % of raw (target >= 10,000/s)"),
+                  f"{100 * ep['ratio_insert_vs_raw']:.0f} % of raw"),
                  ("EventConsumer, INSERT, emits nothing", _rate(ep["platform_projection"]),
-                  "consumer alone, no publish"),
-                 ("EventConsumer, handler does nothing", _rate(ep["platform_ceiling"]),
+                  "consumer alone, no publish")]
+        if "platform_batched" in ep:
+            rows += [("EventConsumer, batched handler: one INSERT per run, emits", _rate(ep["platform_batched"]),
+                      f"{100 * ep['ratio_batched_vs_raw']:.0f} % of raw (target >= 10,000/s)"),
+                     ("EventConsumer, batched handler, emits nothing", _rate(ep["platform_batched_projection"]),
+                      "consumer alone, no publish")]
+        rows += [("EventConsumer, handler does nothing", _rate(ep["platform_ceiling"]),
                   "the platform's own ceiling")]
     if lc := s.get("lifecycles"):
         for name, ph in lc["phases"].items():
