@@ -26,10 +26,8 @@ HISTORY = [*backfill_history(), *live_history()]
 class FakeStore:
     facts: set[Fact] = field(default_factory=set)
 
-    async def record(self, fact: Fact) -> bool:
-        fresh = fact not in self.facts
-        self.facts.add(fact)
-        return fresh
+    async def record_many(self, facts: list[Fact]) -> None:
+        self.facts.update(facts)
 
 
 def test_the_history_uses_every_consumed_event_class() -> None:
@@ -49,6 +47,12 @@ def test_facts_are_built_from_the_declared_fields_only(event: Event) -> None:
     assert facts_of(only_declared) == facts_of(event)  # AttributeError if it read anything else
 
 
+def test_one_batched_handler_takes_every_class_so_a_chunk_is_one_run() -> None:
+    table = handlers(lambda conn: FakeStore())
+    assert len({id(h) for h in table.values()}) == 1
+    assert getattr(next(iter(table.values())), "batched", False)
+
+
 def test_reporting_consumes_what_its_handlers_handle() -> None:
     assert set(handlers(lambda conn: FakeStore())) == set(CONTRACT.consumes)
     assert set(CONTRACT.consumes) <= set(ALL_EVENTS) and CONTRACT.publishes == ()
@@ -61,6 +65,6 @@ async def test_handlers_are_idempotent_by_state() -> None:
     uow = UnitOfWork(conn=Any, now=datetime.now(UTC))  # type: ignore[arg-type]
     for event in HISTORY + HISTORY:  # everything twice
         if type(event) in table:
-            await table[type(event)](event, uow)
+            await table[type(event)]([event], uow)  # type: ignore[arg-type]  # a batched handler
     expected = {f for e in HISTORY for f in facts_of(e)}
     assert store.facts == expected and uow.emitted == []

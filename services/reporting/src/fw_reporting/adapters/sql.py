@@ -3,7 +3,7 @@ source (reads). Tables are unqualified: the pool's search_path is schema ``repor
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -65,10 +65,14 @@ class SqlFactStore:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
 
-    async def record(self, fact: Fact) -> bool:
-        sql = _SESSION_END if isinstance(fact, SessionEndFact) else _INSERT[type(fact)]
-        status: str = await self._conn.execute(sql, *_values(fact))
-        return status.endswith(" 1")  # "INSERT 0 1": written; "INSERT 0 0": known already
+    async def record_many(self, facts: Sequence[Fact]) -> None:
+        """One ``executemany`` (pipelined by asyncpg) per fact kind, each kind in the given order."""
+        by_sql: dict[str, list[tuple[Any, ...]]] = {}
+        for fact in facts:
+            sql = _SESSION_END if isinstance(fact, SessionEndFact) else _INSERT[type(fact)]
+            by_sql.setdefault(sql, []).append(_values(fact))
+        for sql, rows in by_sql.items():
+            await self._conn.executemany(sql, rows)
 
 
 def _month(column: str) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
@@ -12,8 +12,8 @@ from fw_reporting.domain.figures import MonthSums
 
 
 class FactStore(Protocol):
-    async def record(self, fact: Fact) -> bool:
-        """Store a fact; False if it was there already (a repeated event)."""
+    async def record_many(self, facts: Sequence[Fact]) -> None:
+        """Store facts; one already there (a repeated event) is left as it is."""
 
 
 #: Builds a fact store on the handler's transaction connection (``uow.conn``).
