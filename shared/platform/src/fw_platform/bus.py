@@ -33,7 +33,13 @@ ACK_WAIT_S = 30
 
 
 def stream_config(replicas: int = 1) -> StreamConfig:
-    """The one append-only history: file storage, no age limit, deny delete and purge."""
+    """The one append-only history: file storage, no age limit, deny delete and purge.
+
+    ``allow_direct``: stored messages can be read by (batched) direct get, statelessly. That is
+    how readers without durables read the history (the audit tool, restore safety): no reader
+    needs a consumer of its own, so nobody but admin needs the unnamed consumer create
+    (``fw_devenv.nats_auth``).
+    """
     return StreamConfig(
         name=STREAM_NAME,
         subjects=list(STREAM_SUBJECTS),
@@ -48,11 +54,16 @@ def stream_config(replicas: int = 1) -> StreamConfig:
         deny_delete=True,
         deny_purge=True,
         allow_rollup_hdrs=False,
+        allow_direct=True,
     )
 
 
 async def ensure_stream(js: JetStreamContext, replicas: int = 1) -> None:
-    """Create the stream, or update it to the settings above (admin credentials needed)."""
+    """Create the stream, or update it to the settings above (admin credentials needed).
+
+    The update sends the whole configuration, so a stream created by an older release gets what
+    was added since (e.g. ``allow_direct``) at the next start; its messages stay.
+    """
     cfg = stream_config(replicas)
     try:
         await js.stream_info(STREAM_NAME)
