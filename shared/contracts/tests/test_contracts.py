@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
@@ -11,7 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fw_contracts import ALL_EVENTS, UndecodableEvent, decode
+from fw_contracts import ALL_EVENTS, BY_TYPE, UndecodableEvent, decode
+from fw_contracts.registry import UPCASTERS
 from fw_contracts import events as ev
 from fw_contracts.schemas import SCHEMA_DIR, current_schemas, render
 
@@ -25,11 +27,57 @@ def test_committed_schemas_match_the_models() -> None:
     """An unplanned contract change fails here: bump the version and add an upcaster instead."""
     current = current_schemas()
     committed = {p.name for p in SCHEMA_DIR.glob("*.json")}
-    assert committed == set(current), "schema files differ from ALL_EVENTS; run python -m fw_contracts.schemas"
+    missing = set(current) - committed
+    assert not missing, f"no committed schema for {sorted(missing)}; run python -m fw_contracts.schemas"
     for name, schema in current.items():
         assert (SCHEMA_DIR / name).read_text(encoding="utf-8") == render(schema), (
             f"{name}: contract changed without a new version"
         )
+
+
+#: ``fw.<producer>.<event_snake>.v<n>.json``
+_SCHEMA_FILE = re.compile(r"^(?P<stem>fw\.[a-z]+\.[a-z_]+)\.v(?P<version>[0-9]+)\.json$")
+
+
+def test_older_versions_keep_their_frozen_schema_and_an_upcaster() -> None:
+    """A committed file that is not a current version is an older version of a current event
+    (kept, never rewritten: the stream holds those events forever) with an upcaster chain."""
+    by_stem = {cls.subject().rsplit(".", 1)[0]: cls for cls in ALL_EVENTS}
+    older = {p.name for p in SCHEMA_DIR.glob("*.json")} - set(current_schemas())
+    for name in sorted(older):
+        m = _SCHEMA_FILE.match(name)
+        assert m, f"{name}: not a schema file name"
+        cls = by_stem.get(m["stem"])
+        assert cls is not None, f"{name}: no current event of that subject (an event type is never removed)"
+        version = int(m["version"])
+        assert version < cls.version, f"{name}: a version newer than the model"
+        for step in range(version, cls.version):
+            assert (cls.__name__, step) in UPCASTERS, f"{name}: no upcaster {cls.__name__} v{step} -> v{step + 1}"
+        frozen = json.loads((SCHEMA_DIR / name).read_text(encoding="utf-8"))
+        assert frozen["x-subject"] == name.removesuffix(".json")
+        assert frozen["properties"]["schema_version"]["const"] == version
+
+
+def test_every_older_version_has_a_frozen_schema() -> None:
+    """Each upcaster's source version was published, so its schema file stays committed."""
+    committed = {p.name for p in SCHEMA_DIR.glob("*.json")}
+    for event_type, version in UPCASTERS:
+        cls = BY_TYPE[event_type]
+        stem = cls.subject().rsplit(".", 1)[0]
+        assert f"{stem}.v{version}.json" in committed, f"{event_type} v{version}: its schema is not committed"
+
+
+def test_an_old_session_not_billed_decodes_as_v2() -> None:
+    """SessionNotBilled v1 (before ``recipient_data_erased``) is read through the upcaster."""
+    v1 = {"event_type": "SessionNotBilled", "schema_version": 1, "event_id": str(uuid.uuid4()),
+          "occurred_at": "2026-03-01T10:00:00Z", "correlation_id": str(uuid.uuid4()), "causation_id": None,
+          "session_id": str(uuid.uuid4()), "request_id": str(uuid.uuid4()), "reason": "free_threshold",
+          "tariff_version": "2026-01", "raw_seconds": 42}
+    event = decode(json.dumps(v1).encode(), "fw.billing.session_not_billed.v1")
+    assert isinstance(event, ev.SessionNotBilled) and event.schema_version == 2
+    assert event.reason is ev.NotBilledReason.FREE_THRESHOLD and event.raw_seconds == 42
+    assert str(event.event_id) == v1["event_id"]
+    assert ev.SessionNotBilled.subject() == "fw.billing.session_not_billed.v2"
 
 
 #: Unconstrained string fields that are allowed in events, with the reason they cannot hold

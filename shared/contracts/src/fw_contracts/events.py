@@ -188,12 +188,24 @@ class InvoiceCancelled(Event):
 class NotBilledReason(StrEnum):
     FREE_THRESHOLD = "free_threshold"  # e.g. an aborted connection
     GOODWILL = "goodwill"
+    #: (v2) A full invoice was blocked for want of the recipient's address, and the request's
+    #: personal data were erased before the address came (retention's billing hold ended):
+    #: the claim is lost, the session is closed without an invoice.
+    RECIPIENT_DATA_ERASED = "recipient_data_erased"
 
 
 class SessionNotBilled(Event):
+    """A session that will not be invoiced.
+
+    v2 (the first version bump of the contracts): ``reason`` may also be
+    ``recipient_data_erased``. A v1 event is upcast unchanged (every v1 reason is a v2 reason);
+    see ``fw_contracts.registry.UPCASTERS`` and ``docs/contract-evolution.md``.
+    """
+
     producer = "billing"
+    version = 2
     event_type: Literal["SessionNotBilled"] = "SessionNotBilled"
-    schema_version: Literal[1] = 1
+    schema_version: Literal[2] = 2
 
     session_id: uuid.UUID
     request_id: uuid.UUID

@@ -37,6 +37,14 @@ BY_SUBJECT: dict[str, type[Event]] = {cls.subject(): cls for cls in ALL_EVENTS}
 UPCASTERS: dict[tuple[str, int], Callable[[dict[str, Any]], dict[str, Any]]] = {}
 
 
+def _session_not_billed_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """v2 only adds the reason ``recipient_data_erased``: a v1 body is a valid v2 body."""
+    return {**data, "schema_version": 2}
+
+
+UPCASTERS[("SessionNotBilled", 1)] = _session_not_billed_v1_to_v2
+
+
 class UndecodableEvent(Exception):
     """A message that is not a valid event. ``reason`` never contains field values."""
 
