@@ -96,9 +96,18 @@ def _progress(label: str, enabled: bool = True) -> Iterator[Callable[[int, int],
         yield tick
 
 
+def _loop_run(coro: Coroutine[Any, Any, T]) -> T:
+    """uvloop where installed (reading the stream is event-loop bound), else asyncio."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)
+    return uvloop.run(coro)
+
+
 def _run(coro: Coroutine[Any, Any, T]) -> T:
     try:
-        return asyncio.run(coro)
+        return _loop_run(coro)
     except (OSError, TimeoutError, RuntimeError, ValueError) as exc:
         err.print(f"[red]error:[/red] {type(exc).__name__}: {exc}")
         raise typer.Exit(2) from None
