@@ -66,6 +66,8 @@ class _State:
     statements: dict[uuid.UUID, tuple[Sealed, datetime]] = field(default_factory=dict)
     erasures: dict[uuid.UUID, ErasureRecord] = field(default_factory=dict)
     access_log: list[tuple[uuid.UUID, str, str, datetime]] = field(default_factory=list)
+    #: request_id -> (session_id, blocked_at, event_id): the billing holds
+    holds: dict[uuid.UUID, tuple[uuid.UUID, datetime, uuid.UUID]] = field(default_factory=dict)
 
 
 class FakeVaultStore:
@@ -139,8 +141,27 @@ class FakeVaultStore:
     async def stored_before(self, cutoff: datetime, limit: int) -> list[StoredRef]:
         return [r for r in await self.pending(10**9) if r.stored_at <= cutoff][:limit]
 
+    async def record_billing_block(self, request_id: uuid.UUID, session_id: uuid.UUID, blocked_at: datetime,
+                                   event_id: uuid.UUID) -> bool:
+        known = self.s.holds.get(request_id)
+        if known is not None and known[1] <= blocked_at:
+            return False
+        self.s.holds[request_id] = (session_id, blocked_at, event_id)
+        return True
+
+    async def billing_blocked_at(self, request_id: uuid.UUID) -> datetime | None:
+        hold = self.s.holds.get(request_id)
+        return hold[1] if hold else None
+
+    async def due_for_erasure(self, stored_before: datetime, blocked_before: datetime,
+                              limit: int) -> list[StoredRef]:
+        return [r for r in await self.pending(10**9) if r.stored_at <= stored_before
+                and (r.billing_blocked_at is None or r.billing_blocked_at <= blocked_before)][:limit]
+
     async def pending(self, limit: int) -> list[StoredRef]:
-        refs = sorted((StoredRef(k, v[1]) for k, v in self.s.entries.items()), key=lambda r: r.stored_at)
+        holds = {k: v[1] for k, v in self.s.holds.items()}
+        refs = sorted((StoredRef(k, v[1], holds.get(k)) for k, v in self.s.entries.items()),
+                      key=lambda r: r.stored_at)
         return refs[:limit]
 
     async def list_erasures(self, limit: int) -> list[ErasureRecord]:

@@ -78,6 +78,37 @@ class VaultStoreContract:
                 (ids[0], T0 - timedelta(days=2)), (ids[1], T0 - timedelta(days=1))]
             assert [r.request_id for r in await store.stored_before(T0, 1)] == ids[:1]
 
+    async def test_billing_holds_keep_the_first_block_and_defer_the_sweep(self, tx: Any) -> None:
+        plain, held, late = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+        session, first, second = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+        async with tx() as store:
+            for rid in (plain, held, late):
+                await store.insert_entry(entry(rid, T0 - timedelta(days=20)))
+            assert await store.billing_blocked_at(held) is None
+            assert await store.record_billing_block(held, session, T0 - timedelta(days=19), first) is True
+            # a later announcement does not move the hold; a redelivery changes nothing
+            assert await store.record_billing_block(held, session, T0 - timedelta(days=2), second) is False
+            assert await store.record_billing_block(held, session, T0 - timedelta(days=19), first) is False
+            assert await store.record_billing_block(late, session, T0 - timedelta(days=1), second) is True
+            # an earlier one (seen out of order) does
+            assert await store.record_billing_block(late, session, T0 - timedelta(days=3), first) is True
+        async with tx() as store:
+            assert await store.billing_blocked_at(held) == T0 - timedelta(days=19)
+            assert await store.billing_blocked_at(late) == T0 - timedelta(days=3)
+            mine = {plain, held, late}  # the PostgreSQL store may hold other tests' rows
+
+            async def due(stored_before: datetime, blocked_before: datetime) -> dict[uuid.UUID, Any]:
+                refs = await store.due_for_erasure(stored_before, blocked_before, 1000)
+                return {r.request_id: r.billing_blocked_at for r in refs if r.request_id in mine}
+
+            # stored long enough ago, blocked not long enough ago: only the unblocked one is due
+            assert await due(T0 - timedelta(days=14), T0 - timedelta(days=90)) == {plain: None}
+            assert await due(T0 - timedelta(days=14), T0 - timedelta(days=10)) == {
+                plain: None, held: T0 - timedelta(days=19)}
+            assert await due(T0 - timedelta(days=21), T0) == {}  # stored too late for the first rule
+            pending = {r.request_id: r.billing_blocked_at for r in await store.pending(1000)}
+            assert pending[plain] is None and pending[held] == T0 - timedelta(days=19)
+
     async def test_erasure_log_purge_and_markers(self, tx: Any) -> None:
         kept, erased, restored = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
         async with tx() as store:

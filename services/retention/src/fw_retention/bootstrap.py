@@ -99,6 +99,7 @@ class Retention:
         """Run the deadline sweep once at the injected clock's now."""
         return await sweep_abandoned(self.runtime.unit_of_work, self.store_for, now=self.clock(),
                                      abandon_after=self.settings.abandon_after,
+                                     billing_hold=self.settings.billing_hold,
                                      batch=self.settings.sweep_batch)
 
     async def prune_records(self) -> int:
@@ -165,9 +166,11 @@ def create_app(settings: RetentionSettings | None = None, *, clock: Clock = utcn
     platform_http.install(app, service.runtime, public=[("GET", "/api/avv")])
     app.include_router(build_router(unit_of_work=service.runtime.unit_of_work, store_for=service.store_for,
                                     abandon_after=service.settings.abandon_after,
+                                    billing_hold=service.settings.billing_hold,
                                     erasure_history=service.erasure_history))
     app.include_router(build_privacy_router(
         unit_of_work=service.runtime.unit_of_work, store_for=service.store_for, cipher=service.cipher,
-        clock=service.clock, abandon_after=service.settings.abandon_after, avv=service.avv,
+        clock=service.clock, abandon_after=service.settings.abandon_after,
+        billing_hold=service.settings.billing_hold, avv=service.avv,
         register_for=service.register_for))
     return app

@@ -2,7 +2,9 @@
 
 Consumed fields, from ``application/erasure.py``: each trigger erases its ``request_id``; its
 ``event_id`` becomes ``trigger_event_id``, ``occurred_at`` is when the erasure became due, and
-``correlation_id``/``event_id`` are carried on (``caused``). ``PersonalDataErased`` is read back
+``correlation_id``/``event_id`` are carried on (``caused``). ``BillingBlocked`` holds its
+``request_id`` (for ``session_id``'s block, counted from ``occurred_at``, ``event_id`` kept) back
+from the abandonment erasure until the billing hold ends. ``PersonalDataErased`` is read back
 from the stream by ``adapters/history.py`` + ``application/restore.py`` (restore safety).
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 from fw_contracts.catalog import ServiceContract
 from fw_contracts.events import (
+    BillingBlocked,
     InvoiceIssued,
     PersonalDataErased,
     SessionNotBilled,
@@ -26,6 +29,8 @@ CONTRACT = ServiceContract(
         InvoiceIssued: _TRIGGER,
         SessionNotBilled: _TRIGGER,
         SupportRequestWithdrawn: _TRIGGER,
+        # billing waits for the address: hold the request until the billing hold ends
+        BillingBlocked: {"request_id", "session_id", "event_id", "occurred_at"},
         # its own history, read back on restore (not a durable consumer)
         PersonalDataErased: {"request_id", "reason", "trigger_event_id", "erased_at", "had_data"},
     },

@@ -41,6 +41,11 @@ class RetentionSettings(ServiceSettings):
     abandon_after_days: float = Field(default=14, gt=0)
     #: The same deadline in seconds; overrides ``abandon_after_days`` when set (tests, demos).
     abandon_after_s: float | None = Field(default=None, gt=0)
+    #: While billing waits for a missing billing address (``BillingBlocked``), the request is not
+    #: erased as abandoned; it is erased at the latest this long after the block (the hold).
+    billing_hold_days: float = Field(default=90, gt=0)
+    #: The same hold in seconds; overrides ``billing_hold_days`` when set (tests, demos).
+    billing_hold_s: float | None = Field(default=None, gt=0)
     #: Re-apply the erasure log (markers from the stream, then purge) at every start, before the
     #: vault answers: a restored database backup can then never serve erased data.
     reapply_on_start: bool = True
@@ -65,6 +70,12 @@ class RetentionSettings(ServiceSettings):
         if self.abandon_after_s is not None:
             return timedelta(seconds=self.abandon_after_s)
         return timedelta(days=self.abandon_after_days)
+
+    @property
+    def billing_hold(self) -> timedelta:
+        if self.billing_hold_s is not None:
+            return timedelta(seconds=self.billing_hold_s)
+        return timedelta(days=self.billing_hold_days)
 
     def master_key_bytes(self) -> bytes:
         return decode_master_key(self.master_key.get_secret_value())

@@ -11,6 +11,7 @@ import asyncpg
 import pytest
 from fw_contracts import Event, Header, decode
 from fw_contracts.events import (
+    BillingBlocked,
     ErasureReason,
     InvoiceIssued,
     InvoiceKind,
@@ -167,6 +168,38 @@ async def test_sweep_with_injected_clock(service: Retention, nc: Client, clock: 
 async def _at_least(nc: Client, n: int) -> list[PersonalDataErased] | None:
     events = await erased_events(nc)
     return events if len(events) >= n else None
+
+
+async def test_billing_blocked_over_the_stream_holds_the_request_until_the_hold_ends(
+        service: Retention, nc: Client, clock: Clock, admin: asyncpg.Connection) -> None:
+    vault = VaultClient(nc)
+    held, plain = uuid.uuid4(), uuid.uuid4()
+    await vault.put(held, personal_data(address=None))
+    await vault.put(plain, personal_data())
+    blocked = BillingBlocked(session_id=uuid.uuid4(), request_id=held, missing=("billing_address",),
+                             occurred_at=clock.advance(hours=1))
+    await publish(nc, blocked)
+    await wait_until(lambda: handled(admin, blocked))
+    assert await admin.fetchval("SELECT blocked_at FROM retention.billing_holds WHERE request_id = $1",
+                                held) == blocked.occurred_at
+    assert service.settings.billing_hold == timedelta(days=90)
+
+    clock.advance(days=14)  # the normal deadline: only the request billing does not wait on goes
+    assert await service.sweep() == 1
+    (first,) = await wait_until(lambda: erased_events(nc))
+    assert (first.request_id, first.reason) == (plain, ErasureReason.ABANDONED)
+    assert (await vault.get(held, "billing")).data.company == personal_data().company
+
+    clock.now = blocked.occurred_at + timedelta(days=60)  # day 60 of the hold: still held
+    assert await service.sweep() == 0
+    clock.now = blocked.occurred_at + timedelta(days=90)
+    assert await service.sweep() == 1
+    events = await wait_until(lambda: _at_least(nc, 2))
+    last = next(e for e in events if e.request_id == held)
+    assert (last.reason, last.trigger_event_id, last.erased_at) == (ErasureReason.ABANDONED, None, clock.now)
+    with pytest.raises(VaultRefused) as refused:
+        await vault.get(held, "billing")
+    assert refused.value.error is VaultError.ERASED
 
 
 async def test_background_sweep_runs(fw_env: Any, nc: Client) -> None:

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import pytest
 from fw_contracts.events import (
+    BillingBlocked,
     ErasureReason,
     InvoiceIssued,
     InvoiceKind,
@@ -30,6 +31,7 @@ from fw_retention.application.restore import reapply_erasure_log
 from retention_testkit import Clock, FakeUnitsOfWork, FakeVaultStore, personal_data
 
 ABANDON = timedelta(days=14)
+HOLD = timedelta(days=90)
 
 
 def invoice_issued(rid: uuid.UUID, **changes: object) -> InvoiceIssued:
@@ -143,25 +145,100 @@ async def test_sweep_erases_only_past_deadline(uows: FakeUnitsOfWork, store: Fak
     clock.advance(days=7)
     young = await stored(uows, store, clock)
     clock.advance(days=7)  # old is exactly 14 days old now
-    assert await sweep_abandoned(uows, store.for_conn, now=clock(), abandon_after=ABANDON) == 1
+    assert await sweep_abandoned(uows, store.for_conn, now=clock(), abandon_after=ABANDON, billing_hold=HOLD) == 1
     assert [e.request_id for e in uows.outbox] == [old]
     assert uows.outbox[0].reason is ErasureReason.ABANDONED
     assert uows.outbox[0].trigger_event_id is None
-    assert await sweep_abandoned(uows, store.for_conn, now=clock(), abandon_after=ABANDON) == 0
+    assert await sweep_abandoned(uows, store.for_conn, now=clock(), abandon_after=ABANDON, billing_hold=HOLD) == 0
     assert young in store.s.entries
-    pending = await queries.pending_erasures(store, 10, ABANDON)
+    pending = await queries.pending_erasures(store, 10, ABANDON, billing_hold=HOLD)
     assert pending == [{"request_id": young, "stored_at": clock.now - timedelta(days=7),
-                        "deadline": clock.now + timedelta(days=7)}]
-    status = await queries.request_status(store, old)
+                        "billing_blocked_at": None, "deadline": clock.now + timedelta(days=7)}]
+    status = await queries.request_status(store, old, abandon_after=ABANDON, billing_hold=HOLD)
     assert status["state"] == "erased" and status["reason"] == "abandoned"
+
+
+def billing_blocked(rid: uuid.UUID, at: datetime) -> BillingBlocked:
+    return BillingBlocked(session_id=uuid.uuid4(), request_id=rid, missing=("billing_address",), occurred_at=at)
+
+
+async def test_a_request_billing_waits_on_is_held_until_the_hold_ends(
+        uows: FakeUnitsOfWork, store: FakeVaultStore, clock: Clock, handlers: ErasureHandlers) -> None:
+    held = await stored(uows, store, clock)
+    plain = await stored(uows, store, clock)
+    blocked_at = clock.advance(hours=2)
+    assert await uows.run_handler(handlers.on_billing_blocked, billing_blocked(held, blocked_at)) == []
+    # a redelivered or repeated block neither erases nor moves the hold
+    assert await uows.run_handler(handlers.on_billing_blocked, billing_blocked(held, blocked_at + timedelta(1))) == []
+    clock.advance(days=14)
+    assert await sweep_abandoned(uows, store.for_conn, now=clock(), abandon_after=ABANDON, billing_hold=HOLD) == 1
+    assert [e.request_id for e in uows.outbox] == [plain]  # the normal request: erased at 14 days
+    assert held in store.s.entries
+    status = await queries.request_status(store, held, abandon_after=ABANDON, billing_hold=HOLD)
+    assert status["state"] == "stored" and status["billing_blocked_at"] == blocked_at
+    assert status["erase_by"] == blocked_at + HOLD
+    [pending] = await queries.pending_erasures(store, 10, ABANDON, billing_hold=HOLD)
+    assert pending["request_id"] == held and pending["deadline"] == blocked_at + HOLD
+
+    clock.now = blocked_at + HOLD - timedelta(seconds=1)  # day 90 minus a second: still held
+    assert await sweep_abandoned(uows, store.for_conn, now=clock(), abandon_after=ABANDON, billing_hold=HOLD) == 0
+    clock.now = blocked_at + HOLD
+    assert await sweep_abandoned(uows, store.for_conn, now=clock(), abandon_after=ABANDON, billing_hold=HOLD) == 1
+    last = uows.outbox[-1]
+    assert (last.request_id, last.reason, last.trigger_event_id) == (held, ErasureReason.ABANDONED, None)
+    assert held not in store.s.entries and held not in store.s.keys
+
+
+async def test_the_sweep_rechecks_the_hold_under_the_lock(
+        uows: FakeUnitsOfWork, store: FakeVaultStore, clock: Clock, handlers: ErasureHandlers,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    rid = await stored(uows, store, clock)
+    clock.advance(days=15)
+    selected = store.due_for_erasure
+
+    async def block_after_selection(*args: object) -> object:
+        refs = await selected(*args)  # type: ignore[arg-type]
+        # billing's block is handled between the sweep's selection and its erasure
+        await store.record_billing_block(rid, uuid.uuid4(), clock.now - timedelta(days=1), uuid.uuid4())
+        return refs
+
+    monkeypatch.setattr(store, "due_for_erasure", block_after_selection)
+    assert await sweep_abandoned(uows, store.for_conn, now=clock(), abandon_after=ABANDON, billing_hold=HOLD) == 0
+    assert rid in store.s.entries and uows.outbox == []
+
+
+async def test_a_shorter_hold_never_shortens_the_normal_deadline(
+        uows: FakeUnitsOfWork, store: FakeVaultStore, clock: Clock, handlers: ErasureHandlers) -> None:
+    rid = await stored(uows, store, clock)
+    await uows.run_handler(handlers.on_billing_blocked, billing_blocked(rid, clock.now))
+    clock.advance(days=3)
+    assert await sweep_abandoned(uows, store.for_conn, now=clock(), abandon_after=ABANDON,
+                                 billing_hold=timedelta(days=2)) == 0
+    clock.advance(days=11)
+    assert await sweep_abandoned(uows, store.for_conn, now=clock(), abandon_after=ABANDON,
+                                 billing_hold=timedelta(days=2)) == 1
+
+
+async def test_a_lost_claim_after_the_hold_erases_nothing_twice(
+        uows: FakeUnitsOfWork, store: FakeVaultStore, clock: Clock, handlers: ErasureHandlers) -> None:
+    """Billing answers the hold's erasure with SessionNotBilled(recipient_data_erased); retention
+    erases on every SessionNotBilled, which must be a no-op here (no second event, no loop)."""
+    rid = await stored(uows, store, clock)
+    await uows.run_handler(handlers.on_billing_blocked, billing_blocked(rid, clock.now))
+    clock.advance(days=90)
+    assert await sweep_abandoned(uows, store.for_conn, now=clock(), abandon_after=ABANDON, billing_hold=HOLD) == 1
+    lost = SessionNotBilled(session_id=uuid.uuid4(), request_id=rid, reason=NotBilledReason.RECIPIENT_DATA_ERASED,
+                            tariff_version="2025-01", raw_seconds=3600)
+    assert await uows.run_handler(handlers.on_session_not_billed, lost) == []
+    assert len(uows.outbox) == 1 and store.s.erasures[rid].reason is ErasureReason.ABANDONED
 
 
 async def test_sweep_batch_limit(uows: FakeUnitsOfWork, store: FakeVaultStore, clock: Clock) -> None:
     for _ in range(3):
         await stored(uows, store, clock)
     clock.advance(days=15)
-    assert await sweep_abandoned(uows, store.for_conn, now=clock(), abandon_after=ABANDON, batch=2) == 2
-    assert await sweep_abandoned(uows, store.for_conn, now=clock(), abandon_after=ABANDON, batch=2) == 1
+    assert await sweep_abandoned(uows, store.for_conn, now=clock(), abandon_after=ABANDON, billing_hold=HOLD, batch=2) == 2
+    assert await sweep_abandoned(uows, store.for_conn, now=clock(), abandon_after=ABANDON, billing_hold=HOLD, batch=2) == 1
 
 
 async def test_failed_erasure_rolls_back(uows: FakeUnitsOfWork, store: FakeVaultStore, clock: Clock,

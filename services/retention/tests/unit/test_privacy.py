@@ -24,6 +24,7 @@ from fw_retention.settings import RetentionSettings
 from retention_testkit import MARKERS, Clock, FakeAvvRegister, FakeUnitsOfWork, FakeVaultStore, personal_data, statement
 
 ABANDON = timedelta(days=14)
+HOLD = timedelta(days=90)
 NEW_ADDRESS = Address(street="Neue Gasse 5", postal_code="10115", city="Berlin")
 
 
@@ -116,7 +117,7 @@ async def test_export_before_and_after_erasure(vault: VaultResponder, store: Fak
     body = StatementRequest(request_id=rid, statement=statement()).model_dump_json().encode()
     assert (await vault.handle(VaultSubject.ADD_STATEMENT, body)).ok
     now = datetime(2025, 3, 1, 9, 5, tzinfo=UTC)
-    export = await export_request(store, cipher, rid, now, ABANDON)
+    export = await export_request(store, cipher, rid, now, ABANDON, billing_hold=HOLD)
     assert export.state == "stored" and export.personal_data == personal_data()
     assert export.promotion_statement == statement() and export.erasure is None
     assert export.erasure_deadline == export.stored_at + ABANDON  # type: ignore[operator]
@@ -126,7 +127,8 @@ async def test_export_before_and_after_erasure(vault: VaultResponder, store: Fak
     erased_at = datetime(2025, 3, 2, 8, 0, tzinfo=UTC)
     async with uows() as uow:
         await erase(store, uow, rid, ErasureReason.INVOICE_ISSUED, now=erased_at)
-    after = await export_request(store, cipher, rid, erased_at + timedelta(hours=1), ABANDON)
+    after = await export_request(store, cipher, rid, erased_at + timedelta(hours=1), ABANDON,
+                                 billing_hold=HOLD)
     assert after.state == "erased" and after.personal_data is None and after.promotion_statement is None
     assert after.erasure is not None and after.erasure.erased_at == erased_at
     assert after.erasure.reason is ErasureReason.INVOICE_ISSUED and "Rechnung ausgestellt" in after.note_de
@@ -137,9 +139,24 @@ async def test_export_before_and_after_erasure(vault: VaultResponder, store: Fak
         assert marker not in text
 
 
+async def test_export_of_a_held_request_shows_the_end_of_the_billing_hold(
+        vault: VaultResponder, store: FakeVaultStore, cipher: EnvelopeCipher) -> None:
+    rid = await stored(vault, store, cipher)
+    blocked_at = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+    await store.record_billing_block(rid, uuid.uuid4(), blocked_at, uuid.uuid4())
+    export = await export_request(store, cipher, rid, blocked_at, ABANDON, billing_hold=HOLD)
+    assert export.erasure_deadline == blocked_at + HOLD
+    uows = FakeUnitsOfWork(store)
+    async with uows() as uow:
+        await erase(store, uow, rid, ErasureReason.ABANDONED, now=blocked_at + HOLD)
+    after = await export_request(store, cipher, rid, blocked_at + HOLD, ABANDON, billing_hold=HOLD)
+    assert "Frist für die Abrechnung abgelaufen" in after.note_de
+
+
 async def test_export_of_unknown_request_is_logged(store: FakeVaultStore, cipher: EnvelopeCipher) -> None:
     rid = uuid.uuid4()
-    export = await export_request(store, cipher, rid, datetime(2025, 3, 1, tzinfo=UTC), ABANDON)
+    export = await export_request(store, cipher, rid, datetime(2025, 3, 1, tzinfo=UTC), ABANDON,
+                                  billing_hold=HOLD)
     assert export.state == "unknown" and export.personal_data is None
     assert store.s.access_log[-1][1:3] == ("data_subject_access", "not_found")
 

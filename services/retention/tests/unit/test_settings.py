@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from datetime import timedelta
 
 import pytest
 from pydantic import ValidationError
@@ -17,6 +18,16 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     s = RetentionSettings()  # type: ignore[call-arg]
     assert (s.http_port, s.abandon_after.days, s.sweep_interval_s) == (8084, 14, 60.0)
     assert len(s.master_key_bytes()) == 32
+    assert s.billing_hold == timedelta(days=90)
+
+
+def test_billing_hold_seconds_override_days() -> None:
+    s = RetentionSettings(master_key=new_master_key(), billing_hold_days=30)  # type: ignore[call-arg]
+    assert s.billing_hold == timedelta(days=30)
+    s = RetentionSettings(master_key=new_master_key(), billing_hold_days=30, billing_hold_s=4.5)  # type: ignore[call-arg]
+    assert s.billing_hold == timedelta(seconds=4.5)
+    with pytest.raises(ValidationError):
+        RetentionSettings(master_key=new_master_key(), billing_hold_days=0)  # type: ignore[call-arg]
 
 
 def test_master_key_is_required(monkeypatch: pytest.MonkeyPatch) -> None:

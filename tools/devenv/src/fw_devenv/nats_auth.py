@@ -45,7 +45,7 @@ DURABLES: dict[str, tuple[str, ...]] = {
     "session": ("support_request_created", "support_request_withdrawn", "personal_data_erased",
                 "billing_blocked"),
     "billing": ("session_ended", "customer_promoted"),
-    "retention": ("invoice_issued", "session_not_billed", "support_request_withdrawn"),
+    "retention": ("invoice_issued", "session_not_billed", "support_request_withdrawn", "billing_blocked"),
     "reporting": ("events",),
 }
 

@@ -125,10 +125,36 @@ class PgVaultStore:
             " ORDER BY stored_at LIMIT $2", cutoff, limit)
         return [StoredRef(r["request_id"], r["stored_at"]) for r in rows]
 
+    async def record_billing_block(self, request_id: uuid.UUID, session_id: uuid.UUID, blocked_at: datetime,
+                                   event_id: uuid.UUID) -> bool:
+        changed = await self._conn.fetchval(
+            "INSERT INTO billing_holds(request_id, session_id, blocked_at, blocked_event_id)"
+            " VALUES ($1, $2, $3, $4) ON CONFLICT (request_id) DO UPDATE"
+            " SET session_id = EXCLUDED.session_id, blocked_at = EXCLUDED.blocked_at,"
+            "     blocked_event_id = EXCLUDED.blocked_event_id"
+            " WHERE EXCLUDED.blocked_at < billing_holds.blocked_at RETURNING true",
+            request_id, session_id, blocked_at, event_id)
+        return bool(changed)
+
+    async def billing_blocked_at(self, request_id: uuid.UUID) -> datetime | None:
+        value: datetime | None = await self._conn.fetchval(
+            "SELECT blocked_at FROM billing_holds WHERE request_id = $1", request_id)
+        return value
+
+    async def due_for_erasure(self, stored_before: datetime, blocked_before: datetime,
+                              limit: int) -> list[StoredRef]:
+        rows = await self._conn.fetch(
+            "SELECT e.request_id, e.stored_at, h.blocked_at FROM vault_entries e"
+            "  LEFT JOIN billing_holds h USING (request_id)"
+            " WHERE e.stored_at <= $1 AND (h.blocked_at IS NULL OR h.blocked_at <= $2)"
+            " ORDER BY e.stored_at LIMIT $3", stored_before, blocked_before, limit)
+        return [StoredRef(r["request_id"], r["stored_at"], r["blocked_at"]) for r in rows]
+
     async def pending(self, limit: int) -> list[StoredRef]:
         rows = await self._conn.fetch(
-            "SELECT request_id, stored_at FROM vault_entries ORDER BY stored_at LIMIT $1", limit)
-        return [StoredRef(r["request_id"], r["stored_at"]) for r in rows]
+            "SELECT e.request_id, e.stored_at, h.blocked_at FROM vault_entries e"
+            "  LEFT JOIN billing_holds h USING (request_id) ORDER BY e.stored_at LIMIT $1", limit)
+        return [StoredRef(r["request_id"], r["stored_at"], r["blocked_at"]) for r in rows]
 
     async def list_erasures(self, limit: int) -> list[ErasureRecord]:
         rows = await self._conn.fetch(

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict
 
 from fw_retention.application.ports import Cipher, VaultStore
 from fw_retention.application.vault import open_data, open_statement
-from fw_retention.domain.rules import deadline
+from fw_retention.domain.rules import erasure_deadline
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,9 @@ PROCESSING_INFO_DE: dict[str, str] = {
                    "Keine Übermittlung an Dritte oder in Drittländer durch dieses System."),
     "speicherdauer": ("Automatische Löschung, sobald die Rechnung ausgestellt ist, die Sitzung ohne "
                       "Abrechnung endet, Sie die Anfrage zurückziehen oder spätestens mit Ablauf der "
-                      "Frist für nicht bearbeitete Anfragen. Ausnahmen: die gesetzlich aufzubewahrende "
+                      "Frist für nicht bearbeitete Anfragen. Wartet die Rechnung auf eine "
+                      "Rechnungsanschrift, die in der Anfrage fehlt, gilt stattdessen eine begrenzte "
+                      "Frist für die Abrechnung; danach wird ebenfalls gelöscht. Ausnahmen: die gesetzlich aufzubewahrende "
                       "Rechnungskopie (8 Jahre, § 147 AO, § 14b UStG) und ein auf Ihren Wunsch "
                       "angelegtes Kundenkonto; beide führt die Abrechnung, nicht dieser Datentresor."),
     "herkunft": "Von Ihnen selbst bei der Anfrage eingegeben (Art. 15 Abs. 1 lit. g DSGVO).",
@@ -84,7 +86,7 @@ class RequestExport(_Out):
 
 
 async def export_request(store: VaultStore, cipher: Cipher, request_id: uuid.UUID, now: datetime,
-                         abandon_after: timedelta) -> RequestExport:
+                         abandon_after: timedelta, *, billing_hold: timedelta) -> RequestExport:
     """Build the export and record it in the access log (one transaction, under the request lock)."""
     await store.lock(request_id)
     marker = await store.erasure(request_id)
@@ -94,6 +96,7 @@ async def export_request(store: VaultStore, cipher: Cipher, request_id: uuid.UUI
     access = tuple(AccessEntry(at=a.at, purpose=a.purpose, outcome=a.outcome)
                    for a in await store.access_log(request_id))
     log.info("data-subject export served", extra={"request_id": str(request_id), "status": outcome})
+    blocked_at = await store.billing_blocked_at(request_id)
     if marker is not None:
         erasure = ErasureInfo(erased_at=marker.erased_at, reason=marker.reason,
                               trigger_event_id=marker.trigger_event_id, had_data=marker.had_data)
@@ -101,7 +104,7 @@ async def export_request(store: VaultStore, cipher: Cipher, request_id: uuid.UUI
             request_id=request_id, exported_at=now, state="erased", erasure=erasure, access_log=access,
             note_de=(f"Die personenbezogenen Daten dieser Anfrage wurden am "
                      f"{marker.erased_at:%d.%m.%Y um %H:%M:%S} UTC gelöscht "
-                     f"(Grund: {_REASON_DE[marker.reason]}). Der Datentresor enthält dazu keine "
+                     f"(Grund: {_reason_de(marker.reason, blocked_at)}). Der Datentresor enthält dazu keine "
                      "Daten mehr; nur der Löschvermerk und das Zugriffsprotokoll (ohne Inhalte) "
                      "bleiben als Nachweis."))
     if entry is None:
@@ -110,7 +113,8 @@ async def export_request(store: VaultStore, cipher: Cipher, request_id: uuid.UUI
     key, data = open_data(cipher, entry)
     return RequestExport(
         request_id=request_id, exported_at=now, state="stored", stored_at=entry.stored_at,
-        erasure_deadline=deadline(entry.stored_at, abandon_after), personal_data=data,
+        erasure_deadline=erasure_deadline(entry.stored_at, abandon_after, billing_blocked_at=blocked_at,
+                                          billing_hold=billing_hold), personal_data=data,
         promotion_statement=open_statement(cipher, key, entry), access_log=access,
         note_de=("Dies sind alle Daten, die der Datentresor zu dieser Anfrage gespeichert hat. "
                  "Rechnungskopien und Kundenkonten führt die Abrechnung gesondert."))
@@ -122,3 +126,9 @@ _REASON_DE: dict[ErasureReason, str] = {
     ErasureReason.WITHDRAWN: "Anfrage zurückgezogen",
     ErasureReason.ABANDONED: "Frist für nicht bearbeitete Anfragen abgelaufen",
 }
+
+
+def _reason_de(reason: ErasureReason, billing_blocked_at: datetime | None) -> str:
+    if reason is ErasureReason.ABANDONED and billing_blocked_at is not None:
+        return "Frist für die Abrechnung abgelaufen, die Rechnungsanschrift fehlte"
+    return _REASON_DE[reason]

@@ -92,6 +92,9 @@ class StoredRef:
 
     request_id: uuid.UUID
     stored_at: datetime
+    #: When billing first announced that it waits for the recipient's address (the billing hold
+    #: is counted from it); None: billing never blocked on this request.
+    billing_blocked_at: datetime | None = None
 
 
 class VaultStore(Protocol):
@@ -132,8 +135,21 @@ class VaultStore(Protocol):
     async def stored_before(self, cutoff: datetime, limit: int) -> list[StoredRef]:
         """Entries stored at or before ``cutoff``, oldest first."""
 
+    async def record_billing_block(self, request_id: uuid.UUID, session_id: uuid.UUID, blocked_at: datetime,
+                                   event_id: uuid.UUID) -> bool:
+        """Remember that billing waits for this request's address; the earliest block is kept.
+        True if the row was inserted or moved to an earlier block."""
+
+    async def billing_blocked_at(self, request_id: uuid.UUID) -> datetime | None:
+        """When billing first blocked on the request (None: never)."""
+
+    async def due_for_erasure(self, stored_before: datetime, blocked_before: datetime,
+                              limit: int) -> list[StoredRef]:
+        """Entries stored at or before ``stored_before`` that billing never blocked on, or whose
+        first block was at or before ``blocked_before``; oldest first, with the block time."""
+
     async def pending(self, limit: int) -> list[StoredRef]:
-        """All stored entries, oldest first."""
+        """All stored entries, oldest first, with the block time if billing blocked on them."""
 
     async def list_erasures(self, limit: int) -> list[ErasureRecord]:
         """The erasure log, newest first."""

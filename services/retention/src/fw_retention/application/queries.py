@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 from fw_retention.application.ports import VaultStore
-from fw_retention.domain.rules import deadline
+from fw_retention.domain.rules import erasure_deadline
 
 
 async def list_erasures(store: VaultStore, limit: int) -> list[dict[str, Any]]:
@@ -22,22 +22,32 @@ async def list_erasures(store: VaultStore, limit: int) -> list[dict[str, Any]]:
     ]
 
 
-async def request_status(store: VaultStore, request_id: uuid.UUID) -> dict[str, Any]:
-    """``stored`` (with ``stored_at``), ``erased`` (with ``erased_at``, ``reason``) or ``unknown``."""
+async def request_status(store: VaultStore, request_id: uuid.UUID, *, abandon_after: timedelta,
+                         billing_hold: timedelta) -> dict[str, Any]:
+    """``stored`` (with ``stored_at`` and ``erase_by``, the latest erasure date; with
+    ``billing_blocked_at`` while billing waits for the address), ``erased`` (with ``erased_at``,
+    ``reason``) or ``unknown``."""
     marker = await store.erasure(request_id)
+    blocked_at = await store.billing_blocked_at(request_id)
     if marker is not None:
         return {"request_id": request_id, "state": "erased", "erased_at": marker.erased_at,
-                "reason": marker.reason.value}
+                "reason": marker.reason.value, "billing_blocked_at": blocked_at}
     stored_at = await store.stored_at(request_id)
     if stored_at is not None:
-        return {"request_id": request_id, "state": "stored", "stored_at": stored_at}
+        return {"request_id": request_id, "state": "stored", "stored_at": stored_at,
+                "billing_blocked_at": blocked_at,
+                "erase_by": erasure_deadline(stored_at, abandon_after, billing_blocked_at=blocked_at,
+                                             billing_hold=billing_hold)}
     return {"request_id": request_id, "state": "unknown"}
 
 
-async def pending_erasures(store: VaultStore, limit: int, abandon_after: timedelta) -> list[dict[str, Any]]:
-    """Stored entries, oldest first, each with the deadline of its automatic erasure."""
+async def pending_erasures(store: VaultStore, limit: int, abandon_after: timedelta, *,
+                           billing_hold: timedelta) -> list[dict[str, Any]]:
+    """Stored entries, oldest first, each with the deadline of its automatic erasure (the end of
+    the billing hold for a request billing waits on, marked by ``billing_blocked_at``)."""
     return [
-        {"request_id": r.request_id, "stored_at": r.stored_at,
-         "deadline": deadline(r.stored_at, abandon_after)}
+        {"request_id": r.request_id, "stored_at": r.stored_at, "billing_blocked_at": r.billing_blocked_at,
+         "deadline": erasure_deadline(r.stored_at, abandon_after, billing_blocked_at=r.billing_blocked_at,
+                                      billing_hold=billing_hold)}
         for r in await store.pending(limit)
     ]

@@ -99,6 +99,22 @@ def deadline(stored_at: datetime, abandon_after: timedelta) -> datetime:
     return stored_at + abandon_after
 
 
+def erasure_deadline(stored_at: datetime, abandon_after: timedelta, *, billing_blocked_at: datetime | None,
+                     billing_hold: timedelta) -> datetime:
+    """When the sweep erases an entry at the latest if no trigger erases it before.
+
+    Normally ``abandon_after`` after it was stored. While billing is blocked because a full
+    invoice needs the recipient's address (``BillingBlocked``), the purpose "billing" is still
+    pending: the entry is then held until ``billing_hold`` after the (first) block, never less
+    than the normal deadline. The hold is bounded: when it ends, the data are erased even if
+    the invoice was never issued (billing then closes the session as not billed).
+    """
+    normal = deadline(stored_at, abandon_after)
+    if billing_blocked_at is None:
+        return normal
+    return max(normal, billing_blocked_at + billing_hold)
+
+
 def abandoned_before(now: datetime, abandon_after: timedelta) -> datetime:
     """Entries stored at or before this instant are past their deadline at ``now``."""
     return now - abandon_after

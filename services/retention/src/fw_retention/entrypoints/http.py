@@ -40,6 +40,11 @@ class StatusOut(BaseModel):
     request_id: uuid.UUID
     state: Literal["stored", "erased", "unknown"]
     stored_at: datetime | None = None
+    #: While stored: when the data are erased at the latest if no invoice, unbilled session or
+    #: withdrawal erases them before (the end of the billing hold while billing waits).
+    erase_by: datetime | None = None
+    #: Billing waits for the recipient's address since then (BillingBlocked): the billing hold.
+    billing_blocked_at: datetime | None = None
     erased_at: datetime | None = None
     reason: ErasureReason | None = None
 
@@ -48,6 +53,8 @@ class PendingOut(BaseModel):
     request_id: uuid.UUID
     stored_at: datetime
     deadline: datetime
+    #: Set while billing waits for the recipient's address: ``deadline`` is then the hold's end.
+    billing_blocked_at: datetime | None = None
 
 
 class ReapplyOut(BaseModel):
@@ -58,6 +65,7 @@ class ReapplyOut(BaseModel):
 
 
 def build_router(*, unit_of_work: UnitOfWorkFactory, store_for: StoreFactory, abandon_after: timedelta,
+                 billing_hold: timedelta,
                  erasure_history: Callable[[], AsyncIterable[PersonalDataErased]]) -> APIRouter:
     """The ``/api`` routes, bound to the runtime's unit of work and the store."""
     api = APIRouter(prefix="/api", tags=["retention"])
@@ -68,16 +76,18 @@ def build_router(*, unit_of_work: UnitOfWorkFactory, store_for: StoreFactory, ab
             return await queries.list_erasures(store_for(uow.conn), limit)
 
     @api.get("/requests/{request_id}/status", response_model=StatusOut, response_model_exclude_none=True,
-             summary="Whether a request's personal data are stored, erased or unknown")
+             summary="Whether a request's personal data are stored (and until when), erased or unknown")
     async def status(request_id: uuid.UUID) -> dict[str, object]:
         async with unit_of_work() as uow:
-            return await queries.request_status(store_for(uow.conn), request_id)
+            return await queries.request_status(store_for(uow.conn), request_id, abandon_after=abandon_after,
+                                                billing_hold=billing_hold)
 
     @api.get("/pending-erasures", response_model=list[PendingOut],
              summary="Stored entries with the deadline of their automatic erasure (oldest first)")
     async def pending(limit: Limit = 100) -> list[dict[str, object]]:
         async with unit_of_work() as uow:
-            return await queries.pending_erasures(store_for(uow.conn), limit, abandon_after)
+            return await queries.pending_erasures(store_for(uow.conn), limit, abandon_after,
+                                                  billing_hold=billing_hold)
 
     @api.post("/erasure-log/reapply", response_model=ReapplyOut,
               summary="After restoring a backup: delete vault rows of every erased request again",

@@ -51,7 +51,7 @@ class AvvRequestOut(BaseModel):
 
 
 def build_privacy_router(*, unit_of_work: UnitOfWorkFactory, store_for: StoreFactory, cipher: Cipher,
-                         clock: Clock, abandon_after: timedelta, avv: AvvDocument,
+                         clock: Clock, abandon_after: timedelta, billing_hold: timedelta, avv: AvvDocument,
                          register_for: Callable[[Any], AvvRegister]) -> APIRouter:
     """The ``/api`` routes of the export and the AVV."""
     api = APIRouter(prefix="/api", tags=["privacy"])
@@ -63,7 +63,8 @@ def build_privacy_router(*, unit_of_work: UnitOfWorkFactory, store_for: StoreFac
     async def export(request_id: uuid.UUID) -> RequestExport | JSONResponse:
         try:
             async with unit_of_work() as uow:
-                result = await export_request(store_for(uow.conn), cipher, request_id, clock(), abandon_after)
+                result = await export_request(store_for(uow.conn), cipher, request_id, clock(), abandon_after,
+                                              billing_hold=billing_hold)
         except DecryptionFailed:
             log.error("export failed: data cannot be decrypted", extra={"request_id": str(request_id)})
             return problem(503, "vault_unreadable",
