@@ -25,12 +25,14 @@ def cold() -> Iterator[None]:
 
 
 def _uncached(doc: object) -> bytes:
-    """The same document through fpdf2's own subsetting (the cache switched out)."""
+    """The same document through fpdf2's own font parsing and subsetting (the cache switched out)."""
     patched = fpdf.output.ftsubset
     fpdf.output.ftsubset = ftsubset  # type: ignore[attr-defined]
+    fontcache.ENABLED = False
     try:
         return render_pdf(doc)  # type: ignore[arg-type]
     finally:
+        fontcache.ENABLED = True
         fpdf.output.ftsubset = patched  # type: ignore[attr-defined]
 
 
@@ -69,3 +71,20 @@ def test_the_cache_is_bounded(cold: None, monkeypatch: pytest.MonkeyPatch) -> No
     for name in ("Ärger Ä", "Émile É", "Øre Ø", "Ŝ Ŝ"):
         render_pdf(replace(base, recipient=replace(RECIPIENT, name=name)))
     assert fontcache.stats()["entries"] == 2
+
+
+def test_documents_never_change_the_shared_font_parse(cold: None) -> None:
+    """Renders in threads (billing renders off the event loop) with different rare characters:
+    each equals its reference render, and the shared templates keep their glyph numbering."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    base = document(InvoiceKind.FULL, intervals=5, e_invoice=False)
+    docs = [replace(base, recipient=replace(RECIPIENT, name=name))
+            for name in ("Émile Zoë", "Łukasz Ścibor", "Ørjan Åsgård", "Ştefan Ţuţu", "Muster GmbH") * 4]
+    references = [_uncached(d) for d in docs[:5]]
+    render_pdf(base)  # the shared templates exist from here on
+    templates = {k: len(t.subset._char_id_per_glyph) for k, t in fontcache._templates.items()}
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(render_pdf, docs))
+    assert all(pdf == references[i % 5] for i, pdf in enumerate(results))
+    assert {k: len(t.subset._char_id_per_glyph) for k, t in fontcache._templates.items()} == templates

@@ -9,8 +9,12 @@ font programs, so the program can be kept:
   ...) at the start of every document, in a fixed order. fpdf2 numbers a font's glyphs in the
   order of first use, so every document whose text stays inside that set has the same subset
   and the same numbering; only rarer characters (é, ł, Cyrillic, ...) are appended.
+* :func:`add_font` parses each font file once per process and gives every document a copy
+  (as fpdf2's own ``TTFFont.__deepcopy__`` does: widths and subset copied, the parsed font shared) with
+  the base characters already picked, behind a :class:`DocumentFont` so that nothing a
+  document does reaches the shared parse.
 * :class:`CachingSubsetter` stands in for ``fontTools.subset.Subsetter`` inside fpdf2's output
-  step. For a font loaded by this module (marked in :func:`mark`) it keys the subset by the
+  step. For a font loaded by :func:`add_font` it keys the subset by the
   font file and the ordered glyph names. On a hit the document's font object saves the cached
   bytes and answers glyph ids from the cached subset; on a miss the real subsetter runs once
   and its result is stored. Fonts not marked are subset as before.
@@ -22,14 +26,18 @@ can still be re-created and compared.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, defaultdict
+from copy import copy
 from io import BytesIO
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import fpdf.output
 from fontTools import subset as _ftsubset
 from fontTools.ttLib import TTFont
+from fpdf import FPDF
+from fpdf.fonts import SubsetMap, TTFFont
 
 #: Characters every document picks first, in this order (see the module docstring).
 BASE_CHARACTERS = (
@@ -45,9 +53,72 @@ _cache: OrderedDict[tuple[str, tuple[str, ...]], tuple[bytes, dict[str, int]]] =
 _stats = {"hits": 0, "misses": 0}
 
 
-def mark(ttfont: TTFont, key: str) -> None:
-    """Let the cache handle this font; ``key`` names the font file (same file, same key)."""
-    setattr(ttfont, _MARK, key)
+_templates: dict[tuple[str, str], TTFFont] = {}
+#: Off: every document parses its fonts and fpdf2 subsets them itself (the reference the tests
+#: compare the cached bytes with).
+ENABLED = True
+
+
+class DocumentFont:
+    """One document's view of a shared parsed font: reads go to the shared ``TTFont``; what
+    fpdf2's output step sets for this document (``getGlyphID``, ``save``) stays here."""
+
+    def __init__(self, shared: TTFont, key: str) -> None:
+        self._shared = shared
+        setattr(self, _MARK, key)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._shared, name)
+
+    def __getitem__(self, tag: str) -> Any:
+        return self._shared[tag]
+
+    def __contains__(self, tag: str) -> bool:
+        return tag in self._shared
+
+
+def add_font(pdf: FPDF, family: str, style: str, path: Path, base: str = BASE_CHARACTERS) -> TTFFont:
+    """Like ``pdf.add_font(family, style, path)``, without parsing the file again; the base
+    characters (those of ``base`` the font has) are picked first, in order."""
+    fontkey = f"{family.lower()}{''.join(sorted(style.upper()))}"
+    if not ENABLED:
+        pdf.add_font(family, style, str(path))
+        plain = pdf.fonts[fontkey]
+        assert isinstance(plain, TTFFont)
+        prime(plain.subset.pick, base)
+        return plain
+    key = (str(path), style)
+    with _lock:
+        template = _templates.get(key)
+        if template is None:
+            scratch = FPDF()
+            scratch.add_font(family, style, str(path))
+            template = next(iter(scratch.fonts.values()))
+            assert isinstance(template, TTFFont)
+            prime(template.subset.pick, base)
+            _templates[key] = template
+    font = _copy(template)
+    font.i = len(pdf.fonts) + 1
+    font.ttfont = DocumentFont(template.ttfont, str(path))
+    pdf.fonts[fontkey] = font
+    return font
+
+
+def _copy(template: TTFFont) -> TTFFont:
+    """What fpdf2's ``TTFFont.__deepcopy__`` does, without deep-copying the immutable glyph
+    records (that took 7 ms per document): the per-document dicts are copied one level deep."""
+    font = copy(template)
+    font.cw = defaultdict(template.cw.default_factory, template.cw)
+    font.glyph_ids = dict(template.glyph_ids)
+    font.missing_glyphs = list(template.missing_glyphs)
+    font.biggest_size_pt = 0
+    subset = SubsetMap.__new__(SubsetMap)
+    subset.__dict__.update(template.subset.__dict__)
+    subset.font = font
+    subset._char_id_per_glyph = dict(template.subset._char_id_per_glyph)
+    subset._reserved = list(template.subset._reserved)
+    font.subset = subset
+    return font
 
 
 def prime(pick: Any, characters: str = BASE_CHARACTERS) -> None:
@@ -80,7 +151,7 @@ class CachingSubsetter:
 
     def subset(self, font: TTFont) -> None:
         key = getattr(font, _MARK, None)
-        if key is None or self._extra:
+        if key is None or self._extra or not ENABLED:
             real = _ftsubset.Subsetter(self._options)
             real.populate(glyphs=self._glyphs, **self._extra)
             real.subset(font)
@@ -92,12 +163,14 @@ class CachingSubsetter:
                 _cache.move_to_end(entry_key)
                 _stats["hits"] += 1
         if entry is None:
+            # The subsetter changes the font it is given: a shared parse gets a fresh copy.
+            work = TTFont(key, recalcTimestamp=False, lazy=True) if isinstance(font, DocumentFont) else font
             real = _ftsubset.Subsetter(self._options)
             real.populate(glyphs=self._glyphs)
-            real.subset(font)
+            real.subset(work)
             out = BytesIO()
-            font.save(out)
-            entry = (out.getvalue(), {name: font.getGlyphID(name) for name in font.getGlyphOrder()})
+            work.save(out)
+            entry = (out.getvalue(), {name: work.getGlyphID(name) for name in work.getGlyphOrder()})
             with _lock:
                 _cache[entry_key] = entry
                 _stats["misses"] += 1

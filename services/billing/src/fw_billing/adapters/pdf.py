@@ -75,14 +75,10 @@ class _Pdf(FPDF):
         super().__init__(format="A4", unit="mm", enforce_compliance="PDFA_3B")
         self.doc = doc
         regular, bold = _font_files()
-        self.add_font(FONT, "", str(regular))
-        self.add_font(FONT, "B", str(bold))
-        # Same glyph numbering in every document, so the embedded font programs can be re-used
-        # (see fontcache): the base characters are picked first, in a fixed order.
+        # Parsed once per process, the same glyph numbering in every document (see fontcache).
         base = "".join(c for c in fontcache.BASE_CHARACTERS if ord(c) in _glyphs())
-        for font, path in ((self.fonts[FONT.lower()], regular), (self.fonts[FONT.lower() + "B"], bold)):
-            fontcache.mark(font.ttfont, str(path))
-            fontcache.prime(font.subset.pick, base)
+        fontcache.add_font(self, FONT, "", regular, base)
+        fontcache.add_font(self, FONT, "B", bold, base)
         self.add_output_intent(
             OutputIntentSubType.PDFA, "sRGB IEC61966-2.1", registry_name="http://www.color.org",
             dest_output_profile=PDFICCProfile(contents=_srgb_profile(), n=3, alternate="DeviceRGB"),
