@@ -19,6 +19,7 @@ from fw_contracts.events import (
     CustomerAccountErased,
     CustomerPromoted,
     InvoiceCancelled,
+    PersonalDataErased,
     SessionEnded,
     SupportRequestCreated,
 )
@@ -42,6 +43,7 @@ from fw_billing.application.delivery import MailSender, RetryPolicy, deliver_nex
 from fw_billing.application.handlers import (
     on_billing_address_provided,
     on_customer_promoted,
+    on_personal_data_erased,
     on_session_ended,
     on_support_request_created,
 )
@@ -152,6 +154,9 @@ def build(settings: Settings, *, vault: PersonalDataSource | None = None,
                                       SupportRequestCreated: partial(on_support_request_created, deps=deps),
                                       BillingAddressProvided: partial(on_billing_address_provided, deps=deps)})
     runtime.consume("customer_promoted", {CustomerPromoted: partial(on_customer_promoted, deps=deps)})
+    # Its own durable: created later than the others, it reads the whole history, so sessions
+    # blocked for ever by an erasure before it existed are closed as well.
+    runtime.consume("personal_data_erased", {PersonalDataErased: partial(on_personal_data_erased, deps=deps)})
     holder: dict[str, Billing] = {}
     worker = BackgroundWorker(
         deliver=lambda now: holder["b"].deliver_next(now),

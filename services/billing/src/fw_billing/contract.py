@@ -2,7 +2,8 @@
 
 Consumed fields, from ``application/handlers.py``: a session is priced from its times, duration
 and promotion flag; a promotion creates the account for its request and session; a created
-request tells whether it is a business and gave an e-mail or an address. Every event
+request tells whether it is a business and gave an e-mail or an address; an erasure of a
+request closes its blocked session as not billed. Every event
 billing emits while handling one is ``caused`` by it (``correlation_id``, ``event_id``);
 ``InvoiceCancelled`` and ``CustomerAccountErased`` come from office commands over HTTP.
 """
@@ -18,6 +19,7 @@ from fw_contracts.events import (
     CustomerPromoted,
     InvoiceCancelled,
     InvoiceIssued,
+    PersonalDataErased,
     SessionEnded,
     SessionNotBilled,
     SupportRequestCreated,
@@ -36,6 +38,8 @@ CONTRACT = ServiceContract(
         SupportRequestCreated: {"request_id", "customer_type", "has_email", "has_billing_address"},
         # the technician entered the missing address: bill the blocked session now
         BillingAddressProvided: {"session_id", "correlation_id", "event_id"},
+        # the request's data are gone: a session blocked for want of the address is a lost claim
+        PersonalDataErased: {"request_id", "correlation_id", "event_id"},
     },
     vault_requests=[VaultSubject.GET],
 )

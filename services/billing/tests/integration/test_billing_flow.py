@@ -20,6 +20,7 @@ from fw_contracts import (
     SessionNotBilled,
     utcnow,
 )
+from fw_contracts.events import ErasureReason, NotBilledReason, PersonalDataErased
 
 from fw_billing.domain.invoicing import invoice_year
 
@@ -145,6 +146,33 @@ async def test_address_provided_later_unblocks_the_full_invoice(billing: Any, en
     await billing.settle()
     assert len(await billing.events(InvoiceIssued)) == 1
     assert (await billing.http.get(f"/api/sessions/{event.session_id}")).json()["status"] == "invoiced"
+
+
+async def test_erased_data_close_a_blocked_session_and_a_late_address_is_ignored(billing: Any, ended: Any) -> None:
+    """Retention's billing hold ended: the blocked session becomes a lost claim (not billed,
+    recipient_data_erased); an address entered afterwards is logged and ignored, not parked."""
+    event = ended(FULL_SECONDS)
+    billing.vault.store(event.request_id, address=False)
+    await billing.publish(event)
+    await billing.wait_for(BillingBlocked)
+    billing.vault.erased.add(event.request_id)
+    gone = PersonalDataErased(request_id=event.request_id, reason=ErasureReason.ABANDONED, erased_at=utcnow())
+    await billing.publish(gone)
+    (lost,) = await billing.wait_for(SessionNotBilled)
+    assert lost.reason is NotBilledReason.RECIPIENT_DATA_ERASED and lost.session_id == event.session_id
+    assert (lost.raw_seconds, lost.causation_id) == (FULL_SECONDS, gone.event_id)
+    assert lost.subject() == "fw.billing.session_not_billed.v2"
+    view = (await billing.http.get(f"/api/sessions/{event.session_id}")).json()
+    assert view["status"] == "not_billed" and view["invoice_number"] is None
+
+    late = BillingAddressProvided(session_id=event.session_id, request_id=event.request_id)
+    await billing.publish(late)
+    await billing.publish(gone, msg_id=f"{gone.event_id}-again")  # a redelivered erasure: nothing new
+    await billing.settle()
+    assert await billing.sql("SELECT count(*) FROM dead_letters") == 0
+    assert await billing.sql("SELECT count(*) FROM processed_events WHERE event_id = $1", late.event_id) == 1
+    assert len(await billing.events(SessionNotBilled)) == 1 and await billing.events(InvoiceIssued) == []
+    assert await billing.sql("SELECT coalesce(sum(last_seq), 0) FROM invoice_counters") == 0
 
 
 async def test_address_provided_for_an_unknown_session_changes_nothing(billing: Any) -> None:

@@ -21,6 +21,7 @@ from fw_billing.application.ports import (
     NewCancellation,
     NewCustomerAccount,
     NewInvoice,
+    RecipientDataErased,
     RenderedDocument,
     RequestFacts,
     SessionRecord,
@@ -58,6 +59,11 @@ class FakeRepository:
 
     async def find_session(self, session_id: uuid.UUID) -> SessionRecord | None:
         return self.sessions.get(session_id)
+
+    async def blocked_sessions_for(self, request_id: uuid.UUID) -> list[SessionRecord]:
+        return sorted((r for r in self.sessions.values()
+                       if r.request_id == request_id and r.status is SessionStatus.BLOCKED),
+                      key=lambda r: r.session_id)
 
     async def set_status(self, session_id: uuid.UUID, status: SessionStatus, at: datetime) -> None:
         self.sessions[session_id] = replace(self.sessions[session_id], status=status)
@@ -139,7 +145,7 @@ class FakeVault:
         if self.down:
             raise VaultUnavailable("NoRespondersError")
         if request_id in self.erased:
-            raise PermanentError(f"vault refused ({purpose}): erased")
+            raise RecipientDataErased(f"vault refused ({purpose}): erased")  # as the NATS adapter
         if request_id not in self.entries:
             raise PermanentError(f"vault refused ({purpose}): not_found")
         return self.entries[request_id]

@@ -10,11 +10,15 @@ from typing import Any
 import pytest
 
 from fw_contracts.events import (
+    BillingAddressProvided,
     BillingBlocked,
     CustomerAccountCreated,
     CustomerPromoted,
+    ErasureReason,
     InvoiceIssued,
     InvoiceKind,
+    NotBilledReason,
+    PersonalDataErased,
     SessionEnded,
     SessionNotBilled,
 )
@@ -22,9 +26,12 @@ from fw_platform.consumer import PermanentError, TransientError
 
 from fw_billing.application.handlers import (
     PromotionStatementMissing,
+    on_billing_address_provided,
     on_customer_promoted,
+    on_personal_data_erased,
     on_session_ended,
 )
+from fw_billing.application.ports import RecipientDataErased
 from fw_billing.domain.invoicing import SessionStatus
 
 STARTED = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)  # Tuesday 10:00 in Berlin
@@ -149,10 +156,80 @@ async def test_vault_away_is_transient(world: Any) -> None:
 
 
 async def test_vault_refusal_is_permanent(world: Any) -> None:
-    event = ended(FULL_SECONDS)
-    world.vault.erased.add(event.request_id)
-    with pytest.raises(PermanentError):
+    event = ended(FULL_SECONDS)  # the vault never heard of the request (not_found)
+    with pytest.raises(PermanentError) as refused:
         await handle(world, event)
+    assert not isinstance(refused.value, RecipientDataErased)
+
+
+# ------------------------------------------------------------------ lost claims (data erased)
+def erased(request_id: uuid.UUID, reason: ErasureReason = ErasureReason.ABANDONED) -> PersonalDataErased:
+    return PersonalDataErased(request_id=request_id, reason=reason, erased_at=STARTED + timedelta(days=90))
+
+
+async def on_erased(world: Any, event: PersonalDataErased) -> list[Any]:
+    uow = world.uow()
+    await on_personal_data_erased(event, uow, deps=world.deps)
+    return uow.emitted
+
+
+async def address_provided(world: Any, session: SessionEnded) -> list[Any]:
+    uow = world.uow()
+    await on_billing_address_provided(BillingAddressProvided(session_id=session.session_id,
+                                                             request_id=session.request_id), uow, deps=world.deps)
+    return uow.emitted
+
+
+async def test_erasure_of_a_blocked_request_closes_the_session_as_a_lost_claim(world: Any) -> None:
+    event = ended(FULL_SECONDS)
+    world.vault.store(event.request_id, address=False)
+    (blocked,) = await handle(world, event)
+    assert isinstance(blocked, BillingBlocked)
+    world.vault.erased.add(event.request_id)  # retention's billing hold ended
+    gone = erased(event.request_id)
+    (out,) = await on_erased(world, gone)
+    assert isinstance(out, SessionNotBilled) and out.reason is NotBilledReason.RECIPIENT_DATA_ERASED
+    assert (out.session_id, out.request_id, out.raw_seconds, out.tariff_version) == (
+        event.session_id, event.request_id, FULL_SECONDS, "test-1")
+    assert (out.causation_id, out.correlation_id) == (gone.event_id, gone.correlation_id)
+    assert world.repo.sessions[event.session_id].status is SessionStatus.NOT_BILLED
+    assert world.repo.invoices == {} and world.repo.counters == {}  # no number consumed
+    # a redelivered erasure finds nothing blocked any more
+    assert await on_erased(world, gone) == []
+    # the technician's address comes too late: ignored (logged), not an error, so never parked
+    calls = len(world.vault.calls)
+    assert await address_provided(world, event) == []
+    assert len(world.vault.calls) == calls and world.repo.invoices == {}
+
+
+async def test_erasure_leaves_invoiced_and_unknown_sessions_alone(world: Any) -> None:
+    event = ended(1801)
+    (issued,) = await handle(world, event)
+    assert isinstance(issued, InvoiceIssued)
+    assert await on_erased(world, erased(event.request_id, ErasureReason.INVOICE_ISSUED)) == []
+    assert world.repo.sessions[event.session_id].status is SessionStatus.INVOICED
+    assert await on_erased(world, erased(uuid.uuid4())) == []
+
+
+async def test_address_provided_after_the_data_were_erased_closes_the_claim(world: Any) -> None:
+    """The address came just as the hold ended: the vault says erased when billing reads it."""
+    event = ended(FULL_SECONDS)
+    world.vault.store(event.request_id, address=False)
+    await handle(world, event)
+    world.vault.erased.add(event.request_id)
+    (out,) = await address_provided(world, event)
+    assert isinstance(out, SessionNotBilled) and out.reason is NotBilledReason.RECIPIENT_DATA_ERASED
+    assert world.repo.sessions[event.session_id].status is SessionStatus.NOT_BILLED
+    # the erasure event arriving afterwards changes nothing
+    assert await on_erased(world, erased(event.request_id)) == []
+
+
+async def test_a_full_invoice_for_erased_data_is_a_lost_claim_not_a_poison_message(world: Any) -> None:
+    event = ended(FULL_SECONDS)
+    world.vault.erased.add(event.request_id)  # e.g. withdrawn while the session ran
+    (out,) = await handle(world, event)
+    assert isinstance(out, SessionNotBilled) and out.reason is NotBilledReason.RECIPIENT_DATA_ERASED
+    assert world.repo.sessions[event.session_id].status is SessionStatus.NOT_BILLED
 
 
 # ------------------------------------------------------------------ customer accounts

@@ -41,6 +41,14 @@ def lines_from_json(raw: str) -> tuple[InvoiceLine, ...]:
     return tuple(InvoiceLine.model_validate(line) for line in json.loads(raw))
 
 
+def _session(row: asyncpg.Record) -> SessionRecord:
+    return SessionRecord(
+        session_id=row["session_id"], request_id=row["request_id"], started_at=row["started_at"],
+        ended_at=row["ended_at"], raw_seconds=row["raw_seconds"], promoted=row["promoted"],
+        tariff_version=row["tariff_version"], status=SessionStatus(row["status"]),
+        source_event_id=row["source_event_id"])
+
+
 class SqlBillingRepository:
     """Works on a connection that is already inside the caller's transaction.
 
@@ -68,13 +76,13 @@ class SqlBillingRepository:
     async def find_session(self, session_id: uuid.UUID) -> SessionRecord | None:
         row = await self._conn.fetchrow(
             "SELECT * FROM session_billing WHERE session_id = $1 FOR UPDATE", session_id)
-        if row is None:
-            return None
-        return SessionRecord(
-            session_id=row["session_id"], request_id=row["request_id"], started_at=row["started_at"],
-            ended_at=row["ended_at"], raw_seconds=row["raw_seconds"], promoted=row["promoted"],
-            tariff_version=row["tariff_version"], status=SessionStatus(row["status"]),
-            source_event_id=row["source_event_id"])
+        return _session(row) if row is not None else None
+
+    async def blocked_sessions_for(self, request_id: uuid.UUID) -> list[SessionRecord]:
+        rows = await self._conn.fetch(
+            "SELECT * FROM session_billing WHERE request_id = $1 AND status = $2"
+            " ORDER BY session_id FOR UPDATE", request_id, SessionStatus.BLOCKED.value)
+        return [_session(r) for r in rows]
 
     async def set_status(self, session_id: uuid.UUID, status: SessionStatus, at: datetime) -> None:
         await self._conn.execute(

@@ -21,6 +21,8 @@ from fw_contracts.events import (
     CustomerType,
     InvoiceIssued,
     InvoiceKind,
+    NotBilledReason,
+    PersonalDataErased,
     SessionEnded,
     SessionNotBilled,
     SupportRequestCreated,
@@ -34,6 +36,7 @@ from fw_billing.application.ports import (
     NewCustomerAccount,
     NewInvoice,
     Recipient,
+    RecipientDataErased,
     RequestFacts,
     SessionRecord,
 )
@@ -87,10 +90,41 @@ async def on_billing_address_provided(event: BillingAddressProvided, uow: UnitOf
     repo = deps.repository(uow.conn)
     record = await repo.find_session(event.session_id)
     if record is None or record.status is not SessionStatus.BLOCKED:
+        # e.g. the session was closed as not billed because the data were erased at the end of
+        # retention's billing hold: too late, and nothing to retry (not a poison message)
         log.info("recipient details provided for a session that is not blocked; nothing to do",
-                 extra={"session_id": str(event.session_id), "event_id": str(event.event_id)})
+                 extra={"session_id": str(event.session_id), "event_id": str(event.event_id),
+                        "status": record.status.value if record else "unknown"})
         return
     await _bill(repo, deps, uow, record, cause=event, promoted=record.promoted)
+
+
+async def on_personal_data_erased(event: PersonalDataErased, uow: UnitOfWork, *, deps: BillingDeps) -> None:
+    """The request's personal data are gone: a session still blocked for want of the recipient's
+    address can never be invoiced. Close it as not billed (``recipient_data_erased``), so the
+    office sees a lost claim instead of a session blocked for ever.
+
+    Typically retention's billing hold ended (reason ``abandoned``); any erasure of the request
+    has the same effect. Sessions already invoiced or not billed are left alone (a redelivery
+    finds nothing blocked). The ``SessionNotBilled`` makes retention erase the request, which
+    already carries its marker: a no-op there, no second ``PersonalDataErased``.
+    """
+    repo = deps.repository(uow.conn)
+    for record in await repo.blocked_sessions_for(event.request_id):
+        await _close_lost_claim(repo, uow, record, cause=event)
+
+
+async def _close_lost_claim(repo: BillingRepository, uow: UnitOfWork, record: SessionRecord, *,
+                            cause: Event) -> None:
+    """Not billed: the recipient's data, needed for the full invoice, were erased."""
+    await repo.set_status(record.session_id, SessionStatus.NOT_BILLED, uow.now)
+    uow.emit(SessionNotBilled(**cause.caused(
+        session_id=record.session_id, request_id=record.request_id,
+        reason=NotBilledReason.RECIPIENT_DATA_ERASED, tariff_version=record.tariff_version,
+        raw_seconds=record.raw_seconds)))
+    log.warning("session not billed: recipient data erased before the invoice (claim lost)", extra={
+        "session_id": str(record.session_id), "request_id": str(record.request_id),
+        "event_id": str(cause.event_id), "reason": NotBilledReason.RECIPIENT_DATA_ERASED.value})
 
 
 async def _bill(repo: BillingRepository, deps: BillingDeps, uow: UnitOfWork, record: SessionRecord, *,
@@ -126,7 +160,12 @@ async def _bill(repo: BillingRepository, deps: BillingDeps, uow: UnitOfWork, rec
     entry: VaultEntry | None = None
     recipient: Recipient | None = None
     if decision.needs_recipient:
-        entry = await deps.vault.get(record.request_id, purpose="billing")
+        try:
+            entry = await deps.vault.get(record.request_id, purpose="billing")
+        except RecipientDataErased:
+            # erased before billing got here (e.g. the address came just as the hold ended)
+            await _close_lost_claim(repo, uow, record, cause=event)
+            return
         if entry.data.address is None:
             if record.status is not SessionStatus.BLOCKED:  # say it once, not on every retry
                 uow.emit(BillingBlocked(**event.caused(

@@ -11,6 +11,7 @@ from typing import Any, Literal, Protocol
 
 from fw_contracts.events import CustomerType, InvoiceKind, InvoiceLine
 from fw_contracts.vault import PersonalData, VaultEntry
+from fw_platform.consumer import PermanentError
 
 from fw_billing.domain.documents import Document, Party
 from fw_billing.domain.invoicing import SessionStatus
@@ -185,6 +186,9 @@ class BillingRepository(Protocol):
     async def find_session(self, session_id: uuid.UUID) -> SessionRecord | None:
         """The stored session, locked until the transaction ends; None if never seen."""
 
+    async def blocked_sessions_for(self, request_id: uuid.UUID) -> list[SessionRecord]:
+        """The request's sessions whose billing is BLOCKED, locked until the transaction ends."""
+
     async def set_status(self, session_id: uuid.UUID, status: SessionStatus, at: datetime) -> None: ...
 
     async def next_invoice_seq(self, year: int) -> int:
@@ -235,9 +239,15 @@ class BillingRepository(Protocol):
     async def add_cancellation(self, cancellation: NewCancellation) -> None: ...
 
 
+class RecipientDataErased(PermanentError):
+    """The vault says the request's personal data were erased: no full invoice can be issued
+    for it any more (a PermanentError, so a caller that does not handle it parks the message)."""
+
+
 class PersonalDataSource(Protocol):
     """The vault, from billing's side. Raises TransientError when it is away and
-    PermanentError when it refuses for good (erased, unknown request, forbidden)."""
+    PermanentError when it refuses for good (unknown request, forbidden), the subclass
+    :class:`RecipientDataErased` when the data were erased."""
 
     async def get(self, request_id: uuid.UUID,
                   purpose: Literal["billing", "customer_account"]) -> VaultEntry: ...
