@@ -133,10 +133,12 @@ def replay(nats_url: NatsUrl = "nats://127.0.0.1:4222", user: User = None, passw
 
 
 def _options(max_erasure_delay: str, abandon_after: str, abandon_slack: str, public_key: list[str] | None,
-             reference: Path | None, tariff_dir: Path | None, database_url: str | None = None) -> VerifyOptions:
+             reference: Path | None, tariff_dir: Path | None, database_url: str | None = None,
+             billing_hold: str = "90d") -> VerifyOptions:
     repricer, note = billing_repricer(str(tariff_dir) if tariff_dir else None)
     options = VerifyOptions(max_erasure_delay=parse_duration(max_erasure_delay),
                             abandon_after=parse_duration(abandon_after), abandon_slack=parse_duration(abandon_slack),
+                            billing_hold=parse_duration(billing_hold),
                             trusted_keys=frozenset(read_public_key(k) for k in public_key or []),
                             repricer=repricer, repricer_note=note, database_url=database_url or None)
     if reference is not None:
@@ -182,6 +184,9 @@ AsOf = Annotated[str | None, typer.Option("--as-of", help="end of the audited hi
 MaxDelay = Annotated[str, typer.Option("--max-erasure-delay", help="allowed time from trigger to erasure")]
 AbandonAfter = Annotated[str, typer.Option("--abandon-after", help="retention's abandonment deadline")]
 AbandonSlack = Annotated[str, typer.Option("--abandon-slack", help="allowed lateness of the abandonment sweep")]
+BillingHold = Annotated[str, typer.Option("--billing-hold", help="retention's billing hold: a request billing "
+                                                                 "waits on (BillingBlocked) is erased at the latest "
+                                                                 "this long after the first block")]
 PublicKey = Annotated[list[str] | None, typer.Option("--public-key", help="trusted checkpoint key (hex or "
                                                                            ".pub file), repeatable")]
 Reference = Annotated[Path | None, typer.Option("--reference", help="an earlier bundle: pinpoints the first "
@@ -198,12 +203,13 @@ def verify(nats_url: NatsUrl = "nats://127.0.0.1:4222", user: User = None, passw
            stream: Stream = STREAM_NAME, subjects: Subjects = None, reader: Reader = "ordered",
            bundle: BundleOpt = None, until: UntilOpt = None, as_of: AsOf = None,
            max_erasure_delay: MaxDelay = "60s", abandon_after: AbandonAfter = "14d", abandon_slack: AbandonSlack = "1h",
+           billing_hold: BillingHold = "90d",
            public_key: PublicKey = None, reference: Reference = None, tariff_dir: TariffDir = None,
            database_url: DatabaseUrl = None, json_out: JsonOut = False) -> None:
     """Run every check; exit 0 only when all pass (1 a failure, 3 a check skipped)."""
     conn = _conn(nats_url, user, password, stream, subjects, reader)
     options = _options(max_erasure_delay, abandon_after, abandon_slack, public_key, reference, tariff_dir,
-                       database_url)
+                       database_url, billing_hold)
     report = _verify(conn, bundle, until, as_of, options, not json_out, tariff_dir)
     if json_out:
         sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
@@ -218,12 +224,13 @@ def report(html: Annotated[Path, typer.Option("--html", help="write the HTML rep
            stream: Stream = STREAM_NAME, subjects: Subjects = None, reader: Reader = "ordered",
            bundle: BundleOpt = None, until: UntilOpt = None, as_of: AsOf = None,
            max_erasure_delay: MaxDelay = "60s", abandon_after: AbandonAfter = "14d", abandon_slack: AbandonSlack = "1h",
+           billing_hold: BillingHold = "90d",
            public_key: PublicKey = None, reference: Reference = None, tariff_dir: TariffDir = None,
            database_url: DatabaseUrl = None) -> None:
     """Verify and write a self-contained HTML report (exit code as for verify)."""
     conn = _conn(nats_url, user, password, stream, subjects, reader)
     options = _options(max_erasure_delay, abandon_after, abandon_slack, public_key, reference, tariff_dir,
-                       database_url)
+                       database_url, billing_hold)
     result = _verify(conn, bundle, until, as_of, options, True, tariff_dir)
     html.write_text(render_html(result), encoding="utf-8")
     skipped = ", ".join(result.skipped_checks)

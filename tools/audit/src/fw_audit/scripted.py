@@ -180,6 +180,25 @@ class History:
         erased = self.add(self._erase(req, ev.ErasureReason.ABANDONED, created + after + timedelta(minutes=5)))
         return {"created": req, "erased": erased}
 
+    def billing_held(self, created: datetime, erased_after: timedelta = timedelta(days=90),
+                     seconds: int = 10 * 900) -> dict[str, Event]:
+        """A full invoice blocked for want of the address; nobody provides it: retention holds
+        the request (billing hold), erases it ``erased_after`` after the block (reason
+        ``abandoned``), and billing closes the session as a lost claim (``recipient_data_erased``)."""
+        req = self.add(self._created(created))
+        assert isinstance(req, ev.SupportRequestCreated)
+        ended = [self.add(e) for e in self._session(req, created + timedelta(minutes=2), seconds)][-1]
+        assert isinstance(ended, ev.SessionEnded)
+        at = ended.ended_at + timedelta(seconds=1)
+        blocked = self.add(ev.BillingBlocked(**ended.caused(session_id=ended.session_id, request_id=req.request_id,
+                                                            missing=("billing_address",), occurred_at=at)))
+        erased = self.add(self._erase(req, ev.ErasureReason.ABANDONED, at + erased_after))
+        lost_at = erased.occurred_at + ERASURE_DELAY
+        lost = self.add(ev.SessionNotBilled(**erased.caused(
+            session_id=ended.session_id, request_id=req.request_id, reason=ev.NotBilledReason.RECIPIENT_DATA_ERASED,
+            tariff_version=TARIFF, raw_seconds=seconds, occurred_at=lost_at)))
+        return {"created": req, "ended": ended, "blocked": blocked, "erased": erased, "not_billed": lost}
+
     def open_request(self, created: datetime) -> dict[str, Event]:
         """A request still inside its deadline at the end of the history (pending)."""
         return {"created": self.add(self._created(created))}

@@ -66,6 +66,9 @@ class VerifyOptions:
     max_erasure_delay: timedelta = timedelta(seconds=60)
     abandon_after: timedelta = timedelta(days=14)
     abandon_slack: timedelta = timedelta(hours=1)
+    #: Retention's billing hold (``FW_RETENTION_BILLING_HOLD_DAYS``): a request billing waits on
+    #: is erased at the latest this long after its first BillingBlocked (plus the slack).
+    billing_hold: timedelta = timedelta(days=90)
     trusted_keys: frozenset[str] = frozenset()
     repricer: Repricer | None = None
     repricer_note: str = ""
@@ -85,7 +88,7 @@ class Verifier:
         self.options = options
         self.replay = Replay(stream)
         self.erasure = ErasureCheck(max_delay=options.max_erasure_delay, abandon_after=options.abandon_after,
-                                    abandon_slack=options.abandon_slack)
+                                    abandon_slack=options.abandon_slack, billing_hold=options.billing_hold)
         self.numbering = NumberingCheck()
         self.totals = TotalsCheck(options.repricer, options.repricer_note)
         self.pii = PersonalDataCheck()

@@ -79,6 +79,67 @@ def test_abandoned_request_erased_after_the_slack_fails() -> None:
     assert failure.ids["request_id"] == str(out["created"].request_id)  # type: ignore[attr-defined]
 
 
+# ------------------------------------------------------------------ billing hold
+def test_a_blocked_request_erased_on_day_60_of_the_hold_is_on_time() -> None:
+    h = History()
+    out = h.billing_held(END - timedelta(days=70), erased_after=timedelta(days=60))
+    report = verify_records(h.records(), END, options=_options())
+    assert not report.failed_checks, [c.to_dict() for c in report.checks if not c.ok]
+    # far past the 14-day deadline, yet within the 90-day hold counted from BillingBlocked
+    assert out["erased"].occurred_at - out["created"].occurred_at > timedelta(days=59)
+    assert "billing hold 90 d" in " ".join(report.check("erasure").notes)
+    assert "1 sessions not billed because" in " ".join(report.check("invoice_totals").notes)
+
+
+def test_a_blocked_request_erased_after_the_hold_is_late() -> None:
+    h = History()
+    out = h.billing_held(END - timedelta(days=100), erased_after=timedelta(days=90, hours=2))
+    report = verify_records(h.records(), END, options=_options())
+    assert report.failed_checks == ["erasure"]
+    (failure,) = report.check("erasure").failures
+    assert "after the end of the billing hold" in failure.reason
+    assert failure.ids["request_id"] == str(out["created"].request_id)  # type: ignore[attr-defined]
+    erased_seq = next(i for i, item in enumerate(h.items(), 1) if item.event is out["erased"])
+    assert failure.seq == erased_seq
+    # the same history is on time with the hold the office configured longer
+    longer = verify_records(h.records(), END, options=_options(billing_hold=timedelta(days=91)))
+    assert longer.check("erasure").ok
+
+
+def test_the_hold_applies_only_with_a_billing_block() -> None:
+    """Without BillingBlocked the same 60-day erasure is late (the 14-day rule)."""
+    h = History()
+    out = h.billing_held(END - timedelta(days=70), erased_after=timedelta(days=60))
+    h.remove(out["blocked"])
+    report = verify_records(h.records(), END, options=_options())
+    (failure,) = report.check("erasure").failures
+    assert "abandonment deadline" in failure.reason
+
+
+def test_a_held_request_without_erasure_is_pending_during_the_hold_and_missing_after() -> None:
+    h = History()
+    out = h.billing_held(END - timedelta(days=30))
+    h.remove(out["erased"])
+    h.remove(out["not_billed"])
+    report = verify_records(h.records(), END, options=_options())
+    assert report.check("erasure").ok
+    assert any("billing hold" in p.reason for p in report.check("erasure").pending)
+    report = verify_records(h.records(), END + timedelta(days=61), options=_options())
+    (failure,) = report.check("erasure").failures
+    assert "missing erasure" in failure.reason and "billing hold" in failure.reason
+
+
+def test_a_lost_claim_needs_the_erasure_of_its_request() -> None:
+    h = History()
+    out = h.billing_held(END - timedelta(days=100))
+    h.remove(out["erased"])
+    report = verify_records(h.records(), END, options=_options())
+    assert "invoice_totals" in report.failed_checks
+    (failure,) = report.check("invoice_totals").failures
+    assert "never erased" in failure.reason
+    assert failure.ids["session_id"] == str(out["ended"].session_id)  # type: ignore[attr-defined]
+
+
 def test_unknown_trigger_and_reason_without_trigger_fail() -> None:
     h = History()
     created = h.open_request(END - timedelta(days=1))["created"]

@@ -4,6 +4,14 @@ An erasure is due at the *first* trigger of its request (invoice issued, session
 request withdrawn) plus ``max_delay``, and at the latest at creation + ``abandon_after`` +
 ``abandon_slack`` (the retention sweep). A request whose due time lies after ``as_of`` (the end
 of the audited history) is pending, not failed.
+
+Billing hold: while billing waits for the recipient's address (``BillingBlocked`` for the
+request), retention does not erase it as abandoned; the latest erasure is then
+``max(creation + abandon_after, first block + billing_hold) + abandon_slack`` — the same rule as
+``fw_retention.domain.rules.erasure_deadline``. So an erasure on day 60 of a blocked request is on
+time, one after the hold is late. Only blocks and triggers *before* the request's first erasure
+count: billing answers the hold's erasure with ``SessionNotBilled`` (``recipient_data_erased``),
+which comes after the erasure and does not make it "late after its trigger".
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from fw_contracts.events import (
+    BillingBlocked,
     CustomerAccountCreated,
     CustomerPromoted,
     ErasureReason,
@@ -49,6 +58,7 @@ class _Mark:
 class _Request:
     created: _Mark | None = None
     triggers: list[_Mark] = field(default_factory=list)
+    blocks: list[_Mark] = field(default_factory=list)
     erasures: list[tuple[_Mark, PersonalDataErased]] = field(default_factory=list)
     promoted: list[_Mark] = field(default_factory=list)
 
@@ -56,10 +66,12 @@ class _Request:
 class ErasureCheck:
     """Collects the lifecycle of every request, then judges it at ``as_of``."""
 
-    def __init__(self, *, max_delay: timedelta, abandon_after: timedelta, abandon_slack: timedelta) -> None:
+    def __init__(self, *, max_delay: timedelta, abandon_after: timedelta, abandon_slack: timedelta,
+                 billing_hold: timedelta = timedelta(days=90)) -> None:
         self.max_delay = max_delay
         self.abandon_after = abandon_after
         self.abandon_slack = abandon_slack
+        self.billing_hold = billing_hold
         self._requests: dict[uuid.UUID, _Request] = {}
         self._triggers: dict[uuid.UUID, tuple[uuid.UUID, _Mark]] = {}
         #: Erasure delays in seconds (after the trigger, or after the abandonment deadline).
@@ -79,47 +91,66 @@ class ErasureCheck:
         elif isinstance(e, (InvoiceIssued, SessionNotBilled, SupportRequestWithdrawn)):
             self._req(e.request_id).triggers.append(mark)
             self._triggers[e.event_id] = (e.request_id, mark)
+        elif isinstance(e, BillingBlocked):
+            self._req(e.request_id).blocks.append(mark)
         elif isinstance(e, PersonalDataErased):
             self._req(e.request_id).erasures.append((_Mark(seen.seq, e.erased_at, e.event_id, "erased"), e))
         elif isinstance(e, (CustomerAccountCreated, CustomerPromoted)):
             self._req(e.request_id).promoted.append(mark)
 
-    def _due(self, req: _Request) -> tuple[datetime, _Mark | None]:
+    def _due(self, req: _Request) -> tuple[datetime, _Mark | None, _Mark | None]:
+        """``(due, first trigger, first billing block)``, counting only what came before the
+        request's first erasure (everything while it is not erased)."""
         assert req.created is not None
-        abandoned = req.created.at + self.abandon_after + self.abandon_slack
-        first = min(req.triggers, key=lambda m: m.seq, default=None)
+        before = min((m.seq for m, _ in req.erasures), default=None)
+
+        def counts(m: _Mark) -> bool:
+            return before is None or m.seq < before
+
+        latest = req.created.at + self.abandon_after
+        block = min(filter(counts, req.blocks), key=lambda m: m.at, default=None)
+        if block is not None:
+            latest = max(latest, block.at + self.billing_hold)
+        latest += self.abandon_slack
+        first = min(filter(counts, req.triggers), key=lambda m: m.seq, default=None)
         if first is None:
-            return abandoned, None
-        return min(first.at + self.max_delay, abandoned), first
+            return latest, None, block
+        return min(first.at + self.max_delay, latest), first, block
 
     def result(self, as_of: datetime) -> CheckResult:
         """The verdict for the history up to ``as_of``."""
         res = CheckResult(NAME, TITLE)
-        erased = promoted = orphans = repeated = 0
+        erased = promoted = orphans = repeated = held = 0
         for request_id, req in self._requests.items():
             if req.created is None:
                 orphans += 1  # e.g. withdrawn before intake stored anything: nothing to prove
                 continue
             res.checked += 1
-            due, trigger = self._due(req)
+            due, trigger, block = self._due(req)
+            held += block is not None
             if req.erasures:
                 erased += 1
                 repeated += len(req.erasures) > 1
-                self._judge_erasure(res, request_id, req, due, trigger)
+                self._judge_erasure(res, request_id, req, due, trigger, block)
             elif req.promoted:
                 promoted += 1
             elif as_of > due:
-                seqs = ([trigger.seq] if trigger else []) + [req.created.seq]
-                cause = f"{trigger.kind} at seq {trigger.seq}" if trigger else "abandonment deadline"
+                seqs = ([trigger.seq] if trigger else []) + [req.created.seq] + ([block.seq] if block else [])
+                cause = (f"{trigger.kind} at seq {trigger.seq}" if trigger
+                         else f"end of the billing hold after BillingBlocked at seq {block.seq}" if block
+                         else "abandonment deadline")
                 res.fail(f"missing erasure: due {due.isoformat()} ({cause}), none by {as_of.isoformat()}",
                          *seqs, request_id=request_id)
             else:
-                res.pend(f"open, erasure due by {due.isoformat()}", req.created.seq, request_id=request_id)
+                why = " (billing hold: billing waits for the address)" if block is not None and trigger is None else ""
+                res.pend(f"open, erasure due by {due.isoformat()}{why}", req.created.seq, request_id=request_id)
         res.notes.append(f"{res.checked} requests: {erased} erased, {promoted} promoted without erasure, "
                          f"{len(res.pending)} pending; max delay after a trigger "
                          f"{self.max_delay.total_seconds():g} s, abandonment after "
                          f"{self.abandon_after.total_seconds() / 86400:g} d + "
-                         f"{self.abandon_slack.total_seconds():g} s")
+                         f"{self.abandon_slack.total_seconds():g} s; billing hold "
+                         f"{self.billing_hold.total_seconds() / 86400:g} d after the first BillingBlocked "
+                         f"({held} requests)")
         if orphans:
             res.notes.append(f"{orphans} request ids have events but no SupportRequestCreated in this history")
         if repeated:
@@ -127,7 +158,7 @@ class ErasureCheck:
         return res
 
     def _judge_erasure(self, res: CheckResult, request_id: uuid.UUID, req: _Request, due: datetime,
-                       trigger: _Mark | None) -> None:
+                       trigger: _Mark | None, block: _Mark | None) -> None:
         assert req.created is not None
         mark, event = min(req.erasures, key=lambda pair: pair[0].seq)
         if event.trigger_event_id is not None:
@@ -144,13 +175,16 @@ class ErasureCheck:
         if trigger is not None:
             self.delays.append((mark.at - trigger.at).total_seconds())
         else:
-            self.delays.append((mark.at - (req.created.at + self.abandon_after)).total_seconds())
+            self.delays.append((mark.at - (due - self.abandon_slack)).total_seconds())
         if mark.at > due:
             if trigger is not None and trigger.at + self.max_delay <= due:
                 late = (mark.at - trigger.at).total_seconds()
                 why = (f"late erasure: {late:g} s after {trigger.kind} (seq {trigger.seq}), "
                        f"allowed {self.max_delay.total_seconds():g} s")
+            elif block is not None:
+                why = (f"late erasure: after the end of the billing hold {due.isoformat()} "
+                       f"({self.billing_hold.total_seconds() / 86400:g} d after BillingBlocked at seq {block.seq})")
             else:
                 why = f"late erasure: after the abandonment deadline {due.isoformat()}"
-            seqs = [mark.seq, req.created.seq] + ([trigger.seq] if trigger else [])
+            seqs = [mark.seq, req.created.seq] + ([trigger.seq] if trigger else []) + ([block.seq] if block else [])
             res.fail(why, *seqs, request_id=request_id, erasure_event_id=mark.event_id)

@@ -8,6 +8,10 @@ of the invoiced session. A cancellation's amounts equal (up to sign) the invoice
 Re-pricing (when a :class:`Repricer` is given, i.e. ``fw_billing`` is importable): the invoice
 must equal billing's pure pricing of ``raw_seconds`` at the session's start by the named tariff
 version, line by line.
+
+A session not billed with reason ``recipient_data_erased`` (a lost claim: billing waited for the
+address, the data were erased at the end of retention's billing hold) needs a
+``PersonalDataErased`` of its request somewhere in the history; the notes count lost claims.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from fw_contracts.events import (
     InvoiceIssued,
     InvoiceKind,
     InvoiceLine,
+    NotBilledReason,
+    PersonalDataErased,
     SessionEnded,
     SessionNotBilled,
 )
@@ -78,6 +84,9 @@ class TotalsCheck:
         self._invoices: dict[str, InvoiceIssued] = {}
         self.res = CheckResult(NAME, TITLE)
         self._repriced = 0
+        #: Lost claims (SessionNotBilled recipient_data_erased): (seq, session id, request id).
+        self._lost: list[tuple[int, uuid.UUID, uuid.UUID]] = []
+        self._erased: set[uuid.UUID] = set()
 
     def feed(self, seen: Seen) -> None:
         """Check one decoded event (sessions are remembered for the invoices after them)."""
@@ -94,6 +103,10 @@ class TotalsCheck:
             self.res.checked += 1
             if problems := self._not_billed_problems(e):
                 self.res.fail(f"not billed: {'; '.join(problems)}", seen.seq, session_id=e.session_id)
+            if e.reason is NotBilledReason.RECIPIENT_DATA_ERASED:
+                self._lost.append((seen.seq, e.session_id, e.request_id))
+        elif isinstance(e, PersonalDataErased):
+            self._erased.add(e.request_id)
         elif isinstance(e, InvoiceCancelled):
             self.res.checked += 1
             if problems := self._cancel_problems(e):
@@ -174,6 +187,14 @@ class TotalsCheck:
 
     def result(self) -> CheckResult:
         """The verdict over everything fed."""
+        for seq, session_id, request_id in self._lost:
+            if request_id not in self._erased:
+                # The erasure may be published a moment after billing's answer; it must exist.
+                self.res.fail("not billed as recipient_data_erased, but the request's data were never erased",
+                              seq, session_id=session_id, request_id=request_id)
+        if self._lost:
+            self.res.notes.append(f"{len(self._lost)} sessions not billed because the recipient's data were "
+                                  "erased before the address came (lost claims, billing hold ended)")
         if self._repricer is None:
             self.res.notes.append("re-pricing SKIPPED: " + (self._repricer_note or "fw_billing not importable")
                                   + "; only the arithmetic and the session duration were checked")
