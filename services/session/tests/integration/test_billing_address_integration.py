@@ -51,3 +51,30 @@ async def test_blocked_session_gets_its_address(harness: Any) -> None:
     late = await h.client.post(f"/api/sessions/{sid}/billing-address", json=address)
     assert late.status_code == 409 and late.json()["code"] == "request_data_erased"
     assert len([e for e in await h.stream_events() if isinstance(e, BillingAddressProvided)]) == 1
+
+
+async def test_erasure_closes_the_block_even_when_seen_before_it(harness: Any) -> None:
+    """Retention's billing hold ended: the block shows closed (lost claim), the address form is
+    refused. PersonalDataErased and BillingBlocked arrive on different durables, so the erasure
+    may be handled first: the state is derived when the session is read, not when an event comes."""
+    from datetime import UTC, datetime
+
+    from fw_contracts.events import ErasureReason, PersonalDataErased
+
+    h = harness
+    sid, rid = await ended_session(h)
+    gone = PersonalDataErased(request_id=rid, reason=ErasureReason.ABANDONED, erased_at=datetime.now(UTC))
+    await h.publish(gone)
+    await h.eventually(lambda: h.db("SELECT erasure_reason FROM requests WHERE request_id = $1", rid),
+                       lambda rows: rows and rows[0]["erasure_reason"] == "abandoned")
+    await h.publish(BillingBlocked(session_id=uuid.UUID(sid), request_id=rid, missing=("billing_address",)))
+    state = await h.eventually(lambda: h.client.get(f"/api/sessions/{sid}"),
+                               lambda r: r.json()["billing_block_state"] is not None)
+    body = state.json()
+    assert body["billing_block_state"] == "closed_data_erased" and body["billing_blocked"] is False
+    assert body["request_data_erased_at"] is not None
+    resp = await h.client.post(f"/api/sessions/{sid}/billing-address",
+                               json={"street": "Hauptstraße 5", "postal_code": "10115", "city": "Berlin"})
+    assert resp.status_code == 409 and resp.json()["code"] == "billing_closed_data_erased"
+    assert rid not in h.vault.addresses
+    assert not [e for e in await h.stream_events() if isinstance(e, BillingAddressProvided)]

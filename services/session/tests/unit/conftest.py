@@ -49,6 +49,9 @@ class FakeRequestStore:
     async def lock(self, request_id: uuid.UUID) -> QueueEntry | None:
         return self.rows.get(request_id)
 
+    async def get(self, request_id: uuid.UUID) -> QueueEntry | None:
+        return self.rows.get(request_id)
+
     async def save(self, entry: QueueEntry) -> None:
         self.rows[entry.request_id] = entry
 

@@ -8,12 +8,19 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 from fastapi import FastAPI
-from fw_contracts.events import BillingAddressProvided, BillingBlocked
+from fw_contracts.events import BillingAddressProvided, BillingBlocked, ErasureReason, PersonalDataErased
 from fw_contracts.vault import Address, VaultError
 from fw_platform import http as platform_http
 from fw_platform.runtime import Runtime
 from fw_session.bootstrap import MIGRATIONS
-from fw_session.domain.billing import BillingNotBlocked, decide_provide_address, evolve_block
+from fw_session.domain.billing import (
+    BillingClosedDataErased,
+    BillingNotBlocked,
+    BlockState,
+    block_state,
+    decide_provide_address,
+    evolve_block,
+)
 from fw_session.entrypoints.http import MESSAGES, build_router, install_error_handlers
 from fw_session.settings import Settings
 
@@ -86,6 +93,37 @@ async def test_vault_refusal_or_absence_emits_nothing(world) -> None:  # type: i
     assert world.uow.published == [] and (await world.billing.view(sid)).block.waiting
 
 
+def erased(request_id: uuid.UUID, reason: ErasureReason, at=T0 + timedelta(days=90)) -> PersonalDataErased:  # type: ignore[no-untyped-def]
+    return PersonalDataErased(request_id=request_id, reason=reason, erased_at=at, occurred_at=at)
+
+
+def test_block_state_follows_the_requests_erasure() -> None:
+    block = evolve_block(None, blocked(uuid.uuid4(), uuid.uuid4()))
+    assert block_state(None, erased_at=None, erasure_reason=None) is None
+    assert block_state(block, erased_at=None, erasure_reason=None) is BlockState.WAITING
+    provided = evolve_block(block, decide_provide_address(block, at=T0 + timedelta(minutes=1)))
+    assert block_state(provided, erased_at=None, erasure_reason=None) is BlockState.ADDRESS_PROVIDED
+    assert block_state(provided, erased_at=T0, erasure_reason=ErasureReason.INVOICE_ISSUED) is BlockState.INVOICED
+    for reason in (ErasureReason.ABANDONED, ErasureReason.WITHDRAWN, ErasureReason.NOT_BILLED):
+        assert block_state(block, erased_at=T0, erasure_reason=reason) is BlockState.CLOSED_DATA_ERASED
+
+
+async def test_erasure_at_the_end_of_the_hold_closes_the_block(world) -> None:  # type: ignore[no-untyped-def]
+    sid, rid = await ended_session(world)
+    await world.deliver(blocked(sid, rid))
+    gone = erased(rid, ErasureReason.ABANDONED)
+    assert await world.deliver(gone) == []
+    view = await world.billing.view(sid)
+    assert view.block_state is BlockState.CLOSED_DATA_ERASED and view.request.erased_at == gone.erased_at
+    world.uow.published.clear()
+    with pytest.raises(BillingClosedDataErased):  # too late: refused before the vault is asked
+        await world.billing.provide(sid, Address(**ADDRESS))
+    assert world.uow.published == [] and world.vault.addresses == {}
+    # a later erasure event (e.g. the lost claim's SessionNotBilled erasing again) keeps the first reason
+    await world.deliver(erased(rid, ErasureReason.NOT_BILLED, T0 + timedelta(days=91)))
+    assert (await world.billing.view(sid)).request.erasure_reason is ErasureReason.ABANDONED
+
+
 @pytest.fixture
 def client(world):  # type: ignore[no-untyped-def]
     app = FastAPI()
@@ -115,6 +153,21 @@ async def test_http(world, client) -> None:  # type: ignore[no-untyped-def]
     world.vault.refuse_address, world.vault.available = None, False
     r = await client.post(f"/api/sessions/{sid}/billing-address", json=ADDRESS)
     assert r.status_code == 503 and r.json()["code"] == "vault_unavailable"
+
+
+async def test_http_shows_a_closed_block(world, client) -> None:  # type: ignore[no-untyped-def]
+    sid, rid = await ended_session(world)
+    await world.deliver(blocked(sid, rid))
+    state = (await client.get(f"/api/sessions/{sid}")).json()
+    assert (state["billing_blocked"], state["billing_block_state"]) == (True, "waiting")
+    await world.deliver(erased(rid, ErasureReason.ABANDONED))
+    state = (await client.get(f"/api/sessions/{sid}")).json()
+    assert (state["billing_blocked"], state["billing_block_state"], state["missing"]) == (
+        False, "closed_data_erased", [])
+    assert state["request_data_erased_at"] is not None
+    r = await client.post(f"/api/sessions/{sid}/billing-address", json=ADDRESS)
+    assert r.status_code == 409 and r.json()["code"] == "billing_closed_data_erased"
+    assert "gelöscht" in r.json()["message_de"] and "erased" in r.json()["message_en"]
 
 
 @pytest.mark.parametrize(("body", "field", "code"), [

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import asyncpg
 from fw_contracts import decode
-from fw_contracts.events import CustomerType
+from fw_contracts.events import CustomerType, ErasureReason
 from fw_platform.consumer import UnitOfWork
 
 from fw_session.application.ports import ConcurrentChange
@@ -17,7 +17,7 @@ from fw_session.domain.requests import QueueEntry, RequestStatus
 from fw_session.domain.session import Session, SessionEvent, replay
 
 _ENTRY_COLUMNS = ("request_id, status, ticket, customer_type, created_at, erased_at, correlation_id,"
-                  " created_event_id")
+                  " created_event_id, erasure_reason")
 
 
 def _entry(row: asyncpg.Record) -> QueueEntry:
@@ -25,7 +25,8 @@ def _entry(row: asyncpg.Record) -> QueueEntry:
         request_id=row["request_id"], status=RequestStatus(row["status"]), ticket=row["ticket"],
         customer_type=CustomerType(row["customer_type"]) if row["customer_type"] else None,
         created_at=row["created_at"], erased_at=row["erased_at"],
-        correlation_id=row["correlation_id"], created_event_id=row["created_event_id"])
+        correlation_id=row["correlation_id"], created_event_id=row["created_event_id"],
+        erasure_reason=ErasureReason(row["erasure_reason"]) if row["erasure_reason"] else None)
 
 
 class SqlRequestStore:
@@ -47,14 +48,19 @@ class SqlRequestStore:
             f"SELECT {_ENTRY_COLUMNS} FROM requests WHERE request_id = $1 FOR UPDATE", request_id)
         return _entry(row) if row else None
 
+    async def get(self, request_id: uuid.UUID) -> QueueEntry | None:
+        row = await self._conn.fetchrow(f"SELECT {_ENTRY_COLUMNS} FROM requests WHERE request_id = $1", request_id)
+        return _entry(row) if row else None
+
     async def save(self, entry: QueueEntry) -> None:
         await self._conn.execute(
             "UPDATE requests SET status = $2, ticket = $3, customer_type = $4, created_at = $5,"
-            " erased_at = $6, correlation_id = $7, created_event_id = $8, updated_at = now()"
-            " WHERE request_id = $1",
+            " erased_at = $6, correlation_id = $7, created_event_id = $8, erasure_reason = $9,"
+            " updated_at = now() WHERE request_id = $1",
             entry.request_id, entry.status.value, entry.ticket,
             entry.customer_type.value if entry.customer_type else None, entry.created_at,
-            entry.erased_at, entry.correlation_id, entry.created_event_id)
+            entry.erased_at, entry.correlation_id, entry.created_event_id,
+            entry.erasure_reason.value if entry.erasure_reason else None)
 
     async def in_queue(self, limit: int) -> Sequence[QueueEntry]:
         rows = await self._conn.fetch(

@@ -16,7 +16,15 @@ from fw_contracts.vault import Address
 from fw_platform.consumer import UnitOfWork
 
 from fw_session.application.ports import Clock, StoresFactory, UowFactory, Vault
-from fw_session.domain.billing import BillingBlock, decide_provide_address, evolve_block
+from fw_session.domain.billing import (
+    BillingBlock,
+    BillingClosedDataErased,
+    BlockState,
+    block_state,
+    decide_provide_address,
+    evolve_block,
+)
+from fw_session.domain.requests import QueueEntry
 from fw_session.domain.errors import UnknownSession
 from fw_session.domain.session import Session
 
@@ -42,10 +50,16 @@ class BillingEventHandlers:
 
 @dataclass(frozen=True)
 class SessionView:
-    """A session with its billing block (if billing ever blocked it)."""
+    """A session with its billing block (if billing ever blocked it) and its request's entry."""
 
     session: Session
     block: BillingBlock | None
+    request: QueueEntry | None = None
+
+    @property
+    def block_state(self) -> BlockState | None:
+        return block_state(self.block, erased_at=self.request.erased_at if self.request else None,
+                           erasure_reason=self.request.erasure_reason if self.request else None)
 
 
 class BillingAddressService:
@@ -64,7 +78,8 @@ class BillingAddressService:
             session = await stores.sessions.load(session_id)
             if session is None:
                 raise UnknownSession()
-            return SessionView(session, await stores.blocks.get(session_id))
+            return SessionView(session, await stores.blocks.get(session_id),
+                               await stores.requests.get(session.request_id))
 
     async def provide(self, session_id: uuid.UUID, address: Address) -> SessionView:
         """Store the address in the vault, then emit ``BillingAddressProvided``.
@@ -80,6 +95,9 @@ class BillingAddressService:
                 raise UnknownSession()
             block = await stores.blocks.lock(session_id)
             event = decide_provide_address(block, at=self._now())
+            request = await stores.requests.get(session.request_id)
+            if request is not None and request.erased_at is not None:
+                raise BillingClosedDataErased()  # too late: nothing to store, nothing to announce
             await self._vault.set_address(session.request_id, address)
             updated = evolve_block(block, event)
             assert updated is not None
@@ -87,4 +105,4 @@ class BillingAddressService:
             uow.emit(event)
         log.info("billing recipient details provided", extra={"session_id": str(session_id),
                                                     "request_id": str(session.request_id)})
-        return SessionView(session, updated)
+        return SessionView(session, updated, request)

@@ -40,6 +40,9 @@ class RequestStore(Protocol):
     async def lock(self, request_id: uuid.UUID) -> QueueEntry | None:
         """The entry, locked for this transaction, or None."""
 
+    async def get(self, request_id: uuid.UUID) -> QueueEntry | None:
+        """The entry without a lock (read-only views), or None."""
+
     async def save(self, entry: QueueEntry) -> None: ...
 
     async def in_queue(self, limit: int) -> Sequence[QueueEntry]:

@@ -4,6 +4,11 @@ Billing announces the block with ``BillingBlocked``; the technician asks the cus
 the address, which goes to the vault, and session announces ``BillingAddressProvided`` (ids
 only). The address may be entered again while billing has not yet billed (a typo), so "provided"
 does not close the matter for good: a newer ``BillingBlocked`` opens the block again.
+
+The block is closed for good once the request's personal data are erased (``PersonalDataErased``,
+seen by the queue): with reason ``invoice_issued`` because the invoice went out; with any other
+reason (typically retention's billing hold ended before the address came) no invoice can be
+issued any more — billing closes the session as not billed, a lost claim.
 """
 
 from __future__ import annotations
@@ -11,9 +16,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
+from enum import StrEnum
 
 from fw_contracts.base import Event
-from fw_contracts.events import BillingAddressProvided, BillingBlocked
+from fw_contracts.events import BillingAddressProvided, BillingBlocked, ErasureReason
 
 from fw_session.domain.errors import DomainError
 
@@ -24,6 +30,37 @@ class BillingNotBlocked(DomainError):
                   "eine Anschrift kann nur nachgetragen werden, wenn die Abrechnung danach fragt.")
     message_en = ("Billing of this session is not waiting for a billing address; an address can only "
                   "be added when billing asks for it.")
+
+
+class BillingClosedDataErased(DomainError):
+    code = "billing_closed_data_erased"
+    message_de = ("Die Daten dieser Anfrage wurden bereits gelöscht; für diese Sitzung kann keine Rechnung "
+                  "mehr ausgestellt werden. Eine Anschrift wird nicht mehr gespeichert.")
+    message_en = ("The data of this request have already been erased; no invoice can be issued for this "
+                  "session any more. No address is stored.")
+
+
+class BlockState(StrEnum):
+    """What became of a billing block."""
+
+    #: billing waits for the address
+    WAITING = "waiting"
+    #: the technician entered it; billing bills with it
+    ADDRESS_PROVIDED = "address_provided"
+    #: the invoice was issued (the request's data were then erased as ``invoice_issued``)
+    INVOICED = "invoiced"
+    #: the data were erased before an invoice: billing closes the session as not billed
+    CLOSED_DATA_ERASED = "closed_data_erased"
+
+
+def block_state(block: BillingBlock | None, *, erased_at: datetime | None,
+                erasure_reason: ErasureReason | None) -> BlockState | None:
+    """The block's state, given what the queue knows about the request's erasure."""
+    if block is None:
+        return None
+    if erased_at is not None:
+        return BlockState.INVOICED if erasure_reason is ErasureReason.INVOICE_ISSUED else BlockState.CLOSED_DATA_ERASED
+    return BlockState.WAITING if block.waiting else BlockState.ADDRESS_PROVIDED
 
 
 @dataclass(frozen=True)

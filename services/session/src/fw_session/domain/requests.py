@@ -16,6 +16,7 @@ from enum import StrEnum
 from fw_contracts.base import Event
 from fw_contracts.events import (
     CustomerType,
+    ErasureReason,
     PersonalDataErased,
     SessionStarted,
     SupportRequestCreated,
@@ -43,6 +44,8 @@ class QueueEntry:
     erased_at: datetime | None = None
     correlation_id: uuid.UUID | None = None
     created_event_id: uuid.UUID | None = None
+    #: Why the data were erased (with ``erased_at``; the first erasure counts).
+    erasure_reason: ErasureReason | None = None
 
     @classmethod
     def placeholder(cls, request_id: uuid.UUID) -> QueueEntry:
@@ -70,7 +73,9 @@ def evolve_request(entry: QueueEntry, event: Event) -> QueueEntry:
                 return replace(entry, status=RequestStatus.WITHDRAWN)
             return entry
         case PersonalDataErased():
-            return replace(entry, erased_at=entry.erased_at or event.erased_at)
+            if entry.erased_at is not None:
+                return entry
+            return replace(entry, erased_at=event.erased_at, erasure_reason=event.reason)
         case SessionStarted():
             return replace(entry, status=RequestStatus.STARTED)
     raise ValueError(f"{type(event).__name__} does not concern the queue")

@@ -19,6 +19,7 @@ from pydantic_core import PydanticCustomError
 from fw_session.application.billing import BillingAddressService, SessionView
 from fw_session.application.ports import ConcurrentChange, VaultRejected
 from fw_session.application.service import SessionService
+from fw_session.domain.billing import BlockState
 from fw_session.domain.errors import DomainError
 from fw_session.domain.session import Session, SessionStatus
 
@@ -110,17 +111,27 @@ class SessionOut(BaseModel):
     billing_blocked: bool = False
     missing: list[str] = []
     billing_address_provided_at: datetime | None = None
+    #: What became of billing's block, if billing ever blocked the session: ``waiting``,
+    #: ``address_provided``, ``invoiced``, or ``closed_data_erased`` (the request's data were
+    #: erased before an invoice, e.g. at the end of retention's billing hold: not billed).
+    billing_block_state: BlockState | None = None
+    #: When the request's personal data were erased (shown with a closed block).
+    request_data_erased_at: datetime | None = None
 
     @classmethod
     def of(cls, s: Session, view: SessionView | None = None) -> SessionOut:
         block = view.block if view else None
+        state = view.block_state if view else None
+        waiting = state is BlockState.WAITING
         return cls(session_id=s.session_id, request_id=s.request_id, technician=s.technician,
                    status=s.status, started_at=s.started_at, promoted=s.promoted,
                    statement_sha256=s.statement_sha256, stated_at=s.stated_at, ended_at=s.ended_at,
                    duration_seconds=s.duration_seconds,
-                   billing_blocked=bool(block and block.waiting),
-                   missing=list(block.missing) if block and block.waiting else [],
-                   billing_address_provided_at=block.address_provided_at if block else None)
+                   billing_blocked=waiting,
+                   missing=list(block.missing) if block and waiting else [],
+                   billing_address_provided_at=block.address_provided_at if block else None,
+                   billing_block_state=state,
+                   request_data_erased_at=view.request.erased_at if view and view.request and block else None)
 
 
 def build_router(service: SessionService, billing: BillingAddressService | None = None) -> APIRouter:
