@@ -93,7 +93,19 @@ def upcast(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def decode(payload: bytes, subject: str | None = None) -> Event:
-    """Parse a message body into its event class; raises :class:`UndecodableEvent`."""
+    """Parse a message body into its event class; raises :class:`UndecodableEvent`.
+
+    Fast path: a message on the current version's subject is parsed and validated in one step
+    by pydantic-core (``model_validate_json``; the class's ``event_type`` and ``schema_version``
+    literals check that the body is that event). Anything that fails there (an older version
+    to upcast, bad input) takes the general path below, which also gives the exact reason.
+    """
+    cls_for_subject = BY_SUBJECT.get(subject) if subject is not None else None
+    if cls_for_subject is not None and BY_TYPE.get(cls_for_subject.__name__) is cls_for_subject:
+        try:
+            return cls_for_subject.model_validate_json(payload)
+        except ValidationError:
+            pass
     try:
         data = json.loads(payload)
     except (ValueError, UnicodeDecodeError):
