@@ -30,7 +30,8 @@ CONTRACT = ServiceContract(
         SupportRequestCreated: {"request_id", "ticket", "customer_type", "occurred_at",
                                 "correlation_id", "event_id"},
         SupportRequestWithdrawn: {"request_id"},
-        PersonalDataErased: {"request_id", "erased_at"},
+        # the queue drops the request; the reason tells an invoiced block from a lost claim
+        PersonalDataErased: {"request_id", "erased_at", "reason"},
         # application/billing.py + domain/billing.py: shown on the session until the address is given
         BillingBlocked: {"session_id", "request_id", "missing", "occurred_at", "correlation_id"},
     },
