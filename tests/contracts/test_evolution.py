@@ -144,20 +144,6 @@ def test_rollout_order_matters_a_v2_message_is_undecodable_for_a_v1_build() -> N
         decode(v2(0, 60, hint=True).to_json(), SessionEndedV2.subject())
 
 
-class AllVersionsConsumer(EventConsumer):
-    """The platform consumer filtering on every version of each handled event.
-
-    The platform today filters on ``cls.subject()`` (the current version only); after a bump a
-    new durable would not see the v1 history. This is the change ``docs/contract-evolution.md``
-    asks of ``fw_platform.consumer.EventConsumer.subjects`` before the first v2 ships.
-    """
-
-    @property
-    def subjects(self) -> list[str]:
-        return [f"{cls.subject().rsplit('.', 1)[0]}.v{n}" for cls in self._handlers
-                for n in range(1, cls.version + 1)]
-
-
 async def test_a_mixed_history_replays_through_the_real_consumer_into_reporting(
         v2_registered: None, fw_env: FwEnv) -> None:
     started = [SessionStarted(session_id=uuid.uuid4(), request_id=uuid.uuid4(), technician="tech-09",
@@ -172,8 +158,8 @@ async def test_a_mixed_history_replays_through_the_real_consumer_into_reporting(
         await migrate(pool, "reporting", MIGRATIONS)
         table = reporting_handlers(SqlFactStore)
         table[SessionEndedV2] = table.pop(SessionEnded)  # the class edited in place, as for real
-        consumer = AllVersionsConsumer(service="reporting", name="events", pool=pool, js=js,
-                                       handlers=table, stream="FERNWARTUNG", idle_poll=0.5)
+        consumer = EventConsumer(service="reporting", name="events", pool=pool, js=js,
+                                handlers=table, stream="FERNWARTUNG", idle_poll=0.5)
         task = asyncio.create_task(consumer.run())
         try:
             for _ in range(200):

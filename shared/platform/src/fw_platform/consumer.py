@@ -155,7 +155,14 @@ class EventConsumer:
 
     @property
     def subjects(self) -> list[str]:
-        return [cls.subject() for cls in self._handlers]
+        """Every version of each handled event (``fw.<producer>.<event>.*``).
+
+        After a version bump, a durable created then (a new service, a rebuild) or one whose
+        filter is updated still reads the older versions' history; ``decode`` upcasts it. A
+        version newer than this build is delivered too and parked with that reason, visible,
+        instead of being skipped by the filter and lost to this consumer.
+        """
+        return [f"{cls.subject().rsplit('.', 1)[0]}.*" for cls in self._handlers]
 
     async def ensure(self) -> None:
         cfg = durable_consumer_config(self.durable, self.subjects)
