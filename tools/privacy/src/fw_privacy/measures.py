@@ -53,10 +53,14 @@ TOMS: tuple[Tom, ...] = (
     Tom("T-ERASURE", "Automatische Löschung mit Löschvermerk",
         "Der Datentresor löscht Daten und Schlüssel beim Rechnungsausgang, bei einer Sitzung ohne "
         "Abrechnung, beim Zurückziehen und nach Fristablauf; ein dauerhafter Löschvermerk verhindert jede "
-        "spätere Speicherung und jedes Lesen. Die Löschung wird als Ereignis ohne personenbezogene Daten "
-        "festgehalten.", "Speicherbegrenzung (Art. 5 Abs. 1 lit. e), Art. 17",
+        "spätere Speicherung und jedes Lesen. Wartet die Abrechnung auf eine fehlende Rechnungsanschrift, "
+        "gilt statt der 14 Tage eine begrenzte Abrechnungsfrist ab der ersten Sperre; danach wird ebenso "
+        "gelöscht und die Abrechnung schließt die Sitzung als nicht abgerechnet (verlorene Forderung). "
+        "Die Löschung wird als Ereignis ohne personenbezogene Daten festgehalten; das Prüfwerkzeug "
+        "prüft beide Fristen.", "Speicherbegrenzung (Art. 5 Abs. 1 lit. e), Art. 17",
         ("services/retention/src/fw_retention/application/erasure.py",
-         "services/retention/tests/integration/test_erasure_stream.py")),
+         "services/retention/tests/integration/test_erasure_stream.py",
+         "tests/e2e/test_billing_hold.py")),
     Tom("T-RESTORE", "Erneute Löschung nach Wiederherstellung",
         "Nach dem Einspielen eines Datenbank-Backups werden die Löschvermerke aus der Ereignishistorie "
         "ergänzt und alle gelöschten Anfragen erneut gelöscht, bevor der Datentresor Anfragen annimmt; "
@@ -127,6 +131,7 @@ PERIODS = {
     "2": "30 Tage (einstellbar: FW_BILLING_DELIVERY_FAILED_KEEP_DAYS)",
     "3": "3 Jahre",
     "4": "8 Jahre",
+    "5": "90 Tage (einstellbar: FW_RETENTION_BILLING_HOLD_DAYS)",
     "9": "keine Regellöschfrist festgelegt (offener Punkt)",
 }
 STARTS = {
@@ -137,6 +142,7 @@ STARTS = {
     "5": "Versand der E-Mail bzw. endgültiges Scheitern des Versands",
     "6": "Ende des Geltungszeitraums der Ereignishistorie",
     "7": "Ausscheiden der/des Beschäftigten",
+    "8": "erste Sperre der Abrechnung mangels Rechnungsanschrift (BillingBlocked)",
 }
 
 
@@ -145,7 +151,7 @@ def _lk(period: str, start: str) -> Loeschklasse:
 
 
 LOESCHKLASSEN: tuple[Loeschklasse, ...] = (
-    _lk("0", "2"), _lk("1", "1"), _lk("0", "5"), _lk("2", "5"), _lk("3", "3"), _lk("4", "3"),
+    _lk("0", "2"), _lk("1", "1"), _lk("5", "8"), _lk("0", "5"), _lk("2", "5"), _lk("3", "3"), _lk("4", "3"),
     _lk("0", "4"), _lk("9", "6"), _lk("0", "7"),
 )
 LOESCHKLASSEN_BY_KEY = {k.key: k for k in LOESCHKLASSEN}

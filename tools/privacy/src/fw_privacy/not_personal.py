@@ -48,6 +48,7 @@ NOT_PERSONAL: dict[str, str] = {
     **_cols("session.requests", _ATTR, "customer_type", "status"),
     **_cols("session.requests", _TIME, "created_at", "erased_at", "updated_at"),
     **_cols("session.requests", _EVENT_ID, "correlation_id", "created_event_id"),
+    "session.requests.erasure_reason": "code of the erasure reason (invoice_issued, not_billed, withdrawn, abandoned)",
     "session.sessions.version": "optimistic-concurrency counter",
     **_cols("session.session_events", _EVENT_ID, "event_id"),
     "session.session_events.event_type": "event class name",
@@ -102,6 +103,8 @@ NOT_PERSONAL: dict[str, str] = {
     "retention.avv_requests.id": _EVENT_ID,
     "retention.avv_requests.avv_version": "version of the office's AVV template",
     "retention.avv_requests.avv_sha256": "hash of the office's AVV template",
+    "retention.billing_holds.blocked_at": _TIME,
+    "retention.billing_holds.blocked_event_id": _EVENT_ID,
     # ------------------------------------------------------------ reporting (facts copied from events)
     **_cols("reporting.invoices", _MONEY, "net_total", "vat_total", "gross_total"),
     **_cols("reporting.invoices", _ATTR, "kind", "raw_seconds", "billed_seconds", "tariff_version"),

@@ -84,12 +84,22 @@ ACTIVITIES: tuple[ProcessingActivity, ...] = (
 # ------------------------------------------------------------------ deletion rules used twice
 _VAULT_RULE = DeletionRule(
     "LK 0.2", "Rechnung ausgestellt (InvoiceIssued), Sitzung ohne Abrechnung (SessionNotBilled), Anfrage "
-    "zurückgezogen (SupportRequestWithdrawn); spätestens 14 Tage nach Speicherung (LK 1.1, Suchlauf)",
-    "unverzüglich; spätestens 14 Tage nach Erhebung",
+    "zurückgezogen (SupportRequestWithdrawn); spätestens 14 Tage nach Speicherung (LK 1.1, Suchlauf). "
+    "Wartet die Abrechnung auf eine Rechnungsanschrift, die in der Anfrage fehlt (BillingBlocked: eine "
+    "Rechnung nach § 14 UStG über 250 EUR brutto braucht sie), ist der Zweck „Abrechnung“ noch offen: "
+    "dann spätestens 90 Tage nach der ersten Sperre (LK 5.8, Abrechnungsfrist, Suchlauf), mindestens "
+    "aber 14 Tage nach Speicherung",
+    "unverzüglich; spätestens 14 Tage nach Erhebung, bei gesperrter Abrechnung spätestens 90 Tage nach "
+    "der ersten Sperre",
     "DELETE der Daten-, Erklärungs- und Schlüsselzeilen, dauerhafter Löschvermerk, Ereignis "
-    "PersonalDataErased; nach einer Wiederherstellung erneute Löschung (reapply)",
+    "PersonalDataErased (Grund abandoned auch am Ende der Abrechnungsfrist); die Abrechnung schließt eine "
+    "noch gesperrte Sitzung dann als nicht abgerechnet (SessionNotBilled, Grund recipient_data_erased: "
+    "verlorene Forderung, für das Büro sichtbar), eine später nachgetragene Anschrift wird nicht mehr "
+    "angenommen; nach einer Wiederherstellung erneute Löschung (reapply)",
     ("services/retention/src/fw_retention/application/erasure.py",
-     "services/retention/src/fw_retention/application/restore.py", "tests/privacy/test_raw_storage_scan.py"))
+     "services/retention/src/fw_retention/domain/rules.py",
+     "services/retention/src/fw_retention/application/restore.py", "tests/privacy/test_raw_storage_scan.py",
+     "services/billing/src/fw_billing/application/handlers.py", "tests/e2e/test_billing_hold.py"))
 _ARCHIVE_RULE = DeletionRule(
     "LK 4.3", "Ende des Kalenderjahres der Ausstellung", "8 Jahre (Vernichtung ab 1.1. des 9. Folgejahres; "
     "länger bei offener Festsetzungsfrist, § 147 Abs. 3 S. 5 AO)",
@@ -132,7 +142,14 @@ ENTRIES: tuple[RetentionEntry, ...] = (
                        "nur als Chiffrat; Hauptschlüssel nicht im Backup; erneute Löschung bei Wiederherstellung")),
         encrypted_at_rest=True,
         notes=("Der Schlüssel je Anfrage (wrapped_key) ist kein Inhalt, macht das Chiffrat aber lesbar; "
-               "er wird mit den Daten gelöscht (zusätzlich zur Löschung der Daten, nicht statt ihrer).",)),
+               "er wird mit den Daten gelöscht (zusätzlich zur Löschung der Daten, nicht statt ihrer).",
+               "Abrechnungsfrist (LK 5.8): Solange die Abrechnung auf die fehlende Rechnungsanschrift wartet, "
+               "sind die Daten für die Erfüllung des Vertrags noch erforderlich (Art. 6 Abs. 1 lit. b, "
+               "Art. 17 Abs. 1 lit. a DSGVO e contrario); die Frist ist begrenzt, damit die Daten nicht "
+               "unbegrenzt auf eine Anschrift warten (Art. 5 Abs. 1 lit. e). Sie zählt ab dem Ereignis "
+               "BillingBlocked (retention.billing_holds: nur Kennungen und Zeitpunkt). Das Büro sieht an der "
+               "Sitzung, bis wann die Daten gelöscht werden; das Prüfwerkzeug kennt die Frist "
+               "(fernwartung audit verify --billing-hold).")),
     RetentionEntry(
         "E-VAULT-STATEMENT", "Erklärung, Stammkunde werden zu wollen (Wortlaut)", "VT-02", "Vertragsdaten",
         ("Wortlaut der Erklärung", "Technikerkürzel", "Zeitpunkt"), (CALLERS, STAFF),
