@@ -56,3 +56,41 @@ async def test_a_newer_version_is_delivered_and_parked_with_its_reason(fw_env, t
         assert "newer than this build" in reason
     finally:
         await rt.stop()
+
+
+async def test_a_durable_of_the_previous_release_gets_the_wider_filter_and_keeps_its_position(
+        fw_env, tmp_path: Path) -> None:
+    from fw_platform.bus import durable_consumer_config
+
+    nc = await connect(fw_env.nats_url, name="test-old-release")
+    try:
+        js = nc.jetstream()
+        # as the previous release created it: filtered on the current version only
+        await js.add_consumer("FERNWARTUNG", config=durable_consumer_config(
+            "intake--session_started", [SessionStarted.subject()]))
+        first = SessionStarted(session_id=uuid.uuid4(), request_id=uuid.uuid4(), technician="tech-01",
+                               started_at=datetime.now(UTC))
+        await js.publish(first.subject(), first.to_json(), headers={Header.MSG_ID: str(first.event_id)})
+    finally:
+        await nc.close()
+    mig = tmp_path / "migrations"
+    mig.mkdir()
+    seen: list[uuid.UUID] = []
+
+    async def on_started(event: SessionStarted, uow: UnitOfWork) -> None:
+        seen.append(event.event_id)
+
+    rt = Runtime("intake", ServiceSettings(nats_url=fw_env.nats_url, database_url=fw_env.dsn("intake")), mig)
+    rt.consume("session_started", {SessionStarted: on_started})
+    await rt.start()
+    try:
+        await asyncio.wait_for(rt.consumers[0].ready.wait(), 10)
+        info = await rt.js.consumer_info("FERNWARTUNG", "intake--session_started")
+        assert info.config.filter_subject == SessionStarted.subject().rsplit(".", 1)[0] + ".*"
+        for _ in range(200):
+            if seen:
+                break
+            await asyncio.sleep(0.05)
+        assert seen == [first.event_id]
+    finally:
+        await rt.stop()
