@@ -62,3 +62,7 @@ def configure(service: str, level: str = "INFO") -> None:
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    # Libraries that narrate their work at INFO (fontTools' subsetter: about 70 lines per font
+    # subset in billing) only speak up when something is wrong.
+    for name in ("fontTools",):
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
