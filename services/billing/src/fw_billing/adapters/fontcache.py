@@ -9,15 +9,19 @@ font programs, so the program can be kept:
   ...) at the start of every document, in a fixed order. fpdf2 numbers a font's glyphs in the
   order of first use, so every document whose text stays inside that set has the same subset
   and the same numbering; only rarer characters (é, ł, Cyrillic, ...) are appended.
-* :func:`add_font` parses each font file once per process and gives every document a copy
-  (as fpdf2's own ``TTFFont.__deepcopy__`` does: widths and subset copied, the parsed font shared) with
-  the base characters already picked, behind a :class:`DocumentFont` so that nothing a
+* :func:`add_font` parses each font file once per process and gives every document a copy (as
+  fpdf2's own ``TTFFont.__deepcopy__`` does: widths and subset copied, the parsed font shared)
+  with the base characters already picked, behind a :class:`DocumentFont` so that nothing a
   document does reaches the shared parse.
 * :class:`CachingSubsetter` stands in for ``fontTools.subset.Subsetter`` inside fpdf2's output
-  step. For a font loaded by :func:`add_font` it keys the subset by the
-  font file and the ordered glyph names. On a hit the document's font object saves the cached
-  bytes and answers glyph ids from the cached subset; on a miss the real subsetter runs once
-  and its result is stored. Fonts not marked are subset as before.
+  step. For a font loaded by :func:`add_font` it keys the subset by the font file and the
+  ordered glyph names. On a hit the document's font object saves the cached bytes and answers
+  glyph ids from the cached subset; on a miss the real subsetter runs once, on a fresh parse,
+  and its result is stored. Other fonts are subset as before.
+
+Relies on fpdf2 internals (``TTFFont``/``SubsetMap`` attributes, ``fpdf.output.ftsubset``);
+``tests/unit/test_billing_fontcache.py`` compares every path with fpdf2's own bytes, so an fpdf2
+upgrade that changes them fails there, not in an archive.
 
 The output is byte-identical to an uncached render (checked by a test), so archived documents
 can still be re-created and compared.
@@ -51,8 +55,6 @@ _MARK = "_fw_font_cache_key"
 _lock = threading.Lock()
 _cache: OrderedDict[tuple[str, tuple[str, ...]], tuple[bytes, dict[str, int]]] = OrderedDict()
 _stats = {"hits": 0, "misses": 0}
-
-
 _templates: dict[tuple[str, str], TTFFont] = {}
 #: Off: every document parses its fonts and fpdf2 subsets them itself (the reference the tests
 #: compare the cached bytes with).
