@@ -58,6 +58,12 @@ class FakeServices:
     customers: dict[str, dict[str, Any]] = field(default_factory=lambda: {"K00001": dict(CUSTOMER)})
     #: The bodies billing got at POST /api/customers/{n}/erasure.
     erasures: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    #: billing's GET /api/sessions/{id} by session id (404 when absent)
+    billing_sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: retention's GET /api/requests/{id}/status by request id (404 when absent)
+    request_status: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: retention's GET /api/pending-erasures (None: the default single row)
+    pending: list[dict[str, Any]] | None = None
     down: set[str] = field(default_factory=set)
     seen: list[httpx.Request] = field(default_factory=list)
 
@@ -151,6 +157,9 @@ class FakeServices:
         if path == "/api/exports/invoices.csv" and self.deliveries is not None:
             return httpx.Response(200, content=b"\xef\xbb\xbfNummer;Brutto\r\n", headers={"content-type": "text/csv"})
         if path.startswith("/api/sessions/"):
+            found = self.billing_sessions.get(path.rsplit("/", 1)[1])
+            if found is not None:
+                return httpx.Response(200, json=found)
             return httpx.Response(404, json={"code": "session_not_found", "message_de": "x", "message_en": "x"})
         if path == "/api/customers":
             return httpx.Response(200, json={"items": list(self.customers.values()), "total": len(self.customers),
@@ -182,8 +191,13 @@ class FakeServices:
         if path == "/healthz":
             return httpx.Response(200, json={"status": "ok"})
         if path == "/api/pending-erasures":
+            if self.pending is not None:
+                return httpx.Response(200, json=self.pending)
             return httpx.Response(200, json=[{"request_id": str(uuid.UUID(int=3)), "stored_at": "2026-05-01T10:00:00Z",
                                               "deadline": "2026-05-15T10:00:00Z"}])
+        m = re.fullmatch(r"/api/requests/([0-9a-f-]+)/status", path)
+        if m and m.group(1) in self.request_status:
+            return httpx.Response(200, json=self.request_status[m.group(1)])
         if path == "/api/erasures":
             return httpx.Response(200, json=[{"request_id": str(uuid.UUID(int=4)), "reason": "invoice_issued",
                                               "erased_at": "2026-05-04T10:00:01Z", "trigger_event_id": None, "had_data": True}])

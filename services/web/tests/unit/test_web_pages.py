@@ -283,3 +283,62 @@ async def test_privacy_records_avv_requests(web) -> None:
     assert "erwartete Format" in (await web.client.get(bad.headers["location"])).text
     page = await web.client.get("/datenschutz")
     assert "Telefon" in page.text and "K7MQ-3XA" in page.text
+
+
+async def _ended_session(web) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    """A session started and ended through the console; returns (page url, session id)."""
+    rid = str(uuid.uuid4())
+    web.services.queue = [{"request_id": rid, "ticket": "AB12-CD3", "customer_type": "business",
+                           "created_at": "2026-05-04T09:58:00Z", "waiting_seconds": 60,
+                           "company": "Beispiel GmbH", "contact_name": "Erika Musterfrau", "phone": "030 1"}]
+    await web.sign_in("technik")
+    console = await web.client.get("/technik")
+    started = await web.client.post("/technik/sitzungen", data={"request_id": rid, "ticket": "AB12-CD3",
+                                                                "csrf_token": web.csrf_of(console.text)})
+    page_url = started.headers["location"]
+    page = await web.client.get(page_url)
+    await web.client.post(f"{page_url}/beenden", data={"csrf_token": web.csrf_of(page.text)})
+    return page_url, page_url.rsplit("/", 1)[1]
+
+
+async def test_blocked_billing_shows_when_the_data_are_erased_and_then_the_lost_claim(web) -> None:  # type: ignore[no-untyped-def]
+    page_url, sid = await _ended_session(web)
+    rid = web.services.sessions[sid]["request_id"]
+    web.services.billing_sessions[sid] = {"session_id": sid, "request_id": rid, "status": "blocked",
+                                          "raw_seconds": 9000, "tariff_version": "2026-01", "decided_at": None,
+                                          "invoice_number": None}
+    web.services.request_status[rid] = {"request_id": rid, "state": "stored", "stored_at": "2026-05-04T09:58:00Z",
+                                        "billing_blocked_at": "2026-05-04T10:00:05Z",
+                                        "erase_by": "2026-08-02T10:00:05Z"}
+    frag = await web.client.get(f"{page_url}/abrechnung", headers={"X-FW-Fragment": "1"})
+    assert "Die Rechnung ist angehalten" in frag.text
+    assert "Daten werden gelöscht am 02.08.2026, 12:00 Uhr" in frag.text  # Berlin summer time
+    # the hold ended: billing closed the session as not billed, retention erased the data
+    web.services.billing_sessions[sid].update(status="not_billed", decided_at="2026-08-02T10:01:00Z")
+    web.services.request_status[rid] = {"request_id": rid, "state": "erased", "erased_at": "2026-08-02T10:00:40Z",
+                                        "reason": "abandoned", "billing_blocked_at": "2026-05-04T10:00:05Z"}
+    page = await web.client.get(page_url)
+    assert 'id="lost-claim"' in page.text and "02.08.2026" in page.text
+    assert "keine Rechnung mehr gestellt" in page.text and "Mindestdauer" not in page.text
+    # a short session not billed is what it was before (retention held nothing for it)
+    web.services.request_status[rid] = {"request_id": rid, "state": "erased", "erased_at": "2026-05-04T10:00:40Z",
+                                        "reason": "not_billed"}
+    frag = await web.client.get(f"{page_url}/abrechnung", headers={"X-FW-Fragment": "1"})
+    assert "Mindestdauer" in frag.text and "lost-claim" not in frag.text
+    # retention unreachable: the block is shown without a date, not as an error page
+    web.services.billing_sessions[sid]["status"] = "blocked"
+    web.services.down.add("retention")
+    frag = await web.client.get(f"{page_url}/abrechnung", headers={"X-FW-Fragment": "1"})
+    assert frag.status_code == 200 and "angehalten" in frag.text and "gelöscht am" not in frag.text
+
+
+async def test_privacy_page_marks_requests_held_for_billing(web, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    web.services.pending = [{"request_id": str(uuid.UUID(int=5)), "stored_at": "2026-05-01T10:00:00Z",
+                             "deadline": "2026-07-30T10:00:00Z", "billing_blocked_at": "2026-05-01T11:00:00Z"},
+                            {"request_id": str(uuid.UUID(int=6)), "stored_at": "2026-05-02T10:00:00Z",
+                             "deadline": "2026-05-16T10:00:00Z", "billing_blocked_at": None}]
+    client = await web.make_client(privacy_docs_dir=tmp_path)
+    await web.sign_in("datenschutz", client=client)
+    page = await client.get("/datenschutz")
+    assert page.text.count("Abrechnungsfrist: die Rechnung wartet seit") == 1
+    assert "30.07.2026" in page.text and "16.05.2026" in page.text

@@ -166,6 +166,12 @@ class Backends:
         return await self._call("retention", "GET", "/api/pending-erasures", "/api/pending-erasures",
                                 params={"limit": limit})
 
+    async def request_data_status(self, request_id: uuid.UUID) -> Reply:
+        """Whether the request's data are stored (and until when: ``erase_by``) or erased; ids and
+        times only (``billing_blocked_at``: retention holds them while billing waits)."""
+        return await self._call("retention", "GET", f"/api/requests/{request_id}/status",
+                                "/api/requests/{id}/status")
+
     async def erasures(self, limit: int = 200) -> Reply:
         return await self._call("retention", "GET", "/api/erasures", "/api/erasures", params={"limit": limit})
 

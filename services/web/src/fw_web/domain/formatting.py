@@ -16,7 +16,7 @@ WORDS: dict[str, str] = {
     # session
     "running": "läuft", "ended": "beendet",
     # billing session status
-    "invoiced": "abgerechnet", "not_billed": "nicht abgerechnet (unter der Mindestdauer)",
+    "invoiced": "abgerechnet", "not_billed": "nicht abgerechnet",
     "blocked": "Rechnung angehalten (Rechnungsanschrift fehlt)",
     # invoice kinds
     "kleinbetrag": "Kleinbetragsrechnung", "full": "Rechnung",

@@ -46,8 +46,30 @@ async def _billing_state(request: Request, session_id: uuid.UUID) -> dict[str, A
     if status.ok and isinstance(status.data, dict):
         state = str(status.data.get("status"))
         # "invoiced" without an invoice in the list: the list was read a moment too early.
-        return {"state": state, "done": state in ("not_billed", "blocked"), "billing": status.data}
+        out: dict[str, Any] = {"state": state, "done": state in ("not_billed", "blocked"), "billing": status.data}
+        if state in ("blocked", "not_billed"):
+            out.update(await _data_deadline(request, status.data.get("request_id")))
+        return out
     return {"state": "pending", "done": False}
+
+
+async def _data_deadline(request: Request, request_id: object) -> dict[str, Any]:
+    """From retention (ids and times only): while billing waits for the address, when the data
+    are erased (``erase_by``, the end of the billing hold); after a hold, that the claim is lost
+    (``lost_claim``, ``erased_at``). Nothing when retention cannot say."""
+    try:
+        rid = uuid.UUID(str(request_id))
+    except ValueError:
+        return {}
+    reply = await backends(request).request_data_status(rid)
+    data = reply.data if reply.ok and isinstance(reply.data, dict) else {}
+    if not data.get("billing_blocked_at"):
+        return {}
+    if data.get("state") == "stored":
+        return {"erase_by": data.get("erase_by")}
+    if data.get("state") == "erased":
+        return {"lost_claim": True, "erased_at": data.get("erased_at")}
+    return {}
 
 
 def build_router() -> APIRouter:
