@@ -98,7 +98,7 @@ async def test_restore_then_reapply_leaves_nothing_of_the_erased_request(office:
 
     r = await office.http.post(office.url("retention", "/api/erasure-log/reapply"))
     assert r.status_code == 200, r.text
-    assert r.json() == {"count": 1, "markers_restored": 1}
+    assert r.json() == {"count": 1, "markers_restored": 1, "holds_restored": 0}
     assert await vault_rows(fw_env, rid) == {"vault_keys": 0, "vault_entries": 0, "erasures": 1}
     refused = await vault_get(fw_env, rid)
     assert refused["ok"] is False and refused["error"] == "erased"

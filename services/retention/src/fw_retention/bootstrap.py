@@ -18,18 +18,18 @@ from typing import Any
 
 from fastapi import FastAPI
 from fw_contracts import utcnow
-from fw_contracts.events import PersonalDataErased
+from fw_contracts.events import BillingBlocked, PersonalDataErased
 from fw_platform import http as platform_http
 from fw_platform.runtime import Runtime
 
 from fw_retention.adapters.avv import PgAvvRegister, load_avv
 from fw_retention.adapters.crypto import EnvelopeCipher
-from fw_retention.adapters.history import erasure_history
+from fw_retention.adapters.history import billing_block_history, erasure_history
 from fw_retention.adapters.store import PgVaultStore
 from fw_retention.application.erasure import ErasureHandlers, sweep_abandoned
 from fw_retention.application.avv import AvvDocument, AvvRegister, prune_requests
 from fw_retention.application.ports import Cipher, Clock, StoreFactory
-from fw_retention.application.restore import ReapplyResult, reapply_erasure_log
+from fw_retention.application.restore import ReapplyResult, reapply_erasure_log, restore_billing_holds
 from fw_retention.domain.rules import records_cutoff
 from fw_retention.entrypoints.http import build_router
 from fw_retention.entrypoints.privacy_http import build_privacy_router
@@ -72,14 +72,16 @@ class Retention:
         """Runtime (pool, migrations, NATS, relay, consumers), reapply, then the vault and the sweep.
 
         The erasure log is re-applied before the vault subscribes, so that after a database
-        restore not even the first request can read data erased since the backup. If the stream
-        cannot be read, the service does not start (nothing would guard the restored rows).
+        restore not even the first request can read data erased since the backup, and the
+        billing holds are taken from the stream before the sweep runs. If the stream cannot be
+        read, the service does not start (nothing would guard the restored rows).
         """
         await self.runtime.start()
         try:
             if self.settings.reapply_on_start:
                 result = await self.reapply()
-                log.info("erasure log re-applied at start", extra={"count": result.requests_purged})
+                log.info("erasure log re-applied at start", extra={"count": result.requests_purged,
+                                                                   "billing_holds": result.holds_restored})
             await self.responder.start(self.runtime.nc)
         except BaseException:
             await self.runtime.stop()
@@ -113,12 +115,20 @@ class Retention:
         return pruned
 
     async def reapply(self, *, from_stream: bool = True) -> ReapplyResult:
-        """Restore safety (see :mod:`fw_retention.application.restore`)."""
+        """Restore safety (see :mod:`fw_retention.application.restore`): erasures, then holds."""
         history = [e async for e in self.erasure_history()] if from_stream else []
-        return await reapply_erasure_log(self.runtime.unit_of_work, self.store_for, history)
+        result = await reapply_erasure_log(self.runtime.unit_of_work, self.store_for, history)
+        if not from_stream:
+            return result
+        blocks = [b async for b in self.billing_block_history()]
+        holds = await restore_billing_holds(self.runtime.unit_of_work, self.store_for, blocks)
+        return ReapplyResult(result.markers_restored, result.requests_purged, holds)
 
     def erasure_history(self) -> AsyncIterator[PersonalDataErased]:
         return erasure_history(self.runtime.js)
+
+    def billing_block_history(self) -> AsyncIterator[BillingBlocked]:
+        return billing_block_history(self.runtime.js)
 
     async def _sweep_forever(self) -> None:
         while True:
@@ -167,7 +177,8 @@ def create_app(settings: RetentionSettings | None = None, *, clock: Clock = utcn
     app.include_router(build_router(unit_of_work=service.runtime.unit_of_work, store_for=service.store_for,
                                     abandon_after=service.settings.abandon_after,
                                     billing_hold=service.settings.billing_hold,
-                                    erasure_history=service.erasure_history))
+                                    erasure_history=service.erasure_history,
+                                    billing_block_history=service.billing_block_history))
     app.include_router(build_privacy_router(
         unit_of_work=service.runtime.unit_of_work, store_for=service.store_for, cipher=service.cipher,
         clock=service.clock, abandon_after=service.settings.abandon_after,

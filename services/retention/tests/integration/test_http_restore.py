@@ -14,7 +14,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from fw_contracts import Header
-from fw_contracts.events import PersonalDataErased, SupportRequestWithdrawn
+from fw_contracts.events import BillingBlocked, PersonalDataErased, SupportRequestWithdrawn
 from fw_devenv import pg_bin_dir
 from fw_devenv.provision import database_dsn
 from fw_platform.vault_client import VaultClient
@@ -117,16 +117,40 @@ async def test_reapply_after_restore(api: tuple[httpx.AsyncClient, Retention], n
     assert (await client.get(f"/api/requests/{b}/status")).json()["state"] == "stored"
 
     without_stream = await client.post("/api/erasure-log/reapply", params={"from_stream": "false"})
-    assert without_stream.json() == {"count": 1, "markers_restored": 0}  # a only: b has no marker
+    assert without_stream.json() == {"count": 1, "markers_restored": 0, "holds_restored": 0}  # a only
     result = await client.post("/api/erasure-log/reapply")
-    assert result.status_code == 200 and result.json() == {"count": 1, "markers_restored": 1}
+    assert result.status_code == 200 and result.json() == {"count": 1, "markers_restored": 1, "holds_restored": 0}
     for rid in (a, b):
         assert all(not rows for rows in (await rows_of(admin, rid)).values())
     assert (await client.get(f"/api/requests/{b}/status")).json()["state"] == "erased"
     assert (await vault.get(c, "queue")).data == personal_data()  # untouched
     assert await erased_count(nc) == 2  # reapply publishes nothing
     again = await retention.reapply()
-    assert (again.requests_purged, again.markers_restored) == (0, 0)
+    assert (again.requests_purged, again.markers_restored, again.holds_restored) == (0, 0, 0)
+
+
+async def test_billing_holds_come_back_from_the_stream_after_a_restore(
+        api: tuple[httpx.AsyncClient, Retention], nc: Client, admin: asyncpg.Connection, clock: Clock) -> None:
+    """A backup from before the BillingBlocked has no hold; the durable consumer will not deliver
+    the event again. Without the hold the sweep would erase the request at 14 days."""
+    client, retention = api
+    rid = uuid.uuid4()
+    await VaultClient(nc).put(rid, personal_data())
+    blocked = BillingBlocked(session_id=uuid.uuid4(), request_id=rid, missing=("billing_address",),
+                             occurred_at=clock.now)
+    await nc.jetstream().publish(blocked.subject(), blocked.to_json(), headers={Header.MSG_ID: str(blocked.event_id)})
+    hold = "SELECT blocked_at FROM retention.billing_holds WHERE request_id = $1"
+    await wait_until(lambda: admin.fetchval(hold, rid))
+    await admin.execute("DELETE FROM retention.billing_holds")  # the restored backup predates it
+
+    result = await client.post("/api/erasure-log/reapply")
+    assert result.status_code == 200 and result.json()["holds_restored"] == 1
+    assert await admin.fetchval(hold, rid) == blocked.occurred_at
+    clock.advance(days=15)
+    assert await retention.sweep() == 0  # held, as before the restore
+    status = (await client.get(f"/api/requests/{rid}/status")).json()
+    assert status["state"] == "stored" and status["billing_blocked_at"] is not None
+    assert (await retention.reapply()).holds_restored == 0  # known holds change nothing
 
 
 async def _at_least(nc: Client, n: int) -> bool:

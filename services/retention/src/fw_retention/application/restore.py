@@ -4,6 +4,10 @@ A backup may hold vault rows of requests that were erased after it was taken, an
 erasure log is as old as the backup. So the log is first completed from the event stream
 (every ``PersonalDataErased`` ever published; the stream is not part of the database backup),
 then every request in the log loses its vault rows again (BayLfD: re-deletion on restore).
+
+Likewise the billing holds recorded since the backup are missing (the durable consumer does not
+deliver those ``BillingBlocked`` again): they are taken from the stream too, before the sweep
+runs, so a request billing waits on is not erased as abandoned after 14 days.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from fw_contracts.events import PersonalDataErased
+from fw_contracts.events import BillingBlocked, PersonalDataErased
 
 from fw_retention.application.erasure import UnitOfWorkFactory
 from fw_retention.application.ports import ErasureRecord, StoreFactory
@@ -22,10 +26,12 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ReapplyResult:
-    """How many markers came back from the stream and how many requests lost rows again."""
+    """How many markers came back from the stream, how many requests lost rows again, and how
+    many billing holds came back from the stream."""
 
     markers_restored: int
     requests_purged: int
+    holds_restored: int = 0
 
 
 def _record(event: PersonalDataErased) -> ErasureRecord:
@@ -54,3 +60,16 @@ async def reapply_erasure_log(unit_of_work: UnitOfWorkFactory, store_for: StoreF
     log.info("erasure markers restored from the stream", extra={"count": restored})
     log.info("erasure log reapplied", extra={"count": purged})
     return ReapplyResult(markers_restored=restored, requests_purged=purged)
+
+
+async def restore_billing_holds(unit_of_work: UnitOfWorkFactory, store_for: StoreFactory,
+                                blocks: Iterable[BillingBlocked]) -> int:
+    """Record every ``BillingBlocked`` of ``blocks`` as a billing hold (the earliest block of a
+    request stays; known ones change nothing); returns how many holds were added or moved."""
+    restored = 0
+    async with unit_of_work() as uow:
+        store = store_for(uow.conn)
+        for b in blocks:
+            restored += await store.record_billing_block(b.request_id, b.session_id, b.occurred_at, b.event_id)
+    log.info("billing holds restored from the stream", extra={"count": restored})
+    return restored

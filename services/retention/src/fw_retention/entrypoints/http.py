@@ -14,14 +14,14 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
-from fw_contracts.events import ErasureReason, PersonalDataErased
+from fw_contracts.events import BillingBlocked, ErasureReason, PersonalDataErased
 from fw_platform.http import problem
 from pydantic import BaseModel
 
 from fw_retention.application import queries
 from fw_retention.application.erasure import UnitOfWorkFactory
 from fw_retention.application.ports import StoreFactory
-from fw_retention.application.restore import reapply_erasure_log
+from fw_retention.application.restore import reapply_erasure_log, restore_billing_holds
 
 log = logging.getLogger(__name__)
 
@@ -62,11 +62,14 @@ class ReapplyOut(BaseModel):
     count: int
     #: Markers missing in the database and restored from the stream's PersonalDataErased events.
     markers_restored: int
+    #: Billing holds missing in the database and restored from the stream's BillingBlocked events.
+    holds_restored: int = 0
 
 
 def build_router(*, unit_of_work: UnitOfWorkFactory, store_for: StoreFactory, abandon_after: timedelta,
                  billing_hold: timedelta,
-                 erasure_history: Callable[[], AsyncIterable[PersonalDataErased]]) -> APIRouter:
+                 erasure_history: Callable[[], AsyncIterable[PersonalDataErased]],
+                 billing_block_history: Callable[[], AsyncIterable[BillingBlocked]] | None = None) -> APIRouter:
     """The ``/api`` routes, bound to the runtime's unit of work and the store."""
     api = APIRouter(prefix="/api", tags=["retention"])
 
@@ -90,19 +93,25 @@ def build_router(*, unit_of_work: UnitOfWorkFactory, store_for: StoreFactory, ab
                                                   billing_hold=billing_hold)
 
     @api.post("/erasure-log/reapply", response_model=ReapplyOut,
-              summary="After restoring a backup: delete vault rows of every erased request again",
+              summary="After restoring a backup: delete vault rows of every erased request again "
+                      "(and take the billing holds from the stream)",
               responses={503: {"description": "The event stream cannot be read"}})
     async def reapply(from_stream: bool = True) -> ReapplyOut | JSONResponse:
         history: list[PersonalDataErased] = []
+        blocks: list[BillingBlocked] = []
         if from_stream:
             try:
                 history = [e async for e in erasure_history()]
+                if billing_block_history is not None:
+                    blocks = [b async for b in billing_block_history()]
             except Exception as exc:
                 log.error("erasure history unreadable", extra={"error": type(exc).__name__})
                 return problem(503, "stream_unavailable",
                                "Der Ereignisstrom ist nicht erreichbar; nichts wurde geändert.",
                                "The event stream cannot be read; nothing was changed.")
         result = await reapply_erasure_log(unit_of_work, store_for, history)
-        return ReapplyOut(count=result.requests_purged, markers_restored=result.markers_restored)
+        holds = await restore_billing_holds(unit_of_work, store_for, blocks) if blocks else 0
+        return ReapplyOut(count=result.requests_purged, markers_restored=result.markers_restored,
+                          holds_restored=holds)
 
     return api
