@@ -21,7 +21,7 @@ from fw_session.application.queue_events import QueueEventHandlers
 from fw_session.application.service import SessionService
 from fw_session.domain.billing import BillingBlock
 from fw_session.domain.requests import QueueEntry
-from fw_session.domain.session import Session, SessionEvent, replay
+from fw_session.domain.session import Session, SessionEvent, SessionStatus, SessionSummary, replay
 
 T0 = datetime(2025, 3, 3, 9, 0, 0, 250_000, tzinfo=UTC)
 
@@ -75,6 +75,17 @@ class FakeSessionStore:
             raise ConcurrentChange()
         stored.extend(events)
         return after
+
+    async def of_technician(self, technician: str, status: SessionStatus, limit: int) -> Sequence[SessionSummary]:
+        states = [s for s in (replay(e) for e in self.events.values())
+                  if s is not None and s.technician == technician and s.status is status]
+        if status is SessionStatus.RUNNING:
+            states.sort(key=lambda s: (s.started_at, s.session_id))
+        else:
+            states.sort(key=lambda s: (s.ended_at, s.session_id), reverse=True)
+        return [SessionSummary(session_id=s.session_id, request_id=s.request_id, ticket=None,
+                               technician=s.technician, started_at=s.started_at, ended_at=s.ended_at,
+                               duration_seconds=s.duration_seconds) for s in states[:limit]]
 
 
 class FakeBillingBlockStore:

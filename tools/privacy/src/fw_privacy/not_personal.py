@@ -50,6 +50,8 @@ NOT_PERSONAL: dict[str, str] = {
     **_cols("session.requests", _EVENT_ID, "correlation_id", "created_event_id"),
     "session.requests.erasure_reason": "code of the erasure reason (invoice_issued, not_billed, withdrawn, abandoned)",
     "session.sessions.version": "optimistic-concurrency counter",
+    **_cols("session.sessions", _TIME, "started_at", "ended_at"),
+    "session.sessions.duration_seconds": _ATTR,
     **_cols("session.session_events", _EVENT_ID, "event_id"),
     "session.session_events.event_type": "event class name",
     "session.session_events.version": "position in the session's event list",

@@ -14,7 +14,7 @@ from fw_platform.consumer import UnitOfWork
 from fw_session.application.ports import ConcurrentChange
 from fw_session.domain.billing import BillingBlock
 from fw_session.domain.requests import QueueEntry, RequestStatus
-from fw_session.domain.session import Session, SessionEvent, replay
+from fw_session.domain.session import Session, SessionEvent, SessionStatus, SessionSummary, replay
 
 _ENTRY_COLUMNS = ("request_id, status, ticket, customer_type, created_at, erased_at, correlation_id,"
                   " created_event_id, erasure_reason")
@@ -69,6 +69,14 @@ class SqlRequestStore:
         return [_entry(r) for r in rows]
 
 
+_SUMMARY = ("SELECT s.session_id, s.request_id, r.ticket, s.technician, s.started_at, s.ended_at,"
+            " s.duration_seconds FROM sessions s JOIN requests r ON r.request_id = s.request_id"
+            " WHERE s.technician = $1")
+#: Served by the partial indexes of migration 004 (tested with EXPLAIN).
+RUNNING_OF_TECHNICIAN = f"{_SUMMARY} AND s.ended_at IS NULL ORDER BY s.started_at, s.session_id LIMIT $2"
+ENDED_OF_TECHNICIAN = f"{_SUMMARY} AND s.ended_at IS NOT NULL ORDER BY s.ended_at DESC, s.session_id DESC LIMIT $2"
+
+
 class SqlSessionStore:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
@@ -90,12 +98,16 @@ class SqlSessionStore:
         try:
             if before is None:
                 await self._conn.execute(
-                    "INSERT INTO sessions(session_id, request_id, version) VALUES ($1, $2, $3)",
-                    after.session_id, after.request_id, after.version)
+                    "INSERT INTO sessions(session_id, request_id, version, technician, started_at, ended_at,"
+                    " duration_seconds) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    after.session_id, after.request_id, after.version, after.technician, after.started_at,
+                    after.ended_at, after.duration_seconds)
             else:
+                # The row keeps the fold's summary for the technician's list (migration 004).
                 status = await self._conn.execute(
-                    "UPDATE sessions SET version = $2 WHERE session_id = $1 AND version = $3",
-                    after.session_id, after.version, before.version)
+                    "UPDATE sessions SET version = $2, ended_at = $4, duration_seconds = $5"
+                    " WHERE session_id = $1 AND version = $3",
+                    after.session_id, after.version, before.version, after.ended_at, after.duration_seconds)
                 if status != "UPDATE 1":
                     raise ConcurrentChange()
             first = before.version if before else 0
@@ -107,6 +119,14 @@ class SqlSessionStore:
         except asyncpg.UniqueViolationError:
             raise ConcurrentChange() from None
         return after
+
+    async def of_technician(self, technician: str, status: SessionStatus, limit: int) -> Sequence[SessionSummary]:
+        """The technician's running sessions (oldest first) or ended ones (most recent first)."""
+        rows = await self._conn.fetch(
+            RUNNING_OF_TECHNICIAN if status is SessionStatus.RUNNING else ENDED_OF_TECHNICIAN, technician, limit)
+        return [SessionSummary(session_id=r["session_id"], request_id=r["request_id"], ticket=r["ticket"],
+                               technician=r["technician"], started_at=r["started_at"], ended_at=r["ended_at"],
+                               duration_seconds=r["duration_seconds"]) for r in rows]
 
 
 _BLOCK_COLUMNS = ("session_id, request_id, missing, blocked_at, blocked_event_id, correlation_id,"

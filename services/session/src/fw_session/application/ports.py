@@ -13,7 +13,7 @@ from fw_platform.consumer import UnitOfWork
 
 from fw_session.domain.billing import BillingBlock
 from fw_session.domain.requests import QueueEntry
-from fw_session.domain.session import Session, SessionEvent
+from fw_session.domain.session import Session, SessionEvent, SessionStatus, SessionSummary
 
 Clock = Callable[[], datetime]
 UowFactory = Callable[[], AbstractAsyncContextManager[UnitOfWork]]
@@ -56,6 +56,9 @@ class SessionStore(Protocol):
 
     async def append(self, before: Session | None, events: Sequence[SessionEvent]) -> Session:
         """Store new events after ``before`` (None: a new session); raises ConcurrentChange."""
+
+    async def of_technician(self, technician: str, status: SessionStatus, limit: int) -> Sequence[SessionSummary]:
+        """The technician's sessions in ``status``: running oldest first, ended most recent first."""
 
 
 class BillingBlockStore(Protocol):

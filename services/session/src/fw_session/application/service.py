@@ -14,7 +14,16 @@ from fw_platform.vault_client import VaultUnavailable
 from fw_session.application.ports import Clock, StoresFactory, UowFactory, Vault
 from fw_session.domain.errors import UnknownSession
 from fw_session.domain.requests import QueueEntry, ensure_startable, evolve_request, waiting_seconds
-from fw_session.domain.session import EndSession, RecordPromotion, Session, StartSession, decide, to_second
+from fw_session.domain.session import (
+    EndSession,
+    RecordPromotion,
+    Session,
+    SessionStatus,
+    SessionSummary,
+    StartSession,
+    decide,
+    to_second,
+)
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +122,12 @@ class SessionService:
         log.info("session ended", extra={"session_id": str(session_id),
                                          "request_id": str(session.request_id)})
         return session
+
+    async def of_technician(self, technician: str, status: SessionStatus, limit: int) -> list[SessionSummary]:
+        """The technician's running sessions (oldest first) or the last ``limit`` ended ones (most
+        recent first). Ids, ticket and times only: nothing is read from the vault."""
+        async with self._uow() as uow:
+            return list(await self._stores(uow).sessions.of_technician(technician, status, limit))
 
     async def get(self, session_id: uuid.UUID) -> Session:
         """The session's current state, folded from its events."""

@@ -92,6 +92,24 @@ class Session:
         return SessionStatus.ENDED if self.ended_at is not None else SessionStatus.RUNNING
 
 
+@dataclass(frozen=True)
+class SessionSummary:
+    """One line of a technician's list of sessions: ids, the ticket and times, no personal data."""
+
+    session_id: uuid.UUID
+    request_id: uuid.UUID
+    #: The request's ticket (a pseudonymous code the customer reads out), if the queue knows it.
+    ticket: str | None
+    technician: str
+    started_at: datetime
+    ended_at: datetime | None = None
+    duration_seconds: int | None = None
+
+    @property
+    def status(self) -> SessionStatus:
+        return SessionStatus.ENDED if self.ended_at is not None else SessionStatus.RUNNING
+
+
 # ------------------------------------------------------------------ decide
 def decide(command: Command, state: Session | None) -> list[SessionEvent]:
     """The events a command produces in ``state``; raises a :class:`DomainError` if refused."""

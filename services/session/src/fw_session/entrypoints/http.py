@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, Request, status
+from fastapi import APIRouter, FastAPI, Query, Request, status
 from fastapi.responses import JSONResponse
 from fw_contracts.events import CustomerType, TechnicianId
 from fw_contracts.vault import Address, VaultError
@@ -21,7 +21,7 @@ from fw_session.application.ports import ConcurrentChange, VaultRejected
 from fw_session.application.service import SessionService
 from fw_session.domain.billing import BlockState
 from fw_session.domain.errors import DomainError
-from fw_session.domain.session import Session, SessionStatus
+from fw_session.domain.session import Session, SessionStatus, SessionSummary
 
 #: The customer's words, recorded as said (the vault's contract strips outer whitespace).
 StatementText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
@@ -45,6 +45,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "postal_code_invalid": ("Bitte eine gültige Postleitzahl angeben.", "Please enter a valid postal code."),
     "country_invalid": ("Das Land bitte als zweistelligen Code angeben, z. B. DE.",
                         "Please give the country as a two-letter code, e.g. DE."),
+    "greater_than_equal": ("Ist zu klein.", "Is too small."),
+    "less_than_equal": ("Ist zu groß.", "Is too large."),
 }
 _DE_POSTAL = re.compile(r"^[0-9]{5}$")
 _POSTAL = re.compile(r"^[0-9A-Za-z][0-9A-Za-z -]{2,9}$")
@@ -134,6 +136,33 @@ class SessionOut(BaseModel):
                    request_data_erased_at=view.request.erased_at if view and view.request and block else None)
 
 
+class SessionSummaryOut(BaseModel):
+    """One of a technician's sessions: ids, ticket, times (no personal data)."""
+
+    session_id: uuid.UUID
+    request_id: uuid.UUID
+    ticket: str | None
+    technician: str
+    status: SessionStatus
+    started_at: datetime
+    ended_at: datetime | None
+    #: Whole seconds, once the session has ended.
+    duration_seconds: int | None
+
+    @classmethod
+    def of(cls, s: SessionSummary) -> SessionSummaryOut:
+        return cls(session_id=s.session_id, request_id=s.request_id, ticket=s.ticket, technician=s.technician,
+                   status=s.status, started_at=s.started_at, ended_at=s.ended_at,
+                   duration_seconds=s.duration_seconds)
+
+
+class TechnicianSessionsOut(BaseModel):
+    technician: str
+    status: SessionStatus
+    limit: int
+    items: list[SessionSummaryOut]
+
+
 def build_router(service: SessionService, billing: BillingAddressService | None = None) -> APIRouter:
     router = APIRouter(prefix="/api", tags=["technician"])
 
@@ -159,6 +188,19 @@ def build_router(service: SessionService, billing: BillingAddressService | None 
     @router.post("/sessions/{session_id}/end", summary="End a session")
     async def end(session_id: uuid.UUID) -> SessionOut:
         return SessionOut.of(await service.end(session_id))
+
+    @router.get("/sessions", summary="A technician's running sessions (or the most recent ended ones)",
+                description="For the technician's console, independent of any browser: `status=running` "
+                            "(default) lists the running sessions of `technician`, oldest first, so a "
+                            "forgotten one can be found and ended; `status=ended` the ended ones, most "
+                            "recent first. At most `limit` (1-200, default 20) each. Ids, ticket and times "
+                            "only, no personal data.")
+    async def of_technician(technician: Annotated[TechnicianId, Query()],
+                            state: Annotated[SessionStatus, Query(alias="status")] = SessionStatus.RUNNING,
+                            limit: Annotated[int, Query(ge=1, le=200)] = 20) -> TechnicianSessionsOut:
+        items = await service.of_technician(technician, state, limit)
+        return TechnicianSessionsOut(technician=technician, status=state, limit=limit,
+                                     items=[SessionSummaryOut.of(i) for i in items])
 
     @router.get("/sessions/{session_id}", summary="A session's state (and whether billing waits for an address)")
     async def get(session_id: uuid.UUID) -> SessionOut:
