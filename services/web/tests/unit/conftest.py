@@ -102,6 +102,14 @@ class FakeServices:
                                   "status": "running", "started_at": "2026-05-04T09:59:00Z", "promoted": False,
                                   "statement_sha256": None, "stated_at": None, "ended_at": None, "duration_seconds": None}
             return httpx.Response(201, json={"session_id": sid, "started_at": "2026-05-04T09:59:00Z"})
+        if method == "GET" and path == "/api/sessions":  # a technician's sessions, from "the database"
+            tech, status = request.url.params["technician"], request.url.params.get("status", "running")
+            limit = int(request.url.params.get("limit", "20"))
+            own = [s for s in self.sessions.values() if s["technician"] == tech and s["status"] == status]
+            items = [{k: s.get(k) for k in ("session_id", "request_id", "ticket", "technician", "status",
+                                            "started_at", "ended_at", "duration_seconds")}
+                     for s in (own if status == "running" else own[::-1])][:limit]
+            return httpx.Response(200, json={"technician": tech, "status": status, "limit": limit, "items": items})
         m = re.fullmatch(r"/api/sessions/([0-9a-f-]+)(/end|/promotion)?", path)
         if m and m.group(1) in self.sessions:
             s = self.sessions[m.group(1)]

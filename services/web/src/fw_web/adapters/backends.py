@@ -107,6 +107,12 @@ class Backends:
     async def session(self, session_id: uuid.UUID) -> Reply:
         return await self._call("session", "GET", f"/api/sessions/{session_id}", "/api/sessions/{id}")
 
+    async def technician_sessions(self, technician: str, status: str, limit: int = 20) -> Reply:
+        """The technician's ``running`` (oldest first) or ``ended`` (most recent first) sessions,
+        from the session service: ids, ticket and times, no personal data."""
+        return await self._call("session", "GET", "/api/sessions", "/api/sessions?technician",
+                                params={"technician": technician, "status": status, "limit": limit})
+
     # ---- billing ------------------------------------------------------------------------
     async def invoices_for_session(self, session_id: uuid.UUID) -> Reply:
         return await self._call("billing", "GET", "/api/invoices", "/api/invoices?session_id",

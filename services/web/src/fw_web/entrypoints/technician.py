@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from datetime import UTC, datetime
@@ -10,11 +11,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from fw_web.adapters.backends import Reply
 from fw_web.domain.formatting import parse_time
 from fw_web.domain.users import Role, User
 from fw_web.entrypoints.public import UNREACHABLE, backends
 from fw_web.entrypoints.render import render, render_fragment
-from fw_web.entrypoints.web_session import require_csrf, require_role, web_session
+from fw_web.entrypoints.web_session import RECENT_SESSIONS, require_csrf, require_role, web_session
 
 log = logging.getLogger(__name__)
 
@@ -72,16 +74,32 @@ async def _data_deadline(request: Request, request_id: object) -> dict[str, Any]
     return {}
 
 
+def _items(reply: Reply) -> list[dict[str, Any]] | None:
+    """The ``items`` of a session list answer; None when the service could not give them."""
+    items = reply.data.get("items") if reply.ok and isinstance(reply.data, dict) else None
+    return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else None
+
+
 def build_router() -> APIRouter:
     """The technician's routes under ``/technik``."""
     router = APIRouter(prefix="/technik")
 
     @router.get("", summary="Technician console")
     async def console(request: Request, user: Technician) -> Response:
-        queue = await backends(request).queue()
+        api = backends(request)
+        # The own sessions come from the session service, not from this browser's cookie: after
+        # a new sign-in, in another browser, a running session is still found and can be ended.
+        queue, running, ended = await asyncio.gather(
+            api.queue(), api.technician_sessions(user.username, "running"),
+            api.technician_sessions(user.username, "ended", limit=RECENT_SESSIONS))
+        running_items = _items(running)
+        ended_items = _items(ended)
         return render(request, "technician/console.html", queue=queue.data if queue.ok else None,
                       queue_problem=None if queue.ok else _problem(queue.message_de),
-                      recent=web_session(request).data.get("sessions", []))
+                      running=[{**s, "elapsed": _elapsed(s)} for s in running_items or []],
+                      running_problem=None if running_items is not None else _problem(running.message_de),
+                      ended=ended_items or [],
+                      ended_problem=None if ended_items is not None else _problem(ended.message_de))
 
     @router.get("/warteschlange", summary="The queue as an HTML fragment (polled)")
     async def queue_fragment(request: Request, user: Technician) -> Response:

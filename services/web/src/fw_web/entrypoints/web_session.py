@@ -23,7 +23,8 @@ from fw_web.domain.users import Role, User
 
 COOKIE = "fw_web"
 CSRF_FIELD = "csrf_token"
-#: How many recent sessions a technician sees in "Meine Sitzungen".
+#: How many ended sessions the console lists ("Zuletzt beendet", from the session service), and
+#: how many session ids the cookie remembers (for the ticket shown on a session's page).
 RECENT_SESSIONS = 8
 
 
@@ -81,7 +82,8 @@ class WebSession:
         self.modified = True
 
     def remember_session(self, session_id: str, ticket: str | None) -> None:
-        """Put a technician's session first in "Meine Sitzungen"."""
+        """Remember a session started in this browser with its ticket (shown on the session's page;
+        the console's lists come from the session service, not from here)."""
         recent = [s for s in self.data.get("sessions", []) if isinstance(s, dict) and s.get("id") != session_id]
         self.data["sessions"] = [{"id": session_id, "ticket": ticket}, *recent][:RECENT_SESSIONS]
         self.modified = True
