@@ -115,6 +115,15 @@ async def test_the_whole_lifecycle_by_clicking(office: Any, browser) -> None:
     await asyncio.sleep(1.2)  # a session of at least a second (the e2e tariff bills it)
     assert await tech.locator("#timer").inner_text() != first  # the clock runs
     await shot(tech, "06-technik-laufende-sitzung")
+    # Signed out and in again (a new cookie without any history): the console lists the running
+    # session from the session service, and it is ended from there.
+    await tech.get_by_role("button", name=re.compile("Abmelden")).click()
+    await tech.wait_for_url("**/anmelden")
+    await tech.close()
+    tech = await sign_in(tech_ctx, office, "technik")
+    own = tech.locator("#running-sessions li", has_text=ticket)
+    await own.get_by_role("link").click()
+    await tech.wait_for_url(session_url)
     await tech.get_by_role("button", name="Sitzung beenden").click()
     await tech.wait_for_url(session_url)
     assert "beendet" in await tech.locator("#session-status").inner_text()
