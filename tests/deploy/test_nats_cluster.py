@@ -194,8 +194,12 @@ async def test_replicated_stream_loses_no_acked_event_when_a_node_is_killed(
               f"(new leader {new_leader}); {len(stored)} stored, 0 lost; "
               f"{len(errors)} retried publishes ({sorted(set(errors))}); longest pause between acks {pause:.1f}s")
 
-        # the killed node comes back and catches up (the stream is replicated again)
+        # the killed node comes back and catches up (the stream is replicated again); meanwhile the
+        # audit reads the history with its own read-only user: batched direct gets may be answered
+        # by any replica, the returning one included, and must still give every message once, in order
         victim.start()
+        expected = list(range(1, info.state.last_seq + 1))
+        assert await _audit_read(urls, passwords["audit"]) == expected
         deadline = time.monotonic() + 15
         while True:
             info = await js.stream_info(STREAM_NAME)
@@ -204,5 +208,21 @@ async def test_replicated_stream_loses_no_acked_event_when_a_node_is_killed(
                 break
             assert time.monotonic() < deadline, f"{victim.name} did not catch up: {replicas}"
             await asyncio.sleep(0.2)
+        assert await _audit_read(urls, passwords["audit"]) == expected
+    finally:
+        await nc.close()
+
+
+async def _audit_read(urls: str, password: str) -> list[int]:
+    """The stream's sequences as ``fernwartung audit`` reads them with the audit user (small batches:
+    many requests, answered by whichever replica)."""
+    from fw_audit.source import connect as audit_connect
+    from fw_audit.source import read_direct, stream_state
+
+    nc = await audit_connect(urls, "audit", password)
+    try:
+        state = await stream_state(nc.jetstream(timeout=5), STREAM_NAME)
+        assert state.allow_direct
+        return [r.seq async for r in read_direct(nc, state, ["fw.>"], batch=100)]
     finally:
         await nc.close()

@@ -2,14 +2,13 @@
 
     python tools/audit/bench/read_speed.py 100000
 
-Starts a private nats-server, publishes a scripted history into a FERNWARTUNG-like stream that
-also allows direct get, then times: ordered consumer, direct-get batches, and a full verify.
+Starts a private nats-server, publishes a scripted history into a stream with the FERNWARTUNG
+settings (allow_direct included), then times: ordered consumer, direct-get batches, and a full verify.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import sys
 import tempfile
 import time
@@ -38,7 +37,7 @@ async def main(n: int) -> None:
         try:
             nc = await connect(server.url)
             js = nc.jetstream()
-            await js.add_stream(dataclasses.replace(stream_config(), allow_direct=True))
+            await js.add_stream(stream_config())
             t = time.perf_counter()
             await publish(js, items)
             print(f"published in {time.perf_counter() - t:.1f}s")

@@ -56,8 +56,9 @@ User = Annotated[str | None, typer.Option("--user", envvar="NATS_USER", help="NA
 Password = Annotated[str | None, typer.Option("--password", envvar="NATS_PASSWORD", help="NATS password")]
 Stream = Annotated[str, typer.Option("--stream", help="stream to audit")]
 Subjects = Annotated[list[str] | None, typer.Option("--subjects", help="subject filter (repeatable); default fw.>")]
-Reader = Annotated[str, typer.Option("--reader", help="ordered (ordered consumer) or direct (direct-get "
-                                                      "batches; needs allow_direct on the stream)")]
+Reader = Annotated[str, typer.Option("--reader", help="direct (default: batched direct get, read-only; needs "
+                                                      "allow_direct on the stream) or ordered (an ordered "
+                                                      "consumer: needs admin credentials)")]
 UntilOpt = Annotated[str | None, typer.Option("--until", help="last stream sequence, or an ISO time "
                                                               "(store time) after which to stop")]
 JsonOut = Annotated[bool, typer.Option("--json", help="machine-readable output on stdout")]
@@ -77,7 +78,7 @@ def parse_duration(value: str) -> timedelta:
 def _conn(nats_url: str, user: str | None, password: str | None, stream: str, subjects: list[str] | None,
           reader: str) -> Conn:
     if reader not in ("ordered", "direct"):
-        raise typer.BadParameter("--reader is ordered or direct")
+        raise typer.BadParameter("--reader is direct or ordered")
     return Conn(url=nats_url, user=user, password=password, stream=stream,
                 subjects=list(subjects) if subjects else ["fw.>"], reader=reader)
 
@@ -88,9 +89,12 @@ def _progress(label: str, enabled: bool = True) -> Iterator[Callable[[int, int],
     with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err,
                   transient=True, disable=not enabled) as bar:
         task = bar.add_task(label, total=None)
+        shown = 0
 
         def tick(seq: int, end: int) -> None:
-            if seq % 500 == 0 or seq >= end:
+            nonlocal shown
+            if seq - shown >= 500 or seq >= end:  # by distance: a subject filter skips sequences
+                shown = seq
                 bar.update(task, completed=seq, total=end)
 
         yield tick
@@ -118,7 +122,7 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
 
 @audit.command()
 def replay(nats_url: NatsUrl = "nats://127.0.0.1:4222", user: User = None, password: Password = None,
-           stream: Stream = STREAM_NAME, subjects: Subjects = None, reader: Reader = "ordered",
+           stream: Stream = STREAM_NAME, subjects: Subjects = None, reader: Reader = "direct",
            until: UntilOpt = None, json_out: JsonOut = False) -> None:
     """Read the stream from sequence 1, decode every event (upcasting), count per type."""
     conn = _conn(nats_url, user, password, stream, subjects, reader)
@@ -200,7 +204,7 @@ DatabaseUrl = Annotated[str | None, typer.Option("--database-url", envvar="FW_AU
 
 @audit.command()
 def verify(nats_url: NatsUrl = "nats://127.0.0.1:4222", user: User = None, password: Password = None,
-           stream: Stream = STREAM_NAME, subjects: Subjects = None, reader: Reader = "ordered",
+           stream: Stream = STREAM_NAME, subjects: Subjects = None, reader: Reader = "direct",
            bundle: BundleOpt = None, until: UntilOpt = None, as_of: AsOf = None,
            max_erasure_delay: MaxDelay = "60s", abandon_after: AbandonAfter = "14d", abandon_slack: AbandonSlack = "1h",
            billing_hold: BillingHold = "90d",
@@ -221,7 +225,7 @@ def verify(nats_url: NatsUrl = "nats://127.0.0.1:4222", user: User = None, passw
 @audit.command()
 def report(html: Annotated[Path, typer.Option("--html", help="write the HTML report here")],
            nats_url: NatsUrl = "nats://127.0.0.1:4222", user: User = None, password: Password = None,
-           stream: Stream = STREAM_NAME, subjects: Subjects = None, reader: Reader = "ordered",
+           stream: Stream = STREAM_NAME, subjects: Subjects = None, reader: Reader = "direct",
            bundle: BundleOpt = None, until: UntilOpt = None, as_of: AsOf = None,
            max_erasure_delay: MaxDelay = "60s", abandon_after: AbandonAfter = "14d", abandon_slack: AbandonSlack = "1h",
            billing_hold: BillingHold = "90d",
@@ -253,7 +257,7 @@ WithPdfs = Annotated[bool, typer.Option("--with-pdfs", help="also add every arch
 @audit.command()
 def export(directory: Annotated[Path, typer.Argument(help="new or empty directory for the bundle")],
            nats_url: NatsUrl = "nats://127.0.0.1:4222", user: User = None, password: Password = None,
-           stream: Stream = STREAM_NAME, subjects: Subjects = None, reader: Reader = "ordered",
+           stream: Stream = STREAM_NAME, subjects: Subjects = None, reader: Reader = "direct",
            until: UntilOpt = None, database_url: ExportDatabaseUrl = None, archive_key: ArchiveKey = None,
            with_pdfs: WithPdfs = False) -> None:
     """Write an offline audit bundle (§147 Abs. 6 AO): events.jsonl, schemas, invoice XMLs, manifest."""

@@ -22,7 +22,15 @@ from fw_audit.checks.documents import FOLDER, InvoiceDocumentsCheck
 from fw_audit.chain import Chain, load_key, sign
 from fw_audit.model import AuditReport, Record, ReplaySummary
 from fw_audit.projections import LiveTables, read_live
-from fw_audit.source import StreamState, Until, connect, read_direct, read_ordered, stream_state
+from fw_audit.source import (
+    DirectGetNotAllowed,
+    StreamState,
+    Until,
+    connect,
+    read_direct,
+    read_ordered,
+    stream_state,
+)
 from fw_audit.verifier import Replay, Verifier, VerifyOptions
 
 Progress = Callable[[int, int], None]
@@ -39,8 +47,9 @@ class Conn:
     password: str | None = None
     stream: str = STREAM_NAME
     subjects: list[str] = field(default_factory=lambda: list(STREAM_SUBJECTS))
-    #: "ordered" (ordered push consumer) or "direct" (batched direct get, needs allow_direct).
-    reader: str = "ordered"
+    #: "direct" (batched direct get, needs allow_direct; read-only permissions suffice) or
+    #: "ordered" (ordered push consumer: needs the unnamed consumer create, i.e. admin).
+    reader: str = "direct"
 
 
 async def _records(conn: Conn, until: Until,
@@ -50,6 +59,8 @@ async def _records(conn: Conn, until: Until,
     try:
         js = nc.jetstream()
         state = await stream_state(js, conn.stream)
+        if conn.reader == "direct" and not state.allow_direct:
+            raise DirectGetNotAllowed(state.name)  # before anything is written
         end = min(state.last_seq, until.seq) if until.seq is not None else state.last_seq
 
         def tick(seq: int) -> None:

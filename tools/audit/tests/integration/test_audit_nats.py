@@ -1,5 +1,5 @@
 """The audit against a real NATS JetStream (``fw_env``): scripted histories are published
-straight into the stream, then read back with the ordered consumer and verified."""
+straight into the stream, then read back (batched direct get, the default reader) and verified."""
 
 from __future__ import annotations
 
@@ -20,7 +20,17 @@ from fw_audit.checks.totals import billing_repricer
 from fw_audit.model import Record
 from fw_audit.runner import Conn, export_stream, load_reference, replay_stream, verify_bundle, verify_stream
 from fw_audit.scripted import Item, bulk_history, publish
-from fw_audit.source import Until, connect, read_direct, read_ordered, stream_state
+from fw_audit.source import (
+    DirectGetNotAllowed,
+    DirectGetTimeout,
+    Until,
+    connect,
+    covers,
+    distinct_filters,
+    read_direct,
+    read_ordered,
+    stream_state,
+)
 from fw_audit.verifier import VerifyOptions
 
 DEFECTS = ["missing_erasure", "late_erasure", "invoice_number_gap", "wrong_total", "phone_number"]
@@ -96,7 +106,7 @@ async def test_tampered_copy_of_the_stream_fails_integrity_at_that_sequence(fw_e
 async def test_append_only_flags_are_checked_on_the_named_stream(fw_env) -> None:
     nc = await connect(fw_env.nats_url)
     try:
-        await nc.jetstream().add_stream(StreamConfig(name="LOOSE", subjects=["loose.>"]))
+        await nc.jetstream().add_stream(StreamConfig(name="LOOSE", subjects=["loose.>"], allow_direct=True))
     finally:
         await nc.close()
     report = await verify_stream(Conn(url=fw_env.nats_url, stream="LOOSE", subjects=["loose.>"]), _options())
@@ -105,22 +115,132 @@ async def test_append_only_flags_are_checked_on_the_named_stream(fw_env) -> None
     assert any("deny_delete is not set" in r for r in reasons) and any("deny_purge is not set" in r for r in reasons)
 
 
+async def _raw_stream(js, n: int, *, name: str = "RAW", **config: object) -> None:
+    """``n`` messages on ``raw.0``, ``raw.1``, ``raw.2`` in turn (admin)."""
+    await js.add_stream(StreamConfig(name=name, subjects=[f"{name.lower()}.>"], allow_direct=True, **config))
+    for i in range(n):
+        await js.publish_async(f"{name.lower()}.{i % 3}", f'{{"n":{i}}}'.encode())
+    await js.publish_async_completed()
+
+
+async def _direct(nc, state, subjects: list[str], **kw: object) -> list[Record]:
+    return [r async for r in read_direct(nc, state, subjects, **kw)]  # type: ignore[arg-type]
+
+
+async def _ordered(js, state, subjects: list[str], **kw: object) -> list[Record]:
+    return [r async for r in read_ordered(js, state, subjects, **kw)]  # type: ignore[arg-type]
+
+
 async def test_direct_get_reads_the_same_records_as_the_ordered_consumer(fw_env) -> None:
     nc = await connect(fw_env.nats_url)
     try:
         js = nc.jetstream()
-        await js.add_stream(StreamConfig(name="RAW", subjects=["raw.>"], allow_direct=True))
-        for i in range(2500):
-            await js.publish_async(f"raw.{i % 3}", f'{{"n":{i}}}'.encode())
-        await js.publish_async_completed()
+        await _raw_stream(js, 2500)
         state = await stream_state(js, "RAW")
-        ordered: list[Record] = [r async for r in read_ordered(js, state, ["raw.>"])]
-        direct: list[Record] = [r async for r in read_direct(nc, state, ["raw.>"])]
-        assert len(ordered) == 2500 and ordered == direct
-        until = [r async for r in read_direct(nc, state, ["raw.>"], until=Until(seq=2100))]
-        assert until[-1].seq == 2100
+        ordered = await _ordered(js, state, ["raw.>"])
+        assert len(ordered) == 2500
+        assert await _direct(nc, state, ["raw.>"]) == ordered
+        # small batches, one or none requested ahead: the same records, none twice
+        assert await _direct(nc, state, ["raw.>"], batch=300, ahead=1) == ordered
+        assert await _direct(nc, state, ["raw.>"], batch=7, ahead=0) == ordered
+        # --until as a sequence or a store time, and a start sequence
+        until = await _direct(nc, state, ["raw.>"], until=Until(seq=2100), batch=1000)
+        assert [r.seq for r in until] == list(range(1, 2101))
+        cut = ordered[1799].time
+        by_time = await _direct(nc, state, ["raw.>"], until=Until(time=cut), batch=1000)
+        assert by_time == [r for r in ordered if r.time <= cut] and by_time[-1].seq >= 1800
+        assert await _direct(nc, state, ["raw.>"], start_seq=2401, batch=30) == ordered[2400:]
+        ticks: list[int] = []
+        await _direct(nc, state, ["raw.>"], progress=ticks.append, batch=500)
+        assert ticks == list(range(1, 2501))
     finally:
         await nc.close()
+
+
+async def test_direct_get_reads_several_subject_filters_merged_in_sequence_order(fw_env) -> None:
+    nc = await connect(fw_env.nats_url)
+    try:
+        js = nc.jetstream()
+        await _raw_stream(js, 900)
+        state = await stream_state(js, "RAW")
+        two = await _direct(nc, state, ["raw.2", "raw.0"], batch=50)
+        assert [r.seq for r in two] == [s for s in range(1, 901) if (s - 1) % 3 != 1]
+        assert two == await _ordered(js, state, ["raw.0", "raw.2"])
+        # overlapping filters: every message once
+        assert await _direct(nc, state, ["raw.1", "raw.*", "raw.1"], batch=64) == await _ordered(js, state, ["raw.>"])
+        one = await _direct(nc, state, ["raw.1"], until=Until(seq=500), batch=40)
+        assert [r.seq for r in one] == list(range(2, 501, 3))
+        assert await _direct(nc, state, ["nothing.here"]) == []
+    finally:
+        await nc.close()
+
+
+async def test_direct_get_skips_deleted_messages_and_stops_at_the_end_as_reading_started(fw_env) -> None:
+    nc = await connect(fw_env.nats_url)
+    try:
+        js = nc.jetstream()
+        await _raw_stream(js, 1000, name="GAPPY")  # no deny_delete: a stream that lost messages
+        deleted = {1, 2, 100, 101, 102, 250, 500, 999}
+        for seq in sorted(deleted):
+            await js.delete_msg("GAPPY", seq)
+        state = await stream_state(js, "GAPPY")
+        assert (state.first_seq, state.last_seq, state.messages) == (3, 1000, 992)
+        for _ in range(50):  # the stream grows while the audit reads: not part of this audit
+            await js.publish("gappy.0", b"{}")
+        expected = [s for s in range(1, 1001) if s not in deleted]
+        for batch in (5000, 100, 3):
+            assert [r.seq for r in await _direct(nc, state, ["gappy.>"], batch=batch)] == expected
+        assert await _direct(nc, state, ["gappy.>"], batch=100) == await _ordered(js, state, ["gappy.>"])
+        # a start inside a gap begins at the next stored message
+        assert (await _direct(nc, state, ["gappy.>"], start_seq=100, batch=10))[0].seq == 103
+    finally:
+        await nc.close()
+
+
+async def test_direct_get_needs_allow_direct_and_says_what_to_do(fw_env) -> None:
+    nc = await connect(fw_env.nats_url)
+    try:
+        js = nc.jetstream()
+        await js.add_stream(StreamConfig(name="OLD", subjects=["old.>"]))
+        await js.publish("old.x", b"{}")
+        state = await stream_state(js, "OLD")
+        with pytest.raises(DirectGetNotAllowed, match="allow_direct is not set.*--reader ordered"):
+            await _direct(nc, state, ["old.>"])
+        with pytest.raises(DirectGetNotAllowed, match="nats stream edit OLD --allow-direct"):
+            await replay_stream(Conn(url=fw_env.nats_url, stream="OLD", subjects=["old.>"]))
+        summary = await replay_stream(Conn(url=fw_env.nats_url, stream="OLD", subjects=["old.>"], reader="ordered"))
+        assert summary.messages == 1
+    finally:
+        await nc.close()
+    # the FERNWARTUNG stream names the fix that comes with the services
+    assert "fw_platform.bus.ensure_stream" in str(DirectGetNotAllowed("FERNWARTUNG"))
+
+
+async def test_direct_get_without_permission_is_a_clear_timeout_not_an_empty_history(fw_env) -> None:
+    """``reporting`` may look at the stream but not get messages: the server never answers."""
+    admin = await connect(fw_env.nats_url)
+    try:
+        await admin.jetstream().publish("fw.intake.probe.v1", b"{}")
+    finally:
+        await admin.close()
+    user, password = fw_env.nats_credentials("reporting")
+    nc = await connect(fw_env.nats_plain_url, user, password)
+    try:
+        state = await stream_state(nc.jetstream(), "FERNWARTUNG")
+        assert state.allow_direct and state.messages == 1
+        said = r"(?i)within 1s; the server said: .*permissions violation.*direct\.get\.fernwartung"
+        with pytest.raises(DirectGetTimeout, match=said):
+            await _direct(nc, state, ["fw.>"], timeout=1.0)
+    finally:
+        await nc.close()
+
+
+def test_subject_filter_cover() -> None:
+    assert covers("fw.>", "fw.billing.invoice_issued.v1") and covers("fw.>", "fw.*") and covers(">", "a")
+    assert covers("fw.*.x", "fw.billing.x") and covers("fw.*.x", "fw.*.x") and not covers("fw.*.x", "fw.>.x")
+    assert not covers("fw.billing.>", "fw.>") and not covers("fw.*", "fw.a.b") and not covers("fw.a", "fw.*")
+    assert distinct_filters(["fw.billing.>", "fw.>", "fw.billing.x", "fw.>"]) == ["fw.>"]
+    assert distinct_filters(["a.x", "b.>", "a.x"]) == ["a.x", "b.>"]
 
 
 async def test_bundle_exported_from_nats_verifies_offline(fw_env, scenario, tmp_path: Path) -> None:

@@ -154,11 +154,19 @@ async def invoice(http: httpx.AsyncClient, procs: dict[str, ServiceProcess], bod
     return found
 
 
+def audit_conn(env: FwEnv) -> Conn:
+    """The stream as an auditor reads it: with the read-only ``audit`` NATS user."""
+    user, password = env.nats_credentials("audit")
+    return Conn(url=env.nats_plain_url, user=user, password=password)
+
+
 async def cli(*args: str, env: FwEnv, extra_env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    """``fernwartung audit ...`` with the read-only ``audit`` NATS user."""
+    user, password = env.nats_credentials("audit")
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "fw_audit", "audit", *args,
-        env={**{k: v for k, v in os.environ.items() if not k.startswith("FW_AUDIT_")}, "NATS_URL": env.nats_url,
-             "COLUMNS": "200", **(extra_env or {})},
+        env={**{k: v for k, v in os.environ.items() if not k.startswith("FW_AUDIT_")}, "NATS_URL": env.nats_plain_url,
+             "NATS_USER": user, "NATS_PASSWORD": password, "COLUMNS": "200", **(extra_env or {})},
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await asyncio.wait_for(proc.communicate(), 120)
     assert proc.returncode is not None
@@ -396,7 +404,7 @@ async def test_a_destroyed_archive_year_is_reported_not_failed(fw_env: FwEnv, tm
         await nc.close()
     ro_dsn = await read_only_role(fw_env)
     source = ArchiveSource(ro_dsn, base64.b64decode(TEST_ARCHIVE_KEY))
-    manifest = await export_stream(Conn(url=fw_env.nats_url), tmp_path / "bundle", archive=source)
+    manifest = await export_stream(audit_conn(fw_env), tmp_path / "bundle", archive=source)
     section: dict[str, Any] = manifest["invoice_documents"]  # type: ignore[assignment]
     old, current = events[0].invoice_number, events[1].invoice_number
     assert set(section["destroyed_years"]) == {"2017"}

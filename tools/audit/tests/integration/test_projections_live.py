@@ -115,15 +115,22 @@ async def cli_verify(env: FwEnv) -> tuple[int, dict[str, Any]]:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "fw_audit", "audit", "verify", "--json",
         "--tariff-dir", str(env.work_dir / "tariffs"),  # re-price with this test's tariff
-        env={**os.environ, "NATS_URL": env.nats_url, "FW_AUDIT_DATABASE_URL": database_dsn(env)},
+        env={**os.environ, "NATS_URL": env.nats_plain_url, "NATS_USER": "audit",
+             "NATS_PASSWORD": env.nats_credentials("audit")[1], "FW_AUDIT_DATABASE_URL": database_dsn(env)},
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode is not None and proc.returncode != 2, err.decode()
     return proc.returncode, json.loads(out)
 
 
+def audit_conn(env: FwEnv) -> Conn:
+    """The stream as an auditor reads it: with the read-only ``audit`` NATS user."""
+    user, password = env.nats_credentials("audit")
+    return Conn(url=env.nats_plain_url, user=user, password=password)
+
+
 async def verify(env: FwEnv) -> AuditReport:
-    return await verify_stream(Conn(url=env.nats_url), VerifyOptions(database_url=database_dsn(env)))
+    return await verify_stream(audit_conn(env), VerifyOptions(database_url=database_dsn(env)))
 
 
 async def test_projections_equal_the_rebuild_and_a_tampered_row_is_named(fw_env: FwEnv, procs, http) -> None:
@@ -156,7 +163,7 @@ async def test_projections_equal_the_rebuild_and_a_tampered_row_is_named(fw_env:
     assert code == 0 and out["ok"] is True and out["skipped"] == [], out
     # an exported bundle against the live tables (sync API called inside a running loop)
     bundle = fw_env.work_dir / "bundle"
-    await export_stream(Conn(url=fw_env.nats_url), bundle)
+    await export_stream(audit_conn(fw_env), bundle)
     offline = verify_bundle(bundle, VerifyOptions(database_url=database_dsn(fw_env)))
     assert offline.check("projections").status is Status.PASS, offline.check("projections").to_dict()
 
