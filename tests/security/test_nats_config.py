@@ -12,7 +12,6 @@ from fw_devenv.cli import load_nats_passwords, nats_credentials_env
 from fw_devenv.nats import NatsServer
 from fw_devenv.nats_auth import (
     ADMIN_ONLY,
-    AUDIT_ORDERED_CONSUMERS,
     DURABLES,
     PERMISSIONS,
     SERVICE_USERS,
@@ -34,17 +33,16 @@ def test_publish_rights_are_narrow(user: str) -> None:
     perms = PERMISSIONS[user]
     assert perms is not None
     unnamed_create = "$JS.API.CONSUMER.CREATE.FERNWARTUNG"
-    exception = user == "audit" and AUDIT_ORDERED_CONSUMERS
     # the destructive stream calls are explicitly denied, whatever is allowed
-    assert set(ADMIN_ONLY) - {unnamed_create} <= set(perms.publish_deny)
-    # the unnamed consumer create takes the consumer's name from the body: admin only
-    assert (unnamed_create in perms.publish_deny) is not exception
-    assert (unnamed_create in perms.publish_allow) is exception
+    assert set(ADMIN_ONLY) <= set(perms.publish_deny)
+    # the unnamed consumer create takes the consumer's name from the body: admin only, no exception
+    assert unnamed_create in perms.publish_deny and unnamed_create not in perms.publish_allow
     for subject in perms.publish_allow:
         assert subject not in (">", "fw.>", "$JS.API.>", "$JS.>", "vault.>", "vault.v1.>"), subject
+        assert not subject.startswith("$JS.FC."), subject  # flow control: push consumers only
         if subject.startswith("fw."):  # events: only its own producer prefix
             assert subject == f"fw.{user}.>", subject
-        if ".CONSUMER." in subject and subject != unnamed_create:
+        if ".CONSUMER." in subject:
             # named consumer calls: only its own durables, each spelled out (no wildcard name)
             name = subject.split(".FERNWARTUNG.", 1)[1].split(".", 1)[0]
             assert name in {f"{user}--{n}" for n in DURABLES.get(user, ())}, subject
@@ -52,6 +50,18 @@ def test_publish_rights_are_narrow(user: str) -> None:
             assert subject.split(".")[3] in {f"{user}--{n}" for n in DURABLES.get(user, ())}
     assert inbox_subscription(user) in perms.subscribe_allow
     assert perms.allow_responses == (user == "retention")
+
+
+def test_audit_reads_by_message_get_only_and_touches_no_consumer() -> None:
+    perms = PERMISSIONS["audit"]
+    assert perms is not None
+    assert set(perms.publish_allow) == {
+        "fw.audit.>",  # its signed checkpoints
+        "$JS.API.INFO", "$JS.API.STREAM.INFO.FERNWARTUNG",
+        "$JS.API.DIRECT.GET.FERNWARTUNG", "$JS.API.DIRECT.GET.FERNWARTUNG.>",  # fw_audit's reader
+        "$JS.API.STREAM.MSG.GET.FERNWARTUNG",  # the leader's word on where the stream ends
+    }
+    assert not any(".CONSUMER." in s or s.startswith("$JS.ACK.") for s in perms.publish_allow)
 
 
 def test_the_block_holds_bcrypt_hashes_not_passwords() -> None:

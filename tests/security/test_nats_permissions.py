@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import sys
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import nats.errors
 import pytest
@@ -23,7 +26,6 @@ from fw_contracts import ALL_EVENTS, STREAM_NAME, VaultSubject
 from fw_contracts.events import AuditCheckpoint, InvoiceIssued
 from fw_contracts.vault import PersonalData, PromotionStatement
 from fw_devenv.nats_auth import (
-    AUDIT_ORDERED_CONSUMERS,
     DURABLES,
     PRIVATE_INBOXES,
     SERVICE_USERS,
@@ -143,24 +145,21 @@ async def test_nobody_publishes_events_of_another_producer(
 
 async def test_audit_reads_everything_and_publishes_only_checkpoints(
         connect_as: ConnectAs, admin: NatsUser) -> None:
-    from fw_audit.source import read_direct, read_ordered, stream_state
+    from fw_audit.source import read_direct, stream_state
 
     for producer in ("intake", "session", "billing"):
         await admin.js.publish(first_event_subject(producer), b"{}")
     audit = await connect_as("audit")
-    # one by one without allow_direct; batched direct get once the stream allows it (admin's call)
-    assert (await audit.js.get_msg(S, 2)).subject == first_event_subject("session")
-    await admin.js.update_stream(stream_config().evolve(allow_direct=True))
-    state = await stream_state(audit.js, S)
-    assert state.messages == 3 and state.deny_delete and state.deny_purge
+    assert (await audit.js.get_msg(S, 2)).subject == first_event_subject("session")  # one by one
+    state = await stream_state(audit.js, S)  # the stream as every start leaves it: allow_direct
+    assert state.messages == 3 and state.deny_delete and state.deny_purge and state.allow_direct
+    # the audit tool's reader: batched direct get, several filters, no consumer
     assert [r.seq async for r in read_direct(audit.nc, state, ["fw.>"])] == [1, 2, 3]
-    if AUDIT_ORDERED_CONSUMERS:  # the audit tool's default reader
-        assert [r.seq async for r in read_ordered(audit.js, state, ["fw.>"])] == [1, 2, 3]
-    else:
-        with pytest.raises(nats.errors.TimeoutError):  # see the next test for why
-            await audit.js.subscribe("fw.>", stream=S, ordered_consumer=True)
-        await audit.denied(f"$JS.API.CONSUMER.CREATE.{S}")
-        audit.errors.errors.clear()
+    assert [r.seq async for r in read_direct(audit.nc, state, ["fw.billing.>", "fw.intake.>"])] == [1, 3]
+    with pytest.raises(nats.errors.TimeoutError):  # an ordered consumer: see the next test for why
+        await audit.js.subscribe("fw.>", stream=S, ordered_consumer=True)
+    await audit.denied(f"$JS.API.CONSUMER.CREATE.{S}")
+    audit.errors.errors.clear()
     ack = await audit.js.publish(AuditCheckpoint.subject(), b"{}")
     assert ack.seq == 4
     audit.assert_no_denials()
@@ -174,11 +173,7 @@ async def test_audit_reads_everything_and_publishes_only_checkpoints(
     assert await stream_messages(admin) == 4
 
 
-@pytest.mark.parametrize("user_name", [
-    pytest.param(u, marks=pytest.mark.xfail(
-        u == "audit" and AUDIT_ORDERED_CONSUMERS, strict=True,
-        reason="audit's ordered consumers need the unnamed create (AUDIT_ORDERED_CONSUMERS)"))
-    for u in NON_ADMIN])
+@pytest.mark.parametrize("user_name", NON_ADMIN)
 async def test_nobody_rewrites_another_consumer_through_the_unnamed_create(
         user_name: str, connect_as: ConnectAs, admin: NatsUser) -> None:
     """On ``$JS.API.CONSUMER.CREATE.<stream>`` the server takes the name from the body: whoever
@@ -191,6 +186,72 @@ async def test_nobody_rewrites_another_consumer_through_the_unnamed_create(
         await user.nc.request(f"$JS.API.CONSUMER.CREATE.{S}", json.dumps(hijack).encode(), timeout=DENIED)
     await user.denied(f"$JS.API.CONSUMER.CREATE.{S}")
     assert (await admin.js.consumer_info(S, "billing--session_ended")).config.filter_subject == PROBE
+
+
+async def test_audit_can_neither_create_nor_update_nor_delete_any_consumer(
+        connect_as: ConnectAs, admin: NatsUser) -> None:
+    """Every way to create or change a consumer, by name or not, with or without a filter."""
+    await admin.js.publish(PROBE, b"{}")
+    await admin.js.add_consumer(S, config=durable_consumer_config("billing--session_ended", [PROBE]))
+    audit = await connect_as("audit")
+    victim = "billing--session_ended"
+    body = {"stream_name": S, "config": {"durable_name": victim, "name": victim, "filter_subject": "fw.void",
+                                         "ack_policy": "explicit", "deliver_policy": "all"}}
+    attempts = {
+        f"$JS.API.CONSUMER.DURABLE.CREATE.{S}.{victim}": body,
+        f"$JS.API.CONSUMER.CREATE.{S}.{victim}": body,
+        f"$JS.API.CONSUMER.CREATE.{S}.{victim}.fw.void": body,
+        f"$JS.API.CONSUMER.CREATE.{S}": body | {"action": "update"},  # the unnamed update
+        f"$JS.API.CONSUMER.CREATE.{S}.audit--own": body | {"config": {"name": "audit--own", "durable_name":
+                                                                      "audit--own"}},
+        f"$JS.API.CONSUMER.DELETE.{S}.{victim}": None,
+    }
+    for subject, request in attempts.items():
+        with pytest.raises(nats.errors.TimeoutError):
+            await audit.nc.request(subject, json.dumps(request).encode() if request else b"", timeout=DENIED)
+        await audit.denied(subject)
+    with pytest.raises(nats.errors.TimeoutError):  # nats-py's ephemeral and ordered consumers
+        await audit.js.add_consumer(S, config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL))
+    assert [c.name for c in await admin.js.consumers_info(S)] == [victim]
+    assert (await admin.js.consumer_info(S, victim)).config.filter_subject == PROBE
+
+
+async def test_the_audit_tool_runs_with_the_audit_users_own_credentials(
+        fw_env: FwEnv, admin: NatsUser, tmp_path: Path) -> None:
+    """``fernwartung audit replay / verify / export`` as a real process with the audit user, and
+    nothing on the server changed by it; ``--reader ordered`` (an ordered consumer) is refused."""
+    from fw_audit.scripted import every_lifecycle, publish
+
+    history, _ = every_lifecycle(datetime.now(UTC))
+    items = history.items()
+    await publish(admin.nc.jetstream(), items)
+    user, password = fw_env.nats_credentials("audit")
+    env = {**os.environ, "NATS_URL": fw_env.nats_plain_url, "NATS_USER": user, "NATS_PASSWORD": password,
+           "COLUMNS": "200"}
+
+    async def audit(*args: str) -> tuple[int, str, str]:
+        proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "fw_audit", "audit", *args, env=env,
+                                                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+        assert proc.returncode is not None
+        return proc.returncode, out.decode(), err.decode()
+
+    code, out, err = await audit("replay", "--json")
+    assert code == 0 and json.loads(out)["messages"] == len(items) and json.loads(out)["invalid"] == [], err
+    code, out, err = await audit("verify", "--json")
+    report = json.loads(out)
+    # no database access: projections skipped (exit 3); every check that ran passed
+    assert code == 3 and report["failed"] == [] and report["skipped"] == ["projections"], err
+    code, out, err = await audit("export", str(tmp_path / "bundle"))
+    assert code == 0 and (tmp_path / "bundle" / "manifest.json").is_file(), err
+    assert len((tmp_path / "bundle" / "events.jsonl").read_text().splitlines()) == len(items)
+
+    code, out, err = await audit("replay", "--json", "--reader", "ordered")
+    assert code == 2 and "Only admin may create one" in " ".join(err.split()), err  # the unnamed create
+
+    info = await admin.js.stream_info(S)
+    assert info.state.messages == len(items) and info.config.deny_delete and info.config.deny_purge
+    assert await admin.js.consumers_info(S) == []
 
 
 async def test_retention_reads_its_erasure_history_without_a_consumer(

@@ -17,8 +17,8 @@ Principles:
   group, so nobody else can impersonate the vault.
 * ``reporting`` and ``audit`` read; ``audit`` may publish its checkpoints (``fw.audit.>``).
 * Nobody but admin may create a consumer without its name in the subject (ephemeral or
-  ordered consumers): see :data:`_MESSAGE_GET` for why and what readers use instead. For now
-  the one exception is ``audit`` (:data:`AUDIT_ORDERED_CONSUMERS`).
+  ordered consumers): see :data:`_MESSAGE_GET` for why and what readers use instead. ``audit``
+  has no consumer at all: it reads by batched direct get (the stream has ``allow_direct``).
 """
 
 from __future__ import annotations
@@ -114,7 +114,9 @@ _STREAM_READ: tuple[str, ...] = (
 #: ``$JS.API.CONSUMER.CREATE.<stream>`` (no name in the subject), and nats-server takes the
 #: consumer's name from the request body there, so that permission would let the holder
 #: re-create any other consumer, e.g. change billing's filter so billing never sees an event.
-#: Direct get needs ``allow_direct`` on the stream; ``STREAM.MSG.GET`` works without it.
+#: Direct get (``DIRECT.GET.<stream>``, batches included) needs ``allow_direct`` on the stream,
+#: which ``fw_platform.bus.stream_config`` sets; any replica answers it. ``STREAM.MSG.GET`` works
+#: without it and is answered by the stream leader (the audit confirms the end of its read there).
 _MESSAGE_GET: tuple[str, ...] = (
     f"{_API}.STREAM.MSG.GET.{_S}",
     f"{_API}.DIRECT.GET.{_S}",
@@ -180,22 +182,10 @@ def _reporting() -> Permissions:
                        subscribe_allow=(inbox_subscription("reporting"),))
 
 
-#: The audit's default reader is an ordered consumer (``fw_audit.source.read_ordered``), which
-#: needs the unnamed create -- and with it the power to re-create any consumer (see
-#: :data:`_MESSAGE_GET`). Turn this off once the stream has ``allow_direct`` and the audit reads
-#: with direct get by default; tests/security then proves audit cannot touch consumers.
-AUDIT_ORDERED_CONSUMERS = True
-_UNNAMED_CREATE = f"{_API}.CONSUMER.CREATE.{_S}"
-
-
 def _audit() -> Permissions:
-    allow = ["fw.audit.>", *_STREAM_READ, *_MESSAGE_GET]  # fw.audit.>: signed checkpoints
-    deny = ADMIN_ONLY
-    if AUDIT_ORDERED_CONSUMERS:
-        # ordered consumers are push consumers: their flow-control replies go to $JS.FC
-        allow += [_UNNAMED_CREATE, f"$JS.FC.{_S}.>"]
-        deny = tuple(d for d in ADMIN_ONLY if d != _UNNAMED_CREATE)
-    return Permissions(publish_allow=tuple(allow), publish_deny=deny,
+    # fw.audit.>: signed checkpoints. Reading: direct get and message get only, no consumer (the
+    # audit tool's default reader, fw_audit.source.read_direct); ``--reader ordered`` needs admin.
+    return Permissions(publish_allow=("fw.audit.>", *_STREAM_READ, *_MESSAGE_GET),
                        subscribe_allow=(inbox_subscription("audit"),))
 
 
