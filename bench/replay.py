@@ -1,5 +1,9 @@
 """Section 4: ``fernwartung audit replay`` over a long history, next to a raw ordered consumer.
 
+The replay is the real command line with the read-only ``audit`` NATS user, as an auditor runs
+it (its default reader: batched direct get); the raw ordered consumer reads as admin (only admin
+may create one).
+
 The history is the audit's own scripted mix of every lifecycle (``fw_audit.scripted``: valid
 events, gapless invoice numbers), published with core NATS publishes pipelined on one
 connection, with the headers the outbox relay sets. To make that fast it is written while the
@@ -78,8 +82,10 @@ async def _raw_read(server: NatsServer, n: int) -> float:
 
 
 def _audit_replay(server: NatsServer, n: int) -> tuple[float, dict[str, Any]]:
-    """The real command line, as an auditor runs it (``--until n``); wall time includes start-up."""
-    env = {**os.environ, "NATS_URL": server.admin_url}
+    """The real command line, as an auditor runs it (``--until n``, the ``audit`` user); wall time
+    includes start-up."""
+    user, password = server.credentials("audit")
+    env = {**os.environ, "NATS_URL": server.url, "NATS_USER": user, "NATS_PASSWORD": password}
     t = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "fw_audit", "audit", "replay", "--json", "--until", str(n)], env=env,
                           capture_output=True, text=True, timeout=1800)
