@@ -62,7 +62,8 @@ async def ensure_stream(js: JetStreamContext, replicas: int = 1) -> None:
     """Create the stream, or update it to the settings above (admin credentials needed).
 
     The update sends the whole configuration, so a stream created by an older release gets what
-    was added since (e.g. ``allow_direct``) at the next start; its messages stay.
+    was added since (e.g. ``allow_direct``) the next time this runs (deploy init job, ``make
+    run``); its messages stay.
     """
     cfg = stream_config(replicas)
     try:

@@ -43,8 +43,9 @@ class DirectGetNotAllowed(RuntimeError):
     """The stream does not have ``allow_direct``: the audit's default reader cannot read it."""
 
     def __init__(self, stream: str) -> None:
-        how = (f"start the services or run the deploy init job once (fw_platform.bus.ensure_stream "
-               f"updates the stream), or `nats stream edit {stream} --allow-direct`" if stream == STREAM_NAME
+        how = (f"run the deploy init job (`docker compose up` runs it) or `make run` once: "
+               f"fw_platform.bus.ensure_stream updates the stream; or `nats stream edit {stream} --allow-direct`"
+               if stream == STREAM_NAME
                else f"`nats stream edit {stream} --allow-direct`")
         super().__init__(
             f"stream {stream} does not allow direct get (allow_direct is not set), which the audit reads "
