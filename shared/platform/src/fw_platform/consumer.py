@@ -46,6 +46,7 @@ from nats.js.errors import FetchTimeoutError
 from fw_contracts import Event, UndecodableEvent, decode, utcnow
 from fw_platform import metrics, outbox
 from fw_platform.bus import durable_consumer_config
+from fw_platform.history import all_versions
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +163,7 @@ class EventConsumer:
         version newer than this build is delivered too and parked with that reason, visible,
         instead of being skipped by the filter and lost to this consumer.
         """
-        return [f"{cls.subject().rsplit('.', 1)[0]}.*" for cls in self._handlers]
+        return [all_versions(cls) for cls in self._handlers]
 
     async def ensure(self) -> None:
         cfg = durable_consumer_config(self.durable, self.subjects)
