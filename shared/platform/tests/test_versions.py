@@ -17,6 +17,20 @@ from fw_platform.runtime import Runtime
 from fw_platform.settings import ServiceSettings
 
 
+async def _recording_runtime(fw_env, tmp_path: Path, seen: list[uuid.UUID]) -> Runtime:
+    """intake's runtime with one consumer of SessionStarted that records the event ids it gets."""
+    mig = tmp_path / "migrations"
+    mig.mkdir()
+
+    async def on_started(event: SessionStarted, uow: UnitOfWork) -> None:
+        seen.append(event.event_id)
+
+    rt = Runtime("intake", ServiceSettings(nats_url=fw_env.nats_url, database_url=fw_env.dsn("intake")), mig)
+    rt.consume("session_started", {SessionStarted: on_started})
+    await rt.start()
+    return rt
+
+
 async def test_a_newer_version_is_delivered_and_parked_with_its_reason(fw_env, tmp_path: Path) -> None:
     current = SessionStarted(session_id=uuid.uuid4(), request_id=uuid.uuid4(), technician="tech-01",
                              started_at=datetime.now(UTC))
@@ -32,16 +46,8 @@ async def test_a_newer_version_is_delivered_and_parked_with_its_reason(fw_env, t
     finally:
         await nc.close()
 
-    mig = tmp_path / "migrations"
-    mig.mkdir()
     seen: list[uuid.UUID] = []
-
-    async def on_started(event: SessionStarted, uow: UnitOfWork) -> None:
-        seen.append(event.event_id)
-
-    rt = Runtime("intake", ServiceSettings(nats_url=fw_env.nats_url, database_url=fw_env.dsn("intake")), mig)
-    rt.consume("session_started", {SessionStarted: on_started})
-    await rt.start()
+    rt = await _recording_runtime(fw_env, tmp_path, seen)
     try:
         consumer = rt.consumers[0]
         assert consumer.subjects == [f"{base}.*"]
@@ -73,16 +79,8 @@ async def test_a_durable_of_the_previous_release_gets_the_wider_filter_and_keeps
         await js.publish(first.subject(), first.to_json(), headers={Header.MSG_ID: str(first.event_id)})
     finally:
         await nc.close()
-    mig = tmp_path / "migrations"
-    mig.mkdir()
     seen: list[uuid.UUID] = []
-
-    async def on_started(event: SessionStarted, uow: UnitOfWork) -> None:
-        seen.append(event.event_id)
-
-    rt = Runtime("intake", ServiceSettings(nats_url=fw_env.nats_url, database_url=fw_env.dsn("intake")), mig)
-    rt.consume("session_started", {SessionStarted: on_started})
-    await rt.start()
+    rt = await _recording_runtime(fw_env, tmp_path, seen)
     try:
         await asyncio.wait_for(rt.consumers[0].ready.wait(), 10)
         info = await rt.js.consumer_info("FERNWARTUNG", "intake--session_started")
