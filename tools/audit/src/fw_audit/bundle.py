@@ -14,6 +14,10 @@ Layout of a bundle directory::
     README.txt     this format, for the auditor
     manifest.json  sha256 of every file above; ``invoice_documents``: the index of the archived
                    documents (or why none are included)
+    manifest.sig   only with ``export --signing-key``: the Ed25519 signature (64 raw bytes) over
+                   the exact bytes of manifest.json
+    manifest.sig.json  the signing key's fingerprint (sha256 of the raw public key) and the
+                   manifest's SHA-256 at signing; neither signature file is listed in the manifest
 
 ``verify --bundle DIR`` needs only this directory (and this tool): no NATS, no database.
 """
@@ -30,15 +34,22 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from fw_contracts.schemas import SCHEMA_DIR
 
-from fw_audit.chain import Chain
+from fw_audit.chain import Chain, fingerprint, public_hex
 from fw_audit.model import Record
 
 FORMAT = "fw-audit-bundle/1"
 EVENTS = "events.jsonl"
 MANIFEST = "manifest.json"
 STREAM = "stream.json"
+#: Only in a signed bundle (``export --signing-key``): the Ed25519 signature over manifest.json's
+#: exact bytes (64 raw bytes), and who signed it (not listed in the manifest: written after it).
+SIGNATURE = "manifest.sig"
+SIGNATURE_INFO = "manifest.sig.json"
+SIGNATURE_FORMAT = "fw-audit-manifest-signature/1"
 #: The manifest's section on the invoice documents (fw_audit.checks.documents reads it).
 DOCUMENTS = "invoice_documents"
 NO_DOCUMENTS = ("exported without --database-url and --archive-key: the invoice documents (XML, PDF) "
@@ -61,8 +72,13 @@ invoices/     the invoices and cancellations exactly as billing archived them: <
 manifest.json SHA-256 of every file in this bundle; "invoice_documents" indexes the archived
               documents (type, year, e-invoice, files), the archive years destroyed after their
               retention period, or says that no invoice documents were included and why
+manifest.sig  (only if the export was signed) Ed25519 signature, 64 raw bytes, over the exact
+              bytes of manifest.json; manifest.sig.json names the key by its fingerprint
+              (sha256 of the raw 32-byte public key). Get the public key from the operator
+              through another channel, not from this bundle.
 
-Check it with:  fernwartung audit verify --bundle <this directory>
+Check it with:  fernwartung audit verify --bundle <this directory> --public-key <KEY_FILE.pub>
+                (--public-key: the signer's public key, for a signed bundle)
 The events contain pseudonymous ids only; personal data are never part of the stream.
 The invoice documents in invoices/ name their recipients: they are personal data (kept for the
 tax audit, §147 AO). Keep this bundle as confidential as the invoices themselves.
@@ -126,7 +142,7 @@ class BundleWriter:
     def add_file(self, name: str, data: bytes) -> None:
         """Write one more file (e.g. ``invoices/<number>.xml``); the manifest will list it."""
         rel = Path(name)
-        if rel.is_absolute() or not rel.parts or ".." in rel.parts or name == MANIFEST:
+        if rel.is_absolute() or not rel.parts or ".." in rel.parts or name in (MANIFEST, SIGNATURE, SIGNATURE_INFO):
             raise ValueError(f"not a bundle path: {name[:80]!r}")
         path = self.dir / rel
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -139,11 +155,13 @@ class BundleWriter:
         self.count += 1
 
     def close(self, stream: dict[str, Any], exported_at: datetime,
-              invoice_documents: dict[str, Any] | None = None) -> dict[str, Any]:
+              invoice_documents: dict[str, Any] | None = None,
+              signing_key: Ed25519PrivateKey | None = None) -> dict[str, Any]:
         """Write schemas, tariffs, stream.json, README and the manifest; returns the manifest.
 
         ``invoice_documents``: the manifest's section on the archived invoice documents (see
         :mod:`fw_audit.archive`); None: none were included because the export had no archive access.
+        ``signing_key``: also sign the manifest (:func:`sign_manifest`).
         """
         self._events.close()
         (self.dir / "schemas").mkdir()
@@ -163,14 +181,33 @@ class BundleWriter:
                 "last_seq": self.chain.seq, "chain_head": self.chain.head.hex(), "stream": stream}
         (self.dir / STREAM).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         (self.dir / "README.txt").write_text(README.format(format=FORMAT), encoding="utf-8")
-        files = {p.relative_to(self.dir).as_posix(): sha256_file(p)
-                 for p in sorted(self.dir.rglob("*")) if p.is_file() and p.name != MANIFEST}
+        files = {p.relative_to(self.dir).as_posix(): sha256_file(p) for p in sorted(self.dir.rglob("*"))
+                 if p.is_file() and p.relative_to(self.dir).as_posix() not in UNLISTED}
         if invoice_documents is None:
             invoice_documents = {"included": False, "reason": NO_DOCUMENTS}
         manifest = {"format": FORMAT, "created_at": exported_at.isoformat(), "algorithm": "sha256",
                     "files": files, DOCUMENTS: invoice_documents}
-        (self.dir / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        (self.dir / MANIFEST).write_bytes((json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode("utf-8"))
+        if signing_key is not None:
+            sign_manifest(self.dir, signing_key)
         return manifest
+
+
+#: Files of a bundle that its manifest does not list (they are written after it).
+UNLISTED = frozenset({MANIFEST, SIGNATURE, SIGNATURE_INFO})
+
+
+def sign_manifest(directory: Path, key: Ed25519PrivateKey) -> dict[str, str]:
+    """Sign the exact bytes of ``directory/manifest.json``: writes ``manifest.sig`` (the 64-byte
+    Ed25519 signature) and ``manifest.sig.json`` (the key's fingerprint, the manifest's SHA-256).
+    Returns the latter's content."""
+    data = (directory / MANIFEST).read_bytes()
+    (directory / SIGNATURE).write_bytes(key.sign(data))
+    info = {"format": SIGNATURE_FORMAT, "algorithm": "Ed25519", "signed_file": MANIFEST,
+            "signature_file": SIGNATURE, "key_fingerprint": fingerprint(public_hex(key)),
+            "manifest_sha256": hashlib.sha256(data).hexdigest()}
+    (directory / SIGNATURE_INFO).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return info
 
 
 @dataclass
@@ -234,7 +271,7 @@ def open_bundle(directory: Path) -> Bundle:
         elif sha256_file(path) != digest:
             by_file[name] = f"{name} does not match its SHA-256 in the manifest"
     present = {p.relative_to(directory).as_posix() for p in directory.rglob("*") if p.is_file()}
-    for extra in sorted(present - set(listed) - {MANIFEST}):
+    for extra in sorted(present - set(listed) - UNLISTED):
         by_file[extra] = f"{extra} is not listed in the manifest"
     problems = [by_file[name] for name in sorted(by_file)]
     meta = json.loads((directory / STREAM).read_text(encoding="utf-8"))

@@ -4,6 +4,10 @@
 ``seq_n`` is the stream sequence as 8 bytes big-endian and ``subject_n`` its UTF-8 bytes. The two
 fixed-width fields around the subject make the encoding unambiguous without a length prefix.
 A checkpoint signs ``checkpoint_seq (8 bytes big-endian) || chain_hash (32 raw bytes)``.
+
+The same keys sign an exported bundle's ``manifest.json`` (:mod:`fw_audit.checks.signature`).
+Key files: the private key as PEM (PKCS#8, unencrypted, mode 0600), the public key as 64 hex
+digits in ``KEY_FILE.pub``. Errors about a key file never quote its contents.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
@@ -79,20 +83,70 @@ def generate_key(path: Path) -> str:
     return public
 
 
+class KeyFileError(ValueError):
+    """A key file that cannot be used; the message names the file, never its contents."""
+
+
 def load_key(path: Path) -> Ed25519PrivateKey:
-    """Read a private key written by :func:`generate_key`."""
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    """Read a private key written by :func:`generate_key` (:class:`KeyFileError` if it cannot)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise KeyFileError(f"cannot read the key file {path}: {exc.strerror or type(exc).__name__}") from None
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        # from None: the parser's exception may carry the file's bytes in its context
+        raise KeyFileError(f"{path} is not an unencrypted PEM private key "
+                           "(as written by `fernwartung audit keygen`)") from None
     if not isinstance(key, Ed25519PrivateKey):
-        raise ValueError("the key file does not hold an Ed25519 private key")
+        raise KeyFileError(f"{path} does not hold an Ed25519 private key")
     return key
 
 
+def public_hex(key: Ed25519PrivateKey) -> str:
+    """The public key of ``key`` as 64 hex digits (the format of ``KEY_FILE.pub``)."""
+    return key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw).hex()
+
+
+def fingerprint(public_key_hex: str) -> str:
+    """``sha256:<hex>`` of the raw 32-byte public key: names a key without being one."""
+    return "sha256:" + hashlib.sha256(bytes.fromhex(public_key_hex)).hexdigest()
+
+
+def _is_hex_key(text: str) -> bool:
+    return len(text) == 64 and all(c in "0123456789abcdefABCDEF" for c in text)
+
+
 def read_public_key(value: str) -> str:
-    """A pinned public key given as 64 hex digits or as a path to a ``.pub`` file."""
+    """A pinned public key given as 64 hex digits, or as a path to a ``.pub`` file (64 hex digits,
+    as :func:`generate_key` writes it) or to a PEM public key of an Ed25519 key.
+
+    Raises :class:`KeyFileError`; the message never repeats the file's contents.
+    """
     text = value.strip()
-    if len(text) != 64 or any(c not in "0123456789abcdefABCDEF" for c in text):
-        text = Path(value).read_text(encoding="ascii").strip()
-    if len(text) != 64:
-        raise ValueError("a public key is 64 hex digits")
-    bytes.fromhex(text)
-    return text.lower()
+    if _is_hex_key(text):
+        return text.lower()
+    path = Path(value)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise KeyFileError("--public-key is neither 64 hex digits nor a readable key file "
+                           f"({exc.strerror or type(exc).__name__})") from None
+    try:
+        content = data.decode("ascii").strip()
+    except UnicodeDecodeError:
+        raise KeyFileError(f"{path} is not a public key file (not text)") from None
+    if _is_hex_key(content):
+        return content.lower()
+    if "PRIVATE KEY" in content:
+        raise KeyFileError(f"{path} holds a private key: give its public key (KEY_FILE.pub)")
+    if content.startswith("-----BEGIN PUBLIC KEY-----"):
+        try:
+            key = serialization.load_pem_public_key(data)
+        except (ValueError, UnsupportedAlgorithm):
+            raise KeyFileError(f"{path} is not a readable PEM public key") from None
+        if not isinstance(key, Ed25519PublicKey):
+            raise KeyFileError(f"{path} does not hold an Ed25519 public key")
+        return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw).hex()
+    raise KeyFileError(f"{path} is not a public key file (64 hex digits as in KEY_FILE.pub, or PEM)")

@@ -25,7 +25,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from fw_contracts import STREAM_NAME
 
 from fw_audit.archive import KEY_ENV, ArchiveError, ArchiveSource, load_archive_key
-from fw_audit.chain import generate_key, read_public_key
+from fw_audit.chain import KeyFileError, fingerprint, generate_key, load_key, public_hex, read_public_key
 from fw_audit.checks.totals import billing_repricer
 from fw_audit.html import render_html
 from fw_audit.model import AuditReport
@@ -140,10 +140,15 @@ def _options(max_erasure_delay: str, abandon_after: str, abandon_slack: str, pub
              reference: Path | None, tariff_dir: Path | None, database_url: str | None = None,
              billing_hold: str = "90d") -> VerifyOptions:
     repricer, note = billing_repricer(str(tariff_dir) if tariff_dir else None)
+    try:
+        trusted = frozenset(read_public_key(k) for k in public_key or [])
+    except KeyFileError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
     options = VerifyOptions(max_erasure_delay=parse_duration(max_erasure_delay),
                             abandon_after=parse_duration(abandon_after), abandon_slack=parse_duration(abandon_slack),
                             billing_hold=parse_duration(billing_hold),
-                            trusted_keys=frozenset(read_public_key(k) for k in public_key or []),
+                            trusted_keys=trusted,
                             repricer=repricer, repricer_note=note, database_url=database_url or None)
     if reference is not None:
         options.reference, options.reference_name = load_reference(reference)
@@ -191,8 +196,10 @@ AbandonSlack = Annotated[str, typer.Option("--abandon-slack", help="allowed late
 BillingHold = Annotated[str, typer.Option("--billing-hold", help="retention's billing hold: a request billing "
                                                                  "waits on (BillingBlocked) is erased at the latest "
                                                                  "this long after the first block")]
-PublicKey = Annotated[list[str] | None, typer.Option("--public-key", help="trusted checkpoint key (hex or "
-                                                                           ".pub file), repeatable")]
+PublicKey = Annotated[list[str] | None, typer.Option("--public-key", help="trusted key (hex, KEY_FILE.pub or PEM "
+                                                                           "public key), repeatable: checkpoints "
+                                                                           "and, with --bundle, the manifest's "
+                                                                           "signature (bundle_signature)")]
 Reference = Annotated[Path | None, typer.Option("--reference", help="an earlier bundle: pinpoints the first "
                                                                     "altered message")]
 TariffDir = Annotated[Path | None, typer.Option("--tariff-dir", help="extra tariff versions (TOML) for re-pricing")]
@@ -252,6 +259,9 @@ ArchiveKey = Annotated[Path | None, typer.Option(
     "--archive-key", help=f"file with billing's archive master key (base64 of 32 bytes, as "
                           f"FW_BILLING_ARCHIVE_KEY); or the key itself in ${KEY_ENV}")]
 WithPdfs = Annotated[bool, typer.Option("--with-pdfs", help="also add every archived PDF (invoices/<number>.pdf)")]
+SigningKey = Annotated[Path | None, typer.Option(
+    "--signing-key", help="Ed25519 private key (PEM, as from `audit keygen`, the checkpoint key format): "
+                          "sign manifest.json (manifest.sig, manifest.sig.json)")]
 
 
 @audit.command()
@@ -259,12 +269,17 @@ def export(directory: Annotated[Path, typer.Argument(help="new or empty director
            nats_url: NatsUrl = "nats://127.0.0.1:4222", user: User = None, password: Password = None,
            stream: Stream = STREAM_NAME, subjects: Subjects = None, reader: Reader = "direct",
            until: UntilOpt = None, database_url: ExportDatabaseUrl = None, archive_key: ArchiveKey = None,
-           with_pdfs: WithPdfs = False) -> None:
+           with_pdfs: WithPdfs = False, signing_key: SigningKey = None) -> None:
     """Write an offline audit bundle (§147 Abs. 6 AO): events.jsonl, schemas, invoice XMLs, manifest."""
     conn = _conn(nats_url, user, password, stream, subjects, reader)
     if directory.exists() and any(directory.iterdir()):
         err.print(f"[red]error:[/red] {directory} is not empty")
         raise typer.Exit(2)
+    try:  # before anything is read or written
+        signer = load_key(signing_key) if signing_key is not None else None
+    except KeyFileError as exc:
+        err.print(f"[red]error:[/red] --signing-key: {exc}; nothing was exported")
+        raise typer.Exit(2) from None
     try:
         key = load_archive_key(archive_key)
     except ArchiveError as exc:
@@ -280,10 +295,16 @@ def export(directory: Annotated[Path, typer.Argument(help="new or empty director
         raise typer.Exit(2)
     archive = ArchiveSource(database_url, key, with_pdfs) if key is not None and database_url else None
     with _progress("export") as tick:
-        manifest = _run(export_stream(conn, directory, Until.parse(until), tick, archive))
+        manifest = _run(export_stream(conn, directory, Until.parse(until), tick, archive, signer))
     documents: dict[str, Any] = manifest["invoice_documents"]  # type: ignore[assignment]
     out.print(f"bundle written to {directory}: {len(manifest['files'])} files "  # type: ignore[arg-type]
-              f"(check it with: fernwartung audit verify --bundle {directory})")
+              f"(check it with: fernwartung audit verify --bundle {directory}"
+              + (" --public-key KEY_FILE.pub)" if signer else ")"))
+    if signer is not None:
+        out.print(f"manifest signed: manifest.sig, key {fingerprint(public_hex(signer))}")
+    else:
+        out.print("[yellow]manifest NOT signed[/yellow] (no --signing-key): verify --bundle reports "
+                  "bundle_signature as SKIPPED")
     if not documents.get("included"):
         out.print("[yellow]invoice documents NOT included[/yellow] (no --database-url/--archive-key): "
                   "verify --bundle reports that check as SKIPPED")

@@ -13,12 +13,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from fw_contracts import STREAM_NAME, STREAM_SUBJECTS, UndecodableEvent, decode
 from fw_contracts.events import AuditCheckpoint, InvoiceCancelled, InvoiceIssued
 
 from fw_audit.archive import ArchiveSource, DocumentIndex, check_access, export_documents
 from fw_audit.bundle import Bundle, BundleWriter, open_bundle
 from fw_audit.checks.documents import FOLDER, InvoiceDocumentsCheck
+from fw_audit.checks.signature import check_bundle_signature
 from fw_audit.chain import Chain, load_key, sign
 from fw_audit.model import AuditReport, Record, ReplaySummary
 from fw_audit.projections import LiveTables, read_live
@@ -115,7 +118,8 @@ async def verify_stream(conn: Conn, options: VerifyOptions, until: Until = EVERY
 
 def verify_bundle(directory: Path, options: VerifyOptions, until: Until = EVERYTHING,
                   as_of: datetime | None = None, progress: Progress | None = None) -> AuditReport:
-    """Run every check over an exported bundle alone (no NATS)."""
+    """Run every check over an exported bundle alone (no NATS); the manifest's signature is
+    checked against ``options.trusted_keys`` (the ``--public-key`` keys)."""
     bundle = open_bundle(directory)
     options.stream_config = bundle.stream_config
     options.config_source = "recorded at export"
@@ -128,6 +132,7 @@ def verify_bundle(directory: Path, options: VerifyOptions, until: Until = EVERYT
     verifier.documents = InvoiceDocumentsCheck(directory, bundle.invoice_documents, bundle.exported_at,
                                                file_problems=documents_problems,
                                                complete=until.seq is None and until.time is None)
+    verifier.bundle_signature = check_bundle_signature(directory, options.trusted_keys)
     end = int(bundle.meta.get("last_seq", 0))
     for record in bundle.records():
         if until.stops_before(record):
@@ -179,12 +184,14 @@ def _document_number(record: Record) -> tuple[str, datetime] | None:
 
 async def export_stream(conn: Conn, directory: Path, until: Until = EVERYTHING,
                         progress: Progress | None = None,
-                        archive: ArchiveSource | None = None) -> dict[str, object]:
+                        archive: ArchiveSource | None = None,
+                        signing_key: Ed25519PrivateKey | None = None) -> dict[str, object]:
     """Write an offline audit bundle of the stream; returns its manifest.
 
     With ``archive`` the bundle also holds billing's archived invoice XMLs (and PDFs if asked)
     of the exported invoices and cancellations; the key is checked before anything is written
-    (:class:`fw_audit.archive.ArchiveError`).
+    (:class:`fw_audit.archive.ArchiveError`). With ``signing_key`` the manifest is signed
+    (``manifest.sig``, ``manifest.sig.json``).
     """
     if archive is not None:
         await check_access(archive)
@@ -202,7 +209,7 @@ async def export_stream(conn: Conn, directory: Path, until: Until = EVERYTHING,
     if archive is not None:
         # after the stream: every exported event's document was committed before it was published
         index = await export_documents(archive, wanted, writer.add_file)
-    return writer.close(config, datetime.now(UTC), index.section() if index is not None else None)
+    return writer.close(config, datetime.now(UTC), index.section() if index is not None else None, signing_key)
 
 
 async def publish_checkpoint(conn: Conn, key_file: Path,

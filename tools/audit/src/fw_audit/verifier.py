@@ -21,7 +21,7 @@ from fw_audit.checks.integrity import IntegrityCheck
 from fw_audit.checks.numbering import NumberingCheck
 from fw_audit.checks.pii import PersonalDataCheck
 from fw_audit.checks.totals import Repricer, TotalsCheck
-from fw_audit.model import AuditReport, InvalidEvent, Record, ReplaySummary
+from fw_audit.model import AuditReport, CheckResult, InvalidEvent, Record, ReplaySummary
 from fw_audit.projections import LiveTables, ProjectionsCheck
 
 
@@ -99,6 +99,8 @@ class Verifier:
         self.projections = ProjectionsCheck()
         #: Only when verifying a bundle: its invoice documents against the events.
         self.documents: InvoiceDocumentsCheck | None = None
+        #: Only when verifying a bundle: the verdict on its manifest's signature.
+        self.bundle_signature: CheckResult | None = None
         #: The live tables, read by the runner after the last record (None: not read).
         self.live: LiveTables | None = None
         self.last_time: datetime | None = None
@@ -132,6 +134,8 @@ class Verifier:
                   self.pii.result(), self.integrity.result(), self.projections.result(self.live)]
         if self.documents is not None:
             checks.append(self.documents.result())
+        if self.bundle_signature is not None:
+            checks.append(self.bundle_signature)
         return AuditReport(summary=self.replay.finish(), checks=checks, as_of=as_of, source=source,
                            erasure_delays=list(self.erasure.delays))
 

@@ -66,14 +66,30 @@ async def test_keygen_checkpoint_verify_export_report(fw_env, tmp_path: Path) ->
     assert code == 0 and json.loads(out)["messages"] == 5
 
     bundle = tmp_path / "bundle"
-    code, out, _ = await cli("audit", "export", str(bundle), nats_url=url, user=auditor)
-    assert code == 0 and (bundle / "manifest.json").is_file()
+    code, out, _ = await cli("audit", "export", str(bundle), "--signing-key", str(key), nats_url=url, user=auditor)
+    assert code == 0 and (bundle / "manifest.json").is_file() and (bundle / "manifest.sig").is_file()
+    assert "manifest signed: manifest.sig, key sha256:" in out
     code, out, _ = await cli("audit", "verify", "--bundle", str(bundle), "--public-key", pub, "--json",
                              nats_url="nats://127.0.0.1:1")  # no NATS needed
-    # exported without archive access: the invoice documents are not in it, and that check is skipped too
-    assert code == 3 and json.loads(out)["failed"] == [] and json.loads(out)["skipped"] == ["projections",
-                                                                                            "invoice_documents"]
+    # exported without archive access: the invoice documents are not in it, and that check is skipped too;
+    # the manifest's signature verifies with the same key's public half
+    report = json.loads(out)
+    assert code == 3 and report["failed"] == [] and report["skipped"] == ["projections", "invoice_documents"], out
+    assert next(c for c in report["checks"] if c["name"] == "bundle_signature")["status"] == "pass"
     assert json.loads((bundle / "manifest.json").read_text())["invoice_documents"]["included"] is False
+    # a changed manifest: exactly that check fails (exit 1)
+    data = (bundle / "manifest.json").read_bytes()
+    (bundle / "manifest.json").write_bytes(data.replace(b"are not in this bundle", b"are not in the bundle"))
+    code, out, _ = await cli("audit", "verify", "--bundle", str(bundle), "--public-key", pub, "--json",
+                             nats_url="nats://127.0.0.1:1")
+    assert code == 1 and json.loads(out)["failed"] == ["bundle_signature"], out
+    # unsigned: SKIPPED, and the export says so
+    unsigned = tmp_path / "unsigned"
+    code, out, _ = await cli("audit", "export", str(unsigned), nats_url=url, user=auditor)
+    assert code == 0 and "manifest NOT signed" in out and not (unsigned / "manifest.sig").exists()
+    code, out, _ = await cli("audit", "verify", "--bundle", str(unsigned), "--public-key", pub, "--json",
+                             nats_url="nats://127.0.0.1:1")
+    assert code == 3 and json.loads(out)["skipped"] == ["projections", "invoice_documents", "bundle_signature"]
 
     html = tmp_path / "report.html"
     code, out, _ = await cli("audit", "report", "--html", str(html), nats_url=url, user=auditor)

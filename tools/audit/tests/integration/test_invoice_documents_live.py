@@ -38,6 +38,7 @@ import pytest_asyncio
 from fw_contracts import events as ev
 
 from fw_audit.archive import ArchiveSource
+from fw_audit.chain import generate_key
 from fw_audit.checks.totals import billing_repricer
 from fw_audit.model import AuditReport, Status
 from fw_audit.runner import Conn, export_stream, verify_bundle
@@ -173,10 +174,12 @@ async def cli(*args: str, env: FwEnv, extra_env: dict[str, str] | None = None) -
     return proc.returncode, out.decode(), err.decode()
 
 
-def options(env: FwEnv) -> VerifyOptions:
-    """Projections with the database, re-pricing with this test's tariff."""
+def options(env: FwEnv, *trusted: str) -> VerifyOptions:
+    """Projections with the database, re-pricing with this test's tariff; ``trusted``: public keys
+    (hex) for the manifest's signature (none: bundle_signature is SKIPPED)."""
     repricer, note = billing_repricer(str(env.work_dir / "tariffs"))
-    return VerifyOptions(database_url=db_dsn(env), repricer=repricer, repricer_note=note)
+    return VerifyOptions(database_url=db_dsn(env), repricer=repricer, repricer_note=note,
+                         trusted_keys=frozenset(trusted))
 
 
 def not_passed(report: AuditReport) -> list[dict[str, Any]]:
@@ -234,18 +237,24 @@ async def test_export_carries_billings_xmls_and_verify_checks_them(fw_env: FwEnv
         return report if report.check("projections").status is Status.PASS else None
 
     report = await eventually(settled)  # the services project eventually
-    assert report.skipped_checks == ["invoice_documents"] and not report.failed_checks, not_passed(report)
+    # exported without --signing-key too: the manifest's signature is SKIPPED as well
+    assert report.skipped_checks == ["invoice_documents", "bundle_signature"] and not report.failed_checks, \
+        not_passed(report)
     assert report.exit_code == 3
     code, out, _ = await cli("verify", "--bundle", str(plain), "--json", "--database-url", db_dsn(fw_env),
                              "--tariff-dir", str(fw_env.work_dir / "tariffs"), env=fw_env)
-    assert code == 3 and json.loads(out)["skipped"] == ["invoice_documents"], out
+    assert code == 3 and json.loads(out)["skipped"] == ["invoice_documents", "bundle_signature"], out
+
+    # the audit's Ed25519 key (the checkpoint key format) signs the manifests below
+    signing_key = tmp_path / "audit.key"
+    public = generate_key(signing_key)
 
     # --- with a read-only role and the archive key: billing's XMLs, exactly as billing serves them
     bundle = tmp_path / "bundle"
     code, out, err = await cli("export", str(bundle), "--database-url", ro_dsn, "--archive-key", str(key_file),
-                               env=fw_env)
+                               "--signing-key", str(signing_key), env=fw_env)
     assert code == 0, err
-    assert "invoice documents: 2 XMLs, 0 PDFs" in out
+    assert "invoice documents: 2 XMLs, 0 PDFs" in out and "manifest signed" in out
     manifest = json.loads((bundle / "manifest.json").read_text())
     section = manifest["invoice_documents"]
     assert section["included"] is True and section["destroyed_years"] == {} and section["left_out"] == 0
@@ -265,24 +274,26 @@ async def test_export_carries_billings_xmls_and_verify_checks_them(fw_env: FwEnv
         assert manifest["files"][name] == hashlib.sha256(served.content).hexdigest()
     assert "personal data" in (bundle / "README.txt").read_text()
 
-    report = verify_bundle(bundle, options(fw_env))
+    # with database access, archive access and a signed manifest every check passes: exit 0
+    report = verify_bundle(bundle, options(fw_env, public))
     assert report.ok and report.exit_code == 0, not_passed(report)
     docs = report.check("invoice_documents")
     assert docs.checked == 4 and "2 XMLs equal their events" in docs.notes[0], docs.to_dict()
     code, out, _ = await cli("verify", "--bundle", str(bundle), "--json", "--database-url", db_dsn(fw_env),
                              "--tariff-dir", str(fw_env.work_dir / "tariffs"),
-                             env=fw_env)
+                             "--public-key", f"{signing_key}.pub", env=fw_env)
     assert code == 0 and json.loads(out)["ok"] is True, out
 
     # --- with PDFs: every archived document, as billing serves it
     with_pdfs = tmp_path / "with-pdfs"
-    code, out, err = await cli("export", str(with_pdfs), "--database-url", ro_dsn, "--with-pdfs", env=fw_env,
+    code, out, err = await cli("export", str(with_pdfs), "--database-url", ro_dsn, "--with-pdfs",
+                               "--signing-key", str(signing_key), env=fw_env,
                                extra_env={"FW_AUDIT_ARCHIVE_KEY": TEST_ARCHIVE_KEY})
     assert code == 0 and "invoice documents: 2 XMLs, 4 PDFs" in out, (out, err)
     for number in numbers:
         served = await http.get(procs["billing"].url + f"/api/invoices/{number}.pdf")
         assert (with_pdfs / "invoices" / f"{number}.pdf").read_bytes() == served.content
-    assert verify_bundle(with_pdfs, options(fw_env)).ok
+    assert verify_bundle(with_pdfs, options(fw_env, public)).ok
 
     # --- each defect on its own fails exactly invoice_documents and names the invoice number
     missing = tmp_path / "missing"
@@ -307,6 +318,23 @@ async def test_export_carries_billings_xmls_and_verify_checks_them(fw_env: FwEnv
     rehash(changed, name)
     (reason,) = fails_exactly_documents(verify_bundle(changed, options(fw_env)), full["number"])
     assert f"gross {gross - 100:.2f} != {gross:.2f}" in reason
+    # with the key, the rewritten manifest is caught by its signature as well
+    report = verify_bundle(changed, options(fw_env, public))
+    assert report.failed_checks == ["invoice_documents", "bundle_signature"], not_passed(report)
+
+    # the limitation the signature closes: an e-invoice's XML dropped with its entry and flag
+    dropped = tmp_path / "dropped"
+    shutil.copytree(bundle, dropped)
+    name = f"invoices/{full['number']}.xml"
+    (dropped / name).unlink()
+    manifest = json.loads((dropped / "manifest.json").read_text())
+    del manifest["files"][name]
+    entry = manifest["invoice_documents"]["documents"][full["number"]]
+    entry["e_invoice"] = False
+    del entry["xml"]
+    (dropped / "manifest.json").write_text(json.dumps(manifest))
+    report = verify_bundle(dropped, options(fw_env, public))
+    assert report.failed_checks == ["bundle_signature"] and report.exit_code == 1, not_passed(report)
 
     tampered = tmp_path / "tampered"
     shutil.copytree(bundle, tampered)

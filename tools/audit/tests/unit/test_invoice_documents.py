@@ -143,8 +143,9 @@ def test_clean_bundle_passes_the_documents_check(tmp_path: Path) -> None:
     assert res.status is Status.PASS and not report.failed_checks, [c.to_dict() for c in report.checks if c.failures]
     assert res.checked == 7  # 5 invoices + 2 cancellations
     assert "2 XMLs equal their events" in res.notes[0] and "5 documents without XML" in res.notes[0]
-    # projections needs a database: the only skipped check, so the verify exits 3, not 0
-    assert report.skipped_checks == ["projections"] and report.exit_code == 3
+    # projections needs a database, bundle_signature a signed bundle and its key (tests/unit/
+    # test_bundle_signature.py): the only skipped checks, so the verify exits 3, not 0
+    assert report.skipped_checks == ["projections", "bundle_signature"] and report.exit_code == 3
 
 
 def test_without_documents_the_check_is_skipped_and_says_why(tmp_path: Path) -> None:
@@ -155,7 +156,8 @@ def test_without_documents_the_check_is_skipped_and_says_why(tmp_path: Path) -> 
     report = verify(d)
     res = report.check("invoice_documents")
     assert res.status is Status.SKIPPED and "--archive-key" in " ".join(res.notes)
-    assert report.skipped_checks == ["projections", "invoice_documents"] and report.exit_code == 3
+    assert report.skipped_checks == ["projections", "invoice_documents", "bundle_signature"]
+    assert report.exit_code == 3
     assert not report.failed_checks
 
 
