@@ -23,7 +23,7 @@ import os
 import shutil
 import sys
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -33,7 +33,6 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import httpx
 import pytest
-import pytest_asyncio
 
 from fw_contracts import events as ev
 
@@ -45,7 +44,7 @@ from fw_audit.runner import Conn, export_stream, verify_bundle
 from fw_audit.scripted import publish
 from fw_audit.source import connect
 from fw_audit.verifier import VerifyOptions
-from fw_devenv.pytest_plugin import TEST_ARCHIVE_KEY, FwEnv, ServiceProcess, start_all
+from fw_devenv.pytest_plugin import TEST_ARCHIVE_KEY, FwEnv, ServiceProcess
 
 #: Bills every session: one started 4-second interval is 10 + 150 = 160 EUR net = 190.40 gross
 #: (a Kleinbetragsrechnung); two intervals are 368.90 gross (a full invoice).
@@ -86,29 +85,6 @@ async def read_only_role(env: FwEnv) -> str:
     parts = urlsplit(env.admin_dsn)
     host = parts.netloc.rsplit("@", 1)[-1]
     return urlunsplit(parts._replace(netloc=f"{role}:{password}@{host}", path="/" + env.database))
-
-
-@pytest.fixture
-def procs(fw_env: FwEnv) -> Iterator[dict[str, ServiceProcess]]:
-    tariffs = fw_env.work_dir / "tariffs"
-    tariffs.mkdir(exist_ok=True)
-    (tariffs / "docs-1.toml").write_text(TARIFF)
-    extra = {"FW_BILLING_TARIFF_DIR": str(tariffs), "FW_BILLING_TARIFF_VERSION": "docs-1"}
-    started: dict[str, ServiceProcess] = {}
-    try:
-        for svc in ("retention", "intake", "session", "billing"):
-            started[svc] = ServiceProcess(svc, fw_env, extra=extra)
-        start_all(list(started.values()))
-        yield started
-    finally:
-        for p in started.values():
-            p.stop()
-
-
-@pytest_asyncio.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=20) as client:
-        yield client
 
 
 async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 30.0) -> Any:

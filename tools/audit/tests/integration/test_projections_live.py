@@ -7,19 +7,18 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
 import pytest
-import pytest_asyncio
 
 from fw_audit.model import AuditReport, Status
 from fw_audit.runner import Conn, export_stream, verify_bundle, verify_stream
 from fw_audit.verifier import VerifyOptions
-from fw_devenv.pytest_plugin import FwEnv, ServiceProcess, start_all
+from fw_devenv.pytest_plugin import FwEnv, ServiceProcess
 
 #: Like the e2e tariff, but a session shorter than 2 s is free: "end at once" is not billed.
 TARIFF = """
@@ -38,29 +37,6 @@ def database_dsn(env: FwEnv) -> str:
     """The admin DSN pointed at this test's database."""
     parts = urlsplit(env.admin_dsn)
     return urlunsplit(parts._replace(path="/" + env.database))
-
-
-@pytest.fixture
-def procs(fw_env: FwEnv) -> Iterator[dict[str, ServiceProcess]]:
-    tariffs = fw_env.work_dir / "tariffs"
-    tariffs.mkdir(exist_ok=True)
-    (tariffs / "audit-1.toml").write_text(TARIFF)
-    extra = {"FW_BILLING_TARIFF_DIR": str(tariffs), "FW_BILLING_TARIFF_VERSION": "audit-1"}
-    started: dict[str, ServiceProcess] = {}
-    try:
-        for svc in ("retention", "intake", "session", "billing"):
-            started[svc] = ServiceProcess(svc, fw_env, extra=extra)
-        start_all(list(started.values()))
-        yield started
-    finally:
-        for p in started.values():
-            p.stop()
-
-
-@pytest_asyncio.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=10) as client:
-        yield client
 
 
 async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 30.0) -> Any:
