@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from fw_devenv.pytest_plugin import FwEnv, ServiceProcess
+from fw_devenv.pytest_plugin import FwEnv, ServiceProcess, billing_tariff_env
 from fw_platform.bus import connect
 
 SERVICES = ("retention", "intake", "session", "billing")  # retention first: it serves the vault
@@ -33,10 +33,7 @@ timezone = "Europe/Berlin"
 
 
 def extra_env(env: FwEnv) -> dict[str, str]:
-    tariffs = env.work_dir / "tariffs"
-    tariffs.mkdir(exist_ok=True)
-    (tariffs / "bench-1.toml").write_text(BENCH_TARIFF)
-    return {"FW_BILLING_TARIFF_DIR": str(tariffs), "FW_BILLING_TARIFF_VERSION": "bench-1",
+    return {**billing_tariff_env(env.work_dir, BENCH_TARIFF),
             # the load comes from one address: the per-address form-spam limit would refuse it
             "FW_INTAKE_RATE_LIMIT_PER_MINUTE": "100000"}
 

@@ -17,7 +17,7 @@ import pytest
 import pytest_asyncio
 
 from fw_devenv._util import free_port
-from fw_devenv.pytest_plugin import FwEnv, ServiceProcess, start_all
+from fw_devenv.pytest_plugin import FwEnv, ServiceProcess, billing_tariff_env, start_all
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
@@ -68,10 +68,7 @@ def chromium_executable() -> str | None:
 
 
 def tariff_env(env: FwEnv) -> dict[str, str]:
-    tariffs = env.work_dir / "tariffs"
-    tariffs.mkdir(exist_ok=True)
-    (tariffs / "e2e-1.toml").write_text(E2E_TARIFF)
-    return {"FW_BILLING_TARIFF_DIR": str(tariffs), "FW_BILLING_TARIFF_VERSION": "e2e-1"}
+    return billing_tariff_env(env.work_dir, E2E_TARIFF)
 
 
 class WebProcess(ServiceProcess):

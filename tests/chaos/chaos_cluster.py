@@ -20,7 +20,7 @@ from fw_devenv.nats import NatsServer
 from fw_devenv.nats_auth import generate_passwords
 from fw_devenv.postgres import PostgresServer
 from fw_devenv.provision import database_dsn, provision
-from fw_devenv.pytest_plugin import TEST_BCRYPT_COST, FwEnv, ServiceProcess
+from fw_devenv.pytest_plugin import TEST_BCRYPT_COST, FwEnv, ServiceProcess, billing_tariff_env
 from fw_platform.bus import connect, ensure_stream
 
 #: The four services of one lifecycle (reporting only reads; it is not part of the guarantees).
@@ -42,10 +42,7 @@ timezone = "Europe/Berlin"
 
 def service_extra_env(work_dir: Path) -> dict[str, str]:
     """Settings beyond ``settings_env``: the chaos tariff and no rate limit for the driver."""
-    tariffs = work_dir / "tariffs"
-    tariffs.mkdir(parents=True, exist_ok=True)
-    (tariffs / "chaos-1.toml").write_text(CHAOS_TARIFF)
-    return {"FW_BILLING_TARIFF_DIR": str(tariffs), "FW_BILLING_TARIFF_VERSION": "chaos-1",
+    return {**billing_tariff_env(work_dir, CHAOS_TARIFF),
             "FW_INTAKE_RATE_LIMIT_PER_MINUTE": "100000"}
 
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from fw_devenv.pytest_plugin import FwEnv, ServiceProcess, start_all
+from fw_devenv.pytest_plugin import FwEnv, ServiceProcess, billing_tariff_env, start_all
 from fw_platform.bus import connect
 
 #: A tariff that bills even a session of one second (the free threshold for aborted connections
@@ -28,10 +28,7 @@ timezone = "Europe/Berlin"
 
 
 def e2e_extra_env(env: FwEnv) -> dict[str, str]:
-    tariffs = env.work_dir / "tariffs"
-    tariffs.mkdir(exist_ok=True)
-    (tariffs / "e2e-1.toml").write_text(E2E_TARIFF)
-    return {"FW_BILLING_TARIFF_DIR": str(tariffs), "FW_BILLING_TARIFF_VERSION": "e2e-1"}
+    return billing_tariff_env(env.work_dir, E2E_TARIFF)
 
 
 @dataclass

@@ -25,7 +25,7 @@ import httpx
 
 from fw_devenv import pg_bin_dir
 from fw_devenv.provision import database_dsn
-from fw_devenv.pytest_plugin import FwEnv, ServiceProcess
+from fw_devenv.pytest_plugin import FwEnv, ServiceProcess, billing_tariff_env
 
 SERVICES = ("retention", "intake", "session", "billing")
 
@@ -46,10 +46,7 @@ LONG_SESSION_S = 5.5
 
 
 def tariff_env(env: FwEnv) -> dict[str, str]:
-    tariffs = env.work_dir / "tariffs"
-    tariffs.mkdir(exist_ok=True)
-    (tariffs / "scan-1.toml").write_text(SCAN_TARIFF)
-    return {"FW_BILLING_TARIFF_DIR": str(tariffs), "FW_BILLING_TARIFF_VERSION": "scan-1"}
+    return billing_tariff_env(env.work_dir, SCAN_TARIFF)
 
 
 def _token(n: int = 10) -> str:

@@ -3,25 +3,18 @@ the test's NATS and PostgreSQL, billing on the test module's ``TARIFF`` (a TOML 
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
 import pytest_asyncio
 
-from fw_devenv.pytest_plugin import FwEnv, ServiceProcess, start_all
+from fw_devenv.pytest_plugin import FwEnv, ServiceProcess, billing_tariff_env, start_all
 
 
 @pytest.fixture
 def procs(fw_env: FwEnv, request: pytest.FixtureRequest) -> Iterator[dict[str, ServiceProcess]]:
-    tariff: str = request.module.TARIFF
-    found = re.search(r'^version = "([^"]+)"', tariff, re.M)
-    assert found, "the module's TARIFF needs a version"
-    tariffs = fw_env.work_dir / "tariffs"
-    tariffs.mkdir(exist_ok=True)
-    (tariffs / f"{found.group(1)}.toml").write_text(tariff)
-    extra = {"FW_BILLING_TARIFF_DIR": str(tariffs), "FW_BILLING_TARIFF_VERSION": found.group(1)}
+    extra = billing_tariff_env(fw_env.work_dir, request.module.TARIFF)
     started: dict[str, ServiceProcess] = {}
     try:
         for svc in ("retention", "intake", "session", "billing"):

@@ -17,6 +17,7 @@ import asyncio
 import base64
 import itertools
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -135,6 +136,18 @@ async def fw_env(pg_server: PostgresServer, tmp_path: Path) -> AsyncIterator[FwE
         yield env
     finally:
         await asyncio.to_thread(nats.stop)
+
+
+def billing_tariff_env(work_dir: Path, tariff_toml: str) -> dict[str, str]:
+    """Billing's settings for a tariff of the caller's (a TOML text with ``version = "..."``):
+    written to ``<work_dir>/tariffs/<version>.toml`` and selected."""
+    found = re.search(r'^version = "([^"]+)"', tariff_toml, re.M)
+    if found is None:
+        raise ValueError("the tariff needs a version line")
+    tariffs = work_dir / "tariffs"
+    tariffs.mkdir(parents=True, exist_ok=True)
+    (tariffs / f"{found.group(1)}.toml").write_text(tariff_toml)
+    return {"FW_BILLING_TARIFF_DIR": str(tariffs), "FW_BILLING_TARIFF_VERSION": found.group(1)}
 
 
 class ServiceProcess:
