@@ -34,7 +34,7 @@ from typing import Any
 from fw_contracts.events import SessionEnded, SessionStarted
 from fw_devenv.pytest_plugin import FwEnv
 from fw_platform.bus import connect, durable_consumer_config
-from fw_platform.consumer import UnitOfWork, batched
+from fw_platform.handling import UnitOfWork, batched
 from fw_platform.runtime import Runtime
 from fw_platform.settings import ServiceSettings
 

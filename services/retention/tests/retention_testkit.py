@@ -6,7 +6,7 @@ import base64
 import copy
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -15,7 +15,7 @@ from typing import Any
 from fw_contracts import Event
 from fw_contracts.events import PersonalDataErased
 from fw_contracts.vault import Address, PersonalData, PromotionStatement
-from fw_platform.consumer import UnitOfWork
+from fw_platform.handling import UnitOfWork, utc_now
 
 from fw_retention.application.avv import AvvRequest
 from fw_retention.application.ports import AccessRecord, ErasureRecord, Sealed, SealedEntry, StoredRef
@@ -198,14 +198,15 @@ class FakeVaultStore:
 class FakeUnitsOfWork:
     """``runtime.unit_of_work`` stand-in: committed events land in ``outbox``."""
 
-    def __init__(self, store: FakeVaultStore) -> None:
+    def __init__(self, store: FakeVaultStore, clock: Callable[[], datetime] = utc_now) -> None:
         self.store = store
+        self.clock = clock
         self.outbox: list[PersonalDataErased] = []
 
     @asynccontextmanager
     async def __call__(self) -> AsyncIterator[UnitOfWork]:
         async with self.store.transaction():
-            uow = UnitOfWork(conn=None, now=datetime.now(UTC))
+            uow = UnitOfWork(conn=None, now=self.clock())
             yield uow
         self.outbox.extend(_erased(uow.emitted))
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from fw_contracts import Header
 from fw_contracts.events import SessionEnded, SessionStarted
 from fw_platform.bus import connect
-from fw_platform.consumer import UnitOfWork, batched
+from fw_platform.handling import UnitOfWork, batched
 from fw_platform.runtime import Runtime
 from fw_platform.settings import ServiceSettings
 

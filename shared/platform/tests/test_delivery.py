@@ -12,7 +12,7 @@ import pytest
 
 from fw_contracts import Header, utcnow
 from fw_contracts.events import SessionEnded, SessionStarted
-from fw_platform.consumer import TransientError, UnitOfWork
+from fw_platform.handling import TransientError, UnitOfWork
 from fw_platform.runtime import Runtime
 from fw_platform.settings import ServiceSettings
 

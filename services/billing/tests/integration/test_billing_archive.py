@@ -9,7 +9,7 @@ import asyncpg
 import pytest
 
 from fw_contracts import InvoiceIssued, utcnow
-from fw_platform.consumer import UnitOfWork
+from fw_platform.handling import UnitOfWork
 
 from fw_billing.application.handlers import on_session_ended
 from fw_billing.domain.invoicing import invoice_year

@@ -12,7 +12,7 @@ import pytest
 
 from fw_contracts import Event
 from fw_contracts.vault import Address, PersonalData, PromotionStatement, VaultEntry
-from fw_platform.consumer import PermanentError
+from fw_platform.handling import PermanentError
 from fw_platform.vault_client import VaultUnavailable
 
 from fw_billing.adapters.rendering import PdfRenderer

@@ -22,7 +22,7 @@ from fw_contracts.events import (
     SessionEnded,
     SessionNotBilled,
 )
-from fw_platform.consumer import PermanentError, TransientError
+from fw_platform.handling import PermanentError, TransientError
 
 from fw_billing.application.handlers import (
     PromotionStatementMissing,

@@ -11,7 +11,7 @@ import pytest
 from nats.errors import NoRespondersError
 
 from fw_contracts.vault import PersonalData, VaultEntry, VaultError, VaultReply
-from fw_platform.consumer import PermanentError, TransientError
+from fw_platform.handling import PermanentError, TransientError
 
 from fw_billing.adapters.vault import VaultPersonalData
 

@@ -12,7 +12,7 @@ import pytest
 from fw_contracts import Event, utcnow
 from fw_contracts.vault import PersonalData
 from fw_intake.domain.request import SupportRequest
-from fw_platform.consumer import UnitOfWork
+from fw_platform.handling import UnitOfWork
 from fw_platform.vault_client import VaultUnavailable
 
 

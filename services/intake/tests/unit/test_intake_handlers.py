@@ -27,7 +27,7 @@ from fw_intake.application.commands import (
 from fw_intake.application.events import on_personal_data_erased, on_session_started
 from fw_intake.domain.request import RequestStatus, WithdrawRefused
 from fw_intake.domain.terms import TermsDocument
-from fw_platform.consumer import PermanentError, UnitOfWork
+from fw_platform.handling import PermanentError, UnitOfWork
 from fw_platform.vault_client import VaultUnavailable
 
 TERMS = TermsDocument.from_bytes("2026-01", b"Bedingungen")

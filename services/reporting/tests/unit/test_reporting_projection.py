@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from fw_contracts import ALL_EVENTS, Event
 from fw_contracts.catalog import ENVELOPE_FIELDS
-from fw_platform.consumer import UnitOfWork
+from fw_platform.handling import UnitOfWork
 from fw_reporting.application.projections import handlers
 from fw_reporting.contract import CONTRACT
 from fw_reporting.domain.facts import Fact, facts_of

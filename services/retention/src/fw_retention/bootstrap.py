@@ -144,8 +144,8 @@ def bootstrap(settings: RetentionSettings | None = None, *, clock: Clock = utcno
               store_for: StoreFactory = PgVaultStore) -> Retention:
     """Wire the service; ``clock`` is used for stored_at, erased_at and the sweep."""
     settings = settings or RetentionSettings()  # type: ignore[call-arg]  # from the environment
-    runtime = RetentionRuntime(SERVICE, settings, MIGRATIONS)
-    erasure = ErasureHandlers(store_for, clock)
+    runtime = RetentionRuntime(SERVICE, settings, MIGRATIONS, clock=clock)
+    erasure = ErasureHandlers(store_for)
     for name, handlers in erasure.consumers().items():
         runtime.consume(name, handlers)
     cipher = EnvelopeCipher(settings.master_key_bytes())

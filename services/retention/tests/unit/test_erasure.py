@@ -51,8 +51,8 @@ def store() -> FakeVaultStore:
 
 
 @pytest.fixture
-def uows(store: FakeVaultStore) -> FakeUnitsOfWork:
-    return FakeUnitsOfWork(store)
+def uows(store: FakeVaultStore, clock: Clock) -> FakeUnitsOfWork:
+    return FakeUnitsOfWork(store, clock)
 
 
 @pytest.fixture
@@ -61,8 +61,8 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def handlers(store: FakeVaultStore, clock: Clock) -> ErasureHandlers:
-    return ErasureHandlers(store.for_conn, clock)
+def handlers(store: FakeVaultStore) -> ErasureHandlers:
+    return ErasureHandlers(store.for_conn)
 
 
 async def stored(uows: FakeUnitsOfWork, store: FakeVaultStore, clock: Clock) -> uuid.UUID:
@@ -121,11 +121,13 @@ async def test_withdrawn_before_put_marks_without_data(uows: FakeUnitsOfWork, st
     assert rid not in store.s.entries
 
 
-async def test_handler_uses_transaction_time_without_clock(uows: FakeUnitsOfWork, store: FakeVaultStore) -> None:
+async def test_handler_uses_the_unit_of_work_time(uows: FakeUnitsOfWork, store: FakeVaultStore,
+                                                  clock: Clock) -> None:
     handlers = ErasureHandlers(store.for_conn)
+    clock.advance(days=3)
     (erased,) = await uows.run_handler(handlers.on_support_request_withdrawn,
                                        SupportRequestWithdrawn(request_id=uuid.uuid4()))
-    assert abs(erased.erased_at - datetime.now(UTC)) < timedelta(seconds=5)
+    assert erased.erased_at == clock.now
 
 
 async def test_erasure_delay_is_recorded(uows: FakeUnitsOfWork, store: FakeVaultStore, clock: Clock,

@@ -13,7 +13,7 @@ import pytest
 from fw_contracts import Event
 from fw_contracts.events import SupportRequestCreated, TermsAcceptance
 from fw_contracts.vault import Address, PersonalData, PromotionStatement, VaultError
-from fw_platform.consumer import UnitOfWork
+from fw_platform.handling import UnitOfWork
 from fw_platform.vault_client import VaultUnavailable
 from fw_session.application.billing import BillingAddressService, BillingEventHandlers
 from fw_session.application.ports import ConcurrentChange, VaultRejected

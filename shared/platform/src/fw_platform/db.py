@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
+from collections.abc import AsyncIterator
 from importlib import resources
 from pathlib import Path
 
 import asyncpg
+
+from fw_platform.handling import TransientError
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +42,41 @@ async def create_pool(dsn: str, schema: str, *, min_size: int = 2, max_size: int
     )
     assert pool is not None
     return pool
+
+
+class DatabaseUnavailable(TransientError):
+    """No connection could be had from the pool (PostgreSQL away, restarting, pool closing)."""
+
+
+@contextlib.asynccontextmanager
+async def transaction(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    """A pooled connection in a transaction, committed when the block ends without error.
+
+    Any error while *getting* the connection or opening the transaction is an availability
+    problem, whatever its type (asyncpg may raise a plain ``OSError`` for a refused connect to
+    several addresses): it is raised as :class:`DatabaseUnavailable`, a transient error.
+    Errors from inside the block keep their type, so a handler's own ``OSError`` stays its own.
+    """
+    try:
+        conn_cm = pool.acquire()
+        conn = await conn_cm.__aenter__()
+    except Exception as exc:
+        raise DatabaseUnavailable(type(exc).__name__) from exc
+    try:
+        try:
+            tx = conn.transaction()
+            await tx.start()
+        except Exception as exc:
+            raise DatabaseUnavailable(type(exc).__name__) from exc
+        try:
+            yield conn
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await tx.rollback()
+            raise
+        await tx.commit()
+    finally:
+        await conn_cm.__aexit__(None, None, None)
 
 
 def _platform_sql() -> list[tuple[str, str]]:

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fw_platform import auth, metrics
-from fw_platform.consumer import TRANSIENT
+from fw_platform import auth, metrics, parked
+from fw_platform.handling import TRANSIENT
 from fw_platform.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -168,8 +169,9 @@ _SECURITY_HEADERS_RAW = tuple((k.lower().encode("latin-1"), v.encode("latin-1"))
 
 def install(app: FastAPI, runtime: Runtime, *, custom_messages: dict[str, tuple[str, str]] | None = None,
             public: list[tuple[str, str]] | None = None) -> None:
-    """Add /healthz, /readyz, /metrics, safe validation errors, headers, body limit, latency,
-    and bearer-token authentication for every route not listed in ``public`` (method, prefix)."""
+    """Add /healthz, /readyz, /metrics, the parked-messages list, safe validation errors, headers,
+    body limit, latency, and bearer-token authentication for every route not listed in
+    ``public`` (method, prefix)."""
     service = runtime.service
     keys = auth.parse_keys(runtime.settings.api_keys.get_secret_value() if runtime.settings.api_keys else None)
     # Added first, so it runs inside the latency/header middleware below.
@@ -213,4 +215,17 @@ def install(app: FastAPI, runtime: Runtime, *, custom_messages: dict[str, tuple[
 
     @app.get("/metrics", tags=["ops"], summary="Prometheus metrics")
     async def prom() -> Response:
+        try:
+            await asyncio.wait_for(parked.refresh_gauge(runtime.pool, service, [c.durable for c in runtime.consumers]),
+                                   timeout=2.0)
+        except Exception as exc:  # database away: the other metrics still answer
+            log.warning("parked-messages gauge not refreshed", extra={"error": type(exc).__name__, "service": service})
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/api/parked-messages", tags=["ops"], response_model=parked.ParkedList,
+             summary="Parked messages of this service's consumers (never their content)")
+    async def parked_messages(include_resolved: bool = False,
+                              limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> parked.ParkedList:
+        items = await parked.list_parked(runtime.pool, include_resolved=include_resolved, limit=limit)
+        counts = await parked.count_unresolved(runtime.pool)
+        return parked.ParkedList(service=service, unresolved=sum(counts.values()), items=items)

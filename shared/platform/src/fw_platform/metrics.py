@@ -13,3 +13,10 @@ OUTBOX_DEPTH = Gauge("fw_outbox_depth", "Events waiting in the outbox", ["servic
 HTTP_LATENCY = Histogram("fw_http_request_seconds", "HTTP request latency", ["service", "route", "method", "status"])
 ERASURE_DELAY = Histogram("fw_erasure_delay_seconds", "Delay from erasure trigger to erasure",
                           buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 30, 60, 600, 3600, 86400))
+#: Parked messages not yet resolved, per service, consumer and reason code: alert when above 0.
+#: Counted up when a message is parked and set from ``dead_letters`` on every scrape, so it
+#: survives restarts and falls when staff resolve a row.
+PARKED_MESSAGES = Gauge("fw_parked_messages", "Parked messages not yet resolved",
+                        ["service", "consumer", "reason"])
+#: The fetch loop restarted after an error (NATS away, a bug): a message must never cause one.
+CONSUMER_RESTARTS = Counter("fw_consumer_restarts_total", "Consumer fetch loop restarts after an error", ["consumer"])

@@ -16,19 +16,24 @@ import asyncpg
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-from fw_contracts import STREAM_NAME, Event, utcnow
-from fw_platform import outbox
+from fw_contracts import STREAM_NAME, Event
+from fw_platform import db, outbox
 from fw_platform.bus import BusErrors, connect
-from fw_platform.consumer import EventConsumer, Handler, UnitOfWork
+from fw_platform.consumer import EventConsumer
 from fw_platform.db import create_pool, migrate
+from fw_platform.handling import Clock, Handler, UnitOfWork, utc_now
 from fw_platform.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
 
 class Runtime:
-    def __init__(self, service: str, settings: ServiceSettings, migrations_dir: Path) -> None:
+    """``clock`` gives every unit of work (consumed events and HTTP commands) its ``now``."""
+
+    def __init__(self, service: str, settings: ServiceSettings, migrations_dir: Path, *,
+                 clock: Clock = utc_now) -> None:
         self.service = service
+        self.clock = clock
         self.settings = settings
         self._migrations = migrations_dir
         self.bus_errors = BusErrors()
@@ -72,7 +77,7 @@ class Runtime:
         for name, handlers in self._consumer_specs:
             c = EventConsumer(service=self.service, name=name, pool=self._pool, js=self.js,
                               handlers=handlers, stream=STREAM_NAME, on_commit=self.relay.notify,
-                              batch_size=s.consumer_batch, max_attempts=s.max_attempts)
+                              batch_size=s.consumer_batch, max_attempts=s.max_attempts, clock=self.clock)
             self.consumers.append(c)
             self._tasks.append(asyncio.create_task(c.run(), name=c.durable))
         log.info("service started", extra={"service": self.service})
@@ -103,9 +108,12 @@ class Runtime:
     # -------------------------------------------------------------- work
     @contextlib.asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[UnitOfWork]:
-        """A transaction whose emitted events go to the outbox on commit (HTTP commands)."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            uow = UnitOfWork(conn=conn, now=utcnow())
+        """A transaction whose emitted events go to the outbox on commit (HTTP commands).
+
+        Raises :class:`fw_platform.db.DatabaseUnavailable` (transient) if PostgreSQL is away.
+        """
+        async with db.transaction(self.pool) as conn:
+            uow = UnitOfWork(conn=conn, now=self.clock())
             yield uow
             await outbox.append(conn, uow.emitted)
         if uow.emitted and self.relay:

@@ -22,7 +22,7 @@ from fw_contracts.vault import (
     VaultReply,
 )
 from fw_contracts.wire import VaultSubject
-from fw_platform.consumer import TransientError
+from fw_platform.handling import TransientError
 
 
 class VaultUnavailable(TransientError):

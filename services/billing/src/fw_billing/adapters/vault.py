@@ -9,7 +9,7 @@ from typing import Literal
 from nats.aio.client import Client
 
 from fw_contracts.vault import VaultEntry, VaultError
-from fw_platform.consumer import PermanentError
+from fw_platform.handling import PermanentError
 from fw_platform.vault_client import VaultClient, VaultRefused
 
 from fw_billing.application.ports import RecipientDataErased

@@ -11,7 +11,7 @@ import asyncio
 import logging
 
 from fw_contracts.events import InvoiceCancelled, InvoiceKind
-from fw_platform.consumer import UnitOfWork
+from fw_platform.handling import UnitOfWork
 
 from fw_billing.application.ports import BillingDeps, NewCancellation, StoredInvoice
 from fw_billing.domain.documents import (

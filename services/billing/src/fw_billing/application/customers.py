@@ -31,7 +31,7 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 
 from fw_contracts.events import AccountErasureReason, CustomerAccountErased
-from fw_platform.consumer import UnitOfWork
+from fw_platform.handling import UnitOfWork
 
 from fw_billing.application.ports import BillingDeps
 

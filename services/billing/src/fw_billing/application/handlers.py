@@ -28,7 +28,7 @@ from fw_contracts.events import (
     SupportRequestCreated,
 )
 from fw_contracts.vault import VaultEntry
-from fw_platform.consumer import PermanentError, UnitOfWork
+from fw_platform.handling import PermanentError, UnitOfWork
 
 from fw_billing.application.ports import (
     BillingDeps,

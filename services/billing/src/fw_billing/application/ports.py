@@ -11,7 +11,7 @@ from typing import Any, Literal, Protocol
 
 from fw_contracts.events import CustomerType, InvoiceKind, InvoiceLine
 from fw_contracts.vault import PersonalData, VaultEntry
-from fw_platform.consumer import PermanentError
+from fw_platform.handling import PermanentError
 
 from fw_billing.domain.documents import Document, Party
 from fw_billing.domain.invoicing import SessionStatus

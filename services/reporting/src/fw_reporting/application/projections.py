@@ -21,7 +21,7 @@ from fw_contracts.events import (
     SessionStarted,
     SupportRequestWithdrawn,
 )
-from fw_platform.consumer import Handler, UnitOfWork, batched
+from fw_platform.handling import Handler, UnitOfWork, batched
 
 from fw_reporting.application.ports import FactStoreFactory
 from fw_reporting.domain.facts import facts_of

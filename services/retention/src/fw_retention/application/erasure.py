@@ -30,9 +30,9 @@ from fw_contracts.events import (
     SupportRequestWithdrawn,
 )
 from fw_platform import metrics
-from fw_platform.consumer import Handler, UnitOfWork
+from fw_platform.handling import Handler, UnitOfWork
 
-from fw_retention.application.ports import Clock, StoreFactory, VaultStore
+from fw_retention.application.ports import StoreFactory, VaultStore
 from fw_retention.domain.rules import Erasure, abandoned_before, decide_erasure, erasure_deadline
 
 log = logging.getLogger(__name__)
@@ -72,17 +72,13 @@ async def erase(store: VaultStore, uow: UnitOfWork, request_id: uuid.UUID, reaso
 class ErasureHandlers:
     """The consumed-event handlers (``on_<event>(event, uow)``), bound to a store factory."""
 
-    def __init__(self, store_for: StoreFactory, clock: Clock | None = None) -> None:
+    def __init__(self, store_for: StoreFactory) -> None:
         self._store_for = store_for
-        self._clock = clock
-
-    def _now(self, uow: UnitOfWork) -> datetime:
-        return self._clock() if self._clock else uow.now
 
     async def _erase(self, event: InvoiceIssued | SessionNotBilled | SupportRequestWithdrawn,
                      uow: UnitOfWork, reason: ErasureReason) -> None:
         await erase(self._store_for(uow.conn), uow, event.request_id, reason,
-                    now=self._now(uow), trigger=event)
+                    now=uow.now, trigger=event)
 
     async def on_invoice_issued(self, event: InvoiceIssued, uow: UnitOfWork) -> None:
         """The invoice is out: its personal data are no longer needed (the archive keeps the copy)."""

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Protocol
 
 from fw_contracts.vault import Address, PersonalData, PromotionStatement, VaultError
-from fw_platform.consumer import UnitOfWork
+from fw_platform.handling import UnitOfWork
 
 from fw_session.domain.billing import BillingBlock
 from fw_session.domain.requests import QueueEntry

@@ -1,0 +1,110 @@
+"""Idempotent apply and dispatch: run handlers and record what was handled, in one transaction.
+
+For each event: skip it if its ``event_id`` was already handled by this consumer, otherwise run
+its handler and record the event id in the *same* transaction as the state change and the
+outbox rows. A chunk of events shares one transaction: one statement records the idempotency
+rows of the chunk, the handlers run in stream order (consecutive events for a
+:func:`~fw_platform.handling.batched` handler as one list), one statement writes all their outbox
+rows, one commit. Acks and failures are the caller's business.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+import asyncpg
+from nats.aio.msg import Msg
+
+from fw_contracts import Event
+from fw_platform import db, metrics, outbox
+from fw_platform.failures import Outcome, stream_seq
+from fw_platform.handling import Clock, Handler, PermanentError, UnitOfWork, is_batched
+
+_RECORD_ONE = ("INSERT INTO processed_events(consumer, event_id, stream_seq) VALUES ($1, $2, $3)"
+               " ON CONFLICT DO NOTHING RETURNING 1")
+#: One round trip for a whole chunk; a copy of an id in the same chunk is skipped like any
+#: duplicate (DO NOTHING also applies to rows proposed earlier by the same statement).
+_RECORD_MANY = ("INSERT INTO processed_events(consumer, event_id, stream_seq)"
+                " SELECT $1, e, s FROM unnest($2::uuid[], $3::bigint[]) AS t(e, s)"
+                " ON CONFLICT DO NOTHING RETURNING event_id")
+
+
+class Applier:
+    """Applies events for one durable consumer; raises whatever the handler or database raised
+    (the transaction is then rolled back and nothing is counted)."""
+
+    def __init__(self, *, durable: str, pool: asyncpg.Pool, handlers: dict[type[Event], Handler],
+                 clock: Clock, on_commit: Callable[[], None], outcome: Outcome) -> None:
+        self._durable = durable
+        self._pool = pool
+        self._handlers = handlers
+        self._clock = clock
+        self._on_commit = on_commit
+        self._outcome = outcome
+
+    async def apply_one(self, msg: Msg, event: Event) -> None:
+        """Handle one event in its own transaction (or skip it as a duplicate)."""
+        async with db.transaction(self._pool) as conn:
+            fresh = await conn.fetchval(_RECORD_ONE, self._durable, event.event_id, stream_seq(msg)) is not None
+            if fresh:
+                await outbox.append(conn, await self._run_group(conn, [event]))
+        self._counted([(event, fresh)])
+
+    async def apply_chunk(self, chunk: list[tuple[Msg, Event]]) -> None:
+        """Handle a chunk of events in one transaction: all of them or none."""
+        results: list[tuple[Event, bool]] = []
+        emitted: list[Event] = []
+        ids = [event.event_id for _, event in chunk]
+        seqs = [stream_seq(msg) for msg, _ in chunk]
+        async with db.transaction(self._pool) as conn:
+            fresh: set[uuid.UUID] = {r[0] for r in await conn.fetch(_RECORD_MANY, self._durable, ids, seqs)}
+            todo: list[Event] = []
+            for _, event in chunk:
+                if event.event_id in fresh:
+                    fresh.discard(event.event_id)  # a second copy in this chunk is a duplicate
+                    todo.append(event)
+                    results.append((event, True))
+                else:
+                    results.append((event, False))
+            for group in self._groups(todo):
+                emitted += await self._run_group(conn, group)
+            await outbox.append(conn, emitted)
+        self._counted(results)
+
+    def _groups(self, events: list[Event]) -> list[list[Event]]:
+        """Runs of consecutive events for the same batched handler; any other event alone."""
+        groups: list[list[Event]] = []
+        for event in events:
+            handler = self._handlers.get(type(event))
+            if groups and is_batched(handler) and self._handlers.get(type(groups[-1][0])) is handler:
+                groups[-1].append(event)
+            else:
+                groups.append([event])
+        return groups
+
+    async def _run_group(self, conn: asyncpg.Connection, events: list[Event]) -> list[Event]:
+        """Dispatch to the handler of the events' type; returns the events it emitted."""
+        handler = self._handlers.get(type(events[0]))
+        if handler is None:
+            raise PermanentError(f"no handler for {type(events[0]).__name__}")
+        uow = UnitOfWork(conn=conn, now=self._clock())
+        if is_batched(handler):
+            await handler(events, uow)
+        else:
+            (event,) = events
+            await handler(event, uow)
+        return uow.emitted
+
+    def _counted(self, results: list[tuple[Event, bool]]) -> None:
+        emitted = False
+        for event, fresh in results:
+            if fresh:
+                self._outcome.handled += 1
+                emitted = True
+                metrics.EVENTS_HANDLED.labels(self._durable, event.event_type).inc()
+            else:
+                self._outcome.duplicates += 1
+                metrics.EVENTS_DUPLICATE.labels(self._durable).inc()
+        if emitted:
+            self._on_commit()
