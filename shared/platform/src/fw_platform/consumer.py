@@ -88,6 +88,7 @@ class EventConsumer:
                                 on_commit=on_commit or (lambda: None), outcome=self.outcome)
         self._failures = FailurePolicy(service=service, durable=self.durable, pool=pool,
                                        max_attempts=max_attempts, outcome=self.outcome)
+        metrics.CONSUMER_RESTARTS.labels(self.durable)  # the series shows 0 until a restart
         #: Seconds per event (moving average over chunks); starts with chunks of 10.
         self._per_event = TARGET_TX_SECONDS / 10
 
