@@ -190,3 +190,95 @@ async def test_withdrawal_before_creation_keeps_the_request_out_of_the_queue(fw_
     async with httpx.AsyncClient(timeout=5) as http:
         r = await http.post(session_proc.url + "/api/sessions", json={"request_id": str(request_id), "technician": "tech-01"})
     assert r.status_code == 409 and r.json()["code"] == "request_withdrawn"
+
+
+#: 100,000 levels of nested objects: json.loads raises RecursionError on it (issue 14, finding 4).
+DEEP = b'{"a":' * 100_000 + b"1" + b"}" * 100_000
+STAFF_TOKEN = "staff-token-for-the-parked-list"
+
+
+async def publish_all(env: FwEnv, subject: str, bodies: list[bytes]) -> list[int]:
+    """Publish in order; returns the stream sequences."""
+    nc = await connect(env.nats_url, name="poison-publisher")
+    try:
+        js = nc.jetstream()
+        return [(await js.publish(subject, body, headers={Header.MSG_ID: str(uuid.uuid4())})).seq
+                for body in bodies]
+    finally:
+        await nc.close()
+
+
+async def consumer_state(env: FwEnv, durable: str) -> Any:
+    nc = await connect(env.nats_url, name="poison-reader")
+    try:
+        return await nc.jetstream().consumer_info("FERNWARTUNG", durable)
+    finally:
+        await nc.close()
+
+
+def metric(text: str, name: str, labels: dict[str, str]) -> float | None:
+    body = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))  # the exposition sorts them
+    m = re.search(rf"^{name}\{{{re.escape(body)}\}} (\S+)$", text, re.M)
+    return float(m.group(1)) if m else None
+
+
+async def test_a_deeply_nested_message_among_good_ones_is_parked_alone_and_listed_for_staff(fw_env: FwEnv) -> None:
+    from fw_platform.auth import token_hash
+
+    subject = SessionEnded.subject()
+    good = [session_ended() for _ in range(6)]
+    # in the stream before billing starts, so that its first fetch takes all of them as one batch
+    seqs = await publish_all(fw_env, subject, [g.to_json() for g in good[:3]] + [DEEP]
+                             + [g.to_json() for g in good[3:]])
+    proc = ServiceProcess("billing", fw_env, extra={"FW_BILLING_API_KEYS": f"staff:{token_hash(STAFF_TOKEN)}"})
+    proc.start()
+    durable = "billing--session_ended"
+    try:
+        async def all_handled() -> list[asyncpg.Record]:
+            rows = await admin_fetch(fw_env, "SELECT event_id FROM billing.processed_events WHERE consumer = $1",
+                                     durable)
+            return rows if len(rows) == len(good) else []
+
+        handled = await eventually(all_handled)
+        assert {r["event_id"] for r in handled} == {g.event_id for g in good}
+        [row] = await admin_fetch(fw_env, "SELECT consumer, stream_seq, event_id, reason, reason_code, deliveries"
+                                          " FROM billing.dead_letters")
+        assert dict(row) == {"consumer": durable, "stream_seq": seqs[3], "event_id": None,
+                             "reason": "body is nested too deeply", "reason_code": "undecodable", "deliveries": 1}
+
+        async def acked() -> Any:
+            info = await consumer_state(fw_env, durable)
+            return info if info.ack_floor.stream_seq == seqs[-1] and info.num_ack_pending == 0 else None
+
+        info = await eventually(acked)
+        assert (info.num_pending, info.num_redelivered) == (0, 0)
+
+        async with httpx.AsyncClient(base_url=proc.url, timeout=5) as http:
+            text = (await http.get("/metrics")).text
+            assert metric(text, "fw_parked_messages", {"service": "billing", "consumer": durable,
+                                                       "reason": "undecodable"}) == 1.0
+            assert metric(text, "fw_consumer_restarts_total", {"consumer": durable}) == 0.0
+            assert "consumer loop error" not in proc.log_path.read_text()
+
+            assert (await http.get("/api/parked-messages")).status_code == 401
+            listed = await http.get("/api/parked-messages", headers={"Authorization": f"Bearer {STAFF_TOKEN}"})
+            assert listed.status_code == 200
+            body = listed.json()
+            assert body["service"] == "billing" and body["unresolved"] == 1
+            [item] = body["items"]
+            assert set(item) == {"id", "consumer", "stream_seq", "subject", "event_id", "reason_code",
+                                 "deliveries", "parked_at", "resolved_at"}  # never the payload
+            assert (item["consumer"], item["stream_seq"], item["subject"], item["reason_code"]) == (
+                durable, seqs[3], subject, "undecodable")
+
+            # staff resolve it: the alert gauge falls, the list no longer shows it by default
+            await admin_fetch(fw_env, "UPDATE billing.dead_letters SET resolved_at = now() RETURNING 1")
+            text = (await http.get("/metrics")).text
+            assert metric(text, "fw_parked_messages", {"service": "billing", "consumer": durable,
+                                                       "reason": "undecodable"}) == 0.0
+            auth = {"Authorization": f"Bearer {STAFF_TOKEN}"}
+            assert (await http.get("/api/parked-messages", headers=auth)).json()["items"] == []
+            everything = (await http.get("/api/parked-messages?include_resolved=true", headers=auth)).json()
+            assert [i["stream_seq"] for i in everything["items"]] == [seqs[3]]
+    finally:
+        proc.stop()
