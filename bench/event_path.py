@@ -12,7 +12,7 @@ consumer of its own and publishes one SessionEnded per input:
 * ``platform_projection``: a handler doing one INSERT and emitting nothing (a projection, as in
   reporting): the consumer's own limit when no publish (and no server fsync for it) follows;
 * ``platform_batched`` / ``platform_batched_projection``: the INSERT variants with a batched
-  handler (``fw_platform.consumer.batched``): one ``INSERT ... SELECT unnest(...)`` for each run of
+  handler (``fw_platform.handling.batched``): one ``INSERT ... SELECT unnest(...)`` for each run of
   events in a chunk instead of one round trip per event;
 * ``platform_ceiling``: a handler doing nothing at all: what the platform itself costs per event
   (fetch, decode, idempotency record, commit, ack), the ceiling for any handler.

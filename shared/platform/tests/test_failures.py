@@ -8,7 +8,6 @@ PostgreSQL.
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
@@ -86,7 +85,7 @@ def test_what_escapes_decode_is_undecodable_without_its_text(monkeypatch: pytest
 
 def test_transient_is_connection_and_availability_only() -> None:
     for exc in (TransientError(), ConnectionRefusedError(), ConnectionResetError(), TimeoutError(),
-                asyncio.TimeoutError(), nats.errors.TimeoutError(), nats.errors.ConnectionClosedError(),
+                nats.errors.TimeoutError(), nats.errors.ConnectionClosedError(),
                 nats.errors.NoRespondersError(), asyncpg.ConnectionDoesNotExistError(),
                 asyncpg.CannotConnectNowError(), DatabaseUnavailable("OSError")):
         assert isinstance(exc, TRANSIENT), exc

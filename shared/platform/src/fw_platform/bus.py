@@ -77,7 +77,7 @@ async def ensure_stream(js: JetStreamContext, replicas: int = 1) -> None:
 def durable_consumer_config(durable: str, subjects: list[str], *, max_ack_pending: int = 1000) -> ConsumerConfig:
     """Explicit acks; unlimited server-side deliveries because *we* bound them.
 
-    A message that keeps failing is parked by :mod:`fw_platform.consumer` after a bounded number
+    A message that keeps failing is parked by :mod:`fw_platform.failures` after a bounded number
     of attempts. The server must not stop delivering on its own: a database outage would then
     silently drop events (the message would never be seen again by this consumer).
     """

@@ -53,7 +53,7 @@ class PermanentError(Exception):
 #: access (``FileNotFoundError``, ``PermissionError``) is a bug or bad data and is parked after
 #: ``max_attempts`` like any other error. Errors while the platform itself acquires a database
 #: connection are transient whatever their type (see :mod:`fw_platform.applying`).
-TRANSIENT: tuple[type[BaseException], ...] = (
+TRANSIENT: tuple[type[Exception], ...] = (
     TransientError,
     ConnectionError,  # refused, reset, aborted, broken pipe
     TimeoutError,  # also asyncio.TimeoutError and nats' TimeoutError
@@ -110,7 +110,7 @@ def batched(handler: BatchHandler) -> Handler:
     trip each. When a chunk is split to isolate a failing message, it gets lists of one.
     """
     handler.batched = True  # type: ignore[attr-defined]
-    return handler  # type: ignore[return-value]
+    return handler
 
 
 def is_batched(handler: Handler | None) -> bool:

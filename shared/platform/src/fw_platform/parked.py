@@ -57,7 +57,7 @@ async def refresh_gauge(pool: asyncpg.Pool, service: str, consumers: list[str]) 
     for consumer, code in series:
         metrics.PARKED_MESSAGES.labels(service, consumer, code).set(counts.get((consumer, code), 0))
     # series that were set before and are resolved now
-    for labels in list(metrics.PARKED_MESSAGES._metrics):  # noqa: SLF001 - prometheus_client has no public listing
+    for labels in list(metrics.PARKED_MESSAGES._metrics):  # prometheus_client has no public listing
         svc, consumer, code = labels
         if svc == service and (consumer, code) not in series:
             metrics.PARKED_MESSAGES.labels(svc, consumer, code).set(0)

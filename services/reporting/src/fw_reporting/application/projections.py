@@ -34,7 +34,7 @@ CONSUMED: tuple[type[Event], ...] = (
 async def on_events(events: list[Event], uow: UnitOfWork, *, store: FactStoreFactory) -> None:
     """Store the facts of a run of events (in stream order) with one statement per fact kind.
 
-    A batched handler (``fw_platform.consumer.batched``): when reporting catches up on a long
+    A batched handler (``fw_platform.handling.batched``): when reporting catches up on a long
     history (a new instance, a rebuild), a chunk of events costs a few round trips, not one per
     event. Every fact kind is idempotent by its natural key and independent of the others'
     order, so grouping by kind changes nothing in the result.
