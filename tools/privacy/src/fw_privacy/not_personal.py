@@ -34,7 +34,7 @@ NOT_PERSONAL: dict[str, str] = {
     "*.dead_letters.consumer": "durable consumer name (code constant)",
     "*.dead_letters.subject": "subject name (no data); subjects never carry personal data",
     "*.dead_letters.reason": "error type and field names only, never values (tested: no marker in dead_letters)",
-    "*.dead_letters.reason_code": "code constant (undecodable, rejected, failing)",
+    "*.dead_letters.reason_code": "code constant: undecodable, rejected, failing (unclassified: parked before the column)",
     "*.dead_letters.deliveries": "delivery count",
     **_cols("*.dead_letters", _TIME, "parked_at", "resolved_at"),
     "*.schema_migrations.name": "migration file name",
