@@ -87,6 +87,7 @@ def test_transient_is_connection_and_availability_only() -> None:
     for exc in (TransientError(), ConnectionRefusedError(), ConnectionResetError(), TimeoutError(),
                 nats.errors.TimeoutError(), nats.errors.ConnectionClosedError(),
                 nats.errors.NoRespondersError(), asyncpg.ConnectionDoesNotExistError(),
+                asyncpg.InterfaceError("connection is closed"),
                 asyncpg.CannotConnectNowError(), DatabaseUnavailable("OSError")):
         assert isinstance(exc, TRANSIENT), exc
     for exc in (FileNotFoundError(), PermissionError(), IsADirectoryError(), OSError(), ValueError(),

@@ -59,6 +59,8 @@ TRANSIENT: tuple[type[Exception], ...] = (
     TimeoutError,  # also asyncio.TimeoutError and nats' TimeoutError
     asyncpg.PostgresConnectionError,
     asyncpg.ConnectionDoesNotExistError,
+    # "connection is closed" / "pool is closing": a query on a connection PostgreSQL dropped
+    asyncpg.InterfaceError,
     asyncpg.CannotConnectNowError,
     asyncpg.TooManyConnectionsError,
     asyncpg.AdminShutdownError,
