@@ -66,12 +66,17 @@ class FakeServices:
     pending: list[dict[str, Any]] | None = None
     down: set[str] = field(default_factory=set)
     seen: list[httpx.Request] = field(default_factory=list)
+    #: each service's GET /api/parked-messages items by service (empty list when absent)
+    parked: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def handler(self, request: httpx.Request) -> httpx.Response:
         self.seen.append(request)
         service = {8081: "intake", 8082: "session", 8083: "billing", 8084: "retention"}[request.url.port]
         if service in self.down:
             raise httpx.ConnectError("down")
+        if request.url.path == "/api/parked-messages":
+            items = self.parked.get(service, [])
+            return httpx.Response(200, json={"service": service, "unresolved": len(items), "items": items})
         route = getattr(self, service)
         return route(request, request.method, request.url.path)
 

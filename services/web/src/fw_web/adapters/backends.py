@@ -201,3 +201,11 @@ class Backends:
 
         results = await asyncio.gather(*(one(s) for s in SERVICES))
         return dict(zip(SERVICES, results, strict=True))
+
+    # ---- parked messages ----------------------------------------------------------------
+    async def parked_messages(self) -> dict[str, Reply]:
+        """Every service's ``/api/parked-messages`` (ids and reason codes, never payloads), asked
+        at the same time."""
+        replies = await asyncio.gather(*(self._call(s, "GET", "/api/parked-messages", "/api/parked-messages")
+                                         for s in SERVICES))
+        return dict(zip(SERVICES, replies, strict=True))

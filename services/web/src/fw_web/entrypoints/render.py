@@ -26,7 +26,8 @@ ENV.filters.update(
 
 _NAV = {
     Role.TECHNICIAN: (("/technik", "Warteschlange"),),
-    Role.OFFICE: (("/buero", "Rechnungen"), ("/buero/kunden", "Kundenkonten"), ("/buero/zustellungen", "Zustellungen")),
+    Role.OFFICE: (("/buero", "Rechnungen"), ("/buero/kunden", "Kundenkonten"), ("/buero/zustellungen", "Zustellungen"),
+                   ("/buero/geparkt", "Geparkte Nachrichten")),
     Role.PRIVACY: (("/datenschutz", "Übersicht"),),
 }
 
