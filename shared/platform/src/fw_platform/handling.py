@@ -88,7 +88,8 @@ class UnitOfWork:
     conn: asyncpg.Connection
     now: datetime
     emitted: list[Event] = field(default_factory=list)
-    _repositories: dict[Callable[[Any], Any], Any] = field(default_factory=dict, repr=False)
+    _repositories: dict[Callable[[Any], Any], Any] = field(default_factory=dict, init=False, repr=False,
+                                                           compare=False)
 
     def emit(self, *events: Event) -> None:
         """Queue events for the outbox; they are written in the same transaction."""
