@@ -1,4 +1,4 @@
-"""Poison and odd messages against real service processes (billing, session) on real NATS/PostgreSQL.
+"""Poison and odd messages against real service processes on real NATS/PostgreSQL.
 
 Each kind of bad message is parked with its reason in the service's ``dead_letters`` table (or
 handled, when it is merely early or repeated), the metric ``fw_events_parked_total`` counts it,
@@ -20,7 +20,13 @@ import httpx
 import pytest
 
 from fw_contracts import Header, utcnow
-from fw_contracts.events import SessionEnded, SupportRequestCreated, SupportRequestWithdrawn, TermsAcceptance
+from fw_contracts.events import (
+    SessionEnded,
+    SessionStarted,
+    SupportRequestCreated,
+    SupportRequestWithdrawn,
+    TermsAcceptance,
+)
 from fw_devenv.provision import database_dsn
 from fw_devenv.pytest_plugin import FwEnv, ServiceProcess
 from fw_platform.bus import connect
@@ -280,5 +286,37 @@ async def test_a_deeply_nested_message_among_good_ones_is_parked_alone_and_liste
             assert (await http.get("/api/parked-messages", headers=auth)).json()["items"] == []
             everything = (await http.get("/api/parked-messages?include_resolved=true", headers=auth)).json()
             assert [i["stream_seq"] for i in everything["items"]] == [seqs[3]]
+    finally:
+        proc.stop()
+
+
+@pytest.mark.parametrize(("service", "event", "durable"), [
+    ("intake", SessionStarted, "intake--session_started"),
+    ("session", SupportRequestWithdrawn, "session--support_request_withdrawn"),
+    ("retention", SupportRequestWithdrawn, "retention--support_request_withdrawn"),
+    ("reporting", SessionStarted, "reporting--events"),
+])
+async def test_every_service_parks_a_deeply_nested_message_and_moves_on(
+        fw_env: FwEnv, service: str, event: type[Any], durable: str) -> None:
+    (seq,) = await publish_all(fw_env, event.subject(), [DEEP])
+    proc = ServiceProcess(service, fw_env).start()
+    try:
+        async def parked() -> list[asyncpg.Record]:
+            return await admin_fetch(fw_env, f"SELECT stream_seq, reason, reason_code FROM {service}.dead_letters"
+                                             " WHERE consumer = $1", durable)
+
+        [row] = await eventually(parked)
+        assert dict(row) == {"stream_seq": seq, "reason": "body is nested too deeply", "reason_code": "undecodable"}
+
+        async def acked() -> Any:
+            info = await consumer_state(fw_env, durable)
+            return info if info.ack_floor.stream_seq == seq and info.num_ack_pending == 0 else None
+
+        await eventually(acked)
+        async with httpx.AsyncClient(base_url=proc.url, timeout=5) as http:
+            text = (await http.get("/metrics")).text
+        assert metric(text, "fw_consumer_restarts_total", {"consumer": durable}) == 0.0
+        assert metric(text, "fw_parked_messages", {"service": service, "consumer": durable,
+                                                   "reason": "undecodable"}) == 1.0
     finally:
         proc.stop()
