@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
+from fw_contracts.text import UncleanText, clean_text
 
 from fw_web.adapters.backends import Reply
 from fw_web.domain.formatting import parse_time
@@ -146,7 +147,13 @@ def build_router() -> APIRouter:
     async def promote(request: Request, user: Technician, session_id: uuid.UUID,
                       statement: Annotated[str, Form(max_length=2000)] = "") -> Response:
         session = web_session(request)
-        if not statement.strip():
+        try:
+            # the session service checks the same; here the technician learns why in German
+            statement = clean_text(statement, multiline=True) if statement.strip() else ""
+        except UncleanText as exc:
+            session.flash(f"Die Erklärung wurde nicht gespeichert. {exc.message_de}", "error")
+            return RedirectResponse(f"/technik/sitzungen/{session_id}", status_code=303)
+        if not statement:
             session.flash("Bitte tragen Sie die Erklärung der Kundin oder des Kunden im Wortlaut ein.", "error")
         else:
             reply = await backends(request).record_promotion(session_id, statement)
