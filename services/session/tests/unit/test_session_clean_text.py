@@ -3,15 +3,17 @@ statement and the billing address the technician enters; 422, nothing stored, no
 
 from __future__ import annotations
 
+import uuid
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from fw_contracts.events import BillingBlocked
+from fw_contracts.events import BillingBlocked, BlockReason
 from fw_contracts.text import TEXT_MESSAGES
 from fw_platform import http as platform_http
 from fw_platform.runtime import Runtime
 from fw_session.bootstrap import MIGRATIONS
+from fw_session.domain.billing import BillingNotBlocked, decide_provide_address, evolve_block
 from fw_session.entrypoints.http import MESSAGES, build_router, install_error_handlers
 from fw_session.settings import Settings
 
@@ -80,3 +82,16 @@ async def test_unclean_billing_address_is_refused(world, client, field, value, c
     assert {(e["field"], e["code"]) for e in resp.json()["errors"]} == {(field, code)}
     assert "Geheim" not in resp.text
     assert world.vault.addresses == {}
+
+
+def test_a_block_without_anything_missing_opens_no_address_block() -> None:
+    """BillingBlocked v2 for a document that could not be rendered: the technician has nothing
+    to provide, so session keeps no block (an address would be refused as not asked for)."""
+    sid, rid = uuid.uuid4(), uuid.uuid4()
+    failed = BillingBlocked(session_id=sid, request_id=rid, missing=(), reason=BlockReason.DOCUMENT_RENDER_FAILED)
+    assert evolve_block(None, failed) is None
+    with pytest.raises(BillingNotBlocked):
+        decide_provide_address(evolve_block(None, failed), at=failed.occurred_at)
+    address = BillingBlocked(session_id=sid, request_id=rid, missing=("billing_address",))
+    block = evolve_block(None, address)
+    assert block is not None and evolve_block(block, failed) == block
