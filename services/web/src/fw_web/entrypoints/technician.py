@@ -36,7 +36,7 @@ def _elapsed(session: dict[str, Any]) -> int:
     return max(0, int((datetime.now(UTC) - started).total_seconds()))
 
 
-async def _billing_state(request: Request, session_id: uuid.UUID) -> dict[str, Any]:
+async def billing_state(request: Request, session_id: uuid.UUID) -> dict[str, Any]:
     """What billing says about an ended session: ``{"state": ..., "done": bool, ...}``."""
     api = backends(request)
     invoices = await api.invoices_for_session(session_id)
@@ -133,13 +133,13 @@ def build_router() -> APIRouter:
         data = reply.data
         ticket = next((s.get("ticket") for s in web_session(request).data.get("sessions", [])
                        if isinstance(s, dict) and s.get("id") == str(session_id)), None)
-        billing = await _billing_state(request, session_id) if data.get("status") == "ended" else None
+        billing = await billing_state(request, session_id) if data.get("status") == "ended" else None
         return render(request, "technician/session.html", s=data, ticket=ticket, elapsed=_elapsed(data),
                       billing=billing)
 
     @router.get("/sitzungen/{session_id}/abrechnung", summary="Billing of an ended session (polled fragment)")
     async def billing_fragment(request: Request, user: Technician, session_id: uuid.UUID) -> Response:
-        return render_fragment("technician/_billing.html", billing=await _billing_state(request, session_id),
+        return render_fragment("technician/_billing.html", billing=await billing_state(request, session_id),
                                session_id=session_id)
 
     @router.post("/sitzungen/{session_id}/erklaerung", dependencies=[Depends(require_csrf)],
