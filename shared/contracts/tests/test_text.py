@@ -8,7 +8,7 @@ from typing import Annotated
 import pytest
 from pydantic import BaseModel, StringConstraints, ValidationError
 
-from fw_contracts.text import TEXT_MESSAGES, CleanLine, UncleanText, clean_text, clean_validator
+from fw_contracts.text import TEXT_MESSAGES, CleanLine, UncleanText, clean_text, clean_validator, defuse
 
 REFUSED = [
     ("NUL", "A\u0000B", "text_control_character"),
@@ -105,3 +105,8 @@ def test_as_a_pydantic_type_whitespace_only_and_too_long_are_refused() -> None:
     with pytest.raises(ValidationError) as caught:
         _Form(company="x" * 201)
     assert caught.value.errors()[0]["type"] == "string_too_long"
+
+
+def test_defuse_replaces_what_the_edge_refuses_for_output_of_old_data() -> None:
+    assert defuse("A\u0000B\u001b[31m\u202eX\ufffe\u2028Y") == "A?B?[31m?X??Y"
+    assert defuse("Müller & Söhne 株式会社") == "Müller & Söhne 株式会社"

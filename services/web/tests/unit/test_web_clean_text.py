@@ -73,3 +73,11 @@ async def test_an_unclean_statement_is_not_sent_and_the_technician_is_told(web) 
     # a multi-line statement is fine
     await web.client.post(f"{page_url}/erklaerung", data={"statement": "Ja,\r\nStammkunde.", "csrf_token": token})
     assert web.services.sessions[sid]["promoted"] is True
+
+
+def test_csv_cells_of_old_data_carry_no_control_or_format_characters() -> None:
+    from fw_web.entrypoints.office import csv_cell, customers_csv
+
+    assert csv_cell("A\u0000B") == "A?B" and csv_cell("\u202eHbmG") == "?HbmG" and csv_cell("\u001b=1") == "?=1"
+    text = customers_csv([{"customer_number": "K00001", "company": "Null\u0000Firma", "address": {"city": "K\u001bln"}}])
+    assert "\u0000" not in text and "\u001b" not in text and "Null?Firma" in text

@@ -93,6 +93,20 @@ def clean_text(value: str, *, multiline: bool = False) -> str:
     return value
 
 
+def defuse(value: str) -> str:
+    """``value`` with every character :func:`clean_text` refuses replaced by ``?``.
+
+    For output (CSV cells, documents) of data stored before the edge checked its input: a NUL,
+    an ESC or a text direction override must not reach a spreadsheet cell unchanged.
+    """
+    return "".join(
+        "?" if unicodedata.category(ch) in _REFUSED_CATEGORIES or is_noncharacter(ord(ch)) else ch
+        for ch in value)
+
+
+_REFUSED_CATEGORIES = frozenset(("Cc", "Cf", "Cs", "Zl", "Zp"))
+
+
 def _validator(value: str, *, multiline: bool, max_length: int | None) -> str:
     try:
         cleaned = clean_text(value, multiline=multiline)

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
+from fw_contracts.text import defuse
 
 from fw_web.domain.formatting import BERLIN
 from fw_web.domain.users import Role, User
@@ -43,8 +44,9 @@ ERASURE_REASONS = {"customer_request": "Der Kunde verlangt die Löschung (Art. 1
 
 
 def csv_cell(value: object) -> str:
-    """A CSV cell that a spreadsheet will not run as a formula (OWASP CSV injection)."""
-    text = "" if value is None else str(value)
+    """A CSV cell that a spreadsheet will not run as a formula (OWASP CSV injection), without
+    control or format characters (old data may hold them; ``fw_contracts.text.defuse``)."""
+    text = "" if value is None else defuse(str(value))
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
