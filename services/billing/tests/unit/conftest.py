@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -11,6 +14,7 @@ from typing import Any
 import pytest
 
 from fw_contracts import Event
+from fw_contracts.events import BlockReason
 from fw_contracts.vault import Address, PersonalData, PromotionStatement, VaultEntry
 from fw_platform.handling import PermanentError
 from fw_platform.vault_client import VaultUnavailable
@@ -67,6 +71,22 @@ class FakeRepository:
 
     async def set_status(self, session_id: uuid.UUID, status: SessionStatus, at: datetime) -> None:
         self.sessions[session_id] = replace(self.sessions[session_id], status=status)
+
+    async def block(self, session_id: uuid.UUID, reason: BlockReason, at: datetime) -> None:
+        self.sessions[session_id] = replace(self.sessions[session_id], status=SessionStatus.BLOCKED,
+                                            block_reason=reason)
+
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """Like a SAVEPOINT: what the block changed is undone when it raises."""
+        saved = {name: copy.copy(value) for name, value in vars(self).items() if isinstance(value, dict)}
+        saved_ints = {name: value for name, value in vars(self).items() if isinstance(value, int)}
+        try:
+            yield
+        except BaseException:
+            for name, value in {**saved, **saved_ints}.items():
+                setattr(self, name, value)
+            raise
 
     async def next_invoice_seq(self, year: int) -> int:
         self.counters[year] = self.counters.get(year, 0) + 1

@@ -214,16 +214,40 @@ class SessionNotBilled(Event):
     raw_seconds: int = Field(ge=0)
 
 
+class BlockReason(StrEnum):
+    """Why billing cannot issue a session's invoice (a code, never data)."""
+
+    #: A full invoice needs the recipient's address, which the request lacks (v1's only case):
+    #: the technician can provide it (``BillingAddressProvided``).
+    BILLING_ADDRESS_MISSING = "billing_address_missing"
+    #: The invoice document (PDF or e-invoice XML) could not be rendered from the request's data,
+    #: e.g. a character no document format can hold in data stored before the edge refused it.
+    DOCUMENT_RENDER_FAILED = "document_render_failed"
+    #: Any other permanent failure while issuing (e.g. a mandatory field of the document missing).
+    ISSUING_FAILED = "issuing_failed"
+
+
 class BillingBlocked(Event):
-    """A full invoice needs data the request lacks (the address); billing waits for it."""
+    """Billing cannot issue the session's invoice and says why; nobody waits in silence.
+
+    Retention holds the request's data for a bounded time after the first block (the purpose
+    "billing" is still pending), then erases them; billing then closes the session as not billed
+    (``recipient_data_erased``, a lost claim).
+
+    v2: ``reason``. v1 knew only the missing address, so a v1 event is upcast with
+    ``billing_address_missing`` (derived, not guessed). With any other reason ``missing`` is
+    empty: there is nothing the technician could provide.
+    """
 
     producer = "billing"
+    version = 2
     event_type: Literal["BillingBlocked"] = "BillingBlocked"
-    schema_version: Literal[1] = 1
+    schema_version: Literal[2] = 2
 
     session_id: uuid.UUID
     request_id: uuid.UUID
     missing: tuple[Literal["billing_address"], ...]
+    reason: BlockReason = BlockReason.BILLING_ADDRESS_MISSING
 
 
 class CustomerAccountCreated(Event):

@@ -45,6 +45,14 @@ def _session_not_billed_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
 UPCASTERS[("SessionNotBilled", 1)] = _session_not_billed_v1_to_v2
 
 
+def _billing_blocked_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """v1 was published only for a missing billing address: v2 names that reason."""
+    return {**data, "schema_version": 2, "reason": "billing_address_missing"}
+
+
+UPCASTERS[("BillingBlocked", 1)] = _billing_blocked_v1_to_v2
+
+
 class UndecodableEvent(Exception):
     """A message that is not a valid event. ``reason`` never contains field values."""
 

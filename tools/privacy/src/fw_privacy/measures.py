@@ -53,8 +53,8 @@ TOMS: tuple[Tom, ...] = (
     Tom("T-ERASURE", "Automatische Löschung mit Löschvermerk",
         "Der Datentresor löscht Daten und Schlüssel beim Rechnungsausgang, bei einer Sitzung ohne "
         "Abrechnung, beim Zurückziehen und nach Fristablauf; ein dauerhafter Löschvermerk verhindert jede "
-        "spätere Speicherung und jedes Lesen. Wartet die Abrechnung auf eine fehlende Rechnungsanschrift, "
-        "gilt statt der 14 Tage eine begrenzte Abrechnungsfrist ab der ersten Sperre; danach wird ebenso "
+        "spätere Speicherung und jedes Lesen. Wartet die Abrechnung auf eine fehlende Rechnungsanschrift "
+        "oder konnte die Rechnung nicht erstellt werden (gesperrte Abrechnung mit Grund), gilt statt der 14 Tage eine begrenzte Abrechnungsfrist ab der ersten Sperre; danach wird ebenso "
         "gelöscht und die Abrechnung schließt die Sitzung als nicht abgerechnet (verlorene Forderung). "
         "Die Löschung wird als Ereignis ohne personenbezogene Daten festgehalten; das Prüfwerkzeug "
         "prüft beide Fristen.", "Speicherbegrenzung (Art. 5 Abs. 1 lit. e), Art. 17",
@@ -142,7 +142,8 @@ STARTS = {
     "5": "Versand der E-Mail bzw. endgültiges Scheitern des Versands",
     "6": "Ende des Geltungszeitraums der Ereignishistorie",
     "7": "Ausscheiden der/des Beschäftigten",
-    "8": "erste Sperre der Abrechnung mangels Rechnungsanschrift (BillingBlocked)",
+    "8": "erste Sperre der Abrechnung, mangels Rechnungsanschrift oder weil die Rechnung nicht erstellt "
+         "werden konnte (BillingBlocked)",
 }
 
 

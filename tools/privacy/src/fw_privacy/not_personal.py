@@ -64,6 +64,7 @@ NOT_PERSONAL: dict[str, str] = {
     **_cols("billing.session_billing", _ATTR, "promoted", "raw_seconds", "status", "tariff_version"),
     **_cols("billing.session_billing", _TIME, "started_at", "ended_at", "received_at", "decided_at"),
     "billing.session_billing.source_event_id": _EVENT_ID,
+    "billing.session_billing.block_reason": "code of why issuing is blocked (e.g. document_render_failed), never data",
     **_cols("billing.invoices", _MONEY, "net_total", "vat_total", "gross_total", "vat_rate", "currency"),
     "billing.invoices.lines": "invoice lines generated from the tariff (text + amounts), never typed by anyone",
     **_cols("billing.invoices", _ATTR, "kind", "e_invoice", "raw_seconds", "billed_seconds", "tariff_version",

@@ -86,7 +86,8 @@ _VAULT_RULE = DeletionRule(
     "LK 0.2", "Rechnung ausgestellt (InvoiceIssued), Sitzung ohne Abrechnung (SessionNotBilled), Anfrage "
     "zurückgezogen (SupportRequestWithdrawn); spätestens 14 Tage nach Speicherung (LK 1.1, Suchlauf). "
     "Wartet die Abrechnung auf eine Rechnungsanschrift, die in der Anfrage fehlt (BillingBlocked: eine "
-    "Rechnung nach § 14 UStG über 250 EUR brutto braucht sie), ist der Zweck „Abrechnung“ noch offen: "
+    "Rechnung nach § 14 UStG über 250 EUR brutto braucht sie), oder konnte die Rechnung nicht erstellt "
+    "werden (BillingBlocked mit Grund, z. B. document_render_failed), ist der Zweck „Abrechnung“ noch offen: "
     "dann spätestens 90 Tage nach der ersten Sperre (LK 5.8, Abrechnungsfrist, Suchlauf), mindestens "
     "aber 14 Tage nach Speicherung",
     "unverzüglich; spätestens 14 Tage nach Erhebung, bei gesperrter Abrechnung spätestens 90 Tage nach "

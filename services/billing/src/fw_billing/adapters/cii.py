@@ -8,6 +8,7 @@ credit note (type code 381) with *positive* amounts and a reference to the cance
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 from lxml import etree
@@ -26,6 +27,19 @@ TYPE_CREDIT_NOTE = "381"
 SEPA_CREDIT_TRANSFER = "58"
 
 
+#: Not a ``Char`` of XML 1.0: C0 controls but tab/LF/CR, lone surrogates, U+FFFE and U+FFFF.
+_NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_text(text: str) -> str:
+    """``text`` with every character XML cannot hold replaced by ``?`` (lxml would refuse it).
+
+    The last line of defence: the edge refuses such text since issue 14, but vaults may still
+    hold older data, and an invoice must not fail over a stray control character in a name.
+    """
+    return _NOT_XML.sub("?", text)
+
+
 def _q(prefix: str, name: str) -> str:
     return f"{{{NS[prefix]}}}{name}"
 
@@ -37,9 +51,9 @@ def _el(parent: etree._Element, path: str, text: str | None = None, **attrs: str
         prefix, name = part.split(":")
         node = etree.SubElement(node, _q(prefix, name))
     if text is not None:
-        node.text = text
+        node.text = xml_text(text)
     for k, v in attrs.items():
-        node.set(k, v)
+        node.set(k, xml_text(v))
     return node
 
 

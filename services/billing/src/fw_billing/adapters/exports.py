@@ -17,6 +17,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import asyncpg
+from fw_contracts.text import defuse
 
 from fw_billing.adapters.keys import KeyDestroyed, KeyPurpose, KeyRing, open_sealed
 from fw_billing.adapters.sealed import customer_aad, recipient_aad, recipient_from_json
@@ -39,6 +40,7 @@ def _text(value: str | None) -> str:
     """Text cell; a leading formula character gets an apostrophe (a phone number does not)."""
     if not value:
         return ""
+    value = defuse(value)  # no NUL, ESC or direction override of old data in a cell
     if value[0] in "=+-@\t\r" and not _E164.match(value):
         return "'" + value
     return value

@@ -8,6 +8,7 @@ compared (GoBD Rz. 118/119). Every mandatory field is printed exactly as
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC
 from functools import lru_cache
 from importlib import resources
@@ -48,9 +49,23 @@ def _srgb_profile() -> bytes:
 
 
 def printable(text: str) -> str:
-    """Characters the fonts lack become ``?`` (the e-invoice XML keeps the exact text)."""
+    """Characters the fonts lack become ``?`` (the e-invoice XML keeps the text as far as XML can
+    hold it), and so do control, format and surrogate characters even where a font maps them
+    (old vault data may hold them; the edge refuses them since issue 14); a tab or a line break
+    becomes a space."""
     glyphs = _glyphs()
-    return "".join(c if ord(c) in glyphs else "?" for c in text)
+    return "".join(_printable_char(c, glyphs) for c in text)
+
+
+def _printable_char(c: str, glyphs: frozenset[int]) -> str:
+    if c.isascii() and c.isprintable():
+        return c if ord(c) in glyphs else "?"
+    category = unicodedata.category(c)
+    if category in ("Cc", "Zl", "Zp") and c.isspace():
+        return " "
+    if category in ("Cc", "Cf", "Cs", "Zl", "Zp") or ord(c) not in glyphs:
+        return "?"
+    return c
 
 
 def _xmp(doc: Document, title: str) -> str:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import uuid
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Literal
 
 import asyncpg
 
-from fw_contracts.events import CustomerType, InvoiceKind, InvoiceLine
+from fw_contracts.events import BlockReason, CustomerType, InvoiceKind, InvoiceLine
 
 from fw_billing.adapters.keys import KeyPurpose, KeyRing, seal
 from fw_billing.adapters.sealed import (
@@ -46,7 +47,8 @@ def _session(row: asyncpg.Record) -> SessionRecord:
         session_id=row["session_id"], request_id=row["request_id"], started_at=row["started_at"],
         ended_at=row["ended_at"], raw_seconds=row["raw_seconds"], promoted=row["promoted"],
         tariff_version=row["tariff_version"], status=SessionStatus(row["status"]),
-        source_event_id=row["source_event_id"])
+        source_event_id=row["source_event_id"],
+        block_reason=BlockReason(row["block_reason"]) if row["block_reason"] else None)
 
 
 class SqlBillingRepository:
@@ -88,6 +90,15 @@ class SqlBillingRepository:
         await self._conn.execute(
             "UPDATE session_billing SET status = $2, decided_at = $3 WHERE session_id = $1",
             session_id, status.value, at)
+
+    async def block(self, session_id: uuid.UUID, reason: BlockReason, at: datetime) -> None:
+        await self._conn.execute(
+            "UPDATE session_billing SET status = $2, block_reason = $3, decided_at = $4 WHERE session_id = $1",
+            session_id, SessionStatus.BLOCKED.value, reason.value, at)
+
+    def savepoint(self) -> AbstractAsyncContextManager[None]:
+        # a nested asyncpg transaction is a SAVEPOINT
+        return self._conn.transaction()  # type: ignore[no-any-return]
 
     async def next_invoice_seq(self, year: int) -> int:
         """Lock the year's counter row ``FOR UPDATE`` until commit and advance it by one."""

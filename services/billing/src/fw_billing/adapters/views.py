@@ -100,6 +100,9 @@ class SessionBillingView(BaseModel):
     tariff_version: str
     decided_at: datetime | None
     invoice_number: str | None
+    #: With status ``blocked``: why (``billing_address_missing``, ``document_render_failed``,
+    #: ``issuing_failed``).
+    block_reason: str | None = None
 
 
 class CustomerView(BaseModel):
@@ -204,7 +207,7 @@ class BillingViews:
     async def session(self, session_id: uuid.UUID) -> SessionBillingView | None:
         row = await self._pool().fetchrow(
             "SELECT s.session_id, s.request_id, s.status, s.raw_seconds, s.tariff_version,"
-            " s.decided_at, i.number AS invoice_number FROM session_billing s"
+            " s.decided_at, s.block_reason, i.number AS invoice_number FROM session_billing s"
             " LEFT JOIN invoices i ON i.session_id = s.session_id WHERE s.session_id = $1",
             session_id)
         return SessionBillingView.model_validate(dict(row)) if row else None

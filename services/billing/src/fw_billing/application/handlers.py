@@ -16,6 +16,7 @@ from fw_contracts import Event
 from fw_contracts.events import (
     BillingAddressProvided,
     BillingBlocked,
+    BlockReason,
     CustomerAccountCreated,
     CustomerPromoted,
     CustomerType,
@@ -28,7 +29,7 @@ from fw_contracts.events import (
     SupportRequestCreated,
 )
 from fw_contracts.vault import VaultEntry
-from fw_platform.handling import PermanentError, UnitOfWork
+from fw_platform.handling import TRANSIENT, PermanentError, UnitOfWork
 
 from fw_billing.application.ports import (
     BillingDeps,
@@ -56,6 +57,15 @@ log = logging.getLogger(__name__)
 
 class PromotionStatementMissing(Exception):
     """The vault has no promotion statement (yet) for a promoted request: retry, then park."""
+
+
+class IssuingFailed(Exception):
+    """Issuing the invoice failed for good; ``reason`` is the block's code. The text names the
+    error type only, never the data the document was made of."""
+
+    def __init__(self, reason: BlockReason, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
 
 
 async def on_support_request_created(event: SupportRequestCreated, uow: UnitOfWork, *,
@@ -167,12 +177,7 @@ async def _bill(repo: BillingRepository, deps: BillingDeps, uow: UnitOfWork, rec
             await _close_lost_claim(repo, uow, record, cause=event)
             return
         if entry.data.address is None:
-            if record.status is not SessionStatus.BLOCKED:  # say it once, not on every retry
-                uow.emit(BillingBlocked(**event.caused(
-                    session_id=record.session_id, request_id=record.request_id,
-                    missing=("billing_address",))))
-            await repo.set_status(record.session_id, SessionStatus.BLOCKED, uow.now)
-            log.info("billing blocked: recipient details missing", extra=ids)
+            await _block(repo, uow, record, cause=event, reason=BlockReason.BILLING_ADDRESS_MISSING)
             return
         recipient = Recipient.from_personal_data(entry.data)
     email, email_problem = await _delivery_address(deps, facts, entry, record.request_id)
@@ -180,8 +185,41 @@ async def _bill(repo: BillingRepository, deps: BillingDeps, uow: UnitOfWork, rec
     # like intake's default (an XML never hurts a consumer, a missing one hurts a business).
     e_invoice = (decision.kind is InvoiceKind.FULL and deps.issuer.can_issue_e_invoices
                  and (facts is None or facts.customer_type is CustomerType.BUSINESS))
-    await _issue(repo, deps, uow, event, record, decision, recipient, customer_number,
-                 e_invoice=e_invoice, email=email, email_problem=email_problem)
+    try:
+        # A savepoint: should issuing fail for good, the drawn number, the invoice row and the
+        # archived copy roll back (numbers stay gapless) while the block below commits with
+        # this transaction, so the message is acked and nothing is parked.
+        async with repo.savepoint():
+            await _issue(repo, deps, uow, event, record, decision, recipient, customer_number,
+                         e_invoice=e_invoice, email=email, email_problem=email_problem)
+    except PermanentError as exc:
+        # any other permanent failure while issuing: a recorded block, not a parked message
+        log.error("invoice could not be issued; billing blocked", extra={
+            **ids, "reason": BlockReason.ISSUING_FAILED.value, "error": str(exc)})
+        await _block(repo, uow, record, cause=event, reason=BlockReason.ISSUING_FAILED)
+    except IssuingFailed as exc:
+        log.error("invoice could not be issued; billing blocked", extra={
+            **ids, "reason": exc.reason.value, "error": str(exc)})
+        await _block(repo, uow, record, cause=event, reason=exc.reason)
+
+
+async def _block(repo: BillingRepository, uow: UnitOfWork, record: SessionRecord, *, cause: Event,
+                 reason: BlockReason) -> None:
+    """BLOCKED with ``reason``, announced once per reason (not on every retry of the same one).
+
+    Retention then holds the request's data for its bounded billing hold and erases them; billing
+    closes the session as a lost claim on that erasure (:func:`on_personal_data_erased`).
+    """
+    # a row blocked before reasons were recorded was blocked for the address
+    before = (record.block_reason or BlockReason.BILLING_ADDRESS_MISSING
+              if record.status is SessionStatus.BLOCKED else None)
+    if before is not reason:
+        uow.emit(BillingBlocked(**cause.caused(
+            session_id=record.session_id, request_id=record.request_id, reason=reason,
+            missing=("billing_address",) if reason is BlockReason.BILLING_ADDRESS_MISSING else ())))
+    await repo.block(record.session_id, reason, uow.now)
+    log.info("billing blocked", extra={"session_id": str(record.session_id),
+                                       "request_id": str(record.request_id), "reason": reason.value})
 
 
 async def _delivery_address(deps: BillingDeps, facts: RequestFacts | None, entry: VaultEntry | None,
@@ -228,10 +266,16 @@ async def _issue(repo: BillingRepository, deps: BillingDeps, uow: UnitOfWork, ev
     try:
         check_complete(document)
     except DocumentIncomplete as exc:
-        raise PermanentError(str(exc)) from None
+        raise IssuingFailed(BlockReason.ISSUING_FAILED, str(exc)) from None
     # CPU-bound (about 25 ms): off the event loop. The document is part of this transaction:
     # an invoice is never without its archived copy.
-    rendered = await asyncio.to_thread(deps.renderer.render, document)
+    try:
+        rendered = await asyncio.to_thread(deps.renderer.render, document)
+    except TRANSIENT:
+        raise
+    except Exception as exc:
+        # e.g. lxml refusing a character of old vault data; the message may quote the data
+        raise IssuingFailed(BlockReason.DOCUMENT_RENDER_FAILED, type(exc).__name__) from None
     await repo.add_invoice(NewInvoice(
         number=number, year=year, seq=seq, session_id=record.session_id,
         request_id=record.request_id, kind=decision.kind, issued_at=uow.now,

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal, Protocol
 
-from fw_contracts.events import CustomerType, InvoiceKind, InvoiceLine
+from fw_contracts.events import BlockReason, CustomerType, InvoiceKind, InvoiceLine
 from fw_contracts.vault import PersonalData, VaultEntry
 from fw_platform.handling import PermanentError
 
@@ -32,6 +33,8 @@ class SessionRecord:
     tariff_version: str
     status: SessionStatus
     source_event_id: uuid.UUID
+    #: Why the session is BLOCKED (None otherwise).
+    block_reason: BlockReason | None = None
 
 
 @dataclass(frozen=True)
@@ -190,6 +193,12 @@ class BillingRepository(Protocol):
         """The request's sessions whose billing is BLOCKED, locked until the transaction ends."""
 
     async def set_status(self, session_id: uuid.UUID, status: SessionStatus, at: datetime) -> None: ...
+
+    async def block(self, session_id: uuid.UUID, reason: BlockReason, at: datetime) -> None:
+        """Set the session BLOCKED with ``reason``."""
+
+    def savepoint(self) -> AbstractAsyncContextManager[None]:
+        """Changes made inside roll back when the block raises (the transaction goes on)."""
 
     async def next_invoice_seq(self, year: int) -> int:
         """The next number of ``year``'s range, locked until the transaction ends."""

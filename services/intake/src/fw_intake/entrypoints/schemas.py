@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fw_contracts.events import CustomerType
+from fw_contracts.text import TEXT_MESSAGES, CleanLine, clean_validator
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -30,7 +31,8 @@ from fw_intake.domain.phone import InvalidPhone, is_country_code, normalise_phon
 from fw_intake.domain.request import RequestStatus
 
 MAX_TEXT = 200
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT)]
+#: Free text the customer types: NFC, no control or format characters, something visible.
+Text = CleanLine
 _EMAIL = TypeAdapter(EmailStr)
 _DE_POSTAL = re.compile(r"^[0-9]{5}$")
 _POSTAL = re.compile(r"^[0-9A-Za-z][0-9A-Za-z -]{2,9}$")
@@ -61,6 +63,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "country_invalid": (
         "Bitte geben Sie das Land als zweistelligen Code an, z. B. DE.",
         "Please give the country as a two-letter code, e.g. DE."),
+    **TEXT_MESSAGES,
 }
 
 
@@ -104,13 +107,14 @@ class SupportRequestIn(BaseModel):
 
     company: Text
     contact_name: Text
-    phone: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT)]
+    phone: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT),
+                     clean_validator(max_length=MAX_TEXT)]
     customer_type: CustomerType = CustomerType.BUSINESS
     terms_accepted: StrictBool
     terms_version: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
     withdrawal_waiver: StrictBool = Field(default=False, validate_default=True)
-    email: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                            max_length=MAX_TEXT)] | None = None
+    email: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT),
+                     clean_validator(max_length=MAX_TEXT)] | None = None
     address: AddressIn | None = None
 
     @field_validator("phone")

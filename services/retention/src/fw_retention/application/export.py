@@ -130,5 +130,5 @@ _REASON_DE: dict[ErasureReason, str] = {
 
 def _reason_de(reason: ErasureReason, billing_blocked_at: datetime | None) -> str:
     if reason is ErasureReason.ABANDONED and billing_blocked_at is not None:
-        return "Frist für die Abrechnung abgelaufen, die Rechnungsanschrift fehlte"
+        return "Frist für die Abrechnung abgelaufen, die Rechnung konnte bis dahin nicht gestellt werden"
     return _REASON_DE[reason]

@@ -85,6 +85,10 @@ class BillingBlock:
 def evolve_block(state: BillingBlock | None, event: Event) -> BillingBlock | None:
     """Apply an event. Idempotent: the same event twice changes nothing more."""
     match event:
+        case BillingBlocked() if not event.missing:
+            # Billing could not issue for another reason (e.g. the document could not be
+            # rendered): nothing the technician could provide; billing's pages show it.
+            return state
         case BillingBlocked():
             if state is not None:
                 provided = state.address_provided_at

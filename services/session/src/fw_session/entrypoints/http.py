@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, FastAPI, Query, Request, status
 from fastapi.responses import JSONResponse
 from fw_contracts.events import CustomerType, TechnicianId
+from fw_contracts.text import TEXT_MESSAGES, CleanLine, clean_validator
 from fw_contracts.vault import Address, VaultError
 from fw_platform.http import problem
 from fw_platform.vault_client import VaultUnavailable
@@ -23,8 +24,10 @@ from fw_session.domain.billing import BlockState
 from fw_session.domain.errors import DomainError
 from fw_session.domain.session import Session, SessionStatus, SessionSummary
 
-#: The customer's words, recorded as said (the vault's contract strips outer whitespace).
-StatementText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+#: The customer's words, recorded as said (the vault's contract strips outer whitespace); clean
+#: text (NFC, no control or format characters), but line breaks are fine.
+StatementText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000),
+                          clean_validator(multiline=True, max_length=2000)]
 
 
 class _Body(BaseModel):
@@ -47,10 +50,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
                         "Please give the country as a two-letter code, e.g. DE."),
     "greater_than_equal": ("Ist zu klein.", "Is too small."),
     "less_than_equal": ("Ist zu groß.", "Is too large."),
+    **TEXT_MESSAGES,
 }
 _DE_POSTAL = re.compile(r"^[0-9]{5}$")
 _POSTAL = re.compile(r"^[0-9A-Za-z][0-9A-Za-z -]{2,9}$")
-AddressText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+AddressText = CleanLine
 
 
 class BillingAddressIn(_Body):

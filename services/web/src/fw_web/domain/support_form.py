@@ -6,11 +6,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from fw_contracts.text import UncleanText, clean_text
+
 #: The form's input names, in page order. Kept apart from intake's names so the page does not
 #: change when intake nests or renames a field; ``INTAKE_FIELD`` maps between them.
 FIELDS = ("company", "contact_name", "phone", "email", "street", "postal_code", "city", "country",
           "customer_type", "withdrawal_waiver", "terms_accepted")
 ADDRESS_FIELDS = ("street", "postal_code", "city")
+#: Free text: checked like intake checks it (``fw_contracts.text``), so the customer sees why.
+TEXT_FIELDS = ("company", "contact_name", "phone", "email", "street", "city")
 
 #: intake's error ``field`` (dotted location) → the form input that shows the message.
 INTAKE_FIELD = {
@@ -79,6 +83,12 @@ def values_checked(form: FormInput) -> FormInput:
     for name, message in REQUIRED.items():
         if not form.values[name]:
             form.errors[name] = message
+    for name in TEXT_FIELDS:
+        if form.values[name] and name not in form.errors:
+            try:
+                form.values[name] = clean_text(form.values[name])
+            except UncleanText as exc:
+                form.errors[name] = exc.message_de
     if not form.checked("terms_accepted"):
         form.errors["terms_accepted"] = TERMS_MISSING
     if form.values["customer_type"] == "consumer" and not form.checked("withdrawal_waiver"):

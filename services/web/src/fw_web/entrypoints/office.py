@@ -12,11 +12,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
+from fw_contracts.text import defuse
 
 from fw_web.domain.formatting import BERLIN
 from fw_web.domain.users import Role, User
 from fw_web.entrypoints.public import UNREACHABLE, backends
 from fw_web.entrypoints.render import render
+from fw_web.entrypoints.technician import billing_state
 from fw_web.entrypoints.web_session import require_csrf, require_role, web_session
 
 log = logging.getLogger(__name__)
@@ -42,8 +44,9 @@ ERASURE_REASONS = {"customer_request": "Der Kunde verlangt die Löschung (Art. 1
 
 
 def csv_cell(value: object) -> str:
-    """A CSV cell that a spreadsheet will not run as a formula (OWASP CSV injection)."""
-    text = "" if value is None else str(value)
+    """A CSV cell that a spreadsheet will not run as a formula (OWASP CSV injection), without
+    control or format characters (old data may hold them; ``fw_contracts.text.defuse``)."""
+    text = "" if value is None else defuse(str(value))
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
@@ -75,16 +78,23 @@ def build_router() -> APIRouter:
                 return RedirectResponse(f"/buero/rechnungen/{number}", status_code=303)
             problem = "Eine Rechnungsnummer sieht so aus: FW-2026-000001."
         found: list[dict[str, Any]] | None = None
+        session_billing: dict[str, Any] | None = None
         if sitzung.strip():
             try:
-                reply = await api.invoices_for_session(uuid.UUID(sitzung.strip()))
-                found = reply.data.get("items", []) if reply.ok and isinstance(reply.data, dict) else []
+                session_id = uuid.UUID(sitzung.strip())
             except ValueError:
                 problem = "Das ist keine gültige Sitzungskennung."
+            else:
+                reply = await api.invoices_for_session(session_id)
+                found = reply.data.get("items", []) if reply.ok and isinstance(reply.data, dict) else []
+                if reply.ok and not found:
+                    # no invoice: say why (blocked, and until when the data are kept; or not billed)
+                    session_billing = await billing_state(request, session_id)
         listing = await api.invoice_list()
         invoices = listing.data.get("items") if listing.ok and isinstance(listing.data, dict) else None
         today = datetime.now(BERLIN).date()
         return render(request, "office/invoices.html", invoices=invoices, found=found, problem=problem,
+                      session_billing=session_billing,
                       nummer=nummer, sitzung=sitzung, billing_down=listing.unreachable,
                       today=today.isoformat(), month_start=today.replace(day=1).isoformat())
 

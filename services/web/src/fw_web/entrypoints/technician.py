@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
+from fw_contracts.text import UncleanText, clean_text
 
 from fw_web.adapters.backends import Reply
 from fw_web.domain.formatting import parse_time
@@ -35,7 +36,7 @@ def _elapsed(session: dict[str, Any]) -> int:
     return max(0, int((datetime.now(UTC) - started).total_seconds()))
 
 
-async def _billing_state(request: Request, session_id: uuid.UUID) -> dict[str, Any]:
+async def billing_state(request: Request, session_id: uuid.UUID) -> dict[str, Any]:
     """What billing says about an ended session: ``{"state": ..., "done": bool, ...}``."""
     api = backends(request)
     invoices = await api.invoices_for_session(session_id)
@@ -132,13 +133,13 @@ def build_router() -> APIRouter:
         data = reply.data
         ticket = next((s.get("ticket") for s in web_session(request).data.get("sessions", [])
                        if isinstance(s, dict) and s.get("id") == str(session_id)), None)
-        billing = await _billing_state(request, session_id) if data.get("status") == "ended" else None
+        billing = await billing_state(request, session_id) if data.get("status") == "ended" else None
         return render(request, "technician/session.html", s=data, ticket=ticket, elapsed=_elapsed(data),
                       billing=billing)
 
     @router.get("/sitzungen/{session_id}/abrechnung", summary="Billing of an ended session (polled fragment)")
     async def billing_fragment(request: Request, user: Technician, session_id: uuid.UUID) -> Response:
-        return render_fragment("technician/_billing.html", billing=await _billing_state(request, session_id),
+        return render_fragment("technician/_billing.html", billing=await billing_state(request, session_id),
                                session_id=session_id)
 
     @router.post("/sitzungen/{session_id}/erklaerung", dependencies=[Depends(require_csrf)],
@@ -146,7 +147,13 @@ def build_router() -> APIRouter:
     async def promote(request: Request, user: Technician, session_id: uuid.UUID,
                       statement: Annotated[str, Form(max_length=2000)] = "") -> Response:
         session = web_session(request)
-        if not statement.strip():
+        try:
+            # the session service checks the same; here the technician learns why in German
+            statement = clean_text(statement, multiline=True) if statement.strip() else ""
+        except UncleanText as exc:
+            session.flash(f"Die Erklärung wurde nicht gespeichert. {exc.message_de}", "error")
+            return RedirectResponse(f"/technik/sitzungen/{session_id}", status_code=303)
+        if not statement:
             session.flash("Bitte tragen Sie die Erklärung der Kundin oder des Kunden im Wortlaut ein.", "error")
         else:
             reply = await backends(request).record_promotion(session_id, statement)
