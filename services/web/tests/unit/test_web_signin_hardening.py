@@ -107,6 +107,20 @@ async def test_pool_limits_are_checked() -> None:
     only_one.close()
 
 
+async def test_checks_run_at_a_lower_cpu_priority_than_the_event_loop() -> None:
+    import os
+
+    def priority(user: User | None, password: str) -> bool:
+        seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        return False
+
+    seen: list[int] = []
+    checks = PasswordChecks(priority, concurrency=1, queue=0)
+    await checks.verify(None, "x")
+    checks.close()
+    assert seen[0] > os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+
 async def test_unknown_names_cost_a_password_check_too(web) -> None:  # type: ignore[no-untyped-def]
     client = await web.make_client()
     verify = BlockingVerify()
@@ -184,6 +198,22 @@ async def test_cookie_is_secure_when_the_request_came_over_https(web) -> None:  
     plain = await web.make_client(base_url="http://testserver")
     resp = await web.sign_in("technik", client=plain)
     assert resp.status_code == 303 and "Secure" not in resp.headers["set-cookie"]
+
+
+def test_a_new_password_ends_the_users_open_sign_ins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    import io
+
+    from fw_web.cli import main as cli_main
+
+    monkeypatch.delenv("FW_WEB_SIGNINS_FILE", raising=False)
+    users = tmp_path / "users.toml"
+    records = SignInRecords(tmp_path / "web-signins.json")
+    mine, other = records.open("tech-02", 600), records.open("tech-03", 600)
+    monkeypatch.setattr("sys.stdin", io.StringIO("ein-neues-langes-passwort\n"))
+    assert cli_main(["add-user", "tech-02", "--role", "technician", "--file", str(users), "--stdin"]) == 0
+    assert "1 offene Anmeldung(en) beendet" in capsys.readouterr().out
+    assert not records.is_open(mine, "tech-02") and records.is_open(other, "tech-03")
 
 
 def test_sign_in_records_expire_close_and_fail_closed(tmp_path: Path) -> None:

@@ -4,12 +4,16 @@ argon2 costs ~0.7 s of CPU per check on purpose. On the event loop it froze ever
 sign-ins arrived; argon2-cffi releases the GIL, so in a thread the loop keeps serving. The
 number of checks running at once is bounded (each one already keeps a core busy), and so is
 the number waiting: when both are full the sign-in is answered at once with 429 instead of
-piling up requests that would time out anyway.
+piling up requests that would time out anyway. The check threads also run at a lower CPU
+priority (nice +10, per thread on Linux), so on a small machine the event loop gets the CPU
+first and pages stay fast while checks are running.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -39,7 +43,8 @@ class PasswordChecks:
         self._limit = concurrency + queue
         self._admitted = 0  # running + waiting; only touched on the event loop
         self._slots = asyncio.Semaphore(concurrency)
-        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="password-check")
+        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="password-check",
+                                        initializer=_lower_priority)
 
     @property
     def admitted(self) -> int:
@@ -61,3 +66,15 @@ class PasswordChecks:
     def close(self) -> None:
         """Stop the threads (checks still queued are dropped; a running one finishes)."""
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+#: How much nicer than the event loop the check threads are (0 = same priority, 19 = lowest).
+NICENESS = 10
+
+
+def _lower_priority() -> None:
+    """Lower this thread's CPU priority (Linux: nice is per thread)."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICENESS)
+    except (OSError, AttributeError):  # elsewhere, or not allowed: the checks still run off the loop
+        pass
