@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import sys
-import re
 from collections.abc import Iterable
 
 from fastapi import Depends, FastAPI, Request
