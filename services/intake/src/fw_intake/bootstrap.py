@@ -65,7 +65,8 @@ def build_app(runtime: Runtime, deps: routes.IntakeDeps) -> FastAPI:
     # The customer's own routes need no token: the form, the terms, and their request (the
     # unguessable request id is the capability to see or withdraw it).
     http.install(app, runtime, custom_messages=MESSAGES,
-                 public=[("POST", "/api/support-requests"), ("GET", "/api/support-requests/"),
-                         ("GET", "/api/terms")])
+                 public=[("POST", "/api/support-requests"), ("GET", "/api/support-requests/{request_id}"),
+                         ("POST", "/api/support-requests/{request_id}/withdraw"),
+                         ("GET", "/api/terms/current"), ("GET", "/api/terms/{version}")])
     routes.install(app, deps)
     return app

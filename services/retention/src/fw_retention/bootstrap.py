@@ -172,7 +172,8 @@ def create_app(settings: RetentionSettings | None = None, *, clock: Clock = utcn
     app = FastAPI(title="fernwartung retention", version="1.0.0", lifespan=lifespan,
                   description="Personal-data vault (NATS request/reply) and automatic erasure.")
     app.state.retention = service
-    # The AVV document is offered to every customer (GDPR Art. 28); everything else needs a token.
+    # The AVV document is offered to every customer (GDPR Art. 28); everything else needs a token
+    # (exact route: GET /api/avv-requests, the list of requests, is not public).
     platform_http.install(app, service.runtime, public=[("GET", "/api/avv")])
     app.include_router(build_router(unit_of_work=service.runtime.unit_of_work, store_for=service.store_for,
                                     abandon_after=service.settings.abandon_after,

@@ -14,7 +14,9 @@ from fastapi.staticfiles import StaticFiles
 
 import fw_web
 from fw_web.adapters.backends import Backends
-from fw_web.adapters.users_file import load_users
+from fw_web.adapters.password_checks import PasswordChecks
+from fw_web.adapters.signins_file import SignInRecords
+from fw_web.adapters.users_file import load_users, verify_password
 from fw_platform.ratelimit import TokenBucket
 from fw_web.domain.users import User
 from fw_web.entrypoints import errors, office, office_documents, office_parked, ops, privacy, public, signin, technician
@@ -53,8 +55,13 @@ def create_app(settings: Settings | None = None, *, users: dict[str, User] | Non
             app.state.backends = Backends(client, {
                 "intake": settings.intake_url, "session": settings.session_url,
                 "billing": settings.billing_url, "retention": settings.retention_url})
+            app.state.password_checks = PasswordChecks(
+                verify_password, concurrency=settings.login_concurrency, queue=settings.login_queue)
             log.info("web started", extra={"count": len(users)})
-            yield
+            try:
+                yield
+            finally:
+                app.state.password_checks.close()
 
     app = FastAPI(title="fernwartung web", version="1.0.0", lifespan=lifespan,
                   docs_url=None, redoc_url=None, openapi_url=None)  # pages, not an API
@@ -62,6 +69,8 @@ def create_app(settings: Settings | None = None, *, users: dict[str, User] | Non
     app.state.users = users
     app.state.form_limiter = TokenBucket(settings.form_rate_per_minute)
     app.state.login_limiter = TokenBucket(settings.login_rate_per_minute)
+    app.state.global_login_limiter = TokenBucket(settings.login_global_rate_per_minute)
+    app.state.signins = SignInRecords(settings.signins_path)
     app.state.privacy_docs = settings.privacy_docs_dir or SOURCE_PRIVACY_DOCS
 
     app.add_middleware(SessionMiddleware, settings=CookieSettings(

@@ -8,6 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
+from fw_web.adapters.signins_file import SignInRecords
 from fw_web.adapters.users_file import add_user, dev_bootstrap, hash_password
 from fw_web.domain.users import Role, UsersFileError, valid_username
 
@@ -64,12 +65,16 @@ def main(argv: list[str] | None = None) -> int:
 
         if not valid_username(args.username):
             raise SystemExit("Benutzernamen: 2–32 Zeichen, Kleinbuchstaben, Ziffern, - und _.")
-        path = args.file or Settings().users_file
+        settings = Settings()
+        path = args.file or settings.users_file
         try:
             add_user(path, args.username, Role(args.role), _read_password(args.stdin))
         except UsersFileError as exc:
             raise SystemExit(str(exc)) from None
-        print(f"{args.username} ({args.role}) in {path} gespeichert; der Dienst liest die Datei beim Start.")
+        # A new password or role ends the user's open sign-ins (a cookie issued before stops working).
+        ended = SignInRecords(settings.signins_file or path.with_name("web-signins.json")).close_all(args.username)
+        print(f"{args.username} ({args.role}) in {path} gespeichert; der Dienst liest die Datei beim Start."
+              + (f" {ended} offene Anmeldung(en) beendet." if ended else ""))
         return 0
     serve()
     return 0

@@ -41,10 +41,16 @@ class Settings(BaseSettings):
     #: Signs the session cookie. Unset: a random key per process (everyone is signed out on a
     #: restart, and several instances would not share sign-ins) — set it in production.
     secret_key: SecretStr | None = None
-    #: Mark cookies ``Secure`` (set this behind TLS; requests arriving as https get it anyway).
+    #: Mark cookies ``Secure`` always (set this behind TLS). Without it, a cookie is ``Secure``
+    #: when the request arrived over https, directly or as a trusted proxy's
+    #: ``X-Forwarded-Proto: https`` (see ``forwarded_allow_ips``).
     cookie_secure: bool = False
     #: A sign-in lasts this long (seconds) without a new sign-in.
     session_max_age_s: int = Field(default=12 * 3600, ge=60, le=7 * 24 * 3600)
+    #: The open sign-ins (a cookie counts only while its record is here; signing out deletes it).
+    #: JSON, written by web. Unset: ``web-signins.json`` beside the users file. Instances
+    #: behind one proxy must share it (the deployment's data volume).
+    signins_file: Path | None = None
 
     #: Public form submissions per minute and client address (token bucket, in memory).
     form_rate_per_minute: int = Field(default=10, ge=1, le=100_000)
@@ -52,9 +58,21 @@ class Settings(BaseSettings):
     login_rate_per_minute: int = Field(default=10, ge=1, le=100_000)
     #: Seconds a failed sign-in waits before answering (slows guessing).
     login_failure_delay_s: float = Field(default=1.0, ge=0, le=10)
+    #: Sign-in attempts per minute from all addresses together (beside the per-address limit:
+    #: many addresses must not add up to more password checks than the machine can do).
+    login_global_rate_per_minute: int = Field(default=60, ge=1, le=100_000)
+    #: Password checks (argon2, ~0.7 s of CPU each) running at once, in threads off the event loop.
+    login_concurrency: int = Field(default=1, ge=1, le=16)
+    #: Sign-ins that may wait for a check; beyond that the answer is 429 at once.
+    login_queue: int = Field(default=4, ge=0, le=1000)
 
     #: Where the Art. 30 record (``*.html``) lives; unset: ``docs/privacy`` of the source tree.
     privacy_docs_dir: Path | None = None
     #: Addresses of reverse proxies whose X-Forwarded-For is trusted (uvicorn's
     #: ``forwarded_allow_ips``); unset: the TCP peer is the client.
     forwarded_allow_ips: str | None = None
+
+    @property
+    def signins_path(self) -> Path:
+        """Where the open sign-ins are recorded."""
+        return self.signins_file or self.users_file.with_name("web-signins.json")

@@ -7,6 +7,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -243,15 +244,18 @@ AppFactory = Callable[..., Any]
 
 
 @pytest_asyncio.fixture
-async def make_client(services: FakeServices) -> AsyncIterator[Callable[..., Any]]:
-    """``await make_client(**settings)``: an httpx client on a fresh app (lifespan running)."""
+async def make_client(services: FakeServices, tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
+    """``await make_client(**settings)``: an httpx client on a fresh app (lifespan running);
+    ``base_url`` picks the scheme the requests arrive with. The apps of one test share their
+    sign-in generations file (like instances behind one proxy)."""
     opened: list[Any] = []
 
-    async def make(**overrides: Any) -> httpx.AsyncClient:
-        app = create_app(settings(**overrides), users=dict(USERS), transport=httpx.MockTransport(services.handler))
+    async def make(base_url: str = "http://testserver", **overrides: Any) -> httpx.AsyncClient:
+        app = create_app(settings(signins_file=tmp_path / "web-signins.json", **overrides), users=dict(USERS),
+                         transport=httpx.MockTransport(services.handler))
         ctx = app.router.lifespan_context(app)
         await ctx.__aenter__()
-        client = httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://testserver")
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url=base_url)
         opened.append((ctx, client))
         return client
 

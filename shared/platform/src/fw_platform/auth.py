@@ -12,15 +12,21 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import sys
 from collections.abc import Iterable
 
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-#: Routes every caller may use without a token (the customer's form, terms, probes, metrics).
+#: Routes every caller may use without a token: probes, metrics and the API description
+#: (``GET`` and ``HEAD``, these exact paths). A service adds its own with ``public=``.
 ALWAYS_PUBLIC = ("/healthz", "/readyz", "/metrics", "/docs", "/openapi.json", "/docs/oauth2-redirect")
+#: The scope key where :class:`BearerAuth` leaves the public route it let through without a token.
+_PUBLIC_KEY = "fw.public_route"
 
 
 def token_hash(token: str) -> str:
@@ -41,8 +47,37 @@ def parse_keys(spec: str | None) -> dict[str, str]:
     return keys
 
 
+class Unauthorized(Exception):
+    """No valid token for a route that needs one (raised after routing by :func:`require_token`)."""
+
+
+def unauthorized_response() -> JSONResponse:
+    """The one 401 answer of every service API."""
+    return JSONResponse(status_code=401, headers={"WWW-Authenticate": "Bearer"}, content={
+        "code": "unauthorized", "message_de": "Anmeldung erforderlich.",
+        "message_en": "Authentication required."})
+
+
+def _public_patterns(public: Iterable[tuple[str, str]]) -> tuple[tuple[str, str, re.Pattern[str]], ...]:
+    out = []
+    for method, template in public:
+        if method != method.upper() or not template.startswith("/"):
+            raise ValueError(f"public route must be (METHOD, /path/template): {method!r} {template!r}")
+        out.append((method, template, compile_path(template)[0]))
+    return tuple(out)
+
+
 class BearerAuth:
-    """ASGI middleware enforcing the keys; ``public`` lists (method, path-prefix) pairs.
+    """ASGI middleware enforcing the keys; ``public`` lists exact (method, path template) pairs
+    such as ``("GET", "/api/support-requests/{request_id}")``.
+
+    Two checks, both exact, so that a public route never opens a neighbour (``/api/avv`` once
+    opened ``/api/avv-requests`` as a prefix): before routing, a request without a valid token
+    passes only if its path matches a public template as a whole (Starlette's own path
+    compiler) with the same method; after routing, :func:`require_token` (a dependency of every
+    API route, added by :func:`fw_platform.http.install`) checks that the route the framework
+    actually resolved is that public route. A route added without the dependency (a plain
+    Starlette route, a mount) is still covered by the first check, which fails closed.
 
     Plain ASGI rather than Starlette's ``BaseHTTPMiddleware``, which costs a task and a memory
     stream per request (measured in ``make bench``).
@@ -51,7 +86,7 @@ class BearerAuth:
     def __init__(self, app: ASGIApp, keys: dict[str, str], public: Iterable[tuple[str, str]] = ()) -> None:
         self.app = app
         self.keys = keys
-        self.open_routes = tuple(public)
+        self.open_routes = _public_patterns(public)
 
     def _caller(self, scope: Scope) -> str | None:
         header = b""
@@ -73,19 +108,47 @@ class BearerAuth:
         if scope["type"] != "http" or not self.keys:
             await self.app(scope, receive, send)
             return
+        scope["fw.auth_on"] = True
         path, method = scope["path"], scope["method"]
-        if path in ALWAYS_PUBLIC or any(method == m and path.startswith(p) for m, p in self.open_routes):
+        caller = self._caller(scope)
+        if caller is not None:
+            scope.setdefault("state", {})["caller"] = caller  # request.state.caller
             await self.app(scope, receive, send)
             return
-        caller = self._caller(scope)
-        if caller is None:
-            response = JSONResponse(status_code=401, headers={"WWW-Authenticate": "Bearer"}, content={
-                "code": "unauthorized", "message_de": "Anmeldung erforderlich.",
-                "message_en": "Authentication required."})
-            await response(scope, receive, send)
+        if method in ("GET", "HEAD") and path in ALWAYS_PUBLIC:
+            scope[_PUBLIC_KEY] = (method, path)  # a fixed path is its own template
+            await self.app(scope, receive, send)
             return
-        scope.setdefault("state", {})["caller"] = caller  # request.state.caller
-        await self.app(scope, receive, send)
+        for m, template, pattern in self.open_routes:
+            if m == method and pattern.fullmatch(path):
+                scope[_PUBLIC_KEY] = (method, template)  # checked again after routing
+                await self.app(scope, receive, send)
+                return
+        await unauthorized_response()(scope, receive, send)
+
+
+async def require_token(request: Request) -> None:
+    """After routing: a request without a token must have reached exactly the public route it
+    was let through for (the resolved route's method and template), nothing else."""
+    scope = request.scope
+    if not scope.get("fw.auth_on") or scope.get("state", {}).get("caller") is not None:
+        return
+    route = scope.get("route")
+    if scope.get(_PUBLIC_KEY) != (request.method, getattr(route, "path", None)):
+        raise Unauthorized()
+
+
+def protect(app: FastAPI, keys: dict[str, str], public: Iterable[tuple[str, str]]) -> None:
+    """Require a token on every route of ``app`` except ``public`` (exact method and template):
+    the middleware before routing, :func:`require_token` after it for every route added from now
+    on, and the 401 answer for both."""
+    app.add_middleware(BearerAuth, keys=keys, public=public)
+    app.router.dependencies.append(Depends(require_token))
+
+    async def _unauthorized(_: Request, __: Exception) -> JSONResponse:
+        return unauthorized_response()
+
+    app.add_exception_handler(Unauthorized, _unauthorized)
 
 
 def main(argv: list[str]) -> int:

@@ -169,13 +169,17 @@ _SECURITY_HEADERS_RAW = tuple((k.lower().encode("latin-1"), v.encode("latin-1"))
 
 def install(app: FastAPI, runtime: Runtime, *, custom_messages: dict[str, tuple[str, str]] | None = None,
             public: list[tuple[str, str]] | None = None) -> None:
-    """Add /healthz, /readyz, /metrics, the parked-messages list, safe validation errors, headers,
-    body limit, latency, and bearer-token authentication for every route not listed in
-    ``public`` (method, prefix)."""
+    """Add /healthz, /readyz, /metrics, the parked-messages list, safe validation errors,
+    headers, body limit, latency, and bearer-token authentication for every route not listed in ``public``: exact
+    ``(method, path template)`` pairs, e.g. ``("GET", "/api/terms/{version}")``.
+
+    Call it before the service's routes are added: the check after routing
+    (:func:`fw_platform.auth.require_token`) becomes a dependency of every route added later.
+    """
     service = runtime.service
     keys = auth.parse_keys(runtime.settings.api_keys.get_secret_value() if runtime.settings.api_keys else None)
     # Added first, so it runs inside the latency/header middleware below.
-    app.add_middleware(auth.BearerAuth, keys=keys, public=public or [])
+    auth.protect(app, keys, public or [])
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

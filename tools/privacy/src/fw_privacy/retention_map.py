@@ -310,14 +310,19 @@ ENTRIES: tuple[RetentionEntry, ...] = (
                                  "nur freigegebene Felder (fw_platform.logs.SAFE_KEYS)"),)),
     RetentionEntry(
         "E-WEB-USERS", "Benutzerkonten der internen Seiten", "VT-08", "Beschäftigtendaten",
-        ("Benutzername", "Rolle", "Passwort-Hash (argon2id)"), (STAFF,), "Anmeldung und Rollen", (ART88,),
+        ("Benutzername", "Rolle", "Passwort-Hash (argon2id)",
+         "offene Anmeldungen: Benutzername, Ablaufzeit, SHA-256 der Anmeldekennung"), (STAFF,),
+        "Anmeldung und Rollen; Abmelden beendet die Anmeldung serverseitig", (ART88,),
         ("intern: Administration",),
         DeletionRule("LK 0.7", "Ausscheiden der/des Beschäftigten", "unverzüglich", "Entfernen aus der "
                      "Benutzerdatei durch die Administration", (), automated=False,
                      open_point="Entfernen beim Ausscheiden ist ein manueller Schritt der Administration."),
         ("T-ORG-NETWORK",),
         other_places=(OtherPlace("Datei", "Benutzerdatei der Weboberfläche (TOML, Dateirechte 0600)",
-                                 "services/web"),)),
+                                 "services/web"),
+                      OtherPlace("Datei", "Anmeldungen der Weboberfläche (JSON, Dateirechte 0600; ein Eintrag "
+                                          "je offener Anmeldung, gelöscht beim Abmelden, abgelaufene spätestens "
+                                          "beim nächsten Schreiben)", "services/web"))),
 )
 
 ACTIVITIES_BY_KEY = {a.key: a for a in ACTIVITIES}

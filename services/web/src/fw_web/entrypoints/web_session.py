@@ -1,7 +1,9 @@
 """The browser session: one signed cookie (itsdangerous) with the sign-in, CSRF token and notes.
 
-The cookie is signed, not encrypted: it holds only the user name, role, the CSRF token, a
-one-time notice and ids (session ids, ticket) — never personal data of a customer.
+The cookie is signed, not encrypted: it holds only the user name, role, the sign-in id, the
+CSRF token, a one-time notice and ids (session ids, ticket) — never personal data of a
+customer. It counts only while the server's record of its sign-in is open: signing out closes
+the record, so a copy of the cookie is worthless afterwards.
 Cookies are HttpOnly and SameSite=Strict; ``Secure`` behind TLS. Every form carries the
 session's CSRF token, and every POST is checked against it (``require_csrf``).
 """
@@ -19,6 +21,7 @@ from fastapi import Request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from fw_web.adapters.signins_file import SignInRecords
 from fw_web.domain.users import Role, User
 
 COOKIE = "fw_web"
@@ -56,10 +59,14 @@ class WebSession:
         name = self.data.get("user")
         return name if isinstance(name, str) else None
 
-    def sign_in(self, user: User) -> None:
-        """A new session for ``user``: fresh CSRF token, nothing from before (no fixation)."""
+    def sign_in(self, user: User, signin_id: str) -> None:
+        """A new session for ``user``: fresh CSRF token, nothing from before (no fixation).
+
+        ``signin_id`` names the server's record of this sign-in; the cookie counts only while
+        that record exists (see ``fw_web.adapters.signins_file``).
+        """
         self.data = {"user": user.username, "role": user.role.value, "at": int(time.time()),
-                     "csrf": secrets.token_urlsafe(32)}
+                     "sid": signin_id, "csrf": secrets.token_urlsafe(32)}
         self.modified = True
 
     def sign_out(self) -> None:
@@ -163,11 +170,15 @@ class BadCsrf(Exception):
 
 
 def current_user(request: Request) -> User | None:
-    """The signed-in user, if the cookie names one that still exists with that role."""
+    """The signed-in user, if the cookie names one that still exists with that role and its
+    sign-in is still open on the server (not signed out since)."""
     session = web_session(request)
     users: dict[str, User] = request.app.state.users
     user = users.get(session.username or "")
     if user is None or session.data.get("role") != user.role.value:
+        return None
+    signins: SignInRecords = request.app.state.signins
+    if not signins.is_open(session.data.get("sid"), user.username):
         return None
     return user
 
