@@ -176,7 +176,9 @@ async def harness(fw_env: Any) -> AsyncIterator[Harness]:
         async with app.router.lifespan_context(app):
             for consumer in app.state.runtime.consumers:
                 await asyncio.wait_for(consumer.ready.wait(), 10)
-            async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t") as client:
+            # names the acting technician like the web does (tech-07 unless a test says otherwise)
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t",
+                                         headers={"Fw-Technician": "tech-07"}) as client:
                 yield Harness(app, client, clock, nc, vault)
     finally:
         await nc.close()
