@@ -154,7 +154,7 @@ def caller(company: str) -> PersonalData:
 async def test_blocked_billing_holds_the_data_until_the_hold_ends_then_the_claim_is_lost(office: Office) -> None:
     t0 = office.clock.now
     held, plain = uuid.uuid4(), uuid.uuid4()
-    vault = VaultClient(office.nc)  # as intake
+    vault = VaultClient(office.nc, "intake")  # as intake
     await vault.put(held, caller("Zurückhalt GmbH"))  # no billing address
     await vault.put(plain, caller("Nurgefragt KG"))
     await office.publish(created(held, t0))

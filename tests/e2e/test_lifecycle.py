@@ -100,7 +100,7 @@ async def run_lifecycle(office, m: dict[str, str], *, promote: bool = False) -> 
 async def vault_get(office, request_id: str) -> dict:
     nc = await connect(office.env.nats_url, name="e2e-vault-probe")
     try:
-        msg = await nc.request("vault.v1.get", f'{{"request_id":"{request_id}","purpose":"billing"}}'.encode(),
+        msg = await nc.request("vault.v1.get.billing", f'{{"request_id":"{request_id}","purpose":"billing"}}'.encode(),
                                timeout=5)
         import json
         return json.loads(msg.data)

@@ -1,6 +1,6 @@
 """Intake against a real nats-server (JetStream) and a real PostgreSQL (``fw_env``).
 
-The vault is a test-only stub responder on ``vault.v1.put`` that records what it was sent;
+The vault is a test-only stub responder on ``vault.v1.put.intake`` that records what it was sent;
 retention's real vault is wired in the end-to-end tests.
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 import asyncpg
 import httpx
 import nats
-from fw_contracts import STREAM_NAME, Event, Header, VaultSubject, decode, utcnow
+from fw_contracts import STREAM_NAME, Event, Header, VaultSubject, decode, utcnow, vault_subject
 from fw_contracts.events import ErasureReason, PersonalDataErased, SessionStarted
 from fw_contracts.vault import PutRequest, VaultError, VaultReply
 from fw_intake.bootstrap import create_app
@@ -38,7 +38,7 @@ def form(**changes: Any) -> dict[str, Any]:
 
 @dataclass
 class StubVault:
-    """Answers ``vault.v1.put`` like the vault; ``reply`` decides the answer (None: stay silent)."""
+    """Answers ``vault.v1.put.intake`` like the vault; ``reply`` decides the answer (None: stay silent)."""
 
     calls: list[PutRequest] = field(default_factory=list)
     reply: Callable[[PutRequest], VaultReply | None] = lambda _: VaultReply(ok=True)
@@ -55,7 +55,7 @@ class StubVault:
 async def intake(fw_env: Any, vault: StubVault | None, **settings: Any) -> AsyncIterator[httpx.AsyncClient]:
     nc = await nats.connect(fw_env.nats_url)
     if vault is not None:
-        await nc.subscribe(VaultSubject.PUT, cb=vault.handle)
+        await nc.subscribe(vault_subject(VaultSubject.PUT, "intake"), cb=vault.handle)
         await nc.flush()
     app = create_app(Settings(nats_url=fw_env.nats_url, database_url=fw_env.dsn("intake"), http_port=0,
                               **settings))
@@ -260,7 +260,7 @@ async def test_the_real_process_serves_and_logs_no_personal_data(fw_env: Any) ->
 
     vault = StubVault()
     nc = await nats.connect(fw_env.nats_url)
-    await nc.subscribe(VaultSubject.PUT, cb=vault.handle)
+    await nc.subscribe(vault_subject(VaultSubject.PUT, "intake"), cb=vault.handle)
     await nc.flush()
     proc = ServiceProcess("intake", fw_env)
     try:

@@ -36,5 +36,5 @@ CONTRACT = ServiceContract(
         # application/billing.py + domain/billing.py: shown on the session until the address is given
         BillingBlocked: {"session_id", "request_id", "missing", "occurred_at", "correlation_id"},
     },
-    vault_requests=[VaultSubject.GET, VaultSubject.ADD_STATEMENT, VaultSubject.ADDRESS],
+    vault_requests=[VaultSubject.GET, VaultSubject.ADD_STATEMENT, VaultSubject.ADDRESS, VaultSubject.CLAIM],
 )

@@ -1,7 +1,8 @@
 """A running session service over real NATS + PostgreSQL, with a test-only vault stub.
 
-The real vault (retention) is built elsewhere; the stub answers ``vault.v1.get`` and
-``vault.v1.statement`` with the contract's reply models, like the real one.
+The real vault (retention) is built elsewhere; the stub answers ``vault.v1.get.session``,
+``vault.v1.statement.session`` and ``vault.v1.address.session`` with the contract's reply models,
+like the real one.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from fw_contracts.vault import (
     VaultError,
     VaultReply,
 )
-from fw_contracts.wire import VaultSubject
+from fw_contracts.wire import VaultSubject, vault_subject
 from fw_platform.bus import connect
 from fw_session.bootstrap import create_app
 from fw_session.settings import Settings
@@ -62,9 +63,10 @@ class VaultStub:
     subs: list[Subscription] = field(default_factory=list)
 
     async def start(self) -> None:
-        self.subs = [await self.nc.subscribe(VaultSubject.GET, cb=self._get),
-                     await self.nc.subscribe(VaultSubject.ADD_STATEMENT, cb=self._statement),
-                     await self.nc.subscribe(VaultSubject.ADDRESS, cb=self._address)]
+        # session's own subjects (vault.v1.<operation>.session), as the real vault serves them
+        self.subs = [await self.nc.subscribe(vault_subject(VaultSubject.GET, "session"), cb=self._get),
+                     await self.nc.subscribe(vault_subject(VaultSubject.ADD_STATEMENT, "session"), cb=self._statement),
+                     await self.nc.subscribe(vault_subject(VaultSubject.ADDRESS, "session"), cb=self._address)]
         await self.nc.flush()
 
     async def stop(self) -> None:
