@@ -22,6 +22,7 @@ from fw_contracts.events import SupportRequestCreated, TermsAcceptance
 from fw_contracts.vault import (
     Address,
     AddressRequest,
+    ClaimRequest,
     GetRequest,
     PersonalData,
     PromotionStatement,
@@ -60,13 +61,16 @@ class VaultStub:
     statements: dict[uuid.UUID, PromotionStatement] = field(default_factory=dict)
     erased: set[uuid.UUID] = field(default_factory=set)
     addresses: dict[uuid.UUID, Address] = field(default_factory=dict)
+    #: request id -> the outcome claimed first (a test may preset ``withdrawn``)
+    claims: dict[uuid.UUID, str] = field(default_factory=dict)
     subs: list[Subscription] = field(default_factory=list)
 
     async def start(self) -> None:
         # session's own subjects (vault.v1.<operation>.session), as the real vault serves them
         self.subs = [await self.nc.subscribe(vault_subject(VaultSubject.GET, "session"), cb=self._get),
                      await self.nc.subscribe(vault_subject(VaultSubject.ADD_STATEMENT, "session"), cb=self._statement),
-                     await self.nc.subscribe(vault_subject(VaultSubject.ADDRESS, "session"), cb=self._address)]
+                     await self.nc.subscribe(vault_subject(VaultSubject.ADDRESS, "session"), cb=self._address),
+                     await self.nc.subscribe(vault_subject(VaultSubject.CLAIM, "session"), cb=self._claim)]
         await self.nc.flush()
 
     async def stop(self) -> None:
@@ -95,6 +99,13 @@ class VaultStub:
             self.addresses[req.request_id] = req.address
             reply = VaultReply(ok=True)
         await msg.respond(reply.model_dump_json().encode())
+
+    async def _claim(self, msg: Msg) -> None:
+        req = ClaimRequest.model_validate_json(msg.data)
+        reply = self._refusal(req.request_id)
+        if reply is None and self.claims.setdefault(req.request_id, req.outcome) != req.outcome:
+            reply = VaultReply(ok=False, error=VaultError.CLAIMED)
+        await msg.respond((reply or VaultReply(ok=True)).model_dump_json().encode())
 
     async def _statement(self, msg: Msg) -> None:
         req = StatementRequest.model_validate_json(msg.data)

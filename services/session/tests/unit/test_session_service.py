@@ -113,6 +113,22 @@ async def test_takeover_moves_the_session_and_statements_record_the_acting_techn
     assert await world.service.of_technician("tech-07", ended.status, 10) == []
 
 
+async def test_a_withdrawal_that_won_at_the_vault_refuses_the_start(world) -> None:  # type: ignore[no-untyped-def]
+    # the queue has not seen the withdrawal yet; the vault has its claim
+    rid = await world.waiting_request()
+    world.vault.claims[rid] = "withdrawn"
+    with pytest.raises(RequestWithdrawn):
+        await world.service.start(rid, "tech-07")
+    assert world.uow.published == [] and world.stores.requests.rows[rid].status is RequestStatus.WAITING
+    assert world.stores.sessions.events == {}
+    # without the vault no start is decided
+    other = await world.waiting_request()
+    world.vault.available = False
+    with pytest.raises(VaultUnavailable):
+        await world.service.start(other, "tech-07")
+    assert world.uow.published == [] and other not in world.vault.claims
+
+
 async def test_promotion_without_vault_emits_nothing(world) -> None:  # type: ignore[no-untyped-def]
     rid = await world.waiting_request()
     session = await world.service.start(rid, "tech-07")

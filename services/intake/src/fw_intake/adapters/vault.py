@@ -21,3 +21,7 @@ class NatsVault:
     async def put(self, request_id: uuid.UUID, data: PersonalData) -> None:
         """Store the data in the vault; raises ``VaultUnavailable`` / ``VaultRefused``."""
         await VaultClient(self._connection(), VaultCaller.INTAKE, timeout=self._timeout).put(request_id, data)
+
+    async def claim_withdrawal(self, request_id: uuid.UUID) -> None:
+        """Claim the request's outcome ``withdrawn``; raises ``VaultRefused`` if a session won."""
+        await VaultClient(self._connection(), VaultCaller.INTAKE, timeout=self._timeout).claim(request_id, "withdrawn")

@@ -48,3 +48,9 @@ class NatsVault:
             await self._client().set_address(request_id, address)
         except VaultRefused as exc:
             raise VaultRejected(exc.error) from None
+
+    async def claim_start(self, request_id: uuid.UUID) -> None:
+        try:
+            await self._client().claim(request_id, "session_started")
+        except VaultRefused as exc:
+            raise VaultRejected(exc.error) from None

@@ -12,10 +12,11 @@ import logging
 import uuid
 from dataclasses import dataclass
 
-from fw_contracts.vault import PersonalData, PromotionStatement
+from fw_contracts.vault import PersonalData, PromotionStatement, VaultError
 from fw_platform.vault_client import VaultUnavailable
 
-from fw_session.application.ports import Clock, StoresFactory, UowFactory, Vault
+from fw_session.application.ports import Clock, StoresFactory, UowFactory, Vault, VaultRejected
+from fw_session.domain.errors import RequestErased, RequestWithdrawn
 from fw_session.domain.requests import QueueEntry, ensure_startable, evolve_request, waiting_seconds
 from fw_session.domain.session import (
     EndSession,
@@ -75,7 +76,14 @@ class SessionService:
                 for e, data in zip(entries, results, strict=True) if isinstance(data, PersonalData)]
 
     async def start(self, request_id: uuid.UUID, technician: str) -> Session:
-        """Start a session for a waiting request; emits ``SessionStarted``."""
+        """Start a session for a waiting request; emits ``SessionStarted``.
+
+        The queue may not have seen a withdrawal the customer just made (it comes over the
+        stream). Withdraw vs start is decided at the vault: the start claims the request's
+        outcome there, inside this transaction, and is refused (:class:`RequestWithdrawn`) if the
+        withdrawal's claim came first. A start whose commit then fails leaves the claim, and the
+        technician's retry finds it again (docs/reliability.md).
+        """
         async with self._uow() as uow:
             stores = self._stores(uow)
             # The lock serialises two technicians taking the same request at once.
@@ -83,6 +91,7 @@ class SessionService:
             events = decide(StartSession(
                 session_id=uuid.uuid4(), request_id=request_id, technician=technician, at=self._now(),
                 correlation_id=entry.correlation_id, causation_id=entry.created_event_id), None)
+            await self._claim_start(request_id)
             for event in events:
                 entry = evolve_request(entry, event)
             await stores.requests.save(entry)
@@ -91,6 +100,16 @@ class SessionService:
         log.info("session started", extra={"session_id": str(session.session_id),
                                            "request_id": str(request_id)})
         return session
+
+    async def _claim_start(self, request_id: uuid.UUID) -> None:
+        try:
+            await self._vault.claim_start(request_id)
+        except VaultRejected as exc:
+            if exc.error is VaultError.CLAIMED:
+                raise RequestWithdrawn() from None
+            if exc.error in (VaultError.ERASED, VaultError.NOT_FOUND):
+                raise RequestErased() from None
+            raise
 
     async def record_promotion(self, session_id: uuid.UUID, text: str, technician: str) -> Session:
         """Store the customer's statement in the vault, then emit ``CustomerPromoted``.
