@@ -21,8 +21,9 @@ from fw_devenv.pytest_plugin import FwEnv, ServiceProcess, start_all
 from fw_platform.bus import connect
 
 RACES = 50
-#: Both losers' codes are fixed texts with German and English messages.
-START_LOST = {"request_withdrawn"}
+#: Both losers' codes are fixed texts with German and English messages. A start that lost may
+#: also find the withdrawal's consequence already done: the request's data erased.
+START_LOST = {"request_withdrawn", "request_erased"}
 WITHDRAW_LOST = {"session_started"}
 
 
