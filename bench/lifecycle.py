@@ -74,9 +74,10 @@ class Load:
         lc.request_id = r.json()["request_id"]
         erased = self.watcher.erased(lc.request_id)
         deadline = time.monotonic() + 60
+        technician = f"tech-{i % 9 + 1:02d}"
         while True:  # session learns of the request from the stream: retry until it has
             r = await self.http["session"].post(self.urls["session"] + "/api/sessions",
-                                     json={"request_id": lc.request_id, "technician": f"tech-{i % 9 + 1:02d}"})
+                                     json={"request_id": lc.request_id, "technician": technician})
             if r.status_code == 201:
                 break
             if r.status_code not in (404, 409) or time.monotonic() > deadline:
@@ -84,7 +85,8 @@ class Load:
             lc.start_retries += 1
             await asyncio.sleep(0.02 * min(lc.start_retries, 5))
         lc.session_id = r.json()["session_id"]
-        r = await self.http["session"].post(self.urls["session"] + f"/api/sessions/{lc.session_id}/end")
+        r = await self.http["session"].post(self.urls["session"] + f"/api/sessions/{lc.session_id}/end",
+                                            headers={"Fw-Technician": technician})
         if r.status_code != 200:
             raise RuntimeError(f"HTTP end {r.status_code}")
         lc.done_at = await asyncio.wait_for(erased, timeout=120)

@@ -42,6 +42,9 @@ from chaos_cluster import SERVICES, Cluster  # noqa: E402
 from chaos_invariants import Report, check, consumers_idle, read_stream  # noqa: E402
 from fw_platform.bus import connect  # noqa: E402
 
+#: The technician every session is started as; session wants it named on each later call.
+ACTING = {"Fw-Technician": "tech-01"}
+
 
 @dataclass
 class Stats:
@@ -78,7 +81,7 @@ class Driver:
         pause = 0.1
         while True:
             try:
-                resp = await http.request(method, self.c.url(service, path), json=json)
+                resp = await http.request(method, self.c.url(service, path), json=json, headers=ACTING)
                 code = ""
                 if resp.status_code >= 500:  # which refusal: 503s are expected in a fault, 500s are not
                     try:

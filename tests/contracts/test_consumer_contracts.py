@@ -225,8 +225,14 @@ def test_vault_requests_declared_are_those_nats_permits() -> None:
 
 
 def test_vault_subjects_served_are_the_responders_routes_with_the_documented_models() -> None:
+    from fw_contracts import vault_subject
     from fw_contracts_docs.asyncapi import VAULT_REQUESTS as DOCUMENTED
+    from fw_devenv.nats_auth import VAULT_REQUESTS
     from fw_retention.entrypoints.vault_responder import ROUTES
     served = CONTRACTS["retention"].vault_serves
-    assert {s.value for s in served} == set(ROUTES)
-    assert {s.value: DOCUMENTED[s] for s in served} == {k: model for k, (model, _) in ROUTES.items()}
+    # one subject per operation and caller: exactly what NATS lets each caller publish
+    assert {vault_subject(op, svc) for svc, ops in VAULT_REQUESTS.items() for op in ops} == set(ROUTES)
+    assert {op for op, _ in (s.rsplit(".", 1) for s in ROUTES)} == {s.value for s in served}
+    assert {k: DOCUMENTED[s] for k in ROUTES for s in served if k.rsplit(".", 1)[0] == s.value} == {
+        k: model for k, (model, _, _) in ROUTES.items()}
+    assert all(caller.value == k.rsplit(".", 1)[1] for k, (_, _, caller) in ROUTES.items())

@@ -51,7 +51,8 @@ from fw_contracts.events import (
 from fw_contracts.vault import PersonalData
 from fw_devenv.pytest_plugin import FwEnv
 from fw_platform.bus import connect
-from fw_platform.vault_client import VaultClient, VaultRefused
+from fw_devenv.vault_callers import VaultCallers
+from fw_platform.vault_client import VaultRefused
 from fw_retention.application import queries
 from fw_retention.bootstrap import Retention
 from fw_retention.bootstrap import bootstrap as bootstrap_retention
@@ -154,7 +155,7 @@ def caller(company: str) -> PersonalData:
 async def test_blocked_billing_holds_the_data_until_the_hold_ends_then_the_claim_is_lost(office: Office) -> None:
     t0 = office.clock.now
     held, plain = uuid.uuid4(), uuid.uuid4()
-    vault = VaultClient(office.nc)  # as intake
+    vault = VaultCallers(office.nc)  # puts as intake, reads as billing
     await vault.put(held, caller("Zurückhalt GmbH"))  # no billing address
     await vault.put(plain, caller("Nurgefragt KG"))
     await office.publish(created(held, t0))

@@ -72,10 +72,11 @@ async def run_lifecycle(office, m: dict[str, str], *, promote: bool = False) -> 
     session_id = r.json()["session_id"]
     if promote:
         r = await http.post(office.url("session", f"/api/sessions/{session_id}/promotion"),
-                            json={"statement": f"Ja, {m['contact_name']} möchte Stammkunde werden."})
+                            json={"statement": f"Ja, {m['contact_name']} möchte Stammkunde werden."},
+                            headers={"Fw-Technician": "tech-01"})
         assert r.status_code in (200, 201), r.text
     await asyncio.sleep(1.1)  # a session of at least one second
-    r = await http.post(office.url("session", f"/api/sessions/{session_id}/end"))
+    r = await http.post(office.url("session", f"/api/sessions/{session_id}/end"), headers={"Fw-Technician": "tech-01"})
     assert r.status_code in (200, 201), r.text
 
     async def invoiced() -> dict | None:
@@ -99,7 +100,7 @@ async def run_lifecycle(office, m: dict[str, str], *, promote: bool = False) -> 
 async def vault_get(office, request_id: str) -> dict:
     nc = await connect(office.env.nats_url, name="e2e-vault-probe")
     try:
-        msg = await nc.request("vault.v1.get", f'{{"request_id":"{request_id}","purpose":"billing"}}'.encode(),
+        msg = await nc.request("vault.v1.get.billing", f'{{"request_id":"{request_id}","purpose":"billing"}}'.encode(),
                                timeout=5)
         import json
         return json.loads(msg.data)

@@ -148,7 +148,7 @@ async def test_dead_letters_metrics_nats_and_logs_hold_no_marker(office: Office,
         rid = await create_request(office, m, address=True)
         sid = await start_session(office, rid)
         r = await office.http.post(office.url("session", f"/api/sessions/{sid}/promotion"),
-                                   json={"statement": m.statement})
+                                   json={"statement": m.statement}, headers={"Fw-Technician": "tech-01"})
         assert r.status_code == 201, r.text
         await end_session(office, sid)
         await invoice_of(office, sid)

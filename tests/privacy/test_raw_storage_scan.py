@@ -31,6 +31,7 @@ import pytest
 from fw_devenv.postgres import PostgresServer
 from fw_devenv.pytest_plugin import FwEnv
 from privacy_kit import (
+    ACTING,
     LONG_SESSION_S,
     Markers,
     Office,
@@ -73,7 +74,7 @@ async def run_lifecycles(office: Office) -> tuple[dict[str, Markers], dict[str, 
     rid["promoted"] = await create_request(office, m["promoted"], address=True)
     sid = await start_session(office, rid["promoted"])
     r = await http.post(office.url("session", f"/api/sessions/{sid}/promotion"),
-                        json={"statement": m["promoted"].statement})
+                        json={"statement": m["promoted"].statement}, headers=ACTING)
     assert r.status_code == 201, r.text
     await end_session(office, sid)
     invoice = await invoice_of(office, sid)
@@ -89,13 +90,13 @@ async def run_lifecycles(office: Office) -> tuple[dict[str, Markers], dict[str, 
     await end_session(office, blocked_sid, after_s=LONG_SESSION_S)
 
     async def is_blocked() -> dict | None:
-        s = (await http.get(office.url("session", f"/api/sessions/{blocked_sid}"))).json()
+        s = (await http.get(office.url("session", f"/api/sessions/{blocked_sid}"), headers=ACTING)).json()
         return s if s["billing_blocked"] else None
 
     state = await eventually(is_blocked, what="billing blocked shown on the session")
     assert state["missing"] == ["billing_address"]
     r = await http.post(office.url("session", f"/api/sessions/{blocked_sid}/billing-address"),
-                        json=m["blocked"].address())
+                        json=m["blocked"].address(), headers=ACTING)
     assert r.status_code == 200 and r.json()["billing_blocked"] is False, r.text
     # the Art. 15 export shows the address now in the vault (and records the export)
     export = (await http.get(office.url("retention", f"/api/requests/{rid['blocked']}/export"))).json()

@@ -49,7 +49,7 @@ async def vault_get(env: FwEnv, request_id: str) -> dict:
     """Read the vault as billing would (admin connection; the reply is the contract's)."""
     nc = await connect(env.nats_url, name="restore-probe")
     try:
-        msg = await nc.request("vault.v1.get", json.dumps({"request_id": request_id, "purpose": "billing"}).encode(),
+        msg = await nc.request("vault.v1.get.billing", json.dumps({"request_id": request_id, "purpose": "billing"}).encode(),
                                timeout=5)
         return json.loads(msg.data)
     finally:

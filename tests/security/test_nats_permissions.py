@@ -22,7 +22,7 @@ import pytest
 from fw_devenv.pytest_plugin import FwEnv
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
-from fw_contracts import ALL_EVENTS, STREAM_NAME, VaultSubject
+from fw_contracts import ALL_EVENTS, STREAM_NAME, VaultCaller, VaultSubject, vault_subject
 from fw_contracts.events import AuditCheckpoint, InvoiceIssued
 from fw_contracts.vault import PersonalData, PromotionStatement
 from fw_devenv.nats_auth import (
@@ -35,7 +35,7 @@ from fw_devenv.nats_auth import (
     VAULT_REQUESTS,
 )
 from fw_platform.bus import durable_consumer_config, stream_config
-from fw_platform.vault_client import VaultClient, VaultUnavailable
+from fw_platform.vault_client import VaultClient, VaultRefused, VaultUnavailable
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from security_kit import DENIED_TIMEOUT as DENIED
@@ -109,12 +109,12 @@ async def test_the_vault_serves_the_services_allowed_to_use_it(
         start_services: StartServices, connect_as: ConnectAs) -> None:
     running = await start_services("retention")
     rid = uuid.uuid4()
-    await VaultClient((await connect_as("intake")).nc).put(rid, personal_data())
-    session = VaultClient((await connect_as("session")).nc)
+    await VaultClient((await connect_as("intake")).nc, "intake").put(rid, personal_data())
+    session = VaultClient((await connect_as("session")).nc, "session")
     stated = PromotionStatement(text="Ja, bitte.", technician="t1", stated_at=datetime.now(UTC))
     await session.add_statement(rid, stated)
     assert (await session.get(rid, "queue")).data == personal_data()
-    entry = await VaultClient((await connect_as("billing")).nc).get(rid, "billing")
+    entry = await VaultClient((await connect_as("billing")).nc, "billing").get(rid, "billing")
     assert entry.data == personal_data() and entry.statement == stated
     # the replies went out under allow_responses, without any violation
     assert running["retention"].runtime.bus_errors.permission_denied() == []
@@ -363,21 +363,61 @@ async def test_session_cannot_put_into_the_vault(start_services: StartServices, 
     session = await connect_as("session")
     rid = uuid.uuid4()
     with pytest.raises(VaultUnavailable):
-        await VaultClient(session.nc, timeout=DENIED).put(rid, personal_data())
-    await session.denied(VaultSubject.PUT.value)
+        await VaultClient(session.nc, "session", timeout=DENIED).put(rid, personal_data())
+    await session.denied(vault_subject(VaultSubject.PUT, "session"))
+    # nor by claiming to be intake: intake's subject is intake's alone
+    with pytest.raises(VaultUnavailable):
+        await VaultClient(session.nc, "intake", timeout=DENIED).put(rid, personal_data())
+    await session.denied(vault_subject(VaultSubject.PUT, "intake"))
     # nothing was stored: the vault does not know the request (and intake may still store it)
     with pytest.raises(Exception, match="not_found"):
-        await VaultClient(session.nc).get(rid, "queue")
-    await VaultClient((await connect_as("intake")).nc).put(rid, personal_data())
+        await VaultClient(session.nc, "session").get(rid, "queue")
+    await VaultClient((await connect_as("intake")).nc, "intake").put(rid, personal_data())
+
+
+async def test_the_vault_knows_the_caller_and_binds_it_to_its_purposes(
+        start_services: StartServices, connect_as: ConnectAs, admin: NatsUser) -> None:
+    """Finding 7: with session's or billing's credentials nobody reads for the other's purpose."""
+    running = await start_services("retention")
+    rid = uuid.uuid4()
+    await VaultClient((await connect_as("intake")).nc, "intake").put(rid, personal_data())
+    session, billing = await connect_as("session"), await connect_as("billing")
+    # billing cannot read with purpose "queue", session not with "billing"
+    for user, caller, purpose in ((billing, "billing", "queue"), (session, "session", "billing"),
+                                  (session, "session", "customer_account")):
+        with pytest.raises(VaultRefused) as refused:
+            await VaultClient(user.nc, caller).get(rid, purpose)  # type: ignore[arg-type]
+        assert refused.value.error.value == "forbidden" and refused.value.reply.entry is None
+        assert b"Pia Probe" not in refused.value.reply.model_dump_json().encode()
+    # session's user cannot even publish on billing's subject (a NATS permission violation)
+    with pytest.raises(VaultUnavailable):
+        await VaultClient(session.nc, "billing", timeout=DENIED).get(rid, "billing")
+    assert "permissions violation" in (await session.denied(vault_subject(VaultSubject.GET, "billing"))).lower()
+    with pytest.raises(VaultUnavailable):
+        await VaultClient(billing.nc, "session", timeout=DENIED).get(rid, "queue")
+    await billing.denied(vault_subject(VaultSubject.GET, "session"))
+    # their own purposes on their own subjects are served
+    assert (await VaultClient(session.nc, "session").get(rid, "queue")).data == personal_data()
+    assert (await VaultClient(billing.nc, "billing").get(rid, "billing")).data == personal_data()
+    assert running["retention"].runtime.bus_errors.permission_denied() == []
+    # the access log names caller and purpose of every read, the refused ones too
+    pool = running["retention"].runtime.pool
+    rows = await pool.fetch("SELECT caller, purpose, outcome FROM vault_access_log WHERE request_id = $1"
+                            " ORDER BY id", rid)
+    assert [tuple(r) for r in rows] == [("billing", "queue", "forbidden"), ("session", "billing", "forbidden"),
+                                        ("session", "customer_account", "forbidden"), ("session", "queue", "ok"),
+                                        ("billing", "billing", "ok")]
 
 
 @pytest.mark.parametrize("user_name", NON_ADMIN)
 async def test_vault_requests_only_where_allowed(user_name: str, connect_as: ConnectAs) -> None:
     user = await connect_as(user_name)
-    allowed = set(VAULT_REQUESTS.get(user_name, ()))
-    for subject in VaultSubject:
-        if subject not in allowed:
-            await user.publish_denied(subject.value)
+    allowed = {vault_subject(op, user_name) for op in VAULT_REQUESTS.get(user_name, ())}
+    for op in VaultSubject:
+        for caller in VaultCaller:
+            if vault_subject(op, caller) not in allowed:
+                await user.publish_denied(vault_subject(op, caller))
+        await user.publish_denied(op.value)  # the shared subjects of old: nobody's any more
     await user.publish_denied("vault.v2.get")  # nor any other vault subject
 
 
@@ -389,14 +429,14 @@ async def test_billing_cannot_impersonate_the_vault(connect_as: ConnectAs) -> No
         caught.append(msg.data)
 
     await billing.nc.subscribe("vault.v1.>", cb=spy)
-    await billing.nc.subscribe(VaultSubject.GET.value, queue=VAULT_QUEUE, cb=spy)
+    await billing.nc.subscribe(vault_subject(VaultSubject.GET, "session"), queue=VAULT_QUEUE, cb=spy)
     await billing.nc.flush()
     await billing.denied("vault.v1.>", action="subscription")
-    await billing.denied(VaultSubject.GET.value, action="subscription")
+    await billing.denied(vault_subject(VaultSubject.GET, "session"), action="subscription")
     # a request from session reaches nobody (there is no vault running here)
     session = await connect_as("session")
     with pytest.raises(VaultUnavailable):
-        await VaultClient(session.nc, timeout=0.5).get(uuid.uuid4(), "queue")
+        await VaultClient(session.nc, "session", timeout=0.5).get(uuid.uuid4(), "queue")
     assert caught == []
 
 
@@ -404,10 +444,10 @@ async def test_billing_cannot_impersonate_the_vault(connect_as: ConnectAs) -> No
 async def test_nobody_but_retention_listens_on_vault_subjects(user_name: str, connect_as: ConnectAs) -> None:
     user = await connect_as(user_name)
     await user.nc.subscribe("vault.>")
-    await user.nc.subscribe(VaultSubject.PUT.value, queue=VAULT_QUEUE)
+    await user.nc.subscribe(vault_subject(VaultSubject.PUT, "intake"), queue=VAULT_QUEUE)
     await user.nc.flush()
     await user.denied("vault.>", action="subscription")
-    await user.denied(VaultSubject.PUT.value, action="subscription")
+    await user.denied(vault_subject(VaultSubject.PUT, "intake"), action="subscription")
 
 
 async def test_retention_listens_only_in_the_vault_queue_group(connect_as: ConnectAs) -> None:
@@ -427,7 +467,7 @@ async def test_nobody_reads_someone_elses_vault_replies(
         start_services: StartServices, connect_as: ConnectAs) -> None:
     await start_services("retention")
     rid = uuid.uuid4()
-    await VaultClient((await connect_as("intake")).nc).put(rid, personal_data())
+    await VaultClient((await connect_as("intake")).nc, "intake").put(rid, personal_data())
     audit = await connect_as("audit")
     overheard: list[bytes] = []
 
@@ -436,7 +476,7 @@ async def test_nobody_reads_someone_elses_vault_replies(
 
     await audit.nc.subscribe("_INBOX.>", cb=spy)
     await audit.nc.flush()
-    entry = await VaultClient((await connect_as("session")).nc).get(rid, "queue")
+    entry = await VaultClient((await connect_as("session")).nc, "session").get(rid, "queue")
     assert entry.data == personal_data()
     await asyncio.sleep(0.2)
     assert not any(b"Pia Probe" in body for body in overheard)

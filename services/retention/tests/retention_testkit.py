@@ -65,7 +65,9 @@ class _State:
     entries: dict[uuid.UUID, tuple[Sealed, datetime]] = field(default_factory=dict)
     statements: dict[uuid.UUID, tuple[Sealed, datetime]] = field(default_factory=dict)
     erasures: dict[uuid.UUID, ErasureRecord] = field(default_factory=dict)
-    access_log: list[tuple[uuid.UUID, str, str, datetime]] = field(default_factory=list)
+    access_log: list[tuple[uuid.UUID, str, str, datetime, str]] = field(default_factory=list)
+    #: request_id -> (claimed outcome, claimed_at); goes with the entry
+    claims: dict[uuid.UUID, tuple[str, datetime]] = field(default_factory=dict)
     #: request_id -> (session_id, blocked_at, event_id): the billing holds
     holds: dict[uuid.UUID, tuple[uuid.UUID, datetime, uuid.UUID]] = field(default_factory=dict)
 
@@ -107,8 +109,17 @@ class FakeVaultStore:
             raise KeyError("statement row refused")
         self.s.statements[request_id] = (st, at)
 
-    async def log_access(self, request_id: uuid.UUID, purpose: str, outcome: str, at: datetime) -> None:
-        self.s.access_log.append((request_id, purpose, outcome, at))
+    async def log_access(self, request_id: uuid.UUID, purpose: str, outcome: str, at: datetime, *,
+                         caller: str) -> None:
+        self.s.access_log.append((request_id, purpose, outcome, at, caller))
+
+    async def claim_of(self, request_id: uuid.UUID) -> str | None:
+        claimed = self.s.claims.get(request_id) if request_id in self.s.entries else None
+        return claimed[0] if claimed else None
+
+    async def set_claim(self, request_id: uuid.UUID, outcome: str, at: datetime) -> None:
+        if request_id in self.s.entries:
+            self.s.claims.setdefault(request_id, (outcome, at))
 
     async def access_log(self, request_id: uuid.UUID) -> list[AccessRecord]:
         return [AccessRecord(*row) for row in sorted(
@@ -127,6 +138,7 @@ class FakeVaultStore:
     async def delete_data(self, request_id: uuid.UUID) -> bool:
         self.s.statements.pop(request_id, None)
         had = self.s.entries.pop(request_id, None) is not None
+        self.s.claims.pop(request_id, None)
         return self.s.keys.pop(request_id, None) is not None or had
 
     async def insert_erasure(self, erasure: Erasure) -> bool:

@@ -127,7 +127,7 @@ class VaultStoreContract:
             assert await store.load(erased) is None and await store.load(restored) is None
             assert [r.request_id for r in await store.list_erasures(10)] == [restored, erased]  # newest first
             assert (await store.erasure(restored)) == record
-            await store.log_access(kept, "queue", "ok", T0)
+            await store.log_access(kept, "queue", "ok", T0, caller="session")
 
     async def test_replace_data_keeps_stored_at(self, tx: Any) -> None:
         rid = uuid.uuid4()
@@ -139,15 +139,30 @@ class VaultStoreContract:
             assert loaded.data == Sealed(b"m" * 12, b"new") and loaded.stored_at == T0
             assert loaded.wrapped_key == entry(rid).wrapped_key
 
+    async def test_claim_is_kept_with_the_entry_and_goes_with_it(self, tx: Any) -> None:
+        rid, unknown = uuid.uuid4(), uuid.uuid4()
+        async with tx() as store:
+            await store.insert_entry(entry(rid))
+            assert await store.claim_of(rid) is None
+            await store.set_claim(rid, "withdrawn", T0)
+        async with tx() as store:
+            assert await store.claim_of(rid) == "withdrawn"
+            await store.set_claim(rid, "session_started", T0)  # never overwrites the first
+            assert await store.claim_of(rid) == "withdrawn"
+            assert await store.claim_of(unknown) is None
+        async with tx() as store:
+            assert await store.delete_data(rid)
+            assert await store.claim_of(rid) is None
+
     async def test_access_log_per_request_and_prune(self, tx: Any) -> None:
         rid, other = uuid.uuid4(), uuid.uuid4()
         async with tx() as store:
-            await store.log_access(rid, "queue", "ok", T0 + timedelta(hours=1))
-            await store.log_access(rid, "billing", "ok", T0)
-            await store.log_access(other, "queue", "ok", T0 - timedelta(days=400))
+            await store.log_access(rid, "queue", "ok", T0 + timedelta(hours=1), caller="session")
+            await store.log_access(rid, "billing", "ok", T0, caller="billing")
+            await store.log_access(other, "queue", "ok", T0 - timedelta(days=400), caller="session")
         async with tx() as store:
-            assert [(a.purpose, a.at) for a in await store.access_log(rid)] == [
-                ("billing", T0), ("queue", T0 + timedelta(hours=1))]  # oldest first
+            assert [(a.caller, a.purpose, a.at) for a in await store.access_log(rid)] == [
+                ("billing", "billing", T0), ("session", "queue", T0 + timedelta(hours=1))]  # oldest first
             assert await store.prune_access_log(T0 - timedelta(days=1)) >= 1
         async with tx() as store:
             assert await store.access_log(other) == []

@@ -1,6 +1,6 @@
 """Billing against real NATS JetStream and PostgreSQL (``fw_env``), with a vault stub.
 
-The real vault (retention) is built elsewhere; the stub answers ``vault.v1.get`` over core
+The real vault (retention) is built elsewhere; the stub answers ``vault.v1.get.billing`` over core
 NATS request/reply with the same contract types.
 """
 
@@ -34,7 +34,7 @@ from fw_contracts.vault import (
     VaultError,
     VaultReply,
 )
-from fw_contracts.wire import VaultSubject
+from fw_contracts.wire import VaultSubject, vault_subject
 
 from fw_billing.bootstrap import create_app
 from fw_billing.settings import Settings
@@ -46,7 +46,7 @@ STARTED = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)  # a Tuesday morning: no surch
 
 
 class VaultStub:
-    """Answers ``vault.v1.get`` from ``entries``; unknown ids get ``not_found``."""
+    """Answers ``vault.v1.get.billing`` from ``entries``; unknown ids get ``not_found``."""
 
     def __init__(self) -> None:
         self.entries: dict[uuid.UUID, VaultEntry] = {}
@@ -112,7 +112,7 @@ class Harness:
         return app
 
     async def start_vault(self) -> None:
-        self.vault_sub = await self.nc.subscribe(VaultSubject.GET, cb=self.vault.on_get)
+        self.vault_sub = await self.nc.subscribe(vault_subject(VaultSubject.GET, "billing"), cb=self.vault.on_get)
         await self.nc.flush()
 
     async def stop_vault(self) -> None:

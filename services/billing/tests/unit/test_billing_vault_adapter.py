@@ -46,7 +46,7 @@ async def test_entry_is_returned() -> None:
                        data=PersonalData(company="A", contact_name="B", phone="+4930123456"))
     vault, nc = source(VaultReply(ok=True, entry=entry))
     assert await vault.get(rid, purpose="billing") == entry
-    assert nc.subjects == ["vault.v1.get"]
+    assert nc.subjects == ["vault.v1.get.billing"]  # billing asks on its own subject
 
 
 @pytest.mark.parametrize("error", [VaultError.ERASED, VaultError.NOT_FOUND, VaultError.FORBIDDEN,

@@ -22,5 +22,5 @@ CONTRACT = ServiceContract(
         SessionStarted: {"request_id", "occurred_at"},
         PersonalDataErased: {"request_id", "occurred_at"},
     },
-    vault_requests=[VaultSubject.PUT],
+    vault_requests=[VaultSubject.PUT, VaultSubject.CLAIM],
 )

@@ -1,6 +1,6 @@
 """Intake against a real nats-server (JetStream) and a real PostgreSQL (``fw_env``).
 
-The vault is a test-only stub responder on ``vault.v1.put`` that records what it was sent;
+The vault is a test-only stub responder on ``vault.v1.put.intake`` that records what it was sent;
 retention's real vault is wired in the end-to-end tests.
 """
 
@@ -17,9 +17,9 @@ from typing import Any
 import asyncpg
 import httpx
 import nats
-from fw_contracts import STREAM_NAME, Event, Header, VaultSubject, decode, utcnow
+from fw_contracts import STREAM_NAME, Event, Header, VaultSubject, decode, utcnow, vault_subject
 from fw_contracts.events import ErasureReason, PersonalDataErased, SessionStarted
-from fw_contracts.vault import PutRequest, VaultError, VaultReply
+from fw_contracts.vault import ClaimRequest, PutRequest, VaultError, VaultReply
 from fw_intake.bootstrap import create_app
 from fw_intake.settings import Settings
 from nats.aio.msg import Msg
@@ -38,10 +38,13 @@ def form(**changes: Any) -> dict[str, Any]:
 
 @dataclass
 class StubVault:
-    """Answers ``vault.v1.put`` like the vault; ``reply`` decides the answer (None: stay silent)."""
+    """Answers ``vault.v1.put.intake`` like the vault; ``reply`` decides the answer (None: stay silent)."""
 
     calls: list[PutRequest] = field(default_factory=list)
     reply: Callable[[PutRequest], VaultReply | None] = lambda _: VaultReply(ok=True)
+
+    #: request id -> outcome claimed first (``vault.v1.claim.intake``: withdrawals)
+    claims: dict[uuid.UUID, str] = field(default_factory=dict)
 
     async def handle(self, msg: Msg) -> None:
         put = PutRequest.model_validate_json(msg.data)
@@ -50,13 +53,23 @@ class StubVault:
         if answer is not None:
             await msg.respond(answer.model_dump_json().encode())
 
+    async def handle_claim(self, msg: Msg) -> None:
+        claim = ClaimRequest.model_validate_json(msg.data)
+        won = self.claims.setdefault(claim.request_id, claim.outcome) == claim.outcome
+        await msg.respond(VaultReply(ok=won, error=None if won else VaultError.CLAIMED).model_dump_json().encode())
+
+    async def subscribe(self, nc: Any) -> None:
+        """Answer intake's own vault subjects on ``nc``."""
+        await nc.subscribe(vault_subject(VaultSubject.PUT, "intake"), cb=self.handle)
+        await nc.subscribe(vault_subject(VaultSubject.CLAIM, "intake"), cb=self.handle_claim)
+        await nc.flush()
+
 
 @asynccontextmanager
 async def intake(fw_env: Any, vault: StubVault | None, **settings: Any) -> AsyncIterator[httpx.AsyncClient]:
     nc = await nats.connect(fw_env.nats_url)
     if vault is not None:
-        await nc.subscribe(VaultSubject.PUT, cb=vault.handle)
-        await nc.flush()
+        await vault.subscribe(nc)
     app = create_app(Settings(nats_url=fw_env.nats_url, database_url=fw_env.dsn("intake"), http_port=0,
                               **settings))
     try:
@@ -207,6 +220,26 @@ async def test_withdraw_publishes_once(fw_env: Any) -> None:
     assert str(events[1].request_id) == rid and events[1].correlation_id == events[0].correlation_id
 
 
+async def test_a_withdrawal_the_vault_refuses_records_nothing(fw_env: Any) -> None:
+    """Withdraw vs start is decided at the vault: a lost claim is a 409, a missing vault a 503."""
+    vault = StubVault()
+    async with intake(fw_env, vault) as client:
+        rid = (await client.post("/api/support-requests", json=form())).json()["request_id"]
+        vault.claims[uuid.UUID(rid)] = "session_started"  # a technician's start came first
+        r = await client.post(f"/api/support-requests/{rid}/withdraw")
+        assert r.status_code == 409 and r.json()["code"] == "session_started", r.text
+        assert r.json()["message_de"] and r.json()["message_en"]
+        other = (await client.post("/api/support-requests", json=form(phone="+4930999111222"))).json()["request_id"]
+        await stream_messages(fw_env, "fw.intake.>", expect=2)
+    # without the vault nothing is decided: 503, the request stays open
+    async with intake(fw_env, None) as client:
+        r = await client.post(f"/api/support-requests/{other}/withdraw")
+        assert r.status_code == 503 and r.json()["code"] == "vault_unavailable", r.text
+        assert (await client.get(f"/api/support-requests/{other}")).json()["status"] == "open"
+    msgs = await stream_messages(fw_env, "fw.intake.>", expect=2)
+    assert [decode(m.data, m.subject).event_type for m in msgs] == ["SupportRequestCreated"] * 2
+
+
 async def test_consumed_events_move_the_status(fw_env: Any) -> None:
     async with intake(fw_env, StubVault()) as client:
         created = (await client.post("/api/support-requests", json=form())).json()
@@ -260,8 +293,7 @@ async def test_the_real_process_serves_and_logs_no_personal_data(fw_env: Any) ->
 
     vault = StubVault()
     nc = await nats.connect(fw_env.nats_url)
-    await nc.subscribe(VaultSubject.PUT, cb=vault.handle)
-    await nc.flush()
+    await vault.subscribe(nc)
     proc = ServiceProcess("intake", fw_env)
     try:
         await asyncio.to_thread(proc.start)

@@ -12,19 +12,30 @@ import pytest
 from fw_contracts import Event, utcnow
 from fw_contracts.vault import PersonalData
 from fw_intake.domain.request import SupportRequest
+from fw_contracts.vault import VaultError, VaultReply
 from fw_platform.handling import UnitOfWork
-from fw_platform.vault_client import VaultUnavailable
+from fw_platform.vault_client import VaultRefused, VaultUnavailable
 
 
 class FakeVault:
     def __init__(self) -> None:
         self.stored: dict[uuid.UUID, PersonalData] = {}
         self.available = True
+        #: request id -> the outcome claimed first (``withdrawn`` or ``session_started``)
+        self.claims: dict[uuid.UUID, str] = {}
 
     async def put(self, request_id: uuid.UUID, data: PersonalData) -> None:
         if not self.available:
             raise VaultUnavailable("no responders")
         self.stored[request_id] = data
+
+    async def claim_withdrawal(self, request_id: uuid.UUID) -> None:
+        """Like the vault's claim: the first outcome wins (``claims`` may be preset by a test)."""
+        if not self.available:
+            raise VaultUnavailable("no responders")
+        won = self.claims.setdefault(request_id, "withdrawn")
+        if won != "withdrawn":
+            raise VaultRefused(VaultError.CLAIMED, VaultReply(ok=False, error=VaultError.CLAIMED))
 
 
 class FakeStore:

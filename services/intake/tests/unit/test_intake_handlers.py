@@ -92,16 +92,17 @@ async def test_ticket_space_exhausted_rolls_back(store, vault) -> None:  # type:
 async def test_withdraw(store, vault) -> None:  # type: ignore[no-untyped-def]
     created = await _create(store, vault)
     state = await withdraw_support_request(created.request_id, unit_of_work=store.unit_of_work,
-                                           requests=store.repo)
+                                           requests=store.repo, vault=vault)
     assert state.status is RequestStatus.WITHDRAWN
     assert isinstance(store.published[-1], SupportRequestWithdrawn)
     with pytest.raises(WithdrawRefused) as info:
         await withdraw_support_request(created.request_id, unit_of_work=store.unit_of_work,
-                                       requests=store.repo)
+                                       requests=store.repo, vault=vault)
     assert info.value.code == "already_withdrawn"
     assert len(store.published) == 2
     with pytest.raises(RequestNotFound):
-        await withdraw_support_request(uuid.uuid4(), unit_of_work=store.unit_of_work, requests=store.repo)
+        await withdraw_support_request(uuid.uuid4(), unit_of_work=store.unit_of_work, requests=store.repo,
+                                       vault=vault)
     with pytest.raises(RequestNotFound):
         await get_support_request(uuid.uuid4(), unit_of_work=store.unit_of_work, requests=store.repo)
 
@@ -116,8 +117,30 @@ async def test_session_started_then_no_withdrawal(store, vault) -> None:  # type
     assert store.rows[created.request_id].status is RequestStatus.IN_SESSION
     with pytest.raises(WithdrawRefused) as info:
         await withdraw_support_request(created.request_id, unit_of_work=store.unit_of_work,
-                                       requests=store.repo)
+                                       requests=store.repo, vault=vault)
     assert info.value.code == "session_started"
+
+
+async def test_a_session_start_that_won_at_the_vault_refuses_the_withdrawal(store, vault) -> None:  # type: ignore[no-untyped-def]
+    # intake has not seen SessionStarted yet; the vault has the start's claim
+    created = await _create(store, vault)
+    vault.claims[created.request_id] = "session_started"
+    published = len(store.published)
+    with pytest.raises(WithdrawRefused) as info:
+        await withdraw_support_request(created.request_id, unit_of_work=store.unit_of_work,
+                                       requests=store.repo, vault=vault)
+    assert info.value.code == "session_started"
+    assert store.rows[created.request_id].status is RequestStatus.OPEN and len(store.published) == published
+
+
+async def test_withdrawal_without_the_vault_records_nothing(store, vault) -> None:  # type: ignore[no-untyped-def]
+    created = await _create(store, vault)
+    vault.available = False
+    published = len(store.published)
+    with pytest.raises(VaultUnavailable):
+        await withdraw_support_request(created.request_id, unit_of_work=store.unit_of_work,
+                                       requests=store.repo, vault=vault)
+    assert store.rows[created.request_id].status is RequestStatus.OPEN and len(store.published) == published
 
 
 async def test_session_for_unknown_request_is_parked(store) -> None:  # type: ignore[no-untyped-def]

@@ -34,6 +34,7 @@ CONTRACT = ServiceContract(
         # its own history, read back on restore (not a durable consumer)
         PersonalDataErased: {"request_id", "reason", "trigger_event_id", "erased_at", "had_data"},
     },
-    vault_serves=[VaultSubject.PUT, VaultSubject.GET, VaultSubject.ADD_STATEMENT, VaultSubject.ADDRESS],
+    vault_serves=[VaultSubject.PUT, VaultSubject.GET, VaultSubject.ADD_STATEMENT, VaultSubject.ADDRESS,
+                  VaultSubject.CLAIM],
     vault_queue="retention-vault",
 )

@@ -21,7 +21,8 @@ from fw_contracts.events import (
     SupportRequestWithdrawn,
 )
 from fw_contracts.vault import VaultError
-from fw_platform.vault_client import VaultClient, VaultRefused
+from fw_devenv.vault_callers import VaultCallers
+from fw_platform.vault_client import VaultRefused
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
@@ -56,7 +57,7 @@ async def handled(admin: asyncpg.Connection, event: Event) -> bool:
 
 async def test_invoice_issued_erases_exactly_once(service: Retention, nc: Client, admin: asyncpg.Connection,
                                                   clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
-    vault = VaultClient(nc)
+    vault = VaultCallers(nc)
     rid = uuid.uuid4()
     await vault.put(rid, personal_data())
     first = invoice_issued(rid)
@@ -121,7 +122,7 @@ async def _true(value: bool) -> bool:
 ])
 async def test_other_triggers_over_the_stream(service: Retention, nc: Client, make: Any) -> None:
     rid = uuid.uuid4()
-    await VaultClient(nc).put(rid, personal_data())
+    await VaultCallers(nc).put(rid, personal_data())
     trigger = make(rid)
     await publish(nc, trigger)
     (erased,) = await wait_until(lambda: erased_events(nc))
@@ -136,7 +137,7 @@ async def test_withdrawn_before_put(service: Retention, nc: Client, admin: async
     (erased,) = await wait_until(lambda: erased_events(nc))
     assert erased.had_data is False and erased.reason is ErasureReason.WITHDRAWN
     with pytest.raises(VaultRefused) as put:
-        await VaultClient(nc).put(rid, personal_data())
+        await VaultCallers(nc).put(rid, personal_data())
     assert put.value.error is VaultError.ERASED
     await publish(nc, invoice_issued(rid))  # later triggers change nothing
     await publish(nc, SupportRequestWithdrawn(request_id=rid))
@@ -149,7 +150,7 @@ async def _count_processed(admin: asyncpg.Connection, n: int) -> bool:
 
 
 async def test_sweep_with_injected_clock(service: Retention, nc: Client, clock: Clock) -> None:
-    vault = VaultClient(nc)
+    vault = VaultCallers(nc)
     old, young = uuid.uuid4(), uuid.uuid4()
     await vault.put(old, personal_data())
     clock.advance(days=10)
@@ -172,7 +173,7 @@ async def _at_least(nc: Client, n: int) -> list[PersonalDataErased] | None:
 
 async def test_billing_blocked_over_the_stream_holds_the_request_until_the_hold_ends(
         service: Retention, nc: Client, clock: Clock, admin: asyncpg.Connection) -> None:
-    vault = VaultClient(nc)
+    vault = VaultCallers(nc)
     held, plain = uuid.uuid4(), uuid.uuid4()
     await vault.put(held, personal_data(address=None))
     await vault.put(plain, personal_data())
@@ -206,7 +207,7 @@ async def test_background_sweep_runs(fw_env: Any, nc: Client) -> None:
     clock = Clock(now=datetime.now(UTC))
     async with running(fw_env, clock, sweep_interval_s=0.1) as svc:
         rid = uuid.uuid4()
-        await VaultClient(nc).put(rid, personal_data())
+        await VaultCallers(nc).put(rid, personal_data())
         clock.advance(days=14)
         (erased,) = await wait_until(lambda: erased_events(nc))
         assert erased.request_id == rid and erased.reason is ErasureReason.ABANDONED

@@ -17,7 +17,7 @@ from fw_contracts import Header
 from fw_contracts.events import BillingBlocked, PersonalDataErased, SupportRequestWithdrawn
 from fw_devenv import pg_bin_dir
 from fw_devenv.provision import database_dsn
-from fw_platform.vault_client import VaultClient
+from fw_devenv.vault_callers import VaultCallers
 from nats.aio.client import Client
 
 from fw_retention.bootstrap import Retention, create_app
@@ -61,7 +61,7 @@ async def restore_rows(admin: asyncpg.Connection, saved: dict[str, list[asyncpg.
 
 async def test_http_views(api: tuple[httpx.AsyncClient, Retention], nc: Client, clock: Clock) -> None:
     client, _ = api
-    vault = VaultClient(nc)
+    vault = VaultCallers(nc)
     kept, gone = uuid.uuid4(), uuid.uuid4()
     await vault.put(kept, personal_data())
     await vault.put(gone, personal_data())
@@ -100,7 +100,7 @@ async def test_http_views(api: tuple[httpx.AsyncClient, Retention], nc: Client, 
 async def test_reapply_after_restore(api: tuple[httpx.AsyncClient, Retention], nc: Client,
                                      admin: asyncpg.Connection) -> None:
     client, retention = api
-    vault = VaultClient(nc)
+    vault = VaultCallers(nc)
     a, b, c = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     for rid in (a, b, c):
         await vault.put(rid, personal_data())
@@ -135,7 +135,7 @@ async def test_billing_holds_come_back_from_the_stream_after_a_restore(
     the event again. Without the hold the sweep would erase the request at 14 days."""
     client, retention = api
     rid = uuid.uuid4()
-    await VaultClient(nc).put(rid, personal_data())
+    await VaultCallers(nc).put(rid, personal_data())
     blocked = BillingBlocked(session_id=uuid.uuid4(), request_id=rid, missing=("billing_address",),
                              occurred_at=clock.now)
     await nc.jetstream().publish(blocked.subject(), blocked.to_json(), headers={Header.MSG_ID: str(blocked.event_id)})
@@ -159,7 +159,7 @@ async def _at_least(nc: Client, n: int) -> bool:
 
 async def test_dump_after_erasure_holds_no_trace(service: Retention, nc: Client, fw_env: Any,
                                                   admin: asyncpg.Connection) -> None:
-    vault = VaultClient(nc)
+    vault = VaultCallers(nc)
     rid, other = uuid.uuid4(), uuid.uuid4()
     await vault.put(rid, personal_data())
     await vault.add_statement(rid, statement())

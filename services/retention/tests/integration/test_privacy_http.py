@@ -13,7 +13,8 @@ import pytest_asyncio
 from fw_contracts import Header
 from fw_contracts.events import SupportRequestWithdrawn
 from fw_contracts.vault import Address
-from fw_platform.vault_client import VaultClient, VaultRefused
+from fw_devenv.vault_callers import VaultCallers
+from fw_platform.vault_client import VaultRefused
 from nats.aio.client import Client
 
 from fw_retention.bootstrap import Retention, create_app
@@ -37,7 +38,7 @@ async def api(fw_env: Any, clock: Clock) -> AsyncIterator[tuple[httpx.AsyncClien
 async def test_export_address_and_erasure(api: tuple[httpx.AsyncClient, Retention], nc: Client,
                                           admin: asyncpg.Connection) -> None:
     client, _ = api
-    vault = VaultClient(nc)
+    vault = VaultCallers(nc)
     rid = uuid.uuid4()
     await vault.put(rid, personal_data(address=None))
     await vault.add_statement(rid, statement())
@@ -105,7 +106,7 @@ async def test_protocol_rows_are_pruned_by_the_sweep(api: tuple[httpx.AsyncClien
                                                      clock: Clock, admin: asyncpg.Connection) -> None:
     client, retention = api
     rid = uuid.uuid4()
-    await VaultClient(nc).put(rid, personal_data())
+    await VaultCallers(nc).put(rid, personal_data())
     await client.get(f"/api/requests/{rid}/export")
     await client.post("/api/avv-requests", json={"channel": "web"})
     assert await retention.prune_records() == 0

@@ -14,7 +14,8 @@ from fw_contracts import Header
 from fw_contracts.events import ErasureReason, PersonalDataErased, SupportRequestWithdrawn
 from fw_contracts.vault import VaultError
 from fw_devenv.pytest_plugin import ServiceProcess
-from fw_platform.vault_client import VaultClient, VaultRefused
+from fw_devenv.vault_callers import VaultCallers
+from fw_platform.vault_client import VaultRefused
 from nats.aio.client import Client
 
 from fw_retention.adapters.store import PgVaultStore
@@ -25,7 +26,7 @@ from retention_testkit import MARKERS, personal_data, read_subject, statement, w
 
 
 async def test_puts_racing_erasures_leave_nothing(service: Retention, nc: Client, admin: asyncpg.Connection) -> None:
-    vault = VaultClient(nc)
+    vault = VaultCallers(nc)
     ids = [uuid.uuid4() for _ in range(30)]
 
     async def put(rid: uuid.UUID) -> str:
@@ -58,7 +59,7 @@ async def test_put_waits_for_a_running_erasure(service: Retention, nc: Client, a
     async with service.runtime.unit_of_work() as uow:
         store = PgVaultStore(uow.conn)
         await store.lock(rid)  # an erasure has begun
-        put = asyncio.create_task(VaultClient(nc, timeout=10).put(rid, personal_data()))
+        put = asyncio.create_task(VaultCallers(nc, timeout=10).put(rid, personal_data()))
         await asyncio.sleep(0.5)
         assert not put.done()  # the put waits for the erasure's transaction
         await erase(store, uow, rid, ErasureReason.WITHDRAWN, now=service.clock())
@@ -74,12 +75,12 @@ async def test_runs_as_a_process_and_logs_no_personal_data(fw_env: Any, nc: Clie
     try:
         with urllib.request.urlopen(f"{proc.url}/readyz", timeout=5) as resp:
             assert json.load(resp)["ready"] is True
-        vault = VaultClient(nc)
+        vault = VaultCallers(nc)
         rid = uuid.uuid4()
         await vault.put(rid, personal_data())
         await vault.add_statement(rid, statement())
         assert (await vault.get(rid, "billing")).statement == statement()
-        await nc.request("vault.v1.put", json.dumps({"data": MARKERS[0]}).encode(), timeout=3)  # invalid
+        await nc.request("vault.v1.put.intake", json.dumps({"data": MARKERS[0]}).encode(), timeout=3)  # invalid
     finally:
         await asyncio.to_thread(proc.stop)
     log = proc.log_path.read_text(encoding="utf-8")

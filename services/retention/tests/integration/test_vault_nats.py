@@ -9,8 +9,9 @@ from typing import Any
 import asyncpg
 import pytest
 from fw_contracts.vault import VaultError, VaultReply
-from fw_contracts.wire import VaultSubject
-from fw_platform.vault_client import VaultClient, VaultRefused, VaultUnavailable
+from fw_contracts.wire import VaultSubject, vault_subject
+from fw_devenv.vault_callers import VaultCallers
+from fw_platform.vault_client import VaultRefused, VaultUnavailable
 from nats.aio.client import Client
 
 from fw_retention.bootstrap import Retention
@@ -31,7 +32,7 @@ async def raw_vault_bytes(admin: asyncpg.Connection) -> bytes:
 
 async def test_put_get_statement_round_trip(service: Retention, nc: Client, clock: Clock,
                                             admin: asyncpg.Connection) -> None:
-    vault = VaultClient(nc)
+    vault = VaultCallers(nc)
     rid = uuid.uuid4()
     await vault.put(rid, personal_data())
     await vault.put(rid, personal_data())  # intake's retry
@@ -39,8 +40,8 @@ async def test_put_get_statement_round_trip(service: Retention, nc: Client, cloc
     entry = await vault.get(rid, "customer_account")
     assert entry.data == personal_data() and entry.statement == statement()
     assert entry.stored_at == clock.now
-    log = await admin.fetch("SELECT request_id, purpose, outcome FROM retention.vault_access_log")
-    assert [tuple(r) for r in log] == [(rid, "customer_account", "ok")]
+    log = await admin.fetch("SELECT request_id, caller, purpose, outcome FROM retention.vault_access_log")
+    assert [tuple(r) for r in log] == [(rid, "billing", "customer_account", "ok")]
 
     with pytest.raises(VaultRefused) as refused:
         await vault.put(rid, personal_data(contact_name="Jemand Anderes"))
@@ -51,7 +52,7 @@ async def test_put_get_statement_round_trip(service: Retention, nc: Client, cloc
 
 
 async def test_ciphertext_holds_no_plaintext(service: Retention, nc: Client, admin: asyncpg.Connection) -> None:
-    vault = VaultClient(nc)
+    vault = VaultCallers(nc)
     rid = uuid.uuid4()
     await vault.put(rid, personal_data())
     await vault.add_statement(rid, statement())
@@ -70,7 +71,8 @@ async def test_ciphertext_holds_no_plaintext(service: Retention, nc: Client, adm
 
 
 async def test_invalid_bodies_get_invalid(service: Retention, nc: Client) -> None:
-    for subject in (VaultSubject.PUT, VaultSubject.GET, VaultSubject.ADD_STATEMENT):
+    for subject in (vault_subject(VaultSubject.PUT, "intake"), vault_subject(VaultSubject.GET, "session"),
+                    vault_subject(VaultSubject.ADD_STATEMENT, "session"), vault_subject(VaultSubject.CLAIM, "intake")):
         msg = await nc.request(subject, f'{{"data": "{MARKERS[0]}"}}'.encode(), timeout=3)
         reply = VaultReply.model_validate_json(msg.data)
         assert reply == VaultReply(ok=False, error=VaultError.INVALID)
@@ -78,7 +80,7 @@ async def test_invalid_bodies_get_invalid(service: Retention, nc: Client) -> Non
 
 
 async def test_concurrent_requests(service: Retention, nc: Client) -> None:
-    vault = VaultClient(nc)
+    vault = VaultCallers(nc)
     ids = [uuid.uuid4() for _ in range(40)]
     await asyncio.gather(*(vault.put(rid, personal_data(phone=f"+49301234{i:04d}")) for i, rid in enumerate(ids)))
     entries = await asyncio.gather(*(vault.get(rid, "queue") for rid in ids))
@@ -90,4 +92,40 @@ async def test_concurrent_requests(service: Retention, nc: Client) -> None:
 
 async def test_no_vault_means_unavailable(fw_env: Any, nc: Client) -> None:
     with pytest.raises(VaultUnavailable):
-        await VaultClient(nc, timeout=0.5).put(uuid.uuid4(), personal_data())
+        await VaultCallers(nc, timeout=0.5).put(uuid.uuid4(), personal_data())
+
+
+async def test_each_caller_reads_only_for_its_own_purposes_and_the_log_names_it(
+        service: Retention, nc: Client, admin: asyncpg.Connection) -> None:
+    vault = VaultCallers(nc)
+    rid = uuid.uuid4()
+    await vault.put(rid, personal_data())
+    # billing cannot read for the queue, session cannot read for billing (or the customer account)
+    for client, purpose in ((vault.billing, "queue"), (vault.session, "billing"),
+                            (vault.session, "customer_account"), (vault.billing, "data_subject_access")):
+        with pytest.raises(VaultRefused) as refused:
+            await client.get(rid, purpose)  # type: ignore[arg-type]
+        assert refused.value.error is VaultError.FORBIDDEN and refused.value.reply.entry is None
+    assert (await vault.session.get(rid, "queue")).data == personal_data()
+    assert (await vault.billing.get(rid, "billing")).data == personal_data()
+    log = await admin.fetch("SELECT caller, purpose, outcome FROM retention.vault_access_log"
+                            " WHERE request_id = $1 ORDER BY id", rid)
+    assert [tuple(r) for r in log] == [
+        ("billing", "queue", "forbidden"), ("session", "billing", "forbidden"),
+        ("session", "customer_account", "forbidden"), ("billing", "data_subject_access", "forbidden"),
+        ("session", "queue", "ok"), ("billing", "billing", "ok")]
+    # the old shared subject is served by nobody any more
+    with pytest.raises(Exception):
+        await nc.request(VaultSubject.GET.value, b"{}", timeout=0.5)
+
+
+async def test_concurrent_start_and_withdraw_claims_never_both_win(service: Retention, nc: Client) -> None:
+    vault = VaultCallers(nc)
+    for _ in range(20):
+        rid = uuid.uuid4()
+        await vault.put(rid, personal_data())
+        results = await asyncio.gather(vault.claim(rid, "session_started"), vault.claim(rid, "withdrawn"),
+                                       return_exceptions=True)
+        won = [r for r in results if r is None]
+        lost = [r for r in results if isinstance(r, VaultRefused)]
+        assert len(won) == 1 and len(lost) == 1 and lost[0].error is VaultError.CLAIMED, results

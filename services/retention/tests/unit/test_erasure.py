@@ -20,6 +20,7 @@ from fw_contracts.events import (
     SupportRequestWithdrawn,
 )
 from fw_contracts.vault import PutRequest
+from fw_contracts.wire import VaultCaller
 from fw_platform import metrics
 
 from fw_retention.adapters.crypto import EnvelopeCipher
@@ -69,7 +70,7 @@ async def stored(uows: FakeUnitsOfWork, store: FakeVaultStore, clock: Clock) -> 
     rid = uuid.uuid4()
     async with uows():
         reply = await vault.put(store, EnvelopeCipher(os.urandom(32)),
-                                PutRequest(request_id=rid, data=personal_data()), clock())
+                                PutRequest(request_id=rid, data=personal_data()), clock(), VaultCaller.INTAKE)
     assert reply.ok
     return rid
 
@@ -116,7 +117,7 @@ async def test_withdrawn_before_put_marks_without_data(uows: FakeUnitsOfWork, st
     assert erased.had_data is False
     async with uows():
         reply = await vault.put(store, EnvelopeCipher(os.urandom(32)),
-                                PutRequest(request_id=rid, data=personal_data()), clock())
+                                PutRequest(request_id=rid, data=personal_data()), clock(), VaultCaller.INTAKE)
     assert reply.error is not None and reply.error.value == "erased"
     assert rid not in store.s.entries
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from fw_contracts.events import ErasureReason
 from fw_contracts.vault import Address, AddressRequest, GetRequest, VaultError, VaultReply
-from fw_contracts.wire import VaultSubject
+from fw_contracts.wire import VaultSubject, vault_subject
 
 from fw_retention.adapters.avv import load_avv, render_html
 from fw_retention.adapters.crypto import EnvelopeCipher
@@ -46,7 +46,7 @@ def vault(store: FakeVaultStore, cipher: EnvelopeCipher) -> VaultResponder:
 
 async def set_address(vault: VaultResponder, rid: uuid.UUID, address: Address = NEW_ADDRESS) -> VaultReply:
     body = AddressRequest(request_id=rid, address=address).model_dump_json().encode()
-    return await vault.handle(VaultSubject.ADDRESS, body)
+    return await vault.handle(vault_subject(VaultSubject.ADDRESS, "session"), body)
 
 
 async def stored(vault: VaultResponder, store: FakeVaultStore, cipher: EnvelopeCipher, **changes: object) -> uuid.UUID:
@@ -54,7 +54,7 @@ async def stored(vault: VaultResponder, store: FakeVaultStore, cipher: EnvelopeC
 
     rid = uuid.uuid4()
     body = PutRequest(request_id=rid, data=personal_data(**changes)).model_dump_json().encode()
-    assert (await vault.handle(VaultSubject.PUT, body)).ok
+    assert (await vault.handle(vault_subject(VaultSubject.PUT, "intake"), body)).ok
     return rid
 
 
@@ -75,14 +75,14 @@ async def test_address_is_added_then_replaced_and_the_rest_kept(
     assert (await set_address(vault, rid)).ok
     assert (await set_address(vault, rid)).ok  # an identical retry
     body = GetRequest(request_id=rid, purpose="billing").model_dump_json().encode()
-    entry = (await vault.handle(VaultSubject.GET, body)).entry
+    entry = (await vault.handle(vault_subject(VaultSubject.GET, "billing"), body)).entry
     assert entry is not None and entry.data.address == NEW_ADDRESS
     assert entry.data.company == MARKERS[0] and entry.stored_at == before[1]  # the deadline does not move
     corrected = NEW_ADDRESS.model_copy(update={"street": "Neue Gasse 7"})
     assert (await set_address(vault, rid, corrected)).ok
-    entry = (await vault.handle(VaultSubject.GET, body)).entry
+    entry = (await vault.handle(vault_subject(VaultSubject.GET, "billing"), body)).entry
     assert entry is not None and entry.data.address == corrected
-    assert [(p, o) for _, p, o, _ in store.s.access_log if p == "billing_address"] == [
+    assert [(p, o) for _, p, o, _, _ in store.s.access_log if p == "billing_address"] == [
         ("billing_address", "updated"), ("billing_address", "unchanged"), ("billing_address", "updated")]
     for marker in MARKERS:  # the new ciphertext holds no plaintext either
         assert marker.encode() not in store.s.entries[rid][0].ciphertext
@@ -104,7 +104,7 @@ async def test_address_refused_after_erasure_and_for_unknown(vault: VaultRespond
 async def test_invalid_address_body_is_invalid_without_echo(vault: VaultResponder) -> None:
     body = b'{"request_id": "%s", "address": {"street": "Geheimweg 1", "postal_code": "1", "city": "X"}}' % (
         str(uuid.uuid4()).encode())
-    reply = await vault.handle(VaultSubject.ADDRESS, body)
+    reply = await vault.handle(vault_subject(VaultSubject.ADDRESS, "session"), body)
     assert reply.error is VaultError.INVALID and b"Geheimweg" not in reply.model_dump_json().encode()
 
 
@@ -115,7 +115,7 @@ async def test_export_before_and_after_erasure(vault: VaultResponder, store: Fak
     from fw_contracts.vault import StatementRequest
 
     body = StatementRequest(request_id=rid, statement=statement()).model_dump_json().encode()
-    assert (await vault.handle(VaultSubject.ADD_STATEMENT, body)).ok
+    assert (await vault.handle(vault_subject(VaultSubject.ADD_STATEMENT, "session"), body)).ok
     now = datetime(2025, 3, 1, 9, 5, tzinfo=UTC)
     export = await export_request(store, cipher, rid, now, ABANDON, billing_hold=HOLD)
     assert export.state == "stored" and export.personal_data == personal_data()

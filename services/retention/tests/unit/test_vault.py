@@ -10,12 +10,14 @@ from datetime import datetime
 
 import pytest
 from fw_contracts.events import ErasureReason
-from fw_contracts.vault import GetRequest, PutRequest, StatementRequest, VaultError, VaultReply
-from fw_contracts.wire import VaultSubject
+from fw_contracts.vault import ClaimRequest, GetRequest, PutRequest, StatementRequest, VaultError, VaultReply
+from fw_contracts.wire import VaultCaller, VaultSubject, vault_subject
 
 from fw_retention.adapters.crypto import EnvelopeCipher
 from fw_retention.application.erasure import erase
-from fw_retention.entrypoints.vault_responder import VaultResponder
+from fw_retention.domain.callers import CALLERS, decide_claim
+from fw_retention.domain.rules import Write
+from fw_retention.entrypoints.vault_responder import ROUTES, VaultResponder
 
 from retention_testkit import MARKERS, Clock, FakeUnitsOfWork, FakeVaultStore, personal_data, statement
 
@@ -43,17 +45,24 @@ def vault(store: FakeVaultStore, uows: FakeUnitsOfWork, clock: Clock) -> VaultRe
 
 async def put(vault: VaultResponder, rid: uuid.UUID, **changes: object) -> VaultReply:
     body = PutRequest(request_id=rid, data=personal_data(**changes)).model_dump_json().encode()
-    return await vault.handle(VaultSubject.PUT, body)
+    return await vault.handle(vault_subject(VaultSubject.PUT, "intake"), body)
 
 
-async def get(vault: VaultResponder, rid: uuid.UUID, purpose: str = "billing") -> VaultReply:
+async def get(vault: VaultResponder, rid: uuid.UUID, purpose: str = "billing", caller: str | None = None) -> VaultReply:
+    """A read as its natural caller (session for the queue, billing otherwise) unless ``caller``."""
     body = GetRequest(request_id=rid, purpose=purpose).model_dump_json().encode()  # type: ignore[arg-type]
-    return await vault.handle(VaultSubject.GET, body)
+    who = caller or ("session" if purpose == "queue" else "billing")
+    return await vault.handle(vault_subject(VaultSubject.GET, who), body)
+
+
+async def claim(vault: VaultResponder, rid: uuid.UUID, outcome: str, caller: str) -> VaultReply:
+    body = ClaimRequest(request_id=rid, outcome=outcome).model_dump_json().encode()  # type: ignore[arg-type]
+    return await vault.handle(vault_subject(VaultSubject.CLAIM, caller), body)
 
 
 async def add_statement(vault: VaultResponder, rid: uuid.UUID, text: str = MARKERS[6]) -> VaultReply:
     body = StatementRequest(request_id=rid, statement=statement(text)).model_dump_json().encode()
-    return await vault.handle(VaultSubject.ADD_STATEMENT, body)
+    return await vault.handle(vault_subject(VaultSubject.ADD_STATEMENT, "session"), body)
 
 
 async def erase_now(uows: FakeUnitsOfWork, store: FakeVaultStore, rid: uuid.UUID, now: datetime) -> None:
@@ -69,7 +78,7 @@ async def test_put_then_get_round_trip(vault: VaultResponder, store: FakeVaultSt
     assert reply.entry.data == personal_data()
     assert reply.entry.statement is None
     assert reply.entry.stored_at == clock.now
-    assert store.s.access_log == [(rid, "queue", "ok", clock.now)]
+    assert store.s.access_log == [(rid, "queue", "ok", clock.now, "session")]
     assert rid in store.locked
 
 
@@ -130,11 +139,11 @@ async def test_erased_request_refuses_everything(vault: VaultResponder, store: F
     assert rid not in store.s.keys and rid not in store.s.entries
 
 
-@pytest.mark.parametrize("subject", list(VaultSubject)[:3])
+@pytest.mark.parametrize("subject", sorted(ROUTES))
 @pytest.mark.parametrize("body", [b"", b"not json", b"{}", b"[1]", b'{"request_id": "x", "data": 1}',
                                   json.dumps({"request_id": str(uuid.uuid4()), "purpose": "gossip",
                                               "data": {"company": MARKERS[0]}}).encode(), b"\xff\xfe"])
-async def test_invalid_bodies(vault: VaultResponder, subject: VaultSubject, body: bytes,
+async def test_invalid_bodies(vault: VaultResponder, subject: str, body: bytes,
                               caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     reply = await vault.handle(subject, body)
@@ -145,6 +154,76 @@ async def test_invalid_bodies(vault: VaultResponder, subject: VaultSubject, body
 
 async def test_unknown_subject_is_invalid(vault: VaultResponder) -> None:
     assert (await vault.handle("vault.v1.nope", b"{}")).error is VaultError.INVALID
+    # the shared subjects of old and any operation a caller does not have are served by nobody
+    body = GetRequest(request_id=uuid.uuid4(), purpose="queue").model_dump_json().encode()
+    for subject in (VaultSubject.GET.value, vault_subject(VaultSubject.GET, "intake"),
+                    vault_subject(VaultSubject.PUT, "billing"), vault_subject(VaultSubject.ADD_STATEMENT, "billing")):
+        assert subject not in ROUTES
+        assert (await vault.handle(subject, body)).error is VaultError.INVALID
+
+
+def test_one_subject_per_operation_and_caller() -> None:
+    assert sorted(ROUTES) == sorted([
+        "vault.v1.put.intake", "vault.v1.claim.intake",
+        "vault.v1.get.session", "vault.v1.statement.session", "vault.v1.address.session", "vault.v1.claim.session",
+        "vault.v1.get.billing"])
+    assert all(ROUTES[s][2] == VaultCaller(s.rsplit(".", 1)[1]) for s in ROUTES)
+    assert {c: sorted(r.purposes) for c, r in CALLERS.items()} == {
+        VaultCaller.INTAKE: [], VaultCaller.SESSION: ["queue"], VaultCaller.BILLING: ["billing", "customer_account"]}
+
+
+@pytest.mark.parametrize(("caller", "purpose"), [("billing", "queue"), ("session", "billing"),
+                                                 ("session", "customer_account"), ("billing", "data_subject_access"),
+                                                 ("session", "data_subject_access")])
+async def test_a_caller_reads_only_for_its_own_purposes(vault: VaultResponder, store: FakeVaultStore,
+                                                        clock: Clock, caller: str, purpose: str) -> None:
+    rid = uuid.uuid4()
+    await put(vault, rid)
+    reply = await get(vault, rid, purpose, caller=caller)
+    assert (reply.ok, reply.error, reply.entry) == (False, VaultError.FORBIDDEN, None)
+    assert store.s.access_log == [(rid, purpose, "forbidden", clock.now, caller)]
+    # its own purposes are served
+    own = "queue" if caller == "session" else "billing"
+    assert (await get(vault, rid, own, caller=caller)).ok
+    assert store.s.access_log[-1] == (rid, own, "ok", clock.now, caller)
+
+
+# ---------------------------------------------------------------- claims: withdraw vs start
+def test_decide_claim() -> None:
+    assert decide_claim(erased=True, has_entry=False, existing=None, new="withdrawn") is Write.ERASED
+    assert decide_claim(erased=False, has_entry=False, existing=None, new="withdrawn") is Write.NOT_FOUND
+    assert decide_claim(erased=False, has_entry=True, existing=None, new="withdrawn") is Write.STORE
+    assert decide_claim(erased=False, has_entry=True, existing="withdrawn", new="withdrawn") is Write.UNCHANGED
+    assert decide_claim(erased=False, has_entry=True, existing="session_started", new="withdrawn") is Write.CONFLICT
+
+
+async def test_the_first_claim_wins_the_same_again_is_ok_the_other_is_refused(
+        vault: VaultResponder, store: FakeVaultStore, clock: Clock) -> None:
+    rid = uuid.uuid4()
+    await put(vault, rid)
+    assert (await claim(vault, rid, "session_started", "session")).ok
+    assert (await claim(vault, rid, "session_started", "session")).ok  # a retry
+    lost = await claim(vault, rid, "withdrawn", "intake")
+    assert (lost.ok, lost.error) == (False, VaultError.CLAIMED)
+    assert store.s.claims[rid][0] == "session_started"
+    assert [(p, o, c) for _, p, o, _, c in store.s.access_log] == [
+        ("claim_session_started", "ok", "session"), ("claim_session_started", "unchanged", "session"),
+        ("claim_withdrawn", "claimed", "intake")]
+
+
+async def test_a_caller_claims_only_its_own_outcome_and_never_after_erasure(
+        vault: VaultResponder, store: FakeVaultStore, uows: FakeUnitsOfWork, clock: Clock) -> None:
+    rid = uuid.uuid4()
+    await put(vault, rid)
+    assert (await claim(vault, rid, "withdrawn", "session")).error is VaultError.FORBIDDEN
+    assert (await claim(vault, rid, "session_started", "intake")).error is VaultError.FORBIDDEN
+    assert (await claim(vault, uuid.uuid4(), "withdrawn", "intake")).error is VaultError.NOT_FOUND
+    assert rid not in store.s.claims
+    assert (await claim(vault, rid, "withdrawn", "intake")).ok
+    await erase_now(uows, store, rid, clock.advance(hours=1))
+    for outcome, caller in (("withdrawn", "intake"), ("session_started", "session")):
+        assert (await claim(vault, rid, outcome, caller)).error is VaultError.ERASED
+    assert rid not in store.s.claims
 
 
 async def test_internal_failure_replies_internal_without_data(

@@ -18,6 +18,7 @@ from fw_contracts.events import (
     PersonalDataErased,
     SessionEnded,
     SessionStarted,
+    SessionTakenOver,
     SupportRequestCreated,
     SupportRequestWithdrawn,
 )
@@ -25,7 +26,7 @@ from fw_contracts.wire import VaultSubject
 
 CONTRACT = ServiceContract(
     service="session",
-    publishes=[SessionStarted, CustomerPromoted, SessionEnded, BillingAddressProvided],
+    publishes=[SessionStarted, CustomerPromoted, SessionEnded, SessionTakenOver, BillingAddressProvided],
     consumes={
         SupportRequestCreated: {"request_id", "ticket", "customer_type", "occurred_at",
                                 "correlation_id", "event_id"},
@@ -35,5 +36,5 @@ CONTRACT = ServiceContract(
         # application/billing.py + domain/billing.py: shown on the session until the address is given
         BillingBlocked: {"session_id", "request_id", "missing", "occurred_at", "correlation_id"},
     },
-    vault_requests=[VaultSubject.GET, VaultSubject.ADD_STATEMENT, VaultSubject.ADDRESS],
+    vault_requests=[VaultSubject.GET, VaultSubject.ADD_STATEMENT, VaultSubject.ADDRESS, VaultSubject.CLAIM],
 )

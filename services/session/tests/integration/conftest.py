@@ -1,7 +1,8 @@
 """A running session service over real NATS + PostgreSQL, with a test-only vault stub.
 
-The real vault (retention) is built elsewhere; the stub answers ``vault.v1.get`` and
-``vault.v1.statement`` with the contract's reply models, like the real one.
+The real vault (retention) is built elsewhere; the stub answers ``vault.v1.get.session``,
+``vault.v1.statement.session`` and ``vault.v1.address.session`` with the contract's reply models,
+like the real one.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from fw_contracts.events import SupportRequestCreated, TermsAcceptance
 from fw_contracts.vault import (
     Address,
     AddressRequest,
+    ClaimRequest,
     GetRequest,
     PersonalData,
     PromotionStatement,
@@ -29,7 +31,7 @@ from fw_contracts.vault import (
     VaultError,
     VaultReply,
 )
-from fw_contracts.wire import VaultSubject
+from fw_contracts.wire import VaultSubject, vault_subject
 from fw_platform.bus import connect
 from fw_session.bootstrap import create_app
 from fw_session.settings import Settings
@@ -59,12 +61,16 @@ class VaultStub:
     statements: dict[uuid.UUID, PromotionStatement] = field(default_factory=dict)
     erased: set[uuid.UUID] = field(default_factory=set)
     addresses: dict[uuid.UUID, Address] = field(default_factory=dict)
+    #: request id -> the outcome claimed first (a test may preset ``withdrawn``)
+    claims: dict[uuid.UUID, str] = field(default_factory=dict)
     subs: list[Subscription] = field(default_factory=list)
 
     async def start(self) -> None:
-        self.subs = [await self.nc.subscribe(VaultSubject.GET, cb=self._get),
-                     await self.nc.subscribe(VaultSubject.ADD_STATEMENT, cb=self._statement),
-                     await self.nc.subscribe(VaultSubject.ADDRESS, cb=self._address)]
+        # session's own subjects (vault.v1.<operation>.session), as the real vault serves them
+        self.subs = [await self.nc.subscribe(vault_subject(VaultSubject.GET, "session"), cb=self._get),
+                     await self.nc.subscribe(vault_subject(VaultSubject.ADD_STATEMENT, "session"), cb=self._statement),
+                     await self.nc.subscribe(vault_subject(VaultSubject.ADDRESS, "session"), cb=self._address),
+                     await self.nc.subscribe(vault_subject(VaultSubject.CLAIM, "session"), cb=self._claim)]
         await self.nc.flush()
 
     async def stop(self) -> None:
@@ -93,6 +99,13 @@ class VaultStub:
             self.addresses[req.request_id] = req.address
             reply = VaultReply(ok=True)
         await msg.respond(reply.model_dump_json().encode())
+
+    async def _claim(self, msg: Msg) -> None:
+        req = ClaimRequest.model_validate_json(msg.data)
+        reply = self._refusal(req.request_id)
+        if reply is None and self.claims.setdefault(req.request_id, req.outcome) != req.outcome:
+            reply = VaultReply(ok=False, error=VaultError.CLAIMED)
+        await msg.respond((reply or VaultReply(ok=True)).model_dump_json().encode())
 
     async def _statement(self, msg: Msg) -> None:
         req = StatementRequest.model_validate_json(msg.data)
@@ -176,7 +189,9 @@ async def harness(fw_env: Any) -> AsyncIterator[Harness]:
         async with app.router.lifespan_context(app):
             for consumer in app.state.runtime.consumers:
                 await asyncio.wait_for(consumer.ready.wait(), 10)
-            async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t") as client:
+            # names the acting technician like the web does (tech-07 unless a test says otherwise)
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t",
+                                         headers={"Fw-Technician": "tech-07"}) as client:
                 yield Harness(app, client, clock, nc, vault)
     finally:
         await nc.close()

@@ -67,7 +67,7 @@ async def test_queue_start_promote_end_publishes_three_events_in_order(harness: 
     state = (await h.client.get(f"/api/sessions/{sid}")).json()
     assert state["status"] == "ended" and state["duration_seconds"] == 1835 and state["promoted"]
     from_stream = replay(events)
-    assert from_stream == await h.app.state.service.get(uuid.UUID(sid))
+    assert from_stream == await h.app.state.service.get(uuid.UUID(sid), "tech-07")
     stored = await h.db("SELECT event_id FROM session_events ORDER BY version")
     assert [r["event_id"] for r in stored] == [e.event_id for e in events]
 

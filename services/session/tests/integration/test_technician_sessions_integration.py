@@ -108,7 +108,7 @@ async def test_running_and_ended_sessions_of_one_technician(harness: Any) -> Non
 
     # the row's summary is the fold of the session's own events
     for name, session_id in sid.items():
-        state = await h.app.state.service.get(uuid.UUID(session_id))
+        state = await h.app.state.service.get(uuid.UUID(session_id), "tech-08" if name == "c" else "tech-07")
         [row] = await h.db("SELECT technician, started_at, ended_at, duration_seconds FROM sessions"
                            " WHERE session_id = $1", uuid.UUID(session_id))
         assert (row["technician"], row["started_at"], row["ended_at"], row["duration_seconds"]) == (

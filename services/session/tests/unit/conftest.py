@@ -117,6 +117,8 @@ class FakeVault:
         self.refuse_address: VaultError | None = None
         self.available = True
         self.refuse_statement: VaultError | None = None
+        #: request id -> the outcome claimed first (``session_started`` or ``withdrawn``)
+        self.claims: dict[uuid.UUID, str] = {}
 
     async def personal_data(self, request_id: uuid.UUID) -> PersonalData | None:
         if not self.available:
@@ -136,6 +138,13 @@ class FakeVault:
         if self.refuse_address:
             raise VaultRejected(self.refuse_address)
         self.addresses[request_id] = address
+
+    async def claim_start(self, request_id: uuid.UUID) -> None:
+        """Like the vault's claim: the first outcome wins (a test may preset ``claims``)."""
+        if not self.available:
+            raise VaultUnavailable("TimeoutError")
+        if self.claims.setdefault(request_id, "session_started") != "session_started":
+            raise VaultRejected(VaultError.CLAIMED)
 
 
 class FakeUow:

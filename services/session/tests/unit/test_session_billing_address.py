@@ -58,19 +58,19 @@ async def ended_session(world) -> tuple[uuid.UUID, uuid.UUID]:  # type: ignore[n
     rid = await world.waiting_request()
     session = await world.service.start(rid, "tech-07")
     world.clock.advance(4000)
-    await world.service.end(session.session_id)
+    await world.service.end(session.session_id, "tech-07")
     return session.session_id, rid
 
 
 async def test_handler_and_command(world) -> None:  # type: ignore[no-untyped-def]
     sid, rid = await ended_session(world)
     with pytest.raises(BillingNotBlocked):
-        await world.billing.provide(sid, Address(**ADDRESS))
+        await world.billing.provide(sid, Address(**ADDRESS), "tech-07")
     assert await world.deliver(blocked(sid, rid)) == []
-    view = await world.billing.view(sid)
+    view = await world.billing.view(sid, "tech-07")
     assert view.block is not None and view.block.waiting
     world.uow.published.clear()
-    view = await world.billing.provide(sid, Address(**ADDRESS))
+    view = await world.billing.provide(sid, Address(**ADDRESS), "tech-07")
     assert view.block is not None and not view.block.waiting
     assert world.vault.addresses[rid] == Address(**ADDRESS)
     [event] = world.uow.published
@@ -86,11 +86,11 @@ async def test_vault_refusal_or_absence_emits_nothing(world) -> None:  # type: i
     world.uow.published.clear()
     world.vault.available = False
     with pytest.raises(VaultUnavailable):
-        await world.billing.provide(sid, Address(**ADDRESS))
+        await world.billing.provide(sid, Address(**ADDRESS), "tech-07")
     world.vault.available, world.vault.refuse_address = True, VaultError.ERASED
     with pytest.raises(VaultRejected):
-        await world.billing.provide(sid, Address(**ADDRESS))
-    assert world.uow.published == [] and (await world.billing.view(sid)).block.waiting
+        await world.billing.provide(sid, Address(**ADDRESS), "tech-07")
+    assert world.uow.published == [] and (await world.billing.view(sid, "tech-07")).block.waiting
 
 
 def erased(request_id: uuid.UUID, reason: ErasureReason, at=T0 + timedelta(days=90)) -> PersonalDataErased:  # type: ignore[no-untyped-def]
@@ -113,15 +113,15 @@ async def test_erasure_at_the_end_of_the_hold_closes_the_block(world) -> None:  
     await world.deliver(blocked(sid, rid))
     gone = erased(rid, ErasureReason.ABANDONED)
     assert await world.deliver(gone) == []
-    view = await world.billing.view(sid)
+    view = await world.billing.view(sid, "tech-07")
     assert view.block_state is BlockState.CLOSED_DATA_ERASED and view.request.erased_at == gone.erased_at
     world.uow.published.clear()
     with pytest.raises(BillingClosedDataErased):  # too late: refused before the vault is asked
-        await world.billing.provide(sid, Address(**ADDRESS))
+        await world.billing.provide(sid, Address(**ADDRESS), "tech-07")
     assert world.uow.published == [] and world.vault.addresses == {}
     # a later erasure event (e.g. the lost claim's SessionNotBilled erasing again) keeps the first reason
     await world.deliver(erased(rid, ErasureReason.NOT_BILLED, T0 + timedelta(days=91)))
-    assert (await world.billing.view(sid)).request.erasure_reason is ErasureReason.ABANDONED
+    assert (await world.billing.view(sid, "tech-07")).request.erasure_reason is ErasureReason.ABANDONED
 
 
 @pytest.fixture
@@ -130,7 +130,8 @@ def client(world):  # type: ignore[no-untyped-def]
     platform_http.install(app, Runtime("session", Settings(), MIGRATIONS), custom_messages=MESSAGES)
     install_error_handlers(app)
     app.include_router(build_router(world.service, world.billing))
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t")
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t",
+                             headers={"Fw-Technician": "tech-07"})
 
 
 async def test_http(world, client) -> None:  # type: ignore[no-untyped-def]
@@ -142,6 +143,12 @@ async def test_http(world, client) -> None:  # type: ignore[no-untyped-def]
     await world.deliver(blocked(sid, rid))
     state = (await client.get(f"/api/sessions/{sid}")).json()
     assert state["billing_blocked"] is True and state["missing"] == ["billing_address"]
+    # only the session's technician provides the address (and sees the session)
+    other = {"Fw-Technician": "tech-08"}
+    r = await client.post(f"/api/sessions/{sid}/billing-address", json=ADDRESS, headers=other)
+    assert r.status_code == 403 and r.json()["code"] == "session_of_another_technician"
+    assert (await client.get(f"/api/sessions/{sid}", headers=other)).status_code == 403
+    assert rid not in world.vault.addresses
     r = await client.post(f"/api/sessions/{sid}/billing-address", json={**ADDRESS, "country": "de"})
     assert r.status_code == 200 and r.json()["billing_blocked"] is False
     assert world.vault.addresses[rid].country == "DE"

@@ -21,7 +21,9 @@ def client(world):  # type: ignore[no-untyped-def]
     platform_http.install(app, Runtime("session", Settings(), MIGRATIONS))
     install_error_handlers(app)
     app.include_router(build_router(world.service))
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t")
+    # The front end names the signed-in technician on every call (tech-07 unless a test says otherwise).
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t",
+                             headers={"Fw-Technician": "tech-07"})
 
 
 def assert_problem(resp: httpx.Response, status: int, code: str) -> None:
@@ -108,4 +110,59 @@ async def test_vault_refusals_map_to_409_or_503(world, client) -> None:  # type:
                                 (VaultError.FORBIDDEN, 503, "vault_refused")):
         world.vault.refuse_statement = error
         assert_problem(await client.post(f"/api/sessions/{sid}/promotion", json={"statement": "ja"}), status, code)
+    assert [type(e).__name__ for e in world.uow.published] == ["SessionStarted"]
+
+
+async def test_another_technician_gets_403_everywhere_until_a_recorded_takeover(world, client) -> None:  # type: ignore[no-untyped-def]
+    rid = await world.waiting_request()
+    sid = (await client.post("/api/sessions", json={"request_id": str(rid), "technician": "tech-07"})).json()[
+        "session_id"]
+    other = {"Fw-Technician": "tech-08"}
+    for resp in (await client.get(f"/api/sessions/{sid}", headers=other),
+                 await client.post(f"/api/sessions/{sid}/promotion", json={"statement": "ja"}, headers=other),
+                 await client.post(f"/api/sessions/{sid}/end", headers=other)):
+        assert_problem(resp, 403, "session_of_another_technician")
+        assert "tech-07" not in resp.text
+    assert [type(e).__name__ for e in world.uow.published] == ["SessionStarted"]
+    # the takeover is explicit and recorded; then the roles swap
+    resp = await client.post(f"/api/sessions/{sid}/takeover", headers=other)
+    assert resp.status_code == 200 and resp.json()["technician"] == "tech-08"
+    assert_problem(await client.post(f"/api/sessions/{sid}/takeover", headers=other), 409, "session_already_yours")
+    assert_problem(await client.post(f"/api/sessions/{sid}/end"), 403, "session_of_another_technician")
+    resp = await client.post(f"/api/sessions/{sid}/promotion", json={"statement": "Ja, bitte."}, headers=other)
+    assert resp.status_code == 201
+    assert world.vault.statements[rid].technician == "tech-08"
+    assert (await client.post(f"/api/sessions/{sid}/end", headers=other)).json()["status"] == "ended"
+    assert [type(e).__name__ for e in world.uow.published] == [
+        "SessionStarted", "SessionTakenOver", "CustomerPromoted", "SessionEnded"]
+    taken = world.uow.published[1]
+    assert (taken.from_technician, taken.to_technician, taken.taken_over_by) == ("tech-07", "tech-08", "tech-08")
+    assert all(e.technician == "tech-08" for e in world.uow.published[2:])
+
+
+async def test_a_lead_may_hand_a_session_on(world, client) -> None:  # type: ignore[no-untyped-def]
+    rid = await world.waiting_request()
+    sid = (await client.post("/api/sessions", json={"request_id": str(rid), "technician": "tech-07"})).json()[
+        "session_id"]
+    resp = await client.post(f"/api/sessions/{sid}/takeover", json={"to_technician": "tech-09"},
+                             headers={"Fw-Technician": "lead-1"})
+    assert resp.status_code == 200 and resp.json()["technician"] == "tech-09"
+    taken = world.uow.published[-1]
+    assert (taken.from_technician, taken.to_technician, taken.taken_over_by) == ("tech-07", "tech-09", "lead-1")
+    assert_problem(await client.post(f"/api/sessions/{sid}/takeover", json={"to_technician": "Erika M"}),
+                   422, "invalid_input")
+
+
+@pytest.mark.parametrize("headers", [{"Fw-Technician": ""}, {"Fw-Technician": "Erika Mustermann"}, {}])
+async def test_a_call_without_an_acting_technician_is_refused(world, client, headers) -> None:  # type: ignore[no-untyped-def]
+    rid = await world.waiting_request()
+    sid = (await client.post("/api/sessions", json={"request_id": str(rid), "technician": "tech-07"})).json()[
+        "session_id"]
+    anonymous = httpx.AsyncClient(transport=client._transport, base_url="http://t", headers=headers)
+    for resp in (await anonymous.get(f"/api/sessions/{sid}"),
+                 await anonymous.post(f"/api/sessions/{sid}/end"),
+                 await anonymous.post(f"/api/sessions/{sid}/takeover"),
+                 await anonymous.post(f"/api/sessions/{sid}/promotion", json={"statement": "ja"})):
+        assert_problem(resp, 400, "acting_technician_required")
+        assert "Erika" not in resp.text
     assert [type(e).__name__ for e in world.uow.published] == ["SessionStarted"]

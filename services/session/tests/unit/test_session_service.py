@@ -13,6 +13,7 @@ from fw_contracts.events import (
     PersonalDataErased,
     SessionEnded,
     SessionStarted,
+    SessionTakenOver,
     SupportRequestWithdrawn,
 )
 from fw_contracts.vault import VaultError
@@ -23,6 +24,7 @@ from fw_session.domain.errors import (
     RequestAlreadyStarted,
     RequestErased,
     RequestWithdrawn,
+    NotYourSession,
     SessionAlreadyEnded,
     UnknownRequest,
     UnknownSession,
@@ -34,9 +36,9 @@ async def test_start_promote_end_emits_three_events_with_exact_duration(world) -
     rid = await world.waiting_request()
     started = await world.service.start(rid, "tech-07")
     world.clock.advance(600)
-    await world.service.record_promotion(started.session_id, "  Ja, ich möchte Stammkunde werden.  ")
+    await world.service.record_promotion(started.session_id, "  Ja, ich möchte Stammkunde werden.  ", "tech-07")
     world.clock.advance(125)
-    ended = await world.service.end(started.session_id)
+    ended = await world.service.end(started.session_id, "tech-07")
 
     s, p, e = world.uow.published
     assert isinstance(s, SessionStarted) and isinstance(p, CustomerPromoted) and isinstance(e, SessionEnded)
@@ -47,33 +49,84 @@ async def test_start_promote_end_emits_three_events_with_exact_duration(world) -
     assert p.statement_sha256 == hashlib.sha256(said.text.encode()).hexdigest()
     assert p.stated_at == said.stated_at
     assert world.stores.requests.rows[rid].status is RequestStatus.STARTED
-    assert await world.service.get(started.session_id) == ended
+    assert await world.service.get(started.session_id, "tech-07") == ended
 
 
 async def test_wrong_orders_emit_nothing(world) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(UnknownRequest):
         await world.service.start(uuid.uuid4(), "tech-07")
     with pytest.raises(UnknownSession):
-        await world.service.end(uuid.uuid4())
+        await world.service.end(uuid.uuid4(), "tech-07")
     with pytest.raises(UnknownSession):
-        await world.service.record_promotion(uuid.uuid4(), "ja")
+        await world.service.record_promotion(uuid.uuid4(), "ja", "tech-07")
     with pytest.raises(UnknownSession):
-        await world.service.get(uuid.uuid4())
+        await world.service.get(uuid.uuid4(), "tech-07")
     rid = await world.waiting_request()
     session = await world.service.start(rid, "tech-07")
     emitted = len(world.uow.published)
     with pytest.raises(RequestAlreadyStarted):
         await world.service.start(rid, "tech-08")
-    await world.service.record_promotion(session.session_id, "ja")
+    await world.service.record_promotion(session.session_id, "ja", "tech-07")
     with pytest.raises(AlreadyPromoted):
-        await world.service.record_promotion(session.session_id, "nochmal")
-    await world.service.end(session.session_id)
+        await world.service.record_promotion(session.session_id, "nochmal", "tech-07")
+    await world.service.end(session.session_id, "tech-07")
     with pytest.raises(SessionAlreadyEnded):
-        await world.service.end(session.session_id)
+        await world.service.end(session.session_id, "tech-07")
     with pytest.raises(SessionAlreadyEnded):
-        await world.service.record_promotion(session.session_id, "ja")
+        await world.service.record_promotion(session.session_id, "ja", "tech-07")
     assert len(world.uow.published) == emitted + 2
     assert world.vault.statements[rid].text == "ja"
+
+
+async def test_another_technician_can_neither_read_nor_change_a_session(world) -> None:  # type: ignore[no-untyped-def]
+    rid = await world.waiting_request()
+    session = await world.service.start(rid, "tech-07")
+    emitted = len(world.uow.published)
+    with pytest.raises(NotYourSession):
+        await world.service.get(session.session_id, "tech-08")
+    with pytest.raises(NotYourSession):
+        await world.service.record_promotion(session.session_id, "ja", "tech-08")
+    with pytest.raises(NotYourSession):
+        await world.service.end(session.session_id, "tech-08")
+    assert len(world.uow.published) == emitted and rid not in world.vault.statements
+    assert (await world.service.get(session.session_id, "tech-07")).status.value == "running"
+
+
+async def test_takeover_moves_the_session_and_statements_record_the_acting_technician(world) -> None:  # type: ignore[no-untyped-def]
+    rid = await world.waiting_request()
+    session = await world.service.start(rid, "tech-07")
+    world.clock.advance(60)
+    taken = await world.service.take_over(session.session_id, "tech-08")
+    assert taken.technician == "tech-08"
+    event = world.uow.published[-1]
+    assert isinstance(event, SessionTakenOver)
+    assert (event.from_technician, event.to_technician, event.taken_over_by) == ("tech-07", "tech-08", "tech-08")
+    with pytest.raises(NotYourSession):
+        await world.service.end(session.session_id, "tech-07")
+    await world.service.record_promotion(session.session_id, "Ja, gerne.", "tech-08")
+    promoted = world.uow.published[-1]
+    assert isinstance(promoted, CustomerPromoted) and promoted.technician == "tech-08"
+    assert world.vault.statements[rid].technician == "tech-08"
+    ended = await world.service.end(session.session_id, "tech-08")
+    assert ended.technician == "tech-08" and world.uow.published[-1].technician == "tech-08"
+    assert [s.session_id for s in await world.service.of_technician("tech-08", ended.status, 10)] == [session.session_id]
+    assert await world.service.of_technician("tech-07", ended.status, 10) == []
+
+
+async def test_a_withdrawal_that_won_at_the_vault_refuses_the_start(world) -> None:  # type: ignore[no-untyped-def]
+    # the queue has not seen the withdrawal yet; the vault has its claim
+    rid = await world.waiting_request()
+    world.vault.claims[rid] = "withdrawn"
+    with pytest.raises(RequestWithdrawn):
+        await world.service.start(rid, "tech-07")
+    assert world.uow.published == [] and world.stores.requests.rows[rid].status is RequestStatus.WAITING
+    assert world.stores.sessions.events == {}
+    # without the vault no start is decided
+    other = await world.waiting_request()
+    world.vault.available = False
+    with pytest.raises(VaultUnavailable):
+        await world.service.start(other, "tech-07")
+    assert world.uow.published == [] and other not in world.vault.claims
 
 
 async def test_promotion_without_vault_emits_nothing(world) -> None:  # type: ignore[no-untyped-def]
@@ -81,12 +134,12 @@ async def test_promotion_without_vault_emits_nothing(world) -> None:  # type: ig
     session = await world.service.start(rid, "tech-07")
     world.vault.available = False
     with pytest.raises(VaultUnavailable):
-        await world.service.record_promotion(session.session_id, "ja")
+        await world.service.record_promotion(session.session_id, "ja", "tech-07")
     world.vault.refuse_statement, world.vault.available = VaultError.ERASED, True
     with pytest.raises(VaultRejected):
-        await world.service.record_promotion(session.session_id, "ja")
+        await world.service.record_promotion(session.session_id, "ja", "tech-07")
     assert [type(e) for e in world.uow.published] == [SessionStarted]
-    assert not (await world.service.get(session.session_id)).promoted
+    assert not (await world.service.get(session.session_id, "tech-07")).promoted
 
 
 async def test_queue_oldest_first_with_vault_data_and_waiting_time(world) -> None:  # type: ignore[no-untyped-def]

@@ -116,9 +116,23 @@ class FakeServices:
                                             "started_at", "ended_at", "duration_seconds")}
                      for s in (own if status == "running" else own[::-1])][:limit]
             return httpx.Response(200, json={"technician": tech, "status": status, "limit": limit, "items": items})
-        m = re.fullmatch(r"/api/sessions/([0-9a-f-]+)(/end|/promotion)?", path)
+        m = re.fullmatch(r"/api/sessions/([0-9a-f-]+)(/end|/promotion|/takeover)?", path)
         if m and m.group(1) in self.sessions:
             s = self.sessions[m.group(1)]
+            # like session: every call names the acting technician; only the session's may act
+            acting = request.headers.get("Fw-Technician")
+            if not acting:
+                return httpx.Response(400, json={"code": "acting_technician_required", "message_de": "x",
+                                                 "message_en": "x"})
+            if m.group(2) == "/takeover":
+                if s["status"] != "running":
+                    return httpx.Response(409, json={"code": "session_ended", "message_en": "x",
+                                                     "message_de": "Die Sitzung ist bereits beendet."})
+                s["technician"] = acting
+                return httpx.Response(200, json=s)
+            if acting != s["technician"]:
+                return httpx.Response(403, json={"code": "session_of_another_technician", "message_en": "x",
+                                                 "message_de": "Diese Sitzung gehört jemand anderem."})
             if m.group(2) == "/end":
                 s.update(status="ended", ended_at="2026-05-04T10:00:00Z", duration_seconds=60)
             elif m.group(2) == "/promotion":

@@ -80,3 +80,40 @@ async def test_session_service_unreachable_is_said_plainly_not_a_500(web) -> Non
     running = _running_section(page.text)
     assert 'class="note note-error"' in running and UNREACHABLE in running
     assert 'id="ended-sessions"' not in page.text  # one message is enough
+
+
+async def test_another_technicians_session_offers_a_recorded_takeover_not_the_session(web) -> None:  # type: ignore[no-untyped-def]
+    await web.sign_in("technik")
+    mine = await _start_session(web, web.client)
+    other = str(uuid.uuid4())
+    web.services.sessions[other] = {**web.services.sessions[mine], "session_id": other, "technician": "tech-99",
+                                    "ticket": "ZZ99-ZZ9"}
+    page = await web.client.get(f"/technik/sitzungen/{other}")
+    assert page.status_code == 403
+    assert "Sitzung übernehmen" in page.text and f'action="/technik/sitzungen/{other}/uebernehmen"' in page.text
+    assert "Sitzung beenden" not in page.text and "ZZ99-ZZ9" not in page.text
+    # ending it without a takeover is refused by session, and said so
+    refused = await web.client.post(f"/technik/sitzungen/{other}/beenden", data={"csrf_token": web.csrf_of(page.text)})
+    assert refused.status_code == 303 and web.services.sessions[other]["status"] == "running"
+    assert (await web.client.get(f"/technik/sitzungen/{other}/abrechnung")).status_code == 403
+
+    taken = await web.client.post(f"/technik/sitzungen/{other}/uebernehmen", data={"csrf_token": web.csrf_of(page.text)})
+    assert taken.status_code == 303 and taken.headers["location"] == f"/technik/sitzungen/{other}"
+    assert web.services.sessions[other]["technician"] == "technik"
+    now_mine = await web.client.get(f"/technik/sitzungen/{other}")
+    assert now_mine.status_code == 200 and "Sie haben die Sitzung übernommen." in now_mine.text
+    assert "Sitzung beenden" in now_mine.text
+    # every call about a session named the signed-in technician
+    about = [r for r in web.services.seen if r.url.port == 8082 and r.url.path.startswith("/api/sessions/")]
+    assert about and {r.headers.get("Fw-Technician") for r in about} == {"technik"}
+    takeovers = [r for r in about if r.url.path.endswith("/takeover")]
+    assert len(takeovers) == 1 and takeovers[0].method == "POST"
+
+
+async def test_a_takeover_without_csrf_is_refused(web) -> None:  # type: ignore[no-untyped-def]
+    await web.sign_in("technik")
+    sid = await _start_session(web, web.client)
+    web.services.sessions[sid]["technician"] = "tech-99"
+    resp = await web.client.post(f"/technik/sitzungen/{sid}/uebernehmen", data={})
+    assert resp.status_code in (400, 403)
+    assert web.services.sessions[sid]["technician"] == "tech-99"

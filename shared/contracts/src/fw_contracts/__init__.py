@@ -3,9 +3,9 @@
 from fw_contracts.base import Event, utcnow
 from fw_contracts.events import *  # noqa: F403
 from fw_contracts.registry import ALL_EVENTS, BY_SUBJECT, BY_TYPE, UndecodableEvent, decode
-from fw_contracts.wire import STREAM_NAME, STREAM_SUBJECTS, Header, VaultSubject
+from fw_contracts.wire import STREAM_NAME, STREAM_SUBJECTS, Header, VaultCaller, VaultSubject, vault_subject
 
 __all__ = [
     "ALL_EVENTS", "BY_SUBJECT", "BY_TYPE", "Event", "Header", "STREAM_NAME", "STREAM_SUBJECTS",
-    "UndecodableEvent", "VaultSubject", "decode", "utcnow",
+    "UndecodableEvent", "VaultCaller", "VaultSubject", "decode", "utcnow", "vault_subject",
 ]

@@ -112,6 +112,26 @@ class SessionEnded(Event):
     promoted: bool = False
 
 
+class SessionTakenOver(Event):
+    """A running session changed hands: from now on it belongs to ``to_technician``.
+
+    A session belongs to the technician who started it; only this explicit, recorded takeover
+    moves it. ``taken_over_by`` is who did it: the new technician, or a lead handing it on.
+    Pseudonymous staff handles only.
+    """
+
+    producer = "session"
+    event_type: Literal["SessionTakenOver"] = "SessionTakenOver"
+    schema_version: Literal[1] = 1
+
+    session_id: uuid.UUID
+    request_id: uuid.UUID
+    from_technician: TechnicianId
+    to_technician: TechnicianId
+    taken_over_by: TechnicianId
+    taken_over_at: AwareDatetime
+
+
 class BillingAddressProvided(Event):
     """The technician entered the billing address that a blocked full invoice was missing.
 

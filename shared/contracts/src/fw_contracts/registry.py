@@ -18,6 +18,7 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     ev.SessionStarted,
     ev.CustomerPromoted,
     ev.SessionEnded,
+    ev.SessionTakenOver,
     ev.BillingAddressProvided,
     ev.InvoiceIssued,
     ev.InvoiceCancelled,

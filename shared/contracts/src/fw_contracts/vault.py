@@ -49,8 +49,11 @@ class VaultError(StrEnum):
     NOT_FOUND = "not_found"
     EXISTS = "exists"
     INVALID = "invalid"
+    #: The caller may not do this (e.g. read for a purpose that is not its own).
     FORBIDDEN = "forbidden"
     INTERNAL = "internal"
+    #: The request's outcome was already decided the other way (``ClaimRequest``).
+    CLAIMED = "claimed"
 
 
 class PutRequest(_Frozen):
@@ -58,10 +61,15 @@ class PutRequest(_Frozen):
     data: PersonalData
 
 
+#: Why a caller reads a request's data (purpose limitation). Each caller is bound to its own
+#: purposes by the vault: session to ``queue``, billing to ``billing`` and ``customer_account``.
+Purpose = Literal["queue", "billing", "customer_account", "data_subject_access"]
+
+
 class GetRequest(_Frozen):
     request_id: uuid.UUID
-    #: Who asks and why (purpose limitation), recorded in the vault's access log.
-    purpose: Literal["queue", "billing", "customer_account", "data_subject_access"]
+    #: Why (purpose limitation); who asks is the subject's last token. Both are in the access log.
+    purpose: Purpose
 
 
 class StatementRequest(_Frozen):
@@ -78,6 +86,23 @@ class AddressRequest(_Frozen):
 
     request_id: uuid.UUID
     address: Address
+
+
+#: The two ways a waiting request can end before anyone works on it: a technician starts the
+#: session (claimed by session) or the customer withdraws (claimed by intake).
+ClaimOutcome = Literal["session_started", "withdrawn"]
+
+
+class ClaimRequest(_Frozen):
+    """Decide the request's outcome, once (``vault.v1.claim.<caller>``).
+
+    The first claim wins and is kept; the same claim again is ``ok`` (a retry), the other one is
+    refused with ``claimed``. So a start and a withdrawal sent at the same moment cannot both
+    succeed: the vault's per-request lock serialises them.
+    """
+
+    request_id: uuid.UUID
+    outcome: ClaimOutcome
 
 
 class VaultEntry(_Frozen):

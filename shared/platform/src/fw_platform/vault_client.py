@@ -1,9 +1,12 @@
-"""Client of the personal-data vault (request/reply over core NATS, never the stream)."""
+"""Client of the personal-data vault (request/reply over core NATS, never the stream).
+
+Every caller names itself: its requests go to its own subjects (``vault.v1.get.billing``), the
+only ones its NATS user may publish on, and the vault binds each caller to its purposes.
+"""
 
 from __future__ import annotations
 
 import uuid
-from typing import Literal
 
 from nats.aio.client import Client
 from nats.errors import NoRespondersError
@@ -12,16 +15,19 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from fw_contracts.vault import (
     Address,
     AddressRequest,
+    ClaimOutcome,
+    ClaimRequest,
     GetRequest,
     PersonalData,
     PromotionStatement,
+    Purpose,
     PutRequest,
     StatementRequest,
     VaultEntry,
     VaultError,
     VaultReply,
 )
-from fw_contracts.wire import VaultSubject
+from fw_contracts.wire import VaultCaller, VaultSubject, vault_subject
 from fw_platform.handling import TransientError
 
 
@@ -39,13 +45,16 @@ class VaultRefused(Exception):
 
 
 class VaultClient:
-    def __init__(self, nc: Client, timeout: float = 3.0) -> None:
+    """The vault as ``caller`` sees it (``intake``, ``session`` or ``billing``)."""
+
+    def __init__(self, nc: Client, caller: VaultCaller | str, timeout: float = 3.0) -> None:
         self._nc = nc
+        self.caller = VaultCaller(caller)
         self._timeout = timeout
 
-    async def _call(self, subject: VaultSubject, body: bytes) -> VaultReply:
+    async def _call(self, operation: VaultSubject, body: bytes) -> VaultReply:
         try:
-            msg = await self._nc.request(subject, body, timeout=self._timeout)
+            msg = await self._nc.request(vault_subject(operation, self.caller), body, timeout=self._timeout)
         except (NoRespondersError, NatsTimeoutError, TimeoutError) as exc:
             raise VaultUnavailable(type(exc).__name__) from None
         if msg.headers and msg.headers.get("Status") == "503":
@@ -61,8 +70,8 @@ class VaultClient:
     async def put(self, request_id: uuid.UUID, data: PersonalData) -> None:
         await self._call(VaultSubject.PUT, PutRequest(request_id=request_id, data=data).model_dump_json().encode())
 
-    async def get(self, request_id: uuid.UUID,
-                  purpose: Literal["queue", "billing", "customer_account", "data_subject_access"]) -> VaultEntry:
+    async def get(self, request_id: uuid.UUID, purpose: Purpose) -> VaultEntry:
+        """The request's data for ``purpose``; refused (``forbidden``) if it is not the caller's."""
         reply = await self._call(
             VaultSubject.GET, GetRequest(request_id=request_id, purpose=purpose).model_dump_json().encode())
         assert reply.entry is not None
@@ -78,3 +87,8 @@ class VaultClient:
         await self._call(
             VaultSubject.ADDRESS,
             AddressRequest(request_id=request_id, address=address).model_dump_json().encode())
+
+    async def claim(self, request_id: uuid.UUID, outcome: ClaimOutcome) -> None:
+        """Decide the request's outcome; :class:`VaultRefused` with ``claimed`` if the other won."""
+        await self._call(
+            VaultSubject.CLAIM, ClaimRequest(request_id=request_id, outcome=outcome).model_dump_json().encode())

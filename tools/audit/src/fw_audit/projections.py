@@ -7,7 +7,8 @@ keyed rows (key -> normalised value tuple) of these tables:
 table                       key                     value
 ==========================  ======================  ==========================================
 intake.support_requests     request_id              status (open/in_session/withdrawn/erased)
-session.sessions            session_id              request_id, ended?, duration_seconds
+session.sessions            session_id              request_id, ended?, duration_seconds,
+                                                    technician (after any SessionTakenOver)
 billing.invoices            number                  session_id, gross_total
 billing.cancellations       number                  invoice_number
 billing.customer_accounts   request_id              customer_number, closed? (CustomerAccountErased)
@@ -38,6 +39,7 @@ from fw_contracts.events import (
     PersonalDataErased,
     SessionEnded,
     SessionStarted,
+    SessionTakenOver,
     SupportRequestCreated,
     SupportRequestWithdrawn,
 )
@@ -58,7 +60,7 @@ QUERIES: dict[str, str] = {
     "intake.support_requests": "SELECT request_id::text, status FROM intake.support_requests",
     "session.sessions": (
         "SELECT s.session_id::text, s.request_id::text,"
-        " (e.payload ->> 'duration_seconds') IS NOT NULL, e.payload ->> 'duration_seconds'"
+        " (e.payload ->> 'duration_seconds') IS NOT NULL, e.payload ->> 'duration_seconds', s.technician"
         " FROM session.sessions s LEFT JOIN session.session_events e"
         " ON e.session_id = s.session_id AND e.event_type = 'SessionEnded'"),
     "billing.invoices": "SELECT number, session_id::text, gross_total FROM billing.invoices",
@@ -136,7 +138,7 @@ class ProjectionsCheck:
 
     def __init__(self) -> None:
         self._intake: dict[uuid.UUID, str] = {}
-        self._sessions: dict[uuid.UUID, tuple[str, str, str]] = {}
+        self._sessions: dict[uuid.UUID, tuple[str, str, str, str]] = {}
         self._invoices: Rows = {}
         self._cancellations: Rows = {}
         self._accounts: Rows = {}
@@ -151,9 +153,15 @@ class ProjectionsCheck:
             self._raise_status(e)
         if isinstance(e, SessionStarted):
             if e.session_id not in self._sessions:
-                self._sessions[e.session_id] = (str(e.request_id), "false", "")
+                self._sessions[e.session_id] = (str(e.request_id), "false", "", e.technician)
+        elif isinstance(e, SessionTakenOver):
+            # the session belongs to the new technician from now on (the live row moves with it)
+            request_id, ended, duration, _ = self._sessions.get(
+                e.session_id, (str(e.request_id), "false", "", ""))
+            self._sessions[e.session_id] = (request_id, ended, duration, e.to_technician)
         elif isinstance(e, SessionEnded):
-            self._sessions[e.session_id] = (str(e.request_id), "true", str(e.duration_seconds))
+            # ended by the session's technician at that moment (the owner after any takeover)
+            self._sessions[e.session_id] = (str(e.request_id), "true", str(e.duration_seconds), e.technician)
         elif isinstance(e, InvoiceIssued):
             self._invoices[e.invoice_number] = (str(e.session_id), norm(e.gross_total))
         elif isinstance(e, InvoiceCancelled):

@@ -118,7 +118,7 @@ async def invoice(http: httpx.AsyncClient, procs: dict[str, ServiceProcess], bod
     assert r.status_code == 201, r.text
     session_id = r.json()["session_id"]
     await asyncio.sleep(seconds)
-    r = await http.post(url("session", f"/api/sessions/{session_id}/end"))
+    r = await http.post(url("session", f"/api/sessions/{session_id}/end"), headers={"Fw-Technician": "tech-01"})
     assert r.status_code == 200, r.text
 
     async def issued() -> dict[str, Any] | None:

@@ -10,6 +10,7 @@ from fw_audit.model import Status
 from fw_audit.projections import LiveTables, ProjectionsCheck, checksum
 from fw_audit.scripted import every_lifecycle
 from fw_contracts import decode
+from fw_contracts.events import SessionEnded, SessionStarted, SessionTakenOver
 
 END = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
 
@@ -61,6 +62,29 @@ def test_unreadable_table_fails_and_no_database_is_skipped() -> None:
     assert [f.ids["table"] for f in res.failures] == ["session.sessions"]
     skipped = check.result(None)
     assert skipped.status is Status.SKIPPED and skipped.ok and "no database access" in skipped.notes[0]
+
+
+def test_a_takeover_moves_the_session_to_its_new_technician() -> None:
+    import uuid
+
+    check, _ = _check()
+    sid, rid = uuid.uuid4(), uuid.uuid4()
+    started = SessionStarted(session_id=sid, request_id=rid, technician="tech-07", started_at=END, occurred_at=END)
+    taken = SessionTakenOver(session_id=sid, request_id=rid, from_technician="tech-07", to_technician="tech-08",
+                             taken_over_by="tech-08", taken_over_at=END, occurred_at=END, **started.caused())
+    for n, e in enumerate((started, taken)):
+        check.feed(Seen(10_000 + n, END, e))
+    assert check.expected()["session.sessions"][str(sid)] == (str(rid), "false", "", "tech-08")
+    ended = SessionEnded(session_id=sid, request_id=rid, technician="tech-08", started_at=END, ended_at=END,
+                         duration_seconds=0, occurred_at=END, **taken.caused())
+    check.feed(Seen(10_002, END, ended))
+    want = check.expected()
+    assert want["session.sessions"][str(sid)] == (str(rid), "true", "0", "tech-08")
+    # a live row still under the former technician is a finding
+    live = LiveTables(rows={t: dict(r) for t, r in want.items()})
+    live.rows["session.sessions"][str(sid)] = (str(rid), "true", "0", "tech-07")
+    res = check.result(live)
+    assert {(f.ids["table"], f.ids.get("key")) for f in res.failures} == {("session.sessions", str(sid))}
 
 
 def test_checksum_is_order_independent() -> None:

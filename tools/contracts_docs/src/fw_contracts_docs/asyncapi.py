@@ -23,7 +23,7 @@ from fw_contracts import STREAM_NAME, STREAM_SUBJECTS, Header
 from fw_contracts.base import Event
 from fw_contracts.catalog import ServiceContract
 from fw_contracts import vault as vault_contract
-from fw_contracts.vault import GetRequest, PutRequest, StatementRequest, VaultReply
+from fw_contracts.vault import ClaimRequest, GetRequest, PutRequest, StatementRequest, VaultReply
 from fw_contracts.wire import VaultSubject
 
 from fw_contracts_docs.compat import Schema, schema_of
@@ -34,6 +34,7 @@ VAULT_REQUESTS: dict[VaultSubject, type[BaseModel]] = {
     VaultSubject.PUT: PutRequest,
     VaultSubject.GET: GetRequest,
     VaultSubject.ADD_STATEMENT: StatementRequest,
+    VaultSubject.CLAIM: ClaimRequest,
 }
 # The address request is newer than the rest of the vault contract: documented when present.
 if hasattr(VaultSubject, "ADDRESS") and hasattr(vault_contract, "AddressRequest"):
@@ -162,12 +163,17 @@ def build(contract: ServiceContract, schemas: Mapping[str, Schema]) -> dict[str,
             "summary": "Personal data: core NATS request/reply only, never the stream, never logged.",
             "payload": _ref("components", "schemas", key),
         }
+        # one subject per caller: a sender uses its own, the vault serves every caller's
         channels[subject.value] = {
-            "address": subject.value,
+            "address": (f"{subject.value}.{contract.service}" if action == "send" else f"{subject.value}.{{caller}}"),
             "title": f"Vault {subject.value.rsplit('.', 1)[-1]} (owner: retention)",
-            "description": "Not under `fw.>`: the stream never captures personal data.",
+            "description": ("Not under `fw.>`: the stream never captures personal data. The last token is the "
+                            "caller: NATS lets each service publish only on its own, and the vault binds each "
+                            "caller to its purposes."),
             "messages": {model.__name__: _ref("components", "messages", key)},
         }
+        if action == "receive":
+            channels[subject.value]["parameters"] = {"caller": {"description": "intake, session or billing"}}
         op: dict[str, Any] = {
             "action": action,
             "channel": _ref("channels", subject.value),

@@ -111,7 +111,9 @@ def build(contracts: Mapping[str, ServiceContract], schemas: Mapping[str, Schema
                        f"{', '.join(used) or ''} |")
     out += ["", "## Vault request/reply (not events)", "",
             "Core NATS request/reply on `vault.v1.*` (never captured by the stream: these carry personal",
-            "data). The reply is always a `VaultReply`.", "",
+            "data). The reply is always a `VaultReply`. Each caller sends on its own subject, the operation's",
+            "followed by its name (e.g. `vault.v1.get.billing`): NATS lets each service user publish only on",
+            "its own, and the vault binds each caller to its purposes and logs caller and purpose.", "",
             "| subject | served by | requested by |", "| --- | --- | --- |"]
     for subject in VaultSubject:
         served = [svc for svc, c in contracts.items() if subject in c.vault_serves]

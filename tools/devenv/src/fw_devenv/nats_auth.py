@@ -12,8 +12,10 @@ Principles:
   its durable consumers ``<service>--<name>`` need. NATS wildcards match whole tokens only
   (``intake--*`` would be a literal name), so every durable is listed by name in
   :data:`DURABLES`; a test compares that list with what each service's bootstrap registers.
-* The vault's request subjects (core request/reply, never the stream) are open only to the
-  services allowed to use them; only retention may subscribe to them, and only in its queue
+* The vault's request subjects (core request/reply, never the stream) are one per operation and
+  caller (``vault.v1.get.billing``): each service may publish only on its own, so the vault
+  knows who asks from the subject (and binds each caller to its purposes, see
+  ``fw_retention.domain.callers``); only retention may subscribe to them, and only in its queue
   group, so nobody else can impersonate the vault.
 * ``reporting`` and ``audit`` read; ``audit`` may publish its checkpoints (``fw.audit.>``).
 * Nobody but admin may create a consumer without its name in the subject (ephemeral or
@@ -29,7 +31,7 @@ import secrets as _secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from fw_contracts import STREAM_NAME, VaultSubject
+from fw_contracts import STREAM_NAME, VaultSubject, vault_subject
 
 ADMIN = "admin"
 SERVICES: tuple[str, ...] = ("intake", "session", "billing", "retention")
@@ -49,10 +51,11 @@ DURABLES: dict[str, tuple[str, ...]] = {
     "reporting": ("events",),
 }
 
-#: Vault requests each service may send (the vault itself is retention).
+#: Vault operations each service may request, each on its own subject ``<operation>.<service>``
+#: (the vault itself is retention; it serves exactly these, ``fw_retention.domain.callers``).
 VAULT_REQUESTS: dict[str, tuple[VaultSubject, ...]] = {
-    "intake": (VaultSubject.PUT,),
-    "session": (VaultSubject.GET, VaultSubject.ADD_STATEMENT, VaultSubject.ADDRESS),
+    "intake": (VaultSubject.PUT, VaultSubject.CLAIM),
+    "session": (VaultSubject.GET, VaultSubject.ADD_STATEMENT, VaultSubject.ADDRESS, VaultSubject.CLAIM),
     "billing": (VaultSubject.GET,),
 }
 VAULT_OWNER = "retention"
@@ -163,7 +166,7 @@ HISTORY_READERS: tuple[str, ...] = ("retention", "billing")
 
 def _service(svc: str) -> Permissions:
     publish = [f"fw.{svc}.>", *_STREAM_READ, *durable_api(svc)]
-    publish += [s.value for s in VAULT_REQUESTS.get(svc, ())]
+    publish += [vault_subject(s, svc) for s in VAULT_REQUESTS.get(svc, ())]
     if svc in HISTORY_READERS:
         publish += _MESSAGE_GET
     if svc == VAULT_OWNER:

@@ -9,6 +9,7 @@ from typing import Literal
 from nats.aio.client import Client
 
 from fw_contracts.vault import VaultEntry, VaultError
+from fw_contracts.wire import VaultCaller
 from fw_platform.handling import PermanentError
 from fw_platform.vault_client import VaultClient, VaultRefused
 
@@ -30,7 +31,7 @@ class VaultPersonalData:
                   purpose: Literal["billing", "customer_account"]) -> VaultEntry:
         """The vault entry of ``request_id``, read for ``purpose``."""
         try:
-            return await VaultClient(self._nc(), timeout=self._timeout).get(request_id, purpose=purpose)
+            return await VaultClient(self._nc(), VaultCaller.BILLING, timeout=self._timeout).get(request_id, purpose=purpose)
         except VaultRefused as exc:
             if exc.error is VaultError.ERASED:
                 raise RecipientDataErased(f"vault refused ({purpose}): {exc.error.value}") from None

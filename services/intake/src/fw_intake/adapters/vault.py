@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Callable
 
 from fw_contracts.vault import PersonalData
+from fw_contracts.wire import VaultCaller
 from fw_platform.vault_client import VaultClient
 from nats.aio.client import Client
 
@@ -19,4 +20,8 @@ class NatsVault:
 
     async def put(self, request_id: uuid.UUID, data: PersonalData) -> None:
         """Store the data in the vault; raises ``VaultUnavailable`` / ``VaultRefused``."""
-        await VaultClient(self._connection(), timeout=self._timeout).put(request_id, data)
+        await VaultClient(self._connection(), VaultCaller.INTAKE, timeout=self._timeout).put(request_id, data)
+
+    async def claim_withdrawal(self, request_id: uuid.UUID) -> None:
+        """Claim the request's outcome ``withdrawn``; raises ``VaultRefused`` if a session won."""
+        await VaultClient(self._connection(), VaultCaller.INTAKE, timeout=self._timeout).claim(request_id, "withdrawn")

@@ -8,10 +8,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from fw_contracts.events import CustomerType
-from fw_contracts.vault import PersonalData
+from fw_contracts.vault import PersonalData, VaultError
+from fw_platform.vault_client import VaultRefused
 
 from fw_intake.application.ports import PersonalDataVault, SupportRequestsFactory, UnitOfWorkFactory
-from fw_intake.domain.request import SupportRequest, decide_create, decide_withdraw, evolve
+from fw_intake.domain.request import (
+    RequestStatus,
+    SupportRequest,
+    WithdrawRefused,
+    decide_create,
+    decide_withdraw,
+    evolve,
+)
 from fw_intake.domain.terms import TermsDocument
 from fw_intake.domain.ticket import generate_ticket
 
@@ -88,15 +96,32 @@ async def get_support_request(request_id: uuid.UUID, *, unit_of_work: UnitOfWork
 
 
 async def withdraw_support_request(request_id: uuid.UUID, *, unit_of_work: UnitOfWorkFactory,
-                                   requests: SupportRequestsFactory) -> SupportRequest:
-    """Withdraw an open request; raises :class:`RequestNotFound` or ``WithdrawRefused``."""
+                                   requests: SupportRequestsFactory,
+                                   vault: PersonalDataVault) -> SupportRequest:
+    """Withdraw an open request; raises :class:`RequestNotFound` or ``WithdrawRefused``.
+
+    Intake learns of a session start only from the stream, later. Who wins when a technician
+    starts at the same moment is therefore decided at the vault (a claim on the request's
+    outcome, docs/reliability.md): the withdrawal is recorded only if its claim won; otherwise
+    it is refused as ``session_started``. ``VaultUnavailable`` propagates: nothing recorded.
+    """
     async with unit_of_work() as uow:
         repo = requests(uow.conn)
-        # The row lock serialises a withdrawal with a concurrent SessionStarted.
+        # The row lock serialises two withdrawals (and a concurrent SessionStarted handler).
         state = await repo.get(request_id, lock=True)
         if state is None:
             raise RequestNotFound()
         event = decide_withdraw(state, uow.now)
+        try:
+            await vault.claim_withdrawal(request_id)
+        except VaultRefused as exc:
+            if exc.error is VaultError.CLAIMED:
+                raise WithdrawRefused("session_started", RequestStatus.IN_SESSION) from None
+            if exc.error is VaultError.ERASED:
+                raise WithdrawRefused("request_closed", RequestStatus.ERASED) from None
+            # not_found: the vault never stored the request, so no session can start either
+            if exc.error is not VaultError.NOT_FOUND:
+                raise
         new_state = evolve(state, event)
         assert new_state is not None
         await repo.save(new_state)

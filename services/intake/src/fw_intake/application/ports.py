@@ -40,3 +40,9 @@ class PersonalDataVault(Protocol):
     async def put(self, request_id: uuid.UUID, data: PersonalData) -> None:
         """Store the data; raises ``VaultUnavailable`` or ``VaultRefused``."""
         ...
+
+    async def claim_withdrawal(self, request_id: uuid.UUID) -> None:
+        """Decide the request's outcome as withdrawn at the vault (first claim wins against a
+        session start); raises ``VaultRefused`` (``claimed``: a session started) or
+        ``VaultUnavailable``."""
+        ...

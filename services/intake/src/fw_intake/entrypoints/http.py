@@ -53,6 +53,14 @@ _VAULT_DOWN = (
      "Nothing was stored. Please try again in a few minutes or tell us on the phone."))
 
 
+_WITHDRAW_VAULT_DOWN = (
+    ("Ihre Anfrage konnte gerade nicht zurückgezogen werden, weil unser Datenspeicher nicht erreichbar ist. "
+     "Es wurde nichts geändert. Bitte versuchen Sie es in einigen Minuten erneut oder sagen Sie es uns am "
+     "Telefon."),
+    ("Your request could not be withdrawn right now because our data store cannot be reached. Nothing was "
+     "changed. Please try again in a few minutes or tell us on the phone."))
+
+
 @dataclass(frozen=True)
 class IntakeDeps:
     """Everything the routes need; built by ``bootstrap`` (or by a test with fakes)."""
@@ -151,11 +159,18 @@ def build_router(deps: IntakeDeps) -> APIRouter:
                  summary="Withdraw an open support request")
     async def withdraw(request_id: uuid.UUID) -> StatusOut | JSONResponse:
         try:
-            return _status(await withdraw_support_request(request_id, unit_of_work=uow, requests=requests))
+            return _status(await withdraw_support_request(request_id, unit_of_work=uow, requests=requests,
+                                                          vault=deps.vault))
         except RequestNotFound:
             return problem(404, *_NOT_FOUND)
         except WithdrawRefused as exc:
             return problem(409, exc.code, *_REFUSED[exc.code], request_status=exc.status.value)
+        except VaultUnavailable:
+            # the vault decides withdraw vs start: without it nothing is recorded
+            log.warning("vault unavailable; withdrawal refused", extra={"error": "VaultUnavailable"})
+            return _with_retry(problem(503, "vault_unavailable", *_WITHDRAW_VAULT_DOWN), 30)
+        except VaultRefused as exc:
+            return _vault_refused(exc.error)
 
     @router.get("/api/terms/current", response_model=TermsOut, summary="The terms of use shown to new customers")
     async def terms_current() -> TermsOut:

@@ -78,16 +78,29 @@ class PgVaultStore:
             "INSERT INTO vault_statements(request_id, nonce, ciphertext, stored_at) VALUES ($1, $2, $3, $4)",
             request_id, statement.nonce, statement.ciphertext, at)
 
-    async def log_access(self, request_id: uuid.UUID, purpose: str, outcome: str, at: datetime) -> None:
+    async def log_access(self, request_id: uuid.UUID, purpose: str, outcome: str, at: datetime, *,
+                         caller: str) -> None:
         await self._conn.execute(
-            "INSERT INTO vault_access_log(request_id, purpose, outcome, at) VALUES ($1, $2, $3, $4)",
-            request_id, purpose, outcome, at)
+            "INSERT INTO vault_access_log(request_id, purpose, outcome, at, caller) VALUES ($1, $2, $3, $4, $5)",
+            request_id, purpose, outcome, at, caller)
 
     async def access_log(self, request_id: uuid.UUID) -> list[AccessRecord]:
         rows = await self._conn.fetch(
-            "SELECT request_id, purpose, outcome, at FROM vault_access_log WHERE request_id = $1"
+            "SELECT request_id, purpose, outcome, at, caller FROM vault_access_log WHERE request_id = $1"
             " ORDER BY at, id", request_id)
-        return [AccessRecord(r["request_id"], r["purpose"], r["outcome"], r["at"]) for r in rows]
+        return [AccessRecord(r["request_id"], r["purpose"], r["outcome"], r["at"], r["caller"]) for r in rows]
+
+    async def claim_of(self, request_id: uuid.UUID) -> str | None:
+        value: str | None = await self._conn.fetchval(
+            "SELECT claimed_outcome FROM vault_entries WHERE request_id = $1", request_id)
+        return value
+
+    async def set_claim(self, request_id: uuid.UUID, outcome: str, at: datetime) -> None:
+        # the CHECK of migration 014 refuses a second, different outcome even if a caller skipped the lock
+        await self._conn.execute(
+            "UPDATE vault_entries SET claimed_outcome = $2, claimed_at = $3"
+            " WHERE request_id = $1 AND (claimed_outcome IS NULL OR claimed_outcome = $2)",
+            request_id, outcome, at)
 
     async def prune_access_log(self, before: datetime) -> int:
         deleted = await self._conn.fetchval(

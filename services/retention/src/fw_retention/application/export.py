@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 
 EXPORT_FORMAT = "fernwartung.retention.art15-export.v1"
 EXPORT_PURPOSE = "data_subject_access"
+#: The export is retention's own read of the vault (access-log caller).
+EXPORT_CALLER = "retention"
 
 #: Art. 15(1)(a)-(h) information that is the same for every request (German, for the data
 #: subject). Kept short and factual; the Art. 30 record (docs/privacy) has the details.
@@ -57,6 +59,8 @@ class AccessEntry(_Out):
     at: datetime
     purpose: str
     outcome: str
+    #: Which service asked (``retention`` for this export); None on entries from before it was kept.
+    caller: str | None = None
 
 
 class ErasureInfo(_Out):
@@ -92,8 +96,8 @@ async def export_request(store: VaultStore, cipher: Cipher, request_id: uuid.UUI
     marker = await store.erasure(request_id)
     entry = None if marker else await store.load(request_id)
     outcome = "erased" if marker else ("ok" if entry else "not_found")
-    await store.log_access(request_id, EXPORT_PURPOSE, outcome, now)
-    access = tuple(AccessEntry(at=a.at, purpose=a.purpose, outcome=a.outcome)
+    await store.log_access(request_id, EXPORT_PURPOSE, outcome, now, caller=EXPORT_CALLER)
+    access = tuple(AccessEntry(at=a.at, purpose=a.purpose, outcome=a.outcome, caller=a.caller)
                    for a in await store.access_log(request_id))
     log.info("data-subject export served", extra={"request_id": str(request_id), "status": outcome})
     blocked_at = await store.billing_blocked_at(request_id)

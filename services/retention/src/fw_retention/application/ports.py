@@ -84,6 +84,9 @@ class AccessRecord:
     purpose: str
     outcome: str
     at: datetime
+    #: The service that asked (``intake``/``session``/``billing``, ``retention`` for its own
+    #: export); None on rows from before migration 014.
+    caller: str | None = None
 
 
 @dataclass(frozen=True)
@@ -115,7 +118,15 @@ class VaultStore(Protocol):
 
     async def insert_statement(self, request_id: uuid.UUID, statement: Sealed, at: datetime) -> None: ...
 
-    async def log_access(self, request_id: uuid.UUID, purpose: str, outcome: str, at: datetime) -> None: ...
+    async def log_access(self, request_id: uuid.UUID, purpose: str, outcome: str, at: datetime, *,
+                         caller: str) -> None:
+        """Record who (``caller``) asked for what (``purpose``) and what came of it. No data."""
+
+    async def claim_of(self, request_id: uuid.UUID) -> str | None:
+        """The outcome claimed for a stored request (``session_started``/``withdrawn``), or None."""
+
+    async def set_claim(self, request_id: uuid.UUID, outcome: str, at: datetime) -> None:
+        """Record the outcome with the stored entry (erased with it)."""
 
     async def access_log(self, request_id: uuid.UUID) -> list[AccessRecord]:
         """The access log of one request, oldest first (for the Art. 15 export)."""

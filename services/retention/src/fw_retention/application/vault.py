@@ -1,6 +1,8 @@
-"""Vault use cases: put, get, add a promotion statement, set the billing address.
+"""Vault use cases: put, get, add a promotion statement, set the billing address, claim the outcome.
 
-Each returns the reply to send.
+Each returns the reply to send. Each gets the caller, known from the request's subject (never
+from its body): a read for a purpose that is not the caller's own is refused (``forbidden``),
+and the access log records caller and purpose.
 
 Every function runs inside one transaction (the caller's store) and takes the per-request lock
 first, so a put can never slip in between an erasure's marker check and its commit.
@@ -14,6 +16,7 @@ from datetime import datetime
 
 from fw_contracts.vault import (
     AddressRequest,
+    ClaimRequest,
     GetRequest,
     PersonalData,
     PromotionStatement,
@@ -24,7 +27,10 @@ from fw_contracts.vault import (
     VaultReply,
 )
 
+from fw_contracts.wire import VaultCaller
+
 from fw_retention.application.ports import Cipher, ErasureRecord, Part, Sealed, SealedEntry, VaultStore
+from fw_retention.domain.callers import decide_claim, may_claim, may_read
 from fw_retention.domain.rules import Write, decide_address, decide_put, decide_statement
 
 log = logging.getLogger(__name__)
@@ -52,7 +58,7 @@ def open_statement(cipher: Cipher, key: bytes, entry: SealedEntry) -> PromotionS
     return PromotionStatement.model_validate_json(plain)
 
 
-async def put(store: VaultStore, cipher: Cipher, req: PutRequest, now: datetime) -> VaultReply:
+async def put(store: VaultStore, cipher: Cipher, req: PutRequest, now: datetime, caller: VaultCaller) -> VaultReply:
     """Store a request's personal data under a new data key (once; an identical retry is ok)."""
     await store.lock(req.request_id)
     marker = await store.erasure(req.request_id)
@@ -73,13 +79,22 @@ async def put(store: VaultStore, cipher: Cipher, req: PutRequest, now: datetime)
     return OK
 
 
-async def get(store: VaultStore, cipher: Cipher, req: GetRequest, now: datetime) -> VaultReply:
-    """Decrypt a request's data (and statement) and record who read it for which purpose."""
+async def get(store: VaultStore, cipher: Cipher, req: GetRequest, now: datetime, caller: VaultCaller) -> VaultReply:
+    """Decrypt a request's data (and statement) and record who read it for which purpose.
+
+    Only for a purpose of the caller's own (session: ``queue``; billing: ``billing``,
+    ``customer_account``); any other is refused with ``forbidden`` and logged as such.
+    """
+    if not may_read(caller, req.purpose):
+        await store.log_access(req.request_id, req.purpose, "forbidden", now, caller=caller.value)
+        log.warning("vault read refused: purpose not the caller's",
+                    extra={"request_id": str(req.request_id), "caller": caller.value, "purpose": req.purpose})
+        return _refused(VaultError.FORBIDDEN)
     await store.lock(req.request_id)
     marker = await store.erasure(req.request_id)
     entry = None if marker else await store.load(req.request_id)
     outcome = "erased" if marker else ("ok" if entry else "not_found")
-    await store.log_access(req.request_id, req.purpose, outcome, now)
+    await store.log_access(req.request_id, req.purpose, outcome, now, caller=caller.value)
     if marker:
         return _refused(VaultError.ERASED, marker)
     if entry is None:
@@ -91,7 +106,7 @@ async def get(store: VaultStore, cipher: Cipher, req: GetRequest, now: datetime)
 
 
 async def add_statement(store: VaultStore, cipher: Cipher, req: StatementRequest,
-                        now: datetime) -> VaultReply:
+                        now: datetime, caller: VaultCaller) -> VaultReply:
     """Store the promotion statement under the request's data key (once)."""
     await store.lock(req.request_id)
     marker = await store.erasure(req.request_id)
@@ -122,7 +137,8 @@ async def add_statement(store: VaultStore, cipher: Cipher, req: StatementRequest
 ADDRESS_PURPOSE = "billing_address"
 
 
-async def set_address(store: VaultStore, cipher: Cipher, req: AddressRequest, now: datetime) -> VaultReply:
+async def set_address(store: VaultStore, cipher: Cipher, req: AddressRequest, now: datetime,
+                      caller: VaultCaller) -> VaultReply:
     """Add or replace the billing address of a stored request, re-encrypted under its data key.
 
     ``stored_at`` is kept: the deadline of the automatic erasure does not move. Refused with
@@ -138,7 +154,8 @@ async def set_address(store: VaultStore, cipher: Cipher, req: AddressRequest, no
     decision = decide_address(erased=marker is not None, has_entry=entry is not None,
                               existing=current.address if current else None, new=req.address)
     outcome = {Write.ERASED: "erased", Write.NOT_FOUND: "not_found", Write.UNCHANGED: "unchanged"}
-    await store.log_access(req.request_id, ADDRESS_PURPOSE, outcome.get(decision, "updated"), now)
+    await store.log_access(req.request_id, ADDRESS_PURPOSE, outcome.get(decision, "updated"), now,
+                           caller=caller.value)
     if decision is Write.ERASED:
         return _refused(VaultError.ERASED, marker)
     if decision is Write.NOT_FOUND:
@@ -150,4 +167,40 @@ async def set_address(store: VaultStore, cipher: Cipher, req: AddressRequest, no
     nonce, ct = cipher.seal(key, req.request_id, updated.model_dump_json().encode(), Part.ENTRY)
     await store.replace_data(req.request_id, Sealed(nonce, ct))
     log.info("billing recipient details stored", extra={"request_id": str(req.request_id)})
+    return OK
+
+
+#: Access-log purpose of a claim: which outcome was asked for (the log's outcome says who won).
+CLAIM_PURPOSE = "claim_{}"
+
+
+async def claim(store: VaultStore, cipher: Cipher, req: ClaimRequest, now: datetime, caller: VaultCaller) -> VaultReply:
+    """Decide the request's outcome (a session starts, or the customer withdraws), once.
+
+    The per-request lock serialises the two: whichever comes first is stored with the entry and
+    answered ``ok``; the other is refused with ``claimed``. The same claim again is ``ok``. After
+    the erasure the marker refuses both (``erased``). Each caller claims only its own outcome.
+    """
+    purpose = CLAIM_PURPOSE.format(req.outcome)
+    if not may_claim(caller, req.outcome):
+        await store.log_access(req.request_id, purpose, "forbidden", now, caller=caller.value)
+        return _refused(VaultError.FORBIDDEN)
+    await store.lock(req.request_id)
+    marker = await store.erasure(req.request_id)
+    has_entry = marker is None and await store.stored_at(req.request_id) is not None
+    existing = await store.claim_of(req.request_id) if has_entry else None
+    decision = decide_claim(erased=marker is not None, has_entry=has_entry, existing=existing, new=req.outcome)
+    outcome = {Write.ERASED: "erased", Write.NOT_FOUND: "not_found", Write.CONFLICT: "claimed",
+               Write.UNCHANGED: "unchanged"}.get(decision, "ok")
+    await store.log_access(req.request_id, purpose, outcome, now, caller=caller.value)
+    if decision is Write.ERASED:
+        return _refused(VaultError.ERASED, marker)
+    if decision is Write.NOT_FOUND:
+        return _refused(VaultError.NOT_FOUND)
+    if decision is Write.CONFLICT:
+        return _refused(VaultError.CLAIMED)
+    if decision is Write.STORE:
+        await store.set_claim(req.request_id, req.outcome, now)
+        log.info("request outcome claimed", extra={"request_id": str(req.request_id), "caller": caller.value,
+                                                   "outcome": req.outcome})
     return OK

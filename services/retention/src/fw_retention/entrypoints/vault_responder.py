@@ -1,7 +1,9 @@
 """The vault's NATS request/reply endpoint (core NATS, queue group ``retention-vault``).
 
-Thin: parse the body into the contract model, run the use case in one transaction, reply with a
-``VaultReply``. Always replies (``invalid`` / ``internal`` on trouble), never raises out of the
+One subject per operation and caller (``vault.v1.get.billing``), exactly those of
+``domain.callers.CALLERS``: the caller is the subject's, never the body's, and NATS lets each
+service user publish only on its own. Thin: parse the body into the contract model, run the use
+case in one transaction with the caller, reply with a ``VaultReply``. Always replies (``invalid`` / ``internal`` on trouble), never raises out of the
 callback, and never logs a payload: the bodies carry personal data.
 """
 
@@ -13,8 +15,16 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fw_contracts.vault import AddressRequest, GetRequest, PutRequest, StatementRequest, VaultError, VaultReply
-from fw_contracts.wire import VaultSubject
+from fw_contracts.vault import (
+    AddressRequest,
+    ClaimRequest,
+    GetRequest,
+    PutRequest,
+    StatementRequest,
+    VaultError,
+    VaultReply,
+)
+from fw_contracts.wire import VaultCaller, VaultSubject, vault_subject
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
@@ -23,6 +33,7 @@ from pydantic import BaseModel, ValidationError
 from fw_retention.application import vault
 from fw_retention.application.erasure import UnitOfWorkFactory
 from fw_retention.application.ports import Cipher, Clock, StoreFactory
+from fw_retention.domain.callers import CALLERS
 
 log = logging.getLogger(__name__)
 
@@ -30,12 +41,18 @@ QUEUE = "retention-vault"
 INVALID = VaultReply(ok=False, error=VaultError.INVALID)
 INTERNAL = VaultReply(ok=False, error=VaultError.INTERNAL)
 
-UseCase = Callable[[Any, Cipher, Any, Any], Awaitable[VaultReply]]
-ROUTES: dict[str, tuple[type[BaseModel], UseCase]] = {
-    VaultSubject.PUT.value: (PutRequest, vault.put),
-    VaultSubject.GET.value: (GetRequest, vault.get),
-    VaultSubject.ADD_STATEMENT.value: (StatementRequest, vault.add_statement),
-    VaultSubject.ADDRESS.value: (AddressRequest, vault.set_address),
+UseCase = Callable[[Any, Cipher, Any, Any, VaultCaller], Awaitable[VaultReply]]
+OPERATIONS: dict[VaultSubject, tuple[type[BaseModel], UseCase]] = {
+    VaultSubject.PUT: (PutRequest, vault.put),
+    VaultSubject.GET: (GetRequest, vault.get),
+    VaultSubject.ADD_STATEMENT: (StatementRequest, vault.add_statement),
+    VaultSubject.ADDRESS: (AddressRequest, vault.set_address),
+    VaultSubject.CLAIM: (ClaimRequest, vault.claim),
+}
+#: subject -> (request model, use case, caller): only the operations each caller may use.
+ROUTES: dict[str, tuple[type[BaseModel], UseCase, VaultCaller]] = {
+    vault_subject(op, caller): (*OPERATIONS[op], caller)
+    for caller, rights in CALLERS.items() for op in sorted(rights.operations)
 }
 
 
@@ -102,7 +119,7 @@ class VaultResponder:
         route = ROUTES.get(subject)
         if route is None:
             return INVALID
-        model, use_case = route
+        model, use_case, caller = route
         try:
             request = model.model_validate_json(body)
         except ValidationError:
@@ -110,7 +127,7 @@ class VaultResponder:
         request_id = str(getattr(request, "request_id", ""))
         try:
             async with self._uow() as uow:
-                return await use_case(self._store_for(uow.conn), self._cipher, request, self._clock())
+                return await use_case(self._store_for(uow.conn), self._cipher, request, self._clock(), caller)
         except Exception as exc:
             log.error("vault request failed", extra={"request_id": request_id,
                                                      "error": type(exc).__name__})

@@ -103,11 +103,13 @@ class SqlSessionStore:
                     after.session_id, after.request_id, after.version, after.technician, after.started_at,
                     after.ended_at, after.duration_seconds)
             else:
-                # The row keeps the fold's summary for the technician's list (migration 004).
+                # The row keeps the fold's summary for the technician's list (migration 004);
+                # after a takeover the session is listed under its new technician.
                 status = await self._conn.execute(
-                    "UPDATE sessions SET version = $2, ended_at = $4, duration_seconds = $5"
+                    "UPDATE sessions SET version = $2, ended_at = $4, duration_seconds = $5, technician = $6"
                     " WHERE session_id = $1 AND version = $3",
-                    after.session_id, after.version, before.version, after.ended_at, after.duration_seconds)
+                    after.session_id, after.version, before.version, after.ended_at, after.duration_seconds,
+                    after.technician)
                 if status != "UPDATE 1":
                     raise ConcurrentChange()
             first = before.version if before else 0

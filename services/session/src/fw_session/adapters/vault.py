@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Callable
 
 from fw_contracts.vault import Address, PersonalData, PromotionStatement, VaultError
+from fw_contracts.wire import VaultCaller
 from fw_platform.vault_client import VaultClient, VaultRefused
 from nats.aio.client import Client
 
@@ -25,7 +26,7 @@ class NatsVault:
         self._timeout = timeout
 
     def _client(self) -> VaultClient:
-        return VaultClient(self._nc(), timeout=self._timeout)
+        return VaultClient(self._nc(), VaultCaller.SESSION, timeout=self._timeout)
 
     async def personal_data(self, request_id: uuid.UUID) -> PersonalData | None:
         try:
@@ -45,5 +46,11 @@ class NatsVault:
     async def set_address(self, request_id: uuid.UUID, address: Address) -> None:
         try:
             await self._client().set_address(request_id, address)
+        except VaultRefused as exc:
+            raise VaultRejected(exc.error) from None
+
+    async def claim_start(self, request_id: uuid.UUID) -> None:
+        try:
+            await self._client().claim(request_id, "session_started")
         except VaultRefused as exc:
             raise VaultRejected(exc.error) from None

@@ -25,8 +25,7 @@ from fw_session.domain.billing import (
     evolve_block,
 )
 from fw_session.domain.requests import QueueEntry
-from fw_session.domain.errors import UnknownSession
-from fw_session.domain.session import Session
+from fw_session.domain.session import Session, ensure_owner
 
 log = logging.getLogger(__name__)
 
@@ -71,17 +70,15 @@ class BillingAddressService:
         self._vault = vault
         self._now = now
 
-    async def view(self, session_id: uuid.UUID) -> SessionView:
-        """The session's state and its billing block; raises ``UnknownSession``."""
+    async def view(self, session_id: uuid.UUID, technician: str) -> SessionView:
+        """The session's state and its billing block; raises ``UnknownSession``/``NotYourSession``."""
         async with self._uow() as uow:
             stores = self._stores(uow)
-            session = await stores.sessions.load(session_id)
-            if session is None:
-                raise UnknownSession()
+            session = ensure_owner(await stores.sessions.load(session_id), technician)
             return SessionView(session, await stores.blocks.get(session_id),
                                await stores.requests.get(session.request_id))
 
-    async def provide(self, session_id: uuid.UUID, address: Address) -> SessionView:
+    async def provide(self, session_id: uuid.UUID, address: Address, technician: str) -> SessionView:
         """Store the address in the vault, then emit ``BillingAddressProvided``.
 
         The block row stays locked during the vault call, so two technicians entering an address
@@ -90,9 +87,7 @@ class BillingAddressService:
         """
         async with self._uow() as uow:
             stores = self._stores(uow)
-            session = await stores.sessions.load(session_id)
-            if session is None:
-                raise UnknownSession()
+            session = ensure_owner(await stores.sessions.load(session_id), technician)
             block = await stores.blocks.lock(session_id)
             event = decide_provide_address(block, at=self._now())
             request = await stores.requests.get(session.request_id)

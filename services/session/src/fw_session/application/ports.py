@@ -98,3 +98,7 @@ class Vault(Protocol):
 
     async def set_address(self, request_id: uuid.UUID, address: Address) -> None:
         """Add or replace the billing address; raises :class:`VaultRejected` if refused."""
+
+    async def claim_start(self, request_id: uuid.UUID) -> None:
+        """Decide the request's outcome as started at the vault (first claim wins against the
+        customer's withdrawal); raises :class:`VaultRejected` (``claimed``: withdrawn first)."""

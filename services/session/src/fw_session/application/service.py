@@ -1,4 +1,8 @@
-"""The technician's use cases: see the queue, start, record a promotion, end, look up."""
+"""The technician's use cases: see the queue, start, record a promotion, end, take over, look up.
+
+Every use case on a session names the acting technician (who is signed in); only the session's
+technician may read or change it, others get :class:`NotYourSession` until they take it over.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +12,11 @@ import logging
 import uuid
 from dataclasses import dataclass
 
-from fw_contracts.vault import PersonalData, PromotionStatement
+from fw_contracts.vault import PersonalData, PromotionStatement, VaultError
 from fw_platform.vault_client import VaultUnavailable
 
-from fw_session.application.ports import Clock, StoresFactory, UowFactory, Vault
-from fw_session.domain.errors import UnknownSession
+from fw_session.application.ports import Clock, StoresFactory, UowFactory, Vault, VaultRejected
+from fw_session.domain.errors import RequestErased, RequestWithdrawn
 from fw_session.domain.requests import QueueEntry, ensure_startable, evolve_request, waiting_seconds
 from fw_session.domain.session import (
     EndSession,
@@ -21,7 +25,9 @@ from fw_session.domain.session import (
     SessionStatus,
     SessionSummary,
     StartSession,
+    TakeOverSession,
     decide,
+    ensure_owner,
     to_second,
 )
 
@@ -70,7 +76,14 @@ class SessionService:
                 for e, data in zip(entries, results, strict=True) if isinstance(data, PersonalData)]
 
     async def start(self, request_id: uuid.UUID, technician: str) -> Session:
-        """Start a session for a waiting request; emits ``SessionStarted``."""
+        """Start a session for a waiting request; emits ``SessionStarted``.
+
+        The queue may not have seen a withdrawal the customer just made (it comes over the
+        stream). Withdraw vs start is decided at the vault: the start claims the request's
+        outcome there, inside this transaction, and is refused (:class:`RequestWithdrawn`) if the
+        withdrawal's claim came first. A start whose commit then fails leaves the claim, and the
+        technician's retry finds it again (docs/reliability.md).
+        """
         async with self._uow() as uow:
             stores = self._stores(uow)
             # The lock serialises two technicians taking the same request at once.
@@ -78,6 +91,7 @@ class SessionService:
             events = decide(StartSession(
                 session_id=uuid.uuid4(), request_id=request_id, technician=technician, at=self._now(),
                 correlation_id=entry.correlation_id, causation_id=entry.created_event_id), None)
+            await self._claim_start(request_id)
             for event in events:
                 entry = evolve_request(entry, event)
             await stores.requests.save(entry)
@@ -87,7 +101,17 @@ class SessionService:
                                            "request_id": str(request_id)})
         return session
 
-    async def record_promotion(self, session_id: uuid.UUID, text: str) -> Session:
+    async def _claim_start(self, request_id: uuid.UUID) -> None:
+        try:
+            await self._vault.claim_start(request_id)
+        except VaultRejected as exc:
+            if exc.error is VaultError.CLAIMED:
+                raise RequestWithdrawn() from None
+            if exc.error in (VaultError.ERASED, VaultError.NOT_FOUND):
+                raise RequestErased() from None
+            raise
+
+    async def record_promotion(self, session_id: uuid.UUID, text: str, technician: str) -> Session:
         """Store the customer's statement in the vault, then emit ``CustomerPromoted``.
 
         The session row stays locked during the vault call so that a second promotion waits
@@ -98,12 +122,12 @@ class SessionService:
             stores = self._stores(uow)
             session = await stores.sessions.load(session_id, for_update=True)
             at = to_second(self._now())
-            if session is None:
-                raise UnknownSession()
-            statement = PromotionStatement(text=text, technician=session.technician,
+            session = ensure_owner(session, technician)
+            # The statement records who heard it: the acting technician, never the starter.
+            statement = PromotionStatement(text=text, technician=technician,
                                            stated_at=max(at, session.started_at))
             events = decide(RecordPromotion(statement_sha256=statement_sha256(statement.text),
-                                            at=statement.stated_at), session)
+                                            at=statement.stated_at, technician=technician), session)
             await self._vault.add_statement(session.request_id, statement)
             session = await stores.sessions.append(session, events)
             uow.emit(*events)
@@ -111,16 +135,34 @@ class SessionService:
                                              "request_id": str(session.request_id)})
         return session
 
-    async def end(self, session_id: uuid.UUID) -> Session:
+    async def end(self, session_id: uuid.UUID, technician: str) -> Session:
         """End a running session; emits ``SessionEnded`` with its duration in whole seconds."""
         async with self._uow() as uow:
             stores = self._stores(uow)
             session = await stores.sessions.load(session_id, for_update=True)
-            events = decide(EndSession(at=self._now()), session)
+            events = decide(EndSession(at=self._now(), technician=technician), session)
             session = await stores.sessions.append(session, events)
             uow.emit(*events)
         log.info("session ended", extra={"session_id": str(session_id),
                                          "request_id": str(session.request_id)})
+        return session
+
+    async def take_over(self, session_id: uuid.UUID, technician: str, to_technician: str | None = None) -> Session:
+        """``technician`` takes the running session over (for ``to_technician``, default: themself).
+
+        Emits ``SessionTakenOver``; from then on only the new technician may act on it. Who may
+        take over (a technician for themself, a lead for anyone) is the signed-in front end's
+        decision: this service records who acted.
+        """
+        async with self._uow() as uow:
+            stores = self._stores(uow)
+            session = await stores.sessions.load(session_id, for_update=True)
+            events = decide(TakeOverSession(technician=technician, to_technician=to_technician or technician,
+                                            at=self._now()), session)
+            session = await stores.sessions.append(session, events)
+            uow.emit(*events)
+        log.info("session taken over", extra={"session_id": str(session_id),
+                                              "request_id": str(session.request_id)})
         return session
 
     async def of_technician(self, technician: str, status: SessionStatus, limit: int) -> list[SessionSummary]:
@@ -129,11 +171,9 @@ class SessionService:
         async with self._uow() as uow:
             return list(await self._stores(uow).sessions.of_technician(technician, status, limit))
 
-    async def get(self, session_id: uuid.UUID) -> Session:
-        """The session's current state, folded from its events."""
+    async def get(self, session_id: uuid.UUID, technician: str) -> Session:
+        """The session's current state, folded from its events (only for its technician)."""
         async with self._uow() as uow:
             session = await self._stores(uow).sessions.load(session_id)
-        if session is None:
-            raise UnknownSession()
-        return session
+        return ensure_owner(session, technician)
 

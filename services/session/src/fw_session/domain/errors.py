@@ -11,8 +11,8 @@ from typing import ClassVar, Literal
 class DomainError(Exception):
     """A command that the current state does not allow; nothing is emitted."""
 
-    #: ``not_found`` or ``conflict``; the HTTP edge maps these to 404/409.
-    kind: ClassVar[Literal["not_found", "conflict"]] = "conflict"
+    #: ``not_found``, ``forbidden`` or ``conflict``; the HTTP edge maps these to 404/403/409.
+    kind: ClassVar[Literal["not_found", "forbidden", "conflict"]] = "conflict"
     code: ClassVar[str] = "conflict"
     message_de: ClassVar[str] = "Die Aktion ist im aktuellen Zustand nicht möglich."
     message_en: ClassVar[str] = "The action is not possible in the current state."
@@ -70,3 +70,20 @@ class AlreadyPromoted(DomainError):
     code = "already_promoted"
     message_de = "Der Wunsch, Stammkunde zu werden, wurde in dieser Sitzung bereits erfasst."
     message_en = "The wish to become a regular customer has already been recorded in this session."
+
+
+class NotYourSession(DomainError):
+    """Another technician acts on a session: only its technician may, or takes it over first."""
+
+    kind = "forbidden"
+    code = "session_of_another_technician"
+    message_de = ("Diese Sitzung gehört einer anderen Technikerin oder einem anderen Techniker. "
+                  "Sie können sie nur nach einer ausdrücklichen Übernahme bearbeiten.")
+    message_en = ("This session belongs to another technician. You can act on it only after "
+                  "an explicit takeover.")
+
+
+class AlreadyYourSession(DomainError):
+    code = "session_already_yours"
+    message_de = "Diese Sitzung gehört bereits dieser Technikerin oder diesem Techniker."
+    message_en = "This session already belongs to this technician."

@@ -1,9 +1,15 @@
 """The ``Session`` aggregate as pure functions: ``decide(command, state)`` / ``evolve(state, event)``.
 
-The events are the public contracts (``SessionStarted``, ``CustomerPromoted``, ``SessionEnded``):
+The events are the public contracts (``SessionStarted``, ``CustomerPromoted``, ``SessionEnded``,
+``SessionTakenOver``):
 the session service owns them, and a rebuild from the stream must fold them with this same
 ``evolve``. None of them has a field that could hold screen, keystroke or file content, and the
 promotion statement's wording is represented only by its SHA-256.
+
+A session belongs to its technician: every command names the acting technician, and only the
+session's current technician may act on it (:class:`NotYourSession` otherwise). The one way to
+act on another technician's session is to take it over first (``SessionTakenOver``), which makes
+it the new technician's. Events record the acting technician.
 
 Times are kept to the whole second so that ``duration_seconds`` is exactly ``ended_at -
 started_at`` and billing can recompute it from the two instants.
@@ -20,11 +26,18 @@ from functools import reduce
 from typing import TypeAlias
 
 from fw_contracts.base import Event
-from fw_contracts.events import CustomerPromoted, SessionEnded, SessionStarted
+from fw_contracts.events import CustomerPromoted, SessionEnded, SessionStarted, SessionTakenOver
 
-from fw_session.domain.errors import AlreadyPromoted, SessionAlreadyEnded, SessionAlreadyStarted, UnknownSession
+from fw_session.domain.errors import (
+    AlreadyPromoted,
+    AlreadyYourSession,
+    NotYourSession,
+    SessionAlreadyEnded,
+    SessionAlreadyStarted,
+    UnknownSession,
+)
 
-SessionEvent: TypeAlias = SessionStarted | CustomerPromoted | SessionEnded
+SessionEvent: TypeAlias = SessionStarted | CustomerPromoted | SessionEnded | SessionTakenOver
 
 
 def to_second(at: datetime) -> datetime:
@@ -52,14 +65,27 @@ class RecordPromotion:
 
     statement_sha256: str
     at: datetime
+    #: The acting technician (signed in); must be the session's technician.
+    technician: str
 
 
 @dataclass(frozen=True)
 class EndSession:
     at: datetime
+    #: The acting technician; must be the session's technician.
+    technician: str
 
 
-Command: TypeAlias = StartSession | RecordPromotion | EndSession
+@dataclass(frozen=True)
+class TakeOverSession:
+    """``technician`` (who acts) hands the running session to ``to_technician`` (often themself)."""
+
+    technician: str
+    to_technician: str
+    at: datetime
+
+
+Command: TypeAlias = StartSession | RecordPromotion | EndSession | TakeOverSession
 
 
 # ------------------------------------------------------------------ state
@@ -125,26 +151,45 @@ def decide(command: Command, state: Session | None) -> list[SessionEvent]:
                 causation_id=command.causation_id)
             return [started]
         case RecordPromotion():
-            running = _running(state)
+            running = _running(ensure_owner(state, command.technician))
             if running.promoted:
                 raise AlreadyPromoted()
             at = max(to_second(command.at), running.started_at)
             return [CustomerPromoted(
                 session_id=running.session_id, request_id=running.request_id,
-                technician=running.technician, statement_sha256=command.statement_sha256,
+                technician=command.technician, statement_sha256=command.statement_sha256,
                 stated_at=at, occurred_at=at,
                 correlation_id=running.correlation_id, causation_id=running.last_event_id)]
         case EndSession():
-            running = _running(state)
+            running = _running(ensure_owner(state, command.technician))
             # A clock stepping back must not produce a negative duration.
             ended_at = max(to_second(command.at), running.started_at)
             return [SessionEnded(
                 session_id=running.session_id, request_id=running.request_id,
-                technician=running.technician, started_at=running.started_at, ended_at=ended_at,
+                technician=command.technician, started_at=running.started_at, ended_at=ended_at,
                 duration_seconds=int((ended_at - running.started_at).total_seconds()),
                 promoted=running.promoted, occurred_at=ended_at,
                 correlation_id=running.correlation_id, causation_id=running.last_event_id)]
+        case TakeOverSession():
+            running = _running(state)
+            if command.to_technician == running.technician:
+                raise AlreadyYourSession()
+            at = max(to_second(command.at), running.started_at)
+            return [SessionTakenOver(
+                session_id=running.session_id, request_id=running.request_id,
+                from_technician=running.technician, to_technician=command.to_technician,
+                taken_over_by=command.technician, taken_over_at=at, occurred_at=at,
+                correlation_id=running.correlation_id, causation_id=running.last_event_id)]
     raise TypeError(f"unknown command {type(command).__name__}")
+
+
+def ensure_owner(state: Session | None, technician: str) -> Session:
+    """The session if ``technician`` may act on it (read or change); raises why not."""
+    if state is None:
+        raise UnknownSession()
+    if state.technician != technician:
+        raise NotYourSession()
+    return state
 
 
 def _running(state: Session | None) -> Session:
@@ -167,6 +212,9 @@ def evolve(state: Session | None, event: Event) -> Session | None:
         case CustomerPromoted() if state is not None:
             return replace(state, promoted=True, statement_sha256=event.statement_sha256,
                            stated_at=event.stated_at, last_event_id=event.event_id,
+                           version=state.version + 1)
+        case SessionTakenOver() if state is not None:
+            return replace(state, technician=event.to_technician, last_event_id=event.event_id,
                            version=state.version + 1)
         case SessionEnded() if state is not None:
             return replace(state, ended_at=event.ended_at, duration_seconds=event.duration_seconds,

@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, Query, Request, status
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, status
 from fastapi.responses import JSONResponse
 from fw_contracts.events import CustomerType, TechnicianId
 from fw_contracts.text import TEXT_MESSAGES, CleanLine, clean_validator
@@ -41,6 +41,34 @@ class StartSessionIn(_Body):
 
 class PromotionIn(_Body):
     statement: StatementText
+
+
+class TakeOverIn(_Body):
+    """Whom the session goes to: by default the acting technician (``Fw-Technician``) themself."""
+
+    to_technician: TechnicianId | None = None
+
+
+#: The acting (signed-in) technician on every call about an existing session. The front end
+#: that signed the person in sets it; only the session's technician may act on it.
+TECHNICIAN_HEADER = "Fw-Technician"
+_TECHNICIAN = re.compile(r"^[a-z0-9][a-z0-9_-]{1,31}$")  # fw_contracts.events.TechnicianId
+
+
+class ActingTechnicianMissing(Exception):
+    """The call does not say which technician acts (or not as a staff handle)."""
+
+
+def acting_technician(fw_technician: Annotated[str | None, Header(
+        alias=TECHNICIAN_HEADER, description="The acting technician's staff handle, e.g. `tech-07` "
+        "(required: only the session's own technician may read or change it)")] = None) -> str:
+    """The acting technician from the ``Fw-Technician`` header; refuses a call without one."""
+    if fw_technician is None or not _TECHNICIAN.fullmatch(fw_technician):
+        raise ActingTechnicianMissing()
+    return fw_technician
+
+
+Acting = Annotated[str, Depends(acting_technician)]
 
 
 #: (German, English) texts of this API's own validation codes, for ``fw_platform.http.install``.
@@ -186,12 +214,20 @@ def build_router(service: SessionService, billing: BillingAddressService | None 
 
     @router.post("/sessions/{session_id}/promotion", status_code=status.HTTP_201_CREATED,
                  summary="Record the customer's wish to become a regular customer")
-    async def promote(session_id: uuid.UUID, body: PromotionIn) -> SessionOut:
-        return SessionOut.of(await service.record_promotion(session_id, body.statement))
+    async def promote(session_id: uuid.UUID, body: PromotionIn, technician: Acting) -> SessionOut:
+        return SessionOut.of(await service.record_promotion(session_id, body.statement, technician))
 
     @router.post("/sessions/{session_id}/end", summary="End a session")
-    async def end(session_id: uuid.UUID) -> SessionOut:
-        return SessionOut.of(await service.end(session_id))
+    async def end(session_id: uuid.UUID, technician: Acting) -> SessionOut:
+        return SessionOut.of(await service.end(session_id, technician))
+
+    @router.post("/sessions/{session_id}/takeover", summary="Take over another technician's running session",
+                 description="Recorded as `SessionTakenOver` (from, to, who acted, when); from then on the "
+                             "session belongs to `to_technician` (default: the acting technician) and its "
+                             "former technician gets 403 like everybody else.")
+    async def take_over(session_id: uuid.UUID, technician: Acting, body: TakeOverIn | None = None) -> SessionOut:
+        to = body.to_technician if body else None
+        return SessionOut.of(await service.take_over(session_id, technician, to))
 
     @router.get("/sessions", summary="A technician's running sessions (or the most recent ended ones)",
                 description="For the technician's console, independent of any browser: `status=running` "
@@ -207,17 +243,17 @@ def build_router(service: SessionService, billing: BillingAddressService | None 
                                      items=[SessionSummaryOut.of(i) for i in items])
 
     @router.get("/sessions/{session_id}", summary="A session's state (and whether billing waits for an address)")
-    async def get(session_id: uuid.UUID) -> SessionOut:
+    async def get(session_id: uuid.UUID, technician: Acting) -> SessionOut:
         if billing is None:
-            return SessionOut.of(await service.get(session_id))
-        view = await billing.view(session_id)
+            return SessionOut.of(await service.get(session_id, technician))
+        view = await billing.view(session_id, technician)
         return SessionOut.of(view.session, view)
 
     if billing is not None:
         @router.post("/sessions/{session_id}/billing-address",
                      summary="Provide the billing address billing is waiting for (stored in the vault only)")
-        async def billing_address(session_id: uuid.UUID, body: BillingAddressIn) -> SessionOut:
-            view = await billing.provide(session_id, body.to_address())
+        async def billing_address(session_id: uuid.UUID, body: BillingAddressIn, technician: Acting) -> SessionOut:
+            view = await billing.provide(session_id, body.to_address(), technician)
             return SessionOut.of(view.session, view)
 
     return router
@@ -240,8 +276,14 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DomainError)
     async def _domain(_: Request, exc: DomainError) -> JSONResponse:
-        code = 404 if exc.kind == "not_found" else 409
+        code = {"not_found": 404, "forbidden": 403}.get(exc.kind, 409)
         return problem(code, exc.code, exc.message_de, exc.message_en)
+
+    @app.exception_handler(ActingTechnicianMissing)
+    async def _no_technician(_: Request, __: ActingTechnicianMissing) -> JSONResponse:
+        return problem(400, "acting_technician_required",
+                       f"Es fehlt, welche Technikerin oder welcher Techniker handelt (Kopfzeile {TECHNICIAN_HEADER}).",
+                       f"The acting technician is missing (header {TECHNICIAN_HEADER}).")
 
     @app.exception_handler(ConcurrentChange)
     async def _concurrent(_: Request, __: ConcurrentChange) -> JSONResponse:

@@ -20,6 +20,8 @@ import httpx
 log = logging.getLogger(__name__)
 
 SERVICES = ("intake", "session", "billing", "retention")
+#: Session's header naming the acting (signed-in) technician on every call about a session.
+TECHNICIAN_HEADER = "Fw-Technician"
 
 
 @dataclass(frozen=True)
@@ -97,15 +99,24 @@ class Backends:
         return await self._call("session", "POST", "/api/sessions", "/api/sessions",
                                 json={"request_id": str(request_id), "technician": technician})
 
-    async def record_promotion(self, session_id: uuid.UUID, statement: str) -> Reply:
+    async def record_promotion(self, session_id: uuid.UUID, statement: str, technician: str) -> Reply:
         return await self._call("session", "POST", f"/api/sessions/{session_id}/promotion",
-                                "/api/sessions/{id}/promotion", json={"statement": statement})
+                                "/api/sessions/{id}/promotion", json={"statement": statement},
+                                headers={TECHNICIAN_HEADER: technician})
 
-    async def end_session(self, session_id: uuid.UUID) -> Reply:
-        return await self._call("session", "POST", f"/api/sessions/{session_id}/end", "/api/sessions/{id}/end")
+    async def end_session(self, session_id: uuid.UUID, technician: str) -> Reply:
+        return await self._call("session", "POST", f"/api/sessions/{session_id}/end", "/api/sessions/{id}/end",
+                                headers={TECHNICIAN_HEADER: technician})
 
-    async def session(self, session_id: uuid.UUID) -> Reply:
-        return await self._call("session", "GET", f"/api/sessions/{session_id}", "/api/sessions/{id}")
+    async def take_over_session(self, session_id: uuid.UUID, technician: str) -> Reply:
+        """``technician`` takes another technician's running session over (recorded by session)."""
+        return await self._call("session", "POST", f"/api/sessions/{session_id}/takeover",
+                                "/api/sessions/{id}/takeover", headers={TECHNICIAN_HEADER: technician})
+
+    async def session(self, session_id: uuid.UUID, technician: str) -> Reply:
+        """The session as ``technician`` may see it (403 when it is another technician's)."""
+        return await self._call("session", "GET", f"/api/sessions/{session_id}", "/api/sessions/{id}",
+                                headers={TECHNICIAN_HEADER: technician})
 
     async def technician_sessions(self, technician: str, status: str, limit: int = 20) -> Reply:
         """The technician's ``running`` (oldest first) or ``ended`` (most recent first) sessions,

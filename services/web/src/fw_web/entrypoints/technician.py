@@ -1,4 +1,9 @@
-"""The technician console: live queue, start a session, promotion statement, end, the invoice."""
+"""The technician console: live queue, start a session, promotion statement, end, the invoice.
+
+Every call to session names the signed-in technician: a session belongs to the technician who
+started it, and another technician sees a takeover button instead of the session (session
+answers 403 until the takeover is recorded).
+"""
 
 from __future__ import annotations
 
@@ -23,6 +28,8 @@ log = logging.getLogger(__name__)
 
 Technician = Annotated[User, Depends(require_role(Role.TECHNICIAN))]
 _GONE = "Diese Sitzung ist nicht bekannt."
+_NOT_YOURS = ("Diese Sitzung gehört einer anderen Technikerin oder einem anderen Techniker. Sie können sie "
+              "erst bearbeiten, wenn Sie sie übernommen haben.")
 
 
 def _problem(reply_message: str | None, fallback: str = UNREACHABLE) -> str:
@@ -125,9 +132,12 @@ def build_router() -> APIRouter:
 
     @router.get("/sitzungen/{session_id}", summary="One session: timer, statement, end, invoice")
     async def show(request: Request, user: Technician, session_id: uuid.UUID) -> Response:
-        reply = await backends(request).session(session_id)
+        reply = await backends(request).session(session_id, user.username)
         if reply.status == 404:
             return render(request, "message.html", status_code=404, title="Sitzung", message=_GONE)
+        if reply.status == 403:
+            return render(request, "technician/not_yours.html", status_code=403, message=_NOT_YOURS,
+                          session_id=session_id)
         if not reply.ok or not isinstance(reply.data, dict):
             return render(request, "message.html", status_code=503, title="Sitzung", message=UNREACHABLE)
         data = reply.data
@@ -139,6 +149,9 @@ def build_router() -> APIRouter:
 
     @router.get("/sitzungen/{session_id}/abrechnung", summary="Billing of an ended session (polled fragment)")
     async def billing_fragment(request: Request, user: Technician, session_id: uuid.UUID) -> Response:
+        own = await backends(request).session(session_id, user.username)
+        if own.status in (403, 404):
+            return Response(status_code=own.status)
         return render_fragment("technician/_billing.html", billing=await billing_state(request, session_id),
                                session_id=session_id)
 
@@ -156,7 +169,7 @@ def build_router() -> APIRouter:
         if not statement:
             session.flash("Bitte tragen Sie die Erklärung der Kundin oder des Kunden im Wortlaut ein.", "error")
         else:
-            reply = await backends(request).record_promotion(session_id, statement)
+            reply = await backends(request).record_promotion(session_id, statement, user.username)
             if reply.ok:
                 log.info("promotion recorded", extra={"session_id": str(session_id)})
                 session.flash("Die Erklärung ist gespeichert. Ein Kundenkonto wird angelegt.", "success")
@@ -166,7 +179,7 @@ def build_router() -> APIRouter:
 
     @router.post("/sitzungen/{session_id}/beenden", dependencies=[Depends(require_csrf)], summary="End the session")
     async def end(request: Request, user: Technician, session_id: uuid.UUID) -> Response:
-        reply = await backends(request).end_session(session_id)
+        reply = await backends(request).end_session(session_id, user.username)
         session = web_session(request)
         if reply.ok:
             log.info("session ended", extra={"session_id": str(session_id)})
@@ -174,5 +187,17 @@ def build_router() -> APIRouter:
         else:
             session.flash(_problem(reply.message_de, "Die Sitzung konnte nicht beendet werden."), "error")
         return RedirectResponse(f"/technik/sitzungen/{session_id}", status_code=303)
+
+    @router.post("/sitzungen/{session_id}/uebernehmen", dependencies=[Depends(require_csrf)],
+                 summary="Take over another technician's running session (recorded)")
+    async def take_over(request: Request, user: Technician, session_id: uuid.UUID) -> Response:
+        reply = await backends(request).take_over_session(session_id, user.username)
+        session = web_session(request)
+        if reply.ok:
+            log.info("session taken over", extra={"session_id": str(session_id)})
+            session.flash("Sie haben die Sitzung übernommen.", "success")
+            return RedirectResponse(f"/technik/sitzungen/{session_id}", status_code=303)
+        session.flash(_problem(reply.message_de, "Die Sitzung konnte nicht übernommen werden."), "error")
+        return RedirectResponse("/technik", status_code=303)
 
     return router
