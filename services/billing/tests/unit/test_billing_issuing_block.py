@@ -134,9 +134,10 @@ async def test_a_transient_error_while_rendering_is_retried_not_blocked(world: A
 
     class Away:
         def render(self, document: Any) -> Any:
-            raise OSError("font file briefly unreadable")
+            # an availability error (fw_platform.handling.TRANSIENT); a plain OSError is not one
+            raise ConnectionResetError("document service briefly away")
 
     object.__setattr__(world.deps, "renderer", Away())
-    with pytest.raises(OSError):
+    with pytest.raises(ConnectionResetError):
         await handle(world, event)
     assert world.repo.counters == {} and world.repo.sessions[event.session_id].status is SessionStatus.PENDING

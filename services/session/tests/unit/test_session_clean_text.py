@@ -26,7 +26,8 @@ def client(world):  # type: ignore[no-untyped-def]
     platform_http.install(app, Runtime("session", Settings(), MIGRATIONS), custom_messages=MESSAGES)
     install_error_handlers(app)
     app.include_router(build_router(world.service, world.billing))
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t")
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t",
+                             headers={"Fw-Technician": "tech-07"})
 
 
 async def _running(world, client) -> str:  # type: ignore[no-untyped-def]
@@ -74,7 +75,7 @@ async def test_unclean_billing_address_is_refused(world, client, field, value, c
     rid = await world.waiting_request()
     session = await world.service.start(rid, "tech-07")
     world.clock.advance(4000)
-    await world.service.end(session.session_id)
+    await world.service.end(session.session_id, "tech-07")
     await world.deliver(BillingBlocked(session_id=session.session_id, request_id=rid, missing=("billing_address",)))
     resp = await client.post(f"/api/sessions/{session.session_id}/billing-address",
                              json={**ADDRESS, field: value})
