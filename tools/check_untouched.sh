@@ -18,8 +18,15 @@ if ! git rev-parse --verify --quiet "${commit}^{commit}" >/dev/null; then
 fi
 
 # diff-tree handles a root commit too (no parent): --root compares it with the empty tree.
-touched=$(git diff-tree --root --no-commit-id --name-only -r "${commit}" -- \
-    services/intake services/session services/billing services/retention)
+# A merge commit is compared with its first parent (what the merge brought into the branch);
+# plain diff-tree would print nothing for a merge.
+if git rev-parse --verify --quiet "${commit}^2" >/dev/null; then
+    touched=$(git diff --name-only "${commit}^1" "${commit}" -- \
+        services/intake services/session services/billing services/retention)
+else
+    touched=$(git diff-tree --root --no-commit-id --name-only -r "${commit}" -- \
+        services/intake services/session services/billing services/retention)
+fi
 if [[ -n "${touched}" ]]; then
     echo "check_untouched: ${commit} changes files of services that must stay untouched:" >&2
     echo "${touched}" >&2
