@@ -169,7 +169,9 @@ def build(settings: Settings, *, vault: PersonalDataSource | None = None,
     if issuer.example:
         log.warning("issuer settings are the shipped example data: invoices say BEISPIELDATEN")
     if not issuer.can_issue_e_invoices:
-        log.warning("no issuer VAT id or trade register: no EN 16931 e-invoices (BR-CO-26)")
+        log.warning("no issuer VAT id, register or seller id: no EN 16931 e-invoices (BR-CO-26)")
+    if issuer.phone is None:
+        log.warning("no issuer phone: XRechnung needs the seller contact's phone (BR-DE-6)")
     return billing
 
 

@@ -68,6 +68,10 @@ class Settings(ServiceSettings):
     issuer_bank: str | None = _EX.bank
     issuer_email: str = _EX.email
     issuer_phone: str | None = _EX.phone
+    #: Seller contact of e-invoices (BG-6 name; phone and e-mail are the two above).
+    issuer_contact_name: str | None = None
+    #: Seller identifier (BT-29) for an issuer without VAT id (e.g. a GLN); default: tax number.
+    issuer_seller_id: str | None = None
     issuer_vat_exemption_note: str = _EX.vat_exemption_note
     payment_days: int = Field(default=14, ge=0, le=365)
 
@@ -131,6 +135,7 @@ class Settings(ServiceSettings):
             "vat_id": self.issuer_vat_id, "trade_register": self.issuer_register,
             "iban": self.issuer_iban, "bic": self.issuer_bic, "bank": self.issuer_bank,
             "email": self.issuer_email, "phone": self.issuer_phone,
+            "contact_name": self.issuer_contact_name, "seller_id": self.issuer_seller_id,
             "vat_exemption_note": self.issuer_vat_exemption_note, "payment_days": self.payment_days,
         }
         # Any example value left in place marks the documents as example documents.

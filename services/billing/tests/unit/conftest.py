@@ -12,7 +12,6 @@ import pytest
 
 from fw_contracts import Event
 from fw_contracts.vault import Address, PersonalData, PromotionStatement, VaultEntry
-from fw_platform.consumer import PermanentError
 from fw_platform.vault_client import VaultUnavailable
 
 from fw_billing.adapters.rendering import PdfRenderer
@@ -22,6 +21,7 @@ from fw_billing.application.ports import (
     NewCustomerAccount,
     NewInvoice,
     RecipientDataErased,
+    RecipientDataMissing,
     RenderedDocument,
     RequestFacts,
     SessionRecord,
@@ -82,6 +82,10 @@ class FakeRepository:
 
     async def customer_number_for(self, request_id: uuid.UUID) -> str | None:
         return next((n for n, c in self.customers.items() if c.request_id == request_id), None)
+
+    async def customer_name(self, customer_number: str) -> str | None:
+        account = self.customers.get(customer_number)
+        return account.company if account is not None else None
 
     async def add_customer(self, account: NewCustomerAccount) -> str:
         self.customer_seq += 1
@@ -147,14 +151,17 @@ class FakeVault:
         if request_id in self.erased:
             raise RecipientDataErased(f"vault refused ({purpose}): erased")  # as the NATS adapter
         if request_id not in self.entries:
-            raise PermanentError(f"vault refused ({purpose}): not_found")
+            raise RecipientDataMissing(f"vault refused ({purpose}): not_found")  # as the NATS adapter
         return self.entries[request_id]
 
-    def store(self, request_id: uuid.UUID, *, address: bool = True, statement: bool = False) -> None:
+    def store(self, request_id: uuid.UUID, *, address: bool = True, statement: bool = False,
+              country: str = "DE", vat_id: str | None = None, buyer_reference: str | None = None) -> None:
+        postal = "10115" if country == "DE" else "1010"
         data = PersonalData(
             company="Muster GmbH", contact_name="Erika Mustermann", phone="+4930123456",
-            email="erika@example.org",
-            address=Address(street="Hauptstr. 1", postal_code="10115", city="Berlin") if address else None)
+            email="erika@example.org", vat_id=vat_id, buyer_reference=buyer_reference,
+            address=Address(street="Hauptstr. 1", postal_code=postal, city="Berlin" if country == "DE" else "Wien",
+                            country=country) if address else None)
         stmt = PromotionStatement(text="Ja, ich möchte Stammkunde werden.", technician="tech-07",
                                   stated_at=NOW) if statement else None
         self.entries[request_id] = VaultEntry(request_id=request_id, data=data, statement=stmt,

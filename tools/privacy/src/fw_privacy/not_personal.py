@@ -67,6 +67,7 @@ NOT_PERSONAL: dict[str, str] = {
     "billing.invoices.lines": "invoice lines generated from the tariff (text + amounts), never typed by anyone",
     **_cols("billing.invoices", _ATTR, "kind", "e_invoice", "raw_seconds", "billed_seconds", "tariff_version",
             "year", "seq"),
+    "billing.invoices.tax_case": "tax case (domestic, reverse_charge, ...), derived; the VAT id stays encrypted",
     **_cols("billing.invoices", _TIME, "issued_at", "service_date"),
     "billing.invoices.event_id": _EVENT_ID,
     **_cols("billing.cancellations", _MONEY, "net_total", "vat_total", "gross_total", "vat_rate", "currency"),

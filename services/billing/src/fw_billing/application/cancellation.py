@@ -64,7 +64,8 @@ def stored_invoice_document(invoice: StoredInvoice, deps: BillingDeps) -> Docume
         net_total=invoice.net_total, vat_rate=invoice.vat_rate, vat_total=invoice.vat_total,
         gross_total=invoice.gross_total, customer_number=invoice.customer_number,
         raw_seconds=invoice.raw_seconds, billed_seconds=invoice.billed_seconds,
-        tariff_version=invoice.tariff_version, e_invoice=invoice.e_invoice)
+        tariff_version=invoice.tariff_version, e_invoice=invoice.e_invoice, tax_case=invoice.tax_case,
+        customer_name=invoice.recipient.customer_name if invoice.recipient else None)
 
 
 async def cancel_invoice(number: str, reason_code: str, uow: UnitOfWork, *,

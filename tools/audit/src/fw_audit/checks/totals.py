@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -126,7 +126,10 @@ class TotalsCheck:
             out.append(f"vat_total {e.vat_total} != round(net × {e.vat_rate}) = {vat}")
         if e.net_total + e.vat_total != e.gross_total:
             out.append(f"gross_total {e.gross_total} != net + vat = {e.net_total + e.vat_total}")
-        small = e.gross_total <= SMALL_INVOICE_LIMIT
+        # §33 S. 3 UStDV: reverse charge (and a business abroad) always gets a full invoice.
+        small = e.gross_total <= SMALL_INVOICE_LIMIT and not e.tax_case.zero_rated
+        if e.tax_case.zero_rated and (e.vat_rate != 0 or e.vat_total != 0):
+            out.append(f"tax case {e.tax_case.value} shows German VAT {e.vat_total} (§14c UStG)")
         if small != (e.kind is InvoiceKind.SMALL):
             out.append(f"kind {e.kind.value} does not fit gross {e.gross_total} "
                        f"(limit {SMALL_INVOICE_LIMIT}, §33 UStDV)")
@@ -152,6 +155,9 @@ class TotalsCheck:
         if p.free:
             return [f"tariff {e.tariff_version} prices this session as free (not billable)"]
         out = []
+        if e.tax_case.zero_rated:
+            # The tariff prices; the tax case (reverse charge, not taxable) removes the VAT.
+            p = replace(p, vat_rate=Decimal("0"), vat_total=Decimal("0.00"), gross_total=p.net_total)
         for name in ("billed_seconds", "net_total", "vat_rate", "vat_total", "gross_total"):
             if getattr(p, name) != getattr(e, name):
                 out.append(f"re-priced {name} {getattr(p, name)} != invoiced {getattr(e, name)}")
