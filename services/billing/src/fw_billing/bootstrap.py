@@ -163,7 +163,7 @@ def build(settings: Settings, *, vault: PersonalDataSource | None = None,
         housekeeping=lambda now: holder["b"].housekeeping(now),
         poll=settings.delivery_poll_s, housekeeping_every=settings.archive_check_interval_s)
     billing = Billing(runtime=runtime, deps=deps, views=BillingViews(lambda: runtime.pool, keys),
-                      exports=Exports(lambda: runtime.pool, keys), keys=keys, settings=settings,
+                      exports=Exports(lambda: runtime.pool, keys, datev=settings.datev()), keys=keys, settings=settings,
                       sender=mail, worker=worker)
     holder["b"] = billing
     if issuer.example:

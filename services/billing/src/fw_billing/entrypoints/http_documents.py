@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
@@ -14,9 +14,10 @@ from pydantic import BaseModel, ConfigDict
 from fw_contracts.events import InvoiceCancelled
 from fw_platform.http import problem
 
-from fw_billing.adapters.exports import Exports
+from fw_billing.adapters.exports import DatevNotConfigured, Exports
 from fw_billing.adapters.views import BillingViews, CancellationView, DeliveryView
 from fw_billing.application.cancellation import AlreadyCancelled, CancelRefused
+from fw_billing.domain.datev import DatevRangeError
 
 Number = Annotated[str, Path(pattern=r"^[A-Z0-9][A-Z0-9-]{2,31}$")]
 ReasonCode = Literal["wrong_amount", "wrong_recipient", "duplicate", "goodwill", "other"]
@@ -138,6 +139,25 @@ def router(views: BillingViews, exports: Exports, commands: Commands) -> APIRout
             return problem(422, "invalid_range", "Das Ende liegt vor dem Anfang.", "'to' is before 'from'.")
         body = await exports.invoices_csv(from_, to)
         return _csv(body, f"rechnungen_{from_:%Y%m%d}_{to:%Y%m%d}.csv")
+
+    @api.get("/exports/datev.csv", response_class=Response, responses=_ERRORS,
+             summary="DATEV-Format booking batch (EXTF 700, Buchungsstapel) of invoices and cancellations")
+    async def export_datev(from_: Annotated[date, Query(alias="from")],
+                           to: Annotated[date, Query()]) -> Response:
+        try:
+            body = await exports.datev_csv(from_, to, datetime.now(UTC))
+        except DatevNotConfigured:
+            return problem(409, "datev_not_configured",
+                           "Für den DATEV-Export fehlen Berater- und Mandantennummer "
+                           "(FW_BILLING_DATEV_CONSULTANT_NUMBER, FW_BILLING_DATEV_CLIENT_NUMBER).",
+                           "The DATEV export needs the consultant and client numbers "
+                           "(FW_BILLING_DATEV_CONSULTANT_NUMBER, FW_BILLING_DATEV_CLIENT_NUMBER).")
+        except DatevRangeError as exc:
+            de, en = str(exc).split(" / ")
+            return problem(422, "invalid_range", de, en)
+        charset = "windows-1252" if body[:3] != b"\xef\xbb\xbf" else "utf-8"
+        return Response(body, media_type=f"text/csv; charset={charset}", headers={
+            "Content-Disposition": f'attachment; filename="EXTF_Buchungsstapel_{from_:%Y%m%d}_{to:%Y%m%d}.csv"'})
 
     @api.get("/exports/customers.csv", response_class=Response,
              summary="Customer accounts for accounting (CSV, ; UTF-8 BOM)")
