@@ -74,7 +74,10 @@ class FakeRepository:
 
     async def add_invoice(self, invoice: NewInvoice) -> None:
         assert invoice.number not in self.invoices
-        assert all(i.session_id != invoice.session_id for i in self.invoices.values())
+        # one original per session; each invoice corrected at most once (as the unique indexes)
+        assert invoice.corrects is not None or all(
+            i.session_id != invoice.session_id or i.corrects is not None for i in self.invoices.values())
+        assert invoice.corrects is None or all(i.corrects != invoice.corrects for i in self.invoices.values())
         self.invoices[invoice.number] = invoice
 
     async def lock_customer(self, request_id: uuid.UUID) -> None:
@@ -118,7 +121,11 @@ class FakeRepository:
             service_date=i.service_date, tariff_version=i.tariff_version, raw_seconds=i.raw_seconds,
             billed_seconds=i.billed_seconds, lines=i.lines, net_total=i.net_total, vat_rate=i.vat_rate,
             vat_total=i.vat_total, gross_total=i.gross_total, customer_number=i.customer_number,
-            e_invoice=i.e_invoice, recipient=i.recipient)
+            e_invoice=i.e_invoice, recipient=i.recipient, tax_case=i.tax_case, session_id=i.session_id,
+            corrects=i.corrects, priced_seconds=i.priced_seconds)
+
+    async def correction_of(self, invoice_number: str) -> str | None:
+        return next((i.number for i in self.invoices.values() if i.corrects == invoice_number), None)
 
     async def is_cancellation(self, number: str) -> bool:
         return number in self.cancellations

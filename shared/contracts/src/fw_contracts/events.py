@@ -155,6 +155,14 @@ class TaxCase(StrEnum):
         return self in (TaxCase.REVERSE_CHARGE, TaxCase.NOT_TAXABLE)
 
 
+class CorrectionReason(StrEnum):
+    """Why a cancelled invoice was replaced by a corrected one."""
+
+    WRONG_DURATION = "wrong_duration"
+    WRONG_RECIPIENT = "wrong_recipient"
+    WRONG_TAX_CASE = "wrong_tax_case"
+
+
 class InvoiceLine(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -188,6 +196,13 @@ class InvoiceIssued(Event):
     customer_number: str | None = None
     #: Added later; events written before it are domestic (or §19 with a 0 % tariff).
     tax_case: TaxCase = TaxCase.DOMESTIC
+    #: A corrected invoice (Rechnungskorrektur, LEGAL.md L18): the cancelled invoice it
+    #: replaces for the same session, and why (a code, never free text).
+    corrects: Annotated[str, StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9-]{2,31}$")] | None = None
+    correction_reason: CorrectionReason | None = None
+    #: The corrected duration the pricing used instead of ``raw_seconds`` (a correction of the
+    #: billed duration); ``None``: priced from ``raw_seconds`` as usual.
+    priced_seconds: int | None = Field(default=None, ge=0)
 
 
 class InvoiceCancelled(Event):

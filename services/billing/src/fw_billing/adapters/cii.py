@@ -15,7 +15,14 @@ from decimal import Decimal
 
 from lxml import etree
 
-from fw_billing.domain.documents import REASON_LABELS, Document, DocumentKind, Profile, recipient_name
+from fw_billing.domain.documents import (
+    CORRECTION_LABELS,
+    REASON_LABELS,
+    Document,
+    DocumentKind,
+    Profile,
+    recipient_name,
+)
 
 NS = {
     "rsm": "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100",
@@ -111,6 +118,10 @@ def cii_xml(doc: Document) -> bytes:
     if doc.reference is not None:
         note = f"Storno der Rechnung {doc.reference.number}: {REASON_LABELS[doc.reference.reason_code]}"
         _el(head, "ram:IncludedNote/ram:Content", note)                         # BT-22
+    elif doc.correction is not None:
+        _el(head, "ram:IncludedNote/ram:Content",
+            f"Korrektur der stornierten Rechnung {doc.correction.number}: "
+            f"{CORRECTION_LABELS[doc.correction.reason]}")                      # BT-22
     if issuer.trade_register:
         _el(head, "ram:IncludedNote/ram:Content", issuer.trade_register)
     if doc.tax.note and doc.tax.category != "E":
@@ -195,6 +206,12 @@ def cii_xml(doc: Document) -> bytes:
     _el(sums, "ram:TaxTotalAmount", _amount(doc.vat_total * sign), currencyID=doc.currency)  # BT-110
     _el(sums, "ram:GrandTotalAmount", _amount(doc.gross_total * sign))          # BT-112
     _el(sums, "ram:DuePayableAmount", _amount(doc.gross_total * sign))          # BT-115
+    if doc.reference is None and doc.correction is not None:
+        # A corrected invoice names the cancelled invoice it replaces (BT-25/26).
+        ref = _el(settlement, "ram:InvoiceReferencedDocument")
+        _el(ref, "ram:IssuerAssignedID", doc.correction.number)                 # BT-25
+        _date(ref, "ram:FormattedIssueDateTime",
+              doc.correction.issued_at.astimezone(doc.issue_tz).strftime("%Y%m%d"), prefix="qdt")  # BT-26
     if doc.reference is not None:
         ref = _el(settlement, "ram:InvoiceReferencedDocument")
         _el(ref, "ram:IssuerAssignedID", doc.reference.number)                  # BT-25

@@ -20,7 +20,14 @@ from fpdf.output import PDFICCProfile
 from PIL import ImageCms
 
 from fw_billing.adapters import fontcache
-from fw_billing.domain.documents import REASON_LABELS, Document, DocumentKind, Profile, recipient_lines
+from fw_billing.domain.documents import (
+    CORRECTION_LABELS,
+    REASON_LABELS,
+    Document,
+    DocumentKind,
+    Profile,
+    recipient_lines,
+)
 from fw_billing.domain.formatting import date_de, duration_de, money_de, quantity_de
 
 FONT = "DejaVu"
@@ -175,6 +182,10 @@ def _facts(pdf: _Pdf, doc: Document) -> None:
         rows.append(("Storno zu Rechnung",
                      f"{doc.reference.number} vom {date_de(doc.reference.issued_at, doc.timezone)}"))
         rows.append(("Grund", REASON_LABELS[doc.reference.reason_code]))
+    elif doc.correction is not None:
+        rows.append(("Korrektur zu Rechnung",
+                     f"{doc.correction.number} vom {date_de(doc.correction.issued_at, doc.timezone)}"))
+        rows.append(("Grund", CORRECTION_LABELS[doc.correction.reason]))
     # Not on a Kleinbetragsrechnung (or its Storno): it carries nothing that points to the
     # recipient, not even the pseudonymous customer number.
     if doc.customer_number and doc.names_recipient:

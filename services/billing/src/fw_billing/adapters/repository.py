@@ -104,14 +104,16 @@ class SqlBillingRepository:
         await self._conn.execute(
             "INSERT INTO invoices(number, year, seq, session_id, request_id, kind, issued_at,"
             " service_date, tariff_version, raw_seconds, billed_seconds, lines, net_total, vat_rate,"
-            " vat_total, gross_total, customer_number, event_id, e_invoice, tax_case)"
+            " vat_total, gross_total, customer_number, event_id, e_invoice, tax_case, corrects,"
+            " correction_reason, priced_seconds)"
             " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13, $14, $15, $16,"
-            " $17, $18, $19, $20)",
+            " $17, $18, $19, $20, $21, $22, $23)",
             invoice.number, invoice.year, invoice.seq, invoice.session_id, invoice.request_id,
             invoice.kind.value, invoice.issued_at, invoice.service_date, invoice.tariff_version,
             invoice.raw_seconds, invoice.billed_seconds, lines_json(invoice.lines), invoice.net_total,
             invoice.vat_rate, invoice.vat_total, invoice.gross_total, invoice.customer_number,
-            invoice.event_id, invoice.e_invoice, invoice.tax_case.value)
+            invoice.event_id, invoice.e_invoice, invoice.tax_case.value, invoice.corrects,
+            invoice.correction_reason, invoice.priced_seconds)
         if invoice.recipient is not None:
             # Part of the legal copy: kept (encrypted with the year's archive key) for 8 years.
             sealed = await self._keys.seal(self._conn, KeyPurpose.ARCHIVE, invoice.year,
@@ -238,7 +240,12 @@ class SqlBillingRepository:
             billed_seconds=row["billed_seconds"], lines=lines_from_json(row["lines"]),
             net_total=row["net_total"], vat_rate=row["vat_rate"], vat_total=row["vat_total"],
             gross_total=row["gross_total"], customer_number=row["customer_number"],
-            e_invoice=row["e_invoice"], recipient=recipient, tax_case=TaxCase(row["tax_case"]))
+            e_invoice=row["e_invoice"], recipient=recipient, tax_case=TaxCase(row["tax_case"]),
+            session_id=row["session_id"], corrects=row["corrects"], priced_seconds=row["priced_seconds"])
+
+    async def correction_of(self, invoice_number: str) -> str | None:
+        value = await self._conn.fetchval("SELECT number FROM invoices WHERE corrects = $1", invoice_number)
+        return str(value) if value is not None else None
 
     async def is_cancellation(self, number: str) -> bool:
         return bool(await self._conn.fetchval("SELECT EXISTS(SELECT 1 FROM cancellations WHERE number = $1)",

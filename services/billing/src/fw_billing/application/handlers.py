@@ -2,7 +2,7 @@
 emits through the outbox, so state, idempotency record and events commit together.
 
 Idempotency does not rest on the processed-events record alone: a session row (first seen
-wins, locked while it is handled), ``invoices.session_id UNIQUE`` and
+wins, locked while it is handled), one original invoice per session (unique index) and
 ``customer_accounts.request_id UNIQUE`` make a second event about the same thing a no-op.
 """
 

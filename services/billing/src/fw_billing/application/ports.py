@@ -98,6 +98,10 @@ class NewInvoice:
     #: A ZUGFeRD/Factur-X XML is issued with it.
     e_invoice: bool = False
     tax_case: TaxCase = TaxCase.DOMESTIC
+    #: A corrected invoice: the cancelled one it replaces, the reason, the corrected duration.
+    corrects: str | None = None
+    correction_reason: str | None = None
+    priced_seconds: int | None = None
 
 
 @dataclass(frozen=True)
@@ -122,6 +126,9 @@ class StoredInvoice:
     e_invoice: bool
     recipient: Recipient | None
     tax_case: TaxCase = TaxCase.DOMESTIC
+    session_id: uuid.UUID | None = None
+    corrects: str | None = None
+    priced_seconds: int | None = None
 
 
 @dataclass(frozen=True)
@@ -209,6 +216,10 @@ class BillingRepository(Protocol):
         """Serialise account creation for one request (two consumers may race for it)."""
 
     async def customer_number_for(self, request_id: uuid.UUID) -> str | None: ...
+
+    async def correction_of(self, invoice_number: str) -> str | None:
+        """The number of the invoice that corrects ``invoice_number``, if any."""
+        ...
 
     async def customer_name(self, customer_number: str) -> str | None:
         """The company on a regular customer's account, ``None`` once erased."""

@@ -38,6 +38,14 @@ REASON_LABELS: dict[str, str] = {
 }
 
 
+#: ``InvoiceIssued.correction_reason`` -> the reason printed on a corrected invoice.
+CORRECTION_LABELS: dict[str, str] = {
+    "wrong_duration": "Abgerechnete Dauer berichtigt",
+    "wrong_recipient": "Rechnungsempfänger berichtigt",
+    "wrong_tax_case": "Steuerliche Behandlung berichtigt",
+}
+
+
 class DocumentIncomplete(ValueError):
     """A document lacks a mandatory field; names the fields, never their values."""
 
@@ -76,6 +84,15 @@ class Reference:
 
 
 @dataclass(frozen=True)
+class Correction:
+    """What a corrected invoice replaces (§31 Abs. 5 UStDV: a specific, unambiguous reference)."""
+
+    number: str
+    issued_at: datetime
+    reason: str
+
+
+@dataclass(frozen=True)
 class Document:
     kind: DocumentKind
     number: str
@@ -100,6 +117,8 @@ class Document:
     tax_case: TaxCase = TaxCase.DOMESTIC
     #: The regular customer's name on the account (printed with the customer number).
     customer_name: str | None = None
+    #: A corrected invoice: the cancelled invoice it replaces.
+    correction: Correction | None = None
 
     @property
     def title(self) -> str:
@@ -158,10 +177,11 @@ def invoice_document(*, kind: InvoiceKind, number: str, issued_at: datetime, ser
                      net_total: Decimal, vat_rate: Decimal, vat_total: Decimal, gross_total: Decimal,
                      customer_number: str | None, raw_seconds: int, billed_seconds: int,
                      tariff_version: str, e_invoice: bool, tax_case: TaxCase = TaxCase.DOMESTIC,
-                     customer_name: str | None = None) -> Document:
+                     customer_name: str | None = None, correction: Correction | None = None) -> Document:
     """The document of an issued invoice (a small one never carries the recipient)."""
     small = kind is InvoiceKind.SMALL
     return Document(tax_case=tax_case, customer_name=customer_name if customer_number and not small else None,
+        correction=correction,
         kind=DocumentKind.SMALL if small else DocumentKind.FULL, number=number, issued_at=issued_at,
         service_date=service_date, issuer=issuer, recipient=None if small else recipient,
         lines=lines, net_total=net_total, vat_rate=vat_rate, vat_total=vat_total,
@@ -253,6 +273,9 @@ def mandatory_fields(doc: Document) -> list[tuple[str, str]]:
             fields.append(("recipient_vat_id", r.vat_id))  # §14a Abs. 1 UStG
         if r.buyer_reference:
             fields.append(("buyer_reference", r.buyer_reference))
+    if doc.correction is not None and doc.kind is not DocumentKind.CANCELLATION:
+        fields.append(("corrected_invoice", doc.correction.number))
+        fields.append(("corrected_invoice_date", date_de(doc.correction.issued_at, doc.timezone)))
     if doc.reference is not None:
         fields.append(("cancelled_invoice", doc.reference.number))
         fields.append(("cancelled_invoice_date", date_de(doc.reference.issued_at, doc.timezone)))

@@ -133,8 +133,12 @@ class TotalsCheck:
         if small != (e.kind is InvoiceKind.SMALL):
             out.append(f"kind {e.kind.value} does not fit gross {e.gross_total} "
                        f"(limit {SMALL_INVOICE_LIMIT}, §33 UStDV)")
-        if e.billed_seconds < e.raw_seconds:
-            out.append(f"billed_seconds {e.billed_seconds} < raw_seconds {e.raw_seconds}")
+        priced = e.priced_seconds if e.priced_seconds is not None else e.raw_seconds
+        if e.billed_seconds < priced:
+            out.append(f"billed_seconds {e.billed_seconds} < {'priced' if e.priced_seconds is not None else 'raw'}"
+                       f"_seconds {priced}")
+        if e.priced_seconds is not None and e.corrects is None:
+            out.append("priced_seconds set on an invoice that corrects nothing")
         session = self._sessions.get(e.session_id)
         if session is None:
             out.append("no SessionEnded for the invoiced session before the invoice")
@@ -147,8 +151,10 @@ class TotalsCheck:
         return out
 
     def _reprice(self, e: InvoiceIssued, session: _Session) -> list[str]:
+        # A corrected invoice (LEGAL.md L18) may be priced by a corrected duration it names.
+        seconds = e.priced_seconds if e.priced_seconds is not None else session.duration
         try:
-            p = self._repricer(e.tariff_version, session.duration, session.started_at)  # type: ignore[misc]
+            p = self._repricer(e.tariff_version, seconds, session.started_at)  # type: ignore[misc]
         except LookupError:
             return [f"unknown tariff version {e.tariff_version[:40]!r}: cannot re-price"]
         self._repriced += 1
