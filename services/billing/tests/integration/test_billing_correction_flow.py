@@ -50,6 +50,14 @@ async def test_cancel_then_correct_over_http(billing: Any, ended: Any, created: 
     assert {e["code"] for e in bad.json()["errors"]} == {"vat_id_invalid"}
     missing = await billing.http.post(f"/api/invoices/{number}/correction", json={"billed_seconds": 900})
     assert missing.status_code == 422  # no reason: refused
+    # GoBD: the corrected invoice, too, re-renders byte-identical from what is stored.
+    from fw_billing.application.cancellation import stored_invoice_document
+
+    app = billing.apps[0].state.billing
+    async with app.runtime.unit_of_work() as uow:
+        stored = await app.deps.repository(uow.conn).invoice_for_cancellation(corrected.invoice_number)
+    again = app.deps.renderer.render(stored_invoice_document(stored, app.deps))
+    assert again.pdf == (await app.views.document(corrected.invoice_number)).pdf
     rows = await billing.rows("SELECT number, corrects FROM invoices WHERE session_id = $1 ORDER BY seq",
                               original.session_id)
     assert [(r["number"], r["corrects"]) for r in rows] == [(number, None), (corrected.invoice_number, number)]

@@ -122,7 +122,8 @@ class FakeRepository:
             billed_seconds=i.billed_seconds, lines=i.lines, net_total=i.net_total, vat_rate=i.vat_rate,
             vat_total=i.vat_total, gross_total=i.gross_total, customer_number=i.customer_number,
             e_invoice=i.e_invoice, recipient=i.recipient, tax_case=i.tax_case, session_id=i.session_id,
-            corrects=i.corrects, priced_seconds=i.priced_seconds)
+            corrects=i.corrects, priced_seconds=i.priced_seconds, correction_reason=i.correction_reason,
+            corrects_issued_at=self.invoices[i.corrects].issued_at if i.corrects else None)
 
     async def correction_of(self, invoice_number: str) -> str | None:
         return next((i.number for i in self.invoices.values() if i.corrects == invoice_number), None)

@@ -223,8 +223,9 @@ class SqlBillingRepository:
     # ------------------------------------------------------------------ cancellations
     async def invoice_for_cancellation(self, number: str) -> StoredInvoice | None:
         row = await self._conn.fetchrow(
-            "SELECT i.*, r.data_enc, r.year AS recipient_year FROM invoices i"
-            " LEFT JOIN invoice_recipients r ON r.invoice_number = i.number"
+            "SELECT i.*, r.data_enc, r.year AS recipient_year, o.issued_at AS corrects_issued_at"
+            " FROM invoices i LEFT JOIN invoice_recipients r ON r.invoice_number = i.number"
+            " LEFT JOIN invoices o ON o.number = i.corrects"
             " WHERE i.number = $1 FOR UPDATE OF i", number)
         if row is None:
             return None
@@ -241,7 +242,8 @@ class SqlBillingRepository:
             net_total=row["net_total"], vat_rate=row["vat_rate"], vat_total=row["vat_total"],
             gross_total=row["gross_total"], customer_number=row["customer_number"],
             e_invoice=row["e_invoice"], recipient=recipient, tax_case=TaxCase(row["tax_case"]),
-            session_id=row["session_id"], corrects=row["corrects"], priced_seconds=row["priced_seconds"])
+            session_id=row["session_id"], corrects=row["corrects"], priced_seconds=row["priced_seconds"],
+            correction_reason=row["correction_reason"], corrects_issued_at=row["corrects_issued_at"])
 
     async def correction_of(self, invoice_number: str) -> str | None:
         value = await self._conn.fetchval("SELECT number FROM invoices WHERE corrects = $1", invoice_number)

@@ -129,6 +129,9 @@ class StoredInvoice:
     session_id: uuid.UUID | None = None
     corrects: str | None = None
     priced_seconds: int | None = None
+    correction_reason: str | None = None
+    #: Issue time of the invoice this one corrects (printed on it).
+    corrects_issued_at: datetime | None = None
 
 
 @dataclass(frozen=True)
