@@ -39,6 +39,15 @@ async def test_cancel_then_correct_over_http(billing: Any, ended: Any, created: 
     pdf = await billing.http.get(f"/api/invoices/{corrected.invoice_number}.pdf")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
 
+    old_view = (await billing.http.get(f"/api/invoices/{number}")).json()
+    new_view = (await billing.http.get(f"/api/invoices/{corrected.invoice_number}")).json()
+    assert (old_view["cancelled_by"], old_view["corrected_by"]) == (storno.json()["cancellation_number"],
+                                                                    corrected.invoice_number)
+    assert (new_view["corrects"], new_view["correction_reason"], new_view["tax_case"]) == \
+        (number, "wrong_duration", "domestic")
+    session = (await billing.http.get("/api/invoices", params={"session_id": str(original.session_id)})).json()
+    assert [i["number"] for i in session["items"]] == [number, corrected.invoice_number]
+
     again = await billing.http.post(f"/api/invoices/{number}/correction", json=body)
     assert again.status_code == 409 and again.json()["code"] == "already_corrected"
     assert again.json()["correction_number"] == corrected.invoice_number
