@@ -26,6 +26,9 @@ BOOKINGS = [
             cancels="FW-2026-000001"),
     Booking(number="FW-2026-000003", issue_date=date(2026, 3, 31), service_date=date(2026, 3, 30),
             gross_total=Decimal("1234.50"), tax_case=TaxCase.NOT_TAXABLE, vat_rate=Decimal("0")),
+    Booking(number="FW-2026-000004", issue_date=date(2026, 3, 31), service_date=date(2026, 3, 9),
+            gross_total=Decimal("228.48"), tax_case=TaxCase.DOMESTIC, vat_rate=Decimal("0.19"),
+            corrects="FW-2026-000001"),
 ]
 
 
@@ -74,7 +77,7 @@ def _filled(row: dict[str, str]) -> dict[str, str]:
 
 
 def test_rows_field_by_field_skr03() -> None:
-    invoice, reverse, storno, third_country = _rows()
+    invoice, reverse, storno, third_country, corrected = _rows()
     assert _filled(invoice) == {
         "Umsatz (ohne Soll/Haben-Kz)": "285,60", "Soll/Haben-Kennzeichen": "S", "WKZ Umsatz": "EUR",
         "Konto": "10000", "Gegenkonto (ohne BU-Schlüssel)": "8400", "Belegdatum": "1003",
@@ -91,6 +94,8 @@ def test_rows_field_by_field_skr03() -> None:
         "Leistungsdatum": "09032026"}
     assert third_country["Gegenkonto (ohne BU-Schlüssel)"] == "8338"
     assert third_country["Umsatz (ohne Soll/Haben-Kz)"] == "1234,50"  # no thousands separator
+    assert corrected["Buchungstext"] == "Rechnung FW-2026-000004 Korrektur zu FW-2026-000001"
+    assert corrected["Soll/Haben-Kennzeichen"] == "S" and corrected["Umsatz (ohne Soll/Haben-Kz)"] == "228,48"
 
 
 def test_skr04_accounts_settings_and_utf8() -> None:
@@ -99,7 +104,7 @@ def test_skr04_accounts_settings_and_utf8() -> None:
     body = booking_batch(BOOKINGS, config, start=date(2026, 3, 1), end=date(2026, 3, 31), created_at=CREATED)
     assert body.startswith(b"\xef\xbb\xbf") and "Schlüssel".encode() in body
     assert parse(body, "utf-8-sig")[0][26] == "04"
-    assert [r["Gegenkonto (ohne BU-Schlüssel)"] for r in _rows(config)] == ["4401", "4336", "4401", "4338"]
+    assert [r["Gegenkonto (ohne BU-Schlüssel)"] for r in _rows(config)] == ["4401", "4336", "4401", "4338", "4401"]
     ansi = booking_batch([], CONFIG, start=date(2026, 3, 1), end=date(2026, 3, 31), created_at=CREATED)
     assert "Schlüssel".encode("cp1252") in ansi and not ansi.startswith(b"\xef\xbb\xbf")
 

@@ -138,12 +138,12 @@ class Exports:
         async with self._pool().acquire() as conn:
             rows = await conn.fetch(
                 "SELECT i.number, i.issued_at, i.service_date, i.gross_total, i.vat_rate, i.tax_case,"
-                " NULL AS cancels, r.year AS r_year, r.data_enc, i.number AS recipient_of"
+                " NULL AS cancels, r.year AS r_year, r.data_enc, i.number AS recipient_of, i.corrects"
                 " FROM invoices i LEFT JOIN invoice_recipients r ON r.invoice_number = i.number"
                 " WHERE i.issued_at >= $1 AND i.issued_at < $2"
                 " UNION ALL "
                 "SELECT c.number, c.issued_at, i.service_date, c.gross_total, c.vat_rate, i.tax_case,"
-                " i.number, r.year, r.data_enc, i.number"
+                " i.number, r.year, r.data_enc, i.number, NULL"
                 " FROM cancellations c JOIN invoices i ON i.number = c.invoice_number"
                 " LEFT JOIN invoice_recipients r ON r.invoice_number = i.number"
                 " WHERE c.issued_at >= $1 AND c.issued_at < $2"
@@ -158,7 +158,8 @@ class Exports:
                 bookings.append(Booking(
                     number=r["number"], issue_date=local_date(r["issued_at"]),
                     service_date=local_date(r["service_date"]), gross_total=r["gross_total"],
-                    tax_case=case, vat_rate=r["vat_rate"], cancels=r["cancels"], recipient_vat_id=vat_id))
+                    tax_case=case, vat_rate=r["vat_rate"], cancels=r["cancels"], recipient_vat_id=vat_id,
+                    corrects=r["corrects"]))
         return booking_batch(bookings, self._datev, start=start, end=end, created_at=now)
 
     async def _recipient_vat_id(self, conn: asyncpg.Connection, number: str, year: int | None,

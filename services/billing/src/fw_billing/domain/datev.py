@@ -125,6 +125,8 @@ class Booking:
     cancels: str | None = None
     #: Reverse charge: the recipient's VAT id, for the Zusammenfassende Meldung (§18a UStG).
     recipient_vat_id: str | None = None
+    #: A corrected invoice: the cancelled invoice it replaces.
+    corrects: str | None = None
 
 
 def _text(value: str, limit: int) -> str:
@@ -152,6 +154,8 @@ def _row(booking: Booking, config: DatevConfig) -> list[str]:
     put("Belegdatum", booking.issue_date.strftime("%d%m"))
     put("Belegfeld 1", _text(booking.number, 36))
     text = f"Storno zu {booking.cancels}" if cancellation else f"Rechnung {booking.number}"
+    if booking.corrects and not cancellation:
+        text += f" Korrektur zu {booking.corrects}"
     put("Buchungstext", _text(text, 60))
     if booking.tax_case is TaxCase.REVERSE_CHARGE and booking.recipient_vat_id:
         put("EU-Land u. UStID (Bestimmung)", _text(booking.recipient_vat_id, 15))
