@@ -116,6 +116,10 @@ def render(r: dict[str, Any]) -> str:
                       "consumer alone, no publish")]
         rows += [("EventConsumer, handler does nothing", _rate(ep["platform_ceiling"]),
                   "the platform's own ceiling")]
+        if "faststream" in ep:
+            rows += [("FastStream batch pull (MANUAL ack), decode, emits, no DB", _rate(ep["faststream"]),
+                      f"{100 * ep['ratio_faststream_vs_raw']:.0f} % of raw; ours without DB "
+                      f"{ep['ratio_no_db_vs_faststream']:.2f}x")]
     if lc := s.get("lifecycles"):
         for name, ph in lc["phases"].items():
             title = f"3. Lifecycles, {name}: offered {ph['offered_rate']:g}/s, {ph['window_s']:.0f} s window"
