@@ -41,3 +41,14 @@ def test_installed_on_one_client_only() -> None:
     assert install(ours)
     assert ours._parse_header_lines is parse_header_lines
     assert other._parse_header_lines is not parse_header_lines
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.tuples(st.from_regex(rb"[0-9A-Za-z!#$%&'*+.^_`|~ -]{0,10}", fullmatch=True),
+                          st.sampled_from([b":", b": ", b":  ", b": \t"]),
+                          st.from_regex(rb"[ -~]{0,12}", fullmatch=True)), max_size=8),
+       st.sampled_from([b"\r\n", b"\r\n\r\n", b""]))
+def test_generated_token_blocks(lines: list[tuple[bytes, bytes, bytes]], tail: bytes) -> None:
+    """Blocks close to the usual form (token names, printable values, spaces around them)."""
+    block = b"".join(n + s + v + b"\r\n" for n, s, v in lines) + tail
+    assert parse_header_lines(block) == Client._parse_header_lines(block)
