@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -89,12 +90,24 @@ async def _raw_reads(server: NatsServer, n: int) -> tuple[float, float]:
     return ordered, direct
 
 
+def _child_cpu_s() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+#: CPU seconds per event of the last run of each process (user + system of the child, start-up
+#: included): on a shared machine a steadier figure than the rate.
+CPU_US: dict[str, list[float]] = {"audit_replay": [], "peer_replay": []}
+
+
 def _peer_replay(dsn: str, n: int) -> tuple[float, dict[str, Any]]:
     """The peer's replay as a process of its own; wall time includes its start-up, like the CLI's."""
+    c = _child_cpu_s()
     t = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "bench.peer", dsn, str(n)], capture_output=True, text=True,
                           timeout=1800, cwd=Path(__file__).parent.parent)
     dt = time.perf_counter() - t
+    CPU_US["peer_replay"].append(1e6 * (_child_cpu_s() - c) / n)
     if proc.returncode != 0:
         raise RuntimeError(f"peer replay exit {proc.returncode}: {proc.stderr[-500:]}")
     out = json.loads(proc.stdout)
@@ -108,10 +121,12 @@ def _audit_replay(server: NatsServer, n: int) -> tuple[float, dict[str, Any]]:
     includes start-up."""
     user, password = server.credentials("audit")
     env = {**os.environ, "NATS_URL": server.url, "NATS_USER": user, "NATS_PASSWORD": password}
+    c = _child_cpu_s()
     t = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "fw_audit", "audit", "replay", "--json", "--until", str(n)], env=env,
                           capture_output=True, text=True, timeout=1800)
     dt = time.perf_counter() - t
+    CPU_US["audit_replay"].append(1e6 * (_child_cpu_s() - c) / n)
     if proc.returncode != 0:
         raise RuntimeError(f"audit replay exit {proc.returncode}: {proc.stderr[-500:]}")
     out = json.loads(proc.stdout)
@@ -161,6 +176,8 @@ async def replay(infra: Infra, n: int, prefix: int, prefix_runs: int) -> dict[st
     await asyncio.to_thread(server.start)
     total = loaded["events"]
     ordered, direct, audit, peers = [], [], [], []
+    for runs in CPU_US.values():
+        runs.clear()
     try:
         full_ordered, full_direct = await _raw_reads(server, total)
         full_audit, out = await asyncio.to_thread(_audit_replay, server, total)
@@ -187,6 +204,9 @@ async def replay(infra: Infra, n: int, prefix: int, prefix_runs: int) -> dict[st
                        "peer_replay": summary(peers, "events/s")}
             | _ratios(med(audit), med(peers), med(ordered), med(direct)),
             "audit_cli_startup_s": round(startup, 2),
+            "process_cpu_us_per_event": {  # first: the full pass; then the prefix runs
+                k: {"full": round(v[0], 2), "prefix": summary(v[1:], "us/event") if v[1:] else None}
+                for k, v in CPU_US.items() if v},
             "how": {"raw": "nats-py by callback, admin: ordered push consumer; batched direct get (5000)",
                     "audit_replay": "python -m fw_audit audit replay --json as the audit user; wall time",
                     "peer": f"eventsourcing {_version('eventsourcing')} on PostgreSQL (psycopg "

@@ -63,6 +63,10 @@ def summary(s: dict[str, Any]) -> dict[str, Any]:
         "replay_vs_peer": rp["replay_vs_peer"] if rp else None,
         "replay_vs_raw_callback": rp["replay_vs_raw_callback"] if rp else None,
         "replay_vs_raw_direct": rp["replay_vs_raw_direct"] if rp else None,
+        "replay_cpu_us_per_event": (s["replay"].get("process_cpu_us_per_event", {}).get("audit_replay", {}).get("full")
+                                    if rp else None),
+        "peer_cpu_us_per_event": (s["replay"].get("process_cpu_us_per_event", {}).get("peer_replay", {}).get("full")
+                                  if rp else None),
         "event_path_db_per_s": ep.get("platform_batched", ep.get("platform_insert", {})).get("median") if ep else None,
     }
 
@@ -164,6 +168,10 @@ def render(r: dict[str, Any]) -> str:
                  (f"first {p['events']:,}: peer", _rate(p["peer_replay"]), ""),
                  (f"first {p['events']:,}: audit replay", _rate(p["audit_replay"]), vs(p)),
                  ]
+        if cpu := rp.get("process_cpu_us_per_event"):
+            a, q = cpu["audit_replay"]["full"], cpu["peer_replay"]["full"]
+            rows += [("process CPU per event, full pass: audit replay / peer", f"{a:.1f} / {q:.1f} us",
+                      f"{q / a:.2f}x the peer by CPU (steadier than rates on a shared machine)")]
     rows += [("Targets", "", "")]
     for t in r.get("targets", []):
         rows.append((t["target"], f"{t['value']} {t['unit']}", ("MET" if t["met"] else "MISSED")
