@@ -14,7 +14,7 @@ from typing import Any
 
 from bench import event_path, lifecycle, machine, raw, replay
 from bench.infra import Infra
-from bench.report import render, targets
+from bench.report import render, summary, targets
 
 RESULTS = Path(__file__).parent / "results"
 SECTIONS = ("raw", "event_path", "lifecycles", "replay")
@@ -84,6 +84,7 @@ async def main(args: argparse.Namespace) -> int:
     finally:
         await asyncio.to_thread(infra.stop)
     results["targets"] = targets(results["sections"])
+    results = {"summary": summary(results["sections"]), **results}
     results["total_seconds"] = round(time.perf_counter() - started, 1)
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = Path(args.out) if args.out else RESULTS / f"{stamp}.json"

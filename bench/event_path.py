@@ -15,7 +15,13 @@ consumer of its own and publishes one SessionEnded per input:
   handler (``fw_platform.handling.batched``): one ``INSERT ... SELECT unnest(...)`` for each run of
   events in a chunk instead of one round trip per event;
 * ``platform_ceiling``: a handler doing nothing at all: what the platform itself costs per event
-  (fetch, decode, idempotency record, commit, ack), the ceiling for any handler.
+  (fetch, decode, idempotency record, commit, ack), the ceiling for any handler;
+* ``faststream``: the framework we did not take, measured so that the decision stays measured: a
+  FastStream batch-pull subscriber (``PullSub(batch=True)``, batches of 100, ``AckPolicy.MANUAL``)
+  on its own durable, bodies decoded into ``SessionStarted`` by FastStream (pydantic), one
+  SessionEnded published per input with ``broker.publish`` to the stream (the batch's publishes
+  concurrently, each awaiting its JetStream ack), then the batch acked. No database, no outbox:
+  compare it with ``raw`` and ``platform_no_db``.
 
 The rate is ``n`` / (time until the last output is acknowledged by JetStream). The consumer's own
 rate (inputs committed and acked, the relay may lag) is recorded too.
@@ -24,6 +30,7 @@ rate (inputs committed and acked, the relay may lag) is recorded too.
 from __future__ import annotations
 
 import asyncio
+import logging
 import tempfile
 import time
 import uuid
@@ -85,6 +92,49 @@ async def _raw(env: FwEnv, n: int, run: str) -> dict[str, float]:
     return {"rate": n / dt, "consume_rate": n / dt}
 
 
+async def _faststream(env: FwEnv, n: int, run: str, batch: int, fetch_timeout: float = 0.5) -> dict[str, float]:
+    from faststream import AckPolicy
+    from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
+
+    durable = f"bench--faststream{run}"
+    nc = await connect(env.nats_url, name="bench-faststream-setup")
+    try:
+        await nc.jetstream().add_consumer("FERNWARTUNG", config=durable_consumer_config(durable,
+                                                                                       [SessionStarted.subject()]))
+    finally:
+        await nc.close()
+    broker = NatsBroker(env.nats_url, logger=None, log_level=logging.ERROR)
+    stream = JStream("FERNWARTUNG", declare=False)
+    out_subject = SessionEnded.subject()
+    done = asyncio.get_running_loop().create_future()
+    handled = 0
+
+    @broker.subscriber(SessionStarted.subject(), stream=stream, durable=durable,
+                       pull_sub=PullSub(batch_size=batch, timeout=fetch_timeout, batch=True),
+                       ack_policy=AckPolicy.MANUAL)
+    async def on_session_started(events: list[SessionStarted], msg: NatsMessage) -> None:
+        nonlocal handled
+        outs = [SessionEnded(session_id=e.session_id, request_id=e.request_id, technician=e.technician,
+                             started_at=e.started_at, ended_at=e.started_at, duration_seconds=0, **e.caused())
+                for e in events]
+        await asyncio.gather(*(broker.publish(o.to_json(), out_subject, stream="FERNWARTUNG",
+                                              headers={"Nats-Msg-Id": f"{durable}-{o.causation_id}"})
+                               for o in outs))
+        await msg.ack()
+        handled += len(events)
+        if handled >= n and not done.done():
+            done.set_result(None)
+
+    t0 = time.perf_counter()
+    await broker.start()
+    try:
+        await asyncio.wait_for(done, 600)
+        dt = time.perf_counter() - t0
+    finally:
+        await broker.stop()
+    return {"rate": n / dt, "consume_rate": n / dt}
+
+
 async def _platform(env: FwEnv, n: int, run: str, *, insert: bool, batch: int, emit: bool = True,
                     batch_handler: bool = False) -> dict[str, float]:
     mig = Path(tempfile.mkdtemp(prefix="bench-mig-"))
@@ -140,7 +190,8 @@ async def event_path(infra: Infra, n: int, runs: int, batch: int = 100) -> dict[
     """Median rates of the variants; ratios against ``raw`` in the same run."""
     res: dict[str, list[dict[str, float]]] = {"raw": [], "platform_no_db": [], "platform_insert": [],
                                               "platform_projection": [], "platform_batched": [],
-                                              "platform_batched_projection": [], "platform_ceiling": []}
+                                              "platform_batched_projection": [], "platform_ceiling": [],
+                                              "faststream": []}
     async with infra.env("event-path") as env:
         await _preload(env, n)
         for r in range(runs):
@@ -154,6 +205,7 @@ async def event_path(infra: Infra, n: int, runs: int, batch: int = 100) -> dict[
             res["platform_batched_projection"].append(await _platform(env, n, str(r), insert=True, batch=batch,
                                                                       emit=False, batch_handler=True))
             res["platform_ceiling"].append(await _platform(env, n, str(r), insert=False, batch=batch, emit=False))
+            res["faststream"].append(await _faststream(env, n, str(r), batch))
     out: dict[str, Any] = {"events": n, "batch": batch}
     for k, v in res.items():
         out[k] = summary([x["rate"] for x in v], "events/s")
@@ -162,4 +214,6 @@ async def event_path(infra: Infra, n: int, runs: int, batch: int = 100) -> dict[
     out["ratio_no_db_vs_raw"] = round(out["platform_no_db"]["median"] / raw, 3)
     out["ratio_insert_vs_raw"] = round(out["platform_insert"]["median"] / raw, 3)
     out["ratio_batched_vs_raw"] = round(out["platform_batched"]["median"] / raw, 3)
+    out["ratio_faststream_vs_raw"] = round(out["faststream"]["median"] / raw, 3)
+    out["ratio_no_db_vs_faststream"] = round(out["platform_no_db"]["median"] / out["faststream"]["median"], 3)
     return out

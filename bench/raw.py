@@ -2,7 +2,9 @@
 
 * nats-py JetStream publish with ack, pipelined (``publish_async``), into a scratch stream with
   the FERNWARTUNG settings (file storage, the server fsyncs every write: ``sync_interval: always``);
-* nats-py ordered push consumer reading that stream back;
+* nats-py ordered push consumer reading that stream back, by callback (``cb=``: the client's
+  cheapest path; ``sub.next_msg()`` costs a uuid4, a Task and a ``wait_for`` per message, about
+  three times the client CPU, so it is no honest reference);
 * asyncpg: the rate of one typical unit of work (SELECT … FOR UPDATE + INSERT + UPDATE, one
   transaction) with a pool of 10 (the services' default) and on a single connection.
 """
@@ -11,9 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import time
 import uuid
 from datetime import UTC, datetime
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg
@@ -46,14 +50,75 @@ async def publish_pipelined(js: Any, items: list[tuple[str, bytes, dict[str, str
     return time.perf_counter() - t0
 
 
-async def read_ordered(js: Any, stream: str, subject: str, n: int) -> float:
-    """Read ``n`` messages from the stream's start with an ordered consumer; seconds taken."""
+async def read_ordered(js: Any, stream: str, subject: str, n: int, *, timeout: float = 30.0) -> float:
+    """Read ``n`` messages from the stream's start with an ordered push consumer whose callback
+    only counts; seconds taken (admin: the unnamed consumer create)."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+    count = 0
+
+    async def on_msg(msg: Any) -> None:
+        nonlocal count
+        count += 1
+        if count >= n and not done.done():
+            done.set_result(None)
+
     t0 = time.perf_counter()
-    sub = await js.subscribe(subject, stream=stream, ordered_consumer=True,
+    sub = await js.subscribe(subject, stream=stream, ordered_consumer=True, cb=on_msg,
                              pending_msgs_limit=PENDING_MSGS, pending_bytes_limit=PENDING_BYTES)
     try:
-        for _ in range(n):
-            await sub.next_msg(timeout=10)
+        await _await_progress(done, lambda: count, timeout)
+    finally:
+        await sub.unsubscribe()
+    return time.perf_counter() - t0
+
+
+async def _await_progress(done: asyncio.Future[None], count: Callable[[], int], timeout: float) -> None:
+    """Wait for ``done``; an error only if ``count()`` stops growing for ``timeout`` seconds."""
+    last = -1
+    while not done.done():
+        if count() == last:
+            raise TimeoutError(f"raw read stalled at {last} messages")
+        last = count()
+        await asyncio.wait([done], timeout=timeout)
+    done.result()
+
+
+async def read_direct(nc: Any, stream: str, subject: str, n: int, *, batch: int = 5000,
+                      timeout: float = 30.0) -> float:
+    """Read ``n`` messages from sequence 1 by batched direct get (``$JS.API.DIRECT.GET``, NATS >= 2.11)
+    with a callback that only counts and asks for the next batch at each end-of-batch status;
+    seconds taken. nats-py has no API for batches: the request is its JSON, as the audit sends it."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+    count = 0
+    inbox = nc.new_inbox()
+    api = f"$JS.API.DIRECT.GET.{stream}"
+
+    async def request(seq: int) -> None:
+        req = {"seq": seq, "batch": min(batch, n - count), "next_by_subj": subject}
+        await nc.publish(api, json.dumps(req).encode(), reply=inbox)
+
+    async def on_msg(msg: Any) -> None:
+        nonlocal count
+        status = msg.headers.get("Status") if msg.headers else None
+        if status is None:
+            count += 1
+            return
+        if done.done():
+            return
+        if status == "204" and count < n:  # end of batch: Nats-Last-Sequence was the last one sent
+            await request(int(msg.headers["Nats-Last-Sequence"]) + 1)
+        elif count >= n:
+            done.set_result(None)
+        else:
+            done.set_exception(RuntimeError(f"direct get: status {status} after {count} messages"))
+
+    t0 = time.perf_counter()
+    sub = await nc.subscribe(inbox, cb=on_msg, pending_msgs_limit=PENDING_MSGS, pending_bytes_limit=PENDING_BYTES)
+    try:
+        await request(1)
+        await _await_progress(done, lambda: count, timeout)
     finally:
         await sub.unsubscribe()
     return time.perf_counter() - t0
@@ -61,7 +126,7 @@ async def read_ordered(js: Any, stream: str, subject: str, n: int) -> float:
 
 async def nats_limits(infra: Infra, n: int, runs: int) -> dict[str, Any]:
     payload = sample_payload()
-    pub, read = [], []
+    pub, read, direct = [], [], []
     async with infra.env("raw-nats", stream=False) as env:
         nc = await connect(env.nats_url, name="bench-raw")
         js = nc.jetstream(publish_async_max_pending=4000)
@@ -72,11 +137,13 @@ async def nats_limits(infra: Infra, n: int, runs: int) -> dict[str, Any]:
                 items = [(subject, payload, {"Nats-Msg-Id": f"{r}-{i}"}) for i in range(n)]
                 pub.append(n / await publish_pipelined(js, items))
                 read.append(n / await read_ordered(js, name, subject, n))
+                direct.append(n / await read_direct(nc, name, subject, n))
                 await js.delete_stream(name)
         finally:
             await nc.close()
     return {"nats_publish": summary(pub, "msgs/s") | {"messages": n, "payload_bytes": len(payload)},
-            "nats_ordered_read": summary(read, "msgs/s") | {"messages": n}}
+            "nats_ordered_read": summary(read, "msgs/s") | {"messages": n, "how": "ordered push consumer, callback"},
+            "nats_direct_read": summary(direct, "msgs/s") | {"messages": n, "how": "batched direct get, callback"}}
 
 
 SCHEMA = """

@@ -19,10 +19,12 @@ from fw_contracts.events import (
     CustomerAccountErased,
     CustomerPromoted,
     InvoiceCancelled,
+    InvoiceIssued,
     PersonalDataErased,
     SessionEnded,
     SupportRequestCreated,
 )
+from fw_contracts.tax_ids import LEITWEG_ID_INVALID, VAT_ID_INVALID
 from fw_platform.http import install
 from fw_platform.runtime import Runtime
 
@@ -38,6 +40,7 @@ from fw_billing.adapters.vault import VaultPersonalData
 from fw_billing.adapters.views import BillingViews
 from fw_billing.application.archive import YearDestroyed, destroy_expired_archive
 from fw_billing.application.cancellation import cancel_invoice
+from fw_billing.application.correction import CorrectionRequest, correct_invoice
 from fw_billing.application.customers import erase_customer_account, reapply_account_erasures
 from fw_billing.application.delivery import MailSender, RetryPolicy, deliver_next, purge_failed
 from fw_billing.application.handlers import (
@@ -55,7 +58,8 @@ from fw_billing.settings import Settings
 SERVICE = "billing"
 MIGRATIONS = Path(__file__).parent / "migrations"
 log = logging.getLogger(__name__)
-_MESSAGES = {"date_parsing": ("Ist kein gültiges Datum (JJJJ-MM-TT).", "Is not a valid date (YYYY-MM-DD)."),
+_MESSAGES = {"vat_id_invalid": VAT_ID_INVALID, "buyer_reference_invalid": LEITWEG_ID_INVALID,
+             "date_parsing": ("Ist kein gültiges Datum (JJJJ-MM-TT).", "Is not a valid date (YYYY-MM-DD)."),
              "date_from_datetime_parsing": ("Ist kein gültiges Datum (JJJJ-MM-TT).",
                                             "Is not a valid date (YYYY-MM-DD).")}
 
@@ -77,6 +81,11 @@ class Billing:
         """Cancel an invoice in its own transaction (HTTP command)."""
         async with self.runtime.unit_of_work() as uow:
             return await cancel_invoice(number, reason_code, uow, deps=self.deps)
+
+    async def correct(self, number: str, request: CorrectionRequest) -> InvoiceIssued:
+        """Issue the corrected invoice for a cancelled one in its own transaction (HTTP command)."""
+        async with self.runtime.unit_of_work() as uow:
+            return await correct_invoice(number, request, uow, deps=self.deps)
 
     async def erase_customer(self, customer_number: str, reason: AccountErasureReason,
                              requested_by: str) -> CustomerAccountErased:
@@ -163,13 +172,15 @@ def build(settings: Settings, *, vault: PersonalDataSource | None = None,
         housekeeping=lambda now: holder["b"].housekeeping(now),
         poll=settings.delivery_poll_s, housekeeping_every=settings.archive_check_interval_s)
     billing = Billing(runtime=runtime, deps=deps, views=BillingViews(lambda: runtime.pool, keys),
-                      exports=Exports(lambda: runtime.pool, keys), keys=keys, settings=settings,
+                      exports=Exports(lambda: runtime.pool, keys, datev=settings.datev()), keys=keys, settings=settings,
                       sender=mail, worker=worker)
     holder["b"] = billing
     if issuer.example:
         log.warning("issuer settings are the shipped example data: invoices say BEISPIELDATEN")
     if not issuer.can_issue_e_invoices:
-        log.warning("no issuer VAT id or trade register: no EN 16931 e-invoices (BR-CO-26)")
+        log.warning("no issuer VAT id, register or seller id: no EN 16931 e-invoices (BR-CO-26)")
+    if issuer.phone is None:
+        log.warning("no issuer phone: XRechnung needs the seller contact's phone (BR-DE-6)")
     return billing
 
 
@@ -203,7 +214,8 @@ def create_app(settings: Settings | None = None, *, vault: PersonalDataSource | 
     app = FastAPI(title="fernwartung billing", version="1.1.0", lifespan=lifespan)
     app.state.billing = billing
     install(app, billing.runtime, custom_messages=_MESSAGES)
-    commands = http_documents.Commands(cancel=billing.cancel, retry_delivery=billing.retry_delivery)
+    commands = http_documents.Commands(cancel=billing.cancel, retry_delivery=billing.retry_delivery,
+                                       correct=billing.correct)
     # Documents first: "/invoices/{number}.pdf" must win over "/invoices/{number}".
     app.include_router(http_documents.router(billing.views, billing.exports, commands))
     app.include_router(http.router(billing.views, billing.erase_customer))

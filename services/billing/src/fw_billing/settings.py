@@ -5,13 +5,14 @@ from __future__ import annotations
 import base64
 import binascii
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from fw_platform.settings import ServiceSettings
 
+from fw_billing.domain.datev import Chart, DatevConfig
 from fw_billing.domain.invoicing import (
     DEFAULT_CANCELLATION_FORMAT,
     DEFAULT_NUMBER_FORMAT,
@@ -68,8 +69,28 @@ class Settings(ServiceSettings):
     issuer_bank: str | None = _EX.bank
     issuer_email: str = _EX.email
     issuer_phone: str | None = _EX.phone
+    #: Seller contact of e-invoices (BG-6 name; phone and e-mail are the two above).
+    issuer_contact_name: str | None = None
+    #: Seller identifier (BT-29) for an issuer without VAT id (e.g. a GLN); default: tax number.
+    issuer_seller_id: str | None = None
     issuer_vat_exemption_note: str = _EX.vat_exemption_note
     payment_days: int = Field(default=14, ge=0, le=365)
+
+    # ---------------------------------------------------------------- DATEV export (LEGAL.md L20)
+    #: Beraternummer and Mandantennummer: both set, or no DATEV export (409 datev_not_configured).
+    datev_consultant_number: int | None = None
+    datev_client_number: int | None = None
+    datev_chart: Literal["SKR03", "SKR04"] = "SKR03"
+    datev_fiscal_year_start_month: int = Field(default=1, ge=1, le=12)
+    datev_account_length: int = Field(default=4, ge=4, le=8)
+    #: The debtor (Personenkonto) invoices are booked against (Sachkontenlänge + 1 digits).
+    datev_debtor_account: int = 10000
+    #: Revenue accounts; empty: the chart's usual ones (SKR03 8400/8336/8338/8195, SKR04 4400/4336/4338/4185).
+    datev_revenue_account: int | None = None
+    datev_reverse_charge_account: int | None = None
+    datev_not_taxable_account: int | None = None
+    datev_small_business_account: int | None = None
+    datev_encoding: Literal["windows-1252", "utf-8"] = "windows-1252"
 
     # ---------------------------------------------------------------- archive (§14b UStG, §147 AO)
     #: Base64 of 32 random bytes; wraps the per-year archive keys. Required, no default.
@@ -97,7 +118,9 @@ class Settings(ServiceSettings):
     #: A failed delivery keeps the (encrypted) address this long for a manual retry.
     delivery_failed_keep_days: float = Field(default=30.0, ge=0)
 
-    @field_validator("tariff_version", "smtp_user", "smtp_from", mode="before")
+    @field_validator("tariff_version", "smtp_user", "smtp_from", "datev_consultant_number",
+                     "datev_client_number", "datev_revenue_account", "datev_reverse_charge_account",
+                     "datev_not_taxable_account", "datev_small_business_account", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value
@@ -117,7 +140,24 @@ class Settings(ServiceSettings):
     def _consistent(self) -> Settings:
         check_series_distinct(self.invoice_number_format, self.cancellation_number_format)
         self.issuer()  # refuse an incomplete issuer at start, not at the first invoice
+        self.datev()  # and DATEV numbers or accounts that cannot be right
         return self
+
+    def datev(self) -> DatevConfig | None:
+        """The DATEV export's configuration, ``None`` without Berater-/Mandantennummer."""
+        if self.datev_consultant_number is None or self.datev_client_number is None:
+            if (self.datev_consultant_number, self.datev_client_number) != (None, None):
+                raise ValueError("DATEV needs both the Beraternummer and the Mandantennummer")
+            return None
+        return DatevConfig(
+            consultant_number=self.datev_consultant_number, client_number=self.datev_client_number,
+            chart=Chart.SKR03 if self.datev_chart == "SKR03" else Chart.SKR04,
+            fiscal_year_start_month=self.datev_fiscal_year_start_month,
+            account_length=self.datev_account_length, debtor_account=self.datev_debtor_account,
+            revenue_account=self.datev_revenue_account,
+            reverse_charge_account=self.datev_reverse_charge_account,
+            not_taxable_account=self.datev_not_taxable_account,
+            small_business_account=self.datev_small_business_account, encoding=self.datev_encoding)
 
     def archive_key_bytes(self) -> bytes:
         return decode_archive_key(self.archive_key.get_secret_value())
@@ -131,6 +171,7 @@ class Settings(ServiceSettings):
             "vat_id": self.issuer_vat_id, "trade_register": self.issuer_register,
             "iban": self.issuer_iban, "bic": self.issuer_bic, "bank": self.issuer_bank,
             "email": self.issuer_email, "phone": self.issuer_phone,
+            "contact_name": self.issuer_contact_name, "seller_id": self.issuer_seller_id,
             "vat_exemption_note": self.issuer_vat_exemption_note, "payment_days": self.payment_days,
         }
         # Any example value left in place marks the documents as example documents.

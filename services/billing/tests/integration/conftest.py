@@ -53,11 +53,13 @@ class VaultStub:
         self.erased: set[uuid.UUID] = set()
         self.calls: list[tuple[uuid.UUID, str]] = []
 
-    def store(self, request_id: uuid.UUID, *, address: bool = True, statement: bool = False) -> None:
+    def store(self, request_id: uuid.UUID, *, address: bool = True, statement: bool = False,
+              country: str = "DE", vat_id: str | None = None, buyer_reference: str | None = None) -> None:
         data = PersonalData(
             company="Beispiel AG", contact_name="Max Beispiel", phone="+4989123456",
-            email="max@example.org",
-            address=Address(street="Ring 5", postal_code="80331", city="München") if address else None)
+            email="max@example.org", vat_id=vat_id, buyer_reference=buyer_reference,
+            address=Address(street="Ring 5", postal_code="80331", city="München", country=country)
+            if address else None)
         stmt = PromotionStatement(text="Wir möchten Stammkunde werden.", technician="tech-03",
                                   stated_at=STARTED) if statement else None
         self.entries[request_id] = VaultEntry(request_id=request_id, data=data, statement=stmt,
@@ -193,13 +195,13 @@ def session_ended(seconds: int, *, promoted: bool = False, session_id: uuid.UUID
                         promoted=promoted)
 
 
-def request_created(request_id: uuid.UUID, *, email: bool = True,
+def request_created(request_id: uuid.UUID, *, email: bool = True, address: bool = True,
                     customer_type: CustomerType = CustomerType.BUSINESS) -> SupportRequestCreated:
     """Intake's event for ``request_id`` (billing learns B2B/e-mail from it)."""
     return SupportRequestCreated(
         request_id=request_id, ticket="K7MQ-3XA", customer_type=customer_type,
         terms=TermsAcceptance(terms_version="2026-01", terms_sha256="a" * 64, accepted_at=STARTED),
-        has_billing_address=True, has_email=email)
+        has_billing_address=address, has_email=email)
 
 
 @pytest_asyncio.fixture

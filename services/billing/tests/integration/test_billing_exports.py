@@ -7,6 +7,8 @@ import io
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from fw_contracts import CustomerPromoted, InvoiceIssued, utcnow
 
 from fw_billing.adapters.exports import CUSTOMER_COLUMNS, INVOICE_COLUMNS
@@ -63,3 +65,55 @@ async def test_invoice_and_customer_exports(billing: Any, ended: Any, created: A
     assert row == {"Kundennummer": "K00001", "Firma": "Beispiel AG", "Ansprechpartner": "Max Beispiel",
                    "Telefon": "+4989123456", "E-Mail": "max@example.org", "Straße": "Ring 5", "PLZ": "80331",
                    "Ort": "München", "Land": "DE", "Angelegt am": today.strftime("%d.%m.%Y"), "Gelöscht am": ""}
+
+
+async def test_datev_booking_batch_over_http(harness: Any, ended: Any, created: Any) -> None:
+    """Real PostgreSQL: invoices (domestic, reverse charge) and a Storno of the period, the
+    reverse-charge row with the recipient's VAT id (decrypted from the recipient copy)."""
+    await harness.start_vault()
+    await harness.start_instance(datev_consultant_number=1234567, datev_client_number=42,
+                                 datev_chart="SKR04")
+    domestic, austrian = ended(10 * 900), ended(1800)
+    harness.vault.store(domestic.request_id)
+    harness.vault.store(austrian.request_id, country="AT", vat_id="ATU12345678")
+    for event in (domestic, austrian):
+        await harness.publish(created(event.request_id, email=False))
+        await harness.publish(event)
+    issued = {i.session_id: i for i in await harness.wait_for(InvoiceIssued, 2)}
+    big, rc = issued[domestic.session_id], issued[austrian.session_id]
+    assert rc.tax_case.value == "reverse_charge" and rc.kind.value == "full"
+    storno = (await harness.http.post(f"/api/invoices/{big.invoice_number}/cancel",
+                                      json={"reason_code": "wrong_amount"})).json()["cancellation_number"]
+
+    today = local_date(utcnow())
+    resp = await harness.http.get("/api/exports/datev.csv", params={"from": str(today), "to": str(today)})
+    assert resp.status_code == 200 and resp.headers["content-type"] == "text/csv; charset=windows-1252"
+    assert "EXTF_Buchungsstapel_" in resp.headers["content-disposition"]
+    lines = list(csv.reader(io.StringIO(resp.content.decode("cp1252"), newline=""), delimiter=";"))
+    header, titles, *rows = lines
+    assert header[:5] == ["EXTF", "700", "21", "Buchungsstapel", "13"]
+    assert (header[10], header[11], header[13], header[26]) == ("1234567", "42", "4", "04")
+    assert header[14] == header[15] == today.strftime("%Y%m%d")
+    by_number = {r[10]: dict(zip(titles, r, strict=True)) for r in rows}
+    assert set(by_number) == {big.invoice_number, rc.invoice_number, storno}
+    day = today.strftime("%d%m")
+    assert {k: v for k, v in by_number[big.invoice_number].items() if v} == {
+        "Umsatz (ohne Soll/Haben-Kz)": "285,60", "Soll/Haben-Kennzeichen": "S", "WKZ Umsatz": "EUR",
+        "Konto": "10000", "Gegenkonto (ohne BU-Schlüssel)": "4400", "Belegdatum": day,
+        "Belegfeld 1": big.invoice_number, "Buchungstext": f"Rechnung {big.invoice_number}",
+        "Leistungsdatum": "10032026"}
+    assert by_number[rc.invoice_number]["Gegenkonto (ohne BU-Schlüssel)"] == "4336"
+    assert by_number[rc.invoice_number]["Umsatz (ohne Soll/Haben-Kz)"] == "48,00"
+    assert by_number[rc.invoice_number]["EU-Land u. UStID (Bestimmung)"] == "ATU12345678"
+    assert by_number[storno]["Soll/Haben-Kennzeichen"] == "H"
+    assert by_number[storno]["Buchungstext"] == f"Storno zu {big.invoice_number}"
+
+    wrong = await harness.http.get("/api/exports/datev.csv", params={"from": "2025-12-01", "to": "2026-01-31"})
+    assert wrong.status_code == 422 and "Wirtschaftsjahr" in wrong.json()["message_de"]
+
+
+async def test_datev_export_refuses_without_consultant_and_client_number(billing: Any) -> None:
+    resp = await billing.http.get("/api/exports/datev.csv", params={"from": "2026-03-01", "to": "2026-03-31"})
+    assert resp.status_code == 409 and resp.json()["code"] == "datev_not_configured"
+    with pytest.raises(ValueError, match="Beraternummer and the Mandantennummer"):
+        billing.settings(datev_consultant_number=1234567)

@@ -107,7 +107,9 @@ async def test_full_invoice_keeps_the_recipient_copy(billing: Any, ended: Any) -
     body = (await billing.http.get(f"/api/invoices/{issued.invoice_number}")).json()
     assert body["recipient"] == {"company": "Beispiel AG", "contact_name": "Max Beispiel",
                                  "address": {"street": "Ring 5", "postal_code": "80331",
-                                             "city": "München", "country": "DE"}}
+                                             "city": "München", "country": "DE"},
+                                 "vat_id": None, "buyer_reference": None}
+    assert body["tax_case"] == "domestic" and body["corrects"] is None and body["corrected_by"] is None
     assert billing.vault.calls == [(event.request_id, "billing")]
 
 

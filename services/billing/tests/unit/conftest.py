@@ -26,6 +26,7 @@ from fw_billing.application.ports import (
     NewCustomerAccount,
     NewInvoice,
     RecipientDataErased,
+    RecipientDataMissing,
     RenderedDocument,
     RequestFacts,
     SessionRecord,
@@ -94,7 +95,10 @@ class FakeRepository:
 
     async def add_invoice(self, invoice: NewInvoice) -> None:
         assert invoice.number not in self.invoices
-        assert all(i.session_id != invoice.session_id for i in self.invoices.values())
+        # one original per session; each invoice corrected at most once (as the unique indexes)
+        assert invoice.corrects is not None or all(
+            i.session_id != invoice.session_id or i.corrects is not None for i in self.invoices.values())
+        assert invoice.corrects is None or all(i.corrects != invoice.corrects for i in self.invoices.values())
         self.invoices[invoice.number] = invoice
 
     async def lock_customer(self, request_id: uuid.UUID) -> None:
@@ -102,6 +106,10 @@ class FakeRepository:
 
     async def customer_number_for(self, request_id: uuid.UUID) -> str | None:
         return next((n for n, c in self.customers.items() if c.request_id == request_id), None)
+
+    async def customer_name(self, customer_number: str) -> str | None:
+        account = self.customers.get(customer_number)
+        return account.company if account is not None else None
 
     async def add_customer(self, account: NewCustomerAccount) -> str:
         self.customer_seq += 1
@@ -134,7 +142,12 @@ class FakeRepository:
             service_date=i.service_date, tariff_version=i.tariff_version, raw_seconds=i.raw_seconds,
             billed_seconds=i.billed_seconds, lines=i.lines, net_total=i.net_total, vat_rate=i.vat_rate,
             vat_total=i.vat_total, gross_total=i.gross_total, customer_number=i.customer_number,
-            e_invoice=i.e_invoice, recipient=i.recipient)
+            e_invoice=i.e_invoice, recipient=i.recipient, tax_case=i.tax_case, session_id=i.session_id,
+            corrects=i.corrects, priced_seconds=i.priced_seconds, correction_reason=i.correction_reason,
+            corrects_issued_at=self.invoices[i.corrects].issued_at if i.corrects else None)
+
+    async def correction_of(self, invoice_number: str) -> str | None:
+        return next((i.number for i in self.invoices.values() if i.corrects == invoice_number), None)
 
     async def is_cancellation(self, number: str) -> bool:
         return number in self.cancellations
@@ -167,14 +180,17 @@ class FakeVault:
         if request_id in self.erased:
             raise RecipientDataErased(f"vault refused ({purpose}): erased")  # as the NATS adapter
         if request_id not in self.entries:
-            raise PermanentError(f"vault refused ({purpose}): not_found")
+            raise RecipientDataMissing(f"vault refused ({purpose}): not_found")  # as the NATS adapter
         return self.entries[request_id]
 
-    def store(self, request_id: uuid.UUID, *, address: bool = True, statement: bool = False) -> None:
+    def store(self, request_id: uuid.UUID, *, address: bool = True, statement: bool = False,
+              country: str = "DE", vat_id: str | None = None, buyer_reference: str | None = None) -> None:
+        postal = "10115" if country == "DE" else "1010"
         data = PersonalData(
             company="Muster GmbH", contact_name="Erika Mustermann", phone="+4930123456",
-            email="erika@example.org",
-            address=Address(street="Hauptstr. 1", postal_code="10115", city="Berlin") if address else None)
+            email="erika@example.org", vat_id=vat_id, buyer_reference=buyer_reference,
+            address=Address(street="Hauptstr. 1", postal_code=postal, city="Berlin" if country == "DE" else "Wien",
+                            country=country) if address else None)
         stmt = PromotionStatement(text="Ja, ich möchte Stammkunde werden.", technician="tech-07",
                                   stated_at=NOW) if statement else None
         self.entries[request_id] = VaultEntry(request_id=request_id, data=data, statement=stmt,

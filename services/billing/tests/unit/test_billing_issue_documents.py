@@ -40,12 +40,12 @@ def ended(seconds: int) -> SessionEnded:
                         duration_seconds=seconds)
 
 
-def created(request_id: uuid.UUID, *, email: bool = True,
+def created(request_id: uuid.UUID, *, email: bool = True, address: bool = True,
             customer_type: CustomerType = CustomerType.BUSINESS) -> SupportRequestCreated:
     return SupportRequestCreated(
         request_id=request_id, ticket="K7MQ-3XA", customer_type=customer_type,
         terms=TermsAcceptance(terms_version="2026-01", terms_sha256="a" * 64, accepted_at=STARTED),
-        has_billing_address=True, has_email=email)
+        has_billing_address=address, has_email=email)
 
 
 async def issue(world: Any, event: SessionEnded, **facts: Any) -> InvoiceIssued:
@@ -82,13 +82,15 @@ async def test_consumer_gets_no_e_invoice_and_an_unknown_request_counts_as_busin
     assert world.repo.deliveries == {}  # no e-mail given (or not known to be given)
 
 
-async def test_small_invoice_reads_the_vault_only_for_the_e_mail(world: Any) -> None:
+async def test_small_invoice_reads_the_vault_only_for_the_e_mail_or_the_tax_case(world: Any) -> None:
+    """Without an address the recipient is not abroad: no vault read unless for the e-mail.
+    (With an address, the vault is read for the tax case: see test_billing_tax_cases.)"""
     quiet, mailed, erased = ended(1800), ended(1800), ended(1800)
     world.vault.store(mailed.request_id)
     world.vault.erased.add(erased.request_id)
-    a = await issue(world, quiet, email=False)
-    b = await issue(world, mailed)
-    c = await issue(world, erased)  # the invoice is not held up by a missing address
+    a = await issue(world, quiet, email=False, address=False)
+    b = await issue(world, mailed, address=False)
+    c = await issue(world, erased, address=False)  # the invoice is not held up by a missing address
     assert [r for r, _ in world.vault.calls] == [mailed.request_id, erased.request_id]
     assert a.invoice_number not in world.repo.deliveries
     assert world.repo.deliveries[b.invoice_number] == ("erika@example.org", None)
@@ -99,7 +101,7 @@ async def test_small_invoice_reads_the_vault_only_for_the_e_mail(world: Any) -> 
 async def test_email_off_records_a_visible_failure_without_reading_the_vault(world: Any) -> None:
     world.deps = replace(world.deps, email_enabled=False)
     event = ended(1800)
-    issued = await issue(world, event)
+    issued = await issue(world, event, address=False)
     assert world.repo.deliveries[issued.invoice_number] == (None, "SmtpDisabled")
     assert world.vault.calls == []
 
@@ -134,7 +136,7 @@ async def test_storno_flow(world: Any) -> None:
 
 
 async def test_storno_of_a_small_invoice_names_no_recipient(world: Any) -> None:
-    issued = await issue(world, ended(1800), email=False)
+    issued = await issue(world, ended(1800), email=False, address=False)
     cancelled = await cancel_invoice(issued.invoice_number, "goodwill", world.uow(), deps=world.deps)
     assert cancelled.gross_total == -issued.gross_total
     rendered = world.repo.archived[cancelled.cancellation_number][2]

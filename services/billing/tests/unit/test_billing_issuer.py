@@ -44,8 +44,10 @@ def test_one_tax_id_is_required_and_the_iban_is_checked() -> None:
     with pytest.raises(ValueError, match="IBAN"):
         settings(**{**OWN, "issuer_iban": "DE89370400440532013001"})
     only_tax_number = settings(**{**OWN, "issuer_vat_id": ""}).issuer()
-    # EN 16931 BR-CO-26 needs a VAT id or a register entry: no e-invoice with a tax number alone.
-    assert only_tax_number.tax_number and not only_tax_number.can_issue_e_invoices
+    # EN 16931 BR-CO-26 is met by the seller identifier BT-29: the tax number, or a configured id.
+    assert only_tax_number.can_issue_e_invoices and only_tax_number.seller_identifier == "231/123/45678"
+    with_id = settings(**{**OWN, "issuer_vat_id": "", "issuer_seller_id": "4000001000005"}).issuer()
+    assert with_id.seller_identifier == "4000001000005"
     assert iban_valid("DE02120300000000202051") and not iban_valid("DE02120300000000202052")
 
 

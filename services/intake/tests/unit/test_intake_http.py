@@ -191,3 +191,41 @@ def test_openapi_lists_the_routes() -> None:
     assert {"/api/support-requests", "/api/support-requests/{request_id}",
             "/api/support-requests/{request_id}/withdraw", "/api/terms/current",
             "/api/terms/{version}", "/healthz", "/readyz"} <= paths
+
+
+AT_ADDRESS = {"street": "Ringstraße 1", "postal_code": "1010", "city": "Wien", "country": "AT"}
+
+
+async def test_vat_id_and_leitweg_id_go_to_the_vault_only(client, store, vault) -> None:  # type: ignore[no-untyped-def]
+    r = await client.post("/api/support-requests", json=body(
+        vat_id="atu 1234 5678", buyer_reference="04011000-12345-03", address=AT_ADDRESS))
+    assert r.status_code == 201, r.text
+    [event] = store.published
+    data = vault.stored[event.request_id]
+    assert (data.vat_id, data.buyer_reference) == ("ATU12345678", "04011000-12345-03")
+    dumped = event.model_dump_json()
+    assert "ATU12345678" not in dumped and "04011000" not in dumped  # never in the event
+
+
+@pytest.mark.parametrize(("changes", "field", "code"), [
+    ({"vat_id": "ATU1234", "address": AT_ADDRESS}, "vat_id", "vat_id_invalid"),
+    ({"vat_id": "XX123456789", "address": AT_ADDRESS}, "vat_id", "vat_id_invalid"),
+    ({"buyer_reference": "04011000-12345-04", "address": AT_ADDRESS}, "buyer_reference",
+     "buyer_reference_invalid"),
+    ({"buyer_reference": "Amt für Dinge", "address": AT_ADDRESS}, "buyer_reference", "buyer_reference_invalid"),
+])
+async def test_malformed_tax_ids_are_refused_without_echo(client, store, vault, changes, field, code) -> None:  # type: ignore[no-untyped-def]
+    r = await client.post("/api/support-requests", json=body(**changes))
+    assert _codes(r).get(field) == code
+    value = changes[field]
+    assert value not in r.text
+    message = next(e for e in r.json()["errors"] if e["field"] == field)
+    assert ("USt-IdNr." if field == "vat_id" else "Leitweg-ID") in message["message_de"]
+    assert store.published == [] and vault.stored == {}
+
+
+async def test_a_vat_id_needs_the_billing_address(client, store, vault) -> None:  # type: ignore[no-untyped-def]
+    r = await client.post("/api/support-requests", json=body(vat_id="ATU12345678"))
+    assert "address_required" in _codes(r).values()
+    assert "Rechnungsadresse" in r.text and "billing address" in r.text
+    assert store.published == [] and vault.stored == {}

@@ -155,6 +155,34 @@ class InvoiceKind(StrEnum):
     FULL = "full"
 
 
+class TaxCase(StrEnum):
+    """Which VAT rule an invoice follows (LEGAL.md L17); decided by billing, no personal data."""
+
+    #: Recipient in Germany (business or consumer): German VAT at the tariff's rate.
+    DOMESTIC = "domestic"
+    #: A consumer (or a business without a VAT id) abroad: German VAT as at home (§3a Abs. 1 UStG).
+    FOREIGN_CONSUMER = "foreign_consumer"
+    #: An EU business with a VAT id outside Germany: the recipient owes the VAT (§13b UStG), rate 0.
+    REVERSE_CHARGE = "reverse_charge"
+    #: A business outside the EU: not taxable in Germany (§3a Abs. 2 UStG), rate 0.
+    NOT_TAXABLE = "not_taxable"
+    #: The office is a small business (§19 UStG): no VAT at all (the tariff's rate is 0).
+    SMALL_BUSINESS = "small_business"
+
+    @property
+    def zero_rated(self) -> bool:
+        """No German VAT on the invoice, whatever the tariff's rate."""
+        return self in (TaxCase.REVERSE_CHARGE, TaxCase.NOT_TAXABLE)
+
+
+class CorrectionReason(StrEnum):
+    """Why a cancelled invoice was replaced by a corrected one."""
+
+    WRONG_DURATION = "wrong_duration"
+    WRONG_RECIPIENT = "wrong_recipient"
+    WRONG_TAX_CASE = "wrong_tax_case"
+
+
 class InvoiceLine(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -186,6 +214,15 @@ class InvoiceIssued(Event):
     gross_total: Money
     currency: Literal["EUR"] = "EUR"
     customer_number: str | None = None
+    #: Added later; events written before it are domestic (or §19 with a 0 % tariff).
+    tax_case: TaxCase = TaxCase.DOMESTIC
+    #: A corrected invoice (Rechnungskorrektur, LEGAL.md L18): the cancelled invoice it
+    #: replaces for the same session, and why (a code, never free text).
+    corrects: Annotated[str, StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9-]{2,31}$")] | None = None
+    correction_reason: CorrectionReason | None = None
+    #: The corrected duration the pricing used instead of ``raw_seconds`` (a correction of the
+    #: billed duration); ``None``: priced from ``raw_seconds`` as usual.
+    priced_seconds: int | None = Field(default=None, ge=0)
 
 
 class InvoiceCancelled(Event):

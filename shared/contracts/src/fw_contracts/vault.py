@@ -10,9 +10,15 @@ import uuid
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, EmailStr, StringConstraints
+
+from fw_contracts.tax_ids import check_leitweg_id, check_vat_id
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+#: USt-IdNr. of an EU business customer, normalised (``ATU12345678``); format per member state.
+VatId = Annotated[str, StringConstraints(max_length=20), AfterValidator(check_vat_id)]
+#: Buyer reference of a public customer (XRechnung BT-10), check digits verified.
+LeitwegId = Annotated[str, StringConstraints(max_length=46), AfterValidator(check_leitweg_id)]
 
 
 class _Frozen(BaseModel):
@@ -34,6 +40,10 @@ class PersonalData(_Frozen):
     phone: Annotated[str, StringConstraints(pattern=r"^\+[1-9][0-9]{6,15}$")]  # E.164
     email: EmailStr | None = None
     address: Address | None = None
+    #: The customer's USt-IdNr. (reverse charge for an EU business outside Germany).
+    vat_id: VatId | None = None
+    #: Leitweg-ID of a public buyer: the invoice becomes an XRechnung.
+    buyer_reference: LeitwegId | None = None
 
 
 class PromotionStatement(_Frozen):

@@ -83,7 +83,7 @@ async def _records(conn: Conn, until: Until,
 
 async def replay_stream(conn: Conn, until: Until = EVERYTHING, progress: Progress | None = None) -> ReplaySummary:
     """Decode every message and count per type."""
-    replay = Replay(conn.stream)
+    replay = Replay(conn.stream, counts_only=True)
     async for _, record in _records(conn, until, progress):
         if record is not None:
             replay.feed(record)

@@ -213,6 +213,20 @@ class History:
         self.add(c)
         return c
 
+    def correct(self, invoice: ev.InvoiceIssued, at: datetime, priced_seconds: int) -> ev.InvoiceIssued:
+        """The corrected invoice replacing ``invoice`` (cancel it first), priced by a corrected duration."""
+        billed, lines, net, vat, gross = price_2026_01(priced_seconds)
+        kind = ev.InvoiceKind.SMALL if gross <= Decimal("250.00") else ev.InvoiceKind.FULL
+        fixed = ev.InvoiceIssued(**invoice.caused(
+            invoice_number=self._number("FW", at), session_id=invoice.session_id, request_id=invoice.request_id,
+            kind=kind, issued_at=at, service_date=invoice.service_date, tariff_version=invoice.tariff_version,
+            raw_seconds=invoice.raw_seconds, billed_seconds=billed, lines=lines, net_total=net, vat_rate=VAT,
+            vat_total=vat, gross_total=gross, customer_number=invoice.customer_number,
+            corrects=invoice.invoice_number, correction_reason=ev.CorrectionReason.WRONG_DURATION,
+            priced_seconds=priced_seconds, occurred_at=at))
+        self.add(fixed)
+        return fixed
+
     # ------------------------------------------------------------------ output
     def items(self) -> list[Item]:
         """All messages in stream order (by time; ties keep insertion order)."""

@@ -28,6 +28,7 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from fw_contracts import STREAM_NAME
 
+from fw_audit.headers import install as install_header_parser
 from fw_audit.model import Record
 
 #: Messages the client may buffer ahead of the checks (ordered consumer).
@@ -153,6 +154,7 @@ async def connect(url: str, user: str | None = None, password: str | None = None
         opts["inbox_prefix"] = f"_INBOX_{user}"  # private replies (see fw_devenv.nats_auth)
     nc = await nats.connect(**opts)
     _ERRORS[nc] = errors
+    install_header_parser(nc)  # a third of a replay's time was nats-py's header parsing
     return nc
 
 
@@ -240,7 +242,10 @@ class _DirectCursor:
         self.nc, self.stream, self.subject = nc, stream, subject
         self.end, self.batch, self.ahead, self.timeout = end, batch, ahead, timeout
         self.next_seq = start  # where the next request starts
-        self.items: asyncio.Queue[Any] = asyncio.Queue()
+        # Records, errors and _DONE in arrival order; a plain deque with one waiter (the reader)
+        # instead of an asyncio.Queue: about a microsecond less per message.
+        self.items: deque[Any] = deque()
+        self.waiter: asyncio.Future[None] | None = None
         self.buffered = 0  # data messages received and not yet taken
         self.in_flight = False
         self.finished = False  # the server said: nothing after next_seq (on the replica that answered)
@@ -273,7 +278,7 @@ class _DirectCursor:
         status = h.get("Status")
         if status is None:
             if "Nats-Num-Pending" not in h:  # a single message: the server ignored "batch"
-                self.items.put_nowait(DirectGetFailed(
+                self._put(DirectGetFailed(
                     f"stream {self.stream}: this NATS server does not answer batched direct gets (NATS >= 2.11 "
                     f"does); read with --reader ordered and admin credentials"))
                 return
@@ -281,11 +286,11 @@ class _DirectCursor:
                 record = Record(int(h["Nats-Sequence"]), h["Nats-Subject"], parse_nats_time(h["Nats-Time-Stamp"]),
                                 msg.data)
             except (KeyError, ValueError) as exc:
-                self.items.put_nowait(DirectGetFailed(f"direct get on stream {self.stream}: a reply without "
+                self._put(DirectGetFailed(f"direct get on stream {self.stream}: a reply without "
                                                       f"its stream headers ({type(exc).__name__}: {exc})"))
                 return
             self.buffered += 1
-            self.items.put_nowait(record)
+            self._put(record)
             return
         self.in_flight = False
         if status == "204":  # end of batch: Nats-Last-Sequence is the last one sent
@@ -298,17 +303,37 @@ class _DirectCursor:
         elif status == "404":  # nothing (more) matches from next_seq on
             self._finish()
         elif status == "503":
-            self.items.put_nowait(DirectGetFailed(
+            self._put(DirectGetFailed(
                 f"no responders for direct get on stream {self.stream}: the stream does not exist or does not "
                 f"allow direct get"))
         else:
             desc = str(h.get("Description", "")).strip()
-            self.items.put_nowait(DirectGetFailed(f"direct get on stream {self.stream} from seq {self.next_seq}: "
+            self._put(DirectGetFailed(f"direct get on stream {self.stream} from seq {self.next_seq}: "
                                                   f"status {status} {desc}".rstrip()))
+
+    def _put(self, item: Any) -> None:
+        self.items.append(item)
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def _wait(self) -> Any:
+        """The next item, waiting at most ``timeout`` for one to arrive."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout
+        while not self.items:
+            self.waiter = loop.create_future()
+            try:
+                await asyncio.wait_for(self.waiter, max(0.0, deadline - loop.time()))
+            except TimeoutError:
+                raise self._timeout() from None
+            finally:
+                self.waiter = None
+        return self.items.popleft()
 
     def _finish(self) -> None:
         self.finished = True
-        self.items.put_nowait(_DONE)
+        self._put(_DONE)
 
     def _timeout(self) -> DirectGetTimeout:
         seen = client_errors(self.nc)
@@ -320,13 +345,7 @@ class _DirectCursor:
     async def next(self) -> Record | None:
         """The next record up to ``end``, or None after the last one."""
         while True:
-            try:
-                item = self.items.get_nowait()  # no task per message while a batch is waiting
-            except asyncio.QueueEmpty:
-                try:
-                    item = await asyncio.wait_for(self.items.get(), self.timeout)
-                except TimeoutError:
-                    raise self._timeout() from None
+            item = self.items.popleft() if self.items else await self._wait()  # no await while a batch waits
             if isinstance(item, Record):
                 self.buffered -= 1
                 if not self.in_flight and not self.finished and self.buffered <= self.ahead * self.batch:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from fw_contracts import Event, UndecodableEvent, decode
+from fw_contracts.fastdecode import check_fast
 
 from fw_audit.checks import Seen
 from fw_audit.checks.documents import InvoiceDocumentsCheck
@@ -26,11 +27,17 @@ from fw_audit.projections import LiveTables, ProjectionsCheck
 
 
 class Replay:
-    """Decodes every message (with upcasting) and counts per type."""
+    """Decodes every message (with upcasting) and counts per type.
 
-    def __init__(self, stream: str) -> None:
+    ``counts_only`` (``fernwartung audit replay``): every message gets every check of the
+    contract (``fw_contracts.fastdecode.check_fast``: msgspec, the same verdicts and reasons as the
+    pydantic models) but no event object is built; :meth:`feed` then returns None.
+    """
+
+    def __init__(self, stream: str, *, counts_only: bool = False) -> None:
         self.summary = ReplaySummary(stream=stream)
         self._t0 = time.perf_counter()
+        self._counts_only = counts_only
 
     def feed(self, record: Record) -> Event | None:
         """Decode one message; an undecodable one is listed with its reason and returns None."""
@@ -40,16 +47,20 @@ class Replay:
         s.messages += 1
         s.last_seq = record.seq
         try:
-            event = decode(record.body, record.subject)
+            if self._counts_only:
+                event = None
+                name, occurred_at = check_fast(record.body, record.subject)
+            else:
+                event = decode(record.body, record.subject)
+                name, occurred_at = type(event).__name__, event.occurred_at
         except UndecodableEvent as exc:
             s.invalid.append(InvalidEvent(record.seq, record.subject, exc.reason))
             s.counts["(invalid)"] = s.counts.get("(invalid)", 0) + 1
             day = record.time.date().isoformat()
             s.per_day[day] = s.per_day.get(day, 0) + 1
             return None
-        name = type(event).__name__
         s.counts[name] = s.counts.get(name, 0) + 1
-        day = event.occurred_at.date().isoformat()
+        day = occurred_at.date().isoformat()
         s.per_day[day] = s.per_day.get(day, 0) + 1
         return event
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 
@@ -284,3 +285,64 @@ def test_replay_lists_invalid_messages_with_reason_not_values() -> None:
     assert "Erika" not in invalid[0].reason and "invalid fields" in invalid[0].reason
     assert report.summary.counts["(invalid)"] == 2
     assert [f.seq for f in report.check("personal_data").failures] == [1, 2]
+
+
+def test_reverse_charge_invoices_recompute_and_german_vat_on_them_fails() -> None:
+    """The tariff prices, the tax case removes the VAT: a reverse-charge invoice without VAT is
+    right even for a small sum (always a full invoice); one showing German VAT is a finding."""
+    h = History()
+    out = h.invoiced(datetime(2026, 3, 3, 9, tzinfo=UTC), seconds=1500)
+    inv = out["invoice"]
+    assert isinstance(inv, ev.InvoiceIssued) and inv.kind is ev.InvoiceKind.SMALL
+    rc = inv.model_copy(update={"tax_case": ev.TaxCase.REVERSE_CHARGE, "kind": ev.InvoiceKind.FULL,
+                                "vat_rate": Decimal("0"), "vat_total": Decimal("0.00"),
+                                "gross_total": inv.net_total})
+    h.replace(inv, rc)
+    assert verify_records(h.records(), END, options=_options()).check("invoice_totals").ok
+    h.replace(rc, rc.model_copy(update={"kind": ev.InvoiceKind.SMALL}))
+    small = verify_records(h.records(), END, options=_options()).check("invoice_totals")
+    assert not small.ok and any("does not fit" in f.reason for f in small.failures)
+    h2 = History()
+    inv2 = h2.invoiced(datetime(2026, 3, 3, 9, tzinfo=UTC), seconds=1500)["invoice"]
+    assert isinstance(inv2, ev.InvoiceIssued)
+    h2.replace(inv2, inv2.model_copy(update={"tax_case": ev.TaxCase.REVERSE_CHARGE, "kind": ev.InvoiceKind.FULL}))
+    taxed = verify_records(h2.records(), END, options=_options()).check("invoice_totals")
+    assert not taxed.ok and any("§14c" in f.reason for f in taxed.failures)
+
+
+def test_a_corrected_invoice_after_its_storno_passes_and_one_without_storno_fails() -> None:
+    """LEGAL.md L18: cancel, then a corrected invoice for the same session with a new number,
+    priced by the corrected duration it names; without the Storno there would be two valid
+    invoices for one service."""
+    h = History()
+    inv = h.invoiced(datetime(2026, 3, 3, 9, tzinfo=UTC), seconds=1500)["invoice"]
+    assert isinstance(inv, ev.InvoiceIssued)
+    at = datetime(2026, 3, 5, 9, tzinfo=UTC)
+    h.cancel(inv, at)
+    fixed = h.correct(inv, at + timedelta(minutes=5), priced_seconds=900)
+    report = verify_records(h.records(), END, options=_options())
+    assert report.check("invoice_numbers").ok and report.check("invoice_totals").ok
+    assert fixed.billed_seconds < fixed.raw_seconds  # a corrected, shorter billed duration is fine
+
+    h2 = History()
+    inv2 = h2.invoiced(datetime(2026, 3, 3, 9, tzinfo=UTC), seconds=1500)["invoice"]
+    assert isinstance(inv2, ev.InvoiceIssued)
+    h2.correct(inv2, datetime(2026, 3, 5, 9, tzinfo=UTC), priced_seconds=900)
+    numbers = verify_records(h2.records(), END, options=_options()).check("invoice_numbers")
+    assert not numbers.ok and any("not cancelled before it" in f.reason for f in numbers.failures)
+
+
+def test_a_correction_priced_wrongly_or_twice_fails() -> None:
+    h = History()
+    inv = h.invoiced(datetime(2026, 3, 3, 9, tzinfo=UTC), seconds=1500)["invoice"]
+    assert isinstance(inv, ev.InvoiceIssued)
+    at = datetime(2026, 3, 5, 9, tzinfo=UTC)
+    h.cancel(inv, at)
+    fixed = h.correct(inv, at + timedelta(minutes=5), priced_seconds=900)
+    h.replace(fixed, fixed.model_copy(update={"priced_seconds": 1800}))  # claims another duration
+    totals = verify_records(h.records(), END, options=_options()).check("invoice_totals")
+    assert not totals.ok and any("re-priced" in f.reason for f in totals.failures)
+    h.replace(fixed.model_copy(update={"priced_seconds": 1800}), fixed)
+    h.correct(inv, at + timedelta(minutes=9), priced_seconds=900)
+    numbers = verify_records(h.records(), END, options=_options()).check("invoice_numbers")
+    assert not numbers.ok and any("corrected twice" in f.reason for f in numbers.failures)

@@ -129,7 +129,8 @@ ENTRIES: tuple[RetentionEntry, ...] = (
     RetentionEntry(
         "E-VAULT-DATA", "Anfragedaten im Datentresor", "VT-01", "Kontakt- und Adressdaten",
         ("Firma", "Name der Ansprechperson", "Telefonnummer (E.164)", "E-Mail-Adresse (optional)",
-         "Rechnungsanschrift (optional, auch nachgetragen)"),
+         "Rechnungsanschrift (optional, auch nachgetragen)", "USt-IdNr. (optional)",
+         "Leitweg-ID (optional)"),
         (CALLERS,), "Bearbeitung der Anfrage und Abrechnung; nicht für spätere Anfragen", (ART6B,),
         (INTERNAL_TECH, INTERNAL_OFFICE), _VAULT_RULE,
         ("T-VAULT-ENC", "T-ACCESS-LOG", "T-ERASURE", "T-RESTORE", "T-NATS-PERMS", "T-DB-ROLES"),
@@ -161,9 +162,13 @@ ENTRIES: tuple[RetentionEntry, ...] = (
                "verschlüsselt in das Kundenkonto über (E-CUSTOMER).",)),
     RetentionEntry(
         "E-RECIPIENT", "Rechnungsempfänger einer Rechnung nach § 14 UStG", "VT-04", "Kontakt- und Adressdaten",
-        ("Firma", "Name", "Anschrift"), (CALLERS,), "Pflichtangaben der Rechnung und deren Aufbewahrung",
+        ("Firma", "Name", "Anschrift", "USt-IdNr. (Reverse Charge)", "Leitweg-ID (öffentliche Auftraggeber)"),
+        (CALLERS,), "Pflichtangaben der Rechnung und deren Aufbewahrung",
         (ART6C_TAX,), (INTERNAL_OFFICE, AUDITOR), _ARCHIVE_RULE, ("T-BILLING-ENC", "T-ARCHIVE-GUARD"),
         places=(Place("billing", "invoice_recipients", "data_enc"),), encrypted_at_rest=True,
+        other_places=(
+            OtherPlace("HTTP-Antwort", "billing GET /api/exports/datev.csv (USt-IdNr. nur bei Reverse Charge)",
+                       "für die Buchhaltung des Büros: Zusammenfassende Meldung, § 18a UStG"),),
         notes=("Kleinbetragsrechnungen (bis 250 EUR brutto) haben keinen Empfänger: keine Zeile hier.",)),
     RetentionEntry(
         "E-ARCHIVE", "Rechnungskopien (PDF, ggf. XML) wie ausgestellt", "VT-04", "Abrechnungsdaten",

@@ -1,9 +1,12 @@
-"""UN/CEFACT Cross Industry Invoice (CII D16B) for ZUGFeRD 2 / Factur-X, profile EN 16931.
+"""UN/CEFACT Cross Industry Invoice (CII D16B) for ZUGFeRD 2 / Factur-X, profile EN 16931, or
+the XRechnung 3.0 CIUS when the buyer gave a Leitweg-ID (BT-10).
 
 Built from the :class:`~fw_billing.domain.documents.Document` alone, so the XML and the PDF say
 the same. Business terms (BT-nn) are named where they are written. A cancellation becomes a
 credit note (type code 381) with *positive* amounts and a reference to the cancelled invoice
 (BT-25/26): in EN 16931 the type code carries the sign, the PDF shows the negated amounts.
+The VAT category follows the tax case (``domain/tax.py``): S, AE (reverse charge, with the
+buyer's VAT id BT-48), O (not taxable: no VAT ids, no line rate, BR-O-02/05) or E (§19 UStG).
 """
 
 from __future__ import annotations
@@ -13,7 +16,14 @@ from decimal import Decimal
 
 from lxml import etree
 
-from fw_billing.domain.documents import Document, DocumentKind, REASON_LABELS
+from fw_billing.domain.documents import (
+    CORRECTION_LABELS,
+    REASON_LABELS,
+    Document,
+    DocumentKind,
+    Profile,
+    recipient_name,
+)
 
 NS = {
     "rsm": "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100",
@@ -21,10 +31,13 @@ NS = {
     "qdt": "urn:un:unece:uncefact:data:standard:QualifiedDataType:100",
     "udt": "urn:un:unece:uncefact:data:standard:UnqualifiedDataType:100",
 }
-EN16931 = "urn:cen.eu:en16931:2017"
+EN16931 = Profile.EN16931.value
+XRECHNUNG = Profile.XRECHNUNG.value
 TYPE_INVOICE = "380"
 TYPE_CREDIT_NOTE = "381"
 SEPA_CREDIT_TRANSFER = "58"
+#: UNTDID 4461 "1": instrument not defined (a refund, paid the way the invoice was paid).
+REFUND_MEANS = "1"
 
 
 #: Not a ``Char`` of XML 1.0: C0 controls but tab/LF/CR, lone surrogates, U+FFFE and U+FFFF.
@@ -58,7 +71,8 @@ def _el(parent: etree._Element, path: str, text: str | None = None, **attrs: str
 
 
 def _amount(value: Decimal) -> str:
-    return f"{value:.2f}"
+    # ``+ 0`` turns a negative zero (the Storno of a 0 % invoice) into ``0.00`` (BR-E-09).
+    return f"{value + 0:.2f}"
 
 
 def _num(value: Decimal) -> str:
@@ -74,16 +88,21 @@ def _date(parent: etree._Element, path: str, day: str, prefix: str = "udt") -> N
 def _tax(parent: etree._Element, doc: Document, *, basis: Decimal | None = None,
          amount: Decimal | None = None) -> None:
     tax = _el(parent, "ram:ApplicableTradeTax")
+    treatment = doc.tax
+    header = basis is not None
     if amount is not None:
         _el(tax, "ram:CalculatedAmount", _amount(amount))
     _el(tax, "ram:TypeCode", "VAT")
-    if doc.vat_exempt and basis is not None:
-        _el(tax, "ram:ExemptionReason", doc.issuer.vat_exemption_note)
+    if treatment.note and header:
+        _el(tax, "ram:ExemptionReason", treatment.note)                         # BT-120
     if basis is not None:
         _el(tax, "ram:BasisAmount", _amount(basis))
-    # S: standard rate; E: exempt (e.g. §19 UStG small business), rate 0.
-    _el(tax, "ram:CategoryCode", "E" if doc.vat_exempt else "S")
-    _el(tax, "ram:RateApplicablePercent", _num(doc.vat_rate * 100))
+    # S: standard rate; AE: reverse charge; O: not subject to VAT here; E: exempt (§19 UStG).
+    _el(tax, "ram:CategoryCode", treatment.category)
+    if treatment.exemption_code and header:
+        _el(tax, "ram:ExemptionReasonCode", treatment.exemption_code)           # BT-121
+    if treatment.category != "O" or header:  # BR-O-05: no line rate for O
+        _el(tax, "ram:RateApplicablePercent", _num(doc.vat_rate * 100))
 
 
 def _address(party: etree._Element, street: str, postal_code: str, city: str, country: str) -> None:
@@ -104,7 +123,7 @@ def cii_xml(doc: Document) -> bytes:
     root = etree.Element(_q("rsm", "CrossIndustryInvoice"), nsmap=NS)
 
     ctx = _el(root, "rsm:ExchangedDocumentContext")
-    _el(ctx, "ram:GuidelineSpecifiedDocumentContextParameter/ram:ID", EN16931)  # BT-24
+    _el(ctx, "ram:GuidelineSpecifiedDocumentContextParameter/ram:ID", doc.profile.value)  # BT-24
 
     head = _el(root, "rsm:ExchangedDocument")
     _el(head, "ram:ID", doc.number)                                             # BT-1
@@ -113,8 +132,14 @@ def cii_xml(doc: Document) -> bytes:
     if doc.reference is not None:
         note = f"Storno der Rechnung {doc.reference.number}: {REASON_LABELS[doc.reference.reason_code]}"
         _el(head, "ram:IncludedNote/ram:Content", note)                         # BT-22
+    elif doc.correction is not None:
+        _el(head, "ram:IncludedNote/ram:Content",
+            f"Korrektur der stornierten Rechnung {doc.correction.number}: "
+            f"{CORRECTION_LABELS[doc.correction.reason]}")                      # BT-22
     if issuer.trade_register:
         _el(head, "ram:IncludedNote/ram:Content", issuer.trade_register)
+    if doc.tax.note and doc.tax.category != "E":
+        _el(head, "ram:IncludedNote/ram:Content", doc.tax.note)                 # §14a Abs. 5 UStG
 
     trade = _el(root, "rsm:SupplyChainTradeTransaction")
     for i, line in enumerate(doc.lines, start=1):
@@ -131,21 +156,39 @@ def cii_xml(doc: Document) -> bytes:
             _amount(line.net * sign))                                           # BT-131
 
     agreement = _el(trade, "ram:ApplicableHeaderTradeAgreement")
+    if buyer.buyer_reference:
+        _el(agreement, "ram:BuyerReference", buyer.buyer_reference)             # BT-10 (Leitweg-ID)
+    not_subject = doc.tax.category == "O"  # BR-O-02: no seller or buyer VAT id
+    seller_vat_id = None if not_subject else issuer.vat_id
     seller = _el(agreement, "ram:SellerTradeParty")
+    if seller_vat_id is None and issuer.seller_identifier:
+        _el(seller, "ram:ID", issuer.seller_identifier)                         # BT-29 (BR-CO-26)
     _el(seller, "ram:Name", issuer.name)                                        # BT-27
     if issuer.trade_register:
         _el(seller, "ram:SpecifiedLegalOrganization/ram:ID", issuer.trade_register)   # BT-30
+    contact = _el(seller, "ram:DefinedTradeContact")                            # BG-6
+    _el(contact, "ram:PersonName", issuer.contact_label)                        # BT-41
+    if issuer.phone:
+        _el(contact, "ram:TelephoneUniversalCommunication/ram:CompleteNumber", issuer.phone)  # BT-42
+    _el(contact, "ram:EmailURIUniversalCommunication/ram:URIID", issuer.email)  # BT-43
     _address(seller, issuer.street, issuer.postal_code, issuer.city, issuer.country)
     _el(seller, "ram:URIUniversalCommunication/ram:URIID", issuer.email, schemeID="EM")  # BT-34
     if issuer.tax_number:
         _el(seller, "ram:SpecifiedTaxRegistration/ram:ID", issuer.tax_number, schemeID="FC")  # BT-32
-    if issuer.vat_id:
-        _el(seller, "ram:SpecifiedTaxRegistration/ram:ID", issuer.vat_id, schemeID="VA")  # BT-31
+    if seller_vat_id:
+        _el(seller, "ram:SpecifiedTaxRegistration/ram:ID", seller_vat_id, schemeID="VA")  # BT-31
     party = _el(agreement, "ram:BuyerTradeParty")
-    _el(party, "ram:Name", buyer.name)                                          # BT-44
-    if buyer.contact:
+    if doc.customer_number:
+        _el(party, "ram:ID", doc.customer_number)                               # BT-46
+    _el(party, "ram:Name", recipient_name(buyer))                               # BT-44
+    if buyer.contact and buyer.contact != recipient_name(buyer):
         _el(party, "ram:DefinedTradeContact/ram:PersonName", buyer.contact)     # BT-56
     _address(party, buyer.street, buyer.postal_code, buyer.city, buyer.country)  # BT-50..55
+    if buyer.buyer_reference:
+        # BT-49 (mandatory in XRechnung 3.0): the Leitweg-ID is the public buyer's address.
+        _el(party, "ram:URIUniversalCommunication/ram:URIID", buyer.buyer_reference, schemeID="0204")
+    if doc.tax.shows_buyer_vat_id and buyer.vat_id:
+        _el(party, "ram:SpecifiedTaxRegistration/ram:ID", buyer.vat_id, schemeID="VA")  # BT-48
 
     delivery = _el(trade, "ram:ApplicableHeaderTradeDelivery")
     _date(delivery, "ram:ActualDeliverySupplyChainEvent/ram:OccurrenceDateTime",
@@ -153,12 +196,16 @@ def cii_xml(doc: Document) -> bytes:
 
     settlement = _el(trade, "ram:ApplicableHeaderTradeSettlement")
     _el(settlement, "ram:InvoiceCurrencyCode", doc.currency)                    # BT-5
+    means = _el(settlement, "ram:SpecifiedTradeSettlementPaymentMeans")        # BG-16 (BR-DE-1)
     if not credit:
-        means = _el(settlement, "ram:SpecifiedTradeSettlementPaymentMeans")
         _el(means, "ram:TypeCode", SEPA_CREDIT_TRANSFER)                        # BT-81
         _el(means, "ram:PayeePartyCreditorFinancialAccount/ram:IBANID", issuer.iban)  # BT-84
         if issuer.bic:
             _el(means, "ram:PayeeSpecifiedCreditorFinancialInstitution/ram:BICID", issuer.bic)  # BT-86
+    else:
+        # The office refunds what was paid to the account it was paid from: no account of ours.
+        _el(means, "ram:TypeCode", REFUND_MEANS)                                # BT-81
+        _el(means, "ram:Information", "Erstattung bereits gezahlter Beträge")   # BT-82
     _tax(settlement, doc, basis=doc.net_total * sign, amount=doc.vat_total * sign)  # BG-23
     terms = _el(settlement, "ram:SpecifiedTradePaymentTerms")
     if doc.due_date is not None:
@@ -173,6 +220,12 @@ def cii_xml(doc: Document) -> bytes:
     _el(sums, "ram:TaxTotalAmount", _amount(doc.vat_total * sign), currencyID=doc.currency)  # BT-110
     _el(sums, "ram:GrandTotalAmount", _amount(doc.gross_total * sign))          # BT-112
     _el(sums, "ram:DuePayableAmount", _amount(doc.gross_total * sign))          # BT-115
+    if doc.reference is None and doc.correction is not None:
+        # A corrected invoice names the cancelled invoice it replaces (BT-25/26).
+        ref = _el(settlement, "ram:InvoiceReferencedDocument")
+        _el(ref, "ram:IssuerAssignedID", doc.correction.number)                 # BT-25
+        _date(ref, "ram:FormattedIssueDateTime",
+              doc.correction.issued_at.astimezone(doc.issue_tz).strftime("%Y%m%d"), prefix="qdt")  # BT-26
     if doc.reference is not None:
         ref = _el(settlement, "ram:InvoiceReferencedDocument")
         _el(ref, "ram:IssuerAssignedID", doc.reference.number)                  # BT-25

@@ -19,10 +19,13 @@ from zoneinfo import ZoneInfo
 import asyncpg
 from fw_contracts.text import defuse
 
+from fw_contracts.events import TaxCase
+
 from fw_billing.adapters.keys import KeyDestroyed, KeyPurpose, KeyRing, open_sealed
 from fw_billing.adapters.sealed import customer_aad, recipient_aad, recipient_from_json
+from fw_billing.domain.datev import Booking, DatevConfig, booking_batch
 from fw_billing.domain.documents import REASON_LABELS
-from fw_billing.domain.formatting import date_de, decimal_de
+from fw_billing.domain.formatting import date_de, decimal_de, local_date
 from fw_billing.domain.tariff import DEFAULT_TIMEZONE
 
 INVOICE_COLUMNS = ("Belegart", "Belegnummer", "Belegdatum", "Leistungsdatum", "Bezugsbeleg",
@@ -65,10 +68,16 @@ def local_day_bounds(start: date, end: date, timezone: str = DEFAULT_TIMEZONE) -
     return (datetime.combine(start, time(), zone), datetime.combine(end + timedelta(days=1), time(), zone))
 
 
+class DatevNotConfigured(Exception):
+    """No Berater-/Mandantennummer configured: no DATEV file (a half-right one is worse)."""
+
+
 class Exports:
-    def __init__(self, pool: Callable[[], asyncpg.Pool], keys: KeyRing) -> None:
+    def __init__(self, pool: Callable[[], asyncpg.Pool], keys: KeyRing,
+                 datev: DatevConfig | None = None) -> None:
         self._pool = pool
         self._keys = keys
+        self._datev = datev
 
     async def _recipient_name(self, conn: asyncpg.Connection, number: str, year: int | None,
                               blob: bytes | None, cache: dict[int, bytes | None]) -> str:
@@ -120,6 +129,54 @@ class Exports:
                     REASON_LABELS.get(r["reason_code"] or "", ""), _text(r["tariff_version"]),
                     str(r["session_id"])])
         return to_csv(INVOICE_COLUMNS, out)
+
+    async def datev_csv(self, start: date, end: date, now: datetime) -> bytes:
+        """The DATEV booking batch (EXTF 700, Buchungsstapel) of ``start``..``end`` (issue dates,
+        office time): every invoice and cancellation; raises :class:`DatevNotConfigured`,
+        :class:`~fw_billing.domain.datev.DatevRangeError`."""
+        if self._datev is None:
+            raise DatevNotConfigured()
+        lower, upper = local_day_bounds(start, end)
+        async with self._pool().acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT i.number, i.issued_at, i.service_date, i.gross_total, i.vat_rate, i.tax_case,"
+                " NULL AS cancels, r.year AS r_year, r.data_enc, i.number AS recipient_of, i.corrects"
+                " FROM invoices i LEFT JOIN invoice_recipients r ON r.invoice_number = i.number"
+                " WHERE i.issued_at >= $1 AND i.issued_at < $2"
+                " UNION ALL "
+                "SELECT c.number, c.issued_at, i.service_date, c.gross_total, c.vat_rate, i.tax_case,"
+                " i.number, r.year, r.data_enc, i.number, NULL"
+                " FROM cancellations c JOIN invoices i ON i.number = c.invoice_number"
+                " LEFT JOIN invoice_recipients r ON r.invoice_number = i.number"
+                " WHERE c.issued_at >= $1 AND c.issued_at < $2"
+                " ORDER BY 2, 1", lower, upper)
+            cache: dict[int, bytes | None] = {}
+            bookings = []
+            for r in rows:
+                case = TaxCase(r["tax_case"])
+                vat_id = None
+                if case is TaxCase.REVERSE_CHARGE:  # for the Zusammenfassende Meldung
+                    vat_id = await self._recipient_vat_id(conn, r["recipient_of"], r["r_year"], r["data_enc"], cache)
+                bookings.append(Booking(
+                    number=r["number"], issue_date=local_date(r["issued_at"]),
+                    service_date=local_date(r["service_date"]), gross_total=r["gross_total"],
+                    tax_case=case, vat_rate=r["vat_rate"], cancels=r["cancels"], recipient_vat_id=vat_id,
+                    corrects=r["corrects"]))
+        return booking_batch(bookings, self._datev, start=start, end=end, created_at=now)
+
+    async def _recipient_vat_id(self, conn: asyncpg.Connection, number: str, year: int | None,
+                                blob: bytes | None, cache: dict[int, bytes | None]) -> str | None:
+        if blob is None or year is None:
+            return None
+        if year not in cache:
+            try:
+                cache[year] = await self._keys.existing_key(conn, KeyPurpose.ARCHIVE, year)
+            except KeyDestroyed:
+                cache[year] = None
+        key = cache[year]
+        if key is None:
+            return None
+        return recipient_from_json(open_sealed(key, recipient_aad(number), bytes(blob))).vat_id
 
     async def customers_csv(self) -> bytes:
         """Every customer account (personal data: the office's own accounting only)."""

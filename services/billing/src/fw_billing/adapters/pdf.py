@@ -21,7 +21,14 @@ from fpdf.output import PDFICCProfile
 from PIL import ImageCms
 
 from fw_billing.adapters import fontcache
-from fw_billing.domain.documents import REASON_LABELS, Document, DocumentKind, recipient_lines
+from fw_billing.domain.documents import (
+    CORRECTION_LABELS,
+    REASON_LABELS,
+    Document,
+    DocumentKind,
+    Profile,
+    recipient_lines,
+)
 from fw_billing.domain.formatting import date_de, duration_de, money_de, quantity_de
 
 FONT = "DejaVu"
@@ -190,10 +197,21 @@ def _facts(pdf: _Pdf, doc: Document) -> None:
         rows.append(("Storno zu Rechnung",
                      f"{doc.reference.number} vom {date_de(doc.reference.issued_at, doc.timezone)}"))
         rows.append(("Grund", REASON_LABELS[doc.reference.reason_code]))
+    elif doc.correction is not None:
+        rows.append(("Korrektur zu Rechnung",
+                     f"{doc.correction.number} vom {date_de(doc.correction.issued_at, doc.timezone)}"))
+        rows.append(("Grund", CORRECTION_LABELS[doc.correction.reason]))
     # Not on a Kleinbetragsrechnung (or its Storno): it carries nothing that points to the
     # recipient, not even the pseudonymous customer number.
     if doc.customer_number and doc.names_recipient:
         rows.append(("Kundennummer", doc.customer_number))
+        if doc.customer_name:
+            rows.append(("Kunde", doc.customer_name))
+    if doc.names_recipient and doc.recipient is not None:
+        if doc.tax.shows_buyer_vat_id and doc.recipient.vat_id:
+            rows.append(("USt-IdNr. Empfänger", doc.recipient.vat_id))
+        if doc.recipient.buyer_reference:
+            rows.append(("Leitweg-ID", doc.recipient.buyer_reference))
     if issuer.tax_number:
         rows.append(("Steuernummer", issuer.tax_number))
     if issuer.vat_id:
@@ -249,8 +267,8 @@ def _totals(pdf: _Pdf, doc: Document) -> None:
         pdf.set_font(FONT, "B" if bold else "", 10)
         pdf.cell(120, 6, label, align=Align.R)
         pdf.cell(0, 6, value, align=Align.R, new_x="LMARGIN", new_y="NEXT")
-    if doc.vat_exempt:
-        pdf.text_line(doc.issuer.vat_exemption_note, size=9)
+    if doc.tax.note:
+        pdf.text_line(doc.tax.note, size=9)
     pdf.ln(6)
 
 
@@ -267,8 +285,9 @@ def _closing(pdf: _Pdf, doc: Document) -> None:
         pdf.text_line("Kleinbetragsrechnung nach § 33 UStDV.", size=8)
     if doc.e_invoice:
         pdf.ln(2)
+        profile = "XRechnung 3.0" if doc.profile is Profile.XRECHNUNG else "EN 16931"
         pdf.text_line("Elektronische Rechnung: die strukturierten Rechnungsdaten (ZUGFeRD/Factur-X, "
-                      "Profil EN 16931) sind in diese PDF-Datei eingebettet.", size=8)
+                      f"Profil {profile}) sind in diese PDF-Datei eingebettet.", size=8)
 
 
 def render_pdf(doc: Document) -> bytes:

@@ -10,7 +10,7 @@ from typing import Literal
 
 import asyncpg
 
-from fw_contracts.events import BlockReason, CustomerType, InvoiceKind, InvoiceLine
+from fw_contracts.events import BlockReason, CustomerType, InvoiceKind, InvoiceLine, TaxCase
 
 from fw_billing.adapters.keys import KeyPurpose, KeyRing, seal
 from fw_billing.adapters.sealed import (
@@ -115,14 +115,16 @@ class SqlBillingRepository:
         await self._conn.execute(
             "INSERT INTO invoices(number, year, seq, session_id, request_id, kind, issued_at,"
             " service_date, tariff_version, raw_seconds, billed_seconds, lines, net_total, vat_rate,"
-            " vat_total, gross_total, customer_number, event_id, e_invoice)"
+            " vat_total, gross_total, customer_number, event_id, e_invoice, tax_case, corrects,"
+            " correction_reason, priced_seconds)"
             " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13, $14, $15, $16,"
-            " $17, $18, $19)",
+            " $17, $18, $19, $20, $21, $22, $23)",
             invoice.number, invoice.year, invoice.seq, invoice.session_id, invoice.request_id,
             invoice.kind.value, invoice.issued_at, invoice.service_date, invoice.tariff_version,
             invoice.raw_seconds, invoice.billed_seconds, lines_json(invoice.lines), invoice.net_total,
             invoice.vat_rate, invoice.vat_total, invoice.gross_total, invoice.customer_number,
-            invoice.event_id, invoice.e_invoice)
+            invoice.event_id, invoice.e_invoice, invoice.tax_case.value, invoice.corrects,
+            invoice.correction_reason, invoice.priced_seconds)
         if invoice.recipient is not None:
             # Part of the legal copy: kept (encrypted with the year's archive key) for 8 years.
             sealed = await self._keys.seal(self._conn, KeyPurpose.ARCHIVE, invoice.year,
@@ -141,6 +143,17 @@ class SqlBillingRepository:
         value = await self._conn.fetchval(
             "SELECT customer_number FROM customer_accounts WHERE request_id = $1", request_id)
         return str(value) if value is not None else None
+
+    async def customer_name(self, customer_number: str) -> str | None:
+        """The company on the account (``None`` once the account was erased)."""
+        row = await self._conn.fetchrow(
+            "SELECT key_year, personal_enc FROM customer_accounts WHERE customer_number = $1",
+            customer_number)
+        if row is None or row["personal_enc"] is None:
+            return None
+        personal = json.loads(await self._keys.open(self._conn, KeyPurpose.CUSTOMER, row["key_year"],
+                                                    customer_aad(customer_number), bytes(row["personal_enc"])))
+        return str(personal["company"])
 
     async def add_customer(self, account: NewCustomerAccount) -> str:
         number = format_customer_number(await self._conn.fetchval("SELECT nextval('customer_number_seq')"))
@@ -221,8 +234,9 @@ class SqlBillingRepository:
     # ------------------------------------------------------------------ cancellations
     async def invoice_for_cancellation(self, number: str) -> StoredInvoice | None:
         row = await self._conn.fetchrow(
-            "SELECT i.*, r.data_enc, r.year AS recipient_year FROM invoices i"
-            " LEFT JOIN invoice_recipients r ON r.invoice_number = i.number"
+            "SELECT i.*, r.data_enc, r.year AS recipient_year, o.issued_at AS corrects_issued_at"
+            " FROM invoices i LEFT JOIN invoice_recipients r ON r.invoice_number = i.number"
+            " LEFT JOIN invoices o ON o.number = i.corrects"
             " WHERE i.number = $1 FOR UPDATE OF i", number)
         if row is None:
             return None
@@ -238,7 +252,13 @@ class SqlBillingRepository:
             billed_seconds=row["billed_seconds"], lines=lines_from_json(row["lines"]),
             net_total=row["net_total"], vat_rate=row["vat_rate"], vat_total=row["vat_total"],
             gross_total=row["gross_total"], customer_number=row["customer_number"],
-            e_invoice=row["e_invoice"], recipient=recipient)
+            e_invoice=row["e_invoice"], recipient=recipient, tax_case=TaxCase(row["tax_case"]),
+            session_id=row["session_id"], corrects=row["corrects"], priced_seconds=row["priced_seconds"],
+            correction_reason=row["correction_reason"], corrects_issued_at=row["corrects_issued_at"])
+
+    async def correction_of(self, invoice_number: str) -> str | None:
+        value = await self._conn.fetchval("SELECT number FROM invoices WHERE corrects = $1", invoice_number)
+        return str(value) if value is not None else None
 
     async def is_cancellation(self, number: str) -> bool:
         return bool(await self._conn.fetchval("SELECT EXISTS(SELECT 1 FROM cancellations WHERE number = $1)",

@@ -26,11 +26,18 @@ def customer_aad(customer_number: str) -> str:
     return f"customer:{customer_number}"
 
 
+_OPTIONAL = ("vat_id", "buyer_reference", "customer_name")
+
+
 def recipient_json(recipient: Recipient) -> bytes:
-    return json.dumps({"company": recipient.company, "contact_name": recipient.contact_name,
-                       "address": recipient.address}).encode()
+    data: dict[str, Any] = {"company": recipient.company, "contact_name": recipient.contact_name,
+                            "address": recipient.address}
+    # Only keys with a value: a copy written before these fields existed reads the same.
+    data.update({k: getattr(recipient, k) for k in _OPTIONAL if getattr(recipient, k) is not None})
+    return json.dumps(data).encode()
 
 
 def recipient_from_json(raw: bytes) -> Recipient:
     data: dict[str, Any] = json.loads(raw)
-    return Recipient(company=data["company"], contact_name=data["contact_name"], address=data["address"])
+    return Recipient(company=data["company"], contact_name=data["contact_name"], address=data["address"],
+                     **{k: data.get(k) for k in _OPTIONAL})

@@ -13,7 +13,7 @@ from fw_contracts.wire import VaultCaller
 from fw_platform.handling import PermanentError
 from fw_platform.vault_client import VaultClient, VaultRefused
 
-from fw_billing.application.ports import RecipientDataErased
+from fw_billing.application.ports import RecipientDataErased, RecipientDataMissing
 
 #: Refusals that no retry can change: park the message with the reason (an error code only).
 _FINAL = {VaultError.ERASED, VaultError.NOT_FOUND, VaultError.FORBIDDEN, VaultError.INVALID}
@@ -35,6 +35,8 @@ class VaultPersonalData:
         except VaultRefused as exc:
             if exc.error is VaultError.ERASED:
                 raise RecipientDataErased(f"vault refused ({purpose}): {exc.error.value}") from None
+            if exc.error is VaultError.NOT_FOUND:
+                raise RecipientDataMissing(f"vault refused ({purpose}): {exc.error.value}") from None
             if exc.error in _FINAL:
                 raise PermanentError(f"vault refused ({purpose}): {exc.error.value}") from None
             raise

@@ -12,7 +12,7 @@ from typing import Any, Literal
 import asyncpg
 from pydantic import BaseModel
 
-from fw_contracts.events import InvoiceKind, InvoiceLine
+from fw_contracts.events import InvoiceKind, InvoiceLine, TaxCase
 
 from fw_billing.adapters.keys import KeyPurpose, KeyRing, open_sealed
 from fw_billing.adapters.sealed import (
@@ -28,6 +28,8 @@ class RecipientView(BaseModel):
     company: str
     contact_name: str
     address: dict[str, str]
+    vat_id: str | None = None
+    buyer_reference: str | None = None
 
 
 class InvoiceView(BaseModel):
@@ -53,6 +55,12 @@ class InvoiceView(BaseModel):
     e_invoice: bool
     #: The cancellation (Storno) of this invoice, if any.
     cancelled_by: str | None
+    tax_case: TaxCase = TaxCase.DOMESTIC
+    #: A corrected invoice: the cancelled invoice it replaces, and why.
+    corrects: str | None = None
+    correction_reason: str | None = None
+    #: The corrected invoice that replaces this one, if any.
+    corrected_by: str | None = None
 
 
 class CancellationView(BaseModel):
@@ -128,9 +136,11 @@ class CustomerView(BaseModel):
 
 
 _INVOICE_SQL = (
-    "SELECT i.*, r.data_enc, r.year AS recipient_year, c.number AS cancelled_by FROM invoices i"
+    "SELECT i.*, r.data_enc, r.year AS recipient_year, c.number AS cancelled_by,"
+    " k.number AS corrected_by FROM invoices i"
     " LEFT JOIN invoice_recipients r ON r.invoice_number = i.number"
-    " LEFT JOIN cancellations c ON c.invoice_number = i.number")
+    " LEFT JOIN cancellations c ON c.invoice_number = i.number"
+    " LEFT JOIN invoices k ON k.corrects = i.number")
 
 
 def _customer(row: asyncpg.Record, personal: dict[str, Any] | None) -> CustomerView:
@@ -164,7 +174,8 @@ class BillingViews:
             r = recipient_from_json(await self._keys.open(
                 self._pool(), KeyPurpose.ARCHIVE, row["recipient_year"], recipient_aad(row["number"]),
                 row["data_enc"]))
-            recipient = RecipientView(company=r.company, contact_name=r.contact_name, address=r.address)
+            recipient = RecipientView(company=r.company, contact_name=r.contact_name, address=r.address,
+                                      vat_id=r.vat_id, buyer_reference=r.buyer_reference)
         return InvoiceView(
             number=row["number"], kind=InvoiceKind(row["kind"]), issued_at=row["issued_at"],
             service_date=row["service_date"], session_id=row["session_id"],
@@ -174,7 +185,8 @@ class BillingViews:
             net_total=row["net_total"], vat_rate=row["vat_rate"], vat_total=row["vat_total"],
             gross_total=row["gross_total"], currency=row["currency"],
             customer_number=row["customer_number"], recipient=recipient, e_invoice=row["e_invoice"],
-            cancelled_by=row["cancelled_by"])
+            cancelled_by=row["cancelled_by"], tax_case=TaxCase(row["tax_case"]), corrects=row["corrects"],
+            correction_reason=row["correction_reason"], corrected_by=row["corrected_by"])
 
     async def invoice(self, number: str) -> InvoiceView | None:
         row = await self._pool().fetchrow(_INVOICE_SQL + " WHERE i.number = $1", number)

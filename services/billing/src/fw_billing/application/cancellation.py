@@ -15,6 +15,7 @@ from fw_platform.handling import UnitOfWork
 
 from fw_billing.application.ports import BillingDeps, NewCancellation, StoredInvoice
 from fw_billing.domain.documents import (
+    Correction,
     Document,
     cancellation_document,
     check_complete,
@@ -64,7 +65,11 @@ def stored_invoice_document(invoice: StoredInvoice, deps: BillingDeps) -> Docume
         net_total=invoice.net_total, vat_rate=invoice.vat_rate, vat_total=invoice.vat_total,
         gross_total=invoice.gross_total, customer_number=invoice.customer_number,
         raw_seconds=invoice.raw_seconds, billed_seconds=invoice.billed_seconds,
-        tariff_version=invoice.tariff_version, e_invoice=invoice.e_invoice)
+        tariff_version=invoice.tariff_version, e_invoice=invoice.e_invoice, tax_case=invoice.tax_case,
+        customer_name=invoice.recipient.customer_name if invoice.recipient else None,
+        correction=Correction(number=invoice.corrects, issued_at=invoice.corrects_issued_at,
+                              reason=invoice.correction_reason)
+        if invoice.corrects and invoice.corrects_issued_at and invoice.correction_reason else None)
 
 
 async def cancel_invoice(number: str, reason_code: str, uow: UnitOfWork, *,

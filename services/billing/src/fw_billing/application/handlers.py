@@ -2,7 +2,7 @@
 emits through the outbox, so state, idempotency record and events commit together.
 
 Idempotency does not rest on the processed-events record alone: a session row (first seen
-wins, locked while it is handled), ``invoices.session_id UNIQUE`` and
+wins, locked while it is handled), one original invoice per session (unique index) and
 ``customer_accounts.request_id UNIQUE`` make a second event about the same thing a no-op.
 """
 
@@ -38,6 +38,7 @@ from fw_billing.application.ports import (
     NewInvoice,
     Recipient,
     RecipientDataErased,
+    RecipientDataMissing,
     RequestFacts,
     SessionRecord,
 )
@@ -50,7 +51,8 @@ from fw_billing.domain.invoicing import (
     format_invoice_number,
     invoice_year,
 )
-from fw_billing.domain.tariff import TariffError
+from fw_billing.domain.tariff import Tariff, TariffError
+from fw_billing.domain.tax import InvalidVatId, decide_tax_case
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +159,28 @@ async def _bill(repo: BillingRepository, deps: BillingDeps, uow: UnitOfWork, rec
     else:
         customer_number = await repo.customer_number_for(record.request_id)
 
+    facts = await repo.request_facts(record.request_id)
     decision = assess(record.raw_seconds, record.started_at, tariff)
+    entry: VaultEntry | None = None
+    if isinstance(decision, Billable) and (decision.needs_recipient or _may_be_abroad(facts)):
+        # The tax case needs the billing address's country and the VAT id (vault only).
+        try:
+            entry = await deps.vault.get(record.request_id, purpose="billing")
+        except RecipientDataErased:
+            if decision.needs_recipient:
+                # erased before billing got here (e.g. the address came just as the hold ended)
+                await _close_lost_claim(repo, uow, record, cause=event)
+                return
+        except RecipientDataMissing:
+            if decision.needs_recipient:
+                raise
+            # nothing known about the recipient: as without an address (domestic, small)
+        try:
+            decision = _with_tax_case(decision, record, tariff, facts, entry)
+        except PermanentError:
+            # a VAT id that bypassed intake's check: a recorded block, not a parked message
+            await _block(repo, uow, record, cause=event, reason=BlockReason.ISSUING_FAILED)
+            return
     if isinstance(decision, NotBilled):
         await repo.set_status(record.session_id, SessionStatus.NOT_BILLED, uow.now)
         uow.emit(SessionNotBilled(**event.caused(
@@ -166,25 +189,20 @@ async def _bill(repo: BillingRepository, deps: BillingDeps, uow: UnitOfWork, rec
         log.info("session not billed", extra={**ids, "reason": decision.reason.value})
         return
 
-    facts = await repo.request_facts(record.request_id)
-    entry: VaultEntry | None = None
     recipient: Recipient | None = None
     if decision.needs_recipient:
-        try:
-            entry = await deps.vault.get(record.request_id, purpose="billing")
-        except RecipientDataErased:
-            # erased before billing got here (e.g. the address came just as the hold ended)
-            await _close_lost_claim(repo, uow, record, cause=event)
-            return
+        assert entry is not None  # read above for every decision that needs the recipient
         if entry.data.address is None:
             await _block(repo, uow, record, cause=event, reason=BlockReason.BILLING_ADDRESS_MISSING)
             return
-        recipient = Recipient.from_personal_data(entry.data)
+        recipient = Recipient.from_personal_data(
+            entry.data, customer_name=await repo.customer_name(customer_number) if customer_number else None)
     email, email_problem = await _delivery_address(deps, facts, entry, record.request_id)
     # EN 16931 e-invoice for B2B full invoices; a request not (yet) known counts as business,
     # like intake's default (an XML never hurts a consumer, a missing one hurts a business).
     e_invoice = (decision.kind is InvoiceKind.FULL and deps.issuer.can_issue_e_invoices
-                 and (facts is None or facts.customer_type is CustomerType.BUSINESS))
+                 and (facts is None or facts.customer_type is CustomerType.BUSINESS
+                      or (recipient is not None and recipient.buyer_reference is not None)))
     try:
         # A savepoint: should issuing fail for good, the drawn number, the invoice row and the
         # archived copy roll back (numbers stay gapless) while the block below commits with
@@ -222,6 +240,29 @@ async def _block(repo: BillingRepository, uow: UnitOfWork, record: SessionRecord
                                        "request_id": str(record.request_id), "reason": reason.value})
 
 
+def _may_be_abroad(facts: RequestFacts | None) -> bool:
+    """Whether the request gave an address, hence maybe one abroad (intake takes a VAT id or a
+    Leitweg-ID only with an address): then the vault decides the tax case even of a small sum."""
+    return facts is not None and facts.has_billing_address
+
+
+def _with_tax_case(decision: Billable, record: SessionRecord, tariff: Tariff, facts: RequestFacts | None,
+                   entry: VaultEntry | None) -> Billable:
+    """The decision re-assessed under the tax case of the recipient (domain/tax.py)."""
+    data = entry.data if entry is not None else None
+    try:
+        case = decide_tax_case(
+            customer_type=facts.customer_type if facts is not None else None,
+            country=data.address.country if data is not None and data.address is not None else None,
+            vat_id=data.vat_id if data is not None else None, tariff_vat_rate=tariff.vat_rate)
+    except InvalidVatId:
+        # Only a value that bypassed intake's check gets here; no number is drawn.
+        raise PermanentError("recipient VAT id invalid for the tax case") from None
+    again = assess(record.raw_seconds, record.started_at, tariff, case)
+    assert isinstance(again, Billable)  # the tax case never makes a session free
+    return again
+
+
 async def _delivery_address(deps: BillingDeps, facts: RequestFacts | None, entry: VaultEntry | None,
                             request_id: uuid.UUID) -> tuple[str | None, str | None]:
     """``(address, problem)`` for e-mailing the invoice: read now, because retention erases the
@@ -256,13 +297,14 @@ async def _issue(repo: BillingRepository, deps: BillingDeps, uow: UnitOfWork, ev
         kind=decision.kind, issued_at=uow.now, service_date=record.ended_at,
         tariff_version=p.tariff_version, raw_seconds=p.raw_seconds, billed_seconds=p.billed_seconds,
         lines=p.lines, net_total=p.net_total, vat_rate=p.vat_rate, vat_total=p.vat_total,
-        gross_total=p.gross_total, customer_number=customer_number))
+        gross_total=p.gross_total, customer_number=customer_number, tax_case=decision.tax_case))
     document = invoice_document(
         kind=decision.kind, number=number, issued_at=uow.now, service_date=record.ended_at,
         issuer=deps.issuer, recipient=recipient.party() if recipient else None, lines=p.lines,
         net_total=p.net_total, vat_rate=p.vat_rate, vat_total=p.vat_total, gross_total=p.gross_total,
         customer_number=customer_number, raw_seconds=p.raw_seconds, billed_seconds=p.billed_seconds,
-        tariff_version=p.tariff_version, e_invoice=e_invoice)
+        tariff_version=p.tariff_version, e_invoice=e_invoice, tax_case=decision.tax_case,
+        customer_name=recipient.customer_name if recipient else None)
     try:
         check_complete(document)
     except DocumentIncomplete as exc:
@@ -283,7 +325,7 @@ async def _issue(repo: BillingRepository, deps: BillingDeps, uow: UnitOfWork, ev
         billed_seconds=p.billed_seconds, lines=p.lines, net_total=p.net_total,
         vat_rate=p.vat_rate, vat_total=p.vat_total, gross_total=p.gross_total,
         customer_number=customer_number, event_id=issued.event_id, recipient=recipient,
-        e_invoice=document.e_invoice))
+        e_invoice=document.e_invoice, tax_case=decision.tax_case))
     await repo.archive(number, "invoice", year, rendered, uow.now)
     if email is not None or email_problem is not None:
         await repo.add_delivery(number, year, email, uow.now, failed_because=email_problem)

@@ -10,7 +10,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal, Protocol
 
-from fw_contracts.events import BlockReason, CustomerType, InvoiceKind, InvoiceLine
+from fw_contracts.events import BlockReason, CustomerType, InvoiceKind, InvoiceLine, TaxCase
 from fw_contracts.vault import PersonalData, VaultEntry
 from fw_platform.handling import PermanentError
 
@@ -44,18 +44,25 @@ class Recipient:
     company: str
     contact_name: str
     address: dict[str, str]
+    #: USt-IdNr. (reverse charge) and Leitweg-ID (XRechnung), as intake took them.
+    vat_id: str | None = None
+    buyer_reference: str | None = None
+    #: A regular customer's name on the account, printed with the customer number.
+    customer_name: str | None = None
 
     @classmethod
-    def from_personal_data(cls, data: PersonalData) -> Recipient:
+    def from_personal_data(cls, data: PersonalData, customer_name: str | None = None) -> Recipient:
         assert data.address is not None
         return cls(company=data.company, contact_name=data.contact_name,
-                   address=data.address.model_dump(mode="json"))
+                   address=data.address.model_dump(mode="json"), vat_id=data.vat_id,
+                   buyer_reference=data.buyer_reference, customer_name=customer_name)
 
     def party(self) -> Party:
         """The recipient as the document prints it."""
         a = self.address
         return Party(name=self.company, contact=self.contact_name, street=a["street"],
-                     postal_code=a["postal_code"], city=a["city"], country=a.get("country", "DE"))
+                     postal_code=a["postal_code"], city=a["city"], country=a.get("country", "DE"),
+                     vat_id=self.vat_id, buyer_reference=self.buyer_reference)
 
 
 @dataclass(frozen=True)
@@ -93,6 +100,11 @@ class NewInvoice:
     recipient: Recipient | None
     #: A ZUGFeRD/Factur-X XML is issued with it.
     e_invoice: bool = False
+    tax_case: TaxCase = TaxCase.DOMESTIC
+    #: A corrected invoice: the cancelled one it replaces, the reason, the corrected duration.
+    corrects: str | None = None
+    correction_reason: str | None = None
+    priced_seconds: int | None = None
 
 
 @dataclass(frozen=True)
@@ -116,6 +128,13 @@ class StoredInvoice:
     customer_number: str | None
     e_invoice: bool
     recipient: Recipient | None
+    tax_case: TaxCase = TaxCase.DOMESTIC
+    session_id: uuid.UUID | None = None
+    corrects: str | None = None
+    priced_seconds: int | None = None
+    correction_reason: str | None = None
+    #: Issue time of the invoice this one corrects (printed on it).
+    corrects_issued_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -210,6 +229,14 @@ class BillingRepository(Protocol):
 
     async def customer_number_for(self, request_id: uuid.UUID) -> str | None: ...
 
+    async def correction_of(self, invoice_number: str) -> str | None:
+        """The number of the invoice that corrects ``invoice_number``, if any."""
+        ...
+
+    async def customer_name(self, customer_number: str) -> str | None:
+        """The company on a regular customer's account, ``None`` once erased."""
+        ...
+
     async def add_customer(self, account: NewCustomerAccount) -> str:
         """Store a new account; returns its new customer number."""
 
@@ -246,6 +273,10 @@ class BillingRepository(Protocol):
         """The next number of ``year``'s cancellation range, locked until the transaction ends."""
 
     async def add_cancellation(self, cancellation: NewCancellation) -> None: ...
+
+
+class RecipientDataMissing(PermanentError):
+    """The vault never stored the request (``not_found``): nothing is known about the recipient."""
 
 
 class RecipientDataErased(PermanentError):

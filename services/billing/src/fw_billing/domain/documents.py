@@ -12,11 +12,12 @@ from decimal import Decimal
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from fw_contracts.events import InvoiceKind, InvoiceLine
+from fw_contracts.events import InvoiceKind, InvoiceLine, TaxCase
 
 from fw_billing.domain.formatting import date_de, local_date, money_de, percent_de, quantity_de
 from fw_billing.domain.issuer import Issuer
 from fw_billing.domain.tariff import DEFAULT_TIMEZONE
+from fw_billing.domain.tax import TaxTreatment, treatment
 
 ZERO = Decimal("0.00")
 
@@ -37,6 +38,14 @@ REASON_LABELS: dict[str, str] = {
 }
 
 
+#: ``InvoiceIssued.correction_reason`` -> the reason printed on a corrected invoice.
+CORRECTION_LABELS: dict[str, str] = {
+    "wrong_duration": "Abgerechnete Dauer berichtigt",
+    "wrong_recipient": "Rechnungsempfänger berichtigt",
+    "wrong_tax_case": "Steuerliche Behandlung berichtigt",
+}
+
+
 class DocumentIncomplete(ValueError):
     """A document lacks a mandatory field; names the fields, never their values."""
 
@@ -51,6 +60,17 @@ class Party:
     postal_code: str
     city: str
     country: str = "DE"
+    #: The recipient's USt-IdNr. (printed and BT-48 under reverse charge).
+    vat_id: str | None = None
+    #: Leitweg-ID of a public buyer (BT-10): the e-invoice is an XRechnung.
+    buyer_reference: str | None = None
+
+
+class Profile(StrEnum):
+    """The e-invoice's specification (BT-24)."""
+
+    EN16931 = "urn:cen.eu:en16931:2017"
+    XRECHNUNG = "urn:cen.eu:en16931:2017#compliant#urn:xeinkauf.de:kosit:xrechnung_3.0"
 
 
 @dataclass(frozen=True)
@@ -61,6 +81,15 @@ class Reference:
     issued_at: datetime
     kind: InvoiceKind
     reason_code: str
+
+
+@dataclass(frozen=True)
+class Correction:
+    """What a corrected invoice replaces (§31 Abs. 5 UStDV: a specific, unambiguous reference)."""
+
+    number: str
+    issued_at: datetime
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -85,6 +114,11 @@ class Document:
     #: A ZUGFeRD/Factur-X EN 16931 XML accompanies this document.
     e_invoice: bool = False
     timezone: str = DEFAULT_TIMEZONE
+    tax_case: TaxCase = TaxCase.DOMESTIC
+    #: The regular customer's name on the account (printed with the customer number).
+    customer_name: str | None = None
+    #: A corrected invoice: the cancelled invoice it replaces.
+    correction: Correction | None = None
 
     @property
     def title(self) -> str:
@@ -119,6 +153,21 @@ class Document:
         return self.vat_rate == 0
 
     @property
+    def tax(self) -> TaxTreatment:
+        """How the tax case shows; a 0 % invoice from before tax cases is a §19 one."""
+        case = self.tax_case
+        if self.vat_exempt and not case.zero_rated:
+            case = TaxCase.SMALL_BUSINESS
+        return treatment(case, self.issuer.vat_exemption_note)
+
+    @property
+    def profile(self) -> Profile:
+        """XRechnung when the buyer gave a Leitweg-ID, else EN 16931 (Factur-X)."""
+        if self.recipient is not None and self.recipient.buyer_reference:
+            return Profile.XRECHNUNG
+        return Profile.EN16931
+
+    @property
     def rate_label(self) -> str:
         return percent_de(self.vat_rate)
 
@@ -127,10 +176,12 @@ def invoice_document(*, kind: InvoiceKind, number: str, issued_at: datetime, ser
                      issuer: Issuer, recipient: Party | None, lines: tuple[InvoiceLine, ...],
                      net_total: Decimal, vat_rate: Decimal, vat_total: Decimal, gross_total: Decimal,
                      customer_number: str | None, raw_seconds: int, billed_seconds: int,
-                     tariff_version: str, e_invoice: bool) -> Document:
+                     tariff_version: str, e_invoice: bool, tax_case: TaxCase = TaxCase.DOMESTIC,
+                     customer_name: str | None = None, correction: Correction | None = None) -> Document:
     """The document of an issued invoice (a small one never carries the recipient)."""
     small = kind is InvoiceKind.SMALL
-    return Document(
+    return Document(tax_case=tax_case, customer_name=customer_name if customer_number and not small else None,
+        correction=correction,
         kind=DocumentKind.SMALL if small else DocumentKind.FULL, number=number, issued_at=issued_at,
         service_date=service_date, issuer=issuer, recipient=None if small else recipient,
         lines=lines, net_total=net_total, vat_rate=vat_rate, vat_total=vat_total,
@@ -159,10 +210,22 @@ def cancellation_document(original: Document, *, number: str, issued_at: datetim
                             reason_code=reason_code))
 
 
+#: What a form may hold as "company" for a private person: never printed as a name.
+_NO_NAME = {"privat", "privatperson", "private", "privatkunde"}
+
+
+def recipient_name(party: Party) -> str:
+    """The name the invoice is addressed to: a consumer is named, not labelled "Privat"."""
+    if party.name.strip().casefold() in _NO_NAME and party.contact:
+        return party.contact
+    return party.name
+
+
 def recipient_lines(party: Party) -> list[str]:
     """The recipient block as printed."""
-    out = [party.name]
-    if party.contact:
+    name = recipient_name(party)
+    out = [name]
+    if party.contact and party.contact != name:
         out.append(party.contact)
     out += [party.street, f"{party.postal_code} {party.city}"]
     if party.country != "DE":
@@ -188,7 +251,10 @@ def mandatory_fields(doc: Document) -> list[tuple[str, str]]:
         fields.append((f"line_{i}_description", line.description))
         fields.append((f"line_{i}_quantity", quantity_de(line.quantity)))
     fields.append(("gross_total", money_de(doc.gross_total)))
-    fields.append(("vat_rate", issuer.vat_exemption_note if doc.vat_exempt else doc.rate_label))
+    fields.append(("vat_rate", doc.tax.note if doc.tax.note else doc.rate_label))
+    if doc.customer_number and doc.customer_name:
+        fields.append(("customer_number", doc.customer_number))
+        fields.append(("customer_name", doc.customer_name))
     if doc.kind is DocumentKind.SMALL:
         return fields
     fields.append(("number", doc.number))
@@ -201,8 +267,15 @@ def mandatory_fields(doc: Document) -> list[tuple[str, str]]:
         fields.append(("issuer_tax_number", issuer.tax_number))
     if doc.names_recipient and doc.recipient is not None:
         r = doc.recipient
-        fields += [("recipient_name", r.name), ("recipient_street", r.street),
+        fields += [("recipient_name", recipient_name(r)), ("recipient_street", r.street),
                    ("recipient_city", f"{r.postal_code} {r.city}")]
+        if doc.tax.shows_buyer_vat_id and r.vat_id:
+            fields.append(("recipient_vat_id", r.vat_id))  # §14a Abs. 1 UStG
+        if r.buyer_reference:
+            fields.append(("buyer_reference", r.buyer_reference))
+    if doc.correction is not None and doc.kind is not DocumentKind.CANCELLATION:
+        fields.append(("corrected_invoice", doc.correction.number))
+        fields.append(("corrected_invoice_date", date_de(doc.correction.issued_at, doc.timezone)))
     if doc.reference is not None:
         fields.append(("cancelled_invoice", doc.reference.number))
         fields.append(("cancelled_invoice_date", date_de(doc.reference.issued_at, doc.timezone)))
@@ -222,6 +295,12 @@ def check_complete(doc: Document) -> None:
         missing.append("reference")
     if not doc.lines:
         missing.append("lines")
+    if doc.e_invoice and doc.profile is Profile.XRECHNUNG and not doc.issuer.phone:
+        missing.append("issuer_phone")  # XRechnung BR-DE-6: the seller contact's phone
+    if doc.kind is DocumentKind.SMALL and doc.tax_case.zero_rated:
+        missing.append("full_invoice_for_tax_case")  # §33 S. 3 UStDV
+    if doc.tax.shows_buyer_vat_id and doc.names_recipient and (doc.recipient is None or not doc.recipient.vat_id):
+        missing.append("recipient_vat_id")
     if doc.net_total + doc.vat_total != doc.gross_total or sum((x.net for x in doc.lines), ZERO) != doc.net_total:
         missing.append("consistent_totals")
     if missing:

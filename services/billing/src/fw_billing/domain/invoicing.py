@@ -10,10 +10,11 @@ from decimal import Decimal
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from fw_contracts.events import InvoiceKind, NotBilledReason
+from fw_contracts.events import InvoiceKind, NotBilledReason, TaxCase
 
 from fw_billing.domain.pricing import Pricing, price
 from fw_billing.domain.tariff import DEFAULT_TIMEZONE, Tariff
+from fw_billing.domain.tax import apply_tax_case, kind_for
 
 #: §33 UStDV: up to and including this gross amount an invoice is a Kleinbetragsrechnung.
 SMALL_INVOICE_LIMIT = Decimal("250.00")
@@ -39,9 +40,10 @@ class SessionStatus(StrEnum):
         return self in (SessionStatus.NOT_BILLED, SessionStatus.INVOICED)
 
 
-def invoice_kind(gross_total: Decimal) -> InvoiceKind:
-    """Kleinbetragsrechnung up to 250.00 EUR gross inclusive, a full §14 invoice above."""
-    return InvoiceKind.SMALL if gross_total <= SMALL_INVOICE_LIMIT else InvoiceKind.FULL
+def invoice_kind(gross_total: Decimal, tax_case: TaxCase = TaxCase.DOMESTIC) -> InvoiceKind:
+    """Kleinbetragsrechnung up to 250.00 EUR gross inclusive, a full §14 invoice above; always
+    full where the tax case names the recipient (reverse charge, business abroad)."""
+    return kind_for(gross_total, tax_case, SMALL_INVOICE_LIMIT)
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,7 @@ class NotBilled:
 class Billable:
     kind: InvoiceKind
     pricing: Pricing
+    tax_case: TaxCase = TaxCase.DOMESTIC
 
     @property
     def needs_recipient(self) -> bool:
@@ -61,12 +64,14 @@ class Billable:
         return self.kind is InvoiceKind.FULL
 
 
-def assess(raw_seconds: int, started_at: datetime, tariff: Tariff) -> NotBilled | Billable:
-    """Decide from the duration alone whether and how a session is billed."""
+def assess(raw_seconds: int, started_at: datetime, tariff: Tariff,
+           tax_case: TaxCase = TaxCase.DOMESTIC) -> NotBilled | Billable:
+    """Decide from the duration (and the tax case) whether and how a session is billed."""
     pricing = price(raw_seconds, started_at, tariff)
     if pricing.free:
         return NotBilled(reason=NotBilledReason.FREE_THRESHOLD, pricing=pricing)
-    return Billable(kind=invoice_kind(pricing.gross_total), pricing=pricing)
+    pricing = apply_tax_case(pricing, tax_case)
+    return Billable(kind=invoice_kind(pricing.gross_total, tax_case), pricing=pricing, tax_case=tax_case)
 
 
 def invoice_year(issued_at: datetime, timezone: str = DEFAULT_TIMEZONE) -> int:

@@ -46,6 +46,12 @@ class Issuer(BaseModel):
     bank: str | None = None
     email: str
     phone: str | None = None
+    #: The person or desk named as the seller contact of e-invoices (BG-6, BT-41); default: the
+    #: issuer's name.
+    contact_name: str | None = None
+    #: Seller identifier (BT-29), e.g. a GLN; printed in e-invoices of an issuer without VAT id.
+    #: Without one, such an issuer's tax number identifies it (EN 16931 BR-CO-26).
+    seller_id: str | None = None
     #: Printed when the invoice carries no VAT (rate 0), e.g. the §19 UStG note.
     vat_exemption_note: str = "Gemäß § 19 UStG wird keine Umsatzsteuer berechnet."
     #: Payment term in days after the issue date.
@@ -53,7 +59,8 @@ class Issuer(BaseModel):
     #: True while the shipped example data are in use: every document then says so.
     example: bool = False
 
-    @field_validator("tax_number", "vat_id", "trade_register", "bic", "bank", "phone", mode="before")
+    @field_validator("tax_number", "vat_id", "trade_register", "bic", "bank", "phone", "contact_name",
+                     "seller_id", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -104,9 +111,21 @@ class Issuer(BaseModel):
         return self
 
     @property
+    def seller_identifier(self) -> str | None:
+        """BT-29 for an issuer without VAT id: the configured id, else the tax number."""
+        return self.seller_id or self.tax_number
+
+    @property
     def can_issue_e_invoices(self) -> bool:
-        """EN 16931 BR-CO-26: the seller needs a VAT id or a legal registration id."""
-        return self.vat_id is not None or self.trade_register is not None
+        """EN 16931 BR-CO-26: the seller needs a VAT id, a legal registration id or (BT-29) a
+        seller identifier; the tax number serves as the latter, so every valid issuer can."""
+        return (self.vat_id is not None or self.trade_register is not None
+                or self.seller_identifier is not None)
+
+    @property
+    def contact_label(self) -> str:
+        """BT-41: the configured contact, else the issuer's name."""
+        return self.contact_name or self.name
 
     @property
     def address_line(self) -> str:

@@ -77,7 +77,7 @@ def router(views: BillingViews, erase: EraseCustomer | None = None) -> APIRouter
                               "There is no invoice with this number.")
         return invoice
 
-    @api.get("/invoices", response_model=InvoiceList, summary="The invoice of a session (0 or 1 items)")
+    @api.get("/invoices", response_model=InvoiceList, summary="The invoices of a session: the original, and corrected ones after a Storno")
     async def find_invoices(session_id: Annotated[uuid.UUID, Query()]) -> InvoiceList:
         return InvoiceList(items=await views.invoices_for_session(session_id))
 

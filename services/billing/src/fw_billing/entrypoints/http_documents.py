@@ -1,22 +1,27 @@
-"""HTTP routes for documents, cancellation (Storno), deliveries and accounting exports."""
+"""HTTP routes for documents, cancellation (Storno), correction, deliveries and accounting exports."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic_core import PydanticCustomError
 
-from fw_contracts.events import InvoiceCancelled
+from fw_contracts.events import CorrectionReason, InvoiceCancelled, InvoiceIssued
+from fw_contracts.tax_ids import LEITWEG_ID_INVALID, VAT_ID_INVALID, check_leitweg_id, check_vat_id
 from fw_platform.http import problem
 
-from fw_billing.adapters.exports import Exports
+from fw_billing.adapters.exports import DatevNotConfigured, Exports
 from fw_billing.adapters.views import BillingViews, CancellationView, DeliveryView
 from fw_billing.application.cancellation import AlreadyCancelled, CancelRefused
+from fw_billing.application.correction import AlreadyCorrected, CorrectionRequest
+from fw_billing.application.ports import Recipient
+from fw_billing.domain.datev import DatevRangeError
 
 Number = Annotated[str, Path(pattern=r"^[A-Z0-9][A-Z0-9-]{2,31}$")]
 ReasonCode = Literal["wrong_amount", "wrong_recipient", "duplicate", "goodwill", "other"]
@@ -31,7 +36,84 @@ _MESSAGES: dict[str, tuple[int, str, str]] = {
     "already_cancelled": (409, "Diese Rechnung wurde bereits storniert.", "This invoice was already cancelled."),
     "recipient_unavailable": (409, "Der Rechnungsempfänger dieser Rechnung ist nicht mehr gespeichert.",
                               "The recipient copy of this invoice no longer exists."),
+    "not_correctable": (409, "Eine Stornorechnung wird nicht korrigiert, sondern die stornierte Rechnung.",
+                        "A cancellation is not corrected; the cancelled invoice is."),
+    "not_cancelled": (409, "Die Rechnung ist noch gültig: bitte zuerst stornieren, dann korrigieren.",
+                      "The invoice is still valid: cancel it first, then correct it."),
+    "already_corrected": (409, "Diese Rechnung wurde bereits durch eine korrigierte Rechnung ersetzt.",
+                          "This invoice was already replaced by a corrected invoice."),
+    "recipient_required": (409, "Für eine Rechnung über 250 EUR brutto fehlt der Rechnungsempfänger.",
+                           "An invoice above 250 EUR gross needs the recipient."),
+    "nothing_to_invoice": (409, "Die berichtigte Dauer liegt unter der kostenfreien Schwelle des Tarifs.",
+                           "The corrected duration is below the tariff's free threshold."),
+    "correction_incomplete": (422, "Der Grund verlangt eine Angabe, die fehlt (berichtigte Dauer bzw. "
+                                   "berichtigter Rechnungsempfänger).",
+                              "The reason needs a value that is missing (corrected duration or "
+                              "corrected recipient)."),
+    "vat_id_invalid": (422, *VAT_ID_INVALID),
 }
+_Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class RecipientIn(BaseModel):
+    """A corrected recipient (personal data: stored encrypted with the invoice, never logged)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    company: _Text
+    contact_name: _Text
+    street: _Text
+    postal_code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=10)]
+    city: _Text
+    country: Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Z]{2}$")] = "DE"
+    vat_id: Annotated[str, StringConstraints(max_length=30)] | None = None
+    buyer_reference: Annotated[str, StringConstraints(max_length=60)] | None = None
+
+    @field_validator("vat_id")
+    @classmethod
+    def _vat_id(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return check_vat_id(value)
+        except ValueError:
+            raise PydanticCustomError("vat_id_invalid", VAT_ID_INVALID[1]) from None
+
+    @field_validator("buyer_reference")
+    @classmethod
+    def _buyer_reference(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return check_leitweg_id(value)
+        except ValueError:
+            raise PydanticCustomError("buyer_reference_invalid", LEITWEG_ID_INVALID[1]) from None
+
+    def recipient(self) -> Recipient:
+        return Recipient(company=self.company, contact_name=self.contact_name,
+                         address={"street": self.street, "postal_code": self.postal_code,
+                                  "city": self.city, "country": self.country},
+                         vat_id=self.vat_id, buyer_reference=self.buyer_reference)
+
+
+class CorrectionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason_code: CorrectionReason
+    #: The corrected duration (seconds) the invoice is priced by.
+    billed_seconds: Annotated[int, Field(ge=1, le=7 * 86_400)] | None = None
+    recipient: RecipientIn | None = None
+
+
+class CorrectionResponse(BaseModel):
+    invoice_number: str
+    corrects: str
+    reason_code: str
+    kind: str
+    tax_case: str
+    net_total: str
+    vat_total: str
+    gross_total: str
 
 
 class CancelRequest(BaseModel):
@@ -61,6 +143,7 @@ class Commands:
 
     cancel: Callable[[str, str], Awaitable[InvoiceCancelled]]
     retry_delivery: Callable[[int], Awaitable[bool]]
+    correct: Callable[[str, CorrectionRequest], Awaitable[InvoiceIssued]] | None = None
 
 
 def _not_found(what: str) -> JSONResponse:
@@ -104,6 +187,24 @@ def router(views: BillingViews, exports: Exports, commands: Commands) -> APIRout
             reason_code=event.reason_code, net_total=str(event.net_total),
             vat_total=str(event.vat_total), gross_total=str(event.gross_total))
 
+    @api.post("/invoices/{number}/correction", status_code=201, response_model=CorrectionResponse,
+              responses={**_ERRORS, 422: {"description": "Invalid input (JSON: code, message_de, message_en)"}},
+              summary="Issue the corrected invoice for a cancelled invoice (same session, new number)")
+    async def correct(number: Number, body: CorrectionIn) -> CorrectionResponse | JSONResponse:
+        assert commands.correct is not None
+        request = CorrectionRequest(reason=body.reason_code, billed_seconds=body.billed_seconds,
+                                    recipient=body.recipient.recipient() if body.recipient else None)
+        try:
+            event = await commands.correct(number, request)
+        except CancelRefused as exc:
+            status, de, en = _MESSAGES[exc.code]
+            extra = {"correction_number": exc.correction_number} if isinstance(exc, AlreadyCorrected) else {}
+            return problem(status, exc.code, de, en, **extra)
+        return CorrectionResponse(
+            invoice_number=event.invoice_number, corrects=number, reason_code=body.reason_code.value,
+            kind=event.kind.value, tax_case=event.tax_case.value, net_total=str(event.net_total),
+            vat_total=str(event.vat_total), gross_total=str(event.gross_total))
+
     @api.get("/cancellations/{number}", response_model=CancellationView, responses=_ERRORS,
              summary="One cancellation (Storno)")
     async def get_cancellation(number: Number) -> CancellationView | JSONResponse:
@@ -138,6 +239,25 @@ def router(views: BillingViews, exports: Exports, commands: Commands) -> APIRout
             return problem(422, "invalid_range", "Das Ende liegt vor dem Anfang.", "'to' is before 'from'.")
         body = await exports.invoices_csv(from_, to)
         return _csv(body, f"rechnungen_{from_:%Y%m%d}_{to:%Y%m%d}.csv")
+
+    @api.get("/exports/datev.csv", response_class=Response, responses=_ERRORS,
+             summary="DATEV-Format booking batch (EXTF 700, Buchungsstapel) of invoices and cancellations")
+    async def export_datev(from_: Annotated[date, Query(alias="from")],
+                           to: Annotated[date, Query()]) -> Response:
+        try:
+            body = await exports.datev_csv(from_, to, datetime.now(UTC))
+        except DatevNotConfigured:
+            return problem(409, "datev_not_configured",
+                           "Für den DATEV-Export fehlen Berater- und Mandantennummer "
+                           "(FW_BILLING_DATEV_CONSULTANT_NUMBER, FW_BILLING_DATEV_CLIENT_NUMBER).",
+                           "The DATEV export needs the consultant and client numbers "
+                           "(FW_BILLING_DATEV_CONSULTANT_NUMBER, FW_BILLING_DATEV_CLIENT_NUMBER).")
+        except DatevRangeError as exc:
+            de, en = str(exc).split(" / ")
+            return problem(422, "invalid_range", de, en)
+        charset = "windows-1252" if body[:3] != b"\xef\xbb\xbf" else "utf-8"
+        return Response(body, media_type=f"text/csv; charset={charset}", headers={
+            "Content-Disposition": f'attachment; filename="EXTF_Buchungsstapel_{from_:%Y%m%d}_{to:%Y%m%d}.csv"'})
 
     @api.get("/exports/customers.csv", response_class=Response,
              summary="Customer accounts for accounting (CSV, ; UTF-8 BOM)")

@@ -94,7 +94,8 @@ def _personal_data(body: SupportRequestIn) -> PersonalData:
         address = Address(street=body.address.street, postal_code=body.address.postal_code,
                           city=body.address.city, country=body.address.country)
     return PersonalData(company=body.company, contact_name=body.contact_name, phone=body.phone,
-                        email=body.email, address=address)
+                        email=body.email, address=address, vat_id=body.vat_id,
+                        buyer_reference=body.buyer_reference)
 
 
 def _unknown_terms() -> RequestValidationError:

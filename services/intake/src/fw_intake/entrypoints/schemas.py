@@ -13,6 +13,7 @@ from typing import Annotated
 
 from fw_contracts.events import CustomerType
 from fw_contracts.text import TEXT_MESSAGES, CleanLine, clean_validator
+from fw_contracts.tax_ids import LEITWEG_ID_INVALID, VAT_ID_INVALID, check_leitweg_id, check_vat_id
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -24,6 +25,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
@@ -60,6 +62,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "postal_code_invalid": (
         "Bitte geben Sie eine gültige Postleitzahl an.",
         "Please enter a valid postal code."),
+    "vat_id_invalid": VAT_ID_INVALID,
+    "buyer_reference_invalid": LEITWEG_ID_INVALID,
+    "address_required": (
+        "Mit einer USt-IdNr. oder Leitweg-ID geben Sie bitte auch die Rechnungsadresse an.",
+        "With a VAT id or a Leitweg-ID, please also give the billing address."),
     "country_invalid": (
         "Bitte geben Sie das Land als zweistelligen Code an, z. B. DE.",
         "Please give the country as a two-letter code, e.g. DE."),
@@ -116,6 +123,39 @@ class SupportRequestIn(BaseModel):
     email: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT),
                      clean_validator(max_length=MAX_TEXT)] | None = None
     address: AddressIn | None = None
+    #: The customer's USt-IdNr. (an EU business abroad is then invoiced by reverse charge).
+    vat_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT)] | None = None
+    #: Leitweg-ID of a public buyer: the invoice becomes an XRechnung.
+    buyer_reference: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                                      max_length=MAX_TEXT)] | None = None
+
+    @field_validator("vat_id")
+    @classmethod
+    def _vat_id(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return check_vat_id(value)
+        except ValueError:
+            raise _error("vat_id_invalid") from None
+
+    @field_validator("buyer_reference")
+    @classmethod
+    def _buyer_reference(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return check_leitweg_id(value)
+        except ValueError:
+            raise _error("buyer_reference_invalid") from None
+
+    @model_validator(mode="after")
+    def _address_with_tax_ids(self) -> SupportRequestIn:
+        # Both only matter on a full invoice, which names the address; and billing reads the
+        # vault for the tax case only when an address was given.
+        if (self.vat_id or self.buyer_reference) and self.address is None:
+            raise _error("address_required")
+        return self
 
     @field_validator("phone")
     @classmethod

@@ -4,8 +4,10 @@ Numbers look like ``<series>-<YYYY>-<NNNNNN>`` (``FW-2026-000001``; a cancellati
 ``FW-S-2026-000001``). Per series and year the sequence parts must run 1, 2, 3, … without a gap,
 every number ends in exactly one terminal event (one ``InvoiceIssued`` for an invoice number, one
 ``InvoiceCancelled`` for a cancellation number), a cancellation references an invoice issued
-before it, and no invoice is cancelled twice. The contracts have no event that voids a number,
-so every gap is unexplained.
+before it, and no invoice is cancelled twice. A corrected invoice (``InvoiceIssued.corrects``,
+LEGAL.md L18) replaces an invoice of the same session that was issued and cancelled before it,
+with a reason, and each invoice is corrected at most once. The contracts have no event that
+voids a number, so every gap is unexplained.
 """
 
 from __future__ import annotations
@@ -37,12 +39,17 @@ class NumberingCheck:
     def __init__(self) -> None:
         self._uses: dict[str, list[_Use]] = defaultdict(list)
         self._cancels: list[tuple[int, InvoiceCancelled]] = []
+        self._issued: dict[str, tuple[int, InvoiceIssued]] = {}
+        self._corrections: list[tuple[int, InvoiceIssued]] = []
 
     def feed(self, seen: Seen) -> None:
         """Take one decoded event into account."""
         e = seen.event
         if isinstance(e, InvoiceIssued):
             self._uses[e.invoice_number].append(_Use(seen.seq, "InvoiceIssued"))
+            self._issued.setdefault(e.invoice_number, (seen.seq, e))
+            if e.corrects is not None or e.correction_reason is not None:
+                self._corrections.append((seen.seq, e))
         elif isinstance(e, InvoiceCancelled):
             self._uses[e.cancellation_number].append(_Use(seen.seq, "InvoiceCancelled"))
             self._cancels.append((seen.seq, e))
@@ -57,6 +64,7 @@ class NumberingCheck:
                          f"({', '.join(u.kind for u in uses)})", *[u.seq for u in uses[1:]], uses[0].seq,
                          number=number)
         self._check_cancellations(res)
+        self._check_corrections(res)
         self._check_gaps(res)
         series = {self._series_key(n) for n in self._uses} - {None}
         res.notes.append(f"{len(self._uses)} numbers in {len(series)} series/years; "
@@ -77,6 +85,30 @@ class NumberingCheck:
                 res.fail(f"invoice {c.invoice_number} is cancelled twice", seq, cancelled[c.invoice_number],
                          number=c.invoice_number)
             cancelled.setdefault(c.invoice_number, seq)
+
+    def _check_corrections(self, res: CheckResult) -> None:
+        cancelled_at = {c.invoice_number: seq for seq, c in self._cancels}
+        corrected: dict[str, int] = {}
+        for seq, e in self._corrections:
+            number = e.invoice_number
+            if e.corrects is None or e.correction_reason is None:
+                res.fail(f"invoice {number} is a correction without {'reason' if e.corrects else 'reference'}",
+                         seq, number=number)
+                continue
+            original = self._issued.get(e.corrects)
+            if original is None or original[0] > seq:
+                res.fail(f"invoice {number} corrects {e.corrects}, which was not issued before it", seq,
+                         number=number)
+                continue
+            if original[1].session_id != e.session_id:
+                res.fail(f"invoice {number} corrects {e.corrects} of another session", seq, original[0],
+                         number=number)
+            if cancelled_at.get(e.corrects, seq + 1) > seq:
+                res.fail(f"invoice {number} corrects {e.corrects}, which was not cancelled before it "
+                         "(two valid invoices for one service)", seq, original[0], number=number)
+            if e.corrects in corrected:
+                res.fail(f"invoice {e.corrects} is corrected twice", seq, corrected[e.corrects], number=number)
+            corrected.setdefault(e.corrects, seq)
 
     @staticmethod
     def _series_key(number: str) -> tuple[str, int] | None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -126,12 +126,19 @@ class TotalsCheck:
             out.append(f"vat_total {e.vat_total} != round(net × {e.vat_rate}) = {vat}")
         if e.net_total + e.vat_total != e.gross_total:
             out.append(f"gross_total {e.gross_total} != net + vat = {e.net_total + e.vat_total}")
-        small = e.gross_total <= SMALL_INVOICE_LIMIT
+        # §33 S. 3 UStDV: reverse charge (and a business abroad) always gets a full invoice.
+        small = e.gross_total <= SMALL_INVOICE_LIMIT and not e.tax_case.zero_rated
+        if e.tax_case.zero_rated and (e.vat_rate != 0 or e.vat_total != 0):
+            out.append(f"tax case {e.tax_case.value} shows German VAT {e.vat_total} (§14c UStG)")
         if small != (e.kind is InvoiceKind.SMALL):
             out.append(f"kind {e.kind.value} does not fit gross {e.gross_total} "
                        f"(limit {SMALL_INVOICE_LIMIT}, §33 UStDV)")
-        if e.billed_seconds < e.raw_seconds:
-            out.append(f"billed_seconds {e.billed_seconds} < raw_seconds {e.raw_seconds}")
+        priced = e.priced_seconds if e.priced_seconds is not None else e.raw_seconds
+        if e.billed_seconds < priced:
+            out.append(f"billed_seconds {e.billed_seconds} < {'priced' if e.priced_seconds is not None else 'raw'}"
+                       f"_seconds {priced}")
+        if e.priced_seconds is not None and e.corrects is None:
+            out.append("priced_seconds set on an invoice that corrects nothing")
         session = self._sessions.get(e.session_id)
         if session is None:
             out.append("no SessionEnded for the invoiced session before the invoice")
@@ -144,14 +151,19 @@ class TotalsCheck:
         return out
 
     def _reprice(self, e: InvoiceIssued, session: _Session) -> list[str]:
+        # A corrected invoice (LEGAL.md L18) may be priced by a corrected duration it names.
+        seconds = e.priced_seconds if e.priced_seconds is not None else session.duration
         try:
-            p = self._repricer(e.tariff_version, session.duration, session.started_at)  # type: ignore[misc]
+            p = self._repricer(e.tariff_version, seconds, session.started_at)  # type: ignore[misc]
         except LookupError:
             return [f"unknown tariff version {e.tariff_version[:40]!r}: cannot re-price"]
         self._repriced += 1
         if p.free:
             return [f"tariff {e.tariff_version} prices this session as free (not billable)"]
         out = []
+        if e.tax_case.zero_rated:
+            # The tariff prices; the tax case (reverse charge, not taxable) removes the VAT.
+            p = replace(p, vat_rate=Decimal("0"), vat_total=Decimal("0.00"), gross_total=p.net_total)
         for name in ("billed_seconds", "net_total", "vat_rate", "vat_total", "gross_total"):
             if getattr(p, name) != getattr(e, name):
                 out.append(f"re-priced {name} {getattr(p, name)} != invoiced {getattr(e, name)}")
