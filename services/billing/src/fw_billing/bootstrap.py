@@ -39,7 +39,14 @@ from fw_billing.adapters.views import BillingViews
 from fw_billing.application.archive import YearDestroyed, destroy_expired_archive
 from fw_billing.application.cancellation import cancel_invoice
 from fw_billing.application.customers import erase_customer_account, reapply_account_erasures
-from fw_billing.application.delivery import MailSender, RetryPolicy, deliver_next, purge_failed
+from fw_billing.application.delivery import (
+    MailSender,
+    RetryPolicy,
+    deliver_next,
+    mark_delivered_by_hand,
+    purge_failed,
+    retry,
+)
 from fw_billing.application.handlers import (
     on_billing_address_provided,
     on_customer_promoted,
@@ -102,17 +109,23 @@ class Billing:
             return False
         s = self.settings
         policy = RetryPolicy(max_attempts=s.delivery_max_attempts, base_seconds=s.delivery_backoff_s,
-                             cap_seconds=s.delivery_backoff_cap_s)
+                             cap_seconds=s.delivery_backoff_cap_s, retry_window=s.delivery_retry_window)
         async with self.runtime.unit_of_work() as uow:
             return await deliver_next(SqlDeliveryStore(uow.conn, self.keys), self.sender,
-                                      self.deps.issuer, policy, now)
+                                      self.deps.issuer, policy, now, addresses=self.deps.vault,
+                                      emit=uow.emit)
 
-    async def retry_delivery(self, delivery_id: int) -> bool:
+    async def retry_delivery(self, delivery_id: int) -> None:
+        """Office: send again (raises ``DeliveryRefused``)."""
         async with self.runtime.unit_of_work() as uow:
-            done = await SqlDeliveryStore(uow.conn, self.keys).requeue(delivery_id, uow.now)
-        if done:
-            self.worker.notify()
-        return done
+            await retry(SqlDeliveryStore(uow.conn, self.keys), delivery_id, uow.now)
+        self.worker.notify()
+
+    async def mark_delivered(self, delivery_id: int) -> None:
+        """Office: handed over by hand (raises ``DeliveryRefused``)."""
+        async with self.runtime.unit_of_work() as uow:
+            await mark_delivered_by_hand(SqlDeliveryStore(uow.conn, self.keys), delivery_id, uow.now,
+                                         emit=uow.emit)
 
     async def housekeeping(self, now: datetime) -> None:
         async with self.runtime.unit_of_work() as uow:
@@ -203,7 +216,8 @@ def create_app(settings: Settings | None = None, *, vault: PersonalDataSource | 
     app = FastAPI(title="fernwartung billing", version="1.1.0", lifespan=lifespan)
     app.state.billing = billing
     install(app, billing.runtime, custom_messages=_MESSAGES)
-    commands = http_documents.Commands(cancel=billing.cancel, retry_delivery=billing.retry_delivery)
+    commands = http_documents.Commands(cancel=billing.cancel, retry_delivery=billing.retry_delivery,
+                                       mark_delivered=billing.mark_delivered)
     # Documents first: "/invoices/{number}.pdf" must win over "/invoices/{number}".
     app.include_router(http_documents.router(billing.views, billing.exports, commands))
     app.include_router(http.router(billing.views, billing.erase_customer))

@@ -5,7 +5,9 @@ and promotion flag; a promotion creates the account for its request and session;
 request tells whether it is a business and gave an e-mail or an address; an erasure of a
 request closes its blocked session as not billed. Every event
 billing emits while handling one is ``caused`` by it (``correlation_id``, ``event_id``);
-``InvoiceCancelled`` and ``CustomerAccountErased`` come from office commands over HTTP.
+``InvoiceCancelled`` and ``CustomerAccountErased`` come from office commands over HTTP,
+``InvoiceDelivered`` / ``InvoiceDeliveryFailed`` from the delivery worker (and ``InvoiceDelivered``
+with channel ``manual`` from the office's "als zugestellt markieren").
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from fw_contracts.events import (
     CustomerAccountErased,
     CustomerPromoted,
     InvoiceCancelled,
+    InvoiceDelivered,
+    InvoiceDeliveryFailed,
     InvoiceIssued,
     PersonalDataErased,
     SessionEnded,
@@ -29,7 +33,7 @@ from fw_contracts.wire import VaultSubject
 CONTRACT = ServiceContract(
     service="billing",
     publishes=[InvoiceIssued, InvoiceCancelled, SessionNotBilled, BillingBlocked, CustomerAccountCreated,
-               CustomerAccountErased],
+               CustomerAccountErased, InvoiceDelivered, InvoiceDeliveryFailed],
     consumes={
         SessionEnded: {"session_id", "request_id", "started_at", "ended_at", "duration_seconds",
                        "promoted", "correlation_id", "event_id"},

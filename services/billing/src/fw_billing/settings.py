@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -90,7 +91,14 @@ class Settings(ServiceSettings):
     smtp_timeout: float = Field(default=20.0, gt=0, le=300)
     #: Sender address; empty: the issuer's e-mail.
     smtp_from: str | None = None
-    delivery_max_attempts: int = Field(default=8, ge=1, le=100)
+    #: Attempts before a delivery is given up (a server that is away is retried with back-off
+    #: for ``delivery_retry_days`` at most; a refused mailbox is given up at once).
+    delivery_max_attempts: int = Field(default=400, ge=1, le=10_000)
+    #: Retry window after the invoice; match retention's delivery hold
+    #: (``FW_RETENTION_DELIVERY_HOLD_DAYS``): the address is erased when it ends anyway.
+    delivery_retry_days: float = Field(default=14, gt=0)
+    #: The same window in seconds; overrides ``delivery_retry_days`` when set (tests, demos).
+    delivery_retry_s: float | None = Field(default=None, gt=0)
     delivery_backoff_s: float = Field(default=30.0, gt=0)
     delivery_backoff_cap_s: float = Field(default=3600.0, gt=0)
     delivery_poll_s: float = Field(default=5.0, gt=0)
@@ -142,6 +150,12 @@ class Settings(ServiceSettings):
             fields = ", ".join(f"{'.'.join(str(p) for p in e['loc']) or 'issuer'}: {e['msg']}"
                                for e in exc.errors())
             raise ValueError(f"issuer settings invalid: {fields}") from None
+
+    @property
+    def delivery_retry_window(self) -> timedelta:
+        if self.delivery_retry_s is not None:
+            return timedelta(seconds=self.delivery_retry_s)
+        return timedelta(days=self.delivery_retry_days)
 
     @property
     def smtp_enabled(self) -> bool:

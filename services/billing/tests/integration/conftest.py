@@ -46,11 +46,14 @@ STARTED = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)  # a Tuesday morning: no surch
 
 
 class VaultStub:
-    """Answers ``vault.v1.get`` from ``entries``; unknown ids get ``not_found``."""
+    """Answers ``vault.v1.get`` from ``entries`` (purpose ``delivery``: from ``kept`` first, like
+    retention after the first erasure step); unknown ids get ``not_found``."""
 
     def __init__(self) -> None:
         self.entries: dict[uuid.UUID, VaultEntry] = {}
         self.erased: set[uuid.UUID] = set()
+        #: after the first erasure step: only the delivery e-mail address is left
+        self.kept: dict[uuid.UUID, str] = {}
         self.calls: list[tuple[uuid.UUID, str]] = []
 
     def store(self, request_id: uuid.UUID, *, address: bool = True, statement: bool = False) -> None:
@@ -66,8 +69,12 @@ class VaultStub:
     async def on_get(self, msg: Msg) -> None:
         req = GetRequest.model_validate_json(msg.data)
         self.calls.append((req.request_id, req.purpose))
-        if req.request_id in self.erased:
+        if req.purpose == "delivery" and req.request_id in self.kept:
+            reply = VaultReply(ok=True, delivery_email=self.kept[req.request_id])
+        elif req.request_id in self.erased:
             reply = VaultReply(ok=False, error=VaultError.ERASED, erased_at=utcnow())
+        elif req.purpose == "delivery" and req.request_id in self.entries:
+            reply = VaultReply(ok=True, delivery_email=self.entries[req.request_id].data.email)
         elif req.request_id not in self.entries:
             reply = VaultReply(ok=False, error=VaultError.NOT_FOUND)
         else:

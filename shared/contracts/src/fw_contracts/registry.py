@@ -23,6 +23,8 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     ev.InvoiceCancelled,
     ev.SessionNotBilled,
     ev.BillingBlocked,
+    ev.InvoiceDelivered,
+    ev.InvoiceDeliveryFailed,
     ev.CustomerAccountCreated,
     ev.CustomerAccountErased,
     ev.PersonalDataErased,
@@ -43,6 +45,14 @@ def _session_not_billed_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
 
 
 UPCASTERS[("SessionNotBilled", 1)] = _session_not_billed_v1_to_v2
+
+
+def _personal_data_erased_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """A v1 erasure always erased everything: scope ``all``, no delivery hold."""
+    return {**data, "schema_version": 2, "scope": "all", "delivery_hold_until": None}
+
+
+UPCASTERS[("PersonalDataErased", 1)] = _personal_data_erased_v1_to_v2
 
 
 class UndecodableEvent(Exception):

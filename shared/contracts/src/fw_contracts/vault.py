@@ -60,8 +60,10 @@ class PutRequest(_Frozen):
 
 class GetRequest(_Frozen):
     request_id: uuid.UUID
-    #: Who asks and why (purpose limitation), recorded in the vault's access log.
-    purpose: Literal["queue", "billing", "customer_account", "data_subject_access"]
+    #: Who asks and why (purpose limitation), recorded in the vault's access log. ``delivery``
+    #: (billing's e-mail delivery) is answered with ``VaultReply.delivery_email`` only, also
+    #: after the first erasure step kept just that address (LEGAL.md L21).
+    purpose: Literal["queue", "billing", "customer_account", "data_subject_access", "delivery"]
 
 
 class StatementRequest(_Frozen):
@@ -94,3 +96,6 @@ class VaultReply(_Frozen):
     entry: VaultEntry | None = None
     #: Set when error == erased.
     erased_at: AwareDatetime | None = None
+    #: Only on a successful get for purpose ``delivery``: the address the invoice is e-mailed to
+    #: (None: the customer gave none).
+    delivery_email: EmailStr | None = None

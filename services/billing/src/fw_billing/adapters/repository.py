@@ -194,18 +194,21 @@ class SqlBillingRepository:
             " archived_at) VALUES ($1, $2, $3, $4, $5, $6)",
             number, document_type, year, seal(key, archive_pdf_aad(number), rendered.pdf), xml, at)
 
-    async def add_delivery(self, number: str, year: int, email: str | None, at: datetime, *,
+    async def add_delivery(self, number: str, year: int, request_id: uuid.UUID, at: datetime, *,
                            failed_because: str | None = None) -> None:
-        if failed_because is not None or email is None:
+        # No address here: the worker reads it from the vault at each attempt.
+        if failed_because is not None:
             await self._conn.execute(
-                "INSERT INTO deliveries(document_number, year, status, last_error_type, created_at)"
-                " VALUES ($1, $2, 'failed', $3, $4)", number, year, failed_because or "AddressUnavailable", at)
+                "INSERT INTO deliveries(document_number, year, request_id, status, last_error_type, created_at)"
+                " VALUES ($1, $2, $3, 'failed', $4, $5)", number, year, request_id, failed_because, at)
             return
-        sealed = await self._keys.seal(self._conn, KeyPurpose.ARCHIVE, year, f"delivery:{number}",
-                                       email.encode())
         await self._conn.execute(
-            "INSERT INTO deliveries(document_number, year, status, email_enc, created_at, next_attempt_at)"
-            " VALUES ($1, $2, 'pending', $3, $4, $4)", number, year, sealed, at)
+            "INSERT INTO deliveries(document_number, year, request_id, status, created_at, next_attempt_at)"
+            " VALUES ($1, $2, $3, 'pending', $4, $4)", number, year, request_id, at)
+
+    async def has_delivery(self, number: str) -> bool:
+        return bool(await self._conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM deliveries WHERE document_number = $1)", number))
 
     # ------------------------------------------------------------------ cancellations
     async def invoice_for_cancellation(self, number: str) -> StoredInvoice | None:

@@ -40,6 +40,7 @@ from fw_billing.application.ports import (
     RequestFacts,
     SessionRecord,
 )
+from fw_billing.domain.delivery import SMTP_DISABLED
 from fw_billing.domain.documents import DocumentIncomplete, check_complete, invoice_document
 from fw_billing.domain.invoicing import (
     Billable,
@@ -186,21 +187,16 @@ async def _bill(repo: BillingRepository, deps: BillingDeps, uow: UnitOfWork, rec
 
 async def _delivery_address(deps: BillingDeps, facts: RequestFacts | None, entry: VaultEntry | None,
                             request_id: uuid.UUID) -> tuple[str | None, str | None]:
-    """``(address, problem)`` for e-mailing the invoice: read now, because retention erases the
-    vault entry as soon as InvoiceIssued is out. No e-mail given at intake: ``(None, None)``."""
+    """``(queue, problem)`` for e-mailing the invoice: ``("vault", None)`` queues it (the worker
+    reads the address from the vault at each attempt; retention keeps just that address after
+    InvoiceIssued until the delivery is over). No e-mail given at intake: ``(None, None)``."""
     if facts is None or not facts.has_email:
         return None, None
     if not deps.email_enabled:
-        return None, "SmtpDisabled"  # visible to the office as a failed delivery
-    if entry is None:
-        try:
-            entry = await deps.vault.get(request_id, purpose="billing")
-        except PermanentError:
-            # The invoice must not wait for an address that will never come.
-            return None, "AddressUnavailable"
-    if entry.data.email is None:
-        return None, "AddressUnavailable"
-    return str(entry.data.email), None
+        # visible to the office ("SMTP ist nicht eingerichtet"); it can send it once SMTP is set
+        # up, while retention keeps the address (the delivery hold)
+        return None, SMTP_DISABLED
+    return "vault", None
 
 
 async def _issue(repo: BillingRepository, deps: BillingDeps, uow: UnitOfWork, event: Event,
@@ -242,7 +238,7 @@ async def _issue(repo: BillingRepository, deps: BillingDeps, uow: UnitOfWork, ev
         e_invoice=document.e_invoice))
     await repo.archive(number, "invoice", year, rendered, uow.now)
     if email is not None or email_problem is not None:
-        await repo.add_delivery(number, year, email, uow.now, failed_because=email_problem)
+        await repo.add_delivery(number, year, record.request_id, uow.now, failed_because=email_problem)
     await repo.set_status(record.session_id, SessionStatus.INVOICED, uow.now)
     uow.emit(issued)
     log.info("invoice issued", extra={"invoice_number": number, "session_id": str(record.session_id),
