@@ -219,6 +219,7 @@ def create_app(settings: Settings | None = None, *, vault: PersonalDataSource | 
     commands = http_documents.Commands(cancel=billing.cancel, retry_delivery=billing.retry_delivery,
                                        mark_delivered=billing.mark_delivered)
     # Documents first: "/invoices/{number}.pdf" must win over "/invoices/{number}".
-    app.include_router(http_documents.router(billing.views, billing.exports, commands))
+    app.include_router(http_documents.router(billing.views, billing.exports, commands,
+                                             download_ttl=billing.settings.download_ttl))
     app.include_router(http.router(billing.views, billing.erase_customer))
     return app

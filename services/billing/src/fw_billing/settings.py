@@ -102,7 +102,12 @@ class Settings(ServiceSettings):
     delivery_backoff_s: float = Field(default=30.0, gt=0)
     delivery_backoff_cap_s: float = Field(default=3600.0, gt=0)
     delivery_poll_s: float = Field(default=5.0, gt=0)
-    #: A failed delivery keeps the (encrypted) address this long for a manual retry.
+    #: The customer's download code opens the request's documents until this long after the latest
+    #: of them (issue 21; the code is given once at intake, only its hash is kept).
+    download_ttl_days: float = Field(default=30, gt=0)
+    #: The same period in seconds; overrides ``download_ttl_days`` when set (tests, demos).
+    download_ttl_s: float | None = Field(default=None, gt=0)
+    #: Address copies of older delivery rows are kept this long after a final failure.
     delivery_failed_keep_days: float = Field(default=30.0, ge=0)
 
     @field_validator("tariff_version", "smtp_user", "smtp_from", mode="before")
@@ -150,6 +155,12 @@ class Settings(ServiceSettings):
             fields = ", ".join(f"{'.'.join(str(p) for p in e['loc']) or 'issuer'}: {e['msg']}"
                                for e in exc.errors())
             raise ValueError(f"issuer settings invalid: {fields}") from None
+
+    @property
+    def download_ttl(self) -> timedelta:
+        if self.download_ttl_s is not None:
+            return timedelta(seconds=self.download_ttl_s)
+        return timedelta(days=self.download_ttl_days)
 
     @property
     def delivery_retry_window(self) -> timedelta:

@@ -201,12 +201,13 @@ def session_ended(seconds: int, *, promoted: bool = False, session_id: uuid.UUID
 
 
 def request_created(request_id: uuid.UUID, *, email: bool = True,
-                    customer_type: CustomerType = CustomerType.BUSINESS) -> SupportRequestCreated:
-    """Intake's event for ``request_id`` (billing learns B2B/e-mail from it)."""
+                    customer_type: CustomerType = CustomerType.BUSINESS,
+                    download_sha256: str | None = None) -> SupportRequestCreated:
+    """Intake's event for ``request_id`` (billing learns B2B/e-mail and the download code's hash)."""
     return SupportRequestCreated(
         request_id=request_id, ticket="K7MQ-3XA", customer_type=customer_type,
         terms=TermsAcceptance(terms_version="2026-01", terms_sha256="a" * 64, accepted_at=STARTED),
-        has_billing_address=True, has_email=email)
+        has_billing_address=True, has_email=email, download_sha256=download_sha256)
 
 
 @pytest_asyncio.fixture

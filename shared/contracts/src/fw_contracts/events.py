@@ -43,9 +43,18 @@ class TermsAcceptance(BaseModel):
 
 # ---------------------------------------------------------------- intake
 class SupportRequestCreated(Event):
+    """A new support request.
+
+    v2: ``download_sha256``, the SHA-256 (hex) of the random download code (≥ 256 bits,
+    ``secrets.token_urlsafe(32)``) intake gave the customer once, for fetching the invoice
+    without any personal data (issue 21). Only the hash travels; billing checks a code against
+    it. A v1 event is upcast with ``None`` (no download code).
+    """
+
     producer = "intake"
+    version = 2
     event_type: Literal["SupportRequestCreated"] = "SupportRequestCreated"
-    schema_version: Literal[1] = 1
+    schema_version: Literal[2] = 2
 
     request_id: uuid.UUID
     ticket: TicketCode
@@ -53,6 +62,7 @@ class SupportRequestCreated(Event):
     terms: TermsAcceptance
     has_billing_address: bool = False
     has_email: bool = False
+    download_sha256: Sha256Hex | None = None
 
 
 class WithdrawalReason(StrEnum):

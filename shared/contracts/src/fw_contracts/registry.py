@@ -55,6 +55,14 @@ def _personal_data_erased_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
 UPCASTERS[("PersonalDataErased", 1)] = _personal_data_erased_v1_to_v2
 
 
+def _support_request_created_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """A v1 request had no download code."""
+    return {**data, "schema_version": 2, "download_sha256": None}
+
+
+UPCASTERS[("SupportRequestCreated", 1)] = _support_request_created_v1_to_v2
+
+
 class UndecodableEvent(Exception):
     """A message that is not a valid event. ``reason`` never contains field values."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -16,6 +16,7 @@ from fw_contracts.events import InvoiceKind, InvoiceLine
 
 from fw_billing.adapters.keys import KeyPurpose, KeyRing, open_sealed
 from fw_billing.domain import delivery as delivery_rules
+from fw_billing.domain import downloads
 from fw_billing.adapters.sealed import (
     archive_pdf_aad,
     archive_xml_aad,
@@ -98,6 +99,13 @@ class RequestDocument(BaseModel):
     number: str
     document_type: Literal["invoice", "cancellation"]
     issued_at: datetime
+
+
+class DownloadView(BaseModel):
+    """What a valid download code opens: the request's documents and until when."""
+
+    documents: list[RequestDocument]
+    expires_at: datetime
 
 
 class ArchivedDocument(BaseModel):
@@ -258,6 +266,22 @@ class BillingViews:
                              retryable=delivery_rules.retryable(r["status"], r["last_error_type"]),
                              can_mark_delivered=delivery_rules.can_mark_delivered(r["status"]))
                 for r in rows]
+
+    async def download(self, code: str, now: datetime, ttl: timedelta) -> tuple[uuid.UUID, DownloadView] | None:
+        """The one capability check: the request a download code opens and its documents, or
+        None for a wrong, malformed or expired code (never a reason: the caller answers 404)."""
+        digest = downloads.code_hash(code)
+        if digest is None:
+            return None
+        row = await self._pool().fetchrow(
+            "SELECT request_id, recorded_at FROM request_facts WHERE download_sha256 = $1", digest)
+        if row is None:
+            return None
+        documents = await self.request_documents(row["request_id"])
+        until = downloads.expires_at(row["recorded_at"], (d.issued_at for d in documents), ttl)
+        if now >= until:
+            return None
+        return row["request_id"], DownloadView(documents=documents, expires_at=until)
 
     async def request_documents(self, request_id: uuid.UUID) -> list[RequestDocument]:
         """The archived documents of a request (invoices and their Storno), oldest first."""

@@ -61,10 +61,12 @@ class PromotionStatementMissing(Exception):
 
 async def on_support_request_created(event: SupportRequestCreated, uow: UnitOfWork, *,
                                      deps: BillingDeps) -> None:
-    """Remember whether the request is B2B and whether it gave an e-mail (no personal data)."""
+    """Remember whether the request is B2B and whether it gave an e-mail (no personal data), and
+    the hash of the customer's download code (the capability checked by ``/api/downloads``)."""
     await deps.repository(uow.conn).record_request(RequestFacts(
         request_id=event.request_id, customer_type=event.customer_type, has_email=event.has_email,
-        has_billing_address=event.has_billing_address, recorded_at=uow.now))
+        has_billing_address=event.has_billing_address, recorded_at=uow.now,
+        download_sha256=event.download_sha256))
 
 
 async def on_session_ended(event: SessionEnded, uow: UnitOfWork, *, deps: BillingDeps) -> None:

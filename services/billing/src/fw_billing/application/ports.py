@@ -64,6 +64,8 @@ class RequestFacts:
     has_email: bool
     has_billing_address: bool
     recorded_at: datetime
+    #: SHA-256 (hex) of the customer's download code (SupportRequestCreated v2); None before v2.
+    download_sha256: str | None = None
 
 
 @dataclass(frozen=True)

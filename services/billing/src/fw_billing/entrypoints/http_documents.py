@@ -5,18 +5,19 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
+from fw_contracts import utcnow
 from fw_contracts.events import InvoiceCancelled
 from fw_platform.http import problem
 
 from fw_billing.adapters.exports import Exports
-from fw_billing.adapters.views import BillingViews, CancellationView, DeliveryView, RequestDocument
+from fw_billing.adapters.views import BillingViews, CancellationView, DeliveryView, DownloadView, RequestDocument
 from fw_billing.application.cancellation import AlreadyCancelled, CancelRefused
 from fw_billing.application.delivery import DeliveryRefused
 
@@ -57,6 +58,17 @@ class CancelResponse(BaseModel):
     gross_total: str
 
 
+class DownloadRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    #: The customer's download code; malformed ones are answered like wrong ones (404).
+    code: Annotated[str, Field(max_length=200)]
+
+
+class DownloadDocumentRequest(DownloadRequest):
+    number: Annotated[str, Field(max_length=32)]
+
+
 class DeliveryList(BaseModel):
     items: list[DeliveryView]
     limit: int
@@ -78,8 +90,34 @@ def _not_found(what: str) -> JSONResponse:
                    f"There is no {'PDF' if what == 'PDF' else 'e-invoice XML'} for this number.")
 
 
-def router(views: BillingViews, exports: Exports, commands: Commands) -> APIRouter:
+_NO_DOWNLOAD = ("Zu diesem Code gibt es nichts (mehr) zum Herunterladen.",
+                "There is nothing (any more) to download for this code.")
+
+
+def router(views: BillingViews, exports: Exports, commands: Commands,
+           download_ttl: timedelta = timedelta(days=30)) -> APIRouter:
     api = APIRouter(prefix="/api", tags=["billing"])
+
+    # The code travels in the body (POST), never in a path or query that a log could keep.
+    @api.post("/downloads", response_model=DownloadView, responses=_ERRORS,
+              summary="The documents a customer's download code opens (404: wrong or expired)")
+    async def download(body: DownloadRequest) -> DownloadView | JSONResponse:
+        found = await views.download(body.code, utcnow(), download_ttl)
+        if found is None:
+            return problem(404, "download_not_found", *_NO_DOWNLOAD)
+        return found[1]
+
+    @api.post("/downloads/document", response_class=Response, responses=_ERRORS,
+              summary="One archived PDF a customer's download code opens, exactly as issued")
+    async def download_document(body: DownloadDocumentRequest) -> Response:
+        found = await views.download(body.code, utcnow(), download_ttl)
+        numbers = {d.number for d in found[1].documents} if found else set()
+        doc = await views.document(body.number) if body.number in numbers else None
+        if doc is None:
+            return problem(404, "download_not_found", *_NO_DOWNLOAD)
+        return Response(doc.pdf, media_type="application/pdf",
+                        headers={"Content-Disposition": f'attachment; filename="{body.number}.pdf"',
+                                 "Cache-Control": "no-store"})
 
     # Registered before ``/invoices/{number}``, which would otherwise take the ".pdf" segment.
     @api.get("/invoices/{number}.pdf", response_class=Response, responses=_ERRORS,

@@ -24,3 +24,11 @@ BEGIN
     END LOOP;
 END;
 $$;
+
+-- The customer's download code (issue 21): SupportRequestCreated v2 carries the SHA-256 of a
+-- random 256-bit code intake gave the customer once; billing checks a code against it and then
+-- serves the request's archived documents (POST /api/downloads). Only the hash, never the code.
+ALTER TABLE request_facts
+    ADD COLUMN download_sha256 text CHECK (download_sha256 ~ '^[0-9a-f]{64}$');
+CREATE UNIQUE INDEX request_facts_download ON request_facts (download_sha256)
+    WHERE download_sha256 IS NOT NULL;
