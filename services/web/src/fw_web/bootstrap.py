@@ -17,7 +17,7 @@ from fw_web.adapters.backends import Backends
 from fw_web.adapters.users_file import load_users
 from fw_platform.ratelimit import TokenBucket
 from fw_web.domain.users import User
-from fw_web.entrypoints import errors, office, office_documents, ops, privacy, public, signin, technician
+from fw_web.entrypoints import download, errors, office, office_documents, ops, privacy, public, signin, technician
 from fw_web.entrypoints.web_session import CookieSettings, SessionMiddleware
 from fw_web.settings import Settings
 
@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None, *, users: dict[str, User] | Non
     app.state.users = users
     app.state.form_limiter = TokenBucket(settings.form_rate_per_minute)
     app.state.login_limiter = TokenBucket(settings.login_rate_per_minute)
+    app.state.download_limiter = TokenBucket(settings.download_rate_per_minute)
     app.state.privacy_docs = settings.privacy_docs_dir or SOURCE_PRIVACY_DOCS
 
     app.add_middleware(SessionMiddleware, settings=CookieSettings(
@@ -69,6 +70,6 @@ def create_app(settings: Settings | None = None, *, users: dict[str, User] | Non
     ops.install(app, settings)
     errors.install(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (public, signin, technician, office, office_documents, privacy):
+    for module in (public, download, signin, technician, office, office_documents, privacy):
         app.include_router(module.build_router())
     return app

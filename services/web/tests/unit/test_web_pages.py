@@ -238,10 +238,25 @@ def test_error_summary_follows_the_page_order() -> None:
 
 
 async def test_office_cancellation_deliveries_and_export(web) -> None:
-    web.services.deliveries = [{"id": 3, "document_number": "FW-2026-000001", "status": "failed", "attempts": 2,
-                                "last_error_type": "SmtpRefused", "created_at": "2026-05-04T10:00:00Z",
-                                "last_attempt_at": "2026-05-04T10:05:00Z", "next_attempt_at": None, "sent_at": None,
-                                "retryable": True}]
+    web.services.deliveries = [{"id": 3, "document_number": "FW-2026-000001", "status": "failed", "attempts": 0,
+                                "last_error_type": "SmtpDisabled", "problem_de": "SMTP ist nicht eingerichtet",
+                                "created_at": "2026-05-04T10:00:00Z", "last_attempt_at": None,
+                                "next_attempt_at": None, "sent_at": None, "retryable": True,
+                                "can_mark_delivered": True},
+                               {"id": 4, "document_number": "FW-2026-000002", "status": "failed", "attempts": 1,
+                                "last_error_type": "MailboxUnknown", "problem_de": "Postfach existiert nicht",
+                                "created_at": "2026-05-04T10:00:00Z", "last_attempt_at": "2026-05-04T10:05:00Z",
+                                "next_attempt_at": None, "sent_at": None, "retryable": False,
+                                "can_mark_delivered": True},
+                               {"id": 5, "document_number": "FW-2026-000003", "status": "pending", "attempts": 4,
+                                "last_error_type": "ServerUnreachable", "problem_de": "Server nicht erreichbar",
+                                "created_at": "2026-05-04T10:00:00Z", "last_attempt_at": "2026-05-04T10:05:00Z",
+                                "next_attempt_at": "2026-05-04T10:06:00Z", "sent_at": None, "retryable": False,
+                                "can_mark_delivered": True},
+                               {"id": 6, "document_number": "FW-2026-000004", "status": "pending", "attempts": 0,
+                                "last_error_type": None, "problem_de": None, "created_at": "2026-05-04T10:00:00Z",
+                                "last_attempt_at": None, "next_attempt_at": "2026-05-04T10:00:00Z", "sent_at": None,
+                                "retryable": False, "can_mark_delivered": True}]
     await web.sign_in("buero")
     page = await web.client.get("/buero/rechnungen/FW-2026-000001")
     token = web.csrf_of(page.text)
@@ -261,9 +276,18 @@ async def test_office_cancellation_deliveries_and_export(web) -> None:
     assert search.status_code == 303 and search.headers["location"] == "/buero/stornos/FW-S-2026-000001"
 
     deliveries = await web.client.get("/buero/zustellungen")
-    assert "SmtpRefused" in deliveries.text and "Erneut senden" in deliveries.text
+    text = deliveries.text
+    # the office's language, never a code; a delivery just queued without a problem is not listed
+    for german in ("SMTP ist nicht eingerichtet", "Postfach existiert nicht", "Server nicht erreichbar"):
+        assert german in text
+    assert "SmtpDisabled" not in text and "MailboxUnknown" not in text and "FW-2026-000004" not in text
+    assert text.count("Erneut senden") == 1 and text.count("Als zugestellt markieren") == 3
+    assert "Adresse bereits gelöscht" not in text
     await web.client.post("/buero/zustellungen/3/wiederholen", data={"csrf_token": token})
     assert web.services.retried == [3]
+    marked = await web.client.post("/buero/zustellungen/4/zugestellt", data={"csrf_token": token})
+    assert marked.status_code == 303 and web.services.marked == [4]
+    assert "Als zugestellt vermerkt" in (await web.client.get(marked.headers["location"])).text
 
     export = await web.client.get("/buero/export/rechnungen.csv?von=2026-05-01&bis=2026-05-31")
     assert export.status_code == 200 and export.headers["content-disposition"].endswith('rechnungen_20260501_20260531.csv"')
