@@ -238,8 +238,14 @@ class FakeServices:
         if m and m.group(1) in self.request_status:
             return httpx.Response(200, json=self.request_status[m.group(1)])
         if path == "/api/erasures":
-            return httpx.Response(200, json=[{"request_id": str(uuid.UUID(int=4)), "reason": "invoice_issued",
-                                              "erased_at": "2026-05-04T10:00:01Z", "trigger_event_id": None, "had_data": True}])
+            return httpx.Response(200, json=[
+                {"request_id": str(uuid.UUID(int=5)), "reason": "invoice_delivered", "erased_at": "2026-05-04T10:07:00Z",
+                 "trigger_event_id": None, "had_data": True, "scope": "delivery_email", "delivery_hold_until": None},
+                {"request_id": str(uuid.UUID(int=5)), "reason": "invoice_issued", "erased_at": "2026-05-04T10:00:02Z",
+                 "trigger_event_id": None, "had_data": True, "scope": "all_but_delivery_email",
+                 "delivery_hold_until": "2026-05-18T10:00:00Z"},
+                {"request_id": str(uuid.UUID(int=4)), "reason": "invoice_issued",
+                 "erased_at": "2026-05-04T10:00:01Z", "trigger_event_id": None, "had_data": True}])
         if path == "/api/avv" and self.avv is not None:
             return httpx.Response(200, content=self.avv, headers={
                 "content-type": "text/html; charset=utf-8", "content-disposition": 'inline; filename="avv-2026-01.html"'})

@@ -207,6 +207,9 @@ async def test_privacy_page_shows_ids_and_deadlines_only(web, tmp_path) -> None:
     assert page.status_code == 200
     assert str(uuid.UUID(int=3)) in page.text and "15.05.2026" in page.text  # pending with deadline
     assert str(uuid.UUID(int=4)) in page.text and "Rechnung erstellt" in page.text
+    # the two steps of an invoice e-mailed to the customer, in words
+    assert "alle Daten bis auf die E-Mail-Adresse für die Rechnung" in page.text
+    assert "Rechnung zugestellt" in page.text and "E-Mail-Adresse spätestens gelöscht am 18.05.2026" in page.text
     assert "art30.html" in page.text and "keine Liste der AVV-Anfragen" in page.text
     doc = await client.get("/datenschutz/verzeichnis/art30.html")
     assert doc.status_code == 200 and "Verzeichnis" in doc.text and "script-src" not in doc.headers["content-security-policy"]
