@@ -204,7 +204,7 @@ async def office(fw_env: FwEnv) -> AsyncIterator[Office]:
     app: FastAPI = create_billing(BillingSettings(
         **service_settings(fw_env, "billing"), smtp_host="127.0.0.1", smtp_port=port, smtp_starttls=False,
         smtp_from="rechnung@beispiel.example", delivery_backoff_s=0.1, delivery_backoff_cap_s=0.3,
-        delivery_poll_s=0.1))
+        delivery_poll_s=0.1, allow_example_issuer=True))
     nc = await connect(fw_env.nats_url, name="e2e-delivery-erasure")
     try:
         async with contextlib.AsyncExitStack() as stack:

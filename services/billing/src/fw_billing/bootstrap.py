@@ -181,6 +181,12 @@ def build(settings: Settings, *, vault: PersonalDataSource | None = None,
     holder["b"] = billing
     if issuer.example:
         log.warning("issuer settings are the shipped example data: invoices say BEISPIELDATEN")
+    if mail is None:
+        log.warning("e-mail delivery off (FW_BILLING_SMTP_HOST empty): the office sees 'SMTP ist nicht "
+                    "eingerichtet'; customers fetch invoices with their download code")
+    else:
+        log.info("e-mail delivery on", extra={"kind": "smtp", "port": settings.smtp_port,
+                                              "starttls": settings.smtp_starttls})
     if not issuer.can_issue_e_invoices:
         log.warning("no issuer VAT id or trade register: no EN 16931 e-invoices (BR-CO-26)")
     return billing

@@ -91,6 +91,9 @@ class Settings(ServiceSettings):
     smtp_timeout: float = Field(default=20.0, gt=0, le=300)
     #: Sender address; empty: the issuer's e-mail.
     smtp_from: str | None = None
+    #: E-mail delivery with the shipped example issuer is refused at start (customers would get
+    #: documents marked BEISPIELDATEN from "Beispiel …"); true only on a test system.
+    allow_example_issuer: bool = False
     #: Attempts before a delivery is given up (a server that is away is retried with back-off
     #: for ``delivery_retry_days`` at most; a refused mailbox is given up at once).
     delivery_max_attempts: int = Field(default=400, ge=1, le=10_000)
@@ -129,7 +132,16 @@ class Settings(ServiceSettings):
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
         check_series_distinct(self.invoice_number_format, self.cancellation_number_format)
-        self.issuer()  # refuse an incomplete issuer at start, not at the first invoice
+        issuer = self.issuer()  # refuse an incomplete issuer at start, not at the first invoice
+        if self.smtp_enabled and issuer.example and not self.allow_example_issuer:
+            raise ValueError(
+                "e-mail delivery is set up (FW_BILLING_SMTP_HOST) but the issuer is still the shipped "
+                "example data: customers would receive documents marked BEISPIELDATEN from "
+                f"{issuer.name!r}. Set FW_BILLING_ISSUER_NAME, _STREET, _POSTAL_CODE, _CITY, _TAX_NUMBER "
+                "or _VAT_ID, _IBAN and _EMAIL (README of billing, 'Issuer'), or "
+                "FW_BILLING_ALLOW_EXAMPLE_ISSUER=true on a test system")
+        if self.smtp_enabled and self.smtp_user and self.smtp_password is None:
+            raise ValueError("FW_BILLING_SMTP_USER is set without FW_BILLING_SMTP_PASSWORD")
         return self
 
     def archive_key_bytes(self) -> bytes:

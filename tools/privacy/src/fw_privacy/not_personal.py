@@ -94,6 +94,8 @@ NOT_PERSONAL: dict[str, str] = {
     **_cols("billing.archive_destructions", "proof of a destruction: a year and counts only",
             "year", "destroyed_at", "documents", "recipients"),
     **_cols("billing.request_facts", _ATTR, "customer_type", "has_email", "has_billing_address"),
+    "billing.request_facts.download_sha256": "SHA-256 of a random 256-bit download code (a capability, "
+                                             "not derived from any personal data; the code itself is not kept)",
     "billing.request_facts.recorded_at": _TIME,
     # ------------------------------------------------------------ retention
     **_cols("retention.vault_entries", "random AES-GCM nonce", "nonce"),
