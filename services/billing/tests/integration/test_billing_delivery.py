@@ -104,6 +104,48 @@ async def test_fails_twice_then_sent_after_retries(harness: Any, ended: Any, cre
     assert [d["document_number"] for d in listed] == [issued.invoice_number]
     assert "example.org" not in str(listed)
 
+    # the Storno goes the same way: e-mailed while the vault still keeps the address ...
+    storno = (await harness.http.post(f"/api/invoices/{issued.invoice_number}/cancel",
+                                      json={"reason_code": "wrong_amount"})).json()["cancellation_number"]
+
+    async def storno_sent() -> bool:
+        return (await delivery(harness, storno))["status"] == "sent"
+
+    await until(storno_sent, 20, "the Storno's delivery")
+    mail = message_from_bytes(server.received[-1].original_content, policy=policy.default)
+    assert mail["Subject"] == f"Ihre Stornorechnung {storno}" and server.received[-1].rcpt_tos == ["max@example.org"]
+    delivered = {e.document_number: e for e in await harness.wait_for(InvoiceDelivered, 2)}
+    assert delivered[storno].document_type == "cancellation"
+
+
+async def test_a_storno_after_the_address_is_gone_is_for_the_office_to_hand_over(
+        harness: Any, ended: Any, created: Any, smtp: tuple[FlakySmtp, int]) -> None:
+    server, port = smtp
+    server.fail = 0
+    await harness.start_vault()
+    await harness.start_instance(**smtp_settings(port))
+    event = ended(1800)
+    harness.vault.store(event.request_id)
+    await harness.publish(created(event.request_id))
+    await harness.publish(event)
+    (issued,) = await harness.wait_for(InvoiceIssued)
+    await harness.wait_for(InvoiceDelivered)
+    harness.vault.entries.pop(event.request_id)  # retention erased the address after the delivery
+    harness.vault.erased.add(event.request_id)
+    storno = (await harness.http.post(f"/api/invoices/{issued.invoice_number}/cancel",
+                                      json={"reason_code": "goodwill"})).json()["cancellation_number"]
+
+    async def storno_failed() -> bool:
+        return (await delivery(harness, storno))["status"] == "failed"
+
+    await until(storno_failed, 20, "the Storno's delivery to give up")
+    (gave_up,) = await harness.wait_for(InvoiceDeliveryFailed)
+    assert (gave_up.document_number, gave_up.document_type, gave_up.failure) == (
+        storno, "cancellation", DeliveryFailure.ADDRESS_UNAVAILABLE)
+    (item,) = (await harness.http.get("/api/deliveries", params={"status": "failed"})).json()["items"]
+    assert item["problem_de"] == "Keine E-Mail-Adresse (mehr) gespeichert" and item["can_mark_delivered"]
+    assert len(server.received) == 1  # the invoice only
+
 
 async def test_unknown_mailbox_is_given_up_in_german_and_can_be_marked_as_handed_over(
         harness: Any, ended: Any, created: Any, smtp: tuple[FlakySmtp, int]) -> None:
