@@ -8,7 +8,8 @@ loopback, and retention's clock is injected (the delivery hold is 14 days). The 
 
 1. SMTP never up: InvoiceIssued erases everything but the e-mail; billing retries the server;
    when the hold ends the sweep erases the e-mail (``delivery_hold_ended``), billing's next
-   attempt finds no address and gives up (``InvoiceDeliveryFailed``); the archived invoice stays.
+   attempt finds no address and gives up (``InvoiceDeliveryFailed``); the customer still fetches
+   the archived invoice with the download code (valid until 30 days after the invoice).
 2. SMTP down, then up: retried with back-off, nothing erased but the first step meanwhile; once
    the server is up it is delivered late, and the e-mail is erased after (``invoice_delivered``).
 3. SMTP up: delivered, then erased.
@@ -22,7 +23,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
+import secrets
 import socket
 import sys
 import uuid
@@ -144,17 +147,18 @@ class Office:
         pool = self.retention.runtime.pool if service == "retention" else self.billing_pool
         return await pool.fetchval(query, *args)
 
-    async def request(self, m: Markers) -> uuid.UUID:
+    async def request(self, m: Markers, download_code: str | None = None) -> uuid.UUID:
         """Intake and a session: the vault holds the caller's data (with the e-mail for the
         invoice), the session ended; billing issues a Kleinbetragsrechnung."""
         rid = uuid.uuid4()
+        digest = hashlib.sha256(download_code.encode()).hexdigest() if download_code else None
         await VaultClient(self.nc).put(rid, PersonalData(
             company=m.company, contact_name=m.contact_name, phone=m.phone_e164, email=m.email,
             address=Address(street=m.street, postal_code="10115", city=m.city)))
         at = datetime.now(UTC) - timedelta(hours=1)
         await self.publish(SupportRequestCreated(
             request_id=rid, ticket="MAIL-" + rid.hex[:3].upper().replace("0", "A"),
-            customer_type=CustomerType.BUSINESS, has_billing_address=True, has_email=True,
+            customer_type=CustomerType.BUSINESS, has_billing_address=True, has_email=True, download_sha256=digest,
             terms=TermsAcceptance(terms_version="2026-01", terms_sha256="a" * 64, accepted_at=at), occurred_at=at))
         start = at + timedelta(minutes=5)
         await self.publish(SessionEnded(session_id=uuid.uuid4(), request_id=rid, technician="tech-02",
@@ -241,7 +245,8 @@ async def test_delivery_erasure_smtp_never_up_down_then_up_and_up(
     never, late, ok = Markers("never"), Markers("late"), Markers("ok")
 
     # ---- 1. SMTP never up: the hold ends, the e-mail goes; billing gives up; the copy stays
-    rid_never = await office.request(never)
+    code = secrets.token_urlsafe(32)  # what intake gave the customer
+    rid_never = await office.request(never, download_code=code)
     issued_never, _ = await _first_step(office, rid_never)
     await until(lambda: _at_least(office.attempts(rid_never), 2), "billing retrying the server")
     assert await office.kept_rows(rid_never) == 2  # the kept e-mail row and its key
@@ -255,10 +260,14 @@ async def test_delivery_erasure_smtp_never_up_down_then_up_and_up(
     [gave_up] = await until(lambda: office.events(InvoiceDeliveryFailed, rid_never), "billing giving up")
     assert gave_up.failure is DeliveryFailure.ADDRESS_UNAVAILABLE
     office.clock.offset = timedelta(0)
-    docs = (await office.billing.get(f"/api/requests/{rid_never}/documents")).json()
-    assert [d["number"] for d in docs] == [issued_never.invoice_number]
-    pdf = await office.billing.get(f"/api/requests/{rid_never}/documents/{issued_never.invoice_number}.pdf")
-    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    # the customer still fetches the invoice with the download code, no contact data kept anywhere
+    opened = (await office.billing.post("/api/downloads", json={"code": code})).json()
+    assert [d["number"] for d in opened["documents"]] == [issued_never.invoice_number]
+    assert datetime.fromisoformat(opened["expires_at"]) == issued_never.issued_at + timedelta(days=30)
+    pdf = await office.billing.post("/api/downloads/document",
+                                    json={"code": code, "number": issued_never.invoice_number})
+    archived = await office.billing.get(f"/api/invoices/{issued_never.invoice_number}.pdf")
+    assert pdf.status_code == 200 and pdf.content == archived.content and pdf.content.startswith(b"%PDF")
     failed = (await office.billing.get("/api/deliveries", params={"status": "failed"})).json()["items"]
     assert [d["problem_de"] for d in failed] == ["Keine E-Mail-Adresse (mehr) gespeichert"]
 
@@ -313,6 +322,7 @@ async def test_delivery_erasure_smtp_never_up_down_then_up_and_up(
     # the office's logs (not the test's own SMTP server, "mail.log", which sees the recipient)
     ours = "\n".join(f"{r.name} {r.getMessage()} {r.__dict__}" for r in caplog.records if r.name != "mail.log")
     hits += [f"log:{h}" for h in find(ours.encode(), [never, late, ok])]
+    hits += ["download code in a log"] if code in ours else []
     assert "delivery failed" in ours and "personal data erased" in ours  # the scan does see the logs
     assert not hits, hits
 
