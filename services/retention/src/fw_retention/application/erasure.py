@@ -103,7 +103,7 @@ async def erase(store: VaultStore, uow: UnitOfWork, request_id: uuid.UUID, reaso
     metrics.ERASURE_DELAY.observe(max(0.0, (now - since).total_seconds()))
     log.info("personal data erased", extra={"request_id": str(request_id),
                                             "erasure_reason": reason.value,
-                                            "erasure_scope": decision.scope.value})
+                                            "kind": decision.scope.value})
     return decision
 
 

@@ -87,7 +87,7 @@ def build_router() -> APIRouter:
             return _not_found(request)
         if not reply.ok:
             return render(request, "message.html", status_code=503, title="Rechnung", message=UNREACHABLE)
-        log.info("invoice downloaded", extra={"document_number": number})
+        log.info("invoice downloaded", extra={"invoice_number": number})
         return Response(reply.content, media_type="application/pdf", headers={
             **PRIVATE, "Content-Disposition": f'attachment; filename="{number}.pdf"'})
 
