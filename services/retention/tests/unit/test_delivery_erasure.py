@@ -26,6 +26,7 @@ from fw_contracts.vault import GetRequest, PutRequest, VaultError
 from fw_retention.adapters.crypto import EnvelopeCipher
 from fw_retention.application import vault
 from fw_retention.application.erasure import ErasureHandlers, sweep_delivery_holds
+from fw_retention.application.export import export_request
 from fw_retention.application.restore import reapply_erasure_log
 from fw_retention.domain.rules import decide_erasure, delivery_hold_end, erasure_scope
 
@@ -249,3 +250,21 @@ async def test_restore_keeps_the_first_step_and_the_hold_still_ends(
     clock.advance(days=14)
     assert await sweep_delivery_holds(restored_uows, backup.for_conn, now=clock()) == 1
     assert backup.s.keys == {} and restored_uows.outbox[-1].scope is ErasureScope.DELIVERY_EMAIL
+
+
+async def test_the_art15_export_shows_the_kept_email_and_then_nothing(
+        uows: FakeUnitsOfWork, store: FakeVaultStore, cipher: EnvelopeCipher, clock: Clock,
+        handlers: ErasureHandlers) -> None:
+    rid = await _stored(uows, store, cipher, clock)
+    await uows.run_handler(handlers.on_invoice_issued, invoice_issued(rid, occurred_at=T0))
+    async with uows():
+        kept = await export_request(store, cipher, rid, clock(), timedelta(days=14), billing_hold=timedelta(days=90))
+    assert kept.state == "erased" and kept.personal_data is None
+    assert kept.delivery_email == MARKERS[3] and kept.delivery_email_erased_by == T0 + HOLD
+    assert "bis auf die E-Mail-Adresse" in kept.note_de and "15.03.2025" in kept.note_de
+    await uows.run_handler(handlers.on_invoice_delivered, delivered(rid))
+    async with uows():
+        gone = await export_request(store, cipher, rid, clock(), timedelta(days=14), billing_hold=timedelta(days=90))
+    assert gone.delivery_email is None and gone.erasure is not None
+    assert gone.erasure.reason is ErasureReason.INVOICE_DELIVERED and "Rechnung zugestellt" in gone.note_de
+    assert MARKERS[3] not in gone.model_dump_json()
