@@ -228,7 +228,8 @@ async def _erasures(office: Office, rid: uuid.UUID, n: int) -> list[PersonalData
 
 async def _first_step(office: Office, rid: uuid.UUID) -> tuple[InvoiceIssued, PersonalDataErased]:
     [issued] = await until(lambda: office.events(InvoiceIssued, rid), "InvoiceIssued")
-    [first] = await until(lambda: _erasures(office, rid, 1), "the first erasure step")
+    # (with SMTP up the second step may already follow: the first is the first in the stream)
+    first = (await until(lambda: _erasures(office, rid, 1), "the first erasure step"))[0]
     assert (first.scope, first.reason, first.trigger_event_id) == (
         ErasureScope.ALL_BUT_DELIVERY_EMAIL, ErasureReason.INVOICE_ISSUED, issued.event_id)
     assert first.delivery_hold_until == issued.occurred_at + HOLD
