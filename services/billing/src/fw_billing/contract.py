@@ -39,7 +39,9 @@ CONTRACT = ServiceContract(
                        "promoted", "correlation_id", "event_id"},
         CustomerPromoted: {"session_id", "request_id", "correlation_id", "event_id"},
         # whether the request is B2B / gave an e-mail or address (e-invoice, delivery)
-        SupportRequestCreated: {"request_id", "customer_type", "has_email", "has_billing_address"},
+        SupportRequestCreated: {"request_id", "customer_type", "has_email", "has_billing_address",
+                                # the hash of the customer's download code (checked by /api/downloads)
+                                "download_sha256"},
         # the technician entered the missing address: bill the blocked session now
         BillingAddressProvided: {"session_id", "correlation_id", "event_id"},
         # the request's data are gone: a session blocked for want of the address is a lost claim
