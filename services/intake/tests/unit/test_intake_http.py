@@ -195,7 +195,8 @@ def test_openapi_lists_the_routes() -> None:
             "/api/terms/{version}", "/healthz", "/readyz"} <= paths
 
 
-async def test_the_download_code_is_given_once_and_only_its_hash_leaves(client, store, vault, caplog) -> None:  # type: ignore[no-untyped-def]
+async def test_the_download_code_is_given_once_and_only_its_hash_leaves(  # type: ignore[no-untyped-def]
+        client, store, vault, caplog) -> None:
     caplog.set_level(logging.DEBUG)
     first = (await client.post("/api/support-requests", json=body())).json()
     second = (await client.post("/api/support-requests", json=body())).json()

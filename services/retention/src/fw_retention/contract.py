@@ -5,7 +5,8 @@ Consumed fields, from ``application/erasure.py``: each trigger erases its ``requ
 ``correlation_id``/``event_id`` are carried on (``caused``). ``BillingBlocked`` holds its
 ``request_id`` (for ``session_id``'s block, counted from ``occurred_at``, ``event_id`` kept) back
 from the abandonment erasure until the billing hold ends. ``InvoiceDelivered`` and
-``InvoiceDeliveryFailed`` erase the e-mail address kept for the delivery (second step). ``PersonalDataErased`` is read back
+``InvoiceDeliveryFailed`` erase the e-mail address kept for the delivery (second step).
+``PersonalDataErased`` is read back
 from the stream by ``adapters/history.py`` + ``application/restore.py`` (restore safety).
 """
 

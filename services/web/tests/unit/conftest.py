@@ -179,8 +179,9 @@ class FakeServices:
         if method == "POST" and path in ("/api/downloads", "/api/downloads/document"):
             body = json.loads(request.content)
             docs = self.downloads.get(body["code"])
-            refused = httpx.Response(404, json={"code": "download_not_found", "message_en": "x",
-                                                "message_de": "Zu diesem Code gibt es nichts (mehr) zum Herunterladen."})
+            refused = httpx.Response(404, json={
+                "code": "download_not_found", "message_en": "x",
+                "message_de": "Zu diesem Code gibt es nichts (mehr) zum Herunterladen."})
             if docs is None:
                 return refused
             if path == "/api/downloads":
@@ -239,8 +240,9 @@ class FakeServices:
             return httpx.Response(200, json=self.request_status[m.group(1)])
         if path == "/api/erasures":
             return httpx.Response(200, json=[
-                {"request_id": str(uuid.UUID(int=5)), "reason": "invoice_delivered", "erased_at": "2026-05-04T10:07:00Z",
-                 "trigger_event_id": None, "had_data": True, "scope": "delivery_email", "delivery_hold_until": None},
+                {"request_id": str(uuid.UUID(int=5)), "reason": "invoice_delivered",
+                 "erased_at": "2026-05-04T10:07:00Z", "trigger_event_id": None, "had_data": True,
+                 "scope": "delivery_email", "delivery_hold_until": None},
                 {"request_id": str(uuid.UUID(int=5)), "reason": "invoice_issued", "erased_at": "2026-05-04T10:00:02Z",
                  "trigger_event_id": None, "had_data": True, "scope": "all_but_delivery_email",
                  "delivery_hold_until": "2026-05-18T10:00:00Z"},

@@ -124,7 +124,8 @@ async def test_the_code_is_in_no_log_not_even_uvicorns_access_log(make_client: A
                                                            "csrf_token": _csrf(shown.text)})
             assert pdf.status_code == 200
             wrong = "Wr0ngC0deWr0ngC0deWr0ngC0deWr0ngC0deWr0ngC0"
-            assert (await client.post("/rechnung", data={"code": wrong, "csrf_token": _csrf(page.text)})).status_code == 404
+            refused = await client.post("/rechnung", data={"code": wrong, "csrf_token": _csrf(page.text)})
+            assert refused.status_code == 404
     finally:
         server.should_exit = True
         with contextlib.suppress(asyncio.CancelledError):

@@ -41,7 +41,8 @@ PROCESSING_INFO_DE: dict[str, str] = {
                       "Rechnungsanschrift, die in der Anfrage fehlt, gilt stattdessen eine begrenzte "
                       "Frist für die Abrechnung; danach wird ebenfalls gelöscht. Eine E-Mail-Adresse für "
                       "die Rechnung wird erst gelöscht, wenn die Rechnung Sie erreicht hat oder die "
-                      "Zustellung aufgegeben ist, spätestens 14 Tage nach der Rechnung. Ausnahmen: die gesetzlich aufzubewahrende "
+                      "Zustellung aufgegeben ist, spätestens 14 Tage nach der Rechnung. Ausnahmen: die "
+                      "gesetzlich aufzubewahrende "
                       "Rechnungskopie (8 Jahre, § 147 AO, § 14b UStG) und ein auf Ihren Wunsch "
                       "angelegtes Kundenkonto; beide führt die Abrechnung, nicht dieser Datentresor."),
     "herkunft": "Von Ihnen selbst bei der Anfrage eingegeben (Art. 15 Abs. 1 lit. g DSGVO).",

@@ -154,7 +154,8 @@ class ErasureCheck:
             held += block is not None
             if req.erasures:
                 erased += 1
-                two_steps = min(req.erasures, key=lambda pair: pair[0].seq)[1].scope is ErasureScope.ALL_BUT_DELIVERY_EMAIL
+                first = min(req.erasures, key=lambda pair: pair[0].seq)[1]
+                two_steps = first.scope is ErasureScope.ALL_BUT_DELIVERY_EMAIL
                 kept += two_steps
                 repeated += len(req.erasures) > (2 if two_steps else 1)
                 self._judge_erasure(res, request_id, req, due, trigger, block)
