@@ -18,7 +18,9 @@ from fw_contracts.vault import Address, PersonalData, PromotionStatement
 from fw_platform.handling import UnitOfWork, utc_now
 
 from fw_retention.application.avv import AvvRequest
-from fw_retention.application.ports import AccessRecord, ErasureRecord, Sealed, SealedEntry, StoredRef
+from fw_contracts.events import ErasureScope
+
+from fw_retention.application.ports import AccessRecord, ErasureRecord, HeldEmail, Sealed, SealedEntry, StoredRef
 from fw_retention.domain.rules import Erasure
 
 #: Marker strings that must never appear in clear anywhere but in a vault reply.
@@ -64,7 +66,10 @@ class _State:
     keys: dict[uuid.UUID, tuple[bytes, str, datetime]] = field(default_factory=dict)
     entries: dict[uuid.UUID, tuple[Sealed, datetime]] = field(default_factory=dict)
     statements: dict[uuid.UUID, tuple[Sealed, datetime]] = field(default_factory=dict)
-    erasures: dict[uuid.UUID, ErasureRecord] = field(default_factory=dict)
+    #: (request_id, scope) -> marker: one row per erasure step
+    erasures: dict[tuple[uuid.UUID, ErasureScope], ErasureRecord] = field(default_factory=dict)
+    #: kept delivery e-mail addresses (first erasure step)
+    held: dict[uuid.UUID, tuple[Sealed, datetime]] = field(default_factory=dict)
     access_log: list[tuple[uuid.UUID, str, str, datetime, str]] = field(default_factory=list)
     #: request_id -> (claimed outcome, claimed_at); goes with the entry
     claims: dict[uuid.UUID, tuple[str, datetime]] = field(default_factory=dict)
@@ -83,7 +88,12 @@ class FakeVaultStore:
         self.locked.append(request_id)
 
     async def erasure(self, request_id: uuid.UUID) -> ErasureRecord | None:
-        return self.s.erasures.get(request_id)
+        rows = [m for (rid, _), m in self.s.erasures.items() if rid == request_id]
+        return min(rows, key=lambda m: (m.partial, m.erased_at), default=None)
+
+    def erased_ids(self) -> set[uuid.UUID]:
+        """Requests with any marker."""
+        return {rid for rid, _ in self.s.erasures}
 
     async def load(self, request_id: uuid.UUID) -> SealedEntry | None:
         if request_id not in self.s.entries:
@@ -135,19 +145,40 @@ class FakeVaultStore:
         _, stored_at = self.s.entries[request_id]
         self.s.entries[request_id] = (data, stored_at)
 
-    async def delete_data(self, request_id: uuid.UUID) -> bool:
+    async def delete_data(self, request_id: uuid.UUID, *, keep_key: bool = False) -> bool:
         self.s.statements.pop(request_id, None)
         had = self.s.entries.pop(request_id, None) is not None
+        if keep_key:
+            return had
         self.s.claims.pop(request_id, None)
-        return self.s.keys.pop(request_id, None) is not None or had
+        held = self.s.held.pop(request_id, None) is not None
+        return self.s.keys.pop(request_id, None) is not None or had or held
+
+    async def insert_delivery_email(self, request_id: uuid.UUID, email: Sealed, at: datetime) -> None:
+        if request_id not in self.s.keys:
+            raise KeyError("delivery e-mail row refused")
+        self.s.held[request_id] = (email, at)
+
+    async def load_delivery_email(self, request_id: uuid.UUID) -> HeldEmail | None:
+        held = self.s.held.get(request_id)
+        if held is None:
+            return None
+        return HeldEmail(request_id, self.s.keys[request_id][0], held[0])
+
+    async def due_delivery_holds(self, now: datetime, limit: int) -> list[ErasureRecord]:
+        final = {rid for (rid, scope) in self.s.erasures if scope is not ErasureScope.ALL_BUT_DELIVERY_EMAIL}
+        due = [m for m in self.s.erasures.values() if m.partial and m.request_id not in final
+               and m.delivery_hold_until is not None and m.delivery_hold_until <= now]
+        return sorted(due, key=lambda m: m.delivery_hold_until or now)[:limit]
 
     async def insert_erasure(self, erasure: Erasure) -> bool:
-        if erasure.request_id in self.s.erasures:
+        if (erasure.request_id, erasure.scope) in self.s.erasures:
             return False
-        self.s.erasures[erasure.request_id] = ErasureRecord(
+        self.s.erasures[(erasure.request_id, erasure.scope)] = ErasureRecord(
             request_id=erasure.request_id, reason=erasure.reason,
             trigger_event_id=erasure.trigger_event_id, erased_at=erasure.erased_at,
-            had_data=erasure.had_data)
+            had_data=erasure.had_data, scope=erasure.scope,
+            delivery_hold_until=erasure.delivery_hold_until)
         return True
 
     async def stored_before(self, cutoff: datetime, limit: int) -> list[StoredRef]:
@@ -181,15 +212,16 @@ class FakeVaultStore:
 
     async def purge_erased(self) -> int:
         purged = 0
-        for rid in list(self.s.erasures):
-            purged += await self.delete_data(rid)
+        for rid in self.erased_ids():
+            marker = await self.erasure(rid)
+            purged += await self.delete_data(rid, keep_key=marker is not None and marker.partial)
         return purged
 
     async def add_markers(self, erasures: Iterable[ErasureRecord]) -> int:
         added = 0
         for e in erasures:
-            if e.request_id not in self.s.erasures:
-                self.s.erasures[e.request_id] = e
+            if (e.request_id, e.scope) not in self.s.erasures:
+                self.s.erasures[(e.request_id, e.scope)] = e
                 added += 1
         return added
 

@@ -9,7 +9,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from fw_contracts.events import ErasureReason
+from fw_contracts.events import ErasureReason, ErasureScope
 
 from fw_retention.application.ports import ErasureRecord, Sealed, SealedEntry
 from fw_retention.domain.rules import Erasure
@@ -128,6 +128,54 @@ class VaultStoreContract:
             assert [r.request_id for r in await store.list_erasures(10)] == [restored, erased]  # newest first
             assert (await store.erasure(restored)) == record
             await store.log_access(kept, "queue", "ok", T0, caller="session")
+
+    async def test_two_erasure_steps_keep_then_drop_the_delivery_email(self, tx: Any) -> None:
+        """First step: entry and statement go, key and the kept e-mail stay, the marker refuses;
+        the hold makes it due; purge keeps it; the second step takes everything."""
+        rid, other = uuid.uuid4(), uuid.uuid4()
+        held = Sealed(b"e" * 12, b"mail-ct")
+        first = Erasure(request_id=rid, reason=ErasureReason.INVOICE_ISSUED, trigger_event_id=uuid.uuid4(),
+                        erased_at=T0, had_data=True, scope=ErasureScope.ALL_BUT_DELIVERY_EMAIL,
+                        delivery_hold_until=T0 + timedelta(days=14))
+        async with tx() as store:
+            await store.insert_entry(entry(rid))
+            await store.insert_statement(rid, Sealed(b"s" * 12, b"st"), T0)
+            await store.insert_delivery_email(rid, held, T0)
+            assert await store.delete_data(rid, keep_key=True) is True
+            assert await store.insert_erasure(first) is True
+            assert await store.insert_erasure(first) is False
+        async with tx() as store:
+            assert await store.load(rid) is None
+            kept = await store.load_delivery_email(rid)
+            assert kept is not None and (kept.wrapped_key, kept.email) == (b"w" * 60, held)
+            marker = await store.erasure(rid)
+            assert marker is not None and marker.partial and marker.delivery_hold_until == T0 + timedelta(days=14)
+            assert await store.due_delivery_holds(T0 + timedelta(days=13), 10) == []
+            [due] = await store.due_delivery_holds(T0 + timedelta(days=14), 10)
+            assert due.request_id == rid
+            await store.purge_erased()  # restore safety must not take the kept address early
+            assert await store.load_delivery_email(rid) is not None
+        async with tx() as store:
+            assert await store.delete_data(rid) is True
+            assert await store.insert_erasure(Erasure(
+                request_id=rid, reason=ErasureReason.INVOICE_DELIVERED, trigger_event_id=None,
+                erased_at=T0 + timedelta(hours=1), had_data=True, scope=ErasureScope.DELIVERY_EMAIL)) is True
+        async with tx() as store:
+            assert await store.load_delivery_email(rid) is None
+            final = await store.erasure(rid)
+            assert final is not None and final.scope is ErasureScope.DELIVERY_EMAIL
+            assert await store.due_delivery_holds(T0 + timedelta(days=30), 10) == []
+            assert {(e.request_id, e.scope) for e in await store.list_erasures(10)} >= {
+                (rid, ErasureScope.ALL_BUT_DELIVERY_EMAIL), (rid, ErasureScope.DELIVERY_EMAIL)}
+            # markers of both steps come back from the stream once each
+            restored = [ErasureRecord(request_id=other, reason=ErasureReason.INVOICE_ISSUED, trigger_event_id=None,
+                                      erased_at=T0, had_data=True, scope=ErasureScope.ALL_BUT_DELIVERY_EMAIL,
+                                      delivery_hold_until=T0 + timedelta(days=14)),
+                        ErasureRecord(request_id=other, reason=ErasureReason.DELIVERY_HOLD_ENDED,
+                                      trigger_event_id=None, erased_at=T0 + timedelta(days=14), had_data=True,
+                                      scope=ErasureScope.DELIVERY_EMAIL)]
+            assert await store.add_markers(restored) == 2
+            assert await store.add_markers(restored) == 0
 
     async def test_replace_data_keeps_stored_at(self, tx: Any) -> None:
         rid = uuid.uuid4()

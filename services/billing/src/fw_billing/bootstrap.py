@@ -42,7 +42,14 @@ from fw_billing.application.archive import YearDestroyed, destroy_expired_archiv
 from fw_billing.application.cancellation import cancel_invoice
 from fw_billing.application.correction import CorrectionRequest, correct_invoice
 from fw_billing.application.customers import erase_customer_account, reapply_account_erasures
-from fw_billing.application.delivery import MailSender, RetryPolicy, deliver_next, purge_failed
+from fw_billing.application.delivery import (
+    MailSender,
+    RetryPolicy,
+    deliver_next,
+    mark_delivered_by_hand,
+    purge_failed,
+    retry,
+)
 from fw_billing.application.handlers import (
     on_billing_address_provided,
     on_customer_promoted,
@@ -111,17 +118,23 @@ class Billing:
             return False
         s = self.settings
         policy = RetryPolicy(max_attempts=s.delivery_max_attempts, base_seconds=s.delivery_backoff_s,
-                             cap_seconds=s.delivery_backoff_cap_s)
+                             cap_seconds=s.delivery_backoff_cap_s, retry_window=s.delivery_retry_window)
         async with self.runtime.unit_of_work() as uow:
             return await deliver_next(SqlDeliveryStore(uow.conn, self.keys), self.sender,
-                                      self.deps.issuer, policy, now)
+                                      self.deps.issuer, policy, now, addresses=self.deps.vault,
+                                      emit=uow.emit)
 
-    async def retry_delivery(self, delivery_id: int) -> bool:
+    async def retry_delivery(self, delivery_id: int) -> None:
+        """Office: send again (raises ``DeliveryRefused``)."""
         async with self.runtime.unit_of_work() as uow:
-            done = await SqlDeliveryStore(uow.conn, self.keys).requeue(delivery_id, uow.now)
-        if done:
-            self.worker.notify()
-        return done
+            await retry(SqlDeliveryStore(uow.conn, self.keys), delivery_id, uow.now)
+        self.worker.notify()
+
+    async def mark_delivered(self, delivery_id: int) -> None:
+        """Office: handed over by hand (raises ``DeliveryRefused``)."""
+        async with self.runtime.unit_of_work() as uow:
+            await mark_delivered_by_hand(SqlDeliveryStore(uow.conn, self.keys), delivery_id, uow.now,
+                                         emit=uow.emit)
 
     async def housekeeping(self, now: datetime) -> None:
         async with self.runtime.unit_of_work() as uow:
@@ -177,6 +190,12 @@ def build(settings: Settings, *, vault: PersonalDataSource | None = None,
     holder["b"] = billing
     if issuer.example:
         log.warning("issuer settings are the shipped example data: invoices say BEISPIELDATEN")
+    if mail is None:
+        log.warning("e-mail delivery off (FW_BILLING_SMTP_HOST empty): the office sees 'SMTP ist nicht "
+                    "eingerichtet'; customers fetch invoices with their download code")
+    else:
+        log.info("e-mail delivery on", extra={"kind": "smtp", "port": settings.smtp_port,
+                                              "starttls": settings.smtp_starttls})
     if not issuer.can_issue_e_invoices:
         log.warning("no issuer VAT id, register or seller id: no EN 16931 e-invoices (BR-CO-26)")
     if issuer.phone is None:
@@ -215,8 +234,9 @@ def create_app(settings: Settings | None = None, *, vault: PersonalDataSource | 
     app.state.billing = billing
     install(app, billing.runtime, custom_messages=_MESSAGES)
     commands = http_documents.Commands(cancel=billing.cancel, retry_delivery=billing.retry_delivery,
-                                       correct=billing.correct)
+                                       mark_delivered=billing.mark_delivered, correct=billing.correct)
     # Documents first: "/invoices/{number}.pdf" must win over "/invoices/{number}".
-    app.include_router(http_documents.router(billing.views, billing.exports, commands))
+    app.include_router(http_documents.router(billing.views, billing.exports, commands,
+                                             download_ttl=billing.settings.download_ttl))
     app.include_router(http.router(billing.views, billing.erase_customer))
     return app

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -111,11 +112,26 @@ class Settings(ServiceSettings):
     smtp_timeout: float = Field(default=20.0, gt=0, le=300)
     #: Sender address; empty: the issuer's e-mail.
     smtp_from: str | None = None
-    delivery_max_attempts: int = Field(default=8, ge=1, le=100)
+    #: E-mail delivery with the shipped example issuer is refused at start (customers would get
+    #: documents marked BEISPIELDATEN from "Beispiel …"); true only on a test system.
+    allow_example_issuer: bool = False
+    #: Attempts before a delivery is given up (a server that is away is retried with back-off
+    #: for ``delivery_retry_days`` at most; a refused mailbox is given up at once).
+    delivery_max_attempts: int = Field(default=400, ge=1, le=10_000)
+    #: Retry window after the invoice; match retention's delivery hold
+    #: (``FW_RETENTION_DELIVERY_HOLD_DAYS``): the address is erased when it ends anyway.
+    delivery_retry_days: float = Field(default=14, gt=0)
+    #: The same window in seconds; overrides ``delivery_retry_days`` when set (tests, demos).
+    delivery_retry_s: float | None = Field(default=None, gt=0)
     delivery_backoff_s: float = Field(default=30.0, gt=0)
     delivery_backoff_cap_s: float = Field(default=3600.0, gt=0)
     delivery_poll_s: float = Field(default=5.0, gt=0)
-    #: A failed delivery keeps the (encrypted) address this long for a manual retry.
+    #: The customer's download code opens the request's documents until this long after the latest
+    #: of them (issue 21; the code is given once at intake, only its hash is kept).
+    download_ttl_days: float = Field(default=30, gt=0)
+    #: The same period in seconds; overrides ``download_ttl_days`` when set (tests, demos).
+    download_ttl_s: float | None = Field(default=None, gt=0)
+    #: Address copies of older delivery rows are kept this long after a final failure.
     delivery_failed_keep_days: float = Field(default=30.0, ge=0)
 
     @field_validator("tariff_version", "smtp_user", "smtp_from", "datev_consultant_number",
@@ -139,8 +155,17 @@ class Settings(ServiceSettings):
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
         check_series_distinct(self.invoice_number_format, self.cancellation_number_format)
-        self.issuer()  # refuse an incomplete issuer at start, not at the first invoice
+        issuer = self.issuer()  # refuse an incomplete issuer at start, not at the first invoice
         self.datev()  # and DATEV numbers or accounts that cannot be right
+        if self.smtp_enabled and issuer.example and not self.allow_example_issuer:
+            raise ValueError(
+                "e-mail delivery is set up (FW_BILLING_SMTP_HOST) but the issuer is still the shipped "
+                "example data: customers would receive documents marked BEISPIELDATEN from "
+                f"{issuer.name!r}. Set FW_BILLING_ISSUER_NAME, _STREET, _POSTAL_CODE, _CITY, _TAX_NUMBER "
+                "or _VAT_ID, _IBAN and _EMAIL (README of billing, 'Issuer'), or "
+                "FW_BILLING_ALLOW_EXAMPLE_ISSUER=true on a test system")
+        if self.smtp_enabled and self.smtp_user and self.smtp_password is None:
+            raise ValueError("FW_BILLING_SMTP_USER is set without FW_BILLING_SMTP_PASSWORD")
         return self
 
     def datev(self) -> DatevConfig | None:
@@ -183,6 +208,18 @@ class Settings(ServiceSettings):
             fields = ", ".join(f"{'.'.join(str(p) for p in e['loc']) or 'issuer'}: {e['msg']}"
                                for e in exc.errors())
             raise ValueError(f"issuer settings invalid: {fields}") from None
+
+    @property
+    def download_ttl(self) -> timedelta:
+        if self.download_ttl_s is not None:
+            return timedelta(seconds=self.download_ttl_s)
+        return timedelta(days=self.download_ttl_days)
+
+    @property
+    def delivery_retry_window(self) -> timedelta:
+        if self.delivery_retry_s is not None:
+            return timedelta(seconds=self.delivery_retry_s)
+        return timedelta(days=self.delivery_retry_days)
 
     @property
     def smtp_enabled(self) -> bool:

@@ -46,11 +46,14 @@ STARTED = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)  # a Tuesday morning: no surch
 
 
 class VaultStub:
-    """Answers ``vault.v1.get.billing`` from ``entries``; unknown ids get ``not_found``."""
+    """Answers ``vault.v1.get.billing`` from ``entries`` (purpose ``delivery``: from ``kept`` first,
+    like retention after the first erasure step); unknown ids get ``not_found``."""
 
     def __init__(self) -> None:
         self.entries: dict[uuid.UUID, VaultEntry] = {}
         self.erased: set[uuid.UUID] = set()
+        #: after the first erasure step: only the delivery e-mail address is left
+        self.kept: dict[uuid.UUID, str] = {}
         self.calls: list[tuple[uuid.UUID, str]] = []
 
     def store(self, request_id: uuid.UUID, *, address: bool = True, statement: bool = False,
@@ -68,8 +71,12 @@ class VaultStub:
     async def on_get(self, msg: Msg) -> None:
         req = GetRequest.model_validate_json(msg.data)
         self.calls.append((req.request_id, req.purpose))
-        if req.request_id in self.erased:
+        if req.purpose == "delivery" and req.request_id in self.kept:
+            reply = VaultReply(ok=True, delivery_email=self.kept[req.request_id])
+        elif req.request_id in self.erased:
             reply = VaultReply(ok=False, error=VaultError.ERASED, erased_at=utcnow())
+        elif req.purpose == "delivery" and req.request_id in self.entries:
+            reply = VaultReply(ok=True, delivery_email=self.entries[req.request_id].data.email)
         elif req.request_id not in self.entries:
             reply = VaultReply(ok=False, error=VaultError.NOT_FOUND)
         else:
@@ -196,12 +203,13 @@ def session_ended(seconds: int, *, promoted: bool = False, session_id: uuid.UUID
 
 
 def request_created(request_id: uuid.UUID, *, email: bool = True, address: bool = True,
-                    customer_type: CustomerType = CustomerType.BUSINESS) -> SupportRequestCreated:
-    """Intake's event for ``request_id`` (billing learns B2B/e-mail from it)."""
+                    customer_type: CustomerType = CustomerType.BUSINESS,
+                    download_sha256: str | None = None) -> SupportRequestCreated:
+    """Intake's event for ``request_id`` (billing learns B2B/e-mail and the download code's hash)."""
     return SupportRequestCreated(
         request_id=request_id, ticket="K7MQ-3XA", customer_type=customer_type,
         terms=TermsAcceptance(terms_version="2026-01", terms_sha256="a" * 64, accepted_at=STARTED),
-        has_billing_address=address, has_email=email)
+        has_billing_address=address, has_email=email, download_sha256=download_sha256)
 
 
 @pytest_asyncio.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import socket
 from collections.abc import Iterator
 from email import message_from_bytes, policy
@@ -12,6 +11,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from fw_contracts import InvoiceIssued
+from fw_contracts.events import DeliveryChannel, DeliveryFailure, InvoiceDelivered, InvoiceDeliveryFailed
 
 from .conftest import until
 
@@ -56,7 +56,7 @@ def smtp() -> Iterator[tuple[FlakySmtp, int]]:
 def smtp_settings(port: int, **more: Any) -> dict[str, Any]:
     return {"smtp_host": "127.0.0.1", "smtp_port": port, "smtp_starttls": False,
             "smtp_from": "rechnung@beispiel.example", "delivery_backoff_s": 0.1,
-            "delivery_poll_s": 0.1, **more}
+            "delivery_poll_s": 0.1, "allow_example_issuer": True, **more}
 
 
 async def delivery(harness: Any, number: str) -> Any:
@@ -74,9 +74,10 @@ async def test_fails_twice_then_sent_after_retries(harness: Any, ended: Any, cre
     await harness.publish(created(event.request_id))
     await harness.publish(event)
     (issued,) = await harness.wait_for(InvoiceIssued)
-    # Retention erases the vault entry on InvoiceIssued: the address was read before.
+    # Retention erases the vault entry on InvoiceIssued but for the delivery e-mail address.
     harness.vault.entries.pop(event.request_id)
     harness.vault.erased.add(event.request_id)
+    harness.vault.kept[event.request_id] = "max@example.org"
 
     async def sent() -> bool:
         return (await delivery(harness, issued.invoice_number))["status"] == "sent"
@@ -84,7 +85,8 @@ async def test_fails_twice_then_sent_after_retries(harness: Any, ended: Any, cre
     await until(sent, 20, "the delivery to be sent")
     row = await delivery(harness, issued.invoice_number)
     assert row["attempts"] == 3 and server.attempts == 3
-    assert row["email_enc"] is None and row["last_error_type"] == "SMTPDataError"
+    assert row["email_enc"] is None and row["last_error_type"] == "TemporaryFailure"
+    assert row["channel"] == "email" and row["request_id"] == event.request_id
     (envelope,) = server.received
     assert envelope.rcpt_tos == ["max@example.org"]
     mail = message_from_bytes(envelope.original_content, policy=policy.default)
@@ -93,13 +95,59 @@ async def test_fails_twice_then_sent_after_retries(harness: Any, ended: Any, cre
     assert attachment.get_filename() == f"{issued.invoice_number}.pdf"
     pdf = (await harness.http.get(f"/api/invoices/{issued.invoice_number}.pdf")).content
     assert attachment.get_content() == pdf  # the archived document, as issued
-    assert harness.vault.calls == [(event.request_id, "billing")]  # read once, at issue
+    # the recipient once at issue, the address at each attempt (purpose delivery)
+    assert harness.vault.calls == [(event.request_id, "billing")] + [(event.request_id, "delivery")] * 3
+    (delivered,) = await harness.wait_for(InvoiceDelivered)
+    assert (delivered.document_number, delivered.request_id, delivered.channel, delivered.attempts) == (
+        issued.invoice_number, event.request_id, DeliveryChannel.EMAIL, 3)
     listed = (await harness.http.get("/api/deliveries", params={"status": "sent"})).json()["items"]
     assert [d["document_number"] for d in listed] == [issued.invoice_number]
     assert "example.org" not in str(listed)
 
+    # the Storno goes the same way: e-mailed while the vault still keeps the address ...
+    storno = (await harness.http.post(f"/api/invoices/{issued.invoice_number}/cancel",
+                                      json={"reason_code": "wrong_amount"})).json()["cancellation_number"]
 
-async def test_refused_delivery_is_visible_as_failed_and_can_be_retried(
+    async def storno_sent() -> bool:
+        return (await delivery(harness, storno))["status"] == "sent"
+
+    await until(storno_sent, 20, "the Storno's delivery")
+    mail = message_from_bytes(server.received[-1].original_content, policy=policy.default)
+    assert mail["Subject"] == f"Ihre Stornorechnung {storno}" and server.received[-1].rcpt_tos == ["max@example.org"]
+    delivered = {e.document_number: e for e in await harness.wait_for(InvoiceDelivered, 2)}
+    assert delivered[storno].document_type == "cancellation"
+
+
+async def test_a_storno_after_the_address_is_gone_is_for_the_office_to_hand_over(
+        harness: Any, ended: Any, created: Any, smtp: tuple[FlakySmtp, int]) -> None:
+    server, port = smtp
+    server.fail = 0
+    await harness.start_vault()
+    await harness.start_instance(**smtp_settings(port))
+    event = ended(1800)
+    harness.vault.store(event.request_id)
+    await harness.publish(created(event.request_id))
+    await harness.publish(event)
+    (issued,) = await harness.wait_for(InvoiceIssued)
+    await harness.wait_for(InvoiceDelivered)
+    harness.vault.entries.pop(event.request_id)  # retention erased the address after the delivery
+    harness.vault.erased.add(event.request_id)
+    storno = (await harness.http.post(f"/api/invoices/{issued.invoice_number}/cancel",
+                                      json={"reason_code": "goodwill"})).json()["cancellation_number"]
+
+    async def storno_failed() -> bool:
+        return (await delivery(harness, storno))["status"] == "failed"
+
+    await until(storno_failed, 20, "the Storno's delivery to give up")
+    (gave_up,) = await harness.wait_for(InvoiceDeliveryFailed)
+    assert (gave_up.document_number, gave_up.document_type, gave_up.failure) == (
+        storno, "cancellation", DeliveryFailure.ADDRESS_UNAVAILABLE)
+    (item,) = (await harness.http.get("/api/deliveries", params={"status": "failed"})).json()["items"]
+    assert item["problem_de"] == "Keine E-Mail-Adresse (mehr) gespeichert" and item["can_mark_delivered"]
+    assert len(server.received) == 1  # the invoice only
+
+
+async def test_unknown_mailbox_is_given_up_in_german_and_can_be_marked_as_handed_over(
         harness: Any, ended: Any, created: Any, smtp: tuple[FlakySmtp, int]) -> None:
     server, port = smtp
     server.fail, server.code = 1, "550 5.1.1 Mailbox unbekannt"
@@ -118,19 +166,26 @@ async def test_refused_delivery_is_visible_as_failed_and_can_be_retried(
     await until(lambda: _nonempty(failed()), 20, "a failed delivery")
     (item,) = await failed()
     assert item["document_number"] == issued.invoice_number and item["attempts"] == 1
-    assert item["last_error_type"] == "SMTPDataError" and item["retryable"] is True
-    assert "example.org" not in str(item) and "Mailbox" not in str(item)
+    assert item["last_error_type"] == "MailboxUnknown" and item["problem_de"] == "Postfach existiert nicht"
+    assert item["retryable"] is False and item["can_mark_delivered"] is True
+    assert "example.org" not in str(item) and "unbekannt" not in str(item)  # never the reply text
+    (gave_up,) = await harness.wait_for(InvoiceDeliveryFailed)
+    assert (gave_up.document_number, gave_up.failure, gave_up.request_id) == (
+        issued.invoice_number, DeliveryFailure.MAILBOX_UNKNOWN, event.request_id)
     row = await delivery(harness, issued.invoice_number)
-    assert row["email_enc"] is not None and b"example.org" not in bytes(row["email_enc"])
+    assert row["email_enc"] is None  # billing keeps no copy
 
-    retry = await harness.http.post(f"/api/deliveries/{item['id']}/retry")
-    assert retry.status_code == 202
-
-    async def sent() -> bool:
-        return (await delivery(harness, issued.invoice_number))["status"] == "sent"
-
-    await until(sent, 20, "the retried delivery")
-    assert (await harness.http.post(f"/api/deliveries/{item['id']}/retry")).status_code == 409
+    refused = await harness.http.post(f"/api/deliveries/{item['id']}/retry")
+    assert refused.status_code == 409 and refused.json()["code"] == "not_retryable"
+    marked = await harness.http.post(f"/api/deliveries/{item['id']}/delivered")
+    assert marked.status_code == 200
+    (by_hand,) = await harness.wait_for(InvoiceDelivered)
+    assert by_hand.channel is DeliveryChannel.MANUAL and by_hand.document_number == issued.invoice_number
+    row = await delivery(harness, issued.invoice_number)
+    assert (row["status"], row["channel"]) == ("sent", "manual")
+    again = await harness.http.post(f"/api/deliveries/{item['id']}/delivered")
+    assert again.status_code == 409 and again.json()["code"] == "already_delivered"
+    assert (await harness.http.post("/api/deliveries/999999/delivered")).status_code == 404
 
 
 async def _nonempty(result: Any) -> bool:
@@ -151,7 +206,9 @@ async def test_unreachable_server_fails_after_max_attempts(harness: Any, ended: 
 
     await until(failed, 20, "the delivery to fail")
     row = await delivery(harness, issued.invoice_number)
-    assert row["attempts"] == 3 and row["last_error_type"] == "ConnectionRefusedError"
+    assert row["attempts"] == 3 and row["last_error_type"] == "ServerUnreachable"
+    (gave_up,) = await harness.wait_for(InvoiceDeliveryFailed)
+    assert gave_up.failure is DeliveryFailure.SERVER_UNREACHABLE and gave_up.attempts == 3
 
 
 async def test_smtp_off_records_a_visible_failure(billing: Any, ended: Any, created: Any) -> None:
@@ -163,5 +220,8 @@ async def test_smtp_off_records_a_visible_failure(billing: Any, ended: Any, crea
     await billing.settle()
     (item,) = (await billing.http.get("/api/deliveries", params={"status": "failed"})).json()["items"]
     assert item["document_number"] == issued.invoice_number and item["last_error_type"] == "SmtpDisabled"
-    assert item["retryable"] is False and billing.vault.calls == []
-    await asyncio.sleep(0)
+    assert item["problem_de"] == "SMTP ist nicht eingerichtet"
+    # not given up: the office can send it once SMTP is set up (retention's hold bounds it)
+    assert item["retryable"] is True and billing.vault.calls == []
+    assert await billing.events(InvoiceDeliveryFailed) == []
+    assert (await billing.http.post(f"/api/deliveries/{item['id']}/retry")).status_code == 202

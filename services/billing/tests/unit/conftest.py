@@ -55,7 +55,7 @@ class FakeRepository:
         self.locked: list[uuid.UUID] = []
         self.facts: dict[uuid.UUID, RequestFacts] = {}
         self.archived: dict[str, tuple[str, int, RenderedDocument]] = {}
-        self.deliveries: dict[str, tuple[str | None, str | None]] = {}
+        self.deliveries: dict[str, tuple[uuid.UUID, str | None]] = {}
         self.cancellations: dict[str, NewCancellation] = {}
         self.cancel_counters: dict[int, int] = {}
 
@@ -129,9 +129,12 @@ class FakeRepository:
         assert number not in self.archived
         self.archived[number] = (document_type, year, rendered)
 
-    async def add_delivery(self, number: str, year: int, email: str | None, at: datetime, *,
+    async def add_delivery(self, number: str, year: int, request_id: uuid.UUID, at: datetime, *,
                            failed_because: str | None = None) -> None:
-        self.deliveries[number] = (email, failed_because)
+        self.deliveries[number] = (request_id, failed_because)
+
+    async def has_delivery(self, number: str) -> bool:
+        return number in self.deliveries
 
     async def invoice_for_cancellation(self, number: str) -> StoredInvoice | None:
         i = self.invoices.get(number)

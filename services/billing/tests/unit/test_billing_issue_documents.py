@@ -66,8 +66,9 @@ async def test_full_b2b_invoice_is_archived_with_its_e_invoice(world: Any) -> No
     assert (doc_type, year) == ("invoice", 2026) and world.repo.invoices[issued.invoice_number].e_invoice
     assert rendered.xml is not None and facturx.get_facturx_xml_from_pdf(rendered.pdf)[1] == rendered.xml
     assert contains(pdf_text(rendered.pdf), "Muster GmbH")
-    # The address is read in the issuing handler, before InvoiceIssued lets retention erase it.
-    assert world.repo.deliveries[issued.invoice_number] == ("erika@example.org", None)
+    # Queued without the address: the worker reads it from the vault, which keeps it (alone)
+    # after InvoiceIssued until the delivery is over. The vault was read for the recipient only.
+    assert world.repo.deliveries[issued.invoice_number] == (event.request_id, None)
     assert world.vault.calls == [(event.request_id, "billing")]
 
 
@@ -82,19 +83,20 @@ async def test_consumer_gets_no_e_invoice_and_an_unknown_request_counts_as_busin
     assert world.repo.deliveries == {}  # no e-mail given (or not known to be given)
 
 
-async def test_small_invoice_reads_the_vault_only_for_the_e_mail_or_the_tax_case(world: Any) -> None:
-    """Without an address the recipient is not abroad: no vault read unless for the e-mail.
-    (With an address, the vault is read for the tax case: see test_billing_tax_cases.)"""
+async def test_small_invoice_queues_the_e_mail_without_reading_the_vault(world: Any) -> None:
+    """Without an address the recipient is not abroad: no vault read at all; the e-mail address
+    is read by the delivery worker. (With an address, the vault is read for the tax case: see
+    test_billing_tax_cases.)"""
     quiet, mailed, erased = ended(1800), ended(1800), ended(1800)
     world.vault.store(mailed.request_id)
     world.vault.erased.add(erased.request_id)
     a = await issue(world, quiet, email=False, address=False)
     b = await issue(world, mailed, address=False)
-    c = await issue(world, erased, address=False)  # the invoice is not held up by a missing address
-    assert [r for r, _ in world.vault.calls] == [mailed.request_id, erased.request_id]
+    c = await issue(world, erased, address=False)  # the invoice is not held up: the worker finds out
+    assert world.vault.calls == []
     assert a.invoice_number not in world.repo.deliveries
-    assert world.repo.deliveries[b.invoice_number] == ("erika@example.org", None)
-    assert world.repo.deliveries[c.invoice_number] == (None, "AddressUnavailable")
+    assert world.repo.deliveries[b.invoice_number] == (mailed.request_id, None)
+    assert world.repo.deliveries[c.invoice_number] == (erased.request_id, None)
     assert "Muster" not in pdf_text(world.repo.archived[b.invoice_number][2].pdf)
 
 
@@ -102,7 +104,7 @@ async def test_email_off_records_a_visible_failure_without_reading_the_vault(wor
     world.deps = replace(world.deps, email_enabled=False)
     event = ended(1800)
     issued = await issue(world, event, address=False)
-    assert world.repo.deliveries[issued.invoice_number] == (None, "SmtpDisabled")
+    assert world.repo.deliveries[issued.invoice_number] == (event.request_id, "SmtpDisabled")
     assert world.vault.calls == []
 
 
@@ -133,11 +135,14 @@ async def test_storno_flow(world: Any) -> None:
     with pytest.raises(InvoiceNotFound):
         await cancel_invoice("FW-2026-999999", "other", world.uow(), deps=world.deps)
     assert world.repo.cancel_counters == {2026: 1}  # refusals draw no number
+    # the Storno goes the way the invoice went (e-mail, the address from the vault)
+    assert world.repo.deliveries["FW-S-2026-000001"] == (event.request_id, None)
 
 
 async def test_storno_of_a_small_invoice_names_no_recipient(world: Any) -> None:
     issued = await issue(world, ended(1800), email=False, address=False)
     cancelled = await cancel_invoice(issued.invoice_number, "goodwill", world.uow(), deps=world.deps)
     assert cancelled.gross_total == -issued.gross_total
+    assert world.repo.deliveries == {}  # no e-mail for the invoice: none for its Storno
     rendered = world.repo.archived[cancelled.cancellation_number][2]
     assert rendered.xml is None and "Rechnungsempfänger" not in pdf_text(rendered.pdf)

@@ -78,3 +78,17 @@ def test_issuer_model_refuses_bad_formats() -> None:
     for field, bad in (("vat_id", "123"), ("tax_number", "abc"), ("bic", "XX"), ("email", "nope")):
         with pytest.raises(ValueError):
             Issuer(**{**base, field: bad})
+
+
+def test_e_mail_with_the_example_issuer_is_refused_at_start_with_a_clear_message() -> None:
+    """Customers must not receive documents from "Beispiel …" (README, 'Issuer' and 'E-mail delivery')."""
+    with pytest.raises(ValueError) as refused:
+        settings(smtp_host="mail.example.org")
+    message = str(refused.value)
+    assert "issuer is still the shipped example data" in message and "FW_BILLING_ISSUER_NAME" in message
+    assert "FW_BILLING_ALLOW_EXAMPLE_ISSUER" in message
+    assert settings(smtp_host="mail.example.org", **OWN).smtp_enabled  # the office's own issuer: fine
+    assert settings(smtp_host="mail.example.org", allow_example_issuer=True).issuer().example  # a test system
+    assert settings().issuer().example  # no e-mail: the example data only mark the documents
+    with pytest.raises(ValueError, match="SMTP_USER is set without"):
+        settings(smtp_host="mail.example.org", smtp_user="rechnung", **OWN)

@@ -7,6 +7,7 @@ retention's real vault is wired in the end-to-end tests.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -150,7 +151,10 @@ async def test_create_stores_vault_data_and_publishes_a_clean_event(fw_env: Any)
     assert put.data.phone == "+4930123456" and put.data.company == f"{MARKER} GmbH"
     # The stream got the event, without any of it.
     event = decode(msg.data, msg.subject)
-    assert event.event_type == "SupportRequestCreated" and msg.subject == "fw.intake.support_request_created.v1"
+    assert event.event_type == "SupportRequestCreated" and msg.subject == "fw.intake.support_request_created.v2"
+    # only the hash of the download code the reply gave once
+    assert event.download_sha256 == hashlib.sha256(created["download_code"].encode()).hexdigest()
+    assert created["download_code"].encode() not in msg.data
     assert str(event.request_id) == created["request_id"] and event.ticket == created["ticket"]
     assert event.has_billing_address and event.has_email and event.terms.terms_version == "2026-01"
     assert msg.headers and msg.headers[Header.MSG_ID] == str(event.event_id)

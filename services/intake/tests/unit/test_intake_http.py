@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -43,7 +45,7 @@ async def test_create_returns_ticket_and_status_url(client, store, vault) -> Non
                                                                email=" erika@example.org "))
     assert r.status_code == 201, r.text
     out = r.json()
-    assert set(out) == {"request_id", "ticket", "status_url"}
+    assert set(out) == {"request_id", "ticket", "status_url", "download_code"}
     rid = uuid.UUID(out["request_id"])
     assert out["status_url"] == f"/api/support-requests/{rid}" == r.headers["location"]
     data = vault.stored[rid]
@@ -229,3 +231,18 @@ async def test_a_vat_id_needs_the_billing_address(client, store, vault) -> None:
     assert "address_required" in _codes(r).values()
     assert "Rechnungsadresse" in r.text and "billing address" in r.text
     assert store.published == [] and vault.stored == {}
+
+
+async def test_the_download_code_is_given_once_and_only_its_hash_leaves(  # type: ignore[no-untyped-def]
+        client, store, vault, caplog) -> None:
+    caplog.set_level(logging.DEBUG)
+    first = (await client.post("/api/support-requests", json=body())).json()
+    second = (await client.post("/api/support-requests", json=body())).json()
+    code = first["download_code"]
+    assert len(code) >= 43 and code != second["download_code"]  # 32 random bytes, URL-safe base64
+    [event, _] = store.published
+    assert event.download_sha256 == hashlib.sha256(code.encode()).hexdigest()
+    assert code not in event.model_dump_json()
+    status = await client.get(first["status_url"])
+    assert code not in status.text  # not retrievable again
+    assert code not in caplog.text

@@ -26,7 +26,7 @@ from fw_retention.adapters.avv import PgAvvRegister, load_avv
 from fw_retention.adapters.crypto import EnvelopeCipher
 from fw_retention.adapters.history import billing_block_history, erasure_history
 from fw_retention.adapters.store import PgVaultStore
-from fw_retention.application.erasure import ErasureHandlers, sweep_abandoned
+from fw_retention.application.erasure import ErasureHandlers, sweep_abandoned, sweep_delivery_holds
 from fw_retention.application.avv import AvvDocument, AvvRegister, prune_requests
 from fw_retention.application.ports import Cipher, Clock, StoreFactory
 from fw_retention.application.restore import ReapplyResult, reapply_erasure_log, restore_billing_holds
@@ -98,11 +98,14 @@ class Retention:
         await self.runtime.stop()
 
     async def sweep(self) -> int:
-        """Run the deadline sweep once at the injected clock's now."""
-        return await sweep_abandoned(self.runtime.unit_of_work, self.store_for, now=self.clock(),
-                                     abandon_after=self.settings.abandon_after,
-                                     billing_hold=self.settings.billing_hold,
-                                     batch=self.settings.sweep_batch)
+        """Run the deadline sweep once at the injected clock's now: abandoned requests, then
+        kept delivery e-mail addresses whose hold ended."""
+        erased = await sweep_abandoned(self.runtime.unit_of_work, self.store_for, now=self.clock(),
+                                       abandon_after=self.settings.abandon_after,
+                                       billing_hold=self.settings.billing_hold,
+                                       batch=self.settings.sweep_batch)
+        return erased + await sweep_delivery_holds(self.runtime.unit_of_work, self.store_for,
+                                                   now=self.clock(), batch=self.settings.sweep_batch)
 
     async def prune_records(self) -> int:
         """Delete access-log rows and AVV requests past their deletion date; returns how many."""
@@ -145,10 +148,10 @@ def bootstrap(settings: RetentionSettings | None = None, *, clock: Clock = utcno
     """Wire the service; ``clock`` is used for stored_at, erased_at and the sweep."""
     settings = settings or RetentionSettings()  # type: ignore[call-arg]  # from the environment
     runtime = RetentionRuntime(SERVICE, settings, MIGRATIONS, clock=clock)
-    erasure = ErasureHandlers(store_for)
+    cipher = EnvelopeCipher(settings.master_key_bytes())
+    erasure = ErasureHandlers(store_for, cipher=cipher, delivery_hold=settings.delivery_hold)
     for name, handlers in erasure.consumers().items():
         runtime.consume(name, handlers)
-    cipher = EnvelopeCipher(settings.master_key_bytes())
     responder = VaultResponder(unit_of_work=runtime.unit_of_work, store_for=store_for,
                                cipher=cipher, clock=clock, concurrency=settings.vault_concurrency)
     runtime.responder = responder

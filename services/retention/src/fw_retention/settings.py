@@ -46,6 +46,11 @@ class RetentionSettings(ServiceSettings):
     billing_hold_days: float = Field(default=90, gt=0)
     #: The same hold in seconds; overrides ``billing_hold_days`` when set (tests, demos).
     billing_hold_s: float | None = Field(default=None, gt=0)
+    #: After an invoice, the e-mail address the customer gave for it is kept (alone) until
+    #: billing reports the delivery, and at the latest this long after the invoice (LEGAL.md L21).
+    delivery_hold_days: float = Field(default=14, gt=0)
+    #: The same hold in seconds; overrides ``delivery_hold_days`` when set (tests, demos).
+    delivery_hold_s: float | None = Field(default=None, gt=0)
     #: Re-apply the erasure log (markers from the stream, then purge) at every start, before the
     #: vault answers: a restored database backup can then never serve erased data.
     reapply_on_start: bool = True
@@ -76,6 +81,12 @@ class RetentionSettings(ServiceSettings):
         if self.billing_hold_s is not None:
             return timedelta(seconds=self.billing_hold_s)
         return timedelta(days=self.billing_hold_days)
+
+    @property
+    def delivery_hold(self) -> timedelta:
+        if self.delivery_hold_s is not None:
+            return timedelta(seconds=self.delivery_hold_s)
+        return timedelta(days=self.delivery_hold_days)
 
     def master_key_bytes(self) -> bytes:
         return decode_master_key(self.master_key.get_secret_value())

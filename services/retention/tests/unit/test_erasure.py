@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import pytest
 from fw_contracts.events import (
+    ErasureScope,
     BillingBlocked,
     ErasureReason,
     InvoiceIssued,
@@ -92,7 +93,7 @@ async def test_invoice_issued_erases_and_emits_once(uows: FakeUnitsOfWork, store
     assert await uows.run_handler(handlers.on_session_not_billed, SessionNotBilled(
         session_id=uuid.uuid4(), request_id=rid, reason=NotBilledReason.GOODWILL,
         tariff_version="2025-01", raw_seconds=10)) == []
-    assert store.s.erasures[rid].reason is ErasureReason.INVOICE_ISSUED
+    assert store.s.erasures[rid, ErasureScope.ALL].reason is ErasureReason.INVOICE_ISSUED
 
 
 @pytest.mark.parametrize(("make", "reason"), [
@@ -233,7 +234,7 @@ async def test_a_lost_claim_after_the_hold_erases_nothing_twice(
     lost = SessionNotBilled(session_id=uuid.uuid4(), request_id=rid, reason=NotBilledReason.RECIPIENT_DATA_ERASED,
                             tariff_version="2025-01", raw_seconds=3600)
     assert await uows.run_handler(handlers.on_session_not_billed, lost) == []
-    assert len(uows.outbox) == 1 and store.s.erasures[rid].reason is ErasureReason.ABANDONED
+    assert len(uows.outbox) == 1 and store.s.erasures[rid, ErasureScope.ALL].reason is ErasureReason.ABANDONED
 
 
 async def test_sweep_batch_limit(uows: FakeUnitsOfWork, store: FakeVaultStore, clock: Clock) -> None:
@@ -266,11 +267,11 @@ async def test_reapply_restores_markers_and_deletes_resurrected_rows(
     (erased_b,) = await uows.run_handler(handlers.on_invoice_issued, invoice_issued(b))
     # Restore: a's marker survived somewhere (say, a later backup of the log), b's did not.
     store.s = backup
-    store.s.erasures[a] = ErasureRecord(request_id=a, reason=ErasureReason.INVOICE_ISSUED,
+    store.s.erasures[a, ErasureScope.ALL] = ErasureRecord(request_id=a, reason=ErasureReason.INVOICE_ISSUED,
                                         trigger_event_id=None, erased_at=clock.now, had_data=True)
     result = await reapply_erasure_log(uows, store.for_conn, [erased_b])
     assert (result.markers_restored, result.requests_purged) == (1, 2)
-    assert a not in store.s.entries and b not in store.s.entries and b in store.s.erasures
+    assert a not in store.s.entries and b not in store.s.entries and b in store.erased_ids()
     assert uows.outbox.count(erased_a) == 1  # reapply emits nothing new
     again = await reapply_erasure_log(uows, store.for_conn, [erased_a, erased_b])
     assert (again.markers_restored, again.requests_purged) == (0, 0)

@@ -19,7 +19,18 @@ from fw_web.adapters.signins_file import SignInRecords
 from fw_web.adapters.users_file import load_users, verify_password
 from fw_platform.ratelimit import TokenBucket
 from fw_web.domain.users import User
-from fw_web.entrypoints import errors, office, office_documents, office_parked, ops, privacy, public, signin, technician
+from fw_web.entrypoints import (
+    download,
+    errors,
+    office,
+    office_documents,
+    office_parked,
+    ops,
+    privacy,
+    public,
+    signin,
+    technician,
+)
 from fw_web.entrypoints.web_session import CookieSettings, SessionMiddleware
 from fw_web.settings import Settings
 
@@ -71,6 +82,7 @@ def create_app(settings: Settings | None = None, *, users: dict[str, User] | Non
     app.state.login_limiter = TokenBucket(settings.login_rate_per_minute)
     app.state.global_login_limiter = TokenBucket(settings.login_global_rate_per_minute)
     app.state.signins = SignInRecords(settings.signins_path)
+    app.state.download_limiter = TokenBucket(settings.download_rate_per_minute)
     app.state.privacy_docs = settings.privacy_docs_dir or SOURCE_PRIVACY_DOCS
 
     app.add_middleware(SessionMiddleware, settings=CookieSettings(
@@ -78,6 +90,6 @@ def create_app(settings: Settings | None = None, *, users: dict[str, User] | Non
     ops.install(app, settings)
     errors.install(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (public, signin, technician, office, office_documents, privacy, office_parked):
+    for module in (public, download, signin, technician, office, office_documents, privacy, office_parked):
         app.include_router(module.build_router())
     return app

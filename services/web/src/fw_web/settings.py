@@ -54,6 +54,9 @@ class Settings(BaseSettings):
 
     #: Public form submissions per minute and client address (token bucket, in memory).
     form_rate_per_minute: int = Field(default=10, ge=1, le=100_000)
+    #: Invoice download attempts (page and PDF) per minute and client address: a wrong code costs
+    #: as much as a right one, so codes cannot be tried out (they have 256 bits anyway).
+    download_rate_per_minute: int = Field(default=10, ge=1, le=100_000)
     #: Sign-in attempts per minute and client address.
     login_rate_per_minute: int = Field(default=10, ge=1, le=100_000)
     #: Seconds a failed sign-in waits before answering (slows guessing).

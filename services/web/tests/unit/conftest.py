@@ -8,7 +8,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import pytest
@@ -41,9 +41,16 @@ CUSTOMER = {
 }
 
 
+#: The download code the fake intake gives (43 URL-safe characters, like secrets.token_urlsafe(32)).
+DOWNLOAD_CODE = "Zk3v9Qx2LmN8pR4sT6uW1yA5cE7gI0kO3qS5uX8zB2d"
+
+
 @dataclass
 class FakeServices:
     """Answers like the four services; tests change the fields to steer it."""
+
+    #: the code intake gives at POST /api/support-requests
+    download_code: ClassVar[str] = DOWNLOAD_CODE
 
     queue: list[dict[str, Any]] = field(default_factory=list)
     created: list[dict[str, Any]] = field(default_factory=list)
@@ -65,6 +72,10 @@ class FakeServices:
     request_status: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: retention's GET /api/pending-erasures (None: the default single row)
     pending: list[dict[str, Any]] | None = None
+    #: billing's download codes: code -> the documents it opens (absent: 404)
+    downloads: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    #: deliveries marked as handed over by hand
+    marked: list[int] = field(default_factory=list)
     down: set[str] = field(default_factory=set)
     seen: list[httpx.Request] = field(default_factory=list)
     #: each service's GET /api/parked-messages items by service (empty list when absent)
@@ -93,7 +104,8 @@ class FakeServices:
             self.created.append(body)
             if self.intake_reply:
                 return httpx.Response(self.intake_reply[0], json=self.intake_reply[1])
-            return httpx.Response(201, json={"request_id": str(uuid.uuid4()), "ticket": "K7MQ-3XA", "status_url": "/x"})
+            return httpx.Response(201, json={"request_id": str(uuid.uuid4()), "ticket": "K7MQ-3XA", "status_url": "/x",
+                                             "download_code": DOWNLOAD_CODE})
         return httpx.Response(404, json={})
 
     def session(self, request: httpx.Request, method: str, path: str) -> httpx.Response:
@@ -177,7 +189,27 @@ class FakeServices:
                         "vat_total": "-6.46", "gross_total": "-40.46", "currency": "EUR", "e_invoice": False})
             return httpx.Response(404, json={"code": "cancellation_not_found", "message_de": "x", "message_en": "x"})
         if path == "/api/deliveries" and self.deliveries is not None:
-            return httpx.Response(200, json={"items": self.deliveries, "limit": 100, "offset": 0})
+            status = request.url.params.get("status")
+            items = [d for d in self.deliveries if status is None or d.get("status", "failed") == status]
+            return httpx.Response(200, json={"items": items, "limit": 100, "offset": 0})
+        m = re.fullmatch(r"/api/deliveries/(\d+)/delivered", path)
+        if m and self.deliveries is not None:
+            self.marked.append(int(m.group(1)))
+            return httpx.Response(200, json={"id": int(m.group(1)), "status": "sent", "channel": "manual"})
+        if method == "POST" and path in ("/api/downloads", "/api/downloads/document"):
+            body = json.loads(request.content)
+            docs = self.downloads.get(body["code"])
+            refused = httpx.Response(404, json={
+                "code": "download_not_found", "message_en": "x",
+                "message_de": "Zu diesem Code gibt es nichts (mehr) zum Herunterladen."})
+            if docs is None:
+                return refused
+            if path == "/api/downloads":
+                return httpx.Response(200, json={"documents": docs, "expires_at": "2026-06-04T10:00:00Z"})
+            if body["number"] not in {d["number"] for d in docs}:
+                return refused
+            return httpx.Response(200, content=b"%PDF-1.7 " + body["number"].encode(),
+                                  headers={"content-type": "application/pdf"})
         m = re.fullmatch(r"/api/deliveries/(\d+)/retry", path)
         if m and self.deliveries is not None:
             self.retried.append(int(m.group(1)))
@@ -227,8 +259,15 @@ class FakeServices:
         if m and m.group(1) in self.request_status:
             return httpx.Response(200, json=self.request_status[m.group(1)])
         if path == "/api/erasures":
-            return httpx.Response(200, json=[{"request_id": str(uuid.UUID(int=4)), "reason": "invoice_issued",
-                                              "erased_at": "2026-05-04T10:00:01Z", "trigger_event_id": None, "had_data": True}])
+            return httpx.Response(200, json=[
+                {"request_id": str(uuid.UUID(int=5)), "reason": "invoice_delivered",
+                 "erased_at": "2026-05-04T10:07:00Z", "trigger_event_id": None, "had_data": True,
+                 "scope": "delivery_email", "delivery_hold_until": None},
+                {"request_id": str(uuid.UUID(int=5)), "reason": "invoice_issued", "erased_at": "2026-05-04T10:00:02Z",
+                 "trigger_event_id": None, "had_data": True, "scope": "all_but_delivery_email",
+                 "delivery_hold_until": "2026-05-18T10:00:00Z"},
+                {"request_id": str(uuid.UUID(int=4)), "reason": "invoice_issued",
+                 "erased_at": "2026-05-04T10:00:01Z", "trigger_event_id": None, "had_data": True}])
         if path == "/api/avv" and self.avv is not None:
             return httpx.Response(200, content=self.avv, headers={
                 "content-type": "text/html; charset=utf-8", "content-disposition": 'inline; filename="avv-2026-01.html"'})

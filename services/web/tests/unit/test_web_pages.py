@@ -207,6 +207,9 @@ async def test_privacy_page_shows_ids_and_deadlines_only(web, tmp_path) -> None:
     assert page.status_code == 200
     assert str(uuid.UUID(int=3)) in page.text and "15.05.2026" in page.text  # pending with deadline
     assert str(uuid.UUID(int=4)) in page.text and "Rechnung erstellt" in page.text
+    # the two steps of an invoice e-mailed to the customer, in words
+    assert "alle Daten bis auf die E-Mail-Adresse für die Rechnung" in page.text
+    assert "Rechnung zugestellt" in page.text and "E-Mail-Adresse spätestens gelöscht am 18.05.2026" in page.text
     assert "art30.html" in page.text and "keine Liste der AVV-Anfragen" in page.text
     doc = await client.get("/datenschutz/verzeichnis/art30.html")
     assert doc.status_code == 200 and "Verzeichnis" in doc.text and "script-src" not in doc.headers["content-security-policy"]
@@ -238,10 +241,25 @@ def test_error_summary_follows_the_page_order() -> None:
 
 
 async def test_office_cancellation_deliveries_and_export(web) -> None:
-    web.services.deliveries = [{"id": 3, "document_number": "FW-2026-000001", "status": "failed", "attempts": 2,
-                                "last_error_type": "SmtpRefused", "created_at": "2026-05-04T10:00:00Z",
-                                "last_attempt_at": "2026-05-04T10:05:00Z", "next_attempt_at": None, "sent_at": None,
-                                "retryable": True}]
+    web.services.deliveries = [{"id": 3, "document_number": "FW-2026-000001", "status": "failed", "attempts": 0,
+                                "last_error_type": "SmtpDisabled", "problem_de": "SMTP ist nicht eingerichtet",
+                                "created_at": "2026-05-04T10:00:00Z", "last_attempt_at": None,
+                                "next_attempt_at": None, "sent_at": None, "retryable": True,
+                                "can_mark_delivered": True},
+                               {"id": 4, "document_number": "FW-2026-000002", "status": "failed", "attempts": 1,
+                                "last_error_type": "MailboxUnknown", "problem_de": "Postfach existiert nicht",
+                                "created_at": "2026-05-04T10:00:00Z", "last_attempt_at": "2026-05-04T10:05:00Z",
+                                "next_attempt_at": None, "sent_at": None, "retryable": False,
+                                "can_mark_delivered": True},
+                               {"id": 5, "document_number": "FW-2026-000003", "status": "pending", "attempts": 4,
+                                "last_error_type": "ServerUnreachable", "problem_de": "Server nicht erreichbar",
+                                "created_at": "2026-05-04T10:00:00Z", "last_attempt_at": "2026-05-04T10:05:00Z",
+                                "next_attempt_at": "2026-05-04T10:06:00Z", "sent_at": None, "retryable": False,
+                                "can_mark_delivered": True},
+                               {"id": 6, "document_number": "FW-2026-000004", "status": "pending", "attempts": 0,
+                                "last_error_type": None, "problem_de": None, "created_at": "2026-05-04T10:00:00Z",
+                                "last_attempt_at": None, "next_attempt_at": "2026-05-04T10:00:00Z", "sent_at": None,
+                                "retryable": False, "can_mark_delivered": True}]
     await web.sign_in("buero")
     page = await web.client.get("/buero/rechnungen/FW-2026-000001")
     token = web.csrf_of(page.text)
@@ -261,9 +279,18 @@ async def test_office_cancellation_deliveries_and_export(web) -> None:
     assert search.status_code == 303 and search.headers["location"] == "/buero/stornos/FW-S-2026-000001"
 
     deliveries = await web.client.get("/buero/zustellungen")
-    assert "SmtpRefused" in deliveries.text and "Erneut senden" in deliveries.text
+    text = deliveries.text
+    # the office's language, never a code; a delivery just queued without a problem is not listed
+    for german in ("SMTP ist nicht eingerichtet", "Postfach existiert nicht", "Server nicht erreichbar"):
+        assert german in text
+    assert "SmtpDisabled" not in text and "MailboxUnknown" not in text and "FW-2026-000004" not in text
+    assert text.count("Erneut senden") == 1 and text.count("Als zugestellt markieren") == 3
+    assert "Adresse bereits gelöscht" not in text
     await web.client.post("/buero/zustellungen/3/wiederholen", data={"csrf_token": token})
     assert web.services.retried == [3]
+    marked = await web.client.post("/buero/zustellungen/4/zugestellt", data={"csrf_token": token})
+    assert marked.status_code == 303 and web.services.marked == [4]
+    assert "Als zugestellt vermerkt" in (await web.client.get(marked.headers["location"])).text
 
     export = await web.client.get("/buero/export/rechnungen.csv?von=2026-05-01&bis=2026-05-31")
     assert export.status_code == 200 and export.headers["content-disposition"].endswith('rechnungen_20260501_20260531.csv"')

@@ -43,9 +43,18 @@ class TermsAcceptance(BaseModel):
 
 # ---------------------------------------------------------------- intake
 class SupportRequestCreated(Event):
+    """A new support request.
+
+    v2: ``download_sha256``, the SHA-256 (hex) of the random download code (≥ 256 bits,
+    ``secrets.token_urlsafe(32)``) intake gave the customer once, for fetching the invoice
+    without any personal data (issue 21). Only the hash travels; billing checks a code against
+    it. A v1 event is upcast with ``None`` (no download code).
+    """
+
     producer = "intake"
+    version = 2
     event_type: Literal["SupportRequestCreated"] = "SupportRequestCreated"
-    schema_version: Literal[1] = 1
+    schema_version: Literal[2] = 2
 
     request_id: uuid.UUID
     ticket: TicketCode
@@ -53,6 +62,7 @@ class SupportRequestCreated(Event):
     terms: TermsAcceptance
     has_billing_address: bool = False
     has_email: bool = False
+    download_sha256: Sha256Hex | None = None
 
 
 class WithdrawalReason(StrEnum):
@@ -307,6 +317,61 @@ class BillingBlocked(Event):
     reason: BlockReason = BlockReason.BILLING_ADDRESS_MISSING
 
 
+DocumentNumber = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9-]{2,31}$")]
+
+
+class DeliveryChannel(StrEnum):
+    EMAIL = "email"
+    #: Handed over another way (printed, in person); recorded by the office.
+    MANUAL = "manual"
+
+
+class DeliveryFailure(StrEnum):
+    """Why an e-mail delivery was given up: a code, never a server's message (it may quote the
+    address). The office reads it in German (``fw_billing.domain.delivery_texts``)."""
+
+    SMTP_DISABLED = "smtp_disabled"            # no SMTP server configured
+    MAILBOX_UNKNOWN = "mailbox_unknown"        # 550 & co.: the recipient does not exist
+    REJECTED = "rejected"                      # another permanent 5xx refusal
+    SERVER_UNREACHABLE = "server_unreachable"  # connection refused, timeouts, DNS
+    TEMPORARY_FAILURE = "temporary_failure"    # 4xx until the retries ran out
+    LOGIN_FAILED = "login_failed"              # SMTP authentication refused
+    TLS_FAILED = "tls_failed"
+    ADDRESS_UNAVAILABLE = "address_unavailable"  # no e-mail address (any more) in the vault
+    OTHER = "other"
+
+
+class InvoiceDelivered(Event):
+    """A document (invoice or Storno) reached the customer (§14 Abs. 1 UStG: "übermittelt")."""
+
+    producer = "billing"
+    event_type: Literal["InvoiceDelivered"] = "InvoiceDelivered"
+    schema_version: Literal[1] = 1
+
+    document_number: DocumentNumber
+    document_type: Literal["invoice", "cancellation"]
+    request_id: uuid.UUID
+    channel: DeliveryChannel
+    delivered_at: AwareDatetime
+    #: E-mail attempts it took (0 for a manual hand-over without an attempt).
+    attempts: int = Field(ge=0)
+
+
+class InvoiceDeliveryFailed(Event):
+    """The e-mail delivery of a document was given up (after its retries, or at once)."""
+
+    producer = "billing"
+    event_type: Literal["InvoiceDeliveryFailed"] = "InvoiceDeliveryFailed"
+    schema_version: Literal[1] = 1
+
+    document_number: DocumentNumber
+    document_type: Literal["invoice", "cancellation"]
+    request_id: uuid.UUID
+    failure: DeliveryFailure
+    failed_at: AwareDatetime
+    attempts: int = Field(ge=0)
+
+
 class CustomerAccountCreated(Event):
     producer = "billing"
     event_type: Literal["CustomerAccountCreated"] = "CustomerAccountCreated"
@@ -348,12 +413,38 @@ class ErasureReason(StrEnum):
     NOT_BILLED = "not_billed"
     WITHDRAWN = "withdrawn"
     ABANDONED = "abandoned"
+    #: (v2) The second step after an invoice: the e-mail address kept for its delivery goes when
+    #: the delivery succeeded, was given up, or at the latest when the delivery hold ended.
+    INVOICE_DELIVERED = "invoice_delivered"
+    INVOICE_DELIVERY_FAILED = "invoice_delivery_failed"
+    DELIVERY_HOLD_ENDED = "delivery_hold_ended"
+
+
+class ErasureScope(StrEnum):
+    """(v2) Which of the request's personal data an erasure removed."""
+
+    #: Everything (every v1 erasure was this).
+    ALL = "all"
+    #: Everything except the e-mail address the customer gave for the invoice (LEGAL.md L21):
+    #: company, name, phone, address and statement are gone; the address goes in a second step.
+    ALL_BUT_DELIVERY_EMAIL = "all_but_delivery_email"
+    #: The second step: the e-mail address kept for the delivery (nothing is left afterwards).
+    DELIVERY_EMAIL = "delivery_email"
 
 
 class PersonalDataErased(Event):
+    """Retention erased (some of) a request's personal data.
+
+    v2: ``scope`` says what was erased (a v1 event always erased everything: upcast to
+    ``all``), ``reason`` may be one of the delivery reasons of the second step, and
+    ``delivery_hold_until`` (only with ``all_but_delivery_email``) is when the kept e-mail
+    address is erased at the latest.
+    """
+
     producer = "retention"
+    version = 2
     event_type: Literal["PersonalDataErased"] = "PersonalDataErased"
-    schema_version: Literal[1] = 1
+    schema_version: Literal[2] = 2
 
     request_id: uuid.UUID
     reason: ErasureReason
@@ -361,6 +452,8 @@ class PersonalDataErased(Event):
     erased_at: AwareDatetime
     #: False when there was nothing to erase (e.g. the vault entry never existed).
     had_data: bool = True
+    scope: ErasureScope = ErasureScope.ALL
+    delivery_hold_until: AwareDatetime | None = None
 
 
 # ---------------------------------------------------------------- audit

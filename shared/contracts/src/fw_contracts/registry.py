@@ -24,6 +24,8 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     ev.InvoiceCancelled,
     ev.SessionNotBilled,
     ev.BillingBlocked,
+    ev.InvoiceDelivered,
+    ev.InvoiceDeliveryFailed,
     ev.CustomerAccountCreated,
     ev.CustomerAccountErased,
     ev.PersonalDataErased,
@@ -52,6 +54,22 @@ def _billing_blocked_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
 
 
 UPCASTERS[("BillingBlocked", 1)] = _billing_blocked_v1_to_v2
+
+
+def _personal_data_erased_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """A v1 erasure always erased everything: scope ``all``, no delivery hold."""
+    return {**data, "schema_version": 2, "scope": "all", "delivery_hold_until": None}
+
+
+UPCASTERS[("PersonalDataErased", 1)] = _personal_data_erased_v1_to_v2
+
+
+def _support_request_created_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """A v1 request had no download code."""
+    return {**data, "schema_version": 2, "download_sha256": None}
+
+
+UPCASTERS[("SupportRequestCreated", 1)] = _support_request_created_v1_to_v2
 
 
 class UndecodableEvent(Exception):

@@ -73,7 +73,7 @@ class PutRequest(_Frozen):
 
 #: Why a caller reads a request's data (purpose limitation). Each caller is bound to its own
 #: purposes by the vault: session to ``queue``, billing to ``billing`` and ``customer_account``.
-Purpose = Literal["queue", "billing", "customer_account", "data_subject_access"]
+Purpose = Literal["queue", "billing", "customer_account", "data_subject_access", "delivery"]
 
 
 class GetRequest(_Frozen):
@@ -129,3 +129,6 @@ class VaultReply(_Frozen):
     entry: VaultEntry | None = None
     #: Set when error == erased.
     erased_at: AwareDatetime | None = None
+    #: Only on a successful get for purpose ``delivery``: the address the invoice is e-mailed to
+    #: (None: the customer gave none).
+    delivery_email: EmailStr | None = None

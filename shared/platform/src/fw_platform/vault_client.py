@@ -77,6 +77,13 @@ class VaultClient:
         assert reply.entry is not None
         return reply.entry
 
+    async def delivery_email(self, request_id: uuid.UUID) -> str | None:
+        """The e-mail address the invoice of ``request_id`` is delivered to (None: none given);
+        kept by the vault after the first erasure step until the delivery is done."""
+        reply = await self._call(
+            VaultSubject.GET, GetRequest(request_id=request_id, purpose="delivery").model_dump_json().encode())
+        return str(reply.delivery_email) if reply.delivery_email is not None else None
+
     async def add_statement(self, request_id: uuid.UUID, statement: PromotionStatement) -> None:
         await self._call(
             VaultSubject.ADD_STATEMENT,

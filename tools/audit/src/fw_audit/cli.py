@@ -138,7 +138,7 @@ def replay(nats_url: NatsUrl = "nats://127.0.0.1:4222", user: User = None, passw
 
 def _options(max_erasure_delay: str, abandon_after: str, abandon_slack: str, public_key: list[str] | None,
              reference: Path | None, tariff_dir: Path | None, database_url: str | None = None,
-             billing_hold: str = "90d") -> VerifyOptions:
+             billing_hold: str = "90d", delivery_hold: str = "14d") -> VerifyOptions:
     repricer, note = billing_repricer(str(tariff_dir) if tariff_dir else None)
     try:
         trusted = frozenset(read_public_key(k) for k in public_key or [])
@@ -148,6 +148,7 @@ def _options(max_erasure_delay: str, abandon_after: str, abandon_slack: str, pub
     options = VerifyOptions(max_erasure_delay=parse_duration(max_erasure_delay),
                             abandon_after=parse_duration(abandon_after), abandon_slack=parse_duration(abandon_slack),
                             billing_hold=parse_duration(billing_hold),
+                            delivery_hold=parse_duration(delivery_hold),
                             trusted_keys=trusted,
                             repricer=repricer, repricer_note=note, database_url=database_url or None)
     if reference is not None:
@@ -196,6 +197,9 @@ AbandonSlack = Annotated[str, typer.Option("--abandon-slack", help="allowed late
 BillingHold = Annotated[str, typer.Option("--billing-hold", help="retention's billing hold: a request billing "
                                                                  "waits on (BillingBlocked) is erased at the latest "
                                                                  "this long after the first block")]
+DeliveryHold = Annotated[str, typer.Option("--delivery-hold", help="retention's delivery hold: an e-mail "
+                                                                   "address kept for an invoice's delivery is "
+                                                                   "erased at the latest this long after the invoice")]
 PublicKey = Annotated[list[str] | None, typer.Option("--public-key", help="trusted key (hex, KEY_FILE.pub or PEM "
                                                                            "public key), repeatable: checkpoints "
                                                                            "and, with --bundle, the manifest's "
@@ -214,13 +218,13 @@ def verify(nats_url: NatsUrl = "nats://127.0.0.1:4222", user: User = None, passw
            stream: Stream = STREAM_NAME, subjects: Subjects = None, reader: Reader = "direct",
            bundle: BundleOpt = None, until: UntilOpt = None, as_of: AsOf = None,
            max_erasure_delay: MaxDelay = "60s", abandon_after: AbandonAfter = "14d", abandon_slack: AbandonSlack = "1h",
-           billing_hold: BillingHold = "90d",
+           billing_hold: BillingHold = "90d", delivery_hold: DeliveryHold = "14d",
            public_key: PublicKey = None, reference: Reference = None, tariff_dir: TariffDir = None,
            database_url: DatabaseUrl = None, json_out: JsonOut = False) -> None:
     """Run every check; exit 0 only when all pass (1 a failure, 3 a check skipped)."""
     conn = _conn(nats_url, user, password, stream, subjects, reader)
     options = _options(max_erasure_delay, abandon_after, abandon_slack, public_key, reference, tariff_dir,
-                       database_url, billing_hold)
+                       database_url, billing_hold, delivery_hold)
     report = _verify(conn, bundle, until, as_of, options, not json_out, tariff_dir)
     if json_out:
         sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
@@ -235,13 +239,13 @@ def report(html: Annotated[Path, typer.Option("--html", help="write the HTML rep
            stream: Stream = STREAM_NAME, subjects: Subjects = None, reader: Reader = "direct",
            bundle: BundleOpt = None, until: UntilOpt = None, as_of: AsOf = None,
            max_erasure_delay: MaxDelay = "60s", abandon_after: AbandonAfter = "14d", abandon_slack: AbandonSlack = "1h",
-           billing_hold: BillingHold = "90d",
+           billing_hold: BillingHold = "90d", delivery_hold: DeliveryHold = "14d",
            public_key: PublicKey = None, reference: Reference = None, tariff_dir: TariffDir = None,
            database_url: DatabaseUrl = None) -> None:
     """Verify and write a self-contained HTML report (exit code as for verify)."""
     conn = _conn(nats_url, user, password, stream, subjects, reader)
     options = _options(max_erasure_delay, abandon_after, abandon_slack, public_key, reference, tariff_dir,
-                       database_url, billing_hold)
+                       database_url, billing_hold, delivery_hold)
     result = _verify(conn, bundle, until, as_of, options, True, tariff_dir)
     html.write_text(render_html(result), encoding="utf-8")
     skipped = ", ".join(result.skipped_checks)

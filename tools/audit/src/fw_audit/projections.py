@@ -12,7 +12,7 @@ session.sessions            session_id              request_id, ended?, duration
 billing.invoices            number                  session_id, gross_total
 billing.cancellations       number                  invoice_number
 billing.customer_accounts   request_id              customer_number, closed? (CustomerAccountErased)
-retention.erasures          request_id              reason
+retention.erasures          request_id/scope        reason
 ==========================  ======================  ==========================================
 
 :func:`read_live` then reads the same columns with asyncpg (ids, statuses and amounts only: no
@@ -68,7 +68,8 @@ QUERIES: dict[str, str] = {
     # closed_at IS NOT NULL, never a personal column: an erased account keeps its row and number
     "billing.customer_accounts": ("SELECT request_id::text, customer_number, closed_at IS NOT NULL"
                                   " FROM billing.customer_accounts"),
-    "retention.erasures": "SELECT request_id::text, reason FROM retention.erasures",
+    # one row per erasure step (scope all, or all_but_delivery_email then delivery_email)
+    "retention.erasures": "SELECT request_id::text || '/' || scope, reason FROM retention.erasures",
 }
 
 #: Intake's status order (``fw_intake.domain.request._RANK``): statuses only move up, so the
@@ -174,8 +175,8 @@ class ProjectionsCheck:
             # the account stays (closed); its number is unchanged
             self._accounts[str(e.request_id)] = (e.customer_number, "true")
         elif isinstance(e, PersonalDataErased):
-            # retention keeps the first erasure of a request (its primary key)
-            self._erasures.setdefault(str(e.request_id), (e.reason.value,))
+            # retention keeps the first erasure of each step of a request (its primary key)
+            self._erasures.setdefault(f"{e.request_id}/{e.scope.value}", (e.reason.value,))
 
     def _raise_status(self, e: SessionStarted | SupportRequestWithdrawn | PersonalDataErased) -> None:
         current = self._intake.get(e.request_id)

@@ -151,6 +151,42 @@ class History:
         out["erased"] = self.add(self._erase(req, ev.ErasureReason.INVOICE_ISSUED, at + ERASURE_DELAY, inv))
         return out
 
+    def invoiced_by_email(self, created: datetime, *, outcome: str | None = "delivered",
+                          outcome_after: timedelta = timedelta(minutes=5),
+                          second_after: timedelta = ERASURE_DELAY,
+                          delivery_hold: timedelta = timedelta(days=14)) -> dict[str, Event]:
+        """An invoice to be e-mailed: the first erasure step keeps the address, the delivery's
+        outcome (``delivered``/``failed``; None: none, the hold ends) erases it."""
+        out = self.invoiced(created)
+        first = out["erased"]
+        inv = out["invoice"]
+        assert isinstance(first, ev.PersonalDataErased) and isinstance(inv, ev.InvoiceIssued)
+        kept = first.model_copy(update={"scope": ev.ErasureScope.ALL_BUT_DELIVERY_EMAIL,
+                                        "delivery_hold_until": inv.occurred_at + delivery_hold})
+        self.replace(first, kept)
+        out["erased"] = kept
+        req = out["created"]
+        assert isinstance(req, ev.SupportRequestCreated)
+        trigger: Event | None = None
+        if outcome is not None:
+            at = inv.occurred_at + outcome_after
+            common = {"document_number": inv.invoice_number, "document_type": "invoice",
+                      "request_id": req.request_id, "attempts": 1, "occurred_at": at}
+            trigger = self.add(ev.InvoiceDelivered(**inv.caused(channel=ev.DeliveryChannel.EMAIL, delivered_at=at,
+                                                                **common)) if outcome == "delivered"
+                               else ev.InvoiceDeliveryFailed(**inv.caused(failure=ev.DeliveryFailure.MAILBOX_UNKNOWN,
+                                                                          failed_at=at, **common)))
+            out["outcome"] = trigger
+            at = at + second_after
+            reason = (ev.ErasureReason.INVOICE_DELIVERED if outcome == "delivered"
+                      else ev.ErasureReason.INVOICE_DELIVERY_FAILED)
+        else:
+            at = inv.occurred_at + delivery_hold + second_after
+            reason = ev.ErasureReason.DELIVERY_HOLD_ENDED
+        second = self._erase(req, reason, at, trigger)
+        out["erased_email"] = self.add(second.model_copy(update={"scope": ev.ErasureScope.DELIVERY_EMAIL}))
+        return out
+
     def not_billed(self, created: datetime, seconds: int = 60) -> dict[str, Event]:
         """A session below the free threshold: not billed, erased."""
         req = self.add(self._created(created))

@@ -80,6 +80,9 @@ class VerifyOptions:
     #: Retention's billing hold (``FW_RETENTION_BILLING_HOLD_DAYS``): a request billing waits on
     #: is erased at the latest this long after its first BillingBlocked (plus the slack).
     billing_hold: timedelta = timedelta(days=90)
+    #: Retention's delivery hold (``FW_RETENTION_DELIVERY_HOLD_DAYS``): an e-mail address kept for
+    #: an invoice's delivery is erased at the latest this long after the invoice (plus the slack).
+    delivery_hold: timedelta = timedelta(days=14)
     trusted_keys: frozenset[str] = frozenset()
     repricer: Repricer | None = None
     repricer_note: str = ""
@@ -99,7 +102,8 @@ class Verifier:
         self.options = options
         self.replay = Replay(stream)
         self.erasure = ErasureCheck(max_delay=options.max_erasure_delay, abandon_after=options.abandon_after,
-                                    abandon_slack=options.abandon_slack, billing_hold=options.billing_hold)
+                                    abandon_slack=options.abandon_slack, billing_hold=options.billing_hold,
+                                    delivery_hold=options.delivery_hold)
         self.numbering = NumberingCheck()
         self.totals = TotalsCheck(options.repricer, options.repricer_note)
         self.pii = PersonalDataCheck()

@@ -83,7 +83,8 @@ ACTIVITIES: tuple[ProcessingActivity, ...] = (
 
 # ------------------------------------------------------------------ deletion rules used twice
 _VAULT_RULE = DeletionRule(
-    "LK 0.2", "Rechnung ausgestellt (InvoiceIssued), Sitzung ohne Abrechnung (SessionNotBilled), Anfrage "
+    "LK 0.2", "Rechnung ausgestellt (InvoiceIssued; bis auf eine für den Rechnungsversand angegebene "
+    "E-Mail-Adresse, die nach LK 0.5 gelöscht wird), Sitzung ohne Abrechnung (SessionNotBilled), Anfrage "
     "zurückgezogen (SupportRequestWithdrawn); spätestens 14 Tage nach Speicherung (LK 1.1, Suchlauf). "
     "Wartet die Abrechnung auf eine Rechnungsanschrift, die in der Anfrage fehlt (BillingBlocked: eine "
     "Rechnung nach § 14 UStG über 250 EUR brutto braucht sie), oder konnte die Rechnung nicht erstellt "
@@ -178,14 +179,49 @@ ENTRIES: tuple[RetentionEntry, ...] = (
         places=(Place("billing", "invoice_archive", "pdf_enc"), Place("billing", "invoice_archive", "xml_enc")),
         encrypted_at_rest=True),
     RetentionEntry(
-        "E-DELIVERY", "E-Mail-Adresse für den Rechnungsversand", "VT-03", "Kontaktdaten", ("E-Mail-Adresse",),
+        "E-DELIVERY-EMAIL", "E-Mail-Adresse für den Rechnungsversand (nach der Rechnung)", "VT-03", "Kontaktdaten",
+        ("E-Mail-Adresse",), (CALLERS,),
+        "Zustellung der Rechnung auf Wunsch des Kunden: die Rechnung ist erst mit der Übermittlung "
+        "ausgestellt (§ 14 Abs. 1 UStG; LEGAL.md L21)", (ART6B,),
+        (INTERNAL_OFFICE, "E-Mail-Dienstleister des Büros [falls eingesetzt]"),
+        DeletionRule("LK 0.5", "Zustellung erfolgt (InvoiceDelivered, auch „als zugestellt markiert“) oder "
+                     "aufgegeben (InvoiceDeliveryFailed: Postfach unbekannt, Adresse fehlt, Wiederholungen "
+                     "erschöpft); spätestens mit Ende der Zustellfrist (FW_RETENTION_DELIVERY_HOLD_DAYS, "
+                     "Standard 14 Tage nach der Rechnung, Suchlauf), was auch immer geschah",
+                     "unverzüglich nach Zustellung oder Aufgabe; spätestens 14 Tage nach der Rechnung",
+                     "Beim Löschen auf InvoiceIssued (LK 0.2) wird nur die E-Mail-Adresse unter dem Schlüssel "
+                     "der Anfrage in eine eigene Zeile umverschlüsselt (PersonalDataErased scope "
+                     "all_but_delivery_email mit delivery_hold_until); der zweite Schritt löscht Zeile und "
+                     "Schlüssel (PersonalDataErased scope delivery_email, Grund invoice_delivered, "
+                     "invoice_delivery_failed oder delivery_hold_ended). Die Abrechnung liest die Adresse bei "
+                     "jedem Versuch aus dem Datentresor (Zweck delivery) und hält keine Kopie. Ohne "
+                     "E-Mail-Adresse ändert sich nichts (LK 0.2 löscht alles). Die Rechnung bleibt über den "
+                     "Abruf-Link des Kunden erreichbar, ohne dass Kontaktdaten aufbewahrt werden",
+                     ("services/retention/src/fw_retention/application/erasure.py",
+                      "services/retention/src/fw_retention/domain/rules.py",
+                      "services/billing/src/fw_billing/application/delivery.py",
+                      "tests/e2e/test_delivery_erasure.py")),
+        ("T-VAULT-ENC", "T-ERASURE", "T-RESTORE", "T-ACCESS-LOG"),
+        places=(Place("retention", "vault_delivery_emails", "ciphertext"),), encrypted_at_rest=True,
+        notes=("Das Büro sieht Zustellfehler in Klartext („SMTP ist nicht eingerichtet“, „Postfach existiert "
+               "nicht“, „Server nicht erreichbar“), nie die Adresse; ein Server, der nicht erreichbar ist, "
+               "wird bis zum Ende der Zustellfrist mit wachsendem Abstand erneut versucht. Das Prüfwerkzeug "
+               "kennt die Frist (fernwartung audit verify --delivery-hold) und misst beide Schritte ab ihrem "
+               "eigenen Auslöser.",)),
+    RetentionEntry(
+        "E-DELIVERY", "E-Mail-Adresse in älteren Versandaufträgen der Abrechnung", "VT-03", "Kontaktdaten",
+        ("E-Mail-Adresse",),
         (CALLERS,), "Versand der Rechnung auf Wunsch des Kunden", (ART6B,),
         (INTERNAL_OFFICE, "E-Mail-Dienstleister des Büros [falls eingesetzt]"),
-        DeletionRule("LK 0.5", "Versand der E-Mail; bei endgültigem Scheitern 30 Tage danach (LK 2.5)",
-                     "unverzüglich nach Versand; 30 Tage nach endgültigem Scheitern",
-                     "Die verschlüsselte Adresse wird beim Versand entfernt (Datenbank-Bedingung: ein "
-                     "versendeter Eintrag hat keine Adresse); gescheiterte nach Frist",
-                     ("services/billing/src/fw_billing/application/delivery.py",)),
+        DeletionRule("LK 0.5", "Versand der E-Mail oder endgültiges Scheitern; neue Versandaufträge enthalten "
+                     "keine Adresse mehr (sie wird je Versuch aus dem Datentresor gelesen)",
+                     "unverzüglich nach Versand oder endgültigem Scheitern; spätestens 30 Tage nach dem "
+                     "Scheitern (LK 2.5)",
+                     "Die verschlüsselte Adresse wird beim Versand und beim Aufgeben entfernt "
+                     "(Datenbank-Bedingung: ein versendeter Eintrag hat keine Adresse); übrig gebliebene nach "
+                     "Frist",
+                     ("services/billing/src/fw_billing/application/delivery.py",
+                      "services/billing/src/fw_billing/migrations/016_delivery_from_vault.sql")),
         ("T-BILLING-ENC",), places=(Place("billing", "deliveries", "email_enc"),), encrypted_at_rest=True),
     RetentionEntry(
         "E-CUSTOMER", "Kundenkonto eines Stammkunden", "VT-05", "Stamm- und Kontaktdaten",
@@ -244,7 +280,8 @@ ENTRIES: tuple[RetentionEntry, ...] = (
                                                                        "channel"))),
     RetentionEntry(
         "E-ERASURE-LOG", "Löschprotokoll (Löschvermerke)", "VT-06", "Protokolldaten",
-        ("Vorgangskennung", "Grund", "Zeitpunkt", "auslösendes Ereignis"), (CALLERS,),
+        ("Vorgangskennung", "Grund", "Zeitpunkt", "auslösendes Ereignis", "Umfang (alles / alles bis auf die "
+         "Zustell-E-Mail / die Zustell-E-Mail)", "Ende der Zustellfrist"), (CALLERS,),
         "Nachweis der Löschung; verhindert jede spätere Speicherung; Grundlage der erneuten Löschung nach "
         "einer Wiederherstellung", (ART6C_ACCOUNT,), ("intern: Datenschutz/Büro",),
         DeletionRule("LK 9.6", "—", "so lange wie die Ereignishistorie und jedes Backup, aus dem gelöschte "
@@ -253,7 +290,8 @@ ENTRIES: tuple[RetentionEntry, ...] = (
                                 "Höchstdauer feststeht."),
         ("T-ERASURE", "T-RESTORE"), pseudonymous=True,
         places=tuple(Place("retention", "erasures", c) for c in ("request_id", "reason", "erased_at",
-                                                                  "trigger_event_id", "had_data"))),
+                                                                  "trigger_event_id", "had_data", "scope",
+                                                                  "delivery_hold_until"))),
     RetentionEntry(
         "E-EVENTS", "Ereignisdaten (pseudonym)", "VT-07", "Vorgangsdaten (pseudonym)",
         ("Kennungen", "Zeitpunkte", "Dauer", "Beträge", "Technikerkürzel", "Status"), (CALLERS, STAFF),

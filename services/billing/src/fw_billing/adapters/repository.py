@@ -196,9 +196,9 @@ class SqlBillingRepository:
     async def record_request(self, facts: RequestFacts) -> None:
         await self._conn.execute(
             "INSERT INTO request_facts(request_id, customer_type, has_email, has_billing_address,"
-            " recorded_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (request_id) DO NOTHING",
+            " recorded_at, download_sha256) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (request_id) DO NOTHING",
             facts.request_id, facts.customer_type.value, facts.has_email, facts.has_billing_address,
-            facts.recorded_at)
+            facts.recorded_at, facts.download_sha256)
 
     async def request_facts(self, request_id: uuid.UUID) -> RequestFacts | None:
         row = await self._conn.fetchrow("SELECT * FROM request_facts WHERE request_id = $1", request_id)
@@ -206,7 +206,7 @@ class SqlBillingRepository:
             return None
         return RequestFacts(request_id=row["request_id"], customer_type=CustomerType(row["customer_type"]),
                             has_email=row["has_email"], has_billing_address=row["has_billing_address"],
-                            recorded_at=row["recorded_at"])
+                            recorded_at=row["recorded_at"], download_sha256=row["download_sha256"])
 
     # ------------------------------------------------------------------ documents
     async def archive(self, number: str, document_type: Literal["invoice", "cancellation"], year: int,
@@ -218,18 +218,21 @@ class SqlBillingRepository:
             " archived_at) VALUES ($1, $2, $3, $4, $5, $6)",
             number, document_type, year, seal(key, archive_pdf_aad(number), rendered.pdf), xml, at)
 
-    async def add_delivery(self, number: str, year: int, email: str | None, at: datetime, *,
+    async def add_delivery(self, number: str, year: int, request_id: uuid.UUID, at: datetime, *,
                            failed_because: str | None = None) -> None:
-        if failed_because is not None or email is None:
+        # No address here: the worker reads it from the vault at each attempt.
+        if failed_because is not None:
             await self._conn.execute(
-                "INSERT INTO deliveries(document_number, year, status, last_error_type, created_at)"
-                " VALUES ($1, $2, 'failed', $3, $4)", number, year, failed_because or "AddressUnavailable", at)
+                "INSERT INTO deliveries(document_number, year, request_id, status, last_error_type, created_at)"
+                " VALUES ($1, $2, $3, 'failed', $4, $5)", number, year, request_id, failed_because, at)
             return
-        sealed = await self._keys.seal(self._conn, KeyPurpose.ARCHIVE, year, f"delivery:{number}",
-                                       email.encode())
         await self._conn.execute(
-            "INSERT INTO deliveries(document_number, year, status, email_enc, created_at, next_attempt_at)"
-            " VALUES ($1, $2, 'pending', $3, $4, $4)", number, year, sealed, at)
+            "INSERT INTO deliveries(document_number, year, request_id, status, created_at, next_attempt_at)"
+            " VALUES ($1, $2, $3, 'pending', $4, $4)", number, year, request_id, at)
+
+    async def has_delivery(self, number: str) -> bool:
+        return bool(await self._conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM deliveries WHERE document_number = $1)", number))
 
     # ------------------------------------------------------------------ cancellations
     async def invoice_for_cancellation(self, number: str) -> StoredInvoice | None:

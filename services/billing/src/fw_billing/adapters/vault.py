@@ -11,8 +11,9 @@ from nats.aio.client import Client
 from fw_contracts.vault import VaultEntry, VaultError
 from fw_contracts.wire import VaultCaller
 from fw_platform.handling import PermanentError
-from fw_platform.vault_client import VaultClient, VaultRefused
+from fw_platform.vault_client import VaultClient, VaultRefused, VaultUnavailable
 
+from fw_billing.application.delivery import AddressGone
 from fw_billing.application.ports import RecipientDataErased, RecipientDataMissing
 
 #: Refusals that no retry can change: park the message with the reason (an error code only).
@@ -40,3 +41,17 @@ class VaultPersonalData:
             if exc.error in _FINAL:
                 raise PermanentError(f"vault refused ({purpose}): {exc.error.value}") from None
             raise
+
+    async def delivery_email(self, request_id: uuid.UUID) -> str:
+        """The address the invoice is e-mailed to (purpose ``delivery``); :class:`AddressGone`
+        when the vault has none (any more); ``VaultUnavailable`` (transient) passes through."""
+        try:
+            email = await VaultClient(self._nc(), timeout=self._timeout).delivery_email(request_id)
+        except VaultRefused as exc:
+            if exc.error in (VaultError.ERASED, VaultError.NOT_FOUND):
+                raise AddressGone(exc.error.value) from None
+            # forbidden/invalid: a set-up fault, not the customer's; retried and visible
+            raise VaultUnavailable(f"vault refused (delivery): {exc.error.value}") from None
+        if email is None:
+            raise AddressGone("none given")
+        return email

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -15,6 +15,8 @@ from pydantic import BaseModel
 from fw_contracts.events import InvoiceKind, InvoiceLine, TaxCase
 
 from fw_billing.adapters.keys import KeyPurpose, KeyRing, open_sealed
+from fw_billing.domain import delivery as delivery_rules
+from fw_billing.domain import downloads
 from fw_billing.adapters.sealed import (
     archive_pdf_aad,
     archive_xml_aad,
@@ -89,8 +91,29 @@ class DeliveryView(BaseModel):
     last_attempt_at: datetime | None
     next_attempt_at: datetime | None
     sent_at: datetime | None
-    #: A failed delivery can be retried while its address is still kept.
+    #: ``email`` or ``manual`` (handed over by hand) once delivered.
+    channel: Literal["email", "manual"] | None = None
+    #: The failure in the office's language ("Server nicht erreichbar"), None without a failure.
+    problem_de: str | None = None
+    #: The office may send it again (never tried because SMTP was off).
     retryable: bool
+    #: The office may record that it handed the document over by hand.
+    can_mark_delivered: bool = False
+
+
+class RequestDocument(BaseModel):
+    """A document issued for a request (for the customer's download; no personal data)."""
+
+    number: str
+    document_type: Literal["invoice", "cancellation"]
+    issued_at: datetime
+
+
+class DownloadView(BaseModel):
+    """What a valid download code opens: the request's documents and until when."""
+
+    documents: list[RequestDocument]
+    expires_at: datetime
 
 
 class ArchivedDocument(BaseModel):
@@ -250,7 +273,38 @@ class BillingViews:
 
     async def deliveries(self, status: str | None, limit: int, offset: int) -> list[DeliveryView]:
         rows = await self._pool().fetch(
-            "SELECT *, (status = 'failed' AND email_enc IS NOT NULL) AS retryable FROM deliveries"
+            "SELECT id, document_number, status, attempts, last_error_type, created_at, last_attempt_at,"
+            " next_attempt_at, sent_at, channel FROM deliveries"
             " WHERE ($1::text IS NULL OR status = $1) ORDER BY id LIMIT $2 OFFSET $3",
             status, limit, offset)
-        return [DeliveryView.model_validate({k: r[k] for k in DeliveryView.model_fields}) for r in rows]
+        return [DeliveryView(**dict(r), problem_de=delivery_rules.text_de(r["last_error_type"]),
+                             retryable=delivery_rules.retryable(r["status"], r["last_error_type"]),
+                             can_mark_delivered=delivery_rules.can_mark_delivered(r["status"]))
+                for r in rows]
+
+    async def download(self, code: str, now: datetime, ttl: timedelta) -> tuple[uuid.UUID, DownloadView] | None:
+        """The one capability check: the request a download code opens and its documents, or
+        None for a wrong, malformed or expired code (never a reason: the caller answers 404)."""
+        digest = downloads.code_hash(code)
+        if digest is None:
+            return None
+        row = await self._pool().fetchrow(
+            "SELECT request_id, recorded_at FROM request_facts WHERE download_sha256 = $1", digest)
+        if row is None:
+            return None
+        documents = await self.request_documents(row["request_id"])
+        until = downloads.expires_at(row["recorded_at"], (d.issued_at for d in documents), ttl)
+        if now >= until:
+            return None
+        return row["request_id"], DownloadView(documents=documents, expires_at=until)
+
+    async def request_documents(self, request_id: uuid.UUID) -> list[RequestDocument]:
+        """The archived documents of a request (invoices and their Storno), oldest first."""
+        rows = await self._pool().fetch(
+            "SELECT a.document_number AS number, a.document_type, a.archived_at AS issued_at"
+            "  FROM invoice_archive a"
+            "  LEFT JOIN invoices i ON i.number = a.document_number"
+            "  LEFT JOIN cancellations c ON c.number = a.document_number"
+            " WHERE coalesce(i.request_id, c.request_id) = $1 ORDER BY a.archived_at, a.document_number",
+            request_id)
+        return [RequestDocument(**dict(r)) for r in rows]

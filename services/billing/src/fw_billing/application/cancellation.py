@@ -14,6 +14,7 @@ from fw_contracts.events import InvoiceCancelled, InvoiceKind
 from fw_platform.handling import UnitOfWork
 
 from fw_billing.application.ports import BillingDeps, NewCancellation, StoredInvoice
+from fw_billing.domain.delivery import SMTP_DISABLED
 from fw_billing.domain.documents import (
     Correction,
     Document,
@@ -106,6 +107,11 @@ async def cancel_invoice(number: str, reason_code: str, uow: UnitOfWork, *,
         vat_total=document.vat_total, gross_total=document.gross_total,
         e_invoice=document.e_invoice, event_id=event.event_id))
     await repo.archive(cancellation_number, "cancellation", year, rendered, uow.now)
+    if await repo.has_delivery(number):
+        # The Storno goes the way the invoice went (e-mail; the address from the vault while it is
+        # kept; otherwise the office hands it over, and the customer's download link shows it).
+        await repo.add_delivery(cancellation_number, year, original.request_id, uow.now,
+                                failed_because=None if deps.email_enabled else SMTP_DISABLED)
     uow.emit(event)
     log.info("invoice cancelled", extra={"invoice_number": number,
                                          "cancellation_number": cancellation_number,

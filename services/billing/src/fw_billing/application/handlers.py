@@ -42,6 +42,7 @@ from fw_billing.application.ports import (
     RequestFacts,
     SessionRecord,
 )
+from fw_billing.domain.delivery import SMTP_DISABLED
 from fw_billing.domain.documents import DocumentIncomplete, check_complete, invoice_document
 from fw_billing.domain.invoicing import (
     Billable,
@@ -72,10 +73,12 @@ class IssuingFailed(Exception):
 
 async def on_support_request_created(event: SupportRequestCreated, uow: UnitOfWork, *,
                                      deps: BillingDeps) -> None:
-    """Remember whether the request is B2B and whether it gave an e-mail (no personal data)."""
+    """Remember whether the request is B2B and whether it gave an e-mail (no personal data), and
+    the hash of the customer's download code (the capability checked by ``/api/downloads``)."""
     await deps.repository(uow.conn).record_request(RequestFacts(
         request_id=event.request_id, customer_type=event.customer_type, has_email=event.has_email,
-        has_billing_address=event.has_billing_address, recorded_at=uow.now))
+        has_billing_address=event.has_billing_address, recorded_at=uow.now,
+        download_sha256=event.download_sha256))
 
 
 async def on_session_ended(event: SessionEnded, uow: UnitOfWork, *, deps: BillingDeps) -> None:
@@ -265,21 +268,16 @@ def _with_tax_case(decision: Billable, record: SessionRecord, tariff: Tariff, fa
 
 async def _delivery_address(deps: BillingDeps, facts: RequestFacts | None, entry: VaultEntry | None,
                             request_id: uuid.UUID) -> tuple[str | None, str | None]:
-    """``(address, problem)`` for e-mailing the invoice: read now, because retention erases the
-    vault entry as soon as InvoiceIssued is out. No e-mail given at intake: ``(None, None)``."""
+    """``(queue, problem)`` for e-mailing the invoice: ``("vault", None)`` queues it (the worker
+    reads the address from the vault at each attempt; retention keeps just that address after
+    InvoiceIssued until the delivery is over). No e-mail given at intake: ``(None, None)``."""
     if facts is None or not facts.has_email:
         return None, None
     if not deps.email_enabled:
-        return None, "SmtpDisabled"  # visible to the office as a failed delivery
-    if entry is None:
-        try:
-            entry = await deps.vault.get(request_id, purpose="billing")
-        except PermanentError:
-            # The invoice must not wait for an address that will never come.
-            return None, "AddressUnavailable"
-    if entry.data.email is None:
-        return None, "AddressUnavailable"
-    return str(entry.data.email), None
+        # visible to the office ("SMTP ist nicht eingerichtet"); it can send it once SMTP is set
+        # up, while retention keeps the address (the delivery hold)
+        return None, SMTP_DISABLED
+    return "vault", None
 
 
 async def _issue(repo: BillingRepository, deps: BillingDeps, uow: UnitOfWork, event: Event,
@@ -328,7 +326,7 @@ async def _issue(repo: BillingRepository, deps: BillingDeps, uow: UnitOfWork, ev
         e_invoice=document.e_invoice, tax_case=decision.tax_case))
     await repo.archive(number, "invoice", year, rendered, uow.now)
     if email is not None or email_problem is not None:
-        await repo.add_delivery(number, year, email, uow.now, failed_because=email_problem)
+        await repo.add_delivery(number, year, record.request_id, uow.now, failed_because=email_problem)
     await repo.set_status(record.session_id, SessionStatus.INVOICED, uow.now)
     uow.emit(issued)
     log.info("invoice issued", extra={"invoice_number": number, "session_id": str(record.session_id),

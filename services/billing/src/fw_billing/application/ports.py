@@ -74,6 +74,8 @@ class RequestFacts:
     has_email: bool
     has_billing_address: bool
     recorded_at: datetime
+    #: SHA-256 (hex) of the customer's download code (SupportRequestCreated v2); None before v2.
+    download_sha256: str | None = None
 
 
 @dataclass(frozen=True)
@@ -257,9 +259,13 @@ class BillingRepository(Protocol):
                       rendered: RenderedDocument, at: datetime) -> None:
         """Keep the document exactly as issued (encrypted with the year's archive key)."""
 
-    async def add_delivery(self, number: str, year: int, email: str | None, at: datetime, *,
+    async def add_delivery(self, number: str, year: int, request_id: uuid.UUID, at: datetime, *,
                            failed_because: str | None = None) -> None:
-        """Queue the e-mail of a document; ``failed_because``: recorded as failed at once."""
+        """Queue the e-mail of a document (the address is read from the vault when it is sent);
+        ``failed_because``: recorded as failed at once."""
+
+    async def has_delivery(self, number: str) -> bool:
+        """Whether the document was queued for e-mail (its Storno then goes the same way)."""
 
     async def invoice_for_cancellation(self, number: str) -> StoredInvoice | None:
         """The invoice, locked against a concurrent cancellation."""
@@ -291,6 +297,9 @@ class PersonalDataSource(Protocol):
 
     async def get(self, request_id: uuid.UUID,
                   purpose: Literal["billing", "customer_account"]) -> VaultEntry: ...
+
+    async def delivery_email(self, request_id: uuid.UUID) -> str:
+        """The address the invoice is e-mailed to (raises ``AddressGone`` when there is none)."""
 
 
 @dataclass(frozen=True)

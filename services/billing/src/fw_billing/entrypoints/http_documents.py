@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
@@ -12,14 +13,16 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from pydantic_core import PydanticCustomError
 
+from fw_contracts import utcnow
 from fw_contracts.events import CorrectionReason, InvoiceCancelled, InvoiceIssued
 from fw_contracts.tax_ids import LEITWEG_ID_INVALID, VAT_ID_INVALID, check_leitweg_id, check_vat_id
 from fw_platform.http import problem
 
 from fw_billing.adapters.exports import DatevNotConfigured, Exports
-from fw_billing.adapters.views import BillingViews, CancellationView, DeliveryView
+from fw_billing.adapters.views import BillingViews, CancellationView, DeliveryView, DownloadView, RequestDocument
 from fw_billing.application.cancellation import AlreadyCancelled, CancelRefused
 from fw_billing.application.correction import AlreadyCorrected, CorrectionRequest
+from fw_billing.application.delivery import DeliveryRefused
 from fw_billing.application.ports import Recipient
 from fw_billing.domain.datev import DatevRangeError
 
@@ -34,6 +37,12 @@ _MESSAGES: dict[str, tuple[int, str, str]] = {
     "not_cancellable": (409, "Eine Stornorechnung kann nicht storniert werden.",
                         "A cancellation cannot be cancelled."),
     "already_cancelled": (409, "Diese Rechnung wurde bereits storniert.", "This invoice was already cancelled."),
+    "delivery_not_found": (404, "Diese Zustellung ist nicht bekannt.", "There is no such delivery."),
+    "not_retryable": (409, "Diese Zustellung kann nicht erneut gesendet werden (nur eine, die mangels "
+                           "SMTP-Einrichtung nie versucht wurde; die Adresse wird nach dem Aufgeben gelöscht).",
+                      "This delivery cannot be sent again (only one never tried because SMTP was not set "
+                      "up; the address is erased once a delivery was given up)."),
+    "already_delivered": (409, "Diese Zustellung ist bereits erfolgt.", "This delivery is already done."),
     "recipient_unavailable": (409, "Der Rechnungsempfänger dieser Rechnung ist nicht mehr gespeichert.",
                               "The recipient copy of this invoice no longer exists."),
     "not_correctable": (409, "Eine Stornorechnung wird nicht korrigiert, sondern die stornierte Rechnung.",
@@ -131,6 +140,17 @@ class CancelResponse(BaseModel):
     gross_total: str
 
 
+class DownloadRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    #: The customer's download code; malformed ones are answered like wrong ones (404).
+    code: Annotated[str, Field(max_length=200)]
+
+
+class DownloadDocumentRequest(DownloadRequest):
+    number: Annotated[str, Field(max_length=32)]
+
+
 class DeliveryList(BaseModel):
     items: list[DeliveryView]
     limit: int
@@ -142,7 +162,9 @@ class Commands:
     """What the routes may change; each runs in its own unit of work (built in bootstrap)."""
 
     cancel: Callable[[str, str], Awaitable[InvoiceCancelled]]
-    retry_delivery: Callable[[int], Awaitable[bool]]
+    #: Both raise ``DeliveryRefused``.
+    retry_delivery: Callable[[int], Awaitable[None]]
+    mark_delivered: Callable[[int], Awaitable[None]]
     correct: Callable[[str, CorrectionRequest], Awaitable[InvoiceIssued]] | None = None
 
 
@@ -151,8 +173,34 @@ def _not_found(what: str) -> JSONResponse:
                    f"There is no {'PDF' if what == 'PDF' else 'e-invoice XML'} for this number.")
 
 
-def router(views: BillingViews, exports: Exports, commands: Commands) -> APIRouter:
+_NO_DOWNLOAD = ("Zu diesem Code gibt es nichts (mehr) zum Herunterladen.",
+                "There is nothing (any more) to download for this code.")
+
+
+def router(views: BillingViews, exports: Exports, commands: Commands,
+           download_ttl: timedelta = timedelta(days=30)) -> APIRouter:
     api = APIRouter(prefix="/api", tags=["billing"])
+
+    # The code travels in the body (POST), never in a path or query that a log could keep.
+    @api.post("/downloads", response_model=DownloadView, responses=_ERRORS,
+              summary="The documents a customer's download code opens (404: wrong or expired)")
+    async def download(body: DownloadRequest) -> DownloadView | JSONResponse:
+        found = await views.download(body.code, utcnow(), download_ttl)
+        if found is None:
+            return problem(404, "download_not_found", *_NO_DOWNLOAD)
+        return found[1]
+
+    @api.post("/downloads/document", response_class=Response, responses=_ERRORS,
+              summary="One archived PDF a customer's download code opens, exactly as issued")
+    async def download_document(body: DownloadDocumentRequest) -> Response:
+        found = await views.download(body.code, utcnow(), download_ttl)
+        numbers = {d.number for d in found[1].documents} if found else set()
+        doc = await views.document(body.number) if body.number in numbers else None
+        if doc is None:
+            return problem(404, "download_not_found", *_NO_DOWNLOAD)
+        return Response(doc.pdf, media_type="application/pdf",
+                        headers={"Content-Disposition": f'attachment; filename="{body.number}.pdf"',
+                                 "Cache-Control": "no-store"})
 
     # Registered before ``/invoices/{number}``, which would otherwise take the ".pdf" segment.
     @api.get("/invoices/{number}.pdf", response_class=Response, responses=_ERRORS,
@@ -222,14 +270,39 @@ def router(views: BillingViews, exports: Exports, commands: Commands) -> APIRout
         return DeliveryList(items=await views.deliveries(status, limit, offset), limit=limit, offset=offset)
 
     @api.post("/deliveries/{delivery_id}/retry", status_code=202, responses=_ERRORS,
-              summary="Send a failed delivery again (while its address is still kept)")
+              summary="Send a delivery again that was never tried because SMTP was not set up")
     async def retry_delivery(delivery_id: Annotated[int, Path(ge=1, le=2**63 - 1)]) -> JSONResponse:
-        if not await commands.retry_delivery(delivery_id):
-            return problem(409, "not_retryable",
-                           "Diese Zustellung kann nicht erneut versucht werden (nicht fehlgeschlagen "
-                           "oder Adresse bereits gelöscht).",
-                           "This delivery cannot be retried (not failed, or its address is gone).")
+        try:
+            await commands.retry_delivery(delivery_id)
+        except DeliveryRefused as exc:
+            status, de, en = _MESSAGES[exc.code]
+            return problem(status, exc.code, de, en)
         return JSONResponse(status_code=202, content={"id": delivery_id, "status": "pending"})
+
+    @api.post("/deliveries/{delivery_id}/delivered", status_code=200, responses=_ERRORS,
+              summary="Record that the document was handed over by hand (InvoiceDelivered, channel manual)")
+    async def mark_delivered(delivery_id: Annotated[int, Path(ge=1, le=2**63 - 1)]) -> JSONResponse:
+        try:
+            await commands.mark_delivered(delivery_id)
+        except DeliveryRefused as exc:
+            status, de, en = _MESSAGES[exc.code]
+            return problem(status, exc.code, de, en)
+        return JSONResponse(status_code=200, content={"id": delivery_id, "status": "sent", "channel": "manual"})
+
+    @api.get("/requests/{request_id}/documents", response_model=list[RequestDocument],
+             summary="The archived documents (invoice, Storno) of a request, for the customer's download")
+    async def request_documents(request_id: uuid.UUID) -> list[RequestDocument]:
+        return await views.request_documents(request_id)
+
+    @api.get("/requests/{request_id}/documents/{number}.pdf", response_class=Response, responses=_ERRORS,
+             summary="The archived PDF of one of the request's documents, exactly as issued")
+    async def request_document_pdf(request_id: uuid.UUID, number: Number) -> Response:
+        owned = {d.number for d in await views.request_documents(request_id)}
+        doc = await views.document(number) if number in owned else None
+        if doc is None:
+            return _not_found("PDF")
+        return Response(doc.pdf, media_type="application/pdf",
+                        headers={"Content-Disposition": f'inline; filename="{number}.pdf"'})
 
     @api.get("/exports/invoices.csv", response_class=Response,
              summary="Invoices and cancellations for accounting (CSV, ; and decimal comma, UTF-8 BOM)")

@@ -12,6 +12,7 @@ from fw_contracts.vault import PersonalData, VaultError
 from fw_platform.vault_client import VaultRefused
 
 from fw_intake.application.ports import PersonalDataVault, SupportRequestsFactory, UnitOfWorkFactory
+from fw_intake.domain.download import download_hash, generate_download_code
 from fw_intake.domain.request import (
     RequestStatus,
     SupportRequest,
@@ -40,6 +41,8 @@ class CreateSupportRequest:
 class Created:
     request_id: uuid.UUID
     ticket: str
+    #: The download code, given to the customer once (this reply); only its hash is kept.
+    download_code: str
 
 
 class RequestNotFound(Exception):
@@ -58,6 +61,7 @@ async def create_support_request(
     requests: SupportRequestsFactory,
     new_ticket: Callable[[], str] = generate_ticket,
     max_ticket_attempts: int = 10,
+    new_download_code: Callable[[], str] = generate_download_code,
 ) -> Created:
     """Store the personal data in the vault, then record the request and its event together.
 
@@ -65,6 +69,7 @@ async def create_support_request(
     written anywhere, so the customer can simply try again.
     """
     request_id = uuid.uuid4()
+    code = new_download_code()
     await vault.put(request_id, cmd.personal_data)
     async with unit_of_work() as uow:
         repo = requests(uow.conn)
@@ -73,7 +78,8 @@ async def create_support_request(
                 request_id=request_id, ticket=new_ticket(), customer_type=cmd.customer_type,
                 terms=cmd.terms, withdrawal_waiver=cmd.withdrawal_waiver,
                 has_billing_address=cmd.personal_data.address is not None,
-                has_email=cmd.personal_data.email is not None, now=uow.now)
+                has_email=cmd.personal_data.email is not None, now=uow.now,
+                download_sha256=download_hash(code))
             state = evolve(None, event)
             assert state is not None
             if await repo.add(state):
@@ -82,7 +88,7 @@ async def create_support_request(
         else:
             raise TicketSpaceExhausted("no free ticket found")
     log.info("support request created", extra={"request_id": str(request_id), "ticket": event.ticket})
-    return Created(request_id=request_id, ticket=event.ticket)
+    return Created(request_id=request_id, ticket=event.ticket, download_code=code)
 
 
 async def get_support_request(request_id: uuid.UUID, *, unit_of_work: UnitOfWorkFactory,

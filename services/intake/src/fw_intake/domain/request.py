@@ -70,6 +70,7 @@ def decide_create(
     has_billing_address: bool,
     has_email: bool,
     now: datetime,
+    download_sha256: str | None = None,
 ) -> SupportRequestCreated:
     """The event that records a new request with the proof of consent."""
     # The waiver is a consumer's declaration (§356 Abs. 4 BGB); for a business it means nothing.
@@ -82,6 +83,7 @@ def decide_create(
                               accepted_at=now, withdrawal_waiver=waiver),
         has_billing_address=has_billing_address,
         has_email=has_email,
+        download_sha256=download_sha256,
         occurred_at=now,
         # The request id doubles as the correlation id of the whole process: every later event
         # about this request can be traced without another lookup table.

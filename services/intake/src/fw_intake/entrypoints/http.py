@@ -145,7 +145,8 @@ def build_router(deps: IntakeDeps) -> APIRouter:
                 "Der Dienst ist vorübergehend nicht erreichbar. Bitte versuchen Sie es in einigen Minuten erneut.",
                 "The service is temporarily unavailable. Please try again in a few minutes."), 30)
         url = f"{REQUESTS_PATH}/{created.request_id}"
-        out = CreatedOut(request_id=created.request_id, ticket=created.ticket, status_url=url)
+        out = CreatedOut(request_id=created.request_id, ticket=created.ticket, status_url=url,
+                         download_code=created.download_code)
         return JSONResponse(status_code=201, content=out.model_dump(mode="json"), headers={"Location": url})
 
     @router.get(REQUESTS_PATH + "/{request_id}", response_model=StatusOut, responses=_ERRORS,

@@ -196,6 +196,9 @@ class CreatedOut(BaseModel):
     request_id: uuid.UUID
     ticket: str
     status_url: str
+    #: Given once: lets the customer fetch the invoice later (web's "/rechnung"); only its hash
+    #: is kept. Never log it.
+    download_code: str
 
 
 class StatusOut(BaseModel):

@@ -10,9 +10,9 @@ from collections.abc import Iterable
 from datetime import datetime
 
 import asyncpg
-from fw_contracts.events import ErasureReason
+from fw_contracts.events import ErasureReason, ErasureScope
 
-from fw_retention.application.ports import AccessRecord, ErasureRecord, Sealed, SealedEntry, StoredRef
+from fw_retention.application.ports import AccessRecord, ErasureRecord, HeldEmail, Sealed, SealedEntry, StoredRef
 from fw_retention.domain.rules import Erasure
 
 #: Namespace of the per-request advisory locks (keeps them apart from other lock users).
@@ -27,7 +27,11 @@ def _lock_key(request_id: uuid.UUID) -> int:
 def _erasure(row: asyncpg.Record) -> ErasureRecord:
     return ErasureRecord(request_id=row["request_id"], reason=ErasureReason(row["reason"]),
                          trigger_event_id=row["trigger_event_id"], erased_at=row["erased_at"],
-                         had_data=row["had_data"])
+                         had_data=row["had_data"], scope=ErasureScope(row["scope"]),
+                         delivery_hold_until=row["delivery_hold_until"])
+
+
+_MARKER_COLUMNS = "request_id, reason, trigger_event_id, erased_at, had_data, scope, delivery_hold_until"
 
 
 class PgVaultStore:
@@ -41,9 +45,10 @@ class PgVaultStore:
                                  _lock_key(request_id))
 
     async def erasure(self, request_id: uuid.UUID) -> ErasureRecord | None:
+        # the final step first (scope 'all_but_delivery_email' sorts last)
         row = await self._conn.fetchrow(
-            "SELECT request_id, reason, trigger_event_id, erased_at, had_data FROM erasures"
-            " WHERE request_id = $1", request_id)
+            f"SELECT {_MARKER_COLUMNS} FROM erasures WHERE request_id = $1"
+            " ORDER BY scope = 'all_but_delivery_email', erased_at LIMIT 1", request_id)
         return _erasure(row) if row else None
 
     async def load(self, request_id: uuid.UUID) -> SealedEntry | None:
@@ -113,23 +118,51 @@ class PgVaultStore:
             "UPDATE vault_entries SET nonce = $2, ciphertext = $3 WHERE request_id = $1",
             request_id, data.nonce, data.ciphertext)
 
-    async def delete_data(self, request_id: uuid.UUID) -> bool:
+    async def delete_data(self, request_id: uuid.UUID, *, keep_key: bool = False) -> bool:
         # Children first (the foreign keys would cascade, but explicit is easier to audit).
         await self._conn.execute("DELETE FROM vault_statements WHERE request_id = $1", request_id)
         entries = await self._conn.fetchval(
             "WITH d AS (DELETE FROM vault_entries WHERE request_id = $1 RETURNING 1) SELECT count(*) FROM d",
             request_id)
+        if keep_key:
+            return bool(entries)
+        held = await self._conn.fetchval(
+            "WITH d AS (DELETE FROM vault_delivery_emails WHERE request_id = $1 RETURNING 1)"
+            " SELECT count(*) FROM d", request_id)
         keys = await self._conn.fetchval(
             "WITH d AS (DELETE FROM vault_keys WHERE request_id = $1 RETURNING 1) SELECT count(*) FROM d",
             request_id)
-        return bool(entries or keys)
+        return bool(entries or keys or held)
+
+    async def insert_delivery_email(self, request_id: uuid.UUID, email: Sealed, at: datetime) -> None:
+        await self._conn.execute(
+            "INSERT INTO vault_delivery_emails(request_id, nonce, ciphertext, kept_at) VALUES ($1, $2, $3, $4)"
+            " ON CONFLICT (request_id) DO UPDATE SET nonce = EXCLUDED.nonce, ciphertext = EXCLUDED.ciphertext",
+            request_id, email.nonce, email.ciphertext, at)
+
+    async def load_delivery_email(self, request_id: uuid.UUID) -> HeldEmail | None:
+        row = await self._conn.fetchrow(
+            "SELECT k.wrapped_key, d.nonce, d.ciphertext FROM vault_delivery_emails d"
+            "  JOIN vault_keys k USING (request_id) WHERE d.request_id = $1", request_id)
+        if row is None:
+            return None
+        return HeldEmail(request_id, row["wrapped_key"], Sealed(row["nonce"], row["ciphertext"]))
+
+    async def due_delivery_holds(self, now: datetime, limit: int) -> list[ErasureRecord]:
+        rows = await self._conn.fetch(
+            f"SELECT {_MARKER_COLUMNS} FROM erasures x"
+            " WHERE x.scope = 'all_but_delivery_email' AND x.delivery_hold_until <= $1"
+            "   AND NOT EXISTS (SELECT 1 FROM erasures y WHERE y.request_id = x.request_id"
+            "                   AND y.scope <> 'all_but_delivery_email')"
+            " ORDER BY x.delivery_hold_until LIMIT $2", now, limit)
+        return [_erasure(r) for r in rows]
 
     async def insert_erasure(self, erasure: Erasure) -> bool:
         inserted = await self._conn.fetchval(
-            "INSERT INTO erasures(request_id, reason, trigger_event_id, erased_at, had_data)"
-            " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (request_id) DO NOTHING RETURNING true",
+            f"INSERT INTO erasures({_MARKER_COLUMNS})"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (request_id, scope) DO NOTHING RETURNING true",
             erasure.request_id, erasure.reason.value, erasure.trigger_event_id, erasure.erased_at,
-            erasure.had_data)
+            erasure.had_data, erasure.scope.value, erasure.delivery_hold_until)
         return bool(inserted)
 
     async def stored_before(self, cutoff: datetime, limit: int) -> list[StoredRef]:
@@ -171,31 +204,36 @@ class PgVaultStore:
 
     async def list_erasures(self, limit: int) -> list[ErasureRecord]:
         rows = await self._conn.fetch(
-            "SELECT request_id, reason, trigger_event_id, erased_at, had_data FROM erasures"
-            " ORDER BY erased_at DESC, request_id LIMIT $1", limit)
+            f"SELECT {_MARKER_COLUMNS} FROM erasures ORDER BY erased_at DESC, request_id, scope LIMIT $1",
+            limit)
         return [_erasure(r) for r in rows]
 
     async def purge_erased(self) -> int:
+        # Any marker: entry and statement go. Only a final marker (not the first step alone,
+        # which keeps the delivery e-mail address under the key) takes the key and that row.
         await self._conn.execute(
             "DELETE FROM vault_statements s USING erasures x WHERE s.request_id = x.request_id")
         entries = await self._conn.fetch(
             "DELETE FROM vault_entries e USING erasures x WHERE e.request_id = x.request_id"
             " RETURNING e.request_id")
+        final = "x.scope <> 'all_but_delivery_email'"
+        await self._conn.execute(
+            f"DELETE FROM vault_delivery_emails d USING erasures x WHERE d.request_id = x.request_id AND {final}")
         keys = await self._conn.fetch(
-            "DELETE FROM vault_keys k USING erasures x WHERE k.request_id = x.request_id"
+            f"DELETE FROM vault_keys k USING erasures x WHERE k.request_id = x.request_id AND {final}"
             " RETURNING k.request_id")
         return len({r["request_id"] for r in entries} | {r["request_id"] for r in keys})
 
     async def add_markers(self, erasures: Iterable[ErasureRecord]) -> int:
-        rows = [(e.request_id, e.reason.value, e.trigger_event_id, e.erased_at, e.had_data)
-                for e in erasures]
+        rows = [(e.request_id, e.reason.value, e.trigger_event_id, e.erased_at, e.had_data,
+                 e.scope.value, e.delivery_hold_until) for e in erasures]
         if not rows:
             return 0
         added = await self._conn.fetchval(
             "WITH ins AS ("
-            " INSERT INTO erasures(request_id, reason, trigger_event_id, erased_at, had_data)"
-            " SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::timestamptz[], $5::bool[])"
-            " ON CONFLICT (request_id) DO NOTHING RETURNING 1) SELECT count(*) FROM ins",
-            [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows],
-            [r[4] for r in rows])
+            f" INSERT INTO erasures({_MARKER_COLUMNS})"
+            " SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::timestamptz[], $5::bool[],"
+            "                      $6::text[], $7::timestamptz[])"
+            " ON CONFLICT (request_id, scope) DO NOTHING RETURNING 1) SELECT count(*) FROM ins",
+            *([r[i] for r in rows] for i in range(7)))
         return int(added)

@@ -10,6 +10,12 @@ Every erasure DELETEs the request's key, data and statement rows, writes the per
 (the erasure log) and emits ``PersonalDataErased`` — all in the caller's transaction, so the
 event leaves through the outbox exactly when the deletion is committed. A request that already
 carries the marker is not erased twice and gets no second event.
+
+Delivery (LEGAL.md L21): an issued invoice erases everything at once *except* the e-mail address
+the customer gave for receiving it (scope ``all_but_delivery_email``; the address is re-sealed
+into its own row under the request's key). That address goes in a second step (scope
+``delivery_email``) on billing's ``InvoiceDelivered`` or ``InvoiceDeliveryFailed``, and at the
+latest when the delivery hold (``delivery_hold`` after the InvoiceIssued) ends — the sweep.
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ from fw_contracts import Event
 from fw_contracts.events import (
     BillingBlocked,
     ErasureReason,
+    InvoiceDelivered,
+    InvoiceDeliveryFailed,
     InvoiceIssued,
     PersonalDataErased,
     SessionNotBilled,
@@ -32,7 +40,8 @@ from fw_contracts.events import (
 from fw_platform import metrics
 from fw_platform.handling import Handler, UnitOfWork
 
-from fw_retention.application.ports import StoreFactory, VaultStore
+from fw_retention.application.ports import Cipher, Clock, Part, Sealed, StoreFactory, VaultStore
+from fw_retention.application.vault import open_data
 from fw_retention.domain.rules import Erasure, abandoned_before, decide_erasure, erasure_deadline
 
 log = logging.getLogger(__name__)
@@ -41,48 +50,93 @@ log = logging.getLogger(__name__)
 UnitOfWorkFactory = Callable[[], AbstractAsyncContextManager[UnitOfWork]]
 
 
+async def _seal_delivery_email(store: VaultStore, cipher: Cipher, request_id: uuid.UUID,
+                               at: datetime) -> bool:
+    """Re-seal the entry's e-mail address into its own row (the first step keeps it); False when
+    the customer gave none (or there is no entry)."""
+    entry = await store.load(request_id)
+    if entry is None:
+        return False
+    key, data = open_data(cipher, entry)
+    if data.email is None:
+        return False
+    nonce, ct = cipher.seal(key, request_id, str(data.email).encode(), Part.DELIVERY_EMAIL)
+    await store.insert_delivery_email(request_id, Sealed(nonce, ct), at)
+    return True
+
+
 async def erase(store: VaultStore, uow: UnitOfWork, request_id: uuid.UUID, reason: ErasureReason,
                 *, now: datetime, trigger: Event | None = None,
-                due_since: datetime | None = None) -> Erasure | None:
+                due_since: datetime | None = None, cipher: Cipher | None = None,
+                delivery_hold: timedelta | None = None) -> Erasure | None:
     """Erase one request inside ``uow``; returns the erasure, or None if it was erased before.
 
     ``due_since`` is when the erasure became due (the trigger's ``occurred_at`` or the deadline);
-    the delay until now goes to the ERASURE_DELAY histogram.
+    the delay until now goes to the ERASURE_DELAY histogram. With ``cipher`` and
+    ``delivery_hold``, an ``invoice_issued`` erasure keeps the delivery e-mail address (first
+    step); a request erased but for that address loses it now (second step).
     """
     await store.lock(request_id)
     marker = await store.erasure(request_id)
-    # Delete also when a marker exists: rows can reappear only through a restored backup.
-    had_data = await store.delete_data(request_id)
-    decision = decide_erasure(request_id=request_id, already_erased=marker is not None,
+    partial = marker is not None and marker.partial
+    since = due_since or (trigger.occurred_at if trigger else now)
+    keep = False
+    if (marker is None and reason is ErasureReason.INVOICE_ISSUED and cipher is not None
+            and delivery_hold is not None):
+        keep = await _seal_delivery_email(store, cipher, request_id, now)
+    # Delete also when a marker exists: rows can reappear only through a restored backup. The
+    # key stays while the delivery e-mail address is kept (another invoice does not end that).
+    still_kept = partial and reason is ErasureReason.INVOICE_ISSUED
+    had_data = await store.delete_data(request_id, keep_key=keep or still_kept)
+    decision = decide_erasure(request_id=request_id, already_erased=marker is not None and not partial,
                               had_data=had_data, reason=reason,
-                              trigger_event_id=trigger.event_id if trigger else None, now=now)
+                              trigger_event_id=trigger.event_id if trigger else None, now=now,
+                              partially_erased=partial, delivery_email_given=keep,
+                              delivery_hold=delivery_hold, due_since=since)
     if decision is None or not await store.insert_erasure(decision):
         return None
     caused = trigger.caused() if trigger else {}
     uow.emit(PersonalDataErased(request_id=request_id, reason=reason,
                                 trigger_event_id=decision.trigger_event_id,
-                                erased_at=decision.erased_at, had_data=had_data, **caused))
-    since = due_since or (trigger.occurred_at if trigger else now)
+                                erased_at=decision.erased_at, had_data=had_data, scope=decision.scope,
+                                delivery_hold_until=decision.delivery_hold_until, **caused))
     metrics.ERASURE_DELAY.observe(max(0.0, (now - since).total_seconds()))
     log.info("personal data erased", extra={"request_id": str(request_id),
-                                            "erasure_reason": reason.value})
+                                            "erasure_reason": reason.value,
+                                            "kind": decision.scope.value})
     return decision
 
 
 class ErasureHandlers:
     """The consumed-event handlers (``on_<event>(event, uow)``), bound to a store factory."""
 
-    def __init__(self, store_for: StoreFactory) -> None:
+    def __init__(self, store_for: StoreFactory, *, cipher: Cipher | None = None,
+                 delivery_hold: timedelta | None = None) -> None:
         self._store_for = store_for
+        # Without them (older tests, tools) an invoice erases everything at once, as before.
+        self._cipher = cipher
+        self._delivery_hold = delivery_hold
 
-    async def _erase(self, event: InvoiceIssued | SessionNotBilled | SupportRequestWithdrawn,
+    async def _erase(self, event: InvoiceIssued | SessionNotBilled | SupportRequestWithdrawn
+                     | InvoiceDelivered | InvoiceDeliveryFailed,
                      uow: UnitOfWork, reason: ErasureReason) -> None:
         await erase(self._store_for(uow.conn), uow, event.request_id, reason,
-                    now=uow.now, trigger=event)
+                    now=uow.now, trigger=event, cipher=self._cipher,
+                    delivery_hold=self._delivery_hold)
 
     async def on_invoice_issued(self, event: InvoiceIssued, uow: UnitOfWork) -> None:
-        """The invoice is out: its personal data are no longer needed (the archive keeps the copy)."""
+        """The invoice is issued: its personal data are no longer needed (the archive keeps the
+        copy) — except the e-mail address it is still to be delivered to (LEGAL.md L21)."""
         await self._erase(event, uow, ErasureReason.INVOICE_ISSUED)
+
+    async def on_invoice_delivered(self, event: InvoiceDelivered, uow: UnitOfWork) -> None:
+        """The invoice (or Storno) reached the customer: the kept e-mail address goes."""
+        await self._erase(event, uow, ErasureReason.INVOICE_DELIVERED)
+
+    async def on_invoice_delivery_failed(self, event: InvoiceDeliveryFailed, uow: UnitOfWork) -> None:
+        """Billing gave the delivery up: the kept e-mail address serves nothing any more (the
+        customer still has the download link)."""
+        await self._erase(event, uow, ErasureReason.INVOICE_DELIVERY_FAILED)
 
     async def on_session_not_billed(self, event: SessionNotBilled, uow: UnitOfWork) -> None:
         """No invoice will be issued: nothing justifies keeping the data."""
@@ -112,6 +166,9 @@ class ErasureHandlers:
             # its own durable (not added to another one): a new durable reads the stream from the
             # start, so blocks announced before this consumer existed are held as well
             "billing_blocked": {BillingBlocked: self.on_billing_blocked},
+            # own durables too (read from the stream's start): the second erasure step
+            "invoice_delivered": {InvoiceDelivered: self.on_invoice_delivered},
+            "invoice_delivery_failed": {InvoiceDeliveryFailed: self.on_invoice_delivery_failed},
         }
 
 
@@ -150,4 +207,24 @@ async def sweep_abandoned(unit_of_work: UnitOfWorkFactory, store_for: StoreFacto
             log.info("billing hold ended; personal data erased", extra={"request_id": str(ref.request_id)})
     if erased:
         log.info("abandoned requests erased", extra={"count": erased, "billing_hold_ended": held_erased})
+    return erased
+
+
+async def sweep_delivery_holds(unit_of_work: UnitOfWorkFactory, store_for: StoreFactory, *,
+                               now: datetime, batch: int = 500) -> int:
+    """Erase (reason ``delivery_hold_ended``, scope ``delivery_email``) the kept delivery e-mail
+    addresses whose hold ended, whatever happened to the delivery. Driven by the erasure log (the
+    first step's marker and its ``delivery_hold_until``), so it also closes a request whose kept
+    row a restored backup lacks. One transaction per request; returns how many were erased."""
+    async with unit_of_work() as uow:
+        due = await store_for(uow.conn).due_delivery_holds(now, batch)
+    erased = 0
+    for marker in due:
+        async with unit_of_work() as uow:
+            done = await erase(store_for(uow.conn), uow, marker.request_id,
+                               ErasureReason.DELIVERY_HOLD_ENDED, now=now,
+                               due_since=marker.delivery_hold_until)
+        erased += done is not None
+    if erased:
+        log.info("delivery holds ended; kept e-mail addresses erased", extra={"count": erased})
     return erased

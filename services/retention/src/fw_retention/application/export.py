@@ -17,7 +17,7 @@ from fw_contracts.events import ErasureReason
 from fw_contracts.vault import PersonalData, PromotionStatement
 from pydantic import BaseModel, ConfigDict
 
-from fw_retention.application.ports import Cipher, VaultStore
+from fw_retention.application.ports import Cipher, Part, VaultStore
 from fw_retention.application.vault import open_data, open_statement
 from fw_retention.domain.rules import erasure_deadline
 
@@ -41,7 +41,10 @@ PROCESSING_INFO_DE: dict[str, str] = {
                       "Abrechnung endet, Sie die Anfrage zurückziehen oder spätestens mit Ablauf der "
                       "Frist für nicht bearbeitete Anfragen. Wartet die Rechnung auf eine "
                       "Rechnungsanschrift, die in der Anfrage fehlt, gilt stattdessen eine begrenzte "
-                      "Frist für die Abrechnung; danach wird ebenfalls gelöscht. Ausnahmen: die gesetzlich aufzubewahrende "
+                      "Frist für die Abrechnung; danach wird ebenfalls gelöscht. Eine E-Mail-Adresse für "
+                      "die Rechnung wird erst gelöscht, wenn die Rechnung Sie erreicht hat oder die "
+                      "Zustellung aufgegeben ist, spätestens 14 Tage nach der Rechnung. Ausnahmen: die "
+                      "gesetzlich aufzubewahrende "
                       "Rechnungskopie (8 Jahre, § 147 AO, § 14b UStG) und ein auf Ihren Wunsch "
                       "angelegtes Kundenkonto; beide führt die Abrechnung, nicht dieser Datentresor."),
     "herkunft": "Von Ihnen selbst bei der Anfrage eingegeben (Art. 15 Abs. 1 lit. g DSGVO).",
@@ -82,6 +85,10 @@ class RequestExport(_Out):
     erasure_deadline: datetime | None = None
     personal_data: PersonalData | None = None
     promotion_statement: PromotionStatement | None = None
+    #: After the first erasure step: the e-mail address still kept for delivering the invoice,
+    #: and when it is erased at the latest (LEGAL.md L21).
+    delivery_email: str | None = None
+    delivery_email_erased_by: datetime | None = None
     erasure: ErasureInfo | None = None
     #: Who read or wrote this request's data, for which purpose (incl. this export).
     access_log: tuple[AccessEntry, ...] = ()
@@ -101,6 +108,23 @@ async def export_request(store: VaultStore, cipher: Cipher, request_id: uuid.UUI
                    for a in await store.access_log(request_id))
     log.info("data-subject export served", extra={"request_id": str(request_id), "status": outcome})
     blocked_at = await store.billing_blocked_at(request_id)
+    if marker is not None and marker.partial:
+        held = await store.load_delivery_email(request_id)
+        if held is not None:
+            key = cipher.unwrap(request_id, held.wrapped_key)
+            email = cipher.open(key, request_id, held.email.nonce, held.email.ciphertext, Part.DELIVERY_EMAIL).decode()
+            until = marker.delivery_hold_until
+            return RequestExport(
+                request_id=request_id, exported_at=now, state="erased", access_log=access,
+                erasure=ErasureInfo(erased_at=marker.erased_at, reason=marker.reason,
+                                    trigger_event_id=marker.trigger_event_id, had_data=marker.had_data),
+                delivery_email=email, delivery_email_erased_by=until,
+                note_de=(f"Die personenbezogenen Daten dieser Anfrage wurden am "
+                         f"{marker.erased_at:%d.%m.%Y um %H:%M:%S} UTC gelöscht (Grund: "
+                         f"{_reason_de(marker.reason, blocked_at)}) – bis auf die E-Mail-Adresse, an die "
+                         "die Rechnung geschickt wird. Sie wird gelöscht, sobald die Rechnung zugestellt "
+                         "oder die Zustellung aufgegeben ist"
+                         + (f", spätestens am {until:%d.%m.%Y}." if until else ".")))
     if marker is not None:
         erasure = ErasureInfo(erased_at=marker.erased_at, reason=marker.reason,
                               trigger_event_id=marker.trigger_event_id, had_data=marker.had_data)
@@ -129,6 +153,9 @@ _REASON_DE: dict[ErasureReason, str] = {
     ErasureReason.NOT_BILLED: "Sitzung ohne Abrechnung beendet",
     ErasureReason.WITHDRAWN: "Anfrage zurückgezogen",
     ErasureReason.ABANDONED: "Frist für nicht bearbeitete Anfragen abgelaufen",
+    ErasureReason.INVOICE_DELIVERED: "Rechnung zugestellt",
+    ErasureReason.INVOICE_DELIVERY_FAILED: "Zustellung der Rechnung aufgegeben",
+    ErasureReason.DELIVERY_HOLD_ENDED: "Frist für die Zustellung der Rechnung abgelaufen",
 }
 
 

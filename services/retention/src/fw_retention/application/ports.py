@@ -13,7 +13,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any, Protocol
 
-from fw_contracts.events import ErasureReason
+from fw_contracts.events import ErasureReason, ErasureScope
 
 from fw_retention.domain.rules import Erasure
 
@@ -27,6 +27,8 @@ class Part(Enum):
     ENTRY = b""
     STATEMENT = b"/statement"
     KEY = b"/key"
+    #: The e-mail address kept for the invoice's delivery after the first erasure step.
+    DELIVERY_EMAIL = b"/delivery_email"
 
 
 class Cipher(Protocol):
@@ -74,6 +76,22 @@ class ErasureRecord:
     trigger_event_id: uuid.UUID | None
     erased_at: datetime
     had_data: bool
+    scope: ErasureScope = ErasureScope.ALL
+    delivery_hold_until: datetime | None = None
+
+    @property
+    def partial(self) -> bool:
+        """Only the first step: the delivery e-mail address is still kept."""
+        return self.scope is ErasureScope.ALL_BUT_DELIVERY_EMAIL
+
+
+@dataclass(frozen=True)
+class HeldEmail:
+    """A kept delivery e-mail address (ciphertext) with the key it is sealed under."""
+
+    request_id: uuid.UUID
+    wrapped_key: bytes
+    email: Sealed
 
 
 @dataclass(frozen=True)
@@ -106,7 +124,9 @@ class VaultStore(Protocol):
     async def lock(self, request_id: uuid.UUID) -> None:
         """Serialise all work on one request until the transaction ends (put vs. erasure race)."""
 
-    async def erasure(self, request_id: uuid.UUID) -> ErasureRecord | None: ...
+    async def erasure(self, request_id: uuid.UUID) -> ErasureRecord | None:
+        """The request's marker: a final one (scope ``all``/``delivery_email``) if there is one,
+        else the first step's (``all_but_delivery_email``), else None. Any marker refuses writes."""
 
     async def load(self, request_id: uuid.UUID) -> SealedEntry | None: ...
 
@@ -137,8 +157,20 @@ class VaultStore(Protocol):
     async def replace_data(self, request_id: uuid.UUID, data: Sealed) -> None:
         """Overwrite the encrypted data of a stored entry (same key, new nonce); ``stored_at`` stays."""
 
-    async def delete_data(self, request_id: uuid.UUID) -> bool:
-        """DELETE entry, statement and key rows; True if there was an entry or a key."""
+    async def delete_data(self, request_id: uuid.UUID, *, keep_key: bool = False) -> bool:
+        """DELETE entry, statement, kept delivery e-mail and key rows; True if there was an entry
+        or a key. ``keep_key``: entry and statement only (the first step keeps the key for the
+        delivery e-mail row); True if there was an entry."""
+
+    async def insert_delivery_email(self, request_id: uuid.UUID, email: Sealed, at: datetime) -> None:
+        """Keep the delivery e-mail address (sealed under the request's data key)."""
+
+    async def load_delivery_email(self, request_id: uuid.UUID) -> HeldEmail | None:
+        """The kept delivery e-mail address, or None."""
+
+    async def due_delivery_holds(self, now: datetime, limit: int) -> list[ErasureRecord]:
+        """First-step markers whose delivery hold ended at or before ``now`` and that have no
+        final marker yet, earliest hold end first."""
 
     async def insert_erasure(self, erasure: Erasure) -> bool:
         """Write the permanent marker; False if the request already had one."""

@@ -17,7 +17,8 @@ async def list_erasures(store: VaultStore, limit: int) -> list[dict[str, Any]]:
     """The newest ``limit`` entries of the erasure log."""
     return [
         {"request_id": r.request_id, "reason": r.reason.value, "erased_at": r.erased_at,
-         "trigger_event_id": r.trigger_event_id, "had_data": r.had_data}
+         "trigger_event_id": r.trigger_event_id, "had_data": r.had_data, "scope": r.scope.value,
+         "delivery_hold_until": r.delivery_hold_until}
         for r in await store.list_erasures(limit)
     ]
 

@@ -37,7 +37,8 @@ class ReapplyResult:
 def _record(event: PersonalDataErased) -> ErasureRecord:
     return ErasureRecord(request_id=event.request_id, reason=event.reason,
                          trigger_event_id=event.trigger_event_id, erased_at=event.erased_at,
-                         had_data=event.had_data)
+                         had_data=event.had_data, scope=event.scope,
+                         delivery_hold_until=event.delivery_hold_until)
 
 
 async def reapply_erasure_log(unit_of_work: UnitOfWorkFactory, store_for: StoreFactory,

@@ -79,17 +79,47 @@ async def put(store: VaultStore, cipher: Cipher, req: PutRequest, now: datetime,
     return OK
 
 
+async def delivery_email(store: VaultStore, cipher: Cipher, req: GetRequest, now: datetime,
+                         caller: VaultCaller) -> VaultReply:
+    """Purpose ``delivery``: only the e-mail address the invoice goes to — from the entry while it
+    is stored, from the kept row after the first erasure step, ``erased`` after the second."""
+    await store.lock(req.request_id)
+    marker = await store.erasure(req.request_id)
+    email: str | None = None
+    found = False
+    if marker is None:
+        entry = await store.load(req.request_id)
+        if entry is not None:
+            found = True
+            data = open_data(cipher, entry)[1]
+            email = str(data.email) if data.email is not None else None
+    elif marker.partial:
+        held = await store.load_delivery_email(req.request_id)
+        if held is not None:
+            found = True
+            key = cipher.unwrap(req.request_id, held.wrapped_key)
+            email = cipher.open(key, req.request_id, held.email.nonce, held.email.ciphertext,
+                                Part.DELIVERY_EMAIL).decode()
+    outcome = "ok" if found else ("erased" if marker else "not_found")
+    await store.log_access(req.request_id, req.purpose, outcome, now, caller=caller.value)
+    if not found:
+        return _refused(VaultError.ERASED, marker) if marker else _refused(VaultError.NOT_FOUND)
+    return VaultReply(ok=True, delivery_email=email)
+
+
 async def get(store: VaultStore, cipher: Cipher, req: GetRequest, now: datetime, caller: VaultCaller) -> VaultReply:
     """Decrypt a request's data (and statement) and record who read it for which purpose.
 
     Only for a purpose of the caller's own (session: ``queue``; billing: ``billing``,
-    ``customer_account``); any other is refused with ``forbidden`` and logged as such.
+    ``customer_account``, ``delivery``); any other is refused with ``forbidden`` and logged as such.
     """
     if not may_read(caller, req.purpose):
         await store.log_access(req.request_id, req.purpose, "forbidden", now, caller=caller.value)
         log.warning("vault read refused: purpose not the caller's",
                     extra={"request_id": str(req.request_id), "caller": caller.value, "purpose": req.purpose})
         return _refused(VaultError.FORBIDDEN)
+    if req.purpose == "delivery":
+        return await delivery_email(store, cipher, req, now, caller)
     await store.lock(req.request_id)
     marker = await store.erasure(req.request_id)
     entry = None if marker else await store.load(req.request_id)

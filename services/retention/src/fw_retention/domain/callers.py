@@ -36,9 +36,10 @@ CALLERS: dict[VaultCaller, CallerRights] = {
     VaultCaller.SESSION: CallerRights(
         frozenset({VaultSubject.GET, VaultSubject.ADD_STATEMENT, VaultSubject.ADDRESS, VaultSubject.CLAIM}),
         purposes=frozenset({"queue"}), claims=frozenset({"session_started"})),
-    # the invoice's recipient and the permanent customer account
+    # the invoice's recipient, the permanent customer account, and the e-mail address the
+    # invoice is delivered to (also after the first erasure step kept just that address)
     VaultCaller.BILLING: CallerRights(frozenset({VaultSubject.GET}),
-                                      purposes=frozenset({"billing", "customer_account"})),
+                                      purposes=frozenset({"billing", "customer_account", "delivery"})),
 }
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 
-from fw_contracts.events import ErasureReason
+from fw_contracts.events import ErasureReason, ErasureScope
 from fw_contracts.vault import Address, PersonalData, PromotionStatement
 
 
@@ -34,6 +34,14 @@ class Erasure:
     trigger_event_id: uuid.UUID | None
     erased_at: datetime
     had_data: bool
+    scope: ErasureScope = ErasureScope.ALL
+    #: With ``all_but_delivery_email``: when the kept e-mail address goes at the latest.
+    delivery_hold_until: datetime | None = None
+
+
+#: Reasons of the second step: the delivery the kept e-mail address served is over.
+DELIVERY_REASONS = frozenset({ErasureReason.INVOICE_DELIVERED, ErasureReason.INVOICE_DELIVERY_FAILED,
+                              ErasureReason.DELIVERY_HOLD_ENDED})
 
 
 def decide_put(*, erased: bool, existing: PersonalData | None, new: PersonalData) -> Write:
@@ -80,18 +88,51 @@ def records_cutoff(now: datetime, keep_years: int) -> datetime:
     return datetime(now.year - keep_years, 1, 1, tzinfo=now.tzinfo)
 
 
+def erasure_scope(*, reason: ErasureReason, partially_erased: bool,
+                  delivery_email_given: bool) -> ErasureScope:
+    """What an erasure for ``reason`` removes (LEGAL.md L21, DESIGN.md "Personal data live
+    exactly as long as billing needs them").
+
+    An issued invoice erases everything at once except the e-mail address the customer gave
+    for receiving it: the invoice is only issued ("übermittelt") once it reached the customer.
+    Whatever comes after that first step (the delivery's outcome, the hold's end, or any other
+    trigger) erases the kept address. Without an e-mail address nothing is kept.
+    """
+    if partially_erased:
+        return ErasureScope.DELIVERY_EMAIL
+    if reason is ErasureReason.INVOICE_ISSUED and delivery_email_given:
+        return ErasureScope.ALL_BUT_DELIVERY_EMAIL
+    return ErasureScope.ALL
+
+
 def decide_erasure(*, request_id: uuid.UUID, already_erased: bool, had_data: bool,
                    reason: ErasureReason, trigger_event_id: uuid.UUID | None,
-                   now: datetime) -> Erasure | None:
-    """Erase once: a request that already carries the marker is left alone (no second event).
+                   now: datetime, partially_erased: bool = False, delivery_email_given: bool = False,
+                   delivery_hold: timedelta | None = None, due_since: datetime | None = None) -> Erasure | None:
+    """Erase once: a request that already carries the (final) marker is left alone (no second
+    event); one that was erased but for its delivery e-mail address loses that address now.
 
     A request the vault never saw (e.g. withdrawn before intake could store it) still gets the
-    marker, so that a late put cannot store data for it.
+    marker, so that a late put cannot store data for it. The kept address is held at the latest
+    until ``delivery_hold`` after ``due_since`` (the InvoiceIssued's time).
     """
     if already_erased:
         return None
+    if partially_erased and reason is ErasureReason.INVOICE_ISSUED:
+        return None  # another invoice of the request: the kept address serves its delivery too
+    scope = erasure_scope(reason=reason, partially_erased=partially_erased,
+                          delivery_email_given=delivery_email_given)
+    hold_until = None
+    if scope is ErasureScope.ALL_BUT_DELIVERY_EMAIL:
+        hold_until = delivery_hold_end(due_since or now, delivery_hold or timedelta(0))
     return Erasure(request_id=request_id, reason=reason, trigger_event_id=trigger_event_id,
-                   erased_at=now, had_data=had_data)
+                   erased_at=now, had_data=had_data, scope=scope, delivery_hold_until=hold_until)
+
+
+def delivery_hold_end(invoice_issued_at: datetime, delivery_hold: timedelta) -> datetime:
+    """The kept delivery e-mail address goes at the latest this long after the invoice, whatever
+    happened to the delivery (SMTP down for good, nobody marked it)."""
+    return invoice_issued_at + delivery_hold
 
 
 def deadline(stored_at: datetime, abandon_after: timedelta) -> datetime:

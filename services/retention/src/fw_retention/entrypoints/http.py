@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
-from fw_contracts.events import BillingBlocked, ErasureReason, PersonalDataErased
+from fw_contracts.events import BillingBlocked, ErasureReason, ErasureScope, PersonalDataErased
 from fw_platform.http import problem
 from pydantic import BaseModel
 
@@ -34,6 +34,10 @@ class ErasureOut(BaseModel):
     erased_at: datetime
     trigger_event_id: uuid.UUID | None
     had_data: bool
+    #: What this step erased: all, all_but_delivery_email (the e-mail for the invoice is kept until
+    #: ``delivery_hold_until`` at the latest) or delivery_email (the second step).
+    scope: ErasureScope = ErasureScope.ALL
+    delivery_hold_until: datetime | None = None
 
 
 class StatusOut(BaseModel):

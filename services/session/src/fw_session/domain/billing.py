@@ -59,7 +59,10 @@ def block_state(block: BillingBlock | None, *, erased_at: datetime | None,
     if block is None:
         return None
     if erased_at is not None:
-        return BlockState.INVOICED if erasure_reason is ErasureReason.INVOICE_ISSUED else BlockState.CLOSED_DATA_ERASED
+        # an invoice's delivery may be reported (and erase) before retention saw the invoice
+        invoiced = erasure_reason in (ErasureReason.INVOICE_ISSUED, ErasureReason.INVOICE_DELIVERED,
+                                      ErasureReason.INVOICE_DELIVERY_FAILED)
+        return BlockState.INVOICED if invoiced else BlockState.CLOSED_DATA_ERASED
     return BlockState.WAITING if block.waiting else BlockState.ADDRESS_PROVIDED
 
 

@@ -178,6 +178,25 @@ class Backends:
         return await self._call("billing", "GET", "/api/deliveries", "/api/deliveries?status=failed",
                                 params={"status": "failed"})
 
+    async def pending_deliveries(self) -> Reply:
+        return await self._call("billing", "GET", "/api/deliveries", "/api/deliveries?status=pending",
+                                params={"status": "pending"})
+
+    async def mark_delivered(self, delivery_id: int) -> Reply:
+        """Handed over by hand: billing records InvoiceDelivered (channel manual)."""
+        return await self._call("billing", "POST", f"/api/deliveries/{delivery_id}/delivered",
+                                "/api/deliveries/{id}/delivered")
+
+    async def download(self, code: str) -> Reply:
+        """The documents the customer's download code opens (billing checks it; the code goes in
+        the body, never in a path or a log)."""
+        return await self._call("billing", "POST", "/api/downloads", "/api/downloads", json={"code": code})
+
+    async def download_document(self, code: str, number: str) -> Reply:
+        """One archived PDF the download code opens (bytes)."""
+        return await self._call("billing", "POST", "/api/downloads/document", "/api/downloads/document",
+                                json={"code": code, "number": number}, binary=True)
+
     # ---- retention ----------------------------------------------------------------------
     async def pending_erasures(self, limit: int = 200) -> Reply:
         return await self._call("retention", "GET", "/api/pending-erasures", "/api/pending-erasures",

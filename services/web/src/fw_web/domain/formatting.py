@@ -22,6 +22,11 @@ WORDS: dict[str, str] = {
     "kleinbetrag": "Kleinbetragsrechnung", "full": "Rechnung",
     # erasure reasons
     "invoice_issued": "Rechnung erstellt", "withdrawn": "Anfrage zurückgezogen", "abandoned": "Frist abgelaufen",
+    "invoice_delivered": "Rechnung zugestellt", "invoice_delivery_failed": "Zustellung aufgegeben",
+    "delivery_hold_ended": "Zustellfrist abgelaufen",
+    # erasure scopes
+    "all": "alle Daten", "all_but_delivery_email": "alle Daten bis auf die E-Mail-Adresse für die Rechnung",
+    "delivery_email": "E-Mail-Adresse für die Rechnung",
     # customer types
     "business": "Unternehmen", "consumer": "Verbraucher/in",
 }

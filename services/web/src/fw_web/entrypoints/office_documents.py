@@ -17,6 +17,11 @@ from fw_web.entrypoints.web_session import require_csrf, web_session
 log = logging.getLogger(__name__)
 
 
+def _items(data: Any) -> list[dict[str, Any]]:
+    found = data.get("items", []) if isinstance(data, dict) else data if isinstance(data, list) else []
+    return [d for d in found if isinstance(d, dict)]
+
+
 def build_router() -> APIRouter:
     """Routes under ``/buero`` that change or export documents."""
     router = APIRouter(prefix="/buero")
@@ -51,13 +56,29 @@ def build_router() -> APIRouter:
 
     @router.get("/zustellungen", summary="Invoice e-mails that could not be delivered")
     async def deliveries(request: Request, user: OfficeUser) -> Response:
-        reply = await backends(request).failed_deliveries()
+        api = backends(request)
+        reply = await api.failed_deliveries()
         items: list[dict[str, Any]] | None = None
         if reply.ok:
-            data = reply.data
-            items = data.get("items", []) if isinstance(data, dict) else data if isinstance(data, list) else []
+            items = _items(reply.data)
+            # still being retried, but with a problem the office should know of (server away)
+            pending = await api.pending_deliveries()
+            items += [d for d in _items(pending.data) if d.get("problem_de")] if pending.ok else []
         return render(request, "office/deliveries.html", items=items, available=reply.ok,
                       unreachable=reply.unreachable)
+
+    @router.post("/zustellungen/{delivery_id}/zugestellt", dependencies=[Depends(require_csrf)],
+                 summary="Record that a document was handed over by hand")
+    async def mark_delivered(request: Request, user: OfficeUser,
+                             delivery_id: Annotated[int, Path(ge=1, le=2**62)]) -> Response:
+        reply = await backends(request).mark_delivered(delivery_id)
+        session = web_session(request)
+        if reply.ok:
+            session.flash("Als zugestellt vermerkt. Die für den Versand gespeicherte E-Mail-Adresse wird "
+                          "jetzt gelöscht.", "success")
+        else:
+            session.flash(reply.message_de or UNREACHABLE, "error")
+        return RedirectResponse("/buero/zustellungen", status_code=303)
 
     @router.post("/zustellungen/{delivery_id}/wiederholen", dependencies=[Depends(require_csrf)],
                  summary="Send a failed delivery again")

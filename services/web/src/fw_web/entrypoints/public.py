@@ -95,7 +95,9 @@ def build_router() -> APIRouter:
         if reply.status == 201 and isinstance(reply.data, dict):
             ticket, request_id = reply.data.get("ticket"), reply.data.get("request_id")
             log.info("support request sent", extra={"ticket": ticket, "request_id": request_id})
-            web_session(request).set("ticket", {"ticket": ticket, "request_id": request_id})
+            # the download code is shown on the thank-you page (this browser only; never logged)
+            web_session(request).set("ticket", {"ticket": ticket, "request_id": request_id,
+                                                "download_code": reply.data.get("download_code")})
             return RedirectResponse("/danke", status_code=303)
         if reply.status == 422 and isinstance(reply.data, dict):
             form.errors = field_messages(reply.data.get("errors") or [])
@@ -111,7 +113,11 @@ def build_router() -> APIRouter:
         sent = web_session(request).data.get("ticket")
         if not isinstance(sent, dict) or not sent.get("ticket"):
             return RedirectResponse("/", status_code=303)
-        return render(request, "thanks.html", ticket=sent["ticket"])
+        code = sent.get("download_code")
+        response = render(request, "thanks.html", ticket=sent["ticket"],
+                          download_code=code if isinstance(code, str) else None)
+        response.headers.update({"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+        return response
 
     @router.get("/nutzungsbedingungen/{version}", summary="One version of the terms of use")
     async def terms(request: Request, version: Annotated[str, Path(pattern=r"^[0-9A-Za-z._-]{1,32}$")]) -> Response:

@@ -1,7 +1,9 @@
 /* fernwartung web: the little JavaScript the pages use. Everything works without it, only less live:
    - [data-poll]: reload an HTML fragment every few seconds (the technician's queue, the invoice);
    - [data-timer-elapsed]: a running session's clock;
-   - [data-autofocus]: move focus to an error summary or the ticket so screen readers announce it. */
+   - [data-autofocus]: move focus to an error summary or the ticket so screen readers announce it;
+   - [data-download-code]: the invoice link "/rechnung#<code>" carries the download code in the
+     fragment (never sent to a server or a log): put it into the POST form and send it. */
 (function () {
   "use strict";
 
@@ -73,7 +75,18 @@
     if (!region.querySelector("[data-poll-done]")) { timer = window.setInterval(poll, every); }
   }
 
+  function takeDownloadCode() {
+    var field = document.querySelector("[data-download-code]");
+    var code = window.location.hash.slice(1);
+    if (!field || !code) { return; }
+    field.value = decodeURIComponent(code);
+    // drop the code from the address bar and the history before anything else happens
+    window.history.replaceState(null, "", window.location.pathname);
+    field.form.submit();
+  }
+
   function init() {
+    takeDownloadCode();
     startTimers();
     document.querySelectorAll("[data-poll]").forEach(startPoller);
     var focus = document.querySelector("[data-autofocus]");

@@ -12,6 +12,15 @@ request), retention does not erase it as abandoned; the latest erasure is then
 time, one after the hold is late. Only blocks and triggers *before* the request's first erasure
 count: billing answers the hold's erasure with ``SessionNotBilled`` (``recipient_data_erased``),
 which comes after the erasure and does not make it "late after its trigger".
+
+Delivery (LEGAL.md L21): an invoice to be e-mailed erases everything but the e-mail address
+(``scope=all_but_delivery_email``). That address is a second step (``scope=delivery_email``),
+due at the first ``InvoiceDelivered``/``InvoiceDeliveryFailed`` of the request plus
+``max_delay``, and at the latest at the invoice + ``delivery_hold`` + ``abandon_slack`` (retention's
+delivery hold) — each delay measured from its own trigger. A first step without its second is
+pending until then and missing after it; a first step whose announced hold is longer than
+``delivery_hold`` fails. A delivery event before the first step is a trigger like the invoice
+(retention erases everything at once then).
 """
 
 from __future__ import annotations
@@ -25,6 +34,9 @@ from fw_contracts.events import (
     CustomerAccountCreated,
     CustomerPromoted,
     ErasureReason,
+    ErasureScope,
+    InvoiceDelivered,
+    InvoiceDeliveryFailed,
     InvoiceIssued,
     PersonalDataErased,
     SessionNotBilled,
@@ -43,7 +55,11 @@ TRIGGER_REASON: dict[type, ErasureReason] = {
     InvoiceIssued: ErasureReason.INVOICE_ISSUED,
     SessionNotBilled: ErasureReason.NOT_BILLED,
     SupportRequestWithdrawn: ErasureReason.WITHDRAWN,
+    InvoiceDelivered: ErasureReason.INVOICE_DELIVERED,
+    InvoiceDeliveryFailed: ErasureReason.INVOICE_DELIVERY_FAILED,
 }
+#: The events that end the delivery the kept e-mail address serves.
+DELIVERY_TRIGGERS = (InvoiceDelivered, InvoiceDeliveryFailed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +75,7 @@ class _Request:
     created: _Mark | None = None
     triggers: list[_Mark] = field(default_factory=list)
     blocks: list[_Mark] = field(default_factory=list)
+    deliveries: list[_Mark] = field(default_factory=list)
     erasures: list[tuple[_Mark, PersonalDataErased]] = field(default_factory=list)
     promoted: list[_Mark] = field(default_factory=list)
 
@@ -67,11 +84,13 @@ class ErasureCheck:
     """Collects the lifecycle of every request, then judges it at ``as_of``."""
 
     def __init__(self, *, max_delay: timedelta, abandon_after: timedelta, abandon_slack: timedelta,
-                 billing_hold: timedelta = timedelta(days=90)) -> None:
+                 billing_hold: timedelta = timedelta(days=90),
+                 delivery_hold: timedelta = timedelta(days=14)) -> None:
         self.max_delay = max_delay
         self.abandon_after = abandon_after
         self.abandon_slack = abandon_slack
         self.billing_hold = billing_hold
+        self.delivery_hold = delivery_hold
         self._requests: dict[uuid.UUID, _Request] = {}
         self._triggers: dict[uuid.UUID, tuple[uuid.UUID, _Mark]] = {}
         #: Erasure delays in seconds (after the trigger, or after the abandonment deadline).
@@ -90,6 +109,11 @@ class ErasureCheck:
                 req.created = mark
         elif isinstance(e, (InvoiceIssued, SessionNotBilled, SupportRequestWithdrawn)):
             self._req(e.request_id).triggers.append(mark)
+            self._triggers[e.event_id] = (e.request_id, mark)
+        elif isinstance(e, DELIVERY_TRIGGERS):
+            req = self._req(e.request_id)
+            req.triggers.append(mark)  # before the first step it erases everything
+            req.deliveries.append(mark)
             self._triggers[e.event_id] = (e.request_id, mark)
         elif isinstance(e, BillingBlocked):
             self._req(e.request_id).blocks.append(mark)
@@ -120,7 +144,7 @@ class ErasureCheck:
     def result(self, as_of: datetime) -> CheckResult:
         """The verdict for the history up to ``as_of``."""
         res = CheckResult(NAME, TITLE)
-        erased = promoted = orphans = repeated = held = 0
+        erased = promoted = orphans = repeated = held = kept = 0
         for request_id, req in self._requests.items():
             if req.created is None:
                 orphans += 1  # e.g. withdrawn before intake stored anything: nothing to prove
@@ -130,8 +154,13 @@ class ErasureCheck:
             held += block is not None
             if req.erasures:
                 erased += 1
-                repeated += len(req.erasures) > 1
+                first = min(req.erasures, key=lambda pair: pair[0].seq)[1]
+                two_steps = first.scope is ErasureScope.ALL_BUT_DELIVERY_EMAIL
+                kept += two_steps
+                repeated += len(req.erasures) > (2 if two_steps else 1)
                 self._judge_erasure(res, request_id, req, due, trigger, block)
+                if two_steps:
+                    self._judge_second_step(res, request_id, req, as_of)
             elif req.promoted:
                 promoted += 1
             elif as_of > due:
@@ -150,11 +179,13 @@ class ErasureCheck:
                          f"{self.abandon_after.total_seconds() / 86400:g} d + "
                          f"{self.abandon_slack.total_seconds():g} s; billing hold "
                          f"{self.billing_hold.total_seconds() / 86400:g} d after the first BillingBlocked "
-                         f"({held} requests)")
+                         f"({held} requests); delivery e-mail kept until the delivery, at most "
+                         f"{self.delivery_hold.total_seconds() / 86400:g} d after the invoice ({kept} requests)")
         if orphans:
             res.notes.append(f"{orphans} request ids have events but no SupportRequestCreated in this history")
         if repeated:
-            res.notes.append(f"{repeated} requests were erased more than once (only the first counts)")
+            res.notes.append(f"{repeated} requests were erased more than once (only the first counts, "
+                             "and the second step of a kept delivery e-mail)")
         return res
 
     def _judge_erasure(self, res: CheckResult, request_id: uuid.UUID, req: _Request, due: datetime,
@@ -188,3 +219,52 @@ class ErasureCheck:
                 why = f"late erasure: after the abandonment deadline {due.isoformat()}"
             seqs = [mark.seq, req.created.seq] + ([trigger.seq] if trigger else []) + ([block.seq] if block else [])
             res.fail(why, *seqs, request_id=request_id, erasure_event_id=mark.event_id)
+
+    def _judge_second_step(self, res: CheckResult, request_id: uuid.UUID, req: _Request,
+                           as_of: datetime) -> None:
+        """The kept delivery e-mail address: erased at the first delivery outcome (+ max_delay),
+        at the latest at the invoice + delivery_hold (+ slack)."""
+        ordered = sorted(req.erasures, key=lambda pair: pair[0].seq)
+        first_mark, first = ordered[0]
+        issued = self._triggers.get(first.trigger_event_id) if first.trigger_event_id else None
+        start = issued[1] if issued else first_mark  # the invoice (or, unnamed, the first step)
+        hold_end = start.at + self.delivery_hold
+        if first.delivery_hold_until is None or first.delivery_hold_until > hold_end:
+            res.fail(f"delivery e-mail kept beyond the delivery hold of "
+                     f"{self.delivery_hold.total_seconds() / 86400:g} d (announced until "
+                     f"{first.delivery_hold_until.isoformat() if first.delivery_hold_until else 'never'})",
+                     first_mark.seq, start.seq, request_id=request_id)
+            return
+        second = next(((m, e) for m, e in ordered[1:] if e.scope is not ErasureScope.ALL_BUT_DELIVERY_EMAIL), None)
+        before = second[0].seq if second else None
+        outcome = min((m for m in req.deliveries if before is None or m.seq < before),
+                      key=lambda m: m.seq, default=None)
+        latest = hold_end + self.abandon_slack
+        due = min(outcome.at + self.max_delay, latest) if outcome else latest
+        if second is None:
+            if as_of > due:
+                cause = (f"{outcome.kind} at seq {outcome.seq}" if outcome
+                         else f"end of the delivery hold {hold_end.isoformat()}")
+                res.fail(f"missing erasure of the kept delivery e-mail: due {due.isoformat()} ({cause}), "
+                         f"none by {as_of.isoformat()}", first_mark.seq, *([outcome.seq] if outcome else []),
+                         request_id=request_id)
+            else:
+                res.pend(f"delivery e-mail kept, erasure due by {due.isoformat()}", first_mark.seq,
+                         request_id=request_id)
+            return
+        mark, event = second
+        if event.trigger_event_id is not None:
+            named = self._triggers.get(event.trigger_event_id)
+            if named is None or named[0] != request_id:
+                res.fail("erasure of the delivery e-mail names a trigger event that is not one of this request",
+                         mark.seq, first_mark.seq, request_id=request_id, trigger_event_id=event.trigger_event_id)
+                return
+        self.delays.append((mark.at - (outcome.at if outcome else hold_end)).total_seconds())
+        if mark.at > due:
+            why = (f"late erasure of the delivery e-mail: {(mark.at - outcome.at).total_seconds():g} s after "
+                   f"{outcome.kind} (seq {outcome.seq}), allowed {self.max_delay.total_seconds():g} s"
+                   if outcome and outcome.at + self.max_delay <= latest
+                   else f"late erasure of the delivery e-mail: after the end of the delivery hold "
+                        f"{hold_end.isoformat()}")
+            res.fail(why, mark.seq, first_mark.seq, *([outcome.seq] if outcome else []),
+                     request_id=request_id, erasure_event_id=mark.event_id)
