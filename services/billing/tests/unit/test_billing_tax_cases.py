@@ -27,7 +27,7 @@ from fw_contracts.tax_ids import (
     vat_id_valid,
 )
 from fw_contracts.vault import PersonalData
-from fw_platform.consumer import PermanentError
+from fw_platform.handling import PermanentError
 
 from fw_billing.application.handlers import on_session_ended, on_support_request_created
 from fw_billing.domain.invoicing import SMALL_INVOICE_LIMIT, Billable, assess

@@ -159,22 +159,24 @@ def _convert(tp: Any, metadata: list[Any], where: str) -> tuple[Any, Post | None
         return (typing.Annotated[tp, msgspec.Meta(**meta)] if meta else tp), None, None
     if tp in (bool, uuid.UUID):
         return (tp, None, None) if not meta else _bad(where, meta)
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (types.UnionType, typing.Union) and len(args) == 2 and type(None) in args:
+        # pydantic applies a field's constraints (``int | None = Field(ge=0)``) to the value
+        # when it is not None: so does the inner type here
+        inner = args[0] if args[1] is type(None) else args[1]
+        mt, post, check = _convert(inner, list(metadata), where)
+        return mt | None, _optional(post), _optional(check)
     if meta:
         return _bad(where, meta)
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
         if not issubclass(tp, str):
             raise UnsupportedContract(f"{where}: enum {tp.__name__} is not a StrEnum")
         return tp, None, None
-    origin, args = typing.get_origin(tp), typing.get_args(tp)
     if origin is typing.Literal:
         if not all(type(a) in (str, int) for a in args):
             raise UnsupportedContract(f"{where}: Literal {args}")
         return tp, None, None
     if origin in (types.UnionType, typing.Union):
-        if len(args) == 2 and type(None) in args:
-            inner = args[0] if args[1] is type(None) else args[1]
-            mt, post, check = _convert(inner, [], where)
-            return mt | None, _optional(post), _optional(check)
         raise UnsupportedContract(f"{where}: union {tp!r}")
     if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
         mt, post, check = _convert(args[0], [], where)

@@ -18,7 +18,7 @@ import logging
 from dataclasses import dataclass
 
 from fw_contracts.events import CorrectionReason, CustomerType, InvoiceIssued, InvoiceKind
-from fw_platform.consumer import UnitOfWork
+from fw_platform.handling import UnitOfWork
 
 from fw_billing.application.cancellation import CancelRefused, InvoiceNotFound
 from fw_billing.application.ports import BillingDeps, NewInvoice, Recipient

@@ -19,7 +19,7 @@ from typing import Literal, Protocol
 
 from fw_contracts import Event
 from fw_contracts.events import DeliveryChannel, InvoiceDelivered, InvoiceDeliveryFailed
-from fw_platform.consumer import TransientError
+from fw_platform.handling import TransientError
 
 from fw_billing.domain import delivery as rules
 from fw_billing.domain.formatting import date_de
