@@ -29,6 +29,7 @@ from fw_platform.runtime import Runtime
 from fw_billing.adapters.deliveries import SqlArchiveStore, SqlDeliveryStore
 from fw_billing.adapters.exports import Exports
 from fw_billing.adapters.history import account_erasure_history
+from fw_billing.adapters.invoice_list import InvoiceListView
 from fw_billing.adapters.keys import KeyRing
 from fw_billing.adapters.rendering import PdfRenderer
 from fw_billing.adapters.repository import SqlBillingRepository
@@ -48,7 +49,7 @@ from fw_billing.application.handlers import (
     on_support_request_created,
 )
 from fw_billing.application.ports import BillingDeps, PersonalDataSource
-from fw_billing.entrypoints import http, http_documents
+from fw_billing.entrypoints import http, http_documents, http_invoice_list
 from fw_billing.entrypoints.worker import BackgroundWorker
 from fw_billing.settings import Settings
 
@@ -207,4 +208,5 @@ def create_app(settings: Settings | None = None, *, vault: PersonalDataSource | 
     # Documents first: "/invoices/{number}.pdf" must win over "/invoices/{number}".
     app.include_router(http_documents.router(billing.views, billing.exports, commands))
     app.include_router(http.router(billing.views, billing.erase_customer))
+    app.include_router(http_invoice_list.router(InvoiceListView(lambda: billing.runtime.pool)))
     return app

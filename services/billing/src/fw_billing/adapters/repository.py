@@ -183,9 +183,9 @@ class SqlBillingRepository:
     async def record_request(self, facts: RequestFacts) -> None:
         await self._conn.execute(
             "INSERT INTO request_facts(request_id, customer_type, has_email, has_billing_address,"
-            " recorded_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (request_id) DO NOTHING",
+            " recorded_at, ticket) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (request_id) DO NOTHING",
             facts.request_id, facts.customer_type.value, facts.has_email, facts.has_billing_address,
-            facts.recorded_at)
+            facts.recorded_at, facts.ticket)
 
     async def request_facts(self, request_id: uuid.UUID) -> RequestFacts | None:
         row = await self._conn.fetchrow("SELECT * FROM request_facts WHERE request_id = $1", request_id)
@@ -193,7 +193,7 @@ class SqlBillingRepository:
             return None
         return RequestFacts(request_id=row["request_id"], customer_type=CustomerType(row["customer_type"]),
                             has_email=row["has_email"], has_billing_address=row["has_billing_address"],
-                            recorded_at=row["recorded_at"])
+                            recorded_at=row["recorded_at"], ticket=row["ticket"])
 
     # ------------------------------------------------------------------ documents
     async def archive(self, number: str, document_type: Literal["invoice", "cancellation"], year: int,

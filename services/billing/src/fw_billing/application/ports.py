@@ -67,6 +67,8 @@ class RequestFacts:
     has_email: bool
     has_billing_address: bool
     recorded_at: datetime
+    #: The ticket code (pseudonymous), for the office's invoice search.
+    ticket: str | None = None
 
 
 @dataclass(frozen=True)
