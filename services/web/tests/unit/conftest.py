@@ -68,6 +68,8 @@ class FakeServices:
     seen: list[httpx.Request] = field(default_factory=list)
     #: each service's GET /api/parked-messages items by service (empty list when absent)
     parked: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    #: the query parameters of every GET /api/invoice-list
+    list_queries: list[dict[str, str]] = field(default_factory=list)
 
     def handler(self, request: httpx.Request) -> httpx.Response:
         self.seen.append(request)
@@ -129,6 +131,8 @@ class FakeServices:
     def billing(self, request: httpx.Request, method: str, path: str) -> httpx.Response:
         if path == "/healthz":
             return httpx.Response(200, json={"status": "ok"})
+        if path == "/api/invoice-list":
+            return self.invoice_list(request.url.params)
         if path == "/api/invoices":
             sid = request.url.params.get("session_id")
             if sid is None:
@@ -199,6 +203,30 @@ class FakeServices:
             return httpx.Response(200, json={"customer_number": m.group(1), "status": "closed",
                                              "reason": body["reason"], "erased_at": c["closed_at"]})
         return httpx.Response(404, json={})
+
+    def invoice_list(self, params: Any) -> httpx.Response:
+        """billing's /api/invoice-list over ``invoices`` (Storno state from ``cancelled``)."""
+        self.list_queries.append(dict(params))
+        rows = []
+        for inv in sorted(self.invoices.values(), key=lambda i: (i["issued_at"], i["number"]), reverse=True):
+            storno = self.cancelled.get(inv["number"]) or inv.get("cancelled_by")
+            row = {**{k: v for k, v in inv.items() if k not in ("recipient", "lines")},
+                   "status": "cancelled" if storno else "issued", "cancelled_by": storno,
+                   "ticket": inv.get("ticket"), "e_invoice": inv.get("e_invoice", False)}
+            day = inv["issued_at"][:10]
+            q = params.get("q")
+            if (params.get("status") not in (None, row["status"])
+                    or params.get("kind") not in (None, inv["kind"])
+                    or params.get("customer_number") not in (None, inv["customer_number"])
+                    or params.get("ticket") not in (None, row["ticket"])
+                    or (params.get("from") and day < params["from"]) or (params.get("to") and day > params["to"])
+                    or (q and q not in (inv["number"], storno, row["ticket"], inv["customer_number"])
+                        and not inv["number"].endswith(q))):
+                continue
+            rows.append(row)
+        limit, offset = int(params.get("limit", 50)), int(params.get("offset", 0))
+        return httpx.Response(200, json={"items": rows[offset:offset + limit], "total": len(rows),
+                                         "limit": limit, "offset": offset})
 
     def retention(self, request: httpx.Request, method: str, path: str) -> httpx.Response:
         if path == "/healthz":

@@ -175,7 +175,8 @@ async def test_start_refused_by_session_shows_its_message(web) -> None:
 async def test_office_invoice_pdf_customers_and_export(web) -> None:
     await web.sign_in("buero")
     overview = await web.client.get("/buero")
-    assert overview.status_code == 200 and "keine Rechnungsliste" in overview.text
+    assert overview.status_code == 200 and "keine Rechnungsliste" not in overview.text
+    assert 'href="/buero/rechnungen/FW-2026-000001"' in overview.text
     search = await web.client.get("/buero?nummer=fw-2026-000001")
     assert search.status_code == 303 and search.headers["location"] == "/buero/rechnungen/FW-2026-000001"
     inv = await web.client.get("/buero/rechnungen/FW-2026-000001")

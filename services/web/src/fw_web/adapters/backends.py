@@ -118,9 +118,11 @@ class Backends:
         return await self._call("billing", "GET", "/api/invoices", "/api/invoices?session_id",
                                 params={"session_id": str(session_id)})
 
-    async def invoice_list(self, limit: int = 100) -> Reply:
-        """All invoices, newest first — only if billing offers a list (else 4xx)."""
-        return await self._call("billing", "GET", "/api/invoices", "/api/invoices", params={"limit": limit})
+    async def invoice_list(self, params: Mapping[str, str | int] | None = None) -> Reply:
+        """A page of invoices, newest first, filtered (``/api/invoice-list``: ids, numbers,
+        amounts, status; never recipient data)."""
+        return await self._call("billing", "GET", "/api/invoice-list", "/api/invoice-list",
+                                params=params or {"limit": 50})
 
     async def billing_session(self, session_id: uuid.UUID) -> Reply:
         return await self._call("billing", "GET", f"/api/sessions/{session_id}", "/api/sessions/{id}")
