@@ -22,6 +22,7 @@ ENV = Environment(
 ENV.filters.update(
     word=formatting.word, local_time=formatting.local_time, duration=formatting.duration,
     money=formatting.money, percent=formatting.percent, markdown=formatting.simple_markdown,
+    phone=formatting.phone, waiting=formatting.waiting,
 )
 
 _NAV = {
