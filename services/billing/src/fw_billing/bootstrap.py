@@ -49,7 +49,7 @@ from fw_billing.application.handlers import (
     on_support_request_created,
 )
 from fw_billing.application.ports import BillingDeps, PersonalDataSource
-from fw_billing.entrypoints import http, http_documents, http_invoice_list
+from fw_billing.entrypoints import http, http_documents, http_invoice_list, http_tariff
 from fw_billing.entrypoints.worker import BackgroundWorker
 from fw_billing.settings import Settings
 
@@ -209,4 +209,5 @@ def create_app(settings: Settings | None = None, *, vault: PersonalDataSource | 
     app.include_router(http_documents.router(billing.views, billing.exports, commands))
     app.include_router(http.router(billing.views, billing.erase_customer))
     app.include_router(http_invoice_list.router(InvoiceListView(lambda: billing.runtime.pool)))
+    app.include_router(http_tariff.router(billing.deps.tariffs))
     return app

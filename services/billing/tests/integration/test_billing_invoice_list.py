@@ -73,3 +73,12 @@ async def test_list_filters_search_and_paging(billing: Any, ended: Any, created:
                 {"q": "%"}, {"limit": 0}, {"from": "2026-02-01", "to": "2026-01-01"}):
         refused = await billing.http.get("/api/invoice-list", params=bad)
         assert refused.status_code == 422 and refused.json()["message_de"], bad
+
+
+async def test_the_current_tariff_for_the_form(billing: Any) -> None:
+    resp = await billing.http.get("/api/tariff")
+    assert resp.status_code == 200
+    body = resp.json()
+    assert body["version"] == "2026-01" and body["rate_per_interval"] == "24.00"
+    assert body["rate_per_interval_gross"] == "28.56" and body["interval_seconds"] == 900
+    assert {s["kind"]: s["percent"] for s in body["surcharges"]} == {"evening": "25", "weekend": "50"}

@@ -68,6 +68,8 @@ class FakeServices:
     seen: list[httpx.Request] = field(default_factory=list)
     #: each service's GET /api/parked-messages items by service (empty list when absent)
     parked: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    #: billing's GET /api/tariff (None: 404, as a billing without the route)
+    tariff: dict[str, Any] | None = None
     #: the query parameters of every GET /api/invoice-list
     list_queries: list[dict[str, str]] = field(default_factory=list)
 
@@ -131,6 +133,8 @@ class FakeServices:
     def billing(self, request: httpx.Request, method: str, path: str) -> httpx.Response:
         if path == "/healthz":
             return httpx.Response(200, json={"status": "ok"})
+        if path == "/api/tariff" and self.tariff is not None:
+            return httpx.Response(200, json=self.tariff)
         if path == "/api/invoice-list":
             return self.invoice_list(request.url.params)
         if path == "/api/invoices":

@@ -124,6 +124,10 @@ class Backends:
         return await self._call("billing", "GET", "/api/invoice-list", "/api/invoice-list",
                                 params=params or {"limit": 50})
 
+    async def tariff(self) -> Reply:
+        """The current tariff (public prices for the form)."""
+        return await self._call("billing", "GET", "/api/tariff", "/api/tariff")
+
     async def billing_session(self, session_id: uuid.UUID) -> Reply:
         return await self._call("billing", "GET", f"/api/sessions/{session_id}", "/api/sessions/{id}")
 
