@@ -53,8 +53,9 @@ def router(view: InvoiceListView) -> APIRouter:
         offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
     ) -> InvoicePage | JSONResponse:
         if from_ and to and to < from_:
-            return problem(422, "invalid_period", "Das Ende des Zeitraums liegt vor dem Anfang.",
-                           "The end of the period is before its start.")
+            de, en = "Das Ende des Zeitraums liegt vor dem Anfang.", "The end of the period is before its start."
+            return problem(422, "invalid_input", de, en, errors=[
+                {"field": "to", "code": "invalid_period", "message_de": de, "message_en": en}])
         flt = InvoiceFilter(issued_from=from_, issued_to=to, status=status, kind=kind,
                             customer_number=customer_number, ticket=ticket,
                             search=q.upper() if q else None)
