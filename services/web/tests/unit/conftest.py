@@ -68,6 +68,10 @@ class FakeServices:
     seen: list[httpx.Request] = field(default_factory=list)
     #: each service's GET /api/parked-messages items by service (empty list when absent)
     parked: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    #: the caller of each started request (request id -> company, contact_name, phone)
+    callers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: requests whose vault data are erased (the contact answer says so)
+    erased_requests: set[str] = field(default_factory=set)
     #: billing's GET /api/tariff (None: 404, as a billing without the route)
     tariff: dict[str, Any] | None = None
     #: the query parameters of every GET /api/invoice-list
@@ -83,6 +87,17 @@ class FakeServices:
             return httpx.Response(200, json={"service": service, "unresolved": len(items), "items": items})
         route = getattr(self, service)
         return route(request, request.method, request.url.path)
+
+    def contact_of(self, s: dict[str, Any]) -> dict[str, Any]:
+        """session's answer about a session's caller: from the queue item it was started from,
+        unless the test marked the request erased (``erased_requests``)."""
+        data = self.callers.get(s["request_id"])
+        erased = s["request_id"] in self.erased_requests
+        return {"session_id": s["session_id"], "request_id": s["request_id"], "ticket": s.get("ticket"),
+                "technician": s["technician"], "started_at": s["started_at"], "ended_at": s.get("ended_at"),
+                "contact": "erased" if erased else "available" if data else "unavailable",
+                "erased_at": "2026-05-04T10:00:05Z" if erased else None,
+                **{k: (None if erased or not data else data.get(k)) for k in ("company", "contact_name", "phone")}}
 
     def intake(self, request: httpx.Request, method: str, path: str) -> httpx.Response:
         if path == "/healthz":
@@ -106,11 +121,24 @@ class FakeServices:
             return httpx.Response(200, json=self.queue)
         if method == "POST" and path == "/api/sessions":
             body = json.loads(request.content)
+            for item in self.queue:  # the caller's data, as the vault would still have them
+                if item.get("request_id") == body["request_id"]:
+                    self.callers[body["request_id"]] = {k: item.get(k) for k in ("company", "contact_name", "phone")}
             sid = str(uuid.uuid4())
             self.sessions[sid] = {"session_id": sid, "request_id": body["request_id"], "technician": body["technician"],
                                   "status": "running", "started_at": "2026-05-04T09:59:00Z", "promoted": False,
                                   "statement_sha256": None, "stated_at": None, "ended_at": None, "duration_seconds": None}
             return httpx.Response(201, json={"session_id": sid, "started_at": "2026-05-04T09:59:00Z"})
+        if method == "GET" and path == "/api/running-sessions":
+            tech = request.url.params.get("technician")
+            items = [self.contact_of(s) for s in self.sessions.values()
+                     if s["status"] == "running" and tech in (None, s["technician"])]
+            return httpx.Response(200, json={"items": items})
+        m = re.fullmatch(r"/api/sessions/([0-9a-f-]+)/contact", path)
+        if m and method == "GET":
+            if m.group(1) not in self.sessions:
+                return httpx.Response(404, json={"code": "session_not_found", "message_de": "x", "message_en": "x"})
+            return httpx.Response(200, json=self.contact_of(self.sessions[m.group(1)]))
         if method == "GET" and path == "/api/sessions":  # a technician's sessions, from "the database"
             tech, status = request.url.params["technician"], request.url.params.get("status", "running")
             limit = int(request.url.params.get("limit", "20"))

@@ -113,6 +113,19 @@ class Backends:
         return await self._call("session", "GET", "/api/sessions", "/api/sessions?technician",
                                 params={"technician": technician, "status": status, "limit": limit})
 
+    async def session_contact(self, session_id: uuid.UUID) -> Reply:
+        """The session's caller (company, contact, phone) while the vault has them, else
+        ``contact`` = erased / unavailable."""
+        return await self._call("session", "GET", f"/api/sessions/{session_id}/contact",
+                                "/api/sessions/{id}/contact")
+
+    async def running_sessions(self, technician: str | None = None) -> Reply:
+        """Running sessions (all, or one technician's), oldest first, with the caller's company."""
+        params: dict[str, str | int] = {"limit": 200}
+        if technician:
+            params["technician"] = technician
+        return await self._call("session", "GET", "/api/running-sessions", "/api/running-sessions", params=params)
+
     # ---- billing ------------------------------------------------------------------------
     async def invoices_for_session(self, session_id: uuid.UUID) -> Reply:
         return await self._call("billing", "GET", "/api/invoices", "/api/invoices?session_id",

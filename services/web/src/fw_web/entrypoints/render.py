@@ -26,7 +26,7 @@ ENV.filters.update(
 )
 
 _NAV = {
-    Role.TECHNICIAN: (("/technik", "Warteschlange"),),
+    Role.TECHNICIAN: (("/technik", "Warteschlange"), ("/technik/alle", "Alle laufenden Sitzungen")),
     Role.OFFICE: (("/buero", "Rechnungen"), ("/buero/kunden", "Kundenkonten"), ("/buero/zustellungen", "Zustellungen"),
                    ("/buero/geparkt", "Geparkte Nachrichten")),
     Role.PRIVACY: (("/datenschutz", "Übersicht"),),
