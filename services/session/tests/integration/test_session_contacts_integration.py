@@ -65,3 +65,13 @@ async def test_running_sessions_of_everyone_with_company(harness: Any) -> None:
     await h.vault.stop()  # the vault is away: the sessions are still listed, without the caller
     away = (await h.client.get("/api/running-sessions")).json()["items"]
     assert [i["contact"] for i in away] == ["unavailable", "unavailable"] and away[0]["company"] is None
+
+
+async def test_ticket_codes_of_requests(harness: Any) -> None:
+    h = harness
+    rid, _ = await running_session(h, "AAAA-001", "Alpha GmbH", "tech-07")
+    unknown = uuid.uuid4()
+    resp = await h.client.get("/api/tickets", params=[("request_id", str(rid)), ("request_id", str(unknown))])
+    assert resp.status_code == 200, resp.text
+    assert resp.json() == {"items": [{"request_id": str(rid), "ticket": "AAAA-001"}]}
+    assert (await h.client.get("/api/tickets", params={"request_id": "x"})).status_code == 422

@@ -68,6 +68,8 @@ class FakeServices:
     seen: list[httpx.Request] = field(default_factory=list)
     #: each service's GET /api/parked-messages items by service (empty list when absent)
     parked: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    #: session's GET /api/tickets: request id -> ticket code
+    tickets: dict[str, str] = field(default_factory=dict)
     #: the caller of each started request (request id -> company, contact_name, phone)
     callers: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: requests whose vault data are erased (the contact answer says so)
@@ -129,6 +131,10 @@ class FakeServices:
                                   "status": "running", "started_at": "2026-05-04T09:59:00Z", "promoted": False,
                                   "statement_sha256": None, "stated_at": None, "ended_at": None, "duration_seconds": None}
             return httpx.Response(201, json={"session_id": sid, "started_at": "2026-05-04T09:59:00Z"})
+        if method == "GET" and path == "/api/tickets":
+            wanted = request.url.params.get_list("request_id")
+            return httpx.Response(200, json={"items": [{"request_id": r, "ticket": self.tickets[r]}
+                                                       for r in wanted if r in self.tickets]})
         if method == "GET" and path == "/api/running-sessions":
             tech = request.url.params.get("technician")
             items = [self.contact_of(s) for s in self.sessions.values()

@@ -77,3 +77,17 @@ def test_the_committed_web_variant_has_no_developer_note() -> None:
     for f in files:
         text = f.read_text(encoding="utf-8")
         assert "Erzeugt aus" not in text and "python -m fw_privacy" not in text and "<html" not in text, f.name
+
+
+async def test_the_privacy_page_lists_ticket_codes_not_uuids(web) -> None:
+    import uuid
+
+    pending_id, erased_id = str(uuid.UUID(int=3)), str(uuid.UUID(int=4))  # the fake retention's rows
+    web.services.tickets = {pending_id: "PEND-001"}
+    await web.sign_in("datenschutz")
+    page = await web.client.get("/datenschutz")
+    assert page.status_code == 200 and "PEND-001" in page.text
+    assert pending_id not in page.text and erased_id not in page.text  # no full UUIDs
+    assert "ohne Vorgangsnummer" in page.text  # the erased one's ticket is not known to session
+    asked = [r for r in web.services.seen if r.url.path == "/api/tickets"][-1]
+    assert sorted(asked.url.params.get_list("request_id")) == sorted([pending_id, erased_id])

@@ -32,3 +32,9 @@ class SqlContactReads:
             _SELECT + " WHERE s.ended_at IS NULL AND ($1::text IS NULL OR s.technician = $1)"
             " ORDER BY s.started_at, s.session_id LIMIT $2", technician, limit)
         return [_ref(r) for r in rows]
+
+    async def tickets(self, request_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
+        rows = await self._conn.fetch(
+            "SELECT request_id, ticket FROM requests WHERE request_id = ANY($1::uuid[]) AND ticket IS NOT NULL",
+            list(request_ids))
+        return {r["request_id"]: r["ticket"] for r in rows}

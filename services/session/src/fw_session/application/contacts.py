@@ -44,6 +44,7 @@ class SessionContact:
 class ContactReads(Protocol):
     async def one(self, session_id: uuid.UUID) -> SessionRef | None: ...
     async def running(self, technician: str | None, limit: int) -> Sequence[SessionRef]: ...
+    async def tickets(self, request_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]: ...
 
 
 class SessionContacts:
@@ -79,6 +80,11 @@ class SessionContacts:
         jobs: list[Awaitable[SessionContact]] = [
             self._with_data(r) if r.erased_at is None else _erased(r) for r in refs]
         return list(await asyncio.gather(*jobs))
+
+    async def tickets(self, request_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
+        """The ticket code of each known request (pseudonymous; for lists that show ids)."""
+        async with self._uow() as uow:
+            return await self._reads(uow.conn).tickets(request_ids)
 
 
 async def _erased(ref: SessionRef) -> SessionContact:

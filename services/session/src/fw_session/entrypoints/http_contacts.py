@@ -41,6 +41,15 @@ class ContactOut(BaseModel):
                    contact_name=d.contact_name if d else None, phone=d.phone if d else None)
 
 
+class TicketOut(BaseModel):
+    request_id: uuid.UUID
+    ticket: str
+
+
+class TicketsOut(BaseModel):
+    items: list[TicketOut]
+
+
 class RunningOut(BaseModel):
     items: list[ContactOut]
 
@@ -58,5 +67,11 @@ def router(contacts: SessionContacts) -> APIRouter:
     async def running(technician: Annotated[TechnicianId | None, Query()] = None,
                       limit: Annotated[int, Query(ge=1, le=200)] = 100) -> RunningOut:
         return RunningOut(items=[ContactOut.of(c) for c in await contacts.running(technician, limit)])
+
+    @api.get("/tickets", response_model=TicketsOut,
+             summary="Ticket codes of requests (pseudonymous), for lists that would otherwise show ids")
+    async def tickets(request_id: Annotated[list[uuid.UUID], Query(max_length=500)]) -> TicketsOut:
+        found = await contacts.tickets(request_id)
+        return TicketsOut(items=[TicketOut(request_id=k, ticket=v) for k, v in found.items()])
 
     return api

@@ -126,6 +126,11 @@ class Backends:
             params["technician"] = technician
         return await self._call("session", "GET", "/api/running-sessions", "/api/running-sessions", params=params)
 
+    async def tickets(self, request_ids: list[str]) -> Reply:
+        """The ticket codes of requests (session's ``GET /api/tickets``; pseudonymous)."""
+        return await self._call("session", "GET", "/api/tickets", "/api/tickets",
+                                params=httpx.QueryParams([("request_id", r) for r in request_ids[:500]]))  # type: ignore[arg-type]
+
     # ---- billing ------------------------------------------------------------------------
     async def invoices_for_session(self, session_id: uuid.UUID) -> Reply:
         return await self._call("billing", "GET", "/api/invoices", "/api/invoices?session_id",

@@ -60,6 +60,14 @@ def build_router() -> APIRouter:
     async def overview(request: Request, user: PrivacyUser) -> Response:
         api = backends(request)
         pending, done, avv = await api.pending_erasures(), await api.erasures(), await api.avv_requests()
+        ids = sorted({str(i.get("request_id")) for r in (pending, done) if r.ok and isinstance(r.data, list)
+                      for i in r.data if isinstance(i, dict) and i.get("request_id")})
+        tickets: dict[str, str] = {}
+        if ids:
+            found = await api.tickets(ids)
+            if found.ok and isinstance(found.data, dict):
+                tickets = {str(t["request_id"]): str(t["ticket"]) for t in found.data.get("items", [])
+                           if isinstance(t, dict) and t.get("request_id") and t.get("ticket")}
         avv_items = None
         if avv.ok:
             avv_items = avv.data.get("items", []) if isinstance(avv.data, dict) else avv.data or []
@@ -68,7 +76,7 @@ def build_router() -> APIRouter:
             pending=with_overdue(pending.data, datetime.now(UTC)) if pending.ok and isinstance(pending.data, list) else None,
             erasures=done.data if done.ok and isinstance(done.data, list) else None,
             retention_problem=None if pending.ok and done.ok else UNREACHABLE,
-            avv_items=avv_items, avv_available=avv.ok, channels=AVV_CHANNELS,
+            avv_items=avv_items, avv_available=avv.ok, channels=AVV_CHANNELS, tickets=tickets,
             documents=[(p.name, document_title(request.app.state.privacy_docs, p.name))
                        for p in record_documents(request.app.state.privacy_docs)],
         )
