@@ -25,6 +25,7 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     ev.BillingBlocked,
     ev.CustomerAccountCreated,
     ev.CustomerAccountErased,
+    ev.CustomerAccountChanged,
     ev.PersonalDataErased,
     ev.AuditCheckpoint,
 )
