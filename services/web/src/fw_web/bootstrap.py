@@ -18,7 +18,7 @@ from fw_web.adapters.users_file import load_users
 from fw_platform.ratelimit import TokenBucket
 from fw_web.domain.users import User
 from fw_web.entrypoints import errors, office, office_documents, office_parked, ops, privacy, public, signin, technician
-from fw_web.entrypoints import office_pages, public_pages, technician_pages
+from fw_web.entrypoints import office_accounts, office_pages, public_pages, technician_pages
 from fw_web.entrypoints.web_session import CookieSettings, SessionMiddleware
 from fw_web.settings import Settings
 
@@ -70,7 +70,7 @@ def create_app(settings: Settings | None = None, *, users: dict[str, User] | Non
     ops.install(app, settings)
     errors.install(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (public, signin, technician, office, office_documents, privacy, office_parked, office_pages,
-                   public_pages, technician_pages):
+    for module in (public, signin, technician, office_accounts, office, office_documents, privacy, office_parked,
+                   office_pages, public_pages, technician_pages):
         app.include_router(module.build_router())
     return app

@@ -68,6 +68,8 @@ class FakeServices:
     seen: list[httpx.Request] = field(default_factory=list)
     #: each service's GET /api/parked-messages items by service (empty list when absent)
     parked: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    #: the bodies billing got at PATCH /api/customers/{n}
+    changes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     #: session's GET /api/tickets: request id -> ticket code
     tickets: dict[str, str] = field(default_factory=dict)
     #: the caller of each started request (request id -> company, contact_name, phone)
@@ -216,6 +218,20 @@ class FakeServices:
             if found is not None:
                 return httpx.Response(200, json=found)
             return httpx.Response(404, json={"code": "session_not_found", "message_de": "x", "message_en": "x"})
+        if path == "/api/customers/search" and method == "POST":
+            words = json.loads(request.content)["q"].casefold()
+            found = [c for c in self.customers.values()
+                     if any(words in str(c.get(k) or "").casefold() for k in ("customer_number", "company", "contact_name"))]
+            return httpx.Response(200, json={"items": found, "total": len(found), "limit": 50, "offset": 0})
+        m = re.fullmatch(r"/api/customers/(K[0-9]+)", path)
+        if m and method == "PATCH" and m.group(1) in self.customers:
+            body = json.loads(request.content)
+            self.changes.append((m.group(1), body))
+            c = self.customers[m.group(1)]
+            if c["status"] == "closed":
+                return httpx.Response(409, json={"code": "account_closed", "message_de": "geschlossen", "message_en": "x"})
+            c.update({k: v for k, v in body.items() if k in ("email", "address")})
+            return httpx.Response(200, json=c)
         if path == "/api/customers":
             return httpx.Response(200, json={"items": list(self.customers.values()), "total": len(self.customers),
                                              "limit": 100, "offset": 0})

@@ -182,6 +182,16 @@ class Backends:
     async def customer(self, number: str) -> Reply:
         return await self._call("billing", "GET", f"/api/customers/{quote(number, safe='')}", "/api/customers/{n}")
 
+    async def search_customers(self, words: str, limit: int = 50) -> Reply:
+        """billing's account search; the words go in the body (they may be a name)."""
+        return await self._call("billing", "POST", "/api/customers/search", "/api/customers/search",
+                                json={"q": words, "limit": limit})
+
+    async def change_customer(self, number: str, changes: dict[str, Any], changed_by: str) -> Reply:
+        """Change an open account's e-mail and/or address (only the keys in ``changes``)."""
+        return await self._call("billing", "PATCH", f"/api/customers/{quote(number, safe='')}",
+                                "/api/customers/{n}", json={**changes, "changed_by": changed_by})
+
     async def erase_customer(self, number: str, reason: str, requested_by: str) -> Reply:
         """GDPR Art. 17: billing erases the account's personal fields (the number stays)."""
         return await self._call("billing", "POST", f"/api/customers/{quote(number, safe='')}/erasure",

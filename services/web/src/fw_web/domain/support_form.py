@@ -128,9 +128,13 @@ def _formats_checked(form: FormInput, has_address: bool) -> None:
     if has_address and not country_ok:
         errors.setdefault("country", COUNTRY_INVALID)
     code = v["postal_code"]
-    if code and "postal_code" not in errors and (
-            not _POSTAL.fullmatch(code) or (v["country"] == "DE" and not _DE_POSTAL.fullmatch(code))):
+    if code and "postal_code" not in errors and not postal_code_ok(code, v["country"]):
         errors["postal_code"] = POSTAL_INVALID
+
+
+def postal_code_ok(code: str, country: str) -> bool:
+    """A postal code as intake accepts it (five digits in Germany)."""
+    return bool(_POSTAL.fullmatch(code)) and (country != "DE" or bool(_DE_POSTAL.fullmatch(code)))
 
 
 def _valid_phone(text: str) -> bool:

@@ -183,7 +183,10 @@ def build_router() -> APIRouter:
                           message="Diese Kundennummer ist nicht bekannt.", back="/buero/kunden")
         if not reply.ok or not isinstance(reply.data, dict):
             return render(request, "message.html", status_code=503, title="Kundenkonto", message=UNREACHABLE)
-        return render(request, "office/customer.html", c=reply.data, reasons=ERASURE_REASONS)
+        invoices = await backends(request).invoice_list({"customer_number": number, "limit": 50})
+        account_invoices = invoices.data if invoices.ok and isinstance(invoices.data, dict) else None
+        return render(request, "office/customer.html", c=reply.data, reasons=ERASURE_REASONS,
+                      account_invoices=account_invoices)
 
     @router.post("/kunden/{number}/loeschen", dependencies=[Depends(require_csrf)],
                  summary="Erase a customer account's personal data (GDPR Art. 17)")
