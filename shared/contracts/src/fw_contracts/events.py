@@ -305,7 +305,7 @@ class CustomerAccountChanged(Event):
 
     customer_number: Annotated[str, StringConstraints(pattern=r"^K[0-9]{5,10}$")]
     request_id: uuid.UUID
-    changed: Annotated[list[AccountField], Field(min_length=1, max_length=2)]
+    changed: Annotated[tuple[AccountField, ...], Field(min_length=1)]
     changed_by: TechnicianId
     changed_at: AwareDatetime
 

@@ -69,7 +69,7 @@ async def change_customer_account(customer_number: str, change: AccountChange, c
         raise NothingChanged(NothingChanged.code)
     await accounts.save(account, personal)
     event = CustomerAccountChanged(customer_number=customer_number, request_id=account.request_id,
-                                   changed=changed, changed_by=changed_by, changed_at=uow.now)
+                                   changed=tuple(changed), changed_by=changed_by, changed_at=uow.now)
     uow.emit(event)
     log.info("customer account changed", extra={"customer_number": customer_number,
                                                  "count": len(changed)})
