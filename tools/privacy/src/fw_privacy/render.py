@@ -264,7 +264,7 @@ WEB_FOLDER = "web"
 def to_web_fragment(markdown: str) -> str:
     """The document's body for the web pages: no ``GENERATED`` note, no page around it."""
     text = markdown.replace(GENERATED + "\n\n", "", 1)
-    return MarkdownIt("commonmark", {"html": False}).enable("table").render(text)
+    return str(MarkdownIt("commonmark", {"html": False}).enable("table").render(text))
 
 
 def documents(root: Path | None = None) -> dict[str, str]:

@@ -129,7 +129,7 @@ class Backends:
     async def tickets(self, request_ids: list[str]) -> Reply:
         """The ticket codes of requests (session's ``GET /api/tickets``; pseudonymous)."""
         return await self._call("session", "GET", "/api/tickets", "/api/tickets",
-                                params=httpx.QueryParams([("request_id", r) for r in request_ids[:500]]))  # type: ignore[arg-type]
+                                params=httpx.QueryParams([("request_id", r) for r in request_ids[:500]]))
 
     # ---- billing ------------------------------------------------------------------------
     async def invoices_for_session(self, session_id: uuid.UUID) -> Reply:
