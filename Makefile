@@ -21,7 +21,7 @@ PYTEST_ARGS ?=
 BENCH_PATHS ?= $(wildcard bench benchmarks)
 BENCH_ARGS  ?=
 
-.PHONY: help venv run up down test browser bench docs clean distclean
+.PHONY: help venv run up down test browser bench docs clean distclean vendor-axe
 
 help:
 	@echo "make venv       create/refresh .venv (uv, editable: $(PKG_DIRS))"
@@ -83,6 +83,17 @@ browser: venv
 
 test: venv browser
 	$(VPY) -m pytest $(PYTEST_BASE_ARGS) $(PYTEST_ARGS)
+
+# axe-core for the browser tests' accessibility scan: committed (offline, reproducible) under
+# tests/browser/vendor/axe-core with its MPL-2.0 licence; this refreshes it from the npm registry.
+AXE_VERSION ?= 4.10.3
+AXE_DIR := tests/browser/vendor/axe-core
+vendor-axe:
+	@tmp=$$(mktemp -d) && cd $$tmp && npm pack --silent axe-core@$(AXE_VERSION) >/dev/null && \
+	  tar xzf axe-core-$(AXE_VERSION).tgz && cd - >/dev/null && \
+	  cp $$tmp/package/axe.min.js $$tmp/package/LICENSE $$tmp/package/LICENSE-3RD-PARTY.txt $(AXE_DIR)/ && \
+	  sha256sum $$tmp/axe-core-$(AXE_VERSION).tgz $(AXE_DIR)/axe.min.js && rm -rf $$tmp
+	@echo "update AXE_SHA256 in tests/browser/test_working_day_in_browser.py and $(AXE_DIR)/README.md"
 
 bench: venv
 	$(UV) pip install --python $(VPY) --quiet -r bench/requirements.txt

@@ -124,7 +124,8 @@ async def test_the_whole_lifecycle_by_clicking(office: Any, browser) -> None:
     own = tech.locator("#running-sessions li", has_text=ticket)
     await own.get_by_role("link").click()
     await tech.wait_for_url(session_url)
-    await tech.get_by_role("button", name="Sitzung beenden").click()
+    await tech.get_by_role("link", name=re.compile("Sitzung beenden")).click()  # asks first
+    await tech.get_by_role("button", name="Ja, Sitzung jetzt beenden").click()
     await tech.wait_for_url(session_url)
     assert "beendet" in await tech.locator("#session-status").inner_text()
 
@@ -140,8 +141,8 @@ async def test_the_whole_lifecycle_by_clicking(office: Any, browser) -> None:
     office_ctx = await browser.new_context(locale="de-DE", viewport={"width": 1280, "height": 900},
                                            accept_downloads=True)
     desk = await sign_in(office_ctx, office, "buero")
-    await desk.get_by_label("Rechnungsnummer").fill(number)
-    await desk.get_by_role("button", name="Suchen").click()
+    await desk.get_by_label("Suche", exact=True).fill(number)  # an exact number opens the invoice
+    await desk.get_by_label("Suche", exact=True).press("Enter")
     await desk.wait_for_url(f"**/buero/rechnungen/{number}")
     assert await desk.locator("#invoice-number").inner_text() == number
     assert "40,46 €" in await desk.locator("main").inner_text()

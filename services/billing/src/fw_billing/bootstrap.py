@@ -15,6 +15,7 @@ from fastapi import FastAPI
 
 from fw_contracts.events import (
     AccountErasureReason,
+    CustomerAccountChanged,
     BillingAddressProvided,
     CustomerAccountErased,
     CustomerPromoted,
@@ -31,6 +32,8 @@ from fw_platform.runtime import Runtime
 from fw_billing.adapters.deliveries import SqlArchiveStore, SqlDeliveryStore
 from fw_billing.adapters.exports import Exports
 from fw_billing.adapters.history import account_erasure_history
+from fw_billing.adapters.account_changes import SqlAccountChanges
+from fw_billing.adapters.invoice_list import InvoiceListView
 from fw_billing.adapters.keys import KeyRing
 from fw_billing.adapters.rendering import PdfRenderer
 from fw_billing.adapters.repository import SqlBillingRepository
@@ -38,6 +41,7 @@ from fw_billing.adapters.smtp import SmtpSender
 from fw_billing.adapters.tariff_files import load_catalog
 from fw_billing.adapters.vault import VaultPersonalData
 from fw_billing.adapters.views import BillingViews
+from fw_billing.application.account_changes import AccountChange, change_customer_account
 from fw_billing.application.archive import YearDestroyed, destroy_expired_archive
 from fw_billing.application.cancellation import cancel_invoice
 from fw_billing.application.correction import CorrectionRequest, correct_invoice
@@ -58,7 +62,7 @@ from fw_billing.application.handlers import (
     on_support_request_created,
 )
 from fw_billing.application.ports import BillingDeps, PersonalDataSource
-from fw_billing.entrypoints import http, http_documents
+from fw_billing.entrypoints import http, http_accounts, http_documents, http_invoice_list, http_tariff
 from fw_billing.entrypoints.worker import BackgroundWorker
 from fw_billing.settings import Settings
 
@@ -99,6 +103,13 @@ class Billing:
         """Close a customer account and erase its personal fields in its own transaction (HTTP)."""
         async with self.runtime.unit_of_work() as uow:
             return await erase_customer_account(customer_number, reason, requested_by, uow, deps=self.deps)
+
+    async def change_customer(self, customer_number: str, change: AccountChange,
+                              changed_by: str) -> CustomerAccountChanged:
+        """Change an open account's e-mail or address in its own transaction (HTTP command)."""
+        async with self.runtime.unit_of_work() as uow:
+            return await change_customer_account(customer_number, change, changed_by, uow,
+                                                 store=lambda conn: SqlAccountChanges(conn, self.keys))
 
     async def reapply_account_erasures(self) -> int:
         """Restore safety: erase again every account the stream says was erased (see
@@ -238,5 +249,9 @@ def create_app(settings: Settings | None = None, *, vault: PersonalDataSource | 
     # Documents first: "/invoices/{number}.pdf" must win over "/invoices/{number}".
     app.include_router(http_documents.router(billing.views, billing.exports, commands,
                                              download_ttl=billing.settings.download_ttl))
+    # Before http: "/customers/search" must not be read as a customer number.
+    app.include_router(http_accounts.router(billing.views, billing.change_customer))
     app.include_router(http.router(billing.views, billing.erase_customer))
+    app.include_router(http_invoice_list.router(InvoiceListView(lambda: billing.runtime.pool)))
+    app.include_router(http_tariff.router(billing.deps.tariffs))
     return app

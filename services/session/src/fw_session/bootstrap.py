@@ -13,12 +13,15 @@ from fw_contracts.events import BillingBlocked, PersonalDataErased, SupportReque
 from fw_platform import http
 from fw_platform.runtime import Runtime
 
+from fw_session.adapters.contacts_sql import SqlContactReads
 from fw_session.adapters.sql import sql_stores
 from fw_session.adapters.vault import NatsVault
 from fw_session.application.billing import BillingAddressService, BillingEventHandlers
+from fw_session.application.contacts import SessionContacts
 from fw_session.application.ports import StoresFactory, Vault
 from fw_session.application.queue_events import QueueEventHandlers
 from fw_session.application.service import SessionService
+from fw_session.entrypoints import http_contacts
 from fw_session.entrypoints.http import MESSAGES, build_router, install_error_handlers
 from fw_session.settings import Settings
 
@@ -61,6 +64,8 @@ def create_app(settings: Settings | None = None, *, now: Callable[[], datetime] 
     http.install(app, runtime, custom_messages=MESSAGES)
     install_error_handlers(app)
     app.include_router(build_router(service, billing))
+    app.include_router(http_contacts.router(SessionContacts(uow=runtime.unit_of_work, reads=SqlContactReads,
+                                                            vault=vault)))
     app.state.runtime = runtime
     app.state.service = service
     return app

@@ -31,6 +31,7 @@ from fw_web.entrypoints import (
     signin,
     technician,
 )
+from fw_web.entrypoints import office_accounts, office_pages, public_pages, technician_pages
 from fw_web.entrypoints.web_session import CookieSettings, SessionMiddleware
 from fw_web.settings import Settings
 
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None, *, users: dict[str, User] | Non
     ops.install(app, settings)
     errors.install(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (public, download, signin, technician, office, office_documents, privacy, office_parked):
+    for module in (public, download, signin, technician, office_accounts, office, office_documents, privacy,
+                   office_parked, office_pages, public_pages, technician_pages):
         app.include_router(module.build_router())
     return app

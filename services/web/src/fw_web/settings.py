@@ -69,6 +69,12 @@ class Settings(BaseSettings):
     #: Sign-ins that may wait for a check; beyond that the answer is 429 at once.
     login_queue: int = Field(default=4, ge=0, le=1000)
 
+    #: The office's own Impressum (§ 5 DDG) and privacy notice (Art. 13 DSGVO), if it has them on
+    #: its website: ``/impressum`` and ``/datenschutzhinweise`` then redirect there. Unset: the
+    #: built-in pages with [placeholders] that the office must fill in before going live.
+    impressum_url: str | None = None
+    privacy_notice_url: str | None = None
+
     #: Where the Art. 30 record (``*.html``) lives; unset: ``docs/privacy`` of the source tree.
     privacy_docs_dir: Path | None = None
     #: Addresses of reverse proxies whose X-Forwarded-For is trusted (uvicorn's

@@ -80,6 +80,18 @@ class FakeServices:
     seen: list[httpx.Request] = field(default_factory=list)
     #: each service's GET /api/parked-messages items by service (empty list when absent)
     parked: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    #: the bodies billing got at PATCH /api/customers/{n}
+    changes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    #: session's GET /api/tickets: request id -> ticket code
+    tickets: dict[str, str] = field(default_factory=dict)
+    #: the caller of each started request (request id -> company, contact_name, phone)
+    callers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: requests whose vault data are erased (the contact answer says so)
+    erased_requests: set[str] = field(default_factory=set)
+    #: billing's GET /api/tariff (None: 404, as a billing without the route)
+    tariff: dict[str, Any] | None = None
+    #: the query parameters of every GET /api/invoice-list
+    list_queries: list[dict[str, str]] = field(default_factory=list)
 
     def handler(self, request: httpx.Request) -> httpx.Response:
         self.seen.append(request)
@@ -91,6 +103,17 @@ class FakeServices:
             return httpx.Response(200, json={"service": service, "unresolved": len(items), "items": items})
         route = getattr(self, service)
         return route(request, request.method, request.url.path)
+
+    def contact_of(self, s: dict[str, Any]) -> dict[str, Any]:
+        """session's answer about a session's caller: from the queue item it was started from,
+        unless the test marked the request erased (``erased_requests``)."""
+        data = self.callers.get(s["request_id"])
+        erased = s["request_id"] in self.erased_requests
+        return {"session_id": s["session_id"], "request_id": s["request_id"], "ticket": s.get("ticket"),
+                "technician": s["technician"], "started_at": s["started_at"], "ended_at": s.get("ended_at"),
+                "contact": "erased" if erased else "available" if data else "unavailable",
+                "erased_at": "2026-05-04T10:00:05Z" if erased else None,
+                **{k: (None if erased or not data else data.get(k)) for k in ("company", "contact_name", "phone")}}
 
     def intake(self, request: httpx.Request, method: str, path: str) -> httpx.Response:
         if path == "/healthz":
@@ -115,11 +138,28 @@ class FakeServices:
             return httpx.Response(200, json=self.queue)
         if method == "POST" and path == "/api/sessions":
             body = json.loads(request.content)
+            for item in self.queue:  # the caller's data, as the vault would still have them
+                if item.get("request_id") == body["request_id"]:
+                    self.callers[body["request_id"]] = {k: item.get(k) for k in ("company", "contact_name", "phone")}
             sid = str(uuid.uuid4())
             self.sessions[sid] = {"session_id": sid, "request_id": body["request_id"], "technician": body["technician"],
                                   "status": "running", "started_at": "2026-05-04T09:59:00Z", "promoted": False,
                                   "statement_sha256": None, "stated_at": None, "ended_at": None, "duration_seconds": None}
             return httpx.Response(201, json={"session_id": sid, "started_at": "2026-05-04T09:59:00Z"})
+        if method == "GET" and path == "/api/tickets":
+            wanted = request.url.params.get_list("request_id")
+            return httpx.Response(200, json={"items": [{"request_id": r, "ticket": self.tickets[r]}
+                                                       for r in wanted if r in self.tickets]})
+        if method == "GET" and path == "/api/running-sessions":
+            tech = request.url.params.get("technician")
+            items = [self.contact_of(s) for s in self.sessions.values()
+                     if s["status"] == "running" and tech in (None, s["technician"])]
+            return httpx.Response(200, json={"items": items})
+        m = re.fullmatch(r"/api/sessions/([0-9a-f-]+)/contact", path)
+        if m and method == "GET":
+            if m.group(1) not in self.sessions:
+                return httpx.Response(404, json={"code": "session_not_found", "message_de": "x", "message_en": "x"})
+            return httpx.Response(200, json=self.contact_of(self.sessions[m.group(1)]))
         if method == "GET" and path == "/api/sessions":  # a technician's sessions, from "the database"
             tech, status = request.url.params["technician"], request.url.params.get("status", "running")
             limit = int(request.url.params.get("limit", "20"))
@@ -156,6 +196,10 @@ class FakeServices:
     def billing(self, request: httpx.Request, method: str, path: str) -> httpx.Response:
         if path == "/healthz":
             return httpx.Response(200, json={"status": "ok"})
+        if path == "/api/tariff" and self.tariff is not None:
+            return httpx.Response(200, json=self.tariff)
+        if path == "/api/invoice-list":
+            return self.invoice_list(request.url.params)
         if path == "/api/invoices":
             sid = request.url.params.get("session_id")
             if sid is None:
@@ -221,6 +265,20 @@ class FakeServices:
             if found is not None:
                 return httpx.Response(200, json=found)
             return httpx.Response(404, json={"code": "session_not_found", "message_de": "x", "message_en": "x"})
+        if path == "/api/customers/search" and method == "POST":
+            words = json.loads(request.content)["q"].casefold()
+            found = [c for c in self.customers.values()
+                     if any(words in str(c.get(k) or "").casefold() for k in ("customer_number", "company", "contact_name"))]
+            return httpx.Response(200, json={"items": found, "total": len(found), "limit": 50, "offset": 0})
+        m = re.fullmatch(r"/api/customers/(K[0-9]+)", path)
+        if m and method == "PATCH" and m.group(1) in self.customers:
+            body = json.loads(request.content)
+            self.changes.append((m.group(1), body))
+            c = self.customers[m.group(1)]
+            if c["status"] == "closed":
+                return httpx.Response(409, json={"code": "account_closed", "message_de": "geschlossen", "message_en": "x"})
+            c.update({k: v for k, v in body.items() if k in ("email", "address")})
+            return httpx.Response(200, json=c)
         if path == "/api/customers":
             return httpx.Response(200, json={"items": list(self.customers.values()), "total": len(self.customers),
                                              "limit": 100, "offset": 0})
@@ -246,6 +304,30 @@ class FakeServices:
             return httpx.Response(200, json={"customer_number": m.group(1), "status": "closed",
                                              "reason": body["reason"], "erased_at": c["closed_at"]})
         return httpx.Response(404, json={})
+
+    def invoice_list(self, params: Any) -> httpx.Response:
+        """billing's /api/invoice-list over ``invoices`` (Storno state from ``cancelled``)."""
+        self.list_queries.append(dict(params))
+        rows = []
+        for inv in sorted(self.invoices.values(), key=lambda i: (i["issued_at"], i["number"]), reverse=True):
+            storno = self.cancelled.get(inv["number"]) or inv.get("cancelled_by")
+            row = {**{k: v for k, v in inv.items() if k not in ("recipient", "lines")},
+                   "status": "cancelled" if storno else "issued", "cancelled_by": storno,
+                   "ticket": inv.get("ticket"), "e_invoice": inv.get("e_invoice", False)}
+            day = inv["issued_at"][:10]
+            q = params.get("q")
+            if (params.get("status") not in (None, row["status"])
+                    or params.get("kind") not in (None, inv["kind"])
+                    or params.get("customer_number") not in (None, inv["customer_number"])
+                    or params.get("ticket") not in (None, row["ticket"])
+                    or (params.get("from") and day < params["from"]) or (params.get("to") and day > params["to"])
+                    or (q and q not in (inv["number"], storno, row["ticket"], inv["customer_number"])
+                        and not inv["number"].endswith(q))):
+                continue
+            rows.append(row)
+        limit, offset = int(params.get("limit", 50)), int(params.get("offset", 0))
+        return httpx.Response(200, json={"items": rows[offset:offset + limit], "total": len(rows),
+                                         "limit": limit, "offset": offset})
 
     def retention(self, request: httpx.Request, method: str, path: str) -> httpx.Response:
         if path == "/healthz":

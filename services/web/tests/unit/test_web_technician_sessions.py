@@ -44,7 +44,8 @@ async def test_a_fresh_sign_in_lists_the_running_session_and_it_can_be_ended(web
     assert "Meine laufenden Sitzungen" in running
     assert f'href="/technik/sitzungen/{sid}"' in running and "AB12-CD3" in running
     assert other not in console.text and "ZZ99-ZZ9" not in console.text
-    assert "Beispiel GmbH" not in running and "Erika" not in running  # ids and ticket only
+    # the company says whom each session helps (issue 18); the contact's name stays on the session page
+    assert "<strong>Beispiel GmbH</strong>" in running and "Erika" not in running
     asked = [r for r in web.services.seen if r.method == "GET" and r.url.path == "/api/sessions"]
     assert {(r.url.params["technician"], r.url.params["status"]) for r in asked} >= {("technik", "running"),
                                                                                     ("technik", "ended")}

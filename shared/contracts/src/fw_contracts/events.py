@@ -407,6 +407,31 @@ class CustomerAccountErased(Event):
     erased_at: AwareDatetime
 
 
+class AccountField(StrEnum):
+    """A category of a customer account's personal fields (never the value)."""
+
+    EMAIL = "email"
+    ADDRESS = "address"
+
+
+class CustomerAccountChanged(Event):
+    """The office changed personal fields of an open customer account (e.g. a new address).
+
+    Says which categories changed and by whom (staff id), never the old or new values: those
+    stay encrypted in billing's table.
+    """
+
+    producer = "billing"
+    event_type: Literal["CustomerAccountChanged"] = "CustomerAccountChanged"
+    schema_version: Literal[1] = 1
+
+    customer_number: Annotated[str, StringConstraints(pattern=r"^K[0-9]{5,10}$")]
+    request_id: uuid.UUID
+    changed: Annotated[tuple[AccountField, ...], Field(min_length=1)]
+    changed_by: TechnicianId
+    changed_at: AwareDatetime
+
+
 # ---------------------------------------------------------------- retention
 class ErasureReason(StrEnum):
     INVOICE_ISSUED = "invoice_issued"

@@ -28,6 +28,7 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     ev.InvoiceDeliveryFailed,
     ev.CustomerAccountCreated,
     ev.CustomerAccountErased,
+    ev.CustomerAccountChanged,
     ev.PersonalDataErased,
     ev.AuditCheckpoint,
 )

@@ -256,6 +256,17 @@ def to_html(markdown: str) -> str:
     return _PAGE.format(title=title.replace("<", "&lt;"), body=body)
 
 
+#: Folder of the web pages' variant (``docs/privacy/web/``): the body only, without the note for
+#: developers (file names, how to regenerate); the web service shows it inside its own layout.
+WEB_FOLDER = "web"
+
+
+def to_web_fragment(markdown: str) -> str:
+    """The document's body for the web pages: no ``GENERATED`` note, no page around it."""
+    text = markdown.replace(GENERATED + "\n\n", "", 1)
+    return str(MarkdownIt("commonmark", {"html": False}).enable("table").render(text))
+
+
 def documents(root: Path | None = None) -> dict[str, str]:
     """File name -> content of every rendered document (Markdown and HTML)."""
     cls = classify(stored_columns(root))
@@ -268,6 +279,7 @@ def documents(root: Path | None = None) -> dict[str, str]:
     out = dict(md)
     for name, text in md.items():
         out[name.removesuffix(".md") + ".html"] = to_html(text)
+        out[f"{WEB_FOLDER}/" + name.removesuffix(".md") + ".html"] = to_web_fragment(text)
     return out
 
 
@@ -277,6 +289,7 @@ def write(out_dir: Path, root: Path | None = None) -> list[Path]:
     written = []
     for name, text in sorted(documents(root).items()):
         path = out_dir / name
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
         written.append(path)
     return written

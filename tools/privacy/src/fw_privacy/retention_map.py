@@ -139,7 +139,8 @@ ENTRIES: tuple[RetentionEntry, ...] = (
         other_places=(
             OtherPlace("Nachrichtenweg", "NATS request/reply vault.v1.* (nicht im Ereignisstrom)",
                        "nur im Arbeitsspeicher während der Anfrage; nie gespeichert oder protokolliert"),
-            OtherPlace("HTTP-Antwort", "session GET /api/queue, retention GET /api/requests/{id}/export",
+            OtherPlace("HTTP-Antwort", "session GET /api/queue, GET /api/sessions/{id}/contact, GET /api/running-sessions, "
+                       "retention GET /api/requests/{id}/export",
                        "nur zur Anzeige bzw. Auskunft; nicht gespeichert"),
             OtherPlace("Datenbank-Backups", "Sicherungen des Schemas retention",
                        "nur als Chiffrat; Hauptschlüssel nicht im Backup; erneute Löschung bei Wiederherstellung")),

@@ -196,9 +196,10 @@ class SqlBillingRepository:
     async def record_request(self, facts: RequestFacts) -> None:
         await self._conn.execute(
             "INSERT INTO request_facts(request_id, customer_type, has_email, has_billing_address,"
-            " recorded_at, download_sha256) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (request_id) DO NOTHING",
+            " recorded_at, download_sha256, ticket) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            " ON CONFLICT (request_id) DO NOTHING",
             facts.request_id, facts.customer_type.value, facts.has_email, facts.has_billing_address,
-            facts.recorded_at, facts.download_sha256)
+            facts.recorded_at, facts.download_sha256, facts.ticket)
 
     async def request_facts(self, request_id: uuid.UUID) -> RequestFacts | None:
         row = await self._conn.fetchrow("SELECT * FROM request_facts WHERE request_id = $1", request_id)
@@ -206,7 +207,8 @@ class SqlBillingRepository:
             return None
         return RequestFacts(request_id=row["request_id"], customer_type=CustomerType(row["customer_type"]),
                             has_email=row["has_email"], has_billing_address=row["has_billing_address"],
-                            recorded_at=row["recorded_at"], download_sha256=row["download_sha256"])
+                            recorded_at=row["recorded_at"], download_sha256=row["download_sha256"],
+                            ticket=row["ticket"])
 
     # ------------------------------------------------------------------ documents
     async def archive(self, number: str, document_type: Literal["invoice", "cancellation"], year: int,

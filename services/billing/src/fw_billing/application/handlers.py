@@ -78,7 +78,7 @@ async def on_support_request_created(event: SupportRequestCreated, uow: UnitOfWo
     await deps.repository(uow.conn).record_request(RequestFacts(
         request_id=event.request_id, customer_type=event.customer_type, has_email=event.has_email,
         has_billing_address=event.has_billing_address, recorded_at=uow.now,
-        download_sha256=event.download_sha256))
+        download_sha256=event.download_sha256, ticket=event.ticket))
 
 
 async def on_session_ended(event: SessionEnded, uow: UnitOfWork, *, deps: BillingDeps) -> None:

@@ -76,6 +76,8 @@ class RequestFacts:
     recorded_at: datetime
     #: SHA-256 (hex) of the customer's download code (SupportRequestCreated v2); None before v2.
     download_sha256: str | None = None
+    #: The ticket code (pseudonymous), for the office's invoice search.
+    ticket: str | None = None
 
 
 @dataclass(frozen=True)

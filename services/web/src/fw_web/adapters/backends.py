@@ -124,14 +124,38 @@ class Backends:
         return await self._call("session", "GET", "/api/sessions", "/api/sessions?technician",
                                 params={"technician": technician, "status": status, "limit": limit})
 
+    async def session_contact(self, session_id: uuid.UUID) -> Reply:
+        """The session's caller (company, contact, phone) while the vault has them, else
+        ``contact`` = erased / unavailable."""
+        return await self._call("session", "GET", f"/api/sessions/{session_id}/contact",
+                                "/api/sessions/{id}/contact")
+
+    async def running_sessions(self, technician: str | None = None) -> Reply:
+        """Running sessions (all, or one technician's), oldest first, with the caller's company."""
+        params: dict[str, str | int] = {"limit": 200}
+        if technician:
+            params["technician"] = technician
+        return await self._call("session", "GET", "/api/running-sessions", "/api/running-sessions", params=params)
+
+    async def tickets(self, request_ids: list[str]) -> Reply:
+        """The ticket codes of requests (session's ``GET /api/tickets``; pseudonymous)."""
+        return await self._call("session", "GET", "/api/tickets", "/api/tickets",
+                                params=httpx.QueryParams([("request_id", r) for r in request_ids[:500]]))
+
     # ---- billing ------------------------------------------------------------------------
     async def invoices_for_session(self, session_id: uuid.UUID) -> Reply:
         return await self._call("billing", "GET", "/api/invoices", "/api/invoices?session_id",
                                 params={"session_id": str(session_id)})
 
-    async def invoice_list(self, limit: int = 100) -> Reply:
-        """All invoices, newest first — only if billing offers a list (else 4xx)."""
-        return await self._call("billing", "GET", "/api/invoices", "/api/invoices", params={"limit": limit})
+    async def invoice_list(self, params: Mapping[str, str | int] | None = None) -> Reply:
+        """A page of invoices, newest first, filtered (``/api/invoice-list``: ids, numbers,
+        amounts, status; never recipient data)."""
+        return await self._call("billing", "GET", "/api/invoice-list", "/api/invoice-list",
+                                params=params or {"limit": 50})
+
+    async def tariff(self) -> Reply:
+        """The current tariff (public prices for the form)."""
+        return await self._call("billing", "GET", "/api/tariff", "/api/tariff")
 
     async def billing_session(self, session_id: uuid.UUID) -> Reply:
         return await self._call("billing", "GET", f"/api/sessions/{session_id}", "/api/sessions/{id}")
@@ -168,6 +192,16 @@ class Backends:
 
     async def customer(self, number: str) -> Reply:
         return await self._call("billing", "GET", f"/api/customers/{quote(number, safe='')}", "/api/customers/{n}")
+
+    async def search_customers(self, words: str, limit: int = 50) -> Reply:
+        """billing's account search; the words go in the body (they may be a name)."""
+        return await self._call("billing", "POST", "/api/customers/search", "/api/customers/search",
+                                json={"q": words, "limit": limit})
+
+    async def change_customer(self, number: str, changes: dict[str, Any], changed_by: str) -> Reply:
+        """Change an open account's e-mail and/or address (only the keys in ``changes``)."""
+        return await self._call("billing", "PATCH", f"/api/customers/{quote(number, safe='')}",
+                                "/api/customers/{n}", json={**changes, "changed_by": changed_by})
 
     async def erase_customer(self, number: str, reason: str, requested_by: str) -> Reply:
         """GDPR Art. 17: billing erases the account's personal fields (the number stays)."""

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
+import phonenumbers
 from markupsafe import Markup, escape
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -71,6 +72,40 @@ def duration(seconds: object) -> str:
     return f"{h}:{m:02d}:{s:02d}"
 
 
+def phone(value: object) -> str:
+    """An E.164 number spaced for reading aloud: ``+49 170 5551234``; other text as it is."""
+    text = "" if value is None else str(value)
+    try:
+        number = phonenumbers.parse(text, "DE")
+    except phonenumbers.NumberParseException:
+        return text
+    if not phonenumbers.is_valid_number(number):
+        return text
+    return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL))
+
+
+def waiting(value: object, now: datetime | None = None) -> str:
+    """How long since ``value`` (a time, or a number of seconds already waited): ``2 Min.``,
+    ``1 Std. 5 Min.``, ``3 Tage``; ``–`` without one."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = int(value)
+    else:
+        t = parse_time(value)
+        if t is None or t.tzinfo is None:
+            return "–"
+        seconds = int(((now or datetime.now(UTC)) - t).total_seconds())
+    minutes = max(0, seconds) // 60
+    if minutes < 1:
+        return "weniger als 1 Min."
+    if minutes < 60:
+        return f"{minutes} Min."
+    hours, rest = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} Std. {rest} Min." if rest else f"{hours} Std."
+    days = hours // 24
+    return "1 Tag" if days == 1 else f"{days} Tage"
+
+
 def money(value: object, currency: str = "EUR") -> str:
     """``1.234,56 €`` (German separators, two decimals, half-up)."""
     try:
@@ -97,6 +132,12 @@ def percent(value: object) -> str:
 
 
 _HEADING = re.compile(r"^(#{1,4})\s+(.*)$")
+_STRONG = re.compile(r"\*\*(\S(?:.*?\S)?)\*\*")
+
+
+def _strong(text: str) -> str:
+    """Escaped text with ``**bold**`` as ``<strong>`` (the only inline markup the terms use)."""
+    return _STRONG.sub(r"<strong>\1</strong>", str(escape(text)))
 
 
 def simple_markdown(text: str) -> Markup:
@@ -111,10 +152,10 @@ def simple_markdown(text: str) -> Markup:
 
     def flush() -> None:
         if para:
-            out.append("<p>" + " ".join(str(escape(p)) for p in para) + "</p>")
+            out.append("<p>" + " ".join(_strong(p) for p in para) + "</p>")
             para.clear()
         if items:
-            out.append("<ul>" + "".join(f"<li>{escape(i)}</li>" for i in items) + "</ul>")
+            out.append("<ul>" + "".join(f"<li>{_strong(i)}</li>" for i in items) + "</ul>")
             items.clear()
 
     for raw in text.splitlines():

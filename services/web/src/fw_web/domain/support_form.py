@@ -6,6 +6,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import re
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
 from fw_contracts.text import UncleanText, clean_text
 
 #: The form's input names, in page order. Kept apart from intake's names so the page does not
@@ -44,6 +48,14 @@ WAIVER_MISSING = ("Als Verbraucherin oder Verbraucher bestätigen Sie bitte, das
                   "sollen und dass Ihr Widerrufsrecht mit vollständiger Erbringung der Leistung "
                   "erlischt (§ 356 Abs. 4 BGB).")
 ADDRESS_INCOMPLETE = "Bitte geben Sie die Anschrift vollständig an (Straße, Postleitzahl, Ort) oder lassen Sie sie leer."
+#: intake's messages for a value in the wrong format (the page checks them too, so that every
+#: problem of the form is reported at once, not one round after another).
+PHONE_INVALID = "Bitte geben Sie eine gültige Telefonnummer an, z. B. 0170 1234567 oder +49 30 123456."
+EMAIL_INVALID = "Bitte geben Sie eine gültige E-Mail-Adresse an oder lassen Sie das Feld leer."
+POSTAL_INVALID = "Bitte geben Sie eine gültige Postleitzahl an."
+COUNTRY_INVALID = "Bitte geben Sie das Land als zweistelligen Code an, z. B. DE."
+_DE_POSTAL = re.compile(r"^[0-9]{5}$")
+_POSTAL = re.compile(r"^[0-9A-Za-z][0-9A-Za-z -]{2,9}$")
 #: intake's generic message for an error code it did not explain: ours is plainer.
 GENERIC = "Bitte prüfen Sie diese Angabe."
 
@@ -98,7 +110,40 @@ def values_checked(form: FormInput) -> FormInput:
         for n in ADDRESS_FIELDS:
             if not form.values[n]:
                 form.errors[n] = ADDRESS_INCOMPLETE
+    _formats_checked(form, bool(given))
     return form
+
+
+def _formats_checked(form: FormInput, has_address: bool) -> None:
+    """Phone, e-mail, postal code and country in intake's formats, with intake's words."""
+    v, errors = form.values, form.errors
+    if v["phone"] and "phone" not in errors and not _valid_phone(v["phone"]):
+        errors["phone"] = PHONE_INVALID
+    if v["email"] and "email" not in errors:
+        try:
+            validate_email(v["email"], check_deliverability=False)
+        except EmailNotValidError:
+            errors["email"] = EMAIL_INVALID
+    country_ok = len(v["country"]) == 2 and v["country"] in phonenumbers.SUPPORTED_REGIONS
+    if has_address and not country_ok:
+        errors.setdefault("country", COUNTRY_INVALID)
+    code = v["postal_code"]
+    if code and "postal_code" not in errors and not postal_code_ok(code, v["country"]):
+        errors["postal_code"] = POSTAL_INVALID
+
+
+def postal_code_ok(code: str, country: str) -> bool:
+    """A postal code as intake accepts it (five digits in Germany)."""
+    return bool(_POSTAL.fullmatch(code)) and (country != "DE" or bool(_DE_POSTAL.fullmatch(code)))
+
+
+def _valid_phone(text: str) -> bool:
+    if len(text) > 40:
+        return False
+    try:
+        return bool(phonenumbers.is_valid_number(phonenumbers.parse(text, "DE")))
+    except phonenumbers.NumberParseException:
+        return False
 
 
 def intake_body(form: FormInput, terms_version: str) -> dict[str, Any]:

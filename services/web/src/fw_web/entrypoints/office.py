@@ -15,6 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 from fw_contracts.text import defuse
 
 from fw_web.domain.formatting import BERLIN
+from fw_web.domain.invoice_filters import KINDS, STATUSES, InvoiceQuery, month
 from fw_web.domain.users import Role, User
 from fw_web.entrypoints.public import UNREACHABLE, backends
 from fw_web.entrypoints.render import render
@@ -69,7 +70,12 @@ def build_router() -> APIRouter:
     @router.get("", summary="Office: invoices")
     async def overview(request: Request, user: OfficeUser,
                        nummer: Annotated[str, Query(max_length=40)] = "",
-                       sitzung: Annotated[str, Query(max_length=40)] = "") -> Response:
+                       sitzung: Annotated[str, Query(max_length=40)] = "",
+                       von: Annotated[str, Query(max_length=10)] = "", bis: Annotated[str, Query(max_length=10)] = "",
+                       status: Annotated[str, Query(max_length=16)] = "", art: Annotated[str, Query(max_length=16)] = "",
+                       kunde: Annotated[str, Query(max_length=16)] = "", ticket: Annotated[str, Query(max_length=16)] = "",
+                       q: Annotated[str, Query(max_length=40)] = "",
+                       seite: Annotated[int, Query(ge=1, le=100_000)] = 1) -> Response:
         api = backends(request)
         problem = None
         number = nummer.strip().upper()
@@ -90,12 +96,23 @@ def build_router() -> APIRouter:
                 if reply.ok and not found:
                     # no invoice: say why (blocked, and until when the data are kept; or not billed)
                     session_billing = await billing_state(request, session_id)
-        listing = await api.invoice_list()
-        invoices = listing.data.get("items") if listing.ok and isinstance(listing.data, dict) else None
+        query = InvoiceQuery.parse(von, bis, status, art, kunde, ticket, q)
+        invoices: list[dict[str, Any]] | None = None
+        total = 0
+        listing = None
+        if not query.problems:
+            listing = await api.invoice_list(query.billing_params(PAGE, (seite - 1) * PAGE))
+            if listing.ok and isinstance(listing.data, dict):
+                invoices = listing.data.get("items", [])
+                total = int(listing.data.get("total", 0))
+                if invoices and total == 1 and invoices[0].get("number") == query.q:  # an exact number
+                    return RedirectResponse(f"/buero/rechnungen/{query.q}", status_code=303)
         today = datetime.now(BERLIN).date()
         return render(request, "office/invoices.html", invoices=invoices, found=found, problem=problem,
-                      session_billing=session_billing,
-                      nummer=nummer, sitzung=sitzung, billing_down=listing.unreachable,
+                      session_billing=session_billing, query=query, total=total, page=seite,
+                      pages=max(1, -(-total // PAGE)), statuses=STATUSES, kinds=KINDS,
+                      this_month=month(today), last_month=month(today, 1),
+                      nummer=nummer, sitzung=sitzung, billing_down=bool(listing and listing.unreachable),
                       today=today.isoformat(), month_start=today.replace(day=1).isoformat())
 
     @router.get("/rechnungen/{number}", summary="One invoice")
@@ -166,7 +183,10 @@ def build_router() -> APIRouter:
                           message="Diese Kundennummer ist nicht bekannt.", back="/buero/kunden")
         if not reply.ok or not isinstance(reply.data, dict):
             return render(request, "message.html", status_code=503, title="Kundenkonto", message=UNREACHABLE)
-        return render(request, "office/customer.html", c=reply.data, reasons=ERASURE_REASONS)
+        invoices = await backends(request).invoice_list({"customer_number": number, "limit": 50})
+        account_invoices = invoices.data if invoices.ok and isinstance(invoices.data, dict) else None
+        return render(request, "office/customer.html", c=reply.data, reasons=ERASURE_REASONS,
+                      account_invoices=account_invoices)
 
     @router.post("/kunden/{number}/loeschen", dependencies=[Depends(require_csrf)],
                  summary="Erase a customer account's personal data (GDPR Art. 17)")

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import RedirectResponse, Response
+from markupsafe import Markup
 
 from fw_web.adapters.backends import Backends, Reply
 from fw_web.domain.formatting import simple_markdown
+from fw_web.domain.prices import price_text
 from fw_platform.ratelimit import TokenBucket
 from fw_web.domain.support_form import (
     FIELDS,
@@ -71,8 +74,25 @@ async def _form_page(request: Request, form: FormInput, *, status_code: int = 20
         # Without the terms there is nothing the customer could accept: say so instead of a form.
         return render(request, "support_form.html", status_code=503, terms=None, form=form,
                       problem=UNREACHABLE, labels=LABELS, errors=[])
+    tariff = await backends(request).tariff()
     return render(request, "support_form.html", status_code=status_code, terms=terms.data, form=form,
-                  problem=problem, labels=LABELS, errors=in_page_order(form.errors))
+                  problem=problem, labels=LABELS, errors=in_page_order(form.errors),
+                  price=price_text(tariff.data) if tariff.ok and isinstance(tariff.data, dict) else None)
+
+
+_BODY = re.compile(rb"<body[^>]*>(.*)</body>", re.S)
+
+
+def avv_body(page: bytes) -> Markup | None:
+    """The body of retention's AVV page (rendered there from its own Markdown with raw HTML
+    disabled), or None when the page has none."""
+    found = _BODY.search(page)
+    if found is None:
+        return None
+    try:
+        return Markup(found.group(1).decode("utf-8"))
+    except UnicodeDecodeError:
+        return None
 
 
 def build_router() -> APIRouter:
@@ -143,6 +163,14 @@ def build_router() -> APIRouter:
                 recorded = await api.record_avv_request("web", None, ticket)
                 if recorded.ok:
                     session.set("avv", True)
+            if not download:  # read on the site: inside the pages' layout, with a way back
+                body = avv_body(reply.content)
+                if body is not None:
+                    user = current_user(request)
+                    return render(request, "document.html", title="Auftragsverarbeitungsvertrag (AVV)",
+                                  body=body, back=user.role.home if user else "/",
+                                  back_label="Zurück" if user else "Zurück zur Supportanfrage",
+                                  download="/avv?download=1", download_label="AVV herunterladen")
             disposition = reply.headers.get("content-disposition", 'inline; filename="avv.html"')
             if download:
                 disposition = disposition.replace("inline", "attachment", 1)

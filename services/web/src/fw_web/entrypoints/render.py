@@ -22,10 +22,11 @@ ENV = Environment(
 ENV.filters.update(
     word=formatting.word, local_time=formatting.local_time, duration=formatting.duration,
     money=formatting.money, percent=formatting.percent, markdown=formatting.simple_markdown,
+    phone=formatting.phone, waiting=formatting.waiting,
 )
 
 _NAV = {
-    Role.TECHNICIAN: (("/technik", "Warteschlange"),),
+    Role.TECHNICIAN: (("/technik", "Warteschlange"), ("/technik/alle", "Alle laufenden Sitzungen")),
     Role.OFFICE: (("/buero", "Rechnungen"), ("/buero/kunden", "Kundenkonten"), ("/buero/zustellungen", "Zustellungen"),
                    ("/buero/geparkt", "Geparkte Nachrichten")),
     Role.PRIVACY: (("/datenschutz", "Übersicht"),),

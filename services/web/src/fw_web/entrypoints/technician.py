@@ -88,6 +88,16 @@ def _items(reply: Reply) -> list[dict[str, Any]] | None:
     return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else None
 
 
+def with_company(items: list[dict[str, Any]] | None,
+                 callers: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+    """The running sessions with the caller's company (from the session service's contact list)."""
+    if items is None:
+        return None
+    by_id = {str(c.get("session_id")): c for c in callers or []}
+    return [{**i, "company": by_id.get(str(i.get("session_id")), {}).get("company"),
+             "contact": by_id.get(str(i.get("session_id")), {}).get("contact", "unavailable")} for i in items]
+
+
 def build_router() -> APIRouter:
     """The technician's routes under ``/technik``."""
     router = APIRouter(prefix="/technik")
@@ -97,10 +107,11 @@ def build_router() -> APIRouter:
         api = backends(request)
         # The own sessions come from the session service, not from this browser's cookie: after
         # a new sign-in, in another browser, a running session is still found and can be ended.
-        queue, running, ended = await asyncio.gather(
+        queue, running, ended, callers = await asyncio.gather(
             api.queue(), api.technician_sessions(user.username, "running"),
-            api.technician_sessions(user.username, "ended", limit=RECENT_SESSIONS))
-        running_items = _items(running)
+            api.technician_sessions(user.username, "ended", limit=RECENT_SESSIONS),
+            api.running_sessions(user.username))
+        running_items = with_company(_items(running), _items(callers))
         ended_items = _items(ended)
         return render(request, "technician/console.html", queue=queue.data if queue.ok else None,
                       queue_problem=None if queue.ok else _problem(queue.message_de),
@@ -144,8 +155,11 @@ def build_router() -> APIRouter:
         ticket = next((s.get("ticket") for s in web_session(request).data.get("sessions", [])
                        if isinstance(s, dict) and s.get("id") == str(session_id)), None)
         billing = await billing_state(request, session_id) if data.get("status") == "ended" else None
+        contact = await backends(request).session_contact(session_id)
+        caller = contact.data if contact.ok and isinstance(contact.data, dict) else {"contact": "unavailable"}
+        ticket = ticket or caller.get("ticket")
         return render(request, "technician/session.html", s=data, ticket=ticket, elapsed=_elapsed(data),
-                      billing=billing)
+                      billing=billing, caller=caller)
 
     @router.get("/sitzungen/{session_id}/abrechnung", summary="Billing of an ended session (polled fragment)")
     async def billing_fragment(request: Request, user: Technician, session_id: uuid.UUID) -> Response:
