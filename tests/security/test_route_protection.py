@@ -132,7 +132,12 @@ async def test_the_avv_list_is_not_opened_by_the_public_avv(
 #: The reviewed public pages of web.
 WEB_PUBLIC = {("GET", "/"), ("POST", "/"), ("GET", "/danke"), ("GET", "/avv"), ("GET", "/anmelden"),
               ("GET", "/nutzungsbedingungen/{version}"), ("GET", "/healthz"), ("GET", "/readyz"),
-              ("GET", "/metrics"), ("GET", "/static")}
+              ("GET", "/metrics"), ("GET", "/static"),
+              # the legal pages every visitor must reach
+              ("GET", "/impressum"), ("GET", "/datenschutzhinweise"),
+              # the customer's invoice download: the code in the page's fragment is posted, never
+              # in a URL; a wrong code gets the same neutral 404 (rate-limited per address)
+              ("GET", "/rechnung"), ("POST", "/rechnung"), ("POST", "/rechnung/pdf")}
 #: Signing in and out: public by nature, and their answers look like a refusal (the form again
 #: with 401, a redirect to the sign-in), so they are checked for what they do instead.
 WEB_SIGN_IN = {("POST", "/anmelden"), ("POST", "/abmelden")}

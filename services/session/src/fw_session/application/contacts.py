@@ -15,7 +15,7 @@ from fw_contracts.vault import PersonalData
 from fw_platform.vault_client import VaultUnavailable
 
 from fw_session.application.ports import UowFactory, Vault
-from fw_session.domain.errors import UnknownSession
+from fw_session.domain.errors import NotYourSession, UnknownSession
 
 
 @dataclass(frozen=True)
@@ -62,12 +62,15 @@ class SessionContacts:
             return SessionContact(ref, None, "unavailable")
         return SessionContact(ref, data, "available" if data is not None else "erased")
 
-    async def contact(self, session_id: uuid.UUID) -> SessionContact:
-        """The session's caller, as far as the vault still has them."""
+    async def contact(self, session_id: uuid.UUID, technician: str) -> SessionContact:
+        """The session's caller, as far as the vault still has them; only for the session's own
+        technician (another one takes the session over first)."""
         async with self._uow() as uow:
             ref = await self._reads(uow.conn).one(session_id)
         if ref is None:
             raise UnknownSession()
+        if ref.technician != technician:
+            raise NotYourSession()
         if ref.erased_at is not None:  # erased: do not even ask the vault
             return SessionContact(ref, None, "erased")
         return await self._with_data(ref)

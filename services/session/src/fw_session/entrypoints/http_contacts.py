@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from fw_contracts.events import TechnicianId
 
 from fw_session.application.contacts import SessionContact, SessionContacts
+from fw_session.entrypoints.http import Acting
 
 
 class ContactOut(BaseModel):
@@ -59,8 +60,8 @@ def router(contacts: SessionContacts) -> APIRouter:
 
     @api.get("/sessions/{session_id}/contact", response_model=ContactOut,
              summary="The session's caller (company, contact, phone) while the vault has them")
-    async def contact(session_id: uuid.UUID) -> ContactOut:
-        return ContactOut.of(await contacts.contact(session_id))
+    async def contact(session_id: uuid.UUID, acting: Acting) -> ContactOut:
+        return ContactOut.of(await contacts.contact(session_id, acting))
 
     @api.get("/running-sessions", response_model=RunningOut,
              summary="Running sessions, oldest first, with the caller (all technicians, or one)")

@@ -124,11 +124,11 @@ class Backends:
         return await self._call("session", "GET", "/api/sessions", "/api/sessions?technician",
                                 params={"technician": technician, "status": status, "limit": limit})
 
-    async def session_contact(self, session_id: uuid.UUID) -> Reply:
+    async def session_contact(self, session_id: uuid.UUID, technician: str) -> Reply:
         """The session's caller (company, contact, phone) while the vault has them, else
-        ``contact`` = erased / unavailable."""
+        ``contact`` = erased / unavailable; only for the session's own technician (403 else)."""
         return await self._call("session", "GET", f"/api/sessions/{session_id}/contact",
-                                "/api/sessions/{id}/contact")
+                                "/api/sessions/{id}/contact", headers={TECHNICIAN_HEADER: technician})
 
     async def running_sessions(self, technician: str | None = None) -> Reply:
         """Running sessions (all, or one technician's), oldest first, with the caller's company."""

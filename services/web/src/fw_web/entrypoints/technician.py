@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 Technician = Annotated[User, Depends(require_role(Role.TECHNICIAN))]
 _GONE = "Diese Sitzung ist nicht bekannt."
-_NOT_YOURS = ("Diese Sitzung gehört einer anderen Technikerin oder einem anderen Techniker. Sie können sie "
+NOT_YOURS = ("Diese Sitzung gehört einer anderen Technikerin oder einem anderen Techniker. Sie können sie "
               "erst bearbeiten, wenn Sie sie übernommen haben.")
 
 
@@ -147,7 +147,7 @@ def build_router() -> APIRouter:
         if reply.status == 404:
             return render(request, "message.html", status_code=404, title="Sitzung", message=_GONE)
         if reply.status == 403:
-            return render(request, "technician/not_yours.html", status_code=403, message=_NOT_YOURS,
+            return render(request, "technician/not_yours.html", status_code=403, message=NOT_YOURS,
                           session_id=session_id)
         if not reply.ok or not isinstance(reply.data, dict):
             return render(request, "message.html", status_code=503, title="Sitzung", message=UNREACHABLE)
@@ -155,7 +155,7 @@ def build_router() -> APIRouter:
         ticket = next((s.get("ticket") for s in web_session(request).data.get("sessions", [])
                        if isinstance(s, dict) and s.get("id") == str(session_id)), None)
         billing = await billing_state(request, session_id) if data.get("status") == "ended" else None
-        contact = await backends(request).session_contact(session_id)
+        contact = await backends(request).session_contact(session_id, user.username)
         caller = contact.data if contact.ok and isinstance(contact.data, dict) else {"contact": "unavailable"}
         ticket = ticket or caller.get("ticket")
         return render(request, "technician/session.html", s=data, ticket=ticket, elapsed=_elapsed(data),
