@@ -53,7 +53,7 @@ class ClusterSpec:
 class ServerSpec:
     server_name: str  # "$NATS_SERVER_NAME" reads it from the container's environment
     listen: str = "0.0.0.0:4222"
-    http: str = "0.0.0.0:8222"  # compose publishes it on 127.0.0.1 only
+    http: str = "0.0.0.0:8222"  # monitoring: on the backend network only (not published)
     store_dir: str = "/data/jetstream"
     cluster: ClusterSpec | None = None
 

@@ -212,10 +212,9 @@ def test_health_checks_everywhere_that_runs() -> None:
             assert spec["restart"] == "unless-stopped", name
 
 
-def test_only_caddy_is_public_and_nats_monitoring_is_local() -> None:
+def test_only_caddy_is_public() -> None:
     published = {n: s["ports"] for n, s in SERVICES.items() if "ports" in s}
-    assert set(published) == {"caddy", "nats"}
-    assert published["nats"] == ["127.0.0.1:8222:8222"]
+    assert set(published) == {"caddy"}
     assert {p.split(":")[0] for p in published["caddy"]} == {"80", "443"}
     assert COMPOSE_DATA["networks"]["backend"] == {"internal": True}
     assert SERVICES["caddy"]["networks"] == ["edge"]
