@@ -38,8 +38,11 @@ def images() -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def workroot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    yield tmp_path_factory.mktemp("deploy-run")
+def workroot() -> Iterator[Path]:
+    """Our own directory (pytest's shared temp root is pruned by other sessions' runs)."""
+    root = engine.CACHE / "run"
+    root.mkdir(parents=True, exist_ok=True)
+    yield root
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # type: ignore[no-untyped-def]

@@ -167,3 +167,69 @@ def test_each_service_has_its_own_nats_user_and_postgres_role(office: Office) ->
     assert {svc: users[svc] for svc in DB_SERVICES} == {svc: {svc} for svc in DB_SERVICES}, users
     # ... and a service's user cannot do what another's may: the stream admin API is the admin's
     assert "fw_intake" not in office.dep.psql("SELECT rolname FROM pg_roles WHERE rolsuper")
+
+
+def _crash(office: Office, service: str) -> int:
+    """SIGKILL the service's main process from the host (a crash, not `docker stop`); returns
+    the restart count before."""
+    name = office.dep.containers(service)[0]["Name"]
+    info = office.dep.inspect(name)
+    run(["kill", "-9", str(info["State"]["Pid"])])
+    return int(info["RestartCount"])
+
+
+def _wait_restarted(office: Office, service: str, before: int) -> None:
+    name = office.dep.containers(service, all_=True)[0]["Name"]
+
+    def back() -> bool:
+        info = office.dep.inspect(name)
+        return int(info["RestartCount"]) > before and info["State"]["Running"] \
+            and info["State"].get("Health", {}).get("Status") == "healthy"
+
+    eventually(back, 180, f"{service} restarted by its restart policy and healthy")
+
+
+def test_a_crashed_container_comes_back_and_no_event_is_lost_or_doubled(office: Office) -> None:
+    """restart: unless-stopped. billing and retention are killed (SIGKILL) while a session is
+    open; the session is ended while they are down; after their restart the invoice is issued
+    and the data erased exactly once."""
+    from office import end_session, send_form, take_from_queue, wait_invoice, download_pdf
+
+    m = markers()
+    ticket = send_form(office.ca, m)
+    request_id, session_id = take_from_queue(office.tech, ticket)
+    before = {svc: _crash(office, svc) for svc in ("billing", "retention")}
+    end_session(office.tech, session_id)
+    for svc, n in before.items():
+        _wait_restarted(office, svc, n)
+    number = wait_invoice(office.tech, session_id)
+    download_pdf(office.desk, number)
+    lc = Lifecycle(ticket, request_id, session_id, number)
+    office.done.append(lc)
+    office.marks.append(m)
+    office.wait_erased(lc)
+    office.assert_each_lifecycle_once()
+    numbers = [e["body"].get("invoice_number") or e["body"].get("number") for e in office.dep.stream_events()
+               if e["body"]["event_type"] == "InvoiceIssued"]
+    assert len(numbers) == len(set(numbers)) == len(office.done)
+
+
+def test_data_survive_compose_down_and_up(office: Office) -> None:
+    """Volumes: stream, databases, sign-ins and Caddy's CA survive `docker compose down && up -d`."""
+    before = office.dep.stream_events()
+    office.dep.down()
+    assert office.dep.containers(all_=True) == []
+    TIMINGS["restart (down, up) until healthy"] = office.dep.up()
+    assert office.dep.caddy_root_ca(office.ca.with_name("caddy-root-2.crt")).read_bytes() == office.ca.read_bytes()
+    office.sign_in()  # the users file in the webdata volume
+    from office import download_pdf
+
+    for lc in office.done:
+        download_pdf(office.desk, lc.invoice)  # the invoice archive in PostgreSQL
+    after = office.dep.stream_events()
+    assert [e["msg_id"] for e in after[:len(before)]] == [e["msg_id"] for e in before]
+    lc = office.run_lifecycle()
+    office.wait_erased(lc)
+    office.assert_each_lifecycle_once()
+    numbers = [x.invoice for x in office.done]
+    assert len(set(numbers)) == len(numbers), numbers  # the counter continued, nothing reused
