@@ -37,7 +37,7 @@ from fw_devenv import nats_auth  # noqa: E402
 
 COMPOSE_DATA = load_yaml(COMPOSE)
 SERVICES = COMPOSE_DATA["services"]
-INFRA = {"nats", "postgres", "init", "caddy", "natsbox"}
+INFRA = {"nats", "postgres", "init", "caddy"}
 ENV_EXAMPLE = env_file_keys(DEPLOY / ".env.example")
 gen_env = load_deploy_module("gen_env")
 init_job = load_deploy_module("init_job")
@@ -205,8 +205,6 @@ def test_health_checks_everywhere_that_runs() -> None:
     for name, spec in SERVICES.items():
         if name == "init":
             assert spec["healthcheck"] == {"disable": True}
-        elif name == "natsbox":
-            assert spec["profiles"] == ["tools"]
         else:
             assert spec["healthcheck"]["test"][0] == "CMD", name
             assert spec["restart"] == "unless-stopped", name

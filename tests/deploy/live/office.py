@@ -4,6 +4,7 @@ the privacy/office desk erases a customer account -- the pages and forms web ser
 
 from __future__ import annotations
 
+import collections
 import re
 import secrets
 import ssl
@@ -14,6 +15,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+
+from deployment import Deployment
 
 T = TypeVar("T")
 BASE = "https://localhost"
@@ -169,3 +172,83 @@ def lifecycle(ca: Path, tech: Browser, desk: Browser, m: dict[str, str], *,
     number = wait_invoice(tech, session_id)
     download_pdf(desk, number)
     return Lifecycle(ticket, request_id, session_id, number)
+
+
+def customer_number(desk: Browser, invoice: str) -> str:
+    """The customer account an invoice names (a promoted customer's)."""
+    page = desk.get(f"/buero/rechnungen/{invoice}").text
+    m = re.search(r'href="/buero/kunden/(K[0-9]+)"', page)
+    assert m, f"invoice {invoice} names no customer account"
+    return m.group(1)
+
+
+def erase_customer(desk: Browser, number: str) -> None:
+    """The office erases a customer account (GDPR Art. 17) on its page."""
+    page = desk.get(f"/buero/kunden/{number}")
+    assert page.status_code == 200, (page.status_code, page.text[:300])
+    reason = re.search(r'<option value="([a-z_]+)">', page.text)
+    assert reason, "no erasure reason offered"
+    r = desk.http.post(f"/buero/kunden/{number}/loeschen",
+                       data={"reason": reason.group(1), "confirmed": "on", "csrf_token": csrf_of(page.text)})
+    assert r.status_code == 303, (r.status_code, r.text[:300])
+    after = desk.get(r.headers["location"]).text
+    assert "sind gelöscht" in after, after[:1500]
+
+
+#: Event types one lifecycle produces exactly once.
+ONCE = ("SupportRequestCreated", "SessionStarted", "SessionEnded", "InvoiceIssued", "PersonalDataErased")
+
+
+class Office:
+    """The running deployment plus the people using it."""
+
+    def __init__(self, dep: Deployment, ca: Path) -> None:
+        self.dep = dep
+        self.ca = ca
+        self.tls = ssl.create_default_context(cafile=str(ca))
+        self.tech = Browser(ca)
+        self.desk = Browser(ca)
+        self.signed_in = False
+        self.done: list[Lifecycle] = []
+        self.marks: list[dict[str, str]] = []
+
+    def sign_in(self) -> None:
+        self.tech = Browser(self.ca)
+        self.desk = Browser(self.ca)
+        self.tech.sign_in("tech-01", self.dep.passwords["tech-01"])
+        self.desk.sign_in("buero", self.dep.passwords["buero"])
+
+    def run_lifecycle(self, **kw: str) -> Lifecycle:
+        return self.lifecycle_for(markers(), **kw)
+
+    def lifecycle_for(self, m: dict[str, str], **kw: str) -> Lifecycle:
+        lc = lifecycle(self.ca, self.tech, self.desk, m, **kw)
+        self.done.append(lc)
+        self.marks.append(m)
+        return lc
+
+    def events_by_type(self) -> dict[str, list[dict]]:
+        out: dict[str, list[dict]] = collections.defaultdict(list)
+        for ev in self.dep.stream_events():
+            out[ev["body"]["event_type"]].append(ev)
+        return out
+
+    def assert_each_lifecycle_once(self) -> None:
+        """Every lifecycle's events exactly once; no message id twice in the stream."""
+        events = self.dep.stream_events()
+        ids = [e["msg_id"] for e in events]
+        dupes = [i for i, n in collections.Counter(ids).items() if n > 1]
+        assert not dupes, f"message ids twice in the stream: {dupes[:5]}"
+        for lc in self.done:
+            mine = [e["body"]["event_type"] for e in events
+                    if e["body"].get("request_id") == lc.request_id or e["body"].get("session_id") == lc.session_id]
+            counts = collections.Counter(mine)
+            for t in ONCE:
+                assert counts[t] == 1, (lc, t, counts)
+
+    def wait_erased(self, lc: Lifecycle) -> None:
+        def erased() -> bool:
+            status, body = self.dep.api("retention", "GET", f"/api/requests/{lc.request_id}/status")
+            return status == 200 and isinstance(body, dict) and body.get("state") == "erased"
+
+        eventually(erased, 60, f"request {lc.request_id} erased")

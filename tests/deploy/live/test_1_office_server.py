@@ -20,64 +20,7 @@ import pytest
 
 from deployment import APP_SERVICES, DB_SERVICES, Deployment, scan_for
 from engine import TIMINGS, log, run, timed
-from office import Browser, Lifecycle, eventually, lifecycle, markers, needles
-
-#: Event types one lifecycle produces exactly once.
-ONCE = ("SupportRequestCreated", "SessionStarted", "SessionEnded", "InvoiceIssued", "PersonalDataErased")
-
-
-class Office:
-    """The running deployment plus the people using it."""
-
-    def __init__(self, dep: Deployment, ca: Path) -> None:
-        self.dep = dep
-        self.ca = ca
-        self.tls = ssl.create_default_context(cafile=str(ca))
-        self.tech = Browser(ca)
-        self.desk = Browser(ca)
-        self.signed_in = False
-        self.done: list[Lifecycle] = []
-        self.marks: list[dict[str, str]] = []
-
-    def sign_in(self) -> None:
-        self.tech = Browser(self.ca)
-        self.desk = Browser(self.ca)
-        self.tech.sign_in("tech-01", self.dep.passwords["tech-01"])
-        self.desk.sign_in("buero", self.dep.passwords["buero"])
-
-    def run_lifecycle(self, **kw: str) -> Lifecycle:
-        m = markers()
-        lc = lifecycle(self.ca, self.tech, self.desk, m, **kw)
-        self.done.append(lc)
-        self.marks.append(m)
-        return lc
-
-    def events_by_type(self) -> dict[str, list[dict]]:
-        out: dict[str, list[dict]] = collections.defaultdict(list)
-        for ev in self.dep.stream_events():
-            out[ev["body"]["event_type"]].append(ev)
-        return out
-
-    def assert_each_lifecycle_once(self) -> None:
-        """Every lifecycle's events exactly once; no message id twice in the stream."""
-        events = self.dep.stream_events()
-        ids = [e["msg_id"] for e in events]
-        dupes = [i for i, n in collections.Counter(ids).items() if n > 1]
-        assert not dupes, f"message ids twice in the stream: {dupes[:5]}"
-        for lc in self.done:
-            mine = [e["body"]["event_type"] for e in events
-                    if e["body"].get("request_id") == lc.request_id or e["body"].get("session_id") == lc.session_id]
-            counts = collections.Counter(mine)
-            for t in ONCE:
-                assert counts[t] == 1, (lc, t, counts)
-
-    def wait_erased(self, lc: Lifecycle) -> None:
-        def erased() -> bool:
-            status, body = self.dep.api("retention", "GET", f"/api/requests/{lc.request_id}/status")
-            return status == 200 and isinstance(body, dict) and body.get("state") == "erased"
-
-        eventually(erased, 60, f"request {lc.request_id} erased")
-
+from office import Lifecycle, Office, eventually, markers, needles
 
 @pytest.fixture(scope="module")
 def office(images: dict[str, str], workroot: Path) -> Iterator[Office]:
@@ -233,3 +176,100 @@ def test_data_survive_compose_down_and_up(office: Office) -> None:
     office.assert_each_lifecycle_once()
     numbers = [x.invoice for x in office.done]
     assert len(set(numbers)) == len(numbers), numbers  # the counter continued, nothing reused
+
+
+def _raw_scan(office: Office, needles_: list[bytes]) -> list[str]:
+    office.dep.psql("CHECKPOINT")
+    return scan_for(office.dep.volume_paths().values(), needles_)
+
+
+def test_backup_then_restore_brings_no_erased_customer_back(office: Office) -> None:
+    """backup.sh; customer A (promoted before the backup) is erased after it, customer B is
+    created and erased after it; restore.sh from the backup. Neither A's nor B's personal data
+    are in any volume afterwards (raw scan of the files), the office sees A as erased and B as
+    unknown, and the office keeps working with fresh invoice numbers."""
+    from office import customer_number, erase_customer
+
+    ma = markers()
+    lca = office.lifecycle_for(ma, statement="Ja, wir möchten Stammkunde werden.")
+    num_a = customer_number(office.desk, lca.invoice)
+    office.wait_erased(lca)
+
+    # the scan can see data in PostgreSQL's files (control: a plain value written just now)
+    probe = f"scanprobe{os.urandom(6).hex()}"
+    office.dep.psql(f"CREATE TABLE public.fw_scan_probe (t text); INSERT INTO public.fw_scan_probe VALUES ('{probe}')")
+    assert _raw_scan(office, [probe.encode()]), "the raw scan does not see PostgreSQL's files"
+    office.dep.psql("DROP TABLE public.fw_scan_probe")
+
+    with timed("backup.sh"):
+        out = run(["./backup.sh"], capture=True, cwd=office.dep.dir).stdout
+    stamp = out.strip().splitlines()[-1].rsplit("/", 1)[-1]
+    backup = office.dep.dir / "backups" / stamp
+    assert {p.name for p in backup.iterdir()} >= {f"{s}.dump" for s in DB_SERVICES} | {"stream.tar", "MANIFEST"}
+    assert (backup.stat().st_mode & 0o777) == 0o700
+
+    erase_customer(office.desk, num_a)
+    ma_b = markers()
+    lcb = office.lifecycle_for(ma_b, statement="Ja, wir möchten Stammkunde werden.")
+    num_b = customer_number(office.desk, lcb.invoice)
+    office.wait_erased(lcb)
+    erase_customer(office.desk, num_b)
+    issued_before_restore = {x.invoice for x in office.done}
+
+    with timed("restore.sh"):
+        run(["./restore.sh", f"backups/{stamp}"], capture=True, cwd=office.dep.dir, input="restore\n",
+            timeout=900)
+    office.dep.wait_healthy()
+    office.sign_in()
+
+    page_a = office.desk.get(f"/buero/kunden/{num_a}")
+    assert page_a.status_code in (200, 404)
+    page_b = office.desk.get(f"/buero/kunden/{num_b}")
+    assert page_b.status_code == 404, page_b.status_code
+    for m in (ma, ma_b):
+        for text in (page_a.text, page_b.text):
+            assert not any(n.decode() in text for n in needles(m))
+    hits = _raw_scan(office, needles(ma) + needles(ma_b))
+    assert not hits, f"erased personal data back after the restore: {hits[:5]}"
+
+    lc = office.run_lifecycle()
+    assert lc.invoice not in issued_before_restore, f"invoice number {lc.invoice} issued twice"
+
+
+def test_faults_missing_secret_wrong_password_and_init_again(office: Office) -> None:
+    """Bad input and faults: compose refuses a .env without a secret (naming it); a service with a
+    wrong database password waits and says so (no password, no address in the log); the init
+    job runs again and changes nothing."""
+    dep = office.dep
+    env_text = (dep.dir / ".env").read_text()
+    broken = dep.dir / "broken.env"
+    broken.write_text("\n".join("NATS_PW_INTAKE=" if line.startswith("NATS_PW_INTAKE=") else line
+                                for line in env_text.splitlines()) + "\n")
+    refused = dep.compose("--env-file", "broken.env", "config", "-q", check=False)
+    broken.unlink()
+    assert refused.returncode != 0 and "NATS_PW_INTAKE" in refused.stderr, refused.stderr
+
+    wrong = f"wrong{os.urandom(4).hex()}"
+    name = "fernwartung-wrongpw"
+    dep.compose("run", "-d", "--no-deps", "--name", name, "-e",
+                f"FW_INTAKE_DATABASE_URL=postgresql://fw_intake:{wrong}@postgres:5432/fernwartung", "intake")
+    try:
+        def waiting() -> str | None:
+            logs = run(["docker", "logs", name], capture=True, check=False)
+            text = logs.stdout + logs.stderr
+            return text if text.count("postgresql not reachable yet; retrying") >= 2 else None
+
+        text = eventually(waiting, 60, "the wrong-password intake says it waits")
+        assert "InvalidPasswordError" in text
+        assert wrong not in text and "postgresql://" not in text
+        assert office.dep.inspect(name)["State"]["Running"] is True  # waiting, not crashed
+    finally:
+        run(["docker", "rm", "-f", name], capture=True, check=False)
+
+    before = office.dep.psql("SELECT count(*) FROM pg_roles WHERE rolname LIKE 'fw_%'")
+    for _ in range(2):
+        out = dep.compose("run", "--rm", "--no-deps", "-T", "init")
+        assert "stream ready" in out.stdout + out.stderr
+    assert office.dep.psql("SELECT count(*) FROM pg_roles WHERE rolname LIKE 'fw_%'") == before
+    lc = office.run_lifecycle()  # the services still work with their roles
+    office.wait_erased(lc)
