@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine import ROOT, EngineError, log, run, timed
+from engine import ROOT, EngineError, run, timed
 
 #: The tariff the test selects: every second billed (the shipped one does not bill sessions
 #: below two minutes; a lifecycle here lasts seconds). Placed in deploy/tariffs/ as an office would.

@@ -205,6 +205,7 @@ def ensure_base() -> str:
         if not shutil.which("debootstrap"):
             if os.geteuid() != 0:
                 raise EngineError("debootstrap missing and not root: apt-get install debootstrap")
+            run(["apt-get", "update"], capture=True)
             run(["apt-get", "install", "-y", "--no-install-recommends", "debootstrap"], capture=True,
                 env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
         rootfs = CACHE / "rootfs-bookworm"

@@ -10,8 +10,6 @@ from __future__ import annotations
 import collections
 import json
 import os
-import ssl
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +17,7 @@ import httpx
 import pytest
 
 from deployment import APP_SERVICES, DB_SERVICES, Deployment, scan_for
-from engine import TIMINGS, log, run, timed
+from engine import TIMINGS, run, timed
 from office import Lifecycle, Office, eventually, markers, needles
 
 @pytest.fixture(scope="module")

@@ -140,5 +140,6 @@ async def _until_reachable(what: str, step: Callable[[], Awaitable[T]], wait_s: 
         except Exception as exc:
             if loop.time() > deadline:
                 raise
-            log.warning("%s not reachable yet; retrying", what, extra={"error": type(exc).__name__})
+            # the message itself names what is awaited: the JSON log lines show msg unformatted
+            log.warning(f"{what} not reachable yet; retrying", extra={"error": type(exc).__name__})
             await asyncio.sleep(2.0)
