@@ -137,11 +137,11 @@ class Deployment:
         logs = self.compose("logs", "--tail", "30", check=False).stdout[-8000:]
         raise AssertionError(f"not healthy within {timeout} s: {last}\n{logs}")
 
-    def up(self, *extra: str) -> float:
+    def up(self, *extra: str, label: str = "") -> float:
         """README step 4: ``docker compose up -d``, then wait for every health check."""
-        with timed("compose up -d"):
+        with timed(f"{label}docker compose up -d (returns when web is healthy)"):
             self.compose("up", "-d", *extra)
-        with timed("until every health check is green"):
+        with timed(f"{label}then until every health check is green"):
             return self.wait_healthy()
 
     def down(self, *extra: str) -> None:

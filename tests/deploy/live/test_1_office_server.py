@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from deployment import APP_SERVICES, DB_SERVICES, Deployment, scan_for
-from engine import TIMINGS, run, timed
+from engine import run, timed
 from office import Lifecycle, Office, eventually, markers, needles
 
 @pytest.fixture(scope="module")
@@ -26,7 +26,7 @@ def office(images: dict[str, str], workroot: Path) -> Iterator[Office]:
     dep.prepare()
     dep.compose("down", "-v", "--remove-orphans", check=False)  # a previous run's leftovers
     dep.render_nats_conf(images["project"])
-    TIMINGS["first start until healthy"] = dep.up()
+    dep.up(label="first start: ")
     dep.add_staff()
     dep.wait_healthy()
     ca = dep.caddy_root_ca(workroot / "caddy-root.crt")
@@ -160,7 +160,7 @@ def test_data_survive_compose_down_and_up(office: Office) -> None:
     before = office.dep.stream_events()
     office.dep.down()
     assert office.dep.containers(all_=True) == []
-    TIMINGS["restart (down, up) until healthy"] = office.dep.up()
+    office.dep.up(label="down, then up: ")
     assert office.dep.caddy_root_ca(office.ca.with_name("caddy-root-2.crt")).read_bytes() == office.ca.read_bytes()
     office.sign_in()  # the users file in the webdata volume
     from office import download_pdf

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from deployment import APP_SERVICES, Deployment
-from engine import TIMINGS, log, run, timed
+from engine import log, run, timed
 from office import Browser, Lifecycle, Office, eventually, lifecycle, markers
 
 CLUSTER_FILE = "cluster/compose.cluster.yaml"
@@ -29,7 +29,7 @@ def cluster(images: dict[str, str], workroot: Path) -> Iterator[Office]:
     dep.prepare()
     dep.compose("down", "-v", "--remove-orphans", check=False)
     dep.render_nats_conf(images["project"], cluster=True)
-    TIMINGS["cluster: first start until healthy"] = dep.up()
+    dep.up(label="cluster first start: ")
     dep.add_staff()
     dep.wait_healthy()
     office = Office(dep, dep.caddy_root_ca(workroot / "caddy-root-cluster.crt"))
