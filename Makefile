@@ -21,13 +21,14 @@ PYTEST_ARGS ?=
 BENCH_PATHS ?= $(wildcard bench benchmarks)
 BENCH_ARGS  ?=
 
-.PHONY: help venv run up down test browser bench docs clean distclean vendor-axe
+.PHONY: help venv run up down test test-deploy browser bench docs clean distclean vendor-axe
 
 help:
 	@echo "make venv       create/refresh .venv (uv, editable: $(PKG_DIRS))"
 	@echo "make run        NATS + PostgreSQL under ./var + all installed services (Ctrl-C stops)"
 	@echo "make up/down    only NATS + PostgreSQL under ./var (foreground) / stop them"
 	@echo "make test       pytest (PYTEST_ARGS='...'); tests start their own servers"
+	@echo "make test-deploy  deploy/ for real: images, docker compose, Caddy, backup/restore, cluster"
 	@echo "make bench      throughput/latency/replay/footprint vs. raw limits (BENCH_ARGS=--quick: ~2 min)"
 	@echo "make docs       build docs if configured"
 	@echo "make clean      remove .venv (never var/)"
@@ -94,6 +95,12 @@ vendor-axe:
 	  cp $$tmp/package/axe.min.js $$tmp/package/LICENSE $$tmp/package/LICENSE-3RD-PARTY.txt $(AXE_DIR)/ && \
 	  sha256sum $$tmp/axe-core-$(AXE_VERSION).tgz $(AXE_DIR)/axe.min.js && rm -rf $$tmp
 	@echo "update AXE_SHA256 in tests/browser/test_working_day_in_browser.py and $(AXE_DIR)/README.md"
+
+# The deployment built and started for real (tests/deploy/live): installs Debian's docker.io and
+# starts dockerd when missing (as root), makes every image locally, runs deploy/README.md's steps.
+# FAILS (never skips) without a container engine. Not part of `make test` (conftest: FW_TEST_DEPLOY).
+test-deploy: venv
+	FW_TEST_DEPLOY=1 $(VPY) -m pytest $(PYTEST_BASE_ARGS) tests/deploy/live $(PYTEST_ARGS)
 
 bench: venv
 	$(UV) pip install --python $(VPY) --quiet -r bench/requirements.txt

@@ -5,7 +5,7 @@
 #
 # What it writes (directory 0700; copy it off the server, e.g. restic/borg, encrypted):
 #   <schema>.dump       pg_dump per service schema (custom format), taken by the admin role
-#   stream/             JetStream snapshot of FERNWARTUNG (nats stream backup, via nats-box)
+#   stream.tar          JetStream snapshot of FERNWARTUNG (python /app/stream_backup.py in the image)
 #   web-users.toml      the web sign-ins (argon2 hashes)
 #   MANIFEST            what and when
 # NOT in it, on purpose: deploy/.env (keep it in your password manager / a separate safe). The
@@ -31,8 +31,8 @@ for schema in "${SCHEMAS[@]}"; do
 done
 
 echo "backup: JetStream stream FERNWARTUNG"
-# nats-box has the nats CLI; it runs as admin (the only user allowed to snapshot)
-"${COMPOSE[@]}" --profile tools run --rm -T natsbox stream backup FERNWARTUNG "/backups/$stamp/stream"
+# as the NATS admin (the only user allowed to snapshot): the init job's environment has it
+"${COMPOSE[@]}" run --rm --no-deps -T init python /app/stream_backup.py backup > "$dest/stream.tar"
 
 echo "backup: web users"
 "${COMPOSE[@]}" exec -T web cat /data/web/web-users.toml > "$dest/web-users.toml" 2>/dev/null \

@@ -35,6 +35,14 @@ MAX_PAYLOAD = 8 * 1024 * 1024
 PLACEHOLDER_HASH = "$2a$11$REPLACE.ME.run.deploy/render_nats_conf.py.with.your.env"
 
 
+#: Seconds a client has to finish its CONNECT. NATS' default (2 s) is too short when every
+#: service connects at once on a small busy server: each CONNECT costs one bcrypt check, the
+#: server closed the slowest half-way and that client never recovered (seen in tests/deploy/live).
+AUTH_TIMEOUT_S = 10
+AUTH_TIMEOUT_TEXT = (f"  # bcrypt checks of all services connecting at once can take seconds on a busy server\n"
+                     f"  timeout: {AUTH_TIMEOUT_S}\n")
+
+
 def password_var(user: str) -> str:
     """The ``.env`` variable holding ``user``'s NATS password."""
     return f"NATS_PW_{user.upper()}"
@@ -53,7 +61,7 @@ class ClusterSpec:
 class ServerSpec:
     server_name: str  # "$NATS_SERVER_NAME" reads it from the container's environment
     listen: str = "0.0.0.0:4222"
-    http: str = "0.0.0.0:8222"  # compose publishes it on 127.0.0.1 only
+    http: str = "0.0.0.0:8222"  # monitoring: on the backend network only (not published)
     store_dir: str = "/data/jetstream"
     cluster: ClusterSpec | None = None
 
@@ -95,8 +103,9 @@ cluster {{
 def render(passwords: Mapping[str, str], spec: ServerSpec, *,
            bcrypt_cost: int = DEFAULT_BCRYPT_COST) -> str:
     """The whole ``nats.conf``: server, JetStream, (cluster), users with their permissions."""
-    return (server_text(spec) + "\n# one user per service, see fw_devenv.nats_auth\n"
-            + render_authorization(passwords, bcrypt_cost=bcrypt_cost))
+    auth = render_authorization(passwords, bcrypt_cost=bcrypt_cost).replace(
+        "authorization {\n", "authorization {\n" + AUTH_TIMEOUT_TEXT, 1)
+    return server_text(spec) + "\n# one user per service, see fw_devenv.nats_auth\n" + auth
 
 
 def single_node() -> ServerSpec:

@@ -37,10 +37,17 @@ echo "restore: stopping everything that reads or writes the data"
 echo "restore: PostgreSQL and NATS up, roles and schemas (init job)"
 "${COMPOSE[@]}" up -d --wait postgres nats
 if [ "$with_stream" = --with-stream ]; then
-  echo "restore: stream FERNWARTUNG from $src/stream (refused by NATS if the stream exists)"
-  "${COMPOSE[@]}" --profile tools run --rm -T natsbox stream restore "/backups/${src#backups/}/stream"
+  echo "restore: stream FERNWARTUNG from $src/stream.tar (refused by NATS if the stream exists)"
+  "${COMPOSE[@]}" run --rm --no-deps -T init python /app/stream_backup.py restore < "$src/stream.tar"
 fi
 "${COMPOSE[@]}" run --rm --no-deps init   # idempotent; recreates missing roles with the .env passwords
+
+# Invoice and cancellation numbers are never reused (§14 UStG): note how far the live counters
+# got, so that restoring an older billing schema cannot take them back (numbers issued after
+# the backup would be issued a second time).
+counters=$("${COMPOSE[@]}" exec -T postgres psql -U postgres -d "$DB" -At -c \
+  "SELECT 'invoice_counters', year, last_seq FROM billing.invoice_counters
+   UNION ALL SELECT 'cancellation_counters', year, last_seq FROM billing.cancellation_counters" 2>/dev/null || true)
 
 for schema in "${SCHEMAS[@]}"; do
   [ -f "$src/$schema.dump" ] || { echo "restore: $src/$schema.dump missing" >&2; exit 2; }
@@ -49,6 +56,29 @@ for schema in "${SCHEMAS[@]}"; do
     -c "DROP SCHEMA IF EXISTS \"$schema\" CASCADE"
   "${COMPOSE[@]}" exec -T postgres pg_restore -U postgres -d "$DB" --exit-on-error < "$src/$schema.dump"
 done
+
+# ... and how far the stream says they got (the database volume may be lost altogether)
+fmt_env=()
+for var in FW_BILLING_INVOICE_NUMBER_FORMAT FW_BILLING_CANCELLATION_NUMBER_FORMAT; do
+  value=$(grep -E "^$var=" billing.env 2>/dev/null | cut -d= -f2- || true)
+  [ -z "$value" ] || fmt_env+=(-e "$var=$value")
+done
+if ! from_stream=$("${COMPOSE[@]}" run --rm --no-deps -T "${fmt_env[@]}" init python /app/stream_backup.py numbers); then
+  echo "restore: the issued invoice numbers could not be read from the stream; services stay stopped" >&2
+  exit 1
+fi
+counters+=$'\n'"$from_stream"
+
+sql=""
+while IFS='|' read -r table year seq; do
+  [[ "$table" =~ ^(invoice|cancellation)_counters$ && "$year" =~ ^[0-9]+$ && "$seq" =~ ^[0-9]+$ ]] || continue
+  sql+="INSERT INTO billing.$table(year, last_seq) VALUES ($year, $seq) ON CONFLICT (year)
+        DO UPDATE SET last_seq = GREATEST(billing.$table.last_seq, EXCLUDED.last_seq);"
+done <<< "$counters"
+if [ -n "$sql" ]; then
+  echo "restore: invoice and cancellation counters kept at least where they were"
+  "${COMPOSE[@]}" exec -T postgres psql -U postgres -d "$DB" -v ON_ERROR_STOP=1 -q -c "$sql"
+fi
 
 echo "restore: retention alone; it re-applies the erasure log before its vault answers"
 "${COMPOSE[@]}" up -d --no-deps --wait retention
@@ -68,7 +98,8 @@ PY
 
 if [ -f "$src/web-users.toml" ]; then
   "${COMPOSE[@]}" up -d --no-deps web
-  "${COMPOSE[@]}" cp "$src/web-users.toml" web:/data/web/web-users.toml
+  # written by web's own user (a `docker cp` would leave a root-owned file web cannot read)
+  "${COMPOSE[@]}" exec -T web sh -c 'cat > /data/web/web-users.toml' < "$src/web-users.toml"
 fi
 echo "restore: starting the other services"
 "${COMPOSE[@]}" up -d "${APPS[@]}"

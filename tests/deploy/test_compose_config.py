@@ -37,7 +37,7 @@ from fw_devenv import nats_auth  # noqa: E402
 
 COMPOSE_DATA = load_yaml(COMPOSE)
 SERVICES = COMPOSE_DATA["services"]
-INFRA = {"nats", "postgres", "init", "caddy", "natsbox"}
+INFRA = {"nats", "postgres", "init", "caddy"}
 ENV_EXAMPLE = env_file_keys(DEPLOY / ".env.example")
 gen_env = load_deploy_module("gen_env")
 init_job = load_deploy_module("init_job")
@@ -205,17 +205,14 @@ def test_health_checks_everywhere_that_runs() -> None:
     for name, spec in SERVICES.items():
         if name == "init":
             assert spec["healthcheck"] == {"disable": True}
-        elif name == "natsbox":
-            assert spec["profiles"] == ["tools"]
         else:
             assert spec["healthcheck"]["test"][0] == "CMD", name
             assert spec["restart"] == "unless-stopped", name
 
 
-def test_only_caddy_is_public_and_nats_monitoring_is_local() -> None:
+def test_only_caddy_is_public() -> None:
     published = {n: s["ports"] for n, s in SERVICES.items() if "ports" in s}
-    assert set(published) == {"caddy", "nats"}
-    assert published["nats"] == ["127.0.0.1:8222:8222"]
+    assert set(published) == {"caddy"}
     assert {p.split(":")[0] for p in published["caddy"]} == {"80", "443"}
     assert COMPOSE_DATA["networks"]["backend"] == {"internal": True}
     assert SERVICES["caddy"]["networks"] == ["edge"]

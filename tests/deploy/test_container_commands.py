@@ -67,6 +67,8 @@ def _localise(env: dict[str, str], fw_env: FwEnv, ports: dict[str, int], tmp: Pa
         if key.endswith("_HTTP_PORT"):
             value = str(ports[key.split("_")[1].lower()])
         value = value.replace("/data/web/", f"{tmp}/web/").replace("/app/docs/", f"{ROOT}/docs/")
+        if value == "/app/tariffs":  # the bind mount ./tariffs (deploy/tariffs in the checkout)
+            value = str(DEPLOY / "tariffs")
         out[key] = value
     if "FW_INIT_DATABASE_ADMIN_URL" in out:
         out["FW_INIT_DATABASE_ADMIN_URL"] = fw_env.admin_dsn

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -111,6 +112,11 @@ class BusErrors:
         return [e for e in self.errors if "permission" in e.lower()]
 
 
+#: How long a service's first connect keeps trying (NATS starting, a wrong password being fixed).
+CONNECT_WAIT_S = 300.0
+CONNECT_RETRY_S = 2.0
+
+
 async def connect(url: str, *, name: str, user: str | None = None, password: str | None = None,
                   errors: BusErrors | None = None) -> Client:
     """Connect with endless reconnects: a NATS restart must not end a service."""
@@ -139,11 +145,29 @@ async def connect(url: str, *, name: str, user: str | None = None, password: str
         # A private reply prefix: a user may subscribe only to its own inboxes, so no service
         # can read another's replies (vault replies carry personal data).
         opts["inbox_prefix"] = f"_INBOX_{user}"
-    for attempt in range(20):
+    # First connect: the server may still be starting, or the password in the deployment's .env
+    # may be wrong (fixed and re-rendered while we wait). Retry with a log line each time, for
+    # CONNECT_WAIT_S; then fail (the container's restart policy starts it again).
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + CONNECT_WAIT_S
+    while True:
         try:
-            return await nats.connect(**opts)
-        except Exception:  # first connect: the server may still be starting
-            if attempt == 19:
+            nc = await nats.connect(**opts)
+        except Exception as exc:
+            if loop.time() > deadline:
                 raise
-            await asyncio.sleep(0.5)
-    raise RuntimeError("unreachable")
+            log.warning("nats not reachable yet; retrying",
+                        extra={"client": name, "error": type(exc).__name__})
+            await asyncio.sleep(CONNECT_RETRY_S)
+            continue
+        if nc.is_connected:
+            return nc
+        # nats-py returns from connect() still CONNECTING when the server's first PING comes
+        # before the PONG to ours (a CONNECT whose bcrypt check took > 2 s on a busy server):
+        # such a client buffers everything forever. Drop it and connect again.
+        log.warning("nats connect not completed (slow server); retrying", extra={"client": name})
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(nc.close(), 5)
+        if loop.time() > deadline:
+            raise ConnectionError("nats connect did not complete")
+        await asyncio.sleep(CONNECT_RETRY_S)

@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 import asyncpg
 from nats.aio.client import Client
@@ -66,7 +67,8 @@ class Runtime:
     # -------------------------------------------------------------- lifecycle
     async def start(self) -> None:
         s = self.settings
-        self._pool = await create_pool(s.database_url, self.service, max_size=s.db_pool_max)
+        self._pool = await _until_reachable(
+            "postgresql", lambda: create_pool(s.database_url, self.service, max_size=s.db_pool_max))
         await migrate(self._pool, self.service, self._migrations)
         self._nc = await connect(
             s.nats_url, name=f"fw-{self.service}", user=s.nats_user,
@@ -128,3 +130,24 @@ class Runtime:
             checks["postgres"] = False
         checks["consumers"] = all(c.ready.is_set() for c in self.consumers)
         return checks
+
+
+T = TypeVar("T")
+#: How long a service's start waits for PostgreSQL (starting, or a wrong password being fixed).
+DB_WAIT_S = 300.0
+
+
+async def _until_reachable(what: str, step: Callable[[], Awaitable[T]], wait_s: float = DB_WAIT_S) -> T:
+    """``step()`` retried every 2 s with a log line (the error's type only: a DSN or a password
+    must not reach the log) until it works or ``wait_s`` passed (then its error is raised)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_s
+    while True:
+        try:
+            return await step()
+        except Exception as exc:
+            if loop.time() > deadline:
+                raise
+            # the message itself names what is awaited: the JSON log lines show msg unformatted
+            log.warning(f"{what} not reachable yet; retrying", extra={"error": type(exc).__name__})
+            await asyncio.sleep(2.0)
