@@ -94,6 +94,16 @@ def test_settings_accept_the_compose_values(svc: str, dotenv: dict[str, str],
     env = service_env(COMPOSE_DATA, svc, dotenv)
     if svc == "billing":  # its optional env_file, as an admin fills it from the example
         env.update(env_file_keys(DEPLOY / "billing.env.example", commented=True))
+        # copied literally, the example issuer with SMTP is refused at start, with the fix named
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        with pytest.raises(ValueError, match="FW_BILLING_ALLOW_EXAMPLE_ISSUER"):
+            settings_class(svc)()
+        # ... so the admin puts in the office's own issuer
+        env.update({"FW_BILLING_ISSUER_NAME": "Kanzlei-IT Schmidt GmbH", "FW_BILLING_ISSUER_STREET": "Am Markt 2",
+                    "FW_BILLING_ISSUER_TAX_NUMBER": "27/456/78901", "FW_BILLING_ISSUER_VAT_ID": "DE811907980",
+                    "FW_BILLING_ISSUER_IBAN": "DE89370400440532013000",
+                    "FW_BILLING_ISSUER_EMAIL": "rechnung@kanzlei-it.example"})
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     settings = settings_class(svc)()

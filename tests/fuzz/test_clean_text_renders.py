@@ -26,7 +26,7 @@ from pydantic import ValidationError
 from fw_billing.adapters import cii
 from fw_billing.adapters.rendering import PdfRenderer
 from fw_billing.application.ports import Recipient
-from fw_billing.domain.documents import cancellation_document, check_complete, invoice_document
+from fw_billing.domain.documents import cancellation_document, check_complete, invoice_document, recipient_name
 from fw_billing.domain.issuer import EXAMPLE_ISSUER
 from fw_contracts.events import InvoiceKind, InvoiceLine
 from fw_contracts.vault import Address, PersonalData
@@ -73,8 +73,11 @@ def _render_all(data: Any) -> None:
         buyer = root.find(".//ram:BuyerTradeParty", NS)
         assert buyer is not None
         # the accepted text, exactly: nothing had to be replaced
-        assert buyer.findtext("ram:Name", namespaces=NS) == data.company
-        assert buyer.findtext("ram:DefinedTradeContact/ram:PersonName", namespaces=NS) == data.contact_name
+        # (a company "Privat" is printed as the person's name; the contact only when it differs)
+        assert buyer.findtext("ram:Name", namespaces=NS) == recipient_name(party)
+        assert recipient_name(party) in (data.company, data.contact_name)
+        assert buyer.findtext("ram:DefinedTradeContact/ram:PersonName", namespaces=NS) == (
+            data.contact_name if data.contact_name != recipient_name(party) else None)
         assert buyer.findtext("ram:PostalTradeAddress/ram:LineOne", namespaces=NS) == data.address.street
         assert buyer.findtext("ram:PostalTradeAddress/ram:CityName", namespaces=NS) == data.address.city
 

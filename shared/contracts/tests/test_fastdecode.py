@@ -54,6 +54,9 @@ def _strategy(tp: Any, metadata: list[Any]) -> st.SearchStrategy[Any]:
     max_len = next((m.max_length for m in metadata if getattr(m, "max_length", None)), None)
     places = next((getattr(m, "decimal_places", None) for m in metadata if hasattr(m, "decimal_places")), None)
     origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin is typing.Annotated:  # e.g. ``Annotated[str, StringConstraints(...)] | None``
+        base, *extra = args
+        return _strategy(base, [*metadata, *extra])
     if tp is str:
         if pattern:
             return st.from_regex(pattern, fullmatch=True)
@@ -76,7 +79,8 @@ def _strategy(tp: Any, metadata: list[Any]) -> st.SearchStrategy[Any]:
         inner = next(a for a in args if a is not type(None))
         return st.none() | _strategy(inner, metadata)
     if origin is tuple:
-        return st.lists(_strategy(args[0], []), max_size=3)
+        min_len = next((m.min_length for m in metadata if getattr(m, "min_length", None)), 0)
+        return st.lists(_strategy(args[0], []), min_size=min_len, max_size=max(3, min_len))
     if isinstance(tp, type) and issubclass(tp, BaseModel):
         return _body(tp)
     raise AssertionError(f"no example strategy for {tp!r}: extend this test")

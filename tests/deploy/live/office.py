@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import httpx
 
 from deployment import Deployment
+from engine import log
 
 T = TypeVar("T")
 BASE = "https://localhost"
@@ -102,6 +103,17 @@ def send_form(ca: Path, m: dict[str, str]) -> str:
                 "country": "DE", "customer_type": "business", "terms_accepted": "on",
                 "terms_version": terms.group(1), "csrf_token": csrf_of(page.text)}
         r = customer.http.post("/", data=data)
+        for _ in range(5):
+            # 503: a dependency was briefly away (e.g. the NATS node the vault's connection used was
+            # killed); nothing was stored, and the customer sends the form again, as the page asks.
+            # A request stored despite the 503 would show as a double in the exactly-once checks.
+            if r.status_code != 503:
+                break
+            log("form answered 503 (nothing stored): sending it again in 3 s")
+            time.sleep(3)
+            page = customer.get("/")
+            data["csrf_token"] = csrf_of(page.text)
+            r = customer.http.post("/", data=data)
         assert r.status_code == 303 and r.headers["location"] == "/danke", (r.status_code, r.text[:800])
         thanks = customer.get("/danke").text
         ticket = re.search(r'id="ticket"[^>]*>(?:<span[^>]*>[^<]*</span>)?\s*([^<\s]+)\s*</p>', thanks)

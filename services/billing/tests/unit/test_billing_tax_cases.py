@@ -11,6 +11,8 @@ import pytest
 from pydantic import ValidationError
 
 from fw_contracts.events import (
+    BillingBlocked,
+    BlockReason,
     CustomerType,
     InvoiceIssued,
     InvoiceKind,
@@ -236,7 +238,10 @@ async def test_a_malformed_vat_id_in_the_vault_issues_nothing_and_uses_no_number
         request_id=event.request_id, ticket="K7MQ-3XA", customer_type=B2B,
         terms=TermsAcceptance(terms_version="2026-01", terms_sha256="a" * 64, accepted_at=STARTED),
         has_billing_address=True, has_email=False), world.uow(), deps=world.deps)
-    with pytest.raises(PermanentError, match="VAT id invalid") as exc:
-        await on_session_ended(event, world.uow(), deps=world.deps)
-    assert "ATU1" not in str(exc.value)
+    # a recorded block (retention's billing hold then applies), not a parked message
+    uow = world.uow()
+    await on_session_ended(event, uow, deps=world.deps)
+    [blocked] = uow.emitted
+    assert isinstance(blocked, BillingBlocked) and blocked.reason is BlockReason.ISSUING_FAILED
+    assert "ATU1" not in blocked.model_dump_json()
     assert world.repo.invoices == {} and world.repo.counters.get(2026, 0) == 0

@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+
+from fw_contracts.wire import VaultCaller
 from fw_contracts.events import (
     DeliveryChannel,
     DeliveryFailure,
@@ -111,14 +113,15 @@ async def _stored(uows: FakeUnitsOfWork, store: FakeVaultStore, cipher: Envelope
     rid = uuid.uuid4()
     async with uows():
         assert (await vault.put(store, cipher, PutRequest(request_id=rid, data=personal_data(**changes)),
-                                clock())).ok
+                                clock(), VaultCaller.INTAKE)).ok
     return rid
 
 
 async def _delivery_email(uows: FakeUnitsOfWork, store: FakeVaultStore, cipher: EnvelopeCipher,
                           rid: uuid.UUID, now: datetime) -> tuple[bool, str | None, VaultError | None]:
     async with uows():
-        reply = await vault.get(store, cipher, GetRequest(request_id=rid, purpose="delivery"), now)
+        reply = await vault.get(store, cipher, GetRequest(request_id=rid, purpose="delivery"), now,
+                               VaultCaller.BILLING)
     return reply.ok, (str(reply.delivery_email) if reply.delivery_email else None), reply.error
 
 
@@ -152,7 +155,8 @@ async def test_invoice_keeps_only_the_email_then_delivery_erases_it(
     assert rid in store.s.held
     # everything but the address is refused, the address is served for the delivery only
     async with uows():
-        full = await vault.get(store, cipher, GetRequest(request_id=rid, purpose="billing"), clock())
+        full = await vault.get(store, cipher, GetRequest(request_id=rid, purpose="billing"), clock(),
+                               VaultCaller.BILLING)
     assert not full.ok and full.error is VaultError.ERASED
     assert await _delivery_email(uows, store, cipher, rid, clock()) == (True, MARKERS[3], None)
 
@@ -227,7 +231,8 @@ async def test_writes_are_refused_after_the_first_step(
     rid = await _stored(uows, store, cipher, clock)
     await uows.run_handler(handlers.on_invoice_issued, invoice_issued(rid, occurred_at=T0))
     async with uows():
-        reply = await vault.put(store, cipher, PutRequest(request_id=rid, data=personal_data()), clock())
+        reply = await vault.put(store, cipher, PutRequest(request_id=rid, data=personal_data()), clock(),
+                                  VaultCaller.INTAKE)
     assert not reply.ok and reply.error is VaultError.ERASED
     assert rid not in store.s.entries
 

@@ -169,7 +169,7 @@ def test_one_subject_per_operation_and_caller() -> None:
         "vault.v1.get.billing"])
     assert all(ROUTES[s][2] == VaultCaller(s.rsplit(".", 1)[1]) for s in ROUTES)
     assert {c: sorted(r.purposes) for c, r in CALLERS.items()} == {
-        VaultCaller.INTAKE: [], VaultCaller.SESSION: ["queue"], VaultCaller.BILLING: ["billing", "customer_account"]}
+        VaultCaller.INTAKE: [], VaultCaller.SESSION: ["queue"], VaultCaller.BILLING: ["billing", "customer_account", "delivery"]}
 
 
 @pytest.mark.parametrize(("caller", "purpose"), [("billing", "queue"), ("session", "billing"),

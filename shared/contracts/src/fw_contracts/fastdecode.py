@@ -77,6 +77,10 @@ def _meta_for(info_metadata: list[Any], where: str) -> tuple[dict[str, Any], dic
     for m in info_metadata:
         if isinstance(m, annotated_types.Ge):
             meta["ge"] = m.ge
+        elif isinstance(m, annotated_types.MinLen):
+            meta["min_length"] = m.min_length
+        elif isinstance(m, annotated_types.MaxLen):
+            meta["max_length"] = m.max_length
         elif type(m).__name__ == "StringConstraints":
             for attr in ("strip_whitespace", "to_upper", "to_lower", "strict", "min_length", "ascii_only"):
                 if getattr(m, attr) not in (None, False):
@@ -166,6 +170,10 @@ def _convert(tp: Any, metadata: list[Any], where: str) -> tuple[Any, Post | None
         inner = args[0] if args[1] is type(None) else args[1]
         mt, post, check = _convert(inner, list(metadata), where)
         return mt | None, _optional(post), _optional(check)
+    if origin is tuple and len(args) == 2 and args[1] is Ellipsis and meta and set(meta) <= {"min_length", "max_length"}:
+        # ``Field(min_length=1)`` on a tuple: the same length bounds in msgspec
+        mt, post, check = _convert(tp, [], where)
+        return typing.Annotated[mt, msgspec.Meta(**meta)], post, check
     if meta:
         return _bad(where, meta)
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
