@@ -64,7 +64,8 @@ async def test_the_customer_downloads_the_invoice_with_the_link_from_the_thank_y
         started = await http.post(office.procs["session"].url + "/api/sessions",
                                   json={"request_id": entry["request_id"], "technician": "tech-01"})
         session_id = started.json()["session_id"]
-        assert (await http.post(office.procs["session"].url + f"/api/sessions/{session_id}/end")).status_code == 200
+        assert (await http.post(office.procs["session"].url + f"/api/sessions/{session_id}/end",
+                                headers={"Fw-Technician": "tech-01"})).status_code == 200
         number = await _invoice_number(office, http, session_id)
         archived = (await http.get(office.procs["billing"].url + f"/api/invoices/{number}.pdf")).content
 
