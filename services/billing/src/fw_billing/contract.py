@@ -24,12 +24,13 @@ from fw_contracts.events import (
     SessionNotBilled,
     SupportRequestCreated,
 )
+from fw_contracts.reference import IssuerDetailsChanged, TariffPublished
 from fw_contracts.wire import VaultSubject
 
 CONTRACT = ServiceContract(
     service="billing",
     publishes=[InvoiceIssued, InvoiceCancelled, SessionNotBilled, BillingBlocked, CustomerAccountCreated,
-               CustomerAccountErased],
+               CustomerAccountErased, TariffPublished, IssuerDetailsChanged],
     consumes={
         SessionEnded: {"session_id", "request_id", "started_at", "ended_at", "duration_seconds",
                        "promoted", "correlation_id", "event_id"},

@@ -146,9 +146,17 @@ class InvoiceLine(BaseModel):
 
 
 class InvoiceIssued(Event):
+    """An invoice as issued.
+
+    v2: ``tariff_sha256`` names the content hash of the tariff version it was priced with (the
+    ``TariffPublished`` of that version carries the content); a v1 event is upcast with ``None``
+    ("not known": it was issued before billing published its tariffs).
+    """
+
     producer = "billing"
+    version = 2
     event_type: Literal["InvoiceIssued"] = "InvoiceIssued"
-    schema_version: Literal[1] = 1
+    schema_version: Literal[2] = 2
 
     invoice_number: Annotated[str, StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9-]{2,31}$")]
     session_id: uuid.UUID
@@ -166,6 +174,7 @@ class InvoiceIssued(Event):
     gross_total: Money
     currency: Literal["EUR"] = "EUR"
     customer_number: str | None = None
+    tariff_sha256: Sha256Hex | None = None
 
 
 class InvoiceCancelled(Event):

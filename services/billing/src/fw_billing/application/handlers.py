@@ -49,7 +49,8 @@ from fw_billing.domain.invoicing import (
     format_invoice_number,
     invoice_year,
 )
-from fw_billing.domain.tariff import TariffError
+from fw_billing.application.reference import publish_issuer, publish_tariff, tariff_hash
+from fw_billing.domain.tariff import Tariff, TariffError
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +149,8 @@ async def _bill(repo: BillingRepository, deps: BillingDeps, uow: UnitOfWork, rec
         customer_number = await repo.customer_number_for(record.request_id)
 
     decision = assess(record.raw_seconds, record.started_at, tariff)
+    # The tariff (and the issuer) go into the stream before the first event that names them.
+    await _publish_reference(deps, uow, tariff)
     if isinstance(decision, NotBilled):
         await repo.set_status(record.session_id, SessionStatus.NOT_BILLED, uow.now)
         uow.emit(SessionNotBilled(**event.caused(
@@ -181,7 +184,15 @@ async def _bill(repo: BillingRepository, deps: BillingDeps, uow: UnitOfWork, rec
     e_invoice = (decision.kind is InvoiceKind.FULL and deps.issuer.can_issue_e_invoices
                  and (facts is None or facts.customer_type is CustomerType.BUSINESS))
     await _issue(repo, deps, uow, event, record, decision, recipient, customer_number,
-                 e_invoice=e_invoice, email=email, email_problem=email_problem)
+                 e_invoice=e_invoice, email=email, email_problem=email_problem,
+                 tariff_sha256=tariff_hash(tariff))
+
+
+async def _publish_reference(deps: BillingDeps, uow: UnitOfWork, tariff: Tariff) -> None:
+    if deps.reference is not None:
+        ledger = uow.repository(deps.reference)
+        await publish_tariff(ledger, uow, tariff)
+        await publish_issuer(ledger, uow, deps.issuer)
 
 
 async def _delivery_address(deps: BillingDeps, facts: RequestFacts | None, entry: VaultEntry | None,
@@ -206,7 +217,7 @@ async def _delivery_address(deps: BillingDeps, facts: RequestFacts | None, entry
 async def _issue(repo: BillingRepository, deps: BillingDeps, uow: UnitOfWork, event: Event,
                  record: SessionRecord, decision: Billable, recipient: Recipient | None,
                  customer_number: str | None, *, e_invoice: bool, email: str | None,
-                 email_problem: str | None) -> None:
+                 email_problem: str | None, tariff_sha256: str) -> None:
     # The number is drawn last, in this transaction: if anything fails, the counter rolls
     # back with the invoice, so numbers stay gapless and are never reused.
     year = invoice_year(uow.now)
@@ -218,7 +229,7 @@ async def _issue(repo: BillingRepository, deps: BillingDeps, uow: UnitOfWork, ev
         kind=decision.kind, issued_at=uow.now, service_date=record.ended_at,
         tariff_version=p.tariff_version, raw_seconds=p.raw_seconds, billed_seconds=p.billed_seconds,
         lines=p.lines, net_total=p.net_total, vat_rate=p.vat_rate, vat_total=p.vat_total,
-        gross_total=p.gross_total, customer_number=customer_number))
+        gross_total=p.gross_total, customer_number=customer_number, tariff_sha256=tariff_sha256))
     document = invoice_document(
         kind=decision.kind, number=number, issued_at=uow.now, service_date=record.ended_at,
         issuer=deps.issuer, recipient=recipient.party() if recipient else None, lines=p.lines,
