@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from fw_contracts import Event, UndecodableEvent, decode
+from fw_contracts.reference import TariffContent
 
 from fw_audit.checks import Seen
 from fw_audit.checks.documents import InvoiceDocumentsCheck
@@ -20,7 +21,7 @@ from fw_audit.checks.erasure import ErasureCheck
 from fw_audit.checks.integrity import IntegrityCheck
 from fw_audit.checks.numbering import NumberingCheck
 from fw_audit.checks.pii import PersonalDataCheck
-from fw_audit.checks.totals import Repricer, TotalsCheck
+from fw_audit.checks.totals import TotalsCheck
 from fw_audit.model import AuditReport, CheckResult, InvalidEvent, Record, ReplaySummary
 from fw_audit.projections import LiveTables, ProjectionsCheck
 
@@ -70,8 +71,10 @@ class VerifyOptions:
     #: is erased at the latest this long after its first BillingBlocked (plus the slack).
     billing_hold: timedelta = timedelta(days=90)
     trusted_keys: frozenset[str] = frozenset()
-    repricer: Repricer | None = None
-    repricer_note: str = ""
+    #: Tariffs from ``--tariff-dir`` files: only for invoices without a ``TariffPublished`` in the
+    #: stream (histories from before billing published its tariffs).
+    tariff_files: dict[str, TariffContent] = field(default_factory=dict)
+    tariff_files_note: str = ""
     reference: Mapping[int, bytes] | None = None
     reference_name: str = ""
     stream_config: Mapping[str, object] | None = None
@@ -90,7 +93,7 @@ class Verifier:
         self.erasure = ErasureCheck(max_delay=options.max_erasure_delay, abandon_after=options.abandon_after,
                                     abandon_slack=options.abandon_slack, billing_hold=options.billing_hold)
         self.numbering = NumberingCheck()
-        self.totals = TotalsCheck(options.repricer, options.repricer_note)
+        self.totals = TotalsCheck(options.tariff_files, options.tariff_files_note)
         self.pii = PersonalDataCheck()
         self.integrity = IntegrityCheck(trusted_keys=options.trusted_keys, reference=options.reference,
                                         reference_name=options.reference_name,

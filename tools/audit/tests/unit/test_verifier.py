@@ -4,29 +4,32 @@ defect makes exactly its check fail, naming the defect's stream sequence."""
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
+from pathlib import Path
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from fw_contracts import events as ev
+from fw_contracts.reference import TariffPublished
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from fw_audit.chain import Chain, sign, signature_valid
-from fw_audit.checks.totals import billing_repricer
 from fw_audit.model import Record
-from fw_audit.scripted import History, every_lifecycle
+from fw_audit.scripted import TARIFF_2026_01, History, every_lifecycle
+from fw_audit.tariff_files import read_tariff_dir
 from fw_audit.verifier import VerifyOptions, verify_records
 
 END = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
+SHIPPED_TARIFFS = Path(__file__).parents[4] / "services" / "billing" / "src" / "fw_billing" / "tariffs"
 APPEND_ONLY = {"deny_delete": True, "deny_purge": True}
 DEFECTS = ["missing_erasure", "late_erasure", "invoice_number_gap", "wrong_total", "phone_number"]
 
 
 def _options(**kw: object) -> VerifyOptions:
-    repricer, note = billing_repricer()
-    return VerifyOptions(repricer=repricer, repricer_note=note, stream_config=APPEND_ONLY, **kw)  # type: ignore[arg-type]
+    return VerifyOptions(stream_config=APPEND_ONLY, **kw)  # type: ignore[arg-type]
 
 
 def test_every_lifecycle_passes_every_check(scenario) -> None:
@@ -45,7 +48,9 @@ def test_every_lifecycle_passes_every_check(scenario) -> None:
         assert counts.get(name), name
     # the request created two hours before the end is within its deadline: pending, not failed
     assert len(report.check("erasure").pending) == 1
-    assert "re-priced with fw_billing" in " ".join(report.check("invoice_totals").notes)
+    notes = " ".join(report.check("invoice_totals").notes)
+    assert "5 invoices re-priced with the reference pricing" in notes  # from the stream's TariffPublished
+    assert "1 tariff versions published in the stream" in notes
     assert "1 signed checkpoints verified" in " ".join(report.check("integrity").notes)
     assert len(report.erasure_delays) == 8
 
@@ -179,17 +184,50 @@ def test_duplicate_number_and_cancellation_of_unknown_invoice(scenario) -> None:
     assert dup.seq == len(records)  # the second use is the one at fault
 
 
-def test_totals_without_billing_are_checked_arithmetically(scenario) -> None:
-    s = scenario(END, "wrong_total")
-    report = verify_records(s.history.records(), END, options=VerifyOptions(stream_config=APPEND_ONLY))
-    totals = report.check("invoice_totals")
-    assert not totals.ok and totals.failures[0].seq == s.expected_seq()
-    assert "re-pricing SKIPPED" in " ".join(totals.notes)
+def test_an_older_history_without_tariff_events_falls_back_to_tariff_files_and_says_so() -> None:
+    h, _ = every_lifecycle(END, reference=False)
+    records = h.records()
+    assert not any(r.subject == TariffPublished.subject() for r in records)
+    plain = verify_records(records, END, options=_options())
+    totals = plain.check("invoice_totals")
+    assert len(totals.failures) == 6 and all("re-price" in f.reason for f in totals.failures)  # 5 invoices, 1 free
+    assert "re-pricing needs --tariff-dir" in " ".join(totals.notes)
+    files = read_tariff_dir(SHIPPED_TARIFFS)  # billing's files, read as files (no billing code)
+    with_files = verify_records(records, END, options=_options(tariff_files=files, tariff_files_note="shipped"))
+    totals = with_files.check("invoice_totals")
+    assert totals.ok, totals.to_dict()
+    assert "6 prices of invoices without a TariffPublished (older history) re-computed from --tariff-dir" \
+        in " ".join(totals.notes)
+
+
+def test_the_shipped_tariff_file_is_the_published_content() -> None:
+    assert read_tariff_dir(SHIPPED_TARIFFS)["2026-01"] == TARIFF_2026_01
+
+
+def test_an_altered_tariff_event_or_invoice_total_fails_invoice_totals() -> None:
+    h, script = every_lifecycle(END)
+    published = next(i.event for i in h.items() if isinstance(i.event, TariffPublished))
+    assert isinstance(published, TariffPublished)
+    cheaper = published.tariff.model_copy(update={"rate_per_interval": Decimal("20.00")})
+    h.replace(published, published.model_copy(update={"tariff": cheaper}))
+    totals = verify_records(h.records(), END, options=_options()).check("invoice_totals")
+    assert any("does not match its hash (altered tariff event)" in f.reason for f in totals.failures)
+    # and every invoice priced with it now names a tariff the stream does not hold
+    assert sum("no TariffPublished of it precedes" in f.reason for f in totals.failures) == 5
+
+    h, script = every_lifecycle(END)
+    inv = script["invoice"]["invoice"]
+    assert isinstance(inv, ev.InvoiceIssued)
+    h.replace(inv, inv.model_copy(update={"gross_total": inv.gross_total + 1, "vat_total": inv.vat_total + 1}))
+    totals = verify_records(h.records(), END, options=_options()).check("invoice_totals")
+    [failure] = totals.failures
+    assert failure.ids["invoice_number"] == inv.invoice_number and "re-priced vat_total" in failure.reason
 
 
 def test_repricing_catches_a_consistent_but_wrong_price() -> None:
     """Arithmetic alone cannot see a wrong unit price; billing's pricing function can."""
     h = History()
+    h.reference(datetime(2026, 3, 1, tzinfo=UTC))
     out = h.invoiced(datetime(2026, 3, 3, 9, tzinfo=UTC), seconds=1500)
     inv = out["invoice"]
     assert isinstance(inv, ev.InvoiceIssued)
@@ -204,8 +242,7 @@ def test_repricing_catches_a_consistent_but_wrong_price() -> None:
     report = verify_records(h.records(), END, options=_options())
     totals = report.check("invoice_totals")
     assert not totals.ok and any("re-priced" in f.reason for f in totals.failures)
-    plain = verify_records(h.records(), END, options=VerifyOptions(stream_config=APPEND_ONLY))
-    assert plain.check("invoice_totals").ok
+    assert sum("re-priced" in f.reason for f in totals.failures) == 1
 
 
 # ---------------------------------------------------------------- integrity
