@@ -316,6 +316,7 @@ def bulk_history(min_events: int, end: datetime, seed: int = 11) -> History:
     per_day = 40
     days_needed = min_events // (per_day * 6) + 2
     day = end - timedelta(days=int(days_needed * 1.5) + 20)
+    h.reference(day)  # billing's tariff and issuer, before the first lifecycle
     count = 0
     while count < min_events:
         day += timedelta(days=1)

@@ -100,7 +100,7 @@ def scan(body: bytes) -> list[tuple[str, int]]:
     return hits
 
 
-def _scanned_part(record: Record) -> bytes:
+def scanned_part(record: Record) -> bytes:
     """The body, without the fields its contract declares as the office's own business data
     (``office_business_data``: the terms text, the issuer's address printed on every invoice).
     Everything else of such a message is scanned; offsets then refer to that remainder."""
@@ -131,7 +131,7 @@ class PersonalDataCheck:
         problems = []
         if invalid_reason is not None:
             problems.append(f"not on the schema allow-list: {invalid_reason}")
-        hits = scan(_scanned_part(record))
+        hits = scan(scanned_part(record))
         if hits:
             kinds = sorted({k for k, _ in hits})
             offsets = sorted({o for _, o in hits if o >= 0})
