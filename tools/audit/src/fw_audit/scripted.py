@@ -27,6 +27,7 @@ from fw_contracts.reference import (
     TariffContent,
     TariffPublished,
     TariffSurcharge,
+    TermsPublished,
 )
 
 from fw_audit.chain import Chain, sign
@@ -36,6 +37,8 @@ OFFICE = ZoneInfo("Europe/Berlin")
 TARIFF = "2026-01"
 INTERVAL, RATE, MIN_BILLED, FREE_BELOW, VAT = 900, Decimal("24.00"), 900, 120, Decimal("0.19")
 ERASURE_DELAY = timedelta(seconds=2)
+#: The terms text the scripted requests accept (intake publishes it: ``TermsPublished``).
+TERMS_TEXT = "agb"
 #: The shipped tariff 2026-01 as billing publishes it (``TariffPublished``).
 TARIFF_2026_01 = TariffContent(
     version=TARIFF, base_fee=Decimal("0.00"), interval_seconds=INTERVAL, rate_per_interval=RATE,
@@ -111,9 +114,11 @@ class History:
 
     def reference(self, at: datetime, tariff: TariffContent = TARIFF_2026_01,
                   issuer: IssuerDetails = EXAMPLE_ISSUER) -> tuple[TariffPublished, IssuerDetailsChanged]:
-        """billing's reference data (the tariff and the issuer) at ``at``; invoices then name the hash."""
+        """The reference data at ``at``: intake's terms, billing's tariff and issuer (invoices then
+        name the tariff's hash)."""
         published = TariffPublished.of(tariff, occurred_at=at)
         changed = IssuerDetailsChanged.of(issuer, None, occurred_at=at)
+        self.add(TermsPublished.of("2026-01", TERMS_TEXT, occurred_at=at))
         self.add(changed)
         self.add(published)
         self._tariff_sha = published.tariff_sha256
@@ -126,7 +131,7 @@ class History:
         return f"{series}-{year}-{n:06d}"
 
     def _created(self, at: datetime, **kw: object) -> ev.SupportRequestCreated:
-        terms = ev.TermsAcceptance(terms_version="2026-01", terms_sha256=hashlib.sha256(b"agb").hexdigest(),
+        terms = ev.TermsAcceptance(terms_version="2026-01", terms_sha256=hashlib.sha256(TERMS_TEXT.encode()).hexdigest(),
                                    accepted_at=at)
         return ev.SupportRequestCreated(request_id=uuid.uuid4(), ticket=_ticket(self.rng), terms=terms,
                                         occurred_at=at, **kw)  # type: ignore[arg-type]

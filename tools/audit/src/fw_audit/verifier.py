@@ -21,6 +21,7 @@ from fw_audit.checks.erasure import ErasureCheck
 from fw_audit.checks.integrity import IntegrityCheck
 from fw_audit.checks.numbering import NumberingCheck
 from fw_audit.checks.pii import PersonalDataCheck
+from fw_audit.checks.terms import TermsCheck
 from fw_audit.checks.totals import TotalsCheck
 from fw_audit.model import AuditReport, CheckResult, InvalidEvent, Record, ReplaySummary
 from fw_audit.projections import LiveTables, ProjectionsCheck
@@ -95,6 +96,7 @@ class Verifier:
         self.numbering = NumberingCheck()
         self.totals = TotalsCheck(options.tariff_files, options.tariff_files_note)
         self.pii = PersonalDataCheck()
+        self.terms = TermsCheck()
         self.integrity = IntegrityCheck(trusted_keys=options.trusted_keys, reference=options.reference,
                                         reference_name=options.reference_name,
                                         stream_config=options.stream_config,
@@ -120,6 +122,7 @@ class Verifier:
         self.erasure.feed(seen)
         self.numbering.feed(seen)
         self.totals.feed(seen)
+        self.terms.feed(seen)
         self.integrity.feed(seen)
         self.projections.feed(seen)
         if self.documents is not None:
@@ -134,7 +137,7 @@ class Verifier:
     def finish(self, as_of: datetime, source: str) -> AuditReport:
         """The report: ``as_of`` is the end of the audited history (pending vs. missing erasure)."""
         checks = [self.erasure.result(as_of), self.numbering.result(), self.totals.result(),
-                  self.pii.result(), self.integrity.result(), self.projections.result(self.live)]
+                  self.terms.result(), self.pii.result(), self.integrity.result(), self.projections.result(self.live)]
         if self.documents is not None:
             checks.append(self.documents.result())
         if self.bundle_signature is not None:

@@ -36,8 +36,8 @@ def test_every_lifecycle_passes_every_check(scenario) -> None:
     s = scenario(END)
     report = verify_records(s.history.records(), END, options=_options())
     assert not report.failed_checks, [c.to_dict() for c in report.checks if not c.ok]
-    assert [c.name for c in report.checks] == ["erasure", "invoice_numbers", "invoice_totals", "personal_data",
-                                              "integrity", "projections"]
+    assert [c.name for c in report.checks] == ["erasure", "invoice_numbers", "invoice_totals", "terms",
+                                              "personal_data", "integrity", "projections"]
     # without database access the projections check did not run: that is not a pass
     assert report.skipped_checks == ["projections"] and not report.ok and report.exit_code == 3
     assert report.check("projections").status.value == "skipped"
@@ -321,3 +321,20 @@ def test_replay_lists_invalid_messages_with_reason_not_values() -> None:
     assert "Erika" not in invalid[0].reason and "invalid fields" in invalid[0].reason
     assert report.summary.counts["(invalid)"] == 2
     assert [f.seq for f in report.check("personal_data").failures] == [1, 2]
+
+
+def test_accepted_terms_must_be_published_and_unaltered() -> None:
+    from fw_contracts.reference import TermsPublished
+
+    h, script = every_lifecycle(END)
+    report = verify_records(h.records(), END, options=_options())
+    assert report.check("terms").ok and report.check("terms").checked == 1 + 9  # the text, 9 requests
+    published = next(i.event for i in h.items() if isinstance(i.event, TermsPublished))
+    assert isinstance(published, TermsPublished)
+    h.replace(published, published.model_copy(update={"text": "andere AGB"}))
+    terms = verify_records(h.records(), END, options=_options()).check("terms")
+    assert "does not match its hash (altered)" in terms.failures[0].reason
+    assert len(terms.failures) == 1 + 9  # and no request's accepted text is in the history any more
+    old, _ = every_lifecycle(END, reference=False)
+    terms = verify_records(old.records(), END, options=_options()).check("terms")
+    assert terms.ok and "9 requests before any TermsPublished" in " ".join(terms.notes)
