@@ -46,7 +46,7 @@ class VaultPersonalData:
         """The address the invoice is e-mailed to (purpose ``delivery``); :class:`AddressGone`
         when the vault has none (any more); ``VaultUnavailable`` (transient) passes through."""
         try:
-            email = await VaultClient(self._nc(), timeout=self._timeout).delivery_email(request_id)
+            email = await VaultClient(self._nc(), VaultCaller.BILLING, timeout=self._timeout).delivery_email(request_id)
         except VaultRefused as exc:
             if exc.error in (VaultError.ERASED, VaultError.NOT_FOUND):
                 raise AddressGone(exc.error.value) from None
