@@ -82,7 +82,8 @@ async def invoiced_lifecycle(http: httpx.AsyncClient, procs: dict[str, ServicePr
     r = await http.post(url("session", "/api/sessions"), json={"request_id": request_id, "technician": "tech-01"})
     assert r.status_code == 201, r.text
     await asyncio.sleep(2.1)  # above the tariff's 2 s free threshold: billed
-    r = await http.post(url("session", f"/api/sessions/{r.json()['session_id']}/end"))
+    r = await http.post(url("session", f"/api/sessions/{r.json()['session_id']}/end"),
+                        headers={"Fw-Technician": "tech-01"})
     assert r.status_code in (200, 201), r.text
 
     async def erased() -> bool:
