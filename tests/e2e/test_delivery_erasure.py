@@ -62,6 +62,7 @@ from fw_contracts.events import (
     TermsAcceptance,
 )
 from fw_contracts.vault import Address, PersonalData
+from fw_contracts.wire import VaultCaller
 from fw_devenv.pytest_plugin import FwEnv
 from fw_platform.bus import connect
 from fw_platform.vault_client import VaultClient, VaultRefused
@@ -151,7 +152,7 @@ class Office:
         invoice), the session ended; billing issues a Kleinbetragsrechnung."""
         rid = uuid.uuid4()
         digest = hashlib.sha256(download_code.encode()).hexdigest() if download_code else None
-        await VaultClient(self.nc).put(rid, PersonalData(
+        await VaultClient(self.nc, VaultCaller.INTAKE).put(rid, PersonalData(
             company=m.company, contact_name=m.contact_name, phone=m.phone_e164, email=m.email,
             address=Address(street=m.street, postal_code="10115", city=m.city)))
         at = datetime.now(UTC) - timedelta(hours=1)
@@ -233,7 +234,7 @@ async def _first_step(office: Office, rid: uuid.UUID) -> tuple[InvoiceIssued, Pe
         ErasureScope.ALL_BUT_DELIVERY_EMAIL, ErasureReason.INVOICE_ISSUED, issued.event_id)
     assert first.delivery_hold_until == issued.occurred_at + HOLD
     with pytest.raises(VaultRefused) as refused:
-        await VaultClient(office.nc).get(rid, "billing")  # name, phone, address: gone
+        await VaultClient(office.nc, VaultCaller.BILLING).get(rid, "billing")  # name, phone, address: gone
     assert refused.value.error.value == "erased"
     assert await office.sql("retention", "SELECT count(*) FROM vault_entries WHERE request_id = $1", rid) == 0
     return issued, first
@@ -293,7 +294,7 @@ async def test_delivery_erasure_smtp_never_up_down_then_up_and_up(
         _, second_ok = await until(lambda: _erasures(office, rid_ok, 2), "the e-mail's erasure")
         assert (second_ok.reason, second_ok.trigger_event_id) == (ErasureReason.INVOICE_DELIVERED, done_ok.event_id)
     with pytest.raises(VaultRefused):
-        await VaultClient(office.nc).delivery_email(rid_ok)
+        await VaultClient(office.nc, VaultCaller.BILLING).delivery_email(rid_ok)
 
     received = {tuple(e.rcpt_tos): e for e in office.mailbox.received}
     assert set(received) == {(late.email,), (ok.email,)}  # the one that never got through: no mail
