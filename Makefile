@@ -21,11 +21,12 @@ PYTEST_ARGS ?=
 BENCH_PATHS ?= $(wildcard bench benchmarks)
 BENCH_ARGS  ?=
 
-.PHONY: help venv run up down test test-deploy browser bench docs clean distclean vendor-axe
+.PHONY: help venv run up down test test-deploy browser bench docs clean distclean vendor-axe audit
 
 help:
 	@echo "make venv       create/refresh .venv (uv, editable: $(PKG_DIRS))"
 	@echo "make run        NATS + PostgreSQL under ./var + all installed services (Ctrl-C stops)"
+	@echo "make audit      fernwartung audit verify on the running office (dev credentials from var/; AUDIT_ARGS=--json)"
 	@echo "make up/down    only NATS + PostgreSQL under ./var (foreground) / stop them"
 	@echo "make test       pytest (PYTEST_ARGS='...'); tests start their own servers"
 	@echo "make test-deploy  deploy/ for real: images, docker compose, Caddy, backup/restore, cluster"
@@ -49,6 +50,12 @@ $(STAMP): $(PYPROJECTS) tools/devenv/pyproject.toml $(REQS) Makefile | $(UV)
 
 run: venv
 	$(VPY) -m fw_devenv.run
+
+# The auditor's view of the local office: only the audit NATS user, the read-only DSN and the
+# office's public checkpoint key (all found under ./var, as make run left them).
+AUDIT_ARGS ?=
+audit: venv
+	$(VPY) -m fw_devenv.audit $(AUDIT_ARGS)
 
 up: venv
 	$(VPY) -m fw_devenv up --var ./var

@@ -28,6 +28,8 @@ def generate() -> dict[str, str]:
         values[f"NATS_PW_{user.upper()}"] = secrets.token_urlsafe(24)
     values["FW_RETENTION_MASTER_KEY"] = base64.b64encode(os.urandom(32)).decode()
     values["FW_BILLING_ARCHIVE_KEY"] = base64.b64encode(os.urandom(32)).decode()
+    values["PG_PW_AUDIT_RO"] = secrets.token_urlsafe(32)
+    values["FW_CHECKPOINT_KEY"] = base64.b64encode(os.urandom(32)).decode()  # any 32 bytes: an Ed25519 seed
     values["FW_WEB_SECRET_KEY"] = secrets.token_urlsafe(32)
     for caller, token_var, entry_var in (("web", "WEB_API_TOKEN", "API_KEY_ENTRY_WEB"),
                                          ("ops", "OPS_API_TOKEN", "API_KEY_ENTRY_OPS")):

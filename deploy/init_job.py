@@ -28,7 +28,7 @@ from urllib.parse import unquote, urlsplit
 DB_SERVICES: tuple[str, ...] = ("intake", "session", "billing", "retention", "reporting")
 #: Every variable this job reads (tests/deploy checks compose against it).
 INIT_ENV: tuple[str, ...] = ("FW_INIT_DATABASE_ADMIN_URL", "FW_INIT_NATS_URL", "FW_INIT_NATS_USER",
-                             "FW_INIT_NATS_PASSWORD", "FW_INIT_STREAM_REPLICAS")
+                             "FW_INIT_NATS_PASSWORD", "FW_INIT_STREAM_REPLICAS", "FW_INIT_AUDIT_DB_PASSWORD")
 #: Give the servers this long to come up (compose also waits for their health checks).
 WAIT_S = 120.0
 
@@ -72,7 +72,9 @@ async def run(env: Mapping[str, str]) -> None:
 
     database, passwords = service_passwords(env)
     admin_dsn = env["FW_INIT_DATABASE_ADMIN_URL"]
-    await _retry("postgresql", lambda: provision(admin_dsn, database, passwords))
+    # the auditor's read-only login (fw_audit_ro), before the services migrate their audit_* views
+    audit_password = env.get("FW_INIT_AUDIT_DB_PASSWORD") or None
+    await _retry("postgresql", lambda: provision(admin_dsn, database, passwords, audit_password=audit_password))
     log.info("database %s: roles and schemas for %s", database, ", ".join(passwords))
 
     replicas = int(env.get("FW_INIT_STREAM_REPLICAS", "1"))

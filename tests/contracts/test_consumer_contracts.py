@@ -167,6 +167,8 @@ def _constructed_events(service: str) -> set[str]:
             if isinstance(node, ast.Call):
                 func = node.func
                 name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+                if isinstance(func, ast.Attribute) and func.attr == "of" and isinstance(func.value, ast.Name):
+                    name = func.value.id  # a constructing classmethod (``TariffPublished.of(...)``)
                 if name in BY_TYPE:
                     names.add(name)
     return names

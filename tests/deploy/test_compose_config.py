@@ -37,7 +37,7 @@ from fw_devenv import nats_auth  # noqa: E402
 
 COMPOSE_DATA = load_yaml(COMPOSE)
 SERVICES = COMPOSE_DATA["services"]
-INFRA = {"nats", "postgres", "init", "caddy"}
+INFRA = {"nats", "postgres", "init", "caddy", "checkpoint"}
 ENV_EXAMPLE = env_file_keys(DEPLOY / ".env.example")
 gen_env = load_deploy_module("gen_env")
 init_job = load_deploy_module("init_job")
@@ -347,3 +347,20 @@ def test_init_and_render_run_without_devenvs_heavy_dependencies() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "authorization {" in result.stdout
+
+
+def test_the_checkpoint_job_runs_as_audit_with_a_key_from_the_secrets(dotenv: dict[str, str]) -> None:
+    """The scheduled seal of the history (fw_platform.checkpointer): the audit user, no database,
+    its key from .env (gen_env.py makes an Ed25519 seed), a health check on its heartbeat."""
+    from fw_platform.checkpointer import JobSettings, load_signing_key
+
+    spec = SERVICES["checkpoint"]
+    env = service_env(COMPOSE_DATA, "checkpoint", dotenv)
+    assert spec["command"] == ["python", "-m", "fw_platform.checkpointer"]
+    assert spec["healthcheck"]["test"] == ["CMD", "python", "-m", "fw_platform.checkpointer", "--health"]
+    assert env["FW_CHECKPOINT_NATS_USER"] == "audit" and not any("DATABASE" in k for k in env)
+    settings = JobSettings.from_env(env)
+    assert settings.user == "audit" and settings.heartbeat is not None
+    assert load_signing_key(env).public_key() is not None
+    init_env = service_env(COMPOSE_DATA, "init", dotenv)
+    assert init_env["FW_INIT_AUDIT_DB_PASSWORD"] == dotenv["PG_PW_AUDIT_RO"]

@@ -29,7 +29,6 @@ import pytest
 import pytest_asyncio
 from fastapi import FastAPI
 
-from fw_audit.checks.totals import billing_repricer
 from fw_audit.runner import Conn, verify_stream
 from fw_audit.verifier import VerifyOptions
 from fw_billing.bootstrap import create_app as create_billing
@@ -220,16 +219,14 @@ async def test_blocked_billing_holds_the_data_until_the_hold_ends_then_the_claim
     assert await office.events(InvoiceIssued) == []
 
     # the audit: on time with the office's 90-day hold, late if the hold were 30 days
-    repricer, note = billing_repricer()
     as_of = office.clock.now + timedelta(hours=2)
     report = await verify_stream(Conn(url=office.env.nats_url),
-                                 VerifyOptions(repricer=repricer, repricer_note=note), as_of=as_of)
+                                 VerifyOptions(), as_of=as_of)
     assert report.failed_checks == [], [c.to_dict() for c in report.checks if not c.ok]
     assert report.check("erasure").checked == 2 and not report.check("erasure").pending
     assert "1 sessions not billed because" in " ".join(report.check("invoice_totals").notes)
     shorter = await verify_stream(Conn(url=office.env.nats_url),
-                                  VerifyOptions(repricer=repricer, repricer_note=note,
-                                                billing_hold=timedelta(days=30)), as_of=as_of)
+                                  VerifyOptions(billing_hold=timedelta(days=30)), as_of=as_of)
     assert shorter.failed_checks == ["erasure"]
     (failure,) = shorter.check("erasure").failures
     assert "after the end of the billing hold" in failure.reason and failure.ids["request_id"] == str(held)

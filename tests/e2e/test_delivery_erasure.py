@@ -42,7 +42,6 @@ import pytest_asyncio
 from aiosmtpd.controller import Controller
 from fastapi import FastAPI
 
-from fw_audit.checks.totals import billing_repricer
 from fw_audit.runner import Conn, verify_stream
 from fw_audit.verifier import VerifyOptions
 from fw_billing.bootstrap import create_app as create_billing
@@ -305,9 +304,8 @@ async def test_delivery_erasure_smtp_never_up_down_then_up_and_up(
         received[(late.email,)].original_content, policy=policy.default)["Subject"]
 
     # ---- the audit: both steps of all three on time, each from its own trigger
-    repricer, note = billing_repricer()
     as_of = datetime.now(UTC) + HOLD + timedelta(hours=2)
-    report = await verify_stream(Conn(url=office.env.nats_url), VerifyOptions(repricer=repricer, repricer_note=note),
+    report = await verify_stream(Conn(url=office.env.nats_url), VerifyOptions(),
                                  as_of=as_of)
     erasure = report.check("erasure")
     assert erasure.ok and not erasure.pending, [f.reason for f in erasure.failures]

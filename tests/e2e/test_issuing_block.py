@@ -26,7 +26,6 @@ import pytest_asyncio
 from fastapi import FastAPI
 from nats.aio.client import Client
 
-from fw_audit.checks.totals import billing_repricer
 from fw_audit.runner import Conn, verify_stream
 from fw_audit.verifier import VerifyOptions
 from fw_billing.adapters import cii
@@ -199,8 +198,7 @@ async def test_a_document_that_cannot_be_rendered_blocks_billing_then_the_hold_e
     assert await office.events(InvoiceIssued) == []
 
     # the audit reads the v2 block like the address hold: erased on time, a lost claim explained
-    repricer, note = billing_repricer()
     report = await verify_stream(Conn(url=office.env.nats_url),
-                                 VerifyOptions(repricer=repricer, repricer_note=note),
+                                 VerifyOptions(),
                                  as_of=office.clock.now + timedelta(hours=2))
     assert report.failed_checks == [], [c.to_dict() for c in report.checks if not c.ok]

@@ -10,12 +10,19 @@ import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from annotated_types import Ge, Le, MaxLen
+from annotated_types import Ge, Gt, Le, Lt, MaxLen, MinLen
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import AwareDatetime, BaseModel
 
 from fw_contracts import UndecodableEvent, decode
+from fw_contracts.reference import (
+    IssuerDetails,
+    IssuerDetailsChanged,
+    TariffContent,
+    TariffPublished,
+    TermsPublished,
+)
 from fw_contracts.registry import ALL_EVENTS
 
 json_values = st.recursive(
@@ -48,14 +55,19 @@ def for_type(tp, metadata=()) -> st.SearchStrategy:
     if tp is str:
         if pattern:
             return st.from_regex(pattern, fullmatch=True)
-        size = next((m.max_length for m in metadata if isinstance(m, MaxLen)), 40)
-        return st.text(st.characters(codec="utf-8"), max_size=min(size, 40))
+        size = next((m.max_length for m in metadata if isinstance(m, MaxLen)), None) or next(
+            (m.max_length for m in metadata if getattr(m, "max_length", None)), 40)
+        least = next((m.min_length for m in metadata if isinstance(m, MinLen)), None) or next(
+            (m.min_length for m in metadata if getattr(m, "min_length", None)), 0)
+        return st.text(st.characters(codec="utf-8"), min_size=least, max_size=min(size, 40))
     if tp is bool:
         return st.booleans()
     if tp is int:
         return st.integers(lo, hi)
     if tp is Decimal:
-        return st.decimals(min_value=0, max_value=10**6, places=2)
+        low = next((Decimal(m.gt) + Decimal("0.01") for m in metadata if isinstance(m, Gt)), Decimal(lo))
+        high = next((Decimal(m.lt) - Decimal("0.01") for m in metadata if isinstance(m, Lt)), Decimal(hi))
+        return st.decimals(min_value=low, max_value=high, places=2)
     if tp is uuid.UUID:
         return st.uuids()
     if tp in (datetime, AwareDatetime):
@@ -64,10 +76,30 @@ def for_type(tp, metadata=()) -> st.SearchStrategy:
     raise NotImplementedError(tp)
 
 
-def model_strategy(cls: type[BaseModel]) -> st.SearchStrategy:
-    fields = {name: for_type(f.annotation, tuple(f.metadata)) for name, f in cls.model_fields.items()
-              if name not in ("event_type", "schema_version")}
+def model_strategy(cls: type[BaseModel], **overrides: st.SearchStrategy) -> st.SearchStrategy:
+    if cls in REFERENCE:
+        return REFERENCE[cls]()
+    fields = {name: overrides[name] if name in overrides else for_type(f.annotation, tuple(f.metadata))
+              for name, f in cls.model_fields.items() if name not in ("event_type", "schema_version")}
     return st.fixed_dictionaries(fields).map(lambda d: cls.model_validate(d))
+
+
+def _at() -> st.SearchStrategy:
+    return for_type(AwareDatetime)
+
+
+#: The reference events carry content and its hash (and a time zone that must exist): built with
+#: their own constructors from generated content, as billing and intake build them.
+REFERENCE: dict[type, typing.Callable[[], st.SearchStrategy]] = {
+    TariffPublished: lambda: st.builds(lambda c, at: TariffPublished.of(c, occurred_at=at), model_strategy(
+        TariffContent, timezone=st.sampled_from(["Europe/Berlin", "UTC"])), _at()),
+    TermsPublished: lambda: st.builds(lambda v, t, at: TermsPublished.of(v, t, occurred_at=at),
+                                      st.from_regex(r"^[0-9A-Za-z._-]{1,32}$", fullmatch=True),
+                                      st.text(st.characters(codec="utf-8"), min_size=1, max_size=60), _at()),
+    IssuerDetailsChanged: lambda: st.builds(
+        lambda d, prev, at: IssuerDetailsChanged.of(d, prev, occurred_at=at), model_strategy(IssuerDetails),
+        st.one_of(st.none(), st.from_regex(r"^[0-9a-f]{64}$", fullmatch=True)), _at()),
+}
 
 
 FAST = settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))

@@ -153,7 +153,7 @@ async def test_no_marker_survives_any_erasure_path(office: Office, fw_env: FwEnv
     store = files_under(fw_env.nats.store_dir)
     assert store, "the JetStream store directory is empty"
     stream_bytes = b"".join(p.read_bytes() for p in store)
-    assert b"fw.billing.invoice_issued.v1" in stream_bytes  # the scan does see message data
+    assert b"fw.billing.invoice_issued.v2" in stream_bytes  # the scan does see message data
     for path in store:
         scan(f"jetstream:{path.relative_to(fw_env.nats.store_dir)}", path.read_bytes())
     for path in office.log_files():

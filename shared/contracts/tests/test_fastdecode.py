@@ -14,6 +14,7 @@ import datetime as dt
 import decimal
 import enum
 import json
+from decimal import Decimal
 import types
 import typing
 import uuid
@@ -28,9 +29,11 @@ from pydantic.fields import FieldInfo
 
 from fw_contracts import ALL_EVENTS, BY_SUBJECT, UndecodableEvent, decode
 from fw_contracts import events as ev
-from fw_contracts.fastdecode import UnsupportedContract, _model, check_fast, decode_fast, struct_for
+from fw_contracts.fastdecode import UnsupportedContract, _model, check_fast, decode_fast, fast_decodable, struct_for
 
-CURRENT = [cls for cls in ALL_EVENTS if BY_SUBJECT.get(cls.subject()) is cls]
+CURRENT = [cls for cls in ALL_EVENTS if BY_SUBJECT.get(cls.subject()) is cls and fast_decodable(cls)]
+#: Events that opted out (``fast_decode = False``): always decoded by pydantic.
+PYDANTIC_ONLY = [cls for cls in ALL_EVENTS if not fast_decodable(cls)]
 TZS = [dt.UTC, dt.timezone(dt.timedelta(hours=1)), dt.timezone(dt.timedelta(hours=-5, minutes=-30))]
 
 
@@ -54,9 +57,10 @@ def _strategy(tp: Any, metadata: list[Any]) -> st.SearchStrategy[Any]:
     max_len = next((m.max_length for m in metadata if getattr(m, "max_length", None)), None)
     places = next((getattr(m, "decimal_places", None) for m in metadata if hasattr(m, "decimal_places")), None)
     origin, args = typing.get_origin(tp), typing.get_args(tp)
-    if origin is typing.Annotated:  # e.g. ``Annotated[str, StringConstraints(...)] | None``
+    if origin is typing.Annotated:  # e.g. ``Sha256Hex | None``: the alias's own constraints
         base, *extra = args
-        return _strategy(base, [*metadata, *extra])
+        return _strategy(base, list(metadata) + [m for e in extra
+                                                 for m in (e.metadata if isinstance(e, FieldInfo) else [e])])
     if tp is str:
         if pattern:
             return st.from_regex(pattern, fullmatch=True)
@@ -271,7 +275,8 @@ def _wire_fields(struct: type[msgspec.Struct]) -> dict[str, Any]:
     return {f.name: f.type for f in msgspec.structs.fields(struct)}
 
 
-@pytest.mark.parametrize("cls", [*ALL_EVENTS, ev.InvoiceLine, ev.TermsAcceptance], ids=lambda c: c.__name__)
+@pytest.mark.parametrize("cls", [*(c for c in ALL_EVENTS if fast_decodable(c)), ev.InvoiceLine, ev.TermsAcceptance],
+                         ids=lambda c: c.__name__)
 def test_the_structs_have_exactly_the_models_fields(cls: type[BaseModel]) -> None:
     struct = _model(cls).struct
     assert set(_wire_fields(struct)) == set(cls.model_fields)
@@ -306,3 +311,36 @@ def test_a_construct_the_derivation_does_not_know_is_refused_at_import() -> None
         with pytest.raises(UnsupportedContract):
             _model(model)
     assert isinstance(FieldInfo, type)
+
+
+def test_the_reference_events_opt_out_and_decode_as_pydantic_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the reference data events opt out; they never take the msgspec path, and the fast
+    decoder gives exactly what decode() gives for them (valid or not)."""
+    import fw_contracts.fastdecode as fd
+    from fw_contracts.reference import (
+        IssuerDetails,
+        IssuerDetailsChanged,
+        TariffContent,
+        TariffPublished,
+        TermsPublished,
+    )
+
+    assert {c.__name__ for c in PYDANTIC_ONLY} == {"TariffPublished", "TermsPublished", "IssuerDetailsChanged"}
+    tariff = TariffPublished.of(TariffContent(version="2026-01", rate_per_interval=Decimal("12.50"),
+                                              interval_seconds=900))
+    terms = TermsPublished.of("2026-01", "AGB")
+    issuer = IssuerDetailsChanged.of(IssuerDetails(name="Büro", street="Weg 1", postal_code="12345", city="Ort",
+                                                   country="DE", iban="DE02120300000000202051"), None)
+    for event in (tariff, terms, issuer):
+        body = event.to_json()
+        assert decode_fast(body, event.subject()) == decode(body, event.subject()) == event
+        assert check_fast(body, event.subject()) == (event.event_type, event.occurred_at)
+        bad = json.dumps({**json.loads(body), "extra_field": 1}).encode()
+        _compare(bad, event.subject())
+    wrong = json.dumps({**json.loads(tariff.to_json()), "tariff_version": "2027-01"}).encode()
+    _compare(wrong, tariff.subject())
+    calls: list[str] = []
+    real = fd.decode
+    monkeypatch.setattr(fd, "decode", lambda *a, **k: calls.append("pydantic") or real(*a, **k))
+    decode_fast(tariff.to_json(), tariff.subject())
+    assert calls == ["pydantic"]

@@ -19,7 +19,6 @@ from fw_devenv._util import free_port
 from fw_devenv.nats import NatsServer
 from fw_platform.bus import stream_config
 
-from fw_audit.checks.totals import billing_repricer
 from fw_audit.html import render_html
 from fw_audit.scripted import bulk_history, publish
 from fw_audit.source import connect, read_direct, read_ordered, stream_state
@@ -50,11 +49,9 @@ async def main(n: int) -> None:
                     count += 1
                 dt = time.perf_counter() - t
                 print(f"read {name:8s}: {count} msgs in {dt:.2f}s = {count / dt:,.0f} msg/s")
-            repricer, note = billing_repricer()
             for name in ("ordered", "direct"):
                 t = time.perf_counter()
-                v = Verifier("FERNWARTUNG", VerifyOptions(repricer=repricer, repricer_note=note,
-                                                         stream_config=state.config()))
+                v = Verifier("FERNWARTUNG", VerifyOptions(stream_config=state.config()))
                 it = (read_ordered(js, state, ["fw.>"]) if name == "ordered" else read_direct(nc, state, ["fw.>"]))
                 async for rec in it:
                     v.feed(rec)

@@ -216,7 +216,8 @@ def test_cli_up_and_down(workdir):
             "intake", "session", "billing", "retention", "reporting",
             # NATS passwords (fw_devenv.nats_auth), one per NATS user
             *(f"nats_{u}" for u in ("admin", "intake", "session", "billing", "retention",
-                                    "reporting", "audit"))}
+                                    "reporting", "audit")),
+            "db_audit_ro"}  # the auditor's read-only database login (fw_audit_ro)
         status = subprocess.run([sys.executable, "-m", "fw_devenv", "status", "--var", str(var)])
         assert status.returncode == 0
         proc.send_signal(signal.SIGINT)

@@ -35,6 +35,7 @@ from fw_billing.adapters.history import account_erasure_history
 from fw_billing.adapters.account_changes import SqlAccountChanges
 from fw_billing.adapters.invoice_list import InvoiceListView
 from fw_billing.adapters.keys import KeyRing
+from fw_billing.adapters.reference import SqlReferenceLedger
 from fw_billing.adapters.rendering import PdfRenderer
 from fw_billing.adapters.repository import SqlBillingRepository
 from fw_billing.adapters.smtp import SmtpSender
@@ -62,6 +63,7 @@ from fw_billing.application.handlers import (
     on_support_request_created,
 )
 from fw_billing.application.ports import BillingDeps, PersonalDataSource
+from fw_billing.application.reference import publish_reference_data
 from fw_billing.entrypoints import http, http_accounts, http_documents, http_invoice_list, http_tariff
 from fw_billing.entrypoints.worker import BackgroundWorker
 from fw_billing.settings import Settings
@@ -110,6 +112,13 @@ class Billing:
         async with self.runtime.unit_of_work() as uow:
             return await change_customer_account(customer_number, change, changed_by, uow,
                                                  store=lambda conn: SqlAccountChanges(conn, self.keys))
+
+    async def publish_reference_data(self) -> None:
+        """Every known tariff version and the issuer details into the stream (once each)."""
+        async with self.runtime.unit_of_work() as uow:
+            await publish_reference_data(uow.repository(SqlReferenceLedger), uow,
+                                         (self.deps.tariffs.get(v) for v in self.deps.tariffs.versions),
+                                         self.deps.issuer)
 
     async def reapply_account_erasures(self) -> int:
         """Restore safety: erase again every account the stream says was erased (see
@@ -180,6 +189,7 @@ def build(settings: Settings, *, vault: PersonalDataSource | None = None,
         renderer=PdfRenderer(),
         cancellation_format=settings.cancellation_number_format,
         email_enabled=mail is not None,
+        reference=SqlReferenceLedger,
     )
     # SupportRequestCreated rides on the session_ended consumer: in stream order it comes first,
     # so the facts (B2B?, e-mail given?) are known when the session's end is billed.
@@ -231,6 +241,8 @@ def create_app(settings: Settings | None = None, *, vault: PersonalDataSource | 
             await billing.runtime.stop()
             raise
         log.info("customer-account erasures re-applied at start", extra={"count": again})
+        # The auditor re-prices from the stream alone: the tariffs and issuer go in at start.
+        await billing.publish_reference_data()
         task = asyncio.create_task(billing.worker.run(), name="billing-worker")
         try:
             yield

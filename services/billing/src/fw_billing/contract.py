@@ -29,12 +29,14 @@ from fw_contracts.events import (
     SessionNotBilled,
     SupportRequestCreated,
 )
+from fw_contracts.reference import IssuerDetailsChanged, TariffPublished
 from fw_contracts.wire import VaultSubject
 
 CONTRACT = ServiceContract(
     service="billing",
     publishes=[InvoiceIssued, InvoiceCancelled, SessionNotBilled, BillingBlocked, CustomerAccountCreated,
-               CustomerAccountErased, CustomerAccountChanged, InvoiceDelivered, InvoiceDeliveryFailed],
+               CustomerAccountErased, CustomerAccountChanged, InvoiceDelivered, InvoiceDeliveryFailed,
+               TariffPublished, IssuerDetailsChanged],
     consumes={
         SessionEnded: {"session_id", "request_id", "started_at", "ended_at", "duration_seconds",
                        "promoted", "correlation_id", "event_id"},

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -11,6 +9,7 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from fw_platform.sealed_archive import MASTER_KEY_HOWTO, decode_master_key
 from fw_platform.settings import ServiceSettings
 
 from fw_billing.domain.datev import Chart, DatevConfig
@@ -22,19 +21,13 @@ from fw_billing.domain.invoicing import (
 )
 from fw_billing.domain.issuer import EXAMPLE_ISSUER, Issuer
 
-ARCHIVE_KEY_HOWTO = 'python -c "import os,base64;print(base64.b64encode(os.urandom(32)).decode())"'
+ARCHIVE_KEY_HOWTO = MASTER_KEY_HOWTO
 _EX = EXAMPLE_ISSUER
 
 
 def decode_archive_key(value: str) -> bytes:
-    """Base64 text -> 32 key bytes; the error never echoes the value."""
-    try:
-        raw = base64.b64decode(value.strip(), validate=True)
-    except (binascii.Error, ValueError):
-        raise ValueError(f"archive_key must be base64; create one with {ARCHIVE_KEY_HOWTO}") from None
-    if len(raw) != 32:
-        raise ValueError(f"archive_key must be 32 bytes (AES-256); create one with {ARCHIVE_KEY_HOWTO}")
-    return raw
+    """Base64 text -> 32 key bytes; the error never echoes the value (the shared format's rule)."""
+    return decode_master_key(value)
 
 
 class Settings(ServiceSettings):

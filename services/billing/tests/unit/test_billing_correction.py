@@ -75,6 +75,8 @@ async def test_a_duration_correction_replaces_the_cancelled_invoice_with_a_new_n
     assert (fixed.corrects, fixed.correction_reason, fixed.priced_seconds) == \
         (original.invoice_number, CorrectionReason.WRONG_DURATION, 12 * 900)
     assert fixed.raw_seconds == original.raw_seconds and fixed.billed_seconds == 12 * 900
+    # priced by the same published tariff version, named by its hash (fw_contracts.reference)
+    assert fixed.tariff_sha256 is not None and fixed.tariff_sha256 == original.tariff_sha256
     assert (fixed.kind, fixed.net_total, fixed.gross_total) == (InvoiceKind.FULL, Decimal("288.00"), Decimal("342.72"))
     stored = world.repo.invoices[fixed.invoice_number]
     assert stored.recipient is not None and stored.recipient.company == "Muster GmbH"  # from the archived copy

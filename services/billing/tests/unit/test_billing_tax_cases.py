@@ -29,7 +29,6 @@ from fw_contracts.tax_ids import (
     vat_id_valid,
 )
 from fw_contracts.vault import PersonalData
-from fw_platform.handling import PermanentError
 
 from fw_billing.application.handlers import on_session_ended, on_support_request_created
 from fw_billing.domain.invoicing import SMALL_INVOICE_LIMIT, Billable, assess
@@ -238,10 +237,11 @@ async def test_a_malformed_vat_id_in_the_vault_issues_nothing_and_uses_no_number
         request_id=event.request_id, ticket="K7MQ-3XA", customer_type=B2B,
         terms=TermsAcceptance(terms_version="2026-01", terms_sha256="a" * 64, accepted_at=STARTED),
         has_billing_address=True, has_email=False), world.uow(), deps=world.deps)
-    # a recorded block (retention's billing hold then applies), not a parked message
+    # a recorded block (issuing_failed), not a parked message; the id is named nowhere
     uow = world.uow()
     await on_session_ended(event, uow, deps=world.deps)
-    [blocked] = uow.emitted
-    assert isinstance(blocked, BillingBlocked) and blocked.reason is BlockReason.ISSUING_FAILED
-    assert "ATU1" not in blocked.model_dump_json()
+    blocked = [e for e in uow.emitted if isinstance(e, BillingBlocked)]
+    assert [(b.reason, b.missing) for b in blocked] == [(BlockReason.ISSUING_FAILED, ())]
+    assert not any(isinstance(e, InvoiceIssued) for e in uow.emitted)
+    assert all("ATU1" not in e.to_json().decode() for e in uow.emitted)
     assert world.repo.invoices == {} and world.repo.counters.get(2026, 0) == 0

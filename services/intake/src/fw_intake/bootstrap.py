@@ -13,10 +13,12 @@ from fw_platform import http
 from fw_platform.runtime import Runtime
 
 from fw_intake import SERVICE
+from fw_intake.adapters.published_terms import SqlPublishedTerms
 from fw_intake.adapters.repository import SqlSupportRequests
 from fw_intake.adapters.terms_files import load_terms
 from fw_intake.adapters.vault import NatsVault
 from fw_intake.application.events import on_personal_data_erased, on_session_started
+from fw_intake.application.reference import publish_terms
 from fw_intake.application.ports import PersonalDataVault
 from fw_intake.entrypoints import http as routes
 from fw_platform.ratelimit import TokenBucket as RateLimiter
@@ -56,6 +58,9 @@ def build_app(runtime: Runtime, deps: routes.IntakeDeps) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await runtime.start()
         try:
+            # The terms' text into the stream (once per version): the auditor reads what was accepted.
+            async with runtime.unit_of_work() as uow:
+                await publish_terms(uow.repository(SqlPublishedTerms), uow, deps.terms)
             yield
         finally:
             await runtime.stop()

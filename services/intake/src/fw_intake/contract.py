@@ -13,11 +13,12 @@ from fw_contracts.events import (
     SupportRequestCreated,
     SupportRequestWithdrawn,
 )
+from fw_contracts.reference import TermsPublished
 from fw_contracts.wire import VaultSubject
 
 CONTRACT = ServiceContract(
     service="intake",
-    publishes=[SupportRequestCreated, SupportRequestWithdrawn],
+    publishes=[SupportRequestCreated, SupportRequestWithdrawn, TermsPublished],
     consumes={
         SessionStarted: {"request_id", "occurred_at"},
         PersonalDataErased: {"request_id", "occurred_at"},

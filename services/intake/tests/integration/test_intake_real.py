@@ -20,6 +20,7 @@ import httpx
 import nats
 from fw_contracts import STREAM_NAME, Event, Header, VaultSubject, decode, utcnow, vault_subject
 from fw_contracts.events import ErasureReason, PersonalDataErased, SessionStarted
+from fw_contracts.reference import TermsPublished
 from fw_contracts.vault import ClaimRequest, PutRequest, VaultError, VaultReply
 from fw_intake.bootstrap import create_app
 from fw_intake.settings import Settings
@@ -93,7 +94,9 @@ async def stream_messages(fw_env: Any, subject: str = "fw.>", *, expect: int = 0
         while True:
             wait = deadline - asyncio.get_running_loop().time() if len(out) < expect else 0.3
             try:
-                out.append(await sub.next_msg(timeout=max(wait, 0.05)))
+                msg = await sub.next_msg(timeout=max(wait, 0.05))
+                if msg.subject != TermsPublished.subject():  # published at every start (own test)
+                    out.append(msg)
             except (nats.errors.TimeoutError, TimeoutError):
                 if len(out) >= expect or asyncio.get_running_loop().time() >= deadline:
                     return out
@@ -103,19 +106,22 @@ async def stream_messages(fw_env: Any, subject: str = "fw.>", *, expect: int = 0
 
 
 async def stream_count(fw_env: Any) -> int:
+    """Messages in the stream besides the terms intake publishes at start."""
     nc = await nats.connect(fw_env.nats_url)
     try:
-        return (await nc.jetstream().stream_info(STREAM_NAME)).state.messages
+        info = await nc.jetstream().stream_info(STREAM_NAME, subjects_filter=TermsPublished.subject())
+        return info.state.messages - sum((info.state.subjects or {}).values())
     finally:
         await nc.close()
 
 
 async def table_dump(fw_env: Any) -> tuple[list[str], list[str]]:
-    """All rows of intake's request table and its outbox, as text."""
+    """All rows of intake's request table and its outbox (besides the terms), as text."""
     conn = await asyncpg.connect(fw_env.dsn("intake"))
     try:
         rows = [r[0] for r in await conn.fetch("SELECT t::text FROM intake.support_requests t")]
-        outbox = [r[0] for r in await conn.fetch("SELECT t::text FROM intake.outbox t")]
+        outbox = [r[0] for r in await conn.fetch("SELECT t::text FROM intake.outbox t"
+                                                 " WHERE event_type <> 'TermsPublished'")]
         return rows, outbox
     finally:
         await conn.close()
@@ -346,3 +352,25 @@ async def test_the_table_equals_a_replay_of_the_stream(fw_env: Any) -> None:
     msgs = await stream_messages(fw_env, expect=4 + 1 + 2 + 2)
     rebuilt = replay(decode(m.data, m.subject) for m in msgs)
     assert rebuilt == live
+
+
+async def test_terms_are_published_once_per_version_with_their_text(fw_env: Any) -> None:
+    from fw_intake.adapters.terms_files import load_terms
+
+    shipped = load_terms()
+    async with intake(fw_env, StubVault()):
+        pass
+    async with intake(fw_env, StubVault()):  # a restart publishes nothing again
+        pass
+    nc = await nats.connect(fw_env.nats_url)
+    try:
+        info = await nc.jetstream().stream_info(STREAM_NAME, subjects_filter=TermsPublished.subject())
+        assert sum((info.state.subjects or {}).values()) == len(shipped.versions())
+        sub = await nc.jetstream().subscribe(TermsPublished.subject(), ordered_consumer=True)
+        published = [decode((await sub.next_msg(timeout=5)).data) for _ in shipped.versions()]
+    finally:
+        await nc.close()
+    for event in published:
+        assert isinstance(event, TermsPublished)
+        doc = shipped.get(event.terms_version)
+        assert doc is not None and event.text == doc.text and event.terms_sha256 == doc.sha256

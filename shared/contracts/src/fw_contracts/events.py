@@ -204,9 +204,19 @@ class InvoiceLine(BaseModel):
 
 
 class InvoiceIssued(Event):
+    """An invoice as issued.
+
+    v2: ``tariff_sha256`` names the content hash of the tariff version it was priced with (the
+    ``TariffPublished`` of that version carries the content); a v1 event is upcast with ``None``
+    ("not known": it was issued before billing published its tariffs). The optional ``tax_case``,
+    ``corrects``, ``correction_reason`` and ``priced_seconds`` came in v1 already (defaults for
+    older events) and are kept as they are.
+    """
+
     producer = "billing"
+    version = 2
     event_type: Literal["InvoiceIssued"] = "InvoiceIssued"
-    schema_version: Literal[1] = 1
+    schema_version: Literal[2] = 2
 
     invoice_number: Annotated[str, StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9-]{2,31}$")]
     session_id: uuid.UUID
@@ -233,6 +243,7 @@ class InvoiceIssued(Event):
     #: The corrected duration the pricing used instead of ``raw_seconds`` (a correction of the
     #: billed duration); ``None``: priced from ``raw_seconds`` as usual.
     priced_seconds: int | None = Field(default=None, ge=0)
+    tariff_sha256: Sha256Hex | None = None
 
 
 class InvoiceCancelled(Event):

@@ -20,6 +20,12 @@ the same accept/reject, the same reasons), in about half the time for a well-for
 
 The result is the pydantic event itself (built without a second validation), so callers and
 checks do not change.
+
+An event class may opt out with ``fast_decode = False`` (a ``ClassVar``): it is then never
+derived and always decoded by :func:`fw_contracts.decode`. The reference data events
+(``fw_contracts.reference``: a tariff's content, the terms' text, the issuer's details) do: they
+are a handful per history, and their models check what msgspec cannot mirror (a model validator,
+a known time zone, bounded decimals), so pydantic alone decides them.
 """
 
 from __future__ import annotations
@@ -43,7 +49,7 @@ from pydantic_core import PydanticUndefined
 from fw_contracts.base import Event
 from fw_contracts.registry import BY_SUBJECT, BY_TYPE, decode
 
-__all__ = ["UnsupportedContract", "check_fast", "decode_fast", "struct_for"]
+__all__ = ["UnsupportedContract", "check_fast", "decode_fast", "fast_decodable", "struct_for"]
 
 
 class UnsupportedContract(TypeError):
@@ -286,6 +292,11 @@ def _model(cls: type[BaseModel]) -> _Model:
     return model
 
 
+def fast_decodable(cls: type[Event]) -> bool:
+    """Whether ``cls`` gets a msgspec decoder (``False``: it opted out with ``fast_decode = False``)."""
+    return bool(getattr(cls, "fast_decode", True))
+
+
 def struct_for(cls: type[Event]) -> type[msgspec.Struct]:
     """The msgspec Struct derived from an event class (tests compare its fields with the model's)."""
     return _model(cls).struct
@@ -293,7 +304,7 @@ def struct_for(cls: type[Event]) -> type[msgspec.Struct]:
 
 _DECODERS: dict[str, tuple[msgspec.json.Decoder[Any], _Model]] = {}
 for _subject, _cls in BY_SUBJECT.items():
-    if BY_TYPE.get(_cls.__name__) is _cls:
+    if BY_TYPE.get(_cls.__name__) is _cls and fast_decodable(_cls):
         _m = _model(_cls)
         _DECODERS[_subject] = (msgspec.json.Decoder(_m.struct), _m)
 

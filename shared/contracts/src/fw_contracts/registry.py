@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from fw_contracts import events as ev
+from fw_contracts import reference as ref
 from fw_contracts.base import Event
 
 ALL_EVENTS: tuple[type[Event], ...] = (
@@ -31,6 +32,10 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     ev.CustomerAccountChanged,
     ev.PersonalDataErased,
     ev.AuditCheckpoint,
+    # reference data in the stream (tariffs, terms, issuer): see fw_contracts.reference
+    ref.TariffPublished,
+    ref.TermsPublished,
+    ref.IssuerDetailsChanged,
 )
 
 BY_TYPE: dict[str, type[Event]] = {cls.__name__: cls for cls in ALL_EVENTS}
@@ -71,6 +76,12 @@ def _support_request_created_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
 
 
 UPCASTERS[("SupportRequestCreated", 1)] = _support_request_created_v1_to_v2
+def _invoice_issued_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """v2 adds ``tariff_sha256``; a v1 invoice predates the published tariffs: not known."""
+    return {**data, "schema_version": 2, "tariff_sha256": None}
+
+
+UPCASTERS[("InvoiceIssued", 1)] = _invoice_issued_v1_to_v2
 
 
 class UndecodableEvent(Exception):

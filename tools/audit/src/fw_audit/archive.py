@@ -1,11 +1,13 @@
-"""Billing's invoice archive for the audit bundle: read, decrypt with billing's own code, write.
+"""Billing's invoice archive for the audit bundle: read through billing's audit views, decrypt
+with the shared archive format, write.
 
-Billing keeps every issued document in ``billing.invoice_archive``, AES-256-GCM encrypted with
-the data key of its year, which is stored wrapped under the archive master key
-(``FW_BILLING_ARCHIVE_KEY``; see ``fw_billing.adapters.keys``). The export needs a DSN with
-read access to billing's schema and that master key; it decrypts with billing's
-:class:`~fw_billing.adapters.keys.KeyRing`, :func:`~fw_billing.adapters.keys.open_sealed` and the
-AAD labels of :mod:`fw_billing.adapters.sealed`, in one read-only repeatable-read transaction.
+Billing keeps every issued document AES-256-GCM encrypted with the data key of its year, which is
+stored wrapped under the archive master key (``FW_BILLING_ARCHIVE_KEY``). The format is shared
+and documented (``docs/archive-format.md``, :mod:`fw_platform.sealed_archive`): the audit needs no
+billing code. It reads only billing's read-only views (migration 019: ``billing.audit_archive``,
+``audit_archive_keys``, ``audit_archive_destructions``, ``audit_invoices``,
+``audit_cancellations``), in one read-only repeatable-read transaction, with a DSN that may read
+them (the read-only role ``fw_audit_ro`` suffices) and the master key.
 
 Only documents of invoice/cancellation numbers that occur in the exported events go into the
 bundle (the archive is read *after* the stream: billing commits a document before its event is
@@ -25,27 +27,18 @@ from typing import Any
 
 import asyncpg
 
+from fw_platform import sealed_archive as fmt
+
 from fw_audit.checks.documents import DEFAULT_TIMEZONE, NUMBER, pdf_name, xml_name
 
 #: The environment variable with the archive key itself (base64), when no ``--archive-key`` file.
 KEY_ENV = "FW_AUDIT_ARCHIVE_KEY"
-#: Billing's schema.
+#: Billing's schema (its ``audit_*`` views).
 SCHEMA = "billing"
 
 
 class ArchiveError(Exception):
     """The archive cannot be exported (key, access, billing code); nothing was written."""
-
-
-def _billing() -> Any:
-    """billing's key and label functions (the export decrypts with billing's own code)."""
-    try:
-        from fw_billing.adapters import keys, sealed
-        from fw_billing.domain.tariff import DEFAULT_TIMEZONE as billing_tz
-        from fw_billing.settings import decode_archive_key
-    except ImportError:
-        raise ArchiveError("opening billing's archive needs fw_billing (pip install 'fw-audit[billing]')") from None
-    return keys, sealed, decode_archive_key, billing_tz
 
 
 def load_archive_key(path: Path | None, environ: dict[str, str] | None = None) -> bytes | None:
@@ -63,9 +56,8 @@ def load_archive_key(path: Path | None, environ: dict[str, str] | None = None) -
         text, source = env[KEY_ENV], f"${KEY_ENV}"
     else:
         return None
-    _, _, decode, _ = _billing()
     try:
-        return bytes(decode(text))
+        return fmt.decode_master_key(text)
     except ValueError:
         raise ArchiveError(f"{source}: not an archive key in billing's format (base64 of 32 bytes, as in "
                            "FW_BILLING_ARCHIVE_KEY)") from None
@@ -118,21 +110,19 @@ Sink = Callable[[str, bytes], None]
 
 
 async def _connect(dsn: str) -> asyncpg.Connection:
-    # billing's KeyRing reads ``data_keys`` unqualified: the connection sees billing's schema.
-    return await asyncpg.connect(dsn, server_settings={"search_path": SCHEMA, "application_name": "fw-audit",
-                                                       "timezone": "UTC"}, command_timeout=120)
+    return await asyncpg.connect(dsn, server_settings={"application_name": "fw-audit", "timezone": "UTC"},
+                                 command_timeout=120)
 
 
-async def _unwrap_all(conn: asyncpg.Connection, ring: Any, keys: Any) -> dict[int, bytes]:
+async def _unwrap_all(conn: asyncpg.Connection, master_key: bytes) -> dict[int, bytes]:
     """Every archive year's data key; :class:`ArchiveError` when the master key opens none/some."""
-    years = [int(r["year"]) for r in await conn.fetch(
-        "SELECT year FROM data_keys WHERE purpose = 'archive' ORDER BY year")]
     out: dict[int, bytes] = {}
     wrong: list[int] = []
-    for year in years:
+    for row in await conn.fetch(f"SELECT year, wrapped FROM {SCHEMA}.audit_archive_keys ORDER BY year"):
+        year = int(row["year"])
         try:
-            out[year] = await ring.existing_key(conn, keys.KeyPurpose.ARCHIVE, year)
-        except keys.DecryptionFailed:
+            out[year] = fmt.unwrap_data_key(master_key, "archive", year, bytes(row["wrapped"]))
+        except fmt.DecryptionFailed:
             wrong.append(year)
     if wrong:
         raise ArchiveError(
@@ -143,11 +133,10 @@ async def _unwrap_all(conn: asyncpg.Connection, ring: Any, keys: Any) -> dict[in
 
 async def check_access(source: ArchiveSource) -> None:
     """Before anything is written: the DSN reaches billing's archive and the key opens it."""
-    keys, _, _, _ = _billing()
     conn = await _connect(source.database_url)
     try:
         async with conn.transaction(isolation="repeatable_read", readonly=True):
-            await _unwrap_all(conn, keys.KeyRing(source.master_key), keys)
+            await _unwrap_all(conn, source.master_key)
     finally:
         await conn.close()
 
@@ -158,35 +147,36 @@ async def export_documents(source: ArchiveSource, wanted: dict[str, datetime], s
     The index says per number: type, year, billing's e-invoice flag, the bundle files, or the
     problem that kept the document out; and which years' archives were destroyed.
     """
-    keys, sealed, _, billing_tz = _billing()
     from zoneinfo import ZoneInfo
 
-    index = DocumentIndex(timezone=billing_tz, pdfs=source.with_pdfs)
+    index = DocumentIndex(timezone=DEFAULT_TIMEZONE, pdfs=source.with_pdfs)
     numbers = sorted(n for n in wanted if NUMBER.match(n))
     for bad in sorted(set(wanted) - set(numbers)):
         index.documents[bad[:40]] = {"problem": "number is not a valid document number: not exported"}
     conn = await _connect(source.database_url)
     try:
         async with conn.transaction(isolation="repeatable_read", readonly=True):
-            data_keys = await _unwrap_all(conn, keys.KeyRing(source.master_key), keys)
+            data_keys = await _unwrap_all(conn, source.master_key)
             destroyed = {int(r["year"]): r for r in await conn.fetch(
-                "SELECT year, destroyed_at, documents FROM archive_destructions")}
+                f"SELECT year, destroyed_at, documents FROM {SCHEMA}.audit_archive_destructions")}
             flags = {r["number"]: r["e_invoice"] for r in await conn.fetch(
-                "SELECT number, e_invoice FROM invoices WHERE number = ANY($1::text[])"
-                " UNION ALL SELECT number, e_invoice FROM cancellations WHERE number = ANY($1::text[])", numbers)}
+                f"SELECT number, e_invoice FROM {SCHEMA}.audit_invoices WHERE number = ANY($1::text[])"
+                f" UNION ALL SELECT number, e_invoice FROM {SCHEMA}.audit_cancellations"
+                " WHERE number = ANY($1::text[])", numbers)}
             pdf_col = "pdf_enc" if source.with_pdfs else "NULL::bytea AS pdf_enc"
             seen: set[str] = set()
-            query = (f"SELECT document_number, document_type, year, xml_enc, {pdf_col} FROM invoice_archive"
+            query = (f"SELECT document_number, document_type, year, xml_enc, {pdf_col} FROM {SCHEMA}.audit_archive"
                      " WHERE document_number = ANY($1::text[]) ORDER BY document_number")
             async for row in conn.cursor(query, numbers, prefetch=200):
                 number = str(row["document_number"])
                 seen.add(number)
-                index.documents[number] = _open_row(row, data_keys, keys, sealed, flags.get(number), sink, index)
+                index.documents[number] = _open_row(row, data_keys, flags.get(number), sink, index)
             index.left_out = int(await conn.fetchval(
-                "SELECT count(*) FROM invoice_archive WHERE NOT (document_number = ANY($1::text[]))", numbers))
+                f"SELECT count(*) FROM {SCHEMA}.audit_archive WHERE NOT (document_number = ANY($1::text[]))",
+                numbers))
     finally:
         await conn.close()
-    tz = ZoneInfo(billing_tz)
+    tz = ZoneInfo(DEFAULT_TIMEZONE)
     for number in numbers:
         if number in seen:
             continue
@@ -202,7 +192,7 @@ async def export_documents(source: ArchiveSource, wanted: dict[str, datetime], s
     return index
 
 
-def _open_row(row: asyncpg.Record, data_keys: dict[int, bytes], keys: Any, sealed: Any, e_invoice: bool | None,
+def _open_row(row: asyncpg.Record, data_keys: dict[int, bytes], e_invoice: bool | None,
               sink: Sink, index: DocumentIndex) -> dict[str, Any]:
     number, year = str(row["document_number"]), int(row["year"])
     entry: dict[str, Any] = {"type": row["document_type"], "year": year}
@@ -213,11 +203,11 @@ def _open_row(row: asyncpg.Record, data_keys: dict[int, bytes], keys: Any, seale
         entry["problem"] = f"the archive key of {year} is missing although its documents are not destroyed"
         return entry
     try:
-        xml = keys.open_sealed(key, sealed.archive_xml_aad(number), bytes(row["xml_enc"])) \
+        xml = fmt.open_sealed(key, fmt.archive_xml_aad(number), bytes(row["xml_enc"])) \
             if row["xml_enc"] is not None else None
-        pdf = keys.open_sealed(key, sealed.archive_pdf_aad(number), bytes(row["pdf_enc"])) \
+        pdf = fmt.open_sealed(key, fmt.archive_pdf_aad(number), bytes(row["pdf_enc"])) \
             if row["pdf_enc"] is not None else None
-    except keys.DecryptionFailed:
+    except fmt.DecryptionFailed:
         entry["problem"] = "the archived document does not decrypt (altered or moved ciphertext)"
         return entry
     if xml is not None:

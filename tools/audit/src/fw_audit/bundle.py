@@ -7,7 +7,7 @@ Layout of a bundle directory::
                    body_b64 only for a body that is not UTF-8; chain = hash chain after it (hex)
     stream.json    the stream's configuration and range at export, the export time
     schemas/       the JSON Schemas of every event contract (fw_contracts)
-    tariffs/       the tariff versions (when fw_billing is installed)
+    tariffs/       (older bundles only) tariff files; the tariffs are TariffPublished events
     retention-map/ the retention map rendered from code (when fw_privacy is installed)
     invoices/      <number>.xml: billing's archived EN 16931 XMLs (and <number>.pdf with
                    --with-pdfs), when exported with archive access
@@ -106,13 +106,9 @@ def record_line(record: Record, chain_hex: str) -> str:
 
 
 def _tariff_files() -> list[tuple[str, str]]:
-    try:
-        from importlib import resources
-
-        folder = resources.files("fw_billing") / "tariffs"
-        return [(e.name, e.read_text(encoding="utf-8")) for e in folder.iterdir() if e.name.endswith(".toml")]
-    except (ImportError, ModuleNotFoundError, FileNotFoundError):
-        return []
+    """No tariff files any more: the tariffs are in the history itself (``TariffPublished`` in
+    ``events.jsonl``). An older bundle's ``tariffs/`` is still read by ``verify --bundle``."""
+    return []
 
 
 def _retention_map_files() -> list[tuple[str, str]]:

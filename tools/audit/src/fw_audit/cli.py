@@ -26,7 +26,6 @@ from fw_contracts import STREAM_NAME
 
 from fw_audit.archive import KEY_ENV, ArchiveError, ArchiveSource, load_archive_key
 from fw_audit.chain import KeyFileError, fingerprint, generate_key, load_key, public_hex, read_public_key
-from fw_audit.checks.totals import billing_repricer
 from fw_audit.html import render_html
 from fw_audit.model import AuditReport
 from fw_audit.render import print_report, summary_tables
@@ -40,6 +39,7 @@ from fw_audit.runner import (
     verify_stream,
 )
 from fw_audit.source import Until
+from fw_audit.tariff_files import TariffFileError, read_tariff_dir
 from fw_audit.verifier import VerifyOptions
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="fernwartung back-office tools")
@@ -139,7 +139,12 @@ def replay(nats_url: NatsUrl = "nats://127.0.0.1:4222", user: User = None, passw
 def _options(max_erasure_delay: str, abandon_after: str, abandon_slack: str, public_key: list[str] | None,
              reference: Path | None, tariff_dir: Path | None, database_url: str | None = None,
              billing_hold: str = "90d", delivery_hold: str = "14d") -> VerifyOptions:
-    repricer, note = billing_repricer(str(tariff_dir) if tariff_dir else None)
+    try:
+        tariffs = read_tariff_dir(tariff_dir) if tariff_dir else {}
+    except TariffFileError as exc:
+        err.print(f"[red]error:[/red] --tariff-dir: {exc}")
+        raise typer.Exit(2) from None
+    note = f"{tariff_dir}: versions {', '.join(sorted(tariffs)) or 'none'}" if tariff_dir else ""
     try:
         trusted = frozenset(read_public_key(k) for k in public_key or [])
     except KeyFileError as exc:
@@ -150,7 +155,8 @@ def _options(max_erasure_delay: str, abandon_after: str, abandon_slack: str, pub
                             billing_hold=parse_duration(billing_hold),
                             delivery_hold=parse_duration(delivery_hold),
                             trusted_keys=trusted,
-                            repricer=repricer, repricer_note=note, database_url=database_url or None)
+                            tariff_files=tariffs, tariff_files_note=note,
+                            database_url=database_url or None)
     if reference is not None:
         options.reference, options.reference_name = load_reference(reference)
     return options
@@ -172,10 +178,14 @@ def _verify(conn: Conn, bundle: Path | None, until: str | None, as_of: str | Non
     with _progress("verify", show_progress) as tick:
         if bundle is None:
             return _run(verify_stream(conn, options, stop, when, tick))
-        if tariff_dir is None and (bundle / "tariffs").is_dir() and options.repricer is not None:
-            # the bundle's own price lists (identical versions are accepted, new ones added)
-            options.repricer, note = billing_repricer(str(bundle / "tariffs"))
-            options.repricer_note = f"{note} incl. the bundle's tariffs"
+        if tariff_dir is None and (bundle / "tariffs").is_dir():
+            # an older bundle's own price lists (for invoices without a TariffPublished)
+            try:
+                options.tariff_files = read_tariff_dir(bundle / "tariffs")
+            except TariffFileError as exc:
+                err.print(f"[red]error:[/red] the bundle's tariffs: {exc}")
+                raise typer.Exit(2) from None
+            options.tariff_files_note = f"the bundle's tariffs/: versions {', '.join(sorted(options.tariff_files))}"
         try:
             bundle_report = verify_bundle(bundle, options, stop, when, tick)
         except (OSError, ValueError, KeyError) as exc:
@@ -206,7 +216,8 @@ PublicKey = Annotated[list[str] | None, typer.Option("--public-key", help="trust
                                                                            "signature (bundle_signature)")]
 Reference = Annotated[Path | None, typer.Option("--reference", help="an earlier bundle: pinpoints the first "
                                                                     "altered message")]
-TariffDir = Annotated[Path | None, typer.Option("--tariff-dir", help="extra tariff versions (TOML) for re-pricing")]
+TariffDir = Annotated[Path | None, typer.Option("--tariff-dir", help="tariff files (TOML) for invoices of an older "
+                                                                    "history without TariffPublished events")]
 DatabaseUrl = Annotated[str | None, typer.Option("--database-url", envvar="FW_AUDIT_DATABASE_URL",
                                                  help="DSN of the fernwartung database (admin or read-only) "
                                                       "for the projections check; without it that check is "

@@ -15,8 +15,9 @@ billing.customer_accounts   request_id              customer_number, closed? (Cu
 retention.erasures          request_id/scope        reason
 ==========================  ======================  ==========================================
 
-:func:`read_live` then reads the same columns with asyncpg (ids, statuses and amounts only: no
-column that holds personal data is ever selected), and :meth:`ProjectionsCheck.result` compares
+:func:`read_live` then reads the same columns with asyncpg from each service's read-only
+``audit_*`` view (its own migration 019; ids, statuses and amounts only: no column that holds
+personal data is ever selected), and :meth:`ProjectionsCheck.result` compares
 per table the row count and a SHA-256 over the sorted ``key<TAB>value`` lines. A mismatch names
 the table and up to :data:`SHOW_KEYS` differing keys (ids only).
 
@@ -54,22 +55,19 @@ SHOW_KEYS = 10
 
 Rows = dict[str, tuple[str, ...]]
 
-#: table -> the one SELECT that reads its live rows as (key, value…). Only ids, statuses and
-#: amounts: the audit must never read personal data (session payloads: two scalar fields only).
+#: table -> the one SELECT that reads its live rows as (key, value…), from the read-only view the
+#: owning service defines for the audit in its own migration (``019_audit_views.sql``): the audit
+#: never reads a service's tables. Only ids, statuses and amounts.
 QUERIES: dict[str, str] = {
-    "intake.support_requests": "SELECT request_id::text, status FROM intake.support_requests",
-    "session.sessions": (
-        "SELECT s.session_id::text, s.request_id::text,"
-        " (e.payload ->> 'duration_seconds') IS NOT NULL, e.payload ->> 'duration_seconds', s.technician"
-        " FROM session.sessions s LEFT JOIN session.session_events e"
-        " ON e.session_id = s.session_id AND e.event_type = 'SessionEnded'"),
-    "billing.invoices": "SELECT number, session_id::text, gross_total FROM billing.invoices",
-    "billing.cancellations": "SELECT number, invoice_number FROM billing.cancellations",
-    # closed_at IS NOT NULL, never a personal column: an erased account keeps its row and number
-    "billing.customer_accounts": ("SELECT request_id::text, customer_number, closed_at IS NOT NULL"
-                                  " FROM billing.customer_accounts"),
+    "intake.support_requests": "SELECT request_id, status FROM intake.audit_support_requests",
+    "session.sessions": ("SELECT session_id, request_id, ended, duration_seconds, technician"
+                         " FROM session.audit_sessions"),
+    "billing.invoices": "SELECT number, session_id, gross_total FROM billing.audit_invoices",
+    "billing.cancellations": "SELECT number, invoice_number FROM billing.audit_cancellations",
+    # closed, never a personal column: an erased account keeps its row and number
+    "billing.customer_accounts": "SELECT request_id, customer_number, closed FROM billing.audit_customer_accounts",
     # one row per erasure step (scope all, or all_but_delivery_email then delivery_email)
-    "retention.erasures": "SELECT request_id::text || '/' || scope, reason FROM retention.erasures",
+    "retention.erasures": "SELECT request_id || '/' || scope, reason FROM retention.audit_erasures",
 }
 
 #: Intake's status order (``fw_intake.domain.request._RANK``): statuses only move up, so the

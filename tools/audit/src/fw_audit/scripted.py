@@ -21,6 +21,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from fw_contracts import Event
 from fw_contracts import events as ev
+from fw_contracts.reference import (
+    IssuerDetails,
+    IssuerDetailsChanged,
+    TariffContent,
+    TariffPublished,
+    TariffSurcharge,
+    TermsPublished,
+)
 
 from fw_audit.chain import Chain, sign
 from fw_audit.model import Record
@@ -29,6 +37,21 @@ OFFICE = ZoneInfo("Europe/Berlin")
 TARIFF = "2026-01"
 INTERVAL, RATE, MIN_BILLED, FREE_BELOW, VAT = 900, Decimal("24.00"), 900, 120, Decimal("0.19")
 ERASURE_DELAY = timedelta(seconds=2)
+#: The terms text the scripted requests accept (intake publishes it: ``TermsPublished``).
+TERMS_TEXT = "agb"
+#: The shipped tariff 2026-01 as billing publishes it (``TariffPublished``).
+TARIFF_2026_01 = TariffContent(
+    version=TARIFF, base_fee=Decimal("0.00"), interval_seconds=INTERVAL, rate_per_interval=RATE,
+    min_billed_seconds=MIN_BILLED, free_threshold_seconds=FREE_BELOW, vat_rate=VAT, timezone="Europe/Berlin",
+    surcharges=(TariffSurcharge(kind="evening", percent=Decimal(25), description="Abendzuschlag",
+                                start="18:00", until="24:00"),
+                TariffSurcharge(kind="weekend", percent=Decimal(50), description="Wochenendzuschlag")))
+#: billing's shipped example issuer (``fw_billing.domain.issuer.EXAMPLE_ISSUER``) as published.
+EXAMPLE_ISSUER = IssuerDetails(
+    name="Beispiel Fernwartung GmbH (Beispiel)", street="Beispielstraße 1", postal_code="10115", city="Berlin",
+    country="DE", tax_number="12/345/67890", vat_id="DE123456789",
+    trade_register="HRB 00000 (Beispiel), Amtsgericht Berlin-Charlottenburg", iban="DE02120300000000202051",
+    bic="BYLADEM1001", bank="Beispielbank")
 
 
 @dataclass
@@ -64,6 +87,8 @@ class History:
     _items: list[Item] = field(default_factory=list)
     _numbers: dict[tuple[str, int], int] = field(default_factory=dict)
     _customers: int = 0
+    #: The hash of the published tariff (None: an older history without TariffPublished).
+    _tariff_sha: str | None = None
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -87,6 +112,18 @@ class History:
         """Append raw bytes that bypass the contracts (e.g. an injected defect)."""
         self._items.append(Item(subject, body, time))
 
+    def reference(self, at: datetime, tariff: TariffContent = TARIFF_2026_01,
+                  issuer: IssuerDetails = EXAMPLE_ISSUER) -> tuple[TariffPublished, IssuerDetailsChanged]:
+        """The reference data at ``at``: intake's terms, billing's tariff and issuer (invoices then
+        name the tariff's hash)."""
+        published = TariffPublished.of(tariff, occurred_at=at)
+        changed = IssuerDetailsChanged.of(issuer, None, occurred_at=at)
+        self.add(TermsPublished.of("2026-01", TERMS_TEXT, occurred_at=at))
+        self.add(changed)
+        self.add(published)
+        self._tariff_sha = published.tariff_sha256
+        return published, changed
+
     def _number(self, series: str, at: datetime) -> str:
         year = at.astimezone(OFFICE).year
         n = self._numbers.get((series, year), 0) + 1
@@ -94,7 +131,7 @@ class History:
         return f"{series}-{year}-{n:06d}"
 
     def _created(self, at: datetime, **kw: object) -> ev.SupportRequestCreated:
-        terms = ev.TermsAcceptance(terms_version="2026-01", terms_sha256=hashlib.sha256(b"agb").hexdigest(),
+        terms = ev.TermsAcceptance(terms_version="2026-01", terms_sha256=hashlib.sha256(TERMS_TEXT.encode()).hexdigest(),
                                    accepted_at=at)
         return ev.SupportRequestCreated(request_id=uuid.uuid4(), ticket=_ticket(self.rng), terms=terms,
                                         occurred_at=at, **kw)  # type: ignore[arg-type]
@@ -146,7 +183,7 @@ class History:
             invoice_number=self._number("FW", at), session_id=ended.session_id, request_id=req.request_id,
             kind=kind, issued_at=at, service_date=ended.ended_at, tariff_version=TARIFF, raw_seconds=seconds,
             billed_seconds=billed, lines=lines, net_total=net, vat_rate=VAT, vat_total=vat, gross_total=gross,
-            customer_number=customer, occurred_at=at))
+            customer_number=customer, occurred_at=at, tariff_sha256=self._tariff_sha))
         out["invoice"] = self.add(inv)
         out["erased"] = self.add(self._erase(req, ev.ErasureReason.INVOICE_ISSUED, at + ERASURE_DELAY, inv))
         return out
@@ -259,7 +296,7 @@ class History:
             raw_seconds=invoice.raw_seconds, billed_seconds=billed, lines=lines, net_total=net, vat_rate=VAT,
             vat_total=vat, gross_total=gross, customer_number=invoice.customer_number,
             corrects=invoice.invoice_number, correction_reason=ev.CorrectionReason.WRONG_DURATION,
-            priced_seconds=priced_seconds, occurred_at=at))
+            priced_seconds=priced_seconds, occurred_at=at, tariff_sha256=invoice.tariff_sha256))
         self.add(fixed)
         return fixed
 
@@ -294,9 +331,15 @@ def office_day_start(day: datetime, rng: random.Random) -> datetime:
     return (local + timedelta(seconds=rng.randint(0, 9 * 3600))).astimezone(UTC)
 
 
-def every_lifecycle(end: datetime, seed: int = 7) -> tuple[History, dict[str, dict[str, Event]]]:
-    """One request of each kind, all settled before ``end`` (plus one still open at ``end``)."""
+def every_lifecycle(end: datetime, seed: int = 7,
+                    reference: bool = True) -> tuple[History, dict[str, dict[str, Event]]]:
+    """One request of each kind, all settled before ``end`` (plus one still open at ``end``).
+
+    ``reference``: billing published its tariff and issuer first (False: an older history).
+    """
     h = History(seed=seed)
+    if reference:
+        h.reference(end - timedelta(days=30))
     days: list[datetime] = []
     day = end - timedelta(days=20)
     while len(days) < 8:  # weekdays well before the end: no surcharge, no open deadline
@@ -328,6 +371,7 @@ def bulk_history(min_events: int, end: datetime, seed: int = 11) -> History:
     per_day = 40
     days_needed = min_events // (per_day * 6) + 2
     day = end - timedelta(days=int(days_needed * 1.5) + 20)
+    h.reference(day)  # billing's tariff and issuer, before the first lifecycle
     count = 0
     while count < min_events:
         day += timedelta(days=1)

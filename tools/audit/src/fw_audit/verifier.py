@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from fw_contracts import Event, UndecodableEvent, decode
 from fw_contracts.fastdecode import check_fast
+from fw_contracts.reference import TariffContent
 
 from fw_audit.checks import Seen
 from fw_audit.checks.documents import InvoiceDocumentsCheck
@@ -21,7 +22,8 @@ from fw_audit.checks.erasure import ErasureCheck
 from fw_audit.checks.integrity import IntegrityCheck
 from fw_audit.checks.numbering import NumberingCheck
 from fw_audit.checks.pii import PersonalDataCheck
-from fw_audit.checks.totals import Repricer, TotalsCheck
+from fw_audit.checks.terms import TermsCheck
+from fw_audit.checks.totals import TotalsCheck
 from fw_audit.model import AuditReport, CheckResult, InvalidEvent, Record, ReplaySummary
 from fw_audit.projections import LiveTables, ProjectionsCheck
 
@@ -84,8 +86,10 @@ class VerifyOptions:
     #: an invoice's delivery is erased at the latest this long after the invoice (plus the slack).
     delivery_hold: timedelta = timedelta(days=14)
     trusted_keys: frozenset[str] = frozenset()
-    repricer: Repricer | None = None
-    repricer_note: str = ""
+    #: Tariffs from ``--tariff-dir`` files: only for invoices without a ``TariffPublished`` in the
+    #: stream (histories from before billing published its tariffs).
+    tariff_files: dict[str, TariffContent] = field(default_factory=dict)
+    tariff_files_note: str = ""
     reference: Mapping[int, bytes] | None = None
     reference_name: str = ""
     stream_config: Mapping[str, object] | None = None
@@ -105,8 +109,9 @@ class Verifier:
                                     abandon_slack=options.abandon_slack, billing_hold=options.billing_hold,
                                     delivery_hold=options.delivery_hold)
         self.numbering = NumberingCheck()
-        self.totals = TotalsCheck(options.repricer, options.repricer_note)
+        self.totals = TotalsCheck(options.tariff_files, options.tariff_files_note)
         self.pii = PersonalDataCheck()
+        self.terms = TermsCheck()
         self.integrity = IntegrityCheck(trusted_keys=options.trusted_keys, reference=options.reference,
                                         reference_name=options.reference_name,
                                         stream_config=options.stream_config,
@@ -132,6 +137,7 @@ class Verifier:
         self.erasure.feed(seen)
         self.numbering.feed(seen)
         self.totals.feed(seen)
+        self.terms.feed(seen)
         self.integrity.feed(seen)
         self.projections.feed(seen)
         if self.documents is not None:
@@ -146,7 +152,7 @@ class Verifier:
     def finish(self, as_of: datetime, source: str) -> AuditReport:
         """The report: ``as_of`` is the end of the audited history (pending vs. missing erasure)."""
         checks = [self.erasure.result(as_of), self.numbering.result(), self.totals.result(),
-                  self.pii.result(), self.integrity.result(), self.projections.result(self.live)]
+                  self.terms.result(), self.pii.result(), self.integrity.result(), self.projections.result(self.live)]
         if self.documents is not None:
             checks.append(self.documents.result())
         if self.bundle_signature is not None:

@@ -16,7 +16,6 @@ from fw_devenv.nats import NatsServer
 from fw_platform.bus import connect as fw_connect
 from fw_platform.bus import ensure_stream
 
-from fw_audit.checks.totals import billing_repricer
 from fw_audit.model import Record
 from fw_audit.runner import Conn, export_stream, load_reference, replay_stream, verify_bundle, verify_stream
 from fw_audit.scripted import Item, bulk_history, publish
@@ -37,8 +36,7 @@ DEFECTS = ["missing_erasure", "late_erasure", "invoice_number_gap", "wrong_total
 
 
 def _options(**kw: object) -> VerifyOptions:
-    repricer, note = billing_repricer()
-    return VerifyOptions(repricer=repricer, repricer_note=note, **kw)  # type: ignore[arg-type]
+    return VerifyOptions(**kw)  # type: ignore[arg-type]
 
 
 async def _publish(url: str, items: list[Item]) -> list[int]:
@@ -61,7 +59,8 @@ async def test_every_lifecycle_passes_over_nats(fw_env, scenario) -> None:
     summary = await replay_stream(conn, Until(seq=5))
     assert (summary.first_seq, summary.last_seq, summary.messages) == (1, 5, 5)
     billing = await replay_stream(Conn(url=fw_env.nats_url, subjects=["fw.billing.>"]))
-    assert set(billing.counts) == {"InvoiceIssued", "InvoiceCancelled", "SessionNotBilled", "CustomerAccountCreated"}
+    assert set(billing.counts) == {"InvoiceIssued", "InvoiceCancelled", "SessionNotBilled", "CustomerAccountCreated",
+                                   "TariffPublished", "IssuerDetailsChanged"}
 
 
 @pytest.mark.parametrize("defect", DEFECTS)

@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg
 import httpx
 import pytest
 
@@ -38,7 +37,7 @@ from fw_contracts import events as ev
 
 from fw_audit.archive import ArchiveSource
 from fw_audit.chain import generate_key
-from fw_audit.checks.totals import billing_repricer
+from fw_audit.tariff_files import read_tariff_dir
 from fw_audit.model import AuditReport, Status
 from fw_audit.runner import Conn, export_stream, verify_bundle
 from fw_audit.scripted import publish
@@ -71,20 +70,8 @@ def db_dsn(env: FwEnv) -> str:
 
 
 async def read_only_role(env: FwEnv) -> str:
-    """A login role that may only SELECT billing's archive tables: what the export needs."""
-    role, password = f"ro_{env.database}", "audit-read-only"
-    conn = await asyncpg.connect(db_dsn(env))
-    try:
-        await conn.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
-        await conn.execute(f"GRANT CONNECT ON DATABASE {env.database} TO {role}")
-        await conn.execute(f"GRANT USAGE ON SCHEMA billing TO {role}")
-        await conn.execute(f"GRANT SELECT ON billing.invoice_archive, billing.data_keys, billing.archive_destructions,"
-                           f" billing.invoices, billing.cancellations TO {role}")
-    finally:
-        await conn.close()
-    parts = urlsplit(env.admin_dsn)
-    host = parts.netloc.rsplit("@", 1)[-1]
-    return urlunsplit(parts._replace(netloc=f"{role}:{password}@{host}", path="/" + env.database))
+    """The auditor's provisioned read-only login (fw_audit_ro): billing's audit_* views only."""
+    return env.audit_dsn
 
 
 async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 30.0) -> Any:
@@ -153,8 +140,7 @@ async def cli(*args: str, env: FwEnv, extra_env: dict[str, str] | None = None) -
 def options(env: FwEnv, *trusted: str) -> VerifyOptions:
     """Projections with the database, re-pricing with this test's tariff; ``trusted``: public keys
     (hex) for the manifest's signature (none: bundle_signature is SKIPPED)."""
-    repricer, note = billing_repricer(str(env.work_dir / "tariffs"))
-    return VerifyOptions(database_url=db_dsn(env), repricer=repricer, repricer_note=note,
+    return VerifyOptions(database_url=db_dsn(env), tariff_files=read_tariff_dir(env.work_dir / "tariffs"),
                          trusted_keys=frozenset(trusted))
 
 

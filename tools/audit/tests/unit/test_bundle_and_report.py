@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 import typer
 
+from fw_contracts.reference import TariffPublished
+
 from fw_audit.bundle import BundleWriter, open_bundle
 from fw_audit.cli import parse_duration, parse_time
 from fw_audit.html import delay_histogram, render_html
@@ -34,7 +36,9 @@ def test_bundle_has_events_schemas_tariffs_and_a_manifest(tmp_path: Path, scenar
     manifest = json.loads((d / "manifest.json").read_text())
     assert "events.jsonl" in manifest["files"] and "stream.json" in manifest["files"]
     assert any(name.startswith("schemas/fw.audit.audit_checkpoint") for name in manifest["files"])
-    assert "tariffs/2026-01.toml" in manifest["files"]
+    # no tariff files: the tariffs are in the history itself
+    assert not any(name.startswith("tariffs/") for name in manifest["files"])
+    assert TariffPublished.subject() in (d / "events.jsonl").read_text(encoding="utf-8")
     # the retention map rendered from code (fw_privacy), covered by the manifest like the rest
     assert "retention-map/loeschkonzept.md" in manifest["files"]
     assert "Löschkonzept" in (d / "retention-map" / "loeschkonzept.md").read_text(encoding="utf-8")

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 
 from fw_contracts import events as ev
 
-from fw_audit.checks.totals import billing_repricer
 from fw_audit.scripted import History
 from fw_audit.verifier import VerifyOptions, verify_records
 
@@ -17,13 +16,12 @@ CREATED = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
 def _options(**kw: object) -> VerifyOptions:
-    repricer, note = billing_repricer()
-    return VerifyOptions(repricer=repricer, repricer_note=note,
-                         stream_config={"deny_delete": True, "deny_purge": True}, **kw)  # type: ignore[arg-type]
+    return VerifyOptions(stream_config={"deny_delete": True, "deny_purge": True}, **kw)  # type: ignore[arg-type]
 
 
 def test_delivered_failed_and_hold_ended_pass_each_measured_from_its_trigger() -> None:
     h = History()
+    h.reference(CREATED - timedelta(days=1))  # billing's tariff first: the invoices are re-priced from it
     delivered = h.invoiced_by_email(CREATED, outcome="delivered", outcome_after=timedelta(hours=5))
     h.invoiced_by_email(CREATED + timedelta(hours=1), outcome="failed")
     h.invoiced_by_email(CREATED + timedelta(hours=2), outcome=None)

@@ -38,17 +38,18 @@ BUYER = Party(name="Muster Maschinenbau GmbH", contact="Erika Mustermann", stree
               postal_code="10115", city="Berlin")
 
 
-def _document(inv: ev.InvoiceIssued):  # noqa: ANN202 - billing's Document
+def _document(inv: ev.InvoiceIssued, issuer=EXAMPLE_ISSUER):  # noqa: ANN001,ANN202 - billing's types
     return invoice_document(
         kind=inv.kind, number=inv.invoice_number, issued_at=inv.issued_at, service_date=inv.service_date,
-        issuer=EXAMPLE_ISSUER, recipient=BUYER, lines=inv.lines, net_total=inv.net_total, vat_rate=inv.vat_rate,
+        issuer=issuer, recipient=BUYER, lines=inv.lines, net_total=inv.net_total, vat_rate=inv.vat_rate,
         vat_total=inv.vat_total, gross_total=inv.gross_total, customer_number=inv.customer_number,
         raw_seconds=inv.raw_seconds, billed_seconds=inv.billed_seconds, tariff_version=inv.tariff_version,
         e_invoice=True)
 
 
 def write_bundle(directory: Path, *, full_cancelled: bool = True, documents: bool = True,
-                 destroyed: dict[int, dict] | None = None) -> tuple[Path, dict[str, ev.Event]]:
+                 destroyed: dict[int, dict] | None = None,
+                 issuer=EXAMPLE_ISSUER) -> tuple[Path, dict[str, ev.Event]]:  # noqa: ANN001
     """every_lifecycle with the full invoice cancelled too; billing's XML for each e-invoice."""
     history, script = every_lifecycle(END)
     full = script["invoice_full"]["invoice"]
@@ -72,13 +73,13 @@ def write_bundle(directory: Path, *, full_cancelled: bool = True, documents: boo
             if isinstance(e, ev.InvoiceIssued):
                 entry: dict = {"type": "invoice", "year": e.issued_at.year, "e_invoice": e is full}
                 if e is full:
-                    writer.add_file(xml_name(e.invoice_number), cii_xml(_document(e)))
+                    writer.add_file(xml_name(e.invoice_number), cii_xml(_document(e, issuer)))
                     entry["xml"] = xml_name(e.invoice_number)
                 index.documents[e.invoice_number] = entry
             elif isinstance(e, ev.InvoiceCancelled):
                 entry = {"type": "cancellation", "year": e.cancelled_at.year, "e_invoice": e is named.get("storno")}
                 if e is named.get("storno"):
-                    doc = cancellation_document(_document(full), number=e.cancellation_number,
+                    doc = cancellation_document(_document(full, issuer), number=e.cancellation_number,
                                                 issued_at=e.cancelled_at, reason_code=e.reason_code)
                     writer.add_file(xml_name(e.cancellation_number), cii_xml(doc))
                     entry["xml"] = xml_name(e.cancellation_number)
@@ -302,3 +303,17 @@ def test_a_bundle_exported_with_pdfs_must_hold_one_per_document(tmp_path: Path) 
     assert report.failed_checks == ["invoice_documents"]
     failures = report.check("invoice_documents").failures
     assert len(failures) == 7 and all("no PDF although" in f.reason and f.ids["number"] for f in failures)
+
+
+def test_the_printed_issuer_must_be_the_one_in_force(tmp_path: Path) -> None:
+    good, _ = write_bundle(tmp_path / "good")
+    check = verify(good).check("invoice_documents")
+    assert check.ok and "2 XMLs' printed issuer compared" in " ".join(check.notes)
+    moved = EXAMPLE_ISSUER.model_copy(update={"street": "Andere Straße 9", "vat_id": "DE999999999"})
+    directory, named = write_bundle(tmp_path / "moved", issuer=moved)
+    check = verify(directory).check("invoice_documents")
+    assert {f.ids["number"] for f in check.failures} == {named["full"].invoice_number,  # type: ignore[attr-defined]
+                                                          named["storno"].cancellation_number}  # type: ignore[attr-defined]
+    for f in check.failures:
+        assert "printed issuer differs from the IssuerDetailsChanged in force in: street, vat_id" in f.reason
+        assert "Andere" not in f.reason  # field names only, never the printed values

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fw_audit.checks.pii import scan
+from fw_audit.checks.pii import scan, scanned_part
 from fw_audit.scripted import bulk_history
 
 
@@ -75,4 +75,22 @@ def test_generated_ids_numbers_and_times_never_match(u: uuid.UUID, n: int, t: da
 
 def test_a_long_realistic_history_has_no_false_positive() -> None:
     for record in bulk_history(3000, datetime(2026, 6, 1, tzinfo=UTC) + timedelta(days=1)).records():
-        assert scan(record.body) == [], record.seq
+        assert scan(scanned_part(record)) == [], record.seq
+
+
+def test_only_the_declared_office_business_data_are_exempt_from_the_scan() -> None:
+    from fw_contracts.reference import IssuerDetailsChanged, TariffPublished
+
+    from fw_audit.model import Record
+    from fw_audit.scripted import EXAMPLE_ISSUER, TARIFF_2026_01
+
+    at = datetime(2026, 3, 1, tzinfo=UTC)
+    issuer = IssuerDetailsChanged.of(EXAMPLE_ISSUER, None, occurred_at=at)
+    raw = issuer.to_json()
+    assert "street address" in {k for k, _ in scan(raw)}  # the office's own address
+    assert scan(scanned_part(Record(1, issuer.subject(), at, raw))) == []
+    # the same address anywhere else (here in a tariff's free text) is found
+    odd = TARIFF_2026_01.model_copy(update={"surcharges": (TARIFF_2026_01.surcharges[0].model_copy(
+        update={"description": "Beispielstraße 1"}),)})
+    tariff = TariffPublished.of(odd, occurred_at=at)
+    assert [k for k, _ in scan(scanned_part(Record(2, tariff.subject(), at, tariff.to_json())))] == ["street address"]

@@ -7,35 +7,37 @@ import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
 from fw_contracts import events as ev
+from fw_contracts.reference import TariffPublished
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from fw_audit.chain import Chain, sign, signature_valid
-from fw_audit.checks.totals import billing_repricer
 from fw_audit.model import Record
-from fw_audit.scripted import History, every_lifecycle
+from fw_audit.scripted import TARIFF_2026_01, History, every_lifecycle
+from fw_audit.tariff_files import read_tariff_dir
 from fw_audit.verifier import VerifyOptions, verify_records
 
 END = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
+SHIPPED_TARIFFS = Path(__file__).parents[4] / "services" / "billing" / "src" / "fw_billing" / "tariffs"
 APPEND_ONLY = {"deny_delete": True, "deny_purge": True}
 DEFECTS = ["missing_erasure", "late_erasure", "invoice_number_gap", "wrong_total", "phone_number"]
 
 
 def _options(**kw: object) -> VerifyOptions:
-    repricer, note = billing_repricer()
-    return VerifyOptions(repricer=repricer, repricer_note=note, stream_config=APPEND_ONLY, **kw)  # type: ignore[arg-type]
+    return VerifyOptions(stream_config=APPEND_ONLY, **kw)  # type: ignore[arg-type]
 
 
 def test_every_lifecycle_passes_every_check(scenario) -> None:
     s = scenario(END)
     report = verify_records(s.history.records(), END, options=_options())
     assert not report.failed_checks, [c.to_dict() for c in report.checks if not c.ok]
-    assert [c.name for c in report.checks] == ["erasure", "invoice_numbers", "invoice_totals", "personal_data",
-                                              "integrity", "projections"]
+    assert [c.name for c in report.checks] == ["erasure", "invoice_numbers", "invoice_totals", "terms",
+                                              "personal_data", "integrity", "projections"]
     # without database access the projections check did not run: that is not a pass
     assert report.skipped_checks == ["projections"] and not report.ok and report.exit_code == 3
     assert report.check("projections").status.value == "skipped"
@@ -46,7 +48,9 @@ def test_every_lifecycle_passes_every_check(scenario) -> None:
         assert counts.get(name), name
     # the request created two hours before the end is within its deadline: pending, not failed
     assert len(report.check("erasure").pending) == 1
-    assert "re-priced with fw_billing" in " ".join(report.check("invoice_totals").notes)
+    notes = " ".join(report.check("invoice_totals").notes)
+    assert "5 invoices re-priced with the reference pricing" in notes  # from the stream's TariffPublished
+    assert "1 tariff versions published in the stream" in notes
     assert "1 signed checkpoints verified" in " ".join(report.check("integrity").notes)
     assert len(report.erasure_delays) == 8
 
@@ -180,17 +184,50 @@ def test_duplicate_number_and_cancellation_of_unknown_invoice(scenario) -> None:
     assert dup.seq == len(records)  # the second use is the one at fault
 
 
-def test_totals_without_billing_are_checked_arithmetically(scenario) -> None:
-    s = scenario(END, "wrong_total")
-    report = verify_records(s.history.records(), END, options=VerifyOptions(stream_config=APPEND_ONLY))
-    totals = report.check("invoice_totals")
-    assert not totals.ok and totals.failures[0].seq == s.expected_seq()
-    assert "re-pricing SKIPPED" in " ".join(totals.notes)
+def test_an_older_history_without_tariff_events_falls_back_to_tariff_files_and_says_so() -> None:
+    h, _ = every_lifecycle(END, reference=False)
+    records = h.records()
+    assert not any(r.subject == TariffPublished.subject() for r in records)
+    plain = verify_records(records, END, options=_options())
+    totals = plain.check("invoice_totals")
+    assert len(totals.failures) == 6 and all("re-price" in f.reason for f in totals.failures)  # 5 invoices, 1 free
+    assert "re-pricing needs --tariff-dir" in " ".join(totals.notes)
+    files = read_tariff_dir(SHIPPED_TARIFFS)  # billing's files, read as files (no billing code)
+    with_files = verify_records(records, END, options=_options(tariff_files=files, tariff_files_note="shipped"))
+    totals = with_files.check("invoice_totals")
+    assert totals.ok, totals.to_dict()
+    assert "6 prices of invoices without a TariffPublished (older history) re-computed from --tariff-dir" \
+        in " ".join(totals.notes)
+
+
+def test_the_shipped_tariff_file_is_the_published_content() -> None:
+    assert read_tariff_dir(SHIPPED_TARIFFS)["2026-01"] == TARIFF_2026_01
+
+
+def test_an_altered_tariff_event_or_invoice_total_fails_invoice_totals() -> None:
+    h, script = every_lifecycle(END)
+    published = next(i.event for i in h.items() if isinstance(i.event, TariffPublished))
+    assert isinstance(published, TariffPublished)
+    cheaper = published.tariff.model_copy(update={"rate_per_interval": Decimal("20.00")})
+    h.replace(published, published.model_copy(update={"tariff": cheaper}))
+    totals = verify_records(h.records(), END, options=_options()).check("invoice_totals")
+    assert any("does not match its hash (altered tariff event)" in f.reason for f in totals.failures)
+    # and every invoice priced with it now names a tariff the stream does not hold
+    assert sum("no TariffPublished of it precedes" in f.reason for f in totals.failures) == 5
+
+    h, script = every_lifecycle(END)
+    inv = script["invoice"]["invoice"]
+    assert isinstance(inv, ev.InvoiceIssued)
+    h.replace(inv, inv.model_copy(update={"gross_total": inv.gross_total + 1, "vat_total": inv.vat_total + 1}))
+    totals = verify_records(h.records(), END, options=_options()).check("invoice_totals")
+    [failure] = totals.failures
+    assert failure.ids["invoice_number"] == inv.invoice_number and "re-priced vat_total" in failure.reason
 
 
 def test_repricing_catches_a_consistent_but_wrong_price() -> None:
     """Arithmetic alone cannot see a wrong unit price; billing's pricing function can."""
     h = History()
+    h.reference(datetime(2026, 3, 1, tzinfo=UTC))
     out = h.invoiced(datetime(2026, 3, 3, 9, tzinfo=UTC), seconds=1500)
     inv = out["invoice"]
     assert isinstance(inv, ev.InvoiceIssued)
@@ -205,8 +242,7 @@ def test_repricing_catches_a_consistent_but_wrong_price() -> None:
     report = verify_records(h.records(), END, options=_options())
     totals = report.check("invoice_totals")
     assert not totals.ok and any("re-priced" in f.reason for f in totals.failures)
-    plain = verify_records(h.records(), END, options=VerifyOptions(stream_config=APPEND_ONLY))
-    assert plain.check("invoice_totals").ok
+    assert sum("re-priced" in f.reason for f in totals.failures) == 1
 
 
 # ---------------------------------------------------------------- integrity
@@ -291,6 +327,7 @@ def test_reverse_charge_invoices_recompute_and_german_vat_on_them_fails() -> Non
     """The tariff prices, the tax case removes the VAT: a reverse-charge invoice without VAT is
     right even for a small sum (always a full invoice); one showing German VAT is a finding."""
     h = History()
+    h.reference(datetime(2026, 3, 1, tzinfo=UTC))
     out = h.invoiced(datetime(2026, 3, 3, 9, tzinfo=UTC), seconds=1500)
     inv = out["invoice"]
     assert isinstance(inv, ev.InvoiceIssued) and inv.kind is ev.InvoiceKind.SMALL
@@ -303,6 +340,7 @@ def test_reverse_charge_invoices_recompute_and_german_vat_on_them_fails() -> Non
     small = verify_records(h.records(), END, options=_options()).check("invoice_totals")
     assert not small.ok and any("does not fit" in f.reason for f in small.failures)
     h2 = History()
+    h2.reference(datetime(2026, 3, 1, tzinfo=UTC))
     inv2 = h2.invoiced(datetime(2026, 3, 3, 9, tzinfo=UTC), seconds=1500)["invoice"]
     assert isinstance(inv2, ev.InvoiceIssued)
     h2.replace(inv2, inv2.model_copy(update={"tax_case": ev.TaxCase.REVERSE_CHARGE, "kind": ev.InvoiceKind.FULL}))
@@ -315,6 +353,7 @@ def test_a_corrected_invoice_after_its_storno_passes_and_one_without_storno_fail
     priced by the corrected duration it names; without the Storno there would be two valid
     invoices for one service."""
     h = History()
+    h.reference(datetime(2026, 3, 1, tzinfo=UTC))
     inv = h.invoiced(datetime(2026, 3, 3, 9, tzinfo=UTC), seconds=1500)["invoice"]
     assert isinstance(inv, ev.InvoiceIssued)
     at = datetime(2026, 3, 5, 9, tzinfo=UTC)
@@ -325,6 +364,8 @@ def test_a_corrected_invoice_after_its_storno_passes_and_one_without_storno_fail
     assert fixed.billed_seconds < fixed.raw_seconds  # a corrected, shorter billed duration is fine
 
     h2 = History()
+
+    h2.reference(datetime(2026, 3, 1, tzinfo=UTC))
     inv2 = h2.invoiced(datetime(2026, 3, 3, 9, tzinfo=UTC), seconds=1500)["invoice"]
     assert isinstance(inv2, ev.InvoiceIssued)
     h2.correct(inv2, datetime(2026, 3, 5, 9, tzinfo=UTC), priced_seconds=900)
@@ -334,6 +375,7 @@ def test_a_corrected_invoice_after_its_storno_passes_and_one_without_storno_fail
 
 def test_a_correction_priced_wrongly_or_twice_fails() -> None:
     h = History()
+    h.reference(datetime(2026, 3, 1, tzinfo=UTC))
     inv = h.invoiced(datetime(2026, 3, 3, 9, tzinfo=UTC), seconds=1500)["invoice"]
     assert isinstance(inv, ev.InvoiceIssued)
     at = datetime(2026, 3, 5, 9, tzinfo=UTC)
@@ -346,3 +388,20 @@ def test_a_correction_priced_wrongly_or_twice_fails() -> None:
     h.correct(inv, at + timedelta(minutes=9), priced_seconds=900)
     numbers = verify_records(h.records(), END, options=_options()).check("invoice_numbers")
     assert not numbers.ok and any("corrected twice" in f.reason for f in numbers.failures)
+
+
+def test_accepted_terms_must_be_published_and_unaltered() -> None:
+    from fw_contracts.reference import TermsPublished
+
+    h, script = every_lifecycle(END)
+    report = verify_records(h.records(), END, options=_options())
+    assert report.check("terms").ok and report.check("terms").checked == 1 + 9  # the text, 9 requests
+    published = next(i.event for i in h.items() if isinstance(i.event, TermsPublished))
+    assert isinstance(published, TermsPublished)
+    h.replace(published, published.model_copy(update={"text": "andere AGB"}))
+    terms = verify_records(h.records(), END, options=_options()).check("terms")
+    assert "does not match its hash (altered)" in terms.failures[0].reason
+    assert len(terms.failures) == 1 + 9  # and no request's accepted text is in the history any more
+    old, _ = every_lifecycle(END, reference=False)
+    terms = verify_records(old.records(), END, options=_options()).check("terms")
+    assert terms.ok and "9 requests before any TermsPublished" in " ".join(terms.notes)

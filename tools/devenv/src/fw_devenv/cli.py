@@ -17,7 +17,7 @@ from .nats_auth import SERVICE_USERS as NATS_SERVICE_USERS
 from .nats_auth import USERS as NATS_USERS
 from .nats_auth import secret_key
 from .postgres import PostgresServer
-from .provision import run_sync
+from .provision import audit_dsn, run_sync
 from .secrets_file import load_or_create_secrets
 
 
@@ -56,6 +56,15 @@ def vault_master_key(var: Path, name: str = "vault-master.key") -> str:
     return path.read_text().strip()
 
 
+from .audit import AUDIT_DB_SECRET  # noqa: E402 - ``var/secrets.json`` key of the read-only audit login
+
+
+def audit_readonly_dsn(env: DevEnv, database: str = DATABASE) -> str:
+    """The read-only DSN of the audit (role fw_audit_ro) to the dev database."""
+    password = load_or_create_secrets(env.var_dir / "secrets.json", [AUDIT_DB_SECRET])[AUDIT_DB_SECRET]
+    return audit_dsn(env.admin_dsn, database, password)
+
+
 def load_nats_passwords(var: Path) -> dict[str, str]:
     """``{user: password}`` for every NATS user, kept in ``var/secrets.json`` as ``nats_<user>``."""
     stored = load_or_create_secrets(var / "secrets.json", [secret_key(u) for u in NATS_USERS])
@@ -90,7 +99,8 @@ def start_and_provision(
     env.start()
     try:
         passwords = load_or_create_secrets(env.var_dir / "secrets.json", services)
-        dsns = env.provision(passwords, database=database)
+        audit_password = load_or_create_secrets(env.var_dir / "secrets.json", [AUDIT_DB_SECRET])[AUDIT_DB_SECRET]
+        dsns = env.provision(passwords, database=database, audit_password=audit_password)
         ensure_event_stream(env.nats.admin_url)
     except BaseException:
         env.stop(include_adopted=False)
@@ -101,6 +111,7 @@ def start_and_provision(
         "DATABASE_ADMIN_URL": env.admin_dsn,
         **{f"FW_{svc.upper()}_DATABASE_URL": dsn for svc, dsn in dsns.items()},
         **nats_credentials_env(env.nats.passwords or {}),
+        "FW_AUDIT_DATABASE_URL": audit_dsn(env.admin_dsn, database, audit_password),
     }
     write_env_file(env.var_dir / "devenv.env", values)
     print(f"fw_devenv: started in {time.monotonic() - t0:.1f}s (var: {env.var_dir})", flush=True)

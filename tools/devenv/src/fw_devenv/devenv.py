@@ -78,8 +78,9 @@ class DevEnv:
         if errors:
             raise errors[0]
 
-    def provision(self, services: Mapping[str, str], database: str = DATABASE) -> dict[str, str]:
-        return provision_sync(self.admin_dsn, database, services)
+    def provision(self, services: Mapping[str, str], database: str = DATABASE, *,
+                  audit_password: str | None = None) -> dict[str, str]:
+        return provision_sync(self.admin_dsn, database, services, audit_password=audit_password)
 
     def __enter__(self) -> "DevEnv":
         return self.start()

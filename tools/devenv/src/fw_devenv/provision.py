@@ -27,6 +27,19 @@ _LOCK_KEY = 0x66770001  # advisory lock serialising concurrent provisioners
 T = TypeVar("T")
 
 
+#: The read-only login of the audit: CONNECT only; each service grants it SELECT on its own
+#: ``audit_*`` views (migration 019) and nothing else.
+AUDIT_ROLE = "fw_audit_ro"
+
+
+def audit_dsn(admin_dsn: str, database: str, password: str) -> str:
+    """``postgresql://fw_audit_ro:<pw>@host:port/<database>``: the auditor's read-only DSN."""
+    parts = urlsplit(admin_dsn)
+    hostport = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit((parts.scheme or "postgresql", f"{AUDIT_ROLE}:{quote(password, safe='')}@{hostport}",
+                       "/" + database, "", ""))
+
+
 def role_name(service: str) -> str:
     return f"fw_{service}"
 
@@ -51,8 +64,12 @@ async def _ddl(conn: asyncpg.Connection, template: str, *args: Any) -> None:
     await conn.execute(sql)
 
 
-async def provision(admin_dsn: str, database: str, services: Mapping[str, str]) -> dict[str, str]:
-    """Create/repair database, roles and schemas; return ``{service: dsn}``."""
+async def provision(admin_dsn: str, database: str, services: Mapping[str, str], *,
+                    audit_password: str | None = None) -> dict[str, str]:
+    """Create/repair database, roles and schemas; return ``{service: dsn}``.
+
+    With ``audit_password`` also the read-only login :data:`AUDIT_ROLE` (CONNECT only): it must
+    exist before the services migrate, so that their ``audit_*`` views are granted to it."""
     if not _NAME.match(database):
         raise ValueError(f"invalid database name {database!r}")
     for svc, pw in services.items():
@@ -80,9 +97,15 @@ async def provision(admin_dsn: str, database: str, services: Mapping[str, str]) 
                 role,
                 pw,
             )
+        if audit_password:
+            exists = await admin.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", AUDIT_ROLE)
+            await _ddl(admin, ("ALTER" if exists else "CREATE") + " ROLE %I WITH LOGIN NOSUPERUSER NOCREATEDB "
+                       "NOCREATEROLE NOREPLICATION NOBYPASSRLS NOINHERIT PASSWORD %L", AUDIT_ROLE, audit_password)
         await _ddl(admin, "REVOKE ALL ON DATABASE %I FROM PUBLIC", database)
         for svc in services:
             await _ddl(admin, "GRANT CONNECT ON DATABASE %I TO %I", database, role_name(svc))
+        if audit_password:
+            await _ddl(admin, "GRANT CONNECT ON DATABASE %I TO %I", database, AUDIT_ROLE)
 
         db = await asyncpg.connect(database_dsn(admin_dsn, database))
         try:
@@ -123,6 +146,7 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     return box["value"]
 
 
-def provision_sync(admin_dsn: str, database: str, services: Mapping[str, str]) -> dict[str, str]:
+def provision_sync(admin_dsn: str, database: str, services: Mapping[str, str], *,
+                   audit_password: str | None = None) -> dict[str, str]:
     """Synchronous wrapper of :func:`provision`."""
-    return run_sync(provision(admin_dsn, database, services))
+    return run_sync(provision(admin_dsn, database, services, audit_password=audit_password))

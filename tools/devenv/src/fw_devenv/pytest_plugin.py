@@ -36,7 +36,7 @@ from .devenv import SERVICES
 from .nats import NatsServer
 from .nats_auth import generate_passwords
 from .postgres import PostgresServer
-from .provision import provision
+from .provision import audit_dsn, provision
 
 _PASSWORDS = {svc: f"test-{svc}-pw" for svc in SERVICES}
 #: NATS passwords of this test run (every user of fw_devenv.nats_auth).
@@ -48,6 +48,8 @@ _db_counter = itertools.count(1)
 TEST_MASTER_KEY = base64.b64encode(b"k" * 32).decode()
 #: A fixed key for billing's invoice archive in tests (required by billing's settings).
 TEST_ARCHIVE_KEY = base64.b64encode(b"a" * 32).decode()
+#: The read-only audit login's database password in tests.
+TEST_AUDIT_DB_PASSWORD = "test-audit-ro-pw"
 
 
 @dataclass
@@ -77,6 +79,11 @@ class FwEnv:
 
     def dsn(self, service: str) -> str:
         return self.dsns[service]
+
+    @property
+    def audit_dsn(self) -> str:
+        """The auditor's read-only DSN (role fw_audit_ro: the services' ``audit_*`` views only)."""
+        return audit_dsn(self.admin_dsn, self.database, TEST_AUDIT_DB_PASSWORD)
 
     def settings_env(self, service: str, http_port: int | None = None) -> dict[str, str]:
         """``FW_<SVC>_*`` variables for running ``service`` against this environment."""
@@ -125,7 +132,7 @@ async def fw_env(pg_server: PostgresServer, tmp_path: Path) -> AsyncIterator[FwE
                       bcrypt_cost=TEST_BCRYPT_COST)
     await asyncio.to_thread(nats.start)
     database = f"fwt{os.getpid()}_{next(_db_counter)}"
-    dsns = await provision(pg_server.admin_dsn, database, _PASSWORDS)
+    dsns = await provision(pg_server.admin_dsn, database, _PASSWORDS, audit_password=TEST_AUDIT_DB_PASSWORD)
     nc = await connect(nats.admin_url, name="test-admin")
     try:
         await ensure_stream(nc.jetstream())

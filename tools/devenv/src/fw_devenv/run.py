@@ -30,7 +30,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .cli import StopSignal, nats_credentials_env, start_and_provision, vault_master_key
+from .cli import StopSignal, audit_readonly_dsn, nats_credentials_env, start_and_provision, vault_master_key
 from .devenv import DevEnv
 
 
@@ -65,7 +65,32 @@ SERVICES: list[ServiceSpec] = [
     ServiceSpec("billing", "fw_billing", 8083),
     ServiceSpec("web", "fw_web", 8080, {"FW_WEB_DEV_BOOTSTRAP": "1"}),
     ServiceSpec("reporting", "fw_reporting", 8085),
+    # Not a service: the scheduled job that seals the stream with signed AuditCheckpoints
+    # (fw_platform.checkpointer), as the NATS user ``audit``; no HTTP port.
+    ServiceSpec("checkpoint", "fw_platform.checkpointer", 0),
 ]
+
+#: The office's checkpoint key in dev, created on the first ``make run`` (public key: ``.pub``).
+CHECKPOINT_KEY = "audit-checkpoint.key"
+
+
+def checkpoint_env(var: Path, nats_url: str, audit_password: str | None) -> dict[str, str]:
+    """The checkpoint job's settings for the local office (key under ``var/``, generated once)."""
+    env = {"FW_CHECKPOINT_NATS_URL": nats_url,
+           "FW_CHECKPOINT_KEY_FILE": str((var / CHECKPOINT_KEY).resolve()),
+           "FW_CHECKPOINT_GENERATE_KEY": "1",
+           "FW_CHECKPOINT_EVERY": os.environ.get("FW_CHECKPOINT_EVERY", "100"),
+           "FW_CHECKPOINT_INTERVAL_MINUTES": os.environ.get("FW_CHECKPOINT_INTERVAL_MINUTES", "5")}
+    if audit_password:
+        env |= {"FW_CHECKPOINT_NATS_USER": "audit", "FW_CHECKPOINT_NATS_PASSWORD": audit_password}
+    return env
+
+
+def audit_hint(var: Path, readonly_dsn: str) -> list[str]:
+    """What ``make run`` prints for an auditor: the one command, and the read-only DSN."""
+    return ["run: audit the running office: make audit   (fernwartung audit verify as NATS user audit, "
+            f"the read-only DSN below, {var / CHECKPOINT_KEY}.pub pinned)",
+            f"run: read-only DSN of the database fernwartung (the services' audit_* views): {readonly_dsn}"]
 
 def configure_api_keys(token: str) -> None:
     """Every service accepts ``token`` (its sha256 only) and web sends it."""
@@ -167,6 +192,11 @@ def main(argv: list[str] | None = None) -> int:
             configure_web_secret(devenv.var_dir)
             print(f"run: API token for curl (also given to web): export FW_TOKEN='{api_token}'",
                   flush=True)
+            os.environ.update({k: v for k, v in checkpoint_env(
+                devenv.var_dir, nats_url, (devenv.nats.passwords or {}).get("audit")).items()
+                if k not in os.environ})
+            for line in audit_hint(devenv.var_dir, audit_readonly_dsn(devenv)):
+                print(line, flush=True)
 
         running: list[Running] = []
         try:
@@ -181,10 +211,11 @@ def main(argv: list[str] | None = None) -> int:
                        **{k: v for k, v in nats_env.items() if k.startswith(spec.prefix)}}
                 running.append(Running(spec, env))
                 print(f"run: started {spec.name:<10} pid {running[-1].proc.pid:<7} "
-                      f"http://127.0.0.1:{spec.port}", flush=True)
+                      + (f"http://127.0.0.1:{spec.port}" if spec.port else "(scheduled job)"), flush=True)
             if running:
                 print("run: API docs (OpenAPI): " + "  ".join(
-                    f"http://127.0.0.1:{r.spec.port}/docs" for r in running if r.spec.name != "web"), flush=True)
+                    f"http://127.0.0.1:{r.spec.port}/docs" for r in running if r.spec.name != "web" and r.spec.port),
+                    flush=True)
                 print("run: Ctrl-C stops everything", flush=True)
             else:
                 print("run: no service could be started; infrastructure stays up until Ctrl-C", flush=True)

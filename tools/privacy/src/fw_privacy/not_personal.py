@@ -45,6 +45,10 @@ NOT_PERSONAL: dict[str, str] = {
     "intake.support_requests.terms_version": "version of the office's terms text",
     "intake.support_requests.terms_sha256": "hash of the office's terms text (not of personal data)",
     **_cols("intake.support_requests", _TIME, "created_at", "updated_at"),
+    "intake.published_terms.terms_version": "version of the office's terms text",
+    "intake.published_terms.terms_sha256": "hash of the office's terms text (not of personal data)",
+    "intake.published_terms.event_id": _EVENT_ID,
+    "intake.published_terms.published_at": _TIME,
     # ------------------------------------------------------------ session
     **_cols("session.requests", _ATTR, "customer_type", "status"),
     **_cols("session.requests", _TIME, "created_at", "erased_at", "updated_at"),
@@ -65,6 +69,12 @@ NOT_PERSONAL: dict[str, str] = {
     **_cols("billing.session_billing", _TIME, "started_at", "ended_at", "received_at", "decided_at"),
     "billing.session_billing.source_event_id": _EVENT_ID,
     "billing.session_billing.block_reason": "code of why issuing is blocked (e.g. document_render_failed), never data",
+    # published reference data (migration 019): hashes of the office's tariffs and issuer details
+    **_cols("billing.published_reference", _EVENT_ID, "id", "event_id"),
+    "billing.published_reference.kind": "code constant: tariff or issuer",
+    "billing.published_reference.key": "a tariff version or the hash of earlier issuer details (office data)",
+    "billing.published_reference.sha256": "hash of a tariff or of the office's own issuer details",
+    "billing.published_reference.published_at": _TIME,
     **_cols("billing.invoices", _MONEY, "net_total", "vat_total", "gross_total", "vat_rate", "currency"),
     "billing.invoices.lines": "invoice lines generated from the tariff (text + amounts), never typed by anyone",
     **_cols("billing.invoices", _ATTR, "kind", "e_invoice", "raw_seconds", "billed_seconds", "tariff_version",

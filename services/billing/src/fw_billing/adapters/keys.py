@@ -19,11 +19,21 @@ import secrets
 from enum import StrEnum
 
 import asyncpg
-from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-NONCE_BYTES = 12
-KEY_BYTES = 32
+# The format is shared with the audit's export (and documented): docs/archive-format.md.
+from fw_platform.sealed_archive import (
+    KEY_BYTES,
+    NONCE_BYTES,
+    DecryptionFailed,
+    data_key_aad,
+    open_sealed,
+    seal,
+    unwrap_data_key,
+)
+
+__all__ = ["KEY_BYTES", "NONCE_BYTES", "DecryptionFailed", "KeyDestroyed", "KeyPurpose", "KeyRing",
+           "open_sealed", "seal"]
 
 
 class KeyPurpose(StrEnum):
@@ -31,26 +41,8 @@ class KeyPurpose(StrEnum):
     CUSTOMER = "customer"
 
 
-class DecryptionFailed(Exception):
-    """Wrong key or altered bytes. Never says more."""
-
-
 class KeyDestroyed(Exception):
     """The year's key no longer exists (its retention period ended)."""
-
-
-def seal(key: bytes, aad: str, plaintext: bytes) -> bytes:
-    """Encrypt ``plaintext`` bound to ``aad``: nonce || ciphertext+tag."""
-    nonce = secrets.token_bytes(NONCE_BYTES)
-    return nonce + AESGCM(key).encrypt(nonce, plaintext, aad.encode())
-
-
-def open_sealed(key: bytes, aad: str, blob: bytes) -> bytes:
-    """Decrypt what :func:`seal` produced; :class:`DecryptionFailed` otherwise."""
-    try:
-        return AESGCM(key).decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], aad.encode())
-    except (InvalidTag, ValueError):
-        raise DecryptionFailed("ciphertext cannot be decrypted") from None
 
 
 class KeyRing:
@@ -59,18 +51,15 @@ class KeyRing:
     def __init__(self, master_key: bytes) -> None:
         if len(master_key) != KEY_BYTES:
             raise ValueError("the archive master key must be 32 bytes")
+        self._master = master_key
         self._kek = AESGCM(master_key)
 
     @staticmethod
     def _key_aad(purpose: KeyPurpose, year: int) -> bytes:
-        return f"fw-billing-data-key:{purpose.value}:{year}".encode()
+        return data_key_aad(purpose.value, year)
 
     def _unwrap(self, purpose: KeyPurpose, year: int, wrapped: bytes) -> bytes:
-        try:
-            return self._kek.decrypt(wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:],
-                                     self._key_aad(purpose, year))
-        except (InvalidTag, ValueError):
-            raise DecryptionFailed("data key cannot be unwrapped (wrong archive key?)") from None
+        return unwrap_data_key(self._master, purpose.value, year, wrapped)
 
     async def key(self, conn: asyncpg.Connection, purpose: KeyPurpose, year: int) -> bytes:
         """The year's key, created on first use (concurrent creators agree on one)."""

@@ -8,14 +8,11 @@ from typing import Any
 from fw_billing.application.ports import Recipient
 
 
-def archive_pdf_aad(document_number: str) -> str:
-    """The label that binds an archived PDF to its document number (``invoice_archive.pdf_enc``)."""
-    return f"archive-pdf:{document_number}"
+# The archive's labels are part of the shared, documented format (docs/archive-format.md).
+from fw_platform.sealed_archive import archive_pdf_aad, archive_xml_aad  # noqa: E402
 
-
-def archive_xml_aad(document_number: str) -> str:
-    """The label that binds an archived EN 16931 XML to its document number (``xml_enc``)."""
-    return f"archive-xml:{document_number}"
+__all__ = ["archive_pdf_aad", "archive_xml_aad", "customer_aad", "recipient_aad", "recipient_from_json",
+           "recipient_json"]
 
 
 def recipient_aad(invoice_number: str) -> str:

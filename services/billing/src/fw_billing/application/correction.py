@@ -22,6 +22,7 @@ from fw_platform.handling import UnitOfWork
 
 from fw_billing.application.cancellation import CancelRefused, InvoiceNotFound
 from fw_billing.application.ports import BillingDeps, NewInvoice, Recipient
+from fw_billing.application.reference import publish_issuer, publish_tariff, tariff_hash
 from fw_billing.domain.documents import Correction, check_complete, invoice_document
 from fw_billing.domain.invoicing import Billable, assess, format_invoice_number, invoice_year
 from fw_billing.domain.tax import InvalidVatId, decide_tax_case
@@ -139,13 +140,19 @@ async def correct_invoice(number: str, request: CorrectionRequest, uow: UnitOfWo
     seq = await repo.next_invoice_seq(year)
     new_number = format_invoice_number(deps.number_format, year, seq)
     p = decision.pricing
+    if deps.reference is not None:
+        # the tariff and issuer the correction names are in the stream before it (once each)
+        ledger = uow.repository(deps.reference)
+        await publish_tariff(ledger, uow, tariff)
+        await publish_issuer(ledger, uow, deps.issuer)
     event = InvoiceIssued(
         invoice_number=new_number, session_id=original.session_id, request_id=original.request_id,
         kind=decision.kind, issued_at=uow.now, service_date=original.service_date,
         tariff_version=p.tariff_version, raw_seconds=original.raw_seconds, billed_seconds=p.billed_seconds,
         lines=p.lines, net_total=p.net_total, vat_rate=p.vat_rate, vat_total=p.vat_total,
         gross_total=p.gross_total, customer_number=customer_number, tax_case=decision.tax_case,
-        corrects=number, correction_reason=request.reason, priced_seconds=priced)
+        corrects=number, correction_reason=request.reason, priced_seconds=priced,
+        tariff_sha256=tariff_hash(tariff))
     document = invoice_document(
         kind=decision.kind, number=new_number, issued_at=uow.now, service_date=original.service_date,
         issuer=deps.issuer, recipient=recipient.party() if recipient else None, lines=p.lines,

@@ -52,6 +52,7 @@ from fw_billing.domain.invoicing import (
     format_invoice_number,
     invoice_year,
 )
+from fw_billing.application.reference import publish_issuer, publish_tariff, tariff_hash
 from fw_billing.domain.tariff import Tariff, TariffError
 from fw_billing.domain.tax import InvalidVatId, decide_tax_case
 
@@ -164,6 +165,8 @@ async def _bill(repo: BillingRepository, deps: BillingDeps, uow: UnitOfWork, rec
 
     facts = await repo.request_facts(record.request_id)
     decision = assess(record.raw_seconds, record.started_at, tariff)
+    # The tariff (and the issuer) go into the stream before the first event that names them.
+    await _publish_reference(deps, uow, tariff)
     entry: VaultEntry | None = None
     if isinstance(decision, Billable) and (decision.needs_recipient or _may_be_abroad(facts)):
         # The tax case needs the billing address's country and the VAT id (vault only).
@@ -212,7 +215,8 @@ async def _bill(repo: BillingRepository, deps: BillingDeps, uow: UnitOfWork, rec
         # this transaction, so the message is acked and nothing is parked.
         async with repo.savepoint():
             await _issue(repo, deps, uow, event, record, decision, recipient, customer_number,
-                         e_invoice=e_invoice, email=email, email_problem=email_problem)
+                         e_invoice=e_invoice, email=email, email_problem=email_problem,
+                         tariff_sha256=tariff_hash(tariff))
     except PermanentError as exc:
         # any other permanent failure while issuing: a recorded block, not a parked message
         log.error("invoice could not be issued; billing blocked", extra={
@@ -266,6 +270,13 @@ def _with_tax_case(decision: Billable, record: SessionRecord, tariff: Tariff, fa
     return again
 
 
+async def _publish_reference(deps: BillingDeps, uow: UnitOfWork, tariff: Tariff) -> None:
+    if deps.reference is not None:
+        ledger = uow.repository(deps.reference)
+        await publish_tariff(ledger, uow, tariff)
+        await publish_issuer(ledger, uow, deps.issuer)
+
+
 async def _delivery_address(deps: BillingDeps, facts: RequestFacts | None, entry: VaultEntry | None,
                             request_id: uuid.UUID) -> tuple[str | None, str | None]:
     """``(queue, problem)`` for e-mailing the invoice: ``("vault", None)`` queues it (the worker
@@ -283,7 +294,7 @@ async def _delivery_address(deps: BillingDeps, facts: RequestFacts | None, entry
 async def _issue(repo: BillingRepository, deps: BillingDeps, uow: UnitOfWork, event: Event,
                  record: SessionRecord, decision: Billable, recipient: Recipient | None,
                  customer_number: str | None, *, e_invoice: bool, email: str | None,
-                 email_problem: str | None) -> None:
+                 email_problem: str | None, tariff_sha256: str) -> None:
     # The number is drawn last, in this transaction: if anything fails, the counter rolls
     # back with the invoice, so numbers stay gapless and are never reused.
     year = invoice_year(uow.now)
@@ -295,7 +306,8 @@ async def _issue(repo: BillingRepository, deps: BillingDeps, uow: UnitOfWork, ev
         kind=decision.kind, issued_at=uow.now, service_date=record.ended_at,
         tariff_version=p.tariff_version, raw_seconds=p.raw_seconds, billed_seconds=p.billed_seconds,
         lines=p.lines, net_total=p.net_total, vat_rate=p.vat_rate, vat_total=p.vat_total,
-        gross_total=p.gross_total, customer_number=customer_number, tax_case=decision.tax_case))
+        gross_total=p.gross_total, customer_number=customer_number, tax_case=decision.tax_case,
+        tariff_sha256=tariff_sha256))
     document = invoice_document(
         kind=decision.kind, number=number, issued_at=uow.now, service_date=record.ended_at,
         issuer=deps.issuer, recipient=recipient.party() if recipient else None, lines=p.lines,

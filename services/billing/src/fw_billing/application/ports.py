@@ -318,3 +318,6 @@ class BillingDeps:
     cancellation_format: str
     #: SMTP configured: documents are e-mailed to the address given at intake.
     email_enabled: bool = False
+    #: Builds billing's record of published reference data on the unit of work's connection
+    #: (``fw_billing.application.reference``); None: nothing is published (handler unit tests).
+    reference: Callable[[Any], Any] | None = None

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -35,6 +35,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fw_contracts.events import InvoiceCancelled, InvoiceIssued, InvoiceKind
+from fw_contracts.reference import IssuerDetails, IssuerDetailsChanged, issuer_sha256
 
 from fw_audit.checks import Seen
 from fw_audit.model import CheckResult
@@ -90,6 +91,9 @@ class CiiFacts:
     gross: Decimal
     #: BT-25, the invoice a credit note refers to (None on an invoice).
     referenced: str | None
+    #: The seller as printed (BT-27, BT-35/38/37/40, BT-32, BT-31, BT-30, BT-84); field names of
+    #: :class:`fw_contracts.reference.IssuerDetails`. Compared with the issuer details in force.
+    seller: dict[str, str | None] = field(default_factory=dict)
 
 
 def _text(root: ET.Element, path: str, what: str) -> str:
@@ -145,7 +149,36 @@ def parse_cii(data: bytes) -> CiiFacts:
         net=_amount(root, "TaxBasisTotalAmount", "net total (BT-109)"),
         vat=_amount(root, "TaxTotalAmount", "VAT total (BT-110)"),
         gross=_amount(root, "GrandTotalAmount", "gross total (BT-112)"),
-        referenced=ref.text.strip() if ref is not None and ref.text else None)
+        referenced=ref.text.strip() if ref is not None and ref.text else None,
+        seller=_seller(root))
+
+
+_SELLER = "rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:SellerTradeParty"
+
+
+def _seller(root: ET.Element) -> dict[str, str | None]:
+    """The seller's printed details (absent ones are None)."""
+    def text(path: str) -> str | None:
+        node = root.find(f"{_SELLER}/{path}", NS)
+        return node.text.strip() if node is not None and node.text and node.text.strip() else None
+
+    tax = {n.get("schemeID"): (n.text or "").strip()
+           for n in root.findall(f"{_SELLER}/ram:SpecifiedTaxRegistration/ram:ID", NS)}
+    iban = root.find("rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/"
+                     "ram:SpecifiedTradeSettlementPaymentMeans/ram:PayeePartyCreditorFinancialAccount/ram:IBANID", NS)
+    return {
+        "name": text("ram:Name"), "street": text("ram:PostalTradeAddress/ram:LineOne"),
+        "postal_code": text("ram:PostalTradeAddress/ram:PostcodeCode"),
+        "city": text("ram:PostalTradeAddress/ram:CityName"),
+        "country": text("ram:PostalTradeAddress/ram:CountryID"),
+        "trade_register": text("ram:SpecifiedLegalOrganization/ram:ID"),
+        "tax_number": tax.get("FC") or None, "vat_id": tax.get("VA") or None,
+        "iban": iban.text.strip() if iban is not None and iban.text else None,
+    }
+
+
+#: The issuer fields an archived XML must print as the IssuerDetailsChanged in force says.
+ISSUER_FIELDS = ("name", "street", "postal_code", "city", "country", "trade_register", "tax_number", "vat_id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +193,9 @@ class _Doc:
     gross: Decimal
     small: bool = False
     references: str | None = None
+    #: The issuer details in force when the document was issued (the last IssuerDetailsChanged
+    #: before it in the stream); None in a history from before billing published them.
+    issuer: IssuerDetails | None = None
 
 
 def destroyable_from(year: int, timezone: str) -> datetime:
@@ -181,6 +217,9 @@ class InvoiceDocumentsCheck:
         self.file_problems = dict(file_problems or {})
         self.complete = complete
         self._docs: dict[str, _Doc] = {}
+        self._issuer: IssuerDetails | None = None
+        #: Documents whose printed issuer was compared with the details in force.
+        self.issuer_compared = 0
         self.res = CheckResult(NAME, TITLE)
         tz = str((index or {}).get("timezone") or DEFAULT_TIMEZONE)
         try:
@@ -193,14 +232,18 @@ class InvoiceDocumentsCheck:
     def feed(self, seen: Seen) -> None:
         """Remember each invoice and cancellation (the first event per number counts)."""
         e = seen.event
-        if isinstance(e, InvoiceIssued):
+        if isinstance(e, IssuerDetailsChanged):
+            # an altered one (hash mismatch) is the invoice_totals check's finding; not in force
+            if issuer_sha256(e.issuer) == e.issuer_sha256:
+                self._issuer = e.issuer
+        elif isinstance(e, InvoiceIssued):
             self._docs.setdefault(e.invoice_number, _Doc(
                 seen.seq, "invoice", e.issued_at, e.net_total, e.vat_total, e.gross_total,
-                small=e.kind is InvoiceKind.SMALL))
+                small=e.kind is InvoiceKind.SMALL, issuer=self._issuer))
         elif isinstance(e, InvoiceCancelled):
             self._docs.setdefault(e.cancellation_number, _Doc(
                 seen.seq, "cancellation", e.cancelled_at, e.net_total, e.vat_total, e.gross_total,
-                references=e.invoice_number))
+                references=e.invoice_number, issuer=self._issuer))
 
     # ------------------------------------------------------------------ verdict
     def result(self) -> CheckResult:
@@ -242,6 +285,8 @@ class InvoiceDocumentsCheck:
             f"{counts['xml']} XMLs equal their events (number, type, issue date, net/VAT/gross); "
             f"{counts['no_xml']} documents without XML (Kleinbetragsrechnung, consumer, or no e-invoice "
             f"issued); {counts['pdf']} PDFs present")
+        res.notes.append(f"{self.issuer_compared} XMLs' printed issuer compared with the IssuerDetailsChanged in force"
+                         + ("" if self.issuer_compared else " (none in the history before them: not compared)"))
         for year, info in sorted(destroyed.items()):
             res.notes.append(f"archive of {year} destroyed after its retention period (at "
                              f"{str(info.get('destroyed_at', '?'))[:40]}): {gone.get(year, 0)} documents of the "
@@ -343,6 +388,14 @@ class InvoiceDocumentsCheck:
                 out.append(f"{label} {got} != {sign(want)}")
         if doc.references is not None and x.referenced != doc.references:
             out.append(f"does not reference the cancelled invoice {doc.references} (BT-25)")
+        if doc.issuer is not None:
+            self.issuer_compared += 1
+            # Field names only: the issuer's values are the office's, but a report quotes no XML.
+            wrong = [f for f in ISSUER_FIELDS if x.seller.get(f) != getattr(doc.issuer, f)]
+            if doc.type == "invoice" and x.seller.get("iban") != doc.issuer.iban:
+                wrong.append("iban")
+            if wrong:
+                out.append(f"printed issuer differs from the IssuerDetailsChanged in force in: {', '.join(wrong)}")
         return out
 
     def _check_unclaimed(self, entries: dict[str, Any], claimed: set[str]) -> None:

@@ -41,6 +41,8 @@ class IntegrityCheck:
         self._expected = start_seq
         self._reference_broken = False
         self._last_good_checkpoint = 0
+        #: The stream sequence of the last good checkpoint message itself (0: none).
+        self._last_good_at = 0
         self._checkpoints = 0
 
     @property
@@ -102,8 +104,9 @@ class IntegrityCheck:
             self.res.fail(f"chain hash at seq {c} does not match the signed checkpoint at seq {seen.seq}: "
                           f"a message in seqs {lo}..{c} was altered", c, seen.seq,
                           checkpoint_event_id=e.event_id)
-        else:
-            self._last_good_checkpoint = max(self._last_good_checkpoint, c)
+        elif c >= self._last_good_checkpoint:
+            self._last_good_checkpoint = c
+            self._last_good_at = seen.seq
 
     def result(self) -> CheckResult:
         """The verdict, including the stream configuration."""
@@ -116,7 +119,8 @@ class IntegrityCheck:
                     self.res.fail(f"stream configuration ({self.config_source}): {flag} is not set")
         self.res.notes.append(f"chain over {self.res.checked} messages, head {self.head_hex}")
         self.res.notes.append(f"{self._checkpoints} signed checkpoints verified, last good covers seq "
-                              f"{self._last_good_checkpoint}")
+                              f"{self._last_good_checkpoint}"
+                              + (f" (the checkpoint at seq {self._last_good_at})" if self._last_good_at else ""))
         if self._checkpoints == 0:
             self.res.notes.append("no checkpoint in the history: without a signed checkpoint or a reference "
                                   "the chain alone cannot detect a rewritten history")

@@ -5,9 +5,13 @@ Arithmetic (always): each line's net = round_half_up(quantity × unit price); li
 ``billed_seconds >= raw_seconds``; ``raw_seconds`` equals the ``SessionEnded.duration_seconds``
 of the invoiced session. A cancellation's amounts equal (up to sign) the invoice it cancels.
 
-Re-pricing (when a :class:`Repricer` is given, i.e. ``fw_billing`` is importable): the invoice
-must equal billing's pure pricing of ``raw_seconds`` at the session's start by the named tariff
-version, line by line.
+Re-pricing, from the stream alone: the invoice must equal the reference pricing
+(:func:`fw_contracts.pricing.price`) of ``raw_seconds`` (a corrected invoice: its
+``priced_seconds``) at the session's start, under the invoice's tax case (reverse charge and not
+taxable carry no VAT), by the tariff the stream published (``TariffPublished``) for the version
+and hash the invoice names, line by line.
+An older history without ``TariffPublished`` falls back to ``--tariff-dir`` files (see
+:mod:`fw_audit.checks.reference`); the notes say which invoices were priced from which source.
 
 A session not billed with reason ``recipient_data_erased`` (a lost claim: billing waited for the
 address, the data were erased at the end of retention's billing hold) needs a
@@ -17,8 +21,7 @@ address, the data were erased at the end of retention's billing hold) needs a
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -26,14 +29,16 @@ from fw_contracts.events import (
     InvoiceCancelled,
     InvoiceIssued,
     InvoiceKind,
-    InvoiceLine,
     NotBilledReason,
     PersonalDataErased,
     SessionEnded,
     SessionNotBilled,
 )
+from fw_contracts.pricing import price
+from fw_contracts.reference import IssuerDetailsChanged, TariffContent, TariffPublished
 
 from fw_audit.checks import Seen
+from fw_audit.checks.reference import StreamReference
 from fw_audit.model import CheckResult
 
 NAME = "invoice_totals"
@@ -49,24 +54,6 @@ def round_cents(amount: Decimal) -> Decimal:
     return amount.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-@dataclass(frozen=True)
-class Repriced:
-    """What billing's pricing says for a session (a subset of its ``Pricing``)."""
-
-    free: bool
-    billed_seconds: int
-    lines: tuple[InvoiceLine, ...]
-    net_total: Decimal
-    vat_rate: Decimal
-    vat_total: Decimal
-    gross_total: Decimal
-
-
-#: ``(tariff_version, raw_seconds, started_at) -> Repriced``; raises ``LookupError`` for an
-#: unknown tariff version.
-Repricer = Callable[[str, int, datetime], Repriced]
-
-
 @dataclass(frozen=True, slots=True)
 class _Session:
     seq: int
@@ -77,9 +64,9 @@ class _Session:
 class TotalsCheck:
     """Recomputes every invoice (and cancellation) against its session."""
 
-    def __init__(self, repricer: Repricer | None = None, repricer_note: str = "") -> None:
-        self._repricer = repricer
-        self._repricer_note = repricer_note
+    def __init__(self, tariff_files: dict[str, TariffContent] | None = None, files_note: str = "") -> None:
+        #: The tariffs and issuer details in the stream (with the --tariff-dir fallback).
+        self.reference = StreamReference(files=dict(tariff_files or {}), files_note=files_note)
         self._sessions: dict[uuid.UUID, _Session] = {}
         self._invoices: dict[str, InvoiceIssued] = {}
         self.res = CheckResult(NAME, TITLE)
@@ -91,7 +78,9 @@ class TotalsCheck:
     def feed(self, seen: Seen) -> None:
         """Check one decoded event (sessions are remembered for the invoices after them)."""
         e = seen.event
-        if isinstance(e, SessionEnded):
+        if isinstance(e, (TariffPublished, IssuerDetailsChanged)):
+            self.reference.feed(seen, self.res)
+        elif isinstance(e, SessionEnded):
             self._sessions.setdefault(e.session_id, _Session(seen.seq, e.duration_seconds, e.started_at))
         elif isinstance(e, InvoiceIssued):
             self.res.checked += 1
@@ -146,24 +135,21 @@ class TotalsCheck:
         if session.duration != e.raw_seconds:
             out.append(f"raw_seconds {e.raw_seconds} != SessionEnded.duration_seconds {session.duration} "
                        f"(seq {session.seq})")
-        if self._repricer is not None:
-            out += self._reprice(e, session)
+        out += self._reprice(e, session)
         return out
 
     def _reprice(self, e: InvoiceIssued, session: _Session) -> list[str]:
-        # A corrected invoice (LEGAL.md L18) may be priced by a corrected duration it names.
+        tariff, problem = self.reference.tariff(e.tariff_version, e.tariff_sha256)
+        if tariff is None:
+            return [problem or "cannot re-price"]
+        # A corrected invoice (LEGAL.md L18) is priced by the corrected duration it names; the
+        # tax case (reverse charge, not taxable) removes the VAT, as billing does.
         seconds = e.priced_seconds if e.priced_seconds is not None else session.duration
-        try:
-            p = self._repricer(e.tariff_version, seconds, session.started_at)  # type: ignore[misc]
-        except LookupError:
-            return [f"unknown tariff version {e.tariff_version[:40]!r}: cannot re-price"]
+        p = price(seconds, session.started_at, tariff, e.tax_case)
         self._repriced += 1
         if p.free:
             return [f"tariff {e.tariff_version} prices this session as free (not billable)"]
         out = []
-        if e.tax_case.zero_rated:
-            # The tariff prices; the tax case (reverse charge, not taxable) removes the VAT.
-            p = replace(p, vat_rate=Decimal("0"), vat_total=Decimal("0.00"), gross_total=p.net_total)
         for name in ("billed_seconds", "net_total", "vat_rate", "vat_total", "gross_total"):
             if getattr(p, name) != getattr(e, name):
                 out.append(f"re-priced {name} {getattr(p, name)} != invoiced {getattr(e, name)}")
@@ -177,12 +163,11 @@ class TotalsCheck:
             return ["no SessionEnded for the session before it"]
         if session.duration != e.raw_seconds:
             return [f"raw_seconds {e.raw_seconds} != SessionEnded.duration_seconds {session.duration}"]
-        if self._repricer is not None and e.reason.value == "free_threshold":
-            try:
-                p = self._repricer(e.tariff_version, session.duration, session.started_at)
-            except LookupError:
-                return [f"unknown tariff version {e.tariff_version[:40]!r}"]
-            if not p.free:
+        if e.reason.value == "free_threshold":
+            tariff, problem = self.reference.tariff(e.tariff_version, None)
+            if tariff is None:
+                return [problem or "cannot re-price"]
+            if not price(session.duration, session.started_at, tariff).free:
                 return [f"tariff {e.tariff_version} bills this session, but it was not billed as free"]
         return []
 
@@ -207,37 +192,7 @@ class TotalsCheck:
         if self._lost:
             self.res.notes.append(f"{len(self._lost)} sessions not billed because the recipient's data were "
                                   "erased before the address came (lost claims, billing hold ended)")
-        if self._repricer is None:
-            self.res.notes.append("re-pricing SKIPPED: " + (self._repricer_note or "fw_billing not importable")
-                                  + "; only the arithmetic and the session duration were checked")
-        else:
-            self.res.notes.append(f"{self._repriced} invoices re-priced with fw_billing's pricing function"
-                                  + (f" ({self._repricer_note})" if self._repricer_note else ""))
+        self.res.notes.append(f"{self._repriced} invoices re-priced with the reference pricing "
+                              "(fw_contracts.pricing)")
+        self.res.notes.extend(self.reference.notes())
         return self.res
-
-
-def billing_repricer(tariff_dir: str | None = None) -> tuple[Repricer | None, str]:
-    """A :data:`Repricer` built on ``fw_billing`` (read-only use), or ``(None, why not)``."""
-    try:
-        from fw_billing.adapters.tariff_files import load_catalog
-        from fw_billing.domain.pricing import price
-        from fw_billing.domain.tariff import TariffError
-    except ImportError:
-        return None, "fw_billing is not installed"
-    from pathlib import Path
-
-    try:
-        catalog = load_catalog(directory=Path(tariff_dir) if tariff_dir else None)
-    except TariffError as exc:
-        return None, f"tariffs could not be loaded: {exc}"
-
-    def reprice(version: str, raw_seconds: int, started_at: datetime) -> Repriced:
-        try:
-            tariff = catalog.get(version)
-        except TariffError:
-            raise LookupError(version) from None
-        p = price(raw_seconds, started_at, tariff)
-        return Repriced(free=p.free, billed_seconds=p.billed_seconds, lines=p.lines, net_total=p.net_total,
-                        vat_rate=p.vat_rate, vat_total=p.vat_total, gross_total=p.gross_total)
-
-    return reprice, f"tariff versions {', '.join(catalog.versions)}"

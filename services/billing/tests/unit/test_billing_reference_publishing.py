@@ -1,0 +1,70 @@
+"""Billing publishes each tariff version once, refuses a changed published version, and
+publishes the issuer details whenever they differ from the last published."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from fw_contracts.reference import IssuerDetailsChanged, TariffPublished
+from fw_platform.handling import PermanentError, UnitOfWork
+
+from fw_billing.adapters.tariff_files import shipped_tariffs
+from fw_billing.application.reference import publish_issuer, publish_reference_data, publish_tariff
+from fw_billing.domain.issuer import EXAMPLE_ISSUER
+
+NOW = datetime(2026, 3, 2, 9, tzinfo=UTC)
+
+
+class FakeLedger:
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, str, str]] = []
+
+    async def published(self, kind: str, key: str) -> set[str]:
+        return {sha for k, kk, sha in self.rows if (k, kk) == (kind, key)}
+
+    async def last(self, kind: str) -> str | None:
+        return next((sha for k, _, sha in reversed(self.rows) if k == kind), None)
+
+    async def record(self, kind: str, key: str, sha256: str, event_id: uuid.UUID, now: datetime) -> bool:
+        if (kind, key, sha256) in self.rows:
+            return False
+        self.rows.append((kind, key, sha256))
+        return True
+
+
+def uow() -> UnitOfWork:
+    return UnitOfWork(conn=None, now=NOW)  # type: ignore[arg-type]
+
+
+async def test_each_tariff_and_the_issuer_are_published_once() -> None:
+    ledger, first, second = FakeLedger(), uow(), uow()
+    await publish_reference_data(ledger, first, shipped_tariffs(), EXAMPLE_ISSUER)
+    await publish_reference_data(ledger, second, shipped_tariffs(), EXAMPLE_ISSUER)
+    assert [type(e) for e in first.emitted] == [IssuerDetailsChanged] + [TariffPublished] * len(shipped_tariffs())
+    assert second.emitted == []
+
+
+async def test_a_published_version_with_other_content_is_refused() -> None:
+    ledger = FakeLedger()
+    (tariff,) = [t for t in shipped_tariffs() if t.version == "2026-01"]
+    await publish_tariff(ledger, uow(), tariff)
+    changed = tariff.model_copy(update={"rate_per_interval": Decimal("30.00")})
+    with pytest.raises(PermanentError, match="published with other content"):
+        await publish_tariff(ledger, uow(), changed)
+
+
+async def test_changed_issuer_details_are_published_again_also_when_changed_back() -> None:
+    ledger = FakeLedger()
+    moved = EXAMPLE_ISSUER.model_copy(update={"street": "Neue Straße 2"})
+    emitted = []
+    for issuer in (EXAMPLE_ISSUER, moved, moved, EXAMPLE_ISSUER):
+        unit = uow()
+        await publish_issuer(ledger, unit, issuer)
+        emitted += unit.emitted
+    assert [e.issuer.street for e in emitted] == ["Beispielstraße 1", "Neue Straße 2", "Beispielstraße 1"]
+    assert emitted[1].previous_sha256 == emitted[0].issuer_sha256
+    assert emitted[2].previous_sha256 == emitted[1].issuer_sha256 and emitted[2].event_id != emitted[0].event_id
