@@ -143,3 +143,18 @@ async def test_a_small_invoice_corrected_to_a_full_one_needs_the_recipient(world
     fixed = await correct(world, original.invoice_number, CorrectionRequest(
         CorrectionReason.WRONG_RECIPIENT, billed_seconds=20 * 900, recipient=given))
     assert fixed.kind is InvoiceKind.FULL and world.repo.invoices[fixed.invoice_number].recipient == given
+
+
+async def test_the_corrected_invoice_is_delivered_the_way_the_original_was(world: Any) -> None:
+    """Issue 21: like its Storno, a corrected invoice follows the original's delivery (e-mail
+    while the vault keeps the address); without an e-mail delivery none is queued."""
+    mailed, handed = await issue(world, 10 * 900), await issue(world, 10 * 900)
+    world.repo.deliveries[mailed.invoice_number] = (mailed.request_id, None)  # it was e-mailed
+    for original in (mailed, handed):
+        await cancel_invoice(original.invoice_number, "wrong_amount", world.uow(), deps=world.deps)
+    fixed = await correct(world, mailed.invoice_number,
+                          CorrectionRequest(CorrectionReason.WRONG_DURATION, billed_seconds=12 * 900))
+    other = await correct(world, handed.invoice_number,
+                          CorrectionRequest(CorrectionReason.WRONG_DURATION, billed_seconds=12 * 900))
+    assert world.repo.deliveries[fixed.invoice_number] == (mailed.request_id, None)
+    assert other.invoice_number not in world.repo.deliveries

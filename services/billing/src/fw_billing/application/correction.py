@@ -23,6 +23,7 @@ from fw_platform.handling import UnitOfWork
 from fw_billing.application.cancellation import CancelRefused, InvoiceNotFound
 from fw_billing.application.ports import BillingDeps, NewInvoice, Recipient
 from fw_billing.application.reference import publish_issuer, publish_tariff, tariff_hash
+from fw_billing.domain.delivery import SMTP_DISABLED
 from fw_billing.domain.documents import Correction, check_complete, invoice_document
 from fw_billing.domain.invoicing import Billable, assess, format_invoice_number, invoice_year
 from fw_billing.domain.tax import InvalidVatId, decide_tax_case
@@ -173,6 +174,12 @@ async def correct_invoice(number: str, request: CorrectionRequest, uow: UnitOfWo
         e_invoice=document.e_invoice, tax_case=decision.tax_case, corrects=number,
         correction_reason=request.reason.value, priced_seconds=priced))
     await repo.archive(new_number, "invoice", year, rendered, uow.now)
+    if await repo.has_delivery(number):
+        # The corrected invoice goes the way the invoice it replaces went, as its Storno does
+        # (e-mail, the address from the vault while it is kept; otherwise the office hands it
+        # over, and the customer's download code lists it).
+        await repo.add_delivery(new_number, year, original.request_id, uow.now,
+                                failed_because=None if deps.email_enabled else SMTP_DISABLED)
     uow.emit(event)
     log.info("corrected invoice issued", extra={"invoice_number": new_number, "corrects": number,
                                                "reason": request.reason.value, "kind": decision.kind.value})
