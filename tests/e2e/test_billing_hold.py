@@ -16,24 +16,19 @@ intake (vault put, ``SupportRequestCreated``) and session (``SessionEnded``,
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
+import sys
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import TypeVar
 
-import httpx
 import pytest
 import pytest_asyncio
-from fastapi import FastAPI
 
 from fw_audit.runner import Conn, verify_stream
 from fw_audit.verifier import VerifyOptions
-from fw_billing.bootstrap import create_app as create_billing
-from fw_billing.settings import Settings as BillingSettings
-from fw_contracts import STREAM_NAME, Event, Header, decode
+from fw_contracts import Event
 from fw_contracts.events import (
     BillingAddressProvided,
     BillingBlocked,
@@ -49,95 +44,26 @@ from fw_contracts.events import (
 )
 from fw_contracts.vault import PersonalData
 from fw_devenv.pytest_plugin import FwEnv
-from fw_platform.bus import connect
 from fw_devenv.vault_callers import VaultCallers
 from fw_platform.vault_client import VaultRefused
 from fw_retention.application import queries
-from fw_retention.bootstrap import Retention
-from fw_retention.bootstrap import bootstrap as bootstrap_retention
-from fw_retention.settings import RetentionSettings
-from nats.aio.client import Client
 
+sys.path.insert(0, str(Path(__file__).parent))
+from inprocess_office import Clock, running_office, until  # noqa: E402
+from inprocess_office import Office as InProcessOffice  # noqa: E402
+
+Office = InProcessOffice[Clock]
 E = TypeVar("E", bound=Event)
 HOLD = timedelta(days=90)
 FULL_SECONDS = 10 * 900  # 240.00 EUR net, 285.60 gross with the shipped tariff: a full invoice
-
-
-@dataclass
-class Clock:
-    now: datetime
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-def service_settings(env: FwEnv, service: str) -> dict[str, Any]:
-    """``FW_<SVC>_*`` of the test environment as settings keywords (the service's NATS user)."""
-    prefix = f"FW_{service.upper()}_"
-    values: dict[str, Any] = {k.removeprefix(prefix).lower(): v
-                              for k, v in env.settings_env(service).items() if k.startswith(prefix)}
-    values["http_port"] = 0
-    return values
-
-
-@dataclass
-class Office:
-    env: FwEnv
-    nc: Client
-    clock: Clock
-    retention: Retention
-    billing: httpx.AsyncClient
-    billing_pool: Any
-
-    async def publish(self, event: Event) -> None:
-        await self.nc.jetstream().publish(event.subject(), event.to_json(), headers={
-            Header.MSG_ID: str(event.event_id), Header.EVENT_TYPE: event.event_type})
-
-    async def events(self, kind: type[E]) -> list[E]:
-        js = self.nc.jetstream()
-        info = await js.stream_info(STREAM_NAME)
-        out: list[E] = []
-        for seq in range(info.state.first_seq, info.state.last_seq + 1) if info.state.messages else ():
-            msg = await js.get_msg(STREAM_NAME, seq)
-            event = decode(msg.data, msg.subject)
-            if isinstance(event, kind):
-                out.append(event)
-        return out
-
-    async def sql(self, service: str, query: str, *args: Any) -> Any:
-        pool = self.retention.runtime.pool if service == "retention" else self.billing_pool
-        return await pool.fetchval(query, *args)
-
-
-async def until(check: Callable[[], Awaitable[Any]], what: str, timeout: float = 20.0) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.1)
 
 
 @pytest_asyncio.fixture
 async def office(fw_env: FwEnv) -> AsyncIterator[Office]:
     # three hours ago, so that the session below has ended before billing prices it
     clock = Clock(datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3))
-    retention = bootstrap_retention(RetentionSettings(**service_settings(fw_env, "retention"),
-                                                      sweep_interval_s=3600.0), clock=clock)
-    await retention.start()
-    app: FastAPI = create_billing(BillingSettings(**service_settings(fw_env, "billing")))
-    nc = await connect(fw_env.nats_url, name="e2e-billing-hold")
-    try:
-        async with contextlib.AsyncExitStack() as stack:
-            await stack.enter_async_context(app.router.lifespan_context(app))
-            client = await stack.enter_async_context(
-                httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://billing"))
-            yield Office(fw_env, nc, clock, retention, client, app.state.billing.runtime.pool)
-    finally:
-        await nc.close()
-        await retention.stop()
+    async with running_office(fw_env, clock, "e2e-billing-hold") as run:
+        yield Office(fw_env, run.nc, clock, run.retention, run.billing, run.billing_pool)
 
 
 def created(request_id: uuid.UUID, at: datetime) -> SupportRequestCreated:

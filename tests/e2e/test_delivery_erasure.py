@@ -29,24 +29,19 @@ import secrets
 import socket
 import sys
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-import httpx
 import pytest
 import pytest_asyncio
 from aiosmtpd.controller import Controller
-from fastapi import FastAPI
 
 from fw_audit.runner import Conn, verify_stream
 from fw_audit.verifier import VerifyOptions
-from fw_billing.bootstrap import create_app as create_billing
-from fw_billing.settings import Settings as BillingSettings
-from fw_contracts import STREAM_NAME, Event, Header, decode
 from fw_contracts.events import (
     CustomerType,
     DeliveryChannel,
@@ -64,19 +59,16 @@ from fw_contracts.events import (
 from fw_contracts.vault import Address, PersonalData
 from fw_contracts.wire import VaultCaller
 from fw_devenv.pytest_plugin import FwEnv
-from fw_platform.bus import connect
 from fw_platform.vault_client import VaultClient, VaultRefused
-from fw_retention.bootstrap import Retention
-from fw_retention.bootstrap import bootstrap as bootstrap_retention
-from fw_retention.settings import RetentionSettings
-from nats.aio.client import Client
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "privacy"))
+sys.path.insert(0, str(Path(__file__).parent))
+from inprocess_office import Office as InProcessOffice  # noqa: E402
+from inprocess_office import running_office, until  # noqa: E402
 from privacy_kit import Markers, find, pg_dump  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 
-E = TypeVar("E", bound=Event)
 HOLD = timedelta(days=14)
 SECONDS = 600  # a Kleinbetragsrechnung with the shipped tariff: no recipient, just the e-mail
 
@@ -108,44 +100,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def service_settings(env: FwEnv, service: str) -> dict[str, Any]:
-    """``FW_<SVC>_*`` of the test environment as settings keywords (the service's NATS user)."""
-    prefix = f"FW_{service.upper()}_"
-    values: dict[str, Any] = {k.removeprefix(prefix).lower(): v
-                              for k, v in env.settings_env(service).items() if k.startswith(prefix)}
-    values["http_port"] = 0
-    return values
-
-
 @dataclass
-class Office:
-    env: FwEnv
-    nc: Client
-    clock: Clock
-    retention: Retention
-    billing: httpx.AsyncClient
-    billing_pool: Any
+class Office(InProcessOffice[Clock]):
     smtp_port: int
     mailbox: Mailbox = field(default_factory=Mailbox)
-
-    async def publish(self, event: Event) -> None:
-        await self.nc.jetstream().publish(event.subject(), event.to_json(), headers={
-            Header.MSG_ID: str(event.event_id), Header.EVENT_TYPE: event.event_type})
-
-    async def events(self, kind: type[E], request_id: uuid.UUID | None = None) -> list[E]:
-        js = self.nc.jetstream()
-        info = await js.stream_info(STREAM_NAME)
-        out: list[E] = []
-        for seq in range(info.state.first_seq, info.state.last_seq + 1) if info.state.messages else ():
-            msg = await js.get_msg(STREAM_NAME, seq)
-            event = decode(msg.data, msg.subject)
-            if isinstance(event, kind) and (request_id is None or getattr(event, "request_id", None) == request_id):
-                out.append(event)
-        return out
-
-    async def sql(self, service: str, query: str, *args: Any) -> Any:
-        pool = self.retention.runtime.pool if service == "retention" else self.billing_pool
-        return await pool.fetchval(query, *args)
 
     async def request(self, m: Markers, download_code: str | None = None) -> uuid.UUID:
         """Intake and a session: the vault holds the caller's data (with the e-mail for the
@@ -177,17 +135,6 @@ class Office:
                                                " request_id = $1)", rid))
 
 
-async def until(check: Callable[[], Awaitable[Any]], what: str, timeout: float = 30.0) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.1)
-
-
 @contextlib.contextmanager
 def smtp_server(office: Office) -> Iterator[None]:
     controller = Controller(office.mailbox, hostname="127.0.0.1", port=office.smtp_port)
@@ -201,24 +148,12 @@ def smtp_server(office: Office) -> Iterator[None]:
 @pytest_asyncio.fixture
 async def office(fw_env: FwEnv) -> AsyncIterator[Office]:
     clock = Clock()
-    retention = bootstrap_retention(RetentionSettings(**service_settings(fw_env, "retention"),
-                                                      sweep_interval_s=3600.0), clock=clock)
-    await retention.start()
     port = free_port()  # nobody listens yet: "SMTP down"
-    app: FastAPI = create_billing(BillingSettings(
-        **service_settings(fw_env, "billing"), smtp_host="127.0.0.1", smtp_port=port, smtp_starttls=False,
-        smtp_from="rechnung@beispiel.example", delivery_backoff_s=0.1, delivery_backoff_cap_s=0.3,
-        delivery_poll_s=0.1, allow_example_issuer=True))
-    nc = await connect(fw_env.nats_url, name="e2e-delivery-erasure")
-    try:
-        async with contextlib.AsyncExitStack() as stack:
-            await stack.enter_async_context(app.router.lifespan_context(app))
-            client = await stack.enter_async_context(
-                httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://billing"))
-            yield Office(fw_env, nc, clock, retention, client, app.state.billing.runtime.pool, port)
-    finally:
-        await nc.close()
-        await retention.stop()
+    async with running_office(
+            fw_env, clock, "e2e-delivery-erasure", smtp_host="127.0.0.1", smtp_port=port, smtp_starttls=False,
+            smtp_from="rechnung@beispiel.example", delivery_backoff_s=0.1, delivery_backoff_cap_s=0.3,
+            delivery_poll_s=0.1, allow_example_issuer=True) as run:
+        yield Office(fw_env, run.nc, clock, run.retention, run.billing, run.billing_pool, port)
 
 
 async def _erasures(office: Office, rid: uuid.UUID, n: int) -> list[PersonalDataErased] | None:

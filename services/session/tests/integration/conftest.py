@@ -160,6 +160,32 @@ class Harness:
         await self.publish(event)
         return event
 
+    async def waiting_request(self, ticket: str, company: str) -> uuid.UUID:
+        """A request in the queue (published as intake would) with its data in the vault stub."""
+        event = SupportRequestCreated(
+            request_id=uuid.uuid4(), ticket=ticket, occurred_at=self.clock(),
+            terms=TermsAcceptance(terms_version="2025-01", terms_sha256="a" * 64, accepted_at=self.clock()))
+        self.vault.data[event.request_id] = PersonalData(company=company, contact_name="Erika Mustermann",
+                                                         phone="+4930123456")
+        await self.publish(event)
+        await self.eventually(lambda: self.client.get("/api/queue"),
+                              lambda r: str(event.request_id) in {i["request_id"] for i in r.json()})
+        return event.request_id
+
+    async def start_session(self, request_id: uuid.UUID, technician: str) -> str:
+        """POST /api/sessions for ``technician``; the new session's id."""
+        resp = await self.client.post("/api/sessions",
+                                      json={"request_id": str(request_id), "technician": technician})
+        assert resp.status_code == 201, resp.text
+        return str(resp.json()["session_id"])
+
+    async def sessions(self, **params: Any) -> dict[str, Any]:
+        """GET /api/sessions with ``params``: the answer's body."""
+        resp = await self.client.get("/api/sessions", params=params)
+        assert resp.status_code == 200, resp.text
+        body: dict[str, Any] = resp.json()
+        return body
+
     async def stream_events(self, prefix: str = "fw.session.") -> list[Event]:
         """Every event in the stream whose subject starts with ``prefix``, in stream order."""
         js = self.nc.jetstream()

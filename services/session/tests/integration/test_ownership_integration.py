@@ -6,49 +6,16 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from fw_contracts.events import (
-    CustomerPromoted,
-    SessionEnded,
-    SessionStarted,
-    SessionTakenOver,
-    SupportRequestCreated,
-    TermsAcceptance,
-)
-from fw_contracts.vault import PersonalData
+from fw_contracts.events import CustomerPromoted, SessionEnded, SessionStarted, SessionTakenOver
 from fw_session.domain.session import replay
 
 OTHER = {"Fw-Technician": "tech-08"}
 
 
-async def waiting_request(h: Any, ticket: str, company: str) -> uuid.UUID:
-    """A request in the queue (published as intake would) with its data in the vault stub."""
-    event = SupportRequestCreated(
-        request_id=uuid.uuid4(), ticket=ticket, occurred_at=h.clock(),
-        terms=TermsAcceptance(terms_version="2025-01", terms_sha256="a" * 64, accepted_at=h.clock()))
-    h.vault.data[event.request_id] = PersonalData(company=company, contact_name="Erika Mustermann",
-                                                  phone="+4930123456")
-    await h.publish(event)
-    await h.eventually(lambda: h.client.get("/api/queue"),
-                       lambda r: str(event.request_id) in {i["request_id"] for i in r.json()})
-    return event.request_id
-
-
-async def start(h: Any, request_id: uuid.UUID, technician: str) -> str:
-    resp = await h.client.post("/api/sessions", json={"request_id": str(request_id), "technician": technician})
-    assert resp.status_code == 201, resp.text
-    return str(resp.json()["session_id"])
-
-
-async def listing(h: Any, **params: Any) -> dict[str, Any]:
-    resp = await h.client.get("/api/sessions", params=params)
-    assert resp.status_code == 200, resp.text
-    return dict(resp.json())
-
-
 async def test_only_the_sessions_technician_acts_until_a_recorded_takeover(harness: Any) -> None:
     h = harness
-    rid = await waiting_request(h, "OWNR-001", company="Eigen GmbH")
-    sid = await start(h, rid, "tech-07")
+    rid = await h.waiting_request("OWNR-001", company="Eigen GmbH")
+    sid = await h.start_session(rid, "tech-07")
     await h.eventually(h.stream_events, lambda evs: len(evs) == 1)
 
     # tech-08 can neither read, nor record a statement, nor end, nor give an address
@@ -72,8 +39,8 @@ async def test_only_the_sessions_technician_acts_until_a_recorded_takeover(harne
     # now the former technician is the outsider
     assert (await h.client.post(f"/api/sessions/{sid}/end")).status_code == 403
     assert (await h.client.get(f"/api/sessions/{sid}")).status_code == 403
-    assert [i["session_id"] for i in (await listing(h, technician="tech-08"))["items"]] == [sid]
-    assert (await listing(h, technician="tech-07"))["items"] == []
+    assert [i["session_id"] for i in (await h.sessions(technician="tech-08"))["items"]] == [sid]
+    assert (await h.sessions(technician="tech-07"))["items"] == []
 
     promoted = await h.client.post(f"/api/sessions/{sid}/promotion", json={"statement": "Ja, Stammkunde."},
                                    headers=OTHER)
@@ -103,8 +70,8 @@ async def test_only_the_sessions_technician_acts_until_a_recorded_takeover(harne
 
 async def test_a_lead_hands_a_session_on_and_a_second_takeover_is_refused(harness: Any) -> None:
     h = harness
-    rid = await waiting_request(h, "OWNR-002", company="Zwei GmbH")
-    sid = await start(h, rid, "tech-07")
+    rid = await h.waiting_request("OWNR-002", company="Zwei GmbH")
+    sid = await h.start_session(rid, "tech-07")
     resp = await h.client.post(f"/api/sessions/{sid}/takeover", json={"to_technician": "tech-09"},
                                headers={"Fw-Technician": "lead-01"})
     assert resp.status_code == 200 and resp.json()["technician"] == "tech-09"

@@ -8,23 +8,14 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from fw_contracts.events import PersonalDataErased, SupportRequestCreated, TermsAcceptance
-from fw_contracts.vault import PersonalData
+from fw_contracts.events import PersonalDataErased
 
 
 async def running_session(h: Any, ticket: str, company: str, technician: str) -> tuple[uuid.UUID, str]:
-    event = SupportRequestCreated(
-        request_id=uuid.uuid4(), ticket=ticket, occurred_at=h.clock(),
-        terms=TermsAcceptance(terms_version="2025-01", terms_sha256="a" * 64, accepted_at=h.clock()))
-    h.vault.data[event.request_id] = PersonalData(company=company, contact_name="Erika Mustermann",
-                                                  phone="+4930123456")
-    await h.publish(event)
-    await h.eventually(lambda: h.client.get("/api/queue"),
-                       lambda r: str(event.request_id) in {i["request_id"] for i in r.json()})
-    resp = await h.client.post("/api/sessions", json={"request_id": str(event.request_id), "technician": technician})
-    assert resp.status_code == 201, resp.text
+    rid = await h.waiting_request(ticket, company)
+    sid = await h.start_session(rid, technician)
     h.clock.advance(10)
-    return event.request_id, str(resp.json()["session_id"])
+    return rid, sid
 
 
 async def test_contact_of_a_session_while_stored_and_after_erasure(harness: Any) -> None:

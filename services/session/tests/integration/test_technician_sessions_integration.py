@@ -12,8 +12,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from fw_contracts.events import SessionEnded, SessionStarted, SupportRequestCreated, TermsAcceptance
-from fw_contracts.vault import PersonalData
+from fw_contracts.events import SessionEnded, SessionStarted
 from fw_platform.auth import token_hash
 from fw_platform.db import create_pool, migrate
 from fw_session.adapters.sql import ENDED_OF_TECHNICIAN, RUNNING_OF_TECHNICIAN, SqlSessionStore
@@ -26,32 +25,6 @@ SUMMARY_KEYS = {"session_id", "request_id", "ticket", "technician", "status", "s
                 "duration_seconds"}
 
 
-async def waiting_request(h: Any, ticket: str, company: str) -> uuid.UUID:
-    """A request in the queue (published as intake would) with its data in the vault stub."""
-    event = SupportRequestCreated(
-        request_id=uuid.uuid4(), ticket=ticket, occurred_at=h.clock(),
-        terms=TermsAcceptance(terms_version="2025-01", terms_sha256="a" * 64, accepted_at=h.clock()))
-    h.vault.data[event.request_id] = PersonalData(company=company, contact_name="Erika Mustermann",
-                                                  phone="+4930123456")
-    await h.publish(event)
-    await h.eventually(lambda: h.client.get("/api/queue"),
-                       lambda r: str(event.request_id) in {i["request_id"] for i in r.json()})
-    return event.request_id
-
-
-async def start(h: Any, request_id: uuid.UUID, technician: str) -> str:
-    resp = await h.client.post("/api/sessions", json={"request_id": str(request_id), "technician": technician})
-    assert resp.status_code == 201, resp.text
-    return str(resp.json()["session_id"])
-
-
-async def listing(h: Any, **params: Any) -> dict[str, Any]:
-    resp = await h.client.get("/api/sessions", params=params)
-    assert resp.status_code == 200, resp.text
-    body: dict[str, Any] = resp.json()
-    return body
-
-
 async def test_running_and_ended_sessions_of_one_technician(harness: Any) -> None:
     h = harness
     sid: dict[str, str] = {}
@@ -60,15 +33,15 @@ async def test_running_and_ended_sessions_of_one_technician(harness: Any) -> Non
     for name, ticket, tech in (("a", "AAAA-001", "tech-07"), ("b", "BBBB-002", "tech-07"),
                                ("c", "CCCC-003", "tech-08"), ("d", "DDDD-004", "tech-07"),
                                ("e", "EEEE-005", "tech-07")):
-        rid[name] = await waiting_request(h, ticket, company=f"Firma {name.upper()} GmbH")
-        sid[name] = await start(h, rid[name], tech)
+        rid[name] = await h.waiting_request(ticket, company=f"Firma {name.upper()} GmbH")
+        sid[name] = await h.start_session(rid[name], tech)
         h.clock.advance(10)
     h.clock.advance(100)
     assert (await h.client.post(f"/api/sessions/{sid['b']}/end")).status_code == 200
     h.clock.advance(50)
     assert (await h.client.post(f"/api/sessions/{sid['d']}/end")).status_code == 200
 
-    running = await listing(h, technician="tech-07", status="running")
+    running = await h.sessions(technician="tech-07", status="running")
     assert running["technician"] == "tech-07" and running["status"] == "running" and running["limit"] == 20
     assert [i["session_id"] for i in running["items"]] == [sid["a"], sid["e"]]  # oldest first
     first = running["items"][0]
@@ -77,22 +50,22 @@ async def test_running_and_ended_sessions_of_one_technician(harness: Any) -> Non
                      "technician": "tech-07", "status": "running", "started_at": first["started_at"],
                      "ended_at": None, "duration_seconds": None}
     assert first["started_at"].startswith("2025-03-03T09:00:00")
-    assert (await listing(h, technician="tech-07")) == running  # running is the default
+    assert (await h.sessions(technician="tech-07")) == running  # running is the default
 
-    ended = await listing(h, technician="tech-07", status="ended")
+    ended = await h.sessions(technician="tech-07", status="ended")
     assert [i["session_id"] for i in ended["items"]] == [sid["d"], sid["b"]]  # most recent end first
     assert [i["status"] for i in ended["items"]] == ["ended", "ended"]
     # b started at +10 s, ended at +150 s; d started at +30 s, ended at +200 s
     assert [i["duration_seconds"] for i in ended["items"]] == [170, 140]
     assert ended["items"][1]["ended_at"].startswith("2025-03-03T09:02:30")
-    assert [i["session_id"] for i in (await listing(h, technician="tech-07", status="ended", limit=1))["items"]] \
+    assert [i["session_id"] for i in (await h.sessions(technician="tech-07", status="ended", limit=1))["items"]] \
         == [sid["d"]]
-    assert [i["session_id"] for i in (await listing(h, technician="tech-07", limit=1))["items"]] == [sid["a"]]
+    assert [i["session_id"] for i in (await h.sessions(technician="tech-07", limit=1))["items"]] == [sid["a"]]
 
     # another technician's sessions are not in the list, and an unknown one has none
-    assert [i["session_id"] for i in (await listing(h, technician="tech-08"))["items"]] == [sid["c"]]
-    assert (await listing(h, technician="tech-08", status="ended"))["items"] == []
-    assert (await listing(h, technician="tech-99"))["items"] == []
+    assert [i["session_id"] for i in (await h.sessions(technician="tech-08"))["items"]] == [sid["c"]]
+    assert (await h.sessions(technician="tech-08", status="ended"))["items"] == []
+    assert (await h.sessions(technician="tech-99"))["items"] == []
 
     # no personal data: nothing of the vault's entries is in any answer (and none was read for it)
     for params in ({"technician": "tech-07"}, {"technician": "tech-07", "status": "ended"}):
@@ -102,8 +75,8 @@ async def test_running_and_ended_sessions_of_one_technician(harness: Any) -> Non
     # ending a listed session takes it off the running list and puts it first among the ended
     h.clock.advance(30)
     assert (await h.client.post(f"/api/sessions/{sid['a']}/end")).status_code == 200
-    assert [i["session_id"] for i in (await listing(h, technician="tech-07"))["items"]] == [sid["e"]]
-    assert [i["session_id"] for i in (await listing(h, technician="tech-07", status="ended"))["items"]] \
+    assert [i["session_id"] for i in (await h.sessions(technician="tech-07"))["items"]] == [sid["e"]]
+    assert [i["session_id"] for i in (await h.sessions(technician="tech-07", status="ended"))["items"]] \
         == [sid["a"], sid["d"], sid["b"]]
 
     # the row's summary is the fold of the session's own events
@@ -117,8 +90,8 @@ async def test_running_and_ended_sessions_of_one_technician(harness: Any) -> Non
 
 async def test_bad_parameters_answer_422_in_german_and_english(harness: Any) -> None:
     h = harness
-    rid = await waiting_request(h, "AAAA-001", "Muster GmbH")
-    await start(h, rid, "tech-07")
+    rid = await h.waiting_request("AAAA-001", "Muster GmbH")
+    await h.start_session(rid, "tech-07")
     bad = [
         ({"technician": "Tech Nick"}, "query.technician", "string_pattern_mismatch"),
         ({"technician": "x"}, "query.technician", "string_pattern_mismatch"),
@@ -140,7 +113,7 @@ async def test_bad_parameters_answer_422_in_german_and_english(harness: Any) -> 
             assert value not in resp.text
     assert body["errors"][0]["message_de"] == "Muss eine ganze Zahl sein."
     # nothing was changed by the refused calls
-    assert len((await listing(h, technician="tech-07"))["items"]) == 1
+    assert len((await h.sessions(technician="tech-07"))["items"]) == 1
 
 
 TOKEN = "web-token-for-the-session-list-test"
@@ -149,8 +122,8 @@ TOKEN = "web-token-for-the-session-list-test"
 async def test_the_list_needs_the_api_token(harness: Any, fw_env: Any) -> None:
     """The same service with API keys configured (as deployed): 401 without or with a wrong token."""
     h = harness
-    rid = await waiting_request(h, "AAAA-001", "Muster GmbH")
-    sid = await start(h, rid, "tech-07")
+    rid = await h.waiting_request("AAAA-001", "Muster GmbH")
+    sid = await h.start_session(rid, "tech-07")
     settings = Settings(nats_url=fw_env.nats_url, database_url=fw_env.dsn("session"), http_port=0,
                         api_keys=f"web:{token_hash(TOKEN)}")
     app = create_app(settings, now=h.clock)

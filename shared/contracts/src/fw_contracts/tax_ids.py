@@ -2,13 +2,17 @@
 EU business and the Leitweg-ID of a German public buyer (XRechnung buyer reference, BT-10).
 
 Shared by intake (refuses a malformed value at the edge), the vault contract and billing
-(decides the tax case), so all three agree on what is valid. The messages are German/English
+(decides the tax case), so all three agree on what is valid. ``VAT_ID_CHECK`` and
+``LEITWEG_ID_CHECK`` are the checks of an API's input field, with the error codes the APIs answer. The messages are German/English
 and never repeat the value (a VAT id is personal data of the customer).
 """
 
 from __future__ import annotations
 
 import re
+
+from pydantic import AfterValidator
+from pydantic_core import PydanticCustomError
 
 #: The 27 EU member states (ISO 3166-1 alpha-2; Greece is GR here, EL in its VAT ids).
 EU_COUNTRIES: frozenset[str] = frozenset({
@@ -114,3 +118,26 @@ def check_leitweg_id(value: str) -> str:
     if not leitweg_id_valid(normalized):
         raise ValueError(" / ".join(LEITWEG_ID_INVALID))
     return normalized
+
+
+def _vat_id_input(value: str) -> str:
+    try:
+        return check_vat_id(value)
+    except ValueError:
+        # The template is fixed text: pydantic would otherwise be free to mention the input.
+        raise PydanticCustomError("vat_id_invalid", VAT_ID_INVALID[1]) from None
+
+
+def _leitweg_id_input(value: str) -> str:
+    try:
+        return check_leitweg_id(value)
+    except ValueError:
+        raise PydanticCustomError("buyer_reference_invalid", LEITWEG_ID_INVALID[1]) from None
+
+
+#: pydantic check of an input field holding a VAT id: the normalised id, or the error
+#: ``vat_id_invalid``. Place it after the field's ``StringConstraints``, which then run first:
+#: ``Annotated[str, StringConstraints(max_length=30), VAT_ID_CHECK]``.
+VAT_ID_CHECK = AfterValidator(_vat_id_input)
+#: The same for a Leitweg-ID (XRechnung buyer reference): error ``buyer_reference_invalid``.
+LEITWEG_ID_CHECK = AfterValidator(_leitweg_id_input)

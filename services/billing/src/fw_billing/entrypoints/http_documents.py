@@ -10,12 +10,11 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from fw_contracts import utcnow
 from fw_contracts.events import CorrectionReason, InvoiceCancelled, InvoiceIssued
-from fw_contracts.tax_ids import LEITWEG_ID_INVALID, VAT_ID_INVALID, check_leitweg_id, check_vat_id
+from fw_contracts.tax_ids import LEITWEG_ID_CHECK, VAT_ID_CHECK, VAT_ID_INVALID
 from fw_platform.http import problem
 
 from fw_billing.adapters.exports import DatevNotConfigured, Exports
@@ -75,28 +74,8 @@ class RecipientIn(BaseModel):
     postal_code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=10)]
     city: _Text
     country: Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Z]{2}$")] = "DE"
-    vat_id: Annotated[str, StringConstraints(max_length=30)] | None = None
-    buyer_reference: Annotated[str, StringConstraints(max_length=60)] | None = None
-
-    @field_validator("vat_id")
-    @classmethod
-    def _vat_id(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            return check_vat_id(value)
-        except ValueError:
-            raise PydanticCustomError("vat_id_invalid", VAT_ID_INVALID[1]) from None
-
-    @field_validator("buyer_reference")
-    @classmethod
-    def _buyer_reference(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            return check_leitweg_id(value)
-        except ValueError:
-            raise PydanticCustomError("buyer_reference_invalid", LEITWEG_ID_INVALID[1]) from None
+    vat_id: Annotated[str, StringConstraints(max_length=30), VAT_ID_CHECK] | None = None
+    buyer_reference: Annotated[str, StringConstraints(max_length=60), LEITWEG_ID_CHECK] | None = None
 
     def recipient(self) -> Recipient:
         return Recipient(company=self.company, contact_name=self.contact_name,

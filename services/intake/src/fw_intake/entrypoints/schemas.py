@@ -13,7 +13,7 @@ from typing import Annotated
 
 from fw_contracts.events import CustomerType
 from fw_contracts.text import TEXT_MESSAGES, CleanLine, clean_validator
-from fw_contracts.tax_ids import LEITWEG_ID_INVALID, VAT_ID_INVALID, check_leitweg_id, check_vat_id
+from fw_contracts.tax_ids import LEITWEG_ID_CHECK, LEITWEG_ID_INVALID, VAT_ID_CHECK, VAT_ID_INVALID
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -124,30 +124,11 @@ class SupportRequestIn(BaseModel):
                      clean_validator(max_length=MAX_TEXT)] | None = None
     address: AddressIn | None = None
     #: The customer's USt-IdNr. (an EU business abroad is then invoiced by reverse charge).
-    vat_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT)] | None = None
+    vat_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT),
+                      VAT_ID_CHECK] | None = None
     #: Leitweg-ID of a public buyer: the invoice becomes an XRechnung.
-    buyer_reference: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                                      max_length=MAX_TEXT)] | None = None
-
-    @field_validator("vat_id")
-    @classmethod
-    def _vat_id(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            return check_vat_id(value)
-        except ValueError:
-            raise _error("vat_id_invalid") from None
-
-    @field_validator("buyer_reference")
-    @classmethod
-    def _buyer_reference(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            return check_leitweg_id(value)
-        except ValueError:
-            raise _error("buyer_reference_invalid") from None
+    buyer_reference: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT),
+                               LEITWEG_ID_CHECK] | None = None
 
     @model_validator(mode="after")
     def _address_with_tax_ids(self) -> SupportRequestIn:
