@@ -65,6 +65,10 @@ async def test_a_wrong_duration_is_corrected_and_leads_to_the_new_invoice(web: A
     old_row, new_row = _row(listing.text, "FW-2026-000001"), _row(listing.text, "FW-2026-000002")
     assert "korrigiert</span> durch" in old_row and "FW-2026-000002" in old_row
     assert "Korrektur zu</span>" in new_row and "FW-2026-000001" in new_row and "gültig" in new_row
+    printed = await web.client.get("/buero/druck/rechnungen/FW-2026-000002")
+    assert "Korrektur zu FW-2026-000001" in printed.text
+    replaced = await web.client.get("/buero/druck/rechnungen/FW-2026-000001")
+    assert "ersetzt durch FW-2026-000002" in replaced.text
     await web.client.get("/buero?status=corrected")
     assert web.services.list_queries[-1]["status"] == "corrected"
 
