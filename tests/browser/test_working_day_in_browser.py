@@ -1,6 +1,7 @@
 """A working day in a real headless Chromium against the real services: the technician knows whom
 each session helps, ends one only after a question, and the lead sees every running session; the
-office finds the invoices of the month, cancels one by keyboard, sees the badge and prints; a
+office finds the invoices of the month, cancels one by keyboard, sees the badge, corrects it by
+keyboard and prints; a
 customer account is found, changed by keyboard and lists its invoices. Every page on the way passes
 the axe-core scan at desktop and phone width without horizontal overflow."""
 
@@ -163,6 +164,24 @@ async def test_a_working_day(office: Any, browser: Any) -> None:
     await desk.goto(office.url("/buero?status=cancelled"))
     assert numbers[0] in await desk.locator("main").inner_text() and numbers[1] not in await desk.locator("main table").inner_text()
     await checks.page(desk, "buero-stornierte")
+    # the cancelled invoice corrected by keyboard: reason, duration, Enter -> the new invoice
+    await desk.goto(office.url(f"/buero/rechnungen/{numbers[0]}"))
+    await checks.page(desk, "buero-korrektur-formular")
+    await desk.get_by_label("Grund der Korrektur").focus()
+    await desk.keyboard.type("Falsche")  # picks "Falsche Dauer"
+    await desk.keyboard.press("Tab")
+    await desk.keyboard.type("30")  # the corrected duration in minutes
+    await desk.keyboard.press("Enter")
+    await desk.wait_for_url(lambda url: "/buero/rechnungen/" in url and not url.endswith(numbers[0]))
+    corrected = await desk.locator("#invoice-number").inner_text()
+    assert corrected != numbers[0] and numbers[0] in await desk.locator("#invoice-corrects").inner_text()
+    await checks.page(desk, "buero-korrigierte-rechnung")
+    await desk.goto(office.url(f"/buero/rechnungen/{numbers[0]}"))
+    assert await desk.locator("#invoice-status").inner_text() == "korrigiert"
+    assert await desk.locator("#correction-title").count() == 0  # corrected once only
+    assert corrected in await desk.locator("#corrected-note").inner_text()
+    await desk.goto(office.url("/buero?status=corrected"))
+    assert numbers[0] in await desk.locator("main table").inner_text()
     await desk.goto(office.url(f"/buero/rechnungen/{numbers[1]}"))
     await desk.locator("#print-view").click()
     await desk.wait_for_url(f"**/buero/druck/rechnungen/{numbers[1]}")

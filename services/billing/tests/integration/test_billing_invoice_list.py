@@ -82,3 +82,41 @@ async def test_the_current_tariff_for_the_form(billing: Any) -> None:
     assert body["version"] == "2026-01" and body["rate_per_interval"] == "24.00"
     assert body["rate_per_interval_gross"] == "28.56" and body["interval_seconds"] == 900
     assert {s["kind"]: s["percent"] for s in body["surcharges"]} == {"evening": "25", "weekend": "50"}
+
+
+async def test_corrected_status_and_marker(billing: Any, ended: Any, created: Any) -> None:
+    wrong = ended(10 * 900)
+    billing.vault.store(wrong.request_id)
+    await billing.publish(created(wrong.request_id, email=False))
+    await billing.publish(wrong)
+    goodwill = ended(1801)
+    await billing.publish(goodwill)
+    issued = await billing.wait_for(InvoiceIssued, 2)
+    await billing.settle()
+    original = next(i.invoice_number for i in issued if i.session_id == wrong.session_id)
+    only_cancelled = next(i.invoice_number for i in issued if i.session_id == goodwill.session_id)
+    for number in (original, only_cancelled):
+        storno = await billing.http.post(f"/api/invoices/{number}/cancel", json={"reason_code": "goodwill"})
+        assert storno.status_code == 201, storno.text
+    resp = await billing.http.post(f"/api/invoices/{original}/correction",
+                                   json={"reason_code": "wrong_duration", "billed_seconds": 8 * 900})
+    assert resp.status_code == 201, resp.text
+    corrected = resp.json()["invoice_number"]
+    await billing.settle()
+
+    async def rows(**params: Any) -> dict[str, dict[str, Any]]:
+        got = await billing.http.get("/api/invoice-list", params=params)
+        assert got.status_code == 200, got.text
+        return {i["number"]: i for i in got.json()["items"]}
+
+    every = await rows()
+    assert set(every) == {original, only_cancelled, corrected}
+    assert (every[original]["status"], every[original]["corrected_by"], every[original]["corrects"]) == \
+        ("corrected", corrected, None)
+    assert every[original]["cancelled_by"]  # a corrected invoice is still cancelled by its Storno
+    assert (every[corrected]["status"], every[corrected]["corrects"], every[corrected]["corrected_by"]) == \
+        ("issued", original, None)
+    assert (every[only_cancelled]["status"], every[only_cancelled]["corrected_by"]) == ("cancelled", None)
+    assert list(await rows(status="corrected")) == [original]
+    assert list(await rows(status="cancelled")) == [only_cancelled]
+    assert list(await rows(status="issued")) == [corrected]

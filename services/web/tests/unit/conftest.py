@@ -30,7 +30,7 @@ INVOICE = {
     "tariff_version": "e2e-1", "raw_seconds": 2, "billed_seconds": 900,
     "lines": [{"description": "Grundgebühr", "quantity": "1", "unit": "C62", "unit_price": "10.00", "net": "10.00"}],
     "net_total": "34.00", "vat_rate": "0.19", "vat_total": "6.46", "gross_total": "40.46", "currency": "EUR",
-    "customer_number": None, "recipient": None,
+    "customer_number": None, "recipient": None, "e_invoice": False,
 }
 CUSTOMER = {
     "customer_number": "K00001", "status": "open", "request_id": str(uuid.UUID(int=1)),
@@ -40,6 +40,10 @@ CUSTOMER = {
     "closed_at": None, "closure_reason": None, "closed_by": None,
 }
 
+
+#: Fields of billing's single invoice that its list leaves out.
+LIST_HIDES = ("recipient", "lines", "tariff_version", "raw_seconds", "billed_seconds", "vat_rate",
+              "correction_reason", "tax_case")
 
 #: The download code the fake intake gives (43 URL-safe characters, like secrets.token_urlsafe(32)).
 DOWNLOAD_CODE = "Zk3v9Qx2LmN8pR4sT6uW1yA5cE7gI0kO3qS5uX8zB2d"
@@ -92,6 +96,10 @@ class FakeServices:
     tariff: dict[str, Any] | None = None
     #: the query parameters of every GET /api/invoice-list
     list_queries: list[dict[str, str]] = field(default_factory=list)
+    #: the bodies billing got at POST /api/invoices/{n}/correction, by invoice number
+    corrections: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    #: billing's next answer to POST /api/invoices/{n}/correction (None: checks like billing, 201)
+    correction_reply: tuple[int, dict[str, Any]] | None = None
 
     def handler(self, request: httpx.Request) -> httpx.Response:
         self.seen.append(request)
@@ -212,7 +220,10 @@ class FakeServices:
                 return httpx.Response(404, json={"code": "invoice_not_found", "message_de": "x", "message_en": "x"})
             if m.group(2):
                 return httpx.Response(200, content=self.pdf, headers={"content-type": "application/pdf"})
-            return httpx.Response(200, json=inv)
+            return httpx.Response(200, json=self.invoice_state(inv))
+        m = re.fullmatch(r"/api/invoices/([A-Z0-9-]+)/correction", path)
+        if m and method == "POST":
+            return self.correct(m.group(1), json.loads(request.content))
         m = re.fullmatch(r"/api/invoices/([A-Z0-9-]+)/cancel", path)
         if m and method == "POST":
             if m.group(1) in self.cancelled:
@@ -305,14 +316,51 @@ class FakeServices:
                                              "reason": body["reason"], "erased_at": c["closed_at"]})
         return httpx.Response(404, json={})
 
+    def invoice_state(self, inv: dict[str, Any]) -> dict[str, Any]:
+        """``inv`` with its Storno and correction as billing's GET /api/invoices/{n} shows them."""
+        corrected_by = next((n for n, i in self.invoices.items() if i.get("corrects") == inv["number"]), None)
+        return {**inv, "cancelled_by": self.cancelled.get(inv["number"]) or inv.get("cancelled_by"),
+                "corrects": inv.get("corrects"), "corrected_by": corrected_by or inv.get("corrected_by")}
+
+    def correct(self, number: str, body: dict[str, Any]) -> httpx.Response:
+        """billing's POST /api/invoices/{n}/correction: refusals as billing words them, else a new invoice."""
+        self.corrections.append((number, body))
+        if self.correction_reply is not None:
+            return httpx.Response(self.correction_reply[0], json=self.correction_reply[1])
+        inv = self.invoices.get(number)
+        if inv is None:
+            return httpx.Response(404, json={"code": "invoice_not_found", "message_en": "There is no invoice with this number.",
+                                             "message_de": "Diese Rechnungsnummer ist nicht bekannt."})
+        state = self.invoice_state(inv)
+        if not state["cancelled_by"]:
+            return httpx.Response(409, json={
+                "code": "not_cancelled", "message_en": "The invoice is still valid: cancel it first, then correct it.",
+                "message_de": "Die Rechnung ist noch gültig: bitte zuerst stornieren, dann korrigieren."})
+        if state["corrected_by"]:
+            return httpx.Response(409, json={
+                "code": "already_corrected", "correction_number": state["corrected_by"],
+                "message_en": "This invoice was already replaced by a corrected invoice.",
+                "message_de": "Diese Rechnung wurde bereits durch eine korrigierte Rechnung ersetzt."})
+        new = f"FW-2026-{len(self.invoices) + 1:06d}"
+        self.invoices[new] = {**inv, "number": new, "issued_at": "2026-05-06T10:00:00Z", "corrects": number,
+                              "correction_reason": body["reason_code"], "cancelled_by": None, "corrected_by": None,
+                              "billed_seconds": body.get("billed_seconds", inv["billed_seconds"])}
+        return httpx.Response(201, json={
+            "invoice_number": new, "corrects": number, "reason_code": body["reason_code"], "kind": inv["kind"],
+            "tax_case": "domestic", "net_total": inv["net_total"], "vat_total": inv["vat_total"],
+            "gross_total": inv["gross_total"]})
+
     def invoice_list(self, params: Any) -> httpx.Response:
         """billing's /api/invoice-list over ``invoices`` (Storno state from ``cancelled``)."""
         self.list_queries.append(dict(params))
         rows = []
         for inv in sorted(self.invoices.values(), key=lambda i: (i["issued_at"], i["number"]), reverse=True):
-            storno = self.cancelled.get(inv["number"]) or inv.get("cancelled_by")
-            row = {**{k: v for k, v in inv.items() if k not in ("recipient", "lines")},
-                   "status": "cancelled" if storno else "issued", "cancelled_by": storno,
+            state = self.invoice_state(inv)
+            storno, corrected_by = state["cancelled_by"], state["corrected_by"]
+            status = "corrected" if storno and corrected_by else "cancelled" if storno else "issued"
+            row = {**{k: v for k, v in inv.items() if k not in LIST_HIDES},
+                   "status": status, "cancelled_by": storno, "cancelled_at": "2026-05-05T10:00:00Z" if storno else None,
+                   "corrects": inv.get("corrects"), "corrected_by": corrected_by,
                    "ticket": inv.get("ticket"), "e_invoice": inv.get("e_invoice", False)}
             day = inv["issued_at"][:10]
             q = params.get("q")

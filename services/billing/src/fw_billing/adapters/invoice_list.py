@@ -24,10 +24,12 @@ BERLIN = ZoneInfo("Europe/Berlin")
 
 
 class InvoiceStatus(StrEnum):
-    """``issued``: valid; ``cancelled``: a Storno exists (the invoice itself is unchanged)."""
+    """``issued``: valid; ``cancelled``: a Storno exists (the invoice itself is unchanged) and no
+    corrected invoice (yet); ``corrected``: cancelled and replaced by a corrected invoice."""
 
     ISSUED = "issued"
     CANCELLED = "cancelled"
+    CORRECTED = "corrected"
 
 
 class KindFilter(StrEnum):
@@ -57,6 +59,10 @@ class InvoiceSummary(BaseModel):
     currency: str
     cancelled_by: str | None
     cancelled_at: datetime | None
+    #: On a corrected invoice (Rechnungskorrektur): the number of the invoice it replaces.
+    corrects: str | None = None
+    #: On a corrected (status ``corrected``) invoice: the number of the invoice that replaced it.
+    corrected_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -80,13 +86,17 @@ def _local_midnight(day: date) -> datetime:
 _LIST_SQL = """
 SELECT i.number, i.kind, i.e_invoice, i.issued_at, i.service_date, i.session_id, i.request_id,
        f.ticket, i.customer_number, i.net_total, i.vat_total, i.gross_total, i.currency,
-       c.number AS cancelled_by, c.issued_at AS cancelled_at, count(*) OVER () AS total
+       c.number AS cancelled_by, c.issued_at AS cancelled_at, i.corrects, r.number AS corrected_by,
+       count(*) OVER () AS total
 FROM invoices i
 LEFT JOIN cancellations c ON c.invoice_number = i.number
+LEFT JOIN invoices r ON r.corrects = i.number
 LEFT JOIN request_facts f ON f.request_id = i.request_id
 WHERE ($1::timestamptz IS NULL OR i.issued_at >= $1)
   AND ($2::timestamptz IS NULL OR i.issued_at < $2)
-  AND ($3::text IS NULL OR ($3 = 'issued' AND c.number IS NULL) OR ($3 = 'cancelled' AND c.number IS NOT NULL))
+  AND ($3::text IS NULL OR ($3 = 'issued' AND c.number IS NULL)
+       OR ($3 = 'cancelled' AND c.number IS NOT NULL AND r.number IS NULL)
+       OR ($3 = 'corrected' AND c.number IS NOT NULL AND r.number IS NOT NULL))
   AND ($4::text IS NULL OR ($4 = 'e_invoice' AND i.e_invoice) OR i.kind = $4)
   AND ($5::text IS NULL OR i.customer_number = $5)
   AND ($6::text IS NULL OR f.ticket = $6)
@@ -95,6 +105,12 @@ WHERE ($1::timestamptz IS NULL OR i.issued_at >= $1)
 ORDER BY i.issued_at DESC, i.number DESC
 LIMIT $8 OFFSET $9
 """
+
+
+def _status(cancelled_by: str | None, corrected_by: str | None) -> InvoiceStatus:
+    if cancelled_by is None:
+        return InvoiceStatus.ISSUED
+    return InvoiceStatus.CORRECTED if corrected_by else InvoiceStatus.CANCELLED
 
 
 class InvoiceListView:
@@ -118,10 +134,11 @@ class InvoiceListView:
                 flt.kind.value if flt.kind else None, flt.customer_number, flt.ticket, flt.search))
         items = [InvoiceSummary(
             number=r["number"], kind=InvoiceKind(r["kind"]), e_invoice=r["e_invoice"],
-            status=InvoiceStatus.CANCELLED if r["cancelled_by"] else InvoiceStatus.ISSUED,
+            status=_status(r["cancelled_by"], r["corrected_by"]),
             issued_at=r["issued_at"], service_date=r["service_date"], session_id=r["session_id"],
             request_id=r["request_id"], ticket=r["ticket"], customer_number=r["customer_number"],
             net_total=r["net_total"], vat_total=r["vat_total"], gross_total=r["gross_total"],
-            currency=r["currency"], cancelled_by=r["cancelled_by"], cancelled_at=r["cancelled_at"])
+            currency=r["currency"], cancelled_by=r["cancelled_by"], cancelled_at=r["cancelled_at"],
+            corrects=r["corrects"], corrected_by=r["corrected_by"])
             for r in rows]
         return items, total

@@ -37,10 +37,13 @@ def router(view: InvoiceListView) -> APIRouter:
     @api.get("/invoice-list", response_model=InvoicePage, responses=_ERRORS,
              summary="Invoices, newest first, paged and filtered (no recipient data)",
              description="Filters: issue period `from`/`to` (calendar days in Europe/Berlin, both "
-                         "inclusive), `status` (issued, cancelled), `kind` (kleinbetrag, full, "
+                         "inclusive), `status` (issued; cancelled = Storno, no corrected invoice "
+                         "yet; corrected = Storno and corrected invoice), `kind` (kleinbetrag, full, "
                          "e_invoice = full with XML), `customer_number`, `ticket`; `q` searches an "
                          "invoice or Storno number (or its end, e.g. 000123), a ticket code or a "
-                         "customer number. Items carry ids, numbers, amounts and status only.")
+                         "customer number. Items carry ids, numbers, amounts and status only; `corrects` "
+                         "on a corrected invoice names the invoice it replaces, `corrected_by` the "
+                         "reverse.")
     async def invoice_list(
         from_: Annotated[date | None, Query(alias="from")] = None,
         to: Annotated[date | None, Query()] = None,

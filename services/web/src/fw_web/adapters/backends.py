@@ -173,6 +173,11 @@ class Backends:
         return await self._call("billing", "POST", f"/api/invoices/{quote(number, safe='')}/cancel",
                                 "/api/invoices/{n}/cancel", json={"reason_code": reason_code})
 
+    async def correct_invoice(self, number: str, body: dict[str, Any]) -> Reply:
+        """Rechnungskorrektur: billing issues the corrected invoice of a cancelled one (new number)."""
+        return await self._call("billing", "POST", f"/api/invoices/{quote(number, safe='')}/correction",
+                                "/api/invoices/{n}/correction", json=body)
+
     async def cancellation(self, number: str) -> Reply:
         return await self._call("billing", "GET", f"/api/cancellations/{quote(number, safe='')}",
                                 "/api/cancellations/{n}")

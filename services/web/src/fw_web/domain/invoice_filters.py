@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from urllib.parse import urlencode
 
-STATUSES = {"issued": "gültig", "cancelled": "storniert"}
+#: billing's list statuses: ``cancelled`` is a Storno without a corrected invoice (yet), ``corrected``
+#: a Storno with one.
+STATUSES = {"issued": "gültig", "cancelled": "storniert, ohne Korrektur", "corrected": "storniert und korrigiert"}
 KINDS = {"kleinbetrag": "Kleinbetragsrechnung", "full": "Rechnung (§ 14 UStG)", "e_invoice": "E-Rechnung (mit XML)"}
 _CUSTOMER = re.compile(r"^K[0-9]{5,10}$")
 _TICKET = re.compile(r"^[0-9A-Z]{4}-[0-9A-Z]{3}$")

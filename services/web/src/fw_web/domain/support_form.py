@@ -10,12 +10,13 @@ import re
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
+from fw_contracts.tax_ids import LEITWEG_ID_INVALID, VAT_ID_INVALID, check_leitweg_id, check_vat_id
 from fw_contracts.text import UncleanText, clean_text
 
 #: The form's input names, in page order. Kept apart from intake's names so the page does not
 #: change when intake nests or renames a field; ``INTAKE_FIELD`` maps between them.
 FIELDS = ("company", "contact_name", "phone", "email", "street", "postal_code", "city", "country",
-          "customer_type", "withdrawal_waiver", "terms_accepted")
+          "vat_id", "buyer_reference", "customer_type", "withdrawal_waiver", "terms_accepted")
 ADDRESS_FIELDS = ("street", "postal_code", "city")
 #: Free text: checked like intake checks it (``fw_contracts.text``), so the customer sees why.
 TEXT_FIELDS = ("company", "contact_name", "phone", "email", "street", "city")
@@ -26,14 +27,15 @@ INTAKE_FIELD = {
     "customer_type": "customer_type", "withdrawal_waiver": "withdrawal_waiver",
     "terms_accepted": "terms_accepted", "terms_version": "terms_accepted",
     "address": "street", "address.street": "street", "address.postal_code": "postal_code",
-    "address.city": "city", "address.country": "country",
+    "address.city": "city", "address.country": "country", "vat_id": "vat_id",
+    "buyer_reference": "buyer_reference",
 }
 
 #: The label of each field, for the error summary ("Telefon: …").
 LABELS = {
     "company": "Firma", "contact_name": "Name", "phone": "Telefon", "email": "E-Mail",
     "street": "Straße und Hausnummer", "postal_code": "Postleitzahl", "city": "Ort", "country": "Land",
-    "customer_type": "Sie sind", "withdrawal_waiver": "Widerrufsrecht",
+    "vat_id": "USt-IdNr.", "buyer_reference": "Leitweg-ID", "customer_type": "Sie sind", "withdrawal_waiver": "Widerrufsrecht",
     "terms_accepted": "Nutzungsbedingungen", "form": "Formular",
 }
 
@@ -54,6 +56,9 @@ PHONE_INVALID = "Bitte geben Sie eine gültige Telefonnummer an, z. B. 0170 1234
 EMAIL_INVALID = "Bitte geben Sie eine gültige E-Mail-Adresse an oder lassen Sie das Feld leer."
 POSTAL_INVALID = "Bitte geben Sie eine gültige Postleitzahl an."
 COUNTRY_INVALID = "Bitte geben Sie das Land als zweistelligen Code an, z. B. DE."
+VAT_ID_INVALID_DE = VAT_ID_INVALID[0]
+LEITWEG_ID_INVALID_DE = LEITWEG_ID_INVALID[0]
+ADDRESS_REQUIRED = "Mit einer USt-IdNr. oder Leitweg-ID geben Sie bitte auch die Rechnungsadresse an."
 _DE_POSTAL = re.compile(r"^[0-9]{5}$")
 _POSTAL = re.compile(r"^[0-9A-Za-z][0-9A-Za-z -]{2,9}$")
 #: intake's generic message for an error code it did not explain: ours is plainer.
@@ -130,6 +135,17 @@ def _formats_checked(form: FormInput, has_address: bool) -> None:
     code = v["postal_code"]
     if code and "postal_code" not in errors and not postal_code_ok(code, v["country"]):
         errors["postal_code"] = POSTAL_INVALID
+    for name, check, message in (("vat_id", check_vat_id, VAT_ID_INVALID_DE),
+                                 ("buyer_reference", check_leitweg_id, LEITWEG_ID_INVALID_DE)):
+        if v[name]:
+            try:
+                v[name] = check(v[name])
+            except ValueError:
+                errors[name] = message
+    if (v["vat_id"] or v["buyer_reference"]) and not has_address:
+        # intake takes them only with the billing address (they matter only on a full invoice)
+        for n in ADDRESS_FIELDS:
+            errors.setdefault(n, ADDRESS_REQUIRED)
 
 
 def postal_code_ok(code: str, country: str) -> bool:
@@ -160,6 +176,9 @@ def intake_body(form: FormInput, terms_version: str) -> dict[str, Any]:
     if any(v[n] for n in ADDRESS_FIELDS):
         body["address"] = {"street": v["street"], "postal_code": v["postal_code"], "city": v["city"],
                            "country": v["country"] or "DE"}
+    for name in ("vat_id", "buyer_reference"):
+        if v[name]:
+            body[name] = v[name]
     return body
 
 
@@ -171,6 +190,8 @@ def field_messages(errors: Iterable[Mapping[str, Any]]) -> dict[str, str]:
     out: dict[str, str] = {}
     for e in errors:
         where = INTAKE_FIELD.get(str(e.get("field", "")), "form")
+        if e.get("code") == "address_required":  # a VAT id or Leitweg-ID without the address
+            where = "street"
         message = str(e.get("message_de") or GENERIC)
         if e.get("code") == "missing" and where in REQUIRED:
             message = REQUIRED[where]

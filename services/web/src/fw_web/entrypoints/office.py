@@ -14,6 +14,8 @@ from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from fw_contracts.text import defuse
 
+from fw_web.domain.correction_form import CORRECTION_REASONS
+from fw_web.domain.correction_form import LABELS as CORRECTION_LABELS
 from fw_web.domain.formatting import BERLIN
 from fw_web.domain.invoice_filters import KINDS, STATUSES, InvoiceQuery, month
 from fw_web.domain.users import Role, User
@@ -61,6 +63,15 @@ def customers_csv(items: list[dict[str, Any]]) -> str:
         row = {**c, **{k: address.get(k) for k in ("street", "postal_code", "city", "country")}}
         writer.writerow([csv_cell(row.get(col)) for col in CSV_COLUMNS])
     return buf.getvalue()
+
+
+def invoice_page(request: Request, inv: dict[str, Any], correction: dict[str, Any] | None = None,
+                 status_code: int = 200) -> Response:
+    """The office's page of one invoice; ``correction`` holds the correction form's values and
+    errors when it comes back refused."""
+    return render(request, "office/invoice.html", status_code=status_code, inv=inv, files=_FILES,
+                  reasons=CANCEL_REASONS, correction_reasons=CORRECTION_REASONS, labels=CORRECTION_LABELS,
+                  correction=correction)
 
 
 def build_router() -> APIRouter:
@@ -127,7 +138,7 @@ def build_router() -> APIRouter:
         if not reply.ok or not isinstance(reply.data, dict):
             return render(request, "message.html", status_code=503, title="Rechnung", message=UNREACHABLE,
                           back="/buero")
-        return render(request, "office/invoice.html", inv=reply.data, files=_FILES, reasons=CANCEL_REASONS)
+        return invoice_page(request, reply.data)
 
     @router.get("/rechnungen/{number}/{kind}", summary="Download the archived invoice (pdf or xml)")
     async def invoice_file(request: Request, user: OfficeUser, number: InvoiceNumber,

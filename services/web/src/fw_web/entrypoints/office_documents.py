@@ -9,7 +9,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from fw_web.entrypoints.office import CANCEL_REASONS, InvoiceNumber, OfficeUser
+from fw_web.domain.correction_form import billing_field_errors, read_correction
+from fw_web.entrypoints.office import CANCEL_REASONS, InvoiceNumber, OfficeUser, invoice_page
 from fw_web.entrypoints.public import UNREACHABLE, backends
 from fw_web.entrypoints.render import render
 from fw_web.entrypoints.web_session import require_csrf, web_session
@@ -43,6 +44,34 @@ def build_router() -> APIRouter:
             return RedirectResponse(f"/buero/stornos/{storno}", status_code=303)
         session.flash(reply.message_de or UNREACHABLE, "error")
         return RedirectResponse(f"/buero/rechnungen/{number}", status_code=303)
+
+    @router.post("/rechnungen/{number}/korrigieren", dependencies=[Depends(require_csrf)],
+                 summary="Issue the corrected invoice of a cancelled invoice (Rechnungskorrektur)")
+    async def correct(request: Request, user: OfficeUser, number: InvoiceNumber) -> Response:
+        api = backends(request)
+        current = await api.invoice(number)
+        if not current.ok or not isinstance(current.data, dict):
+            web_session(request).flash("Diese Rechnungsnummer ist nicht bekannt." if current.status == 404
+                                       else UNREACHABLE, "error")
+            return RedirectResponse("/buero", status_code=303)
+        values, body, errors = read_correction(await request.form())
+        if not errors:
+            reply = await api.correct_invoice(number, body)
+            if reply.status == 201 and isinstance(reply.data, dict):
+                corrected = str(reply.data["invoice_number"])
+                log.info("invoice corrected", extra={"invoice_number": corrected})
+                web_session(request).flash(
+                    f"Die korrigierte Rechnung {corrected} ersetzt die Rechnung {number}.", "success")
+                return RedirectResponse(f"/buero/rechnungen/{corrected}", status_code=303)
+            data = reply.data if isinstance(reply.data, dict) else {}
+            errors = billing_field_errors(data.get("errors") or []) if reply.status == 422 else {}
+            if not errors:
+                errors = {"form": reply.message_de or UNREACHABLE}
+            status = reply.status if reply.status in (404, 409, 422) else 503
+        else:
+            status = 422
+        return invoice_page(request, current.data, correction={"values": values, "errors": errors},
+                            status_code=status)
 
     @router.get("/stornos/{number}", summary="One cancellation (Storno)")
     async def cancellation(request: Request, user: OfficeUser, number: InvoiceNumber) -> Response:
