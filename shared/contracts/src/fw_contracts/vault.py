@@ -2,6 +2,9 @@
 
 These messages DO carry personal data. They travel only over core NATS request/reply on
 ``vault.v1.*`` subjects, which the event stream does not capture, and are never logged.
+
+Requests are checked in full; stored entries and replies are decoded with
+``context=fw_contracts.address.STORED`` (an address stored under older rules stays readable).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, EmailStr, StringConstraints
 
+from fw_contracts.address import PostalAddress
 from fw_contracts.tax_ids import check_leitweg_id, check_vat_id
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -25,11 +29,8 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class Address(_Frozen):
-    street: Text
-    postal_code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=10)]
-    city: Text
-    country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] = "DE"
+#: The vault's name for the one address value object (``fw_contracts.address``).
+Address = PostalAddress
 
 
 class PersonalData(_Frozen):
@@ -39,7 +40,7 @@ class PersonalData(_Frozen):
     contact_name: Text
     phone: Annotated[str, StringConstraints(pattern=r"^\+[1-9][0-9]{6,15}$")]  # E.164
     email: EmailStr | None = None
-    address: Address | None = None
+    address: PostalAddress | None = None
     #: The customer's USt-IdNr. (reverse charge for an EU business outside Germany).
     vat_id: VatId | None = None
     #: Leitweg-ID of a public buyer: the invoice becomes an XRechnung.
@@ -95,7 +96,7 @@ class AddressRequest(_Frozen):
     """
 
     request_id: uuid.UUID
-    address: Address
+    address: PostalAddress
 
 
 #: The two ways a waiting request can end before anyone works on it: a technician starts the

@@ -14,6 +14,9 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from fw_contracts.address import ADDRESS_MESSAGES
+from fw_contracts.text import TEXT_MESSAGES
+
 from fw_platform import auth, metrics, parked
 from fw_platform.handling import TRANSIENT
 from fw_platform.runtime import Runtime
@@ -42,6 +45,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "int_type": ("Muss eine ganze Zahl sein.", "Must be a whole number."),
     "datetime_parsing": ("Ist kein gültiger Zeitpunkt.", "Is not a valid time."),
     "timezone_aware": ("Zeitpunkt braucht eine Zeitzone.", "Time needs a time zone."),
+    # the contracts' own value types (clean text, postal address), wherever an API takes them
+    **TEXT_MESSAGES,
+    **ADDRESS_MESSAGES,
 }
 
 

@@ -12,8 +12,8 @@ from nats.aio.client import Client
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 
+from fw_contracts.address import STORED, PostalAddress
 from fw_contracts.vault import (
-    Address,
     AddressRequest,
     ClaimOutcome,
     ClaimRequest,
@@ -59,7 +59,8 @@ class VaultClient:
             raise VaultUnavailable(type(exc).__name__) from None
         if msg.headers and msg.headers.get("Status") == "503":
             raise VaultUnavailable("no responders")
-        reply = VaultReply.model_validate_json(msg.data)
+        # the entry is stored data (an address may predate today's input rules)
+        reply = VaultReply.model_validate_json(msg.data, context=STORED)
         if not reply.ok and reply.error == VaultError.INTERNAL:
             # The vault is up but its database is not: as unavailable as no answer at all.
             raise VaultUnavailable("vault internal error")
@@ -89,7 +90,7 @@ class VaultClient:
             VaultSubject.ADD_STATEMENT,
             StatementRequest(request_id=request_id, statement=statement).model_dump_json().encode())
 
-    async def set_address(self, request_id: uuid.UUID, address: Address) -> None:
+    async def set_address(self, request_id: uuid.UUID, address: PostalAddress) -> None:
         """Add or replace the billing address of a stored request (refused once erased)."""
         await self._call(
             VaultSubject.ADDRESS,

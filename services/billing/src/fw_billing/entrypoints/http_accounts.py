@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from fw_contracts.events import CustomerAccountChanged
-from fw_contracts.vault import Address
+from fw_contracts.address import PostalAddress
 from fw_platform.http import problem
 
 from fw_billing.adapters.views import BillingViews, CustomerView
@@ -59,7 +59,7 @@ class ChangeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     email: EmailStr | None = None
-    address: Address | None = None
+    address: PostalAddress | None = None
     #: The staff id of who changes the account (the office user's name).
     changed_by: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{1,31}$")]
 

@@ -10,11 +10,13 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
 from fw_contracts import utcnow
+from fw_contracts.address import check_country, check_postal_code
 from fw_contracts.events import CorrectionReason, InvoiceCancelled, InvoiceIssued
 from fw_contracts.tax_ids import LEITWEG_ID_CHECK, VAT_ID_CHECK, VAT_ID_INVALID
+from fw_contracts.text import CleanLine
 from fw_platform.http import problem
 
 from fw_billing.adapters.exports import DatevNotConfigured, Exports
@@ -70,12 +72,20 @@ class RecipientIn(BaseModel):
 
     company: _Text
     contact_name: _Text
-    street: _Text
-    postal_code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=10)]
-    city: _Text
-    country: Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Z]{2}$")] = "DE"
+    # The address parts by the rules of fw_contracts.address.PostalAddress; the country first,
+    # so that the postal-code check knows it.
+    country: Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, min_length=1,
+                                              max_length=2), AfterValidator(check_country)] = "DE"
+    street: CleanLine
+    postal_code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10)]
+    city: CleanLine
     vat_id: Annotated[str, StringConstraints(max_length=30), VAT_ID_CHECK] | None = None
     buyer_reference: Annotated[str, StringConstraints(max_length=60), LEITWEG_ID_CHECK] | None = None
+
+    @field_validator("postal_code")
+    @classmethod
+    def _postal_code(cls, value: str, info: ValidationInfo) -> str:
+        return check_postal_code(value, info.data.get("country"))
 
     def recipient(self) -> Recipient:
         return Recipient(company=self.company, contact_name=self.contact_name,

@@ -30,8 +30,3 @@ def normalise_phone(raw: str, default_region: str = "DE") -> str:
     if not phonenumbers.is_valid_number(number):
         raise InvalidPhone()
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-def is_country_code(value: str) -> bool:
-    """True for an ISO 3166-1 alpha-2 region that the phone library knows (DE, AT, CH, ...)."""
-    return value in phonenumbers.SUPPORTED_REGIONS

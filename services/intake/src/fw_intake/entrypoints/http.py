@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fw_contracts.vault import Address, PersonalData, VaultError
+from fw_contracts.vault import PersonalData, VaultError
 from fw_platform.handling import TRANSIENT
 from fw_platform.http import problem
 from fw_platform.vault_client import VaultRefused, VaultUnavailable
@@ -89,12 +89,8 @@ def _terms(doc: TermsDocument) -> TermsOut:
 
 
 def _personal_data(body: SupportRequestIn) -> PersonalData:
-    address = None
-    if body.address is not None:
-        address = Address(street=body.address.street, postal_code=body.address.postal_code,
-                          city=body.address.city, country=body.address.country)
     return PersonalData(company=body.company, contact_name=body.contact_name, phone=body.phone,
-                        email=body.email, address=address, vat_id=body.vat_id,
+                        email=body.email, address=body.address, vat_id=body.vat_id,
                         buyer_reference=body.buyer_reference)
 
 

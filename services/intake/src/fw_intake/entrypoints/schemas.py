@@ -6,11 +6,11 @@ fixed text, and ``fw_platform.http.install`` turns errors into ``{field, code, m
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import datetime
 from typing import Annotated
 
+from fw_contracts.address import ADDRESS_MESSAGES, PostalAddress
 from fw_contracts.events import CustomerType
 from fw_contracts.text import TEXT_MESSAGES, CleanLine, clean_validator
 from fw_contracts.tax_ids import LEITWEG_ID_CHECK, LEITWEG_ID_INVALID, VAT_ID_CHECK, VAT_ID_INVALID
@@ -29,15 +29,13 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from fw_intake.domain.phone import InvalidPhone, is_country_code, normalise_phone
+from fw_intake.domain.phone import InvalidPhone, normalise_phone
 from fw_intake.domain.request import RequestStatus
 
 MAX_TEXT = 200
 #: Free text the customer types: NFC, no control or format characters, something visible.
 Text = CleanLine
 _EMAIL = TypeAdapter(EmailStr)
-_DE_POSTAL = re.compile(r"^[0-9]{5}$")
-_POSTAL = re.compile(r"^[0-9A-Za-z][0-9A-Za-z -]{2,9}$")
 
 #: (German, English) per custom error code, passed to ``fw_platform.http.install``.
 MESSAGES: dict[str, tuple[str, str]] = {
@@ -59,17 +57,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
          "(§ 356 Abs. 4 BGB)."),
         ("As a consumer, please confirm that we should start right away and that your right of "
          "withdrawal lapses once the service has been fully performed (§ 356 (4) BGB).")),
-    "postal_code_invalid": (
-        "Bitte geben Sie eine gültige Postleitzahl an.",
-        "Please enter a valid postal code."),
     "vat_id_invalid": VAT_ID_INVALID,
     "buyer_reference_invalid": LEITWEG_ID_INVALID,
     "address_required": (
         "Mit einer USt-IdNr. oder Leitweg-ID geben Sie bitte auch die Rechnungsadresse an.",
         "With a VAT id or a Leitweg-ID, please also give the billing address."),
-    "country_invalid": (
-        "Bitte geben Sie das Land als zweistelligen Code an, z. B. DE.",
-        "Please give the country as a two-letter code, e.g. DE."),
+    **ADDRESS_MESSAGES,
     **TEXT_MESSAGES,
 }
 
@@ -77,34 +70,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
 def _error(code: str) -> PydanticCustomError:
     # The template is fixed text: pydantic would otherwise be free to mention the input.
     return PydanticCustomError(code, MESSAGES[code][1])
-
-
-class AddressIn(BaseModel):
-    """Billing address (optional; needed only for invoices above the small-amount limit)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    # Declared first so that the postal-code check below knows the country.
-    country: Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, min_length=1,
-                                              max_length=2)] = "DE"
-    street: Text
-    postal_code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10)]
-    city: Text
-
-    @field_validator("country")
-    @classmethod
-    def _country(cls, value: str) -> str:
-        if not is_country_code(value):
-            raise _error("country_invalid")
-        return value
-
-    @field_validator("postal_code")
-    @classmethod
-    def _postal_code(cls, value: str, info: ValidationInfo) -> str:
-        country = info.data.get("country")
-        if not _POSTAL.fullmatch(value) or (country == "DE" and not _DE_POSTAL.fullmatch(value)):
-            raise _error("postal_code_invalid")
-        return value
 
 
 class SupportRequestIn(BaseModel):
@@ -122,7 +87,8 @@ class SupportRequestIn(BaseModel):
     withdrawal_waiver: StrictBool = Field(default=False, validate_default=True)
     email: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT),
                      clean_validator(max_length=MAX_TEXT)] | None = None
-    address: AddressIn | None = None
+    #: Billing address (optional; needed only for invoices above the small-amount limit).
+    address: PostalAddress | None = None
     #: The customer's USt-IdNr. (an EU business abroad is then invoiced by reverse charge).
     vat_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT),
                       VAT_ID_CHECK] | None = None

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from fw_contracts.address import STORED
 from fw_contracts.vault import (
     AddressRequest,
     ClaimRequest,
@@ -46,7 +47,8 @@ def open_data(cipher: Cipher, entry: SealedEntry) -> tuple[bytes, PersonalData]:
     """The entry's data key and decrypted data; raises ``DecryptionFailed`` on a wrong key."""
     key = cipher.unwrap(entry.request_id, entry.wrapped_key)
     plain = cipher.open(key, entry.request_id, entry.data.nonce, entry.data.ciphertext, Part.ENTRY)
-    return key, PersonalData.model_validate_json(plain)
+    # stored under the rules of its day: decoded as stored (fw_contracts.address.STORED)
+    return key, PersonalData.model_validate_json(plain, context=STORED)
 
 
 def open_statement(cipher: Cipher, key: bytes, entry: SealedEntry) -> PromotionStatement | None:

@@ -12,7 +12,8 @@ from datetime import datetime, timedelta
 from enum import Enum
 
 from fw_contracts.events import ErasureReason, ErasureScope
-from fw_contracts.vault import Address, PersonalData, PromotionStatement
+from fw_contracts.address import PostalAddress
+from fw_contracts.vault import PersonalData, PromotionStatement
 
 
 class Write(Enum):
@@ -65,7 +66,7 @@ def decide_statement(*, erased: bool, has_entry: bool, existing: PromotionStatem
     return Write.UNCHANGED if existing == new else Write.CONFLICT
 
 
-def decide_address(*, erased: bool, has_entry: bool, existing: Address | None, new: Address) -> Write:
+def decide_address(*, erased: bool, has_entry: bool, existing: PostalAddress | None, new: PostalAddress) -> Write:
     """The billing address of a stored request may be added or replaced until it is erased.
 
     Replacing is allowed on purpose: the technician may have to correct a typo before billing

@@ -8,7 +8,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
-from fw_contracts.vault import Address, PersonalData, PromotionStatement, VaultError
+from fw_contracts.address import PostalAddress
+from fw_contracts.vault import PersonalData, PromotionStatement, VaultError
 from fw_contracts.wire import VaultCaller
 from fw_platform.vault_client import VaultClient, VaultRefused
 from nats.aio.client import Client
@@ -43,7 +44,7 @@ class NatsVault:
         except VaultRefused as exc:
             raise VaultRejected(exc.error) from None
 
-    async def set_address(self, request_id: uuid.UUID, address: Address) -> None:
+    async def set_address(self, request_id: uuid.UUID, address: PostalAddress) -> None:
         try:
             await self._client().set_address(request_id, address)
         except VaultRefused as exc:

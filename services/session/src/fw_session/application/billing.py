@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 
 from fw_contracts.events import BillingBlocked
-from fw_contracts.vault import Address
+from fw_contracts.address import PostalAddress
 from fw_platform.handling import UnitOfWork
 
 from fw_session.application.ports import Clock, StoresFactory, UowFactory, Vault
@@ -78,7 +78,7 @@ class BillingAddressService:
             return SessionView(session, await stores.blocks.get(session_id),
                                await stores.requests.get(session.request_id))
 
-    async def provide(self, session_id: uuid.UUID, address: Address, technician: str) -> SessionView:
+    async def provide(self, session_id: uuid.UUID, address: PostalAddress, technician: str) -> SessionView:
         """Store the address in the vault, then emit ``BillingAddressProvided``.
 
         The block row stays locked during the vault call, so two technicians entering an address

@@ -8,7 +8,8 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Protocol
 
-from fw_contracts.vault import Address, PersonalData, PromotionStatement, VaultError
+from fw_contracts.address import PostalAddress
+from fw_contracts.vault import PersonalData, PromotionStatement, VaultError
 from fw_platform.handling import UnitOfWork
 
 from fw_session.domain.billing import BillingBlock
@@ -96,7 +97,7 @@ class Vault(Protocol):
     async def add_statement(self, request_id: uuid.UUID, statement: PromotionStatement) -> None:
         """Store the promotion statement; raises :class:`VaultRejected` if refused."""
 
-    async def set_address(self, request_id: uuid.UUID, address: Address) -> None:
+    async def set_address(self, request_id: uuid.UUID, address: PostalAddress) -> None:
         """Add or replace the billing address; raises :class:`VaultRejected` if refused."""
 
     async def claim_start(self, request_id: uuid.UUID) -> None:

@@ -10,12 +10,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, status
 from fastapi.responses import JSONResponse
 from fw_contracts.events import CustomerType, TechnicianId
-from fw_contracts.text import TEXT_MESSAGES, CleanLine, clean_validator
-from fw_contracts.vault import Address, VaultError
+from fw_contracts.text import TEXT_MESSAGES, clean_validator
+from fw_contracts.address import ADDRESS_MESSAGES, PostalAddress
+from fw_contracts.vault import VaultError
 from fw_platform.http import problem
 from fw_platform.vault_client import VaultUnavailable
-from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationInfo, field_validator
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from fw_session.application.billing import BillingAddressService, SessionView
 from fw_session.application.ports import ConcurrentChange, VaultRejected
@@ -73,47 +73,11 @@ Acting = Annotated[str, Depends(acting_technician)]
 
 #: (German, English) texts of this API's own validation codes, for ``fw_platform.http.install``.
 MESSAGES: dict[str, tuple[str, str]] = {
-    "postal_code_invalid": ("Bitte eine gültige Postleitzahl angeben.", "Please enter a valid postal code."),
-    "country_invalid": ("Das Land bitte als zweistelligen Code angeben, z. B. DE.",
-                        "Please give the country as a two-letter code, e.g. DE."),
+    **ADDRESS_MESSAGES,
     "greater_than_equal": ("Ist zu klein.", "Is too small."),
     "less_than_equal": ("Ist zu groß.", "Is too large."),
     **TEXT_MESSAGES,
 }
-_DE_POSTAL = re.compile(r"^[0-9]{5}$")
-_POSTAL = re.compile(r"^[0-9A-Za-z][0-9A-Za-z -]{2,9}$")
-AddressText = CleanLine
-
-
-class BillingAddressIn(_Body):
-    """The billing address the customer tells the technician (goes to the vault only)."""
-
-    # Declared first so that the postal-code check knows the country.
-    country: Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, min_length=1,
-                                              max_length=2)] = "DE"
-    street: AddressText
-    postal_code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10)]
-    city: AddressText
-
-    @field_validator("country")
-    @classmethod
-    def _country(cls, value: str) -> str:
-        if not re.fullmatch(r"[A-Z]{2}", value):
-            # a fixed text: the error must never quote the input
-            raise PydanticCustomError("country_invalid", MESSAGES["country_invalid"][1])
-        return value
-
-    @field_validator("postal_code")
-    @classmethod
-    def _postal_code(cls, value: str, info: ValidationInfo) -> str:
-        if not _POSTAL.fullmatch(value) or (info.data.get("country") == "DE" and not _DE_POSTAL.fullmatch(value)):
-            raise PydanticCustomError("postal_code_invalid", MESSAGES["postal_code_invalid"][1])
-        return value
-
-    def to_address(self) -> Address:
-        return Address(street=self.street, postal_code=self.postal_code, city=self.city, country=self.country)
-
-
 class QueueItemOut(BaseModel):
     request_id: uuid.UUID
     ticket: str | None
@@ -252,8 +216,8 @@ def build_router(service: SessionService, billing: BillingAddressService | None 
     if billing is not None:
         @router.post("/sessions/{session_id}/billing-address",
                      summary="Provide the billing address billing is waiting for (stored in the vault only)")
-        async def billing_address(session_id: uuid.UUID, body: BillingAddressIn, technician: Acting) -> SessionOut:
-            view = await billing.provide(session_id, body.to_address(), technician)
+        async def billing_address(session_id: uuid.UUID, body: PostalAddress, technician: Acting) -> SessionOut:
+            view = await billing.provide(session_id, body, technician)
             return SessionOut.of(view.session, view)
 
     return router

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
+from fw_contracts.address import is_country_code, postal_code_ok
 from fw_contracts.text import UncleanText, clean_text
 
 from fw_web.domain.support_form import (
@@ -14,7 +15,6 @@ from fw_web.domain.support_form import (
     COUNTRY_INVALID,
     EMAIL_INVALID,
     POSTAL_INVALID,
-    postal_code_ok,
 )
 
 FIELDS = ("email", "street", "postal_code", "city", "country")
@@ -54,7 +54,7 @@ def read_changes(form: Mapping[str, Any], account: Mapping[str, Any]) -> tuple[d
             if not values[n]:
                 errors[n] = ADDRESS_INCOMPLETE
     if given:
-        if len(values["country"]) != 2 or not values["country"].isalpha():
+        if not is_country_code(values["country"]):
             errors["country"] = COUNTRY_INVALID
         elif values["postal_code"] and "postal_code" not in errors and not postal_code_ok(
                 values["postal_code"], values["country"]):

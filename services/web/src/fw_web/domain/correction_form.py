@@ -6,10 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from fw_contracts.address import is_country_code, postal_code_ok
 from fw_contracts.tax_ids import LEITWEG_ID_INVALID, VAT_ID_INVALID, check_leitweg_id, check_vat_id
 from fw_contracts.text import UncleanText, clean_text
 
-from fw_web.domain.support_form import COUNTRY_INVALID, POSTAL_INVALID, postal_code_ok
+from fw_web.domain.support_form import COUNTRY_INVALID, POSTAL_INVALID
 
 #: billing's reason codes for a corrected invoice, in German.
 CORRECTION_REASONS = {"wrong_duration": "Falsche Dauer (berichtigte Dauer angeben)",
@@ -67,7 +68,7 @@ def _recipient(values: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
             values[name] = clean_text(values[name])
         except UncleanText as exc:
             errors[name] = exc.message_de
-    if len(values["country"]) != 2 or not values["country"].isalpha():
+    if not is_country_code(values["country"]):
         errors["country"] = COUNTRY_INVALID
     elif "postal_code" not in errors and not postal_code_ok(values["postal_code"], values["country"]):
         errors["postal_code"] = POSTAL_INVALID

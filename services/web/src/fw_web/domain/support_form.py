@@ -6,10 +6,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import re
-
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
+from fw_contracts.address import ADDRESS_MESSAGES, is_country_code, postal_code_ok
 from fw_contracts.tax_ids import LEITWEG_ID_INVALID, VAT_ID_INVALID, check_leitweg_id, check_vat_id
 from fw_contracts.text import UncleanText, clean_text
 
@@ -54,13 +53,11 @@ ADDRESS_INCOMPLETE = "Bitte geben Sie die Anschrift vollständig an (Straße, Po
 #: problem of the form is reported at once, not one round after another).
 PHONE_INVALID = "Bitte geben Sie eine gültige Telefonnummer an, z. B. 0170 1234567 oder +49 30 123456."
 EMAIL_INVALID = "Bitte geben Sie eine gültige E-Mail-Adresse an oder lassen Sie das Feld leer."
-POSTAL_INVALID = "Bitte geben Sie eine gültige Postleitzahl an."
-COUNTRY_INVALID = "Bitte geben Sie das Land als zweistelligen Code an, z. B. DE."
+POSTAL_INVALID = ADDRESS_MESSAGES["postal_code_invalid"][0]
+COUNTRY_INVALID = ADDRESS_MESSAGES["country_invalid"][0]
 VAT_ID_INVALID_DE = VAT_ID_INVALID[0]
 LEITWEG_ID_INVALID_DE = LEITWEG_ID_INVALID[0]
 ADDRESS_REQUIRED = "Mit einer USt-IdNr. oder Leitweg-ID geben Sie bitte auch die Rechnungsadresse an."
-_DE_POSTAL = re.compile(r"^[0-9]{5}$")
-_POSTAL = re.compile(r"^[0-9A-Za-z][0-9A-Za-z -]{2,9}$")
 #: intake's generic message for an error code it did not explain: ours is plainer.
 GENERIC = "Bitte prüfen Sie diese Angabe."
 
@@ -129,7 +126,7 @@ def _formats_checked(form: FormInput, has_address: bool) -> None:
             validate_email(v["email"], check_deliverability=False)
         except EmailNotValidError:
             errors["email"] = EMAIL_INVALID
-    country_ok = len(v["country"]) == 2 and v["country"] in phonenumbers.SUPPORTED_REGIONS
+    country_ok = is_country_code(v["country"])
     if has_address and not country_ok:
         errors.setdefault("country", COUNTRY_INVALID)
     code = v["postal_code"]
@@ -146,11 +143,6 @@ def _formats_checked(form: FormInput, has_address: bool) -> None:
         # intake takes them only with the billing address (they matter only on a full invoice)
         for n in ADDRESS_FIELDS:
             errors.setdefault(n, ADDRESS_REQUIRED)
-
-
-def postal_code_ok(code: str, country: str) -> bool:
-    """A postal code as intake accepts it (five digits in Germany)."""
-    return bool(_POSTAL.fullmatch(code)) and (country != "DE" or bool(_DE_POSTAL.fullmatch(code)))
 
 
 def _valid_phone(text: str) -> bool:
