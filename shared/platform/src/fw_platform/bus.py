@@ -39,7 +39,7 @@ def stream_config(replicas: int = 1) -> StreamConfig:
     ``allow_direct``: stored messages can be read by (batched) direct get, statelessly. That is
     how readers without durables read the history (the audit tool, restore safety): no reader
     needs a consumer of its own, so nobody but admin needs the unnamed consumer create
-    (``fw_devenv.nats_auth``).
+    (``fw_contracts.nats_permissions``).
     """
     return StreamConfig(
         name=STREAM_NAME,

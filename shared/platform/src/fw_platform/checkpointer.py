@@ -240,7 +240,7 @@ async def run(settings: JobSettings, key: Ed25519PrivateKey, stop: asyncio.Event
     opts: dict[str, object] = {"servers": settings.nats_url.split(","), "name": "fw-checkpoint"}
     if settings.user:
         opts |= {"user": settings.user, "password": settings.password or "",
-                 "inbox_prefix": f"_INBOX_{settings.user}"}  # private replies (fw_devenv.nats_auth)
+                 "inbox_prefix": f"_INBOX_{settings.user}"}  # private replies (fw_contracts.nats_permissions)
     nc = await nats.connect(**opts)  # type: ignore[arg-type]
     js = nc.jetstream()
     try:

@@ -3,7 +3,7 @@
 Stateless message gets ("next message on this subject from sequence n"), not a consumer: the
 NATS permissions give services no unnamed consumers (a holder of that permission could re-create
 any other service's consumer), and a read-only get needs no consumer state. The caller's NATS
-user needs ``$JS.API.STREAM.MSG.GET.<stream>`` (``fw_devenv.nats_auth``).
+user needs ``$JS.API.STREAM.MSG.GET.<stream>`` (``fw_contracts.nats_permissions``).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Direct get is stateless and read-only: the audit user needs ``$JS.API.DIRECT.GET
 ``STREAM.MSG.GET`` to confirm the end, see :func:`read_direct`), no consumer at all, and the stream
 must have ``allow_direct`` (``fw_platform.bus.stream_config`` sets it). The ordered consumer needs
 the *unnamed* consumer create, which would let its holder re-create any other consumer: only
-admin has it (``fw_devenv.nats_auth``), so ``--reader ordered`` is for an operator with admin
+admin has it (``fw_contracts.nats_permissions``), so ``--reader ordered`` is for an operator with admin
 credentials. Either reader stops at the stream's last sequence as it was when reading started
 (or at ``until``), so a live stream that keeps growing does not make the audit run forever.
 """
@@ -151,7 +151,7 @@ async def connect(url: str, user: str | None = None, password: str | None = None
                             "error_cb": quiet}
     if user:
         opts["user"], opts["password"] = user, password or ""
-        opts["inbox_prefix"] = f"_INBOX_{user}"  # private replies (see fw_devenv.nats_auth)
+        opts["inbox_prefix"] = f"_INBOX_{user}"  # private replies (see fw_contracts.nats_permissions)
     nc = await nats.connect(**opts)
     _ERRORS[nc] = errors
     install_header_parser(nc)  # a third of a replay's time was nats-py's header parsing

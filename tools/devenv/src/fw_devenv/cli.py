@@ -91,7 +91,7 @@ def start_and_provision(
     """Start (or adopt) both servers under *var*, provision *database* with
     passwords from ``var/secrets.json``; also writes ``var/devenv.env``.
 
-    NATS runs with one user per service (:mod:`fw_devenv.nats_auth`); the passwords are in
+    NATS runs with one user per service (:mod:`fw_contracts.nats_permissions`); the passwords are in
     ``env.nats.passwords`` and, for the services, in ``var/devenv.env``."""
     env = DevEnv(var, nats_port, pg_port, nats_monitor_port=nats_monitor_port)
     env.nats.enable_auth(load_nats_passwords(env.var_dir))

@@ -13,6 +13,8 @@ import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 
+from fw_contracts.nats_permissions import ADMIN, DEFAULT_BCRYPT_COST, render_authorization
+
 from ._util import (
     DevEnvError,
     ensure_port_free,
@@ -23,7 +25,7 @@ from ._util import (
     tail,
     wait_pid_exit,
 )
-from .nats_auth import ADMIN, DEFAULT_BCRYPT_COST, render_authorization, url_with_credentials
+from .nats_auth import url_with_credentials
 
 DEFAULT_MAX_PAYLOAD = 8 * 1024 * 1024  # 8 MiB, NATS' recommended upper bound
 
@@ -55,7 +57,7 @@ class NatsServer:
     (pid file alive, e.g. started by ``fw_devenv up`` in another terminal)
     and refuses if the port belongs to anything else.
 
-    With ``passwords`` (``{user: password}`` for every user of :mod:`fw_devenv.nats_auth`) the
+    With ``passwords`` (``{user: password}`` for every user of :mod:`fw_contracts.nats_permissions`) the
     config carries the per-user subject permissions, passwords bcrypt-hashed; ``url`` is then the
     plain address (each client brings its own user) and ``admin_url`` has admin's credentials.
     """
@@ -145,7 +147,7 @@ jetstream {{
     def _authorization_text(self) -> str:
         if not self.passwords:
             return ""
-        return "\n# one user per service, see fw_devenv.nats_auth\n" + render_authorization(
+        return "\n# one user per service, see fw_contracts.nats_permissions\n" + render_authorization(
             self.passwords, bcrypt_cost=self.bcrypt_cost)
 
     def write_config(self) -> Path:

@@ -4,7 +4,7 @@
 * ``fw_env`` (function): a fresh nats-server (≈15 ms to start) with the ``FERNWARTUNG`` stream
   and a fresh database with every service's role and schema. Tests never share a stream or a
   database, so they can assert on *everything* in them. NATS runs with the real per-user
-  permissions (``fw_devenv.nats_auth``): ``fw_env.nats_url`` carries admin's credentials (tests
+  permissions (``fw_contracts.nats_permissions``): ``fw_env.nats_url`` carries admin's credentials (tests
   that connect with it may do anything); ``settings_env(svc)`` and ``ServiceProcess`` connect as
   the service's own user, as ``make run`` does.
 * ``ServiceProcess``: starts a service as a real subprocess (``python -m fw_<svc>``) for
@@ -39,7 +39,7 @@ from .postgres import PostgresServer
 from .provision import audit_dsn, provision
 
 _PASSWORDS = {svc: f"test-{svc}-pw" for svc in SERVICES}
-#: NATS passwords of this test run (every user of fw_devenv.nats_auth).
+#: NATS passwords of this test run (every user of fw_contracts.nats_permissions).
 _NATS_PASSWORDS = generate_passwords()
 #: bcrypt's minimum: nats-server checks the hash on every connect, and tests connect a lot.
 TEST_BCRYPT_COST = 4

@@ -12,7 +12,7 @@ With external infrastructure (``NATS_URL`` + ``DATABASE_URL`` set) each
 service gets ``FW_<NAME>_DATABASE_URL`` from the environment if set there,
 else ``DATABASE_URL``; nothing is provisioned.
 
-NATS credentials: each service connects as its own NATS user (``fw_devenv.nats_auth``). Locally
+NATS credentials: each service connects as its own NATS user (``fw_contracts.nats_permissions``). Locally
 ``FW_<NAME>_NATS_USER``/``_PASSWORD`` come from ``var/secrets.json``; with external
 infrastructure they are passed through from the environment when set there.
 """

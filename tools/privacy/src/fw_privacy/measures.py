@@ -44,7 +44,7 @@ TOMS: tuple[Tom, ...] = (
         "die benötigten Datentresor-Anfragen stellen; nur der Datentresor darf diese entgegennehmen. "
         "Löschen oder Leeren der Ereignishistorie ist allen außer dem Administrator verboten.",
         "Vertraulichkeit, Integrität",
-        ("tools/devenv/src/fw_devenv/nats_auth.py", "tests/security/")),
+        ("shared/contracts/src/fw_contracts/nats_permissions.py", "tests/security/")),
     Tom("T-ACCESS-LOG", "Zweckgebundene Zugriffe mit Protokoll",
         "Jeder Lesezugriff auf den Datentresor nennt seinen Zweck (Warteschlange, Abrechnung, Kundenkonto, "
         "Auskunft) und wird ohne Inhalt protokolliert; ebenso das Nachtragen einer Rechnungsanschrift.",

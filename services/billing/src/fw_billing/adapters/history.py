@@ -1,6 +1,6 @@
 """Reading billing's own ``CustomerAccountErased`` history back from the stream (restore safety),
 with :func:`fw_platform.history.event_history` (stateless gets, like retention's erasure history;
-``fw_devenv.nats_auth`` grants billing exactly these gets)."""
+``fw_contracts.nats_permissions`` grants billing exactly these gets)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 The caller is never taken from a request body: it is the last token of the subject
 (``vault.v1.get.billing``), and NATS lets each service user publish only on its own subjects
-(``fw_devenv.nats_auth``, which renders the same table into the server's permissions). Here the
+(``fw_contracts.nats_permissions``, which renders the same table into the server's permissions). Here the
 vault binds each caller to the purposes it may read for and the outcome it may claim, so even
 with a caller's credentials nobody reads for another caller's purpose.
 """
