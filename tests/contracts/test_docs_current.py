@@ -91,7 +91,7 @@ def test_asyncapi_channels_are_the_contract(service: str) -> None:
     assert vault == (expected_vault | {"vault.v1.reply"} if expected_vault else set())
     for cls in (*contract.publishes, *contract.consumes):
         # the message payload IS the committed contract file
-        assert doc["components"]["schemas"][f"{cls.__name__}.v{cls.version}"] == committed[schema_file_name(cls)]
+        assert doc["components"]["schemas"][f"{cls.__name__}.v{cls.current_schema_version()}"] == committed[schema_file_name(cls)]
 
 
 def test_catalogue_lists_every_event_with_its_subject() -> None:

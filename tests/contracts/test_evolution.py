@@ -49,7 +49,6 @@ class SessionEndedV2(SessionEnded):
     never with a guessed value.
     """
 
-    version = 2
     schema_version: Literal[2] = 2  # type: ignore[assignment]
     billable_hint: bool | None = None
 

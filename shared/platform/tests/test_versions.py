@@ -35,12 +35,12 @@ async def test_a_newer_version_is_delivered_and_parked_with_its_reason(fw_env, t
     current = SessionStarted(session_id=uuid.uuid4(), request_id=uuid.uuid4(), technician="tech-01",
                              started_at=datetime.now(UTC))
     future = json.loads(current.to_json())
-    future.update(event_id=str(uuid.uuid4()), schema_version=SessionStarted.version + 1)
+    future.update(event_id=str(uuid.uuid4()), schema_version=SessionStarted.current_schema_version() + 1)
     base = SessionStarted.subject().rsplit(".", 1)[0]
     nc = await connect(fw_env.nats_url, name="test-publisher")
     try:
         js = nc.jetstream()
-        await js.publish(f"{base}.v{SessionStarted.version + 1}", json.dumps(future).encode(),
+        await js.publish(f"{base}.v{SessionStarted.current_schema_version() + 1}", json.dumps(future).encode(),
                          headers={Header.MSG_ID: future["event_id"]})
         await js.publish(SessionStarted.subject(), current.to_json(), headers={Header.MSG_ID: str(current.event_id)})
     finally:

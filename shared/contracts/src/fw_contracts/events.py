@@ -52,7 +52,6 @@ class SupportRequestCreated(Event):
     """
 
     producer = "intake"
-    version = 2
     event_type: Literal["SupportRequestCreated"] = "SupportRequestCreated"
     schema_version: Literal[2] = 2
 
@@ -214,7 +213,6 @@ class InvoiceIssued(Event):
     """
 
     producer = "billing"
-    version = 2
     event_type: Literal["InvoiceIssued"] = "InvoiceIssued"
     schema_version: Literal[2] = 2
 
@@ -281,7 +279,6 @@ class SessionNotBilled(Event):
     """
 
     producer = "billing"
-    version = 2
     event_type: Literal["SessionNotBilled"] = "SessionNotBilled"
     schema_version: Literal[2] = 2
 
@@ -318,7 +315,6 @@ class BillingBlocked(Event):
     """
 
     producer = "billing"
-    version = 2
     event_type: Literal["BillingBlocked"] = "BillingBlocked"
     schema_version: Literal[2] = 2
 
@@ -478,7 +474,6 @@ class PersonalDataErased(Event):
     """
 
     producer = "retention"
-    version = 2
     event_type: Literal["PersonalDataErased"] = "PersonalDataErased"
     schema_version: Literal[2] = 2
 

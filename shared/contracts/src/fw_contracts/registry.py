@@ -118,11 +118,12 @@ def upcast(data: dict[str, Any]) -> dict[str, Any]:
     version = data.get("schema_version")
     if not isinstance(version, int):
         raise UndecodableEvent("schema_version missing or not an integer")
-    if version > cls.version:
+    current = cls.current_schema_version()
+    if version > current:
         raise UndecodableEvent(
-            f"schema version {version} of {cls.__name__} is newer than this build ({cls.version})"
+            f"schema version {version} of {cls.__name__} is newer than this build ({current})"
         )
-    while version < cls.version:
+    while version < current:
         step = UPCASTERS.get((cls.__name__, version))
         if step is None:
             raise UndecodableEvent(f"no upcaster for {cls.__name__} v{version}")

@@ -65,10 +65,10 @@ def _version(service: str) -> str:
 
 
 def _event_message(cls: type[Event]) -> dict[str, Any]:
-    key = f"{cls.__name__}.v{cls.version}"
+    key = f"{cls.__name__}.v{cls.current_schema_version()}"
     return {
         "name": cls.__name__,
-        "title": f"{cls.__name__} v{cls.version}",
+        "title": f"{cls.__name__} v{cls.current_schema_version()}",
         "summary": (cls.__doc__ or cls.__name__).strip().splitlines()[0],
         "contentType": "application/json",
         "correlationId": {"location": "$message.payload#/correlation_id"},
@@ -98,7 +98,7 @@ def build(contract: ServiceContract, schemas: Mapping[str, Schema]) -> dict[str,
     comp_schemas: dict[str, Any] = {}
 
     def event_channel(cls: type[Event]) -> tuple[str, str]:
-        subject, key = cls.subject(), f"{cls.__name__}.v{cls.version}"
+        subject, key = cls.subject(), f"{cls.__name__}.v{cls.current_schema_version()}"
         schema = schema_of(cls, schemas)
         if schema is None:
             raise KeyError(f"no committed schema for {cls.__name__} (python -m fw_contracts.schemas)")
@@ -106,7 +106,7 @@ def build(contract: ServiceContract, schemas: Mapping[str, Schema]) -> dict[str,
         messages[key] = _event_message(cls)
         channels[subject] = {
             "address": subject,
-            "title": f"{cls.__name__} v{cls.version} (producer: {cls.producer})",
+            "title": f"{cls.__name__} v{cls.current_schema_version()} (producer: {cls.producer})",
             "messages": {cls.__name__: _ref("components", "messages", key)},
         }
         return subject, cls.__name__

@@ -49,7 +49,8 @@ def _versions(cls: type[Event], schemas: Mapping[str, Schema]) -> str:
     base = re.escape(schema_file_name(cls).rsplit(".v", 1)[0])
     found = sorted(int(m.group(1)) for name in schemas if (m := re.fullmatch(base + r"\.v(\d+)\.json", name)))
     ups = sorted(v for (etype, v) in UPCASTERS if etype == cls.__name__)
-    parts = [f"v{v}" + (" (current)" if v == cls.version else "") for v in found or [cls.version]]
+    current = cls.current_schema_version()
+    parts = [f"v{v}" + (" (current)" if v == current else "") for v in found or [current]]
     text = ", ".join(parts)
     if ups:
         text += "; upcasters from " + ", ".join(f"v{v}" for v in ups)

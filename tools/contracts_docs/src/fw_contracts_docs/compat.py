@@ -137,7 +137,7 @@ def record_expectations(contracts: Iterable[ServiceContract], schemas: Mapping[s
             if schema is None:
                 raise KeyError(f"{contract.service}: no committed schema for {cls.__name__}")
             old = existing.get(contract.service, {}).get(cls.__name__)
-            entry: dict[str, Any] = {"agreed_version": cls.version, "fields": {}}
+            entry: dict[str, Any] = {"agreed_version": cls.current_schema_version(), "fields": {}}
             if old is not None and not accept:
                 entry["agreed_version"] = old["agreed_version"]
             for name in sorted(contract.relied_on(cls)):
