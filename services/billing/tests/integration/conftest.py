@@ -61,7 +61,9 @@ class VaultStub:
         data = PersonalData(
             company="Beispiel AG", contact_name="Max Beispiel", phone="+4989123456",
             email="max@example.org", vat_id=vat_id, buyer_reference=buyer_reference,
-            address=Address(street="Ring 5", postal_code="80331", city="München", country=country)
+            # a postal code in the country's format (fw_contracts.address): Munich's, or Vienna's
+            address=Address(street="Ring 5", postal_code="80331" if country == "DE" else "1010",
+                            city="München" if country == "DE" else "Wien", country=country)
             if address else None)
         stmt = PromotionStatement(text="Wir möchten Stammkunde werden.", technician="tech-03",
                                   stated_at=STARTED) if statement else None
