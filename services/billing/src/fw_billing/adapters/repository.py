@@ -31,6 +31,8 @@ from fw_billing.application.ports import (
     SessionRecord,
     StoredInvoice,
 )
+from fw_billing.adapters.work_notes import SqlWorkNotes
+from fw_billing.application.work_notes import note_for_invoice
 from fw_billing.domain.invoicing import SessionStatus, format_customer_number, invoice_year
 
 
@@ -132,6 +134,11 @@ class SqlBillingRepository:
             await self._conn.execute(
                 "INSERT INTO invoice_recipients(invoice_number, kind, year, data_enc)"
                 " VALUES ($1, $2, $3, $4)", invoice.number, invoice.kind.value, invoice.year, sealed)
+
+    async def work_note(self, session_id: uuid.UUID) -> str | None:
+        """The technician's note for the session's invoice line; locks the note until commit
+        (a note written meanwhile waits, then finds the invoice and is refused)."""
+        return await note_for_invoice(SqlWorkNotes(self._conn, self._keys), session_id)
 
     async def lock_customer(self, request_id: uuid.UUID) -> None:
         # Transaction-scoped: released at commit/rollback, nothing to clean up.
@@ -250,7 +257,9 @@ class SqlBillingRepository:
             recipient = recipient_from_json(await self._keys.open(
                 self._conn, KeyPurpose.ARCHIVE, row["recipient_year"], recipient_aad(number),
                 row["data_enc"]))
+        note = await SqlWorkNotes(self._conn, self._keys).read(row["session_id"]) if row["session_id"] else None
         return StoredInvoice(
+            work_note=note.text if note is not None else None,
             number=row["number"], year=row["year"], request_id=row["request_id"],
             kind=InvoiceKind(row["kind"]), issued_at=row["issued_at"], service_date=row["service_date"],
             tariff_version=row["tariff_version"], raw_seconds=row["raw_seconds"],

@@ -70,7 +70,8 @@ def stored_invoice_document(invoice: StoredInvoice, deps: BillingDeps) -> Docume
         customer_name=invoice.recipient.customer_name if invoice.recipient else None,
         correction=Correction(number=invoice.corrects, issued_at=invoice.corrects_issued_at,
                               reason=invoice.correction_reason)
-        if invoice.corrects and invoice.corrects_issued_at and invoice.correction_reason else None)
+        if invoice.corrects and invoice.corrects_issued_at and invoice.correction_reason else None,
+        work_note=invoice.work_note)
 
 
 async def cancel_invoice(number: str, reason_code: str, uow: UnitOfWork, *,

@@ -161,7 +161,8 @@ async def correct_invoice(number: str, request: CorrectionRequest, uow: UnitOfWo
         customer_number=customer_number, raw_seconds=original.raw_seconds, billed_seconds=p.billed_seconds,
         tariff_version=p.tariff_version, e_invoice=e_invoice, tax_case=decision.tax_case,
         customer_name=recipient.customer_name if recipient else None,
-        correction=Correction(number=number, issued_at=original.issued_at, reason=request.reason.value))
+        correction=Correction(number=number, issued_at=original.issued_at, reason=request.reason.value),
+        work_note=original.work_note)
     check_complete(document)
     rendered = await asyncio.to_thread(deps.renderer.render, document)
     await repo.add_invoice(NewInvoice(

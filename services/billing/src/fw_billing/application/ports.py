@@ -139,6 +139,8 @@ class StoredInvoice:
     correction_reason: str | None = None
     #: Issue time of the invoice this one corrects (printed on it).
     corrects_issued_at: datetime | None = None
+    #: The technician's note of the work done on the session (frozen with the first invoice).
+    work_note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -227,6 +229,10 @@ class BillingRepository(Protocol):
         """The next number of ``year``'s range, locked until the transaction ends."""
 
     async def add_invoice(self, invoice: NewInvoice) -> None: ...
+
+    async def work_note(self, session_id: uuid.UUID) -> str | None:
+        """The technician's "work done" note for the session's invoice line (None: no note);
+        locked until the transaction ends, so the note cannot change under the invoice."""
 
     async def lock_customer(self, request_id: uuid.UUID) -> None:
         """Serialise account creation for one request (two consumers may race for it)."""
