@@ -31,7 +31,7 @@ from fw_web.entrypoints import (
     signin,
     technician,
 )
-from fw_web.entrypoints import office_accounts, office_pages, public_pages, technician_pages
+from fw_web.entrypoints import office_accounts, office_pages, public_pages, technician_notes, technician_pages
 from fw_web.entrypoints.web_session import CookieSettings, SessionMiddleware
 from fw_web.settings import Settings
 
@@ -92,6 +92,6 @@ def create_app(settings: Settings | None = None, *, users: dict[str, User] | Non
     errors.install(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for module in (public, download, signin, technician, office_accounts, office, office_documents, privacy,
-                   office_parked, office_pages, public_pages, technician_pages):
+                   office_parked, office_pages, public_pages, technician_pages, technician_notes):
         app.include_router(module.build_router())
     return app

@@ -100,6 +100,8 @@ class FakeServices:
     corrections: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     #: billing's next answer to POST /api/invoices/{n}/correction (None: checks like billing, 201)
     correction_reply: tuple[int, dict[str, Any]] | None = None
+    #: billing's work notes by session id (``note``, ``written_by``, ``state``)
+    work_notes: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def handler(self, request: httpx.Request) -> httpx.Response:
         self.seen.append(request)
@@ -208,6 +210,9 @@ class FakeServices:
             return httpx.Response(200, json=self.tariff)
         if path == "/api/invoice-list":
             return self.invoice_list(request.url.params)
+        m = re.fullmatch(r"/api/sessions/([0-9a-f-]+)/work-note", path)
+        if m:
+            return self.work_note(m.group(1), method, request)
         if path == "/api/invoices":
             sid = request.url.params.get("session_id")
             if sid is None:
@@ -315,6 +320,23 @@ class FakeServices:
             return httpx.Response(200, json={"customer_number": m.group(1), "status": "closed",
                                              "reason": body["reason"], "erased_at": c["closed_at"]})
         return httpx.Response(404, json={})
+
+    def work_note(self, sid: str, method: str, request: httpx.Request) -> httpx.Response:
+        """Like billing: frozen once an invoice of the session exists; the text only in bodies."""
+        frozen = any(i["session_id"] == sid for i in self.invoices.values())
+        if method == "PUT":
+            if frozen:
+                return httpx.Response(409, json={"code": "work_note_frozen", "message_en": "x", "message_de":
+                                                 "Die Rechnung dieser Sitzung ist bereits ausgestellt; die Notiz "
+                                                 "steht darauf und kann nicht mehr geändert werden."})
+            body = json.loads(request.content)
+            self.work_notes[sid] = {"session_id": sid, "note": body["note"].strip(), "written_by": body["written_by"],
+                                    "written_at": "2026-05-04T10:00:00Z", "state": "open"}
+            return httpx.Response(200, json=self.work_notes[sid])
+        note = self.work_notes.get(sid)
+        if note is None:
+            return httpx.Response(404, json={"code": "work_note_not_found", "message_de": "x", "message_en": "x"})
+        return httpx.Response(200, json={**note, "state": "frozen" if frozen else "open"})
 
     def invoice_state(self, inv: dict[str, Any]) -> dict[str, Any]:
         """``inv`` with its Storno and correction as billing's GET /api/invoices/{n} shows them."""

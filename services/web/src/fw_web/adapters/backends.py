@@ -153,6 +153,18 @@ class Backends:
         return await self._call("billing", "GET", "/api/invoice-list", "/api/invoice-list",
                                 params=params or {"limit": 50})
 
+    async def work_note(self, session_id: uuid.UUID) -> Reply:
+        """The technician's "work done" note of a session (404: none); personal data, staff only."""
+        return await self._call("billing", "GET", f"/api/sessions/{session_id}/work-note",
+                                "/api/sessions/{id}/work-note")
+
+    async def write_work_note(self, session_id: uuid.UUID, note: str, technician: str) -> Reply:
+        """Write the note (billing refuses with 409 once the invoice is issued); the text goes in
+        the body only. Call it only after the session service confirmed the session is
+        ``technician``'s own."""
+        return await self._call("billing", "PUT", f"/api/sessions/{session_id}/work-note",
+                                "/api/sessions/{id}/work-note", json={"note": note, "written_by": technician})
+
     async def tariff(self) -> Reply:
         """The current tariff (public prices for the form)."""
         return await self._call("billing", "GET", "/api/tariff", "/api/tariff")
