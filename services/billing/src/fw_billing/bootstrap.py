@@ -100,10 +100,10 @@ class Billing:
     sender: MailSender | None
     worker: BackgroundWorker
 
-    async def cancel(self, number: str, reason_code: str) -> InvoiceCancelled:
-        """Cancel an invoice in its own transaction (HTTP command)."""
+    async def cancel(self, number: str, reason_code: str, acted_by: str | None = None) -> InvoiceCancelled:
+        """Cancel an invoice in its own transaction (HTTP command); ``acted_by``: the office user."""
         async with self.runtime.unit_of_work() as uow:
-            return await cancel_invoice(number, reason_code, uow, deps=self.deps)
+            return await cancel_invoice(number, reason_code, uow, deps=self.deps, acted_by=acted_by)
 
     async def correct(self, number: str, request: CorrectionRequest) -> InvoiceIssued:
         """Issue the corrected invoice for a cancelled one in its own transaction (HTTP command)."""

@@ -350,11 +350,16 @@ ENTRIES: tuple[RetentionEntry, ...] = (
     RetentionEntry(
         "P-TECHNICIAN", "Kürzel von Beschäftigten", "VT-02", "Beschäftigtendaten (pseudonym)",
         ("Kürzel der Technikerin/des Technikers, z. B. tech-07",
-         "Kürzel der/des Beschäftigten, die/der die Löschung eines Kundenkontos ausgelöst hat"), (STAFF,),
-        "Nachvollziehbarkeit, wer eine Sitzung geführt, eine Erklärung aufgenommen oder die Löschung eines "
-        "Kundenkontos ausgelöst hat (Art. 5 Abs. 2 DSGVO)", (ART88,),
+         "Kürzel der/des Beschäftigten, die/der die Löschung eines Kundenkontos ausgelöst hat",
+         "Kürzel der/des Beschäftigten im Büro, die/der eine Rechnung storniert oder eine korrigierte Rechnung "
+         "ausgestellt hat (nur in der Abrechnung, nicht in den Ereignissen)",
+         "Kürzel der Technikerin/des Technikers, die/der die Notiz „Ausgeführte Arbeiten“ geschrieben hat"), (STAFF,),
+        "Nachvollziehbarkeit, wer eine Sitzung geführt, eine Erklärung aufgenommen, die Löschung eines "
+        "Kundenkontos ausgelöst, eine Rechnung storniert oder korrigiert oder eine Notiz geschrieben hat "
+        "(Art. 5 Abs. 2 DSGVO; GoBD: Korrekturen sind nachvollziehbar)", (ART88,),
         (INTERNAL_OFFICE,), _PSEUDONYM_RULE, ("T-PSEUDO-STREAM",), column_names=frozenset({"technician"}),
-        places=(Place("billing", "customer_accounts", "closed_by"), Place("billing", "work_notes", "written_by")),
+        places=(Place("billing", "customer_accounts", "closed_by"), Place("billing", "work_notes", "written_by"),
+                Place("billing", "cancellations", "acted_by"), Place("billing", "invoices", "acted_by")),
         pseudonymous=True,
         notes=("Die Zuordnung Kürzel → Person führt die Personalverwaltung außerhalb dieses Systems.",)),
     RetentionEntry(

@@ -109,6 +109,8 @@ class NewInvoice:
     corrects: str | None = None
     correction_reason: str | None = None
     priced_seconds: int | None = None
+    #: The office user (staff id, never a name) who issued a corrected invoice; None otherwise.
+    acted_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -159,6 +161,8 @@ class NewCancellation:
     gross_total: Decimal
     e_invoice: bool
     event_id: uuid.UUID
+    #: The office user (staff id, never a name) who cancelled the invoice.
+    acted_by: str | None = None
 
 
 @dataclass(frozen=True)

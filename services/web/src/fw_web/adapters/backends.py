@@ -180,15 +180,17 @@ class Backends:
         return await self._call("billing", "GET", f"/api/invoices/{quote(number, safe='')}.{ext}",
                                 f"/api/invoices/{{n}}.{ext}", binary=True)
 
-    async def cancel_invoice(self, number: str, reason_code: str) -> Reply:
-        """Storno: billing issues a cancellation document with its own number."""
+    async def cancel_invoice(self, number: str, reason_code: str, acted_by: str) -> Reply:
+        """Storno: billing issues a cancellation document with its own number and keeps who
+        (``acted_by``: the signed-in office user's id) made it."""
         return await self._call("billing", "POST", f"/api/invoices/{quote(number, safe='')}/cancel",
-                                "/api/invoices/{n}/cancel", json={"reason_code": reason_code})
+                                "/api/invoices/{n}/cancel", json={"reason_code": reason_code, "acted_by": acted_by})
 
-    async def correct_invoice(self, number: str, body: dict[str, Any]) -> Reply:
-        """Rechnungskorrektur: billing issues the corrected invoice of a cancelled one (new number)."""
+    async def correct_invoice(self, number: str, body: dict[str, Any], acted_by: str) -> Reply:
+        """Rechnungskorrektur: billing issues the corrected invoice of a cancelled one (new number)
+        and keeps who (``acted_by``: the signed-in office user's id) made it."""
         return await self._call("billing", "POST", f"/api/invoices/{quote(number, safe='')}/correction",
-                                "/api/invoices/{n}/correction", json=body)
+                                "/api/invoices/{n}/correction", json={**body, "acted_by": acted_by})
 
     async def cancellation(self, number: str) -> Reply:
         return await self._call("billing", "GET", f"/api/cancellations/{quote(number, safe='')}",
