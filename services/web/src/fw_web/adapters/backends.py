@@ -95,6 +95,13 @@ class Backends:
     async def queue(self) -> Reply:
         return await self._call("session", "GET", "/api/queue", "/api/queue")
 
+    async def queue_items(self) -> tuple[bool, list[dict[str, Any]]]:
+        """``(reachable, items)`` of the queue, for the live-queue watcher."""
+        reply = await self.queue()
+        if not reply.ok or not isinstance(reply.data, list):
+            return False, []
+        return True, [i for i in reply.data if isinstance(i, dict)]
+
     async def start_session(self, request_id: uuid.UUID, technician: str) -> Reply:
         return await self._call("session", "POST", "/api/sessions", "/api/sessions",
                                 json={"request_id": str(request_id), "technician": technician})
