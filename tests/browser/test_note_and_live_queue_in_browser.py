@@ -31,7 +31,9 @@ async def test_a_new_request_appears_in_the_open_queue_without_a_reload(office: 
     tag = secrets.token_hex(2).upper()
     tech = await sign_in(browser, office, "technik")
     streams: list[str] = []
+    fragments: list[str] = []
     tech.on("request", lambda r: streams.append(r.url) if r.url.endswith("/technik/warteschlange/live") else None)
+    tech.on("request", lambda r: fragments.append(r.url) if r.url.endswith("/technik/warteschlange") else None)
     for width, viewport in WIDTHS.items():
         await tech.set_viewport_size(viewport)
         await tech.goto(office.url("/technik"))
@@ -45,6 +47,11 @@ async def test_a_new_request_appears_in_the_open_queue_without_a_reload(office: 
         assert "wartende Anfrage" in await tech.locator("#queue-status").inner_text()
         await checks.page(tech, f"technik-warteschlange-live-{width}")
     assert streams, "the queue page did not open the server-sent events stream"
+    # nothing changes: the page does not poll (it used to fetch the fragment every 2 s); at most
+    # one fetch when a waiting time passes a full minute
+    before = len(fragments)
+    await tech.wait_for_timeout(6000)
+    assert len(fragments) - before <= 1, fragments[before:]
 
     # without JavaScript: the queue is there and the page says how to refresh it
     nojs = await browser.new_context(locale="de-DE", viewport=WIDTHS["phone"], java_script_enabled=False)
