@@ -4,12 +4,20 @@ ciphertext and never in the outbox or the stream."""
 
 from __future__ import annotations
 
+import asyncio
 import io
+import uuid
 from typing import Any
 
+import asyncpg
 import pypdf
+import pytest
 
-from fw_contracts import InvoiceIssued, SessionNotBilled
+from fw_contracts import InvoiceIssued, SessionNotBilled, utcnow
+
+from fw_billing.adapters.keys import KeyRing
+from fw_billing.adapters.work_notes import SqlWorkNotes
+from fw_billing.application.work_notes import NoteFrozen, note_for_invoice, write_work_note
 
 NOTE = "Druckertreiber neu installiert, VPN-Zugang für Herrn Beispielmann eingerichtet."
 
@@ -75,3 +83,41 @@ async def test_a_session_not_billed_loses_its_note(billing: Any, ended: Any) -> 
     refused = await billing.http.put(url, json={"note": NOTE, "written_by": "tech-03"})
     assert refused.status_code == 409 and refused.json()["code"] == "work_note_not_billed"
     assert (await billing.http.get(url)).status_code == 404
+
+
+async def test_a_note_written_while_the_invoice_is_issued_waits_and_is_then_refused(billing: Any) -> None:
+    """The issuing transaction holds the note's lock from reading the note until it commits: a
+    note written meanwhile waits, then finds the session invoiced and changes nothing."""
+    keys = KeyRing(billing.settings().archive_key_bytes())
+    sid = uuid.uuid4()
+    now = utcnow()
+    dsn = billing.env.dsn("billing")
+    issuer = await asyncpg.connect(dsn, server_settings={"search_path": "billing"})
+    writer = await asyncpg.connect(dsn, server_settings={"search_path": "billing"})
+    try:
+        async with writer.transaction():
+            await write_work_note(SqlWorkNotes(writer, keys), sid, "Erste Fassung", "tech-03", now)
+        await issuer.execute(
+            "INSERT INTO session_billing(session_id, request_id, started_at, ended_at, raw_seconds, promoted,"
+            " tariff_version, status, source_event_id) VALUES ($1, $2, $3, $3, 60, false, 'e2e-1', 'pending', $2)",
+            sid, uuid.uuid4(), now)
+        tx = issuer.transaction()
+        await tx.start()
+        assert await note_for_invoice(SqlWorkNotes(issuer, keys), sid) == "Erste Fassung"
+
+        async def late() -> None:
+            async with writer.transaction():
+                await write_work_note(SqlWorkNotes(writer, keys), sid, "Zu spät", "tech-03", now)
+
+        waiting = asyncio.ensure_future(late())
+        await asyncio.sleep(0.3)
+        assert not waiting.done()  # held by the issuing transaction
+        await issuer.execute("UPDATE session_billing SET status = 'invoiced' WHERE session_id = $1", sid)
+        await tx.commit()
+        with pytest.raises(NoteFrozen):
+            await asyncio.wait_for(waiting, 10)
+        note = await SqlWorkNotes(issuer, keys).read(sid)
+        assert note is not None and note.text == "Erste Fassung"
+    finally:
+        await issuer.close()
+        await writer.close()
