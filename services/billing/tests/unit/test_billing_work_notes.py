@@ -31,7 +31,17 @@ from fw_billing.application.work_notes import (
 )
 from fw_billing.domain.documents import cancellation_document
 
-from .documents_support import ISSUED, cen_failures, check_xsd, contains, document, pdf_text, schematron_failures
+from .documents_support import (
+    ISSUED,
+    RECIPIENT,
+    cen_failures,
+    check_xsd,
+    contains,
+    document,
+    pdf_text,
+    schematron_failures,
+    xrechnung_failures,
+)
 
 NOTE = "Druckertreiber neu installiert; VPN-Client für Frau Mustermann eingerichtet."
 STARTED = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
@@ -122,6 +132,10 @@ def test_the_note_is_the_first_lines_note_in_a_valid_deterministic_e_invoice() -
     assert items[0].findtext("ram:AssociatedDocumentLineDocument/ram:IncludedNote/ram:Content",
                              namespaces=CII) == f"Ausgeführte Arbeiten: {NOTE}"
     assert b"Ausgef" not in cii_xml(document())  # no note, no element
+    # an XRechnung (public buyer with a Leitweg-ID) with a multi-line note passes KoSIT's rules
+    xr = replace(doc, recipient=replace(RECIPIENT, buyer_reference="04011000-12345-03"),
+                 work_note="Zeile eins\nZeile zwei")
+    assert check_xsd(cii_xml(xr)) and xrechnung_failures(cii_xml(xr)) == []
 
 
 def test_the_note_is_printed_below_the_line_on_the_invoice_and_its_storno() -> None:
