@@ -188,7 +188,10 @@ ENTRIES: tuple[RetentionEntry, ...] = (
                      "(Schlüssel des Schreibjahres) vernichtet",
                      ("services/billing/src/fw_billing/application/work_notes.py",
                       "services/billing/src/fw_billing/migrations/023_work_notes.sql",
-                      "services/billing/tests/integration/test_billing_work_notes.py")),
+                      "services/billing/tests/integration/test_billing_work_notes.py"),
+                     open_point="Eine Notiz zu einer Sitzung, die die Abrechnung nie erreicht (nie beendet), "
+                                "bleibt bis zur Vernichtung des Archivjahrgangs; ein Suchlauf, der solche Notizen "
+                                "nach einer Frist löscht, fehlt noch."),
         ("T-BILLING-ENC", "T-NO-PII-OPS", "T-PSEUDO-STREAM"),
         places=(Place("billing", "work_notes", "note_enc"),), encrypted_at_rest=True,
         other_places=(
