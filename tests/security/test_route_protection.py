@@ -40,6 +40,13 @@ PUBLIC: dict[str, set[tuple[str, str]]] = {
     "reporting": set(),
 }
 SERVICES = tuple(PUBLIC)
+#: Reviewed routes that carry personal data or staff actions and must stay protected: they have
+#: to exist (so the check below really calls them) and must not be public. The work note is free
+#: text (billing), the acting office user rides on Storno and correction.
+PROTECTED: dict[str, set[tuple[str, str]]] = {
+    "billing": {("PUT", "/api/sessions/{session_id}/work-note"), ("GET", "/api/sessions/{session_id}/work-note"),
+                ("POST", "/api/invoices/{number}/cancel"), ("POST", "/api/invoices/{number}/correction")},
+}
 
 
 def test_every_service_has_a_reviewed_list() -> None:
@@ -91,6 +98,7 @@ async def test_only_the_reviewed_routes_of_each_service_answer_without_a_token(
     for svc, service in running.items():
         routes = enumerate_routes(service.app)
         assert PUBLIC[svc] <= routes, (f"{svc}: a reviewed public route does not exist", PUBLIC[svc] - routes)
+        assert PROTECTED.get(svc, set()) <= routes - PUBLIC[svc], (svc, PROTECTED.get(svc, set()) - routes)
         opened: set[tuple[str, str]] = set()
         transport = httpx.ASGITransport(service.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://api") as http:
@@ -139,6 +147,11 @@ WEB_PUBLIC = {("GET", "/"), ("POST", "/"), ("GET", "/danke"), ("GET", "/avv"), (
               # the customer's invoice download: the code in the page's fragment is posted, never
               # in a URL; a wrong code gets the same neutral 404 (rate-limited per address)
               ("GET", "/rechnung"), ("POST", "/rechnung"), ("POST", "/rechnung/pdf")}
+#: Reviewed signed-in-only pages with personal data or live data: they must exist (and so are
+#: called below, without a sign-in, and refused). The technician's note (free text) and the live
+#: queue (server-sent events) are the technician's only.
+WEB_PROTECTED = {("POST", "/technik/sitzungen/{session_id}/notiz"), ("GET", "/technik/warteschlange/live"),
+                 ("GET", "/buero/druck/rechnungen/{number}")}
 #: Signing in and out: public by nature, and their answers look like a refusal (the form again
 #: with 401, a redirect to the sign-in), so they are checked for what they do instead.
 WEB_SIGN_IN = {("POST", "/anmelden"), ("POST", "/abmelden")}
@@ -178,6 +191,7 @@ async def test_only_the_reviewed_web_pages_answer_without_a_sign_in(tmp_path: An
     app = create_app(settings, users=users, transport=backends)
     routes = _web_routes(app)
     assert WEB_PUBLIC | WEB_SIGN_IN <= routes, (WEB_PUBLIC | WEB_SIGN_IN) - routes
+    assert WEB_PROTECTED <= routes - WEB_PUBLIC, WEB_PROTECTED - routes
     session = {"user": "buero", "role": "office", "csrf": "x" * 43}
     cookies = {
         "no cookie": None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -42,6 +43,7 @@ from fw_billing.adapters.smtp import SmtpSender
 from fw_billing.adapters.tariff_files import load_catalog
 from fw_billing.adapters.vault import VaultPersonalData
 from fw_billing.adapters.views import BillingViews
+from fw_billing.adapters.work_notes import SqlWorkNotes
 from fw_billing.application.account_changes import AccountChange, change_customer_account
 from fw_billing.application.archive import YearDestroyed, destroy_expired_archive
 from fw_billing.application.cancellation import cancel_invoice
@@ -63,8 +65,16 @@ from fw_billing.application.handlers import (
     on_support_request_created,
 )
 from fw_billing.application.ports import BillingDeps, PersonalDataSource
+from fw_billing.application.work_notes import NoteState, WorkNote, write_work_note
 from fw_billing.application.reference import publish_reference_data
-from fw_billing.entrypoints import http, http_accounts, http_documents, http_invoice_list, http_tariff
+from fw_billing.entrypoints import (
+    http,
+    http_accounts,
+    http_documents,
+    http_invoice_list,
+    http_tariff,
+    http_work_notes,
+)
 from fw_billing.entrypoints.worker import BackgroundWorker
 from fw_billing.settings import Settings
 
@@ -90,10 +100,10 @@ class Billing:
     sender: MailSender | None
     worker: BackgroundWorker
 
-    async def cancel(self, number: str, reason_code: str) -> InvoiceCancelled:
-        """Cancel an invoice in its own transaction (HTTP command)."""
+    async def cancel(self, number: str, reason_code: str, acted_by: str | None = None) -> InvoiceCancelled:
+        """Cancel an invoice in its own transaction (HTTP command); ``acted_by``: the office user."""
         async with self.runtime.unit_of_work() as uow:
-            return await cancel_invoice(number, reason_code, uow, deps=self.deps)
+            return await cancel_invoice(number, reason_code, uow, deps=self.deps, acted_by=acted_by)
 
     async def correct(self, number: str, request: CorrectionRequest) -> InvoiceIssued:
         """Issue the corrected invoice for a cancelled one in its own transaction (HTTP command)."""
@@ -112,6 +122,16 @@ class Billing:
         async with self.runtime.unit_of_work() as uow:
             return await change_customer_account(customer_number, change, changed_by, uow,
                                                  store=lambda conn: SqlAccountChanges(conn, self.keys))
+
+    async def write_work_note(self, session_id: uuid.UUID, note: str, written_by: str) -> NoteState:
+        """Store the technician's note of a session in its own transaction (HTTP command);
+        raises ``NoteRefused`` (frozen, not billed, invalid text) and then changes nothing."""
+        async with self.runtime.unit_of_work() as uow:
+            return await write_work_note(SqlWorkNotes(uow.conn, self.keys), session_id, note, written_by, uow.now)
+
+    async def read_work_note(self, session_id: uuid.UUID) -> WorkNote | None:
+        async with self.runtime.pool.acquire() as conn:
+            return await SqlWorkNotes(conn, self.keys).read(session_id)
 
     async def publish_reference_data(self) -> None:
         """Every known tariff version and the issuer details into the stream (once each)."""
@@ -266,4 +286,5 @@ def create_app(settings: Settings | None = None, *, vault: PersonalDataSource | 
     app.include_router(http.router(billing.views, billing.erase_customer))
     app.include_router(http_invoice_list.router(InvoiceListView(lambda: billing.runtime.pool)))
     app.include_router(http_tariff.router(billing.deps.tariffs))
+    app.include_router(http_work_notes.router(billing.write_work_note, billing.read_work_note))
     return app

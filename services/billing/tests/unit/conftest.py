@@ -58,6 +58,8 @@ class FakeRepository:
         self.deliveries: dict[str, tuple[uuid.UUID, str | None]] = {}
         self.cancellations: dict[str, NewCancellation] = {}
         self.cancel_counters: dict[int, int] = {}
+        #: session id -> the technician's work note (as migration 023: erased when not billed)
+        self.work_notes: dict[uuid.UUID, str] = {}
 
     async def claim_session(self, record: SessionRecord) -> SessionRecord:
         return self.sessions.setdefault(record.session_id, record)
@@ -72,6 +74,11 @@ class FakeRepository:
 
     async def set_status(self, session_id: uuid.UUID, status: SessionStatus, at: datetime) -> None:
         self.sessions[session_id] = replace(self.sessions[session_id], status=status)
+        if status is SessionStatus.NOT_BILLED:
+            self.work_notes.pop(session_id, None)  # the trigger of migration 023
+
+    async def work_note(self, session_id: uuid.UUID) -> str | None:
+        return self.work_notes.get(session_id)
 
     async def block(self, session_id: uuid.UUID, reason: BlockReason, at: datetime) -> None:
         self.sessions[session_id] = replace(self.sessions[session_id], status=SessionStatus.BLOCKED,
@@ -147,7 +154,8 @@ class FakeRepository:
             vat_total=i.vat_total, gross_total=i.gross_total, customer_number=i.customer_number,
             e_invoice=i.e_invoice, recipient=i.recipient, tax_case=i.tax_case, session_id=i.session_id,
             corrects=i.corrects, priced_seconds=i.priced_seconds, correction_reason=i.correction_reason,
-            corrects_issued_at=self.invoices[i.corrects].issued_at if i.corrects else None)
+            corrects_issued_at=self.invoices[i.corrects].issued_at if i.corrects else None,
+            work_note=self.work_notes.get(i.session_id))
 
     async def correction_of(self, invoice_number: str) -> str | None:
         return next((i.number for i in self.invoices.values() if i.corrects == invoice_number), None)

@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 import fw_web
 from fw_web.adapters.backends import Backends
 from fw_web.adapters.password_checks import PasswordChecks
+from fw_web.adapters.queue_feed import QueueFeed
 from fw_web.adapters.signins_file import SignInRecords
 from fw_web.adapters.users_file import load_users, verify_password
 from fw_platform.ratelimit import TokenBucket
@@ -31,7 +32,14 @@ from fw_web.entrypoints import (
     signin,
     technician,
 )
-from fw_web.entrypoints import office_accounts, office_pages, public_pages, technician_pages
+from fw_web.entrypoints import (
+    office_accounts,
+    office_pages,
+    public_pages,
+    technician_live,
+    technician_notes,
+    technician_pages,
+)
 from fw_web.entrypoints.web_session import CookieSettings, SessionMiddleware
 from fw_web.settings import Settings
 
@@ -64,15 +72,17 @@ def create_app(settings: Settings | None = None, *, users: dict[str, User] | Non
                    if settings.api_token else {})
         async with httpx.AsyncClient(timeout=settings.backend_timeout_s, transport=transport,
                                      follow_redirects=False, headers=headers) as client:
-            app.state.backends = Backends(client, {
+            app.state.backends = backends = Backends(client, {
                 "intake": settings.intake_url, "session": settings.session_url,
                 "billing": settings.billing_url, "retention": settings.retention_url})
+            app.state.queue_feed = feed = QueueFeed(backends.queue_items, settings.queue_live_interval_s)
             app.state.password_checks = PasswordChecks(
                 verify_password, concurrency=settings.login_concurrency, queue=settings.login_queue)
             log.info("web started", extra={"count": len(users)})
             try:
                 yield
             finally:
+                await feed.close()
                 app.state.password_checks.close()
 
     app = FastAPI(title="fernwartung web", version="1.0.0", lifespan=lifespan,
@@ -92,6 +102,7 @@ def create_app(settings: Settings | None = None, *, users: dict[str, User] | Non
     errors.install(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for module in (public, download, signin, technician, office_accounts, office, office_documents, privacy,
-                   office_parked, office_pages, public_pages, technician_pages):
+                   office_parked, office_pages, public_pages, technician_pages, technician_notes,
+                   technician_live):
         app.include_router(module.build_router())
     return app

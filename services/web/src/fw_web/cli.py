@@ -98,4 +98,6 @@ def serve() -> None:
     uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port,
                 log_config=None, access_log=False,
                 proxy_headers=settings.forwarded_allow_ips is not None,
-                forwarded_allow_ips=settings.forwarded_allow_ips)
+                forwarded_allow_ips=settings.forwarded_allow_ips,
+                # open live-queue streams (server-sent events) must not hold a shutdown for minutes
+                timeout_graceful_shutdown=5)

@@ -31,6 +31,12 @@ class Settings(BaseSettings):
     api_token: SecretStr | None = None
     #: Seconds to wait for a service before showing "not reachable".
     backend_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    #: How often web asks the session service for the queue while a technician's queue page is
+    #: open (once for all open pages; the pages are told of changes by server-sent events).
+    queue_live_interval_s: float = Field(default=1.0, gt=0, le=60)
+    #: How long one live-queue stream lasts before the browser reconnects (its sign-in is then
+    #: checked again).
+    queue_live_max_s: float = Field(default=300.0, ge=1, le=3600)
 
     #: Users and their argon2 password hashes (TOML, see README). Read at start.
     users_file: Path = Path("var/web-users.toml")

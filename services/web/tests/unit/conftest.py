@@ -100,6 +100,10 @@ class FakeServices:
     corrections: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     #: billing's next answer to POST /api/invoices/{n}/correction (None: checks like billing, 201)
     correction_reply: tuple[int, dict[str, Any]] | None = None
+    #: who cancelled each invoice (``acted_by`` of POST /api/invoices/{n}/cancel), by invoice number
+    cancelled_by_user: dict[str, str] = field(default_factory=dict)
+    #: billing's work notes by session id (``note``, ``written_by``, ``state``)
+    work_notes: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def handler(self, request: httpx.Request) -> httpx.Response:
         self.seen.append(request)
@@ -208,6 +212,9 @@ class FakeServices:
             return httpx.Response(200, json=self.tariff)
         if path == "/api/invoice-list":
             return self.invoice_list(request.url.params)
+        m = re.fullmatch(r"/api/sessions/([0-9a-f-]+)/work-note", path)
+        if m:
+            return self.work_note(m.group(1), method, request)
         if path == "/api/invoices":
             sid = request.url.params.get("session_id")
             if sid is None:
@@ -231,6 +238,8 @@ class FakeServices:
                                                  "message_de": "Diese Rechnung wurde bereits storniert."})
             storno = "FW-S-2026-000001"
             self.cancelled[m.group(1)] = storno
+            if json.loads(request.content).get("acted_by"):
+                self.cancelled_by_user[m.group(1)] = json.loads(request.content)["acted_by"]
             return httpx.Response(201, json={"cancellation_number": storno, "invoice_number": m.group(1),
                                              "reason_code": json.loads(request.content)["reason_code"],
                                              "net_total": "-34.00", "vat_total": "-6.46", "gross_total": "-40.46"})
@@ -316,11 +325,29 @@ class FakeServices:
                                              "reason": body["reason"], "erased_at": c["closed_at"]})
         return httpx.Response(404, json={})
 
+    def work_note(self, sid: str, method: str, request: httpx.Request) -> httpx.Response:
+        """Like billing: frozen once an invoice of the session exists; the text only in bodies."""
+        frozen = any(i["session_id"] == sid for i in self.invoices.values())
+        if method == "PUT":
+            if frozen:
+                return httpx.Response(409, json={"code": "work_note_frozen", "message_en": "x", "message_de":
+                                                 "Die Rechnung dieser Sitzung ist bereits ausgestellt; die Notiz "
+                                                 "steht darauf und kann nicht mehr geändert werden."})
+            body = json.loads(request.content)
+            self.work_notes[sid] = {"session_id": sid, "note": body["note"].strip(), "written_by": body["written_by"],
+                                    "written_at": "2026-05-04T10:00:00Z", "state": "open"}
+            return httpx.Response(200, json=self.work_notes[sid])
+        note = self.work_notes.get(sid)
+        if note is None:
+            return httpx.Response(404, json={"code": "work_note_not_found", "message_de": "x", "message_en": "x"})
+        return httpx.Response(200, json={**note, "state": "frozen" if frozen else "open"})
+
     def invoice_state(self, inv: dict[str, Any]) -> dict[str, Any]:
         """``inv`` with its Storno and correction as billing's GET /api/invoices/{n} shows them."""
         corrected_by = next((n for n, i in self.invoices.items() if i.get("corrects") == inv["number"]), None)
         return {**inv, "cancelled_by": self.cancelled.get(inv["number"]) or inv.get("cancelled_by"),
-                "corrects": inv.get("corrects"), "corrected_by": corrected_by or inv.get("corrected_by")}
+                "corrects": inv.get("corrects"), "corrected_by": corrected_by or inv.get("corrected_by"),
+                "cancelled_by_user": self.cancelled_by_user.get(inv["number"])}
 
     def correct(self, number: str, body: dict[str, Any]) -> httpx.Response:
         """billing's POST /api/invoices/{n}/correction: refusals as billing words them, else a new invoice."""
@@ -344,7 +371,8 @@ class FakeServices:
         new = f"FW-2026-{len(self.invoices) + 1:06d}"
         self.invoices[new] = {**inv, "number": new, "issued_at": "2026-05-06T10:00:00Z", "corrects": number,
                               "correction_reason": body["reason_code"], "cancelled_by": None, "corrected_by": None,
-                              "billed_seconds": body.get("billed_seconds", inv["billed_seconds"])}
+                              "billed_seconds": body.get("billed_seconds", inv["billed_seconds"]),
+                              "issued_by_user": body.get("acted_by")}
         return httpx.Response(201, json={
             "invoice_number": new, "corrects": number, "reason_code": body["reason_code"], "kind": inv["kind"],
             "tax_case": "domestic", "net_total": inv["net_total"], "vat_total": inv["vat_total"],
@@ -361,6 +389,7 @@ class FakeServices:
             row = {**{k: v for k, v in inv.items() if k not in LIST_HIDES},
                    "status": status, "cancelled_by": storno, "cancelled_at": "2026-05-05T10:00:00Z" if storno else None,
                    "corrects": inv.get("corrects"), "corrected_by": corrected_by,
+                   "cancelled_by_user": state["cancelled_by_user"], "issued_by_user": inv.get("issued_by_user"),
                    "ticket": inv.get("ticket"), "e_invoice": inv.get("e_invoice", False)}
             day = inv["issued_at"][:10]
             q = params.get("q")

@@ -56,7 +56,7 @@ async def test_a_wrong_duration_is_corrected_and_leads_to_the_new_invoice(web: A
     assert done.status_code == 303 and done.headers["location"] == "/buero/rechnungen/FW-2026-000002"
     # only what the reason needs goes to billing
     assert web.services.corrections == [("FW-2026-000001", {"reason_code": "wrong_duration",
-                                                            "billed_seconds": 2700})]
+                                                            "billed_seconds": 2700, "acted_by": "buero"})]
     new = await web.client.get(done.headers["location"])
     assert "Die korrigierte Rechnung FW-2026-000002 ersetzt die Rechnung FW-2026-000001." in new.text
     assert 'id="invoice-corrects">Korrektur zu FW-2026-000001<' in new.text
@@ -65,8 +65,11 @@ async def test_a_wrong_duration_is_corrected_and_leads_to_the_new_invoice(web: A
     old_row, new_row = _row(listing.text, "FW-2026-000001"), _row(listing.text, "FW-2026-000002")
     assert "korrigiert</span> durch" in old_row and "FW-2026-000002" in old_row
     assert "Korrektur zu</span>" in new_row and "FW-2026-000001" in new_row and "gültig" in new_row
+    # the office user who issued the correction, by id (never a name), on the list, the page and the print
+    assert 'data-actor="corrected">(von buero)<' in new_row
+    assert 'id="issued-by-user">buero<' in new.text
     printed = await web.client.get("/buero/druck/rechnungen/FW-2026-000002")
-    assert "Korrektur zu FW-2026-000001" in printed.text
+    assert "Korrektur zu FW-2026-000001" in printed.text and "Korrektur ausgestellt von buero." in printed.text
     replaced = await web.client.get("/buero/druck/rechnungen/FW-2026-000001")
     assert "ersetzt durch FW-2026-000002" in replaced.text
     await web.client.get("/buero?status=corrected")
@@ -82,7 +85,7 @@ async def test_a_new_recipient_with_vat_id_and_leitweg_id_is_cleaned_and_sent(we
     (number, body), = web.services.corrections
     assert body == {"reason_code": "wrong_tax_case", "recipient": {
         **RECIPIENT, "company": "Muster\u0301 GmbH".replace("r\u0301", "ŕ"), "country": "DE",
-        "vat_id": "ATU12345678", "buyer_reference": "04011000-12345-03"}}
+        "vat_id": "ATU12345678", "buyer_reference": "04011000-12345-03"}, "acted_by": "buero"}
     assert CorrectionIn.model_validate(body)  # billing accepts exactly this body
 
 

@@ -272,6 +272,11 @@ async def test_office_cancellation_deliveries_and_export(web) -> None:
     done = await web.client.post("/buero/rechnungen/FW-2026-000001/stornieren",
                                  data={"reason_code": "duplicate", "confirmed": "on", "csrf_token": token})
     assert done.headers["location"] == "/buero/stornos/FW-S-2026-000001"
+    # billing keeps who cancelled: the signed-in office user's id, shown on the invoice and in the list
+    assert web.services.cancelled_by_user == {"FW-2026-000001": "buero"}
+    assert 'id="cancelled-by-user">buero<' in (await web.client.get("/buero/rechnungen/FW-2026-000001")).text
+    assert 'data-actor="cancelled">(Storno von buero)<' in (await web.client.get("/buero")).text
+    assert "Storniert von buero." in (await web.client.get("/buero/druck/rechnungen/FW-2026-000001")).text
     storno = await web.client.get(done.headers["location"])
     assert "FW-S-2026-000001" in storno.text and "Doppelt ausgestellt" in storno.text and "-40,46 €" in storno.text
     again = await web.client.post("/buero/rechnungen/FW-2026-000001/stornieren",

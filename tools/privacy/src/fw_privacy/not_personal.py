@@ -100,6 +100,8 @@ NOT_PERSONAL: dict[str, str] = {
     "billing.customer_accounts.created_at": _TIME,
     "billing.customer_accounts.closed_at": _TIME,
     "billing.customer_accounts.closure_reason": "code of the erasure reason (customer_request, relationship_ended)",
+    "billing.work_notes.key_year": _KEY,
+    "billing.work_notes.written_at": _TIME,
     **_cols("billing.data_keys", _KEY, "purpose", "year", "created_at"),
     "billing.data_keys.wrapped": "wrapped key material (no personal content); destroyed with the archive year",
     **_cols("billing.deliveries", _ATTR, "status", "attempts", "year"),

@@ -173,6 +173,35 @@ ENTRIES: tuple[RetentionEntry, ...] = (
                        "für die Buchhaltung des Büros: Zusammenfassende Meldung, § 18a UStG"),),
         notes=("Kleinbetragsrechnungen (bis 250 EUR brutto) haben keinen Empfänger: keine Zeile hier.",)),
     RetentionEntry(
+        "E-WORK-NOTE", "Notiz „Ausgeführte Arbeiten“ der Sitzung (Rechnungsposition)", "VT-03", "Abrechnungsdaten",
+        ("Freitext der Technikerin/des Technikers, höchstens 500 Zeichen (kann Namen oder Systeme des Kunden "
+         "nennen)", "Technikerkürzel", "Zeitpunkt"), (CALLERS, STAFF),
+        "Art und Umfang der Leistung auf der Rechnungsposition der Sitzung (§ 14 Abs. 4 Nr. 5 UStG); nach "
+        "der Ausstellung Teil der aufbewahrten Rechnung", (ART6B, ART6C_TAX), (INTERNAL_TECH, INTERNAL_OFFICE, AUDITOR),
+        DeletionRule("LK 4.3", "Sitzung ohne Abrechnung (SessionNotBilled, auch verlorene Forderung): sofort; "
+                     "sonst wie die Rechnung: Ende des Kalenderjahres, in dem die Notiz geschrieben wurde",
+                     "ohne Rechnung: unverzüglich; mit Rechnung: 8 Jahre wie die Rechnungskopie (§ 14b UStG, "
+                     "§ 147 AO); die ausgestellte Rechnung im Archiv (E-ARCHIVE) trägt den Text für die volle Frist",
+                     "Bis zur Ausstellung der Rechnung änderbar (nur die eigene Sitzung, geprüft beim "
+                     "Sitzungsdienst), danach eingefroren (Änderung wird abgelehnt, GoBD). DELETE durch einen "
+                     "Datenbank-Trigger, sobald die Sitzung als nicht abgerechnet gilt; mit dem Archivjahrgang "
+                     "(Schlüssel des Schreibjahres) vernichtet",
+                     ("services/billing/src/fw_billing/application/work_notes.py",
+                      "services/billing/src/fw_billing/migrations/023_work_notes.sql",
+                      "services/billing/tests/integration/test_billing_work_notes.py"),
+                     open_point="Eine Notiz zu einer Sitzung, die die Abrechnung nie erreicht (nie beendet), "
+                                "bleibt bis zur Vernichtung des Archivjahrgangs; ein Suchlauf, der solche Notizen "
+                                "nach einer Frist löscht, fehlt noch."),
+        ("T-BILLING-ENC", "T-NO-PII-OPS", "T-PSEUDO-STREAM"),
+        places=(Place("billing", "work_notes", "note_enc"),), encrypted_at_rest=True,
+        other_places=(
+            OtherPlace("HTTP-Antwort", "billing GET /api/sessions/{Sitzung}/work-note; Weboberfläche "
+                       "/technik/sitzungen/{Sitzung} (nur die eigene Sitzung) und Druckansicht der Rechnung im Büro",
+                       "nur zur Anzeige; nie in Ereignissen, Protokollen, Kopfzeilen oder Kennzahlen"),),
+        notes=("Die Notiz steht als Text unter der ersten Position der Rechnung (PDF) und als Positionsnotiz "
+               "(BT-127) in der E-Rechnung; eine Stornorechnung und eine korrigierte Rechnung derselben "
+               "Sitzung zeigen dieselbe Notiz.",)),
+    RetentionEntry(
         "E-ARCHIVE", "Rechnungskopien (PDF, ggf. XML) wie ausgestellt", "VT-04", "Abrechnungsdaten",
         ("Rechnungsdokument; bei Rechnungen nach § 14 UStG mit Firma, Name und Anschrift des Empfängers",),
         (CALLERS,), "Gesetzliche Aufbewahrung der ausgestellten Rechnung", (ART6C_TAX,),
@@ -324,11 +353,17 @@ ENTRIES: tuple[RetentionEntry, ...] = (
     RetentionEntry(
         "P-TECHNICIAN", "Kürzel von Beschäftigten", "VT-02", "Beschäftigtendaten (pseudonym)",
         ("Kürzel der Technikerin/des Technikers, z. B. tech-07",
-         "Kürzel der/des Beschäftigten, die/der die Löschung eines Kundenkontos ausgelöst hat"), (STAFF,),
-        "Nachvollziehbarkeit, wer eine Sitzung geführt, eine Erklärung aufgenommen oder die Löschung eines "
-        "Kundenkontos ausgelöst hat (Art. 5 Abs. 2 DSGVO)", (ART88,),
+         "Kürzel der/des Beschäftigten, die/der die Löschung eines Kundenkontos ausgelöst hat",
+         "Kürzel der/des Beschäftigten im Büro, die/der eine Rechnung storniert oder eine korrigierte Rechnung "
+         "ausgestellt hat (nur in der Abrechnung, nicht in den Ereignissen)",
+         "Kürzel der Technikerin/des Technikers, die/der die Notiz „Ausgeführte Arbeiten“ geschrieben hat"), (STAFF,),
+        "Nachvollziehbarkeit, wer eine Sitzung geführt, eine Erklärung aufgenommen, die Löschung eines "
+        "Kundenkontos ausgelöst, eine Rechnung storniert oder korrigiert oder eine Notiz geschrieben hat "
+        "(Art. 5 Abs. 2 DSGVO; GoBD: Korrekturen sind nachvollziehbar)", (ART88,),
         (INTERNAL_OFFICE,), _PSEUDONYM_RULE, ("T-PSEUDO-STREAM",), column_names=frozenset({"technician"}),
-        places=(Place("billing", "customer_accounts", "closed_by"),), pseudonymous=True,
+        places=(Place("billing", "customer_accounts", "closed_by"), Place("billing", "work_notes", "written_by"),
+                Place("billing", "cancellations", "acted_by"), Place("billing", "invoices", "acted_by")),
+        pseudonymous=True,
         notes=("Die Zuordnung Kürzel → Person führt die Personalverwaltung außerhalb dieses Systems.",)),
     RetentionEntry(
         "P-CUSTOMER-NUMBER", "Kundennummer", "VT-05", "Pseudonyme Kennung", ("K + Ziffern",), (CUSTOMERS,),

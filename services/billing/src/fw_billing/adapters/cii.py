@@ -23,6 +23,7 @@ from fw_billing.domain.documents import (
     DocumentKind,
     Profile,
     recipient_name,
+    work_note_text,
 )
 
 NS = {
@@ -144,7 +145,11 @@ def cii_xml(doc: Document) -> bytes:
     trade = _el(root, "rsm:SupplyChainTradeTransaction")
     for i, line in enumerate(doc.lines, start=1):
         item = _el(trade, "ram:IncludedSupplyChainTradeLineItem")
-        _el(item, "ram:AssociatedDocumentLineDocument/ram:LineID", str(i))      # BT-126
+        line_doc = _el(item, "ram:AssociatedDocumentLineDocument")
+        _el(line_doc, "ram:LineID", str(i))                                     # BT-126
+        if i == 1 and doc.work_note:
+            # the session's line: the technician's note of the work done (BT-127)
+            _el(line_doc, "ram:IncludedNote/ram:Content", work_note_text(doc))
         _el(item, "ram:SpecifiedTradeProduct/ram:Name", line.description)       # BT-153
         _el(item, "ram:SpecifiedLineTradeAgreement/ram:NetPriceProductTradePrice/ram:ChargeAmount",
             _num(line.unit_price * sign))                                       # BT-146

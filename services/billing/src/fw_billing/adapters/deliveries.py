@@ -106,6 +106,8 @@ class SqlArchiveStore:
             "UPDATE deliveries SET email_enc = NULL, status = 'failed',"
             " last_error_type = coalesce(last_error_type, 'ArchiveDestroyed'), next_attempt_at = NULL"
             " WHERE year = $1 AND email_enc IS NOT NULL", year)
+        # the technicians' work notes sealed with this year's key (the invoices keep their text)
+        await self._conn.execute("DELETE FROM work_notes WHERE key_year = $1", year)
         await self._conn.execute("DELETE FROM data_keys WHERE purpose = 'archive' AND year = $1", year)
         await self._conn.execute(
             "INSERT INTO archive_destructions(year, destroyed_at, documents, recipients)"

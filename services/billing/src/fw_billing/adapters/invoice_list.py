@@ -63,6 +63,9 @@ class InvoiceSummary(BaseModel):
     corrects: str | None = None
     #: On a corrected (status ``corrected``) invoice: the number of the invoice that replaced it.
     corrected_by: str | None = None
+    #: The office user (staff id) who cancelled it / who issued this corrected invoice.
+    cancelled_by_user: str | None = None
+    issued_by_user: str | None = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,7 @@ _LIST_SQL = """
 SELECT i.number, i.kind, i.e_invoice, i.issued_at, i.service_date, i.session_id, i.request_id,
        f.ticket, i.customer_number, i.net_total, i.vat_total, i.gross_total, i.currency,
        c.number AS cancelled_by, c.issued_at AS cancelled_at, i.corrects, r.number AS corrected_by,
+       c.acted_by AS cancelled_by_user, i.acted_by AS issued_by_user,
        count(*) OVER () AS total
 FROM invoices i
 LEFT JOIN cancellations c ON c.invoice_number = i.number
@@ -139,6 +143,7 @@ class InvoiceListView:
             request_id=r["request_id"], ticket=r["ticket"], customer_number=r["customer_number"],
             net_total=r["net_total"], vat_total=r["vat_total"], gross_total=r["gross_total"],
             currency=r["currency"], cancelled_by=r["cancelled_by"], cancelled_at=r["cancelled_at"],
-            corrects=r["corrects"], corrected_by=r["corrected_by"])
+            corrects=r["corrects"], corrected_by=r["corrected_by"],
+            cancelled_by_user=r["cancelled_by_user"], issued_by_user=r["issued_by_user"])
             for r in rows]
         return items, total

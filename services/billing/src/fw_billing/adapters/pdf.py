@@ -28,6 +28,7 @@ from fw_billing.domain.documents import (
     DocumentKind,
     Profile,
     recipient_lines,
+    work_note_text,
 )
 from fw_billing.domain.formatting import date_de, duration_de, money_de, quantity_de
 
@@ -238,6 +239,10 @@ def _lines(pdf: _Pdf, doc: Document) -> None:
     for r, row in enumerate([("Pos.", "Leistung", "Menge", "Einzelpreis netto", "Betrag netto"), *rows]):
         pdf.set_font(FONT, "B" if r == 0 else "", 9)
         cells = [pdf.wrap(text, w - 2 * pad) for text, w in zip(row, widths, strict=True)]
+        note = work_note_text(doc) if r == 1 else None
+        if note:
+            # the session's line: the technician's note of the work done, below its description
+            cells[1] += pdf.wrap(printable(note), widths[1] - 2 * pad)
         lines = max(len(c) for c in cells)
         if pdf.will_page_break(lines * height + 2 * pad):
             pdf.add_page()

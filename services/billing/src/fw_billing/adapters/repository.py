@@ -31,6 +31,8 @@ from fw_billing.application.ports import (
     SessionRecord,
     StoredInvoice,
 )
+from fw_billing.adapters.work_notes import SqlWorkNotes
+from fw_billing.application.work_notes import note_for_invoice
 from fw_billing.domain.invoicing import SessionStatus, format_customer_number, invoice_year
 
 
@@ -116,15 +118,15 @@ class SqlBillingRepository:
             "INSERT INTO invoices(number, year, seq, session_id, request_id, kind, issued_at,"
             " service_date, tariff_version, raw_seconds, billed_seconds, lines, net_total, vat_rate,"
             " vat_total, gross_total, customer_number, event_id, e_invoice, tax_case, corrects,"
-            " correction_reason, priced_seconds)"
+            " correction_reason, priced_seconds, acted_by)"
             " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13, $14, $15, $16,"
-            " $17, $18, $19, $20, $21, $22, $23)",
+            " $17, $18, $19, $20, $21, $22, $23, $24)",
             invoice.number, invoice.year, invoice.seq, invoice.session_id, invoice.request_id,
             invoice.kind.value, invoice.issued_at, invoice.service_date, invoice.tariff_version,
             invoice.raw_seconds, invoice.billed_seconds, lines_json(invoice.lines), invoice.net_total,
             invoice.vat_rate, invoice.vat_total, invoice.gross_total, invoice.customer_number,
             invoice.event_id, invoice.e_invoice, invoice.tax_case.value, invoice.corrects,
-            invoice.correction_reason, invoice.priced_seconds)
+            invoice.correction_reason, invoice.priced_seconds, invoice.acted_by)
         if invoice.recipient is not None:
             # Part of the legal copy: kept (encrypted with the year's archive key) for 8 years.
             sealed = await self._keys.seal(self._conn, KeyPurpose.ARCHIVE, invoice.year,
@@ -132,6 +134,11 @@ class SqlBillingRepository:
             await self._conn.execute(
                 "INSERT INTO invoice_recipients(invoice_number, kind, year, data_enc)"
                 " VALUES ($1, $2, $3, $4)", invoice.number, invoice.kind.value, invoice.year, sealed)
+
+    async def work_note(self, session_id: uuid.UUID) -> str | None:
+        """The technician's note for the session's invoice line; locks the note until commit
+        (a note written meanwhile waits, then finds the invoice and is refused)."""
+        return await note_for_invoice(SqlWorkNotes(self._conn, self._keys), session_id)
 
     async def lock_customer(self, request_id: uuid.UUID) -> None:
         # Transaction-scoped: released at commit/rollback, nothing to clean up.
@@ -250,7 +257,9 @@ class SqlBillingRepository:
             recipient = recipient_from_json(await self._keys.open(
                 self._conn, KeyPurpose.ARCHIVE, row["recipient_year"], recipient_aad(number),
                 row["data_enc"]))
+        note = await SqlWorkNotes(self._conn, self._keys).read(row["session_id"]) if row["session_id"] else None
         return StoredInvoice(
+            work_note=note.text if note is not None else None,
             number=row["number"], year=row["year"], request_id=row["request_id"],
             kind=InvoiceKind(row["kind"]), issued_at=row["issued_at"], service_date=row["service_date"],
             tariff_version=row["tariff_version"], raw_seconds=row["raw_seconds"],
@@ -288,8 +297,8 @@ class SqlBillingRepository:
     async def add_cancellation(self, c: NewCancellation) -> None:
         await self._conn.execute(
             "INSERT INTO cancellations(number, year, seq, invoice_number, request_id, reason_code,"
-            " issued_at, lines, net_total, vat_rate, vat_total, gross_total, e_invoice, event_id)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12, $13, $14)",
+            " issued_at, lines, net_total, vat_rate, vat_total, gross_total, e_invoice, event_id, acted_by)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12, $13, $14, $15)",
             c.number, c.year, c.seq, c.invoice_number, c.request_id, c.reason_code, c.issued_at,
             lines_json(c.lines), c.net_total, c.vat_rate, c.vat_total, c.gross_total, c.e_invoice,
-            c.event_id)
+            c.event_id, c.acted_by)

@@ -63,6 +63,9 @@ class InvoiceView(BaseModel):
     correction_reason: str | None = None
     #: The corrected invoice that replaces this one, if any.
     corrected_by: str | None = None
+    #: The office user (staff id) who cancelled this invoice / who issued this corrected invoice.
+    cancelled_by_user: str | None = None
+    issued_by_user: str | None = None
 
 
 class CancellationView(BaseModel):
@@ -77,6 +80,8 @@ class CancellationView(BaseModel):
     gross_total: Decimal
     currency: str
     e_invoice: bool
+    #: The office user (staff id) who cancelled the invoice; None on older cancellations.
+    acted_by: str | None = None
 
 
 class DeliveryView(BaseModel):
@@ -160,7 +165,7 @@ class CustomerView(BaseModel):
 
 _INVOICE_SQL = (
     "SELECT i.*, r.data_enc, r.year AS recipient_year, c.number AS cancelled_by,"
-    " k.number AS corrected_by FROM invoices i"
+    " c.acted_by AS cancelled_by_user, k.number AS corrected_by FROM invoices i"
     " LEFT JOIN invoice_recipients r ON r.invoice_number = i.number"
     " LEFT JOIN cancellations c ON c.invoice_number = i.number"
     " LEFT JOIN invoices k ON k.corrects = i.number")
@@ -209,7 +214,8 @@ class BillingViews:
             gross_total=row["gross_total"], currency=row["currency"],
             customer_number=row["customer_number"], recipient=recipient, e_invoice=row["e_invoice"],
             cancelled_by=row["cancelled_by"], tax_case=TaxCase(row["tax_case"]), corrects=row["corrects"],
-            correction_reason=row["correction_reason"], corrected_by=row["corrected_by"])
+            correction_reason=row["correction_reason"], corrected_by=row["corrected_by"],
+            cancelled_by_user=row["cancelled_by_user"], issued_by_user=row["acted_by"])
 
     async def invoice(self, number: str) -> InvoiceView | None:
         row = await self._pool().fetchrow(_INVOICE_SQL + " WHERE i.number = $1", number)

@@ -70,12 +70,16 @@ def stored_invoice_document(invoice: StoredInvoice, deps: BillingDeps) -> Docume
         customer_name=invoice.recipient.customer_name if invoice.recipient else None,
         correction=Correction(number=invoice.corrects, issued_at=invoice.corrects_issued_at,
                               reason=invoice.correction_reason)
-        if invoice.corrects and invoice.corrects_issued_at and invoice.correction_reason else None)
+        if invoice.corrects and invoice.corrects_issued_at and invoice.correction_reason else None,
+        work_note=invoice.work_note)
 
 
 async def cancel_invoice(number: str, reason_code: str, uow: UnitOfWork, *,
-                         deps: BillingDeps) -> InvoiceCancelled:
-    """Issue the cancellation of invoice ``number``; raises :class:`CancelRefused`."""
+                         deps: BillingDeps, acted_by: str | None = None) -> InvoiceCancelled:
+    """Issue the cancellation of invoice ``number``; raises :class:`CancelRefused`.
+
+    ``acted_by``: the office user's staff id, stored with the cancellation (not in the event,
+    which carries no actor)."""
     repo = deps.repository(uow.conn)
     original = await repo.invoice_for_cancellation(number)  # locked: one cancellation wins
     if original is None:
@@ -105,7 +109,7 @@ async def cancel_invoice(number: str, reason_code: str, uow: UnitOfWork, *,
         request_id=original.request_id, reason_code=reason_code, issued_at=uow.now,
         lines=document.lines, net_total=document.net_total, vat_rate=document.vat_rate,
         vat_total=document.vat_total, gross_total=document.gross_total,
-        e_invoice=document.e_invoice, event_id=event.event_id))
+        e_invoice=document.e_invoice, event_id=event.event_id, acted_by=acted_by))
     await repo.archive(cancellation_number, "cancellation", year, rendered, uow.now)
     if await repo.has_delivery(number):
         # The Storno goes the way the invoice went (e-mail; the address from the vault while it is

@@ -80,6 +80,8 @@ class CorrectionRequest:
     billed_seconds: int | None = None
     #: The corrected recipient; ``None``: the cancelled invoice's recipient copy.
     recipient: Recipient | None = None
+    #: The office user's staff id (stored with the corrected invoice, not in the event).
+    acted_by: str | None = None
 
 
 async def correct_invoice(number: str, request: CorrectionRequest, uow: UnitOfWork, *,
@@ -161,7 +163,8 @@ async def correct_invoice(number: str, request: CorrectionRequest, uow: UnitOfWo
         customer_number=customer_number, raw_seconds=original.raw_seconds, billed_seconds=p.billed_seconds,
         tariff_version=p.tariff_version, e_invoice=e_invoice, tax_case=decision.tax_case,
         customer_name=recipient.customer_name if recipient else None,
-        correction=Correction(number=number, issued_at=original.issued_at, reason=request.reason.value))
+        correction=Correction(number=number, issued_at=original.issued_at, reason=request.reason.value),
+        work_note=original.work_note)
     check_complete(document)
     rendered = await asyncio.to_thread(deps.renderer.render, document)
     await repo.add_invoice(NewInvoice(
@@ -172,7 +175,7 @@ async def correct_invoice(number: str, request: CorrectionRequest, uow: UnitOfWo
         net_total=p.net_total, vat_rate=p.vat_rate, vat_total=p.vat_total, gross_total=p.gross_total,
         customer_number=customer_number, event_id=event.event_id, recipient=recipient,
         e_invoice=document.e_invoice, tax_case=decision.tax_case, corrects=number,
-        correction_reason=request.reason.value, priced_seconds=priced))
+        correction_reason=request.reason.value, priced_seconds=priced, acted_by=request.acted_by))
     await repo.archive(new_number, "invoice", year, rendered, uow.now)
     if await repo.has_delivery(number):
         # The corrected invoice goes the way the invoice it replaces went, as its Storno does

@@ -314,7 +314,8 @@ async def _issue(repo: BillingRepository, deps: BillingDeps, uow: UnitOfWork, ev
         net_total=p.net_total, vat_rate=p.vat_rate, vat_total=p.vat_total, gross_total=p.gross_total,
         customer_number=customer_number, raw_seconds=p.raw_seconds, billed_seconds=p.billed_seconds,
         tariff_version=p.tariff_version, e_invoice=e_invoice, tax_case=decision.tax_case,
-        customer_name=recipient.customer_name if recipient else None)
+        customer_name=recipient.customer_name if recipient else None,
+        work_note=await repo.work_note(record.session_id))
     try:
         check_complete(document)
     except DocumentIncomplete as exc:

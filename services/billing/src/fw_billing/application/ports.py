@@ -109,6 +109,8 @@ class NewInvoice:
     corrects: str | None = None
     correction_reason: str | None = None
     priced_seconds: int | None = None
+    #: The office user (staff id, never a name) who issued a corrected invoice; None otherwise.
+    acted_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -139,6 +141,8 @@ class StoredInvoice:
     correction_reason: str | None = None
     #: Issue time of the invoice this one corrects (printed on it).
     corrects_issued_at: datetime | None = None
+    #: The technician's note of the work done on the session (frozen with the first invoice).
+    work_note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -157,6 +161,8 @@ class NewCancellation:
     gross_total: Decimal
     e_invoice: bool
     event_id: uuid.UUID
+    #: The office user (staff id, never a name) who cancelled the invoice.
+    acted_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -227,6 +233,10 @@ class BillingRepository(Protocol):
         """The next number of ``year``'s range, locked until the transaction ends."""
 
     async def add_invoice(self, invoice: NewInvoice) -> None: ...
+
+    async def work_note(self, session_id: uuid.UUID) -> str | None:
+        """The technician's "work done" note for the session's invoice line (None: no note);
+        locked until the transaction ends, so the note cannot change under the invoice."""
 
     async def lock_customer(self, request_id: uuid.UUID) -> None:
         """Serialise account creation for one request (two consumers may race for it)."""

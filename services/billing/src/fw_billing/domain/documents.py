@@ -119,6 +119,9 @@ class Document:
     customer_name: str | None = None
     #: A corrected invoice: the cancelled invoice it replaces.
     correction: Correction | None = None
+    #: The technician's "work done" note on the session's line (personal data: free text). Part
+    #: of the invoice as issued; printed below the first line and as its note (BT-127).
+    work_note: str | None = None
 
     @property
     def title(self) -> str:
@@ -177,16 +180,30 @@ def invoice_document(*, kind: InvoiceKind, number: str, issued_at: datetime, ser
                      net_total: Decimal, vat_rate: Decimal, vat_total: Decimal, gross_total: Decimal,
                      customer_number: str | None, raw_seconds: int, billed_seconds: int,
                      tariff_version: str, e_invoice: bool, tax_case: TaxCase = TaxCase.DOMESTIC,
-                     customer_name: str | None = None, correction: Correction | None = None) -> Document:
-    """The document of an issued invoice (a small one never carries the recipient)."""
+                     customer_name: str | None = None, correction: Correction | None = None,
+                     work_note: str | None = None) -> Document:
+    """The document of an issued invoice (a small one never carries the recipient).
+
+    ``work_note``: the technician's note of the work done, printed with the session's line
+    (also on a Kleinbetragsrechnung: it describes the service, it names nobody by itself).
+    """
     small = kind is InvoiceKind.SMALL
     return Document(tax_case=tax_case, customer_name=customer_name if customer_number and not small else None,
-        correction=correction,
+        correction=correction, work_note=work_note or None,
         kind=DocumentKind.SMALL if small else DocumentKind.FULL, number=number, issued_at=issued_at,
         service_date=service_date, issuer=issuer, recipient=None if small else recipient,
         lines=lines, net_total=net_total, vat_rate=vat_rate, vat_total=vat_total,
         gross_total=gross_total, customer_number=customer_number, raw_seconds=raw_seconds,
         billed_seconds=billed_seconds, tariff_version=tariff_version, e_invoice=e_invoice and not small)
+
+
+#: Printed before the note on the invoice line.
+WORK_NOTE_LABEL = "Ausgeführte Arbeiten"
+
+
+def work_note_text(doc: Document) -> str | None:
+    """The note as printed below the first line (``None`` without a note)."""
+    return f"{WORK_NOTE_LABEL}: {doc.work_note}" if doc.work_note else None
 
 
 def _negated(line: InvoiceLine) -> InvoiceLine:

@@ -14,7 +14,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from fw_contracts import utcnow
 from fw_contracts.address import check_country, check_postal_code
-from fw_contracts.events import CorrectionReason, InvoiceCancelled, InvoiceIssued
+from fw_contracts.events import CorrectionReason, InvoiceCancelled, InvoiceIssued, TechnicianId
 from fw_contracts.tax_ids import LEITWEG_ID_CHECK, VAT_ID_CHECK, VAT_ID_INVALID
 from fw_contracts.text import CleanLine
 from fw_platform.http import problem
@@ -98,6 +98,8 @@ class CorrectionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason_code: CorrectionReason
+    #: The office user issuing the correction (staff id, never a name); stored with it.
+    acted_by: TechnicianId | None = None
     #: The corrected duration (seconds) the invoice is priced by.
     billed_seconds: Annotated[int, Field(ge=1, le=7 * 86_400)] | None = None
     recipient: RecipientIn | None = None
@@ -118,6 +120,8 @@ class CancelRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason_code: ReasonCode
+    #: The office user cancelling (staff id, never a name); stored with the cancellation.
+    acted_by: TechnicianId | None = None
 
 
 class CancelResponse(BaseModel):
@@ -150,7 +154,8 @@ class DeliveryList(BaseModel):
 class Commands:
     """What the routes may change; each runs in its own unit of work (built in bootstrap)."""
 
-    cancel: Callable[[str, str], Awaitable[InvoiceCancelled]]
+    #: (invoice number, reason code, office user's staff id or None)
+    cancel: Callable[[str, str, str | None], Awaitable[InvoiceCancelled]]
     #: Both raise ``DeliveryRefused``.
     retry_delivery: Callable[[int], Awaitable[None]]
     mark_delivered: Callable[[int], Awaitable[None]]
@@ -214,7 +219,7 @@ def router(views: BillingViews, exports: Exports, commands: Commands,
               responses=_ERRORS, summary="Cancel an invoice (Storno): a new document with its own number")
     async def cancel(number: Number, body: CancelRequest) -> CancelResponse | JSONResponse:
         try:
-            event = await commands.cancel(number, body.reason_code)
+            event = await commands.cancel(number, body.reason_code, body.acted_by)
         except CancelRefused as exc:
             status, de, en = _MESSAGES[exc.code]
             extra = {"cancellation_number": exc.cancellation_number} if isinstance(exc, AlreadyCancelled) else {}
@@ -230,7 +235,8 @@ def router(views: BillingViews, exports: Exports, commands: Commands,
     async def correct(number: Number, body: CorrectionIn) -> CorrectionResponse | JSONResponse:
         assert commands.correct is not None
         request = CorrectionRequest(reason=body.reason_code, billed_seconds=body.billed_seconds,
-                                    recipient=body.recipient.recipient() if body.recipient else None)
+                                    recipient=body.recipient.recipient() if body.recipient else None,
+                                    acted_by=body.acted_by)
         try:
             event = await commands.correct(number, request)
         except CancelRefused as exc:

@@ -95,6 +95,13 @@ class Backends:
     async def queue(self) -> Reply:
         return await self._call("session", "GET", "/api/queue", "/api/queue")
 
+    async def queue_items(self) -> tuple[bool, list[dict[str, Any]]]:
+        """``(reachable, items)`` of the queue, for the live-queue watcher."""
+        reply = await self.queue()
+        if not reply.ok or not isinstance(reply.data, list):
+            return False, []
+        return True, [i for i in reply.data if isinstance(i, dict)]
+
     async def start_session(self, request_id: uuid.UUID, technician: str) -> Reply:
         return await self._call("session", "POST", "/api/sessions", "/api/sessions",
                                 json={"request_id": str(request_id), "technician": technician})
@@ -153,6 +160,18 @@ class Backends:
         return await self._call("billing", "GET", "/api/invoice-list", "/api/invoice-list",
                                 params=params or {"limit": 50})
 
+    async def work_note(self, session_id: uuid.UUID) -> Reply:
+        """The technician's "work done" note of a session (404: none); personal data, staff only."""
+        return await self._call("billing", "GET", f"/api/sessions/{session_id}/work-note",
+                                "/api/sessions/{id}/work-note")
+
+    async def write_work_note(self, session_id: uuid.UUID, note: str, technician: str) -> Reply:
+        """Write the note (billing refuses with 409 once the invoice is issued); the text goes in
+        the body only. Call it only after the session service confirmed the session is
+        ``technician``'s own."""
+        return await self._call("billing", "PUT", f"/api/sessions/{session_id}/work-note",
+                                "/api/sessions/{id}/work-note", json={"note": note, "written_by": technician})
+
     async def tariff(self) -> Reply:
         """The current tariff (public prices for the form)."""
         return await self._call("billing", "GET", "/api/tariff", "/api/tariff")
@@ -168,15 +187,17 @@ class Backends:
         return await self._call("billing", "GET", f"/api/invoices/{quote(number, safe='')}.{ext}",
                                 f"/api/invoices/{{n}}.{ext}", binary=True)
 
-    async def cancel_invoice(self, number: str, reason_code: str) -> Reply:
-        """Storno: billing issues a cancellation document with its own number."""
+    async def cancel_invoice(self, number: str, reason_code: str, acted_by: str) -> Reply:
+        """Storno: billing issues a cancellation document with its own number and keeps who
+        (``acted_by``: the signed-in office user's id) made it."""
         return await self._call("billing", "POST", f"/api/invoices/{quote(number, safe='')}/cancel",
-                                "/api/invoices/{n}/cancel", json={"reason_code": reason_code})
+                                "/api/invoices/{n}/cancel", json={"reason_code": reason_code, "acted_by": acted_by})
 
-    async def correct_invoice(self, number: str, body: dict[str, Any]) -> Reply:
-        """Rechnungskorrektur: billing issues the corrected invoice of a cancelled one (new number)."""
+    async def correct_invoice(self, number: str, body: dict[str, Any], acted_by: str) -> Reply:
+        """Rechnungskorrektur: billing issues the corrected invoice of a cancelled one (new number)
+        and keeps who (``acted_by``: the signed-in office user's id) made it."""
         return await self._call("billing", "POST", f"/api/invoices/{quote(number, safe='')}/correction",
-                                "/api/invoices/{n}/correction", json=body)
+                                "/api/invoices/{n}/correction", json={**body, "acted_by": acted_by})
 
     async def cancellation(self, number: str) -> Reply:
         return await self._call("billing", "GET", f"/api/cancellations/{quote(number, safe='')}",

@@ -36,7 +36,7 @@ def build_router() -> APIRouter:
         if reason_code not in CANCEL_REASONS or confirmed != "on":
             session.flash("Bitte wählen Sie einen Grund und bestätigen Sie den Storno.", "error")
             return RedirectResponse(f"/buero/rechnungen/{number}", status_code=303)
-        reply = await backends(request).cancel_invoice(number, reason_code)
+        reply = await backends(request).cancel_invoice(number, reason_code, user.username)
         if reply.status == 201 and isinstance(reply.data, dict):
             storno = str(reply.data["cancellation_number"])
             log.info("invoice cancelled", extra={"invoice_number": number})
@@ -56,7 +56,7 @@ def build_router() -> APIRouter:
             return RedirectResponse("/buero", status_code=303)
         values, body, errors = read_correction(await request.form())
         if not errors:
-            reply = await api.correct_invoice(number, body)
+            reply = await api.correct_invoice(number, body, user.username)
             if reply.status == 201 and isinstance(reply.data, dict):
                 corrected = str(reply.data["invoice_number"])
                 log.info("invoice corrected", extra={"invoice_number": corrected})

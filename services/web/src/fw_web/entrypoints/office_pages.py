@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
@@ -23,6 +25,13 @@ def build_router() -> APIRouter:
         if not reply.ok or not isinstance(reply.data, dict):
             return render(request, "message.html", status_code=503, title="Rechnung", message=UNREACHABLE,
                           back="/buero")
-        return render(request, "office/invoice_print.html", inv=reply.data)
+        inv = reply.data
+        note = None
+        if inv.get("session_id"):
+            # the technician's work note as printed on the invoice line (staff only, never logged)
+            found = await backends(request).work_note(uuid.UUID(str(inv["session_id"])))
+            if found.ok and isinstance(found.data, dict):
+                note = found.data.get("note")
+        return render(request, "office/invoice_print.html", inv=inv, work_note=note)
 
     return router

@@ -98,6 +98,51 @@ def with_company(items: list[dict[str, Any]] | None,
              "contact": by_id.get(str(i.get("session_id")), {}).get("contact", "unavailable")} for i in items]
 
 
+async def session_page(request: Request, user: User, session_id: uuid.UUID, *,
+                       note_draft: str | None = None, note_error: str | None = None) -> Response:
+    """The session page; ``note_draft``/``note_error``: a refused work note comes back with its
+    text and the reason (status 422), so nothing typed is lost."""
+    api = backends(request)
+    reply = await api.session(session_id, user.username)
+    if reply.status == 404:
+        return render(request, "message.html", status_code=404, title="Sitzung", message=_GONE)
+    if reply.status == 403:
+        return render(request, "technician/not_yours.html", status_code=403, message=NOT_YOURS,
+                      session_id=session_id)
+    if not reply.ok or not isinstance(reply.data, dict):
+        return render(request, "message.html", status_code=503, title="Sitzung", message=UNREACHABLE)
+    data = reply.data
+    ticket = next((s.get("ticket") for s in web_session(request).data.get("sessions", [])
+                   if isinstance(s, dict) and s.get("id") == str(session_id)), None)
+    billing = await billing_state(request, session_id) if data.get("status") == "ended" else None
+    contact, note_reply = await asyncio.gather(api.session_contact(session_id, user.username),
+                                               api.work_note(session_id))
+    caller = contact.data if contact.ok and isinstance(contact.data, dict) else {"contact": "unavailable"}
+    ticket = ticket or caller.get("ticket")
+    note = work_note_view(note_reply, billing, draft=note_draft, error=note_error)
+    return render(request, "technician/session.html", status_code=422 if note_error else 200, s=data,
+                  ticket=ticket, elapsed=_elapsed(data), billing=billing, caller=caller, note=note)
+
+
+def work_note_view(reply: Reply, billing: dict[str, Any] | None, *, draft: str | None = None,
+                   error: str | None = None) -> dict[str, Any]:
+    """What the note panel shows: ``state`` open (form), frozen (on the issued invoice, read
+    only), not_billed (no note kept) or unavailable (billing does not answer)."""
+    data = reply.data if reply.ok and isinstance(reply.data, dict) else {}
+    text = draft if draft is not None else data.get("note")
+    state = str(data.get("state") or "open")
+    billing_state_ = (billing or {}).get("state")
+    if billing_state_ == "invoiced":
+        state = "frozen"
+    elif billing_state_ == "not_billed":
+        state = "not_billed"
+    elif reply.unreachable or (not reply.ok and reply.status != 404):
+        state = "unavailable"
+    if state != "open":
+        text = data.get("note")  # a refused late change: show what is on the invoice, not the draft
+    return {"state": state, "text": text or "", "written_at": data.get("written_at"), "error": error}
+
+
 def build_router() -> APIRouter:
     """The technician's routes under ``/technik``."""
     router = APIRouter(prefix="/technik")
@@ -141,25 +186,9 @@ def build_router() -> APIRouter:
         session.flash(_problem(reply.message_de, "Die Sitzung konnte nicht gestartet werden."), "error")
         return RedirectResponse("/technik", status_code=303)
 
-    @router.get("/sitzungen/{session_id}", summary="One session: timer, statement, end, invoice")
+    @router.get("/sitzungen/{session_id}", summary="One session: timer, statement, note, end, invoice")
     async def show(request: Request, user: Technician, session_id: uuid.UUID) -> Response:
-        reply = await backends(request).session(session_id, user.username)
-        if reply.status == 404:
-            return render(request, "message.html", status_code=404, title="Sitzung", message=_GONE)
-        if reply.status == 403:
-            return render(request, "technician/not_yours.html", status_code=403, message=NOT_YOURS,
-                          session_id=session_id)
-        if not reply.ok or not isinstance(reply.data, dict):
-            return render(request, "message.html", status_code=503, title="Sitzung", message=UNREACHABLE)
-        data = reply.data
-        ticket = next((s.get("ticket") for s in web_session(request).data.get("sessions", [])
-                       if isinstance(s, dict) and s.get("id") == str(session_id)), None)
-        billing = await billing_state(request, session_id) if data.get("status") == "ended" else None
-        contact = await backends(request).session_contact(session_id, user.username)
-        caller = contact.data if contact.ok and isinstance(contact.data, dict) else {"contact": "unavailable"}
-        ticket = ticket or caller.get("ticket")
-        return render(request, "technician/session.html", s=data, ticket=ticket, elapsed=_elapsed(data),
-                      billing=billing, caller=caller)
+        return await session_page(request, user, session_id)
 
     @router.get("/sitzungen/{session_id}/abrechnung", summary="Billing of an ended session (polled fragment)")
     async def billing_fragment(request: Request, user: Technician, session_id: uuid.UUID) -> Response:

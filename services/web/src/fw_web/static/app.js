@@ -1,5 +1,7 @@
 /* fernwartung web: the little JavaScript the pages use. Everything works without it, only less live:
-   - [data-poll]: reload an HTML fragment every few seconds (the technician's queue, the invoice);
+   - [data-poll]: reload an HTML fragment every few seconds (the invoice); with [data-live] (the
+     technician's queue) only when the server says it changed (server-sent events), polling again
+     if the browser has no EventSource or the stream is refused;
    - [data-timer-elapsed]: a running session's clock;
    - [data-autofocus]: move focus to an error summary or the ticket so screen readers announce it;
    - [data-download-code]: the invoice link "/rechnung#<code>" carries the download code in the
@@ -56,8 +58,10 @@
       if (region.querySelector("[data-poll-done]")) { stop(); }
     }
 
+    var pending = false;
     function poll() {
-      if (busy || document.hidden) { return; }
+      if (document.hidden) { return; }
+      if (busy) { pending = true; return; }  // a change announced while fetching: fetch once more
       busy = true;
       fetch(url, { credentials: "same-origin", cache: "no-store", headers: { "X-FW-Fragment": "1" } })
         .then(function (resp) {
@@ -67,12 +71,28 @@
           });
         })
         .catch(function () { /* offline for a moment: the next round tries again */ })
-        .then(function () { busy = false; });
+        .then(function () { busy = false; if (pending) { pending = false; poll(); } });
+    }
+
+    function startPolling() {
+      if (!timer && !region.querySelector("[data-poll-done]")) { timer = window.setInterval(poll, every); }
+    }
+
+    function startLive(url) {
+      var source = new window.EventSource(url, { withCredentials: true });
+      // each message: the queue changed (the first one: where it stands), so fetch the fragment
+      source.addEventListener("queue", function () { poll(); });
+      document.addEventListener("visibilitychange", function () { if (!document.hidden) { poll(); } });
+      source.onerror = function () {
+        // the browser reconnects by itself; a refused stream (signed out, 401) is closed for good
+        if (source.readyState === window.EventSource.CLOSED) { startPolling(); }
+      };
     }
 
     var first = region.querySelector("[data-count]");
     if (first) { lastCount = first.getAttribute("data-count"); }
-    if (!region.querySelector("[data-poll-done]")) { timer = window.setInterval(poll, every); }
+    var live = region.getAttribute("data-live");
+    if (live && window.EventSource) { startLive(live); } else { startPolling(); }
   }
 
   function takeDownloadCode() {
