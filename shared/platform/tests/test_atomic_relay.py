@@ -13,6 +13,7 @@ from typing import Any
 
 from fw_contracts import STREAM_NAME, Header
 from fw_contracts.events import SessionStarted
+from fw_platform.bus import connect
 from fw_platform.outbox import BATCH_COMMIT, BATCH_ID, BATCH_SEQUENCE, OutboxRelay
 from fw_platform.runtime import Runtime
 from fw_platform.settings import ServiceSettings
@@ -27,9 +28,13 @@ def _events(n: int) -> list[SessionStarted]:
 
 
 async def _runtime_without_relay(fw_env: Any, tmp_path: Path) -> Runtime:
+    """session's runtime with session's own NATS user (its permissions, as deployed: it may
+    publish only its own events, ``fw.session.>``)."""
     mig = tmp_path / "migrations"
     mig.mkdir(exist_ok=True)
-    rt = Runtime("intake", ServiceSettings(nats_url=fw_env.nats_url, database_url=fw_env.dsn("intake")), mig)
+    user, password = fw_env.nats_credentials("session")
+    rt = Runtime("session", ServiceSettings(nats_url=fw_env.nats_plain_url, nats_user=user, nats_password=password,
+                                            database_url=fw_env.dsn("session")), mig)
     await rt.start()
     assert rt.relay is not None
     rt.relay.stop()  # the test drives its own relay
@@ -47,20 +52,24 @@ async def _outbox_count(rt: Runtime) -> int:
         return int(await conn.fetchval("SELECT count(*) FROM outbox"))
 
 
-async def _stored(rt: Runtime) -> list[tuple[str, dict[str, str]]]:
-    """Every message in the stream, in order: (Nats-Msg-Id, headers)."""
-    js = rt.js
-    info = await js.stream_info(STREAM_NAME)
-    out = []
-    for seq in range(info.state.first_seq, info.state.last_seq + 1) if info.state.messages else ():
-        msg = await js.get_msg(STREAM_NAME, seq, direct=True)
-        headers = dict(msg.headers or {})
-        out.append((headers[Header.MSG_ID], headers))
-    return out
+async def _stored(fw_env: Any) -> list[tuple[str, dict[str, str]]]:
+    """Every message in the stream, in order: (Nats-Msg-Id, headers); read as admin."""
+    nc = await connect(fw_env.nats_url, name="test-admin-read")
+    try:
+        js = nc.jetstream()
+        info = await js.stream_info(STREAM_NAME)
+        out = []
+        for seq in range(info.state.first_seq, info.state.last_seq + 1) if info.state.messages else ():
+            msg = await js.get_msg(STREAM_NAME, seq, direct=True)
+            headers = dict(msg.headers or {})
+            out.append((headers[Header.MSG_ID], headers))
+        return out
+    finally:
+        await nc.close()
 
 
 def _relay(rt: Runtime) -> OutboxRelay:
-    return OutboxRelay(rt.pool, rt.js, service="intake", nc=rt.nc)
+    return OutboxRelay(rt.pool, rt.js, service="session", nc=rt.nc)
 
 
 async def _wait(pred: Callable[[], Awaitable[bool]], timeout: float = 30.0) -> None:
@@ -83,7 +92,7 @@ async def test_a_long_chunk_is_one_atomic_batch_and_a_short_one_single_publishes
         assert (relay.atomic_batches, relay.atomic_fallbacks) == (1, 0)
         assert await _outbox_count(rt) == 0
 
-        stored = await _stored(rt)
+        stored = await _stored(fw_env)
         assert [m for m, _ in stored] == [str(e.event_id) for e in long_chunk + short_chunk], "order kept"
         batch = [h for _, h in stored[:N]]
         assert len({h[BATCH_ID] for h in batch}) == 1
@@ -117,12 +126,12 @@ async def test_a_batch_whose_ack_was_lost_is_not_stored_twice(fw_env, tmp_path, 
             pass
         monkeypatch.undo()
         assert await _outbox_count(rt) == N, "rolled back: the rows wait"
-        assert len(await _stored(rt)) == N, "the server did store the batch"
+        assert len(await _stored(fw_env)) == N, "the server did store the batch"
 
         assert await relay.publish_pending() == N
         assert relay.atomic_fallbacks == 1
         assert await _outbox_count(rt) == 0
-        assert [m for m, _ in await _stored(rt)] == [str(e.event_id) for e in events], "nothing doubled"
+        assert [m for m, _ in await _stored(fw_env)] == [str(e.event_id) for e in events], "nothing doubled"
     finally:
         await rt.stop()
 
@@ -148,11 +157,11 @@ async def test_a_batch_without_its_commit_is_published_again_whole(fw_env, tmp_p
         monkeypatch.undo()
         await rt.nc.flush()  # the staged messages have reached the server
         assert await _outbox_count(rt) == N
-        assert await _stored(rt) == [], "an uncommitted batch stores nothing"
+        assert await _stored(fw_env) == [], "an uncommitted batch stores nothing"
 
         assert await relay.publish_pending() == N
         assert (relay.atomic_batches, relay.atomic_fallbacks) == (1, 0)
-        assert [m for m, _ in await _stored(rt)] == [str(e.event_id) for e in events]
+        assert [m for m, _ in await _stored(fw_env)] == [str(e.event_id) for e in events]
     finally:
         await rt.stop()
 
@@ -193,7 +202,7 @@ async def test_server_killed_around_a_batch_loses_and_doubles_nothing(fw_env, tm
         finally:
             relay.stop()
             await task
-        assert [m for m, _ in await _stored(rt)] == [str(e.event_id) for e in events]
+        assert [m for m, _ in await _stored(fw_env)] == [str(e.event_id) for e in events]
     finally:
         await rt.stop()
 
@@ -206,8 +215,9 @@ async def test_a_stream_without_allow_atomic_gets_single_publishes(fw_env, tmp_p
     from fw_platform.bus import stream_config
 
     rt = await _runtime_without_relay(fw_env, tmp_path)
+    admin = await connect(fw_env.nats_url, name="test-admin")
     try:
-        await rt.js.update_stream(dataclasses.replace(stream_config(), allow_atomic=False))
+        await admin.jetstream().update_stream(dataclasses.replace(stream_config(), allow_atomic=False))
         events = _events(N)
         await _fill(rt, events)
         relay = _relay(rt)
@@ -217,7 +227,8 @@ async def test_a_stream_without_allow_atomic_gets_single_publishes(fw_env, tmp_p
         assert await relay.publish_pending() == N
         assert relay.atomic_fallbacks == 1, "no new batch attempt right after the refusal"
         assert relay._atomic_off_until > 0
-        assert [m for m, _ in await _stored(rt)] == [str(e.event_id) for e in events + more]
+        assert [m for m, _ in await _stored(fw_env)] == [str(e.event_id) for e in events + more]
     finally:
+        await admin.close()
         await rt.stop()
 
