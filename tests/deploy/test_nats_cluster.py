@@ -135,6 +135,24 @@ async def _stream_leader(js) -> str:  # type: ignore[no-untyped-def]
     return info.cluster.leader
 
 
+async def _atomic_batch_dedupes(js, nc, acked: dict[str, int]) -> None:  # type: ignore[no-untyped-def]
+    """The replicated stream takes the outbox relay's atomic batches (``allow_atomic`` set by
+    ``ensure_stream``), and refuses a repeat of a stored batch whole (Nats-Msg-Id de-duplication
+    inside batches); the batch's events count as acknowledged for the checks below."""
+    from fw_platform.outbox import OutboxRelay
+
+    assert (await js.stream_info(STREAM_NAME)).config.allow_atomic is True
+    rows = [{"subject": SUBJECT, "payload": f"batch-{i}".encode(), "event_id": f"batch-{uuid.uuid4()}",
+             "event_type": "DeployTestTick"} for i in range(20)]
+    relay = OutboxRelay(None, js, service="deploytest", nc=nc)  # type: ignore[arg-type]
+    await relay._publish_atomic(rows)  # type: ignore[arg-type]
+    last = (await js.stream_info(STREAM_NAME)).state.last_seq
+    for i, r in enumerate(rows):
+        acked[r["event_id"]] = last - len(rows) + 1 + i
+    with pytest.raises(Exception, match="10201"):
+        await relay._publish_atomic(rows)  # type: ignore[arg-type]
+
+
 async def test_replicated_stream_loses_no_acked_event_when_a_node_is_killed(
         cluster: tuple[list[Node], dict[str, str]]) -> None:
     nodes, passwords = cluster
@@ -154,6 +172,7 @@ async def test_replicated_stream_loses_no_acked_event_when_a_node_is_killed(
         leader = await _stream_leader(js)
 
         acked: dict[str, int] = {}
+        await _atomic_batch_dedupes(js, nc, acked)
         errors: list[str] = []
         ack_times: list[float] = []
         started = time.monotonic()

@@ -15,8 +15,9 @@ from fw_platform.bus import connect, ensure_stream, stream_config
 
 
 def _as_released_before_allow_direct() -> StreamConfig:
-    """The stream as earlier releases created it: everything as now, but no direct get."""
-    return dataclasses.replace(stream_config(), allow_direct=None)
+    """The stream as earlier releases created it: everything as now, but no direct get and no
+    atomic batches."""
+    return dataclasses.replace(stream_config(), allow_direct=None, allow_atomic=None)
 
 
 async def test_a_new_stream_allows_direct_get_and_stays_append_only(fw_env) -> None:
@@ -24,12 +25,13 @@ async def test_a_new_stream_allows_direct_get_and_stays_append_only(fw_env) -> N
     try:
         info = await nc.jetstream().stream_info(STREAM_NAME)  # created by fw_env's ensure_stream
         assert info.config.allow_direct is True
+        assert info.config.allow_atomic is True
         assert info.config.deny_delete and info.config.deny_purge and not info.config.allow_rollup_hdrs
     finally:
         await nc.close()
 
 
-async def test_ensure_stream_adds_allow_direct_to_an_existing_stream_and_keeps_its_messages(fw_env) -> None:
+async def test_ensure_stream_adds_allow_direct_and_atomic_to_an_existing_stream_and_keeps_its_messages(fw_env) -> None:
     nc = await connect(fw_env.nats_url, name="test-admin")
     try:
         js = nc.jetstream()
@@ -39,6 +41,7 @@ async def test_ensure_stream_adds_allow_direct_to_an_existing_stream_and_keeps_i
             await js.publish("fw.intake.probe.v1", f'{{"n":{i}}}'.encode())
         before = await js.stream_info(STREAM_NAME)
         assert not before.config.allow_direct
+        assert not before.config.allow_atomic
         # without allow_direct nobody answers on the direct-get subject
         with pytest.raises(nats.errors.NoRespondersError):
             await nc.request(f"$JS.API.DIRECT.GET.{STREAM_NAME}", b'{"seq":1}', timeout=2)
@@ -47,6 +50,7 @@ async def test_ensure_stream_adds_allow_direct_to_an_existing_stream_and_keeps_i
 
         after = await js.stream_info(STREAM_NAME)
         assert after.config.allow_direct is True
+        assert after.config.allow_atomic is True, "updated in place, not recreated"
         assert after.config.deny_delete and after.config.deny_purge
         assert (after.state.first_seq, after.state.last_seq, after.state.messages) == (1, 3, 3)
         msg = await js.get_msg(STREAM_NAME, 2, direct=True)

@@ -3,15 +3,33 @@
 A crash between commit and publish loses nothing (the row stays) and doubles nothing (the relay
 publishes with ``Nats-Msg-Id = event_id``; JetStream drops a repeat within the duplicate window,
 and every consumer's idempotency record drops it after that).
+
+A chunk of at least :data:`ATOMIC_MIN_ROWS` rows goes out as one JetStream **atomic batch**
+(ADR-50, nats-server >= 2.12.1, stream ``allow_atomic``): the server stages the batch and stores
+it with one fsync of the stream's block before its single ack, instead of one fsync per message
+(``sync_interval: always`` stays). A staged batch costs the server a fixed ~4 fsyncs and a
+directory of its own, so short chunks (the usual one to three events of a command) are cheaper
+as single publishes and keep using ``publish_async``. Measured on this machine: 2,000 messages
+took 2,000 fsyncs by ``publish_async``, 81 in batches of 100 and 8 in batches of 1,000.
+
+Failure semantics stay those of the single publishes: a batch is all or nothing; a failed or
+unconfirmed batch rolls back and the chunk is published again. If the server already stored it
+(its ack was lost), the new batch carries a ``Nats-Msg-Id`` it has seen and the server refuses
+the whole batch (error 10201): the chunk is then published message by message, where JetStream
+drops each repeat by its ``Nats-Msg-Id`` as before. Nothing lost, nothing doubled.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
-from collections.abc import Iterable
+import time
+import uuid
+from collections.abc import Iterable, Sequence
 
 import asyncpg
+from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 from fw_contracts import Event, Header
@@ -21,6 +39,28 @@ log = logging.getLogger(__name__)
 
 #: Seconds to wait for JetStream to acknowledge a batch of publishes.
 PUBLISH_TIMEOUT = 10.0
+#: Chunks at least this long are published as one atomic batch (see the module docstring;
+#: below it the batch's fixed cost is more than the single publishes' fsyncs, measured).
+ATOMIC_MIN_ROWS = 16
+#: The server's limit on messages per atomic batch (``max_batch_size``, default 1000).
+ATOMIC_MAX_ROWS = 1000
+#: After the server said the stream does not allow atomic publish, single publishes for so long.
+ATOMIC_RETRY_AFTER_S = 300.0
+
+BATCH_ID = "Nats-Batch-Id"
+BATCH_SEQUENCE = "Nats-Batch-Sequence"
+BATCH_COMMIT = "Nats-Batch-Commit"
+#: JetStream error codes of atomic batches (ADR-50).
+ERR_BATCH_DUPLICATE = 10201  # a message of the batch has a Nats-Msg-Id the stream has seen
+ERR_BATCH_DISABLED = 10174  # the stream does not allow atomic publish
+
+
+class AtomicBatchRefused(Exception):
+    """The server refused an atomic batch (nothing of it was stored); ``code`` is its error code."""
+
+    def __init__(self, code: int, description: str) -> None:
+        super().__init__(f"atomic batch refused: {code} {description}"[:200])
+        self.code = code
 
 
 #: One statement for any number of rows; ``ORDER BY n`` keeps the emit order in ``id``, which
@@ -43,9 +83,17 @@ class OutboxRelay:
     """Publishes outbox rows in order, with publish acknowledgement, then deletes them."""
 
     def __init__(self, pool: asyncpg.Pool, js: JetStreamContext, *, service: str,
-                 batch_size: int = 500, poll_interval: float = 0.25) -> None:
+                 batch_size: int = 500, poll_interval: float = 0.25, nc: Client | None = None,
+                 atomic_min_rows: int = ATOMIC_MIN_ROWS) -> None:
         self._pool = pool
         self._js = js
+        #: The connection atomic batches go through (None: single publishes only).
+        self._nc = nc
+        self._atomic_min = max(1, atomic_min_rows)
+        self._atomic_off_until = 0.0
+        #: Chunks published as atomic batches, and those that fell back to single publishes.
+        self.atomic_batches = 0
+        self.atomic_fallbacks = 0
         self._service = service
         self._batch = batch_size
         self._poll = poll_interval
@@ -93,17 +141,22 @@ class OutboxRelay:
             if not rows:
                 metrics.OUTBOX_DEPTH.labels(self._service).set(0)
                 return 0
-            # One connection keeps the order; the publishes are pipelined and their acks awaited
-            # together (publish_async: no request/timer per message).
-            futures = [await self._js.publish_async(
-                r["subject"], bytes(r["payload"]),
-                headers={Header.MSG_ID: str(r["event_id"]), Header.EVENT_TYPE: r["event_type"]})
-                for r in rows]
-            acks = await asyncio.wait_for(asyncio.gather(*futures, return_exceptions=True),
-                                          timeout=PUBLISH_TIMEOUT)
-            failed = next((a for a in acks if isinstance(a, BaseException)), None)
-            if failed is not None:
-                raise failed  # rolls back: the rows stay and are published again (same Msg-Id)
+            if self._use_atomic(len(rows)):
+                try:
+                    for start in range(0, len(rows), ATOMIC_MAX_ROWS):
+                        await self._publish_atomic(rows[start:start + ATOMIC_MAX_ROWS])
+                    self.atomic_batches += 1
+                except AtomicBatchRefused as exc:
+                    # Nothing of the refused batch was stored (earlier sub-batches were, and are
+                    # dropped as duplicates below): publish the chunk message by message.
+                    self.atomic_fallbacks += 1
+                    if exc.code == ERR_BATCH_DISABLED:
+                        self._atomic_off_until = time.monotonic() + ATOMIC_RETRY_AFTER_S
+                    log.info("atomic batch refused; publishing one by one",
+                             extra={"service": self._service, "code": exc.code, "count": len(rows)})
+                    await self._publish_each(rows)
+            else:
+                await self._publish_each(rows)
             await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", [r["id"] for r in rows])
             # A short batch emptied the outbox (up to rows another instance holds): no count needed.
             depth = await conn.fetchval("SELECT count(*) FROM outbox") if len(rows) >= self._batch else 0
@@ -111,3 +164,45 @@ class OutboxRelay:
         metrics.EVENTS_PUBLISHED.labels(self._service).inc(len(rows))
         self.published += len(rows)
         return len(rows)
+
+    def _use_atomic(self, n: int) -> bool:
+        return self._nc is not None and n >= self._atomic_min and time.monotonic() >= self._atomic_off_until
+
+    async def _publish_each(self, rows: Sequence[asyncpg.Record]) -> None:
+        """One publish per row: pipelined, their acks awaited together (no request per message)."""
+        futures = [await self._js.publish_async(
+            r["subject"], bytes(r["payload"]),
+            headers={Header.MSG_ID: str(r["event_id"]), Header.EVENT_TYPE: r["event_type"]})
+            for r in rows]
+        acks = await asyncio.wait_for(asyncio.gather(*futures, return_exceptions=True),
+                                      timeout=PUBLISH_TIMEOUT)
+        failed = next((a for a in acks if isinstance(a, BaseException)), None)
+        if failed is not None:
+            raise failed  # rolls back: the rows stay and are published again (same Msg-Id)
+
+    async def _publish_atomic(self, rows: Sequence[asyncpg.Record]) -> None:
+        """Publish ``rows`` as one atomic batch; returns when the server has stored all of them.
+
+        Only the commit is a request: the other messages are plain publishes on the same
+        connection (kept in order); a message the server could not stage makes the commit fail.
+        Raises :class:`AtomicBatchRefused` if the server refused the batch, a timeout or
+        connection error if its answer did not come (then the batch may or may not be stored).
+        """
+        assert self._nc is not None
+        batch_id = uuid.uuid4().hex
+        last = len(rows) - 1
+        for i, r in enumerate(rows):
+            headers = {Header.MSG_ID: str(r["event_id"]), Header.EVENT_TYPE: r["event_type"],
+                       BATCH_ID: batch_id, BATCH_SEQUENCE: str(i + 1)}
+            if i < last:
+                await self._nc.publish(r["subject"], bytes(r["payload"]), headers=headers)
+                continue
+            headers[BATCH_COMMIT] = "1"
+            reply = await self._nc.request(r["subject"], bytes(r["payload"]), headers=headers,
+                                           timeout=PUBLISH_TIMEOUT)
+            ack = json.loads(reply.data) if reply.data else {}
+            if "error" in ack:
+                err = ack["error"]
+                raise AtomicBatchRefused(int(err.get("err_code", 0)), str(err.get("description", "")))
+            if ack.get("batch") != batch_id or int(ack.get("count", -1)) != len(rows):
+                raise RuntimeError("atomic batch ack does not confirm the whole batch")

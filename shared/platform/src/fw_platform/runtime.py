@@ -74,7 +74,7 @@ class Runtime:
             s.nats_url, name=f"fw-{self.service}", user=s.nats_user,
             password=s.nats_password.get_secret_value() if s.nats_password else None,
             errors=self.bus_errors)
-        self.relay = outbox.OutboxRelay(self._pool, self.js, service=self.service)
+        self.relay = outbox.OutboxRelay(self._pool, self.js, service=self.service, nc=self._nc)
         self._tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.service}-relay"))
         for name, handlers in self._consumer_specs:
             c = EventConsumer(service=self.service, name=name, pool=self._pool, js=self.js,

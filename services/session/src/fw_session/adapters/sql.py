@@ -82,42 +82,48 @@ class SqlSessionStore:
         self._conn = conn
 
     async def load(self, session_id: uuid.UUID, *, for_update: bool = False) -> Session | None:
+        """The session folded from its events; one round trip (the row, locked if asked, and its
+        events in one statement)."""
         lock = " FOR UPDATE" if for_update else ""
-        version = await self._conn.fetchval(
-            f"SELECT version FROM sessions WHERE session_id = $1{lock}", session_id)
-        if version is None:
+        row = await self._conn.fetchrow(
+            "SELECT ARRAY(SELECT payload::text FROM session_events e WHERE e.session_id = s.session_id"
+            f" ORDER BY e.version) AS payloads FROM sessions s WHERE s.session_id = $1{lock}", session_id)
+        if row is None:
             return None
-        rows = await self._conn.fetch(
-            "SELECT payload FROM session_events WHERE session_id = $1 ORDER BY version", session_id)
         # decode() upcasts events stored under an older schema version.
-        return replay(decode(r["payload"].encode()) for r in rows)
+        return replay(decode(p.encode()) for p in row["payloads"])
 
     async def append(self, before: Session | None, events: Sequence[SessionEvent]) -> Session:
         after = replay(events, before)
         assert after is not None
+        first = before.version if before else 0
+        # One round trip: the row change and the events in one statement. The events are written
+        # only if the row changed (a concurrent change leaves the version and the count at 0).
+        events_sql = ("INSERT INTO session_events(session_id, version, event_id, event_type, payload)"
+                      " SELECT $1, v, i, t, p::jsonb FROM unnest(${v}::int[], ${i}::uuid[], ${t}::text[],"
+                      " ${p}::text[]) AS x(v, i, t, p) WHERE EXISTS (SELECT 1 FROM row_change)")
+        versions = [first + i + 1 for i in range(len(events))]
+        ids, types, payloads = [e.event_id for e in events], [e.event_type for e in events], \
+            [e.model_dump_json() for e in events]
         try:
             if before is None:
-                await self._conn.execute(
-                    "INSERT INTO sessions(session_id, request_id, version, technician, started_at, ended_at,"
-                    " duration_seconds) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                status = await self._conn.execute(
+                    "WITH row_change AS (INSERT INTO sessions(session_id, request_id, version, technician,"
+                    " started_at, ended_at, duration_seconds) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+                    " RETURNING 1) " + events_sql.format(v=8, i=9, t=10, p=11),
                     after.session_id, after.request_id, after.version, after.technician, after.started_at,
-                    after.ended_at, after.duration_seconds)
+                    after.ended_at, after.duration_seconds, versions, ids, types, payloads)
             else:
                 # The row keeps the fold's summary for the technician's list (migration 004);
                 # after a takeover the session is listed under its new technician.
                 status = await self._conn.execute(
-                    "UPDATE sessions SET version = $2, ended_at = $4, duration_seconds = $5, technician = $6"
-                    " WHERE session_id = $1 AND version = $3",
+                    "WITH row_change AS (UPDATE sessions SET version = $2, ended_at = $4, duration_seconds = $5,"
+                    " technician = $6 WHERE session_id = $1 AND version = $3 RETURNING 1) "
+                    + events_sql.format(v=7, i=8, t=9, p=10),
                     after.session_id, after.version, before.version, after.ended_at, after.duration_seconds,
-                    after.technician)
-                if status != "UPDATE 1":
-                    raise ConcurrentChange()
-            first = before.version if before else 0
-            await self._conn.executemany(
-                "INSERT INTO session_events(session_id, version, event_id, event_type, payload)"
-                " VALUES ($1, $2, $3, $4, $5::jsonb)",
-                [(after.session_id, first + i + 1, e.event_id, e.event_type, e.model_dump_json())
-                 for i, e in enumerate(events)])
+                    after.technician, versions, ids, types, payloads)
+            if status != f"INSERT 0 {len(events)}":
+                raise ConcurrentChange()
         except asyncpg.UniqueViolationError:
             raise ConcurrentChange() from None
         return after
