@@ -6,11 +6,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import SettingsConfigDict
-
 from fw_platform.keys import decode_key
 from fw_platform.settings import ServiceSettings
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import SettingsConfigDict
 
 from fw_billing.domain.datev import Chart, DatevConfig
 from fw_billing.domain.invoicing import (
