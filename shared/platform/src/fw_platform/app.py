@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 S = TypeVar("S")
 #: A start or stop step, or a background loop (runs until cancelled).
-Step = Callable[[], Awaitable[None]]
+Step = Callable[[], Awaitable[object]]
 #: A service's handler table, built in its ``application/consumers.py``: ``{durable name (without
 #: the ``<service>--`` prefix): {event class: handler}}``; bootstrap registers each entry.
 Consumers = dict[str, dict[type[Event], Handler]]
