@@ -80,10 +80,7 @@ class App(Generic[S]):
     async def stop(self) -> None:
         """Background loops, ``on_stop`` (reversed), then the runtime; safe to call twice."""
         for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            await _cancel(task)
         self._tasks.clear()
         for step in reversed(self.on_stop):
             try:
@@ -103,6 +100,17 @@ async def lifespan(http: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         await app.stop()
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    """Cancel ``task`` and wait until it ended. A loop may swallow one cancellation (Python 3.11's
+    ``asyncio.wait_for`` does when its awaitable completes at the same moment, e.g. a worker
+    woken just then), so the cancellation is repeated until the task is done."""
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=1.0)
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("background loop ended with an error", extra={"error": type(task.exception()).__name__})
 
 
 async def _run(loop: Step) -> None:
