@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from fw_devenv import devenv, nats_auth, run
-from fw_reporting.bootstrap import build_runtime
+from fw_reporting.bootstrap import build
 from fw_reporting.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,7 +59,8 @@ def test_step3_domain_is_pure(path: Path) -> None:
 
 
 def test_step5_bootstrap_registers_exactly_the_permitted_durables() -> None:
-    runtime = build_runtime(Settings())
+    runtime = build(Settings()).runtime
+    assert runtime is not None
     assert [f"{SVC}--{name}" for name, _ in runtime._consumer_specs] == \
         [f"{SVC}--{name}" for name in nats_auth.DURABLES[SVC]]
 

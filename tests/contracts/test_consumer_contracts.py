@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import importlib
 import json
 from pathlib import Path
 from typing import Any
@@ -181,21 +182,9 @@ def test_declared_publishes_are_the_events_the_code_creates(service: str) -> Non
 
 def _registered_consumers(service: str) -> set[str]:
     """Event types the service's bootstrap registers with ``runtime.consume`` (nothing connects)."""
-    if service == "intake":
-        from fw_intake.bootstrap import create_app as intake_app
-        runtime = intake_app().state.runtime
-    elif service == "session":
-        from fw_session.bootstrap import create_app as session_app
-        runtime = session_app().state.runtime
-    elif service == "billing":
-        from fw_billing.bootstrap import create_app as billing_app
-        runtime = billing_app().state.billing.runtime
-    elif service == "retention":
-        from fw_retention.bootstrap import create_app as retention_app
-        runtime = retention_app().state.retention.runtime
-    else:
-        from fw_reporting.bootstrap import create_app as reporting_app
-        runtime = reporting_app().state.runtime
+    bootstrap = importlib.import_module(f"fw_{service}.bootstrap")
+    settings = importlib.import_module(f"fw_{service}.settings")
+    runtime = bootstrap.build(settings.Settings()).runtime
     return {cls.__name__ for _, handlers in runtime._consumer_specs for cls in handlers}
 
 

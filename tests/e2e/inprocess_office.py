@@ -17,14 +17,14 @@ import httpx
 from fastapi import FastAPI
 from nats.aio.client import Client
 
-from fw_billing.bootstrap import create_app as create_billing
+from fw_billing.bootstrap import build as build_billing
 from fw_billing.settings import Settings as BillingSettings
 from fw_contracts import STREAM_NAME, Event, Header, decode
 from fw_devenv.pytest_plugin import FwEnv
 from fw_platform.bus import connect
-from fw_retention.bootstrap import Retention
-from fw_retention.bootstrap import bootstrap as bootstrap_retention
-from fw_retention.settings import RetentionSettings
+from fw_retention.application.service import RetentionService
+from fw_retention.bootstrap import build as build_retention
+from fw_retention.settings import Settings as RetentionSettings
 
 E = TypeVar("E", bound=Event)
 C = TypeVar("C", bound=Callable[[], datetime])
@@ -54,7 +54,7 @@ class Office(Generic[C]):
     env: FwEnv
     nc: Client
     clock: C
-    retention: Retention
+    retention: RetentionService
     billing: httpx.AsyncClient
     billing_pool: Any
 
@@ -75,8 +75,10 @@ class Office(Generic[C]):
         return out
 
     async def sql(self, service: str, query: str, *args: Any) -> Any:
-        pool = self.retention.runtime.pool if service == "retention" else self.billing_pool
-        return await pool.fetchval(query, *args)
+        if service == "retention":
+            async with self.retention.unit_of_work() as uow:
+                return await uow.conn.fetchval(query, *args)
+        return await self.billing_pool.fetchval(query, *args)
 
 
 @dataclass
@@ -84,7 +86,7 @@ class Running:
     """What ``running_office`` started: the test's own NATS connection, retention, billing."""
 
     nc: Client
-    retention: Retention
+    retention: RetentionService
     billing: httpx.AsyncClient
     billing_pool: Any
 
@@ -94,17 +96,17 @@ async def running_office(env: FwEnv, clock: Callable[[], datetime], nats_name: s
                          **billing_settings: Any) -> AsyncIterator[Running]:
     """Start retention (sweeping only when the test says) and billing (``billing_settings`` on top
     of the environment's), stop both afterwards."""
-    retention = bootstrap_retention(RetentionSettings(**service_settings(env, "retention"),
-                                                      sweep_interval_s=3600.0), clock=clock)
+    retention = build_retention(RetentionSettings(**service_settings(env, "retention"),
+                                                  sweep_interval_s=3600.0), clock=clock)
     await retention.start()
-    app: FastAPI = create_billing(BillingSettings(**service_settings(env, "billing"), **billing_settings))
+    app: FastAPI = build_billing(BillingSettings(**service_settings(env, "billing"), **billing_settings)).http
     nc = await connect(env.nats_url, name=nats_name)
     try:
         async with contextlib.AsyncExitStack() as stack:
             await stack.enter_async_context(app.router.lifespan_context(app))
             client = await stack.enter_async_context(
                 httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://billing"))
-            yield Running(nc, retention, client, app.state.billing.runtime.pool)
+            yield Running(nc, retention.service, client, app.state.runtime.pool)
     finally:
         await nc.close()
         await retention.stop()

@@ -107,7 +107,7 @@ async def test_blocked_billing_holds_the_data_until_the_hold_ends_then_the_claim
     # day 60 of the hold: still held; retention says until when (the office's "gelöscht am")
     office.clock.now = blocked.occurred_at + timedelta(days=60)
     assert await office.retention.sweep() == 0
-    async with office.retention.runtime.unit_of_work() as uow:
+    async with office.retention.unit_of_work() as uow:
         status = await queries.request_status(office.retention.store_for(uow.conn), held,
                                               abandon_after=timedelta(days=14), billing_hold=HOLD)
     assert status["state"] == "stored" and status["erase_by"] == blocked.occurred_at + HOLD

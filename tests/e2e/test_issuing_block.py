@@ -98,7 +98,7 @@ async def test_a_document_that_cannot_be_rendered_blocks_billing_then_the_hold_e
                                    request_id), "the billing hold in retention")
     office.clock.now = t0 + timedelta(days=14, seconds=1)
     assert await office.retention.sweep() == 0  # not erased as abandoned after 14 days
-    async with office.retention.runtime.unit_of_work() as uow:
+    async with office.retention.unit_of_work() as uow:
         status = await queries.request_status(office.retention.store_for(uow.conn), request_id,
                                               abandon_after=timedelta(days=14), billing_hold=HOLD)
     assert status["state"] == "stored" and status["erase_by"] == blocked.occurred_at + HOLD

@@ -58,19 +58,17 @@ ConnectAs = Callable[[str], Awaitable[NatsUser]]
 
 
 def runtime_of(service: str, app: FastAPI) -> Runtime:
-    """Where each service's bootstrap keeps its runtime on the app."""
-    state = app.state
-    if service == "billing":
-        return state.billing.runtime
-    if service == "retention":
-        return state.retention.runtime
-    return state.runtime
+    """Every service's ``App`` puts its runtime on the HTTP app's state."""
+    runtime: Runtime = app.state.runtime
+    return runtime
 
 
 def create_service_app(service: str) -> FastAPI:
     """The service's real app, built from ``FW_<SVC>_*`` in the environment (as in production)."""
     bootstrap = importlib.import_module(f"fw_{service}.bootstrap")
-    return bootstrap.create_app()
+    settings = importlib.import_module(f"fw_{service}.settings")
+    http: FastAPI = bootstrap.build(settings.Settings()).http
+    return http
 
 
 @dataclass

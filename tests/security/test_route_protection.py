@@ -178,7 +178,7 @@ async def test_only_the_reviewed_web_pages_answer_without_a_sign_in(tmp_path: An
     from itsdangerous import URLSafeTimedSerializer
 
     from fw_web.adapters.users_file import hash_password
-    from fw_web.bootstrap import create_app
+    from fw_web.bootstrap import build
     from fw_web.domain.users import Role, User
     from fw_web.settings import Settings
 
@@ -188,7 +188,7 @@ async def test_only_the_reviewed_web_pages_answer_without_a_sign_in(tmp_path: An
     settings = Settings(secret_key=secret, users_file=tmp_path / "users.toml",
                         signins_file=tmp_path / "signins.json", login_failure_delay_s=0)
     users = {"buero": User("buero", Role.OFFICE, hash_password("buero-passwort-123"))}
-    app = create_app(settings, users=users, transport=backends)
+    app = build(settings, users=users, transport=backends).http
     routes = _web_routes(app)
     assert WEB_PUBLIC | WEB_SIGN_IN <= routes, (WEB_PUBLIC | WEB_SIGN_IN) - routes
     assert WEB_PROTECTED <= routes - WEB_PUBLIC, WEB_PROTECTED - routes

@@ -304,28 +304,28 @@ async def wait_until(check: Any, timeout: float = 15.0, interval: float = 0.05) 
 
 
 def settings_for(fw_env: Any, **changes: Any) -> Any:
-    """RetentionSettings for the test environment (the sweep is slow unless a test speeds it up)."""
-    from fw_retention.settings import RetentionSettings
+    """Settings for the test environment (the sweep is slow unless a test speeds it up)."""
+    from fw_retention.settings import Settings
 
     env = fw_env.settings_env("retention")
     values: dict[str, Any] = dict(
         nats_url=fw_env.nats_url, database_url=fw_env.dsn("retention"), http_port=0,
         master_key=env["FW_RETENTION_MASTER_KEY"], sweep_interval_s=3600.0)
     values.update(changes)
-    return RetentionSettings(**values)
+    return Settings(**values)
 
 
 @asynccontextmanager
 async def running(fw_env: Any, clock: Clock, **changes: Any) -> AsyncIterator[Any]:
     """A started retention service (runtime, consumers, vault, sweep); stopped on exit."""
-    from fw_retention.bootstrap import bootstrap
+    from fw_retention.bootstrap import build
 
-    retention = bootstrap(settings_for(fw_env, **changes), clock=clock)
-    await retention.start()
+    app = build(settings_for(fw_env, **changes), clock=clock)
+    await app.start()
     try:
-        yield retention
+        yield app
     finally:
-        await retention.stop()
+        await app.stop()
 
 
 class FakeAvvRegister:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import uvicorn
-
 from fw_platform import logs
 
-from fw_billing.bootstrap import SERVICE, create_app
+from fw_billing.bootstrap import SERVICE, build
 from fw_billing.settings import Settings
 
 
@@ -14,7 +13,7 @@ def main() -> None:
     """Run billing on the configured host and port until stopped."""
     settings = Settings()  # type: ignore[call-arg]  # archive_key comes from the environment
     logs.configure(SERVICE, settings.log_level)
-    uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port,
+    uvicorn.run(build(settings).http, host=settings.http_host, port=settings.http_port,
                 log_config=None, access_log=False)
 
 

@@ -6,11 +6,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
+from fw_platform.keys import decode_key
+from fw_platform.settings import ServiceSettings
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
-
-from fw_platform.sealed_archive import MASTER_KEY_HOWTO, decode_master_key
-from fw_platform.settings import ServiceSettings
 
 from fw_billing.domain.datev import Chart, DatevConfig
 from fw_billing.domain.invoicing import (
@@ -21,13 +20,7 @@ from fw_billing.domain.invoicing import (
 )
 from fw_billing.domain.issuer import EXAMPLE_ISSUER, Issuer
 
-ARCHIVE_KEY_HOWTO = MASTER_KEY_HOWTO
 _EX = EXAMPLE_ISSUER
-
-
-def decode_archive_key(value: str) -> bytes:
-    """Base64 text -> 32 key bytes; the error never echoes the value (the shared format's rule)."""
-    return decode_master_key(value)
 
 
 class Settings(ServiceSettings):
@@ -142,7 +135,7 @@ class Settings(ServiceSettings):
     @field_validator("archive_key")
     @classmethod
     def _valid_key(cls, value: SecretStr) -> SecretStr:
-        decode_archive_key(value.get_secret_value())
+        decode_key(value.get_secret_value(), name="archive_key")
         return value
 
     @model_validator(mode="after")
@@ -178,7 +171,7 @@ class Settings(ServiceSettings):
             small_business_account=self.datev_small_business_account, encoding=self.datev_encoding)
 
     def archive_key_bytes(self) -> bytes:
-        return decode_archive_key(self.archive_key.get_secret_value())
+        return decode_key(self.archive_key.get_secret_value(), name="archive_key")
 
     def issuer(self) -> Issuer:
         """The issuer printed on every invoice (validated)."""

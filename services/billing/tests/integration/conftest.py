@@ -36,7 +36,7 @@ from fw_contracts.vault import (
 )
 from fw_contracts.wire import VaultSubject, vault_subject
 
-from fw_billing.bootstrap import create_app
+from fw_billing.bootstrap import build
 from fw_billing.settings import Settings
 
 E = TypeVar("E", bound=Event)
@@ -114,7 +114,7 @@ class Harness:
 
     async def start_instance(self, *, sender: Any = None, **overrides: Any) -> FastAPI:
         """One more billing instance (same database and durable consumers)."""
-        app = create_app(self.settings(**overrides), sender=sender)
+        app = build(self.settings(**overrides), sender=sender).http
         await self.stack.enter_async_context(app.router.lifespan_context(app))
         client = httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t")
         await self.stack.enter_async_context(client)

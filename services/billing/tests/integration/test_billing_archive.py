@@ -19,9 +19,9 @@ FULL_SECONDS = 10 * 900
 
 async def issue_at(billing: Any, event: Any, now: datetime) -> None:
     """Run the handler as if it were ``now`` (an invoice issued years ago)."""
-    app = billing.apps[0].state.billing
+    app = billing.apps[0].state
     async with app.runtime.pool.acquire() as conn, conn.transaction():
-        await on_session_ended(event, UnitOfWork(conn=conn, now=now), deps=app.deps)
+        await on_session_ended(event, UnitOfWork(conn=conn, now=now), deps=app.service.deps)
 
 
 async def counts(billing: Any, year: int) -> tuple[int, int, int, int]:
@@ -32,7 +32,7 @@ async def counts(billing: Any, year: int) -> tuple[int, int, int, int]:
 
 
 async def test_expired_year_is_destroyed_and_younger_ones_are_not(billing: Any, ended: Any) -> None:
-    app = billing.apps[0].state.billing
+    app = billing.apps[0].state
     old_full, old_small = ended(FULL_SECONDS), ended(1800)
     billing.vault.store(old_full.request_id)
     await issue_at(billing, old_full, datetime(2017, 6, 1, 10, 0, tzinfo=UTC))
@@ -46,9 +46,9 @@ async def test_expired_year_is_destroyed_and_younger_ones_are_not(billing: Any, 
     assert await counts(billing, 2018) == (1, 0, 1, 1)
 
     # 2017 ended 31.12.2017; 8 years later is 01.01.2026 (office time): gone now, not a second before.
-    assert await app.destroy_expired_archive(datetime(2025, 12, 31, 22, 59, 59, tzinfo=UTC)) == []
+    assert await app.service.destroy_expired_archive(datetime(2025, 12, 31, 22, 59, 59, tzinfo=UTC)) == []
     assert await counts(billing, 2017) == (1, 1, 1, 1)
-    done = await app.destroy_expired_archive(datetime(2025, 12, 31, 23, 0, tzinfo=UTC))
+    done = await app.service.destroy_expired_archive(datetime(2025, 12, 31, 23, 0, tzinfo=UTC))
     assert [(d.year, d.documents, d.recipients) for d in done] == [(2017, 1, 1)]
     assert await counts(billing, 2017) == (0, 0, 0, 1)  # the invoice metadata stay for the audit
     assert await counts(billing, 2018) == (1, 0, 1, 1)
@@ -60,7 +60,7 @@ async def test_expired_year_is_destroyed_and_younger_ones_are_not(billing: Any, 
 
     # A clock that runs ahead cannot delete a young year: the database checks its own clock.
     with pytest.raises(asyncpg.IntegrityConstraintViolationError, match="retention period"):
-        await app.destroy_expired_archive(datetime(this_year + 20, 1, 1, tzinfo=UTC))
+        await app.service.destroy_expired_archive(datetime(this_year + 20, 1, 1, tzinfo=UTC))
     assert await counts(billing, this_year) == (1, 1, 1, 1)
     assert (await billing.http.get(f"/api/invoices/{issued.invoice_number}.pdf")).status_code == 200
 
@@ -68,9 +68,9 @@ async def test_expired_year_is_destroyed_and_younger_ones_are_not(billing: Any, 
 async def test_held_years_are_kept(harness: Any, ended: Any) -> None:
     await harness.start_vault()
     await harness.start_instance(archive_hold_years=[2016])
-    app = harness.apps[0].state.billing
+    app = harness.apps[0].state
     await issue_at(harness, ended(1800), datetime(2016, 5, 1, tzinfo=UTC))
-    assert await app.destroy_expired_archive(utcnow()) == []
+    assert await app.service.destroy_expired_archive(utcnow()) == []
     assert await harness.sql("SELECT count(*) FROM invoice_archive WHERE year = 2016") == 1
 
 
@@ -95,5 +95,5 @@ async def test_a_wrong_master_key_reads_nothing(harness: Any, ended: Any) -> Non
     other = await harness.start_instance(archive_key="b3RoZXJvdGhlcm90aGVyb3RoZXJvdGhlcm90aGVyMDA=")
     from fw_billing.adapters.keys import DecryptionFailed
     with pytest.raises(DecryptionFailed):
-        await other.state.billing.views.document(issued.invoice_number)
+        await other.state.views.document(issued.invoice_number)
     assert timedelta(0) <= utcnow() - issued.issued_at

@@ -49,9 +49,9 @@ async def test_200_sessions_from_the_stream_on_two_instances(harness: Any, ended
     assert {i.session_id for i in issued} == {e.session_id for e in events}
     assert await harness.sql("SELECT last_seq FROM invoice_counters") == SESSIONS
     assert await harness.sql("SELECT count(*) FROM invoice_archive") == SESSIONS
-    handled = [c.outcome.handled for app in harness.apps for c in app.state.billing.runtime.consumers]
+    handled = [c.outcome.handled for app in harness.apps for c in app.state.runtime.consumers]
     assert sum(handled) == SESSIONS
-    assert all(sum(c.outcome.handled for c in app.state.billing.runtime.consumers) > 0 for app in harness.apps)
+    assert all(sum(c.outcome.handled for c in app.state.runtime.consumers) > 0 for app in harness.apps)
     # Measured on the 2-core machine: see the README (each invoice renders its PDF while the
     # number range is locked, so this is the serial throughput of numbering + rendering).
     print(f"{SESSIONS} sessions invoiced by two instances in {elapsed:.1f} s")
@@ -61,13 +61,13 @@ async def test_50_concurrent_transactions_draw_gapless_numbers(harness: Any, end
     """The handler itself, 60 transactions at once (10 repeat a session): the counter row lock
     serialises numbering, the session row lock and UNIQUE(session_id) stop double billing."""
     app = await harness.start_instance(db_pool_max=20)
-    billing = app.state.billing
+    billing = app.state
     events = [ended(900) for _ in range(50)]
     repeats = [ended(1800, session_id=e.session_id, request_id=e.request_id) for e in events[:10]]
 
     async def handle(event: Any) -> list[Any]:
         async with billing.runtime.unit_of_work() as uow:
-            await on_session_ended(event, uow, deps=billing.deps)
+            await on_session_ended(event, uow, deps=billing.service.deps)
             return list(uow.emitted)
 
     work = events + repeats

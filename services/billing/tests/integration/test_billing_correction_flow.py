@@ -62,10 +62,10 @@ async def test_cancel_then_correct_over_http(billing: Any, ended: Any, created: 
     # GoBD: the corrected invoice, too, re-renders byte-identical from what is stored.
     from fw_billing.application.cancellation import stored_invoice_document
 
-    app = billing.apps[0].state.billing
+    app = billing.apps[0].state
     async with app.runtime.unit_of_work() as uow:
-        stored = await app.deps.repository(uow.conn).invoice_for_cancellation(corrected.invoice_number)
-    again = app.deps.renderer.render(stored_invoice_document(stored, app.deps))
+        stored = await app.service.deps.repository(uow.conn).invoice_for_cancellation(corrected.invoice_number)
+    again = app.service.deps.renderer.render(stored_invoice_document(stored, app.service.deps))
     assert again.pdf == (await app.views.document(corrected.invoice_number)).pdf
     rows = await billing.rows("SELECT number, corrects FROM invoices WHERE session_id = $1 ORDER BY seq",
                               original.session_id)

@@ -306,4 +306,4 @@ async def test_a_restored_backup_does_not_bring_an_erased_account_back(billing: 
     await billing.settle()
     assert len(await billing.events(CustomerAccountErased)) == 1
     # once more: nothing left to erase
-    assert await billing.apps[-1].state.billing.reapply_account_erasures() == 0
+    assert await billing.apps[-1].state.service.reapply_account_erasures() == 0

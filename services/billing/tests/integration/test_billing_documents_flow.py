@@ -46,7 +46,7 @@ async def test_full_b2b_invoice_pdf_and_xml_are_served_as_archived(billing: Any,
     # Served from the archive, not re-rendered: the bytes are what was stored at issue.
     rows = await billing.rows("SELECT pdf_enc, year FROM invoice_archive WHERE document_number = $1",
                               issued.invoice_number)
-    view = await billing.apps[0].state.billing.views.document(issued.invoice_number)
+    view = await billing.apps[0].state.views.document(issued.invoice_number)
     assert view.pdf == pdf.content and rows[0]["year"] == invoice_year(issued.issued_at)
     body = (await billing.http.get(f"/api/invoices/{issued.invoice_number}")).json()
     assert body["e_invoice"] is True and body["cancelled_by"] is None
@@ -58,10 +58,10 @@ async def test_archived_documents_can_be_regenerated_identically(billing: Any, e
     from fw_billing.application.cancellation import stored_invoice_document
 
     issued = await issue_full(billing, ended, created, email=False)
-    app = billing.apps[0].state.billing
+    app = billing.apps[0].state
     async with app.runtime.unit_of_work() as uow:
-        stored = await app.deps.repository(uow.conn).invoice_for_cancellation(issued.invoice_number)
-    again = app.deps.renderer.render(stored_invoice_document(stored, app.deps))
+        stored = await app.service.deps.repository(uow.conn).invoice_for_cancellation(issued.invoice_number)
+    again = app.service.deps.renderer.render(stored_invoice_document(stored, app.service.deps))
     archived = await app.views.document(issued.invoice_number)
     assert again.pdf == archived.pdf and again.xml == archived.xml
 

@@ -6,7 +6,7 @@ import uvicorn
 from fw_platform import logs
 
 from fw_intake import SERVICE
-from fw_intake.bootstrap import create_app
+from fw_intake.bootstrap import build
 from fw_intake.settings import Settings
 
 
@@ -14,7 +14,7 @@ def main() -> None:
     """Run intake on the configured host and port until SIGINT/SIGTERM."""
     settings = Settings()
     logs.configure(SERVICE, settings.log_level)
-    uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port,
+    uvicorn.run(build(settings).http, host=settings.http_host, port=settings.http_port,
                 log_config=None, access_log=False,
                 proxy_headers=settings.forwarded_allow_ips is not None,
                 forwarded_allow_ips=settings.forwarded_allow_ips)

@@ -22,7 +22,7 @@ from fw_contracts import STREAM_NAME, Event, Header, VaultSubject, decode, utcno
 from fw_contracts.events import ErasureReason, PersonalDataErased, SessionStarted
 from fw_contracts.reference import TermsPublished
 from fw_contracts.vault import ClaimRequest, PutRequest, VaultError, VaultReply
-from fw_intake.bootstrap import create_app
+from fw_intake.bootstrap import build
 from fw_intake.settings import Settings
 from nats.aio.msg import Msg
 
@@ -72,8 +72,8 @@ async def intake(fw_env: Any, vault: StubVault | None, **settings: Any) -> Async
     nc = await nats.connect(fw_env.nats_url)
     if vault is not None:
         await vault.subscribe(nc)
-    app = create_app(Settings(nats_url=fw_env.nats_url, database_url=fw_env.dsn("intake"), http_port=0,
-                              **settings))
+    app = build(Settings(nats_url=fw_env.nats_url, database_url=fw_env.dsn("intake"), http_port=0,
+                         **settings)).http
     try:
         async with app.router.lifespan_context(app), httpx.AsyncClient(
                 transport=httpx.ASGITransport(app), base_url="http://t") as client:

@@ -11,11 +11,10 @@ import httpx
 import pytest
 from fw_contracts.text import TEXT_MESSAGES
 from fw_intake.adapters.terms_files import load_terms
-from fw_intake.bootstrap import MIGRATIONS, build_app
+from fw_intake.bootstrap import build
 from fw_intake.entrypoints.http import IntakeDeps
 from fw_intake.settings import Settings
 from fw_platform.ratelimit import TokenBucket as RateLimiter
-from fw_platform.runtime import Runtime
 
 TERMS = load_terms()
 MARKER = "ZZMARKERQQ"
@@ -37,7 +36,7 @@ def address(**changes: str) -> dict[str, str]:
 async def client(store, vault) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-untyped-def]
     deps = IntakeDeps(terms=TERMS, vault=vault, unit_of_work=store.unit_of_work, requests=store.repo,
                       limiter=RateLimiter(1000))
-    app = build_app(Runtime("intake", Settings(http_port=0), MIGRATIONS), deps)
+    app = build(Settings(http_port=0), deps=deps).http
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t") as c:
         yield c
 

@@ -12,11 +12,10 @@ from typing import Any
 import httpx
 import pytest
 from fw_intake.adapters.terms_files import load_terms
-from fw_intake.bootstrap import MIGRATIONS, build_app
+from fw_intake.bootstrap import build
 from fw_intake.entrypoints.http import IntakeDeps
 from fw_platform.ratelimit import TokenBucket as RateLimiter
 from fw_intake.settings import Settings
-from fw_platform.runtime import Runtime
 
 MARKER = "ZZMARKERQQ"
 TERMS = load_terms()
@@ -35,7 +34,7 @@ async def client(store, vault) -> AsyncIterator[httpx.AsyncClient]:  # type: ign
     settings = Settings(http_port=0)
     deps = IntakeDeps(terms=TERMS, vault=vault, unit_of_work=store.unit_of_work, requests=store.repo,
                       limiter=RateLimiter(1000))
-    app = build_app(Runtime("intake", settings, MIGRATIONS), deps)
+    app = build(settings, deps=deps).http
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t") as c:
         yield c
 
@@ -160,7 +159,7 @@ async def test_terms_endpoints(client) -> None:  # type: ignore[no-untyped-def]
 async def test_rate_limit(store, vault) -> None:  # type: ignore[no-untyped-def]
     deps = IntakeDeps(terms=TERMS, vault=vault, unit_of_work=store.unit_of_work, requests=store.repo,
                       limiter=RateLimiter(3))
-    app = build_app(Runtime("intake", Settings(http_port=0), MIGRATIONS), deps)
+    app = build(Settings(http_port=0), deps=deps).http
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t") as c:
         statuses = [(await c.post("/api/support-requests", json=body())).status_code for _ in range(3)]
         assert statuses == [201, 201, 201]
@@ -186,9 +185,9 @@ def test_rate_limiter_refills() -> None:
 
 
 def test_openapi_lists_the_routes() -> None:
-    app = build_app(Runtime("intake", Settings(http_port=0), MIGRATIONS),
-                    IntakeDeps(terms=TERMS, vault=None, unit_of_work=None, requests=None,  # type: ignore[arg-type]
-                               limiter=RateLimiter(1)))
+    app = build(Settings(http_port=0),
+                deps=IntakeDeps(terms=TERMS, vault=None, unit_of_work=None, requests=None,  # type: ignore[arg-type]
+                                limiter=RateLimiter(1))).http
     paths = set(json.loads(json.dumps(app.openapi()))["paths"])
     assert {"/api/support-requests", "/api/support-requests/{request_id}",
             "/api/support-requests/{request_id}/withdraw", "/api/terms/current",

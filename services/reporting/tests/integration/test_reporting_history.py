@@ -18,7 +18,7 @@ from fw_contracts import Event, Header
 from fw_contracts.events import InvoiceIssued
 from fw_devenv.pytest_plugin import FwEnv
 from fw_platform.bus import connect
-from fw_reporting.bootstrap import create_app
+from fw_reporting.bootstrap import build
 from fw_reporting.settings import Settings
 from reporting_history import backfill_history, live_history
 
@@ -47,7 +47,7 @@ def settings(env: FwEnv) -> Settings:
 
 @contextlib.asynccontextmanager
 async def running(env: FwEnv) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-    app = create_app(settings(env))
+    app = build(settings(env)).http
     async with app.router.lifespan_context(app), httpx.AsyncClient(
             transport=httpx.ASGITransport(app), base_url="http://t") as client:
         yield app, client

@@ -5,16 +5,15 @@ from __future__ import annotations
 import uvicorn
 from fw_platform import logs
 
-from fw_retention.bootstrap import create_app
-from fw_retention.settings import RetentionSettings
+from fw_retention.bootstrap import SERVICE, build
+from fw_retention.settings import Settings
 
 
 def main() -> None:
     """Run the service until interrupted."""
-    settings = RetentionSettings()  # type: ignore[call-arg]  # from FW_RETENTION_* variables
-    logs.configure("retention", settings.log_level)
-    app = create_app(settings)
-    uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_config=None,
+    settings = Settings()  # type: ignore[call-arg]  # from FW_RETENTION_* variables
+    logs.configure(SERVICE, settings.log_level)
+    uvicorn.run(build(settings).http, host=settings.http_host, port=settings.http_port, log_config=None,
                 access_log=False)
 
 

@@ -2,32 +2,15 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from datetime import timedelta
 
+from fw_platform.keys import decode_key
 from fw_platform.settings import ServiceSettings
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
-#: How to create a master key (documented in the README as well).
-MASTER_KEY_HOWTO = (
-    'python -c "import os,base64;print(base64.b64encode(os.urandom(32)).decode())"'
-)
 
-
-def decode_master_key(value: str) -> bytes:
-    """Base64 text -> 32 key bytes; raises ValueError (without echoing the value) otherwise."""
-    try:
-        raw = base64.b64decode(value.strip(), validate=True)
-    except (binascii.Error, ValueError):
-        raise ValueError(f"master_key must be base64; create one with {MASTER_KEY_HOWTO}") from None
-    if len(raw) != 32:
-        raise ValueError(f"master_key must be 32 bytes (AES-256); create one with {MASTER_KEY_HOWTO}")
-    return raw
-
-
-class RetentionSettings(ServiceSettings):
+class Settings(ServiceSettings):
     """Read only in bootstrap/``__main__`` and tests."""
 
     # hide_input_in_errors: a refused setting must not print the (secret) value it was given.
@@ -67,7 +50,7 @@ class RetentionSettings(ServiceSettings):
     @field_validator("master_key")
     @classmethod
     def _valid_key(cls, value: SecretStr) -> SecretStr:
-        decode_master_key(value.get_secret_value())
+        decode_key(value.get_secret_value(), name="master_key")
         return value
 
     @property
@@ -89,8 +72,5 @@ class RetentionSettings(ServiceSettings):
         return timedelta(days=self.delivery_hold_days)
 
     def master_key_bytes(self) -> bytes:
-        return decode_master_key(self.master_key.get_secret_value())
+        return decode_key(self.master_key.get_secret_value(), name="master_key")
 
-
-#: Short alias used by tests and tooling: ``Settings(nats_url=..., database_url=..., master_key=...)``.
-Settings = RetentionSettings

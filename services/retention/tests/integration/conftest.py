@@ -9,9 +9,10 @@ import asyncpg
 import nats
 import pytest_asyncio
 from fw_devenv.provision import database_dsn
+from fw_platform.app import App
 from nats.aio.client import Client
 
-from fw_retention.bootstrap import Retention
+from fw_retention.application.service import RetentionService
 
 from retention_testkit import Clock, running
 
@@ -22,10 +23,16 @@ async def clock() -> Clock:
 
 
 @pytest_asyncio.fixture
-async def service(fw_env: Any, clock: Clock) -> AsyncIterator[Retention]:
+async def retention_app(fw_env: Any, clock: Clock) -> AsyncIterator[App[RetentionService]]:
     """The retention service, started (runtime, consumers, vault, sweep)."""
-    async with running(fw_env, clock) as retention:
-        yield retention
+    async with running(fw_env, clock) as app:
+        yield app
+
+
+@pytest_asyncio.fixture
+async def service(retention_app: App[RetentionService]) -> RetentionService:
+    """The started service's use cases (sweep, prune, reapply)."""
+    return retention_app.service
 
 
 @pytest_asyncio.fixture

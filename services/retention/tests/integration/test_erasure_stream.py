@@ -26,7 +26,7 @@ from fw_platform.vault_client import VaultRefused
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
-from fw_retention.bootstrap import Retention
+from fw_retention.application.service import RetentionService
 
 from retention_testkit import Clock, personal_data, read_subject, running, wait_until
 
@@ -55,8 +55,9 @@ async def handled(admin: asyncpg.Connection, event: Event) -> bool:
         "SELECT count(*) FROM retention.processed_events WHERE event_id = $1", event.event_id))
 
 
-async def test_invoice_issued_erases_exactly_once(service: Retention, nc: Client, admin: asyncpg.Connection,
-                                                  clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_invoice_issued_erases_exactly_once(service: RetentionService, retention_app: Any, nc: Client,
+                                                  admin: asyncpg.Connection, clock: Clock,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     vault = VaultCallers(nc)
     rid = uuid.uuid4()
     # without an e-mail address for the invoice: everything goes at once (the two steps with one:
@@ -83,7 +84,7 @@ async def test_invoice_issued_erases_exactly_once(service: Retention, nc: Client
     await publish(nc, first)
     await publish(nc, first)  # a relay retry within the duplicate window: dropped by JetStream
     events = await wait_until(lambda: erased_events(nc))
-    consumer = next(c for c in service.runtime.consumers if c.durable == "retention--invoice_issued")
+    consumer = next(c for c in retention_app.runtime.consumers if c.durable == "retention--invoice_issued")
     await wait_until(lambda: _true(consumer.outcome.duplicates >= 1))  # the redelivery was seen
     for name, original in originals.items():
         monkeypatch.setattr(Msg, name, original)
@@ -122,7 +123,7 @@ async def _true(value: bool) -> bool:
                                  tariff_version="2025-01", raw_seconds=20),
     lambda rid: SupportRequestWithdrawn(request_id=rid),
 ])
-async def test_other_triggers_over_the_stream(service: Retention, nc: Client, make: Any) -> None:
+async def test_other_triggers_over_the_stream(service: RetentionService, nc: Client, make: Any) -> None:
     rid = uuid.uuid4()
     await VaultCallers(nc).put(rid, personal_data())
     trigger = make(rid)
@@ -132,7 +133,7 @@ async def test_other_triggers_over_the_stream(service: Retention, nc: Client, ma
     assert (erased.request_id, erased.reason, erased.had_data) == (rid, expected, True)
 
 
-async def test_withdrawn_before_put(service: Retention, nc: Client, admin: asyncpg.Connection) -> None:
+async def test_withdrawn_before_put(service: RetentionService, nc: Client, admin: asyncpg.Connection) -> None:
     rid = uuid.uuid4()
     withdrawn = SupportRequestWithdrawn(request_id=rid)
     await publish(nc, withdrawn)
@@ -151,7 +152,7 @@ async def _count_processed(admin: asyncpg.Connection, n: int) -> bool:
     return bool(await admin.fetchval("SELECT count(*) FROM retention.processed_events") >= n)
 
 
-async def test_sweep_with_injected_clock(service: Retention, nc: Client, clock: Clock) -> None:
+async def test_sweep_with_injected_clock(service: RetentionService, nc: Client, clock: Clock) -> None:
     vault = VaultCallers(nc)
     old, young = uuid.uuid4(), uuid.uuid4()
     await vault.put(old, personal_data())
@@ -174,7 +175,7 @@ async def _at_least(nc: Client, n: int) -> list[PersonalDataErased] | None:
 
 
 async def test_billing_blocked_over_the_stream_holds_the_request_until_the_hold_ends(
-        service: Retention, nc: Client, clock: Clock, admin: asyncpg.Connection) -> None:
+        service: RetentionService, nc: Client, clock: Clock, admin: asyncpg.Connection) -> None:
     vault = VaultCallers(nc)
     held, plain = uuid.uuid4(), uuid.uuid4()
     await vault.put(held, personal_data(address=None))
@@ -185,7 +186,7 @@ async def test_billing_blocked_over_the_stream_holds_the_request_until_the_hold_
     await wait_until(lambda: handled(admin, blocked))
     assert await admin.fetchval("SELECT blocked_at FROM retention.billing_holds WHERE request_id = $1",
                                 held) == blocked.occurred_at
-    assert service.settings.billing_hold == timedelta(days=90)
+    assert service.billing_hold == timedelta(days=90)
 
     clock.advance(days=14)  # the normal deadline: only the request billing does not wait on goes
     assert await service.sweep() == 1
@@ -213,4 +214,4 @@ async def test_background_sweep_runs(fw_env: Any, nc: Client) -> None:
         clock.advance(days=14)
         (erased,) = await wait_until(lambda: erased_events(nc))
         assert erased.request_id == rid and erased.reason is ErasureReason.ABANDONED
-        assert svc.settings.abandon_after == timedelta(days=14)
+        assert svc.service.abandon_after == timedelta(days=14)

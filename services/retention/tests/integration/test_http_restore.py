@@ -20,7 +20,8 @@ from fw_devenv.provision import database_dsn
 from fw_devenv.vault_callers import VaultCallers
 from nats.aio.client import Client
 
-from fw_retention.bootstrap import Retention, create_app
+from fw_retention.application.service import RetentionService
+from fw_retention.bootstrap import build
 
 from retention_testkit import MARKERS, Clock, personal_data, read_subject, settings_for, statement, wait_until
 
@@ -28,12 +29,12 @@ VAULT_TABLES = ("vault_keys", "vault_entries", "vault_statements")
 
 
 @pytest_asyncio.fixture
-async def api(fw_env: Any, clock: Clock) -> AsyncIterator[tuple[httpx.AsyncClient, Retention]]:
-    app = create_app(settings_for(fw_env), clock=clock)
+async def api(fw_env: Any, clock: Clock) -> AsyncIterator[tuple[httpx.AsyncClient, RetentionService]]:
+    app = build(settings_for(fw_env), clock=clock).http
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            yield client, app.state.retention
+            yield client, app.state.service
 
 
 async def withdraw(nc: Client, rid: uuid.UUID) -> SupportRequestWithdrawn:
@@ -59,7 +60,7 @@ async def restore_rows(admin: asyncpg.Connection, saved: dict[str, list[asyncpg.
             await admin.execute(f"INSERT INTO retention.{table} ({', '.join(cols)}) VALUES ({marks})", *row.values())
 
 
-async def test_http_views(api: tuple[httpx.AsyncClient, Retention], nc: Client, clock: Clock) -> None:
+async def test_http_views(api: tuple[httpx.AsyncClient, RetentionService], nc: Client, clock: Clock) -> None:
     client, _ = api
     vault = VaultCallers(nc)
     kept, gone = uuid.uuid4(), uuid.uuid4()
@@ -97,7 +98,7 @@ async def test_http_views(api: tuple[httpx.AsyncClient, Retention], nc: Client, 
     assert ready.status_code == 200 and ready.json()["checks"]["vault"] is True
 
 
-async def test_reapply_after_restore(api: tuple[httpx.AsyncClient, Retention], nc: Client,
+async def test_reapply_after_restore(api: tuple[httpx.AsyncClient, RetentionService], nc: Client,
                                      admin: asyncpg.Connection) -> None:
     client, retention = api
     vault = VaultCallers(nc)
@@ -130,7 +131,7 @@ async def test_reapply_after_restore(api: tuple[httpx.AsyncClient, Retention], n
 
 
 async def test_billing_holds_come_back_from_the_stream_after_a_restore(
-        api: tuple[httpx.AsyncClient, Retention], nc: Client, admin: asyncpg.Connection, clock: Clock) -> None:
+        api: tuple[httpx.AsyncClient, RetentionService], nc: Client, admin: asyncpg.Connection, clock: Clock) -> None:
     """A backup from before the BillingBlocked has no hold; the durable consumer will not deliver
     the event again. Without the hold the sweep would erase the request at 14 days."""
     client, retention = api
@@ -157,7 +158,7 @@ async def _at_least(nc: Client, n: int) -> bool:
     return await erased_count(nc) >= n
 
 
-async def test_dump_after_erasure_holds_no_trace(service: Retention, nc: Client, fw_env: Any,
+async def test_dump_after_erasure_holds_no_trace(service: RetentionService, nc: Client, fw_env: Any,
                                                   admin: asyncpg.Connection) -> None:
     vault = VaultCallers(nc)
     rid, other = uuid.uuid4(), uuid.uuid4()

@@ -17,7 +17,8 @@ from fw_devenv.vault_callers import VaultCallers
 from fw_platform.vault_client import VaultRefused
 from nats.aio.client import Client
 
-from fw_retention.bootstrap import Retention, create_app
+from fw_retention.application.service import RetentionService
+from fw_retention.bootstrap import build
 
 from retention_testkit import MARKERS, Clock, personal_data, settings_for, statement, wait_until
 
@@ -28,14 +29,14 @@ async def withdraw(nc: Client, rid: uuid.UUID) -> None:
 
 
 @pytest_asyncio.fixture
-async def api(fw_env: Any, clock: Clock) -> AsyncIterator[tuple[httpx.AsyncClient, Retention]]:
-    app = create_app(settings_for(fw_env), clock=clock)
+async def api(fw_env: Any, clock: Clock) -> AsyncIterator[tuple[httpx.AsyncClient, RetentionService]]:
+    app = build(settings_for(fw_env), clock=clock).http
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
-            yield client, app.state.retention
+            yield client, app.state.service
 
 
-async def test_export_address_and_erasure(api: tuple[httpx.AsyncClient, Retention], nc: Client,
+async def test_export_address_and_erasure(api: tuple[httpx.AsyncClient, RetentionService], nc: Client,
                                           admin: asyncpg.Connection) -> None:
     client, _ = api
     vault = VaultCallers(nc)
@@ -78,7 +79,7 @@ async def test_export_address_and_erasure(api: tuple[httpx.AsyncClient, Retentio
     assert unknown.status_code == 404 and unknown.json()["code"] == "request_unknown"
 
 
-async def test_avv_document_and_requests(api: tuple[httpx.AsyncClient, Retention], clock: Clock) -> None:
+async def test_avv_document_and_requests(api: tuple[httpx.AsyncClient, RetentionService], clock: Clock) -> None:
     client, _ = api
     md = await client.get("/api/avv")
     assert md.status_code == 200 and md.headers["content-type"].startswith("text/markdown")
@@ -102,7 +103,7 @@ async def test_avv_document_and_requests(api: tuple[httpx.AsyncClient, Retention
         assert r.status_code == 422 and "Geheim" not in r.text
 
 
-async def test_protocol_rows_are_pruned_by_the_sweep(api: tuple[httpx.AsyncClient, Retention], nc: Client,
+async def test_protocol_rows_are_pruned_by_the_sweep(api: tuple[httpx.AsyncClient, RetentionService], nc: Client,
                                                      clock: Clock, admin: asyncpg.Connection) -> None:
     client, retention = api
     rid = uuid.uuid4()
@@ -114,4 +115,4 @@ async def test_protocol_rows_are_pruned_by_the_sweep(api: tuple[httpx.AsyncClien
     assert await retention.prune_records() == 2
     assert await admin.fetchval("SELECT count(*) FROM retention.vault_access_log") == 0
     assert await admin.fetchval("SELECT count(*) FROM retention.avv_requests") == 0
-    assert retention.settings.abandon_after == timedelta(days=14)
+    assert retention.abandon_after == timedelta(days=14)

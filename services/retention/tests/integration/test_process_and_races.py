@@ -20,12 +20,13 @@ from nats.aio.client import Client
 
 from fw_retention.adapters.store import PgVaultStore
 from fw_retention.application.erasure import erase
-from fw_retention.bootstrap import Retention
+from fw_retention.application.service import RetentionService
 
 from retention_testkit import MARKERS, personal_data, read_subject, statement, wait_until
 
 
-async def test_puts_racing_erasures_leave_nothing(service: Retention, nc: Client, admin: asyncpg.Connection) -> None:
+async def test_puts_racing_erasures_leave_nothing(service: RetentionService, nc: Client,
+                                                  admin: asyncpg.Connection) -> None:
     vault = VaultCallers(nc)
     ids = [uuid.uuid4() for _ in range(30)]
 
@@ -53,10 +54,11 @@ async def test_puts_racing_erasures_leave_nothing(service: Retention, nc: Client
         assert await admin.fetchval(f"SELECT count(*) FROM retention.{table}") == 0
 
 
-async def test_put_waits_for_a_running_erasure(service: Retention, nc: Client, admin: asyncpg.Connection) -> None:
+async def test_put_waits_for_a_running_erasure(service: RetentionService, nc: Client,
+                                              admin: asyncpg.Connection) -> None:
     """Deterministic version of the race: a put cannot slip between an erasure's check and commit."""
     rid = uuid.uuid4()
-    async with service.runtime.unit_of_work() as uow:
+    async with service.unit_of_work() as uow:
         store = PgVaultStore(uow.conn)
         await store.lock(rid)  # an erasure has begun
         put = asyncio.create_task(VaultCallers(nc, timeout=10).put(rid, personal_data()))

@@ -14,7 +14,7 @@ from fw_devenv.vault_callers import VaultCallers
 from fw_platform.vault_client import VaultRefused, VaultUnavailable
 from nats.aio.client import Client
 
-from fw_retention.bootstrap import Retention
+from fw_retention.application.service import RetentionService
 
 from retention_testkit import MARKERS, Clock, personal_data, statement
 
@@ -30,7 +30,7 @@ async def raw_vault_bytes(admin: asyncpg.Connection) -> bytes:
     return out
 
 
-async def test_put_get_statement_round_trip(service: Retention, nc: Client, clock: Clock,
+async def test_put_get_statement_round_trip(service: RetentionService, nc: Client, clock: Clock,
                                             admin: asyncpg.Connection) -> None:
     vault = VaultCallers(nc)
     rid = uuid.uuid4()
@@ -51,7 +51,7 @@ async def test_put_get_statement_round_trip(service: Retention, nc: Client, cloc
     assert missing.value.error is VaultError.NOT_FOUND
 
 
-async def test_ciphertext_holds_no_plaintext(service: Retention, nc: Client, admin: asyncpg.Connection) -> None:
+async def test_ciphertext_holds_no_plaintext(service: RetentionService, nc: Client, admin: asyncpg.Connection) -> None:
     vault = VaultCallers(nc)
     rid = uuid.uuid4()
     await vault.put(rid, personal_data())
@@ -70,7 +70,7 @@ async def test_ciphertext_holds_no_plaintext(service: Retention, nc: Client, adm
             assert marker not in text, table
 
 
-async def test_invalid_bodies_get_invalid(service: Retention, nc: Client) -> None:
+async def test_invalid_bodies_get_invalid(service: RetentionService, nc: Client) -> None:
     for subject in (vault_subject(VaultSubject.PUT, "intake"), vault_subject(VaultSubject.GET, "session"),
                     vault_subject(VaultSubject.ADD_STATEMENT, "session"), vault_subject(VaultSubject.CLAIM, "intake")):
         msg = await nc.request(subject, f'{{"data": "{MARKERS[0]}"}}'.encode(), timeout=3)
@@ -79,7 +79,7 @@ async def test_invalid_bodies_get_invalid(service: Retention, nc: Client) -> Non
         assert MARKERS[0].encode() not in msg.data
 
 
-async def test_concurrent_requests(service: Retention, nc: Client) -> None:
+async def test_concurrent_requests(service: RetentionService, nc: Client) -> None:
     vault = VaultCallers(nc)
     ids = [uuid.uuid4() for _ in range(40)]
     await asyncio.gather(*(vault.put(rid, personal_data(phone=f"+49301234{i:04d}")) for i, rid in enumerate(ids)))
@@ -96,7 +96,7 @@ async def test_no_vault_means_unavailable(fw_env: Any, nc: Client) -> None:
 
 
 async def test_each_caller_reads_only_for_its_own_purposes_and_the_log_names_it(
-        service: Retention, nc: Client, admin: asyncpg.Connection) -> None:
+        service: RetentionService, nc: Client, admin: asyncpg.Connection) -> None:
     vault = VaultCallers(nc)
     rid = uuid.uuid4()
     await vault.put(rid, personal_data())
@@ -119,7 +119,7 @@ async def test_each_caller_reads_only_for_its_own_purposes_and_the_log_names_it(
         await nc.request(VaultSubject.GET.value, b"{}", timeout=0.5)
 
 
-async def test_concurrent_start_and_withdraw_claims_never_both_win(service: Retention, nc: Client) -> None:
+async def test_concurrent_start_and_withdraw_claims_never_both_win(service: RetentionService, nc: Client) -> None:
     vault = VaultCallers(nc)
     for _ in range(20):
         rid = uuid.uuid4()

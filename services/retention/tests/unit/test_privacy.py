@@ -19,7 +19,7 @@ from fw_retention.application.erasure import erase
 from fw_retention.application.export import export_request
 from fw_retention.domain.rules import Write, decide_address, records_cutoff
 from fw_retention.entrypoints.vault_responder import VaultResponder
-from fw_retention.settings import RetentionSettings
+from fw_retention.settings import Settings
 
 from retention_testkit import MARKERS, Clock, FakeAvvRegister, FakeUnitsOfWork, FakeVaultStore, personal_data, statement
 
@@ -193,6 +193,6 @@ def test_records_cutoff() -> None:
 # ---------------------------------------------------------------- settings
 def test_abandon_after_seconds_overrides_days() -> None:
     key = base64.b64encode(os.urandom(32)).decode()
-    assert RetentionSettings(master_key=key).abandon_after == timedelta(days=14)
-    assert RetentionSettings(master_key=key, abandon_after_s=2.5).abandon_after == timedelta(seconds=2.5)
-    assert RetentionSettings(master_key=key).records_keep_years == 3
+    assert Settings(master_key=key).abandon_after == timedelta(days=14)
+    assert Settings(master_key=key, abandon_after_s=2.5).abandon_after == timedelta(seconds=2.5)
+    assert Settings(master_key=key).records_keep_years == 3

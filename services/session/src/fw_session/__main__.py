@@ -5,7 +5,7 @@ from __future__ import annotations
 import uvicorn
 from fw_platform import logs
 
-from fw_session.bootstrap import SERVICE, create_app
+from fw_session.bootstrap import SERVICE, build
 from fw_session.settings import Settings
 
 
@@ -13,7 +13,7 @@ def main() -> None:
     settings = Settings()
     logs.configure(SERVICE, settings.log_level)
     # log_config=None: keep our JSON handler instead of uvicorn's default formatters.
-    uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port,
+    uvicorn.run(build(settings).http, host=settings.http_host, port=settings.http_port,
                 log_config=None, access_log=False)
 
 

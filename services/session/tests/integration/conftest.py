@@ -33,7 +33,7 @@ from fw_contracts.vault import (
 )
 from fw_contracts.wire import VaultSubject, vault_subject
 from fw_platform.bus import connect
-from fw_session.bootstrap import create_app
+from fw_session.bootstrap import build
 from fw_session.settings import Settings
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -207,7 +207,7 @@ async def harness(fw_env: Any) -> AsyncIterator[Harness]:
     clock = FakeClock()
     settings = Settings(nats_url=fw_env.nats_url, database_url=fw_env.dsn("session"), http_port=0,
                         vault_timeout=1.0)
-    app = create_app(settings, now=clock)
+    app = build(settings, clock=clock).http
     nc = await connect(fw_env.nats_url, name="session-test")
     vault = VaultStub(nc)
     await vault.start()

@@ -16,7 +16,7 @@ from fw_contracts.events import SessionEnded, SessionStarted
 from fw_platform.auth import token_hash
 from fw_platform.db import create_pool, migrate
 from fw_session.adapters.sql import ENDED_OF_TECHNICIAN, RUNNING_OF_TECHNICIAN, SqlSessionStore
-from fw_session.bootstrap import MIGRATIONS, create_app
+from fw_session.bootstrap import MIGRATIONS, build
 from fw_session.domain.session import SessionStatus
 from fw_session.settings import Settings
 
@@ -126,7 +126,7 @@ async def test_the_list_needs_the_api_token(harness: Any, fw_env: Any) -> None:
     sid = await h.start_session(rid, "tech-07")
     settings = Settings(nats_url=fw_env.nats_url, database_url=fw_env.dsn("session"), http_port=0,
                         api_keys=f"web:{token_hash(TOKEN)}")
-    app = create_app(settings, now=h.clock)
+    app = build(settings, clock=h.clock).http
     async with app.router.lifespan_context(app), httpx.AsyncClient(
             transport=httpx.ASGITransport(app), base_url="http://t") as client:
         params = {"technician": "tech-07", "status": "running"}

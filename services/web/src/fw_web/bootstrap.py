@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack
 from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from fw_platform.app import App, lifespan
+from fw_platform.ratelimit import TokenBucket
 
 import fw_web
 from fw_web.adapters.backends import Backends
@@ -18,24 +19,21 @@ from fw_web.adapters.password_checks import PasswordChecks
 from fw_web.adapters.queue_feed import QueueFeed
 from fw_web.adapters.signins_file import SignInRecords
 from fw_web.adapters.users_file import load_users, verify_password
-from fw_platform.ratelimit import TokenBucket
 from fw_web.domain.users import User
 from fw_web.entrypoints import (
     download,
     errors,
     office,
+    office_accounts,
     office_documents,
+    office_pages,
     office_parked,
     ops,
     privacy,
     public,
+    public_pages,
     signin,
     technician,
-)
-from fw_web.entrypoints import (
-    office_accounts,
-    office_pages,
-    public_pages,
     technician_live,
     technician_notes,
     technician_pages,
@@ -51,10 +49,11 @@ _PARENTS = Path(fw_web.__file__).resolve().parents
 SOURCE_PRIVACY_DOCS = _PARENTS[4] / "docs" / "privacy" if len(_PARENTS) > 4 else None
 
 
-def create_app(settings: Settings | None = None, *, users: dict[str, User] | None = None,
-               transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
-    """The web app. ``users`` and ``transport`` (httpx) replace the file and the network in tests."""
-    settings = settings or Settings()
+def build(settings: Settings, *, users: dict[str, User] | None = None,
+          transport: httpx.AsyncBaseTransport | None = None) -> App[None]:
+    """Wire the web app. ``users`` and ``transport`` (httpx) replace the file and the network in
+    tests. Web has no runtime (no NATS, no database) and no application object of its own: it
+    renders pages over the four services' JSON APIs."""
     if users is None:
         users = load_users(settings.users_file)
         if not users:
@@ -63,27 +62,6 @@ def create_app(settings: Settings | None = None, *, users: dict[str, User] | Non
     if secret is None:
         log.warning("FW_WEB_SECRET_KEY not set: a random key signs the cookies of this process only")
         secret = secrets.token_urlsafe(32)
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # One pool for all calls; redirects are never followed (a service answers, or it does not).
-        # The services' APIs need this token when they are configured with API keys.
-        headers = ({"Authorization": f"Bearer {settings.api_token.get_secret_value()}"}
-                   if settings.api_token else {})
-        async with httpx.AsyncClient(timeout=settings.backend_timeout_s, transport=transport,
-                                     follow_redirects=False, headers=headers) as client:
-            app.state.backends = backends = Backends(client, {
-                "intake": settings.intake_url, "session": settings.session_url,
-                "billing": settings.billing_url, "retention": settings.retention_url})
-            app.state.queue_feed = feed = QueueFeed(backends.queue_items, settings.queue_live_interval_s)
-            app.state.password_checks = PasswordChecks(
-                verify_password, concurrency=settings.login_concurrency, queue=settings.login_queue)
-            log.info("web started", extra={"count": len(users)})
-            try:
-                yield
-            finally:
-                await feed.close()
-                app.state.password_checks.close()
 
     app = FastAPI(title="fernwartung web", version="1.0.0", lifespan=lifespan,
                   docs_url=None, redoc_url=None, openapi_url=None)  # pages, not an API
@@ -105,4 +83,24 @@ def create_app(settings: Settings | None = None, *, users: dict[str, User] | Non
                    office_parked, office_pages, public_pages, technician_pages, technician_notes,
                    technician_live):
         app.include_router(module.build_router())
-    return app
+
+    resources = AsyncExitStack()  # what the start opened, closed by the stop (empty before)
+
+    async def open_backends() -> None:
+        # One pool for all calls; redirects are never followed (a service answers, or it does not).
+        # The services' APIs need this token when they are configured with API keys.
+        headers = ({"Authorization": f"Bearer {settings.api_token.get_secret_value()}"}
+                   if settings.api_token else {})
+        client = await resources.enter_async_context(httpx.AsyncClient(
+            timeout=settings.backend_timeout_s, transport=transport, follow_redirects=False, headers=headers))
+        app.state.backends = Backends(client, {
+            "intake": settings.intake_url, "session": settings.session_url,
+            "billing": settings.billing_url, "retention": settings.retention_url})
+        app.state.password_checks = checks = PasswordChecks(
+            verify_password, concurrency=settings.login_concurrency, queue=settings.login_queue)
+        resources.callback(checks.close)
+        app.state.queue_feed = feed = QueueFeed(app.state.backends.queue_items, settings.queue_live_interval_s)
+        resources.push_async_callback(feed.close)
+        log.info("web started", extra={"count": len(users)})
+
+    return App(http=app, service=None, on_start=[open_backends], on_stop=[resources.aclose])

@@ -86,7 +86,7 @@ def serve() -> None:
     from fw_platform import logs
 
     from fw_web import SERVICE
-    from fw_web.bootstrap import create_app
+    from fw_web.bootstrap import build
     from fw_web.settings import Settings
 
     settings = Settings()
@@ -95,7 +95,7 @@ def serve() -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     if settings.dev_bootstrap:
         print_dev_users(settings.users_file)
-    uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port,
+    uvicorn.run(build(settings).http, host=settings.http_host, port=settings.http_port,
                 log_config=None, access_log=False,
                 proxy_headers=settings.forwarded_allow_ips is not None,
                 forwarded_allow_ips=settings.forwarded_allow_ips,

@@ -14,7 +14,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from fw_web.adapters.users_file import hash_password
-from fw_web.bootstrap import create_app
+from fw_web.bootstrap import build
 from fw_web.domain.users import Role, User
 from fw_web.settings import Settings
 
@@ -463,8 +463,8 @@ async def make_client(services: FakeServices, tmp_path: Path) -> AsyncIterator[C
     opened: list[Any] = []
 
     async def make(base_url: str = "http://testserver", **overrides: Any) -> httpx.AsyncClient:
-        app = create_app(settings(signins_file=tmp_path / "web-signins.json", **overrides), users=dict(USERS),
-                         transport=httpx.MockTransport(services.handler))
+        app = build(settings(signins_file=tmp_path / "web-signins.json", **overrides), users=dict(USERS),
+                    transport=httpx.MockTransport(services.handler)).http
         ctx = app.router.lifespan_context(app)
         await ctx.__aenter__()
         client = httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url=base_url)

@@ -39,6 +39,7 @@ class Runtime:
         self._migrations = migrations_dir
         self.bus_errors = BusErrors()
         self._consumer_specs: list[tuple[str, dict[type[Event], Handler]]] = []
+        self._ready_checks: dict[str, Callable[[], bool]] = {}
         self.consumers: list[EventConsumer] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._pool: asyncpg.Pool | None = None
@@ -49,6 +50,11 @@ class Runtime:
     def consume(self, name: str, handlers: dict[type[Event], Handler]) -> None:
         """Register a durable consumer ``<service>--<name>``; started with the runtime."""
         self._consumer_specs.append((name, handlers))
+
+    def ready_when(self, name: str, check: Callable[[], bool]) -> None:
+        """One more readiness check (``/readyz``) beside NATS, PostgreSQL and the consumers,
+        e.g. retention's vault subscriptions; registered after construction, like consumers."""
+        self._ready_checks[name] = check
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -129,6 +135,8 @@ class Runtime:
         except Exception:
             checks["postgres"] = False
         checks["consumers"] = all(c.ready.is_set() for c in self.consumers)
+        for name, check in self._ready_checks.items():
+            checks[name] = check()
         return checks
 
 

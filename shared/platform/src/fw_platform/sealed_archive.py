@@ -18,17 +18,31 @@ and here (``FORMAT_VERSION``), and a reader keeps reading every older version.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import secrets
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from fw_platform.keys import KEY_BYTES, KEY_HOWTO, decode_key
+
+__all__ = [
+    "FORMAT_VERSION",
+    "KEY_BYTES",
+    "MASTER_KEY_HOWTO",
+    "NONCE_BYTES",
+    "DecryptionFailed",
+    "archive_pdf_aad",
+    "archive_xml_aad",
+    "data_key_aad",
+    "decode_master_key",
+    "open_sealed",
+    "seal",
+    "unwrap_data_key",
+    "wrap_data_key",
+]
 
 FORMAT_VERSION = 1
 NONCE_BYTES = 12
-KEY_BYTES = 32
-MASTER_KEY_HOWTO = 'python -c "import os,base64;print(base64.b64encode(os.urandom(32)).decode())"'
+MASTER_KEY_HOWTO = KEY_HOWTO
 
 
 class DecryptionFailed(Exception):
@@ -37,13 +51,7 @@ class DecryptionFailed(Exception):
 
 def decode_master_key(text: str) -> bytes:
     """Base64 text -> the 32 key bytes; the error never echoes the value."""
-    try:
-        raw = base64.b64decode(text.strip(), validate=True)
-    except (binascii.Error, ValueError):
-        raise ValueError(f"archive_key must be base64; create one with {MASTER_KEY_HOWTO}") from None
-    if len(raw) != KEY_BYTES:
-        raise ValueError(f"archive_key must be 32 bytes (AES-256); create one with {MASTER_KEY_HOWTO}")
-    return raw
+    return decode_key(text, name="archive_key")
 
 
 def data_key_aad(purpose: str, year: int) -> bytes:

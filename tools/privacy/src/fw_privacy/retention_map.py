@@ -294,7 +294,7 @@ ENTRIES: tuple[RetentionEntry, ...] = (
         "Nachweis zweckgebundener Zugriffe und erteilter Auskünfte", (ART6C_ACCOUNT,), ("intern: Datenschutz/Büro",),
         DeletionRule("LK 3.3", "Ende des Kalenderjahres des Eintrags", "3 Jahre (einstellbar: "
                      "FW_RETENTION_RECORDS_KEEP_YEARS)", "DELETE durch den Suchlauf von retention",
-                     ("services/retention/src/fw_retention/bootstrap.py",
+                     ("services/retention/src/fw_retention/application/service.py",
                       "services/retention/tests/integration/test_privacy_http.py")),
         ("T-ACCESS-LOG",), pseudonymous=True,
         places=tuple(Place("retention", "vault_access_log", c) for c in ("request_id", "purpose", "outcome", "at"))),

@@ -19,17 +19,19 @@ log = logging.getLogger(__name__)
 
 class BackgroundWorker:
     """Runs ``deliver`` until nothing is due, then sleeps ``poll`` seconds (or until woken);
-    runs ``housekeeping`` every ``housekeeping_every``."""
+    runs ``housekeeping`` every ``housekeeping_every``. ``wake`` (shared with whoever makes a
+    delivery due, e.g. a retry command) ends the sleep early."""
 
     def __init__(self, *, deliver: Callable[[datetime], Awaitable[bool]],
                  housekeeping: Callable[[datetime], Awaitable[None]], poll: float,
-                 housekeeping_every: float, clock: Callable[[], datetime] = utcnow) -> None:
+                 housekeeping_every: float, clock: Callable[[], datetime] = utcnow,
+                 wake: asyncio.Event | None = None) -> None:
         self._deliver = deliver
         self._housekeeping = housekeeping
         self._poll = poll
         self._every = timedelta(seconds=housekeeping_every)
         self._clock = clock
-        self._wake = asyncio.Event()
+        self._wake = wake or asyncio.Event()
         self._stopping = False
         self._next_housekeeping: datetime | None = None
 

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from fw_contracts.reference import TermsPublished
 from fw_platform.handling import UnitOfWork
 
+from fw_intake.application.ports import UnitOfWorkFactory
 from fw_intake.domain.terms import TermsCatalog
 
 log = logging.getLogger(__name__)
@@ -37,3 +39,11 @@ async def publish_terms(ledger: TermsLedger, uow: UnitOfWork, catalog: TermsCata
             count += 1
             log.info("terms published", extra={"terms_version": doc.version, "sha256": doc.sha256})
     return count
+
+
+async def publish_terms_at_start(unit_of_work: UnitOfWorkFactory, ledger: Callable[[Any], TermsLedger],
+                                 catalog: TermsCatalog) -> int:
+    """The terms' text into the stream in one transaction at start (once per version): the
+    auditor reads what was accepted."""
+    async with unit_of_work() as uow:
+        return await publish_terms(uow.repository(ledger), uow, catalog)

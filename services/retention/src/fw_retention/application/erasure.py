@@ -38,7 +38,7 @@ from fw_contracts.events import (
     SupportRequestWithdrawn,
 )
 from fw_platform import metrics
-from fw_platform.handling import Handler, UnitOfWork
+from fw_platform.handling import UnitOfWork
 
 from fw_retention.application.ports import Cipher, Clock, Part, Sealed, StoreFactory, VaultStore
 from fw_retention.application.vault import open_data
@@ -156,20 +156,6 @@ class ErasureHandlers:
         log.info("billing hold recorded" if held else "billing hold already known",
                  extra={"request_id": str(event.request_id), "session_id": str(event.session_id),
                         "event_id": str(event.event_id)})
-
-    def consumers(self) -> dict[str, dict[type[Event], Handler]]:
-        """``{consumer name: {event class: handler}}`` for ``runtime.consume``."""
-        return {
-            "invoice_issued": {InvoiceIssued: self.on_invoice_issued},
-            "session_not_billed": {SessionNotBilled: self.on_session_not_billed},
-            "support_request_withdrawn": {SupportRequestWithdrawn: self.on_support_request_withdrawn},
-            # its own durable (not added to another one): a new durable reads the stream from the
-            # start, so blocks announced before this consumer existed are held as well
-            "billing_blocked": {BillingBlocked: self.on_billing_blocked},
-            # own durables too (read from the stream's start): the second erasure step
-            "invoice_delivered": {InvoiceDelivered: self.on_invoice_delivered},
-            "invoice_delivery_failed": {InvoiceDeliveryFailed: self.on_invoice_delivery_failed},
-        }
 
 
 async def sweep_abandoned(unit_of_work: UnitOfWorkFactory, store_for: StoreFactory, *,
