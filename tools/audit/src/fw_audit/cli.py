@@ -8,7 +8,6 @@ bundle exported without archive access): that is not a pass.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import sys
@@ -123,16 +122,19 @@ def _progress(label: str, enabled: bool = True) -> Iterator[Callable[[int, int],
 
 def _loop_run(coro: Coroutine[Any, Any, T]) -> T:
     """uvloop where installed (reading the stream is event-loop bound), else asyncio."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run(coro)
-    return uvloop.run(coro)
+    from fw_audit.parallel import run_loop
+
+    return run_loop(coro)
 
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:
+    return _guarded(lambda: _loop_run(coro))
+
+
+def _guarded(work: Callable[[], T]) -> T:
+    """``work()``; an error that stops the audit is printed and exits 2."""
     try:
-        return _loop_run(coro)
+        return work()
     except (OSError, TimeoutError, RuntimeError, ValueError) as exc:
         err.print(f"[red]error:[/red] {type(exc).__name__}: {exc}")
         raise typer.Exit(2) from None
@@ -141,16 +143,22 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
         raise typer.Exit(2) from None
 
 
+Workers = Annotated[int, typer.Option("--workers", min=1, help="processes that read and check consecutive parts "
+                                                               "of the range side by side (default 1; not with "
+                                                               "--until TIME)")]
+
+
 @audit.command()
 def replay(nats_url: NatsUrl = "nats://127.0.0.1:4222", user: User = None, password: Password = None,
            stream: Stream = STREAM_NAME, subjects: Subjects = None, reader: Reader = "direct",
-           until: UntilOpt = None, json_out: JsonOut = False) -> None:
+           until: UntilOpt = None, json_out: JsonOut = False, workers: Workers = 1) -> None:
     """Read the stream from sequence 1, decode every event (upcasting), count per type."""
-    from fw_audit.reading import replay_stream
+    from fw_audit.parallel import replay_parallel
 
     conn = _conn(nats_url, user, password, stream, subjects, reader)
+    stop = Until.parse(until)
     with _progress("replay") as tick:
-        summary = _run(replay_stream(conn, Until.parse(until), tick))
+        summary = _guarded(lambda: replay_parallel(conn, stop, workers, tick))
     if json_out:
         sys.stdout.write(json.dumps(summary.to_dict(), indent=2) + "\n")
     else:
