@@ -13,8 +13,8 @@ from typing import Any
 
 from nats.js.api import StreamConfig
 
-from fw_audit.parallel import merge, split
 from fw_audit.model import InvalidEvent, ReplaySummary
+from fw_audit.parallel import merge, split
 from fw_audit.scripted import every_lifecycle, publish
 from fw_audit.source import connect
 
