@@ -91,8 +91,8 @@ def test_split_covers_the_range_once_in_order() -> None:
 def test_merge_sums_and_keeps_the_parts_order() -> None:
     a = ReplaySummary("S", 3, 10, 6, {"X": 5, "(invalid)": 1}, [InvalidEvent(4, "s", "r")], {"2026-01-01": 6})
     empty = ReplaySummary("S")
-    b = ReplaySummary("S", 11, 20, 9, {"X": 7, "(invalid)": 2}, [InvalidEvent(12, "s", "r"), InvalidEvent(19, "s", "q")],
-                      {"2026-01-01": 2, "2026-01-02": 7})
+    b = ReplaySummary("S", 11, 20, 9, {"X": 7, "(invalid)": 2},
+                      [InvalidEvent(12, "s", "r"), InvalidEvent(19, "s", "q")], {"2026-01-01": 2, "2026-01-02": 7})
     m = merge("S", [empty, a, empty, b, empty], 1.5)
     assert (m.first_seq, m.last_seq, m.messages, m.seconds) == (3, 20, 15, 1.5)
     assert m.counts == {"X": 12, "(invalid)": 3} and m.per_day == {"2026-01-01": 8, "2026-01-02": 7}
