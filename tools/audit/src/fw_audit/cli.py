@@ -157,7 +157,8 @@ def replay(nats_url: NatsUrl = "nats://127.0.0.1:4222", user: User = None, passw
 
     conn = _conn(nats_url, user, password, stream, subjects, reader)
     stop = Until.parse(until)
-    with _progress("replay") as tick:
+    # No progress bar with workers: its drawing thread would be running while they are forked.
+    with _progress("replay", enabled=workers == 1) as tick:
         summary = _guarded(lambda: replay_parallel(conn, stop, workers, tick))
     if json_out:
         sys.stdout.write(json.dumps(summary.to_dict(), indent=2) + "\n")
