@@ -1,7 +1,12 @@
 """Section 4: ``fernwartung audit replay`` over a long history, next to the raw reads and the peer.
 
 The replay is the real command line with the read-only ``audit`` NATS user, as an auditor runs
-it (its default reader: batched direct get). Its references, in turns in the same run:
+it (its default reader: batched direct get), with ``--workers 2`` (``AUDIT_WORKERS``: the range
+split across two processes, as many as the bench machine has cores); the full pass is also run
+with one process (the CLI's default). Two: in three quick runs on this machine ``--workers 2``
+was ahead of the peer each time, one process in one of them (bench/ANALYSIS.md).
+
+Its references, in turns in the same run:
 
 * the raw reads of nats-py by callback (the client's cheapest path), as admin: an ordered push
   consumer (only admin may create one), and batched direct get with a callback that only counts;
@@ -95,9 +100,12 @@ def _child_cpu_s() -> float:
     return r.ru_utime + r.ru_stime
 
 
+#: Processes of ``audit replay`` (``--workers``); the full pass also runs with one.
+AUDIT_WORKERS = 2
+
 #: CPU seconds per event of the last run of each process (user + system of the child, start-up
 #: included): on a shared machine a steadier figure than the rate.
-CPU_US: dict[str, list[float]] = {"audit_replay": [], "peer_replay": []}
+CPU_US: dict[str, list[float]] = {"audit_replay": [], "peer_replay": [], "audit_replay_one_process": []}
 
 
 def _peer_replay(dsn: str, n: int) -> tuple[float, dict[str, Any]]:
@@ -116,17 +124,18 @@ def _peer_replay(dsn: str, n: int) -> tuple[float, dict[str, Any]]:
     return n / dt, out
 
 
-def _audit_replay(server: NatsServer, n: int) -> tuple[float, dict[str, Any]]:
-    """The real command line, as an auditor runs it (``--until n``, the ``audit`` user); wall time
-    includes start-up."""
+def _audit_replay(server: NatsServer, n: int, workers: int = AUDIT_WORKERS) -> tuple[float, dict[str, Any]]:
+    """The real command line, as an auditor runs it (``--until n``, the ``audit`` user, ``--workers``);
+    wall time includes start-up, CPU that of every process."""
     user, password = server.credentials("audit")
     env = {**os.environ, "NATS_URL": server.url, "NATS_USER": user, "NATS_PASSWORD": password}
     c = _child_cpu_s()
     t = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "fw_audit", "audit", "replay", "--json", "--until", str(n)], env=env,
-                          capture_output=True, text=True, timeout=1800)
+    proc = subprocess.run([sys.executable, "-m", "fw_audit", "audit", "replay", "--json", "--until", str(n),
+                           "--workers", str(workers)], env=env, capture_output=True, text=True, timeout=1800)
     dt = time.perf_counter() - t
-    CPU_US["audit_replay"].append(1e6 * (_child_cpu_s() - c) / n)
+    CPU_US["audit_replay" if workers == AUDIT_WORKERS else "audit_replay_one_process"].append(
+        1e6 * (_child_cpu_s() - c) / n)
     if proc.returncode != 0:
         raise RuntimeError(f"audit replay exit {proc.returncode}: {proc.stderr[-500:]}")
     out = json.loads(proc.stdout)
@@ -182,6 +191,10 @@ async def replay(infra: Infra, n: int, prefix: int, prefix_runs: int) -> dict[st
         full_ordered, full_direct = await _raw_reads(server, total)
         full_audit, out = await asyncio.to_thread(_audit_replay, server, total)
         full_peer, peer_out = await asyncio.to_thread(_peer_replay, peer_dsn, loaded["peer"]["events"])
+        full_one, out_one = await asyncio.to_thread(_audit_replay, server, total, 1)
+        if out_one["counts"] != out["counts"]:
+            raise RuntimeError(f"one process counted otherwise: {out_one['counts']} vs "
+                               f"{out['counts']}")
         for _ in range(prefix_runs):
             o, d = await _raw_reads(server, prefix)
             ordered.append(o)
@@ -197,7 +210,9 @@ async def replay(infra: Infra, n: int, prefix: int, prefix_runs: int) -> dict[st
     return {"history": loaded | {"counts": out["counts"]},
             "full": {"events": total, "raw_ordered_read": round(full_ordered, 1),
                      "raw_direct_read": round(full_direct, 1), "audit_replay": round(full_audit, 1),
-                     "peer_replay": round(full_peer, 1), "peer_read_only": round(peer_out["events"] / peer_out["read_s"], 1),
+                     "peer_replay": round(full_peer, 1), "audit_replay_one_process": round(full_one, 1),
+                     "audit_workers": AUDIT_WORKERS,
+                     "peer_read_only": round(peer_out["events"] / peer_out["read_s"], 1),
                      "unit": "events/s"} | _ratios(full_audit, full_peer, full_ordered, full_direct),
             "prefix": {"events": prefix, "raw_ordered_read": summary(ordered, "msgs/s"),
                        "raw_direct_read": summary(direct, "msgs/s"), "audit_replay": summary(audit, "events/s"),
@@ -208,7 +223,8 @@ async def replay(infra: Infra, n: int, prefix: int, prefix_runs: int) -> dict[st
                 k: {"full": round(v[0], 2), "prefix": summary(v[1:], "us/event") if v[1:] else None}
                 for k, v in CPU_US.items() if v},
             "how": {"raw": "nats-py by callback, admin: ordered push consumer; batched direct get (5000)",
-                    "audit_replay": "python -m fw_audit audit replay --json as the audit user; wall time",
+                    "audit_replay": f"python -m fw_audit audit replay --json --workers {AUDIT_WORKERS} as the audit "
+                                    f"user; wall time; the full pass also with --workers 1",
                     "peer": f"eventsourcing {_version('eventsourcing')} on PostgreSQL (psycopg "
                             f"{_version('psycopg')}), notification log in sections of {peer.SECTION}, "
                             f"mapper decode; a process of its own, wall time"}}

@@ -163,7 +163,11 @@ def render(r: dict[str, Any]) -> str:
                  ("raw batched direct get, callback (admin)", f"{f['raw_direct_read']:,.0f} msgs/s", "reference"),
                  ("peer: eventsourcing on PostgreSQL, with decode", f"{f['peer_replay']:,.0f} events/s",
                   f"read loop alone {f['peer_read_only']:,.0f}/s"),
-                 ("fernwartung audit replay (validating, audit user)", f"{f['audit_replay']:,.0f} events/s", vs(f)),
+                 (f"fernwartung audit replay (validating, audit user, {f.get('audit_workers', 1)} processes)",
+                  f"{f['audit_replay']:,.0f} events/s", vs(f)),
+                 *([("the same, one process (the CLI's default)", f"{f['audit_replay_one_process']:,.0f} events/s",
+                     f"{f['audit_replay_one_process'] / f['peer_replay']:.2f}x the peer")]
+                   if f.get("audit_replay_one_process") else []),
                  (f"first {p['events']:,}: raw ordered / raw direct", f"{_rate(p['raw_ordered_read'])}",
                   _rate(p["raw_direct_read"])),
                  (f"first {p['events']:,}: peer", _rate(p["peer_replay"]), ""),
@@ -173,6 +177,9 @@ def render(r: dict[str, Any]) -> str:
             a, q = cpu["audit_replay"]["full"], cpu["peer_replay"]["full"]
             rows += [("process CPU per event, full pass: audit replay / peer", f"{a:.1f} / {q:.1f} us",
                       f"{q / a:.2f}x the peer by CPU (steadier than rates on a shared machine)")]
+            if one := cpu.get("audit_replay_one_process"):
+                rows += [("process CPU per event, full pass: audit replay in one process", f"{one['full']:.1f} us",
+                          f"{q / one['full']:.2f}x the peer by CPU")]
     rows += [("Targets", "", "")]
     for t in r.get("targets", []):
         rows.append((t["target"], f"{t['value']} {t['unit']}", ("MET" if t["met"] else "MISSED")

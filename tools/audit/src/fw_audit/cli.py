@@ -8,7 +8,6 @@ bundle exported without archive access): that is not a pass.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import sys
@@ -16,39 +15,45 @@ from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from fw_contracts import STREAM_NAME
 
-from fw_audit.archive import KEY_ENV, ArchiveError, ArchiveSource, load_archive_key
-from fw_audit.chain import KeyFileError, fingerprint, generate_key, load_key, public_hex, read_public_key
-from fw_audit.html import render_html
-from fw_audit.model import AuditReport
-from fw_audit.render import print_report, summary_tables
-from fw_audit.runner import (
-    Conn,
-    export_stream,
-    load_reference,
-    publish_checkpoint,
-    replay_stream,
-    verify_bundle,
-    verify_stream,
-)
+from fw_audit.reading import Conn
 from fw_audit.source import Until
-from fw_audit.tariff_files import TariffFileError, read_tariff_dir
-from fw_audit.verifier import VerifyOptions
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from fw_audit.model import AuditReport
+    from fw_audit.verifier import VerifyOptions
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="fernwartung back-office tools")
 audit = typer.Typer(no_args_is_help=True, help="Replay the event history and prove compliance, integrity "
                                                "and consistency.")
 app.add_typer(audit, name="audit")
 
-out = Console()
-err = Console(stderr=True)
+
+class _LazyConsole:
+    """A rich console created on first use: ``replay --json`` never prints through one, and
+    importing rich was a tenth of its start-up."""
+
+    def __init__(self, stderr: bool) -> None:
+        self._stderr = stderr
+        self._console: Console | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(stderr=self._stderr)
+        return getattr(self._console, name)
+
+
+out = cast("Console", _LazyConsole(stderr=False))
+err = cast("Console", _LazyConsole(stderr=True))
 T = TypeVar("T")
 
 NatsUrl = Annotated[str, typer.Option("--nats-url", envvar="NATS_URL", help="NATS server URL(s), comma-separated")]
@@ -85,7 +90,22 @@ def _conn(nats_url: str, user: str | None, password: str | None, stream: str, su
 
 @contextmanager
 def _progress(label: str, enabled: bool = True) -> Iterator[Callable[[int, int], None]]:
-    """A rich progress bar on stderr; the callback is throttled (a long history has many ticks)."""
+    """A rich progress bar on stderr; the callback is throttled (a long history has many ticks).
+
+    Without a terminal on stderr (a script, the bench) rich would draw nothing (the bar is
+    transient): then rich is not even imported.
+    """
+    if not enabled or not sys.stderr.isatty():
+        yield lambda seq, end: None
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err,
                   transient=True, disable=not enabled) as bar:
         task = bar.add_task(label, total=None)
@@ -102,16 +122,19 @@ def _progress(label: str, enabled: bool = True) -> Iterator[Callable[[int, int],
 
 def _loop_run(coro: Coroutine[Any, Any, T]) -> T:
     """uvloop where installed (reading the stream is event-loop bound), else asyncio."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run(coro)
-    return uvloop.run(coro)
+    from fw_audit.parallel import run_loop
+
+    return run_loop(coro)
 
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:
+    return _guarded(lambda: _loop_run(coro))
+
+
+def _guarded(work: Callable[[], T]) -> T:
+    """``work()``; an error that stops the audit is printed and exits 2."""
     try:
-        return _loop_run(coro)
+        return work()
     except (OSError, TimeoutError, RuntimeError, ValueError) as exc:
         err.print(f"[red]error:[/red] {type(exc).__name__}: {exc}")
         raise typer.Exit(2) from None
@@ -120,17 +143,28 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
         raise typer.Exit(2) from None
 
 
+Workers = Annotated[int, typer.Option("--workers", min=1, help="processes that read and check consecutive parts "
+                                                               "of the range side by side (default 1; not with "
+                                                               "--until TIME)")]
+
+
 @audit.command()
 def replay(nats_url: NatsUrl = "nats://127.0.0.1:4222", user: User = None, password: Password = None,
            stream: Stream = STREAM_NAME, subjects: Subjects = None, reader: Reader = "direct",
-           until: UntilOpt = None, json_out: JsonOut = False) -> None:
+           until: UntilOpt = None, json_out: JsonOut = False, workers: Workers = 1) -> None:
     """Read the stream from sequence 1, decode every event (upcasting), count per type."""
+    from fw_audit.parallel import replay_parallel
+
     conn = _conn(nats_url, user, password, stream, subjects, reader)
-    with _progress("replay") as tick:
-        summary = _run(replay_stream(conn, Until.parse(until), tick))
+    stop = Until.parse(until)
+    # No progress bar with workers: its drawing thread would be running while they are forked.
+    with _progress("replay", enabled=workers == 1) as tick:
+        summary = _guarded(lambda: replay_parallel(conn, stop, workers, tick))
     if json_out:
         sys.stdout.write(json.dumps(summary.to_dict(), indent=2) + "\n")
     else:
+        from fw_audit.render import summary_tables
+
         for table in summary_tables(summary):
             out.print(table)
     raise typer.Exit(1 if summary.invalid else 0)
@@ -139,6 +173,11 @@ def replay(nats_url: NatsUrl = "nats://127.0.0.1:4222", user: User = None, passw
 def _options(max_erasure_delay: str, abandon_after: str, abandon_slack: str, public_key: list[str] | None,
              reference: Path | None, tariff_dir: Path | None, database_url: str | None = None,
              billing_hold: str = "90d", delivery_hold: str = "14d") -> VerifyOptions:
+    from fw_audit.chain import KeyFileError, read_public_key
+    from fw_audit.runner import load_reference
+    from fw_audit.tariff_files import TariffFileError, read_tariff_dir
+    from fw_audit.verifier import VerifyOptions
+
     try:
         tariffs = read_tariff_dir(tariff_dir) if tariff_dir else {}
     except TariffFileError as exc:
@@ -173,6 +212,9 @@ def parse_time(value: str) -> datetime:
 
 def _verify(conn: Conn, bundle: Path | None, until: str | None, as_of: str | None, options: VerifyOptions,
             show_progress: bool, tariff_dir: Path | None) -> AuditReport:
+    from fw_audit.runner import verify_bundle, verify_stream
+    from fw_audit.tariff_files import TariffFileError, read_tariff_dir
+
     stop = Until.parse(until)
     when = parse_time(as_of) if as_of else None
     with _progress("verify", show_progress) as tick:
@@ -240,6 +282,8 @@ def verify(nats_url: NatsUrl = "nats://127.0.0.1:4222", user: User = None, passw
     if json_out:
         sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
     else:
+        from fw_audit.render import print_report
+
         print_report(report, out)
     raise typer.Exit(report.exit_code)
 
@@ -254,6 +298,8 @@ def report(html: Annotated[Path, typer.Option("--html", help="write the HTML rep
            public_key: PublicKey = None, reference: Reference = None, tariff_dir: TariffDir = None,
            database_url: DatabaseUrl = None) -> None:
     """Verify and write a self-contained HTML report (exit code as for verify)."""
+    from fw_audit.html import render_html
+
     conn = _conn(nats_url, user, password, stream, subjects, reader)
     options = _options(max_erasure_delay, abandon_after, abandon_slack, public_key, reference, tariff_dir,
                        database_url, billing_hold, delivery_hold)
@@ -266,13 +312,17 @@ def report(html: Annotated[Path, typer.Option("--html", help="write the HTML rep
     raise typer.Exit(result.exit_code)
 
 
+#: ``fw_audit.archive.KEY_ENV`` (spelled out here so that the CLI starts without the archive's
+#: imports; ``tests/unit/test_cli_startup.py`` checks they agree).
+ARCHIVE_KEY_ENV = "FW_AUDIT_ARCHIVE_KEY"
+
 ExportDatabaseUrl = Annotated[str | None, typer.Option(
     "--database-url", envvar="FW_AUDIT_DATABASE_URL",
     help="DSN with read access to billing's schema: adds billing's archived invoice XMLs to the bundle "
          "(needs --archive-key too)")]
 ArchiveKey = Annotated[Path | None, typer.Option(
     "--archive-key", help=f"file with billing's archive master key (base64 of 32 bytes, as "
-                          f"FW_BILLING_ARCHIVE_KEY); or the key itself in ${KEY_ENV}")]
+                          f"FW_BILLING_ARCHIVE_KEY); or the key itself in ${ARCHIVE_KEY_ENV}")]
 WithPdfs = Annotated[bool, typer.Option("--with-pdfs", help="also add every archived PDF (invoices/<number>.pdf)")]
 SigningKey = Annotated[Path | None, typer.Option(
     "--signing-key", help="Ed25519 private key (PEM, as from `audit keygen`, the checkpoint key format): "
@@ -286,6 +336,10 @@ def export(directory: Annotated[Path, typer.Argument(help="new or empty director
            until: UntilOpt = None, database_url: ExportDatabaseUrl = None, archive_key: ArchiveKey = None,
            with_pdfs: WithPdfs = False, signing_key: SigningKey = None) -> None:
     """Write an offline audit bundle (§147 Abs. 6 AO): events.jsonl, schemas, invoice XMLs, manifest."""
+    from fw_audit.archive import KEY_ENV, ArchiveError, ArchiveSource, load_archive_key
+    from fw_audit.chain import KeyFileError, fingerprint, load_key, public_hex
+    from fw_audit.runner import export_stream
+
     conn = _conn(nats_url, user, password, stream, subjects, reader)
     if directory.exists() and any(directory.iterdir()):
         err.print(f"[red]error:[/red] {directory} is not empty")
@@ -339,6 +393,8 @@ def checkpoint(key_file: Annotated[Path, typer.Option("--key-file", help="Ed2551
                nats_url: NatsUrl = "nats://127.0.0.1:4222", user: User = None, password: Password = None,
                stream: Stream = STREAM_NAME) -> None:
     """Publish a signed AuditCheckpoint over the stream as it is now (needs publish permission)."""
+    from fw_audit.runner import publish_checkpoint
+
     conn = Conn(url=nats_url, user=user, password=password, stream=stream)
     with _progress("checkpoint") as tick:
         seq, event = _run(publish_checkpoint(conn, key_file, tick))
@@ -349,6 +405,8 @@ def checkpoint(key_file: Annotated[Path, typer.Option("--key-file", help="Ed2551
 @audit.command()
 def keygen(key_file: Annotated[Path, typer.Argument(help="where to write the private key (PEM, 0600)")]) -> None:
     """Create an Ed25519 key pair for checkpoints (public key also in KEY_FILE.pub)."""
+    from fw_audit.chain import generate_key
+
     try:
         public = generate_key(key_file)
     except FileExistsError:

@@ -8,87 +8,31 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-from fw_contracts import STREAM_NAME, STREAM_SUBJECTS, UndecodableEvent, decode
+from fw_contracts import STREAM_NAME, UndecodableEvent, decode
 from fw_contracts.events import AuditCheckpoint, InvoiceCancelled, InvoiceIssued
 
-from fw_audit.archive import ArchiveSource, DocumentIndex, check_access, export_documents
+from fw_audit.archive import (
+    ArchiveSource,
+    DocumentIndex,
+    check_access,
+    export_documents,
+)
 from fw_audit.bundle import Bundle, BundleWriter, open_bundle
+from fw_audit.chain import Chain, load_key, sign
 from fw_audit.checks.documents import FOLDER, InvoiceDocumentsCheck
 from fw_audit.checks.signature import check_bundle_signature
-from fw_audit.chain import Chain, load_key, sign
-from fw_audit.model import AuditReport, Record, ReplaySummary
+from fw_audit.model import AuditReport, Record
 from fw_audit.projections import LiveTables, read_live
-from fw_audit.source import (
-    DirectGetNotAllowed,
-    StreamState,
-    Until,
-    connect,
-    read_direct,
-    read_ordered,
-    stream_state,
-)
-from fw_audit.verifier import Replay, Verifier, VerifyOptions
+from fw_audit.reading import EVERYTHING, Conn, Progress, records, replay_stream
+from fw_audit.source import Until, connect
+from fw_audit.verifier import Verifier, VerifyOptions
 
-Progress = Callable[[int, int], None]
-#: No ``--until``: the whole stream as it is when reading starts.
-EVERYTHING = Until()
-
-
-@dataclass
-class Conn:
-    """Where the history is: a NATS server and a stream (with the subjects to read)."""
-
-    url: str = "nats://127.0.0.1:4222"
-    user: str | None = None
-    password: str | None = None
-    stream: str = STREAM_NAME
-    subjects: list[str] = field(default_factory=lambda: list(STREAM_SUBJECTS))
-    #: "direct" (batched direct get, needs allow_direct; read-only permissions suffice) or
-    #: "ordered" (ordered push consumer: needs the unnamed consumer create, i.e. admin).
-    reader: str = "direct"
-
-
-async def _records(conn: Conn, until: Until,
-                   progress: Progress | None) -> AsyncIterator[tuple[StreamState, Record | None]]:
-    """``(state, None)`` first (the stream as reading starts), then ``(state, record)`` per message."""
-    nc = await connect(conn.url, conn.user, conn.password)
-    try:
-        js = nc.jetstream()
-        state = await stream_state(js, conn.stream)
-        if conn.reader == "direct" and not state.allow_direct:
-            raise DirectGetNotAllowed(state.name)  # before anything is written
-        end = min(state.last_seq, until.seq) if until.seq is not None else state.last_seq
-
-        def tick(seq: int) -> None:
-            if progress:
-                progress(seq, end)
-
-        yield state, None
-        if conn.reader == "direct":
-            source = read_direct(nc, state, conn.subjects, until=until, progress=tick)
-        else:
-            source = read_ordered(js, state, conn.subjects, until=until, progress=tick)
-        async for record in source:
-            yield state, record
-    finally:
-        await nc.close()
-
-
-async def replay_stream(conn: Conn, until: Until = EVERYTHING, progress: Progress | None = None) -> ReplaySummary:
-    """Decode every message and count per type."""
-    replay = Replay(conn.stream, counts_only=True)
-    async for _, record in _records(conn, until, progress):
-        if record is not None:
-            replay.feed(record)
-    return replay.finish()
-
+__all__ = ["EVERYTHING", "Conn", "Progress", "export_stream", "load_reference", "publish_checkpoint",
+           "replay_stream", "verify_bundle", "verify_stream"]
 
 def _as_of(until: Until, last: datetime | None, fallback: datetime) -> datetime:
     if until.time is not None:
@@ -102,7 +46,7 @@ async def verify_stream(conn: Conn, options: VerifyOptions, until: Until = EVERY
                         as_of: datetime | None = None, progress: Progress | None = None) -> AuditReport:
     """Run every check over the live stream. ``as_of`` defaults to now (or the ``until`` point)."""
     verifier: Verifier | None = None
-    async for state, record in _records(conn, until, progress):
+    async for state, record in records(conn, until, progress):
         if verifier is None:
             options.stream_config = state.config()
             options.config_source = f"live stream {conn.stream}"
@@ -198,7 +142,7 @@ async def export_stream(conn: Conn, directory: Path, until: Until = EVERYTHING,
     writer = BundleWriter(directory)
     config: dict[str, object] = {}
     wanted: dict[str, datetime] = {}
-    async for state, record in _records(conn, until, progress):
+    async for state, record in records(conn, until, progress):
         if record is None:
             config = state.config()
         else:
@@ -221,7 +165,7 @@ async def publish_checkpoint(conn: Conn, key_file: Path,
     key = load_key(key_file)
     chain = Chain()
     expected = 1
-    async for _, record in _records(conn, EVERYTHING, progress):
+    async for _, record in records(conn, EVERYTHING, progress):
         if record is None:
             continue
         if record.seq != expected:

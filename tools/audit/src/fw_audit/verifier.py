@@ -7,13 +7,10 @@ long history through them without holding it in memory.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from fw_contracts import Event, UndecodableEvent, decode
-from fw_contracts.fastdecode import check_fast
 from fw_contracts.reference import TariffContent
 
 from fw_audit.checks import Seen
@@ -24,52 +21,11 @@ from fw_audit.checks.numbering import NumberingCheck
 from fw_audit.checks.pii import PersonalDataCheck
 from fw_audit.checks.terms import TermsCheck
 from fw_audit.checks.totals import TotalsCheck
-from fw_audit.model import AuditReport, CheckResult, InvalidEvent, Record, ReplaySummary
+from fw_audit.model import AuditReport, CheckResult, Record
 from fw_audit.projections import LiveTables, ProjectionsCheck
+from fw_audit.replay import Replay
 
-
-class Replay:
-    """Decodes every message (with upcasting) and counts per type.
-
-    ``counts_only`` (``fernwartung audit replay``): every message gets every check of the
-    contract (``fw_contracts.fastdecode.check_fast``: msgspec, the same verdicts and reasons as the
-    pydantic models) but no event object is built; :meth:`feed` then returns None.
-    """
-
-    def __init__(self, stream: str, *, counts_only: bool = False) -> None:
-        self.summary = ReplaySummary(stream=stream)
-        self._t0 = time.perf_counter()
-        self._counts_only = counts_only
-
-    def feed(self, record: Record) -> Event | None:
-        """Decode one message; an undecodable one is listed with its reason and returns None."""
-        s = self.summary
-        if s.messages == 0:
-            s.first_seq = record.seq
-        s.messages += 1
-        s.last_seq = record.seq
-        try:
-            if self._counts_only:
-                event = None
-                name, occurred_at = check_fast(record.body, record.subject)
-            else:
-                event = decode(record.body, record.subject)
-                name, occurred_at = type(event).__name__, event.occurred_at
-        except UndecodableEvent as exc:
-            s.invalid.append(InvalidEvent(record.seq, record.subject, exc.reason))
-            s.counts["(invalid)"] = s.counts.get("(invalid)", 0) + 1
-            day = record.time.date().isoformat()
-            s.per_day[day] = s.per_day.get(day, 0) + 1
-            return None
-        s.counts[name] = s.counts.get(name, 0) + 1
-        day = occurred_at.date().isoformat()
-        s.per_day[day] = s.per_day.get(day, 0) + 1
-        return event
-
-    def finish(self) -> ReplaySummary:
-        """The summary, with the elapsed time."""
-        self.summary.seconds = time.perf_counter() - self._t0
-        return self.summary
+__all__ = ["Replay", "Verifier", "VerifyOptions", "verify_records"]
 
 
 @dataclass

@@ -129,3 +129,18 @@ def test_ack_subject_parsing_is_exact() -> None:
     assert ack_fields(f"$JS.ACK._.acc.FERNWARTUNG.c.1.42.7.{ns}.3.tok") == (42, ns, 3)
     assert from_ns(ns).microsecond == 123456
     assert parse_nats_time("2026-02-25T06:13:20.123456789Z") == from_ns(ns)
+
+
+def test_nats_store_times_with_any_number_of_fractional_digits() -> None:
+    """Go writes RFC 3339 with up to nine digits and drops trailing zeros; microseconds are cut, never
+    rounded (as from the ack subject's nanoseconds)."""
+    from fw_audit.source import from_ns, parse_nats_time
+
+    base = 1_772_000_000 * 1_000_000_000
+    for digits in range(10):
+        frac = "987654321"[:digits]
+        ns = base + (int(frac.ljust(9, "0")) if frac else 0)
+        text = "2026-02-25T06:13:20" + (f".{frac}" if frac else "") + "Z"
+        assert parse_nats_time(text) == from_ns(ns), text
+        assert parse_nats_time(text).utcoffset() == timedelta(0)
+    assert parse_nats_time("2026-02-25T06:13:20.9999999Z").microsecond == 999999
