@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 
 from fw_contracts import Event
-from fw_contracts.events import BlockReason
 from fw_contracts.vault import Address, PersonalData, PromotionStatement, VaultEntry
 from fw_platform.handling import PermanentError
 from fw_platform.vault_client import VaultUnavailable
@@ -70,12 +69,9 @@ class FakeRepository:
                        if r.request_id == request_id and r.status is SessionStatus.BLOCKED),
                       key=lambda r: r.session_id)
 
-    async def set_status(self, session_id: uuid.UUID, status: SessionStatus, at: datetime) -> None:
-        self.sessions[session_id] = replace(self.sessions[session_id], status=status)
-
-    async def block(self, session_id: uuid.UUID, reason: BlockReason, at: datetime) -> None:
-        self.sessions[session_id] = replace(self.sessions[session_id], status=SessionStatus.BLOCKED,
-                                            block_reason=reason)
+    async def save_case(self, case: SessionRecord, at: datetime) -> None:
+        assert case.session_id in self.sessions
+        self.sessions[case.session_id] = replace(case, block_reason=case.outcome.block_reason)
 
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:

@@ -86,15 +86,12 @@ class SqlBillingRepository:
             " ORDER BY session_id FOR UPDATE", request_id, SessionStatus.BLOCKED.value)
         return [_session(r) for r in rows]
 
-    async def set_status(self, session_id: uuid.UUID, status: SessionStatus, at: datetime) -> None:
-        await self._conn.execute(
-            "UPDATE session_billing SET status = $2, decided_at = $3 WHERE session_id = $1",
-            session_id, status.value, at)
-
-    async def block(self, session_id: uuid.UUID, reason: BlockReason, at: datetime) -> None:
+    async def save_case(self, case: SessionRecord, at: datetime) -> None:
+        outcome = case.outcome
         await self._conn.execute(
             "UPDATE session_billing SET status = $2, block_reason = $3, decided_at = $4 WHERE session_id = $1",
-            session_id, SessionStatus.BLOCKED.value, reason.value, at)
+            case.session_id, outcome.status.value,
+            outcome.block_reason.value if outcome.block_reason is not None else None, at)
 
     def savepoint(self) -> AbstractAsyncContextManager[None]:
         # a nested asyncpg transaction is a SAVEPOINT

@@ -12,7 +12,7 @@ from decimal import Decimal
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from fw_contracts.events import InvoiceKind, InvoiceLine, TaxCase
+from fw_contracts.events import InvoiceIssued, InvoiceKind, InvoiceLine, TaxCase
 
 from fw_billing.domain.formatting import date_de, local_date, money_de, percent_de, quantity_de
 from fw_billing.domain.issuer import Issuer
@@ -187,6 +187,20 @@ def invoice_document(*, kind: InvoiceKind, number: str, issued_at: datetime, ser
         lines=lines, net_total=net_total, vat_rate=vat_rate, vat_total=vat_total,
         gross_total=gross_total, customer_number=customer_number, raw_seconds=raw_seconds,
         billed_seconds=billed_seconds, tariff_version=tariff_version, e_invoice=e_invoice and not small)
+
+
+def issued_invoice_document(issued: InvoiceIssued, *, issuer: Issuer, recipient: Party | None,
+                            e_invoice: bool, customer_name: str | None = None,
+                            correction: Correction | None = None) -> Document:
+    """The document of ``issued``: every amount and date as the event states it."""
+    return invoice_document(
+        kind=issued.kind, number=issued.invoice_number, issued_at=issued.issued_at,
+        service_date=issued.service_date, issuer=issuer, recipient=recipient, lines=issued.lines,
+        net_total=issued.net_total, vat_rate=issued.vat_rate, vat_total=issued.vat_total,
+        gross_total=issued.gross_total, customer_number=issued.customer_number,
+        raw_seconds=issued.raw_seconds, billed_seconds=issued.billed_seconds,
+        tariff_version=issued.tariff_version, e_invoice=e_invoice, tax_case=issued.tax_case,
+        customer_name=customer_name, correction=correction)
 
 
 def _negated(line: InvoiceLine) -> InvoiceLine:
