@@ -191,9 +191,9 @@ def build(settings: Settings, *, vault: PersonalDataSource | None = None,
         email_enabled=mail is not None,
         reference=SqlReferenceLedger,
     )
-    # SupportRequestCreated rides on the session_ended consumer: in stream order it comes first,
-    # so the facts (B2B?, e-mail given?) are known when the session's end is billed.
-    runtime.consume("session_ended", {SessionEnded: partial(on_session_ended, deps=deps),
+    # One durable for the billing case, in stream order: the request's facts (B2B?, e-mail
+    # given?) come before the session's end, the provided address after it (migration 022).
+    runtime.consume("session_billing", {SessionEnded: partial(on_session_ended, deps=deps),
                                       SupportRequestCreated: partial(on_support_request_created, deps=deps),
                                       BillingAddressProvided: partial(on_billing_address_provided, deps=deps)})
     runtime.consume("customer_promoted", {CustomerPromoted: partial(on_customer_promoted, deps=deps)})
