@@ -125,7 +125,7 @@ async def test_the_vault_serves_the_services_allowed_to_use_it(
 async def test_intake_cannot_publish_an_invoice_issued(connect_as: ConnectAs, admin: NatsUser) -> None:
     intake = await connect_as("intake")
     subject = InvoiceIssued.subject()
-    assert subject == "fw.billing.invoice_issued.v2"
+    assert subject == "fw.billing.invoice_issued.v3"
     with pytest.raises(nats.errors.TimeoutError):  # no publish ack: the message never got in
         await intake.js.publish(subject, b"{}")
     assert "permissions violation" in (await intake.denied(subject)).lower()

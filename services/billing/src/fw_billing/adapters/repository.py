@@ -10,7 +10,14 @@ from typing import Literal
 
 import asyncpg
 
-from fw_contracts.events import BlockReason, CustomerType, InvoiceKind, InvoiceLine, TaxCase
+from fw_contracts.events import (
+    LEGACY_SMALL_KIND,
+    BlockReason,
+    CustomerType,
+    InvoiceKind,
+    InvoiceLine,
+    TaxCase,
+)
 
 from fw_billing.adapters.keys import KeyPurpose, KeyRing, seal
 from fw_billing.adapters.sealed import (
@@ -32,6 +39,15 @@ from fw_billing.application.ports import (
     StoredInvoice,
 )
 from fw_billing.domain.invoicing import SessionStatus, format_customer_number, invoice_year
+
+
+def stored_kind(kind: InvoiceKind) -> str:
+    """The code an invoice's kind is stored with: ``kleinbetrag`` / ``full`` since migration 001.
+
+    Issued invoices are never edited, so the stored code stays; reading it back,
+    ``InvoiceKind("kleinbetrag")`` is ``InvoiceKind.SMALL`` (the contract's legacy value).
+    """
+    return LEGACY_SMALL_KIND if kind is InvoiceKind.SMALL else kind.value
 
 
 def lines_json(lines: tuple[InvoiceLine, ...]) -> str:
@@ -117,7 +133,7 @@ class SqlBillingRepository:
             " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13, $14, $15, $16,"
             " $17, $18, $19, $20, $21, $22, $23)",
             invoice.number, invoice.year, invoice.seq, invoice.session_id, invoice.request_id,
-            invoice.kind.value, invoice.issued_at, invoice.service_date, invoice.tariff_version,
+            stored_kind(invoice.kind), invoice.issued_at, invoice.service_date, invoice.tariff_version,
             invoice.raw_seconds, invoice.billed_seconds, lines_json(invoice.lines), invoice.net_total,
             invoice.vat_rate, invoice.vat_total, invoice.gross_total, invoice.customer_number,
             invoice.event_id, invoice.e_invoice, invoice.tax_case.value, invoice.corrects,
@@ -128,7 +144,7 @@ class SqlBillingRepository:
                                            recipient_aad(invoice.number), recipient_json(invoice.recipient))
             await self._conn.execute(
                 "INSERT INTO invoice_recipients(invoice_number, kind, year, data_enc)"
-                " VALUES ($1, $2, $3, $4)", invoice.number, invoice.kind.value, invoice.year, sealed)
+                " VALUES ($1, $2, $3, $4)", invoice.number, stored_kind(invoice.kind), invoice.year, sealed)
 
     async def lock_customer(self, request_id: uuid.UUID) -> None:
         # Transaction-scoped: released at commit/rollback, nothing to clean up.

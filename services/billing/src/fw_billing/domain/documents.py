@@ -23,9 +23,9 @@ ZERO = Decimal("0.00")
 
 
 class DocumentKind(StrEnum):
-    SMALL = "kleinbetrag"    # §33 UStDV
-    FULL = "full"            # §14 Abs. 4 UStG
-    CANCELLATION = "storno"  # cancels one invoice, with its own number
+    SMALL = "small"                # §33 UStDV (Kleinbetragsrechnung)
+    FULL = "full"                  # §14 Abs. 4 UStG
+    CANCELLATION = "cancellation"  # Storno: cancels one invoice, with its own number
 
 
 #: ``InvoiceCancelled.reason_code`` -> the reason printed on the cancellation.
