@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from dataclasses import replace
 
 from fw_contracts import Event
 from fw_contracts.events import (
@@ -211,9 +210,8 @@ async def _bill(repo: BillingRepository, deps: BillingDeps, uow: UnitOfWork, cas
         # archived copy roll back (numbers stay gapless) while the block commits with this
         # transaction, so the message is acked and nothing is parked.
         async with repo.savepoint():
-            issued = await _issue(repo, deps, uow, case, IssueInvoice(
-                cause=cause, due=due, number="", issued_at=uow.now, customer_number=customer_number,
-                tariff_sha256=tariff_hash(tariff)), recipient, facts)
+            issued = await _issue(repo, deps, uow, case, due, cause=cause, recipient=recipient, facts=facts,
+                                  customer_number=customer_number, tariff_sha256=tariff_hash(tariff))
     except (IssuingFailed, PermanentError) as exc:
         # any permanent failure while issuing: a recorded block, not a parked message
         reason = exc.reason if isinstance(exc, IssuingFailed) else BlockReason.ISSUING_FAILED
@@ -293,20 +291,21 @@ def _e_invoice(deps: BillingDeps, due: InvoiceDue, facts: RequestFacts | None,
 
 
 async def _issue(repo: BillingRepository, deps: BillingDeps, uow: UnitOfWork, case: BillingCase,
-                 command: IssueInvoice, recipient: Recipient | None,
-                 facts: RequestFacts | None) -> InvoiceIssued:
+                 due: InvoiceDue, *, cause: Event, recipient: Recipient | None, facts: RequestFacts | None,
+                 customer_number: str | None, tariff_sha256: str) -> InvoiceIssued:
     """The effects of issuing: number, document, archived copy, delivery. Raises
     :class:`IssuingFailed` (inside the caller's savepoint) when the document cannot be made."""
     # The number is drawn last, in this transaction: if anything fails, the counter rolls
     # back with the invoice, so numbers stay gapless and are never reused.
     year = invoice_year(uow.now)
     seq = await repo.next_invoice_seq(year)
-    command = replace(command, number=format_invoice_number(deps.number_format, year, seq))
-    [issued] = decide(command, case)
+    [issued] = decide(IssueInvoice(
+        cause=cause, due=due, number=format_invoice_number(deps.number_format, year, seq), issued_at=uow.now,
+        customer_number=customer_number, tariff_sha256=tariff_sha256), case)
     assert isinstance(issued, InvoiceIssued)
     document = issued_invoice_document(
         issued, issuer=deps.issuer, recipient=recipient.party() if recipient else None,
-        e_invoice=_e_invoice(deps, command.due, facts, recipient),
+        e_invoice=_e_invoice(deps, due, facts, recipient),
         customer_name=recipient.customer_name if recipient else None)
     try:
         check_complete(document)
