@@ -7,7 +7,6 @@ import copy
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import replace
 from datetime import datetime
 
 from fw_billing.application.ports import (
@@ -51,7 +50,7 @@ class FakeRepository:
 
     async def save_case(self, case: SessionRecord, at: datetime) -> None:
         assert case.session_id in self.sessions
-        self.sessions[case.session_id] = replace(case, block_reason=case.outcome.block_reason)
+        self.sessions[case.session_id] = case
 
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:

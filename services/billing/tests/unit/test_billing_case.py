@@ -226,7 +226,8 @@ def test_the_address_provided_bills_the_blocked_case() -> None:
     [event] = s.when(IssueInvoice(provided, due, "FW-2026-000002", ISSUED_AT, None, None))
     assert isinstance(event, InvoiceIssued) and caused_by(event, provided)
     after = evolve(s.case, event)
-    assert after.outcome == BillingOutcome(BillingStatus.INVOICED)  # the block reason goes
+    assert after.outcome == BillingOutcome(BillingStatus.INVOICED)  # no reason in the outcome …
+    assert after.block_reason is BlockReason.BILLING_ADDRESS_MISSING  # … the case remembers the last block
 
 
 # ------------------------------------------------------------------ lost claim
@@ -237,7 +238,9 @@ def test_an_erasure_closes_a_blocked_case_as_a_lost_claim() -> None:
     [event] = s.when(CloseLostClaim(erased))
     assert isinstance(event, SessionNotBilled) and event.reason is NotBilledReason.RECIPIENT_DATA_ERASED
     assert caused_by(event, erased)
-    assert evolve(s.case, event).outcome == BillingOutcome(BillingStatus.NOT_BILLED)
+    closed = evolve(s.case, event)
+    assert closed.outcome == BillingOutcome(BillingStatus.NOT_BILLED)
+    assert closed.block_reason is BlockReason.BILLING_ADDRESS_MISSING  # the office sees why it was blocked
 
 
 def test_an_erasure_leaves_a_case_that_is_not_blocked_alone() -> None:

@@ -103,11 +103,10 @@ class SqlBillingRepository:
         return [_session(r) for r in rows]
 
     async def save_case(self, case: SessionRecord, at: datetime) -> None:
-        outcome = case.outcome
         await self._conn.execute(
             "UPDATE session_billing SET status = $2, block_reason = $3, decided_at = $4 WHERE session_id = $1",
-            case.session_id, outcome.status.value,
-            outcome.block_reason.value if outcome.block_reason is not None else None, at)
+            case.session_id, case.status.value,
+            case.block_reason.value if case.block_reason is not None else None, at)
 
     def savepoint(self) -> AbstractAsyncContextManager[None]:
         # a nested asyncpg transaction is a SAVEPOINT

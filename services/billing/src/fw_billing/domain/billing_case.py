@@ -57,7 +57,8 @@ class BillingCase:
     status: BillingStatus
     #: The ``SessionEnded`` that opened the case.
     source_event_id: uuid.UUID
-    #: Why the session is BLOCKED (None otherwise).
+    #: Why the session is, or last was, BLOCKED (kept after it is closed: the office sees why a
+    #: lost claim was blocked); None if it never was.
     block_reason: BlockReason | None = None
 
     @property
@@ -209,7 +210,7 @@ def evolve(state: BillingCase, event: Decision) -> BillingCase:
     if isinstance(event, InvoiceDue):
         return state
     outcome = next_outcome(state.outcome, event)
-    return replace(state, status=outcome.status, block_reason=outcome.block_reason)
+    return replace(state, status=outcome.status, block_reason=outcome.block_reason or state.block_reason)
 
 
 def replay(events: Iterable[Decision], state: BillingCase) -> BillingCase:
