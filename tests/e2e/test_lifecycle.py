@@ -169,7 +169,7 @@ async def test_session_ended_delivered_twice_gives_one_invoice(office) -> None:
         # Not a sleep: wait until billing has actually consumed the second copy (counted as a
         # duplicate by its idempotency record), so the assertions below can fail.
         text = (await office.http.get(office.url("billing", "/metrics"))).text
-        line = 'fw_events_duplicate_total{consumer="billing--session_ended"}'
+        line = 'fw_events_duplicate_total{consumer="billing--session_billing"}'
         return any(l.startswith(line) and float(l.split()[-1]) >= 1 for l in text.splitlines())
 
     await eventually(billing_saw_the_copy)

@@ -154,7 +154,7 @@ async def test_each_poison_kind_is_parked_with_a_reason_and_billing_keeps_going(
 
     async with httpx.AsyncClient(timeout=5) as http:
         metrics = (await http.get(billing.url + "/metrics")).text
-    assert parked_metric(metrics, "billing--session_ended", "undecodable") == len(POISON)
+    assert parked_metric(metrics, "billing--session_billing", "undecodable") == len(POISON)
 
 
 async def test_a_duplicate_is_handled_once(fw_env: FwEnv, billing) -> None:
@@ -165,7 +165,7 @@ async def test_a_duplicate_is_handled_once(fw_env: FwEnv, billing) -> None:
     async def seen_all() -> bool:
         async with httpx.AsyncClient(timeout=5) as http:
             text = (await http.get(billing.url + "/metrics")).text
-        m = re.search(r'^fw_events_duplicate_total\{consumer="billing--session_ended"\} (\S+)$', text, re.M)
+        m = re.search(r'^fw_events_duplicate_total\{consumer="billing--session_billing"\} (\S+)$', text, re.M)
         return bool(m and float(m.group(1)) >= 2)
 
     await eventually(seen_all)
@@ -238,7 +238,7 @@ async def test_a_deeply_nested_message_among_good_ones_is_parked_alone_and_liste
                              + [g.to_json() for g in good[3:]])
     proc = ServiceProcess("billing", fw_env, extra={"FW_BILLING_API_KEYS": f"staff:{token_hash(STAFF_TOKEN)}"})
     proc.start()
-    durable = "billing--session_ended"
+    durable = "billing--session_billing"
     try:
         async def all_handled() -> list[asyncpg.Record]:
             rows = await admin_fetch(fw_env, "SELECT event_id FROM billing.processed_events WHERE consumer = $1",

@@ -64,7 +64,7 @@ async def run_lifecycles(office: Office) -> tuple[dict[str, Markers], dict[str, 
     rid["small"] = await create_request(office, m["small"])
     sid = await start_session(office, rid["small"])
     await end_session(office, sid)
-    assert (await invoice_of(office, sid))["kind"] == "kleinbetrag"
+    assert (await invoice_of(office, sid))["kind"] == "small"
 
     rid["full"] = await create_request(office, m["full"], address=True)
     sid = await start_session(office, rid["full"])
@@ -153,7 +153,7 @@ async def test_no_marker_survives_any_erasure_path(office: Office, fw_env: FwEnv
     store = files_under(fw_env.nats.store_dir)
     assert store, "the JetStream store directory is empty"
     stream_bytes = b"".join(p.read_bytes() for p in store)
-    assert b"fw.billing.invoice_issued.v2" in stream_bytes  # the scan does see message data
+    assert b"fw.billing.invoice_issued.v3" in stream_bytes  # the scan does see message data
     for path in store:
         scan(f"jetstream:{path.relative_to(fw_env.nats.store_dir)}", path.read_bytes())
     for path in office.log_files():

@@ -125,7 +125,7 @@ async def test_the_vault_serves_the_services_allowed_to_use_it(
 async def test_intake_cannot_publish_an_invoice_issued(connect_as: ConnectAs, admin: NatsUser) -> None:
     intake = await connect_as("intake")
     subject = InvoiceIssued.subject()
-    assert subject == "fw.billing.invoice_issued.v2"
+    assert subject == "fw.billing.invoice_issued.v3"
     with pytest.raises(nats.errors.TimeoutError):  # no publish ack: the message never got in
         await intake.js.publish(subject, b"{}")
     assert "permissions violation" in (await intake.denied(subject)).lower()
@@ -178,23 +178,23 @@ async def test_nobody_rewrites_another_consumer_through_the_unnamed_create(
         user_name: str, connect_as: ConnectAs, admin: NatsUser) -> None:
     """On ``$JS.API.CONSUMER.CREATE.<stream>`` the server takes the name from the body: whoever
     may send there can re-create billing's consumer with a filter that matches nothing."""
-    await admin.js.add_consumer(S, config=durable_consumer_config("billing--session_ended", [PROBE]))
+    await admin.js.add_consumer(S, config=durable_consumer_config("billing--session_billing", [PROBE]))
     user = await connect_as(user_name)
-    hijack = {"stream_name": S, "config": {"name": "billing--session_ended", "filter_subject": "fw.void",
+    hijack = {"stream_name": S, "config": {"name": "billing--session_billing", "filter_subject": "fw.void",
                                            "ack_policy": "explicit", "deliver_policy": "all"}}
     with pytest.raises(nats.errors.TimeoutError):
         await user.nc.request(f"$JS.API.CONSUMER.CREATE.{S}", json.dumps(hijack).encode(), timeout=DENIED)
     await user.denied(f"$JS.API.CONSUMER.CREATE.{S}")
-    assert (await admin.js.consumer_info(S, "billing--session_ended")).config.filter_subject == PROBE
+    assert (await admin.js.consumer_info(S, "billing--session_billing")).config.filter_subject == PROBE
 
 
 async def test_audit_can_neither_create_nor_update_nor_delete_any_consumer(
         connect_as: ConnectAs, admin: NatsUser) -> None:
     """Every way to create or change a consumer, by name or not, with or without a filter."""
     await admin.js.publish(PROBE, b"{}")
-    await admin.js.add_consumer(S, config=durable_consumer_config("billing--session_ended", [PROBE]))
+    await admin.js.add_consumer(S, config=durable_consumer_config("billing--session_billing", [PROBE]))
     audit = await connect_as("audit")
-    victim = "billing--session_ended"
+    victim = "billing--session_billing"
     body = {"stream_name": S, "config": {"durable_name": victim, "name": victim, "filter_subject": "fw.void",
                                          "ack_policy": "explicit", "deliver_policy": "all"}}
     attempts = {
@@ -295,7 +295,7 @@ async def test_billing_reads_its_account_erasure_history_without_a_consumer(
 
 async def test_intake_cannot_create_or_use_billings_consumers(connect_as: ConnectAs, admin: NatsUser) -> None:
     await admin.js.publish(PROBE, b"{}")
-    await admin.js.add_consumer(S, config=durable_consumer_config("billing--session_ended", [PROBE]))
+    await admin.js.add_consumer(S, config=durable_consumer_config("billing--session_billing", [PROBE]))
     intake = await connect_as("intake")
 
     with pytest.raises(nats.errors.TimeoutError):
@@ -309,20 +309,20 @@ async def test_intake_cannot_create_or_use_billings_consumers(connect_as: Connec
         await intake.js.add_consumer(S, config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL))
     await intake.denied(f"$JS.API.CONSUMER.CREATE.{S}")
     with pytest.raises(nats.errors.TimeoutError):
-        await intake.js.consumer_info(S, "billing--session_ended")
-    await intake.denied(f"$JS.API.CONSUMER.INFO.{S}.billing--session_ended")
+        await intake.js.consumer_info(S, "billing--session_billing")
+    await intake.denied(f"$JS.API.CONSUMER.INFO.{S}.billing--session_billing")
     # pulling billing's messages away
-    psub = await intake.js.pull_subscribe_bind(durable="billing--session_ended", stream=S)
+    psub = await intake.js.pull_subscribe_bind(durable="billing--session_billing", stream=S)
     with pytest.raises(nats.errors.TimeoutError):
         await psub.fetch(1, timeout=DENIED)
-    await intake.denied(f"$JS.API.CONSUMER.MSG.NEXT.{S}.billing--session_ended")
+    await intake.denied(f"$JS.API.CONSUMER.MSG.NEXT.{S}.billing--session_billing")
     # acking billing's message for it (admin fetched it; intake learns the ack subject)
-    admin_psub = await admin.js.pull_subscribe_bind(durable="billing--session_ended", stream=S)
+    admin_psub = await admin.js.pull_subscribe_bind(durable="billing--session_billing", stream=S)
     [msg] = await admin_psub.fetch(1, timeout=3)
     await intake.publish_denied(msg.reply, b"+ACK")
 
-    assert [c.name for c in await admin.js.consumers_info(S)] == ["billing--session_ended"]
-    info = await admin.js.consumer_info(S, "billing--session_ended")
+    assert [c.name for c in await admin.js.consumers_info(S)] == ["billing--session_billing"]
+    info = await admin.js.consumer_info(S, "billing--session_billing")
     assert info.num_ack_pending == 1  # still billing's to handle
 
 
@@ -331,7 +331,7 @@ async def test_intake_cannot_create_or_use_billings_consumers(connect_as: Connec
 async def test_only_admin_may_delete_purge_or_change_the_stream(
         user_name: str, connect_as: ConnectAs, admin: NatsUser) -> None:
     await admin.js.publish(PROBE, b"{}")
-    victim = f"{user_name}--{DURABLES[user_name][0]}" if user_name in DURABLES else "billing--session_ended"
+    victim = f"{user_name}--{DURABLES[user_name][0]}" if user_name in DURABLES else "billing--session_billing"
     await admin.js.add_consumer(S, config=durable_consumer_config(victim, [PROBE]))
     user = await connect_as(user_name)
     js = user.js

@@ -80,7 +80,7 @@ def test_an_old_session_not_billed_decodes_as_v2() -> None:
     assert ev.SessionNotBilled.subject() == "fw.billing.session_not_billed.v2"
 
 
-def test_an_invoice_from_before_the_published_tariffs_decodes_as_v2_without_a_tariff_hash() -> None:
+def test_an_invoice_from_before_the_published_tariffs_decodes_as_v3_without_a_tariff_hash() -> None:
     v1 = {"event_type": "InvoiceIssued", "schema_version": 1, "event_id": str(uuid.uuid4()),
           "occurred_at": "2026-03-01T10:00:00Z", "correlation_id": str(uuid.uuid4()), "causation_id": None,
           "invoice_number": "FW-2026-000001", "session_id": str(uuid.uuid4()), "request_id": str(uuid.uuid4()),
@@ -91,8 +91,9 @@ def test_an_invoice_from_before_the_published_tariffs_decodes_as_v2_without_a_ta
           "net_total": "48.00", "vat_rate": "0.19", "vat_total": "9.12", "gross_total": "57.12",
           "currency": "EUR", "customer_number": None}
     event = decode(json.dumps(v1).encode(), "fw.billing.invoice_issued.v1")
-    assert isinstance(event, ev.InvoiceIssued) and event.schema_version == 2 and event.tariff_sha256 is None
-    assert ev.InvoiceIssued.subject() == "fw.billing.invoice_issued.v2"
+    assert isinstance(event, ev.InvoiceIssued) and event.schema_version == 3 and event.tariff_sha256 is None
+    assert event.kind is ev.InvoiceKind.SMALL  # v1/v2 wrote "kleinbetrag"
+    assert ev.InvoiceIssued.subject() == "fw.billing.invoice_issued.v3"
 
 
 #: Unconstrained string fields that are allowed in events, with the reason they cannot hold
@@ -226,3 +227,23 @@ def test_money_round_trips_exactly(amount: Decimal) -> None:
     back = decode(e.to_json())
     assert isinstance(back, ev.InvoiceCancelled) and back.gross_total == amount
     assert json.loads(e.to_json())["gross_total"] == str(amount)
+
+
+def test_a_v2_invoice_is_upcast_to_v3_with_the_small_kind_in_english() -> None:
+    issued = ev.InvoiceIssued(
+        invoice_number="FW-2026-000001", session_id=uuid.uuid4(), request_id=uuid.uuid4(),
+        kind=ev.InvoiceKind.SMALL, issued_at=datetime(2026, 3, 1, 10, tzinfo=UTC),
+        service_date=datetime(2026, 3, 1, 9, tzinfo=UTC), tariff_version="2026-01", raw_seconds=1500,
+        billed_seconds=1800, lines=(), net_total=Decimal("48.00"), vat_rate=Decimal("0.19"),
+        vat_total=Decimal("9.12"), gross_total=Decimal("57.12"), tariff_sha256="a" * 64)
+    body = json.loads(issued.to_json())
+    assert body["kind"] == "small" and body["schema_version"] == 3
+    v2 = {**body, "schema_version": 2, "kind": "kleinbetrag"}
+    event = decode(json.dumps(v2).encode(), "fw.billing.invoice_issued.v2")
+    assert event == issued
+    full = decode(json.dumps({**v2, "kind": "full"}).encode(), "fw.billing.invoice_issued.v2")
+    assert isinstance(full, ev.InvoiceIssued) and full.kind is ev.InvoiceKind.FULL
+    # the stored code of billing's rows reads as the same member
+    assert ev.InvoiceKind("kleinbetrag") is ev.InvoiceKind.SMALL
+    with pytest.raises(ValueError):
+        ev.InvoiceKind("klein")

@@ -165,7 +165,7 @@ class Harness:
         js = self.nc.jetstream()
 
         async def idle() -> bool:
-            for name in ("billing--session_ended", "billing--customer_promoted", "billing--personal_data_erased"):
+            for name in ("billing--session_billing", "billing--customer_promoted", "billing--personal_data_erased"):
                 info = await js.consumer_info(STREAM_NAME, name)
                 if info.num_pending or info.num_ack_pending:
                     return False

@@ -27,7 +27,7 @@ async def test_cancel_then_correct_over_http(billing: Any, ended: Any, created: 
     resp = await billing.http.post(f"/api/invoices/{number}/correction", json=body)
     assert resp.status_code == 201, resp.text
     out = resp.json()
-    assert out["corrects"] == number and out["invoice_number"] != number and out["kind"] == "kleinbetrag"
+    assert out["corrects"] == number and out["invoice_number"] != number and out["kind"] == "small"
     assert out["gross_total"] == "228.48"  # 8 × 24.00 net + 19 %
 
     issued = await billing.wait_for(InvoiceIssued, 2)

@@ -50,7 +50,7 @@ async def test_session_ended_issues_an_invoice_visible_over_http(billing: Any, e
     resp = await billing.http.get(f"/api/invoices/{issued.invoice_number}")
     assert resp.status_code == 200
     body = resp.json()
-    assert body["number"] == issued.invoice_number and body["kind"] == "kleinbetrag"
+    assert body["number"] == issued.invoice_number and body["kind"] == "small"
     assert (body["net_total"], body["vat_total"], body["gross_total"]) == ("72.00", "13.68", "85.68")
     assert body["vat_rate"] == "0.19" and body["tariff_version"] == "2026-01"
     assert (body["raw_seconds"], body["billed_seconds"]) == (1801, 2700)

@@ -48,7 +48,9 @@ async def test_list_filters_search_and_paging(billing: Any, ended: Any, created:
 
     assert await numbers(status="cancelled") == [big.invoice_number]
     assert await numbers(status="issued") == [little.invoice_number]
-    assert await numbers(kind="kleinbetrag") == [little.invoice_number]
+    assert await numbers(kind="small") == [little.invoice_number]
+    assert await numbers(kind="kleinbetrag") == [little.invoice_number]  # the value before v3
+    assert other["kind"] == "small"
     assert await numbers(kind="full") == [big.invoice_number]
     assert await numbers(kind="e_invoice") == [big.invoice_number]
     assert await numbers(customer_number="K00001") == [big.invoice_number]

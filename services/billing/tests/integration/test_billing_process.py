@@ -25,7 +25,7 @@ async def test_service_process_bills_and_logs_no_personal_data(harness: Any, end
             body = (await client.get(f"/api/invoices/{issued.invoice_number}")).json()
             assert body["recipient"]["company"] == "Beispiel AG"
             metrics = (await client.get("/metrics")).text
-            assert 'fw_events_handled_total{consumer="billing--session_ended"' in metrics
+            assert 'fw_events_handled_total{consumer="billing--session_billing"' in metrics
     finally:
         await asyncio.to_thread(proc.stop)
     log = proc.log_path.read_text()

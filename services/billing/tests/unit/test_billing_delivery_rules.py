@@ -240,3 +240,9 @@ def test_german_texts_of_the_office() -> None:
     assert rules.failure_of("AddressUnavailable") is DeliveryFailure.ADDRESS_UNAVAILABLE
     assert rules.retryable("failed", "SmtpDisabled") and not rules.retryable("failed", "MailboxUnknown")
     assert rules.can_mark_delivered("pending") and not rules.can_mark_delivered("sent")
+
+
+def test_back_off_doubles_and_is_capped() -> None:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    delays = [rules.next_attempt(n, now, base_seconds=30, cap_seconds=600) - now for n in range(1, 8)]
+    assert delays == [timedelta(seconds=s) for s in (30, 60, 120, 240, 480, 600, 600)]

@@ -158,10 +158,24 @@ class BillingAddressProvided(Event):
 
 # ---------------------------------------------------------------- billing
 class InvoiceKind(StrEnum):
-    #: §33 UStDV, gross <= 250 EUR: no recipient data on the invoice.
-    SMALL = "kleinbetrag"
+    """Which invoice a session got; names and values in one language (English).
+
+    ``small`` was written ``kleinbetrag`` before ``InvoiceIssued`` v3 (and is still stored so in
+    billing's invoice rows, which are never edited): that legacy value still reads as ``SMALL``.
+    """
+
+    #: §33 UStDV (Kleinbetragsrechnung), gross <= 250 EUR: no recipient data on the invoice.
+    SMALL = "small"
     #: §14 Abs. 4 UStG: recipient name and address on the invoice.
     FULL = "full"
+
+    @classmethod
+    def _missing_(cls, value: object) -> InvoiceKind | None:
+        return cls.SMALL if value == LEGACY_SMALL_KIND else None
+
+
+#: How ``InvoiceKind.SMALL`` was written up to ``InvoiceIssued`` v2 (and in billing's tables).
+LEGACY_SMALL_KIND = "kleinbetrag"
 
 
 class TaxCase(StrEnum):
@@ -210,11 +224,14 @@ class InvoiceIssued(Event):
     ("not known": it was issued before billing published its tariffs). The optional ``tax_case``,
     ``corrects``, ``correction_reason`` and ``priced_seconds`` came in v1 already (defaults for
     older events) and are kept as they are.
+
+    v3: ``kind`` is ``small`` or ``full`` (one language); v1/v2 wrote ``kleinbetrag`` for
+    ``small`` and are upcast to it.
     """
 
     producer = "billing"
     event_type: Literal["InvoiceIssued"] = "InvoiceIssued"
-    schema_version: Literal[2] = 2
+    schema_version: Literal[3] = 3
 
     invoice_number: Annotated[str, StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9-]{2,31}$")]
     session_id: uuid.UUID

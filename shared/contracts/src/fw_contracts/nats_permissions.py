@@ -48,7 +48,7 @@ DURABLES: dict[str, tuple[str, ...]] = {
     "intake": ("session_started", "personal_data_erased"),
     "session": ("support_request_created", "support_request_withdrawn", "personal_data_erased",
                 "billing_blocked"),
-    "billing": ("session_ended", "customer_promoted", "personal_data_erased"),
+    "billing": ("session_billing", "customer_promoted", "personal_data_erased"),
     "retention": ("invoice_issued", "session_not_billed", "support_request_withdrawn", "billing_blocked",
                   "invoice_delivered", "invoice_delivery_failed"),
     "reporting": ("events",),

@@ -84,6 +84,15 @@ def _invoice_issued_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
 UPCASTERS[("InvoiceIssued", 1)] = _invoice_issued_v1_to_v2
 
 
+def _invoice_issued_v2_to_v3(data: dict[str, Any]) -> dict[str, Any]:
+    """v3 writes the small invoice's kind ``small`` (v2: ``kleinbetrag``); nothing else changed."""
+    kind = data.get("kind")
+    return {**data, "schema_version": 3, "kind": "small" if kind == "kleinbetrag" else kind}
+
+
+UPCASTERS[("InvoiceIssued", 2)] = _invoice_issued_v2_to_v3
+
+
 class UndecodableEvent(Exception):
     """A message that is not a valid event. ``reason`` never contains field values."""
 

@@ -10,6 +10,8 @@ intake.support_requests     request_id              status (open/in_session/with
 session.sessions            session_id              request_id, ended?, duration_seconds,
                                                     technician (after any SessionTakenOver)
 billing.invoices            number                  session_id, gross_total
+billing.session_billing     session_id              status, block_reason (while blocked): billing's
+                                                    fold ``fw_contracts.billing_case.next_outcome``
 billing.cancellations       number                  invoice_number
 billing.customer_accounts   request_id              customer_number, closed? (CustomerAccountErased)
 retention.erasures          request_id/scope        reason
@@ -32,13 +34,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from fw_contracts.billing_case import PENDING, BillingOutcome, next_outcome
 from fw_contracts.events import (
+    BillingBlocked,
     CustomerAccountCreated,
     CustomerAccountErased,
     InvoiceCancelled,
     InvoiceIssued,
     PersonalDataErased,
     SessionEnded,
+    SessionNotBilled,
     SessionStarted,
     SessionTakenOver,
     SupportRequestCreated,
@@ -63,6 +68,8 @@ QUERIES: dict[str, str] = {
     "session.sessions": ("SELECT session_id, request_id, ended, duration_seconds, technician"
                          " FROM session.audit_sessions"),
     "billing.invoices": "SELECT number, session_id, gross_total FROM billing.audit_invoices",
+    # the billing case of each ended session (billing's migration 022)
+    "billing.session_billing": "SELECT session_id, status, block_reason FROM billing.audit_session_billing",
     "billing.cancellations": "SELECT number, invoice_number FROM billing.audit_cancellations",
     # closed, never a personal column: an erased account keeps its row and number
     "billing.customer_accounts": "SELECT request_id, customer_number, closed FROM billing.audit_customer_accounts",
@@ -139,6 +146,8 @@ class ProjectionsCheck:
         self._intake: dict[uuid.UUID, str] = {}
         self._sessions: dict[uuid.UUID, tuple[str, str, str, str]] = {}
         self._invoices: Rows = {}
+        #: Billing's case per session, folded with billing's own rule (the audit imports no service).
+        self._billing: dict[uuid.UUID, BillingOutcome] = {}
         self._cancellations: Rows = {}
         self._accounts: Rows = {}
         self._erasures: Rows = {}
@@ -175,6 +184,8 @@ class ProjectionsCheck:
         elif isinstance(e, PersonalDataErased):
             # retention keeps the first erasure of each step of a request (its primary key)
             self._erasures.setdefault(f"{e.request_id}/{e.scope.value}", (e.reason.value,))
+        if isinstance(e, InvoiceIssued | SessionNotBilled | BillingBlocked):
+            self._billing[e.session_id] = next_outcome(self._billing.get(e.session_id, PENDING), e)
 
     def _raise_status(self, e: SessionStarted | SupportRequestWithdrawn | PersonalDataErased) -> None:
         current = self._intake.get(e.request_id)
@@ -191,6 +202,8 @@ class ProjectionsCheck:
             "intake.support_requests": {str(k): (v,) for k, v in self._intake.items()},
             "session.sessions": {str(k): v for k, v in self._sessions.items()},
             "billing.invoices": dict(self._invoices),
+            "billing.session_billing": {str(k): (o.status.value, norm(o.block_reason and o.block_reason.value))
+                                        for k, o in self._billing.items()},
             "billing.cancellations": dict(self._cancellations),
             "billing.customer_accounts": dict(self._accounts),
             "retention.erasures": dict(self._erasures),

@@ -219,7 +219,7 @@ async def test_the_read_only_login_reads_the_audit_views_and_no_table(
     conn = await asyncpg.connect(fw_env.audit_dsn)
     try:
         for view in ("intake.audit_support_requests", "session.audit_sessions", "billing.audit_invoices",
-                     "billing.audit_archive_keys", "retention.audit_erasures"):
+                     "billing.audit_session_billing", "billing.audit_archive_keys", "retention.audit_erasures"):
             await conn.fetch(f"SELECT * FROM {view}")
         for table in ("intake.support_requests", "billing.invoices", "billing.customer_accounts",
                       "billing.data_keys", "retention.vault_entries"):

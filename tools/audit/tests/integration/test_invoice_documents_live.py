@@ -173,7 +173,7 @@ async def test_export_carries_billings_xmls_and_verify_checks_them(fw_env: FwEnv
                          LONG_SESSION_S)
     consumer = await invoice(http, procs, {"company": "-", "contact_name": CONSUMER, "address": address,
                                            "customer_type": "consumer", "withdrawal_waiver": True}, LONG_SESSION_S)
-    assert small["kind"] == "kleinbetrag" and full["kind"] == "full" and consumer["kind"] == "full"
+    assert small["kind"] == "small" and full["kind"] == "full" and consumer["kind"] == "full"
     assert full["e_invoice"] is True and consumer["e_invoice"] is False and small["e_invoice"] is False
     r = await http.post(procs["billing"].url + f"/api/invoices/{full['number']}/cancel",
                         json={"reason_code": "goodwill"})

@@ -3,7 +3,7 @@ live tables given directly (the real tables are compared in ``integration/test_p
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from fw_audit.checks import Seen
 from fw_audit.model import Status
@@ -90,3 +90,33 @@ def test_a_takeover_moves_the_session_to_its_new_technician() -> None:
 def test_checksum_is_order_independent() -> None:
     assert checksum({"b": ("2",), "a": ("1",)}) == checksum({"a": ("1",), "b": ("2",)})
     assert checksum({"a": ("1",)}) != checksum({"a": ("2",)})
+
+
+def test_billing_cases_are_rebuilt_with_billings_own_fold() -> None:
+    """``billing.session_billing``: each session's status (and block reason while blocked), folded
+    from billing's events with ``fw_contracts.billing_case.next_outcome``, the rule billing's case
+    evolves by."""
+    check, script = _check()
+    rows = check.expected()["billing.session_billing"]
+    assert rows[str(script["invoice"]["ended"].session_id)] == ("invoiced", "")
+    assert rows[str(script["cancelled"]["ended"].session_id)] == ("invoiced", "")  # a Storno keeps it
+    assert rows[str(script["not_billed"]["ended"].session_id)] == ("not_billed", "")
+    assert str(script["open"]["created"].request_id) not in rows
+    sessions_billed = {str(e.session_id) for lifecycle in script.values() for e in lifecycle.values()
+                       if isinstance(e, SessionEnded)}
+    assert set(rows) == sessions_billed
+
+
+def test_a_blocked_then_lost_session_shows_the_block_then_not_billed() -> None:
+    from fw_audit.scripted import History
+
+    h = History(seed=5)
+    lifecycle = h.billing_held(END - timedelta(days=120))
+    check = ProjectionsCheck()
+    for r in h.records():
+        event = decode(r.body, r.subject)
+        check.feed(Seen(r.seq, r.time, event))
+        if event.event_id == lifecycle["blocked"].event_id:
+            sid = str(lifecycle["ended"].session_id)
+            assert check.expected()["billing.session_billing"][sid] == ("blocked", "billing_address_missing")
+    assert check.expected()["billing.session_billing"][sid] == ("not_billed", "")

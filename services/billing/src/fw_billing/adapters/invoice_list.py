@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 from pydantic import BaseModel
 
-from fw_contracts.events import InvoiceKind
+from fw_contracts.events import LEGACY_SMALL_KIND, InvoiceKind
 
 #: Periods are calendar days in the office's time zone (as printed on the invoices).
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -33,10 +33,22 @@ class InvoiceStatus(StrEnum):
 
 
 class KindFilter(StrEnum):
-    KLEINBETRAG = "kleinbetrag"
+    """``kind`` of the list: an :class:`InvoiceKind` (``kleinbetrag`` still accepted for
+    ``small``), or ``e_invoice``."""
+
+    SMALL = "small"
     FULL = "full"
     #: a full invoice with its EN 16931 XML
     E_INVOICE = "e_invoice"
+
+    @classmethod
+    def _missing_(cls, value: object) -> KindFilter | None:
+        return cls.SMALL if value == LEGACY_SMALL_KIND else None
+
+    @property
+    def stored(self) -> str:
+        """The value compared with ``invoices.kind`` (or ``e_invoice``)."""
+        return LEGACY_SMALL_KIND if self is KindFilter.SMALL else self.value
 
 
 class InvoiceSummary(BaseModel):
@@ -129,13 +141,13 @@ class InvoiceListView:
         end = _local_midnight(flt.issued_to + timedelta(days=1)) if flt.issued_to else None
         rows = await self._pool().fetch(
             _LIST_SQL, start, end, flt.status.value if flt.status else None,
-            flt.kind.value if flt.kind else None, flt.customer_number, flt.ticket, flt.search, limit, offset)
+            flt.kind.stored if flt.kind else None, flt.customer_number, flt.ticket, flt.search, limit, offset)
         total = int(rows[0]["total"]) if rows else 0
         if not rows and offset:  # past the end: still say how many there are
             total = int(await self._pool().fetchval(
                 "SELECT count(*) FROM (" + _LIST_SQL.replace("LIMIT $8 OFFSET $9", "") + ") AS m",
                 start, end, flt.status.value if flt.status else None,
-                flt.kind.value if flt.kind else None, flt.customer_number, flt.ticket, flt.search))
+                flt.kind.stored if flt.kind else None, flt.customer_number, flt.ticket, flt.search))
         items = [InvoiceSummary(
             number=r["number"], kind=InvoiceKind(r["kind"]), e_invoice=r["e_invoice"],
             status=_status(r["cancelled_by"], r["corrected_by"]),

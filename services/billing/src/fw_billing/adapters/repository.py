@@ -10,7 +10,14 @@ from typing import Literal
 
 import asyncpg
 
-from fw_contracts.events import BlockReason, CustomerType, InvoiceKind, InvoiceLine, TaxCase
+from fw_contracts.events import (
+    LEGACY_SMALL_KIND,
+    BlockReason,
+    CustomerType,
+    InvoiceKind,
+    InvoiceLine,
+    TaxCase,
+)
 
 from fw_billing.adapters.keys import KeyPurpose, KeyRing, seal
 from fw_billing.adapters.sealed import (
@@ -34,6 +41,15 @@ from fw_billing.application.ports import (
 from fw_billing.adapters.work_notes import SqlWorkNotes
 from fw_billing.application.work_notes import note_for_invoice
 from fw_billing.domain.invoicing import SessionStatus, format_customer_number, invoice_year
+
+
+def stored_kind(kind: InvoiceKind) -> str:
+    """The code an invoice's kind is stored with: ``kleinbetrag`` / ``full`` since migration 001.
+
+    Issued invoices are never edited, so the stored code stays; reading it back,
+    ``InvoiceKind("kleinbetrag")`` is ``InvoiceKind.SMALL`` (the contract's legacy value).
+    """
+    return LEGACY_SMALL_KIND if kind is InvoiceKind.SMALL else kind.value
 
 
 def lines_json(lines: tuple[InvoiceLine, ...]) -> str:
@@ -88,15 +104,11 @@ class SqlBillingRepository:
             " ORDER BY session_id FOR UPDATE", request_id, SessionStatus.BLOCKED.value)
         return [_session(r) for r in rows]
 
-    async def set_status(self, session_id: uuid.UUID, status: SessionStatus, at: datetime) -> None:
-        await self._conn.execute(
-            "UPDATE session_billing SET status = $2, decided_at = $3 WHERE session_id = $1",
-            session_id, status.value, at)
-
-    async def block(self, session_id: uuid.UUID, reason: BlockReason, at: datetime) -> None:
+    async def save_case(self, case: SessionRecord, at: datetime) -> None:
         await self._conn.execute(
             "UPDATE session_billing SET status = $2, block_reason = $3, decided_at = $4 WHERE session_id = $1",
-            session_id, SessionStatus.BLOCKED.value, reason.value, at)
+            case.session_id, case.status.value,
+            case.block_reason.value if case.block_reason is not None else None, at)
 
     def savepoint(self) -> AbstractAsyncContextManager[None]:
         # a nested asyncpg transaction is a SAVEPOINT
@@ -122,7 +134,7 @@ class SqlBillingRepository:
             " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13, $14, $15, $16,"
             " $17, $18, $19, $20, $21, $22, $23, $24)",
             invoice.number, invoice.year, invoice.seq, invoice.session_id, invoice.request_id,
-            invoice.kind.value, invoice.issued_at, invoice.service_date, invoice.tariff_version,
+            stored_kind(invoice.kind), invoice.issued_at, invoice.service_date, invoice.tariff_version,
             invoice.raw_seconds, invoice.billed_seconds, lines_json(invoice.lines), invoice.net_total,
             invoice.vat_rate, invoice.vat_total, invoice.gross_total, invoice.customer_number,
             invoice.event_id, invoice.e_invoice, invoice.tax_case.value, invoice.corrects,
@@ -133,7 +145,7 @@ class SqlBillingRepository:
                                            recipient_aad(invoice.number), recipient_json(invoice.recipient))
             await self._conn.execute(
                 "INSERT INTO invoice_recipients(invoice_number, kind, year, data_enc)"
-                " VALUES ($1, $2, $3, $4)", invoice.number, invoice.kind.value, invoice.year, sealed)
+                " VALUES ($1, $2, $3, $4)", invoice.number, stored_kind(invoice.kind), invoice.year, sealed)
 
     async def work_note(self, session_id: uuid.UUID) -> str | None:
         """The technician's note for the session's invoice line; locks the note until commit

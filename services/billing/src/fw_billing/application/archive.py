@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from fw_platform.handling import UnitOfWork
 
-from fw_billing.domain.retention import expired_years, is_expired
+from fw_billing.domain.archive_retention import expired_years, is_expired
 
 log = logging.getLogger(__name__)
 

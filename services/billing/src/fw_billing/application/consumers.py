@@ -26,11 +26,11 @@ from fw_billing.application.ports import BillingDeps
 def consumers(deps: BillingDeps) -> Consumers:
     """``{durable name: {event class: handler}}``, registered by bootstrap."""
     return {
-        # SupportRequestCreated rides on the session_ended consumer: in stream order it comes
-        # first, so the facts (B2B?, e-mail given?) are known when the session's end is billed.
-        "session_ended": {SessionEnded: partial(on_session_ended, deps=deps),
-                          SupportRequestCreated: partial(on_support_request_created, deps=deps),
-                          BillingAddressProvided: partial(on_billing_address_provided, deps=deps)},
+        # One durable for the billing case, in stream order: the request's facts (B2B?, e-mail
+        # given?) come before the session's end, the provided address after it (migration 022).
+        "session_billing": {SessionEnded: partial(on_session_ended, deps=deps),
+                            SupportRequestCreated: partial(on_support_request_created, deps=deps),
+                            BillingAddressProvided: partial(on_billing_address_provided, deps=deps)},
         "customer_promoted": {CustomerPromoted: partial(on_customer_promoted, deps=deps)},
         # Its own durable: created later than the others, it reads the whole history, so sessions
         # blocked for ever by an erasure before it existed are closed as well.

@@ -24,7 +24,7 @@ from fw_billing.application.cancellation import CancelRefused, InvoiceNotFound
 from fw_billing.application.ports import BillingDeps, NewInvoice, Recipient
 from fw_billing.application.reference import publish_issuer, publish_tariff, tariff_hash
 from fw_billing.domain.delivery import SMTP_DISABLED
-from fw_billing.domain.documents import Correction, check_complete, invoice_document
+from fw_billing.domain.documents import Correction, check_complete, issued_invoice_document
 from fw_billing.domain.invoicing import Billable, assess, format_invoice_number, invoice_year
 from fw_billing.domain.tax import InvalidVatId, decide_tax_case
 
@@ -156,26 +156,15 @@ async def correct_invoice(number: str, request: CorrectionRequest, uow: UnitOfWo
         gross_total=p.gross_total, customer_number=customer_number, tax_case=decision.tax_case,
         corrects=number, correction_reason=request.reason, priced_seconds=priced,
         tariff_sha256=tariff_hash(tariff))
-    document = invoice_document(
-        kind=decision.kind, number=new_number, issued_at=uow.now, service_date=original.service_date,
-        issuer=deps.issuer, recipient=recipient.party() if recipient else None, lines=p.lines,
-        net_total=p.net_total, vat_rate=p.vat_rate, vat_total=p.vat_total, gross_total=p.gross_total,
-        customer_number=customer_number, raw_seconds=original.raw_seconds, billed_seconds=p.billed_seconds,
-        tariff_version=p.tariff_version, e_invoice=e_invoice, tax_case=decision.tax_case,
+    document = issued_invoice_document(
+        event, issuer=deps.issuer, recipient=recipient.party() if recipient else None, e_invoice=e_invoice,
         customer_name=recipient.customer_name if recipient else None,
         correction=Correction(number=number, issued_at=original.issued_at, reason=request.reason.value),
         work_note=original.work_note)
     check_complete(document)
     rendered = await asyncio.to_thread(deps.renderer.render, document)
-    await repo.add_invoice(NewInvoice(
-        number=new_number, year=year, seq=seq, session_id=original.session_id,
-        request_id=original.request_id, kind=decision.kind, issued_at=uow.now,
-        service_date=original.service_date, tariff_version=p.tariff_version,
-        raw_seconds=original.raw_seconds, billed_seconds=p.billed_seconds, lines=p.lines,
-        net_total=p.net_total, vat_rate=p.vat_rate, vat_total=p.vat_total, gross_total=p.gross_total,
-        customer_number=customer_number, event_id=event.event_id, recipient=recipient,
-        e_invoice=document.e_invoice, tax_case=decision.tax_case, corrects=number,
-        correction_reason=request.reason.value, priced_seconds=priced, acted_by=request.acted_by))
+    await repo.add_invoice(NewInvoice.of(event, year=year, seq=seq, recipient=recipient,
+                                         e_invoice=document.e_invoice, acted_by=request.acted_by))
     await repo.archive(new_number, "invoice", year, rendered, uow.now)
     if await repo.has_delivery(number):
         # The corrected invoice goes the way the invoice it replaces went, as its Storno does

@@ -24,7 +24,6 @@ from fw_platform.handling import TransientError
 from fw_billing.domain import delivery as rules
 from fw_billing.domain.formatting import date_de
 from fw_billing.domain.issuer import Issuer
-from fw_billing.domain.retention import next_attempt
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +168,7 @@ async def deliver_next(store: DeliveryStore, sender: MailSender, issuer: Issuer,
     except DeliveryError as exc:
         final = rules.gives_up(permanent=exc.permanent, attempts=attempts, max_attempts=policy.max_attempts,
                                created_at=due.created_at, now=now, retry_window=policy.retry_window)
-        retry_at = None if final else next_attempt(attempts, now, base_seconds=policy.base_seconds,
+        retry_at = None if final else rules.next_attempt(attempts, now, base_seconds=policy.base_seconds,
                                                    cap_seconds=policy.cap_seconds)
         await store.mark_attempt_failed(due.id, attempts, exc.error_type, now, retry_at)
         if final and due.request_id is not None:

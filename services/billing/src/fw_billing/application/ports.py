@@ -10,31 +10,18 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal, Protocol
 
-from fw_contracts.events import BlockReason, CustomerType, InvoiceKind, InvoiceLine, TaxCase
+from fw_contracts.events import CustomerType, InvoiceIssued, InvoiceKind, InvoiceLine, TaxCase
 from fw_contracts.vault import PersonalData, VaultEntry
 from fw_platform.handling import PermanentError
 
 from fw_billing.domain.documents import Document, Party
-from fw_billing.domain.invoicing import SessionStatus
+from fw_billing.domain.billing_case import BillingCase
 from fw_billing.domain.issuer import Issuer
 from fw_billing.domain.tariff import TariffCatalog
 
 
-@dataclass(frozen=True)
-class SessionRecord:
-    """An ended session as billing first saw it; later copies of the event change nothing."""
-
-    session_id: uuid.UUID
-    request_id: uuid.UUID
-    started_at: datetime
-    ended_at: datetime
-    raw_seconds: int
-    promoted: bool
-    tariff_version: str
-    status: SessionStatus
-    source_event_id: uuid.UUID
-    #: Why the session is BLOCKED (None otherwise).
-    block_reason: BlockReason | None = None
+#: An ended session as billing first saw it, with its decision so far (the billing case's state).
+SessionRecord = BillingCase
 
 
 @dataclass(frozen=True)
@@ -111,6 +98,23 @@ class NewInvoice:
     priced_seconds: int | None = None
     #: The office user (staff id, never a name) who issued a corrected invoice; None otherwise.
     acted_by: str | None = None
+
+    @classmethod
+    def of(cls, issued: InvoiceIssued, *, year: int, seq: int, recipient: Recipient | None,
+           e_invoice: bool, acted_by: str | None = None) -> NewInvoice:
+        """The row of an issued invoice: its fields as the event states them (``acted_by``: the
+        office user of a correction, which the event does not carry)."""
+        return cls(
+            number=issued.invoice_number, year=year, seq=seq, session_id=issued.session_id,
+            request_id=issued.request_id, kind=issued.kind, issued_at=issued.issued_at,
+            service_date=issued.service_date, tariff_version=issued.tariff_version,
+            raw_seconds=issued.raw_seconds, billed_seconds=issued.billed_seconds, lines=issued.lines,
+            net_total=issued.net_total, vat_rate=issued.vat_rate, vat_total=issued.vat_total,
+            gross_total=issued.gross_total, customer_number=issued.customer_number,
+            event_id=issued.event_id, recipient=recipient, e_invoice=e_invoice, tax_case=issued.tax_case,
+            corrects=issued.corrects,
+            correction_reason=issued.correction_reason.value if issued.correction_reason else None,
+            priced_seconds=issued.priced_seconds, acted_by=acted_by)
 
 
 @dataclass(frozen=True)
@@ -221,10 +225,8 @@ class BillingRepository(Protocol):
     async def blocked_sessions_for(self, request_id: uuid.UUID) -> list[SessionRecord]:
         """The request's sessions whose billing is BLOCKED, locked until the transaction ends."""
 
-    async def set_status(self, session_id: uuid.UUID, status: SessionStatus, at: datetime) -> None: ...
-
-    async def block(self, session_id: uuid.UUID, reason: BlockReason, at: datetime) -> None:
-        """Set the session BLOCKED with ``reason``."""
+    async def save_case(self, case: BillingCase, at: datetime) -> None:
+        """Store the case's decision (status and block reason) as decided at ``at``."""
 
     def savepoint(self) -> AbstractAsyncContextManager[None]:
         """Changes made inside roll back when the block raises (the transaction goes on)."""

@@ -88,3 +88,9 @@ def retryable(status: str, error_type: str | None) -> bool:
 def can_mark_delivered(status: str) -> bool:
     """Handed over by hand: possible while the e-mail is not out."""
     return status in ("pending", "failed")
+
+
+def next_attempt(attempts: int, now: datetime, *, base_seconds: float, cap_seconds: float) -> datetime:
+    """When to try a delivery again after ``attempts`` failed tries: exponential, capped."""
+    delay = min(base_seconds * (2 ** max(attempts - 1, 0)), cap_seconds)
+    return now + timedelta(seconds=delay)

@@ -12,7 +12,7 @@ from decimal import Decimal
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from fw_contracts.events import InvoiceKind, InvoiceLine, TaxCase
+from fw_contracts.events import InvoiceIssued, InvoiceKind, InvoiceLine, TaxCase
 
 from fw_billing.domain.formatting import date_de, local_date, money_de, percent_de, quantity_de
 from fw_billing.domain.issuer import Issuer
@@ -23,9 +23,9 @@ ZERO = Decimal("0.00")
 
 
 class DocumentKind(StrEnum):
-    SMALL = "kleinbetrag"    # §33 UStDV
-    FULL = "full"            # §14 Abs. 4 UStG
-    CANCELLATION = "storno"  # cancels one invoice, with its own number
+    SMALL = "small"                # §33 UStDV (Kleinbetragsrechnung)
+    FULL = "full"                  # §14 Abs. 4 UStG
+    CANCELLATION = "cancellation"  # Storno: cancels one invoice, with its own number
 
 
 #: ``InvoiceCancelled.reason_code`` -> the reason printed on the cancellation.
@@ -204,6 +204,20 @@ WORK_NOTE_LABEL = "Ausgeführte Arbeiten"
 def work_note_text(doc: Document) -> str | None:
     """The note as printed below the first line (``None`` without a note)."""
     return f"{WORK_NOTE_LABEL}: {doc.work_note}" if doc.work_note else None
+
+
+def issued_invoice_document(issued: InvoiceIssued, *, issuer: Issuer, recipient: Party | None,
+                            e_invoice: bool, customer_name: str | None = None,
+                            correction: Correction | None = None, work_note: str | None = None) -> Document:
+    """The document of ``issued``: every amount and date as the event states it."""
+    return invoice_document(
+        kind=issued.kind, number=issued.invoice_number, issued_at=issued.issued_at,
+        service_date=issued.service_date, issuer=issuer, recipient=recipient, lines=issued.lines,
+        net_total=issued.net_total, vat_rate=issued.vat_rate, vat_total=issued.vat_total,
+        gross_total=issued.gross_total, customer_number=issued.customer_number,
+        raw_seconds=issued.raw_seconds, billed_seconds=issued.billed_seconds,
+        tariff_version=issued.tariff_version, e_invoice=e_invoice, tax_case=issued.tax_case,
+        customer_name=customer_name, correction=correction, work_note=work_note)
 
 
 def _negated(line: InvoiceLine) -> InvoiceLine:

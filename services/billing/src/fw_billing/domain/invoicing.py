@@ -7,9 +7,9 @@ import string
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+from fw_contracts.billing_case import BillingStatus
 from fw_contracts.events import InvoiceKind, NotBilledReason, TaxCase
 
 from fw_billing.domain.pricing import Pricing, price
@@ -26,18 +26,8 @@ DEFAULT_NUMBER_FORMAT = "FW-{year}-{seq:06d}"
 DEFAULT_CANCELLATION_FORMAT = "FW-S-{year}-{seq:06d}"
 
 
-class SessionStatus(StrEnum):
-    """Billing's view of an ended session. PENDING exists only inside a transaction."""
-
-    PENDING = "pending"
-    NOT_BILLED = "not_billed"
-    BLOCKED = "blocked"
-    INVOICED = "invoiced"
-
-    @property
-    def final(self) -> bool:
-        """A final session is never billed again, whatever arrives later."""
-        return self in (SessionStatus.NOT_BILLED, SessionStatus.INVOICED)
+#: Billing's view of an ended session (the fold's status, stated with the contracts).
+SessionStatus = BillingStatus
 
 
 def invoice_kind(gross_total: Decimal, tax_case: TaxCase = TaxCase.DOMESTIC) -> InvoiceKind:

@@ -38,7 +38,7 @@ def router(view: InvoiceListView) -> APIRouter:
              summary="Invoices, newest first, paged and filtered (no recipient data)",
              description="Filters: issue period `from`/`to` (calendar days in Europe/Berlin, both "
                          "inclusive), `status` (issued; cancelled = Storno, no corrected invoice "
-                         "yet; corrected = Storno and corrected invoice), `kind` (kleinbetrag, full, "
+                         "yet; corrected = Storno and corrected invoice), `kind` (small — `kleinbetrag` is accepted too —, full, "
                          "e_invoice = full with XML), `customer_number`, `ticket`; `q` searches an "
                          "invoice or Storno number (or its end, e.g. 000123), a ticket code or a "
                          "customer number. Items carry ids, numbers, amounts and status only; `corrects` "

@@ -20,7 +20,8 @@ WORDS: dict[str, str] = {
     "invoiced": "abgerechnet", "not_billed": "nicht abgerechnet",
     "blocked": "Rechnung angehalten (Rechnungsanschrift fehlt)",
     # invoice kinds
-    "kleinbetrag": "Kleinbetragsrechnung", "full": "Rechnung",
+    "small": "Kleinbetragsrechnung", "full": "Rechnung",
+    "kleinbetrag": "Kleinbetragsrechnung",  # billing before InvoiceIssued v3
     # erasure reasons
     "invoice_issued": "Rechnung erstellt", "withdrawn": "Anfrage zurückgezogen", "abandoned": "Frist abgelaufen",
     "invoice_delivered": "Rechnung zugestellt", "invoice_delivery_failed": "Zustellung aufgegeben",

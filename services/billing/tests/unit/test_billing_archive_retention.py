@@ -1,12 +1,12 @@
-"""Retention of the archive (8 years after the end of the calendar year) and delivery back-off."""
+"""Retention of the archive: 8 years after the end of the calendar year."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
-from fw_billing.domain.retention import destroyable_from, expired_years, is_expired, next_attempt
+from fw_billing.domain.archive_retention import destroyable_from, expired_years, is_expired
 
 
 def test_a_year_may_go_exactly_eight_years_after_its_end_in_office_time() -> None:
@@ -24,9 +24,3 @@ def test_expired_years_skip_held_and_young_years() -> None:
     assert expired_years([2029, 2025, 2026, 2027, 2028, 2026], now) == [2025, 2026, 2027]
     assert expired_years([2025, 2026, 2027], now, held=[2026]) == [2025, 2027]
     assert expired_years([2030, 2031], now) == []
-
-
-def test_back_off_doubles_and_is_capped() -> None:
-    now = datetime(2026, 1, 1, tzinfo=UTC)
-    delays = [next_attempt(n, now, base_seconds=30, cap_seconds=600) - now for n in range(1, 8)]
-    assert delays == [timedelta(seconds=s) for s in (30, 60, 120, 240, 480, 600, 600)]

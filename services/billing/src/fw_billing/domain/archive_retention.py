@@ -1,4 +1,4 @@
-"""How long the invoice archive is kept, and the back-off of e-mail delivery. Pure rules.
+"""How long the invoice archive is kept. Pure rules (the e-mail back-off is in ``delivery``).
 
 §147 Abs. 3 AO, §14b Abs. 1 UStG (as amended by BEG IV): invoices are kept **8 years**; the
 period starts at the end of the calendar year in which the document was issued. A document of
@@ -8,7 +8,7 @@ period starts at the end of the calendar year in which the document was issued. 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from fw_billing.domain.tariff import DEFAULT_TIMEZONE
@@ -35,8 +35,3 @@ def expired_years(years: Iterable[int], now: datetime, *, held: Iterable[int] = 
     keep = set(held)
     return sorted(y for y in set(years) if y not in keep and is_expired(y, now, timezone))
 
-
-def next_attempt(attempts: int, now: datetime, *, base_seconds: float, cap_seconds: float) -> datetime:
-    """When to try a delivery again after ``attempts`` failed tries: exponential, capped."""
-    delay = min(base_seconds * (2 ** max(attempts - 1, 0)), cap_seconds)
-    return now + timedelta(seconds=delay)
