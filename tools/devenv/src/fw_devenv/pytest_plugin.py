@@ -37,6 +37,9 @@ from .nats import NatsServer
 from .nats_auth import generate_passwords
 from .postgres import PostgresServer
 from .provision import audit_dsn, provision
+from .testing import eventually, eventually_sync
+
+__all__ = ["FwEnv", "ServiceProcess", "billing_tariff_env", "eventually", "eventually_sync", "start_all"]
 
 _PASSWORDS = {svc: f"test-{svc}-pw" for svc in SERVICES}
 #: NATS passwords of this test run (every user of fw_devenv.nats_auth).
