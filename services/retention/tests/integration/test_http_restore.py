@@ -17,12 +17,13 @@ from fw_contracts import Header
 from fw_contracts.events import BillingBlocked, PersonalDataErased, SupportRequestWithdrawn
 from fw_devenv import pg_bin_dir
 from fw_devenv.provision import database_dsn
+from fw_devenv.testing import eventually
 from fw_devenv.vault_callers import VaultCallers
 from nats.aio.client import Client
 
 from fw_retention.bootstrap import Retention, create_app
 
-from retention_testkit import MARKERS, Clock, personal_data, read_subject, settings_for, statement, wait_until
+from retention_testkit import MARKERS, Clock, personal_data, read_subject, settings_for, statement
 
 VAULT_TABLES = ("vault_keys", "vault_entries", "vault_statements")
 
@@ -71,7 +72,7 @@ async def test_http_views(api: tuple[httpx.AsyncClient, Retention], nc: Client, 
         body = (await client.get(f"/api/requests/{gone}/status")).json()
         return body if body["state"] == "erased" else None
 
-    status = await wait_until(erased)
+    status = await eventually(erased)
     assert status["erased_at"] and status["reason"] == "withdrawn" and "stored_at" not in status
     stored = (await client.get(f"/api/requests/{kept}/status")).json()
     assert stored["state"] == "stored" and "erased_at" not in stored
@@ -108,7 +109,7 @@ async def test_reapply_after_restore(api: tuple[httpx.AsyncClient, Retention], n
     backup = {rid: await rows_of(admin, rid) for rid in (a, b)}  # the backup, taken now
     await withdraw(nc, a)
     await withdraw(nc, b)
-    await wait_until(lambda: _at_least(nc, 2))
+    await eventually(lambda: _at_least(nc, 2))
 
     # Restore: a and b have their rows back; b's marker is lost (the backup predates it).
     await restore_rows(admin, backup[a])
@@ -140,7 +141,7 @@ async def test_billing_holds_come_back_from_the_stream_after_a_restore(
                              occurred_at=clock.now)
     await nc.jetstream().publish(blocked.subject(), blocked.to_json(), headers={Header.MSG_ID: str(blocked.event_id)})
     hold = "SELECT blocked_at FROM retention.billing_holds WHERE request_id = $1"
-    await wait_until(lambda: admin.fetchval(hold, rid))
+    await eventually(lambda: admin.fetchval(hold, rid))
     await admin.execute("DELETE FROM retention.billing_holds")  # the restored backup predates it
 
     result = await client.post("/api/erasure-log/reapply")
@@ -173,7 +174,7 @@ async def test_dump_after_erasure_holds_no_trace(service: Retention, nc: Client,
         assert marker not in before
 
     await withdraw(nc, rid)
-    await wait_until(lambda: _at_least(nc, 1))
+    await eventually(lambda: _at_least(nc, 1))
     await admin.execute(f"VACUUM FULL {', '.join('retention.' + t for t in VAULT_TABLES)}")
     after = await pg_dump(fw_env)
     for ct in ciphertexts:
