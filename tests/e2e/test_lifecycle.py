@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import secrets
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 
+from fw_devenv.testing import eventually
 from fw_contracts import Header
 from fw_contracts.reference import IssuerDetailsChanged, TariffPublished, TermsPublished
 from fw_platform.bus import connect
@@ -32,18 +32,6 @@ def markers() -> dict[str, str]:
 def request_body(m: dict[str, str], **extra: Any) -> dict[str, Any]:
     return {"company": m["company"], "contact_name": m["contact_name"], "phone": m["phone"],
             "terms_accepted": True, "terms_version": "2026-01", **extra}
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 20.0) -> Any:
-    """Poll until ``check`` returns a truthy value."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.1)
 
 
 def forbidden_strings(m: dict[str, str]) -> list[str]:
