@@ -244,15 +244,12 @@ async def end_session(office: Office, session_id: str, after_s: float = 0.0) -> 
 
 
 async def invoice_of(office: Office, session_id: str) -> dict[str, Any]:
-    async def found() -> dict[str, Any] | None:
+    async def found() -> list[dict[str, Any]]:
         r = await office.http.get(office.url("billing", "/api/invoices"), params={"session_id": session_id})
-        if r.status_code != 200:
-            return None
-        body = r.json()
-        items = body if isinstance(body, list) else body.get("items", [body])
-        return items[0] if items else None
+        assert r.status_code == 200, r.text  # an empty list until billing has issued it
+        return list(r.json()["items"])
 
-    result: dict[str, Any] = await eventually(found, what="invoice issued", timeout=30)
+    [result] = await eventually(found, what="invoice issued", timeout=30)
     return result
 
 
