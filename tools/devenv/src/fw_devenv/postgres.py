@@ -16,6 +16,7 @@ import pwd
 import subprocess
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,8 +105,12 @@ class PostgresServer:
         host: str = "127.0.0.1",
         *,
         start_timeout: int = 60,
+        settings: Mapping[str, str] | None = None,
     ) -> None:
+        """``settings``: server parameters given at start (``-c name=value``), e.g. the test
+        cluster's ``fsync=off``; ``make run`` passes none."""
         self.data_dir = Path(data_dir).resolve()
+        self.settings = dict(settings or {})
         self.port = int(port)
         self.host = host
         self.start_timeout = start_timeout
@@ -274,7 +279,8 @@ class PostgresServer:
         ensure_port_free(self.port, self.host, "postgres")
         self.init()
         self._prepare_dirs()
-        opts = f"-p {self.port} -h {self.host} -k {self.socket_dir}"
+        opts = " ".join([f"-p {self.port} -h {self.host} -k {self.socket_dir}",
+                         *(f"-c {name}={value}" for name, value in self.settings.items())])
         self._run(
             [
                 "pg_ctl",
@@ -304,12 +310,13 @@ class PostgresServer:
             time.sleep(0.1)
         raise DevEnvError(f"PostgreSQL on port {self.port} not ready; log:\n{tail(self.log_file)}")
 
-    def stop(self, timeout: int = 60) -> None:
-        """``pg_ctl stop -m fast``: roll back open transactions, checkpoint, exit."""
+    def stop(self, timeout: int = 60, *, mode: str = "fast") -> None:
+        """``pg_ctl stop -m fast``: roll back open transactions, checkpoint, exit. ``mode="immediate"``
+        skips the checkpoint (a throw-away cluster: the tests' own, deleted right after)."""
         if not self.is_running():
             return
         self._run(
-            ["pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w", "-t", str(timeout), "stop"],
+            ["pg_ctl", "-D", str(self.data_dir), "-m", mode, "-w", "-t", str(timeout), "stop"],
             timeout=timeout + 30,
         )
 
