@@ -7,8 +7,10 @@
   permissions (``fw_devenv.nats_auth``): ``fw_env.nats_url`` carries admin's credentials (tests
   that connect with it may do anything); ``settings_env(svc)`` and ``ServiceProcess`` connect as
   the service's own user, as ``make run`` does.
-* ``ServiceProcess``: starts a service as a real subprocess (``python -m fw_<svc>``) for
-  end-to-end tests and waits for its ``/readyz``.
+* ``ServiceProcess``: starts a service as a real OS process (``fw_<svc>``'s ``__main__``, forked
+  from a warm interpreter: :mod:`fw_devenv.service_fork`) for end-to-end tests and waits for its
+  ``/readyz``.
+* ``eventually`` / ``eventually_sync`` (:mod:`fw_devenv.testing`): the one way tests wait.
 """
 
 from __future__ import annotations
