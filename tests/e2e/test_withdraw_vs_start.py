@@ -75,7 +75,7 @@ async def test_withdraw_and_start_at_the_same_moment_never_both_succeed(
             q = await http.get(session + "/api/queue")
             return q.status_code == 200 and set(ids) <= {x["request_id"] for x in q.json()}
 
-        await eventually(all_queued, timeout=60)
+        await eventually(all_queued, timeout=60, interval=0.2)
 
         async def race(n: int, request_id: str) -> tuple[httpx.Response, httpx.Response]:
             start = http.post(session + "/api/sessions", json={"request_id": request_id, "technician": "tech-01"})
@@ -107,7 +107,7 @@ async def test_withdraw_and_start_at_the_same_moment_never_both_succeed(
         events = await outcome_events(fw_env)
         return events if len(events) >= RACES else None
 
-    events = await eventually(all_outcomes, timeout=60)
+    events = await eventually(all_outcomes, timeout=60, interval=0.2)
     per_request = Counter(e["request_id"] for e in events)
     assert set(per_request) == set(ids) and set(per_request.values()) == {1}, per_request
     starts = {e["request_id"] for e in events if e["event_type"] == "SessionStarted"}

@@ -69,7 +69,7 @@ async def invoiced_lifecycle(http: httpx.AsyncClient, procs: dict[str, ServicePr
     async def queued() -> bool:
         return any(x["request_id"] == request_id for x in (await http.get(url("session", "/api/queue"))).json())
 
-    await eventually(queued, timeout=45)
+    await eventually(queued, timeout=45, interval=0.2)
     r = await http.post(url("session", "/api/sessions"), json={"request_id": request_id, "technician": "tech-01"})
     assert r.status_code == 201, r.text
     await asyncio.sleep(2.1)  # above the tariff's 2 s free threshold: billed
@@ -81,7 +81,7 @@ async def invoiced_lifecycle(http: httpx.AsyncClient, procs: dict[str, ServicePr
         r = await http.get(url("retention", f"/api/requests/{request_id}/status"))
         return r.status_code == 200 and r.json()["state"] == "erased"
 
-    await eventually(erased, timeout=45)
+    await eventually(erased, timeout=45, interval=0.2)
     return request_id
 
 
@@ -152,7 +152,7 @@ async def test_the_history_proves_itself_with_only_the_stream_the_views_and_the_
             return (not job.done() and sealer.pending == 0 and last.subject == AuditCheckpoint.subject()
                     and sealer.chain.seq == last.seq)
 
-        await eventually(sealed_and_quiet, timeout=45)
+        await eventually(sealed_and_quiet, timeout=45, interval=0.2)
     finally:
         stop.set()
         await asyncio.wait_for(job, 10)
@@ -170,7 +170,7 @@ async def test_the_history_proves_itself_with_only_the_stream_the_views_and_the_
         code, report = await cli_verify(fw_env, key_file.with_name(key_file.name + ".pub"))
         return (code, report) if code == 0 else None
 
-    code, report = await eventually(passes, timeout=30)
+    code, report = await eventually(passes, timeout=30, interval=0.2)
     checks = {c["name"]: c for c in report["checks"]}
     assert report["ok"] is True and report["skipped"] == []
     totals = " ".join(checks["invoice_totals"]["notes"])

@@ -88,7 +88,7 @@ async def invoice(http: httpx.AsyncClient, procs: dict[str, ServiceProcess], bod
         q = await http.get(url("session", "/api/queue"))
         return any(x["request_id"] == request_id for x in q.json())
 
-    await eventually(queued, timeout=30)
+    await eventually(queued, timeout=30, interval=0.2)
     r = await http.post(url("session", "/api/sessions"), json={"request_id": request_id, "technician": "tech-01"})
     assert r.status_code == 201, r.text
     session_id = r.json()["session_id"]
@@ -102,7 +102,7 @@ async def invoice(http: httpx.AsyncClient, procs: dict[str, ServiceProcess], bod
         items = items if isinstance(items, list) else items.get("items", [])
         return items[0] if items else None
 
-    found: dict[str, Any] = await eventually(issued, timeout=30)
+    found: dict[str, Any] = await eventually(issued, timeout=30, interval=0.2)
     return found
 
 
@@ -186,7 +186,7 @@ async def test_export_carries_billings_xmls_and_verify_checks_them(fw_env: FwEnv
         report = verify_bundle(plain, options(fw_env))
         return report if report.check("projections").status is Status.PASS else None
 
-    report = await eventually(settled, timeout=30)  # the services project eventually
+    report = await eventually(settled, timeout=30, interval=0.2)  # the services project eventually
     # exported without --signing-key too: the manifest's signature is SKIPPED as well
     assert report.skipped_checks == ["invoice_documents", "bundle_signature"] and not report.failed_checks, \
         not_passed(report)

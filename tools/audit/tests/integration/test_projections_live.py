@@ -56,7 +56,7 @@ async def lifecycle(http: httpx.AsyncClient, procs: dict[str, ServiceProcess], n
             q = await http.get(url("session", "/api/queue"))
             return any(x["request_id"] == request_id for x in q.json())
 
-        await eventually(queued, timeout=30)
+        await eventually(queued, timeout=30, interval=0.2)
         r = await http.post(url("session", "/api/sessions"), json={"request_id": request_id, "technician": "tech-01"})
         assert r.status_code == 201, r.text
         session_id = r.json()["session_id"]
@@ -69,7 +69,7 @@ async def lifecycle(http: httpx.AsyncClient, procs: dict[str, ServiceProcess], n
         r = await http.get(url("retention", f"/api/requests/{request_id}/status"))
         return r.status_code == 200 and r.json()["state"] == "erased"
 
-    await eventually(erased, timeout=30)
+    await eventually(erased, timeout=30, interval=0.2)
     return request_id
 
 
@@ -107,7 +107,7 @@ async def test_projections_equal_the_rebuild_and_a_tampered_row_is_named(fw_env:
         return report if report.check("projections").status is Status.PASS else None
 
     try:
-        report = await eventually(settled, timeout=20)
+        report = await eventually(settled, timeout=20, interval=0.2)
     except AssertionError:
         last = await verify(fw_env)
         raise AssertionError(json.dumps(last.check("projections").to_dict(), indent=1)) from None

@@ -16,7 +16,6 @@ import pwd
 import subprocess
 import tempfile
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,12 +104,8 @@ class PostgresServer:
         host: str = "127.0.0.1",
         *,
         start_timeout: int = 60,
-        settings: Mapping[str, str] | None = None,
     ) -> None:
-        """``settings``: server parameters given at start (``-c name=value``), e.g. the test
-        cluster's ``fsync=off``; ``make run`` passes none."""
         self.data_dir = Path(data_dir).resolve()
-        self.settings = dict(settings or {})
         self.port = int(port)
         self.host = host
         self.start_timeout = start_timeout
@@ -279,8 +274,7 @@ class PostgresServer:
         ensure_port_free(self.port, self.host, "postgres")
         self.init()
         self._prepare_dirs()
-        opts = " ".join([f"-p {self.port} -h {self.host} -k {self.socket_dir}",
-                         *(f"-c {name}={value}" for name, value in self.settings.items())])
+        opts = f"-p {self.port} -h {self.host} -k {self.socket_dir}"
         self._run(
             [
                 "pg_ctl",

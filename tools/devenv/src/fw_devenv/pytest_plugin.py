@@ -122,16 +122,9 @@ def fw_tmp_root() -> Iterator[Path]:
     shutil.rmtree(root, ignore_errors=True)
 
 
-#: The test cluster is thrown away after the run and no test crashes PostgreSQL itself (the chaos
-#: tests bring their own cluster): durability against a power cut buys nothing here, while every
-#: commit's and every CREATE DATABASE's fsync costs time on a busy disk. What the tests see
-#: (transactions, locks, isolation, the files on disk after a CHECKPOINT) is unchanged.
-TEST_PG_SETTINGS = {"fsync": "off", "synchronous_commit": "off"}
-
-
 @pytest.fixture(scope="session")
 def pg_server(fw_tmp_root: Path) -> Iterator[PostgresServer]:
-    server = PostgresServer(fw_tmp_root / "pg" / "pgdata", free_port(), settings=TEST_PG_SETTINGS)
+    server = PostgresServer(fw_tmp_root / "pg" / "pgdata", free_port())
     server.start()
     yield server
     server.stop(mode="immediate")  # no shutdown checkpoint: the directory is deleted next
