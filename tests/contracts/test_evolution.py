@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pytest
+from fw_devenv.testing import eventually
 from fw_contracts import BY_TYPE, Event, Header, UndecodableEvent, decode, registry
 from fw_contracts.events import SessionEnded, SessionStarted
 from fw_contracts.schemas import schema_file_name
@@ -161,10 +162,7 @@ async def test_a_mixed_history_replays_through_the_real_consumer_into_reporting(
                                 handlers=table, stream="FERNWARTUNG", idle_poll=0.5)
         task = asyncio.create_task(consumer.run())
         try:
-            for _ in range(200):
-                if consumer.outcome.handled + consumer.outcome.parked >= 5:
-                    break
-                await asyncio.sleep(0.05)
+            await eventually(lambda: consumer.outcome.handled + consumer.outcome.parked, until=lambda n: n >= 5)
         finally:
             consumer.stop()
             task.cancel()

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import secrets
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 
+from fw_devenv.testing import eventually
 from fw_contracts import Header
 from fw_contracts.reference import IssuerDetailsChanged, TariffPublished, TermsPublished
 from fw_platform.bus import connect
@@ -32,18 +32,6 @@ def markers() -> dict[str, str]:
 def request_body(m: dict[str, str], **extra: Any) -> dict[str, Any]:
     return {"company": m["company"], "contact_name": m["contact_name"], "phone": m["phone"],
             "terms_accepted": True, "terms_version": "2026-01", **extra}
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 20.0) -> Any:
-    """Poll until ``check`` returns a truthy value."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.1)
 
 
 def forbidden_strings(m: dict[str, str]) -> list[str]:
@@ -75,20 +63,17 @@ async def run_lifecycle(office, m: dict[str, str], *, promote: bool = False) -> 
         r = await http.post(office.url("session", f"/api/sessions/{session_id}/promotion"),
                             json={"statement": f"Ja, {m['contact_name']} möchte Stammkunde werden."},
                             headers={"Fw-Technician": "tech-01"})
-        assert r.status_code in (200, 201), r.text
+        assert r.status_code == 201, r.text
     await asyncio.sleep(1.1)  # a session of at least one second
     r = await http.post(office.url("session", f"/api/sessions/{session_id}/end"), headers={"Fw-Technician": "tech-01"})
-    assert r.status_code in (200, 201), r.text
+    assert r.status_code == 200, r.text
 
-    async def invoiced() -> dict | None:
+    async def invoiced() -> list[dict[str, Any]]:
         r = await http.get(office.url("billing", "/api/invoices"), params={"session_id": session_id})
-        if r.status_code != 200:
-            return None
-        body = r.json()
-        items = body if isinstance(body, list) else body.get("items", [body])
-        return items[0] if items else None
+        assert r.status_code == 200, r.text  # an empty list until billing has issued it
+        return list(r.json()["items"])
 
-    invoice = await eventually(invoiced)
+    [invoice] = await eventually(invoiced)
 
     async def erased() -> bool:
         r = await http.get(office.url("retention", f"/api/requests/{request_id}/status"))
@@ -175,9 +160,7 @@ async def test_session_ended_delivered_twice_gives_one_invoice(office) -> None:
     await eventually(billing_saw_the_copy)
     assert len(await office.events("InvoiceIssued")) == 1
     r = await office.http.get(office.url("billing", "/api/invoices"), params={"session_id": result["session_id"]})
-    body = r.json()
-    items = body if isinstance(body, list) else body.get("items", [body])
-    assert len(items) == 1
+    assert r.status_code == 200 and len(r.json()["items"]) == 1
 
 
 @pytest.mark.parametrize("patch", [

@@ -11,13 +11,14 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
 from fw_devenv.pytest_plugin import FwEnv, ServiceProcess, start_all
+from fw_devenv.testing import eventually
 from fw_platform.bus import connect
 
 RACES = 50
@@ -40,17 +41,6 @@ def race_procs(fw_env: FwEnv) -> Iterator[dict[str, ServiceProcess]]:
     finally:
         for p in procs.values():
             p.stop()
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 60.0) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.2)
 
 
 async def outcome_events(env: FwEnv) -> list[dict[str, Any]]:
@@ -85,7 +75,7 @@ async def test_withdraw_and_start_at_the_same_moment_never_both_succeed(
             q = await http.get(session + "/api/queue")
             return q.status_code == 200 and set(ids) <= {x["request_id"] for x in q.json()}
 
-        await eventually(all_queued)
+        await eventually(all_queued, timeout=60, interval=0.2)
 
         async def race(n: int, request_id: str) -> tuple[httpx.Response, httpx.Response]:
             start = http.post(session + "/api/sessions", json={"request_id": request_id, "technician": "tech-01"})
@@ -117,7 +107,7 @@ async def test_withdraw_and_start_at_the_same_moment_never_both_succeed(
         events = await outcome_events(fw_env)
         return events if len(events) >= RACES else None
 
-    events = await eventually(all_outcomes)
+    events = await eventually(all_outcomes, timeout=60, interval=0.2)
     per_request = Counter(e["request_id"] for e in events)
     assert set(per_request) == set(ids) and set(per_request.values()) == {1}, per_request
     starts = {e["request_id"] for e in events if e["event_type"] == "SessionStarted"}

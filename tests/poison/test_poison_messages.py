@@ -7,11 +7,10 @@ and a good event published after the poison is still handled.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -27,20 +26,10 @@ from fw_contracts.events import (
     SupportRequestWithdrawn,
     TermsAcceptance,
 )
+from fw_devenv.testing import eventually
 from fw_devenv.provision import database_dsn
 from fw_devenv.pytest_plugin import FwEnv, ServiceProcess
 from fw_platform.bus import connect
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 20.0) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.1)
 
 
 async def publish(env: FwEnv, subject: str, body: bytes) -> None:

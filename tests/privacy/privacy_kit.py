@@ -15,7 +15,7 @@ import os
 import secrets
 import string
 import subprocess
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from urllib.parse import quote, quote_plus
 
 import httpx
 
+from fw_devenv.testing import eventually
 from fw_devenv import pg_bin_dir
 from fw_devenv.provision import database_dsn
 from fw_devenv.pytest_plugin import FwEnv, ServiceProcess, billing_tariff_env
@@ -185,18 +186,6 @@ def start_office(env: FwEnv, extra: dict[str, dict[str, str]] | None = None) -> 
     return procs
 
 
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 30.0, what: str = "condition") -> Any:
-    """Poll ``check`` until it returns something truthy."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"{what}: not reached in {timeout}s")
-        await asyncio.sleep(0.1)
-
-
 # ------------------------------------------------------------------ PostgreSQL tooling
 def admin_db_dsn(env: FwEnv) -> str:
     return database_dsn(env.admin_dsn, env.database)
@@ -237,7 +226,7 @@ async def start_session(office: Office, request_id: str) -> str:
         q = await office.http.get(office.url("session", "/api/queue"))
         return q.status_code == 200 and any(x["request_id"] == request_id for x in q.json())
 
-    await eventually(queued, what="request in the queue")
+    await eventually(queued, what="request in the queue", timeout=30)
     r = await office.http.post(office.url("session", "/api/sessions"),
                                json={"request_id": request_id, "technician": "tech-01"})
     assert r.status_code == 201, r.text
@@ -255,15 +244,12 @@ async def end_session(office: Office, session_id: str, after_s: float = 0.0) -> 
 
 
 async def invoice_of(office: Office, session_id: str) -> dict[str, Any]:
-    async def found() -> dict[str, Any] | None:
+    async def found() -> list[dict[str, Any]]:
         r = await office.http.get(office.url("billing", "/api/invoices"), params={"session_id": session_id})
-        if r.status_code != 200:
-            return None
-        body = r.json()
-        items = body if isinstance(body, list) else body.get("items", [body])
-        return items[0] if items else None
+        assert r.status_code == 200, r.text  # an empty list until billing has issued it
+        return list(r.json()["items"])
 
-    result: dict[str, Any] = await eventually(found, what="invoice issued")
+    [result] = await eventually(found, what="invoice issued", timeout=30)
     return result
 
 
@@ -279,5 +265,5 @@ async def wait_erased(office: Office, request_id: str, timeout: float = 30.0) ->
         s = await status_of(office, request_id)
         return s if s["state"] == "erased" else None
 
-    result: dict[str, Any] = await eventually(erased, timeout, what=f"request {request_id} erased")
+    result: dict[str, Any] = await eventually(erased, timeout=timeout, what=f"request {request_id} erased")
     return result

@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
@@ -21,6 +20,7 @@ import pytest
 
 from fw_contracts import BY_SUBJECT, Header
 from fw_devenv.pytest_plugin import FwEnv
+from fw_devenv.testing import eventually
 from fw_platform.bus import connect
 from privacy_kit import (
     SERVICES,
@@ -29,7 +29,6 @@ from privacy_kit import (
     admin_db_dsn,
     create_request,
     end_session,
-    eventually,
     find,
     invoice_of,
     start_session,
@@ -169,7 +168,7 @@ async def test_dead_letters_metrics_nats_and_logs_hold_no_marker(office: Office,
             counts = {s: await admin.fetchval(f"SELECT count(*) FROM {s}.dead_letters") for s in SCHEMAS}
             return counts if all(c >= 4 for c in counts.values()) else None
 
-        counts = await eventually(parked, 60, what="poisoned messages parked by every service")
+        counts = await eventually(parked, timeout=60, what="poisoned messages parked by every service")
         rows = [dict(r) for s in SCHEMAS for r in await admin.fetch(f"SELECT * FROM {s}.dead_letters")]
     finally:
         await admin.close()
@@ -194,8 +193,7 @@ async def test_dead_letters_metrics_nats_and_logs_hold_no_marker(office: Office,
     finally:
         await nc.close()
 
-    await asyncio.sleep(0.5)
     for svc in list(office.procs):
-        office.stop(svc)
+        office.stop(svc)  # waits for the exit: every log line is written
     for path in office.log_files():
         assert not find(path.read_bytes(), [m]), path.name

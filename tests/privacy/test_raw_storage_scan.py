@@ -30,6 +30,7 @@ import pytest
 
 from fw_devenv.postgres import PostgresServer
 from fw_devenv.pytest_plugin import FwEnv
+from fw_devenv.testing import eventually
 from privacy_kit import (
     ACTING,
     LONG_SESSION_S,
@@ -38,7 +39,6 @@ from privacy_kit import (
     admin_db_dsn,
     create_request,
     end_session,
-    eventually,
     files_under,
     find,
     invoice_of,
@@ -93,7 +93,7 @@ async def run_lifecycles(office: Office) -> tuple[dict[str, Markers], dict[str, 
         s = (await http.get(office.url("session", f"/api/sessions/{blocked_sid}"), headers=ACTING)).json()
         return s if s["billing_blocked"] else None
 
-    state = await eventually(is_blocked, what="billing blocked shown on the session")
+    state = await eventually(is_blocked, timeout=30, what="billing blocked shown on the session")
     assert state["missing"] == ["billing_address"]
     r = await http.post(office.url("session", f"/api/sessions/{blocked_sid}/billing-address"),
                         json=m["blocked"].address(), headers=ACTING)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import sys
 from collections.abc import AsyncIterator
@@ -12,6 +11,7 @@ import pytest
 import pytest_asyncio
 
 from fw_devenv.pytest_plugin import FwEnv
+from fw_devenv.testing import eventually
 from fw_platform.bus import BusErrors, connect
 
 # The helper module has a name of its own, so it cannot clash with other test folders' helpers.
@@ -65,12 +65,8 @@ async def start_services(fw_env: FwEnv, monkeypatch: pytest.MonkeyPatch) -> Asyn
             await stack.enter_async_context(app.router.lifespan_context(app))
             running[svc] = RunningService(svc, app, runtime_of(svc, app))
         for svc in running.values():
-            deadline = asyncio.get_running_loop().time() + ready_timeout
-            while not all((checks := await svc.runtime.readiness()).values()):
-                if asyncio.get_running_loop().time() > deadline:
-                    raise AssertionError(f"{svc.name} not ready: {checks}; nats errors: "
-                                         f"{svc.runtime.bus_errors.errors}")
-                await asyncio.sleep(0.05)
+            await eventually(svc.runtime.readiness, until=lambda checks: all(checks.values()),
+                             timeout=ready_timeout, what=f"{svc.name} ready")
         return running
 
     try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -11,6 +10,7 @@ from fastapi import FastAPI
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
+from fw_devenv.testing import eventually
 from fw_platform.bus import BusErrors
 from fw_platform.runtime import Runtime
 
@@ -34,15 +34,14 @@ class NatsUser:
     async def denied(self, subject: str, action: str = "publish", timeout: float = 3.0) -> str:
         """Wait for the server's "Permissions Violation" for ``action`` on ``subject``; return it."""
         wanted = f'permissions violation for {action} to "{subject}"'.lower()
-        deadline = asyncio.get_running_loop().time() + timeout
-        while True:
-            for text in self.errors.permission_denied():
-                if wanted in text.lower():
-                    return text
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"{self.user}: no permission violation for {action} {subject!r}; "
-                                     f"errors: {self.errors.errors}")
-            await asyncio.sleep(0.02)
+
+        def violation() -> str | None:
+            return next((t for t in self.errors.permission_denied() if wanted in t.lower()), None)
+
+        found = await eventually(violation, timeout=timeout,
+                                 what=f"{self.user}: permission violation for {action} {subject!r}")
+        assert found is not None
+        return found
 
     async def publish_denied(self, subject: str, payload: bytes = b"{}") -> str:
         """A core publish (nats-py never raises for a refused one): flush, then the callback."""

@@ -27,7 +27,6 @@ from fw_contracts.events import AuditCheckpoint, InvoiceIssued
 from fw_contracts.vault import PersonalData, PromotionStatement
 from fw_devenv.nats_auth import (
     DURABLES,
-    PRIVATE_INBOXES,
     SERVICE_USERS,
     SERVICES,
     USERS,
@@ -460,11 +459,10 @@ async def test_retention_listens_only_in_the_vault_queue_group(connect_as: Conne
     assert len(retention.errors.permission_denied()) == 1
 
 
-@pytest.mark.xfail(not PRIVATE_INBOXES, strict=True, reason=(
-    "every user may subscribe _INBOX.> (nats-py's shared inbox prefix), so anyone reads other "
-    "users' replies; fix: fw_devenv.nats_auth.PRIVATE_INBOXES plus inbox_prefix in the clients"))
 async def test_nobody_reads_someone_elses_vault_replies(
         start_services: StartServices, connect_as: ConnectAs) -> None:
+    """Replies go to each user's private inbox prefix, which no other user may subscribe to: not
+    the shared ``_INBOX.>``, not the session's ``_INBOX_session.>``, not everything."""
     await start_services("retention")
     rid = uuid.uuid4()
     await VaultClient((await connect_as("intake")).nc, "intake").put(rid, personal_data())
@@ -474,12 +472,14 @@ async def test_nobody_reads_someone_elses_vault_replies(
     async def spy(msg: Msg) -> None:
         overheard.append(msg.data)
 
-    await audit.nc.subscribe("_INBOX.>", cb=spy)
-    await audit.nc.flush()
-    entry = await VaultClient((await connect_as("session")).nc, "session").get(rid, "queue")
+    for subject in ("_INBOX.>", "_INBOX_session.>", ">"):
+        await audit.nc.subscribe(subject, cb=spy)
+        await audit.denied(subject, action="subscription")  # the server refused the subscription
+    session = await connect_as("session")
+    assert session.nc.new_inbox().startswith("_INBOX_session.")
+    entry = await VaultClient(session.nc, "session").get(rid, "queue")
     assert entry.data == personal_data()
-    await asyncio.sleep(0.2)
-    assert not any(b"Pia Probe" in body for body in overheard)
+    assert overheard == []
 
 
 async def test_a_wrong_or_missing_password_is_refused(fw_env: FwEnv) -> None:

@@ -13,13 +13,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fw_contracts import Event
-from fw_contracts.events import PersonalDataErased
+from fw_contracts.events import ErasureScope, PersonalDataErased
 from fw_contracts.vault import Address, PersonalData, PromotionStatement
 from fw_platform.handling import UnitOfWork, utc_now
 
 from fw_retention.application.avv import AvvRequest
-from fw_contracts.events import ErasureScope
-
 from fw_retention.application.ports import AccessRecord, ErasureRecord, HeldEmail, Sealed, SealedEntry, StoredRef
 from fw_retention.domain.rules import Erasure
 
@@ -286,21 +284,6 @@ async def read_subject(js: Any, subject: str) -> list[Any]:
         return out
     finally:
         await psub.unsubscribe()
-
-
-async def wait_until(check: Any, timeout: float = 15.0, interval: float = 0.05) -> Any:
-    """Await ``check()`` until it returns something truthy; fail after ``timeout`` seconds."""
-    import asyncio
-    import time
-
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s (last value {value!r})")
-        await asyncio.sleep(interval)
 
 
 def settings_for(fw_env: Any, **changes: Any) -> Any:

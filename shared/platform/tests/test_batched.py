@@ -3,11 +3,11 @@ guarantees as single handlers (each event once, outbox, failing message isolated
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+from fw_devenv.testing import eventually
 from fw_contracts import Header
 from fw_contracts.events import SessionEnded, SessionStarted
 from fw_platform.bus import connect
@@ -61,14 +61,6 @@ async def _runtime(fw_env, tmp_path: Path, groups: list[int], poison: set[uuid.U
     return rt
 
 
-async def _until(pred, timeout: float = 30.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await pred():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.05)
-
-
 async def test_a_backlog_reaches_the_handler_in_runs_each_event_once(fw_env, tmp_path) -> None:
     events = [_started() for _ in range(300)]
     await _backlog(fw_env, events, copies=2)
@@ -80,7 +72,7 @@ async def test_a_backlog_reaches_the_handler_in_runs_each_event_once(fw_env, tmp
         async def drained() -> bool:
             return consumer.outcome.handled + consumer.outcome.duplicates == 600
 
-        await _until(drained)
+        await eventually(drained)
         assert consumer.outcome.handled == 300 and consumer.outcome.duplicates == 300
         assert sum(groups) == 300, "a duplicate must never reach the handler"
         assert max(groups) > 1, "a backlog must be handed over in runs"
@@ -91,7 +83,7 @@ async def test_a_backlog_reaches_the_handler_in_runs_each_event_once(fw_env, tmp
             assert rt.relay is not None
             return rt.relay.published >= 300
 
-        await _until(published)
+        await eventually(published)
         info = await rt.js.stream_info("FERNWARTUNG")
         # 600 inputs (300 copies) + exactly one output per distinct input
         assert info.state.messages == 900
@@ -111,7 +103,7 @@ async def test_a_failing_event_in_a_run_is_isolated_and_parked_the_rest_commit(f
         async def settled() -> bool:
             return consumer.outcome.handled == 49 and consumer.outcome.parked == 1
 
-        await _until(settled)
+        await eventually(settled)
         async with rt.pool.acquire() as conn:
             assert await conn.fetchval("SELECT count(*) FROM seen") == 49
             assert await conn.fetchval("SELECT count(*) FROM seen WHERE session_id = $1", bad.session_id) == 0

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from fw_contracts import Header, utcnow
+from fw_contracts import STREAM_NAME, Header, utcnow
 from fw_contracts.events import SessionEnded, SessionStarted
+from fw_devenv.testing import eventually
 from fw_platform.handling import TransientError, UnitOfWork
 from fw_platform.runtime import Runtime
 from fw_platform.settings import ServiceSettings
@@ -62,14 +63,6 @@ async def _publish(js, subject: str, data: bytes, msg_id: str) -> None:
     await js.publish(subject, data, headers={Header.MSG_ID: msg_id})
 
 
-async def _wait(pred, timeout: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await pred():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.05)
-
-
 async def _stream_events(js, subject: str) -> list[dict]:
     out = []
     sub = await js.subscribe(subject, ordered_consumer=True)
@@ -99,14 +92,14 @@ async def test_handled_once_and_published_through_outbox(fw_env, tmp_path) -> No
         async def done() -> bool:
             return rt.consumers[0].outcome.handled + rt.consumers[0].outcome.duplicates == 2
 
-        await _wait(done)
+        await eventually(done)
         async with rt.pool.acquire() as conn:
             assert await conn.fetchval("SELECT n FROM seen WHERE session_id=$1", e.session_id) == 1
 
         async def published() -> bool:
             return len(await _stream_events(js, SessionEnded.subject())) == 1
 
-        await _wait(published)
+        await eventually(published)
         [ended] = await _stream_events(js, SessionEnded.subject())
         assert ended["data"]["causation_id"] == str(e.event_id)
         assert ended["msg_id"] == ended["data"]["event_id"], "relay must set Nats-Msg-Id = event_id"
@@ -133,7 +126,7 @@ async def test_poison_messages_are_parked_with_a_reason(fw_env, tmp_path) -> Non
         async def settled() -> bool:
             return rt.consumers[0].outcome.parked == 3 and rt.consumers[0].outcome.handled == 1
 
-        await _wait(settled)
+        await eventually(settled)
         async with rt.pool.acquire() as conn:
             rows = await conn.fetch("SELECT stream_seq, reason FROM dead_letters ORDER BY stream_seq")
         assert [r["stream_seq"] for r in rows] == [1, 2, 3]
@@ -155,13 +148,23 @@ async def test_failing_handler_is_retried_then_parked_not_looped(fw_env, tmp_pat
         async def parked() -> bool:
             return rt.consumers[0].outcome.parked == 1
 
-        await _wait(parked, timeout=20)
+        await eventually(parked, timeout=20)
         assert behaviour.calls == 3  # max_attempts
-        await asyncio.sleep(1.0)
-        assert behaviour.calls == 3, "a parked message must not be delivered again"
+        # Parked means acknowledged on the server: nothing of it is pending or awaiting an ack.
+        durable = rt.consumers[0].durable
+        info = await eventually(lambda: rt.js.consumer_info(STREAM_NAME, durable),
+                                until=lambda i: i.num_ack_pending == 0 and i.ack_floor.stream_seq == 1)
+        assert info.num_pending == 0
+        # A later message is handled, so the consumer went past the parked one: had that been
+        # delivered again, it would have been handled (and failed) first.
+        behaviour.fail_with = None
+        marker = _started()
+        await _publish(rt.js, marker.subject(), marker.to_json(), str(marker.event_id))
+        await eventually(lambda: rt.consumers[0].outcome.handled, until=lambda n: n == 1)
+        assert behaviour.calls == 3 + 1, "a parked message must not be delivered again"
         async with rt.pool.acquire() as conn:
             reason = await conn.fetchval("SELECT reason FROM dead_letters")
-            assert await conn.fetchval("SELECT count(*) FROM seen") == 0
+            assert await conn.fetch("SELECT session_id FROM seen") == [(marker.session_id,)]  # not e
         assert "RuntimeError" in reason
     finally:
         await rt.stop()
@@ -178,14 +181,14 @@ async def test_transient_failure_is_retried_until_it_succeeds_never_parked(fw_en
         async def tried_past_the_limit() -> bool:
             return behaviour.calls >= 4  # beyond max_attempts=3
 
-        await _wait(tried_past_the_limit, timeout=30)
+        await eventually(tried_past_the_limit, timeout=30)
         assert rt.consumers[0].outcome.parked == 0
         behaviour.fail_with = None
 
         async def handled() -> bool:
             return rt.consumers[0].outcome.handled == 1
 
-        await _wait(handled, timeout=30)
+        await eventually(handled, timeout=30)
     finally:
         await rt.stop()
 
@@ -195,8 +198,9 @@ async def test_crash_between_commit_and_publish_loses_nothing_and_doubles_nothin
     rt = await _runtime(fw_env, tmp_path, behaviour)
     e = _started()
     # Simulate the crash: the transaction commits its outbox row, the relay never runs.
+    relay = next(t for t in asyncio.all_tasks() if t.get_name() == "intake-relay")
     rt.relay.stop()  # type: ignore[union-attr]
-    await asyncio.sleep(0.3)
+    await asyncio.wait_for(relay, timeout=10)  # the relay has returned: it publishes nothing more
     async with rt.unit_of_work() as uow:
         uow.emit(e)
     async with rt.pool.acquire() as conn:
@@ -211,7 +215,7 @@ async def test_crash_between_commit_and_publish_loses_nothing_and_doubles_nothin
             async with rt2.pool.acquire() as conn:
                 return await conn.fetchval("SELECT count(*) FROM outbox") == 0
 
-        await _wait(drained)
+        await eventually(drained)
         copies = await _stream_events(rt2.js, e.subject())
         assert len(copies) == 1, "JetStream must de-duplicate the re-publish by Nats-Msg-Id"
     finally:

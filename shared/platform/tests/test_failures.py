@@ -7,9 +7,8 @@ PostgreSQL.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -21,6 +20,7 @@ import pytest
 from nats.aio.msg import Msg
 from prometheus_client import REGISTRY
 
+from fw_devenv.testing import eventually
 from fw_contracts import STREAM_NAME, Header, UndecodableEvent
 from fw_contracts.events import SessionStarted
 from fw_platform import failures
@@ -135,14 +135,6 @@ async def _publish_all(fw_env: Any, bodies: list[bytes]) -> None:
         await nc.close()
 
 
-async def _wait(pred: Callable[[], Awaitable[bool]], timeout: float = 20.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await pred():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.05)
-
-
 def _restarts() -> float:
     return REGISTRY.get_sample_value("fw_consumer_restarts_total", {"consumer": DURABLE}) or 0.0
 
@@ -170,7 +162,7 @@ async def test_a_deeply_nested_message_in_a_batch_is_parked_alone_and_the_batch_
         async def settled() -> bool:
             return consumer.outcome.handled == 10 and consumer.outcome.parked == 1
 
-        await _wait(settled)
+        await eventually(settled)
         assert batches == [11], "the poison and the good events came in one batch"
         async with rt.pool.acquire() as conn:
             seen = {r["session_id"] for r in await conn.fetch("SELECT session_id FROM seen")}
@@ -200,7 +192,7 @@ async def test_a_handlers_own_file_error_is_parked_after_max_attempts(fw_env: An
         async def parked() -> bool:
             return consumer.outcome.parked == 1
 
-        await _wait(parked)
+        await eventually(parked)
         assert handler.calls == 3  # max_attempts, then no more
         async with rt.pool.acquire() as conn:
             row = await conn.fetchrow("SELECT reason, reason_code, deliveries FROM dead_letters")
@@ -224,14 +216,14 @@ async def test_a_connection_error_is_retried_past_max_attempts_never_parked(fw_e
         async def past_the_limit() -> bool:
             return handler.calls >= 4  # beyond max_attempts=3
 
-        await _wait(past_the_limit, timeout=30)
+        await eventually(past_the_limit, timeout=30)
         assert consumer.outcome.parked == 0
         handler.fail = None
 
         async def handled() -> bool:
             return consumer.outcome.handled == 1
 
-        await _wait(handled, timeout=30)
+        await eventually(handled, timeout=30)
         async with rt.pool.acquire() as conn:
             assert await conn.fetchval("SELECT count(*) FROM dead_letters") == 0
     finally:
@@ -249,7 +241,7 @@ async def test_the_clock_is_injected_into_every_unit_of_work(fw_env: Any, tmp_pa
         async def handled() -> bool:
             return rt.consumers[0].outcome.handled == 1
 
-        await _wait(handled)
+        await eventually(handled)
         async with rt.pool.acquire() as conn:
             assert await conn.fetchval("SELECT now FROM seen WHERE session_id = $1", event.session_id) == at
         async with rt.unit_of_work() as uow:

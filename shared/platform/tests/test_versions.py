@@ -9,6 +9,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+from fw_devenv.testing import eventually
 from fw_contracts import Header
 from fw_contracts.events import SessionStarted
 from fw_platform.bus import connect
@@ -51,10 +52,7 @@ async def test_a_newer_version_is_delivered_and_parked_with_its_reason(fw_env, t
     try:
         consumer = rt.consumers[0]
         assert consumer.subjects == [f"{base}.*"]
-        for _ in range(200):
-            if consumer.outcome.handled + consumer.outcome.parked >= 2:
-                break
-            await asyncio.sleep(0.05)
+        await eventually(lambda: consumer.outcome.handled + consumer.outcome.parked, until=lambda n: n >= 2)
         assert (consumer.outcome.handled, consumer.outcome.parked) == (1, 1)
         assert seen == [current.event_id]
         async with rt.pool.acquire() as conn:
@@ -85,10 +83,7 @@ async def test_a_durable_of_the_previous_release_gets_the_wider_filter_and_keeps
         await asyncio.wait_for(rt.consumers[0].ready.wait(), 10)
         info = await rt.js.consumer_info("FERNWARTUNG", "intake--session_started")
         assert info.config.filter_subject == SessionStarted.subject().rsplit(".", 1)[0] + ".*"
-        for _ in range(200):
-            if seen:
-                break
-            await asyncio.sleep(0.05)
+        await eventually(lambda: seen)
         assert seen == [first.event_id]
     finally:
         await rt.stop()

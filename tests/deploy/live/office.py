@@ -9,17 +9,16 @@ import re
 import secrets
 import ssl
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
+from fw_devenv.testing import eventually_sync
 
 from deployment import Deployment
 from engine import log
 
-T = TypeVar("T")
 BASE = "https://localhost"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -40,18 +39,6 @@ def needles(m: dict[str, str]) -> list[bytes]:
     """What a raw scan looks for: the unique parts of the markers."""
     return [m["company"].encode(), m["contact_name"].encode(), m["street"].encode(), m["email"].encode(),
             m["phone"][3:].encode()]
-
-
-def eventually(check: Callable[[], T | None], timeout: float = 60.0, what: str = "condition") -> T:
-    """Poll until ``check`` returns something truthy."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not reached within {timeout} s")
-        time.sleep(0.3)
 
 
 def csrf_of(html: str) -> str:
@@ -141,7 +128,7 @@ def take_from_queue(tech: Browser, ticket: str, timeout: float = 90) -> tuple[st
                       + re.escape(ticket) + '"', r.text)
         return m.group(1) if m else None
 
-    request_id = eventually(queued, timeout, f"ticket {ticket} in the queue")
+    request_id = eventually_sync(queued, timeout=timeout, what=f"ticket {ticket} in the queue")
     r = tech.post_form("/technik", "/technik/sitzungen", {"request_id": request_id, "ticket": ticket})
     assert r.status_code == 303 and "/technik/sitzungen/" in r.headers["location"], (r.status_code, r.text[:500])
     return request_id, r.headers["location"].rsplit("/", 1)[1]
@@ -163,7 +150,7 @@ def wait_invoice(tech: Browser, session_id: str, timeout: float = 120) -> str:
         assert "Nicht abgerechnet" not in r.text, r.text
         return m.group(1).strip() if m else None
 
-    return eventually(invoiced, timeout, f"invoice of session {session_id}")
+    return eventually_sync(invoiced, timeout=timeout, what=f"invoice of session {session_id}")
 
 
 def download_pdf(desk: Browser, number: str) -> bytes:
@@ -263,4 +250,4 @@ class Office:
             status, body = self.dep.api("retention", "GET", f"/api/requests/{lc.request_id}/status")
             return status == 200 and isinstance(body, dict) and body.get("state") == "erased"
 
-        eventually(erased, 60, f"request {lc.request_id} erased")
+        eventually_sync(erased, timeout=60, what=f"request {lc.request_id} erased")

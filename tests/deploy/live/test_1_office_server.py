@@ -18,7 +18,8 @@ import pytest
 
 from deployment import APP_SERVICES, DB_SERVICES, Deployment, scan_for
 from engine import run, timed
-from office import Lifecycle, Office, eventually, markers, needles
+from fw_devenv.testing import eventually_sync
+from office import Lifecycle, Office, markers, needles
 
 @pytest.fixture(scope="module")
 def office(images: dict[str, str], workroot: Path) -> Iterator[Office]:
@@ -127,7 +128,7 @@ def _wait_restarted(office: Office, service: str, before: int) -> None:
         return int(info["RestartCount"]) > before and info["State"]["Running"] \
             and info["State"].get("Health", {}).get("Status") == "healthy"
 
-    eventually(back, 180, f"{service} restarted by its restart policy and healthy")
+    eventually_sync(back, timeout=180, what=f"{service} restarted by its restart policy and healthy")
 
 
 def test_a_crashed_container_comes_back_and_no_event_is_lost_or_doubled(office: Office) -> None:
@@ -257,7 +258,7 @@ def test_faults_missing_secret_wrong_password_and_init_again(office: Office) -> 
             text = logs.stdout + logs.stderr
             return text if text.count("postgresql not reachable yet; retrying") >= 2 else None
 
-        text = eventually(waiting, 60, "the wrong-password intake says it waits")
+        text = eventually_sync(waiting, timeout=60, what="the wrong-password intake says it waits")
         assert "InvalidPasswordError" in text
         assert wrong not in text and "postgresql://" not in text
         assert office.dep.inspect(name)["State"]["Running"] is True  # waiting, not crashed

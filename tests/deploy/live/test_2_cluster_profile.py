@@ -15,7 +15,8 @@ import pytest
 
 from deployment import APP_SERVICES, Deployment
 from engine import log, run, timed
-from office import Browser, Lifecycle, Office, eventually, lifecycle, markers
+from fw_devenv.testing import eventually_sync
+from office import Browser, Lifecycle, Office, lifecycle, markers
 
 CLUSTER_FILE = "cluster/compose.cluster.yaml"
 NODES = {"nats-1": "nats", "nats-2": "nats-2", "nats-3": "nats-3"}  # server name -> service
@@ -110,7 +111,7 @@ def test_killing_the_stream_leader_under_load_loses_and_doubles_nothing(cluster:
         info = cluster.dep.inspect(container)
         return int(info["RestartCount"]) > before and info["State"].get("Health", {}).get("Status") == "healthy"
 
-    eventually(leader_back, 180, f"{container} restarted")
+    eventually_sync(leader_back, timeout=180, what=f"{container} restarted")
     after = stream_info(cluster.dep)
     assert after["cluster"]["leader"] in NODES
     cluster.done.extend(done)
@@ -123,4 +124,4 @@ def test_killing_the_stream_leader_under_load_loses_and_doubles_nothing(cluster:
     def replicas_current() -> bool:
         return all(r.get("current") for r in stream_info(cluster.dep)["cluster"].get("replicas", []))
 
-    eventually(replicas_current, 120, "the restarted node caught up")
+    eventually_sync(replicas_current, timeout=120, what="the restarted node caught up")

@@ -6,10 +6,9 @@ NATS request/reply with the same contract types.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -20,9 +19,8 @@ import nats
 import pytest
 import pytest_asyncio
 from fastapi import FastAPI
-from nats.aio.client import Client
-from nats.aio.msg import Msg
-
+from fw_billing.bootstrap import create_app
+from fw_billing.settings import Settings
 from fw_contracts import STREAM_NAME, Event, Header, SessionEnded, decode, utcnow
 from fw_contracts.events import CustomerType, SupportRequestCreated, TermsAcceptance
 from fw_contracts.vault import (
@@ -35,6 +33,9 @@ from fw_contracts.vault import (
     VaultReply,
 )
 from fw_contracts.wire import VaultSubject, vault_subject
+from fw_devenv.testing import eventually
+from nats.aio.client import Client
+from nats.aio.msg import Msg
 
 from fw_billing.bootstrap import build
 from fw_billing.settings import Settings
@@ -157,7 +158,7 @@ class Harness:
             found = await self.events(kind)
             return len(found) >= count
 
-        await until(enough, timeout, f"{count} x {kind.__name__}")
+        await eventually(enough, timeout=timeout, what=f"{count} x {kind.__name__}")
         return found
 
     async def settle(self, timeout: float = 30.0) -> None:
@@ -171,7 +172,7 @@ class Harness:
                     return False
             return await self.sql("SELECT count(*) FROM outbox") == 0
 
-        await until(idle, timeout, "billing to settle")
+        await eventually(idle, timeout=timeout, what="billing to settle")
 
     async def sql(self, query: str, *args: Any) -> Any:
         conn = await asyncpg.connect(self.env.dsn("billing"), server_settings={"search_path": "billing"})
@@ -186,14 +187,6 @@ class Harness:
             return await conn.fetch(query, *args)
         finally:
             await conn.close()
-
-
-async def until(check: Callable[[], Awaitable[bool]], timeout: float, what: str) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.1)
 
 
 def session_ended(seconds: int, *, promoted: bool = False, session_id: uuid.UUID | None = None,

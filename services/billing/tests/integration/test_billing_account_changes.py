@@ -32,7 +32,7 @@ async def test_search_change_and_invoices_of_an_account(billing: Any, ended: Any
         found = await billing.http.post("/api/customers/search", json={"q": q})
         assert found.status_code == 200 and [c["customer_number"] for c in found.json()["items"]] == [number], q
     assert (await billing.http.post("/api/customers/search", json={"q": "niemand"})).json()["total"] == 0
-    assert (await billing.http.get("/api/customers/search")).status_code in (404, 405, 422)
+    assert (await billing.http.get("/api/customers/search")).status_code == 422  # no customer number
 
     changed = await billing.http.patch(f"/api/customers/{number}", json={
         "email": "neu@example.org", "address": NEW_ADDRESS, "changed_by": "buero-02"})

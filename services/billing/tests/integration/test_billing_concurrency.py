@@ -8,12 +8,10 @@ import time
 import uuid
 from typing import Any
 
-from fw_contracts import InvoiceIssued, utcnow
-
 from fw_billing.application.handlers import on_session_ended
-
-from .conftest import until
 from fw_billing.domain.invoicing import invoice_year
+from fw_contracts import InvoiceIssued, utcnow
+from fw_devenv.testing import eventually
 
 
 def expected_numbers(count: int) -> list[str]:
@@ -38,7 +36,7 @@ async def test_200_sessions_from_the_stream_on_two_instances(harness: Any, ended
     async def all_issued() -> bool:  # the database, not the stream: reading 400 messages per poll is slow
         return await harness.sql("SELECT count(*) FROM invoices") == SESSIONS
 
-    await until(all_issued, 120, f"{SESSIONS} invoices")
+    await eventually(all_issued, timeout=120, what=f"{SESSIONS} invoices")
     elapsed = time.perf_counter() - started
     # Redelivery (a second stream copy of the same event id) changes nothing.
     await harness.publish(events[0], msg_id=str(uuid.uuid4()))

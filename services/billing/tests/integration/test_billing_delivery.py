@@ -9,11 +9,14 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-
 from fw_contracts import InvoiceIssued
-from fw_contracts.events import DeliveryChannel, DeliveryFailure, InvoiceDelivered, InvoiceDeliveryFailed
-
-from .conftest import until
+from fw_contracts.events import (
+    DeliveryChannel,
+    DeliveryFailure,
+    InvoiceDelivered,
+    InvoiceDeliveryFailed,
+)
+from fw_devenv.testing import eventually
 
 FULL_SECONDS = 10 * 900
 
@@ -82,7 +85,7 @@ async def test_fails_twice_then_sent_after_retries(harness: Any, ended: Any, cre
     async def sent() -> bool:
         return (await delivery(harness, issued.invoice_number))["status"] == "sent"
 
-    await until(sent, 20, "the delivery to be sent")
+    await eventually(sent, timeout=20, what="the delivery to be sent")
     row = await delivery(harness, issued.invoice_number)
     assert row["attempts"] == 3 and server.attempts == 3
     assert row["email_enc"] is None and row["last_error_type"] == "TemporaryFailure"
@@ -111,7 +114,7 @@ async def test_fails_twice_then_sent_after_retries(harness: Any, ended: Any, cre
     async def storno_sent() -> bool:
         return (await delivery(harness, storno))["status"] == "sent"
 
-    await until(storno_sent, 20, "the Storno's delivery")
+    await eventually(storno_sent, timeout=20, what="the Storno's delivery")
     mail = message_from_bytes(server.received[-1].original_content, policy=policy.default)
     assert mail["Subject"] == f"Ihre Stornorechnung {storno}" and server.received[-1].rcpt_tos == ["max@example.org"]
     delivered = {e.document_number: e for e in await harness.wait_for(InvoiceDelivered, 2)}
@@ -138,7 +141,7 @@ async def test_a_storno_after_the_address_is_gone_is_for_the_office_to_hand_over
     async def storno_failed() -> bool:
         return (await delivery(harness, storno))["status"] == "failed"
 
-    await until(storno_failed, 20, "the Storno's delivery to give up")
+    await eventually(storno_failed, timeout=20, what="the Storno's delivery to give up")
     (gave_up,) = await harness.wait_for(InvoiceDeliveryFailed)
     assert (gave_up.document_number, gave_up.document_type, gave_up.failure) == (
         storno, "cancellation", DeliveryFailure.ADDRESS_UNAVAILABLE)
@@ -163,8 +166,7 @@ async def test_unknown_mailbox_is_given_up_in_german_and_can_be_marked_as_handed
         resp = await harness.http.get("/api/deliveries", params={"status": "failed"})
         return list(resp.json()["items"])
 
-    await until(lambda: _nonempty(failed()), 20, "a failed delivery")
-    (item,) = await failed()
+    (item,) = await eventually(failed, timeout=20, what="a failed delivery")
     assert item["document_number"] == issued.invoice_number and item["attempts"] == 1
     assert item["last_error_type"] == "MailboxUnknown" and item["problem_de"] == "Postfach existiert nicht"
     assert item["retryable"] is False and item["can_mark_delivered"] is True
@@ -188,10 +190,6 @@ async def test_unknown_mailbox_is_given_up_in_german_and_can_be_marked_as_handed
     assert (await harness.http.post("/api/deliveries/999999/delivered")).status_code == 404
 
 
-async def _nonempty(result: Any) -> bool:
-    return bool(await result)
-
-
 async def test_unreachable_server_fails_after_max_attempts(harness: Any, ended: Any, created: Any) -> None:
     await harness.start_vault()
     await harness.start_instance(**smtp_settings(free_port(), delivery_max_attempts=3))
@@ -204,7 +202,7 @@ async def test_unreachable_server_fails_after_max_attempts(harness: Any, ended: 
     async def failed() -> bool:
         return (await delivery(harness, issued.invoice_number))["status"] == "failed"
 
-    await until(failed, 20, "the delivery to fail")
+    await eventually(failed, timeout=20, what="the delivery to fail")
     row = await delivery(harness, issued.invoice_number)
     assert row["attempts"] == 3 and row["last_error_type"] == "ServerUnreachable"
     (gave_up,) = await harness.wait_for(InvoiceDeliveryFailed)

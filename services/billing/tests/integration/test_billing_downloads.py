@@ -10,10 +10,8 @@ import secrets
 from typing import Any
 
 import pytest
-
 from fw_contracts import InvoiceIssued
-
-from .conftest import until
+from fw_devenv.testing import eventually
 
 NEUTRAL = "Zu diesem Code gibt es nichts (mehr) zum Herunterladen."
 
@@ -78,4 +76,4 @@ async def test_the_code_expires_after_the_latest_document(harness: Any, ended: A
     async def expired() -> bool:
         return (await harness.http.post("/api/downloads", json={"code": code})).status_code == 404
 
-    await until(expired, 20, "the code to expire")
+    await eventually(expired, timeout=20, what="the code to expire")

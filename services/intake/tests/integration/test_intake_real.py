@@ -10,7 +10,7 @@ import asyncio
 import hashlib
 import json
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +22,7 @@ from fw_contracts import STREAM_NAME, Event, Header, VaultSubject, decode, utcno
 from fw_contracts.events import ErasureReason, PersonalDataErased, SessionStarted
 from fw_contracts.reference import TermsPublished
 from fw_contracts.vault import ClaimRequest, PutRequest, VaultError, VaultReply
+from fw_devenv.testing import eventually
 from fw_intake.bootstrap import build
 from fw_intake.settings import Settings
 from nats.aio.msg import Msg
@@ -82,37 +83,43 @@ async def intake(fw_env: Any, vault: StubVault | None, **settings: Any) -> Async
         await nc.close()
 
 
-async def stream_messages(fw_env: Any, subject: str = "fw.>", *, expect: int = 0,
-                          timeout: float = 5.0) -> list[Msg]:
-    """Every message in the stream on ``subject`` (waits up to ``timeout`` for ``expect`` of them)."""
+async def relayed(fw_env: Any) -> None:
+    """Wait until intake's outbox is empty: a row leaves it only once JetStream acknowledged its
+    publish, so from then on the stream holds every event intake committed so far."""
+    async def outbox_rows() -> int:
+        conn = await asyncpg.connect(fw_env.dsn("intake"))
+        try:
+            return int(await conn.fetchval("SELECT count(*) FROM intake.outbox"))
+        finally:
+            await conn.close()
+
+    await eventually(outbox_rows, until=lambda n: n == 0, what="intake's outbox relayed")
+
+
+async def stream_messages(fw_env: Any, subject: str = "fw.>") -> list[Msg]:
+    """Every message in the stream on ``subject`` besides the terms intake publishes at start
+    (read once intake's outbox is relayed, so nothing it committed is missing)."""
+    await relayed(fw_env)
     nc = await nats.connect(fw_env.nats_url)
     try:
         js = nc.jetstream()
+        info = await js.stream_info(STREAM_NAME, subjects_filter=subject)
+        total = sum((info.state.subjects or {}).values())
+        if total == 0:
+            return []
         sub = await js.subscribe(subject, ordered_consumer=True)
-        out: list[Msg] = []
-        deadline = asyncio.get_running_loop().time() + timeout
-        while True:
-            wait = deadline - asyncio.get_running_loop().time() if len(out) < expect else 0.3
-            try:
-                msg = await sub.next_msg(timeout=max(wait, 0.05))
-                if msg.subject != TermsPublished.subject():  # published at every start (own test)
-                    out.append(msg)
-            except (nats.errors.TimeoutError, TimeoutError):
-                if len(out) >= expect or asyncio.get_running_loop().time() >= deadline:
-                    return out
-        return out
+        msgs = [await sub.next_msg(timeout=5) for _ in range(total)]
+        await sub.unsubscribe()
+        return [m for m in msgs if m.subject != TermsPublished.subject()]  # own test below
     finally:
         await nc.close()
 
 
-async def stream_count(fw_env: Any) -> int:
-    """Messages in the stream besides the terms intake publishes at start."""
-    nc = await nats.connect(fw_env.nats_url)
-    try:
-        info = await nc.jetstream().stream_info(STREAM_NAME, subjects_filter=TermsPublished.subject())
-        return info.state.messages - sum((info.state.subjects or {}).values())
-    finally:
-        await nc.close()
+async def nothing_recorded(fw_env: Any) -> None:
+    """No request row, no outbox row, no event: checked in this order, so an event committed by
+    the refused call would be seen in the outbox or, once relayed, in the stream (no sleep)."""
+    assert await table_dump(fw_env) == ([], [])
+    assert await stream_messages(fw_env) == []
 
 
 async def table_dump(fw_env: Any) -> tuple[list[str], list[str]]:
@@ -136,20 +143,13 @@ async def publish(fw_env: Any, event: Event, msg_id: str | None = None) -> None:
         await nc.close()
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await check():
-        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.05)
-
-
 async def test_create_stores_vault_data_and_publishes_a_clean_event(fw_env: Any) -> None:
     vault = StubVault()
     async with intake(fw_env, vault) as client:
         r = await client.post("/api/support-requests", json=form())
         assert r.status_code == 201, r.text
         created = r.json()
-        [msg] = await stream_messages(fw_env, "fw.intake.>", expect=1)
+        [msg] = await stream_messages(fw_env, "fw.intake.>")
         status = (await client.get(created["status_url"])).json()
     # The vault got the personal data, normalised.
     [put] = vault.calls
@@ -164,7 +164,7 @@ async def test_create_stores_vault_data_and_publishes_a_clean_event(fw_env: Any)
     assert str(event.request_id) == created["request_id"] and event.ticket == created["ticket"]
     assert event.has_billing_address and event.has_email and event.terms.terms_version == "2026-01"
     assert msg.headers and msg.headers[Header.MSG_ID] == str(event.event_id)
-    everything = [m.data + json.dumps(m.headers or {}).encode() for m in await stream_messages(fw_env, expect=1)]
+    everything = [m.data + json.dumps(m.headers or {}).encode() for m in await stream_messages(fw_env)]
     assert everything and not any(MARKER.encode() in blob or MARKER.lower().encode() in blob
                                   for blob in everything)
     assert not any(b"123456" in blob for blob in everything)
@@ -179,9 +179,7 @@ async def test_no_vault_means_503_and_nothing_anywhere(fw_env: Any) -> None:
         r = await client.post("/api/support-requests", json=form())
         assert r.status_code == 503 and r.json()["code"] == "vault_unavailable"
         assert MARKER not in r.text
-        await asyncio.sleep(0.5)  # give a (wrong) relay time to publish
-    assert await stream_count(fw_env) == 0
-    assert await table_dump(fw_env) == ([], [])
+    await nothing_recorded(fw_env)
 
 
 async def test_silent_vault_times_out_to_503(fw_env: Any) -> None:
@@ -190,7 +188,7 @@ async def test_silent_vault_times_out_to_503(fw_env: Any) -> None:
         r = await client.post("/api/support-requests", json=form())
         assert r.status_code == 503 and r.json()["code"] == "vault_unavailable"
     assert len(vault.calls) == 1
-    assert await stream_count(fw_env) == 0 and await table_dump(fw_env) == ([], [])
+    await nothing_recorded(fw_env)
 
 
 async def test_vault_refusal_is_409_without_data(fw_env: Any) -> None:
@@ -202,7 +200,7 @@ async def test_vault_refusal_is_409_without_data(fw_env: Any) -> None:
         vault.reply = lambda _: VaultReply(ok=False, error=VaultError.INTERNAL)
         r = await client.post("/api/support-requests", json=form())
         assert r.status_code == 503 and r.json()["code"] == "vault_unavailable" and MARKER not in r.text
-    assert await stream_count(fw_env) == 0 and await table_dump(fw_env) == ([], [])
+    await nothing_recorded(fw_env)
 
 
 async def test_bad_input_is_422_and_nothing_published(fw_env: Any) -> None:
@@ -212,9 +210,8 @@ async def test_bad_input_is_422_and_nothing_published(fw_env: Any) -> None:
                     form(terms_version="1999-01"), form(extra=MARKER)):
             r = await client.post("/api/support-requests", json=bad)
             assert r.status_code == 422 and MARKER not in r.text and MARKER.lower() not in r.text
-        await asyncio.sleep(0.3)
     assert vault.calls == []
-    assert await stream_count(fw_env) == 0 and await table_dump(fw_env) == ([], [])
+    await nothing_recorded(fw_env)
 
 
 async def test_withdraw_publishes_once(fw_env: Any) -> None:
@@ -224,7 +221,7 @@ async def test_withdraw_publishes_once(fw_env: Any) -> None:
         assert r.status_code == 200 and r.json()["status"] == "withdrawn"
         r = await client.post(f"/api/support-requests/{rid}/withdraw")
         assert r.status_code == 409 and r.json()["code"] == "already_withdrawn"
-        msgs = await stream_messages(fw_env, "fw.intake.>", expect=2)
+        msgs = await stream_messages(fw_env, "fw.intake.>")
     events = [decode(m.data, m.subject) for m in msgs]
     assert [e.event_type for e in events] == ["SupportRequestCreated", "SupportRequestWithdrawn"]
     assert str(events[1].request_id) == rid and events[1].correlation_id == events[0].correlation_id
@@ -240,13 +237,13 @@ async def test_a_withdrawal_the_vault_refuses_records_nothing(fw_env: Any) -> No
         assert r.status_code == 409 and r.json()["code"] == "session_started", r.text
         assert r.json()["message_de"] and r.json()["message_en"]
         other = (await client.post("/api/support-requests", json=form(phone="+4930999111222"))).json()["request_id"]
-        await stream_messages(fw_env, "fw.intake.>", expect=2)
+        await stream_messages(fw_env, "fw.intake.>")
     # without the vault nothing is decided: 503, the request stays open
     async with intake(fw_env, None) as client:
         r = await client.post(f"/api/support-requests/{other}/withdraw")
         assert r.status_code == 503 and r.json()["code"] == "vault_unavailable", r.text
         assert (await client.get(f"/api/support-requests/{other}")).json()["status"] == "open"
-    msgs = await stream_messages(fw_env, "fw.intake.>", expect=2)
+    msgs = await stream_messages(fw_env, "fw.intake.>")
     assert [decode(m.data, m.subject).event_type for m in msgs] == ["SupportRequestCreated"] * 2
 
 
@@ -282,18 +279,12 @@ async def test_consumed_events_move_the_status(fw_env: Any) -> None:
             await conn.close()
     assert consumers == {"intake--session_started", "intake--personal_data_erased"}
     # Only intake's own events came from intake: consuming emitted nothing.
-    assert len(await stream_messages(fw_env, "fw.intake.>", expect=1)) == 1
+    assert len(await stream_messages(fw_env, "fw.intake.>")) == 1
 
 
 async def test_readiness_and_terms(fw_env: Any) -> None:
     async with intake(fw_env, StubVault()) as client:
-        app_ready = await client.get("/readyz")
-        for _ in range(100):
-            if app_ready.status_code == 200:
-                break
-            await asyncio.sleep(0.05)
-            app_ready = await client.get("/readyz")
-        assert app_ready.status_code == 200, app_ready.text
+        await eventually(lambda: client.get("/readyz"), until=lambda r: r.status_code == 200, what="/readyz 200")
         terms = (await client.get("/api/terms/current")).json()
         assert terms["version"] == "2026-01" and len(terms["sha256"]) == 64
 
@@ -331,7 +322,7 @@ async def test_the_table_equals_a_replay_of_the_stream(fw_env: Any) -> None:
                for _ in range(4)]
         assert (await client.post(f"/api/support-requests/{ids[0]}/withdraw")).status_code == 200
         # As in production, the session service sees a request only after its creation is in the stream.
-        assert len(await stream_messages(fw_env, "fw.intake.>", expect=5)) == 5
+        assert len(await stream_messages(fw_env, "fw.intake.>")) == 5
         for rid in ids[1:3]:
             await publish(fw_env, SessionStarted(session_id=uuid.uuid4(), request_id=rid, technician="tech-02",
                                                  started_at=utcnow()))
@@ -349,7 +340,7 @@ async def test_the_table_equals_a_replay_of_the_stream(fw_env: Any) -> None:
         live = {r.request_id: r for r in await SqlSupportRequests(conn).all()}
     finally:
         await conn.close()
-    msgs = await stream_messages(fw_env, expect=4 + 1 + 2 + 2)
+    msgs = await stream_messages(fw_env)
     rebuilt = replay(decode(m.data, m.subject) for m in msgs)
     assert rebuilt == live
 

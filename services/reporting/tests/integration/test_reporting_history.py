@@ -7,16 +7,16 @@ from the comments in ``reporting_history.py``.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 from fastapi import FastAPI
-from fw_contracts import Event, Header
+from fw_contracts import STREAM_NAME, Event, Header
 from fw_contracts.events import InvoiceIssued
 from fw_devenv.pytest_plugin import FwEnv
+from fw_devenv.testing import eventually
 from fw_platform.bus import connect
 from fw_reporting.bootstrap import build
 from fw_reporting.settings import Settings
@@ -54,16 +54,27 @@ async def running(env: FwEnv) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]
 
 
 async def wait_handled(client: httpx.AsyncClient, count: int, parked: int = 0, timeout: float = 20.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
+    """Wait until ``count`` events are handled and ``parked`` parked; then exactly those numbers."""
+    async def progress() -> tuple[int, int]:
         index = (await client.get("/api/reports")).json()
-        n_parked = len((await client.get("/api/reports/parked")).json()["rows"])
-        if index["events_handled"] >= count and n_parked >= parked:
-            assert index["events_handled"] == count and n_parked == parked
-            return
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"handled {index['events_handled']} of {count}, parked {n_parked}")
-        await asyncio.sleep(0.05)
+        return int(index["events_handled"]), len((await client.get("/api/reports/parked")).json()["rows"])
+
+    done = await eventually(progress, until=lambda p: p[0] >= count and p[1] >= parked, timeout=timeout,
+                            what=f"{count} events handled, {parked} parked")
+    assert done == (count, parked)
+
+
+async def consumer_idle(env: FwEnv) -> None:
+    """Reporting's durable consumer has every message delivered and acknowledged: nothing more
+    can be handled (or counted twice) after this."""
+    nc = await connect(env.nats_url, name="test-consumer-info")
+    try:
+        js = nc.jetstream()
+        await eventually(lambda: js.consumer_info(STREAM_NAME, "reporting--events"),
+                         until=lambda i: i.num_pending == 0 and i.num_ack_pending == 0,
+                         what="reporting--events idle")
+    finally:
+        await nc.close()
 
 
 async def rows(client: httpx.AsyncClient, name: str) -> list[dict[str, Any]]:
@@ -178,8 +189,8 @@ async def test_backfill_then_live_gives_the_figures_worked_out_by_hand(fw_env: F
 
     # ---- a restart resumes the durable consumer: nothing is counted twice
     async with running(fw_env) as (_, client):
+        await consumer_idle(fw_env)
         await wait_handled(client, BACKFILL_USED + len(live_history()), parked=1)
-        await asyncio.sleep(0.3)
         assert {name: await rows(client, name) for name in before} == before
 
 

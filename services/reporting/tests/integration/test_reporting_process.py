@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import httpx
 from fw_contracts import Header
 from fw_devenv.pytest_plugin import FwEnv, ServiceProcess
+from fw_devenv.testing import eventually
 from fw_platform.bus import connect
 from reporting_history import backfill_history
 
@@ -22,10 +21,11 @@ async def test_the_process_backfills_and_serves_json_and_csv(fw_env: FwEnv) -> N
     proc = ServiceProcess("reporting", fw_env).start()
     try:
         async with httpx.AsyncClient(base_url=proc.url, timeout=5) as client:
-            for _ in range(200):
-                if (await client.get("/api/reports")).json()["events_handled"] == 4:
-                    break
-                await asyncio.sleep(0.05)
+            async def events_handled() -> int:
+                return int((await client.get("/api/reports")).json()["events_handled"])
+
+            # four of the five events are reporting's (the erasure is not): fails if never reached
+            await eventually(events_handled, until=lambda n: n == 4, what="the backfill handled 4 events")
             assert (await client.get("/readyz")).json()["ready"] is True
             revenue = await client.get("/api/reports/revenue.csv")
             assert revenue.text.splitlines()[1] == "2026-01,1,0,100.00,19.00,119.00,0.00"

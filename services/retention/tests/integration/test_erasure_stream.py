@@ -21,6 +21,7 @@ from fw_contracts.events import (
     SupportRequestWithdrawn,
 )
 from fw_contracts.vault import VaultError
+from fw_devenv.testing import eventually
 from fw_devenv.vault_callers import VaultCallers
 from fw_platform.vault_client import VaultRefused
 from nats.aio.client import Client
@@ -28,7 +29,7 @@ from nats.aio.msg import Msg
 
 from fw_retention.application.service import RetentionService
 
-from retention_testkit import Clock, personal_data, read_subject, running, wait_until
+from retention_testkit import Clock, personal_data, read_subject, running
 
 
 def invoice_issued(rid: uuid.UUID) -> InvoiceIssued:
@@ -83,9 +84,9 @@ async def test_invoice_issued_erases_exactly_once(service: RetentionService, ret
         monkeypatch.setattr(Msg, name, losing(name))
     await publish(nc, first)
     await publish(nc, first)  # a relay retry within the duplicate window: dropped by JetStream
-    events = await wait_until(lambda: erased_events(nc))
+    events = await eventually(lambda: erased_events(nc))
     consumer = next(c for c in retention_app.runtime.consumers if c.durable == "retention--invoice_issued")
-    await wait_until(lambda: _true(consumer.outcome.duplicates >= 1))  # the redelivery was seen
+    await eventually(lambda: consumer.outcome.duplicates >= 1)  # the redelivery was seen
     for name, original in originals.items():
         monkeypatch.setattr(Msg, name, original)
 
@@ -93,8 +94,8 @@ async def test_invoice_issued_erases_exactly_once(service: RetentionService, ret
     await publish(nc, first, msg_id=str(uuid.uuid4()))
     second = invoice_issued(rid)
     await publish(nc, second)
-    await wait_until(lambda: handled(admin, second))
-    await wait_until(lambda: _true(consumer.outcome.duplicates >= 2))
+    await eventually(lambda: handled(admin, second))
+    await eventually(lambda: consumer.outcome.duplicates >= 2)
 
     events = await erased_events(nc)
     assert len(events) == 1
@@ -114,10 +115,6 @@ async def test_invoice_issued_erases_exactly_once(service: RetentionService, ret
     assert put.value.error is VaultError.ERASED
 
 
-async def _true(value: bool) -> bool:
-    return value
-
-
 @pytest.mark.parametrize("make", [
     lambda rid: SessionNotBilled(session_id=uuid.uuid4(), request_id=rid, reason=NotBilledReason.FREE_THRESHOLD,
                                  tariff_version="2025-01", raw_seconds=20),
@@ -128,7 +125,7 @@ async def test_other_triggers_over_the_stream(service: RetentionService, nc: Cli
     await VaultCallers(nc).put(rid, personal_data())
     trigger = make(rid)
     await publish(nc, trigger)
-    (erased,) = await wait_until(lambda: erased_events(nc))
+    (erased,) = await eventually(lambda: erased_events(nc))
     expected = ErasureReason.NOT_BILLED if isinstance(trigger, SessionNotBilled) else ErasureReason.WITHDRAWN
     assert (erased.request_id, erased.reason, erased.had_data) == (rid, expected, True)
 
@@ -137,14 +134,14 @@ async def test_withdrawn_before_put(service: RetentionService, nc: Client, admin
     rid = uuid.uuid4()
     withdrawn = SupportRequestWithdrawn(request_id=rid)
     await publish(nc, withdrawn)
-    (erased,) = await wait_until(lambda: erased_events(nc))
+    (erased,) = await eventually(lambda: erased_events(nc))
     assert erased.had_data is False and erased.reason is ErasureReason.WITHDRAWN
     with pytest.raises(VaultRefused) as put:
         await VaultCallers(nc).put(rid, personal_data())
     assert put.value.error is VaultError.ERASED
     await publish(nc, invoice_issued(rid))  # later triggers change nothing
     await publish(nc, SupportRequestWithdrawn(request_id=rid))
-    await wait_until(lambda: _count_processed(admin, 3))
+    await eventually(lambda: _count_processed(admin, 3))
     assert len(await erased_events(nc)) == 1
 
 
@@ -160,13 +157,13 @@ async def test_sweep_with_injected_clock(service: RetentionService, nc: Client, 
     await vault.put(young, personal_data())
     clock.advance(days=4, seconds=1)
     assert await service.sweep() == 1
-    (erased,) = await wait_until(lambda: erased_events(nc))
+    (erased,) = await eventually(lambda: erased_events(nc))
     assert (erased.request_id, erased.reason, erased.trigger_event_id) == (old, ErasureReason.ABANDONED, None)
     assert (await vault.get(young, "queue")).data == personal_data()
     assert await service.sweep() == 0
     clock.advance(days=10)
     assert await service.sweep() == 1
-    assert {e.request_id for e in await wait_until(lambda: _at_least(nc, 2))} == {old, young}
+    assert {e.request_id for e in await eventually(lambda: _at_least(nc, 2))} == {old, young}
 
 
 async def _at_least(nc: Client, n: int) -> list[PersonalDataErased] | None:
@@ -183,14 +180,14 @@ async def test_billing_blocked_over_the_stream_holds_the_request_until_the_hold_
     blocked = BillingBlocked(session_id=uuid.uuid4(), request_id=held, missing=("billing_address",),
                              occurred_at=clock.advance(hours=1))
     await publish(nc, blocked)
-    await wait_until(lambda: handled(admin, blocked))
+    await eventually(lambda: handled(admin, blocked))
     assert await admin.fetchval("SELECT blocked_at FROM retention.billing_holds WHERE request_id = $1",
                                 held) == blocked.occurred_at
     assert service.billing_hold == timedelta(days=90)
 
     clock.advance(days=14)  # the normal deadline: only the request billing does not wait on goes
     assert await service.sweep() == 1
-    (first,) = await wait_until(lambda: erased_events(nc))
+    (first,) = await eventually(lambda: erased_events(nc))
     assert (first.request_id, first.reason) == (plain, ErasureReason.ABANDONED)
     assert (await vault.get(held, "billing")).data.company == personal_data().company
 
@@ -198,7 +195,7 @@ async def test_billing_blocked_over_the_stream_holds_the_request_until_the_hold_
     assert await service.sweep() == 0
     clock.now = blocked.occurred_at + timedelta(days=90)
     assert await service.sweep() == 1
-    events = await wait_until(lambda: _at_least(nc, 2))
+    events = await eventually(lambda: _at_least(nc, 2))
     last = next(e for e in events if e.request_id == held)
     assert (last.reason, last.trigger_event_id, last.erased_at) == (ErasureReason.ABANDONED, None, clock.now)
     with pytest.raises(VaultRefused) as refused:
@@ -212,6 +209,6 @@ async def test_background_sweep_runs(fw_env: Any, nc: Client) -> None:
         rid = uuid.uuid4()
         await VaultCallers(nc).put(rid, personal_data())
         clock.advance(days=14)
-        (erased,) = await wait_until(lambda: erased_events(nc))
+        (erased,) = await eventually(lambda: erased_events(nc))
         assert erased.request_id == rid and erased.reason is ErasureReason.ABANDONED
         assert svc.service.abandon_after == timedelta(days=14)

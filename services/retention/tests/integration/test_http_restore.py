@@ -17,13 +17,14 @@ from fw_contracts import Header
 from fw_contracts.events import BillingBlocked, PersonalDataErased, SupportRequestWithdrawn
 from fw_devenv import pg_bin_dir
 from fw_devenv.provision import database_dsn
+from fw_devenv.testing import eventually
 from fw_devenv.vault_callers import VaultCallers
 from nats.aio.client import Client
 
 from fw_retention.application.service import RetentionService
 from fw_retention.bootstrap import build
 
-from retention_testkit import MARKERS, Clock, personal_data, read_subject, settings_for, statement, wait_until
+from retention_testkit import MARKERS, Clock, personal_data, read_subject, settings_for, statement
 
 VAULT_TABLES = ("vault_keys", "vault_entries", "vault_statements")
 
@@ -72,7 +73,7 @@ async def test_http_views(api: tuple[httpx.AsyncClient, RetentionService], nc: C
         body = (await client.get(f"/api/requests/{gone}/status")).json()
         return body if body["state"] == "erased" else None
 
-    status = await wait_until(erased)
+    status = await eventually(erased)
     assert status["erased_at"] and status["reason"] == "withdrawn" and "stored_at" not in status
     stored = (await client.get(f"/api/requests/{kept}/status")).json()
     assert stored["state"] == "stored" and "erased_at" not in stored
@@ -109,7 +110,7 @@ async def test_reapply_after_restore(api: tuple[httpx.AsyncClient, RetentionServ
     backup = {rid: await rows_of(admin, rid) for rid in (a, b)}  # the backup, taken now
     await withdraw(nc, a)
     await withdraw(nc, b)
-    await wait_until(lambda: _at_least(nc, 2))
+    await eventually(lambda: _at_least(nc, 2))
 
     # Restore: a and b have their rows back; b's marker is lost (the backup predates it).
     await restore_rows(admin, backup[a])
@@ -141,7 +142,7 @@ async def test_billing_holds_come_back_from_the_stream_after_a_restore(
                              occurred_at=clock.now)
     await nc.jetstream().publish(blocked.subject(), blocked.to_json(), headers={Header.MSG_ID: str(blocked.event_id)})
     hold = "SELECT blocked_at FROM retention.billing_holds WHERE request_id = $1"
-    await wait_until(lambda: admin.fetchval(hold, rid))
+    await eventually(lambda: admin.fetchval(hold, rid))
     await admin.execute("DELETE FROM retention.billing_holds")  # the restored backup predates it
 
     result = await client.post("/api/erasure-log/reapply")
@@ -174,7 +175,7 @@ async def test_dump_after_erasure_holds_no_trace(service: RetentionService, nc: 
         assert marker not in before
 
     await withdraw(nc, rid)
-    await wait_until(lambda: _at_least(nc, 1))
+    await eventually(lambda: _at_least(nc, 1))
     await admin.execute(f"VACUUM FULL {', '.join('retention.' + t for t in VAULT_TABLES)}")
     after = await pg_dump(fw_env)
     for ct in ciphertexts:

@@ -13,6 +13,7 @@ import pytest_asyncio
 from fw_contracts import Header
 from fw_contracts.events import SupportRequestWithdrawn
 from fw_contracts.vault import Address
+from fw_devenv.testing import eventually
 from fw_devenv.vault_callers import VaultCallers
 from fw_platform.vault_client import VaultRefused
 from nats.aio.client import Client
@@ -20,7 +21,7 @@ from nats.aio.client import Client
 from fw_retention.application.service import RetentionService
 from fw_retention.bootstrap import build
 
-from retention_testkit import MARKERS, Clock, personal_data, settings_for, statement, wait_until
+from retention_testkit import MARKERS, Clock, personal_data, settings_for, statement
 
 
 async def withdraw(nc: Client, rid: uuid.UUID) -> None:
@@ -63,7 +64,7 @@ async def test_export_address_and_erasure(api: tuple[httpx.AsyncClient, Retentio
         b = (await client.get(f"/api/requests/{rid}/export")).json()
         return b if b["state"] == "erased" else None
 
-    after = await wait_until(erased)
+    after = await eventually(erased)
     assert after["personal_data"] is None and after["promotion_statement"] is None
     assert after["erasure"]["reason"] == "withdrawn" and after["erasure"]["erased_at"]
     assert "zurückgezogen" in after["note_de"]

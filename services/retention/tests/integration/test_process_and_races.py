@@ -14,6 +14,7 @@ from fw_contracts import Header
 from fw_contracts.events import ErasureReason, PersonalDataErased, SupportRequestWithdrawn
 from fw_contracts.vault import VaultError
 from fw_devenv.pytest_plugin import ServiceProcess
+from fw_devenv.testing import eventually
 from fw_devenv.vault_callers import VaultCallers
 from fw_platform.vault_client import VaultRefused
 from nats.aio.client import Client
@@ -22,7 +23,7 @@ from fw_retention.adapters.store import PgVaultStore
 from fw_retention.application.erasure import erase
 from fw_retention.application.service import RetentionService
 
-from retention_testkit import MARKERS, personal_data, read_subject, statement, wait_until
+from retention_testkit import MARKERS, personal_data, read_subject, statement
 
 
 async def test_puts_racing_erasures_leave_nothing(service: RetentionService, nc: Client,
@@ -47,7 +48,7 @@ async def test_puts_racing_erasures_leave_nothing(service: RetentionService, nc:
     async def all_erased() -> bool:
         return len(await read_subject(nc.jetstream(), PersonalDataErased.subject())) >= len(ids)
 
-    await wait_until(all_erased)
+    await eventually(all_erased)
     # Late retries of the put are refused, and nothing of any request is left in the vault.
     assert {await put(rid) for rid in ids} == {"refused"}
     for table in ("vault_keys", "vault_entries", "vault_statements"):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -32,6 +32,7 @@ from fw_contracts.vault import (
     VaultReply,
 )
 from fw_contracts.wire import VaultSubject, vault_subject
+from fw_devenv.testing import eventually
 from fw_platform.bus import connect
 from fw_session.bootstrap import build
 from fw_session.settings import Settings
@@ -128,19 +129,6 @@ class Harness:
 
     t0: datetime = T0
 
-    @staticmethod
-    async def eventually(probe: Callable[[], Awaitable[T]], ok: Callable[[T], bool],
-                         timeout: float = 10.0) -> T:
-        """Poll ``probe`` until ``ok`` holds for its result (consumers and the relay are async)."""
-        deadline = asyncio.get_running_loop().time() + timeout
-        while True:
-            value = await probe()
-            if ok(value):
-                return value
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"condition not reached in {timeout}s; last value: {value!r}")
-            await asyncio.sleep(0.05)
-
     @property
     def runtime(self) -> Any:
         return self.app.state.runtime
@@ -168,8 +156,8 @@ class Harness:
         self.vault.data[event.request_id] = PersonalData(company=company, contact_name="Erika Mustermann",
                                                          phone="+4930123456")
         await self.publish(event)
-        await self.eventually(lambda: self.client.get("/api/queue"),
-                              lambda r: str(event.request_id) in {i["request_id"] for i in r.json()})
+        await eventually(lambda: self.client.get("/api/queue"),
+                         until=lambda r: str(event.request_id) in {i["request_id"] for i in r.json()})
         return event.request_id
 
     async def start_session(self, request_id: uuid.UUID, technician: str) -> str:

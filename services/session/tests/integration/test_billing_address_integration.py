@@ -6,11 +6,12 @@ import uuid
 from typing import Any
 
 from fw_contracts.events import BillingAddressProvided, BillingBlocked
+from fw_devenv.testing import eventually
 
 
 async def ended_session(h: Any) -> tuple[str, uuid.UUID]:
     created = await h.create_request()
-    await h.eventually(lambda: h.client.get("/api/queue"), lambda r: len(r.json()) == 1)
+    await eventually(lambda: h.client.get("/api/queue"), until=lambda r: len(r.json()) == 1)
     resp = await h.client.post("/api/sessions", json={"request_id": str(created.request_id), "technician": "tech-07"})
     sid = resp.json()["session_id"]
     h.clock.advance(3600)
@@ -28,8 +29,8 @@ async def test_blocked_session_gets_its_address(harness: Any) -> None:
     blocked = BillingBlocked(session_id=uuid.UUID(sid), request_id=rid, missing=("billing_address",))
     await h.publish(blocked)
     await h.publish(blocked, msg_id=str(uuid.uuid4()))  # a redelivery past the duplicate window
-    state = await h.eventually(lambda: h.client.get(f"/api/sessions/{sid}"),
-                               lambda r: r.json()["billing_blocked"])
+    state = await eventually(lambda: h.client.get(f"/api/sessions/{sid}"),
+                             until=lambda r: r.json()["billing_blocked"])
     assert state.json()["missing"] == ["billing_address"] and state.json()["billing_address_provided_at"] is None
 
     resp = await h.client.post(f"/api/sessions/{sid}/billing-address", json=address)
@@ -38,7 +39,7 @@ async def test_blocked_session_gets_its_address(harness: Any) -> None:
     assert body["billing_blocked"] is False and body["missing"] == [] and body["billing_address_provided_at"]
     assert h.vault.addresses[rid].street == "Hauptstraße 5" and h.vault.addresses[rid].country == "DE"
 
-    events = await h.eventually(lambda: h.stream_events(), lambda e: any(
+    events = await eventually(lambda: h.stream_events(), until=lambda e: any(
         isinstance(x, BillingAddressProvided) for x in e))
     [provided] = [e for e in events if isinstance(e, BillingAddressProvided)]
     assert provided.session_id == uuid.UUID(sid) and provided.request_id == rid
@@ -65,11 +66,11 @@ async def test_erasure_closes_the_block_even_when_seen_before_it(harness: Any) -
     sid, rid = await ended_session(h)
     gone = PersonalDataErased(request_id=rid, reason=ErasureReason.ABANDONED, erased_at=datetime.now(UTC))
     await h.publish(gone)
-    await h.eventually(lambda: h.db("SELECT erasure_reason FROM requests WHERE request_id = $1", rid),
-                       lambda rows: rows and rows[0]["erasure_reason"] == "abandoned")
+    await eventually(lambda: h.db("SELECT erasure_reason FROM requests WHERE request_id = $1", rid),
+                     until=lambda rows: rows and rows[0]["erasure_reason"] == "abandoned")
     await h.publish(BillingBlocked(session_id=uuid.UUID(sid), request_id=rid, missing=("billing_address",)))
-    state = await h.eventually(lambda: h.client.get(f"/api/sessions/{sid}"),
-                               lambda r: r.json()["billing_block_state"] is not None)
+    state = await eventually(lambda: h.client.get(f"/api/sessions/{sid}"),
+                             until=lambda r: r.json()["billing_block_state"] is not None)
     body = state.json()
     assert body["billing_block_state"] == "closed_data_erased" and body["billing_blocked"] is False
     assert body["request_data_erased_at"] is not None

@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 from fw_contracts.events import CustomerPromoted, SessionEnded, SessionStarted, SessionTakenOver
+from fw_devenv.testing import eventually
 from fw_session.domain.session import replay
 
 OTHER = {"Fw-Technician": "tech-08"}
@@ -16,7 +17,7 @@ async def test_only_the_sessions_technician_acts_until_a_recorded_takeover(harne
     h = harness
     rid = await h.waiting_request("OWNR-001", company="Eigen GmbH")
     sid = await h.start_session(rid, "tech-07")
-    await h.eventually(h.stream_events, lambda evs: len(evs) == 1)
+    await eventually(h.stream_events, until=lambda evs: len(evs) == 1)
 
     # tech-08 can neither read, nor record a statement, nor end, nor give an address
     for resp in (await h.client.get(f"/api/sessions/{sid}", headers=OTHER),
@@ -50,7 +51,7 @@ async def test_only_the_sessions_technician_acts_until_a_recorded_takeover(harne
     ended = await h.client.post(f"/api/sessions/{sid}/end", headers=OTHER)
     assert ended.status_code == 200 and ended.json()["duration_seconds"] == 180
 
-    events = await h.eventually(h.stream_events, lambda evs: len(evs) == 4)
+    events = await eventually(h.stream_events, until=lambda evs: len(evs) == 4)
     started, takeover, promotion, end = events
     assert isinstance(started, SessionStarted) and started.technician == "tech-07"
     assert isinstance(takeover, SessionTakenOver)
@@ -78,7 +79,7 @@ async def test_a_lead_hands_a_session_on_and_a_second_takeover_is_refused(harnes
     again = await h.client.post(f"/api/sessions/{sid}/takeover", json={"to_technician": "tech-09"},
                                 headers={"Fw-Technician": "lead-01"})
     assert again.status_code == 409 and again.json()["code"] == "session_already_yours"
-    events = await h.eventually(h.stream_events, lambda evs: len(evs) == 2)
+    events = await eventually(h.stream_events, until=lambda evs: len(evs) == 2)
     assert isinstance(events[1], SessionTakenOver) and events[1].taken_over_by == "lead-01"
     # an ended session is not taken over
     assert (await h.client.post(f"/api/sessions/{sid}/end", headers={"Fw-Technician": "tech-09"})).status_code == 200

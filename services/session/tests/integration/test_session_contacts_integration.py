@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fw_contracts.events import PersonalDataErased
+from fw_devenv.testing import eventually
 
 
 async def running_session(h: Any, ticket: str, company: str, technician: str) -> tuple[uuid.UUID, str]:
@@ -33,8 +34,8 @@ async def test_contact_of_a_session_while_stored_and_after_erasure(harness: Any)
     gone = (await h.client.get(f"/api/sessions/{sid}/contact")).json()
     assert gone["contact"] == "erased" and gone["company"] is None and gone["phone"] is None
     await h.publish(PersonalDataErased(request_id=rid, reason="invoice_issued", erased_at=erased_at))
-    after = await h.eventually(lambda: h.client.get(f"/api/sessions/{sid}/contact"),
-                               lambda r: r.json()["erased_at"] is not None)
+    after = await eventually(lambda: h.client.get(f"/api/sessions/{sid}/contact"),
+                             until=lambda r: r.json()["erased_at"] is not None)
     assert after.json()["contact"] == "erased" and after.json()["erased_at"].startswith("2025-03-03T10:00")
 
     assert (await h.client.get(f"/api/sessions/{uuid.uuid4()}/contact")).status_code == 404

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -15,6 +14,7 @@ from fw_contracts.events import (
     SessionStarted,
     SupportRequestWithdrawn,
 )
+from fw_devenv.testing import eventually
 from fw_session.domain.session import replay
 
 
@@ -29,7 +29,7 @@ async def test_queue_start_promote_end_publishes_three_events_in_order(harness: 
     older = await h.create_request(at=h.t0, company="Alt GmbH")
     newer = await h.create_request(at=h.t0 + timedelta(seconds=20), company="Neu AG")
     h.clock.at = h.t0 + timedelta(seconds=42, microseconds=500_000)
-    items = await h.eventually(lambda: queue(h), lambda q: len(q) == 2)
+    items = await eventually(lambda: queue(h), until=lambda q: len(q) == 2)
     assert [i["request_id"] for i in items] == [str(older.request_id), str(newer.request_id)]
     assert items[0] | {"created_at": None} == {
         "request_id": str(older.request_id), "ticket": "K7MQ-3XA", "customer_type": "business",
@@ -51,7 +51,7 @@ async def test_queue_start_promote_end_publishes_three_events_in_order(harness: 
     resp = await h.client.post(f"/api/sessions/{sid}/end")
     assert resp.status_code == 200, resp.text
 
-    events = await h.eventually(h.stream_events, lambda e: len(e) == 3)
+    events = await eventually(h.stream_events, until=lambda e: len(e) == 3)
     started, promoted, ended = events
     assert isinstance(started, SessionStarted) and isinstance(promoted, CustomerPromoted)
     assert isinstance(ended, SessionEnded)
@@ -75,7 +75,7 @@ async def test_queue_start_promote_end_publishes_three_events_in_order(harness: 
 async def test_wrong_orders_answer_404_409_and_publish_nothing(harness: Any) -> None:
     h = harness
     created = await h.create_request()
-    await h.eventually(lambda: queue(h), lambda q: len(q) == 1)
+    await eventually(lambda: queue(h), until=lambda q: len(q) == 1)
     unknown = uuid.uuid4()
     assert (await h.client.post(f"/api/sessions/{unknown}/end")).status_code == 404
     assert (await h.client.post(f"/api/sessions/{unknown}/promotion", json={"statement": "ja"})).status_code == 404
@@ -94,25 +94,27 @@ async def test_wrong_orders_answer_404_409_and_publish_nothing(harness: Any) -> 
     assert late.status_code == 409 and late.json()["code"] == "session_ended"
     assert h.vault.statements == {}
 
-    events = await h.eventually(h.stream_events, lambda e: len(e) == 2)
+    # A refused command writes nothing; had it emitted an event, the event would sit in the outbox
+    # (same transaction as the answer) until the relay's publish is acknowledged. So once the
+    # outbox is empty, the stream holds every event these requests produced.
+    await eventually(lambda: h.db("SELECT 1 FROM outbox"), until=lambda rows: rows == [],
+                     what="the outbox relayed")
+    events = await h.stream_events()
     assert [type(e) for e in events] == [SessionStarted, SessionEnded]
-    await asyncio.sleep(0.5)  # give a wrongly emitted event time to reach the stream
-    assert len(await h.stream_events()) == 2
-    assert await h.db("SELECT 1 FROM outbox") == []
 
 
 async def test_redelivered_creation_does_not_duplicate_the_queue_entry(harness: Any) -> None:
     h = harness
     created = await h.create_request()
-    await h.eventually(lambda: queue(h), lambda q: len(q) == 1)
+    await eventually(lambda: queue(h), until=lambda q: len(q) == 1)
     await h.publish(created)  # same Nats-Msg-Id: JetStream drops it
     await h.publish(created, msg_id=str(uuid.uuid4()))  # past the duplicate window: the consumer's record
     consumer = next(c for c in h.runtime.consumers if c.durable == "session--support_request_created")
-    await h.eventually(lambda: asyncio.sleep(0, consumer.outcome.duplicates), lambda d: d == 1)
+    await eventually(lambda: consumer.outcome.duplicates, until=lambda d: d == 1)
     # Without the idempotency record the state itself still absorbs a repeat.
     await h.db("DELETE FROM processed_events")
     await h.publish(created, msg_id=str(uuid.uuid4()))
-    await h.eventually(lambda: asyncio.sleep(0, consumer.outcome.handled), lambda n: n == 2)
+    await eventually(lambda: consumer.outcome.handled, until=lambda n: n == 2)
     assert len(await queue(h)) == 1
     assert len(await h.db("SELECT 1 FROM requests")) == 1
 
@@ -124,17 +126,17 @@ async def test_withdrawal_before_creation_and_erasure(harness: Any) -> None:
     await h.publish(PersonalDataErased(request_id=erased_id, reason=ErasureReason.ABANDONED, erased_at=h.t0))
     consumers = {c.durable: c for c in h.runtime.consumers}
     for name in ("session--support_request_withdrawn", "session--personal_data_erased"):
-        await h.eventually(lambda n=name: asyncio.sleep(0, consumers[n].outcome.handled), lambda n: n == 1)
+        await eventually(lambda n=name: consumers[n].outcome.handled, until=lambda n: n == 1)
     late_w = await h.create_request()
     late_e = await h.create_request()
     # Rewrite the two creations to the ids seen earlier (creation arrives last).
     for event, rid in ((late_w, withdrawn_id), (late_e, erased_id)):
         h.vault.data[rid] = h.vault.data[event.request_id]
         await h.publish(event.model_copy(update={"request_id": rid, "event_id": uuid.uuid4()}))
-    waiting = await h.eventually(lambda: queue(h), lambda q: len(q) == 2)
+    waiting = await eventually(lambda: queue(h), until=lambda q: len(q) == 2)
     assert {i["request_id"] for i in waiting} == {str(late_w.request_id), str(late_e.request_id)}
-    await h.eventually(lambda: asyncio.sleep(0, consumers["session--support_request_created"].outcome.handled),
-                       lambda n: n == 4)
+    await eventually(lambda: consumers["session--support_request_created"].outcome.handled,
+                     until=lambda n: n == 4)
     for rid, code in ((withdrawn_id, "request_withdrawn"), (erased_id, "request_erased")):
         resp = await h.client.post("/api/sessions", json={"request_id": str(rid), "technician": "tech-07"})
         assert resp.status_code == 409 and resp.json()["code"] == code
@@ -148,11 +150,11 @@ async def test_withdrawal_before_creation_and_erasure(harness: Any) -> None:
 async def test_vault_unavailable_answers_503_and_emits_nothing(harness: Any) -> None:
     h = harness
     created = await h.create_request()
-    await h.eventually(lambda: queue(h), lambda q: len(q) == 1)
+    await eventually(lambda: queue(h), until=lambda q: len(q) == 1)
     sid = (await h.client.post("/api/sessions", json={"request_id": str(created.request_id),
                                                       "technician": "tech-07"})).json()["session_id"]
     second = await h.create_request()
-    await h.eventually(lambda: queue(h), lambda q: [i["request_id"] for i in q] == [str(second.request_id)])
+    await eventually(lambda: queue(h), until=lambda q: [i["request_id"] for i in q] == [str(second.request_id)])
     await h.vault.stop()
     resp = await h.client.get("/api/queue")
     assert resp.status_code == 503 and resp.json()["code"] == "vault_unavailable"
@@ -162,5 +164,5 @@ async def test_vault_unavailable_answers_503_and_emits_nothing(harness: Any) -> 
     await h.vault.start()
     resp = await h.client.post(f"/api/sessions/{sid}/promotion", json={"statement": "Ja, gern."})
     assert resp.status_code == 201
-    events = await h.eventually(h.stream_events, lambda e: len(e) == 2)
+    events = await eventually(h.stream_events, until=lambda e: len(e) == 2)
     assert [type(e) for e in events] == [SessionStarted, CustomerPromoted]

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from fw_devenv.testing import eventually
 
 #: What the fake intake hands out (see conftest.FakeServices.download_code).
 DOWNLOAD_CODE = "Zk3v9Qx2LmN8pR4sT6uW1yA5cE7gI0kO3qS5uX8zB2d"
@@ -112,8 +113,7 @@ async def test_the_code_is_in_no_log_not_even_uvicorns_access_log(make_client: A
                                            lifespan="off"))
     task = asyncio.create_task(server.serve())
     try:
-        while not server.started:
-            await asyncio.sleep(0.05)
+        await eventually(lambda: server.started, what="uvicorn started")
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
             thanks = await _send_request(client)
             assert DOWNLOAD_CODE in thanks.text

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fw_devenv.testing import eventually
 from fw_web.adapters.password_checks import ChecksBusy, PasswordChecks
 from fw_web.adapters.signins_file import SignInRecords, SignInsFileError
 from fw_web.domain.users import User
@@ -35,13 +36,6 @@ def _app(client: Any) -> Any:
     return client._transport.app  # the ASGI app behind the test client
 
 
-async def _wait_until(condition: Any, timeout: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, "condition not reached"
-        await asyncio.sleep(0.01)
-
-
 async def _sign_in_form(web: Any, client: Any) -> dict[str, str]:
     page = await client.get("/anmelden")
     return {"username": "technik", "password": "falsch-geraten", "csrf_token": web.csrf_of(page.text)}
@@ -55,7 +49,7 @@ async def test_password_checks_run_off_the_event_loop(web) -> None:  # type: ign
     form = await _sign_in_form(web, client)
     attempt = asyncio.create_task(client.post("/anmelden", data=form))
     try:
-        await _wait_until(lambda: verify.checked)
+        await eventually(lambda: verify.checked)
         # the check is still running: pages and probes answer all the same
         assert (await client.get("/healthz")).status_code == 200
         assert (await client.get("/")).status_code == 200
@@ -75,7 +69,7 @@ async def test_a_full_queue_answers_429_at_once_in_german_and_english(web) -> No
     running = asyncio.create_task(client.post("/anmelden", data=form))
     waiting = asyncio.create_task(client.post("/anmelden", data=form))
     try:
-        await _wait_until(lambda: checks.admitted == 2)
+        await eventually(lambda: checks.admitted == 2)
         refused = await client.post("/anmelden", data=form)  # answered while both are still held
         assert refused.status_code == 429
         assert int(refused.headers["Retry-After"]) >= 1
@@ -98,7 +92,7 @@ async def test_pool_limits_are_checked() -> None:
     blocked = BlockingVerify()
     only_one = PasswordChecks(blocked, concurrency=1, queue=0)
     first = asyncio.create_task(only_one.verify(None, "x"))
-    await _wait_until(lambda: blocked.checked)
+    await eventually(lambda: blocked.checked)
     with pytest.raises(ChecksBusy) as busy:
         await only_one.verify(None, "y")
     assert busy.value.retry_after > 0

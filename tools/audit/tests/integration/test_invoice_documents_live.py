@@ -23,7 +23,6 @@ import os
 import shutil
 import sys
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -31,7 +30,6 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
-import pytest
 
 from fw_contracts import events as ev
 
@@ -44,6 +42,7 @@ from fw_audit.scripted import publish
 from fw_audit.source import connect
 from fw_audit.verifier import VerifyOptions
 from fw_devenv.pytest_plugin import TEST_ARCHIVE_KEY, FwEnv, ServiceProcess
+from fw_devenv.testing import eventually
 
 #: Bills every session: one started 4-second interval is 10 + 150 = 160 EUR net = 190.40 gross
 #: (a Kleinbetragsrechnung); two intervals are 368.90 gross (a full invoice).
@@ -74,17 +73,6 @@ async def read_only_role(env: FwEnv) -> str:
     return env.audit_dsn
 
 
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 30.0) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.2)
-
-
 async def invoice(http: httpx.AsyncClient, procs: dict[str, ServiceProcess], body: dict[str, Any],
                   seconds: float) -> dict[str, Any]:
     """Request -> session of ``seconds`` -> the invoice billing issued (as its API shows it)."""
@@ -100,7 +88,7 @@ async def invoice(http: httpx.AsyncClient, procs: dict[str, ServiceProcess], bod
         q = await http.get(url("session", "/api/queue"))
         return any(x["request_id"] == request_id for x in q.json())
 
-    await eventually(queued)
+    await eventually(queued, timeout=30, interval=0.2)
     r = await http.post(url("session", "/api/sessions"), json={"request_id": request_id, "technician": "tech-01"})
     assert r.status_code == 201, r.text
     session_id = r.json()["session_id"]
@@ -114,7 +102,7 @@ async def invoice(http: httpx.AsyncClient, procs: dict[str, ServiceProcess], bod
         items = items if isinstance(items, list) else items.get("items", [])
         return items[0] if items else None
 
-    found: dict[str, Any] = await eventually(issued)
+    found: dict[str, Any] = await eventually(issued, timeout=30, interval=0.2)
     return found
 
 
@@ -198,7 +186,7 @@ async def test_export_carries_billings_xmls_and_verify_checks_them(fw_env: FwEnv
         report = verify_bundle(plain, options(fw_env))
         return report if report.check("projections").status is Status.PASS else None
 
-    report = await eventually(settled)  # the services project eventually
+    report = await eventually(settled, timeout=30, interval=0.2)  # the services project eventually
     # exported without --signing-key too: the manifest's signature is SKIPPED as well
     assert report.skipped_checks == ["invoice_documents", "bundle_signature"] and not report.failed_checks, \
         not_passed(report)

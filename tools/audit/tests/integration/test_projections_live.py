@@ -7,18 +7,17 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
-import pytest
 
 from fw_audit.model import AuditReport, Status
 from fw_audit.runner import Conn, export_stream, verify_bundle, verify_stream
 from fw_audit.verifier import VerifyOptions
 from fw_devenv.pytest_plugin import FwEnv, ServiceProcess
+from fw_devenv.testing import eventually
 
 #: Like the e2e tariff, but a session shorter than 2 s is free: "end at once" is not billed.
 TARIFF = """
@@ -39,18 +38,6 @@ def database_dsn(env: FwEnv) -> str:
     return urlunsplit(parts._replace(path="/" + env.database))
 
 
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 30.0) -> Any:
-    """Poll until ``check`` returns a truthy value."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.2)
-
-
 async def lifecycle(http: httpx.AsyncClient, procs: dict[str, ServiceProcess], n: int, mode: str) -> str:
     """One request to its end: ``invoiced``, ``not_billed`` or ``withdrawn``; returns the request id."""
     def url(svc: str, path: str) -> str:
@@ -69,20 +56,20 @@ async def lifecycle(http: httpx.AsyncClient, procs: dict[str, ServiceProcess], n
             q = await http.get(url("session", "/api/queue"))
             return any(x["request_id"] == request_id for x in q.json())
 
-        await eventually(queued)
+        await eventually(queued, timeout=30, interval=0.2)
         r = await http.post(url("session", "/api/sessions"), json={"request_id": request_id, "technician": "tech-01"})
         assert r.status_code == 201, r.text
         session_id = r.json()["session_id"]
         if mode == "invoiced":
             await asyncio.sleep(3.1)  # above the tariff's 2 s free threshold
         r = await http.post(url("session", f"/api/sessions/{session_id}/end"), headers={"Fw-Technician": "tech-01"})
-        assert r.status_code in (200, 201), r.text
+        assert r.status_code == 200, r.text
 
     async def erased() -> bool:
         r = await http.get(url("retention", f"/api/requests/{request_id}/status"))
         return r.status_code == 200 and r.json()["state"] == "erased"
 
-    await eventually(erased)
+    await eventually(erased, timeout=30, interval=0.2)
     return request_id
 
 
@@ -120,7 +107,7 @@ async def test_projections_equal_the_rebuild_and_a_tampered_row_is_named(fw_env:
         return report if report.check("projections").status is Status.PASS else None
 
     try:
-        report = await eventually(settled, timeout=20)
+        report = await eventually(settled, timeout=20, interval=0.2)
     except AssertionError:
         last = await verify(fw_env)
         raise AssertionError(json.dumps(last.check("projections").to_dict(), indent=1)) from None

@@ -304,12 +304,13 @@ class PostgresServer:
             time.sleep(0.1)
         raise DevEnvError(f"PostgreSQL on port {self.port} not ready; log:\n{tail(self.log_file)}")
 
-    def stop(self, timeout: int = 60) -> None:
-        """``pg_ctl stop -m fast``: roll back open transactions, checkpoint, exit."""
+    def stop(self, timeout: int = 60, *, mode: str = "fast") -> None:
+        """``pg_ctl stop -m fast``: roll back open transactions, checkpoint, exit. ``mode="immediate"``
+        skips the checkpoint (a throw-away cluster: the tests' own, deleted right after)."""
         if not self.is_running():
             return
         self._run(
-            ["pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w", "-t", str(timeout), "stop"],
+            ["pg_ctl", "-D", str(self.data_dir), "-m", mode, "-w", "-t", str(timeout), "stop"],
             timeout=timeout + 30,
         )
 

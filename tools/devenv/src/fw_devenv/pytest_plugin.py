@@ -7,20 +7,22 @@
   permissions (``fw_contracts.nats_permissions``): ``fw_env.nats_url`` carries admin's credentials (tests
   that connect with it may do anything); ``settings_env(svc)`` and ``ServiceProcess`` connect as
   the service's own user, as ``make run`` does.
-* ``ServiceProcess``: starts a service as a real subprocess (``python -m fw_<svc>``) for
-  end-to-end tests and waits for its ``/readyz``.
+* ``ServiceProcess``: starts a service as a real OS process (``fw_<svc>``'s ``__main__``, forked
+  from a warm interpreter: :mod:`fw_devenv.service_fork`) for end-to-end tests and waits for its
+  ``/readyz``.
+* ``eventually`` / ``eventually_sync`` (:mod:`fw_devenv.testing`): the one way tests wait.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import http.client
 import itertools
 import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
@@ -37,6 +39,10 @@ from .nats import NatsServer
 from .nats_auth import generate_passwords
 from .postgres import PostgresServer
 from .provision import audit_dsn, provision
+from .service_fork import ForkedService, spawn_service
+from .testing import eventually, eventually_sync
+
+__all__ = ["FwEnv", "ServiceProcess", "billing_tariff_env", "eventually", "eventually_sync", "start_all"]
 
 _PASSWORDS = {svc: f"test-{svc}-pw" for svc in SERVICES}
 #: NATS passwords of this test run (every user of fw_contracts.nats_permissions).
@@ -121,7 +127,7 @@ def pg_server(fw_tmp_root: Path) -> Iterator[PostgresServer]:
     server = PostgresServer(fw_tmp_root / "pg" / "pgdata", free_port())
     server.start()
     yield server
-    server.stop()
+    server.stop(mode="immediate")  # no shutdown checkpoint: the directory is deleted next
 
 
 @pytest_asyncio.fixture
@@ -165,7 +171,7 @@ class ServiceProcess:
         self.port = free_port()
         self.env = {**os.environ, **env.settings_env(service, self.port), **(extra or {})}
         self.log_path = env.work_dir / f"{service}.log"
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.proc: ForkedService | subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -175,10 +181,9 @@ class ServiceProcess:
         return self.spawn().wait_ready(timeout)
 
     def spawn(self) -> ServiceProcess:
-        """Start the process without waiting (see :func:`start_all`)."""
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", f"fw_{self.service}"], env=self.env,
-                                     stdout=log, stderr=subprocess.STDOUT)
+        """Start the process without waiting (see :func:`start_all`): forked from a warm
+        interpreter (:mod:`fw_devenv.service_fork`), or ``python -m`` with ``FW_TEST_SPAWN=exec``."""
+        self.proc = spawn_service(f"fw_{self.service}", self.env, self.log_path)
         return self
 
     def wait_ready(self, timeout: float = 30.0) -> ServiceProcess:
@@ -191,7 +196,7 @@ class ServiceProcess:
                 with urllib.request.urlopen(f"{self.url}/readyz", timeout=1) as resp:
                     if resp.status == 200:
                         return self
-            except OSError:
+            except (OSError, http.client.HTTPException):  # not listening yet (or not ours: a port race)
                 pass
             time.sleep(0.1)
         raise RuntimeError(f"{self.service} not ready in {timeout}s: {self.log_path.read_text()[-3000:]}")
