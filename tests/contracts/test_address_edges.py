@@ -19,8 +19,7 @@ from fastapi import FastAPI
 from fw_contracts.address import PostalAddress
 from fw_contracts.vault import PersonalData
 from fw_intake.adapters.terms_files import load_terms
-from fw_intake.bootstrap import MIGRATIONS as INTAKE_MIGRATIONS
-from fw_intake.bootstrap import build_app as build_intake_app
+from fw_intake.bootstrap import build as build_intake
 from fw_intake.entrypoints.http import IntakeDeps
 from fw_intake.settings import Settings as IntakeSettings
 from fw_platform import http as platform_http
@@ -87,7 +86,7 @@ class _RecordingBilling:
 def _intake_app(vault: _RecordingVault) -> FastAPI:
     deps = IntakeDeps(terms=TERMS, vault=vault, unit_of_work=cast(Any, None), requests=cast(Any, None),
                       limiter=TokenBucket(10_000))
-    return build_intake_app(Runtime("intake", IntakeSettings(http_port=0), INTAKE_MIGRATIONS), deps)
+    return build_intake(IntakeSettings(http_port=0), deps=deps).http
 
 
 def _session_app(billing: _RecordingBilling) -> FastAPI:

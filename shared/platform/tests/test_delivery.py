@@ -8,7 +8,6 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
 
 from fw_contracts import STREAM_NAME, Header, utcnow
 from fw_contracts.events import SessionEnded, SessionStarted

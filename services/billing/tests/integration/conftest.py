@@ -19,8 +19,6 @@ import nats
 import pytest
 import pytest_asyncio
 from fastapi import FastAPI
-from fw_billing.bootstrap import create_app
-from fw_billing.settings import Settings
 from fw_contracts import STREAM_NAME, Event, Header, SessionEnded, decode, utcnow
 from fw_contracts.events import CustomerType, SupportRequestCreated, TermsAcceptance
 from fw_contracts.vault import (
