@@ -25,7 +25,6 @@ from bench.infra import Infra
 from bench.office import Footprint, StreamWatcher, py_spy, start_services, top_functions
 from bench.stats import latency, summary
 
-
 #: Connections per service. Most lifecycles in flight wait for their erasure, not for HTTP.
 HTTP_CONNECTIONS = 32
 

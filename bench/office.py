@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+
 from fw_devenv.pytest_plugin import FwEnv, ServiceProcess, billing_tariff_env
 from fw_platform.bus import connect
 

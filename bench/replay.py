@@ -29,15 +29,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench import peer
+from bench.infra import Infra
+from bench.raw import read_direct, read_ordered
+from bench.stats import summary
 from fw_contracts import STREAM_NAME, Header
 from fw_devenv._util import free_port
 from fw_devenv.nats import NatsServer
 from fw_platform.bus import connect, ensure_stream
-
-from bench.infra import Infra
-from bench import peer
-from bench.raw import read_direct, read_ordered
-from bench.stats import summary
 
 
 class _FastLoadServer(NatsServer):

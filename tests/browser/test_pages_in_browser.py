@@ -12,7 +12,6 @@ from typing import Any
 import httpx
 import pytest
 
-
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 #: Every visible input must have a label (checked on each page we visit).

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pytest
+
 from fw_contracts import BY_TYPE, Event, Header, UndecodableEvent, decode, registry
 from fw_contracts.events import SessionEnded, SessionStarted
 from fw_contracts.schemas import schema_file_name

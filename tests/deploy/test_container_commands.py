@@ -20,7 +20,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from deploy_kit import (  # noqa: E402
+from deploy_kit import (
     APP_SERVICES,
     COMPOSE,
     DB_SERVICES,
@@ -32,8 +32,8 @@ from deploy_kit import (  # noqa: E402
     service_env,
 )
 
-from fw_devenv._util import free_port  # noqa: E402
-from fw_devenv.pytest_plugin import FwEnv  # noqa: E402
+from fw_devenv._util import free_port
+from fw_devenv.pytest_plugin import FwEnv
 
 gen_env = load_deploy_module("gen_env")
 COMPOSE_DATA = load_yaml(COMPOSE)

@@ -21,13 +21,13 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from deploy_kit import load_deploy_module  # noqa: E402
+from deploy_kit import load_deploy_module
 
-from fw_contracts import STREAM_NAME  # noqa: E402
-from fw_devenv._util import free_port  # noqa: E402
-from fw_devenv.nats import nats_server_binary  # noqa: E402
-from fw_devenv.nats_auth import ADMIN, USERS, generate_passwords  # noqa: E402
-from fw_platform.bus import connect, ensure_stream  # noqa: E402
+from fw_contracts import STREAM_NAME
+from fw_devenv._util import free_port
+from fw_devenv.nats import nats_server_binary
+from fw_devenv.nats_auth import ADMIN, USERS, generate_passwords
+from fw_platform.bus import connect, ensure_stream
 
 render_nats = load_deploy_module("render_nats_conf")
 
@@ -120,7 +120,7 @@ async def _publish_until(js, acked: dict[str, int], stop_at: float, errors: list
                 acked[event_id] = ack.seq
                 ack_times.append(time.monotonic())
                 break
-            except Exception as exc:  # noqa: BLE001 - leader gone, no responders, timeout: retry
+            except Exception as exc:  # leader gone, no responders, timeout: retry
                 errors.append(type(exc).__name__)
                 await asyncio.sleep(0.05)
                 if time.monotonic() > stop_at + 15:

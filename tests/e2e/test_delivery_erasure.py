@@ -63,9 +63,9 @@ from fw_platform.vault_client import VaultClient, VaultRefused
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "privacy"))
 sys.path.insert(0, str(Path(__file__).parent))
-from inprocess_office import Office as InProcessOffice  # noqa: E402
-from inprocess_office import running_office, until  # noqa: E402
-from privacy_kit import Markers, find, pg_dump  # noqa: E402
+from inprocess_office import Office as InProcessOffice
+from inprocess_office import running_office, until
+from privacy_kit import Markers, find, pg_dump
 
 pytestmark = pytest.mark.e2e
 

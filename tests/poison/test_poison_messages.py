@@ -82,7 +82,7 @@ async def stream_types(env: FwEnv) -> list[str]:
 
 def parked_metric(text: str, consumer: str, kind: str) -> float:
     pattern = rf'^fw_events_parked_total\{{consumer="{re.escape(consumer)}",kind="{kind}"\}} (\S+)$'
-    m = re.search(pattern, text, re.M)
+    m = re.search(pattern, text, re.MULTILINE)
     return float(m.group(1)) if m else 0.0
 
 
@@ -165,7 +165,7 @@ async def test_a_duplicate_is_handled_once(fw_env: FwEnv, billing) -> None:
     async def seen_all() -> bool:
         async with httpx.AsyncClient(timeout=5) as http:
             text = (await http.get(billing.url + "/metrics")).text
-        m = re.search(r'^fw_events_duplicate_total\{consumer="billing--session_ended"\} (\S+)$', text, re.M)
+        m = re.search(r'^fw_events_duplicate_total\{consumer="billing--session_ended"\} (\S+)$', text, re.MULTILINE)
         return bool(m and float(m.group(1)) >= 2)
 
     await eventually(seen_all)
@@ -224,7 +224,7 @@ async def consumer_state(env: FwEnv, durable: str) -> Any:
 
 def metric(text: str, name: str, labels: dict[str, str]) -> float | None:
     body = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))  # the exposition sorts them
-    m = re.search(rf"^{name}\{{{re.escape(body)}\}} (\S+)$", text, re.M)
+    m = re.search(rf"^{name}\{{{re.escape(body)}\}} (\S+)$", text, re.MULTILINE)
     return float(m.group(1)) if m else None
 
 

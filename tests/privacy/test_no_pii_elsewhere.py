@@ -18,10 +18,6 @@ from typing import Any
 
 import asyncpg
 import pytest
-
-from fw_contracts import BY_SUBJECT, Header
-from fw_devenv.pytest_plugin import FwEnv
-from fw_platform.bus import connect
 from privacy_kit import (
     SERVICES,
     Markers,
@@ -35,6 +31,10 @@ from privacy_kit import (
     start_session,
     wait_erased,
 )
+
+from fw_contracts import BY_SUBJECT, Header
+from fw_devenv.pytest_plugin import FwEnv
+from fw_platform.bus import connect
 
 pytestmark = pytest.mark.e2e
 

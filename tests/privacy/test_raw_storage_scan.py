@@ -27,9 +27,6 @@ import time
 
 import asyncpg
 import pytest
-
-from fw_devenv.postgres import PostgresServer
-from fw_devenv.pytest_plugin import FwEnv
 from privacy_kit import (
     ACTING,
     LONG_SESSION_S,
@@ -47,6 +44,9 @@ from privacy_kit import (
     status_of,
     wait_erased,
 )
+
+from fw_devenv.postgres import PostgresServer
+from fw_devenv.pytest_plugin import FwEnv
 
 pytestmark = pytest.mark.e2e
 

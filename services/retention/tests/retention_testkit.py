@@ -13,13 +13,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fw_contracts import Event
-from fw_contracts.events import PersonalDataErased
+from fw_contracts.events import ErasureScope, PersonalDataErased
 from fw_contracts.vault import Address, PersonalData, PromotionStatement
 from fw_platform.handling import UnitOfWork, utc_now
-
 from fw_retention.application.avv import AvvRequest
-from fw_contracts.events import ErasureScope
-
 from fw_retention.application.ports import AccessRecord, ErasureRecord, HeldEmail, Sealed, SealedEntry, StoredRef
 from fw_retention.domain.rules import Erasure
 
@@ -271,8 +268,9 @@ def _erased(events: Iterable[Event]) -> list[PersonalDataErased]:
 # ---------------------------------------------------------------------- real-infrastructure helpers
 async def read_subject(js: Any, subject: str) -> list[Any]:
     """Every message on ``subject`` in the stream right now (ephemeral, ack-less consumer)."""
-    from fw_contracts import STREAM_NAME
     from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+    from fw_contracts import STREAM_NAME
 
     psub = await js.pull_subscribe(subject, stream=STREAM_NAME, config=ConsumerConfig(
         ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.ALL, inactive_threshold=10.0))

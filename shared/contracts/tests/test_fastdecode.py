@@ -14,10 +14,10 @@ import datetime as dt
 import decimal
 import enum
 import json
-from decimal import Decimal
 import types
 import typing
 import uuid
+from decimal import Decimal
 from typing import Any
 
 import msgspec

@@ -8,8 +8,6 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
-
 from fw_contracts import Header, utcnow
 from fw_contracts.events import SessionEnded, SessionStarted
 from fw_platform.handling import TransientError, UnitOfWork

@@ -69,7 +69,7 @@ def run(cmd: list[str], *, check: bool = True, capture: bool = False, timeout: f
     return proc
 
 
-class timed:  # noqa: N801 - used as a context manager
+class timed:  # lower case: used as a context manager
     def __init__(self, what: str) -> None:
         self.what = what
 
@@ -162,7 +162,7 @@ def _extract_member(archive: Path, suffix: str) -> bytes:
 def _download_wheel(requirement: str) -> Path:
     dl = CACHE / "wheels"
     dl.mkdir(parents=True, exist_ok=True)
-    name = requirement.split("==")[0].replace("-", "_")
+    name = requirement.split("==", maxsplit=1)[0].replace("-", "_")
     version = requirement.split("==")[1]
     found = sorted(dl.glob(f"{name}-{version}-*.whl"))
     if not found:
@@ -186,12 +186,12 @@ def apt_mirror() -> str:
         if not f.is_file():
             continue
         text = f.read_text(errors="replace")
-        for m in re.finditer(r"^deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+(\S+)", text, re.M):
+        for m in re.finditer(r"^deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+(\S+)", text, re.MULTILINE):
             if m.group(2).startswith("bookworm") and "security" not in m.group(2):
                 return m.group(1)
         for block in re.split(r"\n\s*\n", text):
-            uris = re.search(r"^URIs:\s*(\S+)", block, re.M)
-            suites = re.search(r"^Suites:\s*(.+)$", block, re.M)
+            uris = re.search(r"^URIs:\s*(\S+)", block, re.MULTILINE)
+            suites = re.search(r"^Suites:\s*(.+)$", block, re.MULTILINE)
             if uris and suites and "bookworm" in suites.group(1).split() and "security" not in uris.group(1):
                 return uris.group(1)
     raise EngineError("no bookworm mirror found in /etc/apt/sources.list(.d)")

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
-
 from deployment import Deployment
 from engine import log
 

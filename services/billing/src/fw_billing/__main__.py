@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import uvicorn
 
-from fw_platform import logs
-
 from fw_billing.bootstrap import SERVICE, create_app
 from fw_billing.settings import Settings
+from fw_platform import logs
 
 
 def main() -> None:

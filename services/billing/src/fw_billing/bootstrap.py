@@ -13,26 +13,10 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from fw_contracts.events import (
-    AccountErasureReason,
-    CustomerAccountChanged,
-    BillingAddressProvided,
-    CustomerAccountErased,
-    CustomerPromoted,
-    InvoiceCancelled,
-    InvoiceIssued,
-    PersonalDataErased,
-    SessionEnded,
-    SupportRequestCreated,
-)
-from fw_contracts.tax_ids import LEITWEG_ID_INVALID, VAT_ID_INVALID
-from fw_platform.http import install
-from fw_platform.runtime import Runtime
-
+from fw_billing.adapters.account_changes import SqlAccountChanges
 from fw_billing.adapters.deliveries import SqlArchiveStore, SqlDeliveryStore
 from fw_billing.adapters.exports import Exports
 from fw_billing.adapters.history import account_erasure_history
-from fw_billing.adapters.account_changes import SqlAccountChanges
 from fw_billing.adapters.invoice_list import InvoiceListView
 from fw_billing.adapters.keys import KeyRing
 from fw_billing.adapters.reference import SqlReferenceLedger
@@ -67,6 +51,21 @@ from fw_billing.application.reference import publish_reference_data
 from fw_billing.entrypoints import http, http_accounts, http_documents, http_invoice_list, http_tariff
 from fw_billing.entrypoints.worker import BackgroundWorker
 from fw_billing.settings import Settings
+from fw_contracts.events import (
+    AccountErasureReason,
+    BillingAddressProvided,
+    CustomerAccountChanged,
+    CustomerAccountErased,
+    CustomerPromoted,
+    InvoiceCancelled,
+    InvoiceIssued,
+    PersonalDataErased,
+    SessionEnded,
+    SupportRequestCreated,
+)
+from fw_contracts.tax_ids import LEITWEG_ID_INVALID, VAT_ID_INVALID
+from fw_platform.http import install
+from fw_platform.runtime import Runtime
 
 SERVICE = "billing"
 MIGRATIONS = Path(__file__).parent / "migrations"

@@ -9,9 +9,6 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from fw_platform.sealed_archive import MASTER_KEY_HOWTO, decode_master_key
-from fw_platform.settings import ServiceSettings
-
 from fw_billing.domain.datev import Chart, DatevConfig
 from fw_billing.domain.invoicing import (
     DEFAULT_CANCELLATION_FORMAT,
@@ -20,6 +17,8 @@ from fw_billing.domain.invoicing import (
     check_series_distinct,
 )
 from fw_billing.domain.issuer import EXAMPLE_ISSUER, Issuer
+from fw_platform.sealed_archive import MASTER_KEY_HOWTO, decode_master_key
+from fw_platform.settings import ServiceSettings
 
 ARCHIVE_KEY_HOWTO = MASTER_KEY_HOWTO
 _EX = EXAMPLE_ISSUER

@@ -8,12 +8,11 @@ import time
 import uuid
 from typing import Any
 
+from fw_billing.application.handlers import on_session_ended
+from fw_billing.domain.invoicing import invoice_year
 from fw_contracts import InvoiceIssued, utcnow
 
-from fw_billing.application.handlers import on_session_ended
-
 from .conftest import until
-from fw_billing.domain.invoicing import invoice_year
 
 
 def expected_numbers(count: int) -> list[str]:

@@ -11,6 +11,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from fw_billing.domain.invoicing import invoice_year
 from fw_contracts import (
     BillingAddressProvided,
     BillingBlocked,
@@ -28,8 +29,6 @@ from fw_contracts.reference import (
     tariff_sha256,
     without_office_business_data,
 )
-
-from fw_billing.domain.invoicing import invoice_year
 
 FULL_SECONDS = 10 * 900  # 240.00 net, 285.60 gross with the shipped tariff
 

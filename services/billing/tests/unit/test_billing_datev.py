@@ -9,9 +9,8 @@ from decimal import Decimal
 
 import pytest
 
-from fw_contracts.events import TaxCase
-
 from fw_billing.domain.datev import COLUMNS, Booking, Chart, DatevConfig, DatevRangeError, booking_batch
+from fw_contracts.events import TaxCase
 
 CONFIG = DatevConfig(consultant_number=1234567, client_number=12345)
 CREATED = datetime(2026, 4, 2, 8, 15, 30, 123456, tzinfo=UTC)
@@ -19,13 +18,13 @@ BOOKINGS = [
     Booking(number="FW-2026-000001", issue_date=date(2026, 3, 10), service_date=date(2026, 3, 9),
             gross_total=Decimal("285.60"), tax_case=TaxCase.DOMESTIC, vat_rate=Decimal("0.19")),
     Booking(number="FW-2026-000002", issue_date=date(2026, 3, 11), service_date=date(2026, 3, 11),
-            gross_total=Decimal("48.00"), tax_case=TaxCase.REVERSE_CHARGE, vat_rate=Decimal("0"),
+            gross_total=Decimal("48.00"), tax_case=TaxCase.REVERSE_CHARGE, vat_rate=Decimal(0),
             recipient_vat_id="ATU12345678"),
     Booking(number="FW-S-2026-000001", issue_date=date(2026, 3, 31), service_date=date(2026, 3, 9),
             gross_total=Decimal("-285.60"), tax_case=TaxCase.DOMESTIC, vat_rate=Decimal("0.19"),
             cancels="FW-2026-000001"),
     Booking(number="FW-2026-000003", issue_date=date(2026, 3, 31), service_date=date(2026, 3, 30),
-            gross_total=Decimal("1234.50"), tax_case=TaxCase.NOT_TAXABLE, vat_rate=Decimal("0")),
+            gross_total=Decimal("1234.50"), tax_case=TaxCase.NOT_TAXABLE, vat_rate=Decimal(0)),
     Booking(number="FW-2026-000004", issue_date=date(2026, 3, 31), service_date=date(2026, 3, 9),
             gross_total=Decimal("228.48"), tax_case=TaxCase.DOMESTIC, vat_rate=Decimal("0.19"),
             corrects="FW-2026-000001"),

@@ -10,11 +10,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from fw_contracts.events import InvoiceKind
-
 from fw_billing.domain.invoicing import Billable, NotBilled, assess, invoice_kind
 from fw_billing.domain.pricing import price
 from fw_billing.domain.tariff import Surcharge, Tariff
+from fw_contracts.events import InvoiceKind
 
 BERLIN = ZoneInfo("Europe/Berlin")
 #: Tuesday 10 March 2026, 13:00 in Berlin: no surcharge.

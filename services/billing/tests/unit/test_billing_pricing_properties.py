@@ -8,11 +8,10 @@ from decimal import ROUND_HALF_UP, Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fw_contracts.events import InvoiceKind
-
 from fw_billing.domain.invoicing import SMALL_INVOICE_LIMIT, Billable, assess
 from fw_billing.domain.pricing import price
 from fw_billing.domain.tariff import Surcharge, Tariff
+from fw_contracts.events import InvoiceKind
 
 CENT = Decimal("0.01")
 

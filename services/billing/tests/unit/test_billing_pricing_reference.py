@@ -17,16 +17,15 @@ from uuid import uuid4
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fw_contracts import pricing as reference
-from fw_contracts.events import InvoiceIssued, InvoiceKind, TaxCase
-from fw_contracts.reference import TariffPublished, tariff_sha256
-
 from fw_billing.adapters.tariff_files import shipped_tariffs
 from fw_billing.application.reference import tariff_content, tariff_hash
 from fw_billing.domain.invoicing import Billable, NotBilled, assess
 from fw_billing.domain.pricing import price
 from fw_billing.domain.tariff import Surcharge, Tariff
 from fw_billing.domain.tax import apply_tax_case
+from fw_contracts import pricing as reference
+from fw_contracts.events import InvoiceIssued, InvoiceKind, TaxCase
+from fw_contracts.reference import TariffPublished, tariff_sha256
 
 
 def money(max_value: int) -> st.SearchStrategy[Decimal]:

@@ -71,9 +71,9 @@ def test_a_shipped_version_cannot_be_redefined_differently(tmp_path: Path) -> No
     ("interval_seconds = 900\nrate_per_interval = 1.00\ntimezone = 'Mars/Base'", "timezone"),
     ("interval_seconds = 900\nrate_per_interval = 1.00\nversion = 'other'", "declares version"),
     ("interval_seconds = 900\nrate_per_interval = 1.00\n[[surcharges]]\nkind = 'evening'\n"  # no 'from'
-     + "percent = 10\ndescription = 'x'", "surcharges"),
+      "percent = 10\ndescription = 'x'", "surcharges"),
     ("interval_seconds = 900\nrate_per_interval = 1.00\n[[surcharges]]\nkind = 'evening'\n"
-     + "from = '25:00'\npercent = 10\ndescription = 'x'", "surcharges"),
+      "from = '25:00'\npercent = 10\ndescription = 'x'", "surcharges"),
     ("interval_seconds = = 900", "not valid TOML"),
 ])
 def test_invalid_tariff_files_are_refused(tmp_path: Path, text: str, match: str) -> None:

@@ -8,22 +8,22 @@ from functools import partial
 from pathlib import Path
 
 from fastapi import FastAPI
-from fw_contracts.events import PersonalDataErased, SessionStarted
-from fw_platform import http
-from fw_platform.runtime import Runtime
 
+from fw_contracts.events import PersonalDataErased, SessionStarted
 from fw_intake import SERVICE
 from fw_intake.adapters.published_terms import SqlPublishedTerms
 from fw_intake.adapters.repository import SqlSupportRequests
 from fw_intake.adapters.terms_files import load_terms
 from fw_intake.adapters.vault import NatsVault
 from fw_intake.application.events import on_personal_data_erased, on_session_started
-from fw_intake.application.reference import publish_terms
 from fw_intake.application.ports import PersonalDataVault
+from fw_intake.application.reference import publish_terms
 from fw_intake.entrypoints import http as routes
-from fw_platform.ratelimit import TokenBucket as RateLimiter
 from fw_intake.entrypoints.schemas import MESSAGES
 from fw_intake.settings import Settings
+from fw_platform import http
+from fw_platform.ratelimit import TokenBucket as RateLimiter
+from fw_platform.runtime import Runtime
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

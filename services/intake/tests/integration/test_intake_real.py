@@ -18,13 +18,14 @@ from typing import Any
 import asyncpg
 import httpx
 import nats
+from nats.aio.msg import Msg
+
 from fw_contracts import STREAM_NAME, Event, Header, VaultSubject, decode, utcnow, vault_subject
 from fw_contracts.events import ErasureReason, PersonalDataErased, SessionStarted
 from fw_contracts.reference import TermsPublished
 from fw_contracts.vault import ClaimRequest, PutRequest, VaultError, VaultReply
 from fw_intake.bootstrap import create_app
 from fw_intake.settings import Settings
-from nats.aio.msg import Msg
 
 MARKER = "QXMARKERZQ"
 

@@ -11,11 +11,12 @@ from typing import Any
 
 import httpx
 import pytest
+
 from fw_intake.adapters.terms_files import load_terms
 from fw_intake.bootstrap import MIGRATIONS, build_app
 from fw_intake.entrypoints.http import IntakeDeps
-from fw_platform.ratelimit import TokenBucket as RateLimiter
 from fw_intake.settings import Settings
+from fw_platform.ratelimit import TokenBucket as RateLimiter
 from fw_platform.runtime import Runtime
 
 MARKER = "ZZMARKERQQ"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+
 from fw_intake.domain.phone import InvalidPhone, is_country_code, normalise_phone
 from fw_intake.domain.ticket import ALPHABET, generate_ticket, is_ticket
 

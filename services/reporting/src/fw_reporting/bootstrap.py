@@ -7,9 +7,9 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
+
 from fw_platform import http
 from fw_platform.runtime import Runtime
-
 from fw_reporting import SERVICE
 from fw_reporting.adapters.sql import SqlFactStore, SqlReportSource
 from fw_reporting.application.ports import FactStoreFactory

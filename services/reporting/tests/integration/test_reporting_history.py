@@ -14,13 +14,14 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from reporting_history import backfill_history, live_history
+
 from fw_contracts import Event, Header
 from fw_contracts.events import InvoiceIssued
 from fw_devenv.pytest_plugin import FwEnv
 from fw_platform.bus import connect
 from fw_reporting.bootstrap import create_app
 from fw_reporting.settings import Settings
-from reporting_history import backfill_history, live_history
 
 #: Events of the backfill that reporting's consumer receives (all but SupportRequestCreated).
 BACKFILL_USED = 23

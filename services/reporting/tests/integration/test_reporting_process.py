@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+from reporting_history import backfill_history
+
 from fw_contracts import Header
 from fw_devenv.pytest_plugin import FwEnv, ServiceProcess
 from fw_platform.bus import connect
-from reporting_history import backfill_history
 
 
 async def test_the_process_backfills_and_serves_json_and_csv(fw_env: FwEnv) -> None:

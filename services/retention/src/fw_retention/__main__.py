@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import uvicorn
-from fw_platform import logs
 
+from fw_platform import logs
 from fw_retention.bootstrap import create_app
 from fw_retention.settings import RetentionSettings
 

@@ -17,17 +17,17 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
+
 from fw_contracts import utcnow
 from fw_contracts.events import BillingBlocked, PersonalDataErased
 from fw_platform import http as platform_http
 from fw_platform.runtime import Runtime
-
 from fw_retention.adapters.avv import PgAvvRegister, load_avv
 from fw_retention.adapters.crypto import EnvelopeCipher
 from fw_retention.adapters.history import billing_block_history, erasure_history
 from fw_retention.adapters.store import PgVaultStore
-from fw_retention.application.erasure import ErasureHandlers, sweep_abandoned, sweep_delivery_holds
 from fw_retention.application.avv import AvvDocument, AvvRegister, prune_requests
+from fw_retention.application.erasure import ErasureHandlers, sweep_abandoned, sweep_delivery_holds
 from fw_retention.application.ports import Cipher, Clock, StoreFactory
 from fw_retention.application.restore import ReapplyResult, reapply_erasure_log, restore_billing_holds
 from fw_retention.domain.rules import records_cutoff

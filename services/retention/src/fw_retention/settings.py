@@ -6,9 +6,10 @@ import base64
 import binascii
 from datetime import timedelta
 
-from fw_platform.settings import ServiceSettings
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
+
+from fw_platform.settings import ServiceSettings
 
 #: How to create a master key (documented in the README as well).
 MASTER_KEY_HOWTO = (

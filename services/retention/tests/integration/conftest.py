@@ -8,9 +8,9 @@ from typing import Any
 import asyncpg
 import nats
 import pytest_asyncio
-from fw_devenv.provision import database_dsn
 from nats.aio.client import Client
 
+from fw_devenv.provision import database_dsn
 from fw_retention.bootstrap import Retention
 
 from retention_testkit import Clock, running

@@ -9,6 +9,9 @@ from typing import Any
 
 import asyncpg
 import pytest
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+
 from fw_contracts import Event, Header, decode
 from fw_contracts.events import (
     BillingBlocked,
@@ -23,9 +26,6 @@ from fw_contracts.events import (
 from fw_contracts.vault import VaultError
 from fw_devenv.vault_callers import VaultCallers
 from fw_platform.vault_client import VaultRefused
-from nats.aio.client import Client
-from nats.aio.msg import Msg
-
 from fw_retention.bootstrap import Retention
 
 from retention_testkit import Clock, personal_data, read_subject, running, wait_until

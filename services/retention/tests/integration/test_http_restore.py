@@ -13,13 +13,13 @@ import asyncpg
 import httpx
 import pytest
 import pytest_asyncio
+from nats.aio.client import Client
+
 from fw_contracts import Header
 from fw_contracts.events import BillingBlocked, PersonalDataErased, SupportRequestWithdrawn
 from fw_devenv import pg_bin_dir
 from fw_devenv.provision import database_dsn
 from fw_devenv.vault_callers import VaultCallers
-from nats.aio.client import Client
-
 from fw_retention.bootstrap import Retention, create_app
 
 from retention_testkit import MARKERS, Clock, personal_data, read_subject, settings_for, statement, wait_until

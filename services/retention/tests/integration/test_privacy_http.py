@@ -10,13 +10,13 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest_asyncio
+from nats.aio.client import Client
+
 from fw_contracts import Header
 from fw_contracts.events import SupportRequestWithdrawn
 from fw_contracts.vault import Address
 from fw_devenv.vault_callers import VaultCallers
 from fw_platform.vault_client import VaultRefused
-from nats.aio.client import Client
-
 from fw_retention.bootstrap import Retention, create_app
 
 from retention_testkit import MARKERS, Clock, personal_data, settings_for, statement, wait_until

@@ -10,14 +10,14 @@ from typing import Any
 
 import asyncpg
 import pytest
+from nats.aio.client import Client
+
 from fw_contracts import Header
 from fw_contracts.events import ErasureReason, PersonalDataErased, SupportRequestWithdrawn
 from fw_contracts.vault import VaultError
 from fw_devenv.pytest_plugin import ServiceProcess
 from fw_devenv.vault_callers import VaultCallers
 from fw_platform.vault_client import VaultRefused
-from nats.aio.client import Client
-
 from fw_retention.adapters.store import PgVaultStore
 from fw_retention.application.erasure import erase
 from fw_retention.bootstrap import Retention

@@ -8,12 +8,12 @@ from typing import Any
 
 import asyncpg
 import pytest
+from nats.aio.client import Client
+
 from fw_contracts.vault import VaultError, VaultReply
 from fw_contracts.wire import VaultSubject, vault_subject
 from fw_devenv.vault_callers import VaultCallers
 from fw_platform.vault_client import VaultRefused, VaultUnavailable
-from nats.aio.client import Client
-
 from fw_retention.bootstrap import Retention
 
 from retention_testkit import MARKERS, Clock, personal_data, statement

@@ -11,7 +11,6 @@ from decimal import Decimal
 
 import pytest
 
-from fw_contracts.wire import VaultCaller
 from fw_contracts.events import (
     DeliveryChannel,
     DeliveryFailure,
@@ -25,6 +24,7 @@ from fw_contracts.events import (
     SupportRequestWithdrawn,
 )
 from fw_contracts.vault import GetRequest, PutRequest, VaultError
+from fw_contracts.wire import VaultCaller
 from fw_retention.adapters.crypto import EnvelopeCipher
 from fw_retention.application import vault
 from fw_retention.application.erasure import ErasureHandlers, sweep_delivery_holds

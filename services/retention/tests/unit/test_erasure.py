@@ -9,10 +9,11 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+
 from fw_contracts.events import (
-    ErasureScope,
     BillingBlocked,
     ErasureReason,
+    ErasureScope,
     InvoiceIssued,
     InvoiceKind,
     NotBilledReason,
@@ -23,7 +24,6 @@ from fw_contracts.events import (
 from fw_contracts.vault import PutRequest
 from fw_contracts.wire import VaultCaller
 from fw_platform import metrics
-
 from fw_retention.adapters.crypto import EnvelopeCipher
 from fw_retention.application import queries, vault
 from fw_retention.application.erasure import ErasureHandlers, sweep_abandoned

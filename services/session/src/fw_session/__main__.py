@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import uvicorn
-from fw_platform import logs
 
+from fw_platform import logs
 from fw_session.bootstrap import SERVICE, create_app
 from fw_session.settings import Settings
 

@@ -13,7 +13,6 @@ from fw_contracts.catalog import ServiceContract
 from fw_contracts.events import (
     BillingAddressProvided,
     BillingBlocked,
-    BillingBlocked,
     CustomerPromoted,
     PersonalDataErased,
     SessionEnded,

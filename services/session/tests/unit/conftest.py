@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+
 from fw_contracts import Event
 from fw_contracts.events import SupportRequestCreated, TermsAcceptance
 from fw_contracts.vault import Address, PersonalData, PromotionStatement, VaultError

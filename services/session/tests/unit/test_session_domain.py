@@ -7,6 +7,9 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from fw_contracts.events import CustomerPromoted, SessionEnded, SessionStarted, SessionTakenOver
 from fw_session.domain.errors import (
     AlreadyPromoted,
@@ -29,8 +32,6 @@ from fw_session.domain.session import (
     evolve,
     replay,
 )
-from hypothesis import given
-from hypothesis import strategies as st
 
 T0 = datetime(2025, 3, 3, 9, 0, 0, 900_000, tzinfo=UTC)
 SHA = "b" * 64
@@ -279,7 +280,7 @@ def test_domain_imports_no_infrastructure() -> None:
     import ast
     from pathlib import Path
 
-    import fw_session.domain as domain
+    from fw_session import domain
 
     forbidden = {"asyncpg", "nats", "faststream", "fastapi", "os", "fw_platform", "httpx"}
     for path in Path(domain.__file__).parent.glob("*.py"):

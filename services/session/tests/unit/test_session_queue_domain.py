@@ -8,6 +8,9 @@ from datetime import UTC, datetime, timedelta
 from functools import reduce
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from fw_contracts.events import (
     ErasureReason,
     PersonalDataErased,
@@ -18,8 +21,6 @@ from fw_contracts.events import (
 )
 from fw_session.domain.errors import RequestAlreadyStarted, RequestErased, RequestWithdrawn, UnknownRequest
 from fw_session.domain.requests import QueueEntry, RequestStatus, ensure_startable, evolve_request, waiting_seconds
-from hypothesis import given
-from hypothesis import strategies as st
 
 T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 RID = uuid.UUID(int=7)

@@ -13,25 +13,28 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 import fw_web
+from fw_platform.ratelimit import TokenBucket
 from fw_web.adapters.backends import Backends
 from fw_web.adapters.password_checks import PasswordChecks
 from fw_web.adapters.signins_file import SignInRecords
 from fw_web.adapters.users_file import load_users, verify_password
-from fw_platform.ratelimit import TokenBucket
 from fw_web.domain.users import User
 from fw_web.entrypoints import (
     download,
     errors,
     office,
+    office_accounts,
     office_documents,
+    office_pages,
     office_parked,
     ops,
     privacy,
     public,
+    public_pages,
     signin,
     technician,
+    technician_pages,
 )
-from fw_web.entrypoints import office_accounts, office_pages, public_pages, technician_pages
 from fw_web.entrypoints.web_session import CookieSettings, SessionMiddleware
 from fw_web.settings import Settings
 

@@ -7,6 +7,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+
 from fw_web.adapters.users_file import add_user, dev_bootstrap, hash_password, load_users, verify_password
 from fw_web.cli import main as cli_main
 from fw_web.domain.users import Role, User, UsersFileError, dump_users, parse_users

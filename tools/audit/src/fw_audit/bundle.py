@@ -36,10 +36,9 @@ from typing import IO, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from fw_contracts.schemas import SCHEMA_DIR
-
 from fw_audit.chain import Chain, fingerprint, public_hex
 from fw_audit.model import Record
+from fw_contracts.schemas import SCHEMA_DIR
 
 FORMAT = "fw-audit-bundle/1"
 EVENTS = "events.jsonl"

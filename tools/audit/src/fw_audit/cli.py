@@ -22,8 +22,6 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from fw_contracts import STREAM_NAME
-
 from fw_audit.archive import KEY_ENV, ArchiveError, ArchiveSource, load_archive_key
 from fw_audit.chain import KeyFileError, fingerprint, generate_key, load_key, public_hex, read_public_key
 from fw_audit.html import render_html
@@ -41,6 +39,7 @@ from fw_audit.runner import (
 from fw_audit.source import Until
 from fw_audit.tariff_files import TariffFileError, read_tariff_dir
 from fw_audit.verifier import VerifyOptions
+from fw_contracts import STREAM_NAME
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="fernwartung back-office tools")
 audit = typer.Typer(no_args_is_help=True, help="Replay the event history and prove compliance, integrity "

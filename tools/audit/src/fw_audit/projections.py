@@ -32,6 +32,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from fw_audit.checks import Seen
+from fw_audit.model import CheckResult
 from fw_contracts.events import (
     CustomerAccountCreated,
     CustomerAccountErased,
@@ -44,9 +46,6 @@ from fw_contracts.events import (
     SupportRequestCreated,
     SupportRequestWithdrawn,
 )
-
-from fw_audit.checks import Seen
-from fw_audit.model import CheckResult
 
 NAME = "projections"
 TITLE = "Live projections equal a rebuild from the stream"

@@ -15,14 +15,11 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from fw_contracts import STREAM_NAME, STREAM_SUBJECTS, UndecodableEvent, decode
-from fw_contracts.events import AuditCheckpoint, InvoiceCancelled, InvoiceIssued
-
 from fw_audit.archive import ArchiveSource, DocumentIndex, check_access, export_documents
 from fw_audit.bundle import Bundle, BundleWriter, open_bundle
+from fw_audit.chain import Chain, load_key, sign
 from fw_audit.checks.documents import FOLDER, InvoiceDocumentsCheck
 from fw_audit.checks.signature import check_bundle_signature
-from fw_audit.chain import Chain, load_key, sign
 from fw_audit.model import AuditReport, Record, ReplaySummary
 from fw_audit.projections import LiveTables, read_live
 from fw_audit.source import (
@@ -35,6 +32,8 @@ from fw_audit.source import (
     stream_state,
 )
 from fw_audit.verifier import Replay, Verifier, VerifyOptions
+from fw_contracts import STREAM_NAME, STREAM_SUBJECTS, UndecodableEvent, decode
+from fw_contracts.events import AuditCheckpoint, InvoiceCancelled, InvoiceIssued
 
 Progress = Callable[[int, int], None]
 #: No ``--until``: the whole stream as it is when reading starts.

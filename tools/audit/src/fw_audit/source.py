@@ -26,10 +26,9 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
-from fw_contracts import STREAM_NAME
-
 from fw_audit.headers import install as install_header_parser
 from fw_audit.model import Record
+from fw_contracts import STREAM_NAME
 
 #: Messages the client may buffer ahead of the checks (ordered consumer).
 PENDING_MSGS = 1_000_000

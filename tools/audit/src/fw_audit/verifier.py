@@ -12,10 +12,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from fw_contracts import Event, UndecodableEvent, decode
-from fw_contracts.fastdecode import check_fast
-from fw_contracts.reference import TariffContent
-
 from fw_audit.checks import Seen
 from fw_audit.checks.documents import InvoiceDocumentsCheck
 from fw_audit.checks.erasure import ErasureCheck
@@ -26,6 +22,9 @@ from fw_audit.checks.terms import TermsCheck
 from fw_audit.checks.totals import TotalsCheck
 from fw_audit.model import AuditReport, CheckResult, InvalidEvent, Record, ReplaySummary
 from fw_audit.projections import LiveTables, ProjectionsCheck
+from fw_contracts import Event, UndecodableEvent, decode
+from fw_contracts.fastdecode import check_fast
+from fw_contracts.reference import TariffContent
 
 
 class Replay:

@@ -11,11 +11,6 @@ import nats.errors
 import pytest
 from nats.js.api import StreamConfig
 
-from fw_devenv._util import free_port
-from fw_devenv.nats import NatsServer
-from fw_platform.bus import connect as fw_connect
-from fw_platform.bus import ensure_stream
-
 from fw_audit.model import Record
 from fw_audit.runner import Conn, export_stream, load_reference, replay_stream, verify_bundle, verify_stream
 from fw_audit.scripted import Item, bulk_history, publish
@@ -31,6 +26,10 @@ from fw_audit.source import (
     stream_state,
 )
 from fw_audit.verifier import VerifyOptions
+from fw_devenv._util import free_port
+from fw_devenv.nats import NatsServer
+from fw_platform.bus import connect as fw_connect
+from fw_platform.bus import ensure_stream
 
 DEFECTS = ["missing_erasure", "late_erasure", "invoice_number_gap", "wrong_total", "phone_number"]
 

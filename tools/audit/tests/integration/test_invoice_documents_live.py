@@ -31,18 +31,16 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
-import pytest
-
-from fw_contracts import events as ev
 
 from fw_audit.archive import ArchiveSource
 from fw_audit.chain import generate_key
-from fw_audit.tariff_files import read_tariff_dir
 from fw_audit.model import AuditReport, Status
 from fw_audit.runner import Conn, export_stream, verify_bundle
 from fw_audit.scripted import publish
 from fw_audit.source import connect
+from fw_audit.tariff_files import read_tariff_dir
 from fw_audit.verifier import VerifyOptions
+from fw_contracts import events as ev
 from fw_devenv.pytest_plugin import TEST_ARCHIVE_KEY, FwEnv, ServiceProcess
 
 #: Bills every session: one started 4-second interval is 10 + 150 = 160 EUR net = 190.40 gross

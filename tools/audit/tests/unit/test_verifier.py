@@ -10,10 +10,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-
-from fw_contracts import events as ev
-from fw_contracts.reference import TariffPublished
-
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from fw_audit.chain import Chain, sign, signature_valid
@@ -21,6 +17,8 @@ from fw_audit.model import Record
 from fw_audit.scripted import TARIFF_2026_01, History, every_lifecycle
 from fw_audit.tariff_files import read_tariff_dir
 from fw_audit.verifier import VerifyOptions, verify_records
+from fw_contracts import events as ev
+from fw_contracts.reference import TariffPublished
 
 END = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
 SHIPPED_TARIFFS = Path(__file__).parents[4] / "services" / "billing" / "src" / "fw_billing" / "tariffs"
@@ -332,7 +330,7 @@ def test_reverse_charge_invoices_recompute_and_german_vat_on_them_fails() -> Non
     inv = out["invoice"]
     assert isinstance(inv, ev.InvoiceIssued) and inv.kind is ev.InvoiceKind.SMALL
     rc = inv.model_copy(update={"tax_case": ev.TaxCase.REVERSE_CHARGE, "kind": ev.InvoiceKind.FULL,
-                                "vat_rate": Decimal("0"), "vat_total": Decimal("0.00"),
+                                "vat_rate": Decimal(0), "vat_total": Decimal("0.00"),
                                 "gross_total": inv.net_total})
     h.replace(inv, rc)
     assert verify_records(h.records(), END, options=_options()).check("invoice_totals").ok

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 from ._util import free_port
 from .nats import NatsServer
@@ -53,7 +53,7 @@ class DevEnv:
     def admin_dsn(self) -> str:
         return self.postgres.admin_dsn
 
-    def start(self) -> "DevEnv":
+    def start(self) -> DevEnv:
         self.var_dir.mkdir(parents=True, exist_ok=True)
         self.nats.start()
         try:
@@ -82,7 +82,7 @@ class DevEnv:
                   audit_password: str | None = None) -> dict[str, str]:
         return provision_sync(self.admin_dsn, database, services, audit_password=audit_password)
 
-    def __enter__(self) -> "DevEnv":
+    def __enter__(self) -> DevEnv:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -188,7 +188,7 @@ jetstream {{
         except Exception:
             return False
 
-    def start(self) -> "NatsServer":
+    def start(self) -> NatsServer:
         if self._proc is not None and self._proc.poll() is None:
             return self
         existing = self._pid_from_file()
@@ -276,7 +276,7 @@ jetstream {{
             os.kill(pid, signal.SIGKILL)
             wait_pid_exit(pid, 5)
 
-    def __enter__(self) -> "NatsServer":
+    def __enter__(self) -> NatsServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -260,7 +260,7 @@ class PostgresServer:
             "host    all       all       ::1/128        scram-sha-256\n"
         )
 
-    def start(self) -> "PostgresServer":
+    def start(self) -> PostgresServer:
         if self.is_running():
             running_port = self._running_port()
             if running_port is not None and running_port != self.port:
@@ -322,7 +322,7 @@ class PostgresServer:
         )
         return proc.stdout
 
-    def __enter__(self) -> "PostgresServer":
+    def __enter__(self) -> PostgresServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:

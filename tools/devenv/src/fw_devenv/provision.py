@@ -16,7 +16,8 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
-from typing import Any, Coroutine, Mapping, TypeVar
+from collections.abc import Coroutine, Mapping
+from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import asyncpg

@@ -10,8 +10,6 @@ from typing import Literal
 
 import asyncpg
 
-from fw_contracts.events import BlockReason, CustomerType, InvoiceKind, InvoiceLine, TaxCase
-
 from fw_billing.adapters.keys import KeyPurpose, KeyRing, seal
 from fw_billing.adapters.sealed import (
     archive_pdf_aad,
@@ -32,6 +30,7 @@ from fw_billing.application.ports import (
     StoredInvoice,
 )
 from fw_billing.domain.invoicing import SessionStatus, format_customer_number, invoice_year
+from fw_contracts.events import BlockReason, CustomerType, InvoiceKind, InvoiceLine, TaxCase
 
 
 def lines_json(lines: tuple[InvoiceLine, ...]) -> str:

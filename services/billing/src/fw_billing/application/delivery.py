@@ -17,14 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal, Protocol
 
-from fw_contracts import Event
-from fw_contracts.events import DeliveryChannel, InvoiceDelivered, InvoiceDeliveryFailed
-from fw_platform.handling import TransientError
-
 from fw_billing.domain import delivery as rules
 from fw_billing.domain.formatting import date_de
 from fw_billing.domain.issuer import Issuer
 from fw_billing.domain.retention import next_attempt
+from fw_contracts import Event
+from fw_contracts.events import DeliveryChannel, InvoiceDelivered, InvoiceDeliveryFailed
+from fw_platform.handling import TransientError
 
 log = logging.getLogger(__name__)
 

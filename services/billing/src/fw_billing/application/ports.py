@@ -10,14 +10,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal, Protocol
 
-from fw_contracts.events import BlockReason, CustomerType, InvoiceKind, InvoiceLine, TaxCase
-from fw_contracts.vault import PersonalData, VaultEntry
-from fw_platform.handling import PermanentError
-
 from fw_billing.domain.documents import Document, Party
 from fw_billing.domain.invoicing import SessionStatus
 from fw_billing.domain.issuer import Issuer
 from fw_billing.domain.tariff import TariffCatalog
+from fw_contracts.events import BlockReason, CustomerType, InvoiceKind, InvoiceLine, TaxCase
+from fw_contracts.vault import PersonalData, VaultEntry
+from fw_platform.handling import PermanentError
 
 
 @dataclass(frozen=True)

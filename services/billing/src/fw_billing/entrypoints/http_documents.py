@@ -12,11 +12,6 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from fw_contracts import utcnow
-from fw_contracts.events import CorrectionReason, InvoiceCancelled, InvoiceIssued
-from fw_contracts.tax_ids import LEITWEG_ID_CHECK, VAT_ID_CHECK, VAT_ID_INVALID
-from fw_platform.http import problem
-
 from fw_billing.adapters.exports import DatevNotConfigured, Exports
 from fw_billing.adapters.views import BillingViews, CancellationView, DeliveryView, DownloadView, RequestDocument
 from fw_billing.application.cancellation import AlreadyCancelled, CancelRefused
@@ -24,6 +19,10 @@ from fw_billing.application.correction import AlreadyCorrected, CorrectionReques
 from fw_billing.application.delivery import DeliveryRefused
 from fw_billing.application.ports import Recipient
 from fw_billing.domain.datev import DatevRangeError
+from fw_contracts import utcnow
+from fw_contracts.events import CorrectionReason, InvoiceCancelled, InvoiceIssued
+from fw_contracts.tax_ids import LEITWEG_ID_CHECK, VAT_ID_CHECK, VAT_ID_INVALID
+from fw_platform.http import problem
 
 Number = Annotated[str, Path(pattern=r"^[A-Z0-9][A-Z0-9-]{2,31}$")]
 ReasonCode = Literal["wrong_amount", "wrong_recipient", "duplicate", "goodwill", "other"]

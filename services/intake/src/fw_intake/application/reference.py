@@ -12,9 +12,8 @@ from datetime import datetime
 from typing import Protocol
 
 from fw_contracts.reference import TermsPublished
-from fw_platform.handling import UnitOfWork
-
 from fw_intake.domain.terms import TermsCatalog
+from fw_platform.handling import UnitOfWork
 
 log = logging.getLogger(__name__)
 

@@ -11,9 +11,6 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fw_contracts.events import CustomerType
-from fw_contracts.text import TEXT_MESSAGES, CleanLine, clean_validator
-from fw_contracts.tax_ids import LEITWEG_ID_CHECK, LEITWEG_ID_INVALID, VAT_ID_CHECK, VAT_ID_INVALID
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -29,6 +26,9 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from fw_contracts.events import CustomerType
+from fw_contracts.tax_ids import LEITWEG_ID_CHECK, LEITWEG_ID_INVALID, VAT_ID_CHECK, VAT_ID_INVALID
+from fw_contracts.text import TEXT_MESSAGES, CleanLine, clean_validator
 from fw_intake.domain.phone import InvalidPhone, is_country_code, normalise_phone
 from fw_intake.domain.request import RequestStatus
 

@@ -13,10 +13,10 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Literal
 
-from fw_contracts.events import ErasureReason
-from fw_contracts.vault import PersonalData, PromotionStatement
 from pydantic import BaseModel, ConfigDict
 
+from fw_contracts.events import ErasureReason
+from fw_contracts.vault import PersonalData, PromotionStatement
 from fw_retention.application.ports import Cipher, Part, VaultStore
 from fw_retention.application.vault import open_data, open_statement
 from fw_retention.domain.rules import erasure_deadline

@@ -14,10 +14,10 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
-from fw_contracts.events import BillingBlocked, ErasureReason, ErasureScope, PersonalDataErased
-from fw_platform.http import problem
 from pydantic import BaseModel
 
+from fw_contracts.events import BillingBlocked, ErasureReason, ErasureScope, PersonalDataErased
+from fw_platform.http import problem
 from fw_retention.application import queries
 from fw_retention.application.erasure import UnitOfWorkFactory
 from fw_retention.application.ports import StoreFactory

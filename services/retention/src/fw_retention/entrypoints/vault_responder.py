@@ -15,6 +15,11 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from pydantic import BaseModel, ValidationError
+
 from fw_contracts.vault import (
     AddressRequest,
     ClaimRequest,
@@ -25,11 +30,6 @@ from fw_contracts.vault import (
     VaultReply,
 )
 from fw_contracts.wire import VaultCaller, VaultSubject, vault_subject
-from nats.aio.client import Client
-from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription
-from pydantic import BaseModel, ValidationError
-
 from fw_retention.application import vault
 from fw_retention.application.erasure import UnitOfWorkFactory
 from fw_retention.application.ports import Cipher, Clock, StoreFactory

@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import asyncpg
+
 from fw_contracts import decode
 from fw_contracts.events import CustomerType, ErasureReason
 from fw_platform.handling import UnitOfWork
-
 from fw_session.application.ports import ConcurrentChange
 from fw_session.domain.billing import BillingBlock
 from fw_session.domain.requests import QueueEntry, RequestStatus

@@ -8,11 +8,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
+from nats.aio.client import Client
+
 from fw_contracts.vault import Address, PersonalData, PromotionStatement, VaultError
 from fw_contracts.wire import VaultCaller
 from fw_platform.vault_client import VaultClient, VaultRefused
-from nats.aio.client import Client
-
 from fw_session.application.ports import VaultRejected
 
 #: The vault's answer for a request whose data are gone: leave it out of the queue.

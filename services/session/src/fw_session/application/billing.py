@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from fw_contracts.events import BillingBlocked
 from fw_contracts.vault import Address
 from fw_platform.handling import UnitOfWork
-
 from fw_session.application.ports import Clock, StoresFactory, UowFactory, Vault
 from fw_session.domain.billing import (
     BillingBlock,

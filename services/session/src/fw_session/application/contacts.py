@@ -13,7 +13,6 @@ from typing import Protocol
 
 from fw_contracts.vault import PersonalData
 from fw_platform.vault_client import VaultUnavailable
-
 from fw_session.application.ports import UowFactory, Vault
 from fw_session.domain.errors import NotYourSession, UnknownSession
 

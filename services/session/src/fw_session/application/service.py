@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 from fw_contracts.vault import PersonalData, PromotionStatement, VaultError
 from fw_platform.vault_client import VaultUnavailable
-
 from fw_session.application.ports import Clock, StoresFactory, UowFactory, Vault, VaultRejected
 from fw_session.domain.errors import RequestErased, RequestWithdrawn
 from fw_session.domain.requests import QueueEntry, ensure_startable, evolve_request, waiting_seconds

@@ -22,7 +22,6 @@ from fw_contracts.events import (
     SupportRequestCreated,
     SupportRequestWithdrawn,
 )
-
 from fw_session.domain.errors import RequestAlreadyStarted, RequestErased, RequestWithdrawn, UnknownRequest
 
 

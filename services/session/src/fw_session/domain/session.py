@@ -27,7 +27,6 @@ from typing import TypeAlias
 
 from fw_contracts.base import Event
 from fw_contracts.events import CustomerPromoted, SessionEnded, SessionStarted, SessionTakenOver
-
 from fw_session.domain.errors import (
     AlreadyPromoted,
     AlreadyYourSession,

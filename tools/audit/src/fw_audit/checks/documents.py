@@ -34,11 +34,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fw_contracts.events import InvoiceCancelled, InvoiceIssued, InvoiceKind
-from fw_contracts.reference import IssuerDetails, IssuerDetailsChanged, issuer_sha256
-
 from fw_audit.checks import Seen
 from fw_audit.model import CheckResult
+from fw_contracts.events import InvoiceCancelled, InvoiceIssued, InvoiceKind
+from fw_contracts.reference import IssuerDetails, IssuerDetailsChanged, issuer_sha256
 
 NAME = "invoice_documents"
 TITLE = "Invoice XMLs in the bundle equal their InvoiceIssued events"

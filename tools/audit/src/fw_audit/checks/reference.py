@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from fw_audit.checks import Seen
+from fw_audit.model import CheckResult
 from fw_contracts.reference import (
     IssuerDetails,
     IssuerDetailsChanged,
@@ -23,9 +25,6 @@ from fw_contracts.reference import (
     issuer_sha256,
     tariff_sha256,
 )
-
-from fw_audit.checks import Seen
-from fw_audit.model import CheckResult
 
 
 @dataclass

@@ -25,6 +25,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
+from fw_audit.checks import Seen
+from fw_audit.checks.reference import StreamReference
+from fw_audit.model import CheckResult
 from fw_contracts.events import (
     InvoiceCancelled,
     InvoiceIssued,
@@ -36,10 +39,6 @@ from fw_contracts.events import (
 )
 from fw_contracts.pricing import price
 from fw_contracts.reference import IssuerDetailsChanged, TariffContent, TariffPublished
-
-from fw_audit.checks import Seen
-from fw_audit.checks.reference import StreamReference
-from fw_audit.model import CheckResult
 
 NAME = "invoice_totals"
 TITLE = "Invoice totals recompute from session and tariff"
@@ -107,7 +106,7 @@ class TotalsCheck:
         for i, line in enumerate(e.lines, 1):
             if round_cents(line.quantity * line.unit_price) != line.net:
                 out.append(f"line {i}: quantity × unit price != net {line.net}")
-        lines_sum = sum((line.net for line in e.lines), Decimal("0"))
+        lines_sum = sum((line.net for line in e.lines), Decimal(0))
         if lines_sum != e.net_total:
             out.append(f"lines sum to {lines_sum}, net_total is {e.net_total}")
         vat = round_cents(e.net_total * e.vat_rate)
