@@ -8,6 +8,8 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+import nats.errors
+
 from fw_contracts import Header, utcnow
 from fw_contracts.events import SessionEnded, SessionStarted
 from fw_platform.handling import TransientError, UnitOfWork
@@ -75,7 +77,7 @@ async def _stream_events(js, subject: str) -> list[dict]:
         while True:
             try:
                 msg = await sub.next_msg(timeout=0.5)
-            except Exception:
+            except nats.errors.TimeoutError:
                 break
             out.append({"data": json.loads(msg.data), "msg_id": msg.headers.get(Header.MSG_ID)})
     finally:
