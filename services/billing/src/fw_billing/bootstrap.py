@@ -201,8 +201,8 @@ def build(settings: Settings, *, vault: PersonalDataSource | None = None,
     runtime.consume("personal_data_erased", {PersonalDataErased: partial(on_personal_data_erased, deps=deps)})
     holder: dict[str, Billing] = {}
     worker = BackgroundWorker(
-        deliver=lambda now: holder["b"].deliver_next(now),
-        housekeeping=lambda now: holder["b"].housekeeping(now),
+        deliver=lambda now: holder["b"].deliver_next(now),  # noqa: PLW0108 - holder["b"] is set below
+        housekeeping=lambda now: holder["b"].housekeeping(now),  # noqa: PLW0108 - holder["b"] is set below
         poll=settings.delivery_poll_s, housekeeping_every=settings.archive_check_interval_s)
     billing = Billing(runtime=runtime, deps=deps, views=BillingViews(lambda: runtime.pool, keys),
                       exports=Exports(lambda: runtime.pool, keys, datev=settings.datev()), keys=keys, settings=settings,

@@ -116,14 +116,14 @@ def test_a_quote_in_a_text_is_doubled() -> None:
 
 
 def test_refused_periods_and_settings() -> None:
-    with pytest.raises(DatevRangeError, match="Wirtschaftsjahr.* / .*fiscal year"):
+    with pytest.raises(DatevRangeError, match=r"Wirtschaftsjahr.* / .*fiscal year"):
         booking_batch([], CONFIG, start=date(2025, 12, 1), end=date(2026, 1, 31), created_at=CREATED)
     july = DatevConfig(consultant_number=1234567, client_number=1, fiscal_year_start_month=7)
     body = booking_batch([], july, start=date(2025, 12, 1), end=date(2026, 1, 31), created_at=CREATED)
     assert parse(body)[0][12] == "20250701"  # Wirtschaftsjahresbeginn of a July fiscal year
     with pytest.raises(DatevRangeError, match="Ende liegt vor dem Anfang"):
         booking_batch([], CONFIG, start=date(2026, 3, 2), end=date(2026, 3, 1), created_at=CREATED)
-    for bad in ({"consultant_number": 1000}, {"client_number": 0}, {"debtor_account": 1400},
-                {"revenue_account": 84000}):
-        with pytest.raises(ValueError):
+    for bad, why in (({"consultant_number": 1000}, "Beraternummer"), ({"client_number": 0}, "Mandantennummer"),
+                     ({"debtor_account": 1400}, "debtor account"), ({"revenue_account": 84000}, "revenue account")):
+        with pytest.raises(ValueError, match=why):
             DatevConfig(**{"consultant_number": 1234567, "client_number": 1, **bad})  # type: ignore[arg-type]

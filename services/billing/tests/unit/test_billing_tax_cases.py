@@ -80,7 +80,7 @@ def test_tax_case_table(customer: CustomerType | None, country: str | None, vat_
     ("US", "US123456789"),    # no EU country
 ])
 def test_a_wrong_vat_id_is_refused_not_reverse_charged(country: str, vat_id: str) -> None:
-    with pytest.raises(InvalidVatId, match="USt-IdNr.*VAT id") as exc:
+    with pytest.raises(InvalidVatId, match=r"USt-IdNr.*VAT id") as exc:
         decide_tax_case(customer_type=B2B, country=country, vat_id=vat_id, tariff_vat_rate=VAT19)
     assert vat_id not in str(exc.value)  # the message never repeats the value
 
@@ -118,7 +118,7 @@ def test_leitweg_id_check_digits_iso_7064_mod_97_10() -> None:
     for wrong in ("04011000-12345-04", "04011000-12345", "4-12345-03", "04011000-1234_5-03", ""):
         assert not leitweg_id_valid(wrong), wrong
     assert check_leitweg_id(" 991-33333test-33 ") == "991-33333TEST-33"
-    with pytest.raises(ValueError, match="Leitweg-ID ist ungültig.* / The Leitweg-ID is invalid"):
+    with pytest.raises(ValueError, match=r"Leitweg-ID ist ungültig.* / The Leitweg-ID is invalid"):
         check_leitweg_id("04011000-12345-04")
 
 

@@ -324,7 +324,7 @@ async def _issue(repo: BillingRepository, deps: BillingDeps, uow: UnitOfWork, ev
         rendered = await asyncio.to_thread(deps.renderer.render, document)
     except TRANSIENT:
         raise
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any render failure blocks the invoice with a reason
         # e.g. lxml refusing a character of old vault data; the message may quote the data
         raise IssuingFailed(BlockReason.DOCUMENT_RENDER_FAILED, type(exc).__name__) from None
     await repo.add_invoice(NewInvoice(
