@@ -73,7 +73,7 @@ class FakeSessionStore:
         assert after is not None
         stored = self.events.setdefault(after.session_id, [])
         if len(stored) != (before.version if before else 0):
-            raise ConcurrentChange()
+            raise ConcurrentChange
         stored.extend(events)
         return after
 

@@ -3,6 +3,7 @@ the same fold."""
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -141,7 +142,7 @@ def test_clock_stepping_back_never_gives_negative_duration() -> None:
 
 def test_evolve_refuses_an_event_without_a_started_session() -> None:
     _, history = run(start(), EndSession(technician=TECH, at=T0))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="cannot be applied to this session state"):
         evolve(None, history[-1])  # type: ignore[arg-type]
 
 
@@ -149,7 +150,7 @@ def test_replay_equals_the_step_by_step_state_and_chains_causation() -> None:
     state, history = run(start(), RecordPromotion(statement_sha256=SHA, technician=TECH, at=T0), EndSession(technician=TECH, at=T0))
     assert replay(history) == state  # type: ignore[arg-type]
     assert state is not None and state.version == 3
-    for before, after in zip(history, history[1:], strict=False):
+    for before, after in itertools.pairwise(history):
         assert after.causation_id == before.event_id  # type: ignore[attr-defined]
         assert after.correlation_id == before.correlation_id  # type: ignore[attr-defined]
 

@@ -88,7 +88,7 @@ def test_waiting_seconds() -> None:
 
 
 def test_unrelated_event_is_rejected() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="does not concern the queue"):
         evolve_request(QueueEntry.placeholder(RID), object())  # type: ignore[arg-type]
 
 
@@ -96,6 +96,6 @@ def test_unrelated_event_is_rejected() -> None:
 def test_order_and_repetition_of_intake_and_retention_events_do_not_matter(
         order: list[object], subset: int) -> None:
     for chosen in itertools.combinations(order, subset):
-        expected = apply(*sorted(chosen, key=lambda e: [CREATED, WITHDRAWN, ERASED].index(e)))  # type: ignore[arg-type]
+        expected = apply(*sorted(chosen, key=[CREATED, WITHDRAWN, ERASED].index))  # type: ignore[arg-type]
         assert apply(*chosen) == expected
         assert apply(*chosen, *chosen) == expected

@@ -111,7 +111,7 @@ class SqlSessionStore:
                     after.session_id, after.version, before.version, after.ended_at, after.duration_seconds,
                     after.technician)
                 if status != "UPDATE 1":
-                    raise ConcurrentChange()
+                    raise ConcurrentChange
             first = before.version if before else 0
             await self._conn.executemany(
                 "INSERT INTO session_events(session_id, version, event_id, event_type, payload)"
@@ -119,7 +119,7 @@ class SqlSessionStore:
                 [(after.session_id, first + i + 1, e.event_id, e.event_type, e.model_dump_json())
                  for i, e in enumerate(events)])
         except asyncpg.UniqueViolationError:
-            raise ConcurrentChange() from None
+            raise ConcurrentChange from None
         return after
 
     async def of_technician(self, technician: str, status: SessionStatus, limit: int) -> Sequence[SessionSummary]:

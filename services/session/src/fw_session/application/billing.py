@@ -91,7 +91,7 @@ class BillingAddressService:
             event = decide_provide_address(block, at=self._now())
             request = await stores.requests.get(session.request_id)
             if request is not None and request.erased_at is not None:
-                raise BillingClosedDataErased()  # too late: nothing to store, nothing to announce
+                raise BillingClosedDataErased  # too late: nothing to store, nothing to announce
             await self._vault.set_address(session.request_id, address)
             updated = evolve_block(block, event)
             assert updated is not None

@@ -67,9 +67,9 @@ class SessionContacts:
         async with self._uow() as uow:
             ref = await self._reads(uow.conn).one(session_id)
         if ref is None:
-            raise UnknownSession()
+            raise UnknownSession
         if ref.technician != technician:
-            raise NotYourSession()
+            raise NotYourSession
         if ref.erased_at is not None:  # erased: do not even ask the vault
             return SessionContact(ref, None, "erased")
         return await self._with_data(ref)

@@ -105,9 +105,9 @@ class SessionService:
             await self._vault.claim_start(request_id)
         except VaultRejected as exc:
             if exc.error is VaultError.CLAIMED:
-                raise RequestWithdrawn() from None
+                raise RequestWithdrawn from None
             if exc.error in (VaultError.ERASED, VaultError.NOT_FOUND):
-                raise RequestErased() from None
+                raise RequestErased from None
             raise
 
     async def record_promotion(self, session_id: uuid.UUID, text: str, technician: str) -> Session:
