@@ -32,9 +32,9 @@ def new_master_key() -> str:
 
 
 def personal_data(**changes: Any) -> PersonalData:
-    base: dict[str, Any] = dict(
-        company=MARKERS[0], contact_name=MARKERS[1], phone=MARKERS[2], email=MARKERS[3],
-        address=Address(street=MARKERS[4], postal_code="15345", city=MARKERS[5]))
+    base: dict[str, Any] = {
+        "company": MARKERS[0], "contact_name": MARKERS[1], "phone": MARKERS[2], "email": MARKERS[3],
+        "address": Address(street=MARKERS[4], postal_code="15345", city=MARKERS[5])}
     base.update(changes)
     return PersonalData(**base)
 
@@ -306,9 +306,9 @@ def settings_for(fw_env: Any, **changes: Any) -> Any:
     from fw_retention.settings import RetentionSettings
 
     env = fw_env.settings_env("retention")
-    values: dict[str, Any] = dict(
-        nats_url=fw_env.nats_url, database_url=fw_env.dsn("retention"), http_port=0,
-        master_key=env["FW_RETENTION_MASTER_KEY"], sweep_interval_s=3600.0)
+    values: dict[str, Any] = {
+        "nats_url": fw_env.nats_url, "database_url": fw_env.dsn("retention"), "http_port": 0,
+        "master_key": env["FW_RETENTION_MASTER_KEY"], "sweep_interval_s": 3600.0}
     values.update(changes)
     return RetentionSettings(**values)
 

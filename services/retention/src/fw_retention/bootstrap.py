@@ -138,7 +138,7 @@ class Retention:
             try:
                 await self.sweep()
                 await self.prune_records()
-            except Exception as exc:  # database away: the next round tries again
+            except Exception as exc:  # noqa: BLE001 - database away: the next round tries again
                 log.warning("deadline sweep failed", extra={"error": type(exc).__name__})
             await asyncio.sleep(self.settings.sweep_interval_s)
 

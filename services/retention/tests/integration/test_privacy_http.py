@@ -9,6 +9,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import pytest
 import pytest_asyncio
 from nats.aio.client import Client
 
@@ -30,9 +31,9 @@ async def withdraw(nc: Client, rid: uuid.UUID) -> None:
 @pytest_asyncio.fixture
 async def api(fw_env: Any, clock: Clock) -> AsyncIterator[tuple[httpx.AsyncClient, Retention]]:
     app = create_app(settings_for(fw_env), clock=clock)
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
-            yield client, app.state.retention
+    async with (app.router.lifespan_context(app),
+                httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client):
+        yield client, app.state.retention
 
 
 async def test_export_address_and_erasure(api: tuple[httpx.AsyncClient, Retention], nc: Client,
@@ -68,11 +69,9 @@ async def test_export_address_and_erasure(api: tuple[httpx.AsyncClient, Retentio
     assert "zurückgezogen" in after["note_de"]
     for marker in (*MARKERS, "Feldweg"):
         assert marker not in (await client.get(f"/api/requests/{rid}/export")).text
-    try:
+    with pytest.raises(VaultRefused) as refused:  # an address after erasure is refused
         await vault.set_address(rid, Address(street="Spät 1", postal_code="14467", city="Potsdam"))
-        raise AssertionError("an address after erasure must be refused")
-    except VaultRefused as exc:
-        assert exc.error.value == "erased"
+    assert refused.value.error.value == "erased"
 
     unknown = await client.get(f"/api/requests/{uuid.uuid4()}/export")
     assert unknown.status_code == 404 and unknown.json()["code"] == "request_unknown"

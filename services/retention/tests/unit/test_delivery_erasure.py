@@ -39,11 +39,11 @@ T0 = datetime(2025, 3, 1, 10, 0, tzinfo=UTC)
 
 
 def invoice_issued(rid: uuid.UUID, **changes: object) -> InvoiceIssued:
-    fields: dict[str, object] = dict(
-        invoice_number="RE-2025-0001", session_id=uuid.uuid4(), request_id=rid, kind=InvoiceKind.SMALL,
-        issued_at=T0, service_date=T0, tariff_version="2025-01", raw_seconds=600, billed_seconds=900,
-        lines=(), net_total=Decimal("25.00"), vat_rate=Decimal("0.19"), vat_total=Decimal("4.75"),
-        gross_total=Decimal("29.75"))
+    fields: dict[str, object] = {
+        "invoice_number": "RE-2025-0001", "session_id": uuid.uuid4(), "request_id": rid, "kind": InvoiceKind.SMALL,
+        "issued_at": T0, "service_date": T0, "tariff_version": "2025-01", "raw_seconds": 600, "billed_seconds": 900,
+        "lines": (), "net_total": Decimal("25.00"), "vat_rate": Decimal("0.19"), "vat_total": Decimal("4.75"),
+        "gross_total": Decimal("29.75")}
     fields.update(changes)
     return InvoiceIssued(**fields)  # type: ignore[arg-type]
 

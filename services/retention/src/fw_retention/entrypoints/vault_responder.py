@@ -111,7 +111,7 @@ class VaultResponder:
             return
         try:
             await msg.respond(reply.model_dump_json().encode())
-        except Exception as exc:  # the caller has gone or NATS is away: it will time out
+        except Exception as exc:  # noqa: BLE001 - the caller has gone or NATS is away: it will time out
             log.warning("vault reply not sent", extra={"error": type(exc).__name__})
 
     async def handle(self, subject: str, body: bytes) -> VaultReply:
@@ -128,7 +128,7 @@ class VaultResponder:
         try:
             async with self._uow() as uow:
                 return await use_case(self._store_for(uow.conn), self._cipher, request, self._clock(), caller)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - the caller gets INTERNAL, the log the type
             log.error("vault request failed", extra={"request_id": request_id,
                                                      "error": type(exc).__name__})
             return INTERNAL
