@@ -89,7 +89,7 @@ def test_dev_bootstrap_prints_to_stdout(tmp_path: Path, capsys: pytest.CaptureFi
     assert "password " not in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("target, ok", [("/technik", True), ("/buero/kunden", True), ("//evil.example", False),
+@pytest.mark.parametrize(("target", "ok"), [("/technik", True), ("/buero/kunden", True), ("//evil.example", False),
                                         ("https://evil.example", False), ("/\\evil", False), ("", False), (None, False)])
 def test_only_local_targets_after_sign_in(target: str | None, ok: bool) -> None:
     assert (safe_next(target) is not None) is ok

@@ -112,7 +112,7 @@ async def test_the_code_is_in_no_log_not_even_uvicorns_access_log(make_client: A
                                            lifespan="off"))
     task = asyncio.create_task(server.serve())
     try:
-        while not server.started:
+        while not server.started:  # noqa: ASYNC110 - uvicorn.Server has only this flag
             await asyncio.sleep(0.05)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
             thanks = await _send_request(client)

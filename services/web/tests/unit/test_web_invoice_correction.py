@@ -80,7 +80,7 @@ async def test_a_new_recipient_with_vat_id_and_leitweg_id_is_cleaned_and_sent(we
         "reason_code": "wrong_tax_case", "minutes": "", **RECIPIENT, "company": " Muster\u0301 GmbH ",
         "vat_id": "atu 1234 5678", "buyer_reference": "04011000-12345-03"})
     assert done.status_code == 303, done.text
-    (number, body), = web.services.corrections
+    (_number, body), = web.services.corrections
     assert body == {"reason_code": "wrong_tax_case", "recipient": {
         **RECIPIENT, "company": "Muster\u0301 GmbH".replace("r\u0301", "ŕ"), "country": "DE",
         "vat_id": "ATU12345678", "buyer_reference": "04011000-12345-03"}}
