@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Self
 
 from ._util import DevEnvError
 from .devenv import DATABASE, SERVICES, DevEnv
@@ -144,7 +145,7 @@ class StopSignal:
             self.signum = signum
         self.event.set()
 
-    def __enter__(self) -> StopSignal:
+    def __enter__(self) -> Self:
         for sig in (signal.SIGINT, signal.SIGTERM):
             self._old[sig] = signal.signal(sig, self._handler)
         return self

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Self
 
 from ._util import free_port
 from .nats import NatsServer
@@ -82,7 +83,7 @@ class DevEnv:
                   audit_password: str | None = None) -> dict[str, str]:
         return provision_sync(self.admin_dsn, database, services, audit_password=audit_password)
 
-    def __enter__(self) -> DevEnv:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -12,6 +12,7 @@ import time
 import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Self
 
 from ._util import (
     DevEnvError,
@@ -185,7 +186,7 @@ jetstream {{
                 f"{self.monitor_url}/healthz?js-enabled-only=true", timeout=1
             ) as r:
                 return r.status == 200 and json.load(r).get("status") == "ok"
-        except Exception:
+        except Exception:  # noqa: BLE001 - a health probe: any failure is unhealthy
             return False
 
     def start(self) -> NatsServer:
@@ -203,8 +204,7 @@ jetstream {{
         ensure_port_free(self.monitor_port, self.host, "nats-server monitor")
         self.write_config()
         binary = nats_server_binary()
-        log = open(self.log_file, "ab")
-        try:
+        with open(self.log_file, "ab") as log:
             self._proc = subprocess.Popen(
                 [binary, "-c", str(self.conf_file)],
                 stdin=subprocess.DEVNULL,
@@ -214,8 +214,6 @@ jetstream {{
                 # before the services using it have shut down
                 start_new_session=True,
             )
-        finally:
-            log.close()
         self.adopted = False
         try:
             self._wait_ready(self._proc)
@@ -276,7 +274,7 @@ jetstream {{
             os.kill(pid, signal.SIGKILL)
             wait_pid_exit(pid, 5)
 
-    def __enter__(self) -> NatsServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -18,6 +18,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 from ._util import (
     DevEnvError,
@@ -156,7 +157,7 @@ class PostgresServer:
         kw: dict = {}
         user = self.os_user
         if user is not None:
-            kw = dict(user=user.uid, group=user.gid, extra_groups=[])
+            kw = {"user": user.uid, "group": user.gid, "extra_groups": []}
         proc = subprocess.run(
             cmd,
             cwd=self.data_dir.parent,
@@ -165,6 +166,7 @@ class PostgresServer:
             capture_output=True,
             text=True,
             timeout=timeout,
+            check=False,
             **kw,
         )
         if check and proc.returncode != 0:
@@ -322,7 +324,7 @@ class PostgresServer:
         )
         return proc.stdout
 
-    def __enter__(self) -> PostgresServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -88,8 +88,8 @@ def checkpoint_env(var: Path, nats_url: str, audit_password: str | None) -> dict
 
 def audit_hint(var: Path, readonly_dsn: str) -> list[str]:
     """What ``make run`` prints for an auditor: the one command, and the read-only DSN."""
-    return ["run: audit the running office: make audit   (fernwartung audit verify as NATS user audit, "
-            f"the read-only DSN below, {var / CHECKPOINT_KEY}.pub pinned)",
+    return [("run: audit the running office: make audit   (fernwartung audit verify as NATS user audit, "
+             f"the read-only DSN below, {var / CHECKPOINT_KEY}.pub pinned)"),
             f"run: read-only DSN of the database fernwartung (the services' audit_* views): {readonly_dsn}"]
 
 def configure_api_keys(token: str) -> None:
