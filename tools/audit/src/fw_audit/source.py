@@ -75,7 +75,7 @@ class Until:
             return cls()
         if value.isdigit():
             return cls(seq=int(value))
-        t = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        t = datetime.fromisoformat(value)
         return cls(time=t if t.tzinfo else t.replace(tzinfo=UTC))
 
     def stops_before(self, record: Record) -> bool:
@@ -263,7 +263,7 @@ class _DirectCursor:
         if self.sub is not None:
             try:
                 await self.sub.unsubscribe()
-            except Exception:  # the connection may be closing already
+            except Exception:  # noqa: BLE001,S110 - the connection may be closing already
                 pass
 
     async def _request(self) -> None:

@@ -90,7 +90,7 @@ async def test_tampered_copy_of_the_stream_fails_integrity_at_that_sequence(fw_e
     k = next(i for i, item in enumerate(items) if item.subject.endswith("session_started.v1"))
     altered = Item(items[k].subject, items[k].body.replace(b'"tech-0', b'"tech-1', 1), items[k].time)
     assert altered.body != items[k].body
-    await _publish(fw_env.nats_url, items[:k] + [altered] + items[k + 1:])
+    await _publish(fw_env.nats_url, [*items[:k], altered, *items[k + 1:]])
     conn = Conn(url=fw_env.nats_url, stream="FERNWARTUNG", subjects=["fw.>"])
     report = await verify_stream(conn, _options())
     assert [c.name for c in report.checks if not c.ok] == ["integrity"]
@@ -202,7 +202,7 @@ async def test_direct_get_needs_allow_direct_and_says_what_to_do(fw_env) -> None
         await js.add_stream(StreamConfig(name="OLD", subjects=["old.>"]))
         await js.publish("old.x", b"{}")
         state = await stream_state(js, "OLD")
-        with pytest.raises(DirectGetNotAllowed, match="allow_direct is not set.*--reader ordered"):
+        with pytest.raises(DirectGetNotAllowed, match=r"allow_direct is not set.*--reader ordered"):
             await _direct(nc, state, ["old.>"])
         with pytest.raises(DirectGetNotAllowed, match="nats stream edit OLD --allow-direct"):
             await replay_stream(Conn(url=fw_env.nats_url, stream="OLD", subjects=["old.>"]))

@@ -49,7 +49,7 @@ def test_json_escapes_do_not_hide_anything() -> None:
 
 def test_offsets_point_into_the_raw_bytes() -> None:
     body = '{"a":"ü","b":"0170 1234567"}'.encode()
-    ((kind, offset),) = scan(body)
+    ((_kind, offset),) = scan(body)
     assert body[offset:offset + 4] == b"0170"
 
 

@@ -251,7 +251,7 @@ def test_tampered_message_breaks_the_signed_checkpoint(scenario) -> None:
     original = records[k - 1]
     tampered = replace(original, body=original.body.replace(b'"tech-0', b'"tech-1', 1))
     assert tampered.body != original.body
-    copy = records[: k - 1] + [tampered] + records[k:]
+    copy = [*records[:k - 1], tampered, *records[k:]]
     report = verify_records(copy, END, options=_options())
     assert [c.name for c in report.checks if not c.ok] == ["integrity"]
     (failure,) = report.check("integrity").failures
@@ -281,7 +281,7 @@ def test_checkpoint_signatures_and_pinned_keys(scenario) -> None:
     data = json.loads(last.body)
     data["signature"] = ("0" if data["signature"][0] != "0" else "1") + data["signature"][1:]
     bad = replace(last, body=json.dumps(data).encode())
-    report = verify_records(records[:-1] + [bad], END, options=_options())
+    report = verify_records([*records[:-1], bad], END, options=_options())
     assert report.check("integrity").failures[0].reason == "checkpoint signature invalid"
 
 
@@ -391,7 +391,7 @@ def test_a_correction_priced_wrongly_or_twice_fails() -> None:
 def test_accepted_terms_must_be_published_and_unaltered() -> None:
     from fw_contracts.reference import TermsPublished
 
-    h, script = every_lifecycle(END)
+    h, _script = every_lifecycle(END)
     report = verify_records(h.records(), END, options=_options())
     assert report.check("terms").ok and report.check("terms").checked == 1 + 9  # the text, 9 requests
     published = next(i.event for i in h.items() if isinstance(i.event, TermsPublished))

@@ -136,7 +136,7 @@ def parse_cii(data: bytes) -> CiiFacts:
         raise UnreadableXml("not a CII CrossIndustryInvoice")
     day = _text(root, "rsm:ExchangedDocument/ram:IssueDateTime/udt:DateTimeString", "issue date (BT-2)")
     try:
-        issue_date = datetime.strptime(day, "%Y%m%d").date()
+        issue_date = datetime.strptime(day, "%Y%m%d").date()  # noqa: DTZ007 - a calendar date, no time
     except ValueError:
         raise UnreadableXml("issue date (BT-2) is not YYYYMMDD") from None
     ref = root.find("rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/"

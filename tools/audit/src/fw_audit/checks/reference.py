@@ -81,8 +81,8 @@ class StreamReference:
         return content, None
 
     def notes(self) -> list[str]:
-        out = [f"{len(self.tariffs)} tariff versions published in the stream; {self.from_stream} prices "
-               "re-computed from them (fw_contracts.pricing)"]
+        out = [(f"{len(self.tariffs)} tariff versions published in the stream; {self.from_stream} prices "
+                "re-computed from them (fw_contracts.pricing)")]
         if self.from_files:
             out.append(f"{self.from_files} prices of invoices without a TariffPublished (older history) "
                        f"re-computed from --tariff-dir files ({self.files_note})")

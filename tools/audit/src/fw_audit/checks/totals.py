@@ -148,10 +148,9 @@ class TotalsCheck:
         self._repriced += 1
         if p.free:
             return [f"tariff {e.tariff_version} prices this session as free (not billable)"]
-        out = []
-        for name in ("billed_seconds", "net_total", "vat_rate", "vat_total", "gross_total"):
-            if getattr(p, name) != getattr(e, name):
-                out.append(f"re-priced {name} {getattr(p, name)} != invoiced {getattr(e, name)}")
+        out = [f"re-priced {name} {getattr(p, name)} != invoiced {getattr(e, name)}"
+               for name in ("billed_seconds", "net_total", "vat_rate", "vat_total", "gross_total")
+               if getattr(p, name) != getattr(e, name)]
         if p.lines != e.lines:
             out.append("re-priced invoice lines differ from the invoiced lines")
         return out
@@ -176,9 +175,9 @@ class TotalsCheck:
             out.append("gross_total != net_total + vat_total")
         original = self._invoices.get(e.invoice_number)
         if original is not None:
-            for name in ("net_total", "vat_total", "gross_total"):
-                if abs(getattr(e, name)) != abs(getattr(original, name)):
-                    out.append(f"{name} does not match the cancelled invoice {e.invoice_number}")
+            out.extend(f"{name} does not match the cancelled invoice {e.invoice_number}"
+                       for name in ("net_total", "vat_total", "gross_total")
+                       if abs(getattr(e, name)) != abs(getattr(original, name)))
         return out  # a missing original is the numbering check's finding
 
     def result(self) -> CheckResult:
