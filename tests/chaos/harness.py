@@ -137,7 +137,7 @@ class Driver:
                     await conn.close()
                 if sid:
                     return str(sid)
-            except Exception:
+            except Exception:  # noqa: BLE001,S110 - a probe: polled again until the deadline
                 pass
             await asyncio.sleep(0.3)
         raise GaveUp("session lookup")

@@ -247,7 +247,7 @@ def test_nats_config_renders_and_nats_server_accepts_it(tmp_path: Path) -> None:
     assert committed == example, "re-run: python deploy/render_nats_conf.py --example"
     conf = tmp_path / "nats.conf"
     conf.write_text(text)
-    result = subprocess.run([nats_server_binary(), "-c", str(conf), "-t"], capture_output=True, text=True)
+    result = subprocess.run([nats_server_binary(), "-c", str(conf), "-t"], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -289,7 +289,7 @@ def test_cluster_config_is_valid_for_nats_server(tmp_path: Path) -> None:
     conf = tmp_path / "nats.conf"
     conf.write_text((DEPLOY / "cluster" / "nats" / "nats.conf.example").read_text())
     result = subprocess.run([nats_server_binary(), "-c", str(conf), "-t"], capture_output=True, text=True,
-                            env={**os.environ, "NATS_SERVER_NAME": "nats-2"})
+                            env={**os.environ, "NATS_SERVER_NAME": "nats-2"}, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -345,7 +345,7 @@ def test_init_and_render_run_without_devenvs_heavy_dependencies() -> None:
         "sys.argv = ['x', '--example', '--stdout']\n"
         f"runpy.run_path({str(DEPLOY / 'render_nats_conf.py')!r}, run_name='__main__')\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
     assert "authorization {" in result.stdout
 

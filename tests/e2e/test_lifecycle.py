@@ -143,7 +143,7 @@ async def test_promotion_keeps_the_customer_account_and_still_erases_the_request
     assert (await vault_get(office, result["request_id"]))["error"] == "erased"
     types = [e["event_type"] for e in await office.events()]
     assert types.count("CustomerPromoted") == 1 and types.count("CustomerAccountCreated") == 1
-    for subject, body, headers in await office.stream_messages():
+    for subject, body, _headers in await office.stream_messages():
         for s in forbidden_strings(m):
             assert s not in body.decode(), f"personal data in the stream: {subject}"
 
@@ -170,7 +170,7 @@ async def test_session_ended_delivered_twice_gives_one_invoice(office) -> None:
         # duplicate by its idempotency record), so the assertions below can fail.
         text = (await office.http.get(office.url("billing", "/metrics"))).text
         line = 'fw_events_duplicate_total{consumer="billing--session_ended"}'
-        return any(l.startswith(line) and float(l.split()[-1]) >= 1 for l in text.splitlines())
+        return any(ln.startswith(line) and float(ln.split()[-1]) >= 1 for ln in text.splitlines())
 
     await eventually(billing_saw_the_copy)
     assert len(await office.events("InvoiceIssued")) == 1
