@@ -48,8 +48,8 @@ from fw_platform.handling import UnitOfWork, batched
 from fw_platform.runtime import Runtime
 from fw_platform.settings import ServiceSettings
 
-MIGRATION = "CREATE TABLE seen (consumer text, session_id uuid, at timestamptz NOT NULL," \
-            " PRIMARY KEY (consumer, session_id));\n"
+MIGRATION = ("CREATE TABLE seen (consumer text, session_id uuid, at timestamptz NOT NULL,"
+             " PRIMARY KEY (consumer, session_id));\n")
 
 
 async def _preload(env: FwEnv, n: int) -> None:
