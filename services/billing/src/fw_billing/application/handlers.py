@@ -354,7 +354,7 @@ async def on_customer_promoted(event: CustomerPromoted, uow: UnitOfWork, *, deps
 
 async def ensure_customer_account(repo: BillingRepository, deps: BillingDeps, *,
                                   request_id: uuid.UUID, session_id: uuid.UUID, uow: UnitOfWork,
-                                  cause: SessionEnded | CustomerPromoted) -> str:
+                                  cause: Event) -> str:
     """The account's customer number; creates the account from the vault if there is none.
 
     An existing account never touches the vault: by then the request's data may be erased.
