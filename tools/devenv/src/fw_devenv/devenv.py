@@ -54,7 +54,7 @@ class DevEnv:
     def admin_dsn(self) -> str:
         return self.postgres.admin_dsn
 
-    def start(self) -> DevEnv:
+    def start(self) -> Self:
         self.var_dir.mkdir(parents=True, exist_ok=True)
         self.nats.start()
         try:
@@ -86,7 +86,7 @@ class DevEnv:
     def __enter__(self) -> Self:
         return self.start()
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop(include_adopted=False)
 
     def __repr__(self) -> str:

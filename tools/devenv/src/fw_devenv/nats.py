@@ -86,7 +86,7 @@ class NatsServer:
         self.conf_file = var / "conf" / "nats.conf"
         self.log_file = var / "log" / "nats.log"
         self.pid_file = var / "run" / "nats.pid"
-        self._proc: subprocess.Popen | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
         self.adopted = False
         self.passwords: dict[str, str] | None = None
         self.bcrypt_cost = bcrypt_cost
@@ -185,11 +185,11 @@ jetstream {{
             with urllib.request.urlopen(
                 f"{self.monitor_url}/healthz?js-enabled-only=true", timeout=1
             ) as r:
-                return r.status == 200 and json.load(r).get("status") == "ok"
+                return bool(r.status == 200 and json.load(r).get("status") == "ok")
         except Exception:  # noqa: BLE001 - a health probe: any failure is unhealthy
             return False
 
-    def start(self) -> NatsServer:
+    def start(self) -> Self:
         if self._proc is not None and self._proc.poll() is None:
             return self
         existing = self._pid_from_file()
@@ -237,7 +237,7 @@ jetstream {{
                     else:
                         self.monitor_port = port
 
-    def _wait_ready(self, proc: subprocess.Popen | None) -> None:
+    def _wait_ready(self, proc: subprocess.Popen[bytes] | None) -> None:
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             if proc is not None and proc.poll() is not None:
@@ -277,7 +277,7 @@ jetstream {{
     def __enter__(self) -> Self:
         return self.start()
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
     def __repr__(self) -> str:

@@ -29,6 +29,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO, TextIO
 
 from .cli import StopSignal, audit_readonly_dsn, nats_credentials_env, start_and_provision, vault_master_key
 from .devenv import DevEnv
@@ -117,7 +118,7 @@ def installed(module: str) -> bool:
         return False
 
 
-def _pump(name: str, stream, out) -> None:
+def _pump(name: str, stream: IO[bytes], out: TextIO) -> None:
     for line in iter(stream.readline, b""):
         out.write(f"[{name}] {line.decode(errors='replace')}")
         out.flush()
