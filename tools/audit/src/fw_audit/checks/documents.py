@@ -408,13 +408,13 @@ class InvoiceDocumentsCheck:
                 self.res.fail(f"bundle manifest: {problem}", **({"number": number} if number else {"file": path}))
         folder = self.dir / FOLDER
         if folder.is_dir():
-            for path in sorted(folder.iterdir()):
-                name = f"{FOLDER}/{path.name}"
+            for file in sorted(folder.iterdir()):
+                name = f"{FOLDER}/{file.name}"
                 if name in claimed or name in reported:
                     continue
-                seqs = (self._docs[path.stem].seq,) if path.stem in self._docs else ()
-                self.res.fail(f"{path.stem[:40]}: {name[:60]} is not in the document index", *seqs,
-                              number=path.stem[:40])
+                seqs = (self._docs[file.stem].seq,) if file.stem in self._docs else ()
+                self.res.fail(f"{file.stem[:40]}: {name[:60]} is not in the document index", *seqs,
+                              number=file.stem[:40])
         if not self.complete:
             return
         for number in sorted(set(entries) - set(self._docs)):

@@ -74,11 +74,11 @@ class StreamReference:
             return content, None
         if named_sha is not None:
             return None, f"names tariff {version} by hash, but no TariffPublished of it precedes the invoice"
-        content = self.files.get(version)
-        if content is None:
+        shipped = self.files.get(version)
+        if shipped is None:
             return None, f"unknown tariff version {version[:40]!r}: cannot re-price"
         self.from_files += 1
-        return content, None
+        return shipped, None
 
     def notes(self) -> list[str]:
         out = [(f"{len(self.tariffs)} tariff versions published in the stream; {self.from_stream} prices "
