@@ -99,7 +99,9 @@ def _strip(sql: str) -> str:
 
 def _split(text: str, sep: str) -> list[str]:
     """Split on ``sep`` outside parentheses."""
-    parts, depth, cur = [], 0, []
+    parts: list[str] = []
+    cur: list[str] = []
+    depth = 0
     for c in text:
         if c == "(":
             depth += 1
