@@ -62,8 +62,9 @@ class StreamWatcher:
     _task: asyncio.Task[None] | None = None
 
     #: event type -> the id field its time is filed under
-    KEYS: ClassVar[dict[str, str]] = {"SupportRequestCreated": "request_id", "SessionStarted": "session_id", "SessionEnded": "session_id",
-            "InvoiceIssued": "session_id", "PersonalDataErased": "request_id"}
+    KEYS: ClassVar[dict[str, str]] = {
+        "SupportRequestCreated": "request_id", "SessionStarted": "session_id", "SessionEnded": "session_id",
+        "InvoiceIssued": "session_id", "PersonalDataErased": "request_id"}
 
     async def start(self) -> None:
         self._nc = await connect(self.nats_url, name="bench-watcher")

@@ -47,7 +47,8 @@ _MULTILINE = frozenset("\t\n")
 #: Default_Ignorable_Code_Point characters that are not Cf (letters and marks that render as
 #: nothing, e.g. the Hangul fillers, variation selectors): allowed, but they are not "visible".
 _INVISIBLE = frozenset(
-    [847, 4447, 4448, 6068, 6069, 6155, 6156, 6157, 6159, 10240, 12644, 65440, *list(range(65024, 65040)), *list(range(917760, 918000))])
+    [847, 4447, 4448, 6068, 6069, 6155, 6156, 6157, 6159, 10240, 12644, 65440, *range(65024, 65040),
+     *range(917760, 918000)])
 
 
 class UncleanText(ValueError):

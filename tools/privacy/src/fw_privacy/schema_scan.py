@@ -127,7 +127,8 @@ _CREATE = re.compile(rf"^CREATE\s+(?:(?:GLOBAL|LOCAL)\s+)?(?:(?:TEMP|TEMPORARY|U
                      rf"(?:IF\s+NOT\s+EXISTS\s+)?(?P<name>{_IDENT})\s*(?P<rest>.*)$", re.IGNORECASE | re.DOTALL)
 _ALTER = re.compile(rf"^ALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?(?P<name>{_IDENT})\s+(?P<rest>.*)$",
                     re.IGNORECASE | re.DOTALL)
-_DROP = re.compile(r"^DROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?P<names>.+?)(?:\s+(?:CASCADE|RESTRICT))?$", re.IGNORECASE | re.DOTALL)
+_DROP = re.compile(r"^DROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?P<names>.+?)(?:\s+(?:CASCADE|RESTRICT))?$",
+                   re.IGNORECASE | re.DOTALL)
 _CONSTRAINT_WORDS = {"CONSTRAINT", "PRIMARY", "UNIQUE", "FOREIGN", "CHECK", "EXCLUDE", "LIKE"}
 
 
@@ -145,7 +146,8 @@ def _body(rest: str) -> str:
 
 def _apply(tables: dict[str, list[str]], statement: str) -> None:
     stmt = " ".join(statement.split())
-    if re.match(r"^CREATE\s+MATERIALIZED\s+VIEW", stmt, re.IGNORECASE) or re.match(r"^SELECT\s.*\sINTO\s", stmt, re.IGNORECASE):
+    if (re.match(r"^CREATE\s+MATERIALIZED\s+VIEW", stmt, re.IGNORECASE)
+            or re.match(r"^SELECT\s.*\sINTO\s", stmt, re.IGNORECASE)):
         raise UnsupportedDDL(f"stores data the parser cannot read: {stmt[:60]}")
     if m := _CREATE.match(stmt):
         cols = []
