@@ -21,7 +21,7 @@ PYTEST_ARGS ?=
 BENCH_PATHS ?= $(wildcard bench benchmarks)
 BENCH_ARGS  ?=
 
-.PHONY: help venv run up down test test-deploy browser bench docs clean distclean vendor-axe audit
+.PHONY: help venv run up down test test-deploy browser bench docs clean distclean vendor-axe audit lint
 
 help:
 	@echo "make venv       create/refresh .venv (uv, editable: $(PKG_DIRS))"
@@ -29,6 +29,7 @@ help:
 	@echo "make audit      fernwartung audit verify on the running office (dev credentials from var/; AUDIT_ARGS=--json)"
 	@echo "make up/down    only NATS + PostgreSQL under ./var (foreground) / stop them"
 	@echo "make test       pytest (PYTEST_ARGS='...'); tests start their own servers"
+	@echo "make lint       ruff check (whole repository) and mypy --strict (every package's src/)"
 	@echo "make test-deploy  deploy/ for real: images, docker compose, Caddy, backup/restore, cluster"
 	@echo "make bench      throughput/latency/replay/footprint vs. raw limits (BENCH_ARGS=--quick: ~2 min)"
 	@echo "make docs       build docs if configured"
@@ -112,6 +113,24 @@ test-deploy: venv
 bench: venv
 	$(UV) pip install --python $(VPY) --quiet -r bench/requirements.txt
 	$(VPY) -m bench $(BENCH_ARGS)
+
+# ruff and mypy at the versions pinned in requirements-lint.txt, installed into .venv. ruff reads
+# the one ruff.toml at the root; mypy runs inside each package so its [tool.mypy] settings apply.
+# Every package is checked even when one fails; the target fails on any finding.
+LINT_REQS  := requirements-lint.txt
+LINT_STAMP := $(VENV)/.lint-stamp
+LINT_PACKAGES ?= $(PACKAGES)
+
+$(LINT_STAMP): $(LINT_REQS) | $(UV)
+	$(UV) pip install --python $(VPY) -r $(LINT_REQS)
+	touch $@
+
+lint: venv $(LINT_STAMP)
+	@rc=0; echo "ruff check ."; $(VENV)/bin/ruff check . || rc=1; \
+	for pkg in $(LINT_PACKAGES); do \
+	  echo "mypy --strict $$pkg/src"; \
+	  (cd $$pkg && $(CURDIR)/$(VENV)/bin/mypy --strict src) || rc=1; \
+	done; exit $$rc
 
 docs: venv
 	$(VPY) -m fw_contracts_docs

@@ -35,7 +35,8 @@ TARGET_RATE = 100.0
 
 def _git() -> dict[str, Any]:
     def run(*args: str) -> str:
-        return subprocess.run(["git", *args], capture_output=True, text=True, cwd=Path(__file__).parent).stdout.strip()
+        return subprocess.run(["git", *args], capture_output=True, text=True, cwd=Path(__file__).parent,
+                              check=False).stdout.strip()
 
     return {"commit": run("rev-parse", "--short", "HEAD"), "dirty": bool(run("status", "--porcelain"))}
 

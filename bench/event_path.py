@@ -38,6 +38,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.infra import Infra
+from bench.raw import publish_pipelined
+from bench.stats import summary
 from fw_contracts.events import SessionEnded, SessionStarted
 from fw_devenv.pytest_plugin import FwEnv
 from fw_platform.bus import connect, durable_consumer_config
@@ -45,12 +48,8 @@ from fw_platform.handling import UnitOfWork, batched
 from fw_platform.runtime import Runtime
 from fw_platform.settings import ServiceSettings
 
-from bench.infra import Infra
-from bench.raw import publish_pipelined
-from bench.stats import summary
-
-MIGRATION = "CREATE TABLE seen (consumer text, session_id uuid, at timestamptz NOT NULL," \
-            " PRIMARY KEY (consumer, session_id));\n"
+MIGRATION = ("CREATE TABLE seen (consumer text, session_id uuid, at timestamptz NOT NULL,"
+             " PRIMARY KEY (consumer, session_id));\n")
 
 
 async def _preload(env: FwEnv, n: int) -> None:

@@ -12,6 +12,7 @@ samples the services (outside the measured window, so it does not skew the figur
 from __future__ import annotations
 
 import asyncio
+import itertools
 import secrets
 import time
 from collections import Counter
@@ -24,7 +25,6 @@ import httpx
 from bench.infra import Infra
 from bench.office import Footprint, StreamWatcher, py_spy, start_services, top_functions
 from bench.stats import latency, summary
-
 
 #: Connections per service. Most lifecycles in flight wait for their erasure, not for HTTP.
 HTTP_CONNECTIONS = 32
@@ -59,7 +59,7 @@ class Load:
         self.lifecycles.append(lc)
         try:
             await self._drive(lc, i)
-        except Exception as exc:  # recorded and counted, the load goes on
+        except Exception as exc:  # noqa: BLE001 - recorded and counted, the load goes on
             lc.error = f"{type(exc).__name__}: {exc}"[:200]
 
     async def _drive(self, lc: Lifecycle, i: int) -> None:
@@ -228,5 +228,5 @@ def _window_rates(done: list[Lifecycle], w0: float, w1: float, step: float = 10.
     if len(edges) < 2:
         return None
     times = [lc.done_at for lc in done if lc.done_at is not None]
-    counts = [sum(1 for t in times if a <= t < b) / step for a, b in zip(edges, edges[1:])]
+    counts = [sum(1 for t in times if a <= t < b) / step for a, b in itertools.pairwise(edges)]
     return summary(counts, "lifecycles/s")

@@ -10,9 +10,10 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import psutil
+
 from fw_devenv.pytest_plugin import FwEnv, ServiceProcess, billing_tariff_env
 from fw_platform.bus import connect
 
@@ -61,8 +62,9 @@ class StreamWatcher:
     _task: asyncio.Task[None] | None = None
 
     #: event type -> the id field its time is filed under
-    KEYS = {"SupportRequestCreated": "request_id", "SessionStarted": "session_id", "SessionEnded": "session_id",
-            "InvoiceIssued": "session_id", "PersonalDataErased": "request_id"}
+    KEYS: ClassVar[dict[str, str]] = {
+        "SupportRequestCreated": "request_id", "SessionStarted": "session_id", "SessionEnded": "session_id",
+        "InvoiceIssued": "session_id", "PersonalDataErased": "request_id"}
 
     async def start(self) -> None:
         self._nc = await connect(self.nats_url, name="bench-watcher")
@@ -160,9 +162,9 @@ class Footprint:
 async def py_spy(pids: dict[str, int], seconds: float, out_dir: Path, stamp: str, svg_for: str) -> dict[str, Any]:
     """Sample the services with py-spy (no pausing); collapsed stacks for all, a flame graph for one."""
     exe = shutil.which("py-spy") or str(Path(__import__("sys").executable).parent / "py-spy")
-    if not Path(exe).exists():
+    if not Path(exe).exists():  # noqa: ASYNC240 - one stat before sampling starts
         return {"error": "py-spy not installed"}
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - once, before sampling starts
     jobs, files = [], {}
     for svc, pid in pids.items():
         raw = out_dir / f"{stamp}-{svc}.collapsed.txt"
@@ -172,9 +174,10 @@ async def py_spy(pids: dict[str, int], seconds: float, out_dir: Path, stamp: str
     svg = out_dir / f"{stamp}-{svg_for}.svg"
     jobs.append([exe, "record", "--pid", str(pids[svg_for]), "--duration", str(int(seconds)), "--rate", "100",
                  "--nonblocking", "--format", "flamegraph", "--output", str(svg)])
-    running = [subprocess.Popen(j, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for j in jobs]
+    # Popen does not wait for the child; the loop below polls without blocking
+    running = [subprocess.Popen(j, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for j in jobs]  # noqa: ASYNC220
     deadline = time.monotonic() + seconds + 30
-    while any(p.poll() is None for p in running) and time.monotonic() < deadline:
+    while any(p.poll() is None for p in running) and time.monotonic() < deadline:  # noqa: ASYNC110 - polls children
         await asyncio.sleep(0.5)
     errors = []
     for p in running:

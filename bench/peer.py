@@ -33,8 +33,7 @@ SECTION = 5000
 
 
 def _event_class(name: str) -> type[DomainEvent]:
-    cls = type(name, (DomainEvent,), {"__module__": __name__, "__qualname__": name})
-    return cls
+    return type(name, (DomainEvent,), {"__module__": __name__, "__qualname__": name})
 
 
 #: One ``eventsourcing`` event class per event type of ours (module level, so topics resolve).

@@ -16,15 +16,15 @@ import dataclasses
 import json
 import time
 import uuid
-from datetime import UTC, datetime
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
-from fw_contracts.events import SessionEnded
 
 from bench.infra import Infra
 from bench.stats import summary
+from fw_contracts.events import SessionEnded
 from fw_platform.bus import connect, stream_config
 
 #: Messages the client may buffer ahead of the reader (ordered consumer), as the audit does.

@@ -91,10 +91,10 @@ def _lat(x: dict[str, Any]) -> str:
 
 def render(r: dict[str, Any]) -> str:
     s = r["sections"]
-    rows: list[tuple[str, str, str]] = [(f"fernwartung bench, {r['mode']} run {r['date']} "
-                                         f"(commit {r['git']['commit']}{' + changes' if r['git']['dirty'] else ''}); "
-                                         f"{r['machine']['cpus']} cores shared with other jobs, disk "
-                                         f"{r['machine']['fsync_per_s']:,.0f} fsync/s", "", "")]
+    rows: list[tuple[str, str, str]] = [((f"fernwartung bench, {r['mode']} run {r['date']} "
+                                          f"(commit {r['git']['commit']}{' + changes' if r['git']['dirty'] else ''}); "
+                                          f"{r['machine']['cpus']} cores shared with other jobs, disk "
+                                          f"{r['machine']['fsync_per_s']:,.0f} fsync/s"), "", "")]
     ms = r.get("machine_state", {})
     if raw := s.get("raw"):
         rows += [("1. Raw limits (same run)", "", ""),
@@ -123,8 +123,8 @@ def render(r: dict[str, Any]) -> str:
                   "the platform's own ceiling")]
         if "faststream" in ep:
             rows += [("FastStream batch pull (MANUAL ack), decode, emits, no DB", _rate(ep["faststream"]),
-                      f"{100 * ep['ratio_faststream_vs_raw']:.0f} % of raw; ours without DB "
-                      f"{ep['ratio_no_db_vs_faststream']:.2f}x")]
+                      (f"{100 * ep['ratio_faststream_vs_raw']:.0f} % of raw; ours without DB "
+                       f"{ep['ratio_no_db_vs_faststream']:.2f}x"))]
     if lc := s.get("lifecycles"):
         for name, ph in lc["phases"].items():
             title = f"3. Lifecycles, {name}: offered {ph['offered_rate']:g}/s, {ph['window_s']:.0f} s window"

@@ -58,7 +58,7 @@ async def _retry(what: str, step):  # type: ignore[no-untyped-def]
     while True:
         try:
             return await step()
-        except (OSError, asyncio.TimeoutError, ConnectionError) as exc:
+        except (TimeoutError, OSError, ConnectionError) as exc:
             if time.monotonic() > deadline:
                 raise
             log.warning("%s not reachable yet (%s), retrying", what, type(exc).__name__)
@@ -87,7 +87,7 @@ async def run(env: Mapping[str, str]) -> None:
             try:
                 await ensure_stream(nc.jetstream(timeout=10), replicas=replicas)
                 break
-            except Exception as exc:  # noqa: BLE001 - retried until the deadline, then raised
+            except Exception as exc:  # retried until the deadline, then raised
                 if time.monotonic() > deadline:
                     raise
                 log.warning("stream not created yet (%s), retrying", type(exc).__name__)

@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     spec = cluster_node() if args.cluster else single_node()
     out = args.out or (HERE / ("cluster/nats" if args.cluster else "nats") / "nats.conf")
     if args.example:
-        passwords = {u: PLACEHOLDER_HASH for u in USERS}
+        passwords = dict.fromkeys(USERS, PLACEHOLDER_HASH)
         out = args.out or out.with_suffix(".conf.example")
     else:
         passwords = passwords_from({**read_env_file(args.env_file), **os.environ})

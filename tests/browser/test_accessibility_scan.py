@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from a11y_kit import WIDTHS, axe_violations, overflow  # noqa: E402
+from a11y_kit import WIDTHS, axe_violations, overflow
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -50,14 +50,13 @@ async def test_every_page_passes_the_scan_at_both_widths(office: Any, browser: A
                 await _sign_in(page, office, role)
             extra: list[str] = []
             if role == "datenschutz":
-                extra = [a for a in await page.locator("a[href^='/datenschutz/verzeichnis/']").evaluate_all(
-                    "els => els.map(e => e.getAttribute('href'))")]
+                extra = list(await page.locator("a[href^='/datenschutz/verzeichnis/']").evaluate_all(
+                    "els => els.map(e => e.getAttribute('href'))"))
                 assert extra, "the Art. 30 record is listed"
             for path in paths + extra:
                 resp = await page.goto(office.url(path))
                 assert resp is not None and resp.status < 500, (path, resp and resp.status)
-                for v in await axe_violations(page):
-                    findings.append(f"{width} {path}: {v}")
+                findings.extend(f"{width} {path}: {v}" for v in await axe_violations(page))
                 wider = await overflow(page)
                 if wider > 0:
                     findings.append(f"{width} {path}: {wider} px wider than the screen")

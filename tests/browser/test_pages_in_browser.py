@@ -12,7 +12,6 @@ from typing import Any
 import httpx
 import pytest
 
-
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 #: Every visible input must have a label (checked on each page we visit).
@@ -158,7 +157,8 @@ async def test_the_whole_lifecycle_by_clicking(office: Any, browser) -> None:
         assert path.read_bytes().startswith(b"%PDF")
     else:
         # billing does not serve PDFs yet: the page must say so plainly instead of failing.
-        warnings.warn(f"billing has no PDF route yet (HTTP {pdf_route.status_code}); checked the message only")
+        warnings.warn(f"billing has no PDF route yet (HTTP {pdf_route.status_code}); checked the message only",
+                      stacklevel=1)
         await desk.goto(office.url(f"/buero/rechnungen/{number}/pdf"))
         assert f"Für die Rechnung {number} liegt keine PDF-Datei vor." in await desk.locator("main").inner_text()
         await shot(desk, "08b-buero-pdf-fehlt")

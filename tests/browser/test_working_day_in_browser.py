@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from a11y_kit import WIDTHS, axe_violations, overflow  # noqa: E402
+from a11y_kit import WIDTHS, axe_violations, overflow
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"

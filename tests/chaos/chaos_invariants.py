@@ -103,7 +103,7 @@ async def check(events: list[dict[str, Any]], conn: asyncpg.Connection, *, accep
     r.counts["sessions.ended"] = len(sessions)
 
     await _check_invoices(events, conn, r)
-    await _check_erasures(conn, {rid for rid in sessions.values()}, r)
+    await _check_erasures(conn, set(sessions.values()), r)
     await _check_infrastructure(conn, r)
     return r
 

@@ -38,9 +38,10 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from chaos_cluster import SERVICES, Cluster  # noqa: E402
-from chaos_invariants import Report, check, consumers_idle, read_stream  # noqa: E402
-from fw_platform.bus import connect  # noqa: E402
+from chaos_cluster import SERVICES, Cluster
+from chaos_invariants import Report, check, consumers_idle, read_stream
+
+from fw_platform.bus import connect
 
 #: The technician every session is started as; session wants it named on each later call.
 ACTING = {"Fw-Technician": "tech-01"}
@@ -136,7 +137,7 @@ class Driver:
                     await conn.close()
                 if sid:
                     return str(sid)
-            except Exception:
+            except Exception:  # noqa: BLE001,S110 - a probe: polled again until the deadline
                 pass
             await asyncio.sleep(0.3)
         raise GaveUp("session lookup")

@@ -12,6 +12,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+
 from fw_devenv import devenv, nats_auth, run
 from fw_reporting.bootstrap import build
 from fw_reporting.settings import Settings
@@ -35,7 +36,8 @@ def test_step2_identity_is_provisioned() -> None:
 ])
 def test_step3_layout(rel: str) -> None:
     assert (ROOT / "services" / SVC / rel).exists()
-    assert rel.split("/")[-1].replace("fw_reporting", "fw_<svc>").replace("reporting", "<svc>") in GUIDE or \
+    name = rel.rsplit("/", maxsplit=1)[-1]
+    assert name.replace("fw_reporting", "fw_<svc>").replace("reporting", "<svc>") in GUIDE or \
         rel.startswith("src/fw_reporting/migrations")
 
 

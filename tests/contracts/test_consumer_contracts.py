@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from fw_contracts import ALL_EVENTS, BY_TYPE
 from fw_contracts.catalog import ServiceContract
 from fw_contracts.events import InvoiceIssued, SessionEnded

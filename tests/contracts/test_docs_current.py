@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from fw_contracts import ALL_EVENTS
 from fw_contracts.schemas import schema_file_name
 from fw_contracts_docs import __main__ as cli

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -64,12 +63,11 @@ def upcast_session_ended_v1(data: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.fixture
-def v2_registered(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def v2_registered(monkeypatch: pytest.MonkeyPatch) -> None:
     """The registry as it would be after the bump (only for the duration of one test)."""
     monkeypatch.setitem(registry.BY_TYPE, "SessionEnded", SessionEndedV2)
     monkeypatch.setitem(registry.BY_SUBJECT, SessionEndedV2.subject(), SessionEndedV2)
     monkeypatch.setitem(registry.UPCASTERS, ("SessionEnded", 1), upcast_session_ended_v1)
-    yield
 
 
 T0 = datetime(2026, 4, 1, 8, 0, tzinfo=UTC)

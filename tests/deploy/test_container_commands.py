@@ -20,7 +20,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from deploy_kit import (  # noqa: E402
+from deploy_kit import (
     APP_SERVICES,
     COMPOSE,
     DB_SERVICES,
@@ -32,8 +32,8 @@ from deploy_kit import (  # noqa: E402
     service_env,
 )
 
-from fw_devenv._util import free_port  # noqa: E402
-from fw_devenv.pytest_plugin import FwEnv  # noqa: E402
+from fw_devenv._util import free_port
+from fw_devenv.pytest_plugin import FwEnv
 
 gen_env = load_deploy_module("gen_env")
 COMPOSE_DATA = load_yaml(COMPOSE)
@@ -104,7 +104,7 @@ def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
 def _healthcheck(env: dict[str, str], path: str) -> bool:
     """The image's HEALTHCHECK / compose healthcheck command, with the container's environment."""
     result = subprocess.run([sys.executable, str(DEPLOY / "healthcheck.py"), path],
-                            env={**_base_env(), **env}, capture_output=True, timeout=10)
+                            env={**_base_env(), **env}, capture_output=True, timeout=10, check=False)
     return result.returncode == 0
 
 
@@ -128,7 +128,7 @@ def test_init_job_then_all_six_services_as_the_containers_start_them(
     init_env["FW_INIT_NATS_URL"] = fw_env.nats_plain_url
     for _ in range(2):
         result = subprocess.run(_command("init"), env={**_base_env(), **init_env},
-                                capture_output=True, text=True, timeout=120)
+                                capture_output=True, text=True, timeout=120, check=False)
         assert result.returncode == 0, result.stdout + result.stderr
     assert "stream ready with 1 replica" in result.stderr
 
@@ -136,7 +136,7 @@ def test_init_job_then_all_six_services_as_the_containers_start_them(
     web_env = _localise(service_env(COMPOSE_DATA, "web", dotenv), fw_env, ports, tmp_path)
     added = subprocess.run([sys.executable, "-m", "fw_web", "add-user", "tech-01", "--role", "technician",
                             "--stdin"], input="correct horse battery staple\n", text=True,
-                           env={**_base_env(), **web_env}, capture_output=True, timeout=60)
+                           env={**_base_env(), **web_env}, capture_output=True, timeout=60, check=False)
     assert added.returncode == 0, added.stderr
     assert (tmp_path / "web" / "web-users.toml").exists()
 
@@ -151,7 +151,7 @@ def test_init_job_then_all_six_services_as_the_containers_start_them(
     deadline = time.monotonic() + READY_TIMEOUT_S
     pending = set(APP_SERVICES)
     while pending:
-        for proc, svc in zip(processes, APP_SERVICES):
+        for proc, svc in zip(processes, APP_SERVICES, strict=True):
             assert proc.poll() is None, f"{svc} exited: {(tmp_path / f'{svc}.log').read_text()[-3000:]}"
         pending = {svc for svc in pending if not _healthcheck(envs[svc], "/readyz")}
         assert time.monotonic() < deadline, f"not ready: {pending}: " + "".join(

@@ -17,7 +17,7 @@ def test_the_count_and_the_table_match_what_make_run_starts() -> None:
     assert f"{WORDS[len(SERVICES)]} services start" in README
     assert f"starts all {WORDS[len(SERVICES)].lower()} services" in README
     assert "Four services exchange" not in README and "all four services" not in README
-    table = set(re.findall(r"^\| (\w+) \| \d{4} \|", README, re.M))
+    table = set(re.findall(r"^\| (\w+) \| \d{4} \|", README, re.MULTILINE))
     # the services with an HTTP port are in the table; the port-less scheduled job is named in the text
     assert table == {s.name for s in SERVICES if s.port}
     assert all(f"`{s.name}`, a scheduled job without a port" in README for s in SERVICES if not s.port)

@@ -49,8 +49,8 @@ from fw_platform.vault_client import VaultRefused
 from fw_retention.application import queries
 
 sys.path.insert(0, str(Path(__file__).parent))
-from inprocess_office import Clock, running_office, until  # noqa: E402
-from inprocess_office import Office as InProcessOffice  # noqa: E402
+from inprocess_office import Clock, running_office, until
+from inprocess_office import Office as InProcessOffice
 
 Office = InProcessOffice[Clock]
 E = TypeVar("E", bound=Event)

@@ -63,9 +63,9 @@ from fw_platform.vault_client import VaultClient, VaultRefused
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "privacy"))
 sys.path.insert(0, str(Path(__file__).parent))
-from inprocess_office import Office as InProcessOffice  # noqa: E402
-from inprocess_office import running_office, until  # noqa: E402
-from privacy_kit import Markers, find, pg_dump  # noqa: E402
+from inprocess_office import Office as InProcessOffice
+from inprocess_office import running_office, until
+from privacy_kit import Markers, find, pg_dump
 
 pytestmark = pytest.mark.e2e
 
@@ -189,7 +189,7 @@ async def test_delivery_erasure_smtp_never_up_down_then_up_and_up(
     assert await office.events(InvoiceDeliveryFailed) == []  # a server away is not given up
     office.clock.offset = issued_never.occurred_at + HOLD + timedelta(seconds=1) - datetime.now(UTC)
     assert await office.retention.sweep() == 1
-    first, second = await until(lambda: _erasures(office, rid_never, 2), "the erasure at the hold's end")
+    _first, second = await until(lambda: _erasures(office, rid_never, 2), "the erasure at the hold's end")
     assert (second.scope, second.reason, second.trigger_event_id) == (
         ErasureScope.DELIVERY_EMAIL, ErasureReason.DELIVERY_HOLD_ENDED, None)
     assert await office.kept_rows(rid_never) == 0

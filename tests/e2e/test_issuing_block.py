@@ -38,14 +38,14 @@ from fw_contracts.events import (
     TermsAcceptance,
 )
 from fw_contracts.vault import Address, PersonalData
-from fw_devenv.pytest_plugin import FwEnv
 from fw_contracts.wire import VaultCaller
+from fw_devenv.pytest_plugin import FwEnv
 from fw_platform.vault_client import VaultClient, VaultRefused
 from fw_retention.application import queries
 
 sys.path.insert(0, str(Path(__file__).parent))
-from inprocess_office import Clock, running_office, until  # noqa: E402
-from inprocess_office import Office as InProcessOffice  # noqa: E402
+from inprocess_office import Clock, running_office, until
+from inprocess_office import Office as InProcessOffice
 
 Office = InProcessOffice[Clock]
 HOLD = timedelta(days=90)

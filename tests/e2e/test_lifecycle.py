@@ -128,7 +128,7 @@ async def test_promotion_keeps_the_customer_account_and_still_erases_the_request
     assert (await vault_get(office, result["request_id"]))["error"] == "erased"
     types = [e["event_type"] for e in await office.events()]
     assert types.count("CustomerPromoted") == 1 and types.count("CustomerAccountCreated") == 1
-    for subject, body, headers in await office.stream_messages():
+    for subject, body, _headers in await office.stream_messages():
         for s in forbidden_strings(m):
             assert s not in body.decode(), f"personal data in the stream: {subject}"
 

@@ -110,5 +110,5 @@ def test_without_the_edge_lxml_would_refuse_the_issues_repro() -> None:
     data = PersonalData(company="Muster GmbH", contact_name="A\u0000B", phone="+4930123456",
                         address=Address(street="Hauptstr. 1", postal_code="10115", city="Berlin"))
     assert _accepted("Muster GmbH", "A\u0000B", "Hauptstr. 1", "Berlin") is None
-    with mock.patch.object(cii, "xml_text", lambda text: text), pytest.raises(ValueError):
+    with mock.patch.object(cii, "xml_text", lambda text: text), pytest.raises(ValueError, match="XML compatible"):
         _render_all(data)

@@ -42,6 +42,37 @@ def _plant(value: Any) -> Any:
     return value
 
 
+def _fuzz_operation(op: schemathesis.APIOperation, http: httpx.Client, problems: list[str]) -> None:
+    """Fuzz one operation; appends the problems found (a function of its own: `run` binds this `op`)."""
+    @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))
+    @given(case=op.as_strategy(), planted=st.booleans())
+    def run(case: schemathesis.Case, planted: bool) -> None:
+        body = _plant(case.body) if planted and isinstance(case.body, dict | list | str) else case.body
+        # 8+ characters and not a bare lowercase word (those are the API's own enum values)
+        sent = [s for s in _strings(body) + _strings(case.query or {})
+                if len(s) >= 8 and not re.fullmatch(r"[a-z_]+", s)]
+        kwargs: dict[str, Any] = {"params": case.query or None}
+        if body is not None and case.media_type == "application/json":
+            kwargs["content"] = json.dumps(body).encode()
+            kwargs["headers"] = {"content-type": "application/json"}
+        try:
+            resp = http.request(case.method, case.formatted_path, **kwargs)
+        except httpx.TransportError as exc:
+            problems.append(f"{case.method} {op.path}: no answer ({type(exc).__name__})")
+            return
+        if resp.status_code >= 500:
+            problems.append(f"{case.method} {op.path}: {resp.status_code} {resp.text[:200]}")
+        if resp.status_code >= 400:
+            text = resp.text
+            echoed = [s for s in sent if s in text]
+            if echoed or MARKER in text:
+                problems.append(f"{case.method} {op.path}: {resp.status_code} echoes input "
+                                f"{(echoed or [MARKER])[0]!r}: {text[:300]}")
+
+    run()
+
+
 def fuzz_service(base_url: str) -> list[str]:
     """Fuzz every operation of one service; returns the problems found."""
     schema = schemathesis.openapi.from_url(base_url + "/openapi.json")
@@ -49,36 +80,9 @@ def fuzz_service(base_url: str) -> list[str]:
     http = httpx.Client(base_url=base_url, timeout=10)
     for result in schema.get_all_operations():
         op = result.ok()
-        if op.path in ("/metrics",):
+        if op.path == "/metrics":
             continue
-
-        @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
-                  suppress_health_check=list(HealthCheck))
-        @given(case=op.as_strategy(), planted=st.booleans())
-        def run(case: schemathesis.Case, planted: bool) -> None:
-            body = _plant(case.body) if planted and isinstance(case.body, dict | list | str) else case.body
-            # 8+ characters and not a bare lowercase word (those are the API's own enum values)
-            sent = [s for s in _strings(body) + _strings(case.query or {})
-                    if len(s) >= 8 and not re.fullmatch(r"[a-z_]+", s)]
-            kwargs: dict[str, Any] = {"params": case.query or None}
-            if body is not None and case.media_type == "application/json":
-                kwargs["content"] = json.dumps(body).encode()
-                kwargs["headers"] = {"content-type": "application/json"}
-            try:
-                resp = http.request(case.method, case.formatted_path, **kwargs)
-            except httpx.TransportError as exc:
-                problems.append(f"{case.method} {op.path}: no answer ({type(exc).__name__})")
-                return
-            if resp.status_code >= 500:
-                problems.append(f"{case.method} {op.path}: {resp.status_code} {resp.text[:200]}")
-            if resp.status_code >= 400:
-                text = resp.text
-                echoed = [s for s in sent if s in text]
-                if echoed or MARKER in text:
-                    problems.append(f"{case.method} {op.path}: {resp.status_code} echoes input "
-                                    f"{(echoed or [MARKER])[0]!r}: {text[:300]}")
-
-        run()
+        _fuzz_operation(op, http, problems)
     alive = http.get("/healthz")
     if alive.status_code != 200:
         problems.append("service no longer healthy after fuzzing")

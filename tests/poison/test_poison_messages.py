@@ -71,7 +71,7 @@ async def stream_types(env: FwEnv) -> list[str]:
 
 def parked_metric(text: str, consumer: str, kind: str) -> float:
     pattern = rf'^fw_events_parked_total\{{consumer="{re.escape(consumer)}",kind="{kind}"\}} (\S+)$'
-    m = re.search(pattern, text, re.M)
+    m = re.search(pattern, text, re.MULTILINE)
     return float(m.group(1)) if m else 0.0
 
 
@@ -213,7 +213,7 @@ async def consumer_state(env: FwEnv, durable: str) -> Any:
 
 def metric(text: str, name: str, labels: dict[str, str]) -> float | None:
     body = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))  # the exposition sorts them
-    m = re.search(rf"^{name}\{{{re.escape(body)}\}} (\S+)$", text, re.M)
+    m = re.search(rf"^{name}\{{{re.escape(body)}\}} (\S+)$", text, re.MULTILINE)
     return float(m.group(1)) if m else None
 
 

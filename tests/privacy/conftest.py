@@ -14,7 +14,7 @@ from fw_devenv.pytest_plugin import FwEnv
 # The helper module has a name of its own, so it cannot clash with other test folders' helpers.
 sys.path.insert(0, str(Path(__file__).parent))
 
-from privacy_kit import Office, start_office, tariff_env  # noqa: E402
+from privacy_kit import Office, start_office, tariff_env
 
 
 @pytest_asyncio.fixture

@@ -194,7 +194,7 @@ def admin_db_dsn(env: FwEnv) -> str:
 def pg_tool(tool: str, *args: str, stdin: bytes | None = None) -> bytes:
     """Run a client binary of the embedded PostgreSQL (clients may run as root); stdout."""
     proc = subprocess.run([str(pg_bin_dir() / tool), *args], input=stdin, capture_output=True, timeout=300,
-                          env={k: v for k, v in os.environ.items() if not k.startswith("PG")})
+                          env={k: v for k, v in os.environ.items() if not k.startswith("PG")}, check=False)
     if proc.returncode != 0:
         raise AssertionError(f"{tool} failed ({proc.returncode}): {proc.stderr.decode()[-2000:]}")
     return proc.stdout

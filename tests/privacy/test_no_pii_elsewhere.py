@@ -35,6 +35,10 @@ from privacy_kit import (
     wait_erased,
 )
 
+from fw_contracts import BY_SUBJECT, Header
+from fw_devenv.pytest_plugin import FwEnv
+from fw_platform.bus import connect
+
 pytestmark = pytest.mark.e2e
 
 SCHEMAS = ("intake", "session", "billing", "retention")
@@ -105,9 +109,8 @@ async def test_no_response_echoes_input(office: Office) -> None:
                 assert body["code"] == "invalid_input" and body["message_de"], (svc, path, body)
                 assert all(set(e) == {"field", "code", "message_de", "message_en"} for e in body["errors"])
     assert checked > 100
-    for path in office.log_files():
-        if hits := find(path.read_bytes(), [m]):
-            findings.append(f"log {path.name}: {sorted(set(hits))[:3]}")
+    findings.extend(f"log {path.name}: {sorted(set(hits))[:3]}" for path in office.log_files()
+                    if (hits := find(path.read_bytes(), [m])))
     assert not findings, "input echoed:\n" + "\n".join(findings)
 
 

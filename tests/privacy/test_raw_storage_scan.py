@@ -48,6 +48,9 @@ from privacy_kit import (
     wait_erased,
 )
 
+from fw_devenv.postgres import PostgresServer
+from fw_devenv.pytest_plugin import FwEnv
+
 pytestmark = pytest.mark.e2e
 
 #: Markers allowed in clear, as ``label.field``. Empty: billing encrypts what it keeps. Were

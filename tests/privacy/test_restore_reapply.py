@@ -14,9 +14,6 @@ import uuid
 
 import asyncpg
 import pytest
-
-from fw_devenv.pytest_plugin import FwEnv
-from fw_platform.bus import connect
 from privacy_kit import (
     Markers,
     Office,
@@ -31,6 +28,9 @@ from privacy_kit import (
     status_of,
     wait_erased,
 )
+
+from fw_devenv.pytest_plugin import FwEnv
+from fw_platform.bus import connect
 
 pytestmark = pytest.mark.e2e
 

@@ -106,7 +106,7 @@ def test_parser_handles_the_ddl_the_project_uses() -> None:
 
 async def test_parser_agrees_with_postgresql(fw_env: FwEnv) -> None:
     """Apply every service's migrations to real schemas and compare with the parser's columns."""
-    parsed = {c for c in stored_columns(ROOT)}
+    parsed = set(stored_columns(ROOT))
     checked = set()
     for service, files in service_migrations(ROOT).items():
         if service not in fw_env.dsns:

@@ -6,11 +6,11 @@ import base64
 import json
 
 import pytest
+from privacy_kit import Markers, find, needles
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from fw_contracts import UndecodableEvent, decode
 from fw_platform.http import field_errors
-from privacy_kit import Markers, find, needles
 
 SECRET = "Erika Mustermann +49 170 1234567"
 

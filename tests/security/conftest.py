@@ -17,7 +17,7 @@ from fw_platform.bus import BusErrors, connect
 # The helper module has a name of its own, so it cannot clash with other test folders' helpers.
 sys.path.insert(0, str(Path(__file__).parent))
 
-from security_kit import (  # noqa: E402
+from security_kit import (
     ConnectAs,
     NatsUser,
     RunningService,

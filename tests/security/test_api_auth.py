@@ -26,7 +26,7 @@ ROUTES = [
 def test_key_entries_are_validated() -> None:
     assert parse_keys(KEYS) == {token_hash(TOKEN): "web"}
     assert parse_keys("") == {}
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="API key entries must be"):
         parse_keys("web:not-a-hash")
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import bcrypt
 import pytest
+
 from fw_devenv.cli import load_nats_passwords, nats_credentials_env
 from fw_devenv.nats import NatsServer
 from fw_devenv.nats_auth import (

@@ -19,9 +19,12 @@ from pathlib import Path
 
 import nats.errors
 import pytest
-from fw_devenv.pytest_plugin import FwEnv
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
+from nats.js.api import ConsumerConfig, DeliverPolicy
+from security_kit import DENIED_TIMEOUT as DENIED
+from security_kit import ConnectAs, NatsUser, StartServices, first_event_subject
+
 from fw_contracts import ALL_EVENTS, STREAM_NAME, VaultCaller, VaultSubject, vault_subject
 from fw_contracts.events import AuditCheckpoint, InvoiceIssued
 from fw_contracts.vault import PersonalData, PromotionStatement
@@ -33,12 +36,9 @@ from fw_devenv.nats_auth import (
     VAULT_QUEUE,
     VAULT_REQUESTS,
 )
+from fw_devenv.pytest_plugin import FwEnv
 from fw_platform.bus import durable_consumer_config, stream_config
 from fw_platform.vault_client import VaultClient, VaultRefused, VaultUnavailable
-from nats.js.api import ConsumerConfig, DeliverPolicy
-
-from security_kit import DENIED_TIMEOUT as DENIED
-from security_kit import ConnectAs, NatsUser, StartServices, first_event_subject
 
 S = STREAM_NAME
 NON_ADMIN = tuple(u for u in USERS if u != "admin")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+
 from fw_devenv.devenv import SERVICES as DB_SERVICES
 from fw_devenv.provision import database_dsn, role_name
 from fw_devenv.pytest_plugin import FwEnv

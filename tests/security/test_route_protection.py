@@ -16,11 +16,11 @@ from typing import Any
 
 import httpx
 import pytest
+from security_kit import StartServices
 
 from fw_devenv.pytest_plugin import FwEnv
 from fw_devenv.run import SERVICES as RUN_SERVICES
 from fw_platform.auth import token_hash
-from security_kit import StartServices
 
 TOKEN = "route-protection-test-token"
 

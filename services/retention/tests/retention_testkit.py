@@ -16,7 +16,6 @@ from fw_contracts import Event
 from fw_contracts.events import ErasureScope, PersonalDataErased
 from fw_contracts.vault import Address, PersonalData, PromotionStatement
 from fw_platform.handling import UnitOfWork, utc_now
-
 from fw_retention.application.avv import AvvRequest
 from fw_retention.application.ports import AccessRecord, ErasureRecord, HeldEmail, Sealed, SealedEntry, StoredRef
 from fw_retention.domain.rules import Erasure
@@ -33,9 +32,9 @@ def new_master_key() -> str:
 
 
 def personal_data(**changes: Any) -> PersonalData:
-    base: dict[str, Any] = dict(
-        company=MARKERS[0], contact_name=MARKERS[1], phone=MARKERS[2], email=MARKERS[3],
-        address=Address(street=MARKERS[4], postal_code="15345", city=MARKERS[5]))
+    base: dict[str, Any] = {
+        "company": MARKERS[0], "contact_name": MARKERS[1], "phone": MARKERS[2], "email": MARKERS[3],
+        "address": Address(street=MARKERS[4], postal_code="15345", city=MARKERS[5])}
     base.update(changes)
     return PersonalData(**base)
 
@@ -269,8 +268,9 @@ def _erased(events: Iterable[Event]) -> list[PersonalDataErased]:
 # ---------------------------------------------------------------------- real-infrastructure helpers
 async def read_subject(js: Any, subject: str) -> list[Any]:
     """Every message on ``subject`` in the stream right now (ephemeral, ack-less consumer)."""
-    from fw_contracts import STREAM_NAME
     from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+    from fw_contracts import STREAM_NAME
 
     psub = await js.pull_subscribe(subject, stream=STREAM_NAME, config=ConsumerConfig(
         ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.ALL, inactive_threshold=10.0))
@@ -291,9 +291,9 @@ def settings_for(fw_env: Any, **changes: Any) -> Any:
     from fw_retention.settings import Settings
 
     env = fw_env.settings_env("retention")
-    values: dict[str, Any] = dict(
-        nats_url=fw_env.nats_url, database_url=fw_env.dsn("retention"), http_port=0,
-        master_key=env["FW_RETENTION_MASTER_KEY"], sweep_interval_s=3600.0)
+    values: dict[str, Any] = {
+        "nats_url": fw_env.nats_url, "database_url": fw_env.dsn("retention"), "http_port": 0,
+        "master_key": env["FW_RETENTION_MASTER_KEY"], "sweep_interval_s": 3600.0}
     values.update(changes)
     return Settings(**values)
 

@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fw_contracts.events import ErasureReason, ErasureScope
-
 from fw_retention.application.ports import ErasureRecord, Sealed, SealedEntry
 from fw_retention.domain.rules import Erasure
 

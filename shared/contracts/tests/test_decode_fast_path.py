@@ -9,8 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from fw_contracts import UndecodableEvent, decode
-from fw_contracts import registry
+from fw_contracts import UndecodableEvent, decode, registry
 from fw_contracts.events import SessionEnded, SessionStarted
 
 

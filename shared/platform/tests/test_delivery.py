@@ -69,7 +69,7 @@ async def _stream_events(js, subject: str) -> list[dict]:
         while True:
             try:
                 msg = await sub.next_msg(timeout=0.5)
-            except Exception:
+            except nats.errors.TimeoutError:
                 break
             out.append({"data": json.loads(msg.data), "msg_id": msg.headers.get(Header.MSG_ID)})
     finally:

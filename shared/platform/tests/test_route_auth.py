@@ -76,7 +76,7 @@ async def test_without_keys_everything_is_open_and_public_entries_are_validated(
         return {}
 
     assert (await _get(app, "GET", "/api/y")).status_code == 200  # local dev: loopback only, said in /readyz
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"public route must be \(METHOD, /path/template\)"):
         auth.BearerAuth(app, {}, [("get", "/api/x")])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"public route must be \(METHOD, /path/template\)"):
         auth.BearerAuth(app, {}, [("GET", "api/x")])

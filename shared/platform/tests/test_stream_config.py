@@ -7,7 +7,6 @@ import dataclasses
 
 import nats.errors
 import pytest
-
 from nats.js.api import StreamConfig
 
 from fw_contracts import STREAM_NAME

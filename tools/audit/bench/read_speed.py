@@ -15,14 +15,13 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from fw_devenv._util import free_port
-from fw_devenv.nats import NatsServer
-from fw_platform.bus import stream_config
-
 from fw_audit.html import render_html
 from fw_audit.scripted import bulk_history, publish
 from fw_audit.source import connect, read_direct, read_ordered, stream_state
 from fw_audit.verifier import Verifier, VerifyOptions
+from fw_devenv._util import free_port
+from fw_devenv.nats import NatsServer
+from fw_platform.bus import stream_config
 
 
 async def main(n: int) -> None:

@@ -11,9 +11,8 @@ from decimal import Decimal
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from fw_contracts import events as ev
-
 from fw_audit.scripted import History, every_lifecycle
+from fw_contracts import events as ev
 
 #: defect -> the one check that must fail
 DEFECTS: dict[str, str] = {

@@ -7,6 +7,7 @@ from fw_platform import logs
 
 from fw_billing.bootstrap import SERVICE, build
 from fw_billing.settings import Settings
+from fw_platform import logs
 
 
 def main() -> None:

@@ -42,6 +42,21 @@ from fw_billing.entrypoints import (
 )
 from fw_billing.entrypoints.worker import BackgroundWorker
 from fw_billing.settings import Settings
+from fw_contracts.events import (
+    AccountErasureReason,
+    BillingAddressProvided,
+    CustomerAccountChanged,
+    CustomerAccountErased,
+    CustomerPromoted,
+    InvoiceCancelled,
+    InvoiceIssued,
+    PersonalDataErased,
+    SessionEnded,
+    SupportRequestCreated,
+)
+from fw_contracts.tax_ids import LEITWEG_ID_INVALID, VAT_ID_INVALID
+from fw_platform.http import install
+from fw_platform.runtime import Runtime
 
 SERVICE = "billing"
 MIGRATIONS = Path(__file__).parent / "migrations"

@@ -19,6 +19,8 @@ from fw_billing.domain.invoicing import (
     check_series_distinct,
 )
 from fw_billing.domain.issuer import EXAMPLE_ISSUER, Issuer
+from fw_platform.sealed_archive import MASTER_KEY_HOWTO, decode_master_key
+from fw_platform.settings import ServiceSettings
 
 _EX = EXAMPLE_ISSUER
 

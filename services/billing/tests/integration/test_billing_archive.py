@@ -8,11 +8,10 @@ from typing import Any
 import asyncpg
 import pytest
 
-from fw_contracts import InvoiceIssued, utcnow
-from fw_platform.handling import UnitOfWork
-
 from fw_billing.application.handlers import on_session_ended
 from fw_billing.domain.invoicing import invoice_year
+from fw_contracts import InvoiceIssued, utcnow
+from fw_platform.handling import UnitOfWork
 
 FULL_SECONDS = 10 * 900
 

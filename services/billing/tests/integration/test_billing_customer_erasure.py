@@ -194,8 +194,8 @@ async def test_a_closed_account_is_never_resurrected(billing: Any, ended: Any) -
     assert await billing.sql("SELECT count(*) FROM dead_letters") == 0
 
     # and the database itself refuses to refill, reopen or delete a closed account
-    for stmt in ("UPDATE customer_accounts SET personal_enc = '\\x00'::bytea, stated_at = now(), closed_at = NULL,"
-                 " closure_reason = NULL, closed_by = NULL WHERE customer_number = $1",
+    for stmt in (("UPDATE customer_accounts SET personal_enc = '\\x00'::bytea, stated_at = now(), closed_at = NULL,"
+                  " closure_reason = NULL, closed_by = NULL WHERE customer_number = $1"),
                  "UPDATE customer_accounts SET closure_reason = 'relationship_ended' WHERE customer_number = $1",
                  "DELETE FROM customer_accounts WHERE customer_number = $1"):
         with pytest.raises(asyncpg.IntegrityConstraintViolationError):

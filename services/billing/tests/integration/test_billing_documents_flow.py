@@ -11,10 +11,9 @@ import asyncpg
 import facturx
 import pytest
 
+from fw_billing.domain.invoicing import invoice_year
 from fw_contracts import InvoiceCancelled, InvoiceIssued, InvoiceKind, utcnow
 from fw_contracts.events import CustomerType
-
-from fw_billing.domain.invoicing import invoice_year
 
 from ..unit.documents_support import check_xsd, contains, pdf_text
 

@@ -9,10 +9,9 @@ from typing import Any
 
 import pytest
 
-from fw_contracts import CustomerPromoted, InvoiceIssued, utcnow
-
 from fw_billing.adapters.exports import CUSTOMER_COLUMNS, INVOICE_COLUMNS
 from fw_billing.domain.formatting import local_date
+from fw_contracts import CustomerPromoted, InvoiceIssued, utcnow
 
 
 def parse(body: bytes) -> list[dict[str, str]]:

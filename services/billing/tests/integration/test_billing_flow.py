@@ -12,6 +12,7 @@ import pytest
 from fw_devenv.testing import eventually
 from prometheus_client import REGISTRY
 
+from fw_billing.domain.invoicing import invoice_year
 from fw_contracts import (
     BillingAddressProvided,
     BillingBlocked,
@@ -29,8 +30,6 @@ from fw_contracts.reference import (
     tariff_sha256,
     without_office_business_data,
 )
-
-from fw_billing.domain.invoicing import invoice_year
 
 FULL_SECONDS = 10 * 900  # 240.00 net, 285.60 gross with the shipped tariff
 

@@ -6,9 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from fw_contracts import CustomerPromoted, InvoiceIssued, utcnow
-
 from fw_billing.domain.formatting import local_date
+from fw_contracts import CustomerPromoted, InvoiceIssued, utcnow
 
 
 async def test_list_filters_search_and_paging(billing: Any, ended: Any, created: Any) -> None:

@@ -6,9 +6,9 @@ import asyncio
 from typing import Any
 
 import httpx
-from fw_devenv.pytest_plugin import ServiceProcess
 
 from fw_contracts import InvoiceIssued
+from fw_devenv.pytest_plugin import ServiceProcess
 
 
 async def test_service_process_bills_and_logs_no_personal_data(harness: Any, ended: Any) -> None:

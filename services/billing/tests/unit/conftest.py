@@ -26,6 +26,10 @@ from fw_billing.domain.invoicing import (
 )
 from fw_billing.domain.issuer import EXAMPLE_ISSUER
 from fw_billing.domain.tariff import Tariff, TariffCatalog
+from fw_contracts import Event
+from fw_contracts.events import BlockReason
+from fw_contracts.vault import Address, PersonalData, PromotionStatement, VaultEntry
+from fw_platform.vault_client import VaultUnavailable
 
 from .fakes import FakeRepository
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import io
 import re
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +14,9 @@ import facturx
 import pypdf
 from lxml import etree
 
-from fw_contracts.events import InvoiceKind, InvoiceLine
-
 from fw_billing.domain.documents import Document, Party, invoice_document
 from fw_billing.domain.issuer import EXAMPLE_ISSUER, Issuer
+from fw_contracts.events import InvoiceKind, InvoiceLine
 
 ISSUED = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 RECIPIENT = Party(name="Muster GmbH", contact="Erika Mustermann", street="Hauptstr. 1",

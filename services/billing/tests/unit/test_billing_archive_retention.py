@@ -15,8 +15,8 @@ def test_a_year_may_go_exactly_eight_years_after_its_end_in_office_time() -> Non
     assert not is_expired(2026, datetime(2034, 12, 31, 22, 59, 59, tzinfo=UTC))
     assert is_expired(2026, datetime(2034, 12, 31, 23, 0, tzinfo=UTC))
     assert not is_expired(2026, datetime(2026, 12, 31, tzinfo=UTC))
-    with pytest.raises(ValueError):
-        is_expired(2026, datetime(2040, 1, 1))
+    with pytest.raises(ValueError, match="now must be timezone-aware"):
+        is_expired(2026, datetime(2040, 1, 1))  # noqa: DTZ001 - naive on purpose
 
 
 def test_expired_years_skip_held_and_young_years() -> None:

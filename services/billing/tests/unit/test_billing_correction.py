@@ -9,17 +9,6 @@ from typing import Any
 
 import pytest
 
-from fw_contracts.events import (
-    CorrectionReason,
-    CustomerType,
-    InvoiceIssued,
-    InvoiceKind,
-    SessionEnded,
-    SupportRequestCreated,
-    TaxCase,
-    TermsAcceptance,
-)
-
 from fw_billing.application.cancellation import InvoiceNotFound, cancel_invoice
 from fw_billing.application.correction import (
     AlreadyCorrected,
@@ -33,6 +22,16 @@ from fw_billing.application.correction import (
 )
 from fw_billing.application.handlers import on_session_ended, on_support_request_created
 from fw_billing.application.ports import Recipient
+from fw_contracts.events import (
+    CorrectionReason,
+    CustomerType,
+    InvoiceIssued,
+    InvoiceKind,
+    SessionEnded,
+    SupportRequestCreated,
+    TaxCase,
+    TermsAcceptance,
+)
 
 from .documents_support import cen_failures, contains, pdf_text
 

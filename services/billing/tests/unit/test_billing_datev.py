@@ -9,9 +9,8 @@ from decimal import Decimal
 
 import pytest
 
-from fw_contracts.events import TaxCase
-
 from fw_billing.domain.datev import COLUMNS, Booking, Chart, DatevConfig, DatevRangeError, booking_batch
+from fw_contracts.events import TaxCase
 
 CONFIG = DatevConfig(consultant_number=1234567, client_number=12345)
 CREATED = datetime(2026, 4, 2, 8, 15, 30, 123456, tzinfo=UTC)
@@ -19,13 +18,13 @@ BOOKINGS = [
     Booking(number="FW-2026-000001", issue_date=date(2026, 3, 10), service_date=date(2026, 3, 9),
             gross_total=Decimal("285.60"), tax_case=TaxCase.DOMESTIC, vat_rate=Decimal("0.19")),
     Booking(number="FW-2026-000002", issue_date=date(2026, 3, 11), service_date=date(2026, 3, 11),
-            gross_total=Decimal("48.00"), tax_case=TaxCase.REVERSE_CHARGE, vat_rate=Decimal("0"),
+            gross_total=Decimal("48.00"), tax_case=TaxCase.REVERSE_CHARGE, vat_rate=Decimal(0),
             recipient_vat_id="ATU12345678"),
     Booking(number="FW-S-2026-000001", issue_date=date(2026, 3, 31), service_date=date(2026, 3, 9),
             gross_total=Decimal("-285.60"), tax_case=TaxCase.DOMESTIC, vat_rate=Decimal("0.19"),
             cancels="FW-2026-000001"),
     Booking(number="FW-2026-000003", issue_date=date(2026, 3, 31), service_date=date(2026, 3, 30),
-            gross_total=Decimal("1234.50"), tax_case=TaxCase.NOT_TAXABLE, vat_rate=Decimal("0")),
+            gross_total=Decimal("1234.50"), tax_case=TaxCase.NOT_TAXABLE, vat_rate=Decimal(0)),
     Booking(number="FW-2026-000004", issue_date=date(2026, 3, 31), service_date=date(2026, 3, 9),
             gross_total=Decimal("228.48"), tax_case=TaxCase.DOMESTIC, vat_rate=Decimal("0.19"),
             corrects="FW-2026-000001"),
@@ -117,14 +116,14 @@ def test_a_quote_in_a_text_is_doubled() -> None:
 
 
 def test_refused_periods_and_settings() -> None:
-    with pytest.raises(DatevRangeError, match="Wirtschaftsjahr.* / .*fiscal year"):
+    with pytest.raises(DatevRangeError, match=r"Wirtschaftsjahr.* / .*fiscal year"):
         booking_batch([], CONFIG, start=date(2025, 12, 1), end=date(2026, 1, 31), created_at=CREATED)
     july = DatevConfig(consultant_number=1234567, client_number=1, fiscal_year_start_month=7)
     body = booking_batch([], july, start=date(2025, 12, 1), end=date(2026, 1, 31), created_at=CREATED)
     assert parse(body)[0][12] == "20250701"  # Wirtschaftsjahresbeginn of a July fiscal year
     with pytest.raises(DatevRangeError, match="Ende liegt vor dem Anfang"):
         booking_batch([], CONFIG, start=date(2026, 3, 2), end=date(2026, 3, 1), created_at=CREATED)
-    for bad in ({"consultant_number": 1000}, {"client_number": 0}, {"debtor_account": 1400},
-                {"revenue_account": 84000}):
-        with pytest.raises(ValueError):
+    for bad, why in (({"consultant_number": 1000}, "Beraternummer"), ({"client_number": 0}, "Mandantennummer"),
+                     ({"debtor_account": 1400}, "debtor account"), ({"revenue_account": 84000}, "revenue account")):
+        with pytest.raises(ValueError, match=why):
             DatevConfig(**{"consultant_number": 1234567, "client_number": 1, **bad})  # type: ignore[arg-type]

@@ -12,9 +12,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from fw_contracts import Event
-from fw_contracts.events import DeliveryChannel, DeliveryFailure, InvoiceDelivered, InvoiceDeliveryFailed
-from fw_platform.vault_client import VaultUnavailable
 
 from fw_billing.adapters.smtp import _permanent, label
 from fw_billing.application.delivery import (
@@ -32,6 +29,9 @@ from fw_billing.application.delivery import (
 )
 from fw_billing.domain import delivery as rules
 from fw_billing.domain.issuer import EXAMPLE_ISSUER
+from fw_contracts import Event
+from fw_contracts.events import DeliveryChannel, DeliveryFailure, InvoiceDelivered, InvoiceDeliveryFailed
+from fw_platform.vault_client import VaultUnavailable
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 POLICY = RetryPolicy(max_attempts=3, base_seconds=10, cap_seconds=100, retry_window=timedelta(days=14))

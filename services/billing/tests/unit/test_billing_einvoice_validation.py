@@ -24,8 +24,6 @@ import facturx
 import pytest
 from lxml import etree
 
-from fw_contracts.events import TaxCase
-
 from fw_billing.adapters.cii import XRECHNUNG, cii_xml
 from fw_billing.adapters.rendering import PdfRenderer
 from fw_billing.domain.documents import (
@@ -37,6 +35,7 @@ from fw_billing.domain.documents import (
     check_complete,
 )
 from fw_billing.domain.issuer import EXAMPLE_ISSUER
+from fw_contracts.events import TaxCase
 
 from .documents_support import (
     ISSUED,
@@ -65,10 +64,10 @@ CASES: dict[str, tuple[TaxCase, Party, Decimal, object]] = {
     "domestic": (TaxCase.DOMESTIC, RECIPIENT, Decimal("0.19"), EXAMPLE_ISSUER),
     "domestic-no-vat-id": (TaxCase.DOMESTIC, RECIPIENT, Decimal("0.19"), TAX_NUMBER_ONLY),
     "consumer-abroad": (TaxCase.FOREIGN_CONSUMER, replace(AUSTRIA, vat_id=None), Decimal("0.19"), EXAMPLE_ISSUER),
-    "reverse-charge": (TaxCase.REVERSE_CHARGE, AUSTRIA, Decimal("0"), EXAMPLE_ISSUER),
-    "reverse-charge-no-vat-id": (TaxCase.REVERSE_CHARGE, AUSTRIA, Decimal("0"), TAX_NUMBER_ONLY),
-    "not-taxable": (TaxCase.NOT_TAXABLE, SWITZERLAND, Decimal("0"), EXAMPLE_ISSUER),
-    "small-business-19": (TaxCase.SMALL_BUSINESS, RECIPIENT, Decimal("0"), SMALL_BUSINESS),
+    "reverse-charge": (TaxCase.REVERSE_CHARGE, AUSTRIA, Decimal(0), EXAMPLE_ISSUER),
+    "reverse-charge-no-vat-id": (TaxCase.REVERSE_CHARGE, AUSTRIA, Decimal(0), TAX_NUMBER_ONLY),
+    "not-taxable": (TaxCase.NOT_TAXABLE, SWITZERLAND, Decimal(0), EXAMPLE_ISSUER),
+    "small-business-19": (TaxCase.SMALL_BUSINESS, RECIPIENT, Decimal(0), SMALL_BUSINESS),
 }
 
 

@@ -9,10 +9,9 @@ import fpdf.output
 import pytest
 from fontTools import subset as ftsubset
 
-from fw_contracts.events import InvoiceKind
-
 from fw_billing.adapters import fontcache
 from fw_billing.adapters.pdf import render_pdf
+from fw_contracts.events import InvoiceKind
 
 from .documents_support import RECIPIENT, contains, document, pdf_text
 

@@ -9,6 +9,15 @@ from typing import Any
 
 import pytest
 
+from fw_billing.application.handlers import (
+    PromotionStatementMissing,
+    on_billing_address_provided,
+    on_customer_promoted,
+    on_personal_data_erased,
+    on_session_ended,
+)
+from fw_billing.application.ports import RecipientDataErased
+from fw_billing.domain.invoicing import SessionStatus
 from fw_contracts.events import (
     BillingAddressProvided,
     BillingBlocked,
@@ -23,16 +32,6 @@ from fw_contracts.events import (
     SessionNotBilled,
 )
 from fw_platform.handling import PermanentError, TransientError
-
-from fw_billing.application.handlers import (
-    PromotionStatementMissing,
-    on_billing_address_provided,
-    on_customer_promoted,
-    on_personal_data_erased,
-    on_session_ended,
-)
-from fw_billing.application.ports import RecipientDataErased
-from fw_billing.domain.invoicing import SessionStatus
 
 STARTED = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)  # Tuesday 10:00 in Berlin
 

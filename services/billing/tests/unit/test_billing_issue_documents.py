@@ -11,6 +11,13 @@ from typing import Any
 import facturx
 import pytest
 
+from fw_billing.application.cancellation import (
+    AlreadyCancelled,
+    InvoiceNotFound,
+    NotCancellable,
+    cancel_invoice,
+)
+from fw_billing.application.handlers import on_session_ended, on_support_request_created
 from fw_contracts.events import (
     CustomerType,
     InvoiceCancelled,
@@ -19,14 +26,6 @@ from fw_contracts.events import (
     SupportRequestCreated,
     TermsAcceptance,
 )
-
-from fw_billing.application.cancellation import (
-    AlreadyCancelled,
-    InvoiceNotFound,
-    NotCancellable,
-    cancel_invoice,
-)
-from fw_billing.application.handlers import on_session_ended, on_support_request_created
 
 from .documents_support import contains, pdf_text
 

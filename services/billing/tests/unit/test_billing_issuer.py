@@ -53,10 +53,10 @@ def test_one_tax_id_is_required_and_the_iban_is_checked() -> None:
 
 def test_archive_key_is_required_and_never_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("FW_BILLING_ARCHIVE_KEY", raising=False)
-    with pytest.raises(ValueError) as missing:
+    with pytest.raises(ValueError, match="archive_key") as missing:
         Settings()  # type: ignore[call-arg]
     assert "archive_key" in str(missing.value)
-    with pytest.raises(ValueError) as short:
+    with pytest.raises(ValueError, match="32 bytes") as short:
         Settings(archive_key="c2VjcmV0LXNob3J0")  # type: ignore[arg-type]
     assert "c2VjcmV0LXNob3J0" not in str(short.value) and "32 bytes" in str(short.value)
 
@@ -68,7 +68,7 @@ def test_cancellation_series_is_separate_and_may_not_overlap() -> None:
     assert not number_regex("FW-{year}-{seq:06d}").match("FW-S-2026-000001")
     with pytest.raises(ValueError, match="overlap"):
         check_series_distinct("FW-{year}-{seq:06d}", "FW-{year}-{seq:06d}")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="number formats overlap"):
         settings(cancellation_number_format="FW-{year}-{seq:07d}")
     check_series_distinct("RE-{year}-{seq:05d}", "ST-{year}-{seq:05d}")
 
@@ -76,13 +76,13 @@ def test_cancellation_series_is_separate_and_may_not_overlap() -> None:
 def test_issuer_model_refuses_bad_formats() -> None:
     base = EXAMPLE_ISSUER.model_dump()
     for field, bad in (("vat_id", "123"), ("tax_number", "abc"), ("bic", "XX"), ("email", "nope")):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match=field):
             Issuer(**{**base, field: bad})
 
 
 def test_e_mail_with_the_example_issuer_is_refused_at_start_with_a_clear_message() -> None:
     """Customers must not receive documents from "Beispiel …" (README, 'Issuer' and 'E-mail delivery')."""
-    with pytest.raises(ValueError) as refused:
+    with pytest.raises(ValueError, match="issuer is still the shipped example data") as refused:
         settings(smtp_host="mail.example.org")
     message = str(refused.value)
     assert "issuer is still the shipped example data" in message and "FW_BILLING_ISSUER_NAME" in message

@@ -8,6 +8,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+
+from fw_billing.adapters import cii
+from fw_billing.application.handlers import (
+    on_billing_address_provided,
+    on_personal_data_erased,
+    on_session_ended,
+)
+from fw_billing.domain.invoicing import SessionStatus
 from fw_contracts.events import (
     BillingAddressProvided,
     BillingBlocked,
@@ -22,14 +30,6 @@ from fw_contracts.events import (
 )
 from fw_contracts.vault import Address, PersonalData, VaultEntry
 from fw_platform.handling import PermanentError
-
-from fw_billing.adapters import cii
-from fw_billing.application.handlers import (
-    on_billing_address_provided,
-    on_personal_data_erased,
-    on_session_ended,
-)
-from fw_billing.domain.invoicing import SessionStatus
 
 STARTED = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
 FULL_SECONDS = 10 * 900  # 285.60 EUR gross: a full invoice, with the EN 16931 XML (B2B)

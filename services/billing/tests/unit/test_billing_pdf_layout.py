@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from decimal import Decimal
 
-from fw_contracts.events import InvoiceKind, InvoiceLine
-
 from fw_billing.adapters.pdf import _Pdf, render_pdf
+from fw_contracts.events import InvoiceKind, InvoiceLine
 
 from .documents_support import contains, document, pdf_text
 

@@ -10,11 +10,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from fw_contracts.events import InvoiceKind
-
 from fw_billing.domain.invoicing import Billable, NotBilled, assess, invoice_kind
 from fw_billing.domain.pricing import price
 from fw_billing.domain.tariff import Surcharge, Tariff
+from fw_contracts.events import InvoiceKind
 
 BERLIN = ZoneInfo("Europe/Berlin")
 #: Tuesday 10 March 2026, 13:00 in Berlin: no surcharge.
@@ -189,12 +188,12 @@ def test_shipped_tariff_crosses_250_after_eight_intervals() -> None:
 
 # ------------------------------------------------------------------ guards and replay
 def test_naive_start_is_refused() -> None:
-    with pytest.raises(ValueError):
-        price(900, datetime(2026, 3, 10, 12, 0), tariff())
+    with pytest.raises(ValueError, match="started_at must be timezone-aware"):
+        price(900, datetime(2026, 3, 10, 12, 0), tariff())  # noqa: DTZ001 - naive on purpose
 
 
 def test_negative_duration_is_refused() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="raw_seconds must not be negative"):
         price(-1, WEEKDAY_NOON, tariff())
 
 

@@ -8,11 +8,10 @@ from decimal import ROUND_HALF_UP, Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fw_contracts.events import InvoiceKind
-
 from fw_billing.domain.invoicing import SMALL_INVOICE_LIMIT, Billable, assess
 from fw_billing.domain.pricing import price
 from fw_billing.domain.tariff import Surcharge, Tariff
+from fw_contracts.events import InvoiceKind
 
 CENT = Decimal("0.01")
 
@@ -47,7 +46,8 @@ tariffs = st.builds(
               st.integers(0, 3000).map(lambda x: Decimal(x) / 10000)),
     surcharges,
 )
-starts = st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2040, 12, 31),
+# hypothesis takes naive bounds and attaches the zone itself
+starts = st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2040, 12, 31),  # noqa: DTZ001
                       timezones=st.just(UTC))
 durations = st.integers(min_value=0, max_value=48 * 3600)
 

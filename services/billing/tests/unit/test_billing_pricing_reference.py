@@ -17,16 +17,15 @@ from uuid import uuid4
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fw_contracts import pricing as reference
-from fw_contracts.events import InvoiceIssued, InvoiceKind, TaxCase
-from fw_contracts.reference import TariffPublished, tariff_sha256
-
 from fw_billing.adapters.tariff_files import shipped_tariffs
 from fw_billing.application.reference import tariff_content, tariff_hash
 from fw_billing.domain.invoicing import Billable, NotBilled, assess
 from fw_billing.domain.pricing import price
 from fw_billing.domain.tariff import Surcharge, Tariff
 from fw_billing.domain.tax import apply_tax_case
+from fw_contracts import pricing as reference
+from fw_contracts.events import InvoiceIssued, InvoiceKind, TaxCase
+from fw_contracts.reference import TariffPublished, tariff_sha256
 
 
 def money(max_value: int) -> st.SearchStrategy[Decimal]:
@@ -61,7 +60,9 @@ tariffs = st.builds(
     st.sampled_from(["Europe/Berlin", "UTC", "America/New_York"]),
     surcharges,
 )
-starts = st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2040, 12, 31), timezones=st.just(UTC))
+# hypothesis takes naive bounds and attaches the zone itself
+starts = st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2040, 12, 31),  # noqa: DTZ001
+                      timezones=st.just(UTC))
 durations = st.integers(min_value=0, max_value=48 * 3600)
 
 

@@ -9,12 +9,11 @@ from decimal import Decimal
 
 import pytest
 
-from fw_contracts.reference import IssuerDetailsChanged, TariffPublished
-from fw_platform.handling import PermanentError, UnitOfWork
-
 from fw_billing.adapters.tariff_files import shipped_tariffs
 from fw_billing.application.reference import publish_issuer, publish_reference_data, publish_tariff
 from fw_billing.domain.issuer import EXAMPLE_ISSUER
+from fw_contracts.reference import IssuerDetailsChanged, TariffPublished
+from fw_platform.handling import PermanentError, UnitOfWork
 
 NOW = datetime(2026, 3, 2, 9, tzinfo=UTC)
 

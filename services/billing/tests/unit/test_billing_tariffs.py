@@ -70,10 +70,10 @@ def test_a_shipped_version_cannot_be_redefined_differently(tmp_path: Path) -> No
     ("interval_seconds = 900\nrate_per_interval = 1.00\nunknown = 1", "unknown"),
     ("interval_seconds = 900\nrate_per_interval = 1.00\ntimezone = 'Mars/Base'", "timezone"),
     ("interval_seconds = 900\nrate_per_interval = 1.00\nversion = 'other'", "declares version"),
-    ("interval_seconds = 900\nrate_per_interval = 1.00\n[[surcharges]]\nkind = 'evening'\n"  # no 'from'
-     + "percent = 10\ndescription = 'x'", "surcharges"),
-    ("interval_seconds = 900\nrate_per_interval = 1.00\n[[surcharges]]\nkind = 'evening'\n"
-     + "from = '25:00'\npercent = 10\ndescription = 'x'", "surcharges"),
+    (("interval_seconds = 900\nrate_per_interval = 1.00\n[[surcharges]]\nkind = 'evening'\n"  # no 'from'
+      "percent = 10\ndescription = 'x'"), "surcharges"),
+    (("interval_seconds = 900\nrate_per_interval = 1.00\n[[surcharges]]\nkind = 'evening'\n"
+      "from = '25:00'\npercent = 10\ndescription = 'x'"), "surcharges"),
     ("interval_seconds = = 900", "not valid TOML"),
 ])
 def test_invalid_tariff_files_are_refused(tmp_path: Path, text: str, match: str) -> None:
@@ -104,7 +104,7 @@ def test_default_number_format() -> None:
 @pytest.mark.parametrize("template", ["FW-{seq:06d}", "FW-{year}", "fw-{year}-{seq}", "FW {year} {seq}",
                                       "FW-{year}-{nope}", "FW-{year}-{seq:06d}-" + "X" * 30])
 def test_bad_number_formats_are_refused(template: str) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"the invoice number format (needs|yields)"):
         check_number_format(template)
 
 
@@ -127,5 +127,5 @@ def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_settings_refuse_a_number_format_without_year(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FW_BILLING_INVOICE_NUMBER_FORMAT", "RE-{seq:05d}")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"the invoice number format needs \{year\} and \{seq\}"):
         Settings()

@@ -10,10 +10,9 @@ from typing import Any
 import pytest
 from nats.errors import NoRespondersError
 
+from fw_billing.adapters.vault import VaultPersonalData
 from fw_contracts.vault import PersonalData, VaultEntry, VaultError, VaultReply
 from fw_platform.handling import PermanentError, TransientError
-
-from fw_billing.adapters.vault import VaultPersonalData
 
 
 @dataclass

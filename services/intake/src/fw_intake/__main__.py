@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import uvicorn
-from fw_platform import logs
 
 from fw_intake import SERVICE
 from fw_intake.bootstrap import build
 from fw_intake.settings import Settings
+from fw_platform import logs
 
 
 def main() -> None:

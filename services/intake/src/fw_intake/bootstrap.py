@@ -11,6 +11,7 @@ from fw_platform.app import App, lifespan, register
 from fw_platform.ratelimit import TokenBucket as RateLimiter
 from fw_platform.runtime import Runtime
 
+from fw_contracts.events import PersonalDataErased, SessionStarted
 from fw_intake import SERVICE
 from fw_intake.adapters.published_terms import SqlPublishedTerms
 from fw_intake.adapters.repository import SqlSupportRequests
@@ -22,6 +23,9 @@ from fw_intake.application.reference import publish_terms_at_start
 from fw_intake.entrypoints import http as routes
 from fw_intake.entrypoints.schemas import MESSAGES
 from fw_intake.settings import Settings
+from fw_platform import http
+from fw_platform.ratelimit import TokenBucket as RateLimiter
+from fw_platform.runtime import Runtime
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

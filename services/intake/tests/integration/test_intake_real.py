@@ -18,6 +18,8 @@ from typing import Any
 import asyncpg
 import httpx
 import nats
+from nats.aio.msg import Msg
+
 from fw_contracts import STREAM_NAME, Event, Header, VaultSubject, decode, utcnow, vault_subject
 from fw_contracts.events import ErasureReason, PersonalDataErased, SessionStarted
 from fw_contracts.reference import TermsPublished
@@ -25,7 +27,6 @@ from fw_contracts.vault import ClaimRequest, PutRequest, VaultError, VaultReply
 from fw_devenv.testing import eventually
 from fw_intake.bootstrap import build
 from fw_intake.settings import Settings
-from nats.aio.msg import Msg
 
 MARKER = "QXMARKERZQ"
 

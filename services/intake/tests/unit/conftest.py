@@ -9,10 +9,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
+
 from fw_contracts import Event, utcnow
-from fw_contracts.vault import PersonalData
+from fw_contracts.vault import PersonalData, VaultError, VaultReply
 from fw_intake.domain.request import SupportRequest
-from fw_contracts.vault import VaultError, VaultReply
 from fw_platform.handling import UnitOfWork
 from fw_platform.vault_client import VaultRefused, VaultUnavailable
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from fw_contracts.text import TEXT_MESSAGES
 from fw_intake.adapters.terms_files import load_terms
 from fw_intake.bootstrap import build

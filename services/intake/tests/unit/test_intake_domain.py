@@ -6,6 +6,9 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from fw_contracts import utcnow
 from fw_contracts.events import CustomerType, ErasureReason, PersonalDataErased, SessionStarted
 from fw_intake.adapters.terms_files import load_terms
@@ -19,8 +22,6 @@ from fw_intake.domain.request import (
     replay,
 )
 from fw_intake.domain.terms import TermsCatalog, TermsDocument
-from hypothesis import given
-from hypothesis import strategies as st
 
 TERMS = TermsDocument.from_bytes("2026-01", b"Bedingungen")
 
@@ -102,9 +103,9 @@ def test_terms_catalog() -> None:
     assert TermsCatalog([a, b]).current == b
     assert TermsCatalog([a, b], current="2025-06").current == a
     assert TermsCatalog([a, b]).get("1999-01") is None
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="is not shipped"):
         TermsCatalog([a], current="2026-01")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="bad terms version"):
         TermsDocument.from_bytes("../etc", b"x")
 
 

@@ -6,6 +6,7 @@ import uuid
 from functools import partial
 
 import pytest
+
 from fw_contracts import utcnow
 from fw_contracts.events import (
     CustomerType,

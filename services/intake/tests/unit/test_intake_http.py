@@ -11,10 +11,10 @@ from typing import Any
 
 import httpx
 import pytest
+
 from fw_intake.adapters.terms_files import load_terms
 from fw_intake.bootstrap import build
 from fw_intake.entrypoints.http import IntakeDeps
-from fw_platform.ratelimit import TokenBucket as RateLimiter
 from fw_intake.settings import Settings
 
 MARKER = "ZZMARKERQQ"

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import uvicorn
-from fw_platform import logs
 
+from fw_platform import logs
 from fw_reporting import SERVICE
 from fw_reporting.bootstrap import build
 from fw_reporting.settings import Settings

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
+
 from fw_platform import http
 from fw_platform.app import App, lifespan, register
 from fw_platform.runtime import Runtime
-
 from fw_reporting import SERVICE
 from fw_reporting.adapters.sql import SqlFactStore, SqlReportSource
 from fw_reporting.application.consumers import consumers

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fw_platform.settings import ServiceSettings
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
+
+from fw_platform.settings import ServiceSettings
 
 
 class Settings(ServiceSettings):

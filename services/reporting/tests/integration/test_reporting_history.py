@@ -20,7 +20,6 @@ from fw_devenv.testing import eventually
 from fw_platform.bus import connect
 from fw_reporting.bootstrap import build
 from fw_reporting.settings import Settings
-from reporting_history import backfill_history, live_history
 
 #: Events of the backfill that reporting's consumer receives (all but SupportRequestCreated).
 BACKFILL_USED = 23

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import httpx
+from reporting_history import backfill_history
+
 from fw_contracts import Header
 from fw_devenv.pytest_plugin import FwEnv, ServiceProcess
 from fw_devenv.testing import eventually
 from fw_platform.bus import connect
-from reporting_history import backfill_history
 
 
 async def test_the_process_backfills_and_serves_json_and_csv(fw_env: FwEnv) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+
 from fw_reporting.domain.figures import (
     MonthSums,
     average,
@@ -32,7 +33,7 @@ def test_percentile_interpolates_linearly_between_ranks(values: list[Decimal], q
 
 
 def test_percentile_of_nothing_is_refused() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="no values"):
         percentile([], D("0.5"))
 
 

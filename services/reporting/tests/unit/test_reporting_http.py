@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import httpx
 from fastapi import FastAPI
+
 from fw_reporting.domain.figures import MonthSums, Report
 from fw_reporting.entrypoints.http import install, report_csv
 

@@ -11,13 +11,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from reporting_history import backfill_history, live_history
+
 from fw_contracts import ALL_EVENTS, Event
 from fw_contracts.catalog import ENVELOPE_FIELDS
 from fw_platform.handling import UnitOfWork
 from fw_reporting.application.projections import handlers
 from fw_reporting.contract import CONTRACT
 from fw_reporting.domain.facts import Fact, facts_of
-from reporting_history import backfill_history, live_history
 
 HISTORY = [*backfill_history(), *live_history()]
 
@@ -56,7 +57,7 @@ def test_one_batched_handler_takes_every_class_so_a_chunk_is_one_run() -> None:
 def test_reporting_consumes_what_its_handlers_handle() -> None:
     assert set(handlers(lambda conn: FakeStore())) == set(CONTRACT.consumes)
     assert set(CONTRACT.consumes) <= set(ALL_EVENTS) and CONTRACT.publishes == ()
-    assert ENVELOPE_FIELDS <= CONTRACT.relied_on(next(iter(CONTRACT.consumes)))
+    assert CONTRACT.relied_on(next(iter(CONTRACT.consumes))) >= ENVELOPE_FIELDS
 
 
 async def test_handlers_are_idempotent_by_state() -> None:

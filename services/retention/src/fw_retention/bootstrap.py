@@ -10,11 +10,11 @@ from functools import partial
 from pathlib import Path
 
 from fastapi import FastAPI
+
 from fw_contracts import utcnow
 from fw_platform import http as platform_http
 from fw_platform.app import App, lifespan, register
 from fw_platform.runtime import Runtime
-
 from fw_retention.adapters.avv import PgAvvRegister, load_avv
 from fw_retention.adapters.crypto import EnvelopeCipher
 from fw_retention.adapters.history import billing_block_history, erasure_history

@@ -9,6 +9,9 @@ from typing import Any
 
 import asyncpg
 import pytest
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+
 from fw_contracts import Event, Header, decode
 from fw_contracts.events import (
     BillingBlocked,

@@ -13,6 +13,8 @@ import asyncpg
 import httpx
 import pytest
 import pytest_asyncio
+from nats.aio.client import Client
+
 from fw_contracts import Header
 from fw_contracts.events import BillingBlocked, PersonalDataErased, SupportRequestWithdrawn
 from fw_devenv import pg_bin_dir

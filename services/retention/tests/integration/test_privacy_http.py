@@ -9,7 +9,10 @@ from typing import Any
 
 import asyncpg
 import httpx
+import pytest
 import pytest_asyncio
+from nats.aio.client import Client
+
 from fw_contracts import Header
 from fw_contracts.events import SupportRequestWithdrawn
 from fw_contracts.vault import Address
@@ -70,11 +73,9 @@ async def test_export_address_and_erasure(api: tuple[httpx.AsyncClient, Retentio
     assert "zurückgezogen" in after["note_de"]
     for marker in (*MARKERS, "Feldweg"):
         assert marker not in (await client.get(f"/api/requests/{rid}/export")).text
-    try:
+    with pytest.raises(VaultRefused) as refused:  # an address after erasure is refused
         await vault.set_address(rid, Address(street="Spät 1", postal_code="14467", city="Potsdam"))
-        raise AssertionError("an address after erasure must be refused")
-    except VaultRefused as exc:
-        assert exc.error.value == "erased"
+    assert refused.value.error.value == "erased"
 
     unknown = await client.get(f"/api/requests/{uuid.uuid4()}/export")
     assert unknown.status_code == 404 and unknown.json()["code"] == "request_unknown"

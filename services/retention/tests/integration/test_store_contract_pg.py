@@ -7,8 +7,8 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import pytest_asyncio
-from fw_platform.db import create_pool, migrate
 
+from fw_platform.db import create_pool, migrate
 from fw_retention.adapters.store import PgVaultStore
 from fw_retention.bootstrap import MIGRATIONS, SERVICE
 

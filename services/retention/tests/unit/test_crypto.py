@@ -79,5 +79,5 @@ def test_one_random_key_and_nonce_per_encryption(cipher: EnvelopeCipher) -> None
 
 
 def test_master_key_must_be_32_bytes() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="the master key must be 32 bytes"):
         EnvelopeCipher(os.urandom(16))

@@ -11,7 +11,6 @@ from decimal import Decimal
 
 import pytest
 
-from fw_contracts.wire import VaultCaller
 from fw_contracts.events import (
     DeliveryChannel,
     DeliveryFailure,
@@ -25,6 +24,7 @@ from fw_contracts.events import (
     SupportRequestWithdrawn,
 )
 from fw_contracts.vault import GetRequest, PutRequest, VaultError
+from fw_contracts.wire import VaultCaller
 from fw_retention.adapters.crypto import EnvelopeCipher
 from fw_retention.application import vault
 from fw_retention.application.erasure import ErasureHandlers, sweep_delivery_holds
@@ -39,11 +39,11 @@ T0 = datetime(2025, 3, 1, 10, 0, tzinfo=UTC)
 
 
 def invoice_issued(rid: uuid.UUID, **changes: object) -> InvoiceIssued:
-    fields: dict[str, object] = dict(
-        invoice_number="RE-2025-0001", session_id=uuid.uuid4(), request_id=rid, kind=InvoiceKind.SMALL,
-        issued_at=T0, service_date=T0, tariff_version="2025-01", raw_seconds=600, billed_seconds=900,
-        lines=(), net_total=Decimal("25.00"), vat_rate=Decimal("0.19"), vat_total=Decimal("4.75"),
-        gross_total=Decimal("29.75"))
+    fields: dict[str, object] = {
+        "invoice_number": "RE-2025-0001", "session_id": uuid.uuid4(), "request_id": rid, "kind": InvoiceKind.SMALL,
+        "issued_at": T0, "service_date": T0, "tariff_version": "2025-01", "raw_seconds": 600, "billed_seconds": 900,
+        "lines": (), "net_total": Decimal("25.00"), "vat_rate": Decimal("0.19"), "vat_total": Decimal("4.75"),
+        "gross_total": Decimal("29.75")}
     fields.update(changes)
     return InvoiceIssued(**fields)  # type: ignore[arg-type]
 

@@ -9,10 +9,11 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+
 from fw_contracts.events import (
-    ErasureScope,
     BillingBlocked,
     ErasureReason,
+    ErasureScope,
     InvoiceIssued,
     InvoiceKind,
     NotBilledReason,
@@ -23,7 +24,6 @@ from fw_contracts.events import (
 from fw_contracts.vault import PutRequest
 from fw_contracts.wire import VaultCaller
 from fw_platform import metrics
-
 from fw_retention.adapters.crypto import EnvelopeCipher
 from fw_retention.application import queries, vault
 from fw_retention.application.erasure import ErasureHandlers, sweep_abandoned
@@ -38,11 +38,11 @@ HOLD = timedelta(days=90)
 
 def invoice_issued(rid: uuid.UUID, **changes: object) -> InvoiceIssued:
     t = datetime(2025, 3, 1, 10, 0, tzinfo=UTC)
-    fields: dict[str, object] = dict(
-        invoice_number="RE-2025-0001", session_id=uuid.uuid4(), request_id=rid, kind=InvoiceKind.SMALL,
-        issued_at=t, service_date=t, tariff_version="2025-01", raw_seconds=600, billed_seconds=900,
-        lines=(), net_total=Decimal("25.00"), vat_rate=Decimal("0.19"), vat_total=Decimal("4.75"),
-        gross_total=Decimal("29.75"))
+    fields: dict[str, object] = {
+        "invoice_number": "RE-2025-0001", "session_id": uuid.uuid4(), "request_id": rid, "kind": InvoiceKind.SMALL,
+        "issued_at": t, "service_date": t, "tariff_version": "2025-01", "raw_seconds": 600, "billed_seconds": 900,
+        "lines": (), "net_total": Decimal("25.00"), "vat_rate": Decimal("0.19"), "vat_total": Decimal("4.75"),
+        "gross_total": Decimal("29.75")}
     fields.update(changes)
     return InvoiceIssued(**fields)  # type: ignore[arg-type]
 

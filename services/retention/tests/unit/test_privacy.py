@@ -8,10 +8,10 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from fw_contracts.events import ErasureReason
 from fw_contracts.vault import Address, AddressRequest, GetRequest, VaultError, VaultReply
 from fw_contracts.wire import VaultSubject, vault_subject
-
 from fw_retention.adapters.avv import load_avv, render_html
 from fw_retention.adapters.crypto import EnvelopeCipher
 from fw_retention.application.avv import AvvChannel, prune_requests, record_request

@@ -6,7 +6,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from fw_contracts.events import ErasureReason
-
 from fw_retention.domain.rules import (
     Write,
     abandoned_before,

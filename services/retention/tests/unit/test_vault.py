@@ -9,10 +9,10 @@ import uuid
 from datetime import datetime
 
 import pytest
+
 from fw_contracts.events import ErasureReason
 from fw_contracts.vault import ClaimRequest, GetRequest, PutRequest, StatementRequest, VaultError, VaultReply
 from fw_contracts.wire import VaultCaller, VaultSubject, vault_subject
-
 from fw_retention.adapters.crypto import EnvelopeCipher
 from fw_retention.application.erasure import erase
 from fw_retention.domain.callers import CALLERS, decide_claim

@@ -7,11 +7,11 @@ from datetime import datetime
 from pathlib import Path
 
 from fastapi import FastAPI
+
 from fw_contracts import utcnow
 from fw_platform import http
 from fw_platform.app import App, lifespan, register
 from fw_platform.runtime import Runtime
-
 from fw_session.adapters.contacts_sql import SqlContactReads
 from fw_session.adapters.sql import sql_stores
 from fw_session.adapters.vault import NatsVault

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from fw_platform.settings import ServiceSettings
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
+
+from fw_platform.settings import ServiceSettings
 
 
 class Settings(ServiceSettings):

@@ -17,6 +17,10 @@ from typing import Any, TypeVar
 import httpx
 import pytest_asyncio
 from fastapi import FastAPI
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+
 from fw_contracts import STREAM_NAME, Event, Header, decode
 from fw_contracts.events import SupportRequestCreated, TermsAcceptance
 from fw_contracts.vault import (
@@ -36,9 +40,6 @@ from fw_devenv.testing import eventually
 from fw_platform.bus import connect
 from fw_session.bootstrap import build
 from fw_session.settings import Settings
-from nats.aio.client import Client
-from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription
 
 T0 = datetime(2025, 3, 3, 9, 0, 0, 300_000, tzinfo=UTC)
 T = TypeVar("T")

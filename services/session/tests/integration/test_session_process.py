@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import httpx
+
 from fw_devenv.pytest_plugin import ServiceProcess
 
 

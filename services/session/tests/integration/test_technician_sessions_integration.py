@@ -12,6 +12,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+
 from fw_contracts.events import SessionEnded, SessionStarted
 from fw_platform.auth import token_hash
 from fw_platform.db import create_pool, migrate

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+
 from fw_contracts import Event
 from fw_contracts.events import SupportRequestCreated, TermsAcceptance
 from fw_contracts.vault import Address, PersonalData, PromotionStatement, VaultError
@@ -72,7 +73,7 @@ class FakeSessionStore:
         assert after is not None
         stored = self.events.setdefault(after.session_id, [])
         if len(stored) != (before.version if before else 0):
-            raise ConcurrentChange()
+            raise ConcurrentChange
         stored.extend(events)
         return after
 

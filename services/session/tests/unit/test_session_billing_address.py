@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 from fastapi import FastAPI
+
 from fw_contracts.events import BillingAddressProvided, BillingBlocked, ErasureReason, PersonalDataErased
 from fw_contracts.vault import Address, VaultError
 from fw_platform import http as platform_http

@@ -8,6 +8,7 @@ import uuid
 import httpx
 import pytest
 from fastapi import FastAPI
+
 from fw_contracts.events import BillingBlocked, BlockReason
 from fw_contracts.text import TEXT_MESSAGES
 from fw_platform import http as platform_http

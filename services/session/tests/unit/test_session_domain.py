@@ -3,10 +3,14 @@ the same fold."""
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from fw_contracts.events import CustomerPromoted, SessionEnded, SessionStarted, SessionTakenOver
 from fw_session.domain.errors import (
     AlreadyPromoted,
@@ -29,8 +33,6 @@ from fw_session.domain.session import (
     evolve,
     replay,
 )
-from hypothesis import given
-from hypothesis import strategies as st
 
 T0 = datetime(2025, 3, 3, 9, 0, 0, 900_000, tzinfo=UTC)
 SHA = "b" * 64
@@ -140,7 +142,7 @@ def test_clock_stepping_back_never_gives_negative_duration() -> None:
 
 def test_evolve_refuses_an_event_without_a_started_session() -> None:
     _, history = run(start(), EndSession(technician=TECH, at=T0))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="cannot be applied to this session state"):
         evolve(None, history[-1])  # type: ignore[arg-type]
 
 
@@ -148,7 +150,7 @@ def test_replay_equals_the_step_by_step_state_and_chains_causation() -> None:
     state, history = run(start(), RecordPromotion(statement_sha256=SHA, technician=TECH, at=T0), EndSession(technician=TECH, at=T0))
     assert replay(history) == state  # type: ignore[arg-type]
     assert state is not None and state.version == 3
-    for before, after in zip(history, history[1:], strict=False):
+    for before, after in itertools.pairwise(history):
         assert after.causation_id == before.event_id  # type: ignore[attr-defined]
         assert after.correlation_id == before.correlation_id  # type: ignore[attr-defined]
 
@@ -279,7 +281,7 @@ def test_domain_imports_no_infrastructure() -> None:
     import ast
     from pathlib import Path
 
-    import fw_session.domain as domain
+    from fw_session import domain
 
     forbidden = {"asyncpg", "nats", "faststream", "fastapi", "os", "fw_platform", "httpx"}
     for path in Path(domain.__file__).parent.glob("*.py"):

@@ -7,6 +7,7 @@ import uuid
 import httpx
 import pytest
 from fastapi import FastAPI
+
 from fw_platform import http as platform_http
 from fw_platform.runtime import Runtime
 from fw_session.bootstrap import MIGRATIONS

@@ -7,6 +7,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
+
 from fw_contracts.events import (
     CustomerPromoted,
     ErasureReason,
@@ -21,10 +22,10 @@ from fw_platform.vault_client import VaultUnavailable
 from fw_session.application.ports import VaultRejected
 from fw_session.domain.errors import (
     AlreadyPromoted,
+    NotYourSession,
     RequestAlreadyStarted,
     RequestErased,
     RequestWithdrawn,
-    NotYourSession,
     SessionAlreadyEnded,
     UnknownRequest,
     UnknownSession,

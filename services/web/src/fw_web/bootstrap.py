@@ -14,6 +14,7 @@ from fw_platform.app import App, lifespan
 from fw_platform.ratelimit import TokenBucket
 
 import fw_web
+from fw_platform.ratelimit import TokenBucket
 from fw_web.adapters.backends import Backends
 from fw_web.adapters.password_checks import PasswordChecks
 from fw_web.adapters.queue_feed import QueueFeed

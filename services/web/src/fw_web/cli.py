@@ -83,8 +83,8 @@ def main(argv: list[str] | None = None) -> int:
 def serve() -> None:
     """Run the web app on the configured host and port until SIGINT/SIGTERM."""
     import uvicorn
-    from fw_platform import logs
 
+    from fw_platform import logs
     from fw_web import SERVICE
     from fw_web.bootstrap import build
     from fw_web.settings import Settings

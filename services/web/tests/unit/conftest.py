@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 import httpx
 import pytest
 import pytest_asyncio
+
 from fw_web.adapters.users_file import hash_password
 from fw_web.bootstrap import build
 from fw_web.domain.users import Role, User
@@ -317,8 +318,7 @@ class FakeServices:
                     "code": "already_erased", "message_en": "x", "erased_at": c["closed_at"],
                     "reason": c["closure_reason"], "message_de": "Die personenbezogenen Daten dieses Kundenkontos "
                                                                 "wurden bereits gelöscht; es wurde nichts geändert."})
-            c.update({k: None for k in ("company", "contact_name", "phone", "email", "address", "statement",
-                                        "stated_at")})
+            c.update(dict.fromkeys(("company", "contact_name", "phone", "email", "address", "statement", "stated_at")))
             c.update(status="closed", closed_at="2026-05-06T08:00:00Z", closure_reason=body["reason"],
                      closed_by=body["requested_by"])
             return httpx.Response(200, json={"customer_number": m.group(1), "status": "closed",

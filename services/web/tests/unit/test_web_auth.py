@@ -7,6 +7,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+
 from fw_web.adapters.users_file import add_user, dev_bootstrap, hash_password, load_users, verify_password
 from fw_web.cli import main as cli_main
 from fw_web.domain.users import Role, User, UsersFileError, dump_users, parse_users
@@ -88,7 +89,7 @@ def test_dev_bootstrap_prints_to_stdout(tmp_path: Path, capsys: pytest.CaptureFi
     assert "password " not in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("target, ok", [("/technik", True), ("/buero/kunden", True), ("//evil.example", False),
+@pytest.mark.parametrize(("target", "ok"), [("/technik", True), ("/buero/kunden", True), ("//evil.example", False),
                                         ("https://evil.example", False), ("/\\evil", False), ("", False), (None, False)])
 def test_only_local_targets_after_sign_in(target: str | None, ok: bool) -> None:
     assert (safe_next(target) is not None) is ok

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+
 from fw_contracts.text import TEXT_MESSAGES
 from fw_web.domain.support_form import read_form
 

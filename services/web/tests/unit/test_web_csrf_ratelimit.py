@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from fw_platform.ratelimit import TokenBucket
 
 
@@ -35,7 +36,7 @@ def test_token_bucket_forgets_old_keys_to_bound_memory() -> None:
 
 
 def test_token_bucket_needs_a_rate() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="per_minute must be at least 1"):
         TokenBucket(0)
 
 

@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 import httpx
+
 from fw_billing.adapters.invoice_list import InvoiceSummary
 from fw_billing.adapters.views import InvoiceView
 from fw_billing.entrypoints.http_documents import _MESSAGES as BILLING_MESSAGES
@@ -52,7 +53,7 @@ async def test_the_form_is_offered_only_on_a_cancelled_uncorrected_invoice(web: 
 async def test_a_wrong_duration_is_corrected_and_leads_to_the_new_invoice(web: Any) -> None:
     await _cancelled(web)
     done = await web.post_form(PAGE, ACTION, {"reason_code": "wrong_duration", "minutes": "45",
-                                              **{k: "" for k in RECIPIENT}})
+                                              **dict.fromkeys(RECIPIENT, "")})
     assert done.status_code == 303 and done.headers["location"] == "/buero/rechnungen/FW-2026-000002"
     # only what the reason needs goes to billing
     assert web.services.corrections == [("FW-2026-000001", {"reason_code": "wrong_duration",
@@ -82,7 +83,7 @@ async def test_a_new_recipient_with_vat_id_and_leitweg_id_is_cleaned_and_sent(we
         "reason_code": "wrong_tax_case", "minutes": "", **RECIPIENT, "company": " Muster\u0301 GmbH ",
         "vat_id": "atu 1234 5678", "buyer_reference": "04011000-12345-03"})
     assert done.status_code == 303, done.text
-    (number, body), = web.services.corrections
+    (_number, body), = web.services.corrections
     assert body == {"reason_code": "wrong_tax_case", "recipient": {
         **RECIPIENT, "company": "Muster\u0301 GmbH".replace("r\u0301", "ŕ"), "country": "DE",
         "vat_id": "ATU12345678", "buyer_reference": "04011000-12345-03"}, "acted_by": "buero"}

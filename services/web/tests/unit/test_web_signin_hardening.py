@@ -87,7 +87,7 @@ async def test_pool_limits_are_checked() -> None:
     checks = PasswordChecks(lambda u, p: True, concurrency=2, queue=0)
     assert await checks.verify(None, "x") is True
     checks.close()
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="concurrency must be at least 1"):
         PasswordChecks(lambda u, p: True, concurrency=0, queue=1)
     blocked = BlockingVerify()
     only_one = PasswordChecks(blocked, concurrency=1, queue=0)
@@ -228,7 +228,7 @@ def test_sign_in_records_expire_close_and_fail_closed(tmp_path: Path) -> None:
     assert records.close_all("technik") == 1 and not records.is_open(b, "technik")
     assert oct(path.stat().st_mode & 0o777) == "0o600"
     path.write_text("{kaputt")
-    with pytest.raises(SignInsFileError, match="signins.json"):
+    with pytest.raises(SignInsFileError, match=r"signins\.json"):
         records.is_open(b, "technik")
     path.unlink()
     assert not records.is_open(b, "technik")  # a lost file ends sign-ins, it never opens one

@@ -7,12 +7,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
+
 from fw_contracts.tax_ids import LEITWEG_ID_INVALID, VAT_ID_INVALID
 from fw_intake.entrypoints.schemas import MESSAGES as INTAKE_MESSAGES
 from fw_intake.entrypoints.schemas import SupportRequestIn
 from fw_platform.http import field_errors
 from fw_web.domain.support_form import field_messages, intake_body, read_form
-from pydantic import ValidationError
 
 FORM = {"company": "Beispiel GmbH", "contact_name": "Erika Musterfrau", "phone": "030 1234567",
         "customer_type": "business", "terms_accepted": "on", "terms_version": "2026-01"}

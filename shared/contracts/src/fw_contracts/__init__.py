@@ -6,6 +6,17 @@ from fw_contracts.registry import ALL_EVENTS, BY_SUBJECT, BY_TYPE, UndecodableEv
 from fw_contracts.wire import STREAM_NAME, STREAM_SUBJECTS, Header, VaultCaller, VaultSubject, vault_subject
 
 __all__ = [
-    "ALL_EVENTS", "BY_SUBJECT", "BY_TYPE", "Event", "Header", "STREAM_NAME", "STREAM_SUBJECTS",
-    "UndecodableEvent", "VaultCaller", "VaultSubject", "decode", "utcnow", "vault_subject",
+    "ALL_EVENTS",
+    "BY_SUBJECT",
+    "BY_TYPE",
+    "STREAM_NAME",
+    "STREAM_SUBJECTS",
+    "Event",
+    "Header",
+    "UndecodableEvent",
+    "VaultCaller",
+    "VaultSubject",
+    "decode",
+    "utcnow",
+    "vault_subject",
 ]

@@ -38,7 +38,7 @@ import types
 import typing
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 import annotated_types
 import msgspec
@@ -157,9 +157,9 @@ def _convert(tp: Any, metadata: list[Any], where: str) -> tuple[Any, Post | None
         if meta:
             raise UnsupportedContract(f"{where}: {meta} on a Decimal")
         if dec:
-            check = _digits_check(TypeAdapter(typing.Annotated[decimal.Decimal, *metadata]).validate_python,
-                                  dec.get("max_digits"), dec.get("decimal_places"))
-            return decimal.Decimal, check, check
+            digits = _digits_check(TypeAdapter(typing.Annotated[decimal.Decimal, *metadata]).validate_python,
+                                   dec.get("max_digits"), dec.get("decimal_places"))
+            return decimal.Decimal, digits, digits
         return decimal.Decimal, _finite, _finite
     if tp is AwareDatetime:
         return (typing.Annotated[dt.datetime, msgspec.Meta(tz=True)], None, None) if not meta else _bad(where, meta)
@@ -206,7 +206,7 @@ def _optional(f: Post | None) -> Post | None:
     return None if f is None else (lambda v: None if v is None else f(v))
 
 
-def _bad(where: str, meta: dict[str, Any]) -> Any:
+def _bad(where: str, meta: dict[str, Any]) -> NoReturn:
     raise UnsupportedContract(f"{where}: constraints {meta}")
 
 
@@ -248,7 +248,7 @@ def _model(cls: type[BaseModel]) -> _Model:
     checks: list[tuple[str, Post]] = []
     names: list[str] = []
     for name, info in cls.model_fields.items():
-        mtype, post, check = _convert(info.annotation, list(info.metadata), f"{cls.__name__}.{name}")
+        mtype, post, field_check = _convert(info.annotation, list(info.metadata), f"{cls.__name__}.{name}")
         if info.default_factory is not None or info.default is PydanticUndefined:
             # required: pydantic would make up a missing event_id/occurred_at; decode() decides those
             fields.append((name, mtype))
@@ -257,8 +257,8 @@ def _model(cls: type[BaseModel]) -> _Model:
         names.append(name)
         if post is not None:
             posts.append((name, post))
-        if check is not None:
-            checks.append((name, check))
+        if field_check is not None:
+            checks.append((name, field_check))
     struct = msgspec.defstruct(cls.__name__, fields, forbid_unknown_fields=True, frozen=True, kw_only=True,
                                module=__name__)
     to_utc = issubclass(cls, Event)  # Event._to_utc: occurred_at in UTC
@@ -316,7 +316,7 @@ def decode_fast(payload: bytes, subject: str | None = None) -> Event:
     entry = _DECODERS.get(subject) if subject is not None else None
     if entry is not None and not _SUBMICRO(payload):
         try:
-            return entry[1].build(entry[0].decode(payload))  # type: ignore[return-value]
+            return typing.cast(Event, entry[1].build(entry[0].decode(payload)))
         except _REJECTED:
             pass
     return decode(payload, subject)

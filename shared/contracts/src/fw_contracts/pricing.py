@@ -98,7 +98,7 @@ def price(raw_seconds: int, started_at: datetime, tariff: TariffContent,
     net = sum((line.net for line in lines), ZERO)
     if tax_case.zero_rated:
         return ReferencePricing(tariff.version, raw_seconds, intervals * tariff.interval_seconds, False,
-                                tuple(lines), net, Decimal("0"), ZERO, net)
+                                tuple(lines), net, Decimal(0), ZERO, net)
     vat = round_cents(net * tariff.vat_rate)
     return ReferencePricing(tariff.version, raw_seconds, intervals * tariff.interval_seconds, False,
                             tuple(lines), net, tariff.vat_rate, vat, net + vat)

@@ -53,15 +53,15 @@ _VAT_PATTERNS = {prefix: re.compile(f"(?:{body})") for prefix, body in _VAT_BODY
 _SEPARATORS = re.compile(r"[\s.\-/]")
 
 VAT_ID_INVALID = (
-    "Die USt-IdNr. hat kein gültiges Format (Ländercode eines EU-Staats und die Ziffern dieses "
-    "Staats, z. B. ATU99999999).",
-    "The VAT id has an invalid format (the code of an EU member state and that state's digits, "
-    "e.g. ATU99999999).")
+    ("Die USt-IdNr. hat kein gültiges Format (Ländercode eines EU-Staats und die Ziffern dieses "
+     "Staats, z. B. ATU99999999)."),
+    ("The VAT id has an invalid format (the code of an EU member state and that state's digits, "
+     "e.g. ATU99999999)."))
 LEITWEG_ID_INVALID = (
-    "Die Leitweg-ID ist ungültig (Aufbau Grobadressierung-Feinadressierung-Prüfziffer, "
-    "z. B. 04011000-12345-03; die Prüfziffer muss stimmen).",
-    "The Leitweg-ID is invalid (coarse-fine-check digits, e.g. 04011000-12345-03; the check "
-    "digits must match).")
+    ("Die Leitweg-ID ist ungültig (Aufbau Grobadressierung-Feinadressierung-Prüfziffer, "
+     "z. B. 04011000-12345-03; die Prüfziffer muss stimmen)."),
+    ("The Leitweg-ID is invalid (coarse-fine-check digits, e.g. 04011000-12345-03; the check "
+     "digits must match)."))
 
 
 def vat_prefix(country: str) -> str:

@@ -24,15 +24,15 @@ from pydantic_core import PydanticCustomError, PydanticKnownError
 #: (German, English) per error code; the codes are what an API answers in ``errors[].code``.
 TEXT_MESSAGES: dict[str, tuple[str, str]] = {
     "text_control_character": (
-        "Enthält ein Steuerzeichen (z. B. einen Zeilenumbruch oder ein nicht druckbares Zeichen), "
-        "das hier nicht erlaubt ist.",
-        "Contains a control character (e.g. a line break or a non-printable character) that is not "
-        "allowed here."),
+        ("Enthält ein Steuerzeichen (z. B. einen Zeilenumbruch oder ein nicht druckbares Zeichen), "
+         "das hier nicht erlaubt ist."),
+        ("Contains a control character (e.g. a line break or a non-printable character) that is not "
+         "allowed here.")),
     "text_format_character": (
-        "Enthält ein unsichtbares Formatierungszeichen (z. B. ein Leerzeichen ohne Breite oder eine "
-        "Umkehr der Schreibrichtung), das nicht erlaubt ist.",
-        "Contains an invisible formatting character (e.g. a zero-width character or a text direction "
-        "override) that is not allowed."),
+        ("Enthält ein unsichtbares Formatierungszeichen (z. B. ein Leerzeichen ohne Breite oder eine "
+         "Umkehr der Schreibrichtung), das nicht erlaubt ist."),
+        ("Contains an invisible formatting character (e.g. a zero-width character or a text direction "
+         "override) that is not allowed.")),
     "text_invalid_character": (
         "Enthält ein ungültiges Zeichen.",
         "Contains an invalid character."),
@@ -47,8 +47,8 @@ _MULTILINE = frozenset("\t\n")
 #: Default_Ignorable_Code_Point characters that are not Cf (letters and marks that render as
 #: nothing, e.g. the Hangul fillers, variation selectors): allowed, but they are not "visible".
 _INVISIBLE = frozenset(
-    [0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x180B, 0x180C, 0x180D, 0x180F, 0x2800, 0x3164, 0xFFA0]
-    + list(range(0xFE00, 0xFE10)) + list(range(0xE0100, 0xE01F0)))
+    [847, 4447, 4448, 6068, 6069, 6155, 6156, 6157, 6159, 10240, 12644, 65440, *range(65024, 65040),
+     *range(917760, 918000)])
 
 
 class UncleanText(ValueError):

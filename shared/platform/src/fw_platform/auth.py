@@ -135,7 +135,7 @@ async def require_token(request: Request) -> None:
         return
     route = scope.get("route")
     if scope.get(_PUBLIC_KEY) != (request.method, getattr(route, "path", None)):
-        raise Unauthorized()
+        raise Unauthorized
 
 
 def protect(app: FastAPI, keys: dict[str, str], public: Iterable[tuple[str, str]]) -> None:

@@ -39,13 +39,11 @@ from pathlib import Path
 import nats
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
 from fw_contracts import STREAM_NAME, Header, UndecodableEvent, decode
 from fw_contracts.events import AuditCheckpoint
-
 from fw_platform.audit_chain import (
     Chain,
     KeyFileError,

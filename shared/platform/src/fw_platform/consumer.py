@@ -123,7 +123,7 @@ class EventConsumer:
                         await self.process(msgs)
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - the loop restarts after any error
                 self.ready.clear()
                 metrics.CONSUMER_RESTARTS.labels(self.durable).inc()
                 log.warning("consumer loop error; restarting",
@@ -176,7 +176,7 @@ class EventConsumer:
             else:
                 try:
                     await self._applier.apply_chunk(chunk)
-                except Exception:
+                except Exception:  # noqa: BLE001 - any failure: the chunk is retried message by message
                     # Isolate the failing message: handle each alone.
                     for msg, event in chunk:
                         await self._settle_one(msg, event)
@@ -188,7 +188,7 @@ class EventConsumer:
     async def _settle_one(self, msg: Msg, event: Event) -> None:
         try:
             await self._applier.apply_one(msg, event)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - the failure policy decides (retry or park)
             await self._failures.handler_failed(msg, event, exc)
             return
         await self._ack([msg])
@@ -208,6 +208,6 @@ class EventConsumer:
             for msg in msgs[:-1]:
                 await msg.ack()
             await msgs[-1].ack_sync(timeout=ACK_CONFIRM_TIMEOUT)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - logged; a redelivery is dropped as a duplicate
             log.warning("ack not confirmed; a redelivery will be dropped as a duplicate",
                         extra={"consumer": self.durable, "count": len(msgs), "error": type(exc).__name__})

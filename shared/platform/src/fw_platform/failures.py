@@ -60,7 +60,7 @@ def decode_message(msg: Msg, *, max_bytes: int = MAX_MESSAGE_BYTES) -> Event:
         raise UndecodableEvent("body is too large to decode") from None
     except UnicodeDecodeError:
         raise UndecodableEvent("body is not valid UTF-8") from None
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any decoder error: the body is undecodable
         raise UndecodableEvent(f"body cannot be decoded: {type(exc).__name__}") from None
 
 
@@ -121,7 +121,7 @@ class FailurePolicy:
         self._outcome.retried += 1
         try:
             await msg.nak(delay=delay)
-        except Exception:  # NATS away as well: the ack wait expires and the server redelivers
+        except Exception:  # noqa: BLE001,S110 - NATS away as well: the ack wait expires and the server redelivers
             pass
 
     async def park(self, msg: Msg, event: Event | None, reason: str, code: ReasonCode) -> None:
@@ -140,7 +140,7 @@ class FailurePolicy:
                     self._durable, seq, msg.subject[:200], event.event_id if event else None,
                     reason[:500], code.value, deliveries(msg),
                 )
-        except Exception:
+        except Exception:  # noqa: BLE001 - parking failed: retried later
             await self.retry(msg, kind="park-failed")
             return
         if new:  # not when a parked message returns because its term was lost
@@ -151,6 +151,6 @@ class FailurePolicy:
                                                "reason": reason[:500], "kind": code.value})
         try:
             await msg.term()
-        except Exception:  # NATS away: it comes back after the ack wait and is recorded already
+        except Exception:  # noqa: BLE001 - NATS away: it comes back after the ack wait and is recorded already
             log.warning("term not sent; the message will be parked again when it returns",
                         extra={"consumer": self._durable, "stream_seq": seq})

@@ -59,7 +59,7 @@ def field_errors(errors: list[dict[str, Any]], custom: dict[str, tuple[str, str]
     table = {**MESSAGES, **(custom or {})}
     out = []
     for e in errors:
-        loc = [str(p) for p in e.get("loc", ()) if p not in ("body",)]
+        loc = [str(p) for p in e.get("loc", ()) if p != "body"]
         code = str(e.get("type", "value_error"))
         if code == "extra_forbidden" and loc and not _FIELD_NAME.fullmatch(loc[-1]):
             # the client's own key: kept only if it looks like a field name, since it may be
@@ -228,7 +228,7 @@ def install(app: FastAPI, runtime: Runtime, *, custom_messages: dict[str, tuple[
         try:
             await asyncio.wait_for(parked.refresh_gauge(runtime.pool, service, [c.durable for c in runtime.consumers]),
                                    timeout=2.0)
-        except Exception as exc:  # database away: the other metrics still answer
+        except Exception as exc:  # noqa: BLE001 - database away: the other metrics still answer
             log.warning("parked-messages gauge not refreshed", extra={"error": type(exc).__name__, "service": service})
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 

@@ -115,7 +115,7 @@ class OutboxRelay:
             try:
                 sent = await self.publish_pending()
                 backoff = 0.1
-            except Exception as exc:  # NATS or PostgreSQL away: the rows wait, nothing is lost
+            except Exception as exc:  # noqa: BLE001 - NATS or PostgreSQL away: the rows wait, nothing is lost
                 log.warning("outbox relay failed; retrying", extra={"error": type(exc).__name__,
                                                                      "service": self._service})
                 await asyncio.sleep(backoff)

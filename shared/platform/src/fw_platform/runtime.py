@@ -132,7 +132,7 @@ class Runtime:
         try:
             async with self.pool.acquire(timeout=2) as conn:
                 checks["postgres"] = await conn.fetchval("SELECT true")
-        except Exception:
+        except Exception:  # noqa: BLE001 - any failure: not ready
             checks["postgres"] = False
         checks["consumers"] = all(c.ready.is_set() for c in self.consumers)
         for name, check in self._ready_checks.items():
@@ -157,5 +157,5 @@ async def _until_reachable(what: str, step: Callable[[], Awaitable[T]], wait_s: 
             if loop.time() > deadline:
                 raise
             # the message itself names what is awaited: the JSON log lines show msg unformatted
-            log.warning(f"{what} not reachable yet; retrying", extra={"error": type(exc).__name__})
+            log.warning(f"{what} not reachable yet; retrying", extra={"error": type(exc).__name__})  # noqa: G004
             await asyncio.sleep(2.0)

@@ -27,9 +27,8 @@ from typing import Any
 
 import asyncpg
 
-from fw_platform import sealed_archive as fmt
-
 from fw_audit.checks.documents import DEFAULT_TIMEZONE, NUMBER, pdf_name, xml_name
+from fw_platform import sealed_archive as fmt
 
 #: The environment variable with the archive key itself (base64), when no ``--archive-key`` file.
 KEY_ENV = "FW_AUDIT_ARCHIVE_KEY"

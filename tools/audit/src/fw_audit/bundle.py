@@ -36,10 +36,9 @@ from typing import IO, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from fw_contracts.schemas import SCHEMA_DIR
-
 from fw_audit.chain import Chain, fingerprint, public_hex
 from fw_audit.model import Record
+from fw_contracts.schemas import SCHEMA_DIR
 
 FORMAT = "fw-audit-bundle/1"
 EVENTS = "events.jsonl"
@@ -119,7 +118,7 @@ def _retention_map_files() -> list[tuple[str, str]]:
         return []
     try:
         return sorted((name, text) for name, text in documents().items() if name.endswith(".md"))
-    except Exception:  # no migrations to read where the audit runs: the bundle goes without
+    except Exception:  # noqa: BLE001 - no migrations to read where the audit runs: the bundle goes without
         return []
 
 

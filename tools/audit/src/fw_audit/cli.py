@@ -138,7 +138,7 @@ def _guarded(work: Callable[[], T]) -> T:
     except (OSError, TimeoutError, RuntimeError, ValueError) as exc:
         err.print(f"[red]error:[/red] {type(exc).__name__}: {exc}")
         raise typer.Exit(2) from None
-    except Exception as exc:  # nats-py raises its own hierarchy (e.g. NoServersError, NotFoundError)
+    except Exception as exc:  # noqa: BLE001 - nats-py raises its own hierarchy (e.g. NoServersError, NotFoundError)
         err.print(f"[red]error:[/red] {type(exc).__name__}: {exc}")
         raise typer.Exit(2) from None
 
@@ -204,7 +204,7 @@ def _options(max_erasure_delay: str, abandon_after: str, abandon_slack: str, pub
 def parse_time(value: str) -> datetime:
     """An ISO 8601 time; naive means UTC."""
     try:
-        t = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        t = datetime.fromisoformat(value)
     except ValueError:
         raise typer.BadParameter(f"not an ISO time: {value!r}") from None
     return t if t.tzinfo else t.replace(tzinfo=UTC)
@@ -233,7 +233,7 @@ def _verify(conn: Conn, bundle: Path | None, until: str | None, as_of: str | Non
         except (OSError, ValueError, KeyError) as exc:
             err.print(f"[red]error:[/red] bundle or database unreadable: {type(exc).__name__}: {exc}")
             raise typer.Exit(2) from None
-        except Exception as exc:  # asyncpg's own hierarchy (authentication, unknown database, …)
+        except Exception as exc:  # noqa: BLE001 - asyncpg's own hierarchy (authentication, unknown database, …)
             err.print(f"[red]error:[/red] database: {type(exc).__name__}")
             raise typer.Exit(2) from None
         return bundle_report

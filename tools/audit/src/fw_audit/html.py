@@ -38,8 +38,8 @@ def bar_chart(bars: list[tuple[str, int]], *, title: str, width: int = 900, heig
     peak = max((v for _, v in bars), default=0) or 1
     n = max(len(bars), 1)
     step = plot_w / n
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
-             f'aria-label="{escape(title)}">',
+    parts = [(f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
+              f'aria-label="{escape(title)}">'),
              f'<text x="{left}" y="16" font-size="13" font-weight="bold">{escape(title)}</text>',
              f'<line x1="{left}" y1="{top + plot_h}" x2="{width - 10}" y2="{top + plot_h}" stroke="#888"/>',
              f'<text x="{left - 4}" y="{top + 10}" font-size="10" text-anchor="end">{peak}</text>',

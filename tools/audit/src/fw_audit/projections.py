@@ -50,9 +50,6 @@ from fw_contracts.events import (
     SupportRequestWithdrawn,
 )
 
-from fw_audit.checks import Seen
-from fw_audit.model import CheckResult
-
 NAME = "projections"
 TITLE = "Live projections equal a rebuild from the stream"
 #: How many differing keys a finding names per table.

@@ -13,12 +13,14 @@ import random
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from fw_audit.chain import Chain, sign
+from fw_audit.model import Record
 from fw_contracts import Event
 from fw_contracts import events as ev
 from fw_contracts.reference import (
@@ -29,9 +31,6 @@ from fw_contracts.reference import (
     TariffSurcharge,
     TermsPublished,
 )
-
-from fw_audit.chain import Chain, sign
-from fw_audit.model import Record
 
 OFFICE = ZoneInfo("Europe/Berlin")
 TARIFF = "2026-01"

@@ -26,10 +26,9 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
-from fw_contracts import STREAM_NAME
-
 from fw_audit.headers import install as install_header_parser
 from fw_audit.model import Record
+from fw_contracts import STREAM_NAME
 
 #: Messages the client may buffer ahead of the checks (ordered consumer).
 PENDING_MSGS = 1_000_000
@@ -76,7 +75,7 @@ class Until:
             return cls()
         if value.isdigit():
             return cls(seq=int(value))
-        t = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        t = datetime.fromisoformat(value)
         return cls(time=t if t.tzinfo else t.replace(tzinfo=UTC))
 
     def stops_before(self, record: Record) -> bool:
@@ -269,7 +268,7 @@ class _DirectCursor:
         if self.sub is not None:
             try:
                 await self.sub.unsubscribe()
-            except Exception:  # the connection may be closing already
+            except Exception:  # noqa: BLE001,S110 - the connection may be closing already
                 pass
 
     async def _request(self) -> None:

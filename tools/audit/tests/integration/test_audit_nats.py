@@ -11,11 +11,6 @@ import nats.errors
 import pytest
 from nats.js.api import StreamConfig
 
-from fw_devenv._util import free_port
-from fw_devenv.nats import NatsServer
-from fw_platform.bus import connect as fw_connect
-from fw_platform.bus import ensure_stream
-
 from fw_audit.model import Record
 from fw_audit.runner import Conn, export_stream, load_reference, replay_stream, verify_bundle, verify_stream
 from fw_audit.scripted import Item, bulk_history, publish
@@ -31,6 +26,10 @@ from fw_audit.source import (
     stream_state,
 )
 from fw_audit.verifier import VerifyOptions
+from fw_devenv._util import free_port
+from fw_devenv.nats import NatsServer
+from fw_platform.bus import connect as fw_connect
+from fw_platform.bus import ensure_stream
 
 DEFECTS = ["missing_erasure", "late_erasure", "invoice_number_gap", "wrong_total", "phone_number"]
 
@@ -91,7 +90,7 @@ async def test_tampered_copy_of_the_stream_fails_integrity_at_that_sequence(fw_e
     k = next(i for i, item in enumerate(items) if item.subject.endswith("session_started.v1"))
     altered = Item(items[k].subject, items[k].body.replace(b'"tech-0', b'"tech-1', 1), items[k].time)
     assert altered.body != items[k].body
-    await _publish(fw_env.nats_url, items[:k] + [altered] + items[k + 1:])
+    await _publish(fw_env.nats_url, [*items[:k], altered, *items[k + 1:]])
     conn = Conn(url=fw_env.nats_url, stream="FERNWARTUNG", subjects=["fw.>"])
     report = await verify_stream(conn, _options())
     assert [c.name for c in report.checks if not c.ok] == ["integrity"]
@@ -203,7 +202,7 @@ async def test_direct_get_needs_allow_direct_and_says_what_to_do(fw_env) -> None
         await js.add_stream(StreamConfig(name="OLD", subjects=["old.>"]))
         await js.publish("old.x", b"{}")
         state = await stream_state(js, "OLD")
-        with pytest.raises(DirectGetNotAllowed, match="allow_direct is not set.*--reader ordered"):
+        with pytest.raises(DirectGetNotAllowed, match=r"allow_direct is not set.*--reader ordered"):
             await _direct(nc, state, ["old.>"])
         with pytest.raises(DirectGetNotAllowed, match="nats stream edit OLD --allow-direct"):
             await replay_stream(Conn(url=fw_env.nats_url, stream="OLD", subjects=["old.>"]))

@@ -9,12 +9,10 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from fw_contracts import events as ev
-
-from fw_platform.bus import stream_config
-
 from fw_audit.scripted import every_lifecycle, publish
 from fw_audit.source import connect
+from fw_contracts import events as ev
+from fw_platform.bus import stream_config
 
 
 async def cli(*args: str, nats_url: str, user: tuple[str, str] | None = None) -> tuple[int, str, str]:

@@ -18,6 +18,11 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from fw_audit.model import AuditReport, Record
+from fw_audit.runner import Conn, verify_stream
+from fw_audit.scripted import Item, publish
+from fw_audit.source import connect, read_direct, stream_state
+from fw_audit.verifier import VerifyOptions
 from fw_contracts import decode
 from fw_contracts.events import AuditCheckpoint, InvoiceIssued, SessionStarted
 from fw_contracts.reference import TariffPublished
@@ -29,12 +34,6 @@ from fw_platform.audit_chain import generate_key, load_key, public_hex
 from fw_platform.bus import connect as fw_connect
 from fw_platform.bus import ensure_stream
 from fw_platform.checkpointer import JobSettings, Sealer, run
-
-from fw_audit.model import AuditReport, Record
-from fw_audit.runner import Conn, verify_stream
-from fw_audit.scripted import Item, publish
-from fw_audit.source import connect, read_direct, stream_state
-from fw_audit.verifier import VerifyOptions
 
 #: The office's own price list: a version the audit has no file of, with an evening surcharge.
 TARIFF = """

@@ -35,12 +35,13 @@ from fw_contracts import events as ev
 
 from fw_audit.archive import ArchiveSource
 from fw_audit.chain import generate_key
-from fw_audit.tariff_files import read_tariff_dir
 from fw_audit.model import AuditReport, Status
 from fw_audit.runner import Conn, export_stream, verify_bundle
 from fw_audit.scripted import publish
 from fw_audit.source import connect
+from fw_audit.tariff_files import read_tariff_dir
 from fw_audit.verifier import VerifyOptions
+from fw_contracts import events as ev
 from fw_devenv.pytest_plugin import TEST_ARCHIVE_KEY, FwEnv, ServiceProcess
 from fw_devenv.testing import eventually
 

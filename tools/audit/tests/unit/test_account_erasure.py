@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from fw_contracts import decode
-from fw_contracts import events as ev
-
 from fw_audit.checks import Seen
 from fw_audit.model import Status
 from fw_audit.projections import LiveTables, ProjectionsCheck
 from fw_audit.scripted import History, every_lifecycle
 from fw_audit.verifier import VerifyOptions, verify_records
+from fw_contracts import decode
+from fw_contracts import events as ev
 
 END = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
 

@@ -9,14 +9,13 @@ from pathlib import Path
 import pytest
 import typer
 
-from fw_contracts.reference import TariffPublished
-
 from fw_audit.bundle import BundleWriter, open_bundle
 from fw_audit.cli import parse_duration, parse_time
 from fw_audit.html import delay_histogram, render_html
 from fw_audit.runner import verify_bundle
 from fw_audit.source import Until
 from fw_audit.verifier import VerifyOptions, verify_records
+from fw_contracts.reference import TariffPublished
 
 END = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
 STREAM = {"name": "FERNWARTUNG", "deny_delete": True, "deny_purge": True}
@@ -90,7 +89,7 @@ def test_html_report_is_self_contained(scenario) -> None:
     import re
     import xml.etree.ElementTree as ET
 
-    for svg in re.findall(r"<svg.*?</svg>", html, flags=re.S):
+    for svg in re.findall(r"<svg.*?</svg>", html, flags=re.DOTALL):
         root = ET.fromstring(svg)  # well-formed inline SVG
         assert root.tag.endswith("svg") and len(root.findall("{http://www.w3.org/2000/svg}rect")) > 0
 

@@ -80,7 +80,7 @@ def test_the_job_refuses_to_seal_a_history_rewritten_after_its_checkpoint() -> N
     assert again.chain.head == sealer.chain.head
 
 
-def test_key_from_a_secret_or_a_generated_file(tmp_path) -> None:  # noqa: ANN001
+def test_key_from_a_secret_or_a_generated_file(tmp_path) -> None:
     with pytest.raises(KeyFileError, match="no checkpoint key"):
         load_signing_key({})
     path = tmp_path / "var" / "audit-checkpoint.key"
@@ -96,7 +96,7 @@ def test_key_from_a_secret_or_a_generated_file(tmp_path) -> None:  # noqa: ANN00
         JobSettings.from_env({"FW_CHECKPOINT_EVERY": "0"})
 
 
-def test_a_seed_from_the_deploy_secret_and_the_health_check(tmp_path) -> None:  # noqa: ANN001
+def test_a_seed_from_the_deploy_secret_and_the_health_check(tmp_path) -> None:
     import base64
     import time
 

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from fw_contracts import events as ev
-
 from fw_audit.scripted import History
 from fw_audit.verifier import VerifyOptions, verify_records
+from fw_contracts import events as ev
 
 END = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
 CREATED = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

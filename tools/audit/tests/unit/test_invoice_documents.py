@@ -18,8 +18,6 @@ from pathlib import Path
 
 import pytest
 
-from fw_contracts import events as ev
-
 from fw_audit.archive import DocumentIndex
 from fw_audit.bundle import BundleWriter
 from fw_audit.checks.documents import UnreadableXml, parse_cii, xml_name
@@ -31,6 +29,7 @@ from fw_audit.verifier import VerifyOptions
 from fw_billing.adapters.cii import cii_xml
 from fw_billing.domain.documents import Party, cancellation_document, invoice_document
 from fw_billing.domain.issuer import EXAMPLE_ISSUER
+from fw_contracts import events as ev
 
 END = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
 STREAM = {"name": "FERNWARTUNG", "deny_delete": True, "deny_purge": True}
@@ -38,7 +37,7 @@ BUYER = Party(name="Muster Maschinenbau GmbH", contact="Erika Mustermann", stree
               postal_code="10115", city="Berlin")
 
 
-def _document(inv: ev.InvoiceIssued, issuer=EXAMPLE_ISSUER):  # noqa: ANN001,ANN202 - billing's types
+def _document(inv: ev.InvoiceIssued, issuer=EXAMPLE_ISSUER):  # untyped: billing's types
     return invoice_document(
         kind=inv.kind, number=inv.invoice_number, issued_at=inv.issued_at, service_date=inv.service_date,
         issuer=issuer, recipient=BUYER, lines=inv.lines, net_total=inv.net_total, vat_rate=inv.vat_rate,
@@ -49,7 +48,7 @@ def _document(inv: ev.InvoiceIssued, issuer=EXAMPLE_ISSUER):  # noqa: ANN001,ANN
 
 def write_bundle(directory: Path, *, full_cancelled: bool = True, documents: bool = True,
                  destroyed: dict[int, dict] | None = None,
-                 issuer=EXAMPLE_ISSUER) -> tuple[Path, dict[str, ev.Event]]:  # noqa: ANN001
+                 issuer=EXAMPLE_ISSUER) -> tuple[Path, dict[str, ev.Event]]:
     """every_lifecycle with the full invoice cancelled too; billing's XML for each e-invoice."""
     history, script = every_lifecycle(END)
     full = script["invoice_full"]["invoice"]
@@ -90,7 +89,7 @@ def write_bundle(directory: Path, *, full_cancelled: bool = True, documents: boo
     return directory, named
 
 
-def verify(directory: Path, **kw):  # noqa: ANN201
+def verify(directory: Path, **kw):
     return verify_bundle(directory, VerifyOptions(), **kw)
 
 
@@ -102,13 +101,13 @@ def rewrite(directory: Path, name: str, data: bytes, *, update_manifest: bool) -
         (directory / "manifest.json").write_text(json.dumps(manifest))
 
 
-def edit_index(directory: Path, change) -> None:  # noqa: ANN001
+def edit_index(directory: Path, change) -> None:
     manifest = json.loads((directory / "manifest.json").read_text())
     change(manifest["invoice_documents"])
     (directory / "manifest.json").write_text(json.dumps(manifest))
 
 
-def only_documents_fail(report, number: str | None) -> list[str]:  # noqa: ANN001
+def only_documents_fail(report, number: str | None) -> list[str]:
     """Assert that exactly invoice_documents fails (and names ``number``); returns the reasons."""
     assert report.failed_checks == ["invoice_documents"], [c.to_dict() for c in report.checks if c.failures]
     res = report.check("invoice_documents")
@@ -125,7 +124,7 @@ def test_billings_xml_reads_back_exactly(tmp_path: Path) -> None:
     facts = parse_cii((d / xml_name(full.invoice_number)).read_bytes())
     assert facts.number == full.invoice_number and facts.type_code == "380" and facts.referenced is None
     assert (facts.net, facts.vat, facts.gross) == (full.net_total, full.vat_total, full.gross_total)
-    assert isinstance(facts.gross, Decimal) and facts.gross > Decimal("250")
+    assert isinstance(facts.gross, Decimal) and facts.gross > Decimal(250)
     storno = named["storno"]
     assert isinstance(storno, ev.InvoiceCancelled)
     credit = parse_cii((d / xml_name(storno.cancellation_number)).read_bytes())
@@ -207,7 +206,7 @@ def test_a_different_issue_date_or_number_fails(tmp_path: Path) -> None:
     name = xml_name(full.invoice_number)
     data = (d / name).read_bytes()
     day = full.issued_at.astimezone(__import__("zoneinfo").ZoneInfo("Europe/Berlin")).strftime("%Y%m%d")
-    other = (datetime.strptime(day, "%Y%m%d") + timedelta(days=1)).strftime("%Y%m%d")
+    other = (datetime.strptime(day, "%Y%m%d") + timedelta(days=1)).strftime("%Y%m%d")  # noqa: DTZ007 - a date
     data = data.replace(f">{day}<".encode(), f">{other}<".encode(), 1)
     data = data.replace(f"<ram:ID>{full.invoice_number}</ram:ID>".encode(), b"<ram:ID>FW-2026-999999</ram:ID>")
     rewrite(d, name, data, update_manifest=True)

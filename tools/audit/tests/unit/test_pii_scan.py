@@ -49,7 +49,7 @@ def test_json_escapes_do_not_hide_anything() -> None:
 
 def test_offsets_point_into_the_raw_bytes() -> None:
     body = '{"a":"ü","b":"0170 1234567"}'.encode()
-    ((kind, offset),) = scan(body)
+    ((_kind, offset),) = scan(body)
     assert body[offset:offset + 4] == b"0170"
 
 
@@ -79,10 +79,9 @@ def test_a_long_realistic_history_has_no_false_positive() -> None:
 
 
 def test_only_the_declared_office_business_data_are_exempt_from_the_scan() -> None:
-    from fw_contracts.reference import IssuerDetailsChanged, TariffPublished
-
     from fw_audit.model import Record
     from fw_audit.scripted import EXAMPLE_ISSUER, TARIFF_2026_01
+    from fw_contracts.reference import IssuerDetailsChanged, TariffPublished
 
     at = datetime(2026, 3, 1, tzinfo=UTC)
     issuer = IssuerDetailsChanged.of(EXAMPLE_ISSUER, None, occurred_at=at)

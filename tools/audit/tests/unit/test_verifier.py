@@ -10,10 +10,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-
-from fw_contracts import events as ev
-from fw_contracts.reference import TariffPublished
-
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from fw_audit.chain import Chain, sign, signature_valid
@@ -21,6 +17,8 @@ from fw_audit.model import Record
 from fw_audit.scripted import TARIFF_2026_01, History, every_lifecycle
 from fw_audit.tariff_files import read_tariff_dir
 from fw_audit.verifier import VerifyOptions, verify_records
+from fw_contracts import events as ev
+from fw_contracts.reference import TariffPublished
 
 END = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
 SHIPPED_TARIFFS = Path(__file__).parents[4] / "services" / "billing" / "src" / "fw_billing" / "tariffs"
@@ -253,7 +251,7 @@ def test_tampered_message_breaks_the_signed_checkpoint(scenario) -> None:
     original = records[k - 1]
     tampered = replace(original, body=original.body.replace(b'"tech-0', b'"tech-1', 1))
     assert tampered.body != original.body
-    copy = records[: k - 1] + [tampered] + records[k:]
+    copy = [*records[:k - 1], tampered, *records[k:]]
     report = verify_records(copy, END, options=_options())
     assert [c.name for c in report.checks if not c.ok] == ["integrity"]
     (failure,) = report.check("integrity").failures
@@ -283,7 +281,7 @@ def test_checkpoint_signatures_and_pinned_keys(scenario) -> None:
     data = json.loads(last.body)
     data["signature"] = ("0" if data["signature"][0] != "0" else "1") + data["signature"][1:]
     bad = replace(last, body=json.dumps(data).encode())
-    report = verify_records(records[:-1] + [bad], END, options=_options())
+    report = verify_records([*records[:-1], bad], END, options=_options())
     assert report.check("integrity").failures[0].reason == "checkpoint signature invalid"
 
 
@@ -332,7 +330,7 @@ def test_reverse_charge_invoices_recompute_and_german_vat_on_them_fails() -> Non
     inv = out["invoice"]
     assert isinstance(inv, ev.InvoiceIssued) and inv.kind is ev.InvoiceKind.SMALL
     rc = inv.model_copy(update={"tax_case": ev.TaxCase.REVERSE_CHARGE, "kind": ev.InvoiceKind.FULL,
-                                "vat_rate": Decimal("0"), "vat_total": Decimal("0.00"),
+                                "vat_rate": Decimal(0), "vat_total": Decimal("0.00"),
                                 "gross_total": inv.net_total})
     h.replace(inv, rc)
     assert verify_records(h.records(), END, options=_options()).check("invoice_totals").ok
@@ -393,7 +391,7 @@ def test_a_correction_priced_wrongly_or_twice_fails() -> None:
 def test_accepted_terms_must_be_published_and_unaltered() -> None:
     from fw_contracts.reference import TermsPublished
 
-    h, script = every_lifecycle(END)
+    h, _script = every_lifecycle(END)
     report = verify_records(h.records(), END, options=_options())
     assert report.check("terms").ok and report.check("terms").checked == 1 + 9  # the text, 9 requests
     published = next(i.event for i in h.items() if isinstance(i.event, TermsPublished))

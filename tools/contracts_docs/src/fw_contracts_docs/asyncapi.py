@@ -20,12 +20,11 @@ from typing import Any
 from pydantic import BaseModel
 
 from fw_contracts import STREAM_NAME, STREAM_SUBJECTS, Header
+from fw_contracts import vault as vault_contract
 from fw_contracts.base import Event
 from fw_contracts.catalog import ServiceContract
-from fw_contracts import vault as vault_contract
 from fw_contracts.vault import ClaimRequest, GetRequest, PutRequest, StatementRequest, VaultReply
 from fw_contracts.wire import VaultSubject
-
 from fw_contracts_docs.compat import Schema, schema_of
 
 #: Request model of each vault subject (the reply is always :class:`VaultReply`). A subject

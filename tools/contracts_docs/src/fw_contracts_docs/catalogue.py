@@ -11,7 +11,6 @@ from fw_contracts.catalog import ServiceContract
 from fw_contracts.registry import ALL_EVENTS, UPCASTERS
 from fw_contracts.schemas import schema_file_name
 from fw_contracts.wire import VaultSubject
-
 from fw_contracts_docs.compat import Schema, field_shape, schema_of
 
 SCHEMA_PATH = "shared/contracts/src/fw_contracts/schemas"

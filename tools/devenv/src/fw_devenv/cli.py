@@ -8,7 +8,10 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
+from typing import Any, Self
 
 from ._util import DevEnvError
 from .devenv import DATABASE, SERVICES, DevEnv
@@ -119,7 +122,7 @@ def start_and_provision(
 
 
 def print_urls(env: DevEnv, dsns: dict[str, str]) -> None:
-    def state(server) -> str:
+    def state(server: NatsServer | PostgresServer) -> str:
         return " (already running, adopted)" if server.adopted else ""
 
     print(f"  NATS        {env.nats_url}{state(env.nats)}")
@@ -137,19 +140,19 @@ class StopSignal:
     def __init__(self) -> None:
         self.event = threading.Event()
         self.signum: int | None = None
-        self._old: dict[int, object] = {}
+        self._old: dict[int, Callable[[int, FrameType | None], Any] | int | signal.Handlers | None] = {}
 
-    def _handler(self, signum, _frame) -> None:
+    def _handler(self, signum: int, _frame: FrameType | None) -> None:
         if self.signum is None:
             self.signum = signum
         self.event.set()
 
-    def __enter__(self) -> "StopSignal":
+    def __enter__(self) -> Self:
         for sig in (signal.SIGINT, signal.SIGTERM):
             self._old[sig] = signal.signal(sig, self._handler)
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         for sig, old in self._old.items():
             signal.signal(sig, old)
 
@@ -222,7 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        rc: int = args.func(args)
+        return rc
     except DevEnvError as exc:
         print(f"fw_devenv: error: {exc}", file=sys.stderr)
         return 2

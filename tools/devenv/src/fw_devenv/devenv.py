@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
+from typing import Self
 
 from ._util import free_port
 from .nats import NatsServer
@@ -53,7 +54,7 @@ class DevEnv:
     def admin_dsn(self) -> str:
         return self.postgres.admin_dsn
 
-    def start(self) -> "DevEnv":
+    def start(self) -> Self:
         self.var_dir.mkdir(parents=True, exist_ok=True)
         self.nats.start()
         try:
@@ -82,10 +83,10 @@ class DevEnv:
                   audit_password: str | None = None) -> dict[str, str]:
         return provision_sync(self.admin_dsn, database, services, audit_password=audit_password)
 
-    def __enter__(self) -> "DevEnv":
+    def __enter__(self) -> Self:
         return self.start()
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop(include_adopted=False)
 
     def __repr__(self) -> str:

@@ -12,6 +12,7 @@ import time
 import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Self
 
 from fw_contracts.nats_permissions import ADMIN, DEFAULT_BCRYPT_COST, render_authorization
 
@@ -87,7 +88,7 @@ class NatsServer:
         self.conf_file = var / "conf" / "nats.conf"
         self.log_file = var / "log" / "nats.log"
         self.pid_file = var / "run" / "nats.pid"
-        self._proc: subprocess.Popen | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
         self.adopted = False
         self.passwords: dict[str, str] | None = None
         self.bcrypt_cost = bcrypt_cost
@@ -186,11 +187,11 @@ jetstream {{
             with urllib.request.urlopen(
                 f"{self.monitor_url}/healthz?js-enabled-only=true", timeout=1
             ) as r:
-                return r.status == 200 and json.load(r).get("status") == "ok"
-        except Exception:
+                return bool(r.status == 200 and json.load(r).get("status") == "ok")
+        except Exception:  # noqa: BLE001 - a health probe: any failure is unhealthy
             return False
 
-    def start(self) -> "NatsServer":
+    def start(self) -> Self:
         if self._proc is not None and self._proc.poll() is None:
             return self
         existing = self._pid_from_file()
@@ -205,8 +206,7 @@ jetstream {{
         ensure_port_free(self.monitor_port, self.host, "nats-server monitor")
         self.write_config()
         binary = nats_server_binary()
-        log = open(self.log_file, "ab")
-        try:
+        with open(self.log_file, "ab") as log:
             self._proc = subprocess.Popen(
                 [binary, "-c", str(self.conf_file)],
                 stdin=subprocess.DEVNULL,
@@ -216,8 +216,6 @@ jetstream {{
                 # before the services using it have shut down
                 start_new_session=True,
             )
-        finally:
-            log.close()
         self.adopted = False
         try:
             self._wait_ready(self._proc)
@@ -241,7 +239,7 @@ jetstream {{
                     else:
                         self.monitor_port = port
 
-    def _wait_ready(self, proc: subprocess.Popen | None) -> None:
+    def _wait_ready(self, proc: subprocess.Popen[bytes] | None) -> None:
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             if proc is not None and proc.poll() is not None:
@@ -278,10 +276,10 @@ jetstream {{
             os.kill(pid, signal.SIGKILL)
             wait_pid_exit(pid, 5)
 
-    def __enter__(self) -> "NatsServer":
+    def __enter__(self) -> Self:
         return self.start()
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
     def __repr__(self) -> str:

@@ -18,6 +18,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Self
 
 from ._util import (
     DevEnvError,
@@ -151,12 +152,12 @@ class PostgresServer:
         env["HOME"] = str(self.data_dir.parent)
         return env
 
-    def _run(self, args: list[str], timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess:
+    def _run(self, args: list[str], timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess[str]:
         cmd = [str(self.bin_dir / args[0]), *args[1:]]
-        kw: dict = {}
+        kw: dict[str, Any] = {}
         user = self.os_user
         if user is not None:
-            kw = dict(user=user.uid, group=user.gid, extra_groups=[])
+            kw = {"user": user.uid, "group": user.gid, "extra_groups": []}
         proc = subprocess.run(
             cmd,
             cwd=self.data_dir.parent,
@@ -165,6 +166,7 @@ class PostgresServer:
             capture_output=True,
             text=True,
             timeout=timeout,
+            check=False,
             **kw,
         )
         if check and proc.returncode != 0:
@@ -260,7 +262,7 @@ class PostgresServer:
             "host    all       all       ::1/128        scram-sha-256\n"
         )
 
-    def start(self) -> "PostgresServer":
+    def start(self) -> Self:
         if self.is_running():
             running_port = self._running_port()
             if running_port is not None and running_port != self.port:
@@ -323,10 +325,10 @@ class PostgresServer:
         )
         return proc.stdout
 
-    def __enter__(self) -> "PostgresServer":
+    def __enter__(self) -> Self:
         return self.start()
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
     def __repr__(self) -> str:

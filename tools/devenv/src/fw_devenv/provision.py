@@ -16,7 +16,8 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
-from typing import Any, Coroutine, Mapping, TypeVar
+from collections.abc import Coroutine, Mapping
+from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import asyncpg
@@ -130,20 +131,21 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
         asyncio.get_running_loop()
     except RuntimeError:
         return asyncio.run(coro)
-    box: dict[str, Any] = {}
+    values: list[T] = []
+    errors: list[BaseException] = []
 
     def target() -> None:
         try:
-            box["value"] = asyncio.run(coro)
+            values.append(asyncio.run(coro))
         except BaseException as exc:  # noqa: BLE001 - re-raised below
-            box["error"] = exc
+            errors.append(exc)
 
     t = threading.Thread(target=target, name="fw_devenv-sync")
     t.start()
     t.join()
-    if "error" in box:
-        raise box["error"]
-    return box["value"]
+    if errors:
+        raise errors[0]
+    return values[0]
 
 
 def provision_sync(admin_dsn: str, database: str, services: Mapping[str, str], *,

@@ -154,7 +154,7 @@ async def fw_env(pg_server: PostgresServer, tmp_path: Path) -> AsyncIterator[FwE
 def billing_tariff_env(work_dir: Path, tariff_toml: str) -> dict[str, str]:
     """Billing's settings for a tariff of the caller's (a TOML text with ``version = "..."``):
     written to ``<work_dir>/tariffs/<version>.toml`` and selected."""
-    found = re.search(r'^version = "([^"]+)"', tariff_toml, re.M)
+    found = re.search(r'^version = "([^"]+)"', tariff_toml, re.MULTILINE)
     if found is None:
         raise ValueError("the tariff needs a version line")
     tariffs = work_dir / "tariffs"

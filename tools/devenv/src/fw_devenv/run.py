@@ -29,6 +29,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO, TextIO
 
 from .cli import StopSignal, audit_readonly_dsn, nats_credentials_env, start_and_provision, vault_master_key
 from .devenv import DevEnv
@@ -88,8 +89,8 @@ def checkpoint_env(var: Path, nats_url: str, audit_password: str | None) -> dict
 
 def audit_hint(var: Path, readonly_dsn: str) -> list[str]:
     """What ``make run`` prints for an auditor: the one command, and the read-only DSN."""
-    return ["run: audit the running office: make audit   (fernwartung audit verify as NATS user audit, "
-            f"the read-only DSN below, {var / CHECKPOINT_KEY}.pub pinned)",
+    return [("run: audit the running office: make audit   (fernwartung audit verify as NATS user audit, "
+             f"the read-only DSN below, {var / CHECKPOINT_KEY}.pub pinned)"),
             f"run: read-only DSN of the database fernwartung (the services' audit_* views): {readonly_dsn}"]
 
 def configure_api_keys(token: str) -> None:
@@ -117,7 +118,7 @@ def installed(module: str) -> bool:
         return False
 
 
-def _pump(name: str, stream, out) -> None:
+def _pump(name: str, stream: IO[bytes], out: TextIO) -> None:
     for line in iter(stream.readline, b""):
         out.write(f"[{name}] {line.decode(errors='replace')}")
         out.flush()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import os
 import secrets
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 
 def load_or_create_secrets(path: Path | str, services: Iterable[str]) -> dict[str, str]:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import uuid
 
+from nats.aio.client import Client
+
 from fw_contracts.vault import Address, ClaimOutcome, PersonalData, PromotionStatement, Purpose, VaultEntry
 from fw_contracts.wire import VaultCaller
 from fw_platform.vault_client import VaultClient
-from nats.aio.client import Client
 
 
 class VaultCallers:

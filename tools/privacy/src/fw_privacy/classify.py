@@ -64,7 +64,7 @@ def classify(columns: Sequence[Column], entries: Iterable[RetentionEntry] = ENTR
     entries = tuple(entries)
     result = Classification()
     present = set(columns)
-    by_place = {}
+    by_place: dict[Column, RetentionEntry] = {}
     for e in entries:
         for p in e.places:
             col = Column(p.schema, p.table, p.column)

@@ -30,7 +30,7 @@ def _cell(text: str) -> str:
 def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
     out = ["| " + " | ".join(header) + " |", "| " + " | ".join("---" for _ in header) + " |"]
     out += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
-    return out + [""]
+    return [*out, ""]
 
 
 def _places(entry: RetentionEntry, cls: Classification) -> list[str]:
@@ -76,8 +76,8 @@ def _activity_section(a: ProcessingActivity, cls: Classification) -> list[str]:
 
 def _toms_section() -> list[str]:
     out = ["## Technische und organisatorische Maßnahmen (Art. 32 DSGVO)", "",
-           "Teil A ist in diesem System umgesetzt (Nachweis: Quellcode und Tests); Teil B sind "
-           "organisatorische Maßnahmen des Büros, die das System nicht belegen kann.", ""]
+           ("Teil A ist in diesem System umgesetzt (Nachweis: Quellcode und Tests); Teil B sind "
+            "organisatorische Maßnahmen des Büros, die das System nicht belegen kann."), ""]
     for part, flag in (("A – im System umgesetzt", True), ("B – organisatorisch, vom Büro zu bestätigen", False)):
         out += [f"### Teil {part}", ""]
         out += _table(("Nr.", "Maßnahme", "Schutzziel", "Nachweis"), (
@@ -92,8 +92,8 @@ def controller_record(cls: Classification) -> str:
     out = ["# Verzeichnis von Verarbeitungstätigkeiten – Verantwortlicher (Art. 30 Abs. 1 DSGVO)", "", GENERATED, "",
            "## Angaben zum Verantwortlichen (lit. a)", "", f"- Verantwortlicher: {CONTROLLER}",
            f"- Datenschutzbeauftragte(r): {DPO}", "- Vertreter in der Union (Art. 27): entfällt [prüfen]", "",
-           "Die Fernwartung selbst (Sicht auf die Systeme der Kunden) ist Auftragsverarbeitung; sie steht im "
-           "Verzeichnis als Auftragsverarbeiter (`art30-auftragsverarbeiter.md`).", "",
+           ("Die Fernwartung selbst (Sicht auf die Systeme der Kunden) ist Auftragsverarbeitung; sie steht im "
+            "Verzeichnis als Auftragsverarbeiter (`art30-auftragsverarbeiter.md`)."), "",
            "## Übersicht", ""]
     out += _table(("Nr.", "Verarbeitungstätigkeit", "Dienste", "Rechtsgrundlage"), (
         (a.key, a.name, ", ".join(a.services), "; ".join(a.legal_basis)) for a in own))
@@ -110,16 +110,16 @@ def processor_record() -> str:
     for a in (a for a in ACTIVITIES if a.role is Role.PROCESSOR):
         out += [f"## {a.key} {a.name}", "",
                 f"**Auftragsverarbeiter (lit. a):** {CONTROLLER}; Datenschutzbeauftragte(r): {DPO}", "",
-                "**Verantwortliche, in deren Auftrag verarbeitet wird (lit. a):** die Kunden, mit denen ein "
-                "Auftragsverarbeitungsvertrag besteht [Liste in der Vertragsverwaltung des Büros]. Jede "
-                "Anfrage nach dem AVV wird erfasst (retention `POST/GET /api/avv-requests`); die Vorlage liefert "
-                "retention unter `GET /api/avv`.", "",
+                ("**Verantwortliche, in deren Auftrag verarbeitet wird (lit. a):** die Kunden, mit denen ein "
+                 "Auftragsverarbeitungsvertrag besteht [Liste in der Vertragsverwaltung des Büros]. Jede "
+                 "Anfrage nach dem AVV wird erfasst (retention `POST/GET /api/avv-requests`); die Vorlage liefert "
+                 "retention unter `GET /api/avv`."), "",
                 f"**Kategorien von Verarbeitungen (lit. b):** {a.purpose}", "",
                 "**Betroffene Personen:** " + "; ".join(a.data_subjects), "",
                 f"**Übermittlung in Drittländer (lit. c):** {a.third_countries}", "",
-                "**Gespeicherte Daten:** keine. Das System hat kein Feld für Bildschirm-, Tastatur- oder "
-                "Dateiinhalte (T-NO-CONTENT); von einer Sitzung hält es nur Beginn, Ende, Dauer und das "
-                "Technikerkürzel fest – das ist eigene Verarbeitung des Büros (VT-02).", ""]
+                ("**Gespeicherte Daten:** keine. Das System hat kein Feld für Bildschirm-, Tastatur- oder "
+                 "Dateiinhalte (T-NO-CONTENT); von einer Sitzung hält es nur Beginn, Ende, Dauer und das "
+                 "Technikerkürzel fest – das ist eigene Verarbeitung des Büros (VT-02)."), ""]
     out += _toms_section()
     return "\n".join(out).rstrip() + "\n"
 
@@ -129,12 +129,12 @@ def deletion_concept(cls: Classification) -> str:
     """The Löschkonzept: classes, rules per data kind, backups, crypto-shredding, open points."""
     out = ["# Löschkonzept", "", GENERATED, "",
            "## 1. Zweck und Geltungsbereich", "",
-           "Dieses Löschkonzept gilt für alle personenbezogenen Daten, die das System „fernwartung“ speichert "
-           "(Dienste intake, session, billing, retention, reporting und die Ereignishistorie). Es folgt dem "
-           "Aufbau der DIN 66398 (Löschklassen aus Löschfrist und Startzeitpunkt, Löschregeln je Datenart) "
-           "und berücksichtigt ISO/IEC 27555 sowie BSI IT-Grundschutz CON.6. Grundlage sind Art. 5 Abs. 1 "
-           "lit. e und Art. 17 DSGVO; Ausnahmen ergeben sich aus Art. 17 Abs. 3 lit. b DSGVO (gesetzliche "
-           "Aufbewahrung, § 147 AO, § 14b UStG).", "",
+           ("Dieses Löschkonzept gilt für alle personenbezogenen Daten, die das System „fernwartung“ speichert "
+            "(Dienste intake, session, billing, retention, reporting und die Ereignishistorie). Es folgt dem "
+            "Aufbau der DIN 66398 (Löschklassen aus Löschfrist und Startzeitpunkt, Löschregeln je Datenart) "
+            "und berücksichtigt ISO/IEC 27555 sowie BSI IT-Grundschutz CON.6. Grundlage sind Art. 5 Abs. 1 "
+            "lit. e und Art. 17 DSGVO; Ausnahmen ergeben sich aus Art. 17 Abs. 3 lit. b DSGVO (gesetzliche "
+            "Aufbewahrung, § 147 AO, § 14b UStG)."), "",
            "## 2. Löschklassen", "",
            "Eine Löschklasse „LK f.s“ verbindet eine Regellöschfrist f mit ihrem Startzeitpunkt s.", ""]
     out += _table(("Löschklasse", "Regellöschfrist", "Startzeitpunkt"), ((k.key, k.period, k.start) for k in LOESCHKLASSEN))
@@ -148,60 +148,60 @@ def deletion_concept(cls: Classification) -> str:
     out += [
         "## 4. Umsetzung", "",
         "### 4.1 Datentresor", "",
-        "Die Angaben aus der Anfrage liegen nur im Datentresor (retention), verschlüsselt mit einem Schlüssel "
-        "je Anfrage. Sie werden gelöscht, sobald die Rechnung ausgestellt ist (`InvoiceIssued`), die Sitzung "
-        "ohne Abrechnung endet (`SessionNotBilled`), die Anfrage zurückgezogen wird "
-        "(`SupportRequestWithdrawn`) oder spätestens nach Ablauf der Frist für nicht bearbeitete Anfragen "
-        "(Suchlauf im Dienst, ohne externen Zeitplaner). Gelöscht werden Daten, Erklärung und Schlüssel "
-        "(DELETE); ein dauerhafter Löschvermerk verhindert jede spätere Speicherung. Das Ereignis "
-        "`PersonalDataErased` nennt Grund und Zeitpunkt und enthält keine personenbezogenen Daten. Wartet "
-        "die Abrechnung auf eine Rechnungsanschrift, bleibt die Frist bestehen: Wird sie nicht rechtzeitig "
-        "nachgetragen, wird auch diese Anfrage gelöscht.", "",
+        ("Die Angaben aus der Anfrage liegen nur im Datentresor (retention), verschlüsselt mit einem Schlüssel "
+         "je Anfrage. Sie werden gelöscht, sobald die Rechnung ausgestellt ist (`InvoiceIssued`), die Sitzung "
+         "ohne Abrechnung endet (`SessionNotBilled`), die Anfrage zurückgezogen wird "
+         "(`SupportRequestWithdrawn`) oder spätestens nach Ablauf der Frist für nicht bearbeitete Anfragen "
+         "(Suchlauf im Dienst, ohne externen Zeitplaner). Gelöscht werden Daten, Erklärung und Schlüssel "
+         "(DELETE); ein dauerhafter Löschvermerk verhindert jede spätere Speicherung. Das Ereignis "
+         "`PersonalDataErased` nennt Grund und Zeitpunkt und enthält keine personenbezogenen Daten. Wartet "
+         "die Abrechnung auf eine Rechnungsanschrift, bleibt die Frist bestehen: Wird sie nicht rechtzeitig "
+         "nachgetragen, wird auch diese Anfrage gelöscht."), "",
         "### 4.2 Kleinbetragsrechnung und Rechnungskopie", "",
-        "Rechnungen bis 250 EUR brutto werden als Kleinbetragsrechnung ohne Empfängerangaben ausgestellt "
-        "(§ 33 UStDV); nach der Löschung im Datentresor bleibt dann nichts Personenbezogenes. Rechnungen "
-        "darüber enthalten Firma, Name und Anschrift; diese Kopie wird wie ausgestellt verschlüsselt "
-        "aufbewahrt und mit ihrem Jahrgang nach 8 Jahren vernichtet (Schlüssel und Zeilen).", "",
+        ("Rechnungen bis 250 EUR brutto werden als Kleinbetragsrechnung ohne Empfängerangaben ausgestellt "
+         "(§ 33 UStDV); nach der Löschung im Datentresor bleibt dann nichts Personenbezogenes. Rechnungen "
+         "darüber enthalten Firma, Name und Anschrift; diese Kopie wird wie ausgestellt verschlüsselt "
+         "aufbewahrt und mit ihrem Jahrgang nach 8 Jahren vernichtet (Schlüssel und Zeilen)."), "",
         "### 4.3 Datensicherungen und Wiederherstellung", "",
-        "Daten in Sicherungen werden nicht einzeln gelöscht; dies ist nur zulässig, wenn kumulativ gilt: "
-        "Löschen in der Sicherung ist technisch nicht möglich oder unverhältnismäßig, die Sicherungen "
-        "werden nach festgelegter Frist vernichtet [Frist: …], die Daten sind nur über eine Wiederherstellung "
-        "erreichbar, nach jeder Wiederherstellung wird erneut gelöscht, und das Verfahren ist dokumentiert "
-        "(BayLfD, 30. Tätigkeitsbericht 2021, Nr. 12.5). Die erneute Löschung ist umgesetzt und getestet: "
-        "siehe `docs/privacy/restore.md` und `tests/privacy/test_restore_reapply.py`. Für Kundenkonten "
-        "gilt dasselbe: billing löscht bei jedem Start jedes Konto erneut, dessen Löschung in der "
-        "Ereignishistorie steht (`CustomerAccountErased`), bevor seine Schnittstelle antwortet "
-        "(`services/billing/tests/integration/test_billing_customer_erasure.py`). Im Datentresor "
-        "liegen die Daten in Sicherungen nur verschlüsselt vor; der Hauptschlüssel gehört nicht in die "
-        "Datenbanksicherung.", "",
+        ("Daten in Sicherungen werden nicht einzeln gelöscht; dies ist nur zulässig, wenn kumulativ gilt: "
+         "Löschen in der Sicherung ist technisch nicht möglich oder unverhältnismäßig, die Sicherungen "
+         "werden nach festgelegter Frist vernichtet [Frist: …], die Daten sind nur über eine Wiederherstellung "
+         "erreichbar, nach jeder Wiederherstellung wird erneut gelöscht, und das Verfahren ist dokumentiert "
+         "(BayLfD, 30. Tätigkeitsbericht 2021, Nr. 12.5). Die erneute Löschung ist umgesetzt und getestet: "
+         "siehe `docs/privacy/restore.md` und `tests/privacy/test_restore_reapply.py`. Für Kundenkonten "
+         "gilt dasselbe: billing löscht bei jedem Start jedes Konto erneut, dessen Löschung in der "
+         "Ereignishistorie steht (`CustomerAccountErased`), bevor seine Schnittstelle antwortet "
+         "(`services/billing/tests/integration/test_billing_customer_erasure.py`). Im Datentresor "
+         "liegen die Daten in Sicherungen nur verschlüsselt vor; der Hauptschlüssel gehört nicht in die "
+         "Datenbanksicherung."), "",
         "### 4.4 Löschen von Schlüsseln (Krypto-Löschung)", "",
-        "Keine deutsche oder europäische Aufsichtsbehörde erkennt das Vernichten eines Schlüssels allein "
-        "als Löschung an. Das System löscht deshalb immer die Datenzeilen selbst; das Löschen des Schlüssels "
-        "je Anfrage bzw. je Archivjahrgang ist eine zusätzliche Maßnahme (Art. 32), die Kopien unlesbar "
-        "macht, die der Löschung entgangen sind (z. B. in Sicherungen). Personenbezogene Daten werden von "
-        "vornherein nicht in die unveränderliche Ereignishistorie geschrieben.", "",
+        ("Keine deutsche oder europäische Aufsichtsbehörde erkennt das Vernichten eines Schlüssels allein "
+         "als Löschung an. Das System löscht deshalb immer die Datenzeilen selbst; das Löschen des Schlüssels "
+         "je Anfrage bzw. je Archivjahrgang ist eine zusätzliche Maßnahme (Art. 32), die Kopien unlesbar "
+         "macht, die der Löschung entgangen sind (z. B. in Sicherungen). Personenbezogene Daten werden von "
+         "vornherein nicht in die unveränderliche Ereignishistorie geschrieben."), "",
         "### 4.5 Physische Löschung in der Datenbank", "",
-        "PostgreSQL entfernt gelöschte Zeilen erst beim VACUUM physisch. Das automatische VACUUM genügt im "
-        "Betrieb; der Test `tests/privacy/test_raw_storage_scan.py` führt `VACUUM FULL` aus und prüft "
-        "danach den Datenbank-Dump, die Dateien des Ereignisstroms und alle Protokolle auf Testmarken.", "",
+        ("PostgreSQL entfernt gelöschte Zeilen erst beim VACUUM physisch. Das automatische VACUUM genügt im "
+         "Betrieb; der Test `tests/privacy/test_raw_storage_scan.py` führt `VACUUM FULL` aus und prüft "
+         "danach den Datenbank-Dump, die Dateien des Ereignisstroms und alle Protokolle auf Testmarken."), "",
         "### 4.6 Kundenkonten von Stammkunden", "",
-        "Ein Kundenkonto entsteht nur auf ausdrücklichen Wunsch in der Sitzung und bleibt bis zu seiner "
-        "Löschung bestehen. Verlangt der Stammkunde die Löschung (Art. 17 Abs. 1 DSGVO) oder endet die "
-        "Geschäftsbeziehung, löst das Büro die Löschung aus (Seite „Kundenkonto“ bzw. "
-        "`POST /api/customers/{Kundennummer}/erasure` mit Grund `customer_request` bzw. "
-        "`relationship_ended` und dem Kürzel der/des Beschäftigten, nie mit Freitext). billing löscht in "
-        "einer Transaktion Firma, Ansprechperson, Telefon, E-Mail, Anschrift, Wortlaut und Zeitpunkt der "
-        "Erklärung (die Spalten werden geleert, nicht nur ein Schlüssel vernichtet: der Kundenschlüssel "
-        "eines Jahres gilt für alle Konten dieses Jahres), schließt das Konto mit Zeitpunkt, Grund und "
-        "Kürzel und meldet `CustomerAccountErased` (Kundennummer, Vorgangskennung, Grund, Zeitpunkt; "
-        "keine personenbezogenen Daten). Die Kundennummer bleibt bestehen und wird nie neu vergeben, "
-        "weil sie auf ausgestellten Rechnungen steht. Diese Rechnungen bleiben – bei Rechnungen nach "
-        "§ 14 UStG mit dem Empfänger – unverändert im Rechnungsarchiv, bis ihr Jahrgang nach 8 Jahren "
-        "vernichtet wird (Art. 17 Abs. 3 lit. b DSGVO, § 14b UStG, § 147 AO). Ein geschlossenes Konto "
-        "ist endgültig: Die Datenbank lehnt jede Änderung und jedes Löschen der Zeile ab, und eine "
-        "spätere Beförderung derselben Anfrage legt es nicht neu an und liest dafür nichts aus dem "
-        "Datentresor. Eine zweite Löschung ändert nichts (Antwort 409 `already_erased`). Nach dem Einspielen "
-        "einer Sicherung von billing werden gelöschte Konten beim Start erneut gelöscht (4.3).", "",
+        ("Ein Kundenkonto entsteht nur auf ausdrücklichen Wunsch in der Sitzung und bleibt bis zu seiner "
+         "Löschung bestehen. Verlangt der Stammkunde die Löschung (Art. 17 Abs. 1 DSGVO) oder endet die "
+         "Geschäftsbeziehung, löst das Büro die Löschung aus (Seite „Kundenkonto“ bzw. "
+         "`POST /api/customers/{Kundennummer}/erasure` mit Grund `customer_request` bzw. "
+         "`relationship_ended` und dem Kürzel der/des Beschäftigten, nie mit Freitext). billing löscht in "
+         "einer Transaktion Firma, Ansprechperson, Telefon, E-Mail, Anschrift, Wortlaut und Zeitpunkt der "
+         "Erklärung (die Spalten werden geleert, nicht nur ein Schlüssel vernichtet: der Kundenschlüssel "
+         "eines Jahres gilt für alle Konten dieses Jahres), schließt das Konto mit Zeitpunkt, Grund und "
+         "Kürzel und meldet `CustomerAccountErased` (Kundennummer, Vorgangskennung, Grund, Zeitpunkt; "
+         "keine personenbezogenen Daten). Die Kundennummer bleibt bestehen und wird nie neu vergeben, "
+         "weil sie auf ausgestellten Rechnungen steht. Diese Rechnungen bleiben – bei Rechnungen nach "
+         "§ 14 UStG mit dem Empfänger – unverändert im Rechnungsarchiv, bis ihr Jahrgang nach 8 Jahren "
+         "vernichtet wird (Art. 17 Abs. 3 lit. b DSGVO, § 14b UStG, § 147 AO). Ein geschlossenes Konto "
+         "ist endgültig: Die Datenbank lehnt jede Änderung und jedes Löschen der Zeile ab, und eine "
+         "spätere Beförderung derselben Anfrage legt es nicht neu an und liest dafür nichts aus dem "
+         "Datentresor. Eine zweite Löschung ändert nichts (Antwort 409 `already_erased`). Nach dem Einspielen "
+         "einer Sicherung von billing werden gelöschte Konten beim Start erneut gelöscht (4.3)."), "",
         "## 5. Offene Punkte", ""]
     opens: dict[str, list[RetentionEntry]] = {}
     for e in ENTRIES:
@@ -209,18 +209,18 @@ def deletion_concept(cls: Classification) -> str:
             opens.setdefault(e.deletion.open_point, []).append(e)
     out += [f"- **{', '.join(f'{e.key} {e.title}' for e in group)}:** {text}" for text, group in opens.items()] + [""]
     out += ["## 6. Nachweise", "",
-            "- `tests/privacy/test_retention_map.py`: jede Spalte jeder Migration ist hier eingeordnet; die "
-            "Dokumente sind aktuell.",
-            "- `tests/privacy/test_raw_storage_scan.py`: nach allen Löschwegen keine Testmarke in Dump, "
-            "Ereignisstrom-Dateien und Protokollen.",
-            "- `tests/privacy/test_restore_reapply.py`: Wiederherstellung eines Backups von vor der Löschung, "
-            "danach erneute Löschung.",
-            "- `tests/privacy/test_no_pii_elsewhere.py`: keine Eingabewerte in Fehlerantworten, zurückgestellten "
-            "Nachrichten, Kennzahlen, NATS-Subjects und -Headern.", "",
+            ("- `tests/privacy/test_retention_map.py`: jede Spalte jeder Migration ist hier eingeordnet; die "
+             "Dokumente sind aktuell."),
+            ("- `tests/privacy/test_raw_storage_scan.py`: nach allen Löschwegen keine Testmarke in Dump, "
+             "Ereignisstrom-Dateien und Protokollen."),
+            ("- `tests/privacy/test_restore_reapply.py`: Wiederherstellung eines Backups von vor der Löschung, "
+             "danach erneute Löschung."),
+            ("- `tests/privacy/test_no_pii_elsewhere.py`: keine Eingabewerte in Fehlerantworten, zurückgestellten "
+             "Nachrichten, Kennzahlen, NATS-Subjects und -Headern."), "",
             "## 7. Verantwortlichkeiten", "",
             "- Umsetzung und Überwachung der automatischen Löschung: [Betrieb]",
-            "- Auslösen der Löschung von Kundenkonten (Löschverlangen, Ende der Geschäftsbeziehung; "
-            "T-ORG-ACCOUNTS): [Büro]",
+            ("- Auslösen der Löschung von Kundenkonten (Löschverlangen, Ende der Geschäftsbeziehung; "
+             "T-ORG-ACCOUNTS): [Büro]"),
             "- Manuelle Löschungen (offene Punkte): [Büro]",
             "- Überprüfung dieses Konzepts: [Datenschutzbeauftragte(r), jährlich]", ""]
     return "\n".join(out).rstrip() + "\n"
@@ -229,8 +229,8 @@ def deletion_concept(cls: Classification) -> str:
 def field_inventory(cls: Classification) -> str:
     """Every stored column with its classification (the completeness check as a document)."""
     out = ["# Datenfelder: Einordnung jeder gespeicherten Spalte", "", GENERATED, "",
-           "Ort = `dienst.schema.tabelle.spalte`. Personenbezogen: mit Eintrag des Aufbewahrungsplans. "
-           "Nicht personenbezogen: mit Begründung.", ""]
+           ("Ort = `dienst.schema.tabelle.spalte`. Personenbezogen: mit Eintrag des Aufbewahrungsplans. "
+            "Nicht personenbezogen: mit Begründung."), ""]
     cols: list[Column] = sorted([*cls.personal, *cls.not_personal])
     out += _table(("Ort", "personenbezogen", "Eintrag bzw. Begründung"), (
         (f"`{c.schema}.{c.schema}.{c.table}.{c.column}`", "ja" if c in cls.personal else "nein",

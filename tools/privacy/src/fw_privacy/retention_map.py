@@ -76,8 +76,8 @@ ACTIVITIES: tuple[ProcessingActivity, ...] = (
         "Einsehen und Bedienen der Systeme des Kunden während der Sitzung auf dessen Weisung (Art. 28 DSGVO). "
         "Dieses System speichert davon nichts (keine Bildschirm-, Tastatur- oder Dateiinhalte).",
         ("Art. 28 DSGVO (AVV mit dem jeweiligen Kunden)",),
-        ("Beschäftigte, Kunden, Patienten/Mandanten u. a. Personen, deren Daten in den Systemen des "
-         "Kunden gespeichert sind",), ("keine (Unterauftragsverarbeiter siehe AVV Anlage 2)",),
+        (("Beschäftigte, Kunden, Patienten/Mandanten u. a. Personen, deren Daten in den Systemen des "
+          "Kunden gespeichert sind"),), ("keine (Unterauftragsverarbeiter siehe AVV Anlage 2)",),
         third_countries="[abhängig von der Fernwartungssoftware, siehe AVV Anlage 2]"),
 )
 
@@ -145,23 +145,23 @@ ENTRIES: tuple[RetentionEntry, ...] = (
             OtherPlace("Datenbank-Backups", "Sicherungen des Schemas retention",
                        "nur als Chiffrat; Hauptschlüssel nicht im Backup; erneute Löschung bei Wiederherstellung")),
         encrypted_at_rest=True,
-        notes=("Der Schlüssel je Anfrage (wrapped_key) ist kein Inhalt, macht das Chiffrat aber lesbar; "
-               "er wird mit den Daten gelöscht (zusätzlich zur Löschung der Daten, nicht statt ihrer).",
-               "Abrechnungsfrist (LK 5.8): Solange die Abrechnung auf die fehlende Rechnungsanschrift wartet, "
-               "sind die Daten für die Erfüllung des Vertrags noch erforderlich (Art. 6 Abs. 1 lit. b, "
-               "Art. 17 Abs. 1 lit. a DSGVO e contrario); die Frist ist begrenzt, damit die Daten nicht "
-               "unbegrenzt auf eine Anschrift warten (Art. 5 Abs. 1 lit. e). Sie zählt ab dem Ereignis "
-               "BillingBlocked (retention.billing_holds: nur Kennungen und Zeitpunkt). Das Büro sieht an der "
-               "Sitzung, bis wann die Daten gelöscht werden; das Prüfwerkzeug kennt die Frist "
-               "(fernwartung audit verify --billing-hold).")),
+        notes=(("Der Schlüssel je Anfrage (wrapped_key) ist kein Inhalt, macht das Chiffrat aber lesbar; "
+                "er wird mit den Daten gelöscht (zusätzlich zur Löschung der Daten, nicht statt ihrer)."),
+               ("Abrechnungsfrist (LK 5.8): Solange die Abrechnung auf die fehlende Rechnungsanschrift wartet, "
+                "sind die Daten für die Erfüllung des Vertrags noch erforderlich (Art. 6 Abs. 1 lit. b, "
+                "Art. 17 Abs. 1 lit. a DSGVO e contrario); die Frist ist begrenzt, damit die Daten nicht "
+                "unbegrenzt auf eine Anschrift warten (Art. 5 Abs. 1 lit. e). Sie zählt ab dem Ereignis "
+                "BillingBlocked (retention.billing_holds: nur Kennungen und Zeitpunkt). Das Büro sieht an der "
+                "Sitzung, bis wann die Daten gelöscht werden; das Prüfwerkzeug kennt die Frist "
+                "(fernwartung audit verify --billing-hold)."))),
     RetentionEntry(
         "E-VAULT-STATEMENT", "Erklärung, Stammkunde werden zu wollen (Wortlaut)", "VT-02", "Vertragsdaten",
         ("Wortlaut der Erklärung", "Technikerkürzel", "Zeitpunkt"), (CALLERS, STAFF),
         "Nachweis des Kundenwunsches als Grundlage des Kundenkontos", (ART6B,), (INTERNAL_OFFICE,),
         _VAULT_RULE, ("T-VAULT-ENC", "T-ERASURE", "T-RESTORE"),
         places=(Place("retention", "vault_statements", "ciphertext"),), encrypted_at_rest=True,
-        notes=("Im Ereignis CustomerPromoted steht nur der SHA-256 des Wortlauts; der Wortlaut selbst geht "
-               "verschlüsselt in das Kundenkonto über (E-CUSTOMER).",)),
+        notes=(("Im Ereignis CustomerPromoted steht nur der SHA-256 des Wortlauts; der Wortlaut selbst geht "
+                "verschlüsselt in das Kundenkonto über (E-CUSTOMER)."),)),
     RetentionEntry(
         "E-RECIPIENT", "Rechnungsempfänger einer Rechnung nach § 14 UStG", "VT-04", "Kontakt- und Adressdaten",
         ("Firma", "Name", "Anschrift", "USt-IdNr. (Reverse Charge)", "Leitweg-ID (öffentliche Auftraggeber)"),
@@ -233,11 +233,11 @@ ENTRIES: tuple[RetentionEntry, ...] = (
                       "tests/e2e/test_delivery_erasure.py")),
         ("T-VAULT-ENC", "T-ERASURE", "T-RESTORE", "T-ACCESS-LOG"),
         places=(Place("retention", "vault_delivery_emails", "ciphertext"),), encrypted_at_rest=True,
-        notes=("Das Büro sieht Zustellfehler in Klartext („SMTP ist nicht eingerichtet“, „Postfach existiert "
-               "nicht“, „Server nicht erreichbar“), nie die Adresse; ein Server, der nicht erreichbar ist, "
-               "wird bis zum Ende der Zustellfrist mit wachsendem Abstand erneut versucht. Das Prüfwerkzeug "
-               "kennt die Frist (fernwartung audit verify --delivery-hold) und misst beide Schritte ab ihrem "
-               "eigenen Auslöser.",)),
+        notes=(("Das Büro sieht Zustellfehler in Klartext („SMTP ist nicht eingerichtet“, „Postfach existiert "
+                "nicht“, „Server nicht erreichbar“), nie die Adresse; ein Server, der nicht erreichbar ist, "
+                "wird bis zum Ende der Zustellfrist mit wachsendem Abstand erneut versucht. Das Prüfwerkzeug "
+                "kennt die Frist (fernwartung audit verify --delivery-hold) und misst beide Schritte ab ihrem "
+                "eigenen Auslöser."),)),
     RetentionEntry(
         "E-DELIVERY", "E-Mail-Adresse in älteren Versandaufträgen der Abrechnung", "VT-03", "Kontaktdaten",
         ("E-Mail-Adresse",),
@@ -282,12 +282,12 @@ ENTRIES: tuple[RetentionEntry, ...] = (
                        "nur als Chiffrat; Hauptschlüssel (FW_BILLING_ARCHIVE_KEY) nicht im Backup; erneute "
                        "Löschung gelöschter Konten beim Start von billing")),
         encrypted_at_rest=True,
-        notes=("Rechnungen mit der Kundennummer bleiben unverändert im Rechnungsarchiv, bei Rechnungen nach "
-               "§ 14 UStG mit Firma, Name und Anschrift des Empfängers (E-RECIPIENT, E-ARCHIVE): Art. 17 "
-               "Abs. 3 lit. b DSGVO i. V. m. § 14b UStG, § 147 AO; sie werden mit ihrem Jahrgang nach "
-               "8 Jahren vernichtet.",
-               "Der Kundenschlüssel eines Jahres gilt für alle in diesem Jahr angelegten Konten; gelöscht "
-               "werden deshalb die Daten selbst, nicht (nur) ein Schlüssel (Abschnitt 4.4).")),
+        notes=(("Rechnungen mit der Kundennummer bleiben unverändert im Rechnungsarchiv, bei Rechnungen nach "
+                "§ 14 UStG mit Firma, Name und Anschrift des Empfängers (E-RECIPIENT, E-ARCHIVE): Art. 17 "
+                "Abs. 3 lit. b DSGVO i. V. m. § 14b UStG, § 147 AO; sie werden mit ihrem Jahrgang nach "
+                "8 Jahren vernichtet."),
+               ("Der Kundenschlüssel eines Jahres gilt für alle in diesem Jahr angelegten Konten; gelöscht "
+                "werden deshalb die Daten selbst, nicht (nur) ein Schlüssel (Abschnitt 4.4)."))),
     RetentionEntry(
         "E-ACCESS-LOG", "Zugriffsprotokoll des Datentresors", "VT-06", "Protokolldaten",
         ("Vorgangskennung", "Zweck", "Ergebnis", "Zeitpunkt"), (CALLERS,),
@@ -310,8 +310,8 @@ ENTRIES: tuple[RetentionEntry, ...] = (
                                                                        "channel"))),
     RetentionEntry(
         "E-ERASURE-LOG", "Löschprotokoll (Löschvermerke)", "VT-06", "Protokolldaten",
-        ("Vorgangskennung", "Grund", "Zeitpunkt", "auslösendes Ereignis", "Umfang (alles / alles bis auf die "
-         "Zustell-E-Mail / die Zustell-E-Mail)", "Ende der Zustellfrist"), (CALLERS,),
+        ("Vorgangskennung", "Grund", "Zeitpunkt", "auslösendes Ereignis", ("Umfang (alles / alles bis auf die "
+         "Zustell-E-Mail / die Zustell-E-Mail)"), "Ende der Zustellfrist"), (CALLERS,),
         "Nachweis der Löschung; verhindert jede spätere Speicherung; Grundlage der erneuten Löschung nach "
         "einer Wiederherstellung", (ART6C_ACCOUNT,), ("intern: Datenschutz/Büro",),
         DeletionRule("LK 9.6", "—", "so lange wie die Ereignishistorie und jedes Backup, aus dem gelöschte "

@@ -99,7 +99,9 @@ def _strip(sql: str) -> str:
 
 def _split(text: str, sep: str) -> list[str]:
     """Split on ``sep`` outside parentheses."""
-    parts, depth, cur = [], 0, []
+    parts: list[str] = []
+    cur: list[str] = []
+    depth = 0
     for c in text:
         if c == "(":
             depth += 1
@@ -116,16 +118,17 @@ def _split(text: str, sep: str) -> list[str]:
 
 def _name(token: str) -> str:
     """An identifier without quotes and without a schema qualifier, lower-cased like PostgreSQL."""
-    token = token.split(".")[-1]
+    token = token.rsplit(".", maxsplit=1)[-1]
     return token[1:-1] if token.startswith('"') else token.lower()
 
 
 _IDENT = r'(?:"[^"]+"|[A-Za-z_][A-Za-z0-9_$]*)(?:\.(?:"[^"]+"|[A-Za-z_][A-Za-z0-9_$]*))?'
 _CREATE = re.compile(rf"^CREATE\s+(?:(?:GLOBAL|LOCAL)\s+)?(?:(?:TEMP|TEMPORARY|UNLOGGED)\s+)?TABLE\s+"
-                     rf"(?:IF\s+NOT\s+EXISTS\s+)?(?P<name>{_IDENT})\s*(?P<rest>.*)$", re.I | re.S)
+                     rf"(?:IF\s+NOT\s+EXISTS\s+)?(?P<name>{_IDENT})\s*(?P<rest>.*)$", re.IGNORECASE | re.DOTALL)
 _ALTER = re.compile(rf"^ALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?(?P<name>{_IDENT})\s+(?P<rest>.*)$",
-                    re.I | re.S)
-_DROP = re.compile(r"^DROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?P<names>.+?)(?:\s+(?:CASCADE|RESTRICT))?$", re.I | re.S)
+                    re.IGNORECASE | re.DOTALL)
+_DROP = re.compile(r"^DROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?P<names>.+?)(?:\s+(?:CASCADE|RESTRICT))?$",
+                   re.IGNORECASE | re.DOTALL)
 _CONSTRAINT_WORDS = {"CONSTRAINT", "PRIMARY", "UNIQUE", "FOREIGN", "CHECK", "EXCLUDE", "LIKE"}
 
 
@@ -143,7 +146,8 @@ def _body(rest: str) -> str:
 
 def _apply(tables: dict[str, list[str]], statement: str) -> None:
     stmt = " ".join(statement.split())
-    if re.match(r"^CREATE\s+MATERIALIZED\s+VIEW", stmt, re.I) or re.match(r"^SELECT\s.*\sINTO\s", stmt, re.I):
+    if (re.match(r"^CREATE\s+MATERIALIZED\s+VIEW", stmt, re.IGNORECASE)
+            or re.match(r"^SELECT\s.*\sINTO\s", stmt, re.IGNORECASE)):
         raise UnsupportedDDL(f"stores data the parser cannot read: {stmt[:60]}")
     if m := _CREATE.match(stmt):
         cols = []
@@ -160,7 +164,7 @@ def _apply(tables: dict[str, list[str]], statement: str) -> None:
 
 
 def _alter(tables: dict[str, list[str]], table: str, rest: str) -> None:
-    if m := re.match(rf"^RENAME\s+TO\s+(?P<new>{_IDENT})$", rest, re.I):
+    if m := re.match(rf"^RENAME\s+TO\s+(?P<new>{_IDENT})$", rest, re.IGNORECASE):
         tables[_name(m.group("new"))] = tables.pop(table, [])
         return
     cols = tables.setdefault(table, [])

@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import datetime
 
 import asyncpg
-from fw_contracts.events import DeliveryChannel
 
 from fw_billing.adapters.keys import KeyPurpose, KeyRing, open_sealed
 from fw_billing.adapters.sealed import archive_pdf_aad
 from fw_billing.application.archive import YearDestroyed
 from fw_billing.application.delivery import DeliveryRef, DueDelivery
+from fw_contracts.events import DeliveryChannel
 
 
 class SqlDeliveryStore:

@@ -17,9 +17,6 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import asyncpg
-from fw_contracts.text import defuse
-
-from fw_contracts.events import TaxCase
 
 from fw_billing.adapters.keys import KeyDestroyed, KeyPurpose, KeyRing, open_sealed
 from fw_billing.adapters.sealed import customer_aad, recipient_aad, recipient_from_json
@@ -27,6 +24,8 @@ from fw_billing.domain.datev import Booking, DatevConfig, booking_batch
 from fw_billing.domain.documents import REASON_LABELS
 from fw_billing.domain.formatting import date_de, decimal_de, local_date
 from fw_billing.domain.tariff import DEFAULT_TIMEZONE
+from fw_contracts.events import TaxCase
+from fw_contracts.text import defuse
 
 INVOICE_COLUMNS = ("Belegart", "Belegnummer", "Belegdatum", "Leistungsdatum", "Bezugsbeleg",
                    "Kundennummer", "Rechnungsempfänger", "Netto", "USt-Satz", "USt", "Brutto",
@@ -135,7 +134,7 @@ class Exports:
         office time): every invoice and cancellation; raises :class:`DatevNotConfigured`,
         :class:`~fw_billing.domain.datev.DatevRangeError`."""
         if self._datev is None:
-            raise DatevNotConfigured()
+            raise DatevNotConfigured
         lower, upper = local_day_bounds(start, end)
         async with self._pool().acquire() as conn:
             rows = await conn.fetch(

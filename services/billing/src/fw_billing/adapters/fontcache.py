@@ -95,8 +95,9 @@ def add_font(pdf: FPDF, family: str, style: str, path: Path, base: str = BASE_CH
         if template is None:
             scratch = FPDF()
             scratch.add_font(family, style, str(path))
-            template = next(iter(scratch.fonts.values()))
-            assert isinstance(template, TTFFont)
+            added = next(iter(scratch.fonts.values()))
+            assert isinstance(added, TTFFont)
+            template = added
             prime(template.subset.pick, base)
             _templates[key] = template
     font = _copy(template)
@@ -110,7 +111,8 @@ def _copy(template: TTFFont) -> TTFFont:
     """What fpdf2's ``TTFFont.__deepcopy__`` does, without deep-copying the immutable glyph
     records (that took 7 ms per document): the per-document dicts are copied one level deep."""
     font = copy(template)
-    font.cw = defaultdict(template.cw.default_factory, template.cw)
+    cw = template.cw  # a defaultdict at run time; fpdf2's annotation says dict
+    font.cw = defaultdict(cw.default_factory if isinstance(cw, defaultdict) else None, cw)
     font.glyph_ids = dict(template.glyph_ids)
     font.missing_glyphs = list(template.missing_glyphs)
     font.biggest_size_pt = 0
@@ -181,13 +183,14 @@ class CachingSubsetter:
         data, ids = entry
         # fpdf2 next asks this font object for glyph ids and then saves it: answer both from
         # the subset (instance attributes shadow the methods for this document's font only).
-        font.getGlyphID = ids.__getitem__  # type: ignore[method-assign]
-        font.save = lambda file, *a, **k: file.write(data)  # type: ignore[method-assign]
+        font.getGlyphID = ids.__getitem__
+        font.save = lambda file, *a, **k: file.write(data)
 
 
 def install() -> None:
     """Route fpdf2's subsetting through :class:`CachingSubsetter` (idempotent)."""
-    if getattr(fpdf.output.ftsubset, "Subsetter", None) is CachingSubsetter:
+    # fpdf.output imports fontTools.subset as ftsubset without re-exporting it
+    if getattr(fpdf.output.ftsubset, "Subsetter", None) is CachingSubsetter:  # type: ignore[attr-defined]
         return
     fpdf.output.ftsubset = SimpleNamespace(  # type: ignore[attr-defined]
         Options=_ftsubset.Options, Subsetter=CachingSubsetter)

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+from nats.js import JetStreamContext
+
 from fw_contracts.events import CustomerAccountErased
 from fw_platform.history import event_history
-from nats.js import JetStreamContext
 
 
 def account_erasure_history(js: JetStreamContext) -> AsyncIterator[CustomerAccountErased]:

@@ -41,6 +41,7 @@ from fw_billing.application.ports import (
 from fw_billing.adapters.work_notes import SqlWorkNotes
 from fw_billing.application.work_notes import note_for_invoice
 from fw_billing.domain.invoicing import SessionStatus, format_customer_number, invoice_year
+from fw_contracts.events import BlockReason, CustomerType, InvoiceKind, InvoiceLine, TaxCase
 
 
 def stored_kind(kind: InvoiceKind) -> str:

@@ -7,9 +7,8 @@ from typing import Any
 
 from fw_billing.application.ports import Recipient
 
-
 # The archive's labels are part of the shared, documented format (docs/archive-format.md).
-from fw_platform.sealed_archive import archive_pdf_aad, archive_xml_aad  # noqa: E402
+from fw_platform.sealed_archive import archive_pdf_aad, archive_xml_aad
 
 __all__ = ["archive_pdf_aad", "archive_xml_aad", "customer_aad", "recipient_aad", "recipient_from_json",
            "recipient_json"]

@@ -8,13 +8,12 @@ from typing import Literal
 
 from nats.aio.client import Client
 
+from fw_billing.application.delivery import AddressGone
+from fw_billing.application.ports import RecipientDataErased, RecipientDataMissing
 from fw_contracts.vault import VaultEntry, VaultError
 from fw_contracts.wire import VaultCaller
 from fw_platform.handling import PermanentError
 from fw_platform.vault_client import VaultClient, VaultRefused, VaultUnavailable
-
-from fw_billing.application.delivery import AddressGone
-from fw_billing.application.ports import RecipientDataErased, RecipientDataMissing
 
 #: Refusals that no retry can change: park the message with the reason (an error code only).
 _FINAL = {VaultError.ERASED, VaultError.NOT_FOUND, VaultError.FORBIDDEN, VaultError.INVALID}

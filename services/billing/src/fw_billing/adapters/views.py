@@ -12,11 +12,7 @@ from typing import Any, Literal
 import asyncpg
 from pydantic import BaseModel
 
-from fw_contracts.events import InvoiceKind, InvoiceLine, TaxCase
-
 from fw_billing.adapters.keys import KeyPurpose, KeyRing, open_sealed
-from fw_billing.domain import delivery as delivery_rules
-from fw_billing.domain import downloads
 from fw_billing.adapters.sealed import (
     archive_pdf_aad,
     archive_xml_aad,
@@ -24,6 +20,9 @@ from fw_billing.adapters.sealed import (
     recipient_aad,
     recipient_from_json,
 )
+from fw_billing.domain import delivery as delivery_rules
+from fw_billing.domain import downloads
+from fw_contracts.events import InvoiceKind, InvoiceLine, TaxCase
 
 
 class RecipientView(BaseModel):

@@ -14,10 +14,9 @@ from typing import Any
 
 import asyncpg
 
+from fw_billing.adapters.account_changes import SqlAccountChanges
 from fw_contracts.events import AccountField, CustomerAccountChanged
 from fw_platform.handling import UnitOfWork
-
-from fw_billing.adapters.account_changes import SqlAccountChanges
 
 log = logging.getLogger(__name__)
 

@@ -10,9 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from fw_contracts.events import InvoiceCancelled, InvoiceKind
-from fw_platform.handling import UnitOfWork
-
 from fw_billing.application.ports import BillingDeps, NewCancellation, StoredInvoice
 from fw_billing.domain.delivery import SMTP_DISABLED
 from fw_billing.domain.documents import (
@@ -23,6 +20,8 @@ from fw_billing.domain.documents import (
     invoice_document,
 )
 from fw_billing.domain.invoicing import format_invoice_number, invoice_year
+from fw_contracts.events import InvoiceCancelled, InvoiceKind
+from fw_platform.handling import UnitOfWork
 
 log = logging.getLogger(__name__)
 

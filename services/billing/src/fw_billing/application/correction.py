@@ -17,9 +17,6 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
-from fw_contracts.events import CorrectionReason, CustomerType, InvoiceIssued, InvoiceKind
-from fw_platform.handling import UnitOfWork
-
 from fw_billing.application.cancellation import CancelRefused, InvoiceNotFound
 from fw_billing.application.ports import BillingDeps, NewInvoice, Recipient
 from fw_billing.application.reference import publish_issuer, publish_tariff, tariff_hash
@@ -27,6 +24,8 @@ from fw_billing.domain.delivery import SMTP_DISABLED
 from fw_billing.domain.documents import Correction, check_complete, issued_invoice_document
 from fw_billing.domain.invoicing import Billable, assess, format_invoice_number, invoice_year
 from fw_billing.domain.tax import InvalidVatId, decide_tax_case
+from fw_contracts.events import CorrectionReason, CustomerType, InvoiceIssued, InvoiceKind
+from fw_platform.handling import UnitOfWork
 
 log = logging.getLogger(__name__)
 

@@ -30,10 +30,9 @@ from collections.abc import AsyncIterable, Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 
+from fw_billing.application.ports import BillingDeps
 from fw_contracts.events import AccountErasureReason, CustomerAccountErased
 from fw_platform.handling import UnitOfWork
-
-from fw_billing.application.ports import BillingDeps
 
 log = logging.getLogger(__name__)
 

@@ -17,6 +17,30 @@ import asyncio
 import logging
 import uuid
 
+from fw_billing.application.ports import (
+    BillingDeps,
+    BillingRepository,
+    NewCustomerAccount,
+    NewInvoice,
+    Recipient,
+    RecipientDataErased,
+    RecipientDataMissing,
+    RequestFacts,
+    SessionRecord,
+)
+from fw_billing.application.reference import publish_issuer, publish_tariff, tariff_hash
+from fw_billing.domain.delivery import SMTP_DISABLED
+from fw_billing.domain.documents import DocumentIncomplete, check_complete, invoice_document
+from fw_billing.domain.invoicing import (
+    Billable,
+    NotBilled,
+    SessionStatus,
+    assess,
+    format_invoice_number,
+    invoice_year,
+)
+from fw_billing.domain.tariff import Tariff, TariffError
+from fw_billing.domain.tax import InvalidVatId, decide_tax_case
 from fw_contracts import Event
 from fw_contracts.events import (
     BillingAddressProvided,
@@ -318,7 +342,7 @@ async def _issue(repo: BillingRepository, deps: BillingDeps, uow: UnitOfWork, ca
         rendered = await asyncio.to_thread(deps.renderer.render, document)
     except TRANSIENT:
         raise
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any render failure blocks the invoice with a reason
         # e.g. lxml refusing a character of old vault data; the message may quote the data
         raise IssuingFailed(BlockReason.DOCUMENT_RENDER_FAILED, type(exc).__name__) from None
     await repo.add_invoice(NewInvoice.of(issued, year=year, seq=seq, recipient=recipient,

@@ -15,6 +15,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Protocol
 
+from fw_billing.domain.issuer import Issuer
+from fw_billing.domain.tariff import Tariff
 from fw_contracts.reference import (
     IssuerDetails,
     IssuerDetailsChanged,
@@ -24,9 +26,6 @@ from fw_contracts.reference import (
     tariff_sha256,
 )
 from fw_platform.handling import PermanentError, UnitOfWork
-
-from fw_billing.domain.issuer import Issuer
-from fw_billing.domain.tariff import Tariff
 
 log = logging.getLogger(__name__)
 

@@ -18,6 +18,7 @@ from fw_billing.domain.formatting import date_de, local_date, money_de, percent_
 from fw_billing.domain.issuer import Issuer
 from fw_billing.domain.tariff import DEFAULT_TIMEZONE
 from fw_billing.domain.tax import TaxTreatment, treatment
+from fw_contracts.events import InvoiceKind, InvoiceLine, TaxCase
 
 ZERO = Decimal("0.00")
 
@@ -282,7 +283,7 @@ def mandatory_fields(doc: Document) -> list[tuple[str, str]]:
         fields.append((f"line_{i}_description", line.description))
         fields.append((f"line_{i}_quantity", quantity_de(line.quantity)))
     fields.append(("gross_total", money_de(doc.gross_total)))
-    fields.append(("vat_rate", doc.tax.note if doc.tax.note else doc.rate_label))
+    fields.append(("vat_rate", doc.tax.note or doc.rate_label))
     if doc.customer_number and doc.customer_name:
         fields.append(("customer_number", doc.customer_number))
         fields.append(("customer_name", doc.customer_name))

@@ -10,9 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
-from fw_contracts.events import InvoiceLine
-
 from fw_billing.domain.tariff import Surcharge, Tariff
+from fw_contracts.events import InvoiceLine
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")

@@ -20,10 +20,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
+from fw_billing.domain.pricing import ZERO, Pricing
 from fw_contracts.events import CustomerType, InvoiceKind, TaxCase
 from fw_contracts.tax_ids import EU_COUNTRIES, VAT_ID_INVALID, vat_country, vat_id_valid
-
-from fw_billing.domain.pricing import ZERO, Pricing
 
 #: §14a Abs. 5 UStG: the words the reverse-charge invoice must carry.
 REVERSE_CHARGE_NOTE = "Steuerschuldnerschaft des Leistungsempfängers"
@@ -47,7 +46,7 @@ def decide_tax_case(*, customer_type: CustomerType | None, country: str | None, 
     :class:`InvalidVatId`: reverse charge on a wrong id would leave the office owing the VAT.
     """
     if vat_id is not None and not vat_id_valid(vat_id):
-        raise InvalidVatId()
+        raise InvalidVatId
     if tariff_vat_rate == 0:
         # §19 UStG: the office charges no VAT to anyone (its tariff says so).
         return TaxCase.SMALL_BUSINESS
@@ -58,7 +57,7 @@ def decide_tax_case(*, customer_type: CustomerType | None, country: str | None, 
     if home in EU_COUNTRIES:
         if business and vat_id is not None:
             if vat_country(vat_id) != home:
-                raise InvalidVatId()
+                raise InvalidVatId
             return TaxCase.REVERSE_CHARGE
         return TaxCase.FOREIGN_CONSUMER
     return TaxCase.NOT_TAXABLE if business else TaxCase.FOREIGN_CONSUMER
@@ -94,7 +93,7 @@ def apply_tax_case(pricing: Pricing, case: TaxCase) -> Pricing:
     """``pricing`` with the VAT the tax case demands (the lines and net never change)."""
     if not case.zero_rated or pricing.free:
         return pricing
-    return replace(pricing, vat_rate=Decimal("0"), vat_total=ZERO, gross_total=pricing.net_total)
+    return replace(pricing, vat_rate=Decimal(0), vat_total=ZERO, gross_total=pricing.net_total)
 
 
 def allows_small_invoice(case: TaxCase) -> bool:

@@ -12,11 +12,10 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from fw_contracts.events import AccountErasureReason, CustomerAccountErased
-from fw_platform.http import problem
-
 from fw_billing.adapters.views import BillingViews, CustomerView, InvoiceView, SessionBillingView
 from fw_billing.application.customers import AccountNotFound, AlreadyErased
+from fw_contracts.events import AccountErasureReason, CustomerAccountErased
+from fw_platform.http import problem
 
 InvoiceNumber = Annotated[str, Path(pattern=r"^[A-Z0-9][A-Z0-9-]{2,31}$")]
 CustomerNumber = Annotated[str, Path(pattern=r"^K[0-9]{5,10}$")]

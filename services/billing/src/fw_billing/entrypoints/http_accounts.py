@@ -24,6 +24,9 @@ from fw_billing.application.account_changes import (
     AccountUnknown,
     NothingChanged,
 )
+from fw_contracts.events import CustomerAccountChanged
+from fw_contracts.vault import Address
+from fw_platform.http import problem
 
 CustomerNumber = Annotated[str, Path(pattern=r"^K[0-9]{5,10}$")]
 #: Changes an account: (customer number, change, staff id) -> the event it emitted.

@@ -26,6 +26,10 @@ from fw_billing.application.correction import AlreadyCorrected, CorrectionReques
 from fw_billing.application.delivery import DeliveryRefused
 from fw_billing.application.ports import Recipient
 from fw_billing.domain.datev import DatevRangeError
+from fw_contracts import utcnow
+from fw_contracts.events import CorrectionReason, InvoiceCancelled, InvoiceIssued
+from fw_contracts.tax_ids import LEITWEG_ID_CHECK, VAT_ID_CHECK, VAT_ID_INVALID
+from fw_platform.http import problem
 
 Number = Annotated[str, Path(pattern=r"^[A-Z0-9][A-Z0-9-]{2,31}$")]
 ReasonCode = Literal["wrong_amount", "wrong_recipient", "duplicate", "goodwill", "other"]
@@ -39,10 +43,10 @@ _MESSAGES: dict[str, tuple[int, str, str]] = {
                         "A cancellation cannot be cancelled."),
     "already_cancelled": (409, "Diese Rechnung wurde bereits storniert.", "This invoice was already cancelled."),
     "delivery_not_found": (404, "Diese Zustellung ist nicht bekannt.", "There is no such delivery."),
-    "not_retryable": (409, "Diese Zustellung kann nicht erneut gesendet werden (nur eine, die mangels "
-                           "SMTP-Einrichtung nie versucht wurde; die Adresse wird nach dem Aufgeben gelöscht).",
-                      "This delivery cannot be sent again (only one never tried because SMTP was not set "
-                      "up; the address is erased once a delivery was given up)."),
+    "not_retryable": (409, ("Diese Zustellung kann nicht erneut gesendet werden (nur eine, die mangels "
+                            "SMTP-Einrichtung nie versucht wurde; die Adresse wird nach dem Aufgeben gelöscht)."),
+                      ("This delivery cannot be sent again (only one never tried because SMTP was not set "
+                       "up; the address is erased once a delivery was given up).")),
     "already_delivered": (409, "Diese Zustellung ist bereits erfolgt.", "This delivery is already done."),
     "recipient_unavailable": (409, "Der Rechnungsempfänger dieser Rechnung ist nicht mehr gespeichert.",
                               "The recipient copy of this invoice no longer exists."),
@@ -56,10 +60,10 @@ _MESSAGES: dict[str, tuple[int, str, str]] = {
                            "An invoice above 250 EUR gross needs the recipient."),
     "nothing_to_invoice": (409, "Die berichtigte Dauer liegt unter der kostenfreien Schwelle des Tarifs.",
                            "The corrected duration is below the tariff's free threshold."),
-    "correction_incomplete": (422, "Der Grund verlangt eine Angabe, die fehlt (berichtigte Dauer bzw. "
-                                   "berichtigter Rechnungsempfänger).",
-                              "The reason needs a value that is missing (corrected duration or "
-                              "corrected recipient)."),
+    "correction_incomplete": (422, ("Der Grund verlangt eine Angabe, die fehlt (berichtigte Dauer bzw. "
+                                    "berichtigter Rechnungsempfänger)."),
+                              ("The reason needs a value that is missing (corrected duration or "
+                               "corrected recipient).")),
     "vat_id_invalid": (422, *VAT_ID_INVALID),
 }
 _Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]

@@ -9,8 +9,6 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from fw_platform.http import problem
-
 from fw_billing.adapters.invoice_list import (
     InvoiceFilter,
     InvoiceListView,
@@ -18,6 +16,7 @@ from fw_billing.adapters.invoice_list import (
     InvoiceSummary,
     KindFilter,
 )
+from fw_platform.http import problem
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"description": "Invalid filter (JSON: code, message_de, message_en, errors)"}}

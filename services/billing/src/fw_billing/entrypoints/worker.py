@@ -55,7 +55,7 @@ class BackgroundWorker:
                     pass
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - logged; the next poll tries again
                 log.warning("background step failed; will retry", extra={"error": type(exc).__name__})
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=self._poll)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 
 import asyncpg
-from fw_contracts.events import CustomerType
 
+from fw_contracts.events import CustomerType
 from fw_intake.domain.request import RequestStatus, SupportRequest
 
 _COLUMNS = ("request_id, ticket, customer_type, terms_version, terms_sha256, withdrawal_waiver,"

@@ -5,10 +5,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
+from nats.aio.client import Client
+
 from fw_contracts.vault import PersonalData
 from fw_contracts.wire import VaultCaller
 from fw_platform.vault_client import VaultClient
-from nats.aio.client import Client
 
 
 class NatsVault:

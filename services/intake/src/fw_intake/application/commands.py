@@ -9,8 +9,6 @@ from dataclasses import dataclass
 
 from fw_contracts.events import CustomerType
 from fw_contracts.vault import PersonalData, VaultError
-from fw_platform.vault_client import VaultRefused
-
 from fw_intake.application.ports import PersonalDataVault, SupportRequestsFactory, UnitOfWorkFactory
 from fw_intake.domain.download import download_hash, generate_download_code
 from fw_intake.domain.request import (
@@ -23,6 +21,7 @@ from fw_intake.domain.request import (
 )
 from fw_intake.domain.terms import TermsDocument
 from fw_intake.domain.ticket import generate_ticket
+from fw_platform.vault_client import VaultRefused
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +96,7 @@ async def get_support_request(request_id: uuid.UUID, *, unit_of_work: UnitOfWork
     async with unit_of_work() as uow:
         state = await requests(uow.conn).get(request_id)
     if state is None:
-        raise RequestNotFound()
+        raise RequestNotFound
     return state
 
 
@@ -116,7 +115,7 @@ async def withdraw_support_request(request_id: uuid.UUID, *, unit_of_work: UnitO
         # The row lock serialises two withdrawals (and a concurrent SessionStarted handler).
         state = await repo.get(request_id, lock=True)
         if state is None:
-            raise RequestNotFound()
+            raise RequestNotFound
         event = decide_withdraw(state, uow.now)
         try:
             await vault.claim_withdrawal(request_id)

@@ -5,10 +5,9 @@ from __future__ import annotations
 import logging
 
 from fw_contracts.events import PersonalDataErased, SessionStarted
-from fw_platform.handling import PermanentError, UnitOfWork
-
 from fw_intake.application.ports import SupportRequestsFactory
 from fw_intake.domain.request import evolve
+from fw_platform.handling import PermanentError, UnitOfWork
 
 log = logging.getLogger(__name__)
 

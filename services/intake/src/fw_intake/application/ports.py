@@ -8,9 +8,8 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
 from fw_contracts.vault import PersonalData
-from fw_platform.handling import UnitOfWork
-
 from fw_intake.domain.request import SupportRequest
+from fw_platform.handling import UnitOfWork
 
 
 class SupportRequests(Protocol):

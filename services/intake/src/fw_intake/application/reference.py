@@ -17,6 +17,7 @@ from fw_platform.handling import UnitOfWork
 
 from fw_intake.application.ports import UnitOfWorkFactory
 from fw_intake.domain.terms import TermsCatalog
+from fw_platform.handling import UnitOfWork
 
 log = logging.getLogger(__name__)
 

@@ -22,11 +22,11 @@ def normalise_phone(raw: str, default_region: str = "DE") -> str:
     """
     text = raw.strip()
     if not text or len(text) > MAX_RAW_LENGTH:
-        raise InvalidPhone()
+        raise InvalidPhone
     try:
         number = phonenumbers.parse(text, default_region)
     except phonenumbers.NumberParseException:
-        raise InvalidPhone() from None
+        raise InvalidPhone from None
     if not phonenumbers.is_valid_number(number):
-        raise InvalidPhone()
+        raise InvalidPhone
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

@@ -22,7 +22,6 @@ from fw_contracts.events import (
     TermsAcceptance,
     WithdrawalReason,
 )
-
 from fw_intake.domain.terms import TermsDocument
 
 Fact = SupportRequestCreated | SupportRequestWithdrawn | SessionStarted | PersonalDataErased

@@ -18,6 +18,7 @@ from fw_platform.http import problem
 from fw_platform.vault_client import VaultRefused, VaultUnavailable
 from pydantic import ValidationError
 
+from fw_contracts.vault import Address, PersonalData, VaultError
 from fw_intake.application.commands import (
     CreateSupportRequest,
     RequestNotFound,
@@ -29,8 +30,11 @@ from fw_intake.application.ports import PersonalDataVault, SupportRequestsFactor
 from fw_intake.domain.request import SupportRequest, WithdrawRefused
 from fw_intake.domain.terms import TermsCatalog, TermsDocument
 from fw_intake.domain.ticket import generate_ticket
-from fw_platform.ratelimit import TokenBucket as RateLimiter
 from fw_intake.entrypoints.schemas import CreatedOut, ProblemOut, StatusOut, SupportRequestIn, TermsOut
+from fw_platform.handling import TRANSIENT
+from fw_platform.http import problem
+from fw_platform.ratelimit import TokenBucket as RateLimiter
+from fw_platform.vault_client import VaultRefused, VaultUnavailable
 
 log = logging.getLogger(__name__)
 

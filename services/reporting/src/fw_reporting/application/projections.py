@@ -22,7 +22,6 @@ from fw_contracts.events import (
     SupportRequestWithdrawn,
 )
 from fw_platform.handling import Handler, UnitOfWork, batched
-
 from fw_reporting.application.ports import FactStoreFactory
 from fw_reporting.domain.facts import facts_of
 
@@ -53,4 +52,4 @@ def handlers(store: FactStoreFactory) -> dict[type[Event], Handler]:
     """``{event class: handler}`` for the one durable consumer ``reporting--events``: the same
     batched handler for every class, so a whole chunk is one run."""
     handler = batched(partial(on_events, store=store))
-    return {cls: handler for cls in CONSUMED}
+    return dict.fromkeys(CONSUMED, handler)

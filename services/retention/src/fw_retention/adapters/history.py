@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+from nats.js import JetStreamContext
+
 from fw_contracts.events import BillingBlocked, PersonalDataErased
 from fw_platform.history import event_history
-from nats.js import JetStreamContext
 
 
 def erasure_history(js: JetStreamContext) -> AsyncIterator[PersonalDataErased]:

@@ -10,8 +10,8 @@ from collections.abc import Iterable
 from datetime import datetime
 
 import asyncpg
-from fw_contracts.events import ErasureReason, ErasureScope
 
+from fw_contracts.events import ErasureReason, ErasureScope
 from fw_retention.application.ports import AccessRecord, ErasureRecord, HeldEmail, Sealed, SealedEntry, StoredRef
 from fw_retention.domain.rules import Erasure
 

@@ -11,19 +11,19 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Final, Literal
+
+from pydantic import BaseModel, ConfigDict
 
 from fw_contracts.events import ErasureReason
 from fw_contracts.vault import PersonalData, PromotionStatement
-from pydantic import BaseModel, ConfigDict
-
 from fw_retention.application.ports import Cipher, Part, VaultStore
 from fw_retention.application.vault import open_data, open_statement
 from fw_retention.domain.rules import erasure_deadline
 
 log = logging.getLogger(__name__)
 
-EXPORT_FORMAT = "fernwartung.retention.art15-export.v1"
+EXPORT_FORMAT: Final = "fernwartung.retention.art15-export.v1"
 EXPORT_PURPOSE = "data_subject_access"
 #: The export is retention's own read of the vault (access-log caller).
 EXPORT_CALLER = "retention"

@@ -14,7 +14,6 @@ from enum import Enum
 from typing import Any, Protocol
 
 from fw_contracts.events import ErasureReason, ErasureScope
-
 from fw_retention.domain.rules import Erasure
 
 #: The injectable clock (tests move time with it).

@@ -17,7 +17,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from fw_contracts.events import BillingBlocked, PersonalDataErased
-
 from fw_retention.application.erasure import UnitOfWorkFactory
 from fw_retention.application.ports import ErasureRecord, StoreFactory
 

@@ -27,9 +27,7 @@ from fw_contracts.vault import (
     VaultError,
     VaultReply,
 )
-
 from fw_contracts.wire import VaultCaller
-
 from fw_retention.application.ports import Cipher, ErasureRecord, Part, Sealed, SealedEntry, VaultStore
 from fw_retention.domain.callers import decide_claim, may_claim, may_read
 from fw_retention.domain.rules import Write, decide_address, decide_put, decide_statement

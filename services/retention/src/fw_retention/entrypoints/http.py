@@ -14,10 +14,10 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
-from fw_contracts.events import BillingBlocked, ErasureReason, ErasureScope, PersonalDataErased
-from fw_platform.http import problem
 from pydantic import BaseModel
 
+from fw_contracts.events import BillingBlocked, ErasureReason, ErasureScope, PersonalDataErased
+from fw_platform.http import problem
 from fw_retention.application import queries
 from fw_retention.application.erasure import UnitOfWorkFactory
 from fw_retention.application.ports import StoreFactory
@@ -108,7 +108,7 @@ def build_router(*, unit_of_work: UnitOfWorkFactory, store_for: StoreFactory, ab
                 history = [e async for e in erasure_history()]
                 if billing_block_history is not None:
                     blocks = [b async for b in billing_block_history()]
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - the stream is unreadable: 503
                 log.error("erasure history unreadable", extra={"error": type(exc).__name__})
                 return problem(503, "stream_unavailable",
                                "Der Ereignisstrom ist nicht erreichbar; nichts wurde geändert.",

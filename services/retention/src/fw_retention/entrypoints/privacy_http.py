@@ -14,10 +14,10 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
-from fw_contracts.events import TicketCode
-from fw_platform.http import problem
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
+from fw_contracts.events import TicketCode
+from fw_platform.http import problem
 from fw_retention.adapters.avv import render_html
 from fw_retention.adapters.crypto import DecryptionFailed
 from fw_retention.application.avv import AvvChannel, AvvDocument, AvvRegister, record_request
@@ -79,7 +79,7 @@ def build_privacy_router(*, unit_of_work: UnitOfWorkFactory, store_for: StoreFac
     @api.get("/avv", summary="The data-processing agreement (AVV, German template) as Markdown or HTML",
              response_class=Response,
              responses={200: {"content": {"text/markdown": {}, "text/html": {}}}})
-    async def avv_document(format: Literal["markdown", "html"] = "markdown") -> Response:  # noqa: A002
+    async def avv_document(format: Literal["markdown", "html"] = "markdown") -> Response:
         headers = {"X-Document-Version": avv.version, "ETag": f'"{avv.sha256}"',
                    "Content-Disposition": f'inline; filename="avv-{avv.version}.{"html" if format == "html" else "md"}"'}
         if format == "html":

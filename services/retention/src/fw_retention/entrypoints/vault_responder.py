@@ -15,6 +15,11 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from pydantic import BaseModel, ValidationError
+
 from fw_contracts.vault import (
     AddressRequest,
     ClaimRequest,
@@ -25,11 +30,6 @@ from fw_contracts.vault import (
     VaultReply,
 )
 from fw_contracts.wire import VaultCaller, VaultSubject, vault_subject
-from nats.aio.client import Client
-from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription
-from pydantic import BaseModel, ValidationError
-
 from fw_retention.application import vault
 from fw_retention.application.erasure import UnitOfWorkFactory
 from fw_retention.application.ports import Cipher, Clock, StoreFactory
@@ -111,7 +111,7 @@ class VaultResponder:
             return
         try:
             await msg.respond(reply.model_dump_json().encode())
-        except Exception as exc:  # the caller has gone or NATS is away: it will time out
+        except Exception as exc:  # noqa: BLE001 - the caller has gone or NATS is away: it will time out
             log.warning("vault reply not sent", extra={"error": type(exc).__name__})
 
     async def handle(self, subject: str, body: bytes) -> VaultReply:
@@ -128,7 +128,7 @@ class VaultResponder:
         try:
             async with self._uow() as uow:
                 return await use_case(self._store_for(uow.conn), self._cipher, request, self._clock(), caller)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - the caller gets INTERNAL, the log the type
             log.error("vault request failed", extra={"request_id": request_id,
                                                      "error": type(exc).__name__})
             return INTERNAL

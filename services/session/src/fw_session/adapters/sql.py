@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import asyncpg
+
 from fw_contracts import decode
 from fw_contracts.events import CustomerType, ErasureReason
 from fw_platform.handling import UnitOfWork
-
 from fw_session.application.ports import ConcurrentChange
 from fw_session.domain.billing import BillingBlock
 from fw_session.domain.requests import QueueEntry, RequestStatus
@@ -125,7 +125,7 @@ class SqlSessionStore:
             if status != f"INSERT 0 {len(events)}":
                 raise ConcurrentChange()
         except asyncpg.UniqueViolationError:
-            raise ConcurrentChange() from None
+            raise ConcurrentChange from None
         return after
 
     async def of_technician(self, technician: str, status: SessionStatus, limit: int) -> Sequence[SessionSummary]:

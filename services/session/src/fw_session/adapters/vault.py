@@ -12,8 +12,6 @@ from fw_contracts.address import PostalAddress
 from fw_contracts.vault import PersonalData, PromotionStatement, VaultError
 from fw_contracts.wire import VaultCaller
 from fw_platform.vault_client import VaultClient, VaultRefused
-from nats.aio.client import Client
-
 from fw_session.application.ports import VaultRejected
 
 #: The vault's answer for a request whose data are gone: leave it out of the queue.

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from fw_contracts.events import BillingBlocked
 from fw_contracts.address import PostalAddress
 from fw_platform.handling import UnitOfWork
-
 from fw_session.application.ports import Clock, StoresFactory, UowFactory, Vault
 from fw_session.domain.billing import (
     BillingBlock,
@@ -92,7 +91,7 @@ class BillingAddressService:
             event = decide_provide_address(block, at=self._now())
             request = await stores.requests.get(session.request_id)
             if request is not None and request.erased_at is not None:
-                raise BillingClosedDataErased()  # too late: nothing to store, nothing to announce
+                raise BillingClosedDataErased  # too late: nothing to store, nothing to announce
             await self._vault.set_address(session.request_id, address)
             updated = evolve_block(block, event)
             assert updated is not None

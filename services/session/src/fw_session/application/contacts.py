@@ -13,7 +13,6 @@ from typing import Protocol
 
 from fw_contracts.vault import PersonalData
 from fw_platform.vault_client import VaultUnavailable
-
 from fw_session.application.ports import UowFactory, Vault
 from fw_session.domain.errors import NotYourSession, UnknownSession
 
@@ -68,9 +67,9 @@ class SessionContacts:
         async with self._uow() as uow:
             ref = await self._reads(uow.conn).one(session_id)
         if ref is None:
-            raise UnknownSession()
+            raise UnknownSession
         if ref.technician != technician:
-            raise NotYourSession()
+            raise NotYourSession
         if ref.erased_at is not None:  # erased: do not even ask the vault
             return SessionContact(ref, None, "erased")
         return await self._with_data(ref)

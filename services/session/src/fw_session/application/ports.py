@@ -11,7 +11,6 @@ from typing import Protocol
 from fw_contracts.address import PostalAddress
 from fw_contracts.vault import PersonalData, PromotionStatement, VaultError
 from fw_platform.handling import UnitOfWork
-
 from fw_session.domain.billing import BillingBlock
 from fw_session.domain.requests import QueueEntry
 from fw_session.domain.session import Session, SessionEvent, SessionStatus, SessionSummary

@@ -11,7 +11,6 @@ import logging
 
 from fw_contracts.events import PersonalDataErased, SupportRequestCreated, SupportRequestWithdrawn
 from fw_platform.handling import UnitOfWork
-
 from fw_session.application.ports import StoresFactory
 from fw_session.domain.requests import evolve_request
 

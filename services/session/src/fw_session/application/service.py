@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 from fw_contracts.vault import PersonalData, PromotionStatement, VaultError
 from fw_platform.vault_client import VaultUnavailable
-
 from fw_session.application.ports import Clock, StoresFactory, UowFactory, Vault, VaultRejected
 from fw_session.domain.errors import RequestErased, RequestWithdrawn
 from fw_session.domain.requests import QueueEntry, ensure_startable, evolve_request, waiting_seconds
@@ -106,9 +105,9 @@ class SessionService:
             await self._vault.claim_start(request_id)
         except VaultRejected as exc:
             if exc.error is VaultError.CLAIMED:
-                raise RequestWithdrawn() from None
+                raise RequestWithdrawn from None
             if exc.error in (VaultError.ERASED, VaultError.NOT_FOUND):
-                raise RequestErased() from None
+                raise RequestErased from None
             raise
 
     async def record_promotion(self, session_id: uuid.UUID, text: str, technician: str) -> Session:

@@ -20,7 +20,6 @@ from enum import StrEnum
 
 from fw_contracts.base import Event
 from fw_contracts.events import BillingAddressProvided, BillingBlocked, ErasureReason
-
 from fw_session.domain.errors import DomainError
 
 
@@ -114,6 +113,6 @@ def decide_provide_address(block: BillingBlock | None, *, at: datetime) -> Billi
     holds when it gets to it.
     """
     if block is None:
-        raise BillingNotBlocked()
+        raise BillingNotBlocked
     return BillingAddressProvided(session_id=block.session_id, request_id=block.request_id, occurred_at=at,
                                   correlation_id=block.correlation_id, causation_id=block.blocked_event_id)

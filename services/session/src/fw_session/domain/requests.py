@@ -22,7 +22,6 @@ from fw_contracts.events import (
     SupportRequestCreated,
     SupportRequestWithdrawn,
 )
-
 from fw_session.domain.errors import RequestAlreadyStarted, RequestErased, RequestWithdrawn, UnknownRequest
 
 
@@ -84,13 +83,13 @@ def evolve_request(entry: QueueEntry, event: Event) -> QueueEntry:
 def ensure_startable(entry: QueueEntry | None) -> QueueEntry:
     """The entry if a session may start for it; otherwise raises why not."""
     if entry is None or entry.status is RequestStatus.UNSEEN:
-        raise UnknownRequest()
+        raise UnknownRequest
     if entry.status is RequestStatus.STARTED:
-        raise RequestAlreadyStarted()
+        raise RequestAlreadyStarted
     if entry.status is RequestStatus.WITHDRAWN:
-        raise RequestWithdrawn()
+        raise RequestWithdrawn
     if entry.erased_at is not None:
-        raise RequestErased()
+        raise RequestErased
     return entry
 
 

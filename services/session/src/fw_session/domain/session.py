@@ -27,7 +27,6 @@ from typing import TypeAlias
 
 from fw_contracts.base import Event
 from fw_contracts.events import CustomerPromoted, SessionEnded, SessionStarted, SessionTakenOver
-
 from fw_session.domain.errors import (
     AlreadyPromoted,
     AlreadyYourSession,
@@ -142,7 +141,7 @@ def decide(command: Command, state: Session | None) -> list[SessionEvent]:
     match command:
         case StartSession():
             if state is not None:
-                raise SessionAlreadyStarted()
+                raise SessionAlreadyStarted
             at = to_second(command.at)
             started = SessionStarted(
                 session_id=command.session_id, request_id=command.request_id,
@@ -153,7 +152,7 @@ def decide(command: Command, state: Session | None) -> list[SessionEvent]:
         case RecordPromotion():
             running = _running(ensure_owner(state, command.technician))
             if running.promoted:
-                raise AlreadyPromoted()
+                raise AlreadyPromoted
             at = max(to_second(command.at), running.started_at)
             return [CustomerPromoted(
                 session_id=running.session_id, request_id=running.request_id,
@@ -173,7 +172,7 @@ def decide(command: Command, state: Session | None) -> list[SessionEvent]:
         case TakeOverSession():
             running = _running(state)
             if command.to_technician == running.technician:
-                raise AlreadyYourSession()
+                raise AlreadyYourSession
             at = max(to_second(command.at), running.started_at)
             return [SessionTakenOver(
                 session_id=running.session_id, request_id=running.request_id,
@@ -186,17 +185,17 @@ def decide(command: Command, state: Session | None) -> list[SessionEvent]:
 def ensure_owner(state: Session | None, technician: str) -> Session:
     """The session if ``technician`` may act on it (read or change); raises why not."""
     if state is None:
-        raise UnknownSession()
+        raise UnknownSession
     if state.technician != technician:
-        raise NotYourSession()
+        raise NotYourSession
     return state
 
 
 def _running(state: Session | None) -> Session:
     if state is None:
-        raise UnknownSession()
+        raise UnknownSession
     if state.status is SessionStatus.ENDED:
-        raise SessionAlreadyEnded()
+        raise SessionAlreadyEnded
     return state
 
 

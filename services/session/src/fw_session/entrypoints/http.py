@@ -9,6 +9,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, status
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
+
 from fw_contracts.events import CustomerType, TechnicianId
 from fw_contracts.text import TEXT_MESSAGES, clean_validator
 from fw_contracts.address import ADDRESS_MESSAGES, PostalAddress
@@ -64,7 +67,7 @@ def acting_technician(fw_technician: Annotated[str | None, Header(
         "(required: only the session's own technician may read or change it)")] = None) -> str:
     """The acting technician from the ``Fw-Technician`` header; refuses a call without one."""
     if fw_technician is None or not _TECHNICIAN.fullmatch(fw_technician):
-        raise ActingTechnicianMissing()
+        raise ActingTechnicianMissing
     return fw_technician
 
 

@@ -13,7 +13,6 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from fw_contracts.events import TechnicianId
-
 from fw_session.application.contacts import SessionContact, SessionContacts
 from fw_session.entrypoints.http import Acting
 

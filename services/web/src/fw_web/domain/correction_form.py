@@ -32,13 +32,17 @@ REQUIRED = "Bitte ausfüllen: der berichtigte Rechnungsempfänger braucht diese 
 GENERIC = "Bitte prüfen Sie diese Angabe."
 
 
+def _typed(value: object) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
 def read_correction(form: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, Any], dict[str, str]]:
     """(values as typed, body for billing, errors by field); the body is empty when there are errors.
 
     Only what the reason needs is sent: the duration for ``wrong_duration``, the recipient for
     ``wrong_recipient`` / ``wrong_tax_case``.
     """
-    values = {n: form.get(n).strip() if isinstance(form.get(n), str) else "" for n in FIELDS}
+    values = {n: _typed(form.get(n)) for n in FIELDS}
     values["country"] = values["country"].upper() or "DE"
     errors: dict[str, str] = {}
     reason = values["reason_code"]

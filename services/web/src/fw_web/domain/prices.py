@@ -26,8 +26,8 @@ def price_text(tariff: dict[str, Any]) -> list[str]:
     """Sentences about the price: per interval (gross and net), minimum, free time, surcharges."""
     interval = _minutes(tariff.get("interval_seconds"))
     vat = _percent(Decimal(str(tariff.get("vat_rate", "0"))) * 100)
-    lines = [f"{money(tariff.get('rate_per_interval_gross'))} je angefangene {interval} Minuten "
-             f"({money(tariff.get('rate_per_interval'))} netto zzgl. {vat} % USt)."]
+    lines = [(f"{money(tariff.get('rate_per_interval_gross'))} je angefangene {interval} Minuten "
+              f"({money(tariff.get('rate_per_interval'))} netto zzgl. {vat} % USt).")]
     base = tariff.get("base_fee")
     if base not in (None, "0", "0.00"):
         lines.append(f"Dazu eine Grundgebühr von {money(base)} netto je Sitzung.")

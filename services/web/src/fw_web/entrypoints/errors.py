@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from fw_web.entrypoints.public import FormRateLimited, RATE_LIMITED, retry_after
+from fw_web.entrypoints.public import RATE_LIMITED, FormRateLimited, retry_after
 from fw_web.entrypoints.render import ENV, render
 from fw_web.entrypoints.web_session import BadCsrf, NeedsSignIn, WrongRole, web_session
 

@@ -12,8 +12,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
-from fw_contracts.text import defuse
 
+from fw_contracts.text import defuse
 from fw_web.domain.correction_form import CORRECTION_REASONS
 from fw_web.domain.correction_form import LABELS as CORRECTION_LABELS
 from fw_web.domain.formatting import BERLIN

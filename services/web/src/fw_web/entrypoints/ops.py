@@ -7,10 +7,10 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
-from fw_platform import metrics
-from fw_platform.http import SECURITY_HEADERS, BodyLimit
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from fw_platform import metrics
+from fw_platform.http import SECURITY_HEADERS, BodyLimit
 from fw_web import SERVICE
 from fw_web.adapters.backends import Backends
 from fw_web.settings import Settings

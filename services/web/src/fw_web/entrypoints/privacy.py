@@ -30,7 +30,7 @@ def record_documents(folder: FsPath | None) -> list[FsPath]:
     return sorted(p for p in folder.glob("*.html") if p.is_file())
 
 
-_H1 = re.compile(r"<h1>(.*?)</h1>", re.S)
+_H1 = re.compile(r"<h1>(.*?)</h1>", re.DOTALL)
 
 
 def document_title(folder: FsPath | None, name: str) -> str:

@@ -11,10 +11,10 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup
 
+from fw_platform.ratelimit import TokenBucket
 from fw_web.adapters.backends import Backends, Reply
 from fw_web.domain.formatting import simple_markdown
 from fw_web.domain.prices import price_text
-from fw_platform.ratelimit import TokenBucket
 from fw_web.domain.support_form import (
     FIELDS,
     LABELS,
@@ -64,7 +64,7 @@ async def limit_form(request: Request) -> None:
 
 
 def _empty_form() -> FormInput:
-    return FormInput({name: "" for name in FIELDS} | {"customer_type": "business", "country": "DE"})
+    return FormInput(dict.fromkeys(FIELDS, "") | {"customer_type": "business", "country": "DE"})
 
 
 async def _form_page(request: Request, form: FormInput, *, status_code: int = 200,
@@ -80,7 +80,7 @@ async def _form_page(request: Request, form: FormInput, *, status_code: int = 20
                   price=price_text(tariff.data) if tariff.ok and isinstance(tariff.data, dict) else None)
 
 
-_BODY = re.compile(rb"<body[^>]*>(.*)</body>", re.S)
+_BODY = re.compile(rb"<body[^>]*>(.*)</body>", re.DOTALL)
 
 
 def avv_body(page: bytes) -> Markup | None:

@@ -9,9 +9,9 @@ import re
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
+from fw_platform.ratelimit import TokenBucket
 from fw_web.adapters.password_checks import ChecksBusy, PasswordChecks
 from fw_web.adapters.signins_file import SignInRecords
-from fw_platform.ratelimit import TokenBucket
 from fw_web.domain.users import User
 from fw_web.entrypoints.public import client_address, retry_after
 from fw_web.entrypoints.render import render

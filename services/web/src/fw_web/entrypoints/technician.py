@@ -15,8 +15,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
-from fw_contracts.text import UncleanText, clean_text
 
+from fw_contracts.text import UncleanText, clean_text
 from fw_web.adapters.backends import Reply
 from fw_web.domain.formatting import parse_time
 from fw_web.domain.users import Role, User

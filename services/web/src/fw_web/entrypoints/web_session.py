@@ -189,7 +189,7 @@ def require_role(role: Role) -> Callable[[Request], User]:
     def dependency(request: Request) -> User:
         user = current_user(request)
         if user is None:
-            raise NeedsSignIn()
+            raise NeedsSignIn
         if user.role is not role:
             raise WrongRole(user)
         return user
@@ -201,4 +201,4 @@ async def require_csrf(request: Request) -> None:
     """A dependency for every POST: the form's ``csrf_token`` must be this session's."""
     form = await request.form()  # cached by Starlette: the route's Form fields read it again
     if not web_session(request).csrf_ok(form.get(CSRF_FIELD)):
-        raise BadCsrf()
+        raise BadCsrf

@@ -34,11 +34,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fw_contracts.events import InvoiceCancelled, InvoiceIssued, InvoiceKind
-from fw_contracts.reference import IssuerDetails, IssuerDetailsChanged, issuer_sha256
-
 from fw_audit.checks import Seen
 from fw_audit.model import CheckResult
+from fw_contracts.events import InvoiceCancelled, InvoiceIssued, InvoiceKind
+from fw_contracts.reference import IssuerDetails, IssuerDetailsChanged, issuer_sha256
 
 NAME = "invoice_documents"
 TITLE = "Invoice XMLs in the bundle equal their InvoiceIssued events"
@@ -137,7 +136,7 @@ def parse_cii(data: bytes) -> CiiFacts:
         raise UnreadableXml("not a CII CrossIndustryInvoice")
     day = _text(root, "rsm:ExchangedDocument/ram:IssueDateTime/udt:DateTimeString", "issue date (BT-2)")
     try:
-        issue_date = datetime.strptime(day, "%Y%m%d").date()
+        issue_date = datetime.strptime(day, "%Y%m%d").date()  # noqa: DTZ007 - a calendar date, no time
     except ValueError:
         raise UnreadableXml("issue date (BT-2) is not YYYYMMDD") from None
     ref = root.find("rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/"
@@ -409,13 +408,13 @@ class InvoiceDocumentsCheck:
                 self.res.fail(f"bundle manifest: {problem}", **({"number": number} if number else {"file": path}))
         folder = self.dir / FOLDER
         if folder.is_dir():
-            for path in sorted(folder.iterdir()):
-                name = f"{FOLDER}/{path.name}"
+            for file in sorted(folder.iterdir()):
+                name = f"{FOLDER}/{file.name}"
                 if name in claimed or name in reported:
                     continue
-                seqs = (self._docs[path.stem].seq,) if path.stem in self._docs else ()
-                self.res.fail(f"{path.stem[:40]}: {name[:60]} is not in the document index", *seqs,
-                              number=path.stem[:40])
+                seqs = (self._docs[file.stem].seq,) if file.stem in self._docs else ()
+                self.res.fail(f"{file.stem[:40]}: {name[:60]} is not in the document index", *seqs,
+                              number=file.stem[:40])
         if not self.complete:
             return
         for number in sorted(set(entries) - set(self._docs)):

@@ -29,6 +29,8 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from fw_audit.checks import Seen
+from fw_audit.model import CheckResult
 from fw_contracts.events import (
     BillingBlocked,
     CustomerAccountCreated,
@@ -43,9 +45,6 @@ from fw_contracts.events import (
     SupportRequestCreated,
     SupportRequestWithdrawn,
 )
-
-from fw_audit.checks import Seen
-from fw_audit.model import CheckResult
 
 NAME = "erasure"
 TITLE = "Every request erased on time or promoted"

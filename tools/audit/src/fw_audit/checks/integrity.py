@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from fw_contracts.events import AuditCheckpoint
-
 from fw_audit.chain import Chain, signature_valid
 from fw_audit.checks import Seen
 from fw_audit.model import CheckResult, Record
+from fw_contracts.events import AuditCheckpoint
 
 NAME = "integrity"
 TITLE = "Hash chain, signed checkpoints, append-only stream"

@@ -16,10 +16,9 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 
-from fw_contracts.events import InvoiceCancelled, InvoiceIssued
-
 from fw_audit.checks import Seen
 from fw_audit.model import CheckResult
+from fw_contracts.events import InvoiceCancelled, InvoiceIssued
 
 NAME = "invoice_numbers"
 TITLE = "Invoice numbers unique, gapless, each in exactly one terminal event"

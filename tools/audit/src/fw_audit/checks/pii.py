@@ -15,10 +15,9 @@ import json
 import re
 from collections.abc import Iterator
 
+from fw_audit.model import CheckResult, Record
 from fw_contracts import BY_SUBJECT
 from fw_contracts.reference import without_office_business_data
-
-from fw_audit.model import CheckResult, Record
 
 NAME = "personal_data"
 TITLE = "No personal data in any event (allow-list + pattern scan)"

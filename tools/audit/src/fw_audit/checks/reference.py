@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from fw_audit.checks import Seen
+from fw_audit.model import CheckResult
 from fw_contracts.reference import (
     IssuerDetails,
     IssuerDetailsChanged,
@@ -23,9 +25,6 @@ from fw_contracts.reference import (
     issuer_sha256,
     tariff_sha256,
 )
-
-from fw_audit.checks import Seen
-from fw_audit.model import CheckResult
 
 
 @dataclass
@@ -75,15 +74,15 @@ class StreamReference:
             return content, None
         if named_sha is not None:
             return None, f"names tariff {version} by hash, but no TariffPublished of it precedes the invoice"
-        content = self.files.get(version)
-        if content is None:
+        shipped = self.files.get(version)
+        if shipped is None:
             return None, f"unknown tariff version {version[:40]!r}: cannot re-price"
         self.from_files += 1
-        return content, None
+        return shipped, None
 
     def notes(self) -> list[str]:
-        out = [f"{len(self.tariffs)} tariff versions published in the stream; {self.from_stream} prices "
-               "re-computed from them (fw_contracts.pricing)"]
+        out = [(f"{len(self.tariffs)} tariff versions published in the stream; {self.from_stream} prices "
+                "re-computed from them (fw_contracts.pricing)")]
         if self.from_files:
             out.append(f"{self.from_files} prices of invoices without a TariffPublished (older history) "
                        f"re-computed from --tariff-dir files ({self.files_note})")

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import hashlib
 
-from fw_contracts.events import SupportRequestCreated
-from fw_contracts.reference import TermsPublished
-
 from fw_audit.checks import Seen
 from fw_audit.model import CheckResult
+from fw_contracts.events import SupportRequestCreated
+from fw_contracts.reference import TermsPublished
 
 NAME = "terms"
 TITLE = "Accepted terms of use are published in the history"

@@ -25,6 +25,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
+from fw_audit.checks import Seen
+from fw_audit.checks.reference import StreamReference
+from fw_audit.model import CheckResult
 from fw_contracts.events import (
     InvoiceCancelled,
     InvoiceIssued,
@@ -36,10 +39,6 @@ from fw_contracts.events import (
 )
 from fw_contracts.pricing import price
 from fw_contracts.reference import IssuerDetailsChanged, TariffContent, TariffPublished
-
-from fw_audit.checks import Seen
-from fw_audit.checks.reference import StreamReference
-from fw_audit.model import CheckResult
 
 NAME = "invoice_totals"
 TITLE = "Invoice totals recompute from session and tariff"
@@ -107,7 +106,7 @@ class TotalsCheck:
         for i, line in enumerate(e.lines, 1):
             if round_cents(line.quantity * line.unit_price) != line.net:
                 out.append(f"line {i}: quantity × unit price != net {line.net}")
-        lines_sum = sum((line.net for line in e.lines), Decimal("0"))
+        lines_sum = sum((line.net for line in e.lines), Decimal(0))
         if lines_sum != e.net_total:
             out.append(f"lines sum to {lines_sum}, net_total is {e.net_total}")
         vat = round_cents(e.net_total * e.vat_rate)
@@ -149,10 +148,9 @@ class TotalsCheck:
         self._repriced += 1
         if p.free:
             return [f"tariff {e.tariff_version} prices this session as free (not billable)"]
-        out = []
-        for name in ("billed_seconds", "net_total", "vat_rate", "vat_total", "gross_total"):
-            if getattr(p, name) != getattr(e, name):
-                out.append(f"re-priced {name} {getattr(p, name)} != invoiced {getattr(e, name)}")
+        out = [f"re-priced {name} {getattr(p, name)} != invoiced {getattr(e, name)}"
+               for name in ("billed_seconds", "net_total", "vat_rate", "vat_total", "gross_total")
+               if getattr(p, name) != getattr(e, name)]
         if p.lines != e.lines:
             out.append("re-priced invoice lines differ from the invoiced lines")
         return out
@@ -177,9 +175,9 @@ class TotalsCheck:
             out.append("gross_total != net_total + vat_total")
         original = self._invoices.get(e.invoice_number)
         if original is not None:
-            for name in ("net_total", "vat_total", "gross_total"):
-                if abs(getattr(e, name)) != abs(getattr(original, name)):
-                    out.append(f"{name} does not match the cancelled invoice {e.invoice_number}")
+            out.extend(f"{name} does not match the cancelled invoice {e.invoice_number}"
+                       for name in ("net_total", "vat_total", "gross_total")
+                       if abs(getattr(e, name)) != abs(getattr(original, name)))
         return out  # a missing original is the numbering check's finding
 
     def result(self) -> CheckResult:
