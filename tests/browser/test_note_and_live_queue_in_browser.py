@@ -18,8 +18,8 @@ import pypdf
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from a11y_kit import WIDTHS  # noqa: E402
-from test_working_day_in_browser import Checks, new_request, sign_in  # noqa: E402
+from a11y_kit import WIDTHS
+from test_working_day_in_browser import Checks, new_request, sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"

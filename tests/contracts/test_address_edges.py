@@ -16,6 +16,7 @@ from typing import Any, cast
 import httpx
 import pytest
 from fastapi import FastAPI
+
 from fw_contracts.address import PostalAddress
 from fw_contracts.vault import PersonalData
 from fw_intake.adapters.terms_files import load_terms

@@ -23,13 +23,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pytest
-from fw_devenv.testing import eventually
+
 from fw_contracts import BY_TYPE, Event, Header, UndecodableEvent, decode, registry
 from fw_contracts.events import SessionEnded, SessionStarted
 from fw_contracts.schemas import schema_file_name
 from fw_contracts_docs import compat
 from fw_contracts_docs.services import load_contracts
 from fw_devenv.pytest_plugin import FwEnv
+from fw_devenv.testing import eventually
 from fw_platform.bus import connect
 from fw_platform.consumer import EventConsumer
 from fw_platform.db import create_pool, migrate

@@ -16,9 +16,10 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from pydantic_settings import BaseSettings
+
 from fw_platform.app import App
 from fw_platform.runtime import Runtime
-from pydantic_settings import BaseSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 GUIDE = (ROOT / "docs" / "adding-a-service.md").read_text(encoding="utf-8")

@@ -33,7 +33,7 @@ from deploy_kit import (
     settings_class,
 )
 
-from fw_contracts import nats_permissions as nats_auth  # noqa: E402
+from fw_contracts import nats_permissions as nats_auth
 
 COMPOSE_DATA = load_yaml(COMPOSE)
 SERVICES = COMPOSE_DATA["services"]

@@ -21,14 +21,14 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-import itertools
+from deploy_kit import load_deploy_module
 
-from fw_contracts import STREAM_NAME  # noqa: E402
-from fw_devenv._util import free_port  # noqa: E402
-from fw_devenv.nats import nats_server_binary  # noqa: E402
-from fw_contracts.nats_permissions import ADMIN, USERS  # noqa: E402
-from fw_devenv.nats_auth import generate_passwords  # noqa: E402
-from fw_platform.bus import connect, ensure_stream  # noqa: E402
+from fw_contracts import STREAM_NAME
+from fw_contracts.nats_permissions import ADMIN, USERS
+from fw_devenv._util import free_port
+from fw_devenv.nats import nats_server_binary
+from fw_devenv.nats_auth import generate_passwords
+from fw_platform.bus import connect, ensure_stream
 
 render_nats = load_deploy_module("render_nats_conf")
 
@@ -62,7 +62,7 @@ class Node:
             with urllib.request.urlopen(f"http://127.0.0.1:{self.monitor}/healthz?js-enabled-only=true",
                                         timeout=1) as r:
                 return json.load(r).get("status") == "ok"
-        except Exception:  # noqa: BLE001 - a health probe: any failure is unhealthy
+        except Exception:
             return False
 
     def kill(self) -> None:
@@ -121,7 +121,7 @@ async def _publish_until(js, acked: dict[str, int], stop_at: float, errors: list
                 acked[event_id] = ack.seq
                 ack_times.append(time.monotonic())
                 break
-            except Exception as exc:  # leader gone, no responders, timeout: retry
+            except Exception as exc:
                 errors.append(type(exc).__name__)
                 await asyncio.sleep(0.05)
                 if time.monotonic() > stop_at + 15:
@@ -166,7 +166,7 @@ async def test_replicated_stream_loses_no_acked_event_when_a_node_is_killed(
             try:
                 await ensure_stream(js, replicas=3)
                 break
-            except Exception:  # noqa: BLE001 - leader election under way: retried until the deadline
+            except Exception:
                 assert time.monotonic() < deadline
                 await asyncio.sleep(0.2)
         leader = await _stream_leader(js)
@@ -185,7 +185,7 @@ async def test_replicated_stream_loses_no_acked_event_when_a_node_is_killed(
         await publisher
         after_kill = len(acked) - before_kill
         # the fail-over shows as the longest pause between two acks
-        pause = max(b - a for a, b in itertools.pairwise(ack_times))
+        pause = max(b - a for a, b in zip(ack_times, ack_times[1:]))
 
         assert before_kill > 10, "publishing did not get going"
         assert after_kill > 10, f"publishing did not continue after the kill ({errors[-5:]})"

@@ -16,13 +16,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 from deploy_kit import load_deploy_module
+
 from fw_contracts.nats_permissions import PERMISSIONS, USERS
 from fw_devenv.nats import NatsServer
 
 render_nats = load_deploy_module("render_nats_conf")
 
 #: An existing bcrypt hash is written unchanged by both renderers (no hashing in the test).
-HASHES = {u: render_nats.PLACEHOLDER_HASH for u in USERS}
+HASHES = dict.fromkeys(USERS, render_nats.PLACEHOLDER_HASH)
 _ENTRY = re.compile(r'^\s*\{ user: "([^"]+)", password: "[^"]*"', re.MULTILINE)
 _SECTION = r"{kind}: \{{\s*allow: \[(?P<allow>[^\]]*)\]\s*(?:deny: \[(?P<deny>[^\]]*)\]\s*)?\}}"
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from fw_devenv.testing import eventually
 from fw_contracts import Header
 from fw_contracts.reference import IssuerDetailsChanged, TariffPublished, TermsPublished
+from fw_devenv.testing import eventually
 from fw_platform.bus import connect
 
 pytestmark = pytest.mark.e2e

@@ -26,9 +26,9 @@ from fw_contracts.events import (
     SupportRequestWithdrawn,
     TermsAcceptance,
 )
-from fw_devenv.testing import eventually
 from fw_devenv.provision import database_dsn
 from fw_devenv.pytest_plugin import FwEnv, ServiceProcess
+from fw_devenv.testing import eventually
 from fw_platform.bus import connect
 
 
@@ -154,7 +154,7 @@ async def test_a_duplicate_is_handled_once(fw_env: FwEnv, billing) -> None:
     async def seen_all() -> bool:
         async with httpx.AsyncClient(timeout=5) as http:
             text = (await http.get(billing.url + "/metrics")).text
-        m = re.search(r'^fw_events_duplicate_total\{consumer="billing--session_billing"\} (\S+)$', text, re.M)
+        m = re.search(r'^fw_events_duplicate_total\{consumer="billing--session_billing"\} (\S+)$', text, re.MULTILINE)
         return bool(m and float(m.group(1)) >= 2)
 
     await eventually(seen_all)

@@ -23,10 +23,10 @@ from urllib.parse import quote, quote_plus
 
 import httpx
 
-from fw_devenv.testing import eventually
 from fw_devenv import pg_bin_dir
 from fw_devenv.provision import database_dsn
 from fw_devenv.pytest_plugin import FwEnv, ServiceProcess, billing_tariff_env
+from fw_devenv.testing import eventually
 
 SERVICES = ("retention", "intake", "session", "billing")
 

@@ -17,11 +17,6 @@ from typing import Any
 
 import asyncpg
 import pytest
-
-from fw_contracts import BY_SUBJECT, Header
-from fw_devenv.pytest_plugin import FwEnv
-from fw_devenv.testing import eventually
-from fw_platform.bus import connect
 from privacy_kit import (
     SERVICES,
     Markers,
@@ -37,6 +32,7 @@ from privacy_kit import (
 
 from fw_contracts import BY_SUBJECT, Header
 from fw_devenv.pytest_plugin import FwEnv
+from fw_devenv.testing import eventually
 from fw_platform.bus import connect
 
 pytestmark = pytest.mark.e2e

@@ -27,10 +27,6 @@ import time
 
 import asyncpg
 import pytest
-
-from fw_devenv.postgres import PostgresServer
-from fw_devenv.pytest_plugin import FwEnv
-from fw_devenv.testing import eventually
 from privacy_kit import (
     ACTING,
     LONG_SESSION_S,
@@ -50,6 +46,7 @@ from privacy_kit import (
 
 from fw_devenv.postgres import PostgresServer
 from fw_devenv.pytest_plugin import FwEnv
+from fw_devenv.testing import eventually
 
 pytestmark = pytest.mark.e2e
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
+
 from fw_contracts.address import (
     ADDRESS_MESSAGES,
     COUNTRY_CODES,
@@ -15,7 +17,6 @@ from fw_contracts.address import (
 )
 from fw_contracts.tax_ids import EU_COUNTRIES
 from fw_contracts.vault import AddressRequest, PersonalData
-from pydantic import ValidationError
 
 BERLIN = {"street": "Hauptstr. 1", "postal_code": "10115", "city": "Berlin"}
 

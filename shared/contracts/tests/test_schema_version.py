@@ -7,6 +7,7 @@ import uuid
 from typing import Literal
 
 import pytest
+
 from fw_contracts import ALL_EVENTS, decode
 from fw_contracts.base import Event
 from fw_contracts.events import SupportRequestCreated

@@ -9,6 +9,7 @@ import base64
 import httpx
 import pytest
 from fastapi import FastAPI
+
 from fw_platform.app import App, lifespan
 from fw_platform.keys import decode_key
 

@@ -7,9 +7,9 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from fw_devenv.testing import eventually
 from fw_contracts import Header
 from fw_contracts.events import SessionEnded, SessionStarted
+from fw_devenv.testing import eventually
 from fw_platform.bus import connect
 from fw_platform.handling import UnitOfWork, batched
 from fw_platform.runtime import Runtime

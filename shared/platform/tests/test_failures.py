@@ -20,9 +20,9 @@ import pytest
 from nats.aio.msg import Msg
 from prometheus_client import REGISTRY
 
-from fw_devenv.testing import eventually
 from fw_contracts import STREAM_NAME, Header, UndecodableEvent
 from fw_contracts.events import SessionStarted
+from fw_devenv.testing import eventually
 from fw_platform import failures
 from fw_platform.bus import connect
 from fw_platform.consumer import EventConsumer

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from fw_devenv.testing import eventually_sync
-
 from deployment import Deployment
 from engine import log
+
+from fw_devenv.testing import eventually_sync
 
 BASE = "https://localhost"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')

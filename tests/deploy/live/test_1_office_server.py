@@ -17,8 +17,9 @@ import httpx
 import pytest
 from deployment import APP_SERVICES, DB_SERVICES, Deployment, scan_for
 from engine import run, timed
-from fw_devenv.testing import eventually_sync
 from office import Lifecycle, Office, markers, needles
+
+from fw_devenv.testing import eventually_sync
 
 
 @pytest.fixture(scope="module")

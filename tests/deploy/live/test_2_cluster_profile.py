@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 from deployment import APP_SERVICES, Deployment
 from engine import log, run, timed
-from fw_devenv.testing import eventually_sync
 from office import Browser, Lifecycle, Office, lifecycle, markers
+
+from fw_devenv.testing import eventually_sync
 
 CLUSTER_FILE = "cluster/compose.cluster.yaml"
 NODES = {"nats-1": "nats", "nats-2": "nats-2", "nats-3": "nats-3"}  # server name -> service

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from fw_devenv.testing import eventually, eventually_sync
 
 

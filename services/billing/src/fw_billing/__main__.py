@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uvicorn
-from fw_platform import logs
 
 from fw_billing.bootstrap import SERVICE, build
 from fw_billing.settings import Settings

@@ -9,10 +9,6 @@ from functools import partial
 from pathlib import Path
 
 from fastapi import FastAPI
-from fw_contracts.tax_ids import LEITWEG_ID_INVALID, VAT_ID_INVALID
-from fw_platform.app import App, lifespan, register
-from fw_platform.http import install
-from fw_platform.runtime import Runtime
 
 from fw_billing.adapters.account_changes import SqlAccountChanges
 from fw_billing.adapters.deliveries import SqlArchiveStore, SqlDeliveryStore
@@ -42,19 +38,8 @@ from fw_billing.entrypoints import (
 )
 from fw_billing.entrypoints.worker import BackgroundWorker
 from fw_billing.settings import Settings
-from fw_contracts.events import (
-    AccountErasureReason,
-    BillingAddressProvided,
-    CustomerAccountChanged,
-    CustomerAccountErased,
-    CustomerPromoted,
-    InvoiceCancelled,
-    InvoiceIssued,
-    PersonalDataErased,
-    SessionEnded,
-    SupportRequestCreated,
-)
 from fw_contracts.tax_ids import LEITWEG_ID_INVALID, VAT_ID_INVALID
+from fw_platform.app import App, lifespan, register
 from fw_platform.http import install
 from fw_platform.runtime import Runtime
 

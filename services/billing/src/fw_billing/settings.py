@@ -6,8 +6,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from fw_platform.keys import decode_key
-from fw_platform.settings import ServiceSettings
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
@@ -19,7 +17,7 @@ from fw_billing.domain.invoicing import (
     check_series_distinct,
 )
 from fw_billing.domain.issuer import EXAMPLE_ISSUER, Issuer
-from fw_platform.sealed_archive import MASTER_KEY_HOWTO, decode_master_key
+from fw_platform.keys import decode_key
 from fw_platform.settings import ServiceSettings
 
 _EX = EXAMPLE_ISSUER

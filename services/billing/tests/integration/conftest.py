@@ -19,6 +19,11 @@ import nats
 import pytest
 import pytest_asyncio
 from fastapi import FastAPI
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+
+from fw_billing.bootstrap import build
+from fw_billing.settings import Settings
 from fw_contracts import STREAM_NAME, Event, Header, SessionEnded, decode, utcnow
 from fw_contracts.events import CustomerType, SupportRequestCreated, TermsAcceptance
 from fw_contracts.vault import (
@@ -32,11 +37,6 @@ from fw_contracts.vault import (
 )
 from fw_contracts.wire import VaultSubject, vault_subject
 from fw_devenv.testing import eventually
-from nats.aio.client import Client
-from nats.aio.msg import Msg
-
-from fw_billing.bootstrap import build
-from fw_billing.settings import Settings
 
 E = TypeVar("E", bound=Event)
 #: The archive master key of the tests (base64 of 32 bytes).

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+
 from fw_contracts import InvoiceIssued
 from fw_contracts.events import (
     DeliveryChannel,

@@ -10,6 +10,7 @@ import secrets
 from typing import Any
 
 import pytest
+
 from fw_contracts import InvoiceIssued
 from fw_devenv.testing import eventually
 

@@ -9,7 +9,6 @@ from typing import Any
 
 import asyncpg
 import pytest
-from fw_devenv.testing import eventually
 from prometheus_client import REGISTRY
 
 from fw_billing.domain.invoicing import invoice_year
@@ -30,6 +29,7 @@ from fw_contracts.reference import (
     tariff_sha256,
     without_office_business_data,
 )
+from fw_devenv.testing import eventually
 
 FULL_SECONDS = 10 * 900  # 240.00 net, 285.60 gross with the shipped tariff
 

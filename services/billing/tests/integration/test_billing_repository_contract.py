@@ -23,10 +23,6 @@ from typing import Any
 import asyncpg
 import pytest
 import pytest_asyncio
-from fw_contracts.billing_case import BillingStatus
-from fw_contracts.events import BlockReason, CustomerType, InvoiceKind, InvoiceLine, TaxCase
-from fw_devenv.provision import provision
-from fw_platform.db import create_pool, migrate
 
 from fw_billing.adapters.keys import KeyRing
 from fw_billing.adapters.repository import SqlBillingRepository
@@ -41,6 +37,10 @@ from fw_billing.application.ports import (
     SessionRecord,
 )
 from fw_billing.bootstrap import MIGRATIONS
+from fw_contracts.billing_case import BillingStatus
+from fw_contracts.events import BlockReason, CustomerType, InvoiceKind, InvoiceLine, TaxCase
+from fw_devenv.provision import provision
+from fw_platform.db import create_pool, migrate
 
 from ..unit.fakes import FakeRepository
 

@@ -13,11 +13,10 @@ import asyncpg
 import pypdf
 import pytest
 
-from fw_contracts import InvoiceIssued, SessionNotBilled, utcnow
-
 from fw_billing.adapters.keys import KeyRing
 from fw_billing.adapters.work_notes import SqlWorkNotes
 from fw_billing.application.work_notes import NoteFrozen, note_for_invoice, write_work_note
+from fw_contracts import InvoiceIssued, SessionNotBilled, utcnow
 
 NOTE = "Druckertreiber neu installiert, VPN-Zugang für Herrn Beispielmann eingerichtet."
 

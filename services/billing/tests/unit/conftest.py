@@ -10,10 +10,6 @@ from typing import Any
 
 import pytest
 
-from fw_contracts import Event
-from fw_contracts.vault import Address, PersonalData, PromotionStatement, VaultEntry
-from fw_platform.vault_client import VaultUnavailable
-
 from fw_billing.adapters.rendering import PdfRenderer
 from fw_billing.application.ports import (
     BillingDeps,
@@ -27,7 +23,6 @@ from fw_billing.domain.invoicing import (
 from fw_billing.domain.issuer import EXAMPLE_ISSUER
 from fw_billing.domain.tariff import Tariff, TariffCatalog
 from fw_contracts import Event
-from fw_contracts.events import BlockReason
 from fw_contracts.vault import Address, PersonalData, PromotionStatement, VaultEntry
 from fw_platform.vault_client import VaultUnavailable
 

@@ -11,21 +11,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from fw_contracts.billing_case import BillingOutcome, BillingStatus, next_outcome, session_outcomes
-from fw_contracts.events import (
-    BillingAddressProvided,
-    BillingBlocked,
-    BlockReason,
-    ErasureReason,
-    InvoiceCancelled,
-    InvoiceIssued,
-    InvoiceKind,
-    NotBilledReason,
-    PersonalDataErased,
-    SessionEnded,
-    SessionNotBilled,
-    TaxCase,
-)
 
 from fw_billing.domain.billing_case import (
     BillingCase,
@@ -44,6 +29,21 @@ from fw_billing.domain.billing_case import (
 )
 from fw_billing.domain.invoicing import Billable, NotBilled, assess
 from fw_billing.domain.tariff import Tariff
+from fw_contracts.billing_case import BillingOutcome, BillingStatus, next_outcome, session_outcomes
+from fw_contracts.events import (
+    BillingAddressProvided,
+    BillingBlocked,
+    BlockReason,
+    ErasureReason,
+    InvoiceCancelled,
+    InvoiceIssued,
+    InvoiceKind,
+    NotBilledReason,
+    PersonalDataErased,
+    SessionEnded,
+    SessionNotBilled,
+    TaxCase,
+)
 
 STARTED = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)  # Tuesday 10:00 in Berlin
 ISSUED_AT = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)

@@ -12,6 +12,11 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from fw_billing.application.handlers import (
+    on_billing_address_provided,
+    on_session_ended,
+    on_support_request_created,
+)
 from fw_contracts.events import (
     BillingAddressProvided,
     BillingBlocked,
@@ -21,12 +26,6 @@ from fw_contracts.events import (
     SessionNotBilled,
     SupportRequestCreated,
     TermsAcceptance,
-)
-
-from fw_billing.application.handlers import (
-    on_billing_address_provided,
-    on_session_ended,
-    on_support_request_created,
 )
 
 STARTED = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)

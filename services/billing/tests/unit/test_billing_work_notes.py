@@ -12,8 +12,6 @@ from typing import Any
 import pytest
 from lxml import etree
 
-from fw_contracts.events import InvoiceIssued, SessionEnded, SessionNotBilled
-
 from fw_billing.adapters.cii import cii_xml
 from fw_billing.adapters.rendering import PdfRenderer
 from fw_billing.application.cancellation import cancel_invoice
@@ -30,6 +28,7 @@ from fw_billing.application.work_notes import (
     write_work_note,
 )
 from fw_billing.domain.documents import cancellation_document
+from fw_contracts.events import InvoiceIssued, SessionEnded, SessionNotBilled
 
 from .documents_support import (
     ISSUED,

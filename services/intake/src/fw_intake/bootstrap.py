@@ -6,12 +6,7 @@ from functools import partial
 from pathlib import Path
 
 from fastapi import FastAPI
-from fw_platform import http
-from fw_platform.app import App, lifespan, register
-from fw_platform.ratelimit import TokenBucket as RateLimiter
-from fw_platform.runtime import Runtime
 
-from fw_contracts.events import PersonalDataErased, SessionStarted
 from fw_intake import SERVICE
 from fw_intake.adapters.published_terms import SqlPublishedTerms
 from fw_intake.adapters.repository import SqlSupportRequests
@@ -24,6 +19,7 @@ from fw_intake.entrypoints import http as routes
 from fw_intake.entrypoints.schemas import MESSAGES
 from fw_intake.settings import Settings
 from fw_platform import http
+from fw_platform.app import App, lifespan, register
 from fw_platform.ratelimit import TokenBucket as RateLimiter
 from fw_platform.runtime import Runtime
 

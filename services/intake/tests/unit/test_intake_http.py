@@ -16,6 +16,7 @@ from fw_intake.adapters.terms_files import load_terms
 from fw_intake.bootstrap import build
 from fw_intake.entrypoints.http import IntakeDeps
 from fw_intake.settings import Settings
+from fw_platform.ratelimit import TokenBucket as RateLimiter
 
 MARKER = "ZZMARKERQQ"
 TERMS = load_terms()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+
 from fw_contracts.address import is_country_code
 from fw_intake.domain.phone import InvalidPhone, normalise_phone
 from fw_intake.domain.ticket import ALPHABET, generate_ticket, is_ticket

@@ -13,6 +13,8 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from reporting_history import backfill_history, live_history
+
 from fw_contracts import STREAM_NAME, Event, Header
 from fw_contracts.events import InvoiceIssued
 from fw_devenv.pytest_plugin import FwEnv

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from fw_platform.keys import decode_key
-from fw_platform.settings import ServiceSettings
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
+
+from fw_platform.keys import decode_key
+from fw_platform.settings import ServiceSettings
 
 
 class Settings(ServiceSettings):

@@ -8,10 +8,10 @@ from typing import Any
 import asyncpg
 import nats
 import pytest_asyncio
-from fw_devenv.provision import database_dsn
-from fw_platform.app import App
 from nats.aio.client import Client
 
+from fw_devenv.provision import database_dsn
+from fw_platform.app import App
 from fw_retention.application.service import RetentionService
 
 from retention_testkit import Clock, running

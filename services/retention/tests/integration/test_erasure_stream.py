@@ -27,9 +27,6 @@ from fw_contracts.vault import VaultError
 from fw_devenv.testing import eventually
 from fw_devenv.vault_callers import VaultCallers
 from fw_platform.vault_client import VaultRefused
-from nats.aio.client import Client
-from nats.aio.msg import Msg
-
 from fw_retention.application.service import RetentionService
 
 from retention_testkit import Clock, personal_data, read_subject, running

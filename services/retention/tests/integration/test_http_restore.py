@@ -21,8 +21,6 @@ from fw_devenv import pg_bin_dir
 from fw_devenv.provision import database_dsn
 from fw_devenv.testing import eventually
 from fw_devenv.vault_callers import VaultCallers
-from nats.aio.client import Client
-
 from fw_retention.application.service import RetentionService
 from fw_retention.bootstrap import build
 

@@ -19,8 +19,6 @@ from fw_contracts.vault import Address
 from fw_devenv.testing import eventually
 from fw_devenv.vault_callers import VaultCallers
 from fw_platform.vault_client import VaultRefused
-from nats.aio.client import Client
-
 from fw_retention.application.service import RetentionService
 from fw_retention.bootstrap import build
 

@@ -16,8 +16,6 @@ from fw_contracts.vault import VaultError, VaultReply
 from fw_contracts.wire import VaultSubject, vault_subject
 from fw_devenv.vault_callers import VaultCallers
 from fw_platform.vault_client import VaultRefused, VaultUnavailable
-from nats.aio.client import Client
-
 from fw_retention.application.service import RetentionService
 
 from retention_testkit import MARKERS, Clock, personal_data, statement

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uvicorn
 
+from fw_platform import logs
 from fw_session.bootstrap import SERVICE, build
 from fw_session.settings import Settings
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+
 from fw_platform.db import create_pool, migrate
 from fw_session.adapters.sql import SqlSessionStore
 from fw_session.application.ports import ConcurrentChange

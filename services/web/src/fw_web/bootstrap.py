@@ -10,10 +10,9 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
-from fw_platform.app import App, lifespan
-from fw_platform.ratelimit import TokenBucket
 
 import fw_web
+from fw_platform.app import App, lifespan
 from fw_platform.ratelimit import TokenBucket
 from fw_web.adapters.backends import Backends
 from fw_web.adapters.password_checks import PasswordChecks

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
+
 from fw_devenv.pytest_plugin import FwEnv, ServiceProcess, start_all
 
 SERVICES = ("intake", "session", "billing", "retention")

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+
 from fw_devenv.testing import eventually
 
 #: What the fake intake hands out (see conftest.FakeServices.download_code).

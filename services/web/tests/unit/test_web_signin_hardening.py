@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from fw_devenv.testing import eventually
 from fw_web.adapters.password_checks import ChecksBusy, PasswordChecks
 from fw_web.adapters.signins_file import SignInRecords, SignInsFileError

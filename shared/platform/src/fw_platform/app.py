@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from fastapi import FastAPI
+
 from fw_contracts import Event
 from fw_platform.handling import Handler
 from fw_platform.runtime import Runtime

@@ -16,7 +16,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fw_contracts.address import ADDRESS_MESSAGES
 from fw_contracts.text import TEXT_MESSAGES
-
 from fw_platform import auth, metrics, parked
 from fw_platform.handling import TRANSIENT
 from fw_platform.runtime import Runtime

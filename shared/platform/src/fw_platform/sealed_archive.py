@@ -22,6 +22,7 @@ import secrets
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
 from fw_platform.keys import KEY_BYTES, KEY_HOWTO, decode_key
 
 __all__ = [

@@ -19,10 +19,9 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 
 import typer
 
-from fw_contracts import STREAM_NAME
-
 from fw_audit.reading import Conn
 from fw_audit.source import Until
+from fw_contracts import STREAM_NAME
 
 if TYPE_CHECKING:
     from rich.console import Console

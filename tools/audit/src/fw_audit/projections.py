@@ -34,6 +34,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from fw_audit.checks import Seen
+from fw_audit.model import CheckResult
 from fw_contracts.billing_case import PENDING, BillingOutcome, next_outcome
 from fw_contracts.events import (
     BillingBlocked,

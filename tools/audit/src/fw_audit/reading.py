@@ -10,8 +10,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
-from fw_contracts import STREAM_NAME, STREAM_SUBJECTS
-
 from fw_audit.model import Record, ReplaySummary
 from fw_audit.replay import Replay
 from fw_audit.source import (
@@ -23,6 +21,7 @@ from fw_audit.source import (
     read_ordered,
     stream_state,
 )
+from fw_contracts import STREAM_NAME, STREAM_SUBJECTS
 
 Progress = Callable[[int, int], None]
 #: No ``--until``: the whole stream as it is when reading starts.

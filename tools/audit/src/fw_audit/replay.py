@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import time
 
+from fw_audit.model import InvalidEvent, Record, ReplaySummary
 from fw_contracts import Event, UndecodableEvent, decode
 from fw_contracts.fastdecode import check_fast
-
-from fw_audit.model import InvalidEvent, Record, ReplaySummary
 
 
 class Replay:

@@ -12,8 +12,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from fw_contracts import STREAM_NAME, UndecodableEvent, decode
-from fw_contracts.events import AuditCheckpoint, InvoiceCancelled, InvoiceIssued
 
 from fw_audit.archive import (
     ArchiveSource,
@@ -30,6 +28,8 @@ from fw_audit.projections import LiveTables, read_live
 from fw_audit.reading import EVERYTHING, Conn, Progress, records, replay_stream
 from fw_audit.source import Until, connect
 from fw_audit.verifier import Verifier, VerifyOptions
+from fw_contracts import STREAM_NAME, UndecodableEvent, decode
+from fw_contracts.events import AuditCheckpoint, InvoiceCancelled, InvoiceIssued
 
 __all__ = ["EVERYTHING", "Conn", "Progress", "export_stream", "load_reference", "publish_checkpoint",
            "replay_stream", "verify_bundle", "verify_stream"]

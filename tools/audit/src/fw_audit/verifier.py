@@ -11,8 +11,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from fw_contracts.reference import TariffContent
-
 from fw_audit.checks import Seen
 from fw_audit.checks.documents import InvoiceDocumentsCheck
 from fw_audit.checks.erasure import ErasureCheck
@@ -24,6 +22,7 @@ from fw_audit.checks.totals import TotalsCheck
 from fw_audit.model import AuditReport, CheckResult, Record
 from fw_audit.projections import LiveTables, ProjectionsCheck
 from fw_audit.replay import Replay
+from fw_contracts.reference import TariffContent
 
 __all__ = ["Replay", "Verifier", "VerifyOptions", "verify_records"]
 

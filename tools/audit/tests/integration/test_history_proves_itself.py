@@ -26,10 +26,10 @@ from fw_audit.verifier import VerifyOptions
 from fw_contracts import decode
 from fw_contracts.events import AuditCheckpoint, InvoiceIssued, SessionStarted
 from fw_contracts.reference import TariffPublished
-from fw_devenv.testing import eventually
 from fw_devenv._util import free_port
 from fw_devenv.nats import NatsServer
 from fw_devenv.pytest_plugin import FwEnv, ServiceProcess
+from fw_devenv.testing import eventually
 from fw_platform.audit_chain import generate_key, load_key, public_hex
 from fw_platform.bus import connect as fw_connect
 from fw_platform.bus import ensure_stream

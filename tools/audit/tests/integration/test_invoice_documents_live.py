@@ -31,8 +31,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from fw_contracts import events as ev
-
 from fw_audit.archive import ArchiveSource
 from fw_audit.chain import generate_key
 from fw_audit.model import AuditReport, Status

@@ -19,7 +19,6 @@ from fw_audit.scripted import every_lifecycle, publish
 from fw_audit.source import connect
 
 
-
 async def _replay(*args: str, url: str, user: tuple[str, str] | None = None) -> dict[str, Any]:
     """``python -m fw_audit audit replay --json <args>`` as a user runs it; its summary."""
     login = {"NATS_USER": user[0], "NATS_PASSWORD": user[1]} if user else {}

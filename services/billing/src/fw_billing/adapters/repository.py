@@ -10,15 +10,6 @@ from typing import Literal
 
 import asyncpg
 
-from fw_contracts.events import (
-    LEGACY_SMALL_KIND,
-    BlockReason,
-    CustomerType,
-    InvoiceKind,
-    InvoiceLine,
-    TaxCase,
-)
-
 from fw_billing.adapters.keys import KeyPurpose, KeyRing, seal
 from fw_billing.adapters.sealed import (
     archive_pdf_aad,
@@ -28,6 +19,7 @@ from fw_billing.adapters.sealed import (
     recipient_from_json,
     recipient_json,
 )
+from fw_billing.adapters.work_notes import SqlWorkNotes
 from fw_billing.application.ports import (
     AccountState,
     NewCancellation,
@@ -38,10 +30,16 @@ from fw_billing.application.ports import (
     SessionRecord,
     StoredInvoice,
 )
-from fw_billing.adapters.work_notes import SqlWorkNotes
 from fw_billing.application.work_notes import note_for_invoice
 from fw_billing.domain.invoicing import SessionStatus, format_customer_number, invoice_year
-from fw_contracts.events import BlockReason, CustomerType, InvoiceKind, InvoiceLine, TaxCase
+from fw_contracts.events import (
+    LEGACY_SMALL_KIND,
+    BlockReason,
+    CustomerType,
+    InvoiceKind,
+    InvoiceLine,
+    TaxCase,
+)
 
 
 def stored_kind(kind: InvoiceKind) -> str:

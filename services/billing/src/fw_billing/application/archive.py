@@ -16,9 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from fw_platform.handling import UnitOfWork
-
 from fw_billing.domain.archive_retention import expired_years, is_expired
+from fw_platform.handling import UnitOfWork
 
 log = logging.getLogger(__name__)
 

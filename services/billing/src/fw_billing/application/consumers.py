@@ -4,15 +4,6 @@ from __future__ import annotations
 
 from functools import partial
 
-from fw_contracts.events import (
-    BillingAddressProvided,
-    CustomerPromoted,
-    PersonalDataErased,
-    SessionEnded,
-    SupportRequestCreated,
-)
-from fw_platform.app import Consumers
-
 from fw_billing.application.handlers import (
     on_billing_address_provided,
     on_customer_promoted,
@@ -21,6 +12,14 @@ from fw_billing.application.handlers import (
     on_support_request_created,
 )
 from fw_billing.application.ports import BillingDeps
+from fw_contracts.events import (
+    BillingAddressProvided,
+    CustomerPromoted,
+    PersonalDataErased,
+    SessionEnded,
+    SupportRequestCreated,
+)
+from fw_platform.app import Consumers
 
 
 def consumers(deps: BillingDeps) -> Consumers:

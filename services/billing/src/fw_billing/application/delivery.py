@@ -20,6 +20,9 @@ from typing import Literal, Protocol
 from fw_billing.domain import delivery as rules
 from fw_billing.domain.formatting import date_de
 from fw_billing.domain.issuer import Issuer
+from fw_contracts import Event
+from fw_contracts.events import DeliveryChannel, InvoiceDelivered, InvoiceDeliveryFailed
+from fw_platform.handling import TransientError
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +174,7 @@ async def deliver_next(store: DeliveryStore, sender: MailSender, issuer: Issuer,
             emit(InvoiceDeliveryFailed(document_number=due.document_number, document_type=due.document_type,
                                        request_id=due.request_id, failure=rules.failure_of(exc.error_type),
                                        failed_at=now, attempts=attempts))
-        log.warning("delivery failed" if retry_at else "delivery failed for good",
+        log.warning("delivery failed" + ("" if retry_at else " for good"),
                     extra={**ids, "error": exc.error_type})
         return True
     await store.mark_sent(due.id, attempts, now)

@@ -26,11 +26,23 @@ from fw_billing.application.ports import (
     RecipientDataErased,
     RecipientDataMissing,
     RequestFacts,
-    SessionRecord,
 )
 from fw_billing.application.reference import publish_issuer, publish_tariff, tariff_hash
+from fw_billing.domain.billing_case import (
+    BillingCase,
+    BillSession,
+    CloseLostClaim,
+    Decision,
+    InvoiceDue,
+    IssueInvoice,
+    RecipientData,
+    RecordIssuingFailure,
+    decide,
+    open_case,
+    replay,
+)
 from fw_billing.domain.delivery import SMTP_DISABLED
-from fw_billing.domain.documents import DocumentIncomplete, check_complete, invoice_document
+from fw_billing.domain.documents import DocumentIncomplete, check_complete, issued_invoice_document
 from fw_billing.domain.invoicing import (
     Billable,
     NotBilled,
@@ -59,43 +71,6 @@ from fw_contracts.events import (
 )
 from fw_contracts.vault import VaultEntry
 from fw_platform.handling import TRANSIENT, PermanentError, UnitOfWork
-
-from fw_billing.application.ports import (
-    BillingDeps,
-    BillingRepository,
-    NewCustomerAccount,
-    NewInvoice,
-    Recipient,
-    RecipientDataErased,
-    RecipientDataMissing,
-    RequestFacts,
-)
-from fw_billing.application.reference import publish_issuer, publish_tariff, tariff_hash
-from fw_billing.domain.billing_case import (
-    BillingCase,
-    BillSession,
-    CloseLostClaim,
-    Decision,
-    InvoiceDue,
-    IssueInvoice,
-    RecipientData,
-    RecordIssuingFailure,
-    decide,
-    open_case,
-    replay,
-)
-from fw_billing.domain.delivery import SMTP_DISABLED
-from fw_billing.domain.documents import DocumentIncomplete, check_complete, issued_invoice_document
-from fw_billing.domain.invoicing import (
-    Billable,
-    NotBilled,
-    SessionStatus,
-    assess,
-    format_invoice_number,
-    invoice_year,
-)
-from fw_billing.domain.tariff import Tariff, TariffError
-from fw_billing.domain.tax import InvalidVatId, decide_tax_case
 
 log = logging.getLogger(__name__)
 

@@ -10,18 +10,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal, Protocol
 
+from fw_billing.domain.billing_case import BillingCase
+from fw_billing.domain.documents import Document, Party
+from fw_billing.domain.issuer import Issuer
+from fw_billing.domain.tariff import TariffCatalog
 from fw_contracts.events import CustomerType, InvoiceIssued, InvoiceKind, InvoiceLine, TaxCase
 from fw_contracts.vault import PersonalData, VaultEntry
 from fw_platform.handling import PermanentError
-
-from fw_billing.domain.documents import Document, Party
-from fw_billing.domain.billing_case import BillingCase
-from fw_billing.domain.issuer import Issuer
-from fw_billing.domain.tariff import TariffCatalog
-from fw_contracts.events import BlockReason, CustomerType, InvoiceKind, InvoiceLine, TaxCase
-from fw_contracts.vault import PersonalData, VaultEntry
-from fw_platform.handling import PermanentError
-
 
 #: An ended session as billing first saw it, with its decision so far (the billing case's state).
 SessionRecord = BillingCase

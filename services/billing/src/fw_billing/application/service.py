@@ -15,15 +15,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from fw_contracts.events import (
-    AccountErasureReason,
-    CustomerAccountChanged,
-    CustomerAccountErased,
-    InvoiceCancelled,
-    InvoiceIssued,
-)
-from fw_platform.handling import UnitOfWork
-
 from fw_billing.application.account_changes import (
     AccountChange,
     change_customer_account,
@@ -51,6 +42,14 @@ from fw_billing.application.delivery import (
 from fw_billing.application.ports import BillingDeps
 from fw_billing.application.reference import ReferenceLedger, publish_reference_data
 from fw_billing.application.work_notes import NoteState, WorkNote, WorkNoteStore, write_work_note
+from fw_contracts.events import (
+    AccountErasureReason,
+    CustomerAccountChanged,
+    CustomerAccountErased,
+    InvoiceCancelled,
+    InvoiceIssued,
+)
+from fw_platform.handling import UnitOfWork
 
 if TYPE_CHECKING:
     from fw_billing.adapters.account_changes import SqlAccountChanges

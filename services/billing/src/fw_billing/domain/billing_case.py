@@ -28,6 +28,7 @@ from enum import StrEnum
 from functools import reduce
 from typing import TypeAlias
 
+from fw_billing.domain.invoicing import Billable, NotBilled
 from fw_contracts.base import Event
 from fw_contracts.billing_case import BillingEvent, BillingOutcome, BillingStatus, next_outcome
 from fw_contracts.events import (
@@ -38,8 +39,6 @@ from fw_contracts.events import (
     SessionEnded,
     SessionNotBilled,
 )
-
-from fw_billing.domain.invoicing import Billable, NotBilled
 
 
 # ------------------------------------------------------------------ state

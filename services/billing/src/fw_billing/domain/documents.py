@@ -12,13 +12,11 @@ from decimal import Decimal
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from fw_contracts.events import InvoiceIssued, InvoiceKind, InvoiceLine, TaxCase
-
 from fw_billing.domain.formatting import date_de, local_date, money_de, percent_de, quantity_de
 from fw_billing.domain.issuer import Issuer
 from fw_billing.domain.tariff import DEFAULT_TIMEZONE
 from fw_billing.domain.tax import TaxTreatment, treatment
-from fw_contracts.events import InvoiceKind, InvoiceLine, TaxCase
+from fw_contracts.events import InvoiceIssued, InvoiceKind, InvoiceLine, TaxCase
 
 ZERO = Decimal("0.00")
 

@@ -9,12 +9,10 @@ from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from fw_contracts.billing_case import BillingStatus
-from fw_contracts.events import InvoiceKind, NotBilledReason, TaxCase
-
 from fw_billing.domain.pricing import Pricing, price
 from fw_billing.domain.tariff import DEFAULT_TIMEZONE, Tariff
 from fw_billing.domain.tax import apply_tax_case, kind_for
+from fw_contracts.billing_case import BillingStatus
 from fw_contracts.events import InvoiceKind, NotBilledReason, TaxCase
 
 #: §33 UStDV: up to and including this gross amount an invoice is a Kleinbetragsrechnung.

@@ -12,10 +12,6 @@ from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
-from fw_contracts.events import CustomerAccountChanged
-from fw_contracts.address import PostalAddress
-from fw_platform.http import problem
-
 from fw_billing.adapters.views import BillingViews, CustomerView
 from fw_billing.application.account_changes import (
     UNCHANGED,
@@ -24,8 +20,8 @@ from fw_billing.application.account_changes import (
     AccountUnknown,
     NothingChanged,
 )
+from fw_contracts.address import PostalAddress
 from fw_contracts.events import CustomerAccountChanged
-from fw_contracts.vault import Address
 from fw_platform.http import problem
 
 CustomerNumber = Annotated[str, Path(pattern=r"^K[0-9]{5,10}$")]

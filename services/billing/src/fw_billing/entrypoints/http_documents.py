@@ -12,13 +12,6 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse, Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
-from fw_contracts import utcnow
-from fw_contracts.address import check_country, check_postal_code
-from fw_contracts.events import CorrectionReason, InvoiceCancelled, InvoiceIssued, TechnicianId
-from fw_contracts.tax_ids import LEITWEG_ID_CHECK, VAT_ID_CHECK, VAT_ID_INVALID
-from fw_contracts.text import CleanLine
-from fw_platform.http import problem
-
 from fw_billing.adapters.exports import DatevNotConfigured, Exports
 from fw_billing.adapters.views import BillingViews, CancellationView, DeliveryView, DownloadView, RequestDocument
 from fw_billing.application.cancellation import AlreadyCancelled, CancelRefused
@@ -27,8 +20,10 @@ from fw_billing.application.delivery import DeliveryRefused
 from fw_billing.application.ports import Recipient
 from fw_billing.domain.datev import DatevRangeError
 from fw_contracts import utcnow
-from fw_contracts.events import CorrectionReason, InvoiceCancelled, InvoiceIssued
+from fw_contracts.address import check_country, check_postal_code
+from fw_contracts.events import CorrectionReason, InvoiceCancelled, InvoiceIssued, TechnicianId
 from fw_contracts.tax_ids import LEITWEG_ID_CHECK, VAT_ID_CHECK, VAT_ID_INVALID
+from fw_contracts.text import CleanLine
 from fw_platform.http import problem
 
 Number = Annotated[str, Path(pattern=r"^[A-Z0-9][A-Z0-9-]{2,31}$")]

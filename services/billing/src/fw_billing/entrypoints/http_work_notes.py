@@ -16,10 +16,9 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from fw_billing.application.work_notes import MAX_NOTE_CHARS, NoteInvalid, NoteRefused, NoteState, WorkNote
 from fw_contracts.events import TechnicianId
 from fw_platform.http import problem
-
-from fw_billing.application.work_notes import MAX_NOTE_CHARS, NoteInvalid, NoteRefused, NoteState, WorkNote
 
 #: (session id, raw note, technician id) -> the state the note was written in.
 WriteNote = Callable[[uuid.UUID, str, str], Awaitable[NoteState]]

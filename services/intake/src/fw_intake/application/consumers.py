@@ -5,10 +5,9 @@ from __future__ import annotations
 from functools import partial
 
 from fw_contracts.events import PersonalDataErased, SessionStarted
-from fw_platform.app import Consumers
-
 from fw_intake.application.events import on_personal_data_erased, on_session_started
 from fw_intake.application.ports import SupportRequestsFactory
+from fw_platform.app import Consumers
 
 
 def consumers(requests: SupportRequestsFactory) -> Consumers:

@@ -13,8 +13,6 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from fw_contracts.reference import TermsPublished
-from fw_platform.handling import UnitOfWork
-
 from fw_intake.application.ports import UnitOfWorkFactory
 from fw_intake.domain.terms import TermsCatalog
 from fw_platform.handling import UnitOfWork

@@ -12,13 +12,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fw_contracts.vault import PersonalData, VaultError
-from fw_platform.handling import TRANSIENT
-from fw_platform.http import problem
-from fw_platform.vault_client import VaultRefused, VaultUnavailable
 from pydantic import ValidationError
 
-from fw_contracts.vault import Address, PersonalData, VaultError
+from fw_contracts.vault import PersonalData, VaultError
 from fw_intake.application.commands import (
     CreateSupportRequest,
     RequestNotFound,

@@ -10,10 +10,6 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fw_contracts.address import ADDRESS_MESSAGES, PostalAddress
-from fw_contracts.events import CustomerType
-from fw_contracts.text import TEXT_MESSAGES, CleanLine, clean_validator
-from fw_contracts.tax_ids import LEITWEG_ID_CHECK, LEITWEG_ID_INVALID, VAT_ID_CHECK, VAT_ID_INVALID
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -29,6 +25,10 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from fw_contracts.address import ADDRESS_MESSAGES, PostalAddress
+from fw_contracts.events import CustomerType
+from fw_contracts.tax_ids import LEITWEG_ID_CHECK, LEITWEG_ID_INVALID, VAT_ID_CHECK, VAT_ID_INVALID
+from fw_contracts.text import TEXT_MESSAGES, CleanLine, clean_validator
 from fw_intake.domain.phone import InvalidPhone, normalise_phone
 from fw_intake.domain.request import RequestStatus
 

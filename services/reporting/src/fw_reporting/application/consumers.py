@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from fw_platform.app import Consumers
-
 from fw_reporting.application.ports import FactStoreFactory
 from fw_reporting.application.projections import handlers
 

@@ -11,7 +11,6 @@ from fw_contracts.events import (
     SupportRequestWithdrawn,
 )
 from fw_platform.app import Consumers
-
 from fw_retention.application.erasure import ErasureHandlers
 
 

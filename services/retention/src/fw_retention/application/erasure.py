@@ -39,7 +39,6 @@ from fw_contracts.events import (
 )
 from fw_platform import metrics
 from fw_platform.handling import UnitOfWork
-
 from fw_retention.application.ports import Cipher, Part, Sealed, StoreFactory, VaultStore
 from fw_retention.application.vault import open_data
 from fw_retention.domain.rules import Erasure, abandoned_before, decide_erasure, erasure_deadline

@@ -14,7 +14,6 @@ from datetime import timedelta
 from typing import Any
 
 from fw_contracts.events import BillingBlocked, PersonalDataErased
-
 from fw_retention.application.avv import AvvRegister, prune_requests
 from fw_retention.application.erasure import UnitOfWorkFactory, sweep_abandoned, sweep_delivery_holds
 from fw_retention.application.ports import Clock, StoreFactory

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 
-from fw_contracts.events import ErasureReason, ErasureScope
 from fw_contracts.address import PostalAddress
+from fw_contracts.events import ErasureReason, ErasureScope
 from fw_contracts.vault import PersonalData, PromotionStatement
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
+from nats.aio.client import Client
+
 from fw_contracts.address import PostalAddress
 from fw_contracts.vault import PersonalData, PromotionStatement, VaultError
 from fw_contracts.wire import VaultCaller

@@ -11,8 +11,8 @@ import logging
 import uuid
 from dataclasses import dataclass
 
-from fw_contracts.events import BillingBlocked
 from fw_contracts.address import PostalAddress
+from fw_contracts.events import BillingBlocked
 from fw_platform.handling import UnitOfWork
 from fw_session.application.ports import Clock, StoresFactory, UowFactory, Vault
 from fw_session.domain.billing import (

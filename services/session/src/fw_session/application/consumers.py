@@ -9,7 +9,6 @@ from fw_contracts.events import (
     SupportRequestWithdrawn,
 )
 from fw_platform.app import Consumers
-
 from fw_session.application.billing import BillingEventHandlers
 from fw_session.application.ports import StoresFactory
 from fw_session.application.queue_events import QueueEventHandlers

@@ -9,17 +9,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, status
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationInfo, field_validator
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, ConfigDict, StringConstraints
 
+from fw_contracts.address import ADDRESS_MESSAGES, PostalAddress
 from fw_contracts.events import CustomerType, TechnicianId
 from fw_contracts.text import TEXT_MESSAGES, clean_validator
-from fw_contracts.address import ADDRESS_MESSAGES, PostalAddress
 from fw_contracts.vault import VaultError
 from fw_platform.http import problem
 from fw_platform.vault_client import VaultUnavailable
-from pydantic import BaseModel, ConfigDict, StringConstraints
-
 from fw_session.application.billing import BillingAddressService, SessionView
 from fw_session.application.ports import ConcurrentChange, VaultRejected
 from fw_session.application.service import SessionService

@@ -7,9 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
-from fw_contracts.address import is_country_code, postal_code_ok
-from fw_contracts.text import UncleanText, clean_text
 
+from fw_contracts.address import is_country_code, postal_code_ok
 from fw_contracts.text import UncleanText, clean_text
 from fw_web.domain.support_form import (
     ADDRESS_INCOMPLETE,

@@ -9,7 +9,6 @@ from typing import Any
 from fw_contracts.address import is_country_code, postal_code_ok
 from fw_contracts.tax_ids import LEITWEG_ID_INVALID, VAT_ID_INVALID, check_leitweg_id, check_vat_id
 from fw_contracts.text import UncleanText, clean_text
-
 from fw_web.domain.support_form import COUNTRY_INVALID, POSTAL_INVALID
 
 #: billing's reason codes for a corrected invoice, in German.

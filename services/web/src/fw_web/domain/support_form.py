@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
+
 from fw_contracts.address import ADDRESS_MESSAGES, is_country_code, postal_code_ok
 from fw_contracts.tax_ids import LEITWEG_ID_INVALID, VAT_ID_INVALID, check_leitweg_id, check_vat_id
 from fw_contracts.text import UncleanText, clean_text

@@ -9,8 +9,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
-from fw_contracts.text import UncleanText, clean_text
 
+from fw_contracts.text import UncleanText, clean_text
 from fw_web.entrypoints.public import UNREACHABLE, backends
 from fw_web.entrypoints.render import render
 from fw_web.entrypoints.technician import NOT_YOURS, Technician, session_page
