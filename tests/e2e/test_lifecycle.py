@@ -155,7 +155,7 @@ async def test_session_ended_delivered_twice_gives_one_invoice(office) -> None:
         # duplicate by its idempotency record), so the assertions below can fail.
         text = (await office.http.get(office.url("billing", "/metrics"))).text
         line = 'fw_events_duplicate_total{consumer="billing--session_billing"}'
-        return any(l.startswith(line) and float(l.split()[-1]) >= 1 for l in text.splitlines())
+        return any(row.startswith(line) and float(row.split()[-1]) >= 1 for row in text.splitlines())
 
     await eventually(billing_saw_the_copy)
     assert len(await office.events("InvoiceIssued")) == 1

@@ -243,5 +243,5 @@ def test_a_v2_invoice_is_upcast_to_v3_with_the_small_kind_in_english() -> None:
     assert isinstance(full, ev.InvoiceIssued) and full.kind is ev.InvoiceKind.FULL
     # the stored code of billing's rows reads as the same member
     assert ev.InvoiceKind("kleinbetrag") is ev.InvoiceKind.SMALL
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="klein"):
         ev.InvoiceKind("klein")

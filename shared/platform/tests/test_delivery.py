@@ -8,6 +8,8 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+import nats.errors
+
 from fw_contracts import STREAM_NAME, Header, utcnow
 from fw_contracts.events import SessionEnded, SessionStarted
 from fw_devenv.testing import eventually
@@ -68,7 +70,7 @@ async def _stream_events(js, subject: str) -> list[dict]:
         while True:
             try:
                 msg = await sub.next_msg(timeout=0.5)
-            except Exception:
+            except nats.errors.TimeoutError:
                 break
             out.append({"data": json.loads(msg.data), "msg_id": msg.headers.get(Header.MSG_ID)})
     finally:

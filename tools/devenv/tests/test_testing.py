@@ -49,5 +49,5 @@ async def test_an_assertion_in_the_check_fails_at_once() -> None:
 def test_eventually_sync_is_the_same_for_sync_tests() -> None:
     values = iter([0, 0, 7])
     assert eventually_sync(lambda: next(values), interval=0) == 7
-    with pytest.raises(AssertionError, match="the office: not reached within 0.05 s"):
+    with pytest.raises(AssertionError, match=r"the office: not reached within 0\.05 s"):
         eventually_sync(lambda: False, timeout=0.05, interval=0.01, what="the office")

@@ -148,10 +148,16 @@ async def test_blocked_sessions_are_found_by_request_in_session_order(repo: Bill
 async def test_numbers_run_per_year_and_a_savepoint_gives_them_back(repo: BillingRepository) -> None:
     assert [await repo.next_invoice_seq(2026) for _ in range(3)] == [1, 2, 3]
     assert await repo.next_invoice_seq(2027) == 1
-    with pytest.raises(RuntimeError):
+    drawn: list[int] = []
+
+    async def issue_and_fail() -> None:
         async with repo.savepoint():
-            assert await repo.next_invoice_seq(2026) == 4
+            drawn.append(await repo.next_invoice_seq(2026))
             raise RuntimeError("issuing failed")
+
+    with pytest.raises(RuntimeError, match="issuing failed"):
+        await issue_and_fail()
+    assert drawn == [4]
     assert await repo.next_invoice_seq(2026) == 4
     assert [await repo.next_cancellation_seq(2026) for _ in range(2)] == [1, 2]
 

@@ -33,9 +33,9 @@ async def withdraw(nc: Client, rid: uuid.UUID) -> None:
 @pytest_asyncio.fixture
 async def api(fw_env: Any, clock: Clock) -> AsyncIterator[tuple[httpx.AsyncClient, RetentionService]]:
     app = build(settings_for(fw_env), clock=clock).http
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
-            yield client, app.state.service
+    async with (app.router.lifespan_context(app),
+                httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client):
+        yield client, app.state.service
 
 
 async def test_export_address_and_erasure(api: tuple[httpx.AsyncClient, RetentionService], nc: Client,

@@ -39,7 +39,7 @@ async def test_blocked_session_gets_its_address(harness: Any) -> None:
     assert body["billing_blocked"] is False and body["missing"] == [] and body["billing_address_provided_at"]
     assert h.vault.addresses[rid].street == "Hauptstraße 5" and h.vault.addresses[rid].country == "DE"
 
-    events = await eventually(lambda: h.stream_events(), until=lambda e: any(
+    events = await eventually(h.stream_events, until=lambda e: any(
         isinstance(x, BillingAddressProvided) for x in e))
     [provided] = [e for e in events if isinstance(e, BillingAddressProvided)]
     assert provided.session_id == uuid.UUID(sid) and provided.request_id == rid

@@ -10,12 +10,11 @@ absent things (error codes) and for the envelopes of lists (their field names).
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import pytest
 import pytest_asyncio
 
 from fw_devenv.pytest_plugin import FwEnv, ServiceProcess, start_all
@@ -92,13 +91,15 @@ async def observe(client: httpx.AsyncClient, check: Check) -> tuple[int, str | N
 Clients = Callable[[str], httpx.AsyncClient]
 
 
-@pytest.fixture
-def fake_side(services: Any) -> Iterator[Clients]:
+@pytest_asyncio.fixture
+async def fake_side(services: Any) -> AsyncIterator[Clients]:
     services.deliveries = []  # the fake has the delivery routes when a test gives it deliveries
     transport = httpx.MockTransport(services.handler)
     clients = {svc: httpx.AsyncClient(transport=transport, base_url=f"http://svc:{port}")
                for svc, port in FAKE_PORTS.items()}
     yield clients.__getitem__
+    for client in clients.values():
+        await client.aclose()
 
 
 @pytest_asyncio.fixture

@@ -169,7 +169,7 @@ async def test_the_history_proves_itself_with_only_the_stream_the_views_and_the_
         code, report = await cli_verify(fw_env, key_file.with_name(key_file.name + ".pub"))
         return (code, report) if code == 0 else None
 
-    code, report = await eventually(passes, timeout=30, interval=0.2)
+    _, report = await eventually(passes, timeout=30, interval=0.2)
     checks = {c["name"]: c for c in report["checks"]}
     assert report["ok"] is True and report["skipped"] == []
     totals = " ".join(checks["invoice_totals"]["notes"])

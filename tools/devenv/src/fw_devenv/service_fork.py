@@ -26,16 +26,16 @@ from pathlib import Path
 #: Imported once by the fork server (a module that fails to import is imported in the child).
 PRELOAD = [f"fw_{svc}.__main__" for svc in ("intake", "session", "billing", "retention", "reporting", "web")]
 
-_context: ForkServerContext | None = None
+_contexts: dict[str, ForkServerContext] = {}
 
 
 def _ctx() -> ForkServerContext:
-    global _context
-    if _context is None:
+    """The fork server context, created (with its preload list) on first use."""
+    if "forkserver" not in _contexts:
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload(PRELOAD)
-        _context = ctx
-    return _context
+        _contexts["forkserver"] = ctx
+    return _contexts["forkserver"]
 
 
 def _run_service(module: str, env: dict[str, str], log_path: str) -> None:

@@ -174,8 +174,8 @@ ENTRIES: tuple[RetentionEntry, ...] = (
         notes=("Kleinbetragsrechnungen (bis 250 EUR brutto) haben keinen Empfänger: keine Zeile hier.",)),
     RetentionEntry(
         "E-WORK-NOTE", "Notiz „Ausgeführte Arbeiten“ der Sitzung (Rechnungsposition)", "VT-03", "Abrechnungsdaten",
-        ("Freitext der Technikerin/des Technikers, höchstens 500 Zeichen (kann Namen oder Systeme des Kunden "
-         "nennen)", "Technikerkürzel", "Zeitpunkt"), (CALLERS, STAFF),
+        (("Freitext der Technikerin/des Technikers, höchstens 500 Zeichen (kann Namen oder Systeme des Kunden "
+          "nennen)"), "Technikerkürzel", "Zeitpunkt"), (CALLERS, STAFF),
         "Art und Umfang der Leistung auf der Rechnungsposition der Sitzung (§ 14 Abs. 4 Nr. 5 UStG); nach "
         "der Ausstellung Teil der aufbewahrten Rechnung", (ART6B, ART6C_TAX), (INTERNAL_TECH, INTERNAL_OFFICE, AUDITOR),
         DeletionRule("LK 4.3", "Sitzung ohne Abrechnung (SessionNotBilled, auch verlorene Forderung): sofort; "
@@ -198,9 +198,9 @@ ENTRIES: tuple[RetentionEntry, ...] = (
             OtherPlace("HTTP-Antwort", "billing GET /api/sessions/{Sitzung}/work-note; Weboberfläche "
                        "/technik/sitzungen/{Sitzung} (nur die eigene Sitzung) und Druckansicht der Rechnung im Büro",
                        "nur zur Anzeige; nie in Ereignissen, Protokollen, Kopfzeilen oder Kennzahlen"),),
-        notes=("Die Notiz steht als Text unter der ersten Position der Rechnung (PDF) und als Positionsnotiz "
-               "(BT-127) in der E-Rechnung; eine Stornorechnung und eine korrigierte Rechnung derselben "
-               "Sitzung zeigen dieselbe Notiz.",)),
+        notes=(("Die Notiz steht als Text unter der ersten Position der Rechnung (PDF) und als Positionsnotiz "
+                "(BT-127) in der E-Rechnung; eine Stornorechnung und eine korrigierte Rechnung derselben "
+                "Sitzung zeigen dieselbe Notiz."),)),
     RetentionEntry(
         "E-ARCHIVE", "Rechnungskopien (PDF, ggf. XML) wie ausgestellt", "VT-04", "Abrechnungsdaten",
         ("Rechnungsdokument; bei Rechnungen nach § 14 UStG mit Firma, Name und Anschrift des Empfängers",),
@@ -354,8 +354,8 @@ ENTRIES: tuple[RetentionEntry, ...] = (
         "P-TECHNICIAN", "Kürzel von Beschäftigten", "VT-02", "Beschäftigtendaten (pseudonym)",
         ("Kürzel der Technikerin/des Technikers, z. B. tech-07",
          "Kürzel der/des Beschäftigten, die/der die Löschung eines Kundenkontos ausgelöst hat",
-         "Kürzel der/des Beschäftigten im Büro, die/der eine Rechnung storniert oder eine korrigierte Rechnung "
-         "ausgestellt hat (nur in der Abrechnung, nicht in den Ereignissen)",
+         ("Kürzel der/des Beschäftigten im Büro, die/der eine Rechnung storniert oder eine korrigierte Rechnung "
+          "ausgestellt hat (nur in der Abrechnung, nicht in den Ereignissen)"),
          "Kürzel der Technikerin/des Technikers, die/der die Notiz „Ausgeführte Arbeiten“ geschrieben hat"), (STAFF,),
         "Nachvollziehbarkeit, wer eine Sitzung geführt, eine Erklärung aufgenommen, die Löschung eines "
         "Kundenkontos ausgelöst, eine Rechnung storniert oder korrigiert oder eine Notiz geschrieben hat "

@@ -174,7 +174,7 @@ async def deliver_next(store: DeliveryStore, sender: MailSender, issuer: Issuer,
             emit(InvoiceDeliveryFailed(document_number=due.document_number, document_type=due.document_type,
                                        request_id=due.request_id, failure=rules.failure_of(exc.error_type),
                                        failed_at=now, attempts=attempts))
-        log.warning("delivery failed" + ("" if retry_at else " for good"),
+        log.warning("delivery failed%s", "" if retry_at else " for good",
                     extra={**ids, "error": exc.error_type})
         return True
     await store.mark_sent(due.id, attempts, now)

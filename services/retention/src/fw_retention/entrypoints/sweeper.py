@@ -16,6 +16,6 @@ async def sweep_forever(service: RetentionService, interval_s: float) -> None:
         try:
             await service.sweep()
             await service.prune_records()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a failed round must not end the loop; logged, tried again
             log.warning("deadline sweep failed", extra={"error": type(exc).__name__})
         await asyncio.sleep(interval_s)

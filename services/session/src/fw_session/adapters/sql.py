@@ -123,7 +123,7 @@ class SqlSessionStore:
                     after.session_id, after.version, before.version, after.ended_at, after.duration_seconds,
                     after.technician, versions, ids, types, payloads)
             if status != f"INSERT 0 {len(events)}":
-                raise ConcurrentChange()
+                raise ConcurrentChange
         except asyncpg.UniqueViolationError:
             raise ConcurrentChange from None
         return after
