@@ -59,3 +59,26 @@ async def test_ensure_stream_adds_allow_direct_and_atomic_to_an_existing_stream_
     finally:
         await nc.close()
 
+
+
+async def test_ensure_stream_removes_the_durables_of_earlier_releases_and_keeps_the_others(fw_env) -> None:
+    from fw_contracts.nats_permissions import DURABLES, RETIRED_DURABLES
+    from fw_platform.bus import durable_consumer_config
+
+    assert all(not set(RETIRED_DURABLES[u]) & set(DURABLES.get(u, ())) for u in RETIRED_DURABLES)
+    nc = await connect(fw_env.nats_url, name="test-admin")
+    try:
+        js = nc.jetstream()
+        retired = [f"{u}--{n}" for u, names in RETIRED_DURABLES.items() for n in names]
+        kept = "billing--session_billing"
+        for durable in [*retired, kept]:
+            await js.add_consumer(STREAM_NAME, durable_consumer_config(durable, ["fw.session.>"]))
+
+        await ensure_stream(js)  # an upgrade's first start
+
+        names = {c.name for c in await js.consumers_info(STREAM_NAME)}
+        assert kept in names and not set(retired) & names
+        await ensure_stream(js)  # nothing left to remove: idempotent
+        assert kept in {c.name for c in await js.consumers_info(STREAM_NAME)}
+    finally:
+        await nc.close()

@@ -54,6 +54,14 @@ DURABLES: dict[str, tuple[str, ...]] = {
     "reporting": ("events",),
 }
 
+#: Durables of earlier releases, renamed since: ``ensure_stream`` (the deploy init job, ``make
+#: run``; admin) deletes them, so no office keeps a consumer nobody reads. Billing's
+#: ``session_ended`` became ``session_billing`` (billing migration 022 moved its idempotency
+#: records, so the new durable sees the old history as duplicates).
+RETIRED_DURABLES: dict[str, tuple[str, ...]] = {
+    "billing": ("session_ended",),
+}
+
 #: Vault operations each service may request, each on its own subject ``<operation>.<service>``
 #: (the vault itself is retention; it serves exactly these, ``fw_retention.domain.callers``).
 VAULT_REQUESTS: dict[str, tuple[VaultSubject, ...]] = {

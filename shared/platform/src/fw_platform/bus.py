@@ -23,6 +23,7 @@ from nats.js.api import (
 from nats.js.errors import NotFoundError
 
 from fw_contracts import STREAM_NAME, STREAM_SUBJECTS
+from fw_contracts.nats_permissions import RETIRED_DURABLES
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,24 @@ async def ensure_stream(js: JetStreamContext, replicas: int = 1) -> None:
         await js.add_stream(cfg)
         return
     await js.update_stream(cfg)
+    await remove_retired_durables(js)
+
+
+async def remove_retired_durables(js: JetStreamContext) -> list[str]:
+    """Delete the durables of earlier releases (``fw_contracts.nats_permissions.RETIRED_DURABLES``)
+    that still exist; returns their names. Admin only; idempotent."""
+    removed: list[str] = []
+    for user, names in RETIRED_DURABLES.items():
+        for name in names:
+            durable = f"{user}--{name}"
+            try:
+                await js.delete_consumer(STREAM_NAME, durable)
+            except NotFoundError:
+                continue
+            removed.append(durable)
+    if removed:
+        log.info("retired durables removed", extra={"durables": removed})
+    return removed
 
 
 def durable_consumer_config(durable: str, subjects: list[str], *, max_ack_pending: int = 1000) -> ConsumerConfig:
