@@ -3,7 +3,7 @@
 Starting ``python -m fw_billing`` costs a few seconds of CPU before the first line of the
 service runs (FastAPI, pydantic, the PDF stack); an end-to-end test starts four such processes
 and the suite starts well over a hundred. A ``multiprocessing`` fork server imports every
-service's ``__main__`` once; each service process is then forked from it. It is still a
+service's ``bootstrap`` once; each service process is then forked from it. It is still a
 separate OS process with its own environment, its own log file on stdout/stderr and the
 service's real entry point (``runpy`` runs ``fw_<svc>`` as ``__main__``, as ``python -m`` does),
 and it is stopped with SIGTERM or killed with SIGKILL like before.
@@ -23,8 +23,10 @@ from collections.abc import Mapping
 from multiprocessing.context import ForkServerContext
 from pathlib import Path
 
-#: Imported once by the fork server (a module that fails to import is imported in the child).
-PRELOAD = [f"fw_{svc}.__main__" for svc in ("intake", "session", "billing", "retention", "reporting", "web")]
+#: Imported once by the fork server (a module that fails to import is imported in the child):
+#: each service's composition root, which imports all of the service. Not ``__main__`` itself:
+#: ``runpy`` would then find it imported already and warn on stderr (into the service's log).
+PRELOAD = [f"fw_{svc}.bootstrap" for svc in ("intake", "session", "billing", "retention", "reporting", "web")]
 
 _contexts: dict[str, ForkServerContext] = {}
 
