@@ -98,20 +98,32 @@ def with_company(items: list[dict[str, Any]] | None,
              "contact": by_id.get(str(i.get("session_id")), {}).get("contact", "unavailable")} for i in items]
 
 
-async def session_page(request: Request, user: User, session_id: uuid.UUID, *,
-                       note_draft: str | None = None, note_error: str | None = None) -> Response:
-    """The session page; ``note_draft``/``note_error``: a refused work note comes back with its
-    text and the reason (status 422), so nothing typed is lost."""
-    api = backends(request)
-    reply = await api.session(session_id, user.username)
+async def own_session(request: Request, user: User, session_id: uuid.UUID, *,
+                      back: str | None = None) -> dict[str, Any] | Response:
+    """The session as the session service shows it to its own technician, or the page to answer
+    instead: 404 unknown, 403 another technician's (with the take-over offer), 503 unreachable."""
+    reply = await backends(request).session(session_id, user.username)
+    way_back = {"back": back} if back else {}  # without it the page links the user's home
     if reply.status == 404:
-        return render(request, "message.html", status_code=404, title="Sitzung", message=_GONE)
+        return render(request, "message.html", status_code=404, title="Sitzung", message=_GONE,
+                      **way_back)
     if reply.status == 403:
         return render(request, "technician/not_yours.html", status_code=403, message=NOT_YOURS,
                       session_id=session_id)
     if not reply.ok or not isinstance(reply.data, dict):
-        return render(request, "message.html", status_code=503, title="Sitzung", message=UNREACHABLE)
-    data = reply.data
+        return render(request, "message.html", status_code=503, title="Sitzung", message=UNREACHABLE,
+                      **way_back)
+    return reply.data
+
+
+async def session_page(request: Request, user: User, session_id: uuid.UUID, *,
+                       note_draft: str | None = None, note_error: str | None = None) -> Response:
+    """The session page; ``note_draft``/``note_error``: a refused work note comes back with its
+    text and the reason (status 422), so nothing typed is lost."""
+    data = await own_session(request, user, session_id)
+    if isinstance(data, Response):
+        return data
+    api = backends(request)
     ticket = next((s.get("ticket") for s in web_session(request).data.get("sessions", [])
                    if isinstance(s, dict) and s.get("id") == str(session_id)), None)
     billing = await billing_state(request, session_id) if data.get("status") == "ended" else None

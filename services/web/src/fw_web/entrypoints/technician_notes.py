@@ -12,8 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from fw_contracts.text import UncleanText, clean_text
 from fw_web.entrypoints.public import UNREACHABLE, backends
-from fw_web.entrypoints.render import render
-from fw_web.entrypoints.technician import NOT_YOURS, Technician, session_page
+from fw_web.entrypoints.technician import Technician, own_session, session_page
 from fw_web.entrypoints.web_session import require_csrf, web_session
 
 log = logging.getLogger(__name__)
@@ -43,18 +42,11 @@ def build_router() -> APIRouter:
                  summary="Write the work-done note of the own session (until its invoice is issued)")
     async def write_note(request: Request, user: Technician, session_id: uuid.UUID,
                          note: Annotated[str, Form(max_length=4 * MAX_NOTE_CHARS)] = "") -> Response:
-        api = backends(request)
         # Only the session's own technician: asked of the session service, as for the contact.
-        own = await api.session(session_id, user.username)
-        if own.status == 403:
-            return render(request, "technician/not_yours.html", status_code=403, message=NOT_YOURS,
-                          session_id=session_id)
-        if own.status == 404:
-            return render(request, "message.html", status_code=404, title="Sitzung",
-                          message="Diese Sitzung ist nicht bekannt.", back="/technik")
-        if not own.ok:
-            return render(request, "message.html", status_code=503, title="Sitzung", message=UNREACHABLE,
-                          back=f"/technik/sitzungen/{session_id}")
+        own = await own_session(request, user, session_id, back="/technik")
+        if isinstance(own, Response):
+            return own
+        api = backends(request)
         problem = check_note(note)
         if problem is None:
             reply = await api.write_work_note(session_id, note, user.username)

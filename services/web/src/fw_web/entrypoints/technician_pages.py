@@ -11,7 +11,7 @@ from fastapi.responses import Response
 
 from fw_web.entrypoints.public import UNREACHABLE, backends
 from fw_web.entrypoints.render import render
-from fw_web.entrypoints.technician import NOT_YOURS, Technician, _elapsed
+from fw_web.entrypoints.technician import Technician, _elapsed, own_session
 
 
 def build_router() -> APIRouter:
@@ -20,21 +20,13 @@ def build_router() -> APIRouter:
 
     @router.get("/sitzungen/{session_id}/beenden", summary="Confirm ending a session")
     async def confirm_end(request: Request, user: Technician, session_id: uuid.UUID) -> Response:
-        api = backends(request)
-        reply = await api.session(session_id, user.username)
-        if reply.status == 403:
-            return render(request, "technician/not_yours.html", status_code=403, message=NOT_YOURS,
-                          session_id=session_id)
-        if reply.status == 404:
-            return render(request, "message.html", status_code=404, title="Sitzung",
-                          message="Diese Sitzung ist nicht bekannt.", back="/technik")
-        if not reply.ok or not isinstance(reply.data, dict):
-            return render(request, "message.html", status_code=503, title="Sitzung", message=UNREACHABLE,
-                          back="/technik")
-        contact = await api.session_contact(session_id, user.username)
+        session = await own_session(request, user, session_id, back="/technik")
+        if isinstance(session, Response):
+            return session
+        contact = await backends(request).session_contact(session_id, user.username)
         caller = contact.data if contact.ok and isinstance(contact.data, dict) else {"contact": "unavailable"}
-        return render(request, "technician/confirm_end.html", s=reply.data, caller=caller,
-                      elapsed=_elapsed(reply.data))
+        return render(request, "technician/confirm_end.html", s=session, caller=caller,
+                      elapsed=_elapsed(session))
 
     @router.get("/alle", summary="Every running session (lead view)")
     async def all_running(request: Request, user: Technician) -> Response:
