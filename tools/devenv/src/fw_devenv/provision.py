@@ -124,6 +124,35 @@ async def provision(admin_dsn: str, database: str, services: Mapping[str, str], 
     return {svc: service_dsn(admin_dsn, database, svc, pw) for svc, pw in services.items()}
 
 
+async def provision_from_template(admin_dsn: str, template: str, database: str, services: Mapping[str, str], *,
+                                  audit: bool = False) -> dict[str, str]:
+    """A new database as a copy of ``template``, a database :func:`provision` made with the same
+    ``services`` (and ``audit_password`` when ``audit``): what the copy cannot inherit is set again
+    here (the database's own grants and each role's ``search_path`` in it). The roles and their
+    passwords are the template's; the copy's schemas, their owners and ``public``'s revocation
+    come from the template. Several times faster than :func:`provision` (tests make one database
+    each)."""
+    for name in (template, database):
+        if not _NAME.match(name):
+            raise ValueError(f"invalid database name {name!r}")
+    for svc in services:
+        if not _NAME.match(svc):
+            raise ValueError(f"invalid service name {svc!r} (lowercase letters, digits, _)")
+    # Every name matched _NAME (lowercase letters, digits, _): quoting it is all it needs.
+    roles = [role_name(svc) for svc in services] + ([AUDIT_ROLE] if audit else [])
+    setup = ";\n".join([f'REVOKE ALL ON DATABASE "{database}" FROM PUBLIC',
+                        *(f'GRANT CONNECT ON DATABASE "{database}" TO "{role}"' for role in roles),
+                        *(f'ALTER ROLE "{role_name(svc)}" IN DATABASE "{database}" SET search_path = "{svc}"'
+                          for svc in services)])
+    admin = await asyncpg.connect(admin_dsn)
+    try:
+        await admin.execute(f'CREATE DATABASE "{database}" TEMPLATE "{template}" STRATEGY WAL_LOG')
+        await admin.execute(setup)  # one round trip (CREATE DATABASE must stand alone)
+    finally:
+        await admin.close()
+    return {svc: service_dsn(admin_dsn, database, svc, pw) for svc, pw in services.items()}
+
+
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine to completion from sync code, also when the calling
     thread already runs an event loop (then in a helper thread)."""

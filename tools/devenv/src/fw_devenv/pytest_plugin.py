@@ -38,7 +38,7 @@ from .devenv import SERVICES
 from .nats import NatsServer
 from .nats_auth import generate_passwords
 from .postgres import PostgresServer
-from .provision import audit_dsn, provision
+from .provision import audit_dsn, provision_from_template, provision_sync
 from .service_fork import ForkedService, spawn_service
 from .testing import eventually, eventually_sync
 
@@ -130,15 +130,24 @@ def pg_server(fw_tmp_root: Path) -> Iterator[PostgresServer]:
     server.stop(mode="immediate")  # no shutdown checkpoint: the directory is deleted next
 
 
+@pytest.fixture(scope="session")
+def pg_template(pg_server: PostgresServer) -> str:
+    """A database :func:`~fw_devenv.provision.provision` made once per run (every service's role
+    and schema, the audit login): each test's database is a copy of it (0.1 s instead of 0.6 s)."""
+    name = f"fwtpl{os.getpid()}"
+    provision_sync(pg_server.admin_dsn, name, _PASSWORDS, audit_password=TEST_AUDIT_DB_PASSWORD)
+    return name
+
+
 @pytest_asyncio.fixture
-async def fw_env(pg_server: PostgresServer, tmp_path: Path) -> AsyncIterator[FwEnv]:
+async def fw_env(pg_server: PostgresServer, pg_template: str, tmp_path: Path) -> AsyncIterator[FwEnv]:
     from fw_platform.bus import connect, ensure_stream
 
     nats = NatsServer(tmp_path / "natsvar" / "nats", free_port(), passwords=_NATS_PASSWORDS,
                       bcrypt_cost=TEST_BCRYPT_COST)
     await asyncio.to_thread(nats.start)
     database = f"fwt{os.getpid()}_{next(_db_counter)}"
-    dsns = await provision(pg_server.admin_dsn, database, _PASSWORDS, audit_password=TEST_AUDIT_DB_PASSWORD)
+    dsns = await provision_from_template(pg_server.admin_dsn, pg_template, database, _PASSWORDS, audit=True)
     nc = await connect(nats.admin_url, name="test-admin")
     try:
         await ensure_stream(nc.jetstream())
