@@ -18,6 +18,9 @@ REQS       := $(wildcard requirements-dev.txt)
 
 PYTEST_BASE_ARGS ?= -p no:cacheprovider --import-mode=importlib
 PYTEST_ARGS ?=
+# make test: every test on TEST_WORKERS processes (pytest-xdist), then the timed load test alone
+# (tests/load: a latency bound measured with another worker's load beside it says nothing).
+TEST_WORKERS ?= 2
 BENCH_PATHS ?= $(wildcard bench benchmarks)
 BENCH_ARGS  ?=
 
@@ -91,7 +94,8 @@ browser: venv
 	fi
 
 test: venv browser
-	$(VPY) -m pytest $(PYTEST_BASE_ARGS) $(PYTEST_ARGS)
+	$(VPY) -m pytest $(PYTEST_BASE_ARGS) -n $(TEST_WORKERS) -m "not load" $(PYTEST_ARGS)
+	$(VPY) -m pytest $(PYTEST_BASE_ARGS) -m load $(PYTEST_ARGS) tests/load || [ $$? -eq 5 ]  # 5: -k chose none
 
 # axe-core for the browser tests' accessibility scan: committed (offline, reproducible) under
 # tests/browser/vendor/axe-core with its MPL-2.0 licence; this refreshes it from the npm registry.

@@ -113,14 +113,6 @@ class Office:
         return self.web.url + path
 
 
-@pytest.fixture(scope="session", autouse=True)
-def fresh_screenshots() -> None:
-    """Screenshots of this run only: an old picture must not pass for a page that was not shown."""
-    if SCREENSHOTS.is_dir():
-        for old in SCREENSHOTS.glob("*.png"):
-            old.unlink()
-
-
 @pytest.fixture
 def office(fw_env: FwEnv) -> Iterator[Office]:
     executable = chromium_executable()  # fail before starting anything when there is no browser
