@@ -56,6 +56,16 @@ async def _section(name: str, infra: Infra, cfg: dict[str, Any], stamp: str) -> 
     raise ValueError(name)
 
 
+def _note() -> str:
+    """What the machine was doing when the run started (the before/after of each section is in
+    ``machine_state``): a run is called quiet only if nothing else kept the CPUs busy."""
+    state = machine.snapshot()
+    quiet = state["cpu_busy_pct_1s"] < 10 and state["loadavg_1m"] < 0.5
+    head = "quiet machine at the start" if quiet else "machine busy with other work at the start (figures are noisy)"
+    return (f"{head}: load {state['loadavg_1m']}, CPU busy {state['cpu_busy_pct_1s']} %; "
+            "see machine_state (load, CPU/IO pressure) before and after each section.")
+
+
 async def main(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     stamp = datetime.now(UTC).strftime("%Y-%m-%d")
@@ -66,8 +76,7 @@ async def main(args: argparse.Namespace) -> int:
     results: dict[str, Any] = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"), "mode": "quick" if args.quick else "official",
         "git": _git(), "machine": machine.describe(infra.root),
-        "note": "2 cores shared with other jobs (test suites, browsers) while this ran: see machine_state "
-                "(load, CPU/IO pressure) before and after each section; figures are noisy.",
+        "note": _note(),
         "machine_state": {}, "sections": {}, "section_seconds": {},
     }
     print(f"bench ({results['mode']}): machine {results['machine']}", flush=True)
