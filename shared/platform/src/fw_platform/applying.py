@@ -45,11 +45,13 @@ class Applier:
 
     async def apply_one(self, msg: Msg, event: Event) -> None:
         """Handle one event in its own transaction (or skip it as a duplicate)."""
+        emitted: list[Event] = []
         async with db.transaction(self._pool) as conn:
             fresh = await conn.fetchval(_RECORD_ONE, self._durable, event.event_id, stream_seq(msg)) is not None
             if fresh:
-                await outbox.append(conn, await self._run_group(conn, [event]))
-        self._counted([(event, fresh)])
+                emitted = await self._run_group(conn, [event])
+                await outbox.append(conn, emitted)
+        self._counted([(event, fresh)], wrote_outbox=bool(emitted))
 
     async def apply_chunk(self, chunk: list[tuple[Msg, Event]]) -> None:
         """Handle a chunk of events in one transaction: all of them or none."""
@@ -70,7 +72,7 @@ class Applier:
             for group in self._groups(todo):
                 emitted += await self._run_group(conn, group)
             await outbox.append(conn, emitted)
-        self._counted(results)
+        self._counted(results, wrote_outbox=bool(emitted))
 
     def _groups(self, events: list[Event]) -> list[list[Event]]:
         """Runs of consecutive events for the same batched handler; any other event alone."""
@@ -96,15 +98,15 @@ class Applier:
             await handler(event, uow)
         return uow.emitted
 
-    def _counted(self, results: list[tuple[Event, bool]]) -> None:
-        emitted = False
+    def _counted(self, results: list[tuple[Event, bool]], *, wrote_outbox: bool) -> None:
         for event, fresh in results:
             if fresh:
                 self._outcome.handled += 1
-                emitted = True
                 metrics.EVENTS_HANDLED.labels(self._durable, event.event_type).inc()
             else:
                 self._outcome.duplicates += 1
                 metrics.EVENTS_DUPLICATE.labels(self._durable).inc()
-        if emitted:
+        if wrote_outbox:
+            # wakes the relay: only when there is something to publish (a round without rows
+            # costs it three statements)
             self._on_commit()
