@@ -24,7 +24,8 @@ import nats.errors
 from fw_contracts import Event
 
 __all__ = [
-    "TRANSIENT", "BatchHandler", "Clock", "Handler", "PermanentError", "TransientError", "UnitOfWork",
+    "TRANSIENT", "BatchHandler", "Clock", "Handler", "PermanentError", "StatementUnitOfWork", "TransientError",
+    "UnitOfWork",
     "batched", "utc_now",
 ]
 
@@ -100,6 +101,19 @@ class UnitOfWork:
         if factory not in self._repositories:
             self._repositories[factory] = factory(self.conn)
         return self._repositories[factory]  # type: ignore[no-any-return]
+
+
+class StatementUnitOfWork(UnitOfWork):
+    """A unit of work that is one statement on a connection without a transaction.
+
+    The statement is atomic by itself; its events go to the outbox *inside* it
+    (:func:`fw_platform.outbox.with_events`), so :meth:`emit` is refused: an event queued here
+    would have no transaction to be written with.
+    """
+
+    def emit(self, *events: Event) -> None:
+        raise TypeError("a one-statement unit of work writes its events with the statement "
+                        "(fw_platform.outbox.with_events)")
 
 
 Handler = Callable[[Any, UnitOfWork], Awaitable[None]]
