@@ -29,17 +29,26 @@ def _entry(row: asyncpg.Record) -> QueueEntry:
         erasure_reason=ErasureReason(row["erasure_reason"]) if row["erasure_reason"] else None)
 
 
+#: The placeholder inserted, or the existing row locked (see ``lock_or_placeholder``).
+_PLACEHOLDER_OR_LOCK = (
+    f"WITH ins AS (INSERT INTO requests(request_id, status) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+    f" RETURNING {_ENTRY_COLUMNS})"
+    f" SELECT {_ENTRY_COLUMNS} FROM ins"
+    f" UNION ALL SELECT * FROM (SELECT {_ENTRY_COLUMNS} FROM requests WHERE request_id = $1 FOR UPDATE) old")
+
+
 class SqlRequestStore:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
 
     async def lock_or_placeholder(self, request_id: uuid.UUID) -> QueueEntry:
         # Insert first, then lock: two consumers seeing the same new request serialise on the
-        # row instead of both inserting and one overwriting the other's change.
-        await self._conn.execute(
-            "INSERT INTO requests(request_id, status) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            request_id, RequestStatus.UNSEEN.value)
-        entry = await self.lock(request_id)
+        # row instead of both inserting and one overwriting the other's change. One statement:
+        # the new row (ours, so locked) or the existing one, locked. A row another transaction
+        # committed while the insert waited for it is not in the statement's snapshot (no row
+        # comes back): then the lock alone, a statement of its own, finds it.
+        row = await self._conn.fetchrow(_PLACEHOLDER_OR_LOCK, request_id, RequestStatus.UNSEEN.value)
+        entry = _entry(row) if row else await self.lock(request_id)
         assert entry is not None
         return entry
 
