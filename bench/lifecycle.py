@@ -1,12 +1,13 @@
 """Section 3 (+5, 6): complete lifecycles per second through the four real services.
 
-A load generator (async, keep-alive HTTP/1.1 of its own: :mod:`bench.http1`) offers lifecycles at a fixed rate (open loop) with a bound on
-the lifecycles in flight: create the support request at intake, start the session as soon as
-session has queued it (retrying 404/409 while its consumer catches up), end it at once, then
-wait until PersonalDataErased is on the stream. After a warm-up, lifecycles *started* in the
-measured window count; the sustained rate is completions per second in the window. Latencies
-of the events come from their store times on the stream. Then, with the load still on, py-spy
-samples the services (outside the measured window, so it does not skew the figures).
+A load generator (async, keep-alive HTTP/1.1 of its own: :mod:`bench.http1`) offers lifecycles
+at a fixed rate (open loop) with a bound on the lifecycles in flight: create the support request
+at intake, start the session once SupportRequestCreated is on the stream (retrying 404/409 while
+session's consumer catches up), end it at once, then wait until PersonalDataErased is on the
+stream. After a warm-up, lifecycles *started* in the measured window count; the sustained rate
+is completions per second in the window. Latencies of the events come from their store times on
+the stream. Then, with the load still on, py-spy samples the services (outside the measured
+window, so it does not skew the figures).
 """
 
 from __future__ import annotations
@@ -72,6 +73,9 @@ class Load:
             raise RuntimeError(f"HTTP intake {status}")
         lc.request_id = json.loads(answer)["request_id"]
         erased = self.watcher.erased(lc.request_id)
+        # A technician starts a request once it is announced (on the stream), not before: the
+        # first try then rarely finds session's consumer behind (each retry is a command too).
+        await asyncio.wait_for(self.watcher.seen("SupportRequestCreated", lc.request_id), timeout=60)
         deadline = time.monotonic() + 60
         technician = f"tech-{i % 9 + 1:02d}"
         while True:  # session learns of the request from the stream: retry until it has

@@ -58,7 +58,7 @@ class StreamWatcher:
     nats_url: str
     times: dict[str, dict[str, float]] = field(default_factory=lambda: defaultdict(dict))
     counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    _waiters: dict[str, asyncio.Future[float]] = field(default_factory=dict)
+    _waiters: dict[tuple[str, str], asyncio.Future[float]] = field(default_factory=dict)
     _task: asyncio.Task[None] | None = None
 
     #: event type -> the id field its time is filed under
@@ -83,19 +83,27 @@ class StreamWatcher:
                 continue
             t = msg.metadata.timestamp.timestamp()
             self.times[et][body[key]] = t
-            if et == "PersonalDataErased":
-                fut = self._waiters.pop(body[key], None)
+            if et in self.AWAITED:
+                fut = self._waiters.pop((et, body[key]), None)
                 if fut is not None and not fut.done():
                     fut.set_result(t)
 
+    #: the event types a lifecycle can wait for
+    AWAITED: ClassVar[frozenset[str]] = frozenset({"SupportRequestCreated", "PersonalDataErased"})
+
+    def seen(self, event_type: str, key: str) -> asyncio.Future[float]:
+        """A future that resolves with the store time of ``event_type`` for ``key`` (its id)."""
+        assert event_type in self.AWAITED
+        fut: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        if key in self.times[event_type]:
+            fut.set_result(self.times[event_type][key])
+        else:
+            self._waiters[(event_type, key)] = fut
+        return fut
+
     def erased(self, request_id: str) -> asyncio.Future[float]:
         """A future that resolves with the erasure's store time."""
-        fut: asyncio.Future[float] = asyncio.get_running_loop().create_future()
-        if request_id in self.times["PersonalDataErased"]:
-            fut.set_result(self.times["PersonalDataErased"][request_id])
-        else:
-            self._waiters[request_id] = fut
-        return fut
+        return self.seen("PersonalDataErased", request_id)
 
     async def stop(self) -> None:
         if self._task:
