@@ -89,12 +89,20 @@ class UnitOfWork:
     conn: asyncpg.Connection
     now: datetime
     emitted: list[Event] = field(default_factory=list)
+    #: Events a statement of this unit of work already wrote to the outbox (see :meth:`written`).
+    outboxed: list[Event] = field(default_factory=list)
     _repositories: dict[Callable[[Any], Any], Any] = field(default_factory=dict, init=False, repr=False,
                                                            compare=False)
 
     def emit(self, *events: Event) -> None:
         """Queue events for the outbox; they are written in the same transaction."""
         self.emitted.extend(events)
+
+    def written(self, *events: Event) -> None:
+        """Declare events that a repository statement of this unit of work wrote to the outbox
+        itself (in the same statement as the state change, one round trip less): they are not
+        written again; the relay is woken after the commit as for emitted events."""
+        self.outboxed.extend(events)
 
     def repository(self, factory: Callable[[asyncpg.Connection], R]) -> R:
         """The repository ``factory(conn)`` bound to this transaction (one per factory)."""

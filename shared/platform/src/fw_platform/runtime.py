@@ -124,7 +124,7 @@ class Runtime:
             uow = UnitOfWork(conn=conn, now=self.clock())
             yield uow
             await outbox.append(conn, uow.emitted)
-        if uow.emitted and self.relay:
+        if (uow.emitted or uow.outboxed) and self.relay:
             self.relay.notify()
 
     @contextlib.asynccontextmanager
