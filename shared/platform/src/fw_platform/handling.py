@@ -101,7 +101,9 @@ class UnitOfWork:
     def written(self, *events: Event) -> None:
         """Declare events that a repository statement of this unit of work wrote to the outbox
         itself (in the same statement as the state change, one round trip less): they are not
-        written again; the relay is woken after the commit as for emitted events."""
+        written again; the relay is woken after the commit as for emitted events. Rows are
+        published in the order they reach the outbox: written ones when their statement runs,
+        emitted ones at the commit (a handler table should not mix both for one aggregate)."""
         self.outboxed.extend(events)
 
     def repository(self, factory: Callable[[asyncpg.Connection], R]) -> R:

@@ -11,7 +11,9 @@ from datetime import datetime
 
 import asyncpg
 
+from fw_contracts import Event
 from fw_contracts.events import ErasureReason, ErasureScope
+from fw_platform import outbox
 from fw_retention.application.ports import AccessRecord, ErasureRecord, HeldEmail, Sealed, SealedEntry, StoredRef
 from fw_retention.domain.rules import Erasure
 
@@ -32,6 +34,11 @@ def _erasure(row: asyncpg.Record) -> ErasureRecord:
 
 
 _MARKER_COLUMNS = "request_id, reason, trigger_event_id, erased_at, had_data, scope, delivery_hold_until"
+
+
+_INSERT_ERASURE = (f"INSERT INTO erasures({_MARKER_COLUMNS})"
+                   " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (request_id, scope) DO NOTHING RETURNING true")
+_INSERT_ERASURE_WITH_EVENT = outbox.with_events(_INSERT_ERASURE, 8)
 
 
 class PgVaultStore:
@@ -154,13 +161,13 @@ class PgVaultStore:
             " ORDER BY x.delivery_hold_until LIMIT $2", now, limit)
         return [_erasure(r) for r in rows]
 
-    async def insert_erasure(self, erasure: Erasure) -> bool:
-        inserted = await self._conn.fetchval(
-            f"INSERT INTO erasures({_MARKER_COLUMNS})"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (request_id, scope) DO NOTHING RETURNING true",
-            erasure.request_id, erasure.reason.value, erasure.trigger_event_id, erasure.erased_at,
-            erasure.had_data, erasure.scope.value, erasure.delivery_hold_until)
-        return bool(inserted)
+    async def insert_erasure(self, erasure: Erasure, event: Event | None = None) -> bool:
+        args = (erasure.request_id, erasure.reason.value, erasure.trigger_event_id, erasure.erased_at,
+                erasure.had_data, erasure.scope.value, erasure.delivery_hold_until)
+        if event is None:
+            return bool(await self._conn.fetchval(_INSERT_ERASURE, *args))
+        # the marker and the event's outbox row in one statement (the row only with a new marker)
+        return bool(await self._conn.fetchval(_INSERT_ERASURE_WITH_EVENT, *args, *outbox.event_params([event])))
 
     async def stored_before(self, cutoff: datetime, limit: int) -> list[StoredRef]:
         rows = await self._conn.fetch(
