@@ -86,7 +86,9 @@ class Load:
             if status not in (404, 409) or time.monotonic() > deadline:
                 raise RuntimeError(f"HTTP start {status}")
             lc.start_retries += 1
-            await asyncio.sleep(0.02 * min(lc.start_retries, 5))
+            # doubling back-off (20 ms .. 0.64 s): when the office is behind, a retry every
+            # 0.1 s multiplied the commands (up to 40 per lifecycle on a busy machine)
+            await asyncio.sleep(0.02 * 2 ** min(lc.start_retries - 1, 5))
         lc.session_id = json.loads(answer)["session_id"]
         status, _ = await self.http["session"].post(f"/api/sessions/{lc.session_id}/end",
                                                     headers={"Fw-Technician": technician})
