@@ -12,9 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections import deque
 from typing import Any
 from urllib.parse import urlsplit
+
+#: A connection idle longer than this is not reused (uvicorn closes idle ones after 5 s).
+IDLE_S = 4.0
 
 
 class HttpError(Exception):
@@ -29,7 +33,7 @@ class Http1Pool:
         self._host = parts.hostname or "127.0.0.1"
         self._port = parts.port or 80
         self._host_header = f"Host: {self._host}:{self._port}\r\n".encode()
-        self._idle: deque[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = deque()
+        self._idle: deque[tuple[asyncio.StreamReader, asyncio.StreamWriter, float]] = deque()
         self._slots = asyncio.Semaphore(size)
         self._timeout = timeout
 
@@ -45,17 +49,38 @@ class Http1Pool:
         head.append(b"\r\n")
         request = b"".join(head) + data
         async with self._slots:
-            conn = self._idle.pop() if self._idle else await asyncio.open_connection(self._host, self._port)
-            try:
-                status, payload, keep = await asyncio.wait_for(self._exchange(conn, request), self._timeout)
-            except BaseException:
-                conn[1].close()
-                raise
-            if keep:
-                self._idle.append(conn)
+            now = time.monotonic()
+            while self._idle:
+                reader, writer, used = self._idle.pop()
+                if now - used < IDLE_S:
+                    reused: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = (reader, writer)
+                    break
+                writer.close()  # the server may have closed it already (its keep-alive timeout)
             else:
-                conn[1].close()
-            return status, payload
+                reused = None
+            if reused is not None:
+                try:
+                    return await self._send(reused, request)
+                except (asyncio.IncompleteReadError, ConnectionError) as exc:
+                    if isinstance(exc, asyncio.IncompleteReadError) and exc.partial:
+                        raise
+                    # closed by the server between requests, before it read this one:
+                    # nothing was done, the request goes again on a new connection
+            conn = await asyncio.open_connection(self._host, self._port)
+            return await self._send(conn, request)
+
+    async def _send(self, conn: tuple[asyncio.StreamReader, asyncio.StreamWriter],
+                    request: bytes) -> tuple[int, bytes]:
+        try:
+            status, payload, keep = await asyncio.wait_for(self._exchange(conn, request), self._timeout)
+        except BaseException:
+            conn[1].close()
+            raise
+        if keep:
+            self._idle.append((conn[0], conn[1], time.monotonic()))
+        else:
+            conn[1].close()
+        return status, payload
 
     @staticmethod
     async def _exchange(conn: tuple[asyncio.StreamReader, asyncio.StreamWriter],
@@ -94,5 +119,5 @@ class Http1Pool:
 
     async def close(self) -> None:
         while self._idle:
-            _, writer = self._idle.pop()
+            _, writer, _ = self._idle.pop()
             writer.close()
