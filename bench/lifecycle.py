@@ -2,8 +2,8 @@
 
 A load generator (async, keep-alive HTTP/1.1 of its own: :mod:`bench.http1`) offers lifecycles
 at a fixed rate (open loop) with a bound on the lifecycles in flight: create the support request
-at intake, start the session once SupportRequestCreated is on the stream (retrying 404/409 while
-session's consumer catches up), end it at once, then wait until PersonalDataErased is on the
+at intake, start the session once session's consumer has acked its SupportRequestCreated (as a
+technician starts what the queue shows; 404/409 still retried), end it at once, then wait until PersonalDataErased is on the
 stream. After a warm-up, lifecycles *started* in the measured window count; the sustained rate
 is completions per second in the window. Latencies of the events come from their store times on
 the stream. Then, with the load still on, py-spy samples the services (outside the measured
@@ -24,8 +24,12 @@ from typing import Any
 
 from bench.http1 import Http1Pool
 from bench.infra import Infra
-from bench.office import Footprint, StreamWatcher, py_spy, start_services, top_functions
+from bench.office import AckFloor, Footprint, StreamWatcher, py_spy, start_services, top_functions
 from bench.stats import latency, summary
+from fw_contracts import STREAM_NAME
+
+#: session's durable consumer of SupportRequestCreated (its queue)
+SESSION_QUEUE_DURABLE = "session--support_request_created"
 
 #: Connections per service. Most lifecycles in flight wait for their erasure, not for HTTP.
 HTTP_CONNECTIONS = 32
@@ -51,6 +55,8 @@ class Load:
     watcher: StreamWatcher
     #: Keep-alive connections per service (httpx cost more CPU than the services' own HTTP work).
     http: dict[str, Http1Pool]
+    #: session's consumer of SupportRequestCreated: how far it has committed
+    queued: AckFloor
     lifecycles: list[Lifecycle] = field(default_factory=list)
 
     async def one(self, i: int) -> None:
@@ -73,9 +79,11 @@ class Load:
             raise RuntimeError(f"HTTP intake {status}")
         lc.request_id = json.loads(answer)["request_id"]
         erased = self.watcher.erased(lc.request_id)
-        # A technician starts a request once it is announced (on the stream), not before: the
-        # first try then rarely finds session's consumer behind (each retry is a command too).
+        # A technician starts a request once the queue shows it: once session's consumer has
+        # acked (committed) its SupportRequestCreated. Retrying until the start no longer
+        # answered 404 cost tens of start commands per lifecycle when that consumer was behind.
         await asyncio.wait_for(self.watcher.seen("SupportRequestCreated", lc.request_id), timeout=60)
+        await asyncio.wait_for(self.queued.reached(self.watcher.created_seq[lc.request_id]), timeout=60)
         deadline = time.monotonic() + 60
         technician = f"tech-{i % 9 + 1:02d}"
         while True:  # session learns of the request from the stream: retry until it has
@@ -155,8 +163,9 @@ async def lifecycles(infra: Infra, *, saturate: tuple[float, float], steady_s: f
         foot = Footprint(procs, env, infra.pg.data_dir)
         foot.start()
         http = {svc: Http1Pool(procs[svc].url, HTTP_CONNECTIONS) for svc in ("intake", "session")}
+        queued = AckFloor(watcher.js, STREAM_NAME, SESSION_QUEUE_DURABLE)
         try:
-            load = Load(watcher, http)
+            load = Load(watcher, http, queued)
             kw = {"warmup": warmup, "in_flight": in_flight, "profiles_dir": profiles_dir, "stamp": stamp}
             sat = await _phase(load, foot, procs, rate=saturate[0], duration=saturate[1],
                                profile_s=profile_s, **kw)
@@ -166,6 +175,7 @@ async def lifecycles(infra: Infra, *, saturate: tuple[float, float], steady_s: f
                 out["phases"]["steady"] = await _phase(load, foot, procs, rate=rate, duration=steady_s,
                                                        profile_s=0, **kw)
         finally:
+            queued.stop()
             for pool in http.values():
                 await pool.close()
             foot.stop()
