@@ -1,18 +1,20 @@
 """Section 3 (+5, 6): complete lifecycles per second through the four real services.
 
-A load generator (httpx, async) offers lifecycles at a fixed rate (open loop) with a bound on
-the lifecycles in flight: create the support request at intake, start the session as soon as
-session has queued it (retrying 404/409 while its consumer catches up), end it at once, then
-wait until PersonalDataErased is on the stream. After a warm-up, lifecycles *started* in the
-measured window count; the sustained rate is completions per second in the window. Latencies
-of the events come from their store times on the stream. Then, with the load still on, py-spy
-samples the services (outside the measured window, so it does not skew the figures).
+A load generator (async, keep-alive HTTP/1.1 of its own: :mod:`bench.http1`) offers lifecycles
+at a fixed rate (open loop) with a bound on the lifecycles in flight: create the support request
+at intake, start the session once session's consumer has acked its SupportRequestCreated (as a
+technician starts what the queue shows; 404/409 still retried), end it at once, then wait until PersonalDataErased is on the
+stream. After a warm-up, lifecycles *started* in the measured window count; the sustained rate
+is completions per second in the window. Latencies of the events come from their store times on
+the stream. Then, with the load still on, py-spy samples the services (outside the measured
+window, so it does not skew the figures).
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import secrets
 import time
 from collections import Counter
@@ -20,11 +22,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
-
+from bench.http1 import Http1Pool
 from bench.infra import Infra
-from bench.office import Footprint, StreamWatcher, py_spy, start_services, top_functions
+from bench.office import AckFloor, Footprint, StreamWatcher, py_spy, start_services, top_functions
 from bench.stats import latency, summary
+from fw_contracts import STREAM_NAME
+
+#: session's durable consumer of SupportRequestCreated (its queue)
+SESSION_QUEUE_DURABLE = "session--support_request_created"
 
 #: Connections per service. Most lifecycles in flight wait for their erasure, not for HTTP.
 HTTP_CONNECTIONS = 32
@@ -47,10 +52,11 @@ class Lifecycle:
 class Load:
     """The load generator: drives lifecycles over HTTP and waits for their erasure on the stream."""
 
-    urls: dict[str, str]
     watcher: StreamWatcher
-    #: One client per service: httpcore's pool scans all its connections on every request.
-    http: dict[str, httpx.AsyncClient]
+    #: Keep-alive connections per service (httpx cost more CPU than the services' own HTTP work).
+    http: dict[str, Http1Pool]
+    #: session's consumer of SupportRequestCreated: how far it has committed
+    queued: AckFloor
     lifecycles: list[Lifecycle] = field(default_factory=list)
 
     async def one(self, i: int) -> None:
@@ -67,28 +73,35 @@ class Load:
         body = {"company": f"Benchfirma {tag} GmbH", "contact_name": f"Erika Muster {tag}",
                 "phone": f"+4930{secrets.randbelow(10 ** 8):08d}", "terms_accepted": True, "terms_version": "2026-01"}
         t = time.perf_counter()
-        r = await self.http["intake"].post(self.urls["intake"] + "/api/support-requests", json=body)
+        status, answer = await self.http["intake"].post("/api/support-requests", body)
         lc.intake_s = time.perf_counter() - t
-        if r.status_code != 201:
-            raise RuntimeError(f"HTTP intake {r.status_code}")
-        lc.request_id = r.json()["request_id"]
+        if status != 201:
+            raise RuntimeError(f"HTTP intake {status}")
+        lc.request_id = json.loads(answer)["request_id"]
         erased = self.watcher.erased(lc.request_id)
+        # A technician starts a request once the queue shows it: once session's consumer has
+        # acked (committed) its SupportRequestCreated. Retrying until the start no longer
+        # answered 404 cost tens of start commands per lifecycle when that consumer was behind.
+        await asyncio.wait_for(self.watcher.seen("SupportRequestCreated", lc.request_id), timeout=60)
+        await asyncio.wait_for(self.queued.reached(self.watcher.created_seq[lc.request_id]), timeout=60)
         deadline = time.monotonic() + 60
         technician = f"tech-{i % 9 + 1:02d}"
         while True:  # session learns of the request from the stream: retry until it has
-            r = await self.http["session"].post(self.urls["session"] + "/api/sessions",
-                                     json={"request_id": lc.request_id, "technician": technician})
-            if r.status_code == 201:
+            status, answer = await self.http["session"].post(
+                "/api/sessions", {"request_id": lc.request_id, "technician": technician})
+            if status == 201:
                 break
-            if r.status_code not in (404, 409) or time.monotonic() > deadline:
-                raise RuntimeError(f"HTTP start {r.status_code}")
+            if status not in (404, 409) or time.monotonic() > deadline:
+                raise RuntimeError(f"HTTP start {status}")
             lc.start_retries += 1
-            await asyncio.sleep(0.02 * min(lc.start_retries, 5))
-        lc.session_id = r.json()["session_id"]
-        r = await self.http["session"].post(self.urls["session"] + f"/api/sessions/{lc.session_id}/end",
-                                            headers={"Fw-Technician": technician})
-        if r.status_code != 200:
-            raise RuntimeError(f"HTTP end {r.status_code}")
+            # doubling back-off (20 ms .. 0.64 s): when the office is behind, a retry every
+            # 0.1 s multiplied the commands (up to 40 per lifecycle on a busy machine)
+            await asyncio.sleep(0.02 * 2 ** min(lc.start_retries - 1, 5))
+        lc.session_id = json.loads(answer)["session_id"]
+        status, _ = await self.http["session"].post(f"/api/sessions/{lc.session_id}/end",
+                                                    headers={"Fw-Technician": technician})
+        if status != 200:
+            raise RuntimeError(f"HTTP end {status}")
         lc.done_at = await asyncio.wait_for(erased, timeout=120)
 
 
@@ -149,20 +162,22 @@ async def lifecycles(infra: Infra, *, saturate: tuple[float, float], steady_s: f
         await watcher.start()
         foot = Footprint(procs, env, infra.pg.data_dir)
         foot.start()
-        limits = httpx.Limits(max_connections=HTTP_CONNECTIONS, max_keepalive_connections=HTTP_CONNECTIONS)
+        http = {svc: Http1Pool(procs[svc].url, HTTP_CONNECTIONS) for svc in ("intake", "session")}
+        queued = AckFloor(watcher.js, STREAM_NAME, SESSION_QUEUE_DURABLE)
         try:
-            async with httpx.AsyncClient(timeout=30, limits=limits) as intake, \
-                    httpx.AsyncClient(timeout=30, limits=limits) as session:
-                load = Load({svc: p.url for svc, p in procs.items()}, watcher, {"intake": intake, "session": session})
-                kw = {"warmup": warmup, "in_flight": in_flight, "profiles_dir": profiles_dir, "stamp": stamp}
-                sat = await _phase(load, foot, procs, rate=saturate[0], duration=saturate[1],
-                                   profile_s=profile_s, **kw)
-                out["phases"]["saturated"] = sat
-                if steady_s > 0:
-                    rate = max(1.0, round(sat["lifecycles_per_s"] / 2, 1))
-                    out["phases"]["steady"] = await _phase(load, foot, procs, rate=rate, duration=steady_s,
-                                                           profile_s=0, **kw)
+            load = Load(watcher, http, queued)
+            kw = {"warmup": warmup, "in_flight": in_flight, "profiles_dir": profiles_dir, "stamp": stamp}
+            sat = await _phase(load, foot, procs, rate=saturate[0], duration=saturate[1],
+                               profile_s=profile_s, **kw)
+            out["phases"]["saturated"] = sat
+            if steady_s > 0:
+                rate = max(1.0, round(sat["lifecycles_per_s"] / 2, 1))
+                out["phases"]["steady"] = await _phase(load, foot, procs, rate=rate, duration=steady_s,
+                                                       profile_s=0, **kw)
         finally:
+            queued.stop()
+            for pool in http.values():
+                await pool.close()
             foot.stop()
             await watcher.stop()
             for p in procs.values():

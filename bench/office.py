@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import heapq
 import json
 import shutil
 import subprocess
@@ -58,7 +59,9 @@ class StreamWatcher:
     nats_url: str
     times: dict[str, dict[str, float]] = field(default_factory=lambda: defaultdict(dict))
     counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    _waiters: dict[str, asyncio.Future[float]] = field(default_factory=dict)
+    _waiters: dict[tuple[str, str], asyncio.Future[float]] = field(default_factory=dict)
+    #: request id -> stream sequence of its SupportRequestCreated
+    created_seq: dict[str, int] = field(default_factory=dict)
     _task: asyncio.Task[None] | None = None
 
     #: event type -> the id field its time is filed under
@@ -68,7 +71,8 @@ class StreamWatcher:
 
     async def start(self) -> None:
         self._nc = await connect(self.nats_url, name="bench-watcher")
-        self._sub = await self._nc.jetstream().subscribe("fw.>", ordered_consumer=True,
+        self.js = self._nc.jetstream()
+        self._sub = await self.js.subscribe("fw.>", ordered_consumer=True,
                                                          pending_msgs_limit=1_000_000,
                                                          pending_bytes_limit=1024 ** 3)
         self._task = asyncio.create_task(self._run())
@@ -83,24 +87,77 @@ class StreamWatcher:
                 continue
             t = msg.metadata.timestamp.timestamp()
             self.times[et][body[key]] = t
-            if et == "PersonalDataErased":
-                fut = self._waiters.pop(body[key], None)
+            if et == "SupportRequestCreated":
+                self.created_seq[body[key]] = msg.metadata.sequence.stream
+            if et in self.AWAITED:
+                fut = self._waiters.pop((et, body[key]), None)
                 if fut is not None and not fut.done():
                     fut.set_result(t)
 
+    #: the event types a lifecycle can wait for
+    AWAITED: ClassVar[frozenset[str]] = frozenset({"SupportRequestCreated", "PersonalDataErased"})
+
+    def seen(self, event_type: str, key: str) -> asyncio.Future[float]:
+        """A future that resolves with the store time of ``event_type`` for ``key`` (its id)."""
+        assert event_type in self.AWAITED
+        fut: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        if key in self.times[event_type]:
+            fut.set_result(self.times[event_type][key])
+        else:
+            self._waiters[(event_type, key)] = fut
+        return fut
+
     def erased(self, request_id: str) -> asyncio.Future[float]:
         """A future that resolves with the erasure's store time."""
-        fut: asyncio.Future[float] = asyncio.get_running_loop().create_future()
-        if request_id in self.times["PersonalDataErased"]:
-            fut.set_result(self.times["PersonalDataErased"][request_id])
-        else:
-            self._waiters[request_id] = fut
-        return fut
+        return self.seen("PersonalDataErased", request_id)
 
     async def stop(self) -> None:
         if self._task:
             self._task.cancel()
         await self._nc.close()
+
+
+class AckFloor:
+    """Waits until a durable consumer has acked (so committed) the stream up to a sequence.
+
+    The load generator starts a session once session's consumer has the request, as a
+    technician starts what the queue shows, instead of trying the start until it no longer
+    answers 404: on a busy machine that consumer falls seconds behind and the tries became
+    tens of start commands per lifecycle. One ``consumer_info`` per ``interval`` while anyone
+    waits, for all of them together.
+    """
+
+    def __init__(self, js: Any, stream: str, durable: str, interval: float = 0.025) -> None:
+        self._js, self._stream, self._durable, self._interval = js, stream, durable, interval
+        self._floor = 0
+        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._n = 0
+        self._task: asyncio.Task[None] | None = None
+
+    async def reached(self, seq: int) -> None:
+        if seq <= self._floor:
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._n += 1
+        heapq.heappush(self._waiters, (seq, self._n, fut))
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run())
+        await fut
+
+    async def _run(self) -> None:
+        while self._waiters:
+            info = await self._js.consumer_info(self._stream, self._durable)
+            self._floor = max(self._floor, info.ack_floor.stream_seq if info.ack_floor else 0)
+            while self._waiters and self._waiters[0][0] <= self._floor:
+                _, _, fut = heapq.heappop(self._waiters)
+                if not fut.done():
+                    fut.set_result(None)
+            if self._waiters:
+                await asyncio.sleep(self._interval)
+
+    def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
 
 
 class Footprint:

@@ -168,7 +168,8 @@ class FakeVaultStore:
                and m.delivery_hold_until is not None and m.delivery_hold_until <= now]
         return sorted(due, key=lambda m: m.delivery_hold_until or now)[:limit]
 
-    async def insert_erasure(self, erasure: Erasure) -> bool:
+    async def insert_erasure(self, erasure: Erasure, event: Event | None = None) -> bool:
+        # the event's outbox row: the fake unit of work collects it from ``uow.written``
         if (erasure.request_id, erasure.scope) in self.s.erasures:
             return False
         self.s.erasures[(erasure.request_id, erasure.scope)] = ErasureRecord(
@@ -249,13 +250,13 @@ class FakeUnitsOfWork:
         async with self.store.transaction():
             uow = UnitOfWork(conn=None, now=self.clock())
             yield uow
-        self.outbox.extend(_erased(uow.emitted))
+        self.outbox.extend(_erased(uow.emitted + uow.outboxed))
 
     async def run_handler(self, handler: Any, event: Event) -> list[PersonalDataErased]:
         """Run a consumed-event handler the way the platform does (one transaction)."""
         async with self() as uow:
             await handler(event, uow)
-        return _erased(uow.emitted)
+        return _erased(uow.emitted + uow.outboxed)
 
 
 def _erased(events: Iterable[Event]) -> list[PersonalDataErased]:

@@ -6,8 +6,10 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
 from fw_contracts.events import SupportRequestWithdrawn
-from fw_platform.handling import UnitOfWork
+from fw_platform.handling import StatementUnitOfWork, UnitOfWork
 
 
 class Things:
@@ -35,3 +37,11 @@ def test_emit_keeps_the_order() -> None:
     uow.emit(a)
     uow.emit(b, c)
     assert uow.emitted == [a, b, c]
+
+
+def test_a_one_statement_unit_of_work_refuses_emit() -> None:
+    """Its events are written by the statement itself; a queued one would never be written."""
+    uow = StatementUnitOfWork(conn=None, now=datetime(2026, 1, 2, tzinfo=UTC))  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="with_events"):
+        uow.emit(SupportRequestWithdrawn(request_id=uuid.uuid4()))
+    assert uow.emitted == []

@@ -37,6 +37,7 @@ def build(settings: Settings, *, vault: PersonalDataVault | None = None,
         unit_of_work=runtime.unit_of_work,
         requests=SqlSupportRequests,
         limiter=RateLimiter(settings.rate_limit_per_minute),
+        single_statement=runtime.single_statement,
     )
 
     app = FastAPI(title="fernwartung intake", version="1.0.0", lifespan=lifespan)

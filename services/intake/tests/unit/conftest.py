@@ -66,11 +66,13 @@ class FakeRequests:
     def __init__(self, store: FakeStore) -> None:
         self._store = store
 
-    async def add(self, request: SupportRequest) -> bool:
+    async def add(self, request: SupportRequest, event: Event) -> bool:
+        """Like the one statement: the row and its event, or (ticket taken) nothing."""
         if any(r.ticket == request.ticket for r in self._store.rows.values()):
             return False
         assert request.request_id not in self._store.rows
         self._store.rows[request.request_id] = request
+        self._store.published.append(event)
         return True
 
     async def get(self, request_id: uuid.UUID, *, lock: bool = False) -> SupportRequest | None:

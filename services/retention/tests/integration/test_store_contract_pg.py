@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 import pytest_asyncio
 
+from fw_contracts.events import PersonalDataErased
 from fw_platform.db import create_pool, migrate
 from fw_retention.adapters.store import PgVaultStore
 from fw_retention.bootstrap import MIGRATIONS, SERVICE
 
-from store_contract import VaultStoreContract
+from store_contract import T0, VaultStoreContract, erasure
 
 
 class TestPgVaultStore(VaultStoreContract):
@@ -30,3 +33,23 @@ class TestPgVaultStore(VaultStoreContract):
             yield open_tx
         finally:
             await pool.close()
+
+
+async def test_a_marker_and_its_event_are_one_statement_and_a_repeat_writes_neither(fw_env: Any) -> None:
+    """The erasure's PersonalDataErased goes to the outbox with its marker, only with a new one."""
+    pool = await create_pool(fw_env.dsn(SERVICE), SERVICE, min_size=1, max_size=2)
+    try:
+        await migrate(pool, SERVICE, MIGRATIONS)
+        rid = uuid.uuid4()
+        marker = erasure(rid)
+        event = PersonalDataErased(request_id=rid, reason=marker.reason, trigger_event_id=marker.trigger_event_id,
+                                   erased_at=marker.erased_at, had_data=marker.had_data, scope=marker.scope)
+        async with pool.acquire() as conn, conn.transaction():
+            store = PgVaultStore(conn)
+            assert await store.insert_erasure(marker, event) is True
+            assert await store.insert_erasure(erasure(rid, T0 + timedelta(1)), event) is False
+            rows = await conn.fetch("SELECT event_id, subject, payload FROM outbox")
+            assert [(r["event_id"], r["subject"], bytes(r["payload"])) for r in rows] == [
+                (event.event_id, event.subject(), event.to_json())]
+    finally:
+        await pool.close()

@@ -1,5 +1,6 @@
 """The session store on real PostgreSQL: one statement to load a session (row lock and events),
-one to append (row change and events), and a stale version refused with nothing written."""
+one to append (row change, events and their outbox rows), and a stale version refused with
+nothing written."""
 
 from __future__ import annotations
 
@@ -71,5 +72,10 @@ async def test_load_and_append_are_one_statement_each_and_a_stale_version_writes
             with pytest.raises(ConcurrentChange):
                 async with conn.transaction():
                     await store.append(None, started)
+            # The same statement wrote the outbox rows, in order, with the stored payload's bytes;
+            # the refused appends wrote none.
+            rows = await conn.fetch("SELECT event_id, subject, payload FROM outbox ORDER BY id")
+            assert [(r["event_id"], r["subject"], bytes(r["payload"])) for r in rows] == [
+                (e.event_id, e.subject(), e.to_json()) for e in started + taken]
     finally:
         await pool.close()

@@ -158,7 +158,7 @@ class FakeUow:
     async def __call__(self) -> AsyncIterator[UnitOfWork]:
         uow = UnitOfWork(conn=None, now=T0)  # type: ignore[arg-type]
         yield uow
-        self.published.extend(uow.emitted)
+        self.published.extend(uow.emitted + uow.outboxed)
 
 
 @dataclass

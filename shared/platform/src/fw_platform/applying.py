@@ -42,17 +42,23 @@ class Applier:
         self._clock = clock
         self._on_commit = on_commit
         self._outcome = outcome
+        #: A handler of the current transaction wrote outbox rows itself (UnitOfWork.written).
+        self._outboxed = False
 
     async def apply_one(self, msg: Msg, event: Event) -> None:
         """Handle one event in its own transaction (or skip it as a duplicate)."""
+        self._outboxed = False
+        emitted: list[Event] = []
         async with db.transaction(self._pool) as conn:
             fresh = await conn.fetchval(_RECORD_ONE, self._durable, event.event_id, stream_seq(msg)) is not None
             if fresh:
-                await outbox.append(conn, await self._run_group(conn, [event]))
-        self._counted([(event, fresh)])
+                emitted = await self._run_group(conn, [event])
+                await outbox.append(conn, emitted)
+        self._counted([(event, fresh)], wrote_outbox=bool(emitted) or self._take_outboxed())
 
     async def apply_chunk(self, chunk: list[tuple[Msg, Event]]) -> None:
         """Handle a chunk of events in one transaction: all of them or none."""
+        self._outboxed = False
         results: list[tuple[Event, bool]] = []
         emitted: list[Event] = []
         ids = [event.event_id for _, event in chunk]
@@ -70,7 +76,7 @@ class Applier:
             for group in self._groups(todo):
                 emitted += await self._run_group(conn, group)
             await outbox.append(conn, emitted)
-        self._counted(results)
+        self._counted(results, wrote_outbox=bool(emitted) or self._take_outboxed())
 
     def _groups(self, events: list[Event]) -> list[list[Event]]:
         """Runs of consecutive events for the same batched handler; any other event alone."""
@@ -84,7 +90,9 @@ class Applier:
         return groups
 
     async def _run_group(self, conn: asyncpg.Connection, events: list[Event]) -> list[Event]:
-        """Dispatch to the handler of the events' type; returns the events it emitted."""
+        """Dispatch to the handler of the events' type; returns the events it emitted (those a
+        statement of the handler wrote to the outbox itself are written by now, see
+        :meth:`UnitOfWork.written`, and only make the relay wake up)."""
         handler = self._handlers.get(type(events[0]))
         if handler is None:
             raise PermanentError(f"no handler for {type(events[0]).__name__}")
@@ -94,17 +102,23 @@ class Applier:
         else:
             (event,) = events
             await handler(event, uow)
+        if uow.outboxed:
+            self._outboxed = True
         return uow.emitted
 
-    def _counted(self, results: list[tuple[Event, bool]]) -> None:
-        emitted = False
+    def _take_outboxed(self) -> bool:
+        outboxed, self._outboxed = self._outboxed, False
+        return outboxed
+
+    def _counted(self, results: list[tuple[Event, bool]], *, wrote_outbox: bool) -> None:
         for event, fresh in results:
             if fresh:
                 self._outcome.handled += 1
-                emitted = True
                 metrics.EVENTS_HANDLED.labels(self._durable, event.event_type).inc()
             else:
                 self._outcome.duplicates += 1
                 metrics.EVENTS_DUPLICATE.labels(self._durable).inc()
-        if emitted:
+        if wrote_outbox:
+            # wakes the relay: only when there is something to publish (a round without rows
+            # costs it three statements)
             self._on_commit()

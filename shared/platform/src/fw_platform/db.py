@@ -79,6 +79,23 @@ async def transaction(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
         await conn_cm.__aexit__(None, None, None)
 
 
+@contextlib.asynccontextmanager
+async def connection(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    """A pooled connection without a transaction (each statement commits by itself).
+
+    Errors while getting it are :class:`DatabaseUnavailable`, as in :func:`transaction`.
+    """
+    try:
+        conn_cm = pool.acquire()
+        conn = await conn_cm.__aenter__()
+    except Exception as exc:
+        raise DatabaseUnavailable(type(exc).__name__) from exc
+    try:
+        yield conn
+    finally:
+        await conn_cm.__aexit__(None, None, None)
+
+
 def _platform_sql() -> list[tuple[str, str]]:
     pkg = resources.files("fw_platform") / "sql"
     return sorted((f"platform/{p.name}", p.read_text(encoding="utf-8")) for p in pkg.iterdir()

@@ -24,7 +24,8 @@ import nats.errors
 from fw_contracts import Event
 
 __all__ = [
-    "TRANSIENT", "BatchHandler", "Clock", "Handler", "PermanentError", "TransientError", "UnitOfWork",
+    "TRANSIENT", "BatchHandler", "Clock", "Handler", "PermanentError", "StatementUnitOfWork", "TransientError",
+    "UnitOfWork",
     "batched", "utc_now",
 ]
 
@@ -88,6 +89,8 @@ class UnitOfWork:
     conn: asyncpg.Connection
     now: datetime
     emitted: list[Event] = field(default_factory=list)
+    #: Events a statement of this unit of work already wrote to the outbox (see :meth:`written`).
+    outboxed: list[Event] = field(default_factory=list)
     _repositories: dict[Callable[[Any], Any], Any] = field(default_factory=dict, init=False, repr=False,
                                                            compare=False)
 
@@ -95,11 +98,32 @@ class UnitOfWork:
         """Queue events for the outbox; they are written in the same transaction."""
         self.emitted.extend(events)
 
+    def written(self, *events: Event) -> None:
+        """Declare events that a repository statement of this unit of work wrote to the outbox
+        itself (in the same statement as the state change, one round trip less): they are not
+        written again; the relay is woken after the commit as for emitted events. Rows are
+        published in the order they reach the outbox: written ones when their statement runs,
+        emitted ones at the commit (a handler table should not mix both for one aggregate)."""
+        self.outboxed.extend(events)
+
     def repository(self, factory: Callable[[asyncpg.Connection], R]) -> R:
         """The repository ``factory(conn)`` bound to this transaction (one per factory)."""
         if factory not in self._repositories:
             self._repositories[factory] = factory(self.conn)
         return self._repositories[factory]  # type: ignore[no-any-return]
+
+
+class StatementUnitOfWork(UnitOfWork):
+    """A unit of work that is one statement on a connection without a transaction.
+
+    The statement is atomic by itself; its events go to the outbox *inside* it
+    (:func:`fw_platform.outbox.with_events`), so :meth:`emit` is refused: an event queued here
+    would have no transaction to be written with.
+    """
+
+    def emit(self, *events: Event) -> None:
+        raise TypeError("a one-statement unit of work writes its events with the statement "
+                        "(fw_platform.outbox.with_events)")
 
 
 Handler = Callable[[Any, UnitOfWork], Awaitable[None]]

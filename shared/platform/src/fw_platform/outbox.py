@@ -27,6 +27,7 @@ import logging
 import time
 import uuid
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import asyncpg
 from nats.aio.client import Client
@@ -71,12 +72,42 @@ _APPEND = ("INSERT INTO outbox(event_id, subject, event_type, payload)"
            " ON CONFLICT (event_id) DO NOTHING")
 
 
+#: Takes (locks and deletes) the oldest rows in one statement; the caller's transaction commits
+#: the delete only after the publish was acknowledged.
+_TAKE = ("DELETE FROM outbox WHERE id IN"
+         " (SELECT id FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)"
+         " RETURNING id, event_id, subject, event_type, payload")
+_ANY_ROWS = "SELECT EXISTS (SELECT 1 FROM outbox)"
+
+
+def with_events(statement: str, first_param: int) -> str:
+    """``statement`` (a write ending in ``RETURNING``) and the outbox rows of events as one statement.
+
+    The events are written only if ``statement`` returned a row; the result is how many rows it
+    returned. A command that is one write can so run without a transaction (no BEGIN, no COMMIT:
+    one statement is atomic by itself). Its parameters continue at ``$first_param`` with
+    :func:`event_params`.
+    """
+    n = first_param
+    return (f"WITH w AS ({statement}),"
+            " o AS (INSERT INTO outbox(event_id, subject, event_type, payload)"
+            f" SELECT e, s, t, p FROM unnest(${n}::uuid[], ${n + 1}::text[], ${n + 2}::text[], ${n + 3}::bytea[])"
+            " WITH ORDINALITY AS r(e, s, t, p, n) WHERE EXISTS (SELECT 1 FROM w) ORDER BY n"
+            " ON CONFLICT (event_id) DO NOTHING)"
+            " SELECT count(*) FROM w")
+
+
+def event_params(events: Sequence[Event]) -> list[list[Any]]:
+    """The four array parameters of :func:`with_events` (and of :func:`append`)."""
+    return [[e.event_id for e in events], [e.subject() for e in events], [e.event_type for e in events],
+            [e.to_json() for e in events]]
+
+
 async def append(conn: asyncpg.Connection, events: Iterable[Event]) -> None:
     """Write events to the outbox inside the caller's transaction (one round trip)."""
     events = list(events)
     if events:
-        await conn.execute(_APPEND, [e.event_id for e in events], [e.subject() for e in events],
-                           [e.event_type for e in events], [e.to_json() for e in events])
+        await conn.execute(_APPEND, *event_params(events))
 
 
 class OutboxRelay:
@@ -111,9 +142,10 @@ class OutboxRelay:
 
     async def run(self) -> None:
         backoff = 0.1
+        woken = False  # the first round probes: rows may be left from before a restart
         while not self._stopping:
             try:
-                sent = await self.publish_pending()
+                sent = await self.publish_pending(probe=not woken)
                 backoff = 0.1
             except Exception as exc:  # noqa: BLE001 - NATS or PostgreSQL away: the rows wait, nothing is lost
                 log.warning("outbox relay failed; retrying", extra={"error": type(exc).__name__,
@@ -122,48 +154,60 @@ class OutboxRelay:
                 backoff = min(backoff * 2, 5.0)
                 continue
             if sent >= self._batch:
+                woken = True
                 continue  # more waiting
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
+                woken = True
             except TimeoutError:
-                pass
+                woken = False
             self._wake.clear()
 
-    async def publish_pending(self) -> int:
-        """Publish one batch; returns how many rows were sent."""
-        async with self._pool.acquire() as conn, conn.transaction():
-            # SKIP LOCKED: a second instance of the service takes other rows, never the same.
-            rows = await conn.fetch(
-                "SELECT id, event_id, subject, event_type, payload FROM outbox ORDER BY id"
-                " LIMIT $1 FOR UPDATE SKIP LOCKED",
-                self._batch,
-            )
-            if not rows:
+    async def publish_pending(self, *, probe: bool = False) -> int:
+        """Publish one batch; returns how many rows were sent.
+
+        The rows are deleted by the statement that takes them, inside a transaction that
+        commits only after JetStream acknowledged them: a failed publish rolls the delete back.
+        ``probe`` (the timed poll, not a wake-up after a commit) first asks without a
+        transaction whether there is anything at all: an idle service's poll is one statement.
+        """
+        async with self._pool.acquire() as conn:
+            if probe and not await conn.fetchval(_ANY_ROWS):
                 metrics.OUTBOX_DEPTH.labels(self._service).set(0)
                 return 0
-            if self._use_atomic(len(rows)):
-                try:
-                    for start in range(0, len(rows), ATOMIC_MAX_ROWS):
-                        await self._publish_atomic(rows[start:start + ATOMIC_MAX_ROWS])
-                    self.atomic_batches += 1
-                except AtomicBatchRefused as exc:
-                    # Nothing of the refused batch was stored (earlier sub-batches were, and are
-                    # dropped as duplicates below): publish the chunk message by message.
-                    self.atomic_fallbacks += 1
-                    if exc.code == ERR_BATCH_DISABLED:
-                        self._atomic_off_until = time.monotonic() + ATOMIC_RETRY_AFTER_S
-                    log.info("atomic batch refused; publishing one by one",
-                             extra={"service": self._service, "code": exc.code, "count": len(rows)})
-                    await self._publish_each(rows)
-            else:
-                await self._publish_each(rows)
-            await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", [r["id"] for r in rows])
-            # A short batch emptied the outbox (up to rows another instance holds): no count needed.
-            depth = await conn.fetchval("SELECT count(*) FROM outbox") if len(rows) >= self._batch else 0
+            async with conn.transaction():
+                sent, depth = await self._publish_taken(conn)
         metrics.OUTBOX_DEPTH.labels(self._service).set(depth)
-        metrics.EVENTS_PUBLISHED.labels(self._service).inc(len(rows))
-        self.published += len(rows)
-        return len(rows)
+        if sent:
+            metrics.EVENTS_PUBLISHED.labels(self._service).inc(sent)
+            self.published += sent
+        return sent
+
+    async def _publish_taken(self, conn: asyncpg.Connection) -> tuple[int, int]:
+        """Take, publish and (with the caller's commit) delete one chunk: (rows sent, depth left)."""
+        # SKIP LOCKED: a second instance of the service takes other rows, never the same.
+        rows = sorted(await conn.fetch(_TAKE, self._batch), key=lambda r: r["id"])
+        if not rows:
+            return 0, 0
+        if self._use_atomic(len(rows)):
+            try:
+                for start in range(0, len(rows), ATOMIC_MAX_ROWS):
+                    await self._publish_atomic(rows[start:start + ATOMIC_MAX_ROWS])
+                self.atomic_batches += 1
+            except AtomicBatchRefused as exc:
+                # Nothing of the refused batch was stored (earlier sub-batches were, and are
+                # dropped as duplicates below): publish the chunk message by message.
+                self.atomic_fallbacks += 1
+                if exc.code == ERR_BATCH_DISABLED:
+                    self._atomic_off_until = time.monotonic() + ATOMIC_RETRY_AFTER_S
+                log.info("atomic batch refused; publishing one by one",
+                         extra={"service": self._service, "code": exc.code, "count": len(rows)})
+                await self._publish_each(rows)
+        else:
+            await self._publish_each(rows)
+        # A short batch emptied the outbox (up to rows another instance holds): no count needed.
+        depth = await conn.fetchval("SELECT count(*) FROM outbox") if len(rows) >= self._batch else 0
+        return len(rows), int(depth)
 
     def _use_atomic(self, n: int) -> bool:
         return self._nc is not None and n >= self._atomic_min and time.monotonic() >= self._atomic_off_until

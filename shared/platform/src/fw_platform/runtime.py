@@ -22,7 +22,7 @@ from fw_platform import db, outbox
 from fw_platform.bus import BusErrors, connect
 from fw_platform.consumer import EventConsumer
 from fw_platform.db import create_pool, migrate
-from fw_platform.handling import Clock, Handler, UnitOfWork, utc_now
+from fw_platform.handling import Clock, Handler, StatementUnitOfWork, UnitOfWork, utc_now
 from fw_platform.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -124,7 +124,21 @@ class Runtime:
             uow = UnitOfWork(conn=conn, now=self.clock())
             yield uow
             await outbox.append(conn, uow.emitted)
-        if uow.emitted and self.relay:
+        if (uow.emitted or uow.outboxed) and self.relay:
+            self.relay.notify()
+
+    @contextlib.asynccontextmanager
+    async def single_statement(self) -> AsyncIterator[UnitOfWork]:
+        """A pooled connection *without* a transaction, for a command that is one statement.
+
+        Saves BEGIN and COMMIT (two of a short command's four round trips). The statement
+        writes its events itself (:func:`fw_platform.outbox.with_events`); ``emit`` is refused.
+        The relay is woken afterwards. Raises :class:`fw_platform.db.DatabaseUnavailable` if
+        PostgreSQL is away.
+        """
+        async with db.connection(self.pool) as conn:
+            yield StatementUnitOfWork(conn=conn, now=self.clock())
+        if self.relay:
             self.relay.notify()
 
     async def readiness(self) -> dict[str, bool]:

@@ -6,11 +6,19 @@ import uuid
 
 import asyncpg
 
+from fw_contracts import Event
 from fw_contracts.events import CustomerType
 from fw_intake.domain.request import RequestStatus, SupportRequest
+from fw_platform import outbox
 
 _COLUMNS = ("request_id, ticket, customer_type, terms_version, terms_sha256, withdrawal_waiver,"
             " created_at, status, updated_at")
+
+
+#: The request and its event in one statement (no transaction needed around it).
+_ADD = outbox.with_events(
+    f"INSERT INTO support_requests ({_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+    " ON CONFLICT (ticket) DO NOTHING RETURNING true", 10)
 
 
 def _row(r: asyncpg.Record) -> SupportRequest:
@@ -27,14 +35,13 @@ class SqlSupportRequests:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
 
-    async def add(self, request: SupportRequest) -> bool:
-        """Insert; False if the ticket is taken (only that conflict: a duplicate id still fails)."""
+    async def add(self, request: SupportRequest, event: Event) -> bool:
+        """Insert the request and its event (outbox) in one statement; False and nothing written
+        if the ticket is taken (only that conflict: a duplicate id still fails)."""
         inserted = await self._conn.fetchval(
-            f"INSERT INTO support_requests ({_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-            " ON CONFLICT (ticket) DO NOTHING RETURNING true",
-            request.request_id, request.ticket, request.customer_type.value, request.terms_version,
+            _ADD, request.request_id, request.ticket, request.customer_type.value, request.terms_version,
             request.terms_sha256, request.withdrawal_waiver, request.created_at,
-            request.status.value, request.updated_at)
+            request.status.value, request.updated_at, *outbox.event_params([event]))
         return bool(inserted)
 
     async def get(self, request_id: uuid.UUID, *, lock: bool = False) -> SupportRequest | None:

@@ -65,7 +65,9 @@ async def create_support_request(
     """Store the personal data in the vault, then record the request and its event together.
 
     The vault comes first: if it is away, ``VaultUnavailable`` propagates and nothing has been
-    written anywhere, so the customer can simply try again.
+    written anywhere, so the customer can simply try again. The request and its event are one
+    statement (``repo.add``), so ``unit_of_work`` may be a connection without a transaction
+    (``runtime.single_statement``: no BEGIN and COMMIT); a taken ticket writes nothing.
     """
     request_id = uuid.uuid4()
     code = new_download_code()
@@ -81,8 +83,7 @@ async def create_support_request(
                 download_sha256=download_hash(code))
             state = evolve(None, event)
             assert state is not None
-            if await repo.add(state):
-                uow.emit(event)
+            if await repo.add(state, event):
                 break
         else:
             raise TicketSpaceExhausted("no free ticket found")

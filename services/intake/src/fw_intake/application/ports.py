@@ -7,6 +7,7 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
+from fw_contracts import Event
 from fw_contracts.vault import PersonalData
 from fw_intake.domain.request import SupportRequest
 from fw_platform.handling import UnitOfWork
@@ -15,8 +16,9 @@ from fw_platform.handling import UnitOfWork
 class SupportRequests(Protocol):
     """Intake's table of requests, bound to one transaction's connection."""
 
-    async def add(self, request: SupportRequest) -> bool:
-        """Insert; False (and nothing written) if the ticket is already taken."""
+    async def add(self, request: SupportRequest, event: Event) -> bool:
+        """Insert the request and write ``event`` to the outbox with it (one statement); False
+        (and nothing written) if the ticket is already taken."""
         ...
 
     async def get(self, request_id: uuid.UUID, *, lock: bool = False) -> SupportRequest | None:
@@ -31,7 +33,8 @@ class SupportRequests(Protocol):
 #: Builds the repository on a transaction's connection (``uow.conn``).
 SupportRequestsFactory = Callable[[Any], SupportRequests]
 
-#: ``runtime.unit_of_work`` or a fake: a transaction whose emitted events go to the outbox.
+#: ``runtime.unit_of_work`` or a fake: a transaction whose emitted events go to the outbox; or
+#: ``runtime.single_statement``: a connection for a command that is one statement (create).
 UnitOfWorkFactory = Callable[[], AbstractAsyncContextManager[UnitOfWork]]
 
 

@@ -71,6 +71,9 @@ class IntakeDeps:
     requests: SupportRequestsFactory
     limiter: RateLimiter
     new_ticket: Callable[[], str] = generate_ticket
+    #: For the create, which is one statement: a connection without a transaction
+    #: (``runtime.single_statement``); None: ``unit_of_work``.
+    single_statement: UnitOfWorkFactory | None = None
 
 
 class RateLimited(Exception):
@@ -127,7 +130,8 @@ def build_router(deps: IntakeDeps) -> APIRouter:
         cmd = CreateSupportRequest(personal_data=personal_data, customer_type=body.customer_type,
                                    terms=terms, withdrawal_waiver=body.withdrawal_waiver)
         try:
-            created = await create_support_request(cmd, vault=deps.vault, unit_of_work=uow,
+            created = await create_support_request(cmd, vault=deps.vault,
+                                                   unit_of_work=deps.single_statement or uow,
                                                    requests=requests, new_ticket=deps.new_ticket)
         except VaultUnavailable:
             log.warning("vault unavailable; request refused", extra={"error": "VaultUnavailable"})

@@ -11,7 +11,9 @@ from datetime import datetime
 
 import asyncpg
 
+from fw_contracts import Event
 from fw_contracts.events import ErasureReason, ErasureScope
+from fw_platform import outbox
 from fw_retention.application.ports import AccessRecord, ErasureRecord, HeldEmail, Sealed, SealedEntry, StoredRef
 from fw_retention.domain.rules import Erasure
 
@@ -32,6 +34,11 @@ def _erasure(row: asyncpg.Record) -> ErasureRecord:
 
 
 _MARKER_COLUMNS = "request_id, reason, trigger_event_id, erased_at, had_data, scope, delivery_hold_until"
+
+
+_INSERT_ERASURE = (f"INSERT INTO erasures({_MARKER_COLUMNS})"
+                   " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (request_id, scope) DO NOTHING RETURNING true")
+_INSERT_ERASURE_WITH_EVENT = outbox.with_events(_INSERT_ERASURE, 8)
 
 
 class PgVaultStore:
@@ -71,12 +78,13 @@ class PgVaultStore:
         return value
 
     async def insert_entry(self, entry: SealedEntry) -> None:
+        # key and entry in one statement (the entry's row is made from the key's)
         await self._conn.execute(
-            "INSERT INTO vault_keys(request_id, wrapped_key, kek_id, created_at) VALUES ($1, $2, $3, $4)",
-            entry.request_id, entry.wrapped_key, entry.kek_id, entry.stored_at)
-        await self._conn.execute(
-            "INSERT INTO vault_entries(request_id, nonce, ciphertext, stored_at) VALUES ($1, $2, $3, $4)",
-            entry.request_id, entry.data.nonce, entry.data.ciphertext, entry.stored_at)
+            "WITH k AS (INSERT INTO vault_keys(request_id, wrapped_key, kek_id, created_at)"
+            "           VALUES ($1, $2, $3, $4) RETURNING request_id)"
+            " INSERT INTO vault_entries(request_id, nonce, ciphertext, stored_at) SELECT request_id, $5, $6, $4 FROM k",
+            entry.request_id, entry.wrapped_key, entry.kek_id, entry.stored_at, entry.data.nonce,
+            entry.data.ciphertext)
 
     async def insert_statement(self, request_id: uuid.UUID, statement: Sealed, at: datetime) -> None:
         await self._conn.execute(
@@ -119,20 +127,16 @@ class PgVaultStore:
             request_id, data.nonce, data.ciphertext)
 
     async def delete_data(self, request_id: uuid.UUID, *, keep_key: bool = False) -> bool:
-        # Children first (the foreign keys would cascade, but explicit is easier to audit).
-        await self._conn.execute("DELETE FROM vault_statements WHERE request_id = $1", request_id)
-        entries = await self._conn.fetchval(
-            "WITH d AS (DELETE FROM vault_entries WHERE request_id = $1 RETURNING 1) SELECT count(*) FROM d",
-            request_id)
-        if keep_key:
-            return bool(entries)
-        held = await self._conn.fetchval(
-            "WITH d AS (DELETE FROM vault_delivery_emails WHERE request_id = $1 RETURNING 1)"
-            " SELECT count(*) FROM d", request_id)
-        keys = await self._conn.fetchval(
-            "WITH d AS (DELETE FROM vault_keys WHERE request_id = $1 RETURNING 1) SELECT count(*) FROM d",
-            request_id)
-        return bool(entries or keys or held)
+        # One statement (it was up to four round trips): the foreign keys are checked at its end,
+        # when the children are gone too. Statements are deleted but not counted, as before.
+        deleted = await self._conn.fetchval(
+            "WITH s AS (DELETE FROM vault_statements WHERE request_id = $1),"
+            " e AS (DELETE FROM vault_entries WHERE request_id = $1 RETURNING 1),"
+            " h AS (DELETE FROM vault_delivery_emails WHERE request_id = $1 AND NOT $2 RETURNING 1),"
+            " k AS (DELETE FROM vault_keys WHERE request_id = $1 AND NOT $2 RETURNING 1)"
+            " SELECT (SELECT count(*) FROM e) + (SELECT count(*) FROM h) + (SELECT count(*) FROM k)",
+            request_id, keep_key)
+        return bool(deleted)
 
     async def insert_delivery_email(self, request_id: uuid.UUID, email: Sealed, at: datetime) -> None:
         await self._conn.execute(
@@ -157,13 +161,13 @@ class PgVaultStore:
             " ORDER BY x.delivery_hold_until LIMIT $2", now, limit)
         return [_erasure(r) for r in rows]
 
-    async def insert_erasure(self, erasure: Erasure) -> bool:
-        inserted = await self._conn.fetchval(
-            f"INSERT INTO erasures({_MARKER_COLUMNS})"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (request_id, scope) DO NOTHING RETURNING true",
-            erasure.request_id, erasure.reason.value, erasure.trigger_event_id, erasure.erased_at,
-            erasure.had_data, erasure.scope.value, erasure.delivery_hold_until)
-        return bool(inserted)
+    async def insert_erasure(self, erasure: Erasure, event: Event | None = None) -> bool:
+        args = (erasure.request_id, erasure.reason.value, erasure.trigger_event_id, erasure.erased_at,
+                erasure.had_data, erasure.scope.value, erasure.delivery_hold_until)
+        if event is None:
+            return bool(await self._conn.fetchval(_INSERT_ERASURE, *args))
+        # the marker and the event's outbox row in one statement (the row only with a new marker)
+        return bool(await self._conn.fetchval(_INSERT_ERASURE_WITH_EVENT, *args, *outbox.event_params([event])))
 
     async def stored_before(self, cutoff: datetime, limit: int) -> list[StoredRef]:
         rows = await self._conn.fetch(

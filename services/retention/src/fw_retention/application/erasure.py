@@ -92,13 +92,16 @@ async def erase(store: VaultStore, uow: UnitOfWork, request_id: uuid.UUID, reaso
                               trigger_event_id=trigger.event_id if trigger else None, now=now,
                               partially_erased=partial, delivery_email_given=keep,
                               delivery_hold=delivery_hold, due_since=since)
-    if decision is None or not await store.insert_erasure(decision):
+    if decision is None:
         return None
     caused = trigger.caused() if trigger else {}
-    uow.emit(PersonalDataErased(request_id=request_id, reason=reason,
-                                trigger_event_id=decision.trigger_event_id,
+    erased = PersonalDataErased(request_id=request_id, reason=reason, trigger_event_id=decision.trigger_event_id,
                                 erased_at=decision.erased_at, had_data=had_data, scope=decision.scope,
-                                delivery_hold_until=decision.delivery_hold_until, **caused))
+                                delivery_hold_until=decision.delivery_hold_until, **caused)
+    # the marker and the event's outbox row are one statement (the row only with a new marker)
+    if not await store.insert_erasure(decision, erased):
+        return None
+    uow.written(erased)
     metrics.ERASURE_DELAY.observe(max(0.0, (now - since).total_seconds()))
     log.info("personal data erased", extra={"request_id": str(request_id),
                                             "erasure_reason": reason.value,

@@ -13,6 +13,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any, Protocol
 
+from fw_contracts import Event
 from fw_contracts.events import ErasureReason, ErasureScope
 from fw_retention.domain.rules import Erasure
 
@@ -171,8 +172,10 @@ class VaultStore(Protocol):
         """First-step markers whose delivery hold ended at or before ``now`` and that have no
         final marker yet, earliest hold end first."""
 
-    async def insert_erasure(self, erasure: Erasure) -> bool:
-        """Write the permanent marker; False if the request already had one."""
+    async def insert_erasure(self, erasure: Erasure, event: Event | None = None) -> bool:
+        """Write the permanent marker; False if the request already had one. With ``event``
+        (its PersonalDataErased), the event's outbox row is written in the same statement, only
+        if the marker was new (the caller declares it with ``uow.written``)."""
 
     async def stored_before(self, cutoff: datetime, limit: int) -> list[StoredRef]:
         """Entries stored at or before ``cutoff``, oldest first."""

@@ -29,17 +29,26 @@ def _entry(row: asyncpg.Record) -> QueueEntry:
         erasure_reason=ErasureReason(row["erasure_reason"]) if row["erasure_reason"] else None)
 
 
+#: The placeholder inserted, or the existing row locked (see ``lock_or_placeholder``).
+_PLACEHOLDER_OR_LOCK = (
+    f"WITH ins AS (INSERT INTO requests(request_id, status) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+    f" RETURNING {_ENTRY_COLUMNS})"
+    f" SELECT {_ENTRY_COLUMNS} FROM ins"
+    f" UNION ALL SELECT * FROM (SELECT {_ENTRY_COLUMNS} FROM requests WHERE request_id = $1 FOR UPDATE) old")
+
+
 class SqlRequestStore:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
 
     async def lock_or_placeholder(self, request_id: uuid.UUID) -> QueueEntry:
         # Insert first, then lock: two consumers seeing the same new request serialise on the
-        # row instead of both inserting and one overwriting the other's change.
-        await self._conn.execute(
-            "INSERT INTO requests(request_id, status) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            request_id, RequestStatus.UNSEEN.value)
-        entry = await self.lock(request_id)
+        # row instead of both inserting and one overwriting the other's change. One statement:
+        # the new row (ours, so locked) or the existing one, locked. A row another transaction
+        # committed while the insert waited for it is not in the statement's snapshot (no row
+        # comes back): then the lock alone, a statement of its own, finds it.
+        row = await self._conn.fetchrow(_PLACEHOLDER_OR_LOCK, request_id, RequestStatus.UNSEEN.value)
+        entry = _entry(row) if row else await self.lock(request_id)
         assert entry is not None
         return entry
 
@@ -97,31 +106,38 @@ class SqlSessionStore:
         after = replay(events, before)
         assert after is not None
         first = before.version if before else 0
-        # One round trip: the row change and the events in one statement. The events are written
-        # only if the row changed (a concurrent change leaves the version and the count at 0).
-        events_sql = ("INSERT INTO session_events(session_id, version, event_id, event_type, payload)"
+        # One round trip: the row change, the events and their outbox rows in one statement.
+        # The events are written only if the row changed (a concurrent change leaves the version
+        # and the count at 0). Each event is serialised once: the same text is the stored
+        # event's payload and the outbox row's body (``Event.to_json`` is that text's UTF-8).
+        events_sql = (", o AS (INSERT INTO outbox(event_id, subject, event_type, payload)"
+                      " SELECT i, s, t, convert_to(p, 'UTF8') FROM unnest(${i}::uuid[], ${s}::text[], ${t}::text[],"
+                      " ${p}::text[]) WITH ORDINALITY AS x(i, s, t, p, n) WHERE EXISTS (SELECT 1 FROM row_change)"
+                      " ORDER BY n ON CONFLICT (event_id) DO NOTHING)"
+                      " INSERT INTO session_events(session_id, version, event_id, event_type, payload)"
                       " SELECT $1, v, i, t, p::jsonb FROM unnest(${v}::int[], ${i}::uuid[], ${t}::text[],"
                       " ${p}::text[]) AS x(v, i, t, p) WHERE EXISTS (SELECT 1 FROM row_change)")
         versions = [first + i + 1 for i in range(len(events))]
         ids, types, payloads = [e.event_id for e in events], [e.event_type for e in events], \
             [e.model_dump_json() for e in events]
+        subjects = [e.subject() for e in events]
         try:
             if before is None:
                 status = await self._conn.execute(
                     "WITH row_change AS (INSERT INTO sessions(session_id, request_id, version, technician,"
                     " started_at, ended_at, duration_seconds) VALUES ($1, $2, $3, $4, $5, $6, $7)"
-                    " RETURNING 1) " + events_sql.format(v=8, i=9, t=10, p=11),
+                    " RETURNING 1)" + events_sql.format(v=8, i=9, t=10, p=11, s=12),
                     after.session_id, after.request_id, after.version, after.technician, after.started_at,
-                    after.ended_at, after.duration_seconds, versions, ids, types, payloads)
+                    after.ended_at, after.duration_seconds, versions, ids, types, payloads, subjects)
             else:
                 # The row keeps the fold's summary for the technician's list (migration 004);
                 # after a takeover the session is listed under its new technician.
                 status = await self._conn.execute(
                     "WITH row_change AS (UPDATE sessions SET version = $2, ended_at = $4, duration_seconds = $5,"
-                    " technician = $6 WHERE session_id = $1 AND version = $3 RETURNING 1) "
-                    + events_sql.format(v=7, i=8, t=9, p=10),
+                    " technician = $6 WHERE session_id = $1 AND version = $3 RETURNING 1)"
+                    + events_sql.format(v=7, i=8, t=9, p=10, s=11),
                     after.session_id, after.version, before.version, after.ended_at, after.duration_seconds,
-                    after.technician, versions, ids, types, payloads)
+                    after.technician, versions, ids, types, payloads, subjects)
             if status != f"INSERT 0 {len(events)}":
                 raise ConcurrentChange
         except asyncpg.UniqueViolationError:

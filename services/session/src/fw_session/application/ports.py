@@ -55,7 +55,9 @@ class SessionStore(Protocol):
     async def load(self, session_id: uuid.UUID, *, for_update: bool = False) -> Session | None: ...
 
     async def append(self, before: Session | None, events: Sequence[SessionEvent]) -> Session:
-        """Store new events after ``before`` (None: a new session); raises ConcurrentChange."""
+        """Store new events after ``before`` (None: a new session) and write them to the outbox,
+        in one statement (the caller declares them with ``uow.written``); raises
+        ConcurrentChange, nothing written."""
 
     async def of_technician(self, technician: str, status: SessionStatus, limit: int) -> Sequence[SessionSummary]:
         """The technician's sessions in ``status``: running oldest first, ended most recent first."""

@@ -95,7 +95,7 @@ class SessionService:
                 entry = evolve_request(entry, event)
             await stores.requests.save(entry)
             session = await stores.sessions.append(None, events)
-            uow.emit(*events)
+            uow.written(*events)  # append wrote them to the outbox too
         log.info("session started", extra={"session_id": str(session.session_id),
                                            "request_id": str(request_id)})
         return session
@@ -129,7 +129,7 @@ class SessionService:
                                             at=statement.stated_at, technician=technician), session)
             await self._vault.add_statement(session.request_id, statement)
             session = await stores.sessions.append(session, events)
-            uow.emit(*events)
+            uow.written(*events)  # append wrote them to the outbox too
         log.info("customer promoted", extra={"session_id": str(session_id),
                                              "request_id": str(session.request_id)})
         return session
@@ -141,7 +141,7 @@ class SessionService:
             session = await stores.sessions.load(session_id, for_update=True)
             events = decide(EndSession(at=self._now(), technician=technician), session)
             session = await stores.sessions.append(session, events)
-            uow.emit(*events)
+            uow.written(*events)  # append wrote them to the outbox too
         log.info("session ended", extra={"session_id": str(session_id),
                                          "request_id": str(session.request_id)})
         return session
@@ -159,7 +159,7 @@ class SessionService:
             events = decide(TakeOverSession(technician=technician, to_technician=to_technician or technician,
                                             at=self._now()), session)
             session = await stores.sessions.append(session, events)
-            uow.emit(*events)
+            uow.written(*events)  # append wrote them to the outbox too
         log.info("session taken over", extra={"session_id": str(session_id),
                                               "request_id": str(session.request_id)})
         return session
