@@ -8,6 +8,7 @@ compared (GoBD Rz. 118/119). Every mandatory field is printed exactly as
 
 from __future__ import annotations
 
+import struct
 import unicodedata
 from datetime import UTC
 from functools import lru_cache
@@ -20,7 +21,7 @@ from fpdf.enums import Align, OutputIntentSubType
 from fpdf.output import PDFICCProfile
 from PIL import ImageCms
 
-from fw_billing.adapters import fontcache
+from fw_billing.adapters import fontcache, streamcache
 from fw_billing.domain.documents import (
     CORRECTION_LABELS,
     REASON_LABELS,
@@ -35,6 +36,7 @@ from fw_billing.domain.formatting import date_de, duration_de, money_de, quantit
 FONT = "DejaVu"
 
 fontcache.install()
+streamcache.install()
 PRODUCER = "fernwartung billing"
 
 
@@ -51,9 +53,19 @@ def _glyphs() -> frozenset[int]:
     return frozenset(regular & bold)
 
 
+#: The sRGB profile's creation date (ICC header bytes 24-35: year, month, day, hour, minute,
+#: second as big-endian uint16). LittleCMS stamps the time of the call there, which made every
+#: process write a different profile into its PDFs: a copy re-created later was not
+#: byte-identical to the archived one. The profile carries no ID (bytes 84-99 are zero) that
+#: the date would have to match.
+_ICC_DATE = struct.pack(">6H", 2026, 1, 1, 0, 0, 0)
+
+
 @lru_cache(maxsize=1)
 def _srgb_profile() -> bytes:
-    return bytes(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    profile = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    profile[24:36] = _ICC_DATE
+    return bytes(profile)
 
 
 def printable(text: str) -> str:
