@@ -106,3 +106,20 @@ def test_the_stream_cache_is_bounded_and_skips_small_inputs(cold: None, monkeypa
     assert streamcache.stats()["entries"] == 2
     assert streamcache.compress(b"short") == zlib.compress(b"short")
     assert streamcache.stats() == {"hits": 0, "misses": 4, "entries": 2}
+
+
+def test_kept_widths_are_the_measured_widths() -> None:
+    doc = _documents()["small"]
+    page = pdf._Pdf(doc)
+    for style, size in (("", 9), ("B", 9), ("", 10), ("B", 13)):
+        page.set_font(pdf.FONT, style, size)
+        for text in ("Fernwartung je angefangene 15 Min.", " ", "Łódź Café", "Summe netto (19 %)"):
+            first, again = page.text_width(text), page.text_width(text)
+            assert first == again == page.get_string_width(text)
+
+
+def test_printable_keeps_clean_text_and_replaces_the_rest_as_before() -> None:
+    glyphs = pdf._glyphs()
+    for text in ("Muster GmbH, Hauptstr. 1", "Łódź Café Ørsted €", "tab\there", "bell\x07 and \u200b zwsp",
+                 "\U0001f600 emoji", "line\u2028sep", "日本語"):
+        assert pdf.printable(text) == "".join(pdf._printable_char(c, glyphs) for c in text)

@@ -73,8 +73,17 @@ def printable(text: str) -> str:
     hold it), and so do control, format and surrogate characters even where a font maps them
     (old vault data may hold them; the edge refuses them since issue 14); a tab or a line break
     becomes a space."""
+    if _kept_as_is().issuperset(text):  # nearly always: no character to replace
+        return text
     glyphs = _glyphs()
     return "".join(_printable_char(c, glyphs) for c in text)
+
+
+@lru_cache(maxsize=1)
+def _kept_as_is() -> frozenset[str]:
+    """Every character :func:`printable` keeps unchanged."""
+    glyphs = _glyphs()
+    return frozenset(c for c in map(chr, glyphs) if _printable_char(c, glyphs) == c)
 
 
 def _printable_char(c: str, glyphs: frozenset[int]) -> str:
@@ -102,6 +111,11 @@ def _xmp(doc: Document, title: str) -> str:
         f"<xmp:CreateDate>{stamp}</xmp:CreateDate><xmp:ModifyDate>{stamp}</xmp:ModifyDate>"
         f"<xmp:MetadataDate>{stamp}</xmp:MetadataDate><pdf:Producer>{PRODUCER}</pdf:Producer>"
         "</rdf:Description></rdf:RDF></x:xmpmeta>")
+
+
+#: Text widths by (font, size in pt, text); see :meth:`_Pdf.text_width`. Cleared when full.
+_WIDTHS: dict[tuple[str, float, str], float] = {}
+_MAX_WIDTHS = 4096
 
 
 class _Pdf(FPDF):
@@ -136,23 +150,23 @@ class _Pdf(FPDF):
         fpdf2's ``multi_cell`` re-measures the growing line for every character it adds, which
         made line breaking a third of the rendering time; this measures once per word.
         """
-        if self.get_string_width(text) <= width:
+        if self.text_width(text) <= width:
             return [text]
-        space = self.get_string_width(" ")
+        space = self.text_width(" ")
         lines: list[str] = []
         current, used = "", 0.0
         for word in text.split(" "):
-            w = self.get_string_width(word)
+            w = self.text_width(word)
             while w > width:  # a word longer than a line
                 cut = len(word)
-                while cut > 1 and self.get_string_width(word[:cut]) > width:
+                while cut > 1 and self.text_width(word[:cut]) > width:
                     cut -= 1
                 if current:
                     lines.append(current)
                 lines.append(word[:cut])
                 current, used = "", 0.0
                 word = word[cut:]
-                w = self.get_string_width(word)
+                w = self.text_width(word)
             if current and used + space + w > width:
                 lines.append(current)
                 current, used = "", 0.0
@@ -160,6 +174,20 @@ class _Pdf(FPDF):
         if current:
             lines.append(current)
         return lines
+
+    def text_width(self, text: str) -> float:
+        """``get_string_width(text)``, kept per font, size and text: the footer, the headings and
+        most words are the same in every invoice. Measuring has no effect on the document (the
+        glyphs are picked when the text is written), so the bytes are those of the uncached
+        measure. The spacing and stretching are fpdf2's defaults throughout (never set here)."""
+        key = (self.current_font.fontkey if self.current_font else "", self.font_size_pt, text)
+        width = _WIDTHS.get(key)
+        if width is None:
+            width = self.get_string_width(text)
+            if len(_WIDTHS) >= _MAX_WIDTHS:
+                _WIDTHS.clear()
+            _WIDTHS[key] = width
+        return width
 
     def footer(self) -> None:
         issuer = self.doc.issuer
