@@ -251,5 +251,16 @@ async def test_customer_accounts_get_new_numbers_and_their_company(repo: Billing
     assert re.fullmatch(r"K[0-9]{5,}", one) and re.fullmatch(r"K[0-9]{5,}", two) and two > one
     assert await repo.customer_number_for(first.request_id) == one
     assert await repo.customer_number_for(uuid.uuid4()) is None
+    facts = RequestFacts(request_id=first.request_id, customer_type=CustomerType.BUSINESS, has_email=False,
+                         has_billing_address=True, recorded_at=AT, download_sha256=None, ticket="K7MQ-3XA")
+    assert await repo.billing_inputs(first.request_id) == (one, None)
+    await repo.record_request(facts)
+    assert await repo.billing_inputs(first.request_id) == (one, facts)
+    await repo.record_request(replace(facts, request_id=second.request_id))
+    assert await repo.billing_inputs(second.request_id) == (two, replace(facts, request_id=second.request_id))
+    alone = replace(facts, request_id=uuid.uuid4())
+    await repo.record_request(alone)
+    assert await repo.billing_inputs(alone.request_id) == (None, alone)
+    assert await repo.billing_inputs(uuid.uuid4()) == (None, None)
     assert await repo.customer_name(two) == "Muster GmbH"
     assert await repo.customer_name("K99999") is None
