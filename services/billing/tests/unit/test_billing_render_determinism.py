@@ -16,7 +16,7 @@ from pathlib import Path
 import fpdf.syntax
 import pytest
 
-from fw_billing.adapters import pdf, streamcache
+from fw_billing.adapters import fontobjects, pdf, streamcache
 from fw_billing.adapters.rendering import PdfRenderer
 from fw_billing.domain.documents import Document
 from fw_contracts.events import InvoiceKind
@@ -123,3 +123,24 @@ def test_printable_keeps_clean_text_and_replaces_the_rest_as_before() -> None:
     for text in ("Muster GmbH, Hauptstr. 1", "Łódź Café Ørsted €", "tab\there", "bell\x07 and \u200b zwsp",
                  "\U0001f600 emoji", "line\u2028sep", "日本語"):
         assert pdf.printable(text) == "".join(pdf._printable_char(c, glyphs) for c in text)
+
+
+def _producer_bytes(doc: Document, producer: type) -> bytes:
+    """The document's PDF from one output producer (the font programs come from fontcache)."""
+    return bytes(pdf.laid_out(doc).output(output_producer_class=producer))
+
+
+def test_kept_font_maps_give_fpdf2s_own_font_objects(monkeypatch: pytest.MonkeyPatch) -> None:
+    from fpdf.output import OutputProducer
+
+    fontobjects.clear()
+    docs = list(_documents().values()) + [replace(_documents()["full"], recipient=replace(RECIPIENT, name=name))
+                                          for name in ("Émile Zoë", "Ştefan Ţuţu Łó", "Muster GmbH")]
+    for doc in docs + docs:  # first misses, then hits
+        assert _producer_bytes(doc, fontobjects.FontCachingOutputProducer) == _producer_bytes(doc, OutputProducer)
+    assert fontobjects.stats()["hits"] >= 2 * len(docs)
+    # another fpdf2 version: its own method, not the repeated one
+    monkeypatch.setattr(fontobjects, "FPDF_VERSION", "0.0.0")
+    hits = fontobjects.stats()["hits"]
+    assert _producer_bytes(docs[0], fontobjects.FontCachingOutputProducer) == _producer_bytes(docs[0], OutputProducer)
+    assert fontobjects.stats()["hits"] == hits
