@@ -13,10 +13,11 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
+import facturx
 import fpdf.syntax
 import pytest
 
-from fw_billing.adapters import fontobjects, pdf, streamcache
+from fw_billing.adapters import fontobjects, pdf, rendering, streamcache
 from fw_billing.adapters.rendering import PdfRenderer
 from fw_billing.domain.documents import Document
 from fw_contracts.events import InvoiceKind
@@ -144,3 +145,16 @@ def test_kept_font_maps_give_fpdf2s_own_font_objects(monkeypatch: pytest.MonkeyP
     hits = fontobjects.stats()["hits"]
     assert _producer_bytes(docs[0], fontobjects.FontCachingOutputProducer) == _producer_bytes(docs[0], OutputProducer)
     assert fontobjects.stats()["hits"] == hits
+
+
+def test_in_memory_embedding_gives_generate_from_binarys_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    docs = [d for d in _documents().values() if d.e_invoice]
+    assert len(docs) == 2
+    in_memory = [PdfRenderer().render(d).pdf for d in docs]
+
+    def through_a_temporary_file(pdf_bytes: bytes, xml: bytes, metadata: dict[str, str]) -> bytes:
+        return bytes(facturx.generate_from_binary(pdf_bytes, xml, flavor="factur-x", level="en16931",
+                                                  check_xsd=True, pdf_metadata=metadata, lang="de-DE"))
+
+    monkeypatch.setattr(rendering, "_generate", through_a_temporary_file)
+    assert [PdfRenderer().render(d).pdf for d in docs] == in_memory
