@@ -9,6 +9,7 @@ read back as written. Each PostgreSQL case runs in a transaction that is rolled 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import itertools
 import os
@@ -24,8 +25,9 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
-from fw_billing.adapters.keys import KeyRing
+from fw_billing.adapters.keys import KeyPurpose, KeyRing, open_sealed
 from fw_billing.adapters.repository import SqlBillingRepository
+from fw_billing.adapters.sealed import archive_pdf_aad, archive_xml_aad
 from fw_billing.application.ports import (
     BillingRepository,
     NewCancellation,
@@ -251,5 +253,59 @@ async def test_customer_accounts_get_new_numbers_and_their_company(repo: Billing
     assert re.fullmatch(r"K[0-9]{5,}", one) and re.fullmatch(r"K[0-9]{5,}", two) and two > one
     assert await repo.customer_number_for(first.request_id) == one
     assert await repo.customer_number_for(uuid.uuid4()) is None
+    facts = RequestFacts(request_id=first.request_id, customer_type=CustomerType.BUSINESS, has_email=False,
+                         has_billing_address=True, recorded_at=AT, download_sha256=None, ticket="K7MQ-3XA")
+    assert await repo.billing_inputs(first.request_id) == (one, None)
+    await repo.record_request(facts)
+    assert await repo.billing_inputs(first.request_id) == (one, facts)
+    await repo.record_request(replace(facts, request_id=second.request_id))
+    assert await repo.billing_inputs(second.request_id) == (two, replace(facts, request_id=second.request_id))
+    alone = replace(facts, request_id=uuid.uuid4())
+    await repo.record_request(alone)
+    assert await repo.billing_inputs(alone.request_id) == (None, alone)
+    assert await repo.billing_inputs(uuid.uuid4()) == (None, None)
     assert await repo.customer_name(two) == "Muster GmbH"
     assert await repo.customer_name("K99999") is None
+
+
+# ------------------------------------------------------------------ statements (PostgreSQL only)
+async def _logged(queries: list[str]) -> list[str]:
+    """The statements logged so far (asyncpg calls its query loggers soon after, not during)."""
+    for _ in range(3):
+        await asyncio.sleep(0)
+    return queries
+
+
+async def test_issuing_takes_one_statement_per_step_and_reads_back(billing_pool: asyncpg.Pool) -> None:
+    """Claim, number, invoice (with the year's archive key) and archive: one round trip each; the
+    recipient copy and both archived documents are sealed with the key read along."""
+    keys = KeyRing(base64.b64decode(TEST_ARCHIVE_KEY))
+    async with billing_pool.acquire() as conn:
+        queries: list[str] = []
+        conn.add_query_logger(lambda q: queries.append(q.query) if "pg_type" not in q.query else None)
+        tx = conn.transaction()
+        await tx.start()
+        try:
+            first = SqlBillingRepository(conn, keys)
+            case = await first.claim_session(pending())
+            await first.add_invoice(invoice(case, "FW-2026-000001", await first.next_invoice_seq(2026)))
+            await first.archive("FW-2026-000001", "invoice", 2026, RenderedDocument(pdf=b"%PDF-1"), AT)
+            (await _logged(queries)).clear()  # the year's key exists from here on
+
+            repo = SqlBillingRepository(conn, keys)
+            case = await repo.claim_session(pending())
+            seq = await repo.next_invoice_seq(2026)
+            full = invoice(case, "FW-2026-000002", seq, kind=InvoiceKind.FULL, recipient=RECIPIENT)
+            await repo.add_invoice(full)
+            await repo.archive(full.number, "invoice", 2026, RenderedDocument(pdf=b"%PDF-2", xml=b"<x/>"), AT)
+            assert len(await _logged(queries)) == 5, queries  # claim, number, invoice, recipient, archive
+            assert seq == 2
+            stored = await repo.invoice_for_cancellation(full.number)
+            assert stored is not None and stored.recipient == RECIPIENT
+            row = await conn.fetchrow("SELECT pdf_enc, xml_enc FROM invoice_archive WHERE document_number = $1",
+                                      full.number)
+            key = await keys.existing_key(conn, KeyPurpose.ARCHIVE, 2026)
+            assert open_sealed(key, archive_pdf_aad(full.number), bytes(row["pdf_enc"])) == b"%PDF-2"
+            assert open_sealed(key, archive_xml_aad(full.number), bytes(row["xml_enc"])) == b"<x/>"
+        finally:
+            await tx.rollback()

@@ -106,6 +106,9 @@ class FakeRepository:
     async def request_facts(self, request_id: uuid.UUID) -> RequestFacts | None:
         return self.facts.get(request_id)
 
+    async def billing_inputs(self, request_id: uuid.UUID) -> tuple[str | None, RequestFacts | None]:
+        return await self.customer_number_for(request_id), await self.request_facts(request_id)
+
     async def archive(self, number: str, document_type: str, year: int, rendered: RenderedDocument,
                       at: datetime) -> None:
         assert number not in self.archived

@@ -67,3 +67,24 @@ async def test_changed_issuer_details_are_published_again_also_when_changed_back
     assert [e.issuer.street for e in emitted] == ["Beispielstraße 1", "Neue Straße 2", "Beispielstraße 1"]
     assert emitted[1].previous_sha256 == emitted[0].issuer_sha256
     assert emitted[2].previous_sha256 == emitted[1].issuer_sha256 and emitted[2].event_id != emitted[0].event_id
+
+
+async def test_tariffs_known_committed_need_no_look_up_and_other_content_is_still_refused() -> None:
+    class CountingLedger(FakeLedger):
+        look_ups = 0
+
+        async def published(self, kind: str, key: str) -> set[str]:
+            self.look_ups += 1
+            return await super().published(kind, key)
+
+    ledger = CountingLedger()
+    known = await publish_reference_data(ledger, uow(), shipped_tariffs(), EXAMPLE_ISSUER)
+    assert {version for version, _ in known} == {t.version for t in shipped_tariffs()}
+    (tariff,) = [t for t in shipped_tariffs() if t.version == "2026-01"]
+    before = ledger.look_ups
+    again = uow()
+    assert (tariff.version, await publish_tariff(ledger, again, tariff, known)) in known
+    assert ledger.look_ups == before and again.emitted == []
+    changed = tariff.model_copy(update={"rate_per_interval": Decimal("30.00")})
+    with pytest.raises(PermanentError, match="published with other content"):
+        await publish_tariff(ledger, uow(), changed, known)

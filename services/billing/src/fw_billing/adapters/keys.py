@@ -61,6 +61,10 @@ class KeyRing:
     def _unwrap(self, purpose: KeyPurpose, year: int, wrapped: bytes) -> bytes:
         return unwrap_data_key(self._master, purpose.value, year, wrapped)
 
+    def unwrap(self, purpose: KeyPurpose, year: int, wrapped: bytes) -> bytes:
+        """The data key from its stored (wrapped) form, read by the caller's own statement."""
+        return self._unwrap(purpose, year, bytes(wrapped))
+
     async def key(self, conn: asyncpg.Connection, purpose: KeyPurpose, year: int) -> bytes:
         """The year's key, created on first use (concurrent creators agree on one)."""
         wrapped = await conn.fetchval(

@@ -8,6 +8,7 @@ compared (GoBD Rz. 118/119). Every mandatory field is printed exactly as
 
 from __future__ import annotations
 
+import struct
 import unicodedata
 from datetime import UTC
 from functools import lru_cache
@@ -20,7 +21,8 @@ from fpdf.enums import Align, OutputIntentSubType
 from fpdf.output import PDFICCProfile
 from PIL import ImageCms
 
-from fw_billing.adapters import fontcache
+from fw_billing.adapters import fontcache, streamcache
+from fw_billing.adapters.fontobjects import FontCachingOutputProducer
 from fw_billing.domain.documents import (
     CORRECTION_LABELS,
     REASON_LABELS,
@@ -35,6 +37,7 @@ from fw_billing.domain.formatting import date_de, duration_de, money_de, quantit
 FONT = "DejaVu"
 
 fontcache.install()
+streamcache.install()
 PRODUCER = "fernwartung billing"
 
 
@@ -51,9 +54,19 @@ def _glyphs() -> frozenset[int]:
     return frozenset(regular & bold)
 
 
+#: The sRGB profile's creation date (ICC header bytes 24-35: year, month, day, hour, minute,
+#: second as big-endian uint16). LittleCMS stamps the time of the call there, which made every
+#: process write a different profile into its PDFs: a copy re-created later was not
+#: byte-identical to the archived one. The profile carries no ID (bytes 84-99 are zero) that
+#: the date would have to match.
+_ICC_DATE = struct.pack(">6H", 2026, 1, 1, 0, 0, 0)
+
+
 @lru_cache(maxsize=1)
 def _srgb_profile() -> bytes:
-    return bytes(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    profile = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    profile[24:36] = _ICC_DATE
+    return bytes(profile)
 
 
 def printable(text: str) -> str:
@@ -61,8 +74,17 @@ def printable(text: str) -> str:
     hold it), and so do control, format and surrogate characters even where a font maps them
     (old vault data may hold them; the edge refuses them since issue 14); a tab or a line break
     becomes a space."""
+    if _kept_as_is().issuperset(text):  # nearly always: no character to replace
+        return text
     glyphs = _glyphs()
     return "".join(_printable_char(c, glyphs) for c in text)
+
+
+@lru_cache(maxsize=1)
+def _kept_as_is() -> frozenset[str]:
+    """Every character :func:`printable` keeps unchanged."""
+    glyphs = _glyphs()
+    return frozenset(c for c in map(chr, glyphs) if _printable_char(c, glyphs) == c)
 
 
 def _printable_char(c: str, glyphs: frozenset[int]) -> str:
@@ -90,6 +112,11 @@ def _xmp(doc: Document, title: str) -> str:
         f"<xmp:CreateDate>{stamp}</xmp:CreateDate><xmp:ModifyDate>{stamp}</xmp:ModifyDate>"
         f"<xmp:MetadataDate>{stamp}</xmp:MetadataDate><pdf:Producer>{PRODUCER}</pdf:Producer>"
         "</rdf:Description></rdf:RDF></x:xmpmeta>")
+
+
+#: Text widths by (font, size in pt, text); see :meth:`_Pdf.text_width`. Cleared when full.
+_WIDTHS: dict[tuple[str, float, str], float] = {}
+_MAX_WIDTHS = 4096
 
 
 class _Pdf(FPDF):
@@ -124,23 +151,23 @@ class _Pdf(FPDF):
         fpdf2's ``multi_cell`` re-measures the growing line for every character it adds, which
         made line breaking a third of the rendering time; this measures once per word.
         """
-        if self.get_string_width(text) <= width:
+        if self.text_width(text) <= width:
             return [text]
-        space = self.get_string_width(" ")
+        space = self.text_width(" ")
         lines: list[str] = []
         current, used = "", 0.0
         for word in text.split(" "):
-            w = self.get_string_width(word)
+            w = self.text_width(word)
             while w > width:  # a word longer than a line
                 cut = len(word)
-                while cut > 1 and self.get_string_width(word[:cut]) > width:
+                while cut > 1 and self.text_width(word[:cut]) > width:
                     cut -= 1
                 if current:
                     lines.append(current)
                 lines.append(word[:cut])
                 current, used = "", 0.0
                 word = word[cut:]
-                w = self.get_string_width(word)
+                w = self.text_width(word)
             if current and used + space + w > width:
                 lines.append(current)
                 current, used = "", 0.0
@@ -148,6 +175,20 @@ class _Pdf(FPDF):
         if current:
             lines.append(current)
         return lines
+
+    def text_width(self, text: str) -> float:
+        """``get_string_width(text)``, kept per font, size and text: the footer, the headings and
+        most words are the same in every invoice. Measuring has no effect on the document (the
+        glyphs are picked when the text is written), so the bytes are those of the uncached
+        measure. The spacing and stretching are fpdf2's defaults throughout (never set here)."""
+        key = (self.current_font.fontkey if self.current_font else "", self.font_size_pt, text)
+        width = _WIDTHS.get(key)
+        if width is None:
+            width = self.get_string_width(text)
+            if len(_WIDTHS) >= _MAX_WIDTHS:
+                _WIDTHS.clear()
+            _WIDTHS[key] = width
+        return width
 
     def footer(self) -> None:
         issuer = self.doc.issuer
@@ -297,6 +338,14 @@ def _closing(pdf: _Pdf, doc: Document) -> None:
 
 def render_pdf(doc: Document) -> bytes:
     """The document's PDF bytes (without the e-invoice XML; see ``rendering.py``)."""
+    pdf = laid_out(doc)
+    if not fontcache.ENABLED:  # fpdf2's own path throughout (the reference the tests compare with)
+        return bytes(pdf.output())
+    return bytes(pdf.output(output_producer_class=FontCachingOutputProducer))
+
+
+def laid_out(doc: Document) -> FPDF:
+    """The document laid out, before fpdf2's output step."""
     pdf = _Pdf(doc)
     title = f"{doc.title} {doc.number}"
     pdf.set_title(title)
@@ -308,4 +357,4 @@ def render_pdf(doc: Document) -> bytes:
     _lines(pdf, doc)
     _totals(pdf, doc)
     _closing(pdf, doc)
-    return bytes(pdf.output())
+    return pdf

@@ -5,6 +5,7 @@ against the Factur-X EN 16931 schema and embedded with the ``factur-x`` package 
 
 from __future__ import annotations
 
+import io
 import threading
 from datetime import UTC, datetime
 from typing import Any
@@ -43,12 +44,24 @@ def _embed(pdf: bytes, xml: bytes, doc: Document) -> bytes:
         _fx._get_pdf_timestamp = pdf_timestamp
         _fx._get_metadata_timestamp = lambda: xmp_stamp
         try:
-            return bytes(facturx.generate_from_binary(
-                pdf, xml, flavor="factur-x", level="en16931", check_xsd=True,
-                pdf_metadata=metadata, lang="de-DE"))
+            return _generate(pdf, xml, metadata)
         finally:
             _fx._get_pdf_timestamp = original["_get_pdf_timestamp"]
             _fx._get_metadata_timestamp = original["_get_metadata_timestamp"]
+
+
+def _generate(pdf: bytes, xml: bytes, metadata: dict[str, str]) -> bytes:
+    """``facturx.generate_from_binary`` in memory: that function writes the PDF to a named
+    temporary file, which pypdf then reads through ``tempfile``'s wrapper a few bytes at a time
+    (a third of the embedding's CPU). The same steps on a ``BytesIO`` (written, handed to
+    ``generate_from_file``, which writes the result into it, read from the start) give the
+    same bytes (tested against ``generate_from_binary``)."""
+    buffer = io.BytesIO()
+    buffer.write(pdf)
+    facturx.generate_from_file(buffer, xml, flavor="factur-x", level="en16931", check_xsd=True,
+                               pdf_metadata=metadata, lang="de-DE")
+    buffer.seek(0)
+    return buffer.read()
 
 
 class PdfRenderer:

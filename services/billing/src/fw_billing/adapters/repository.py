@@ -59,6 +59,13 @@ def lines_from_json(raw: str) -> tuple[InvoiceLine, ...]:
     return tuple(InvoiceLine.model_validate(line) for line in json.loads(raw))
 
 
+def _facts(row: asyncpg.Record) -> RequestFacts:
+    return RequestFacts(request_id=row["request_id"], customer_type=CustomerType(row["customer_type"]),
+                        has_email=row["has_email"], has_billing_address=row["has_billing_address"],
+                        recorded_at=row["recorded_at"], download_sha256=row["download_sha256"],
+                        ticket=row["ticket"])
+
+
 def _session(row: asyncpg.Record) -> SessionRecord:
     return SessionRecord(
         session_id=row["session_id"], request_id=row["request_id"], started_at=row["started_at"],
@@ -66,6 +73,17 @@ def _session(row: asyncpg.Record) -> SessionRecord:
         tariff_version=row["tariff_version"], status=SessionStatus(row["status"]),
         source_event_id=row["source_event_id"],
         block_reason=BlockReason(row["block_reason"]) if row["block_reason"] else None)
+
+
+async def _advance(conn: asyncpg.Connection, table: Literal["invoice_counters", "cancellation_counters"],
+                   year: int) -> int:
+    """The year's next number: the counter row is created at 1 or advanced by one, and the
+    upsert's row lock is held until commit (a concurrent issuer waits, then sees this number
+    used). Rolled back with the transaction or savepoint: numbers stay gapless."""
+    seq = await conn.fetchval(
+        f"INSERT INTO {table}(year, last_seq) VALUES ($1, 1)"
+        f" ON CONFLICT (year) DO UPDATE SET last_seq = {table}.last_seq + 1 RETURNING last_seq", year)
+    return int(seq)
 
 
 class SqlBillingRepository:
@@ -78,19 +96,30 @@ class SqlBillingRepository:
     def __init__(self, conn: asyncpg.Connection, keys: KeyRing) -> None:
         self._conn = conn
         self._keys = keys
+        #: Archive keys read along with another statement of this transaction (the repository
+        #: lives for one unit of work): by year.
+        self._archive_keys: dict[int, bytes] = {}
+
+    async def _archive_key(self, year: int) -> bytes:
+        key = self._archive_keys.get(year)
+        return key if key is not None else await self._keys.key(self._conn, KeyPurpose.ARCHIVE, year)
 
     async def claim_session(self, record: SessionRecord) -> SessionRecord:
-        """Insert if new, then ``FOR UPDATE``: a concurrent copy of the event waits here."""
-        await self._conn.execute(
+        """Insert if new, else lock the existing row, in one statement; either way the row is
+        locked until commit, so a concurrent copy of the event waits here.
+
+        The no-op ``DO UPDATE`` (not of ``status``: no trigger fires) locks the row as ``FOR
+        UPDATE`` did and returns it as stored (first seen wins)."""
+        row = await self._conn.fetchrow(
             "INSERT INTO session_billing(session_id, request_id, started_at, ended_at, raw_seconds,"
             " promoted, tariff_version, status, source_event_id)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (session_id) DO NOTHING",
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+            " ON CONFLICT (session_id) DO UPDATE SET request_id = session_billing.request_id RETURNING *",
             record.session_id, record.request_id, record.started_at, record.ended_at,
             record.raw_seconds, record.promoted, record.tariff_version, record.status.value,
             record.source_event_id)
-        found = await self.find_session(record.session_id)
-        assert found is not None
-        return found
+        assert row is not None
+        return _session(row)
 
     async def find_session(self, session_id: uuid.UUID) -> SessionRecord | None:
         row = await self._conn.fetchrow(
@@ -114,34 +143,31 @@ class SqlBillingRepository:
         return self._conn.transaction()  # type: ignore[no-any-return]
 
     async def next_invoice_seq(self, year: int) -> int:
-        """Lock the year's counter row ``FOR UPDATE`` until commit and advance it by one."""
-        await self._conn.execute(
-            "INSERT INTO invoice_counters(year, last_seq) VALUES ($1, 0) ON CONFLICT (year) DO NOTHING",
-            year)
-        last = await self._conn.fetchval(
-            "SELECT last_seq FROM invoice_counters WHERE year = $1 FOR UPDATE", year)
-        seq = int(last) + 1
-        await self._conn.execute("UPDATE invoice_counters SET last_seq = $2 WHERE year = $1", year, seq)
-        return seq
+        """Advance the year's counter by one (the row stays locked until commit), one statement."""
+        return await _advance(self._conn, "invoice_counters", year)
 
     async def add_invoice(self, invoice: NewInvoice) -> None:
-        await self._conn.execute(
+        wrapped = await self._conn.fetchval(
             "INSERT INTO invoices(number, year, seq, session_id, request_id, kind, issued_at,"
             " service_date, tariff_version, raw_seconds, billed_seconds, lines, net_total, vat_rate,"
             " vat_total, gross_total, customer_number, event_id, e_invoice, tax_case, corrects,"
             " correction_reason, priced_seconds, acted_by)"
             " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13, $14, $15, $16,"
-            " $17, $18, $19, $20, $21, $22, $23, $24)",
+            " $17, $18, $19, $20, $21, $22, $23, $24)"
+            # the year's archive key, if it exists, for the copies sealed next (one round trip less)
+            " RETURNING (SELECT wrapped FROM data_keys WHERE purpose = 'archive' AND year = $2)",
             invoice.number, invoice.year, invoice.seq, invoice.session_id, invoice.request_id,
             stored_kind(invoice.kind), invoice.issued_at, invoice.service_date, invoice.tariff_version,
             invoice.raw_seconds, invoice.billed_seconds, lines_json(invoice.lines), invoice.net_total,
             invoice.vat_rate, invoice.vat_total, invoice.gross_total, invoice.customer_number,
             invoice.event_id, invoice.e_invoice, invoice.tax_case.value, invoice.corrects,
             invoice.correction_reason, invoice.priced_seconds, invoice.acted_by)
+        if wrapped is not None:
+            self._archive_keys[invoice.year] = self._keys.unwrap(KeyPurpose.ARCHIVE, invoice.year, wrapped)
         if invoice.recipient is not None:
             # Part of the legal copy: kept (encrypted with the year's archive key) for 8 years.
-            sealed = await self._keys.seal(self._conn, KeyPurpose.ARCHIVE, invoice.year,
-                                           recipient_aad(invoice.number), recipient_json(invoice.recipient))
+            sealed = seal(await self._archive_key(invoice.year), recipient_aad(invoice.number),
+                          recipient_json(invoice.recipient))
             await self._conn.execute(
                 "INSERT INTO invoice_recipients(invoice_number, kind, year, data_enc)"
                 " VALUES ($1, $2, $3, $4)", invoice.number, stored_kind(invoice.kind), invoice.year, sealed)
@@ -221,17 +247,22 @@ class SqlBillingRepository:
 
     async def request_facts(self, request_id: uuid.UUID) -> RequestFacts | None:
         row = await self._conn.fetchrow("SELECT * FROM request_facts WHERE request_id = $1", request_id)
-        if row is None:
-            return None
-        return RequestFacts(request_id=row["request_id"], customer_type=CustomerType(row["customer_type"]),
-                            has_email=row["has_email"], has_billing_address=row["has_billing_address"],
-                            recorded_at=row["recorded_at"], download_sha256=row["download_sha256"],
-                            ticket=row["ticket"])
+        return _facts(row) if row is not None else None
+
+    async def billing_inputs(self, request_id: uuid.UUID) -> tuple[str | None, RequestFacts | None]:
+        """``(customer_number_for, request_facts)`` of the request, in one statement."""
+        row = await self._conn.fetchrow(
+            "SELECT (SELECT customer_number FROM customer_accounts WHERE request_id = $1) AS customer_number,"
+            " f.* FROM (SELECT 1) AS one LEFT JOIN request_facts f ON f.request_id = $1", request_id)
+        assert row is not None
+        number = row["customer_number"]
+        return (str(number) if number is not None else None,
+                _facts(row) if row["request_id"] is not None else None)
 
     # ------------------------------------------------------------------ documents
     async def archive(self, number: str, document_type: Literal["invoice", "cancellation"], year: int,
                       rendered: RenderedDocument, at: datetime) -> None:
-        key = await self._keys.key(self._conn, KeyPurpose.ARCHIVE, year)
+        key = await self._archive_key(year)
         xml = seal(key, archive_xml_aad(number), rendered.xml) if rendered.xml is not None else None
         await self._conn.execute(
             "INSERT INTO invoice_archive(document_number, document_type, year, pdf_enc, xml_enc,"
@@ -295,15 +326,8 @@ class SqlBillingRepository:
         return str(value) if value is not None else None
 
     async def next_cancellation_seq(self, year: int) -> int:
-        """Lock the year's cancellation counter row until commit and advance it by one."""
-        await self._conn.execute(
-            "INSERT INTO cancellation_counters(year, last_seq) VALUES ($1, 0) ON CONFLICT (year) DO NOTHING",
-            year)
-        last = await self._conn.fetchval(
-            "SELECT last_seq FROM cancellation_counters WHERE year = $1 FOR UPDATE", year)
-        seq = int(last) + 1
-        await self._conn.execute("UPDATE cancellation_counters SET last_seq = $2 WHERE year = $1", year, seq)
-        return seq
+        """Advance the year's cancellation counter by one (locked until commit), one statement."""
+        return await _advance(self._conn, "cancellation_counters", year)
 
     async def add_cancellation(self, c: NewCancellation) -> None:
         await self._conn.execute(

@@ -186,10 +186,9 @@ async def _bill(repo: BillingRepository, deps: BillingDeps, uow: UnitOfWork, cas
     if promoted:
         customer_number = await ensure_customer_account(
             repo, deps, request_id=case.request_id, session_id=case.session_id, uow=uow, cause=cause)
+        facts = await repo.request_facts(case.request_id)
     else:
-        customer_number = await repo.customer_number_for(case.request_id)
-
-    facts = await repo.request_facts(case.request_id)
+        customer_number, facts = await repo.billing_inputs(case.request_id)
     # The tariff (and the issuer) go into the stream before the first event that names them.
     await _publish_reference(deps, uow, tariff)
     assessment, entry, recipient_data = await _assess(deps, case, tariff, facts)
@@ -263,7 +262,7 @@ def _may_be_abroad(facts: RequestFacts | None) -> bool:
 async def _publish_reference(deps: BillingDeps, uow: UnitOfWork, tariff: Tariff) -> None:
     if deps.reference is not None:
         ledger = uow.repository(deps.reference)
-        await publish_tariff(ledger, uow, tariff)
+        await publish_tariff(ledger, uow, tariff, deps.published_tariffs)
         await publish_issuer(ledger, uow, deps.issuer)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal, Protocol
@@ -267,6 +267,9 @@ class BillingRepository(Protocol):
 
     async def request_facts(self, request_id: uuid.UUID) -> RequestFacts | None: ...
 
+    async def billing_inputs(self, request_id: uuid.UUID) -> tuple[str | None, RequestFacts | None]:
+        """``(customer_number_for(request_id), request_facts(request_id))`` at once."""
+
     async def archive(self, number: str, document_type: Literal["invoice", "cancellation"], year: int,
                       rendered: RenderedDocument, at: datetime) -> None:
         """Keep the document exactly as issued (encrypted with the year's archive key)."""
@@ -331,3 +334,6 @@ class BillingDeps:
     #: Builds billing's record of published reference data on the unit of work's connection
     #: (``fw_billing.application.reference``); None: nothing is published (handler unit tests).
     reference: Callable[[Any], Any] | None = None
+    #: ``(version, sha256)`` of tariffs whose publication is known committed (filled after the
+    #: start's own transaction): an invoice under one of them skips the ledger look-up.
+    published_tariffs: set[tuple[str, str]] = field(default_factory=set)

@@ -13,6 +13,7 @@ import logging
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
+from functools import lru_cache
 from typing import Protocol
 
 from fw_billing.domain.issuer import Issuer
@@ -50,17 +51,30 @@ def issuer_details(issuer: Issuer) -> IssuerDetails:
     return IssuerDetails.model_validate(issuer.model_dump(include=set(IssuerDetails.model_fields)))
 
 
+@lru_cache(maxsize=64)
 def tariff_hash(tariff: Tariff) -> str:
-    """The hash an invoice priced with ``tariff`` names (``InvoiceIssued.tariff_sha256``)."""
+    """The hash an invoice priced with ``tariff`` names (``InvoiceIssued.tariff_sha256``);
+    kept per tariff (frozen, hashable): every invoice asks."""
     return tariff_sha256(tariff_content(tariff))
 
 
-async def publish_tariff(ledger: ReferenceLedger, uow: UnitOfWork, tariff: Tariff) -> str:
-    """Emit ``TariffPublished`` for ``tariff`` unless done before; returns its hash.
+@lru_cache(maxsize=8)
+def issuer_hash(issuer: Issuer) -> str:
+    """``issuer_sha256`` of the issuer's details, kept per (frozen) issuer."""
+    return issuer_sha256(issuer_details(issuer))
+
+
+async def publish_tariff(ledger: ReferenceLedger, uow: UnitOfWork, tariff: Tariff,
+                         known: set[tuple[str, str]] | None = None) -> str:
+    """Emit ``TariffPublished`` for ``tariff`` unless done before; returns its hash. ``known``:
+    ``(version, sha256)`` pairs whose publication is committed (no look-up needed).
 
     A version once published with other content is refused (:class:`PermanentError`): invoices
     already name that version, and a published tariff never changes.
     """
+    sha = tariff_hash(tariff)
+    if known is not None and (tariff.version, sha) in known:
+        return sha  # published and committed before (a published version never changes)
     event = TariffPublished.of(tariff_content(tariff), occurred_at=uow.now)
     earlier = await ledger.published("tariff", tariff.version)
     if earlier - {event.tariff_sha256}:
@@ -74,11 +88,12 @@ async def publish_tariff(ledger: ReferenceLedger, uow: UnitOfWork, tariff: Tarif
 
 async def publish_issuer(ledger: ReferenceLedger, uow: UnitOfWork, issuer: Issuer) -> str:
     """Emit ``IssuerDetailsChanged`` when ``issuer`` differs from the last published; its hash."""
-    details = issuer_details(issuer)
-    sha = issuer_sha256(details)
+    sha = issuer_hash(issuer)
+    # Always looked up: another instance (a rolling update with new details) may have published
+    # other details since; the invoice must follow its own issuer's details in the stream.
     previous = await ledger.last("issuer")
     if previous != sha:
-        event = IssuerDetailsChanged.of(details, previous, occurred_at=uow.now)
+        event = IssuerDetailsChanged.of(issuer_details(issuer), previous, occurred_at=uow.now)
         if await ledger.record("issuer", previous or "-", sha, event.event_id, uow.now):
             uow.emit(event)
             log.info("issuer details published", extra={"sha256": sha})
@@ -86,8 +101,8 @@ async def publish_issuer(ledger: ReferenceLedger, uow: UnitOfWork, issuer: Issue
 
 
 async def publish_reference_data(ledger: ReferenceLedger, uow: UnitOfWork, tariffs: Iterable[Tariff],
-                                 issuer: Issuer) -> None:
-    """At start: every known tariff version and the current issuer details."""
+                                 issuer: Issuer) -> set[tuple[str, str]]:
+    """At start: every known tariff version and the current issuer details. Returns the
+    tariffs' ``(version, sha256)``: published once this transaction commits."""
     await publish_issuer(ledger, uow, issuer)
-    for tariff in tariffs:
-        await publish_tariff(ledger, uow, tariff)
+    return {(tariff.version, await publish_tariff(ledger, uow, tariff)) for tariff in tariffs}

@@ -118,9 +118,11 @@ class BillingService:
     async def publish_reference_data(self) -> None:
         """Every known tariff version and the issuer details into the stream (once each)."""
         async with self.unit_of_work() as uow:
-            await publish_reference_data(uow.repository(self.reference_ledger), uow,
-                                         (self.deps.tariffs.get(v) for v in self.deps.tariffs.versions),
-                                         self.deps.issuer)
+            published = await publish_reference_data(
+                uow.repository(self.reference_ledger), uow,
+                (self.deps.tariffs.get(v) for v in self.deps.tariffs.versions), self.deps.issuer)
+        # Only now, after the commit: an invoice under these tariffs needs no ledger look-up.
+        self.deps.published_tariffs.update(published)
 
     async def reapply_account_erasures(self) -> int:
         """Restore safety: erase again every account the stream says was erased (see
