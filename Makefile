@@ -112,7 +112,7 @@ vendor-axe:
 # starts dockerd when missing (as root), makes every image locally, runs deploy/README.md's steps.
 # FAILS (never skips) without a container engine. Not part of `make test` (conftest: FW_TEST_DEPLOY).
 test-deploy: venv
-	FW_TEST_DEPLOY=1 $(VPY) -m pytest $(PYTEST_BASE_ARGS) tests/deploy/live $(PYTEST_ARGS)
+	FW_TEST_DEPLOY=1 $(VPY) -m pytest $(PYTEST_BASE_ARGS) --timeout 2400 tests/deploy/live $(PYTEST_ARGS)  # image builds: longer than a test
 
 bench: venv
 	$(UV) pip install --python $(VPY) --quiet -r bench/requirements.txt

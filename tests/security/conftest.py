@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sys
 from collections.abc import AsyncIterator
@@ -62,7 +63,9 @@ async def start_services(fw_env: FwEnv, monkeypatch: pytest.MonkeyPatch) -> Asyn
             for key, value in fw_env.settings_env(svc).items():
                 monkeypatch.setenv(key, value)
             app = create_service_app(svc)
-            await stack.enter_async_context(app.router.lifespan_context(app))
+            # the start itself waits for PostgreSQL and NATS (retrying): bounded, so a service that
+            # cannot connect fails the test instead of hanging it
+            await asyncio.wait_for(stack.enter_async_context(app.router.lifespan_context(app)), ready_timeout)
             running[svc] = RunningService(svc, app, runtime_of(svc, app))
         for svc in running.values():
             await eventually(svc.runtime.readiness, until=lambda checks: all(checks.values()),

@@ -42,6 +42,7 @@ from fw_billing.bootstrap import MIGRATIONS
 from fw_contracts.billing_case import BillingStatus
 from fw_contracts.events import BlockReason, CustomerType, InvoiceKind, InvoiceLine, TaxCase
 from fw_devenv.provision import provision
+from fw_devenv.pytest_plugin import TEST_DB_PASSWORDS
 from fw_platform.db import create_pool, migrate
 
 from ..unit.fakes import FakeRepository
@@ -57,7 +58,7 @@ TEST_ARCHIVE_KEY = base64.b64encode(b"k" * 32).decode()
 async def billing_pool(pg_server: Any) -> AsyncIterator[asyncpg.Pool]:
     """A database of its own with billing's schema migrated (once for the module)."""
     database = f"fwrc{os.getpid()}_{next(_databases)}"
-    dsns = await provision(pg_server.admin_dsn, database, {"billing": "test-contract-billing-pw"})
+    dsns = await provision(pg_server.admin_dsn, database, {"billing": TEST_DB_PASSWORDS["billing"]})
     pool = await create_pool(dsns["billing"], "billing", min_size=1, max_size=2)
     await migrate(pool, "billing", MIGRATIONS)
     try:

@@ -44,7 +44,9 @@ from .testing import eventually, eventually_sync
 
 __all__ = ["FwEnv", "ServiceProcess", "billing_tariff_env", "eventually", "eventually_sync", "start_all"]
 
-_PASSWORDS = {svc: f"test-{svc}-pw" for svc in SERVICES}
+#: The services' database passwords in tests (every provisioning on the test cluster uses these:
+#: roles belong to the cluster, a different password would lock out the other tests' services).
+TEST_DB_PASSWORDS = {svc: f"test-{svc}-pw" for svc in SERVICES}
 #: NATS passwords of this test run (every user of fw_contracts.nats_permissions).
 _NATS_PASSWORDS = generate_passwords()
 #: bcrypt's minimum: nats-server checks the hash on every connect, and tests connect a lot.
@@ -135,7 +137,7 @@ def pg_template(pg_server: PostgresServer) -> str:
     """A database :func:`~fw_devenv.provision.provision` made once per run (every service's role
     and schema, the audit login): each test's database is a copy of it (0.1 s instead of 0.6 s)."""
     name = f"fwtpl{os.getpid()}"
-    provision_sync(pg_server.admin_dsn, name, _PASSWORDS, audit_password=TEST_AUDIT_DB_PASSWORD)
+    provision_sync(pg_server.admin_dsn, name, TEST_DB_PASSWORDS, audit_password=TEST_AUDIT_DB_PASSWORD)
     return name
 
 
@@ -147,7 +149,7 @@ async def fw_env(pg_server: PostgresServer, pg_template: str, tmp_path: Path) ->
                       bcrypt_cost=TEST_BCRYPT_COST)
     await asyncio.to_thread(nats.start)
     database = f"fwt{os.getpid()}_{next(_db_counter)}"
-    dsns = await provision_from_template(pg_server.admin_dsn, pg_template, database, _PASSWORDS, audit=True)
+    dsns = await provision_from_template(pg_server.admin_dsn, pg_template, database, TEST_DB_PASSWORDS, audit=True)
     nc = await connect(nats.admin_url, name="test-admin")
     try:
         await ensure_stream(nc.jetstream())
