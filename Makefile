@@ -21,6 +21,8 @@ PYTEST_ARGS ?=
 # make test: every test on TEST_WORKERS processes (pytest-xdist), then the timed load test alone
 # (tests/load: a latency bound measured with another worker's load beside it says nothing).
 TEST_WORKERS ?= 2
+# the load test's own report next to the main one (--junitxml=X.xml -> X-load.xml), not over it
+LOAD_PYTEST_ARGS = $(patsubst --junitxml=%.xml,--junitxml=%-load.xml,$(PYTEST_ARGS))
 BENCH_PATHS ?= $(wildcard bench benchmarks)
 BENCH_ARGS  ?=
 
@@ -95,7 +97,7 @@ browser: venv
 
 test: venv browser
 	$(VPY) -m pytest $(PYTEST_BASE_ARGS) -n $(TEST_WORKERS) -m "not load" $(PYTEST_ARGS)
-	$(VPY) -m pytest $(PYTEST_BASE_ARGS) -m load $(PYTEST_ARGS) tests/load || [ $$? -eq 5 ]  # 5: -k chose none
+	$(VPY) -m pytest $(PYTEST_BASE_ARGS) -m load $(LOAD_PYTEST_ARGS) tests/load || [ $$? -eq 5 ]  # 5: -k chose none
 
 # axe-core for the browser tests' accessibility scan: committed (offline, reproducible) under
 # tests/browser/vendor/axe-core with its MPL-2.0 licence; this refreshes it from the npm registry.
