@@ -93,7 +93,8 @@ def render(r: dict[str, Any]) -> str:
     s = r["sections"]
     rows: list[tuple[str, str, str]] = [((f"fernwartung bench, {r['mode']} run {r['date']} "
                                           f"(commit {r['git']['commit']}{' + changes' if r['git']['dirty'] else ''}); "
-                                          f"{r['machine']['cpus']} cores shared with other jobs, disk "
+                                          f"{r['machine']['cpus']} cores, other processes at the start: "
+                                          f"{', '.join(r['machine'].get('other_processes_top_cpu') or []) or 'none busy'}, disk "
                                           f"{r['machine']['fsync_per_s']:,.0f} fsync/s"), "", "")]
     ms = r.get("machine_state", {})
     if raw := s.get("raw"):
