@@ -1,8 +1,11 @@
 """pytest fixtures that give every test real servers of its own.
 
 * ``pg_server`` (session): one PostgreSQL cluster for the whole run, in a temp dir, free port.
+* ``pg_template`` (session): a database provisioned once (every service's role and schema, the
+  audit login); each test's database is a copy of it.
 * ``fw_env`` (function): a fresh nats-server (≈15 ms to start) with the ``FERNWARTUNG`` stream
-  and a fresh database with every service's role and schema. Tests never share a stream or a
+  and a fresh database with every service's role and schema (a copy of ``pg_template``). With
+  ``-n N`` (pytest-xdist) each worker has its own cluster. Tests never share a stream or a
   database, so they can assert on *everything* in them. NATS runs with the real per-user
   permissions (``fw_contracts.nats_permissions``): ``fw_env.nats_url`` carries admin's credentials (tests
   that connect with it may do anything); ``settings_env(svc)`` and ``ServiceProcess`` connect as
