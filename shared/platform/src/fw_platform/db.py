@@ -57,12 +57,7 @@ async def transaction(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
     several addresses): it is raised as :class:`DatabaseUnavailable`, a transient error.
     Errors from inside the block keep their type, so a handler's own ``OSError`` stays its own.
     """
-    try:
-        conn_cm = pool.acquire()
-        conn = await conn_cm.__aenter__()
-    except Exception as exc:
-        raise DatabaseUnavailable(type(exc).__name__) from exc
-    try:
+    async with connection(pool) as conn:
         try:
             tx = conn.transaction()
             await tx.start()
@@ -75,8 +70,6 @@ async def transaction(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
                 await tx.rollback()
             raise
         await tx.commit()
-    finally:
-        await conn_cm.__aexit__(None, None, None)
 
 
 @contextlib.asynccontextmanager
