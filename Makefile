@@ -27,6 +27,9 @@ TEST_WORKERS ?= 3
 # PYTHONDONTWRITEBYTECODE: without it every worker and every service process compiled all of
 # its imports again (collection alone 23 s of CPU per process against 7.5 s with bytecode).
 TEST_ENV := PYTHONDONTWRITEBYTECODE=
+# Tests handed out one at a time in collection order (long(seconds)-marked first, see conftest.py);
+# a module whose module-scoped fixtures start servers stays on one worker (xdist_group).
+TEST_DIST := --dist loadgroup --no-loadscope-reorder
 # the load test's own report next to the main one (--junitxml=X.xml -> X-load.xml), not over it
 LOAD_PYTEST_ARGS = $(patsubst --junitxml=%.xml,--junitxml=%-load.xml,$(PYTEST_ARGS))
 BENCH_PATHS ?= $(wildcard bench benchmarks)
@@ -102,7 +105,7 @@ browser: venv
 	fi
 
 test: venv browser
-	$(TEST_ENV) $(VPY) -m pytest $(PYTEST_BASE_ARGS) -n $(TEST_WORKERS) -m "not load" $(PYTEST_ARGS)
+	$(TEST_ENV) $(VPY) -m pytest $(PYTEST_BASE_ARGS) -n $(TEST_WORKERS) $(TEST_DIST) -m "not load" $(PYTEST_ARGS)
 	$(TEST_ENV) $(VPY) -m pytest $(PYTEST_BASE_ARGS) -m load $(LOAD_PYTEST_ARGS) tests/load || [ $$? -eq 5 ]  # 5: -k chose none
 
 # axe-core for the browser tests' accessibility scan: committed (offline, reproducible) under
