@@ -27,9 +27,10 @@ TEST_WORKERS ?= 3
 # PYTHONDONTWRITEBYTECODE: without it every worker and every service process compiled all of
 # its imports again (collection alone 23 s of CPU per process against 7.5 s with bytecode).
 TEST_ENV := PYTHONDONTWRITEBYTECODE=
-# Tests handed out one at a time in collection order (long(seconds)-marked first, see conftest.py);
-# a module whose module-scoped fixtures start servers stays on one worker (xdist_group).
-TEST_DIST := --dist loadgroup --no-loadscope-reorder
+# Test files handed out one at a time in collection order (files with long(seconds)-marked tests
+# first, see conftest.py); a file stays on one worker, so module-scoped servers start once.
+# (Not loadgroup: pytest-xdist 3.8's xdist_group renames nodes the way pytest 9.2 no longer reads.)
+TEST_DIST := --dist loadfile --no-loadscope-reorder
 # the load test's own report next to the main one (--junitxml=X.xml -> X-load.xml), not over it
 LOAD_PYTEST_ARGS = $(patsubst --junitxml=%.xml,--junitxml=%-load.xml,$(PYTEST_ARGS))
 BENCH_PATHS ?= $(wildcard bench benchmarks)

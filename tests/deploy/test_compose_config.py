@@ -44,10 +44,6 @@ init_job = load_deploy_module("init_job")
 render_nats = load_deploy_module("render_nats_conf")
 
 
-#: one worker runs this module: its module-scoped fixtures are made once (make test: --dist loadgroup)
-pytestmark = pytest.mark.xdist_group("compose-config")
-
-
 @pytest.fixture(scope="module")
 def dotenv() -> dict[str, str]:
     """A complete .env as gen_env.py writes it (the example's non-secret values, fresh secrets)."""

@@ -33,7 +33,7 @@ from deploy_kit import (
 )
 
 from fw_devenv._util import free_port
-from fw_devenv.pytest_plugin import FwEnv
+from fw_devenv.pytest_plugin import TEST_AUDIT_DB_PASSWORD, FwEnv
 
 gen_env = load_deploy_module("gen_env")
 COMPOSE_DATA = load_yaml(COMPOSE)
@@ -47,6 +47,8 @@ def _dotenv(fw_env: FwEnv) -> dict[str, str]:
         values[f"PG_PW_{svc.upper()}"] = urlsplit(fw_env.dsn(svc)).password or ""
         values[f"NATS_PW_{svc.upper()}"] = fw_env.nats_credentials(svc)[1]
     values["NATS_PW_ADMIN"] = fw_env.nats_credentials("admin")[1]
+    # the auditor's login is the cluster's too: a password of its own locked out later tests' audit
+    values["PG_PW_AUDIT_RO"] = TEST_AUDIT_DB_PASSWORD
     values["POSTGRES_PASSWORD"] = urlsplit(fw_env.admin_dsn).password or "unused"
     return values
 

@@ -38,10 +38,6 @@ DB = "fw_test"
 PASSWORDS = {"intake": "pw-intake", "billing": "pw b/ill:ing@%"}  # odd chars: URL quoting
 
 
-#: one worker runs this module: its module-scoped fixtures are made once (make test: --dist loadgroup)
-pytestmark = pytest.mark.xdist_group("devenv")
-
-
 @pytest.fixture(scope="module")
 def workdir():
     d = Path(tempfile.mkdtemp(prefix="fw-devenv-test-"))

@@ -54,10 +54,6 @@ _databases = itertools.count(1)
 TEST_ARCHIVE_KEY = base64.b64encode(b"k" * 32).decode()
 
 
-#: one worker runs this module: its module-scoped fixtures are made once (make test: --dist loadgroup)
-pytestmark = pytest.mark.xdist_group("billing-repository-contract")
-
-
 @pytest_asyncio.fixture(scope="module")
 async def billing_pool(pg_server: Any) -> AsyncIterator[asyncpg.Pool]:
     """A database of its own with billing's schema migrated (once for the module)."""

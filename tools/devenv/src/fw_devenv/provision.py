@@ -125,13 +125,13 @@ async def provision(admin_dsn: str, database: str, services: Mapping[str, str], 
 
 
 async def provision_from_template(admin_dsn: str, template: str, database: str, services: Mapping[str, str], *,
-                                  audit: bool = False) -> dict[str, str]:
+                                  audit_password: str | None = None) -> dict[str, str]:
     """A new database as a copy of ``template``, a database :func:`provision` made with the same
-    ``services`` (and ``audit_password`` when ``audit``): what the copy cannot inherit is set again
-    here (the database's own grants and each role's ``search_path`` in it) and the services'
+    ``services`` (and the audit login when ``audit_password``): what the copy cannot inherit is set
+    again here (the database's own grants and each role's ``search_path`` in it) and the
     passwords are set again (roles belong to the cluster: another provisioning may have changed
-    them). The copy's schemas, their owners and ``public``'s revocation come from the template. Several times faster than :func:`provision` (tests make one database
-    each)."""
+    them). The copy's schemas, their owners and ``public``'s revocation come from the template.
+    Several times faster than :func:`provision` (tests make one database each)."""
     for name in (template, database):
         if not _NAME.match(name):
             raise ValueError(f"invalid database name {name!r}")
@@ -139,10 +139,12 @@ async def provision_from_template(admin_dsn: str, template: str, database: str, 
         if not _NAME.match(svc):
             raise ValueError(f"invalid service name {svc!r} (lowercase letters, digits, _)")
     # Every name matched _NAME (lowercase letters, digits, _): quoting it is all it needs.
-    roles = [role_name(svc) for svc in services] + ([AUDIT_ROLE] if audit else [])
+    logins = {role_name(svc): pw for svc, pw in services.items()}
+    if audit_password is not None:
+        logins[AUDIT_ROLE] = audit_password
+    roles = list(logins)
     # The passwords again too: roles are the cluster's, and whoever provisioned last set them.
-    passwords = [f"ALTER ROLE \"{role_name(svc)}\" PASSWORD '{pw.replace(chr(39), chr(39) * 2)}'"
-                 for svc, pw in services.items()]
+    passwords = [f"ALTER ROLE \"{role}\" PASSWORD '{pw.replace(chr(39), chr(39) * 2)}'" for role, pw in logins.items()]
     setup = ";\n".join([*passwords, f'REVOKE ALL ON DATABASE "{database}" FROM PUBLIC',
                         *(f'GRANT CONNECT ON DATABASE "{database}" TO "{role}"' for role in roles),
                         *(f'ALTER ROLE "{role_name(svc)}" IN DATABASE "{database}" SET search_path = "{svc}"'

@@ -154,7 +154,8 @@ async def fw_env(pg_server: PostgresServer, pg_template: str, tmp_path: Path) ->
                       bcrypt_cost=TEST_BCRYPT_COST)
     await asyncio.to_thread(nats.start)
     database = f"fwt{os.getpid()}_{next(_db_counter)}"
-    dsns = await provision_from_template(pg_server.admin_dsn, pg_template, database, TEST_DB_PASSWORDS, audit=True)
+    dsns = await provision_from_template(pg_server.admin_dsn, pg_template, database, TEST_DB_PASSWORDS,
+                                          audit_password=TEST_AUDIT_DB_PASSWORD)
     nc = await connect(nats.admin_url, name="test-admin")
     try:
         await ensure_stream(nc.jetstream())
