@@ -324,8 +324,14 @@ class History:
 
 
 def office_day_start(day: datetime, rng: random.Random) -> datetime:
-    """A time on ``day``'s date between 08:00 and 17:00 office time (weekday assumed)."""
-    local = datetime(day.year, day.month, day.day, 8, 0, tzinfo=OFFICE)
+    """A time on ``day``'s office date between 08:00 and 17:00 office time (weekday assumed).
+
+    The office date, not ``day``'s own: callers check the weekday in office time, and after 22:00
+    UTC in summer (23:00 in winter) the UTC date is the day before; a Sunday session priced as
+    a weekday's made the audit's re-pricing disagree with the history whenever a test ran late.
+    """
+    office = day.astimezone(OFFICE)
+    local = datetime(office.year, office.month, office.day, 8, 0, tzinfo=OFFICE)
     # UTC like every service's clock; also keeps timedelta arithmetic absolute across DST.
     return (local + timedelta(seconds=rng.randint(0, 9 * 3600))).astimezone(UTC)
 

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from fw_audit.chain import Chain, sign, signature_valid
 from fw_audit.model import Record
-from fw_audit.scripted import TARIFF_2026_01, History, every_lifecycle
+from fw_audit.scripted import OFFICE, TARIFF_2026_01, History, bulk_history, every_lifecycle
 from fw_audit.tariff_files import read_tariff_dir
 from fw_audit.verifier import VerifyOptions, verify_records
 from fw_contracts import events as ev
@@ -28,6 +28,20 @@ DEFECTS = ["missing_erasure", "late_erasure", "invoice_number_gap", "wrong_total
 
 def _options(**kw: object) -> VerifyOptions:
     return VerifyOptions(stream_config=APPEND_ONLY, **kw)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("end", [datetime(2026, 12, 2, 22, 10, tzinfo=UTC),   # 00:10 in October's CEST
+                                 datetime(2026, 12, 2, 23, 30, tzinfo=UTC),   # 00:30 in Berlin
+                                 datetime(2026, 7, 1, 22, 30, tzinfo=UTC),
+                                 datetime(2026, 12, 2, 10, 0, tzinfo=UTC)])
+def test_the_scripted_histories_hold_at_any_hour(end: datetime) -> None:
+    """The generated histories the live tests publish are clean whenever a test runs: sessions only
+    on office weekdays (a late run once put them on Sundays, priced as weekdays)."""
+    for history in (bulk_history(600, end - timedelta(days=1)), every_lifecycle(end)[0]):
+        starts = [i.event.started_at for i in history.items() if isinstance(i.event, ev.SessionStarted)]
+        assert starts and all(s.astimezone(OFFICE).weekday() < 5 for s in starts)
+        report = verify_records(history.records(), end, options=_options())
+        assert report.failed_checks == [], [c.to_dict() for c in report.checks if not c.ok]
 
 
 def test_every_lifecycle_passes_every_check(scenario) -> None:
