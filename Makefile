@@ -27,10 +27,6 @@ TEST_WORKERS ?= 3
 # PYTHONDONTWRITEBYTECODE: without it every worker and every service process compiled all of
 # its imports again (collection alone 23 s of CPU per process against 7.5 s with bytecode).
 TEST_ENV := PYTHONDONTWRITEBYTECODE=
-# Test files handed out one at a time in collection order (files with long(seconds)-marked tests
-# first, see conftest.py); a file stays on one worker, so module-scoped servers start once.
-# (Not loadgroup: pytest-xdist 3.8's xdist_group renames nodes the way pytest 9.2 no longer reads.)
-TEST_DIST := --dist loadfile --no-loadscope-reorder
 # the load test's own report next to the main one (--junitxml=X.xml -> X-load.xml), not over it
 LOAD_PYTEST_ARGS = $(patsubst --junitxml=%.xml,--junitxml=%-load.xml,$(PYTEST_ARGS))
 BENCH_PATHS ?= $(wildcard bench benchmarks)
@@ -106,7 +102,7 @@ browser: venv
 	fi
 
 test: venv browser
-	$(TEST_ENV) $(VPY) -m pytest $(PYTEST_BASE_ARGS) -n $(TEST_WORKERS) $(TEST_DIST) -m "not load" $(PYTEST_ARGS)
+	$(TEST_ENV) $(VPY) -m pytest $(PYTEST_BASE_ARGS) -n $(TEST_WORKERS) -m "not load" $(PYTEST_ARGS)
 	$(TEST_ENV) $(VPY) -m pytest $(PYTEST_BASE_ARGS) -m load $(LOAD_PYTEST_ARGS) tests/load || [ $$? -eq 5 ]  # 5: -k chose none
 
 # axe-core for the browser tests' accessibility scan: committed (offline, reproducible) under

@@ -20,18 +20,3 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     if SCREENSHOTS.is_dir():
         for old in SCREENSHOTS.glob("*.png"):
             old.unlink()
-
-
-def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The tests marked ``long(seconds)`` first, longest first; the rest keep their order.
-
-    ``make test`` hands the test files out one at a time in this order (pytest-xdist ``loadfile``
-    without reordering: a file's place is that of its first test), so the few minute-long tests
-    start at once on different workers and the many short ones fill the end; a long test handed
-    out last made one worker run on alone for a minute while the others idled. Every worker sorts
-    alike (xdist needs the same collection)."""
-    def weight(item: pytest.Item) -> float:
-        mark = item.get_closest_marker("long")
-        return -float(mark.args[0]) if mark is not None else 0.0
-
-    items.sort(key=weight)  # stable: unmarked tests keep their order

@@ -12,7 +12,6 @@ import re
 from typing import Any
 
 import httpx
-import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -91,7 +90,6 @@ def fuzz_service(base_url: str) -> list[str]:
     return problems
 
 
-@pytest.mark.long(27)
 async def test_no_5xx_and_no_echo_on_any_operation(api_procs) -> None:
     found: dict[str, list[str]] = {}
     for svc, proc in api_procs.items():

@@ -106,7 +106,6 @@ async def run_lifecycles(office: Office) -> tuple[dict[str, Markers], dict[str, 
     return m, rid
 
 
-@pytest.mark.long(60)
 async def test_no_marker_survives_any_erasure_path(office: Office, fw_env: FwEnv, pg_server: PostgresServer) -> None:
     started = time.time()
     m, rid = await run_lifecycles(office)
