@@ -3,9 +3,10 @@
 * ``pg_server`` (session): one PostgreSQL cluster for the whole run, in a temp dir, free port.
 * ``pg_template`` (session): a database provisioned once (every service's role and schema, the
   audit login); each test's database is a copy of it.
-* ``fw_env`` (function): a fresh nats-server (≈15 ms to start) with the ``FERNWARTUNG`` stream
-  and a fresh database with every service's role and schema (a copy of ``pg_template``). With
-  ``-n N`` (pytest-xdist) each worker has its own cluster. Tests never share a stream or a
+* ``nats_shared`` (session): one nats-server for the whole run (:class:`SharedNats`).
+* ``fw_env`` (function): that nats-server, emptied, with a new ``FERNWARTUNG`` stream, and a
+  fresh database with every service's role and schema (a copy of ``pg_template``). With
+  ``-n N`` (pytest-xdist) each worker has its own servers. Tests never share a stream or a
   database, so they can assert on *everything* in them. NATS runs with the real per-user
   permissions (``fw_contracts.nats_permissions``): ``fw_env.nats_url`` carries admin's credentials (tests
   that connect with it may do anything); ``settings_env(svc)`` and ``ServiceProcess`` connect as
@@ -22,12 +23,14 @@ import asyncio
 import base64
 import http.client
 import itertools
+import json
 import os
 import re
 import subprocess
 import tempfile
 import time
 import urllib.request
+import warnings
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -146,26 +149,86 @@ def pg_template(pg_server: PostgresServer) -> str:
     return name
 
 
-@pytest_asyncio.fixture
-async def fw_env(pg_server: PostgresServer, pg_template: str, tmp_path: Path) -> AsyncIterator[FwEnv]:
-    from fw_platform.bus import connect, ensure_stream
+class SharedNats:
+    """One nats-server per test process (worker), handed to each test empty.
 
-    nats = NatsServer(tmp_path / "natsvar" / "nats", free_port(), passwords=_NATS_PASSWORDS,
-                      bcrypt_cost=TEST_BCRYPT_COST)
-    await asyncio.to_thread(nats.start)
+    Before each test: every stream of the test before is deleted (their consumers, KV buckets and
+    messages with them) and the ``FERNWARTUNG`` stream is created anew, so a test still sees only
+    its own events, from sequence 1. The server is reused only when no client of an earlier test
+    is still connected (its monitor's ``/connz``): a process or task a test left running would
+    otherwise read and write the next test's stream. Then a new server on a new port (the old
+    one's clients cannot reconnect to it) and a warning naming the count.
+    """
+
+    #: How long the clients of the test before may take to close their connections.
+    QUIET_WAIT_S = 3.0
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.server: NatsServer | None = None
+        self._servers = itertools.count(1)
+
+    def _start_new(self) -> NatsServer:
+        self.stop()
+        server = NatsServer(self.root / f"nats{next(self._servers)}" / "nats", free_port(),
+                            passwords=_NATS_PASSWORDS, bcrypt_cost=TEST_BCRYPT_COST)
+        server.start()
+        self.server = server
+        return server
+
+    def stop(self) -> None:
+        if self.server is not None:
+            server, self.server = self.server, None
+            server.stop()
+
+    def _connections(self, server: NatsServer) -> int:
+        with urllib.request.urlopen(f"{server.monitor_url}/connz", timeout=5) as r:
+            return int(json.load(r)["num_connections"])
+
+    def _quiet(self, server: NatsServer) -> int:
+        """0 once no client is connected, else the count still connected after the wait."""
+        deadline = time.monotonic() + self.QUIET_WAIT_S
+        while (count := self._connections(server)) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return count
+
+    async def fresh(self) -> NatsServer:
+        """The server, empty but for a new ``FERNWARTUNG`` stream (see the class docstring)."""
+        from fw_platform.bus import connect, ensure_stream
+
+        server = self.server
+        if server is None or not server.is_running():
+            server = await asyncio.to_thread(self._start_new)
+        elif lingering := await asyncio.to_thread(self._quiet, server):
+            warnings.warn(f"{lingering} NATS connection(s) of an earlier test still open after "
+                          f"{self.QUIET_WAIT_S} s: this test gets a new nats-server", stacklevel=1)
+            server = await asyncio.to_thread(self._start_new)
+        nc = await connect(server.admin_url, name="test-admin")
+        try:
+            js = nc.jetstream()
+            for info in await js.streams_info():
+                await js.delete_stream(info.config.name or "")
+            await ensure_stream(js)
+        finally:
+            await nc.close()
+        return server
+
+
+@pytest.fixture(scope="session")
+def nats_shared(fw_tmp_root: Path) -> Iterator[SharedNats]:
+    shared = SharedNats(fw_tmp_root)
+    yield shared
+    shared.stop()
+
+
+@pytest_asyncio.fixture
+async def fw_env(pg_server: PostgresServer, pg_template: str, nats_shared: SharedNats,
+                 tmp_path: Path) -> AsyncIterator[FwEnv]:
+    nats = await nats_shared.fresh()
     database = f"fwt{os.getpid()}_{next(_db_counter)}"
     dsns = await provision_from_template(pg_server.admin_dsn, pg_template, database, TEST_DB_PASSWORDS,
                                           audit_password=TEST_AUDIT_DB_PASSWORD)
-    nc = await connect(nats.admin_url, name="test-admin")
-    try:
-        await ensure_stream(nc.jetstream())
-    finally:
-        await nc.close()
-    env = FwEnv(nats=nats, admin_dsn=pg_server.admin_dsn, database=database, dsns=dsns, work_dir=tmp_path)
-    try:
-        yield env
-    finally:
-        await asyncio.to_thread(nats.stop)
+    yield FwEnv(nats=nats, admin_dsn=pg_server.admin_dsn, database=database, dsns=dsns, work_dir=tmp_path)
 
 
 def billing_tariff_env(work_dir: Path, tariff_toml: str) -> dict[str, str]:
