@@ -12,12 +12,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import event_path, lifecycle, machine, raw, replay
+from bench import event_path, lifecycle, machine, raw, replay, signin
 from bench.infra import Infra
 from bench.report import render, summary, targets
 
 RESULTS = Path(__file__).parent / "results"
-SECTIONS = ("raw", "event_path", "lifecycles", "replay")
+SECTIONS = ("raw", "event_path", "lifecycles", "replay", "signin")
 
 #: (official, --quick)
 PLAN: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
@@ -28,6 +28,7 @@ PLAN: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
                    {"saturate_s": 10.0, "steady_s": 10.0, "warmup": 3.0, "profile_s": 5.0, "in_flight": 100}),
     "replay": ({"events": 1_000_000, "prefix": 100_000, "prefix_runs": 3},
                {"events": 100_000, "prefix": 20_000, "prefix_runs": 2}),
+    "signin": ({"runs": 3}, {"runs": 1}),
 }
 #: The offered rate of the saturation phase: the target itself.
 TARGET_RATE = 100.0
@@ -53,6 +54,8 @@ async def _section(name: str, infra: Infra, cfg: dict[str, Any], stamp: str) -> 
             in_flight=cfg["in_flight"], profile_s=cfg["profile_s"], profiles_dir=RESULTS / "profiles", stamp=stamp)
     if name == "replay":
         return await replay.replay(infra, cfg["events"], cfg["prefix"], cfg["prefix_runs"])
+    if name == "signin":
+        return await signin.signin(infra, cfg["runs"])
     raise ValueError(name)
 
 

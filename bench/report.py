@@ -15,6 +15,7 @@ TARGETS_TEXT = {
     "replay_vs_peer": "audit replay >= the eventsourcing library's replay, same run (1M events)",
     "replay_rate": "audit replay >= 130,000 validated events/s (goal)",
     "rss": "four services < 400 MB RSS together",
+    "signin_p99": "pages under a sign-in attack (300 from 30 addresses): p99 < 200 ms, worst page and run",
 }
 
 
@@ -40,6 +41,8 @@ def targets(s: dict[str, Any]) -> list[dict[str, Any]]:
     if rp := s.get("replay"):
         out.append(_t("replay_vs_peer", rp["full"]["replay_vs_peer"], 1.0, "ratio", True))
         out.append(_t("replay_rate", rp["full"]["audit_replay"], 130_000, "events/s", True))
+    if si := s.get("signin"):
+        out.append(_t("signin_p99", max(si["p99_ms"].values()), si["target_p99_ms"], "ms", False))
     return out
 
 
@@ -69,6 +72,7 @@ def summary(s: dict[str, Any]) -> dict[str, Any]:
         "peer_cpu_us_per_event": (s["replay"].get("process_cpu_us_per_event", {}).get("peer_replay", {}).get("full")
                                   if rp else None),
         "event_path_db_per_s": ep.get("platform_batched", ep.get("platform_insert", {})).get("median") if ep else None,
+        "signin_attack_page_p99_ms": max(s["signin"]["p99_ms"].values()) if s.get("signin") else None,
     }
 
 
@@ -181,6 +185,13 @@ def render(r: dict[str, Any]) -> str:
             if one := cpu.get("audit_replay_one_process"):
                 rows += [("process CPU per event, full pass: audit replay in one process", f"{one['full']:.1f} us",
                           f"{q / one['full']:.2f}x the peer by CPU")]
+    if si := s.get("signin"):
+        rows += [(f"7. Pages under a sign-in attack (300 wrong sign-ins, 30 addresses; {len(si['runs'])} runs)", "", ""),
+                 ("other load on the machine", _load(ms.get("signin")), "before→after the section")]
+        for i, run in enumerate(si["runs"], 1):
+            answers = ", ".join(f"{k}: {v}" for k, v in sorted(run["answers"].items()))
+            rows += [*((f"run {i}: {path}", _lat(lat), "target p99 < 200 ms") for path, lat in run["pages"].items()),
+                     (f"run {i}: the attempts", answers, f"429 answered in {_lat(run['limited'])}")]
     rows += [("Targets", "", "")]
     for t in r.get("targets", []):
         rows.append((t["target"], f"{t['value']} {t['unit']}", ("MET" if t["met"] else "MISSED")
