@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus
 
+import ahocorasick
 import httpx
 
 from fw_devenv import pg_bin_dir
@@ -136,8 +137,48 @@ def needles(value: str) -> list[tuple[str, bytes, bool]]:
     return out
 
 
+class MarkerSearch:
+    """Every needle of some markers in one pass over a blob (Aho-Corasick: ~900 needles for six
+    markers; one ``needle in blob`` each took 7-12 s of CPU per 16 MB WAL segment). Bytes are
+    searched as latin-1 text, one character per byte; case-insensitive needles in the
+    ASCII-lowered blob, as ``bytes.lower`` lowers it."""
+
+    def __init__(self, markers: Iterable[Markers]) -> None:
+        self.hits: list[str] = []  # every label.field(encoding), in marker/field/encoding order
+        self.automata = {True: ahocorasick.Automaton(), False: ahocorasick.Automaton()}
+        for m in markers:
+            for fld, value in m.values().items():
+                for enc, needle, ci in needles(value):
+                    if not needle:
+                        continue
+                    key = needle.decode("latin-1")
+                    hit = f"{m.label}.{fld}({enc})"
+                    self.hits.append(hit)
+                    automaton = self.automata[ci]
+                    if key in automaton:
+                        automaton.get(key).append(hit)
+                    else:
+                        automaton.add_word(key, [hit])
+        for automaton in self.automata.values():
+            if len(automaton):
+                automaton.make_automaton()
+
+    def find(self, blob: bytes) -> list[str]:
+        found: set[str] = set()
+        for ci, automaton in self.automata.items():
+            if len(automaton):
+                for _, hits in automaton.iter((blob.lower() if ci else blob).decode("latin-1")):
+                    found.update(hits)
+        return [h for h in self.hits if h in found]
+
+
 def find(blob: bytes, markers: Iterable[Markers]) -> list[str]:
     """``label.field(encoding)`` of every marker found in ``blob``."""
+    return MarkerSearch(markers).find(blob)
+
+
+def find_slow(blob: bytes, markers: Iterable[Markers]) -> list[str]:
+    """:func:`find` one needle at a time: the reference its test compares it with."""
     lower = blob.lower()
     hits = []
     for m in markers:

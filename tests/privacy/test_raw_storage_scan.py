@@ -31,12 +31,12 @@ from privacy_kit import (
     ACTING,
     LONG_SESSION_S,
     Markers,
+    MarkerSearch,
     Office,
     admin_db_dsn,
     create_request,
     end_session,
     files_under,
-    find,
     invoice_of,
     pg_dump,
     start_session,
@@ -139,11 +139,11 @@ async def test_no_marker_survives_any_erasure_path(office: Office, fw_env: FwEnv
     finally:
         await admin.close()
 
-    everyone = list(m.values())
+    search = MarkerSearch(m.values())
     hits: dict[str, list[str]] = {}
 
     def scan(name: str, blob: bytes) -> None:
-        found = [h for h in find(blob, everyone) if h.split("(")[0] not in PLAINTEXT_ALLOWED]
+        found = [h for h in search.find(blob) if h.split("(")[0] not in PLAINTEXT_ALLOWED]
         if found:
             hits[name] = found
 

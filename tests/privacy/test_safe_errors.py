@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 
 import pytest
-from privacy_kit import Markers, find, needles
+from privacy_kit import Markers, MarkerSearch, find, find_slow, needles
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from fw_contracts import UndecodableEvent, decode
@@ -48,3 +49,25 @@ def test_needles_find_every_encoding() -> None:
     assert find(b"call 030 " + m.subscriber[:4].encode() + b" " + m.subscriber[4:].encode(), [m])
     assert not find(b"nothing personal here", [m])
     assert all(n for _, n, _ in needles("abcdefghijklmnop"))
+
+
+def test_the_one_pass_search_finds_what_one_needle_at_a_time_finds() -> None:
+    """The raw scans search every needle in one pass; the same hits, in the same order, as
+    looking for each needle on its own: in clear text, every encoding, zeros (WAL), random bytes
+    and upper case, with and without markers."""
+    ms = [Markers(label) for label in ("a", "b", "c")]
+    a, b = ms[0], ms[1]
+    planted = [a.company.encode(), json.dumps(a.statement).encode(), a.street.encode("utf-16-le"),
+               base64.b64encode(b"xy" + b.contact_name.encode()), b.email.upper().encode(), a.phone_e164.encode(),
+               ("030 " + b.subscriber[:4] + " " + b.subscriber[4:]).encode(), b.city.encode().hex().encode()]
+    blobs = [b"", bytes(1 << 16), os.urandom(1 << 16), b"\0".join(planted), os.urandom(999) + planted[3] + bytes(99),
+             b"nothing personal here"]
+    for blob in blobs:
+        assert find(blob, ms) == find_slow(blob, ms), blob[:40]
+    everything = find(b"|".join(planted), ms)
+    assert everything == find_slow(b"|".join(planted), ms)
+    assert {"a.company(plain)", "a.statement(json)", "a.street_token(utf16)", "b.contact_name(base64/2)", "b.email(plain)",
+            "a.phone_e164(plain)", "b.phone_typed(plain)", "b.city(hex)"} <= set(everything), everything
+    assert not [h for h in everything if h.startswith("c.")]
+    search = MarkerSearch(ms)  # built once, used for many blobs
+    assert [search.find(x) for x in blobs] == [find_slow(x, ms) for x in blobs]
