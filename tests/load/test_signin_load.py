@@ -11,7 +11,7 @@ seconds); a 429 not held back behind the password checks. The latency target its
 < 200 ms) is a speed figure and lives in ``make bench`` (section ``signin``, the same attack:
 :mod:`fw_devenv.signin_attack`), measured on a quiet machine.
 
-Bounded: 300 sign-ins paced over ~10 s, loopback only, a 60 s limit for the whole attack. The
+Bounded: 300 sign-ins paced over ~10 s, loopback only, a time limit for the whole attack. The
 web process is configured without FW_WEB_FORWARDED_ALLOW_IPS, so it does not trust
 X-Forwarded-For: the 30 addresses are real source addresses (127.0.0.10–39).
 """
@@ -35,6 +35,9 @@ PASSWORD = "technik-test-passwort"
 STALL_S = 5.0
 #: A 429 is answered without waiting for a password check (one takes ~0.7 s of CPU).
 LIMITED_MEDIAN_S = 0.5
+#: A hang guard for the whole attack: ~10 s on a quiet machine, ~55 s seen among the other tests
+#: (the checks run at nice +10 and get the CPU the others leave).
+ATTACK_LIMIT_S = 240.0
 
 
 @pytest.fixture
@@ -55,7 +58,7 @@ def web(fw_env: FwEnv) -> Iterator[WebProcess]:
 
 async def test_wrong_sign_ins_from_30_addresses_neither_break_nor_stall_the_pages(web: WebProcess) -> None:
     assert "FW_WEB_FORWARDED_ALLOW_IPS" not in web.env  # source addresses are the client addresses
-    result = await attack(web.url)
+    result = await attack(web.url, limit_s=ATTACK_LIMIT_S)
 
     codes = result.codes
     assert len(codes) == len(ADDRESSES) * ATTEMPTS_PER_ADDRESS

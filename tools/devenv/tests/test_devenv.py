@@ -234,7 +234,25 @@ def test_cli_up_and_down(workdir):
 
 
 def test_restart_keeps_data(env, dsns):
-    """Last: stop both, start again on the same dirs, data is still there."""
+    """Stop both, start again on the same dirs: what was written before is still there. The
+    test writes its own data first (xdist may run the other tests of this file elsewhere)."""
+    async def write():
+        nc = await nats.connect(env.nats_url)
+        try:
+            js = nc.jetstream()
+            await js.add_stream(name="RESTART", subjects=["restart.>"])
+            ack = await js.publish("restart.hello", b"persist me")
+            assert ack.seq == 1
+        finally:
+            await nc.close()
+        conn = await asyncpg.connect(dsns["billing"])
+        try:
+            await conn.execute("CREATE TABLE restart_check (id int PRIMARY KEY, amount int)")
+            await conn.execute("INSERT INTO restart_check VALUES (1, 4200)")
+        finally:
+            await conn.close()
+
+    asyncio.run(write())
     env.stop()
     assert not env.nats.is_running() and not env.postgres.is_running()
     env.start()
@@ -243,13 +261,13 @@ def test_restart_keeps_data(env, dsns):
     async def check():
         nc = await nats.connect(env.nats_url)
         try:
-            msg = await nc.jetstream().get_msg("DEVENV", 1)
+            msg = await nc.jetstream().get_msg("RESTART", 1)
             assert msg.data == b"persist me"
         finally:
             await nc.close()
         conn = await asyncpg.connect(dsns["billing"])
         try:
-            assert await conn.fetchval("SELECT amount FROM billing.invoices WHERE id = 1") == 4200
+            assert await conn.fetchval("SELECT amount FROM restart_check WHERE id = 1") == 4200
         finally:
             await conn.close()
 

@@ -25,7 +25,9 @@ ATTEMPTS_PER_ADDRESS = 10
 #: Each address sends one attempt about every second (a steady attack, not one burst that is
 #: over before the first password check ends).
 PACE_S = 1.0
-#: The whole attack must end within this; it is paced to take ~10 s.
+#: The whole attack must end within this on a quiet machine; it is paced to take ~10 s. On a
+#: busy one the password checks (nice +10: they get the CPU others leave) take longer, and so
+#: do the sign-ins queued behind them.
 ATTACK_LIMIT_S = 60.0
 #: The pages' target under the attack (``make bench``).
 P99_TARGET_S = 0.200
@@ -38,12 +40,13 @@ class Probe:
     the attackers' event loop does not delay the measurement)."""
 
     url: str
+    limit_s: float = ATTACK_LIMIT_S
     latencies: dict[str, list[float]] = field(default_factory=lambda: {p: [] for p in PROBED})
     failures: list[tuple[str, int]] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
 
     def run(self) -> None:
-        with httpx.Client(base_url=self.url, timeout=ATTACK_LIMIT_S) as http:
+        with httpx.Client(base_url=self.url, timeout=self.limit_s) as http:
             while not self.stop.is_set():
                 for path in self.latencies:
                     started = time.perf_counter()
@@ -76,9 +79,10 @@ def p99(values: list[float]) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[98]
 
 
-async def _attacker(url: str, address: str, password: str, answers: list[tuple[int, float, str | None]]) -> None:
+async def _attacker(url: str, address: str, password: str, answers: list[tuple[int, float, str | None]],
+                    limit_s: float) -> None:
     transport = httpx.AsyncHTTPTransport(local_address=address)
-    async with httpx.AsyncClient(transport=transport, base_url=url, timeout=ATTACK_LIMIT_S) as http:
+    async with httpx.AsyncClient(transport=transport, base_url=url, timeout=limit_s) as http:
         page = await http.get("/anmelden")
         token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
         assert token, "no CSRF token on the sign-in page"
@@ -91,16 +95,17 @@ async def _attacker(url: str, address: str, password: str, answers: list[tuple[i
             await asyncio.sleep(PACE_S)
 
 
-async def attack(url: str, *, wrong_password: str = "falsch-geraten") -> Attack:
-    """300 wrong sign-ins as user ``technik`` from 30 addresses, the probe running meanwhile."""
-    probe = Probe(url)
+async def attack(url: str, *, wrong_password: str = "falsch-geraten", limit_s: float = ATTACK_LIMIT_S) -> Attack:
+    """300 wrong sign-ins as user ``technik`` from 30 addresses, the probe running meanwhile;
+    ``TimeoutError`` when they take longer than ``limit_s`` in all."""
+    probe = Probe(url, limit_s=limit_s)
     thread = threading.Thread(target=probe.run, name="latency-probe")
     thread.start()
     answers: list[tuple[int, float, str | None]] = []
     try:
         started = time.monotonic()
-        await asyncio.wait_for(asyncio.gather(*(_attacker(url, a, wrong_password, answers) for a in ADDRESSES)),
-                               ATTACK_LIMIT_S)
+        await asyncio.wait_for(asyncio.gather(*(_attacker(url, a, wrong_password, answers, limit_s)
+                                                for a in ADDRESSES)), limit_s)
         seconds = time.monotonic() - started
     finally:
         probe.stop.set()
