@@ -27,6 +27,10 @@ TEST_WORKERS ?= 3
 # PYTHONDONTWRITEBYTECODE: without it every worker and every service process compiled all of
 # its imports again (collection alone 23 s of CPU per process against 7.5 s with bytecode).
 TEST_ENV := PYTHONDONTWRITEBYTECODE=
+# Tests handed out one at a time (two queued per worker), in collection order with the tests
+# marked long(seconds) spread over the first 70 % of it (conftest.py): no minute-long test is
+# left for the end, and no two browser tests start together.
+TEST_DIST := --dist load --maxschedchunk 1
 BENCH_PATHS ?= $(wildcard bench benchmarks)
 BENCH_ARGS  ?=
 
@@ -100,7 +104,7 @@ browser: venv
 	fi
 
 test: venv browser
-	$(TEST_ENV) $(VPY) -m pytest $(PYTEST_BASE_ARGS) -n $(TEST_WORKERS) $(PYTEST_ARGS)
+	$(TEST_ENV) $(VPY) -m pytest $(PYTEST_BASE_ARGS) -n $(TEST_WORKERS) $(TEST_DIST) $(PYTEST_ARGS)
 
 # axe-core for the browser tests' accessibility scan: committed (offline, reproducible) under
 # tests/browser/vendor/axe-core with its MPL-2.0 licence; this refreshes it from the npm registry.

@@ -30,7 +30,8 @@ async def _sign_in(page: Any, office: Any, username: str) -> None:
     await page.wait_for_url(re.compile(r"/(technik|buero|datenschutz)$"))
 
 
-# one test per width (a finding names its width in the test id too)
+# one test per width: two tests of ~40 s share the workers better than one of ~80 s
+@pytest.mark.long(40)
 @pytest.mark.parametrize("width", list(WIDTHS))
 async def test_every_page_passes_the_scan(width: str, office: Any, browser: Any) -> None:
     viewport = WIDTHS[width]

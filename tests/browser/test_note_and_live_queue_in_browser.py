@@ -25,6 +25,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 
 
+@pytest.mark.long(22)
 async def test_a_new_request_appears_in_the_open_queue_without_a_reload(office: Any, browser: Any) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     checks = Checks()
@@ -66,6 +67,7 @@ async def test_a_new_request_appears_in_the_open_queue_without_a_reload(office: 
     assert not checks.findings, "\n".join(checks.findings)
 
 
+@pytest.mark.long(22)
 async def test_the_work_note_goes_onto_the_invoice(office: Any, browser: Any) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     checks = Checks()

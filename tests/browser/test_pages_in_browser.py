@@ -45,6 +45,7 @@ def customer() -> dict[str, str]:
             "phone": f"030 {secrets.randbelow(10**7):07d}", "email": f"erika{tag.lower()}@example.org"}
 
 
+@pytest.mark.long(35)
 async def test_the_whole_lifecycle_by_clicking(office: Any, browser) -> None:
     m = customer()
     # --- the technician signs in first and watches the (empty) queue --------------------------

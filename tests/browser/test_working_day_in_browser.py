@@ -68,6 +68,7 @@ async def sign_in(browser: Any, office: Any, username: str) -> Any:
     return page
 
 
+@pytest.mark.long(90)
 async def test_a_working_day(office: Any, browser: Any) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     checks = Checks()

@@ -22,6 +22,7 @@ sys.modules[_spec.name] = harness  # dataclasses look their module up there
 _spec.loader.exec_module(harness)
 
 
+@pytest.mark.long(63)
 async def test_lifecycles_survive_kills_and_restarts() -> None:
     lines: list[str] = []
     # Not pytest's tmp_path: PostgreSQL runs as an unprivileged user that must reach its data dir.

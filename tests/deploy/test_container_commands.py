@@ -119,6 +119,7 @@ def _get(url: str, token: str | None = None) -> int:
         return exc.code
 
 
+@pytest.mark.long(22)
 def test_init_job_then_all_six_services_as_the_containers_start_them(
         fw_env: FwEnv, tmp_path: Path, processes: list[subprocess.Popen[bytes]]) -> None:
     dotenv = _dotenv(fw_env)

@@ -156,6 +156,7 @@ async def _atomic_batch_dedupes(js, nc, acked: dict[str, int]) -> None:  # type:
         await relay._publish_atomic(rows)  # type: ignore[arg-type]
 
 
+@pytest.mark.long(18)
 async def test_replicated_stream_loses_no_acked_event_when_a_node_is_killed(
         cluster: tuple[list[Node], dict[str, str]]) -> None:
     nodes, passwords = cluster

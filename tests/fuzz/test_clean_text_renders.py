@@ -82,6 +82,7 @@ def _render_all(data: Any) -> None:
         assert buyer.findtext("ram:PostalTradeAddress/ram:CityName", namespaces=NS) == data.address.city
 
 
+@pytest.mark.long(21)
 def test_whatever_intake_accepts_billing_renders_as_pdf_and_every_xml() -> None:
     seen = {"accepted": 0, "refused": 0}
 

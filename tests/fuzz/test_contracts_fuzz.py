@@ -10,6 +10,7 @@ import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import pytest
 from annotated_types import Ge, Gt, Le, Lt, MaxLen, MinLen
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -128,6 +129,7 @@ def test_decode_of_arbitrary_json_raises_only_undecodable(data, subject: str | N
 @FAST
 @given(cls=st.sampled_from(ALL_EVENTS), tweak=st.dictionaries(st.text(max_size=15), json_values, max_size=4),
        data=st.data())
+@pytest.mark.long(14)
 def test_near_valid_events_raise_only_undecodable_and_never_echo_values(cls, tweak, data) -> None:
     """Take a valid event of each type and overwrite some fields with junk."""
     event = data.draw(model_strategy(cls))
@@ -142,6 +144,7 @@ def test_near_valid_events_raise_only_undecodable_and_never_echo_values(cls, twe
         assert type(decoded) is cls
 
 
+@pytest.mark.long(19)
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 @given(data=st.data())
 def test_every_valid_event_round_trips(data) -> None:

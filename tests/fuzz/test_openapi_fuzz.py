@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 import httpx
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -90,6 +91,7 @@ def fuzz_service(base_url: str) -> list[str]:
     return problems
 
 
+@pytest.mark.long(25)
 async def test_no_5xx_and_no_echo_on_any_operation(api_procs) -> None:
     found: dict[str, list[str]] = {}
     for svc, proc in api_procs.items():

@@ -56,6 +56,7 @@ def web(fw_env: FwEnv) -> Iterator[WebProcess]:
         intake.stop()
 
 
+@pytest.mark.long(50)  # mostly waiting: the attack is paced, the checks run at nice +10
 async def test_wrong_sign_ins_from_30_addresses_neither_break_nor_stall_the_pages(web: WebProcess) -> None:
     assert "FW_WEB_FORWARDED_ALLOW_IPS" not in web.env  # source addresses are the client addresses
     result = await attack(web.url, limit_s=ATTACK_LIMIT_S)

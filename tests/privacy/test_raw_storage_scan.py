@@ -106,6 +106,7 @@ async def run_lifecycles(office: Office) -> tuple[dict[str, Markers], dict[str, 
     return m, rid
 
 
+@pytest.mark.long(35)
 async def test_no_marker_survives_any_erasure_path(office: Office, fw_env: FwEnv, pg_server: PostgresServer) -> None:
     started = time.time()
     m, rid = await run_lifecycles(office)

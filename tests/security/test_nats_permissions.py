@@ -215,6 +215,7 @@ async def test_audit_can_neither_create_nor_update_nor_delete_any_consumer(
     assert (await admin.js.consumer_info(S, victim)).config.filter_subject == PROBE
 
 
+@pytest.mark.long(14)
 async def test_the_audit_tool_runs_with_the_audit_users_own_credentials(
         fw_env: FwEnv, admin: NatsUser, tmp_path: Path) -> None:
     """``fernwartung audit replay / verify / export`` as a real process with the audit user, and

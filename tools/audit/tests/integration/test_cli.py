@@ -9,6 +9,8 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from fw_audit.scripted import every_lifecycle, publish
 from fw_audit.source import connect
 from fw_contracts import events as ev
@@ -27,6 +29,7 @@ async def cli(*args: str, nats_url: str, user: tuple[str, str] | None = None) ->
     return proc.returncode, out.decode(), err.decode()
 
 
+@pytest.mark.long(14)
 async def test_keygen_checkpoint_verify_export_report(fw_env, tmp_path: Path) -> None:
     history, _ = every_lifecycle(datetime.now(UTC))
     items = history.items()

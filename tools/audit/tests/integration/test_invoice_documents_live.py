@@ -30,6 +30,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+import pytest
 
 from fw_audit.archive import ArchiveSource
 from fw_audit.chain import generate_key
@@ -153,6 +154,7 @@ def fails_exactly_documents(report: AuditReport, number: str) -> list[str]:
     return [f.reason for f in failures]
 
 
+@pytest.mark.long(25)
 async def test_export_carries_billings_xmls_and_verify_checks_them(fw_env: FwEnv, procs, http, tmp_path: Path) -> None:
     address = {"street": STREET, "postal_code": "10115", "city": "Berlin", "country": "DE"}
     small = await invoice(http, procs, {"company": "Klein GmbH", "contact_name": "Karl Klein"}, 0)
