@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import random
 import re
-import statistics
 import threading
 import time
 from dataclasses import dataclass, field
@@ -73,10 +72,6 @@ class Attack:
     @property
     def limited_seconds(self) -> list[float]:
         return [seconds for code, seconds, _ in self.answers if code == 429]
-
-
-def p99(values: list[float]) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[98]
 
 
 async def _attacker(url: str, address: str, password: str, answers: list[tuple[int, float, str | None]],
