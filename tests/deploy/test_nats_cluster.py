@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import nats.errors
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -200,7 +201,15 @@ async def test_replicated_stream_loses_no_acked_event_when_a_node_is_killed(
 
         # read everything back with a pull consumer (admin) from a surviving node
         stored: list[str] = []
-        sub = await js.pull_subscribe(SUBJECT, durable=None, stream=STREAM_NAME)
+        # creating a consumer needs a Raft group of the surviving nodes: on a busy machine,
+        # shortly after the kill, the first request can time out (seen once at 5 s); retried
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                sub = await js.pull_subscribe(SUBJECT, durable=None, stream=STREAM_NAME)
+                break
+            except nats.errors.TimeoutError:
+                assert time.monotonic() < deadline, "no consumer on the surviving nodes within 30 s"
         info = await js.stream_info(STREAM_NAME)
         while len(stored) < info.state.messages:
             msgs = await sub.fetch(500, timeout=5)
