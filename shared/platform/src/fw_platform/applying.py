@@ -5,7 +5,10 @@ its handler and record the event id in the *same* transaction as the state chang
 outbox rows. A chunk of events shares one transaction: one statement records the idempotency
 rows of the chunk, the handlers run in stream order (consecutive events for a
 :func:`~fw_platform.handling.batched` handler as one list), one statement writes all their outbox
-rows, one commit. Acks and failures are the caller's business.
+rows, one commit. The idempotency record travels with the ``BEGIN`` (one round trip,
+:func:`fw_platform.db.transaction_opened_by`); a chunk in which it finds a duplicate is rolled
+back and applied again the long way, which returns the ids that were new. Acks and failures are
+the caller's business.
 """
 
 from __future__ import annotations
@@ -21,13 +24,26 @@ from fw_platform import db, metrics, outbox
 from fw_platform.failures import Outcome, stream_seq
 from fw_platform.handling import Clock, Handler, PermanentError, UnitOfWork, is_batched
 
-_RECORD_ONE = ("INSERT INTO processed_events(consumer, event_id, stream_seq) VALUES ($1, $2, $3)"
-               " ON CONFLICT DO NOTHING RETURNING 1")
+_RECORD_ONE = ("INSERT INTO processed_events(consumer, event_id, stream_seq) VALUES ({}, {}, {})"
+               " ON CONFLICT DO NOTHING")
 #: One round trip for a whole chunk; a copy of an id in the same chunk is skipped like any
 #: duplicate (DO NOTHING also applies to rows proposed earlier by the same statement).
 _RECORD_MANY = ("INSERT INTO processed_events(consumer, event_id, stream_seq)"
                 " SELECT $1, e, s FROM unnest($2::uuid[], $3::bigint[]) AS t(e, s)"
                 " ON CONFLICT DO NOTHING RETURNING event_id")
+#: The same with literals, to go with the BEGIN: its status counts the new rows.
+_RECORD_MANY_LITERAL = ("INSERT INTO processed_events(consumer, event_id, stream_seq)"
+                        " SELECT {}, e, s FROM unnest({}::uuid[], {}::bigint[]) AS t(e, s)"
+                        " ON CONFLICT DO NOTHING")
+
+
+class _NotAllNew(Exception):
+    """The chunk's idempotency record found a duplicate: roll back, take the long way."""
+
+
+def _inserted(status: str) -> int:
+    """The row count of an ``INSERT`` command's status (``"INSERT 0 7"`` -> 7)."""
+    return int(status.rsplit(" ", 1)[1])
 
 
 class Applier:
@@ -49,8 +65,10 @@ class Applier:
         """Handle one event in its own transaction (or skip it as a duplicate)."""
         self._outboxed = False
         emitted: list[Event] = []
-        async with db.transaction(self._pool) as conn:
-            fresh = await conn.fetchval(_RECORD_ONE, self._durable, event.event_id, stream_seq(msg)) is not None
+        record = _RECORD_ONE.format(db.literal(self._durable), db.literal(event.event_id),
+                                    db.literal(stream_seq(msg)))
+        async with db.transaction_opened_by(self._pool, record) as (conn, status):
+            fresh = _inserted(status) == 1
             if fresh:
                 emitted = await self._run_group(conn, [event])
                 await outbox.append(conn, emitted)
@@ -63,20 +81,38 @@ class Applier:
         emitted: list[Event] = []
         ids = [event.event_id for _, event in chunk]
         seqs = [stream_seq(msg) for msg, _ in chunk]
-        async with db.transaction(self._pool) as conn:
-            fresh: set[uuid.UUID] = {r[0] for r in await conn.fetch(_RECORD_MANY, self._durable, ids, seqs)}
-            todo: list[Event] = []
-            for _, event in chunk:
-                if event.event_id in fresh:
-                    fresh.discard(event.event_id)  # a second copy in this chunk is a duplicate
-                    todo.append(event)
-                    results.append((event, True))
-                else:
-                    results.append((event, False))
-            for group in self._groups(todo):
-                emitted += await self._run_group(conn, group)
-            await outbox.append(conn, emitted)
+        record = _RECORD_MANY_LITERAL.format(
+            db.literal(self._durable), db.literal("{" + ",".join(str(i) for i in ids) + "}"),
+            db.literal("{" + ",".join("NULL" if s is None else str(int(s)) for s in seqs) + "}"))
+        try:
+            async with db.transaction_opened_by(self._pool, record) as (conn, status):
+                if _inserted(status) != len(chunk):
+                    raise _NotAllNew
+                await self._apply_fresh(conn, chunk, set(ids), results, emitted)
+        except _NotAllNew:
+            results.clear()
+            emitted.clear()
+            self._outboxed = False
+            async with db.transaction(self._pool) as conn:
+                fresh = {r[0] for r in await conn.fetch(_RECORD_MANY, self._durable, ids, seqs)}
+                await self._apply_fresh(conn, chunk, fresh, results, emitted)
         self._counted(results, wrote_outbox=bool(emitted) or self._take_outboxed())
+
+    async def _apply_fresh(self, conn: asyncpg.Connection, chunk: list[tuple[Msg, Event]], fresh: set[uuid.UUID],
+                           results: list[tuple[Event, bool]], emitted: list[Event]) -> None:
+        """Run the handlers of the chunk's events whose ids are in ``fresh`` (a second copy of an
+        id in the chunk is a duplicate), then write the outbox rows they emitted."""
+        todo: list[Event] = []
+        for _, event in chunk:
+            if event.event_id in fresh:
+                fresh.discard(event.event_id)  # a second copy in this chunk is a duplicate
+                todo.append(event)
+                results.append((event, True))
+            else:
+                results.append((event, False))
+        for group in self._groups(todo):
+            emitted.extend(await self._run_group(conn, group))
+        await outbox.append(conn, emitted)
 
     def _groups(self, events: list[Event]) -> list[list[Event]]:
         """Runs of consecutive events for the same batched handler; any other event alone."""

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import logging
+import uuid
 from collections.abc import AsyncIterator
 from importlib import resources
 from pathlib import Path
 
 import asyncpg
 
-from fw_platform.handling import TransientError
+from fw_platform.handling import TRANSIENT, TransientError
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +72,85 @@ async def transaction(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
                 await tx.rollback()
             raise
         await tx.commit()
+
+
+class TransactionAborted(Exception):
+    """``COMMIT`` answered ``ROLLBACK``: a statement of the transaction failed and its error was
+    swallowed, so nothing of it was stored. Raised instead of reporting a commit that did not
+    happen (the work is then retried, and parked if it keeps failing)."""
+
+
+@contextlib.asynccontextmanager
+async def transaction_opened_by(pool: asyncpg.Pool, first: str) -> AsyncIterator[tuple[asyncpg.Connection, str]]:
+    """Like :func:`transaction`, with ``BEGIN`` and the transaction's first statement sent as one
+    query (one round trip instead of two); yields the connection and that statement's status
+    (``"INSERT 0 1"``).
+
+    ``first`` is sent by PostgreSQL's simple query protocol: one complete statement without
+    ``$n`` parameters, whose values the caller has rendered as literals it checked
+    (:func:`literal`). The transaction is a plain ``BEGIN``/``COMMIT``: use SQL ``SAVEPOINT``s
+    inside it, not ``Connection.transaction()`` (asyncpg refuses that in a transaction it did
+    not open). A commit that PostgreSQL answers with ``ROLLBACK`` raises
+    :class:`TransactionAborted`.
+    """
+    async with connection(pool) as conn:
+        try:
+            status = await conn.execute("BEGIN;" + first)
+        except TRANSIENT as exc:
+            await _rollback(conn)
+            raise DatabaseUnavailable(type(exc).__name__) from exc
+        except BaseException:
+            await _rollback(conn)
+            raise
+        try:
+            yield conn, status
+        except BaseException:
+            await _rollback(conn)
+            raise
+        if await conn.execute("COMMIT") != "COMMIT":
+            raise TransactionAborted("a statement of the transaction failed; nothing was committed")
+
+
+@contextlib.asynccontextmanager
+async def savepoint(conn: asyncpg.Connection) -> AsyncIterator[None]:
+    """A ``SAVEPOINT`` in the connection's open transaction: what the block changed is rolled back
+    when it raises, and the transaction goes on. Plain SQL, so it works in every transaction of
+    this module (asyncpg's nested ``Connection.transaction()`` works only in one asyncpg opened)."""
+    name = f"sp_{next(_savepoints)}"
+    await conn.execute(f"SAVEPOINT {name}")
+    try:
+        yield
+    except BaseException:
+        if conn.is_in_transaction():
+            await conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
+        raise
+    await conn.execute(f"RELEASE SAVEPOINT {name}")
+
+
+_savepoints = itertools.count()
+
+
+async def _rollback(conn: asyncpg.Connection) -> None:
+    if conn.is_in_transaction():
+        with contextlib.suppress(Exception):  # a broken connection is discarded by the pool
+            await conn.execute("ROLLBACK")
+
+
+def literal(value: str | int | uuid.UUID | None) -> str:
+    """``value`` as an SQL literal for :func:`transaction_opened_by`: ``None`` as ``NULL``, an
+    ``int`` or a UUID as such, text quoted with ``'`` doubled. Text with NUL or a backslash is refused, so the literal
+    means the same whatever ``standard_conforming_strings`` says."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        raise TypeError("no bool literals")
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, uuid.UUID):
+        return f"'{value}'"
+    if "\x00" in value or "\\" in value:
+        raise ValueError("NUL or backslash in an SQL literal")
+    return "'" + value.replace("'", "''") + "'"
 
 
 @contextlib.asynccontextmanager

@@ -40,6 +40,7 @@ from fw_contracts.events import (
     InvoiceLine,
     TaxCase,
 )
+from fw_platform import db
 
 
 def stored_kind(kind: InvoiceKind) -> str:
@@ -139,8 +140,7 @@ class SqlBillingRepository:
             case.block_reason.value if case.block_reason is not None else None, at)
 
     def savepoint(self) -> AbstractAsyncContextManager[None]:
-        # a nested asyncpg transaction is a SAVEPOINT
-        return self._conn.transaction()  # type: ignore[no-any-return]
+        return db.savepoint(self._conn)
 
     async def next_invoice_seq(self, year: int) -> int:
         """Advance the year's counter by one (the row stays locked until commit), one statement."""

@@ -1,0 +1,229 @@
+"""The database helpers on real PostgreSQL: a transaction whose BEGIN travels with its first
+statement (one round trip), its commit and rollback, SQL savepoints, literals; and the consumer's
+idempotency record going with the BEGIN (one round trip for a chunk of new events, the long way
+for a chunk with a duplicate)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import asyncpg
+import pytest
+
+from fw_contracts.events import SessionStarted
+from fw_platform import db
+from fw_platform.applying import Applier
+from fw_platform.failures import Outcome
+from fw_platform.handling import UnitOfWork, batched, utc_now
+
+# ---------------------------------------------------------------------------- pure
+
+
+@pytest.mark.parametrize(("value", "sql"), [
+    (None, "NULL"),
+    (0, "0"),
+    (-17, "-17"),
+    (uuid.UUID("12345678-1234-5678-1234-567812345678"), "'12345678-1234-5678-1234-567812345678'"),
+    ("billing--session_ended", "'billing--session_ended'"),
+    ("O'Brien", "'O''Brien'"),
+    ("", "''"),
+])
+def test_literal(value: Any, sql: str) -> None:
+    assert db.literal(value) == sql
+
+
+@pytest.mark.parametrize("value", ["a\x00b", "a\\b"])
+def test_literal_refuses_nul_and_backslash(value: str) -> None:
+    with pytest.raises(ValueError, match="NUL or backslash"):
+        db.literal(value)
+
+
+def test_literal_refuses_bool() -> None:
+    with pytest.raises(TypeError):
+        db.literal(True)
+
+
+# ---------------------------------------------------------------------------- real PostgreSQL
+
+
+class _Logged:
+    """A pool of one connection whose statements are recorded (asyncpg's own type
+    introspection left out)."""
+
+    def __init__(self, pool: asyncpg.Pool, queries: list[str]) -> None:
+        self.pool = pool
+        self.queries = queries
+
+    async def statements(self) -> list[str]:
+        for _ in range(3):  # asyncpg calls its query loggers soon after, not during
+            await asyncio.sleep(0)
+        taken = list(self.queries)
+        self.queries.clear()
+        return taken
+
+
+@pytest.fixture
+async def logged(fw_env: Any, tmp_path: Path) -> AsyncIterator[_Logged]:
+    pool = await db.create_pool(fw_env.dsn("intake"), "intake", min_size=1, max_size=1)
+    try:
+        migrations = tmp_path / "migrations"
+        migrations.mkdir()
+        (migrations / "001_t.sql").write_text("CREATE TABLE t (k text PRIMARY KEY, n integer NOT NULL);\n"
+                                              "CREATE TABLE seen (session_id uuid PRIMARY KEY);\n")
+        await db.migrate(pool, "intake", migrations)
+        queries: list[str] = []
+        async with pool.acquire() as conn:
+            conn.add_query_logger(lambda q: None if "pg_catalog" in q.query or "jit" in q.query
+                                  else queries.append(q.query))
+        yield _Logged(pool, queries)
+    finally:
+        await pool.close()
+
+
+async def _rows(pool: asyncpg.Pool) -> list[tuple[str, int]]:
+    async with pool.acquire() as conn:
+        return [(r["k"], r["n"]) for r in await conn.fetch("SELECT k, n FROM t ORDER BY k")]
+
+
+async def test_begin_and_the_first_statement_are_one_round_trip(logged: _Logged) -> None:
+    first = f"INSERT INTO t VALUES ({db.literal('a')}, 1)"
+    async with db.transaction_opened_by(logged.pool, first) as (conn, status):
+        assert status == "INSERT 0 1"
+        assert conn.is_in_transaction()
+        await conn.execute("INSERT INTO t VALUES ($1, $2)", "b", 2)
+    assert await logged.statements() == ["BEGIN;" + first, "INSERT INTO t VALUES ($1, $2)", "COMMIT"]
+    assert await _rows(logged.pool) == [("a", 1), ("b", 2)]
+
+
+async def test_a_literal_with_a_quote_is_stored_as_given(logged: _Logged) -> None:
+    async with db.transaction_opened_by(logged.pool, f"INSERT INTO t VALUES ({db.literal(chr(39) + 'x')}, 1)"):
+        pass
+    assert await _rows(logged.pool) == [("'x", 1)]
+
+
+async def test_an_error_in_the_block_rolls_everything_back(logged: _Logged) -> None:
+    with pytest.raises(RuntimeError, match="boom"):
+        async with db.transaction_opened_by(logged.pool, "INSERT INTO t VALUES ('a', 1)") as (conn, _):
+            await conn.execute("INSERT INTO t VALUES ('b', 2)")
+            raise RuntimeError("boom")
+    assert (await logged.statements())[-1] == "ROLLBACK"
+    assert await _rows(logged.pool) == []
+    async with logged.pool.acquire() as conn:
+        assert not conn.is_in_transaction()
+
+
+async def test_a_failing_first_statement_keeps_its_error_type_and_leaves_nothing_open(logged: _Logged) -> None:
+    with pytest.raises(asyncpg.UndefinedTableError):
+        async with db.transaction_opened_by(logged.pool, "INSERT INTO missing VALUES (1)"):
+            raise AssertionError("the block must not run")
+    async with logged.pool.acquire() as conn:
+        assert not conn.is_in_transaction()
+    # the pool's connection is usable as before
+    async with db.transaction_opened_by(logged.pool, "INSERT INTO t VALUES ('a', 1)"):
+        pass
+    assert await _rows(logged.pool) == [("a", 1)]
+
+
+async def test_a_swallowed_statement_error_fails_the_commit_instead_of_passing_for_one(logged: _Logged) -> None:
+    with pytest.raises(db.TransactionAborted):
+        async with db.transaction_opened_by(logged.pool, "INSERT INTO t VALUES ('a', 1)") as (conn, _):
+            with pytest.raises(asyncpg.UniqueViolationError):
+                await conn.execute("INSERT INTO t VALUES ('a', 2)")
+            # PostgreSQL answers the COMMIT of an aborted transaction with ROLLBACK, no error
+    assert await _rows(logged.pool) == []
+
+
+@pytest.mark.parametrize("opened_by_us", [True, False])
+async def test_a_savepoint_rolls_back_its_block_and_the_transaction_goes_on(logged: _Logged,
+                                                                          opened_by_us: bool) -> None:
+    async def work(conn: asyncpg.Connection) -> None:
+        with pytest.raises(asyncpg.UniqueViolationError):
+            async with db.savepoint(conn):
+                await conn.execute("INSERT INTO t VALUES ('b', 2)")
+                await conn.execute("INSERT INTO t VALUES ('a', 3)")  # fails: the block rolls back
+        async with db.savepoint(conn):
+            await conn.execute("INSERT INTO t VALUES ('c', 4)")
+
+    if opened_by_us:
+        async with db.transaction_opened_by(logged.pool, "INSERT INTO t VALUES ('a', 1)") as (conn, _):
+            await work(conn)
+    else:
+        async with db.transaction(logged.pool) as conn:
+            await conn.execute("INSERT INTO t VALUES ('a', 1)")
+            await work(conn)
+    assert await _rows(logged.pool) == [("a", 1), ("c", 4)]
+
+
+def _started() -> SessionStarted:
+    return SessionStarted(session_id=uuid.uuid4(), request_id=uuid.uuid4(), technician="tech-01",
+                          started_at=datetime.now(UTC))
+
+
+def _applier(logged: _Logged, handled: list[uuid.UUID], outcome: Outcome) -> Applier:
+    @batched
+    async def on_started(events: list[SessionStarted], uow: UnitOfWork) -> None:
+        handled.extend(e.session_id for e in events)
+        await uow.conn.execute("INSERT INTO seen SELECT unnest($1::uuid[])", [e.session_id for e in events])
+
+    return Applier(durable="intake--o'test", pool=logged.pool, handlers={SessionStarted: on_started},
+                   clock=utc_now, on_commit=lambda: None, outcome=outcome)
+
+
+def _chunk(events: list[SessionStarted], first_seq: int) -> list[tuple[Any, SessionStarted]]:
+    return [(SimpleNamespace(metadata=SimpleNamespace(sequence=SimpleNamespace(stream=first_seq + i))), e)
+            for i, e in enumerate(events)]
+
+
+async def test_the_idempotency_record_of_a_new_chunk_goes_with_the_begin(logged: _Logged) -> None:
+    handled: list[uuid.UUID] = []
+    outcome = Outcome()
+    applier = _applier(logged, handled, outcome)
+    events = [_started() for _ in range(5)]
+    await applier.apply_chunk(_chunk(events, 1))
+    statements = await logged.statements()
+    assert len(statements) == 3, statements
+    assert statements[0].startswith("BEGIN;INSERT INTO processed_events") and statements[-1] == "COMMIT"
+    assert handled == [e.session_id for e in events]
+    assert (outcome.handled, outcome.duplicates) == (5, 0)
+    async with logged.pool.acquire() as conn:
+        rows = await conn.fetch("SELECT consumer, event_id, stream_seq FROM processed_events ORDER BY stream_seq")
+    assert [(r["consumer"], r["event_id"], r["stream_seq"]) for r in rows] == [
+        ("intake--o'test", e.event_id, i + 1) for i, e in enumerate(events)]
+
+
+async def test_a_chunk_with_a_duplicate_takes_the_long_way_and_each_event_runs_once(logged: _Logged) -> None:
+    handled: list[uuid.UUID] = []
+    outcome = Outcome()
+    applier = _applier(logged, handled, outcome)
+    old, new = _started(), [_started() for _ in range(3)]
+    await applier.apply_chunk(_chunk([old], 1))
+    await logged.statements()
+    # the old event again (a redelivery) and a copy of a new one within the chunk
+    await applier.apply_chunk(_chunk([new[0], old, new[1], new[1], new[2]], 2))
+    statements = await logged.statements()
+    assert statements[0].startswith("BEGIN;INSERT INTO processed_events") and statements[1] == "ROLLBACK"
+    assert statements[-1] == "COMMIT;"  # asyncpg's own transaction: the long way
+    assert handled == [old.session_id] + [e.session_id for e in new]
+    assert (outcome.handled, outcome.duplicates) == (4, 2)
+    async with logged.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM seen") == 4
+        assert await conn.fetchval("SELECT count(*) FROM processed_events") == 4
+
+
+async def test_a_single_event_records_with_the_begin_and_a_duplicate_runs_nothing(logged: _Logged) -> None:
+    handled: list[uuid.UUID] = []
+    outcome = Outcome()
+    applier = _applier(logged, handled, outcome)
+    event = _started()
+    await applier.apply_one(_chunk([event], 7)[0][0], event)
+    await applier.apply_one(_chunk([event], 8)[0][0], event)
+    statements = await logged.statements()
+    assert [s.split(" ")[0] for s in statements] == ["BEGIN;INSERT", "INSERT", "COMMIT", "BEGIN;INSERT", "COMMIT"]
+    assert handled == [event.session_id]
+    assert (outcome.handled, outcome.duplicates) == (1, 1)
