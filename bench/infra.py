@@ -32,6 +32,11 @@ class Infra:
         self.nats_passwords = generate_passwords()
 
     def start(self) -> Infra:
+        # pg_stat_statements counts the statements of each service's role (BEGIN and COMMIT
+        # included): the lifecycle section reports them per completed lifecycle.
+        self.pg.init()
+        with (self.pg.data_dir / "postgresql.conf").open("a") as conf:
+            conf.write("shared_preload_libraries = 'pg_stat_statements'\n")
         self.pg.start()
         return self
 

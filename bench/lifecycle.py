@@ -18,15 +18,19 @@ import json
 import secrets
 import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import asyncpg
 
 from bench.http1 import Http1Pool
 from bench.infra import Infra
 from bench.office import AckFloor, Footprint, StreamWatcher, py_spy, start_services, top_functions
 from bench.stats import latency, summary
 from fw_contracts import STREAM_NAME
+from fw_devenv.provision import role_name
 
 #: session's durable consumer of SupportRequestCreated (its queue)
 SESSION_QUEUE_DURABLE = "session--support_request_created"
@@ -166,7 +170,8 @@ async def lifecycles(infra: Infra, *, saturate: tuple[float, float], steady_s: f
         queued = AckFloor(watcher.js, STREAM_NAME, SESSION_QUEUE_DURABLE)
         try:
             load = Load(watcher, http, queued)
-            kw = {"warmup": warmup, "in_flight": in_flight, "profiles_dir": profiles_dir, "stamp": stamp}
+            kw = {"warmup": warmup, "in_flight": in_flight, "profiles_dir": profiles_dir, "stamp": stamp,
+                  "admin_dsn": infra.pg.admin_dsn}
             sat = await _phase(load, foot, procs, rate=saturate[0], duration=saturate[1],
                                profile_s=profile_s, **kw)
             out["phases"]["saturated"] = sat
@@ -192,15 +197,15 @@ async def lifecycles(infra: Infra, *, saturate: tuple[float, float], steady_s: f
 
 async def _phase(load: Load, foot: Footprint, procs: dict[str, Any], *, rate: float, warmup: float,
                  duration: float, in_flight: int, profile_s: float, profiles_dir: Path,
-                 stamp: str) -> dict[str, Any]:
+                 stamp: str, admin_dsn: str) -> dict[str, Any]:
     tasks: set[asyncio.Task[None]] = set()
     first = len(load.lifecycles)
     offer = asyncio.create_task(_offer(load, rate, time.monotonic() + warmup + duration + profile_s,
                                        in_flight, tasks, first))
     await asyncio.sleep(warmup)
-    w0, cpu0 = time.time(), foot.cpu()
+    w0, cpu0, st0 = time.time(), foot.cpu(), await statements(admin_dsn)
     await asyncio.sleep(duration)
-    w1, cpu1 = time.time(), foot.cpu()
+    w1, cpu1, st1 = time.time(), foot.cpu(), await statements(admin_dsn)
     hot = max(procs, key=lambda s: cpu1[s] - cpu0[s])
     prof = await py_spy({s: p.proc.pid for s, p in procs.items() if p.proc}, profile_s,
                         profiles_dir, stamp, hot) if profile_s > 0 else {}
@@ -230,11 +235,39 @@ async def _phase(load: Load, foot: Footprint, procs: dict[str, Any], *, rate: fl
         "cpu_s_in_window": cpu,
         "cpu_ms_per_lifecycle": {k: round(1000 * v / n_done, 1) for k, v in cpu.items()} if n_done else None,
         "services_cpu_ms_per_lifecycle": round(1000 * services_cpu / n_done, 1) if n_done else None,
+        "statements": _statement_counts(st0, st1, procs, n_done) if n_done else None,
         "hottest_service": hot,
     }
     if prof:
         result["profile"] = prof | {"top": {s: top_functions(Path(f)) for s, f in prof.get("files", {}).items()}}
     return result
+
+
+async def statements(admin_dsn: str) -> dict[tuple[str, str], int]:
+    """Statements executed so far per database role and normalised statement text
+    (``pg_stat_statements``, BEGIN/COMMIT included, each statement of a multi-statement query
+    counted; each service connects as the role of its name)."""
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        rows = await conn.fetch("SELECT r.rolname, s.query, sum(s.calls)::bigint AS calls FROM pg_stat_statements s"
+                                " JOIN pg_roles r ON r.oid = s.userid GROUP BY r.rolname, s.query")
+    finally:
+        await conn.close()
+    return {(r["rolname"], r["query"]): r["calls"] for r in rows}
+
+
+def _statement_counts(before: dict[tuple[str, str], int], after: dict[tuple[str, str], int],
+                      services: Iterable[str], n: int) -> dict[str, Any]:
+    """Per service: statements per lifecycle, and the most frequent statements (first 80
+    characters of the normalised text)."""
+    out: dict[str, Any] = {"per_service": {}, "top": {}}
+    for svc in services:
+        role = role_name(svc)
+        diff = Counter({q: c - before.get((r, q), 0) for (r, q), c in after.items() if r == role})
+        out["per_service"][svc] = round(sum(diff.values()) / n, 1)
+        out["top"][svc] = [(" ".join(q.split())[:80], round(c / n, 2)) for q, c in diff.most_common(12) if c > 0]
+    return out
 
 
 def _window_rates(done: list[Lifecycle], w0: float, w1: float, step: float = 10.0) -> dict[str, Any] | None:

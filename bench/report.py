@@ -152,6 +152,11 @@ def render(r: dict[str, Any]) -> str:
                  ("CPU ms per lifecycle",
                   ", ".join(f"{k} {v:.0f}" for k, v in (sat["cpu_ms_per_lifecycle"] or {}).items()),
                   f"services {sat['services_cpu_ms_per_lifecycle']} ms, all of the bench's {_machine_cpu_ms(sat)} ms")]
+        for phase_name in ("saturated", "steady"):
+            phase = lc["phases"].get(phase_name) or {}
+            if st := (phase.get("statements") or {}).get("per_service"):
+                rows += [(f"statements per lifecycle, {phase_name} (pg_stat_statements)",
+                          ", ".join(f"{k} {v:.1f}" for k, v in st.items()), f"total {sum(st.values()):.1f}")]
         if prof := sat.get("profile"):
             rows += [("6. Profiles (py-spy, after the window)", f"hottest: {sat['hottest_service']}",
                       str(prof.get("flamegraph") or prof.get("error")))]
