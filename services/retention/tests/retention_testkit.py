@@ -101,6 +101,10 @@ class FakeVaultStore:
         return SealedEntry(request_id=request_id, wrapped_key=wrapped, kek_id=kek_id, data=data,
                            stored_at=stored_at, statement=st[0] if st else None)
 
+    async def current(self, request_id: uuid.UUID) -> tuple[ErasureRecord | None, SealedEntry | None]:
+        marker = await self.erasure(request_id)
+        return (marker, None) if marker else (None, await self.load(request_id))
+
     async def stored_at(self, request_id: uuid.UUID) -> datetime | None:
         e = self.s.entries.get(request_id)
         return e[1] if e else None

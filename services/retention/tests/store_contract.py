@@ -40,6 +40,24 @@ class VaultStoreContract:
             assert (await store.load(rid)).statement == Sealed(b"s" * 12, b"st")
             assert await store.stored_at(rid) == T0
 
+    async def test_current_is_the_marker_or_else_the_entry(self, tx: Any) -> None:
+        rid, other = uuid.uuid4(), uuid.uuid4()
+        async with tx() as store:
+            assert await store.current(rid) == (None, None)
+            await store.insert_entry(entry(rid))
+            await store.insert_entry(entry(other, T0 + timedelta(1)))
+        async with tx() as store:
+            assert await store.current(rid) == (None, entry(rid))
+            await store.insert_statement(rid, Sealed(b"s" * 12, b"st"), T0)
+            _, with_statement = await store.current(rid)
+            assert with_statement == await store.load(rid) and with_statement.statement == Sealed(b"s" * 12, b"st")
+            await store.lock(rid)
+            assert await store.insert_erasure(erasure(rid)) is True  # a marker, the entry still there
+        async with tx() as store:
+            marker = await store.erasure(rid)
+            assert marker is not None and await store.current(rid) == (marker, None)
+            assert await store.current(other) == (None, entry(other, T0 + timedelta(1)))
+
     async def test_failed_transaction_leaves_nothing(self, tx: Any) -> None:
         rid = uuid.uuid4()
         try:

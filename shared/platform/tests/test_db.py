@@ -6,6 +6,7 @@ for a chunk with a duplicate)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -17,10 +18,13 @@ import asyncpg
 import pytest
 
 from fw_contracts.events import SessionStarted
+from fw_devenv.testing import eventually
 from fw_platform import db
 from fw_platform.applying import Applier
 from fw_platform.failures import Outcome
 from fw_platform.handling import UnitOfWork, batched, utc_now
+from fw_platform.runtime import Runtime
+from fw_platform.settings import ServiceSettings
 
 # ---------------------------------------------------------------------------- pure
 
@@ -108,10 +112,13 @@ async def test_a_literal_with_a_quote_is_stored_as_given(logged: _Logged) -> Non
 
 
 async def test_an_error_in_the_block_rolls_everything_back(logged: _Logged) -> None:
-    with pytest.raises(RuntimeError, match="boom"):
+    async def failing() -> None:
         async with db.transaction_opened_by(logged.pool, "INSERT INTO t VALUES ('a', 1)") as (conn, _):
             await conn.execute("INSERT INTO t VALUES ('b', 2)")
             raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        await failing()
     assert (await logged.statements())[-1] == "ROLLBACK"
     assert await _rows(logged.pool) == []
     async with logged.pool.acquire() as conn:
@@ -131,22 +138,28 @@ async def test_a_failing_first_statement_keeps_its_error_type_and_leaves_nothing
 
 
 async def test_a_swallowed_statement_error_fails_the_commit_instead_of_passing_for_one(logged: _Logged) -> None:
-    with pytest.raises(db.TransactionAborted):
+    async def swallowing() -> None:
         async with db.transaction_opened_by(logged.pool, "INSERT INTO t VALUES ('a', 1)") as (conn, _):
-            with pytest.raises(asyncpg.UniqueViolationError):
+            with contextlib.suppress(asyncpg.UniqueViolationError):
                 await conn.execute("INSERT INTO t VALUES ('a', 2)")
             # PostgreSQL answers the COMMIT of an aborted transaction with ROLLBACK, no error
+
+    with pytest.raises(db.TransactionAborted):
+        await swallowing()
     assert await _rows(logged.pool) == []
 
 
 @pytest.mark.parametrize("opened_by_us", [True, False])
 async def test_a_savepoint_rolls_back_its_block_and_the_transaction_goes_on(logged: _Logged,
                                                                           opened_by_us: bool) -> None:
+    async def conflicting(conn: asyncpg.Connection) -> None:
+        async with db.savepoint(conn):
+            await conn.execute("INSERT INTO t VALUES ('b', 2)")
+            await conn.execute("INSERT INTO t VALUES ('a', 3)")  # fails: the block rolls back
+
     async def work(conn: asyncpg.Connection) -> None:
         with pytest.raises(asyncpg.UniqueViolationError):
-            async with db.savepoint(conn):
-                await conn.execute("INSERT INTO t VALUES ('b', 2)")
-                await conn.execute("INSERT INTO t VALUES ('a', 3)")  # fails: the block rolls back
+            await conflicting(conn)
         async with db.savepoint(conn):
             await conn.execute("INSERT INTO t VALUES ('c', 4)")
 
@@ -227,3 +240,83 @@ async def test_a_single_event_records_with_the_begin_and_a_duplicate_runs_nothin
     assert [s.split(" ")[0] for s in statements] == ["BEGIN;INSERT", "INSERT", "COMMIT", "BEGIN;INSERT", "COMMIT"]
     assert handled == [event.session_id]
     assert (outcome.handled, outcome.duplicates) == (1, 1)
+
+
+# ---------------------------------------------------------------------------- deferred BEGIN
+
+
+async def test_a_deferred_transaction_is_begun_by_its_lock_in_the_same_round_trip(logged: _Logged) -> None:
+    async with db.deferred_transaction(logged.pool) as conn:
+        assert not conn.is_in_transaction()
+        assert await db.begin_with(conn, "SELECT pg_advisory_xact_lock(7, 1)") == "SELECT 1"
+        assert conn.is_in_transaction()
+        assert await db.begin_with(conn, "SELECT pg_advisory_xact_lock(7, 2)") == "SELECT 1"
+        await conn.execute("INSERT INTO t VALUES ('a', 1)")
+    assert await logged.statements() == ["BEGIN;SELECT pg_advisory_xact_lock(7, 1)",
+                                         "SELECT pg_advisory_xact_lock(7, 2)",
+                                         "INSERT INTO t VALUES ('a', 1)", "COMMIT"]
+    assert await _rows(logged.pool) == [("a", 1)]
+
+
+async def test_a_deferred_transaction_rolls_back_what_came_after_its_lock(logged: _Logged) -> None:
+    async def failing() -> None:
+        async with db.deferred_transaction(logged.pool) as conn:
+            await conn.execute("INSERT INTO t VALUES ('before', 1)")  # no lock yet: commits by itself
+            await db.begin_with(conn, "SELECT pg_advisory_xact_lock(7, 1)")
+            await conn.execute("INSERT INTO t VALUES ('after', 2)")
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        await failing()
+    assert await _rows(logged.pool) == [("before", 1)]
+    async with logged.pool.acquire() as conn:
+        assert not conn.is_in_transaction()
+        # the lock went with the rollback
+        assert await conn.fetchval("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database ="
+                                   " (SELECT oid FROM pg_database WHERE datname = current_database())") == 0
+
+
+async def test_a_deferred_transaction_without_a_lock_opens_none(logged: _Logged) -> None:
+    async with db.deferred_transaction(logged.pool) as conn:
+        await conn.execute("INSERT INTO t VALUES ('a', 1)")
+    assert await logged.statements() == ["INSERT INTO t VALUES ('a', 1)"]
+    assert await _rows(logged.pool) == [("a", 1)]
+
+
+async def test_a_deferred_unit_of_work_writes_its_events_in_its_transaction_or_in_one_of_their_own(
+        fw_env: Any, tmp_path: Path) -> None:
+    migrations = tmp_path / "migrations"
+    migrations.mkdir()
+    (migrations / "001_t.sql").write_text("CREATE TABLE t (k text PRIMARY KEY);\n")
+    rt = Runtime("intake", ServiceSettings(nats_url=fw_env.nats_url, database_url=fw_env.dsn("intake")), migrations)
+    await rt.start()
+    try:
+        locked, unlocked = _started(), _started()
+        async with rt.deferred_unit_of_work() as uow:
+            await db.begin_with(uow.conn, "SELECT pg_advisory_xact_lock(7, 1)")
+            await uow.conn.execute("INSERT INTO t VALUES ('locked')")
+            uow.emit(locked)
+        async with rt.deferred_unit_of_work() as uow:
+            uow.emit(unlocked)  # e.g. a command that needed no lock: the outbox row still commits
+
+        async def failing() -> None:
+            async with rt.deferred_unit_of_work() as uow:
+                await db.begin_with(uow.conn, "SELECT pg_advisory_xact_lock(7, 1)")
+                await uow.conn.execute("INSERT INTO t VALUES ('failed')")
+                uow.emit(_started())
+                raise RuntimeError("boom")
+
+        with pytest.raises(RuntimeError):
+            await failing()
+
+        async def published() -> bool:
+            assert rt.relay is not None
+            return rt.relay.published == 2
+
+        await eventually(published)
+        async with rt.pool.acquire() as conn:
+            assert [r["k"] for r in await conn.fetch("SELECT k FROM t")] == ["locked"]
+        info = await rt.js.stream_info("FERNWARTUNG")
+        assert info.state.messages == 2
+    finally:
+        await rt.stop()

@@ -39,7 +39,7 @@ def build(settings: Settings, *, clock: Clock = utcnow,
     runtime = Runtime(SERVICE, settings, MIGRATIONS, clock=clock)
     cipher = EnvelopeCipher(settings.master_key_bytes())
     register(runtime, consumers(ErasureHandlers(store_for, cipher=cipher, delivery_hold=settings.delivery_hold)))
-    responder = VaultResponder(unit_of_work=runtime.unit_of_work, store_for=store_for,
+    responder = VaultResponder(unit_of_work=runtime.deferred_unit_of_work, store_for=store_for,
                                cipher=cipher, clock=clock, concurrency=settings.vault_concurrency)
     runtime.ready_when("vault", lambda: responder.listening)
     service = RetentionService(

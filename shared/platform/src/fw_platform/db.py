@@ -107,8 +107,39 @@ async def transaction_opened_by(pool: asyncpg.Pool, first: str) -> AsyncIterator
         except BaseException:
             await _rollback(conn)
             raise
-        if await conn.execute("COMMIT") != "COMMIT":
-            raise TransactionAborted("a statement of the transaction failed; nothing was committed")
+        await _commit(conn)
+
+
+async def begin_with(conn: asyncpg.Connection, statement: str) -> str:
+    """Run ``statement`` (no ``$n`` parameters; literals from :func:`literal`); on a connection of
+    :func:`deferred_transaction` that has not begun its transaction yet, ``BEGIN`` goes with it
+    in the same round trip. Returns the statement's status. For the statement that takes a
+    command's lock: everything after it is in the transaction."""
+    if conn.is_in_transaction():
+        return str(await conn.execute(statement))
+    return str(await conn.execute("BEGIN;" + statement))
+
+
+@contextlib.asynccontextmanager
+async def deferred_transaction(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    """A pooled connection whose transaction is begun by the block's first :func:`begin_with`
+    (its lock), so ``BEGIN`` costs no round trip of its own; committed (checked, as in
+    :func:`transaction_opened_by`) when the block ends without error, rolled back otherwise.
+
+    Until that statement each statement commits by itself: only for code that takes its lock
+    before anything else, or runs a single statement instead (a refused vault read that only
+    writes its access-log row). Plain ``BEGIN``/``COMMIT``: :func:`savepoint`, not
+    ``Connection.transaction()``, inside it. Errors while getting the connection are
+    :class:`DatabaseUnavailable`.
+    """
+    async with connection(pool) as conn:
+        try:
+            yield conn
+        except BaseException:
+            await _rollback(conn)
+            raise
+        if conn.is_in_transaction():
+            await _commit(conn)
 
 
 @contextlib.asynccontextmanager
@@ -128,6 +159,11 @@ async def savepoint(conn: asyncpg.Connection) -> AsyncIterator[None]:
 
 
 _savepoints = itertools.count()
+
+
+async def _commit(conn: asyncpg.Connection) -> None:
+    if await conn.execute("COMMIT") != "COMMIT":
+        raise TransactionAborted("a statement of the transaction failed; nothing was committed")
 
 
 async def _rollback(conn: asyncpg.Connection) -> None:

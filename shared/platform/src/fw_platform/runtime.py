@@ -128,6 +128,22 @@ class Runtime:
             self.relay.notify()
 
     @contextlib.asynccontextmanager
+    async def deferred_unit_of_work(self) -> AsyncIterator[UnitOfWork]:
+        """A unit of work whose transaction its first lock begins (:func:`fw_platform.db.begin_with`):
+        one round trip less than :meth:`unit_of_work`, for commands that lock before anything
+        else (see :func:`fw_platform.db.deferred_transaction`). Emitted events are written in
+        that transaction, or in one of their own if the block began none."""
+        async with db.deferred_transaction(self.pool) as conn:
+            uow = UnitOfWork(conn=conn, now=self.clock())
+            yield uow
+            if uow.emitted:
+                if not conn.is_in_transaction():
+                    await conn.execute("BEGIN")
+                await outbox.append(conn, uow.emitted)
+        if (uow.emitted or uow.outboxed) and self.relay:
+            self.relay.notify()
+
+    @contextlib.asynccontextmanager
     async def single_statement(self) -> AsyncIterator[UnitOfWork]:
         """A pooled connection *without* a transaction, for a command that is one statement.
 

@@ -13,7 +13,7 @@ import asyncpg
 
 from fw_contracts import Event
 from fw_contracts.events import ErasureReason, ErasureScope
-from fw_platform import outbox
+from fw_platform import db, outbox
 from fw_retention.application.ports import AccessRecord, ErasureRecord, HeldEmail, Sealed, SealedEntry, StoredRef
 from fw_retention.domain.rules import Erasure
 
@@ -35,6 +35,19 @@ def _erasure(row: asyncpg.Record) -> ErasureRecord:
 
 _MARKER_COLUMNS = "request_id, reason, trigger_event_id, erased_at, had_data, scope, delivery_hold_until"
 
+#: The sealed entry with its key and statement (no column named like a marker column).
+_ENTRY_COLUMNS = ("k.wrapped_key, k.kek_id, e.nonce, e.ciphertext, e.stored_at,"
+                  " s.nonce AS s_nonce, s.ciphertext AS s_ciphertext")
+_ENTRY_FROM = ("FROM vault_entries e JOIN vault_keys k USING (request_id)"
+               " LEFT JOIN vault_statements s USING (request_id)")
+
+
+def _entry(request_id: uuid.UUID, row: asyncpg.Record) -> SealedEntry:
+    statement = Sealed(row["s_nonce"], row["s_ciphertext"]) if row["s_nonce"] is not None else None
+    return SealedEntry(request_id=request_id, wrapped_key=row["wrapped_key"], kek_id=row["kek_id"],
+                       data=Sealed(row["nonce"], row["ciphertext"]), stored_at=row["stored_at"],
+                       statement=statement)
+
 
 _INSERT_ERASURE = (f"INSERT INTO erasures({_MARKER_COLUMNS})"
                    " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (request_id, scope) DO NOTHING RETURNING true")
@@ -48,8 +61,10 @@ class PgVaultStore:
         self._conn = conn
 
     async def lock(self, request_id: uuid.UUID) -> None:
-        await self._conn.execute("SELECT pg_advisory_xact_lock($1, $2)", _LOCK_SPACE,
-                                 _lock_key(request_id))
+        # begins the transaction of a deferred unit of work (the vault's requests) in the same
+        # round trip; in any other transaction just the lock
+        await db.begin_with(self._conn, f"SELECT pg_advisory_xact_lock({db.literal(_LOCK_SPACE)},"
+                                        f" {db.literal(_lock_key(request_id))})")
 
     async def erasure(self, request_id: uuid.UUID) -> ErasureRecord | None:
         # the final step first (scope 'all_but_delivery_email' sorts last)
@@ -59,18 +74,22 @@ class PgVaultStore:
         return _erasure(row) if row else None
 
     async def load(self, request_id: uuid.UUID) -> SealedEntry | None:
+        row = await self._conn.fetchrow(f"SELECT {_ENTRY_COLUMNS} {_ENTRY_FROM} WHERE e.request_id = $1", request_id)
+        return _entry(request_id, row) if row is not None else None
+
+    async def current(self, request_id: uuid.UUID) -> tuple[ErasureRecord | None, SealedEntry | None]:
+        # one statement: the marker (as erasure()) and the entry (as load()), each joined on
+        # a row that is always there
         row = await self._conn.fetchrow(
-            "SELECT k.wrapped_key, k.kek_id, e.nonce, e.ciphertext, e.stored_at,"
-            "       s.nonce AS s_nonce, s.ciphertext AS s_ciphertext"
-            "  FROM vault_entries e JOIN vault_keys k USING (request_id)"
-            "  LEFT JOIN vault_statements s USING (request_id)"
-            " WHERE e.request_id = $1", request_id)
-        if row is None:
-            return None
-        statement = Sealed(row["s_nonce"], row["s_ciphertext"]) if row["s_nonce"] is not None else None
-        return SealedEntry(request_id=request_id, wrapped_key=row["wrapped_key"], kek_id=row["kek_id"],
-                           data=Sealed(row["nonce"], row["ciphertext"]), stored_at=row["stored_at"],
-                           statement=statement)
+            f"SELECT m.*, x.* FROM (SELECT 1) AS one"
+            f" LEFT JOIN LATERAL (SELECT {_MARKER_COLUMNS} FROM erasures WHERE request_id = $1"
+            "   ORDER BY scope = 'all_but_delivery_email', erased_at LIMIT 1) AS m ON true"
+            f" LEFT JOIN LATERAL (SELECT {_ENTRY_COLUMNS} {_ENTRY_FROM} WHERE e.request_id = $1) AS x ON true",
+            request_id)
+        assert row is not None
+        if row["reason"] is not None:
+            return _erasure(row), None
+        return None, _entry(request_id, row) if row["wrapped_key"] is not None else None
 
     async def stored_at(self, request_id: uuid.UUID) -> datetime | None:
         value: datetime | None = await self._conn.fetchval(

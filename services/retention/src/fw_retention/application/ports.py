@@ -130,6 +130,10 @@ class VaultStore(Protocol):
 
     async def load(self, request_id: uuid.UUID) -> SealedEntry | None: ...
 
+    async def current(self, request_id: uuid.UUID) -> tuple[ErasureRecord | None, SealedEntry | None]:
+        """``(erasure(id), None)`` if there is a marker, else ``(None, load(id))``: what a vault
+        request reads after its lock, in one look-up."""
+
     async def stored_at(self, request_id: uuid.UUID) -> datetime | None:
         """When the request's data were stored (None if there is no entry)."""
 

@@ -61,8 +61,7 @@ def open_statement(cipher: Cipher, key: bytes, entry: SealedEntry) -> PromotionS
 async def put(store: VaultStore, cipher: Cipher, req: PutRequest, now: datetime, caller: VaultCaller) -> VaultReply:
     """Store a request's personal data under a new data key (once; an identical retry is ok)."""
     await store.lock(req.request_id)
-    marker = await store.erasure(req.request_id)
-    existing = None if marker else await store.load(req.request_id)
+    marker, existing = await store.current(req.request_id)
     current = open_data(cipher, existing)[1] if existing else None
     decision = decide_put(erased=marker is not None, existing=current, new=req.data)
     if decision is Write.ERASED:
@@ -121,8 +120,7 @@ async def get(store: VaultStore, cipher: Cipher, req: GetRequest, now: datetime,
     if req.purpose == "delivery":
         return await delivery_email(store, cipher, req, now, caller)
     await store.lock(req.request_id)
-    marker = await store.erasure(req.request_id)
-    entry = None if marker else await store.load(req.request_id)
+    marker, entry = await store.current(req.request_id)
     outcome = "erased" if marker else ("ok" if entry else "not_found")
     await store.log_access(req.request_id, req.purpose, outcome, now, caller=caller.value)
     if marker:
@@ -139,8 +137,7 @@ async def add_statement(store: VaultStore, cipher: Cipher, req: StatementRequest
                         now: datetime, caller: VaultCaller) -> VaultReply:
     """Store the promotion statement under the request's data key (once)."""
     await store.lock(req.request_id)
-    marker = await store.erasure(req.request_id)
-    entry = None if marker else await store.load(req.request_id)
+    marker, entry = await store.current(req.request_id)
     key: bytes | None = None
     current = None
     if entry is not None:
@@ -175,8 +172,7 @@ async def set_address(store: VaultStore, cipher: Cipher, req: AddressRequest, no
     ``erased`` after erasure and ``not_found`` for a request the vault never stored.
     """
     await store.lock(req.request_id)
-    marker = await store.erasure(req.request_id)
-    entry = None if marker else await store.load(req.request_id)
+    marker, entry = await store.current(req.request_id)
     key: bytes | None = None
     current: PersonalData | None = None
     if entry is not None:

@@ -3,8 +3,13 @@
 One subject per operation and caller (``vault.v1.get.billing``), exactly those of
 ``domain.callers.CALLERS``: the caller is the subject's, never the body's, and NATS lets each
 service user publish only on its own. Thin: parse the body into the contract model, run the use
-case in one transaction with the caller, reply with a ``VaultReply``. Always replies (``invalid`` / ``internal`` on trouble), never raises out of the
-callback, and never logs a payload: the bodies carry personal data.
+case in one transaction with the caller, reply with a ``VaultReply``. Always replies (``invalid``
+/ ``internal`` on trouble), never raises out of the callback, and never logs a payload: the bodies
+carry personal data.
+
+The transaction is begun by the use case's first statement, the request's lock (bootstrap passes
+``Runtime.deferred_unit_of_work``; every use case locks before anything else, or writes only the
+access-log row of a refused call): ``BEGIN`` costs no round trip of its own.
 """
 
 from __future__ import annotations

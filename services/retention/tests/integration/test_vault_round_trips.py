@@ -1,0 +1,110 @@
+"""The vault's requests on real PostgreSQL: the request's lock begins the transaction in the same
+round trip (no BEGIN of its own), marker and entry are one look-up, a refused read is one
+statement, a failure rolls back."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+
+from fw_contracts.vault import ClaimRequest, GetRequest, PutRequest
+from fw_contracts.wire import VaultSubject, vault_subject
+from fw_platform import db
+from fw_platform.handling import UnitOfWork
+from fw_retention.adapters.crypto import EnvelopeCipher
+from fw_retention.adapters.store import PgVaultStore
+from fw_retention.bootstrap import MIGRATIONS, SERVICE
+from fw_retention.entrypoints.vault_responder import INTERNAL, VaultResponder
+
+from retention_testkit import Clock, personal_data
+
+
+class _Vault:
+    def __init__(self, responder: VaultResponder, pool: Any, queries: list[str]) -> None:
+        self.responder = responder
+        self.pool = pool
+        self.queries = queries
+
+    async def statements(self) -> list[str]:
+        for _ in range(3):  # asyncpg calls its query loggers soon after, not during
+            await asyncio.sleep(0)
+        taken = [" ".join(q.split()) for q in self.queries]
+        self.queries.clear()
+        return taken
+
+    async def call(self, op: VaultSubject, caller: str, body: Any) -> Any:
+        return await self.responder.handle(vault_subject(op, caller), body.model_dump_json().encode())
+
+
+@pytest.fixture
+async def vault(fw_env: Any) -> AsyncIterator[_Vault]:
+    pool = await db.create_pool(fw_env.dsn(SERVICE), SERVICE, min_size=1, max_size=1)
+    try:
+        await db.migrate(pool, SERVICE, MIGRATIONS)
+        queries: list[str] = []
+        async with pool.acquire() as conn:
+            conn.add_query_logger(lambda q: None if "pg_catalog" in q.query or "jit" in q.query
+                                  else queries.append(q.query))
+        clock = Clock()
+
+        @asynccontextmanager
+        async def deferred() -> AsyncIterator[UnitOfWork]:  # what Runtime.deferred_unit_of_work does
+            async with db.deferred_transaction(pool) as conn:
+                yield UnitOfWork(conn=conn, now=clock())
+
+        responder = VaultResponder(unit_of_work=deferred, store_for=PgVaultStore,
+                                   cipher=EnvelopeCipher(os.urandom(32)), clock=clock)
+        yield _Vault(responder, pool, queries)
+    finally:
+        await pool.close()
+
+
+async def test_put_and_get_begin_with_the_lock(vault: _Vault) -> None:
+    rid = uuid.uuid4()
+    assert (await vault.call(VaultSubject.PUT, "intake", PutRequest(request_id=rid, data=personal_data()))).ok
+    put = await vault.statements()
+    reply = await vault.call(VaultSubject.GET, "billing", GetRequest(request_id=rid, purpose="billing"))
+    assert reply.ok and reply.entry.data == personal_data()
+    get = await vault.statements()
+    for statements in (put, get):
+        assert statements[0].startswith("BEGIN;SELECT pg_advisory_xact_lock("), statements
+        assert statements[-1] == "COMMIT"
+        assert not any(s.upper().startswith("BEGIN") for s in statements[1:])
+    # BEGIN with the lock, marker and entry in one look-up, the insert / the access-log row, COMMIT
+    assert len(put) == 4 and len(get) == 4
+    assert put[1].startswith("SELECT m.*, x.*") and get[1].startswith("SELECT m.*, x.*")
+
+
+async def test_a_refused_read_is_its_access_log_row_alone(vault: _Vault) -> None:
+    rid = uuid.uuid4()
+    reply = await vault.call(VaultSubject.GET, "session", GetRequest(request_id=rid, purpose="billing"))
+    assert not reply.ok and reply.error == "forbidden"
+    statements = await vault.statements()
+    assert len(statements) == 1 and statements[0].startswith("INSERT INTO vault_access_log"), statements
+    async with vault.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT outcome FROM vault_access_log WHERE request_id = $1", rid) == "forbidden"
+
+
+async def test_a_failure_after_the_lock_rolls_the_request_back(vault: _Vault,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    rid = uuid.uuid4()
+    assert (await vault.call(VaultSubject.PUT, "intake", PutRequest(request_id=rid, data=personal_data()))).ok
+
+    async def broken(self: PgVaultStore, *args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("disk on fire")
+
+    # the claim is logged, then storing its outcome fails: neither may remain
+    monkeypatch.setattr(PgVaultStore, "set_claim", broken)
+    assert await vault.call(VaultSubject.CLAIM, "session", ClaimRequest(request_id=rid, outcome="session_started")) == INTERNAL
+    assert (await vault.statements())[-1] == "ROLLBACK"
+    async with vault.pool.acquire() as conn:
+        assert not conn.is_in_transaction()
+        assert await conn.fetchval("SELECT count(*) FROM vault_access_log WHERE request_id = $1"
+                                   " AND purpose LIKE 'claim%'", rid) == 0
+        assert await conn.fetchval("SELECT claimed_outcome FROM vault_entries WHERE request_id = $1", rid) is None
