@@ -14,11 +14,14 @@ from datetime import UTC
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from fontTools.ttLib import TTFont
 from fpdf import FPDF
-from fpdf.enums import Align, OutputIntentSubType
+from fpdf.enums import Align, CharVPos, OutputIntentSubType, TextMode, XPos, YPos
+from fpdf.fonts import TTFFont
 from fpdf.output import PDFICCProfile
+from fpdf.util import escape_parens
 from PIL import ImageCms
 
 from fw_billing.adapters import fontcache, streamcache
@@ -81,6 +84,12 @@ def printable(text: str) -> str:
 
 
 @lru_cache(maxsize=1)
+def _primed() -> frozenset[str]:
+    """The characters every document's fonts are primed with, in the same order (fontcache)."""
+    return frozenset(c for c in fontcache.BASE_CHARACTERS if ord(c) in _glyphs())
+
+
+@lru_cache(maxsize=1)
 def _kept_as_is() -> frozenset[str]:
     """Every character :func:`printable` keeps unchanged."""
     glyphs = _glyphs()
@@ -118,6 +127,13 @@ def _xmp(doc: Document, title: str) -> str:
 _WIDTHS: dict[tuple[str, float, str], float] = {}
 _MAX_WIDTHS = 4096
 
+#: Off: every cell goes through fpdf2's own ``cell`` (the reference the tests compare with).
+FAST_CELLS = True
+#: A text's PDF string operand by (font, text), for texts of the primed characters only (their
+#: glyph numbers are the same in every document, see fontcache). Cleared when full.
+_ENCODED: dict[tuple[str, str], str] = {}
+_MAX_ENCODED = 4096
+
 
 class _Pdf(FPDF):
     def __init__(self, doc: Document) -> None:
@@ -125,7 +141,7 @@ class _Pdf(FPDF):
         self.doc = doc
         regular, bold = _font_files()
         # Parsed once per process, the same glyph numbering in every document (see fontcache).
-        base = "".join(c for c in fontcache.BASE_CHARACTERS if ord(c) in _glyphs())
+        base = "".join(c for c in fontcache.BASE_CHARACTERS if c in _primed())
         fontcache.add_font(self, FONT, "", regular, base)
         fontcache.add_font(self, FONT, "B", bold, base)
         self.add_output_intent(
@@ -137,6 +153,111 @@ class _Pdf(FPDF):
         self.set_lang("de-DE")
         self.set_margins(20, 18, 20)
         self.set_auto_page_break(True, margin=28)
+
+    def cell(self, w: float | None = None, h: float | None = None, text: str = "", *args: Any,
+             **kwargs: Any) -> bool:
+        """fpdf2's ``cell``, with a short way for the one kind of cell this layout draws.
+
+        fpdf2's ``cell`` is general (markdown, links, borders, fills, text shaping, fallback
+        fonts, character spacing, underlines, page-total aliases): each call builds fragments,
+        copies the graphics state and renders through ``_render_styled_text_line``, most of the
+        layout's time. :meth:`_simple_cell` writes the same operators for a plain text cell (a
+        font of ours, no border, fill, link or markdown, default spacing, no page break); any
+        other call, and every call while :data:`FAST_CELLS` is off, is fpdf2's own. The bytes are
+        the same either way (tested against fpdf2's own path, hypothesis-generated texts).
+        """
+        if (FAST_CELLS and not args and w is not None and h is not None and text
+                and kwargs.keys() <= {"align", "new_x", "new_y"} and self._simple_cell_possible(text, h)):
+            self._simple_cell(w, h, text, Align.coerce(kwargs.get("align", Align.L)),
+                              XPos.coerce(kwargs.get("new_x", XPos.RIGHT)),
+                              YPos.coerce(kwargs.get("new_y", YPos.TOP)))
+            return False
+        return super().cell(w, h, text, *args, **kwargs)
+
+    def _simple_cell_possible(self, text: str, h: float) -> bool:
+        font = self.current_font
+        return (isinstance(font, TTFFont) and not font.color_font and not font.is_symbol
+                and self.page > 0 and not self.text_shaping and not self._fallback_font_ids
+                and not self._record_text_quad_points and self.char_spacing == 0
+                and self.font_stretching == 100 and self.text_mode == TextMode.FILL
+                and not self.underline and not self.strikethrough and self.char_vpos == CharVPos.LINE
+                and self.text_color is not None
+                and not (self.str_alias_nb_pages and self.str_alias_nb_pages in text)
+                and not self.will_page_break(h))
+
+    def _simple_cell(self, w: float, h: float, text: str, align: Align, new_x: XPos, new_y: YPos) -> None:
+        """What ``_render_styled_text_line`` writes for one fragment in the current font (see
+        :meth:`cell` for when): ``BT x y Td (glyphs) Tj ET``, the font operator first if the page
+        has not got it yet, the text colour inside ``q … Q`` where it differs from the fill colour."""
+        font = self.current_font
+        assert isinstance(font, TTFFont)
+        if align is Align.J:
+            raise ValueError("cell() only produces one text line, justified alignment is not possible")
+        font.biggest_size_pt = max(font.biggest_size_pt, self.font_size_pt)
+        k = self.k
+        width = self.text_width(text)
+        if w == 0:
+            w = self.w - self.r_margin - self.x
+        if align is Align.X:
+            self.x -= w / 2
+        if align is Align.R:
+            dx = w - self.c_margin - width
+        elif align in (Align.C, Align.X):
+            dx = (w - width) / 2
+        else:
+            dx = self.c_margin
+        start = self.x + dx
+        sl = [f"BT {start * k:.2f} {(self.h - self.y - 0.5 * h - 0.3 * self.font_size) * k:.2f} Td"]
+        color = self.text_color
+        recolored = color != self.fill_color
+        if recolored:
+            assert color is not None
+            sl.append(color.serialize().lower())
+        if not self.current_font_is_set_on_page:
+            self._out(self._set_font_for_page(font, self.font_size_pt))
+        sl.append(f"({self._encoded(font, text)}) Tj")
+        sl.append("ET")
+        self._out(f"q {' '.join(sl)} Q" if recolored else " ".join(sl))
+        self._lasth = h
+        if new_x is XPos.RIGHT:
+            self.x += w
+        elif new_x is XPos.LMARGIN:
+            self.x = self.l_margin
+        elif new_x is XPos.LEFT:
+            pass
+        elif new_x is XPos.START:
+            self.x = start
+        elif new_x is XPos.END:
+            self.x = start + width
+        elif new_x is XPos.WCONT:
+            self.x = start + width - self.c_margin
+        elif new_x is XPos.CENTER:
+            self.x = start + width / 2.0
+        elif new_x is XPos.RMARGIN:
+            self.x = self.w - self.r_margin
+        if new_y is YPos.NEXT:
+            self.y += h
+        elif new_y is YPos.TMARGIN:
+            self.y = self.t_margin
+        elif new_y is YPos.BMARGIN:
+            self.y = self.h - self.b_margin
+
+    def _encoded(self, font: TTFFont, text: str) -> str:
+        """The text as the glyph numbers of this document's font subset, escaped for a PDF
+        string (as fpdf2's ``render_pdf_text_ttf``). Kept per font and text where every
+        character is one of the primed characters, whose numbers no document changes."""
+        key = (font.fontkey, text)
+        encoded = _ENCODED.get(key)
+        if encoded is not None:
+            return encoded
+        pick = font.subset.pick
+        mapped = "".join(chr(m) for m in map(pick, map(ord, text)) if m)
+        encoded = escape_parens(mapped.encode("utf-16-be").decode("latin-1"))
+        if _primed().issuperset(text):
+            if len(_ENCODED) >= _MAX_ENCODED:
+                _ENCODED.clear()
+            _ENCODED[key] = encoded
+        return encoded
 
     def text_line(self, text: str, size: float = 10, bold: bool = False, height: float = 5,
                   align: Align = Align.L) -> None:
