@@ -110,3 +110,16 @@ def test_other_cells_go_through_fpdf2(counted: list[str]) -> None:
     out.set_char_spacing(0)
     with pytest.raises(ValueError, match="justified"):
         out.cell(20, 5, "Blocksatz", align=Align.J)
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=_TEXT, style=st.sampled_from(["", "B"]), size=st.sampled_from([7.0, 8.5, 9.0, 13.0, 16.0]))
+def test_measured_widths_are_fpdf2s(text: str, style: str, size: float) -> None:
+    """A width measured the short way (kept or not) is ``get_string_width``'s, float for float;
+    the page-total alias is measured by fpdf2 (as a dummy)."""
+    doc = document(InvoiceKind.SMALL, intervals=1, e_invoice=False)
+    page = _Pdf(doc)
+    page.set_font(FONT, style, size)
+    for candidate in (printable(text), printable(text) + " Seite {nb}"):
+        pdf._WIDTHS.clear()
+        assert page.text_width(candidate) == page.text_width(candidate) == page.get_string_width(candidate)

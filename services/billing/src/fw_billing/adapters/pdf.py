@@ -174,15 +174,19 @@ class _Pdf(FPDF):
             return False
         return super().cell(w, h, text, *args, **kwargs)
 
-    def _simple_cell_possible(self, text: str, h: float) -> bool:
+    def _plain_text(self, text: str) -> bool:
+        """Whether ``text`` in the current state is one fragment of one of our fonts, in fpdf2's
+        default spacing and stretching, without a page-total alias (fpdf2's ``_parse_chars``)."""
         font = self.current_font
         return (isinstance(font, TTFFont) and not font.color_font and not font.is_symbol
-                and self.page > 0 and not self.text_shaping and not self._fallback_font_ids
-                and not self._record_text_quad_points and self.char_spacing == 0
-                and self.font_stretching == 100 and self.text_mode == TextMode.FILL
-                and not self.underline and not self.strikethrough and self.char_vpos == CharVPos.LINE
-                and self.text_color is not None
-                and not (self.str_alias_nb_pages and self.str_alias_nb_pages in text)
+                and not self.text_shaping and not self._fallback_font_ids
+                and self.char_spacing == 0 and self.font_stretching == 100
+                and not (self.str_alias_nb_pages and self.str_alias_nb_pages in text))
+
+    def _simple_cell_possible(self, text: str, h: float) -> bool:
+        return (self.page > 0 and self._plain_text(text) and not self._record_text_quad_points
+                and self.text_mode == TextMode.FILL and not self.underline and not self.strikethrough
+                and self.char_vpos == CharVPos.LINE and self.text_color is not None
                 and not self.will_page_break(h))
 
     def _simple_cell(self, w: float, h: float, text: str, align: Align, new_x: XPos, new_y: YPos) -> None:
@@ -301,11 +305,16 @@ class _Pdf(FPDF):
         """``get_string_width(text)``, kept per font, size and text: the footer, the headings and
         most words are the same in every invoice. Measuring has no effect on the document (the
         glyphs are picked when the text is written), so the bytes are those of the uncached
-        measure. The spacing and stretching are fpdf2's defaults throughout (never set here)."""
+        measure. A plain text (:meth:`_plain_text`) is measured as fpdf2 measures its one
+        fragment, without building the fragment (a copy of the graphics state) first."""
         key = (self.current_font.fontkey if self.current_font else "", self.font_size_pt, text)
         width = _WIDTHS.get(key)
         if width is None:
-            width = self.get_string_width(text)
+            font = self.current_font
+            if FAST_CELLS and isinstance(font, TTFFont) and self._plain_text(text):
+                width = font.get_text_width(text, self.font_size_pt, None)[1] / self.k
+            else:
+                width = self.get_string_width(text)
             if len(_WIDTHS) >= _MAX_WIDTHS:
                 _WIDTHS.clear()
             _WIDTHS[key] = width
