@@ -97,7 +97,7 @@ async def main(args: argparse.Namespace) -> int:
     finally:
         await asyncio.to_thread(infra.stop)
     results["targets"] = targets(results["sections"])
-    results = {"summary": summary(results["sections"]), **results}
+    results = {"summary": summary(results["sections"], results["machine_state"]), **results}
     results["total_seconds"] = round(time.perf_counter() - started, 1)
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = Path(args.out) if args.out else RESULTS / f"{stamp}.json"

@@ -54,8 +54,10 @@ def _machine_cpu_ms(phase: dict[str, Any]) -> float | None:
     return round(sum(v for k, v in per.items() if k != "machine_busy"), 1) if per else None
 
 
-def summary(s: dict[str, Any]) -> dict[str, Any]:
-    """The headline figures (None where the section did not run)."""
+def summary(s: dict[str, Any], machine_state: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The headline figures (None where the section did not run); ``host_loop_ms_lifecycles``
+    is the host's speed around the lifecycle section (mean of before and after, see
+    :func:`bench.machine.host_loop_ms`), to compare runs of different hours."""
     lc = s.get("lifecycles", {}).get("phases", {}).get("saturated")
     rp = s.get("replay", {}).get("full")
     ep = s.get("event_path")
@@ -73,7 +75,14 @@ def summary(s: dict[str, Any]) -> dict[str, Any]:
                                   if rp else None),
         "event_path_db_per_s": ep.get("platform_batched", ep.get("platform_insert", {})).get("median") if ep else None,
         "signin_attack_page_p99_ms": max(s["signin"]["p99_ms"].values()) if s.get("signin") else None,
+        "host_loop_ms_lifecycles": _host_loop((machine_state or {}).get("lifecycles")),
     }
+
+
+def _host_loop(state: dict[str, Any] | None) -> float | None:
+    if not state or "host_loop_ms" not in state["before"] or "host_loop_ms" not in state["after"]:
+        return None
+    return round((float(state["before"]["host_loop_ms"]) + float(state["after"]["host_loop_ms"])) / 2, 1)
 
 
 def _load(state: dict[str, Any] | None) -> str:
@@ -81,8 +90,10 @@ def _load(state: dict[str, Any] | None) -> str:
     if not state:
         return ""
     b, a = state["before"], state["after"]
+    speed = (f", host loop {b['host_loop_ms']:g}→{a['host_loop_ms']:g} ms"
+             if "host_loop_ms" in b and "host_loop_ms" in a else "")
     return (f"machine: load {b['loadavg_1m']:g}→{a['loadavg_1m']:g}, CPU busy {b['cpu_busy_pct_1s']:.0f}→"
-            f"{a['cpu_busy_pct_1s']:.0f} %, PSI cpu {b['psi_cpu_some_avg10']}→{a['psi_cpu_some_avg10']}")
+            f"{a['cpu_busy_pct_1s']:.0f} %, PSI cpu {b['psi_cpu_some_avg10']}→{a['psi_cpu_some_avg10']}{speed}")
 
 
 def _rate(x: dict[str, Any]) -> str:
