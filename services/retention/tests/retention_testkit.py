@@ -128,6 +128,12 @@ class FakeVaultStore:
         claimed = self.s.claims.get(request_id) if request_id in self.s.entries else None
         return claimed[0] if claimed else None
 
+    async def claim_state(self, request_id: uuid.UUID) -> tuple[ErasureRecord | None, bool, str | None]:
+        marker = await self.erasure(request_id)
+        if marker:
+            return marker, False, None
+        return None, await self.stored_at(request_id) is not None, await self.claim_of(request_id)
+
     async def set_claim(self, request_id: uuid.UUID, outcome: str, at: datetime) -> None:
         if request_id in self.s.entries:
             self.s.claims.setdefault(request_id, (outcome, at))

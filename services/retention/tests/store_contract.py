@@ -219,6 +219,23 @@ class VaultStoreContract:
             assert await store.delete_data(rid)
             assert await store.claim_of(rid) is None
 
+    async def test_claim_state_is_the_marker_or_else_the_entry_and_its_claim(self, tx: Any) -> None:
+        rid, unknown = uuid.uuid4(), uuid.uuid4()
+        async with tx() as store:
+            assert await store.claim_state(unknown) == (None, False, None)
+            await store.insert_entry(entry(rid))
+            assert await store.claim_state(rid) == (None, True, None)
+            await store.set_claim(rid, "withdrawn", T0)
+        async with tx() as store:
+            assert await store.claim_state(rid) == (None, True, "withdrawn")
+            await store.lock(rid)
+            assert await store.insert_erasure(erasure(rid)) is True  # a marker, the entry still there
+        async with tx() as store:
+            marker = await store.erasure(rid)
+            assert marker is not None and await store.claim_state(rid) == (marker, False, None)
+            await store.delete_data(rid)
+            assert await store.claim_state(rid) == (marker, False, None)
+
     async def test_access_log_per_request_and_prune(self, tx: Any) -> None:
         rid, other = uuid.uuid4(), uuid.uuid4()
         async with tx() as store:

@@ -1,6 +1,6 @@
 """The vault's requests on real PostgreSQL: the request's lock begins the transaction in the same
-round trip (no BEGIN of its own), marker and entry are one look-up, a refused read is one
-statement, a failure rolls back."""
+round trip (no BEGIN of its own), marker and entry (for a claim: marker, entry and claim) are
+one look-up, a refused read is one statement, a failure rolls back."""
 
 from __future__ import annotations
 
@@ -79,6 +79,23 @@ async def test_put_and_get_begin_with_the_lock(vault: _Vault) -> None:
     # BEGIN with the lock, marker and entry in one look-up, the insert / the access-log row, COMMIT
     assert len(put) == 4 and len(get) == 4
     assert put[1].startswith("SELECT m.*, x.*") and get[1].startswith("SELECT m.*, x.*")
+
+
+async def test_a_claim_reads_marker_entry_and_claim_in_one_look_up(vault: _Vault) -> None:
+    rid = uuid.uuid4()
+    assert (await vault.call(VaultSubject.PUT, "intake", PutRequest(request_id=rid, data=personal_data()))).ok
+    await vault.statements()
+    assert (await vault.call(VaultSubject.CLAIM, "session", ClaimRequest(request_id=rid, outcome="session_started"))).ok
+    claim = await vault.statements()
+    # BEGIN with the lock, one look-up, the access-log row, the claim, COMMIT
+    assert len(claim) == 5, claim
+    assert claim[0].startswith("BEGIN;SELECT pg_advisory_xact_lock(") and claim[-1] == "COMMIT"
+    assert claim[1].startswith("SELECT m.*, e.stored_at AS entry_stored_at, e.claimed_outcome")
+    again = await vault.call(VaultSubject.CLAIM, "intake", ClaimRequest(request_id=rid, outcome="withdrawn"))
+    assert not again.ok and again.error == "claimed"
+    async with vault.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT claimed_outcome FROM vault_entries WHERE request_id = $1", rid) \
+            == "session_started"
 
 
 async def test_a_refused_read_is_its_access_log_row_alone(vault: _Vault) -> None:

@@ -127,6 +127,21 @@ class PgVaultStore:
             "SELECT claimed_outcome FROM vault_entries WHERE request_id = $1", request_id)
         return value
 
+    async def claim_state(self, request_id: uuid.UUID) -> tuple[ErasureRecord | None, bool, str | None]:
+        # one statement: the marker (as erasure()) and the entry's time and claim, each joined
+        # on a row that is always there
+        row = await self._conn.fetchrow(
+            f"SELECT m.*, e.stored_at AS entry_stored_at, e.claimed_outcome AS entry_claim FROM (SELECT 1) AS one"
+            f" LEFT JOIN LATERAL (SELECT {_MARKER_COLUMNS} FROM erasures WHERE request_id = $1"
+            "   ORDER BY scope = 'all_but_delivery_email', erased_at LIMIT 1) AS m ON true"
+            " LEFT JOIN vault_entries AS e ON e.request_id = $1",
+            request_id)
+        assert row is not None
+        if row["reason"] is not None:
+            return _erasure(row), False, None
+        claimed: str | None = row["entry_claim"]
+        return None, row["entry_stored_at"] is not None, claimed
+
     async def set_claim(self, request_id: uuid.UUID, outcome: str, at: datetime) -> None:
         # the CHECK of migration 014 refuses a second, different outcome even if a caller skipped the lock
         await self._conn.execute(

@@ -149,6 +149,10 @@ class VaultStore(Protocol):
     async def claim_of(self, request_id: uuid.UUID) -> str | None:
         """The outcome claimed for a stored request (``session_started``/``withdrawn``), or None."""
 
+    async def claim_state(self, request_id: uuid.UUID) -> tuple[ErasureRecord | None, bool, str | None]:
+        """``(erasure(id), False, None)`` if there is a marker, else ``(None, stored_at(id) is not
+        None, claim_of(id))``: what a claim reads after its lock, in one look-up."""
+
     async def set_claim(self, request_id: uuid.UUID, outcome: str, at: datetime) -> None:
         """Record the outcome with the stored entry (erased with it)."""
 

@@ -212,9 +212,7 @@ async def claim(store: VaultStore, cipher: Cipher, req: ClaimRequest, now: datet
         await store.log_access(req.request_id, purpose, "forbidden", now, caller=caller.value)
         return _refused(VaultError.FORBIDDEN)
     await store.lock(req.request_id)
-    marker = await store.erasure(req.request_id)
-    has_entry = marker is None and await store.stored_at(req.request_id) is not None
-    existing = await store.claim_of(req.request_id) if has_entry else None
+    marker, has_entry, existing = await store.claim_state(req.request_id)
     decision = decide_claim(erased=marker is not None, has_entry=has_entry, existing=existing, new=req.outcome)
     outcome = {Write.ERASED: "erased", Write.NOT_FOUND: "not_found", Write.CONFLICT: "claimed",
                Write.UNCHANGED: "unchanged"}.get(decision, "ok")
