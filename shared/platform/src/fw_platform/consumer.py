@@ -194,9 +194,9 @@ class EventConsumer:
     async def _ack(self, msgs: Sequence[Msg]) -> None:
         """Ack after the commit: plain acks, not waited for.
 
-        Waiting for the server's confirmation (``ack_sync``, a request per chunk) cost more than
-        the rest of a delivery: with ``sync_interval: always`` about 250 µs of nats-server CPU
-        and as much in this process per confirmed ack, measured with one event at a time (see
+        Waiting for the server's confirmation (``ack_sync``, a request per chunk) cost, with
+        ``sync_interval: always`` and one event at a time, 90–190 µs of nats-server CPU and
+        140–180 µs in this process per confirmed ack (``python -m bench.ack_probe``,
         ``bench/ANALYSIS.md``). It bought nothing a consumer acts on: an ack that is lost (the
         connection drops before the server has it) only means a redelivery after ``ack_wait``,
         which the idempotency record drops as a duplicate, exactly as after an unconfirmed
