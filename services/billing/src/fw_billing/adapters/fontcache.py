@@ -30,7 +30,7 @@ can still be re-created and compared.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from copy import copy
 from io import BytesIO
 from pathlib import Path
@@ -43,6 +43,8 @@ from fontTools.ttLib import TTFont
 from fpdf import FPDF
 from fpdf.fonts import SubsetMap, TTFFont
 
+from fw_billing.adapters.kept import Kept
+
 #: Characters every document picks first, in this order (see the module docstring).
 BASE_CHARACTERS = (
     "".join(chr(c) for c in range(0x20, 0x7F))
@@ -52,9 +54,10 @@ BASE_CHARACTERS = (
 MAX_ENTRIES = 64
 
 _MARK = "_fw_font_cache_key"
-_lock = threading.Lock()
-_cache: OrderedDict[tuple[str, tuple[str, ...]], tuple[bytes, dict[str, int]]] = OrderedDict()
-_stats = {"hits": 0, "misses": 0}
+_lock = threading.Lock()  # guards _templates
+_subsets: Kept[tuple[str, tuple[str, ...]], tuple[bytes, dict[str, int]]] = Kept(lambda: MAX_ENTRIES)
+stats = _subsets.stats
+clear = _subsets.clear
 _templates: dict[tuple[str, str], TTFFont] = {}
 #: Off: every document parses its fonts and fpdf2 subsets them itself (the reference the tests
 #: compare the cached bytes with).
@@ -131,17 +134,6 @@ def prime(pick: Any, characters: str = BASE_CHARACTERS) -> None:
         pick(ord(ch))
 
 
-def stats() -> dict[str, int]:
-    with _lock:
-        return {**_stats, "entries": len(_cache)}
-
-
-def clear() -> None:
-    with _lock:
-        _cache.clear()
-        _stats.update(hits=0, misses=0)
-
-
 class CachingSubsetter:
     """Drop-in for ``fontTools.subset.Subsetter`` as fpdf2's output step uses it."""
 
@@ -161,11 +153,7 @@ class CachingSubsetter:
             real.subset(font)
             return
         entry_key = (key, self._glyphs)
-        with _lock:
-            entry = _cache.get(entry_key)
-            if entry is not None:
-                _cache.move_to_end(entry_key)
-                _stats["hits"] += 1
+        entry = _subsets.get(entry_key)
         if entry is None:
             # The subsetter changes the font it is given: a shared parse gets a fresh copy.
             work = TTFont(key, recalcTimestamp=False, lazy=True) if isinstance(font, DocumentFont) else font
@@ -175,11 +163,7 @@ class CachingSubsetter:
             out = BytesIO()
             work.save(out)
             entry = (out.getvalue(), {name: work.getGlyphID(name) for name in work.getGlyphOrder()})
-            with _lock:
-                _cache[entry_key] = entry
-                _stats["misses"] += 1
-                while len(_cache) > MAX_ENTRIES:
-                    _cache.popitem(last=False)
+            _subsets.put(entry_key, entry)
         data, ids = entry
         # fpdf2 next asks this font object for glyph ids and then saves it: answer both from
         # the subset (instance attributes shadow the methods for this document's font only).

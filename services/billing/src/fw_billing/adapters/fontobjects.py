@@ -12,8 +12,6 @@ version, colour or CFF fonts, PDF/A-1, missing glyphs) goes through fpdf2's own 
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from io import BytesIO
 from typing import Any
 
@@ -30,13 +28,15 @@ from fpdf.output import (
 )
 from fpdf.syntax import Name, PDFArray, PDFContentStream
 
+from fw_billing.adapters.kept import Kept
+
 #: The fpdf2 version whose ``_add_fonts`` this repeats; any other goes through fpdf2's own.
 FPDF_VERSION = "2.8.9"
 MAX_ENTRIES = 64
 
-_lock = threading.Lock()
-_maps: OrderedDict[tuple[Any, ...], tuple[str, bytes, bytes]] = OrderedDict()
-_stats = {"hits": 0, "misses": 0}
+_maps: Kept[tuple[Any, ...], tuple[str, bytes, bytes]] = Kept(lambda: MAX_ENTRIES)
+stats = _maps.stats
+clear = _maps.clear
 
 # fpdf2 2.8.9, output.py: the subsetter's options for embedded TrueType fonts.
 _DROP_TABLES = ["FFTM", "GDEF", "GPOS", "GSUB", "MATH", "hdmx", "meta", "sbix", "CBDT", "CBLC", "EBDT",
@@ -46,17 +46,6 @@ _CMAP_HEAD = ("/CIDInit /ProcSet findresource begin\n12 dict begin\nbegincmap\n/
               "/CMapName /Adobe-Identity-UCS def\n/CMapType 2 def\n1 begincodespacerange\n"
               "<0000> <FFFF>\nendcodespacerange\n")
 _CMAP_TAIL = "endcmap\nCMapName currentdict /CMap defineresource pop\nend\nend"
-
-
-def stats() -> dict[str, int]:
-    with _lock:
-        return {**_stats, "entries": len(_maps)}
-
-
-def clear() -> None:
-    with _lock:
-        _maps.clear()
-        _stats.update(hits=0, misses=0)
 
 
 def _plain(pdf: Any) -> bool:
@@ -79,12 +68,9 @@ def _maps_for(font: TTFFont, code_to_glyph: dict[int, int]) -> tuple[str, bytes,
     items = [(glyph, code) for glyph, code in font.subset.items() if glyph is not None]
     key = (tuple((code, glyph.glyph_width, glyph.unicode) for glyph, code in items),
            tuple(code_to_glyph.items()))
-    with _lock:
-        found = _maps.get(key)
-        if found is not None:
-            _maps.move_to_end(key)
-            _stats["hits"] += 1
-            return found
+    found = _maps.get(key)
+    if found is not None:
+        return found
     widths = _tt_font_widths(font)
     bf_char = [f'<{code:04X}> <{"".join(_format_code(u) for u in glyph.unicode)}>\n'
                for glyph, code in items if isinstance(glyph.unicode, tuple) and len(glyph.unicode) > 0]
@@ -94,11 +80,7 @@ def _maps_for(font: TTFFont, code_to_glyph: dict[int, int]) -> tuple[str, bytes,
         cid_to_gid[cc * 2] = chr(glyph_i >> 8)
         cid_to_gid[cc * 2 + 1] = chr(glyph_i & 0xFF)
     made = (widths, to_unicode, "".join(cid_to_gid).encode("latin1"))
-    with _lock:
-        _maps[key] = made
-        _stats["misses"] += 1
-        while len(_maps) > MAX_ENTRIES:
-            _maps.popitem(last=False)
+    _maps.put(key, made)
     return made
 
 

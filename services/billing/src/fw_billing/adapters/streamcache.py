@@ -12,20 +12,20 @@ document to the next and is short); the cache is an LRU of :data:`MAX_ENTRIES` e
 
 from __future__ import annotations
 
-import threading
 import zlib
-from collections import OrderedDict
 from types import SimpleNamespace
 from typing import Any
 
 import fpdf.syntax
 
+from fw_billing.adapters.kept import Kept
+
 MIN_BYTES = 4096
 MAX_ENTRIES = 64
 
-_lock = threading.Lock()
-_cache: OrderedDict[tuple[bytes, int], bytes] = OrderedDict()
-_stats = {"hits": 0, "misses": 0}
+_kept: Kept[tuple[bytes, int], bytes] = Kept(lambda: MAX_ENTRIES)
+stats = _kept.stats
+clear = _kept.clear
 
 
 def compress(data: Any, level: int = -1) -> bytes:
@@ -33,30 +33,12 @@ def compress(data: Any, level: int = -1) -> bytes:
     if len(data) < MIN_BYTES:
         return zlib.compress(data, level=level)
     key = (bytes(data), level)
-    with _lock:
-        found = _cache.get(key)
-        if found is not None:
-            _cache.move_to_end(key)
-            _stats["hits"] += 1
-            return found
+    found = _kept.get(key)
+    if found is not None:
+        return found
     out = zlib.compress(key[0], level=level)
-    with _lock:
-        _cache[key] = out
-        _stats["misses"] += 1
-        while len(_cache) > MAX_ENTRIES:
-            _cache.popitem(last=False)
+    _kept.put(key, out)
     return out
-
-
-def stats() -> dict[str, int]:
-    with _lock:
-        return {**_stats, "entries": len(_cache)}
-
-
-def clear() -> None:
-    with _lock:
-        _cache.clear()
-        _stats.update(hits=0, misses=0)
 
 
 def install() -> None:
