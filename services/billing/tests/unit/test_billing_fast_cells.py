@@ -123,3 +123,15 @@ def test_measured_widths_are_fpdf2s(text: str, style: str, size: float) -> None:
     for candidate in (printable(text), printable(text) + " Seite {nb}"):
         pdf._WIDTHS.clear()
         assert page.text_width(candidate) == page.text_width(candidate) == page.get_string_width(candidate)
+
+
+def test_the_short_way_is_for_the_fpdf2_version_it_repeats() -> None:
+    """Another fpdf2 version may write cells differently: then fpdf2 writes every cell."""
+    import subprocess
+    import sys
+    code = ("import fpdf; fpdf.FPDF_VERSION = '0.0.0'; "
+            "from fw_billing.adapters import pdf, fontobjects; "
+            "print(pdf.FAST_CELLS, fontobjects.FPDF_VERSION)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "2.8.9"]
+    assert pdf.FAST_CELLS  # this process has the version

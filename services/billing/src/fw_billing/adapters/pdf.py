@@ -16,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import fpdf
 from fontTools.ttLib import TTFont
 from fpdf import FPDF
 from fpdf.enums import Align, CharVPos, OutputIntentSubType, TextMode, XPos, YPos
@@ -25,7 +26,7 @@ from fpdf.util import escape_parens
 from PIL import ImageCms
 
 from fw_billing.adapters import fontcache, streamcache
-from fw_billing.adapters.fontobjects import FontCachingOutputProducer
+from fw_billing.adapters.fontobjects import FPDF_VERSION, FontCachingOutputProducer
 from fw_billing.domain.documents import (
     CORRECTION_LABELS,
     REASON_LABELS,
@@ -128,7 +129,9 @@ _WIDTHS: dict[tuple[str, float, str], float] = {}
 _MAX_WIDTHS = 4096
 
 #: Off: every cell goes through fpdf2's own ``cell`` (the reference the tests compare with).
-FAST_CELLS = True
+#: On only for the fpdf2 version whose cell output :meth:`_Pdf._simple_cell` repeats (the one
+#: :mod:`fontobjects` repeats too): another version goes through its own ``cell`` throughout.
+FAST_CELLS = fpdf.FPDF_VERSION == FPDF_VERSION
 #: A text's PDF string operand by (font, text), for texts of the primed characters only (their
 #: glyph numbers are the same in every document, see fontcache). Cleared when full.
 _ENCODED: dict[tuple[str, str], str] = {}
