@@ -23,8 +23,8 @@ def _pressure(kind: str) -> float | None:
 def host_loop_ms(n: int = 1_000_000, repeat: int = 3) -> float:
     """CPU milliseconds of ``n`` integer additions in a Python loop, the best of ``repeat``.
 
-    The same code on the same machine took from 0.65 to 1.45 times this morning's figure at
-    different hours (the host under the machine is shared): CPU per lifecycle and rates move
+    On this machine a 10M-addition loop took from 0.65 to 1.45 s of CPU at different hours of
+    2026-12-03 (the host under the machine is shared): CPU per lifecycle and every rate move
     with it. Taken before and after each section, it lets runs of different hours be compared.
     """
     best = float("inf")
