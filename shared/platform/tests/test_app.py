@@ -56,6 +56,44 @@ async def test_a_failing_start_step_stops_the_app_and_raises() -> None:
     assert log == ["a", "b", "stop"] and started == []
 
 
+class RecordingRuntime:
+    """The three lifecycle calls App makes on a :class:`fw_platform.runtime.Runtime`."""
+
+    def __init__(self, log: list[str]) -> None:
+        self.log = log
+
+    async def open(self) -> None:
+        self.log.append("open")
+
+    def start_consumers(self) -> None:
+        self.log.append("consumers")
+
+    async def stop(self) -> None:
+        self.log.append("runtime stop")
+
+
+async def test_consumers_start_only_after_every_start_step() -> None:
+    """A start step (re-applying erasures to a restored database, publishing reference data)
+    runs before any event is handled: nothing is invoiced against a restored account first, and
+    no handler's transaction races the step's."""
+    log: list[str] = []
+    app = App(http=FastAPI(), service=None, runtime=RecordingRuntime(log),  # type: ignore[arg-type]
+              on_start=[recorder(log, "a"), recorder(log, "b")])
+    await app.start()
+    assert log == ["open", "a", "b", "consumers"]
+    await app.stop()
+    assert log[-1] == "runtime stop"
+
+
+async def test_a_failing_start_step_starts_no_consumer() -> None:
+    log: list[str] = []
+    app = App(http=FastAPI(), service=None, runtime=RecordingRuntime(log),  # type: ignore[arg-type]
+              on_start=[recorder(log, "a", fail=True)])
+    with pytest.raises(RuntimeError, match="a"):
+        await app.start()
+    assert log == ["open", "a", "runtime stop"]
+
+
 async def test_stop_ends_a_loop_that_swallows_one_cancellation() -> None:
     """Python 3.11's wait_for may swallow a cancellation (a worker woken at that moment)."""
     rounds: list[int] = []

@@ -76,3 +76,45 @@ async def test_50_concurrent_transactions_draw_gapless_numbers(harness: Any, end
     rows = await harness.rows("SELECT number, seq, session_id FROM invoices ORDER BY seq")
     assert [r["seq"] for r in rows] == list(range(1, 51))
     assert len({r["session_id"] for r in rows}) == 50
+
+
+async def test_the_start_beside_a_first_invoice_records_reference_rows_without_deadlock(harness: Any) -> None:
+    """The start's reference publication and an invoice's (its tariff, then the issuer) insert the
+    same uncommitted rows. CI once saw billing fail to start with ``deadlock detected``: the start
+    recorded the issuer first. Replayed here step by step on real PostgreSQL: the invoice's
+    transaction holds its tariff row, the start's waits for it, then the invoice records the
+    issuer — with one lock order it does not wait for the start, and both commit."""
+    from fw_billing.adapters.reference import SqlReferenceLedger
+    from fw_billing.application.reference import publish_issuer, publish_reference_data, publish_tariff
+    from fw_platform.handling import UnitOfWork
+
+    app = await harness.start_instance()
+    deps = app.state.service.deps
+    tariffs = [deps.tariffs.get(v) for v in deps.tariffs.versions]
+    await harness.sql("DELETE FROM published_reference")  # as on the first start ever
+    pool = app.state.runtime.pool
+    async with pool.acquire() as invoice_conn, pool.acquire() as start_conn:
+        start_pid = await start_conn.fetchval("SELECT pg_backend_pid()")
+        invoice_tx, start_tx = invoice_conn.transaction(), start_conn.transaction()
+        await invoice_tx.start()
+        await start_tx.start()
+        invoice = UnitOfWork(conn=invoice_conn, now=utcnow())
+        start = UnitOfWork(conn=start_conn, now=utcnow())
+        await publish_tariff(SqlReferenceLedger(invoice_conn), invoice, tariffs[-1])
+        starting = asyncio.create_task(
+            publish_reference_data(SqlReferenceLedger(start_conn), start, tariffs, deps.issuer))
+
+        async def start_waits_for_the_tariff_row() -> bool:
+            return bool(await harness.sql(
+                "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $1", start_pid))
+
+        await eventually(start_waits_for_the_tariff_row, timeout=10, what="the start blocked on the tariff row")
+        await asyncio.wait_for(publish_issuer(SqlReferenceLedger(invoice_conn), invoice, deps.issuer), 10)
+        await invoice_tx.commit()
+        await asyncio.wait_for(starting, 10)
+        await start_tx.commit()
+    rows = await harness.rows("SELECT kind, key FROM published_reference ORDER BY id")
+    assert [(r["kind"], r["key"]) for r in rows] == [("tariff", tariffs[-1].version), ("issuer", "-")] + [
+        ("tariff", t.version) for t in tariffs[:-1]]
+    assert [type(e).__name__ for e in invoice.emitted] == ["TariffPublished", "IssuerDetailsChanged"]
+    assert [type(e).__name__ for e in start.emitted] == ["TariffPublished"] * (len(tariffs) - 1)

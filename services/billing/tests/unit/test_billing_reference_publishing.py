@@ -43,8 +43,21 @@ async def test_each_tariff_and_the_issuer_are_published_once() -> None:
     ledger, first, second = FakeLedger(), uow(), uow()
     await publish_reference_data(ledger, first, shipped_tariffs(), EXAMPLE_ISSUER)
     await publish_reference_data(ledger, second, shipped_tariffs(), EXAMPLE_ISSUER)
-    assert [type(e) for e in first.emitted] == [IssuerDetailsChanged] + [TariffPublished] * len(shipped_tariffs())
+    assert [type(e) for e in first.emitted] == [TariffPublished] * len(shipped_tariffs()) + [IssuerDetailsChanged]
     assert second.emitted == []
+
+
+async def test_the_start_records_in_the_invoices_order_tariffs_by_version_then_the_issuer() -> None:
+    """One lock order for every transaction that records reference rows: an invoice records its
+    tariff, then the issuer; the start all tariffs by ascending version, then the issuer. (The
+    start recorded the issuer first and deadlocked against a first invoice; see the real
+    PostgreSQL test in ``test_billing_concurrency``.)"""
+    ledger = FakeLedger()
+    (shipped,) = shipped_tariffs()
+    tariffs = [shipped.model_copy(update={"version": v}) for v in ("2027-01", "2026-01", "2025-07")]
+    await publish_reference_data(ledger, uow(), tariffs, EXAMPLE_ISSUER)
+    assert [(kind, key) for kind, key, _ in ledger.rows] == (
+        [("tariff", "2025-07"), ("tariff", "2026-01"), ("tariff", "2027-01"), ("issuer", "-")])
 
 
 async def test_a_published_version_with_other_content_is_refused() -> None:

@@ -2,7 +2,7 @@
 
 One small type for all six services: the HTTP app, the runtime (pool, NATS, outbox relay,
 durable consumers; ``None`` for web, which has neither), the steps that run once at start before
-the API answers, the background loops beside the consumers, and the steps that release what the
+the API answers and before any consumer runs, the background loops beside the consumers, and the steps that release what the
 start took. Nothing connects or runs before :meth:`App.start`; the HTTP app's lifespan calls
 :meth:`App.start` and :meth:`App.stop` (build the FastAPI app with ``lifespan=lifespan``), and
 tests that need no HTTP call them directly.
@@ -50,7 +50,8 @@ class App(Generic[S]):
     http: FastAPI
     service: S
     runtime: Runtime | None = None
-    #: In order, after the runtime started and before the API answers (e.g. re-apply erasures).
+    #: In order, after the runtime connected, before its consumers run and before the API
+    #: answers (e.g. re-apply erasures: no event is handled against a restored database first).
     #: If one fails, the app stops again and the error is raised: the service does not start.
     on_start: Sequence[Step] = ()
     #: Long-running loops (workers, sweeps), started after ``on_start``, cancelled by :meth:`stop`.
@@ -67,12 +68,14 @@ class App(Generic[S]):
         self.http.state.runtime = self.runtime
 
     async def start(self) -> None:
-        """Runtime, then ``on_start`` in order, then the background loops."""
+        """Runtime connects, ``on_start`` in order, consumers, then the background loops."""
         if self.runtime is not None:
-            await self.runtime.start()
+            await self.runtime.open()
         try:
             for step in self.on_start:
                 await step()
+            if self.runtime is not None:
+                self.runtime.start_consumers()
         except BaseException:
             await self.stop()
             raise

@@ -72,6 +72,13 @@ class Runtime:
 
     # -------------------------------------------------------------- lifecycle
     async def start(self) -> None:
+        """Connect (:meth:`open`), then consume (:meth:`start_consumers`)."""
+        await self.open()
+        self.start_consumers()
+
+    async def open(self) -> None:
+        """Pool, migrations, NATS and the outbox relay; no consumer runs yet (an app's start
+        steps run between this and :meth:`start_consumers`)."""
         s = self.settings
         self._pool = await _until_reachable(
             "postgresql", lambda: create_pool(s.database_url, self.service, max_size=s.db_pool_max))
@@ -82,8 +89,13 @@ class Runtime:
             errors=self.bus_errors)
         self.relay = outbox.OutboxRelay(self._pool, self.js, service=self.service, nc=self._nc)
         self._tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.service}-relay"))
+
+    def start_consumers(self) -> None:
+        """The registered durable consumers, each in its own task (after :meth:`open`)."""
+        assert self.relay is not None, "open() first"
+        s = self.settings
         for name, handlers in self._consumer_specs:
-            c = EventConsumer(service=self.service, name=name, pool=self._pool, js=self.js,
+            c = EventConsumer(service=self.service, name=name, pool=self.pool, js=self.js,
                               handlers=handlers, stream=STREAM_NAME, on_commit=self.relay.notify,
                               batch_size=s.consumer_batch, max_attempts=s.max_attempts, clock=self.clock)
             self.consumers.append(c)

@@ -103,6 +103,14 @@ async def publish_issuer(ledger: ReferenceLedger, uow: UnitOfWork, issuer: Issue
 async def publish_reference_data(ledger: ReferenceLedger, uow: UnitOfWork, tariffs: Iterable[Tariff],
                                  issuer: Issuer) -> set[tuple[str, str]]:
     """At start: every known tariff version and the current issuer details. Returns the
-    tariffs' ``(version, sha256)``: published once this transaction commits."""
+    tariffs' ``(version, sha256)``: published once this transaction commits.
+
+    Rows are recorded in the one order every transaction keeps: tariffs by ascending version,
+    then the issuer (an invoice and a correction record their one tariff, then the issuer). Two
+    transactions inserting the same uncommitted rows in opposite orders deadlock in PostgreSQL:
+    this start once ran issuer-first beside another instance's first invoice and did not start.
+    """
+    published = {(tariff.version, await publish_tariff(ledger, uow, tariff))
+                 for tariff in sorted(tariffs, key=lambda t: t.version)}
     await publish_issuer(ledger, uow, issuer)
-    return {(tariff.version, await publish_tariff(ledger, uow, tariff)) for tariff in tariffs}
+    return published
