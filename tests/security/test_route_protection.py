@@ -9,6 +9,7 @@ to the short lists below — which is the review.
 
 from __future__ import annotations
 
+import inspect
 import re
 import uuid
 from collections.abc import Iterator
@@ -77,6 +78,27 @@ def enumerate_routes(app: Any) -> set[tuple[str, str]]:
     return found
 
 
+def threaded(app: Any) -> set[str]:
+    """The plain-``def`` endpoints and dependencies of ``app``'s routes: FastAPI runs each in a
+    worker thread per request (a thread hop of CPU and latency for what never blocks)."""
+    found: set[str] = set()
+
+    def walk(dependant: Any, route: str) -> None:
+        for sub in dependant.dependencies:
+            if sub.call is not None and not inspect.iscoroutinefunction(sub.call):
+                found.add(f"{route}: {getattr(sub.call, '__qualname__', sub.call)}")
+            walk(sub, route)
+
+    for route in _flatten(list(app.routes)):
+        dependant = getattr(route, "dependant", None)
+        if dependant is None:
+            continue
+        if not inspect.iscoroutinefunction(dependant.call):
+            found.add(f"{route.path}: endpoint {dependant.call.__qualname__}")
+        walk(dependant, route.path)
+    return found
+
+
 def concrete(template: str) -> str:
     """A path for ``template`` with a fresh value for each parameter (``{id}``, ``{p:path}``)."""
     return re.sub(r"\{[^}]+\}", lambda _: str(uuid.uuid4()), template)
@@ -97,6 +119,7 @@ async def test_only_the_reviewed_routes_of_each_service_answer_without_a_token(
     running = await start_services(*SERVICES)
     for svc, service in running.items():
         routes = enumerate_routes(service.app)
+        assert threaded(service.app) == set(), svc
         assert PUBLIC[svc] <= routes, (f"{svc}: a reviewed public route does not exist", PUBLIC[svc] - routes)
         assert PROTECTED.get(svc, set()) <= routes - PUBLIC[svc], (svc, PROTECTED.get(svc, set()) - routes)
         opened: set[tuple[str, str]] = set()
@@ -190,6 +213,7 @@ async def test_only_the_reviewed_web_pages_answer_without_a_sign_in(tmp_path: An
     users = {"buero": User("buero", Role.OFFICE, hash_password("buero-passwort-123"))}
     app = build(settings, users=users, transport=backends).http
     routes = _web_routes(app)
+    assert threaded(app) == set()
     assert routes >= WEB_PUBLIC | WEB_SIGN_IN, (WEB_PUBLIC | WEB_SIGN_IN) - routes
     assert routes - WEB_PUBLIC >= WEB_PROTECTED, WEB_PROTECTED - routes
     session = {"user": "buero", "role": "office", "csrf": "x" * 43}

@@ -59,10 +59,11 @@ class ActingTechnicianMissing(Exception):
     """The call does not say which technician acts (or not as a staff handle)."""
 
 
-def acting_technician(fw_technician: Annotated[str | None, Header(
+async def acting_technician(fw_technician: Annotated[str | None, Header(
         alias=TECHNICIAN_HEADER, description="The acting technician's staff handle, e.g. `tech-07` "
         "(required: only the session's own technician may read or change it)")] = None) -> str:
-    """The acting technician from the ``Fw-Technician`` header; refuses a call without one."""
+    """The acting technician from the ``Fw-Technician`` header; refuses a call without one.
+    (``async``: FastAPI runs a plain ``def`` dependency in a worker thread, twice a lifecycle.)"""
     if fw_technician is None or not _TECHNICIAN.fullmatch(fw_technician):
         raise ActingTechnicianMissing
     return fw_technician

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hmac
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -183,10 +183,11 @@ def current_user(request: Request) -> User | None:
     return user
 
 
-def require_role(role: Role) -> Callable[[Request], User]:
-    """A dependency: the signed-in user of ``role``, else ``NeedsSignIn`` / ``WrongRole``."""
+def require_role(role: Role) -> Callable[[Request], Awaitable[User]]:
+    """A dependency: the signed-in user of ``role``, else ``NeedsSignIn`` / ``WrongRole``
+    (``async``: FastAPI runs a plain ``def`` dependency in a worker thread, on every page)."""
 
-    def dependency(request: Request) -> User:
+    async def dependency(request: Request) -> User:
         user = current_user(request)
         if user is None:
             raise NeedsSignIn
