@@ -52,6 +52,12 @@ def _message(record: logging.LogRecord) -> str:
 
 
 def configure(service: str, level: str = "INFO") -> None:
+    # What a record would gather and the line never shows (caller's file and line, thread,
+    # process): off, as the logging HOWTO's "Optimization" section describes; ~4 of ~21 µs a line.
+    logging._srcfile = None  # no stack walk for the caller
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter(service))
     root = logging.getLogger()
