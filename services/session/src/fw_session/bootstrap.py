@@ -35,7 +35,7 @@ def build(settings: Settings, *, clock: Callable[[], datetime] = utcnow, vault: 
     runtime = register(Runtime(SERVICE, settings, MIGRATIONS), consumers(stores))
     vault = vault or NatsVault(lambda: runtime.nc, timeout=settings.vault_timeout)
     service = SessionService(uow=runtime.unit_of_work, stores=stores, vault=vault, now=clock,
-                             queue_limit=settings.queue_limit)
+                             queue_limit=settings.queue_limit, unlocked=runtime.single_statement)
     billing = BillingAddressService(uow=runtime.unit_of_work, stores=stores, vault=vault, now=clock)
     contacts = SessionContacts(uow=runtime.unit_of_work, reads=SqlContactReads, vault=vault)
 

@@ -6,6 +6,8 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from fw_contracts.events import (
     CustomerPromoted,
     ErasureReason,
@@ -15,7 +17,8 @@ from fw_contracts.events import (
     SupportRequestWithdrawn,
 )
 from fw_devenv.testing import eventually
-from fw_session.domain.session import replay
+from fw_session.domain.errors import NotYourSession
+from fw_session.domain.session import SessionStatus, replay
 
 
 async def queue(h: Any) -> list[dict[str, Any]]:
@@ -166,3 +169,59 @@ async def test_vault_unavailable_answers_503_and_emits_nothing(harness: Any) -> 
     assert resp.status_code == 201
     events = await eventually(h.stream_events, until=lambda e: len(e) == 2)
     assert [type(e) for e in events] == [SessionStarted, CustomerPromoted]
+
+
+async def test_ending_runs_without_a_transaction_and_decides_again_after_a_takeover(
+        harness: Any, monkeypatch: Any) -> None:
+    """``end`` loads the session and appends with a version check (one statement each, see
+    ``test_session_store_sql``) outside any transaction: no BEGIN, row lock or COMMIT. A takeover
+    committed between the end's load and its append makes the append write nothing; the end is
+    decided again on the new state (the former technician may no longer end it) instead of
+    being lost or applied to the stale one."""
+    from fw_session.adapters.sql import SqlSessionStore
+
+    h = harness
+    service = h.app.state.service
+    load, append = SqlSessionStore.load, SqlSessionStore.append
+    in_transaction: list[tuple[str, bool]] = []
+
+    async def load_seen(self: Any, session_id: uuid.UUID, *, for_update: bool = False) -> Any:
+        in_transaction.append(("load", self._conn.is_in_transaction() or for_update))
+        return await load(self, session_id, for_update=for_update)
+
+    async def append_seen(self: Any, before: Any, events: Any) -> Any:
+        in_transaction.append(("append", self._conn.is_in_transaction()))
+        return await append(self, before, events)
+
+    created = await h.create_request()
+    await eventually(lambda: queue(h), until=lambda q: len(q) == 1)
+    sid = uuid.UUID(await h.start_session(created.request_id, "tech-07"))
+    monkeypatch.setattr(SqlSessionStore, "load", load_seen)
+    monkeypatch.setattr(SqlSessionStore, "append", append_seen)
+    await service.end(sid, "tech-07")
+    assert in_transaction == [("load", False), ("append", False)]
+    assert (await service.get(sid, "tech-07")).status is SessionStatus.ENDED
+
+    # A second session; a takeover lands between the end's load and its append.
+    second = await h.create_request()
+    await eventually(lambda: queue(h), until=lambda q: len(q) == 1)
+    sid2 = uuid.UUID(await h.start_session(second.request_id, "tech-07"))
+    taken: list[bool] = []
+
+    async def load_then_taken_over(self: Any, session_id: uuid.UUID, *, for_update: bool = False) -> Any:
+        loaded = await load(self, session_id, for_update=for_update)
+        if not taken:
+            taken.append(True)
+            monkeypatch.setattr(SqlSessionStore, "load", load)
+            await service.take_over(session_id, "tech-09")  # on its own connection, committed
+            monkeypatch.setattr(SqlSessionStore, "load", load_then_taken_over)
+        return loaded
+
+    monkeypatch.setattr(SqlSessionStore, "load", load_then_taken_over)
+    with pytest.raises(NotYourSession):
+        await service.end(sid2, "tech-07")
+    monkeypatch.setattr(SqlSessionStore, "load", load)
+    after = await service.get(sid2, "tech-09")
+    assert (after.technician, after.status, after.version) == ("tech-09", SessionStatus.RUNNING, 2)
+    await service.end(sid2, "tech-09")
+    assert (await service.get(sid2, "tech-09")).status is SessionStatus.ENDED

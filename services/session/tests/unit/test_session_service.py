@@ -185,3 +185,27 @@ async def test_withdrawal_before_creation_and_erasure_block_start(world) -> None
     with pytest.raises(RequestErased):
         await world.service.start(rid, "tech-07")
     assert world.uow.published == []
+
+
+async def test_an_end_that_keeps_meeting_concurrent_changes_gives_up_after_three_tries(world) -> None:  # type: ignore[no-untyped-def]
+    """``end`` takes no row lock: a concurrent change is decided again, but not for ever."""
+    from fw_session.application.ports import ConcurrentChange
+    from fw_session.application.service import CONCURRENT_ATTEMPTS
+
+    rid = await world.waiting_request()
+    started = await world.service.start(rid, "tech-07")
+    appends: list[int] = []
+    real_append = world.stores.sessions.append
+
+    async def always_stale(before, events):  # type: ignore[no-untyped-def]
+        appends.append(1)
+        raise ConcurrentChange
+
+    world.stores.sessions.append = always_stale
+    with pytest.raises(ConcurrentChange):
+        await world.service.end(started.session_id, "tech-07")
+    assert len(appends) == CONCURRENT_ATTEMPTS == 3
+    world.stores.sessions.append = real_append
+    published = len(world.uow.published)  # the refused tries published nothing
+    ended = await world.service.end(started.session_id, "tech-07")
+    assert ended.status.value == "ended" and len(world.uow.published) == published + 1

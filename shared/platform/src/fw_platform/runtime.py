@@ -157,7 +157,9 @@ class Runtime:
 
     @contextlib.asynccontextmanager
     async def single_statement(self) -> AsyncIterator[UnitOfWork]:
-        """A pooled connection *without* a transaction, for a command that is one statement.
+        """A pooled connection *without* a transaction, for a command that is one statement
+        (reads before it see committed rows, unlocked: the write must check what it relies on,
+        e.g. the version it read).
 
         Saves BEGIN and COMMIT (two of a short command's four round trips). The statement
         writes its events itself (:func:`fw_platform.outbox.with_events`); ``emit`` is refused.
