@@ -74,6 +74,9 @@ async def main(args: argparse.Namespace) -> int:
     stamp = datetime.now(UTC).strftime("%Y-%m-%d")
     if args.quick:
         stamp += "-quick"
+    elif args.out or args.only:
+        # not the official run: its profiles must not replace the official run's of the day
+        stamp += "-adhoc"
     infra = Infra()
     infra.root.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {
