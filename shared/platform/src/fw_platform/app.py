@@ -2,8 +2,8 @@
 
 One small type for all six services: the HTTP app, the runtime (pool, NATS, outbox relay,
 durable consumers; ``None`` for web, which has neither), the steps that run once at start before
-the API answers and before any consumer runs, the background loops beside the consumers, and the steps that release what the
-start took. Nothing connects or runs before :meth:`App.start`; the HTTP app's lifespan calls
+the API answers and before any consumer runs, the background loops beside the consumers, and
+the steps that release what the start took. Nothing connects or runs before :meth:`App.start`; the HTTP app's lifespan calls
 :meth:`App.start` and :meth:`App.stop` (build the FastAPI app with ``lifespan=lifespan``), and
 tests that need no HTTP call them directly.
 
