@@ -232,32 +232,3 @@ async def test_a_stream_without_allow_atomic_gets_single_publishes(fw_env, tmp_p
         await admin.close()
         await rt.stop()
 
-
-
-async def test_the_relay_deletes_what_it_published_in_an_unflushed_transaction(fw_env, tmp_path) -> None:
-    """The delete's commit does not wait for a WAL flush (one fsync less per chunk); lost in a
-    crash, the rows are published again and the stream drops them by Nats-Msg-Id."""
-    from fw_platform import db
-
-    rt = await _runtime_without_relay(fw_env, tmp_path)
-    pool = await db.create_pool(fw_env.dsn("session"), "session", min_size=1, max_size=1)
-    try:
-        queries: list[str] = []
-        async with pool.acquire() as conn:
-            conn.add_query_logger(lambda q: None if "pg_catalog" in q.query else queries.append(q.query))
-        relay = OutboxRelay(pool, rt.js, service="session", nc=rt.nc)
-        events = _events(2)
-        await _fill(rt, events)
-        assert await relay.publish_pending() == 2
-        for _ in range(3):  # asyncpg calls its query loggers soon after, not during
-            await asyncio.sleep(0)
-        assert queries[0] == "BEGIN; SET LOCAL synchronous_commit TO off"
-        assert queries[1].startswith("DELETE FROM outbox") and queries[-1] == "COMMIT" and len(queries) == 3
-        assert await _outbox_count(rt) == 0
-        # the same rows again (as after a crash that undid the delete): the stream keeps one copy
-        await _fill(rt, events)
-        assert await relay.publish_pending() == 2
-        assert [m for m, _ in await _stored(fw_env)] == [str(e.event_id) for e in events]
-    finally:
-        await pool.close()
-        await rt.stop()

@@ -283,31 +283,6 @@ async def test_a_deferred_transaction_without_a_lock_opens_none(logged: _Logged)
     assert await _rows(logged.pool) == [("a", 1)]
 
 
-async def test_an_unflushed_transaction_commits_without_waiting_for_its_wal_and_only_itself(logged: _Logged) -> None:
-    async with logged.pool.acquire() as conn:
-        async with db.unflushed_transaction(conn):
-            assert conn.is_in_transaction()
-            assert await conn.fetchval("SHOW synchronous_commit") == "off"
-            await conn.execute("INSERT INTO t VALUES ('a', 1)")
-        assert not conn.is_in_transaction()
-        assert await conn.fetchval("SHOW synchronous_commit") == "on"  # SET LOCAL: this transaction only
-    assert await logged.statements() == ["BEGIN; SET LOCAL synchronous_commit TO off", "SHOW synchronous_commit",
-                                         "INSERT INTO t VALUES ('a', 1)", "COMMIT", "SHOW synchronous_commit"]
-    assert await _rows(logged.pool) == [("a", 1)]
-
-
-async def test_an_unflushed_transaction_rolls_back_when_its_block_raises(logged: _Logged) -> None:
-    async def failing() -> None:
-        async with logged.pool.acquire() as conn, db.unflushed_transaction(conn):
-            await conn.execute("INSERT INTO t VALUES ('a', 1)")
-            raise RuntimeError("publish failed")
-
-    with pytest.raises(RuntimeError, match="publish failed"):
-        await failing()
-    assert (await logged.statements())[-1] == "ROLLBACK"
-    assert await _rows(logged.pool) == []
-
-
 async def test_a_deferred_unit_of_work_writes_its_events_in_its_transaction_or_in_one_of_their_own(
         fw_env: Any, tmp_path: Path) -> None:
     migrations = tmp_path / "migrations"

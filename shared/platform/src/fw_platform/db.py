@@ -161,24 +161,6 @@ async def savepoint(conn: asyncpg.Connection) -> AsyncIterator[None]:
 _savepoints = itertools.count()
 
 
-@contextlib.asynccontextmanager
-async def unflushed_transaction(conn: asyncpg.Connection) -> AsyncIterator[None]:
-    """A transaction on ``conn`` whose commit does not wait for its WAL to reach the disk
-    (``synchronous_commit`` off for it alone; the next flushed commit, or the WAL writer within
-    a fraction of a second, writes it). A crash may undo it, never corrupt it: only for writes
-    whose loss redoes work that is harmless to redo (the outbox relay's delete of rows it
-    published: published again, JetStream drops them by ``Nats-Msg-Id`` and every consumer by
-    event id). ``BEGIN`` and the setting are one round trip; committed as in
-    :func:`transaction_opened_by`, rolled back when the block raises."""
-    await conn.execute("BEGIN; SET LOCAL synchronous_commit TO off")
-    try:
-        yield
-    except BaseException:
-        await _rollback(conn)
-        raise
-    await _commit(conn)
-
-
 async def _commit(conn: asyncpg.Connection) -> None:
     if await conn.execute("COMMIT") != "COMMIT":
         raise TransactionAborted("a statement of the transaction failed; nothing was committed")

@@ -34,7 +34,7 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 from fw_contracts import Event, Header
-from fw_platform import db, metrics
+from fw_platform import metrics
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +168,6 @@ class OutboxRelay:
 
         The rows are deleted by the statement that takes them, inside a transaction that
         commits only after JetStream acknowledged them: a failed publish rolls the delete back.
-        That commit is not flushed (:func:`fw_platform.db.unflushed_transaction`).
         ``probe`` (the timed poll, not a wake-up after a commit) first asks without a
         transaction whether there is anything at all: an idle service's poll is one statement.
         """
@@ -176,9 +175,7 @@ class OutboxRelay:
             if probe and not await conn.fetchval(_ANY_ROWS):
                 metrics.OUTBOX_DEPTH.labels(self._service).set(0)
                 return 0
-            # The delete need not be flushed at its commit (one fsync less per chunk): lost in
-            # a crash, the rows are published again and dropped as duplicates.
-            async with db.unflushed_transaction(conn):
+            async with conn.transaction():
                 sent, depth = await self._publish_taken(conn)
         metrics.OUTBOX_DEPTH.labels(self._service).set(depth)
         if sent:
