@@ -12,11 +12,17 @@ import pytest
 
 from fw_platform import logs
 
+#: Loggers ``configure`` changes besides the root; restored after each test, or a later test in
+#: the same process (uvicorn's access log captured by web's tests) would find them disabled.
+_TOUCHED = ("uvicorn.access", "uvicorn", "uvicorn.error", "fontTools")
+
 
 @pytest.fixture
 def configured() -> Iterator[io.StringIO]:
     saved = (logging._srcfile, logging.logThreads, logging.logProcesses, logging.logMultiprocessing,
              list(logging.getLogger().handlers), logging.getLogger().level)
+    touched = {name: (lg.disabled, list(lg.handlers), lg.propagate, lg.level)
+               for name, lg in ((n, logging.getLogger(n)) for n in _TOUCHED)}
     logs.configure("svc")
     out = io.StringIO()
     handler = logging.getLogger().handlers[0]
@@ -28,9 +34,14 @@ def configured() -> Iterator[io.StringIO]:
         (logging._srcfile, logging.logThreads, logging.logProcesses, logging.logMultiprocessing,
          logging.getLogger().handlers[:], level) = saved
         logging.getLogger().setLevel(level)
+        for name, (disabled, handlers, propagate, lvl) in touched.items():
+            lg = logging.getLogger(name)
+            lg.disabled, lg.handlers[:], lg.propagate = disabled, handlers, propagate
+            lg.setLevel(lvl)
 
 
 def test_a_line_has_the_fixed_fields_and_only_whitelisted_context(configured: io.StringIO) -> None:
+    assert logging.getLogger("uvicorn.access").disabled  # configure's own doing, undone after the test
     logging.getLogger("fw_x.app").info("queue entry updated", extra={"request_id": "r-1", "phone": "+49301234"})
     line = json.loads(configured.getvalue())
     assert set(line) == {"ts", "level", "service", "logger", "msg", "request_id", "phone"}
