@@ -17,6 +17,7 @@ import itertools
 import json
 import secrets
 import time
+import urllib.request
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -171,7 +172,8 @@ async def lifecycles(infra: Infra, *, saturate: tuple[float, float], steady_s: f
         try:
             load = Load(watcher, http, queued)
             kw = {"warmup": warmup, "in_flight": in_flight, "profiles_dir": profiles_dir, "stamp": stamp,
-                  "admin_dsn": infra.pg.admin_dsn}
+                  "admin_dsn": infra.pg.admin_dsn, "counters": Counters(env.nats.monitor_url, infra.pg.admin_dsn,
+                                                                        env.database)}
             sat = await _phase(load, foot, procs, rate=saturate[0], duration=saturate[1],
                                profile_s=profile_s, **kw)
             out["phases"]["saturated"] = sat
@@ -197,15 +199,15 @@ async def lifecycles(infra: Infra, *, saturate: tuple[float, float], steady_s: f
 
 async def _phase(load: Load, foot: Footprint, procs: dict[str, Any], *, rate: float, warmup: float,
                  duration: float, in_flight: int, profile_s: float, profiles_dir: Path,
-                 stamp: str, admin_dsn: str) -> dict[str, Any]:
+                 stamp: str, admin_dsn: str, counters: Counters) -> dict[str, Any]:
     tasks: set[asyncio.Task[None]] = set()
     first = len(load.lifecycles)
     offer = asyncio.create_task(_offer(load, rate, time.monotonic() + warmup + duration + profile_s,
                                        in_flight, tasks, first))
     await asyncio.sleep(warmup)
-    w0, cpu0, st0 = time.time(), foot.cpu(), await statements(admin_dsn)
+    w0, cpu0, st0, n0 = time.time(), foot.cpu(), await statements(admin_dsn), await counters.read()
     await asyncio.sleep(duration)
-    w1, cpu1, st1 = time.time(), foot.cpu(), await statements(admin_dsn)
+    w1, cpu1, st1, n1 = time.time(), foot.cpu(), await statements(admin_dsn), await counters.read()
     hot = max(procs, key=lambda s: cpu1[s] - cpu0[s])
     prof = await py_spy({s: p.proc.pid for s, p in procs.items() if p.proc}, profile_s,
                         profiles_dir, stamp, hot) if profile_s > 0 else {}
@@ -236,11 +238,39 @@ async def _phase(load: Load, foot: Footprint, procs: dict[str, Any], *, rate: fl
         "cpu_ms_per_lifecycle": {k: round(1000 * v / n_done, 1) for k, v in cpu.items()} if n_done else None,
         "services_cpu_ms_per_lifecycle": round(1000 * services_cpu / n_done, 1) if n_done else None,
         "statements": _statement_counts(st0, st1, procs, n_done) if n_done else None,
+        "per_lifecycle": {k: round((n1[k] - n0[k]) / n_done, 1) for k in n1} if n_done else None,
         "hottest_service": hot,
     }
     if prof:
         result["profile"] = prof | {"top": {s: top_functions(Path(f)) for s, f in prof.get("files", {}).items()}}
     return result
+
+
+@dataclass
+class Counters:
+    """Work counted by the servers themselves, independent of the host's speed: messages through
+    nats-server (``/varz``: into it from all clients, out of it to all subscribers, the load
+    generator's watcher included) and the database's committed transactions
+    (``pg_stat_database.xact_commit``: each commit of a write waits for a WAL flush)."""
+
+    monitor_url: str
+    admin_dsn: str
+    database: str
+
+    async def read(self) -> dict[str, int]:
+        varz = await asyncio.to_thread(self._varz)
+        conn = await asyncpg.connect(self.admin_dsn)
+        try:
+            commits = await conn.fetchval("SELECT xact_commit FROM pg_stat_database WHERE datname = $1",
+                                          self.database)
+        finally:
+            await conn.close()
+        return {"nats_msgs_in": int(varz["in_msgs"]), "nats_msgs_out": int(varz["out_msgs"]),
+                "pg_commits": int(commits or 0)}
+
+    def _varz(self) -> dict[str, Any]:
+        with urllib.request.urlopen(f"{self.monitor_url}/varz", timeout=5) as r:
+            return dict(json.loads(r.read()))
 
 
 async def statements(admin_dsn: str) -> dict[tuple[str, str], int]:

@@ -168,6 +168,10 @@ def render(r: dict[str, Any]) -> str:
             if st := (phase.get("statements") or {}).get("per_service"):
                 rows += [(f"statements per lifecycle, {phase_name} (pg_stat_statements)",
                           ", ".join(f"{k} {v:.1f}" for k, v in st.items()), f"total {sum(st.values()):.1f}")]
+            if pl := phase.get("per_lifecycle"):
+                rows += [(f"messages and commits per lifecycle, {phase_name}",
+                          f"NATS in {pl['nats_msgs_in']:.1f}, out {pl['nats_msgs_out']:.1f}",
+                          f"PostgreSQL commits {pl['pg_commits']:.1f}")]
         if prof := sat.get("profile"):
             rows += [("6. Profiles (py-spy, after the window)", f"hottest: {sat['hottest_service']}",
                       str(prof.get("flamegraph") or prof.get("error")))]
