@@ -112,3 +112,62 @@ async def test_a_failing_event_in_a_run_is_isolated_and_parked_the_rest_commit(f
         assert 1 in groups, "the run with the failing event is split into single events"
     finally:
         await rt.stop()
+
+
+async def _trickle_runtime(fw_env, tmp_path: Path, groups: list[int], linger_ms: int) -> Runtime:
+    mig = tmp_path / "migrations"
+    mig.mkdir(parents=True, exist_ok=True)
+    (mig / "001_seen.sql").write_text(MIGRATION)
+    settings = ServiceSettings(nats_url=fw_env.nats_url, database_url=fw_env.dsn("intake"),
+                               consumer_linger_ms=linger_ms)
+    rt = Runtime("intake", settings, mig)
+
+    @batched
+    async def on_started(events: list[SessionStarted], uow: UnitOfWork) -> None:
+        groups.append(len(events))
+        await uow.conn.execute("INSERT INTO seen(session_id) SELECT unnest($1::uuid[]) ON CONFLICT DO NOTHING",
+                               [e.session_id for e in events])
+
+    rt.consume("session_started", {SessionStarted: on_started})
+    await rt.start()
+    return rt
+
+
+async def _trickle(fw_env, n: int, every: float) -> None:
+    """Publish ``n`` events ``every`` seconds apart while the consumer runs (no backlog)."""
+    import asyncio
+
+    nc = await connect(fw_env.nats_url, name="test-publisher")
+    try:
+        js = nc.jetstream()
+        for _ in range(n):
+            e = _started()
+            await js.publish(e.subject(), e.to_json(), headers={Header.MSG_ID: str(e.event_id)})
+            await asyncio.sleep(every)
+    finally:
+        await nc.close()
+
+
+async def test_under_steady_traffic_the_consumer_lingers_and_takes_events_in_runs(fw_env, tmp_path) -> None:
+    # events every 10 ms, each handled within a few ms: without waiting, the consumer takes them
+    # one at a time (a transaction and a pull request each); lingering 150 ms it takes runs
+    for linger_ms in (0, 150):
+        groups: list[int] = []
+        rt = await _trickle_runtime(fw_env, tmp_path / str(linger_ms), groups, linger_ms)
+        try:
+            consumer = rt.consumers[0]
+            await consumer.ready.wait()
+            # a lone event after a quiet spell is handled at once: nothing to wait for
+            await _trickle(fw_env, 1, 0)
+            await eventually(lambda c=consumer: c.outcome.handled == 1)
+            assert consumer.lingered == 0
+            await _trickle(fw_env, 60, 0.01)
+            await eventually(lambda c=consumer: c.outcome.handled == 61)
+            assert sum(groups) == 61
+            if linger_ms:
+                assert consumer.lingered > 0 and max(groups) >= 5, groups
+                assert len(groups) <= 25, groups
+            else:
+                assert consumer.lingered == 0
+        finally:
+            await rt.stop()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -45,6 +45,8 @@ class FakeStore:
         self.rows: dict[uuid.UUID, SupportRequest] = {}
         self.published: list[Event] = []
         self.transactions = 0
+        #: statements that wrote statuses (save, save_many)
+        self.writes = 0
 
     def repo(self, conn: Any) -> FakeRequests:
         return FakeRequests(self)
@@ -81,6 +83,17 @@ class FakeRequests:
     async def save(self, request: SupportRequest) -> None:
         assert request.request_id in self._store.rows
         self._store.rows[request.request_id] = request
+        self._store.writes += 1
+
+    async def get_many(self, request_ids: Sequence[uuid.UUID], *, lock: bool = False,
+                       ) -> dict[uuid.UUID, SupportRequest]:
+        return {i: self._store.rows[i] for i in request_ids if i in self._store.rows}
+
+    async def save_many(self, requests: Sequence[SupportRequest]) -> None:
+        for request in requests:
+            assert request.request_id in self._store.rows
+            self._store.rows[request.request_id] = request
+        self._store.writes += 1 if requests else 0
 
 
 @pytest.fixture

@@ -113,8 +113,8 @@ async def test_session_started_then_no_withdrawal(store, vault) -> None:  # type
     event = SessionStarted(session_id=uuid.uuid4(), request_id=created.request_id, technician="tech-01",
                            started_at=utcnow())
     handler = partial(on_session_started, requests=store.repo)
-    await handler(event, UnitOfWork(conn=None, now=utcnow()))  # type: ignore[arg-type]
-    await handler(event, UnitOfWork(conn=None, now=utcnow()))  # type: ignore[arg-type]  # redelivery
+    await handler([event], UnitOfWork(conn=None, now=utcnow()))  # type: ignore[arg-type]
+    await handler([event], UnitOfWork(conn=None, now=utcnow()))  # type: ignore[arg-type]  # redelivery
     assert store.rows[created.request_id].status is RequestStatus.IN_SESSION
     with pytest.raises(WithdrawRefused) as info:
         await withdraw_support_request(created.request_id, unit_of_work=store.unit_of_work,
@@ -148,7 +148,7 @@ async def test_session_for_unknown_request_is_parked(store) -> None:  # type: ig
     event = SessionStarted(session_id=uuid.uuid4(), request_id=uuid.uuid4(), technician="tech-01",
                            started_at=utcnow())
     with pytest.raises(PermanentError):
-        await on_session_started(event, UnitOfWork(conn=None, now=utcnow()),  # type: ignore[arg-type]
+        await on_session_started([event], UnitOfWork(conn=None, now=utcnow()),  # type: ignore[arg-type]
                                  requests=store.repo)
 
 
@@ -157,8 +157,36 @@ async def test_erasure_sets_erased_and_ignores_unknown(store, vault) -> None:  #
     uow = UnitOfWork(conn=None, now=utcnow())  # type: ignore[arg-type]
     erased = PersonalDataErased(request_id=created.request_id, reason=ErasureReason.WITHDRAWN,
                                 erased_at=utcnow())
-    await on_personal_data_erased(erased, uow, requests=store.repo)
+    await on_personal_data_erased([erased], uow, requests=store.repo)
     assert store.rows[created.request_id].status is RequestStatus.ERASED
     unknown = PersonalDataErased(request_id=uuid.uuid4(), reason=ErasureReason.ABANDONED, erased_at=utcnow())
-    await on_personal_data_erased(unknown, uow, requests=store.repo)
+    await on_personal_data_erased([unknown], uow, requests=store.repo)
     assert uow.emitted == []
+
+
+async def test_a_run_of_events_is_decided_in_stream_order_and_written_once(store, vault) -> None:  # type: ignore[no-untyped-def]
+    # the consumer hands over consecutive events of a type together: several requests, one of
+    # them twice (a redelivery within the run), one unknown erasure
+    first, second = await _create(store, vault), await _create(store, vault)
+    at = utcnow()
+    started = [SessionStarted(session_id=uuid.uuid4(), request_id=r.request_id, technician="tech-01",
+                              started_at=at) for r in (first, second, first)]
+    writes = store.writes
+    await on_session_started(started, UnitOfWork(conn=None, now=at), requests=store.repo)  # type: ignore[arg-type]
+    assert store.rows[first.request_id].status is RequestStatus.IN_SESSION
+    assert store.rows[second.request_id].status is RequestStatus.IN_SESSION
+    assert store.writes == writes + 1  # one statement for the whole run
+    erased = [PersonalDataErased(request_id=r, reason=ErasureReason.ABANDONED, erased_at=at)
+              for r in (second.request_id, uuid.uuid4())]
+    await on_personal_data_erased(erased, UnitOfWork(conn=None, now=at), requests=store.repo)  # type: ignore[arg-type]
+    assert store.rows[second.request_id].status is RequestStatus.ERASED
+    assert store.rows[first.request_id].status is RequestStatus.IN_SESSION
+
+
+async def test_a_run_with_a_session_for_an_unknown_request_fails_whole(store, vault) -> None:  # type: ignore[no-untyped-def]
+    # the consumer then rolls the run back and hands each event alone, parking only that one
+    known = await _create(store, vault)
+    run = [SessionStarted(session_id=uuid.uuid4(), request_id=r, technician="tech-01", started_at=utcnow())
+           for r in (known.request_id, uuid.uuid4())]
+    with pytest.raises(PermanentError):
+        await on_session_started(run, UnitOfWork(conn=None, now=utcnow()), requests=store.repo)  # type: ignore[arg-type]

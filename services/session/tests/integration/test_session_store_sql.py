@@ -79,3 +79,44 @@ async def test_load_and_append_are_one_statement_each_and_a_stale_version_writes
                 (e.event_id, e.subject(), e.to_json()) for e in started + taken]
     finally:
         await pool.close()
+
+
+async def test_queue_runs_lock_or_create_many_entries_and_write_them_in_one_statement_each(fw_env: Any) -> None:
+    from dataclasses import replace
+
+    from fw_session.adapters.sql import SqlRequestStore
+    from fw_session.domain.requests import RequestStatus
+
+    pool = await create_pool(fw_env.dsn("session"), "session")
+    try:
+        await migrate(pool, "session", MIGRATIONS)
+        known, new = uuid.uuid4(), uuid.uuid4()
+        async with pool.acquire() as conn:
+            await conn.execute("INSERT INTO requests(request_id, status, ticket) VALUES ($1, 'waiting', 'K7MQ-3XA')",
+                               known)
+            store = SqlRequestStore(conn)
+            queries: list[str] = []
+            conn.add_query_logger(lambda q: queries.append(q.query) if "requests" in q.query else None)
+            async with conn.transaction():
+                entries = await store.lock_or_placeholders([new, known, new])
+                assert len(await _logged(queries)) == 1
+                assert set(entries) == {known, new}
+                assert entries[known].status is RequestStatus.WAITING and entries[known].ticket == "K7MQ-3XA"
+                assert entries[new].status is RequestStatus.UNSEEN  # the placeholder, ours and locked
+                (await _logged(queries)).clear()
+                await store.save_many([replace(entries[known], status=RequestStatus.STARTED),
+                                       replace(entries[new], ticket="ABCD-EFG", created_at=T0)])
+                await store.save_many([])
+                assert len(await _logged(queries)) == 1
+            assert (await store.get(known)).status is RequestStatus.STARTED  # type: ignore[union-attr]
+            after_new = await store.get(new)
+            assert after_new is not None and after_new.ticket == "ABCD-EFG" and after_new.created_at == T0
+            # another transaction's lock on one of them makes the run wait for it (rows locked)
+            async with pool.acquire() as other, other.transaction():
+                await other.execute("SELECT 1 FROM requests WHERE request_id = $1 FOR UPDATE", known)
+                async with conn.transaction():
+                    await conn.execute("SET LOCAL lock_timeout = '200ms'")
+                    with pytest.raises(Exception, match="lock"):
+                        await store.lock_or_placeholders([known])
+    finally:
+        await pool.close()

@@ -43,9 +43,19 @@ class FakeClock:
 class FakeRequestStore:
     def __init__(self) -> None:
         self.rows: dict[uuid.UUID, QueueEntry] = {}
+        #: statements of save_many that wrote
+        self.batch_writes = 0
 
     async def lock_or_placeholder(self, request_id: uuid.UUID) -> QueueEntry:
         return self.rows.setdefault(request_id, QueueEntry.placeholder(request_id))
+
+    async def lock_or_placeholders(self, request_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, QueueEntry]:
+        return {i: await self.lock_or_placeholder(i) for i in sorted(set(request_ids))}
+
+    async def save_many(self, entries: Sequence[QueueEntry]) -> None:
+        for entry in entries:
+            await self.save(entry)
+        self.batch_writes += 1 if entries else 0
 
     async def lock(self, request_id: uuid.UUID) -> QueueEntry | None:
         return self.rows.get(request_id)

@@ -20,6 +20,7 @@ from fw_contracts.events import (
 from fw_contracts.vault import VaultError
 from fw_platform.vault_client import VaultUnavailable
 from fw_session.application.ports import VaultRejected
+from fw_session.application.queue_events import QueueEventHandlers
 from fw_session.domain.errors import (
     AlreadyPromoted,
     NotYourSession,
@@ -209,3 +210,21 @@ async def test_an_end_that_keeps_meeting_concurrent_changes_gives_up_after_three
     published = len(world.uow.published)  # the refused tries published nothing
     ended = await world.service.end(started.session_id, "tech-07")
     assert ended.status.value == "ended" and len(world.uow.published) == published + 1
+
+
+async def test_a_run_of_queue_events_is_decided_in_stream_order_with_one_write(world) -> None:  # type: ignore[no-untyped-def]
+    # the consumers hand over consecutive events together: erasure before creation (a
+    # tombstone), a redelivered creation, and a plain creation, in one run
+    a, b = uuid.uuid4(), uuid.uuid4()
+    erased_a = PersonalDataErased(request_id=a, reason=ErasureReason.ABANDONED, erased_at=world.clock())
+    run = [erased_a, world.created(a), world.created(b), world.created(b)]
+    await world.handlers.apply_run(run, world.new_uow())
+    rows = world.stores.requests.rows
+    assert rows[a].erased_at is not None and not rows[a].in_queue  # the erasure stays final
+    assert rows[b].in_queue
+    assert world.stores.requests.batch_writes == 1
+    # the same events one by one end in the same entries
+    one_by_one = type(world.stores)()
+    for event in run:
+        await QueueEventHandlers(lambda _: one_by_one).apply_run([event], world.new_uow())
+    assert one_by_one.requests.rows == rows

@@ -97,7 +97,8 @@ class Runtime:
         for name, handlers in self._consumer_specs:
             c = EventConsumer(service=self.service, name=name, pool=self.pool, js=self.js,
                               handlers=handlers, stream=STREAM_NAME, on_commit=self.relay.notify,
-                              batch_size=s.consumer_batch, max_attempts=s.max_attempts, clock=self.clock)
+                              batch_size=s.consumer_batch, max_attempts=s.max_attempts,
+                              linger=s.consumer_linger_ms / 1000, clock=self.clock)
             self.consumers.append(c)
             self._tasks.append(asyncio.create_task(c.run(), name=c.durable))
         log.info("service started", extra={"service": self.service})

@@ -22,6 +22,9 @@ class ServiceSettings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)  # 0: any free port (tests)
     consumer_batch: int = Field(default=100, ge=1, le=1000)
+    #: While events arrive faster than one per this, a consumer waits this long between fetches
+    #: and takes what came as one transaction (fw_platform.consumer); 0: never waits.
+    consumer_linger_ms: int = Field(default=40, ge=0, le=1000)
     max_attempts: int = Field(default=5, ge=1, le=100)
     log_level: str = "INFO"
     max_body_bytes: int = 64 * 1024

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 import asyncpg
 
@@ -53,6 +54,22 @@ class SqlSupportRequests:
         await self._conn.execute(
             "UPDATE support_requests SET status = $2, updated_at = $3 WHERE request_id = $1",
             request.request_id, request.status.value, request.updated_at)
+
+    async def get_many(self, request_ids: Sequence[uuid.UUID], *, lock: bool = False,
+                       ) -> dict[uuid.UUID, SupportRequest]:
+        # ordered by id: two transactions locking overlapping sets lock them in the same order
+        sql = f"SELECT {_COLUMNS} FROM support_requests WHERE request_id = ANY($1::uuid[]) ORDER BY request_id"
+        rows = await self._conn.fetch(sql + (" FOR UPDATE" if lock else ""), list(set(request_ids)))
+        return {r["request_id"]: _row(r) for r in rows}
+
+    async def save_many(self, requests: Sequence[SupportRequest]) -> None:
+        if requests:
+            await self._conn.execute(
+                "UPDATE support_requests AS s SET status = u.status, updated_at = u.updated_at"
+                " FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) AS u(request_id, status, updated_at)"
+                " WHERE s.request_id = u.request_id",
+                [r.request_id for r in requests], [r.status.value for r in requests],
+                [r.updated_at for r in requests])
 
     async def all(self) -> list[SupportRequest]:
         """Every request, for comparing the table with a replay of the stream (audit)."""

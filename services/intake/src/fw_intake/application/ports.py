@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
@@ -27,6 +27,15 @@ class SupportRequests(Protocol):
 
     async def save(self, request: SupportRequest) -> None:
         """Write the status of an existing request."""
+        ...
+
+    async def get_many(self, request_ids: Sequence[uuid.UUID], *, lock: bool = False,
+                       ) -> dict[uuid.UUID, SupportRequest]:
+        """The known ones of these requests by id (one statement); ``lock`` as in :meth:`get`."""
+        ...
+
+    async def save_many(self, requests: Sequence[SupportRequest]) -> None:
+        """Write the status of existing requests (one statement)."""
         ...
 
 

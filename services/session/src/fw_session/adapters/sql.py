@@ -36,6 +36,14 @@ _PLACEHOLDER_OR_LOCK = (
     f" SELECT {_ENTRY_COLUMNS} FROM ins"
     f" UNION ALL SELECT * FROM (SELECT {_ENTRY_COLUMNS} FROM requests WHERE request_id = $1 FOR UPDATE) old")
 
+#: The same for several ids (``$1``, in order).
+_PLACEHOLDERS_OR_LOCK = (
+    f"WITH ins AS (INSERT INTO requests(request_id, status) SELECT i, $2 FROM unnest($1::uuid[]) AS t(i)"
+    f" ORDER BY i ON CONFLICT DO NOTHING RETURNING {_ENTRY_COLUMNS})"
+    f" SELECT {_ENTRY_COLUMNS} FROM ins"
+    f" UNION ALL SELECT * FROM (SELECT {_ENTRY_COLUMNS} FROM requests WHERE request_id = ANY($1::uuid[])"
+    f" ORDER BY request_id FOR UPDATE) old")
+
 
 class SqlRequestStore:
     def __init__(self, conn: asyncpg.Connection) -> None:
@@ -51,6 +59,38 @@ class SqlRequestStore:
         entry = _entry(row) if row else await self.lock(request_id)
         assert entry is not None
         return entry
+
+    async def lock_or_placeholders(self, request_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, QueueEntry]:
+        """:meth:`lock_or_placeholder` for several requests in one statement (ids in order, so two
+        such statements lock common rows in the same order); the rare row committed by another
+        transaction while the insert waited is locked by a statement of its own, as there."""
+        ids = sorted(set(request_ids))
+        rows = await self._conn.fetch(_PLACEHOLDERS_OR_LOCK, ids, RequestStatus.UNSEEN.value)
+        entries = {r["request_id"]: _entry(r) for r in rows}
+        for request_id in ids:
+            if request_id not in entries:
+                entry = await self.lock(request_id)
+                assert entry is not None
+                entries[request_id] = entry
+        return entries
+
+    async def save_many(self, entries: Sequence[QueueEntry]) -> None:
+        """:meth:`save` for several entries in one statement."""
+        if not entries:
+            return
+        await self._conn.execute(
+            "UPDATE requests AS r SET status = u.status, ticket = u.ticket, customer_type = u.customer_type,"
+            " created_at = u.created_at, erased_at = u.erased_at, correlation_id = u.correlation_id,"
+            " created_event_id = u.created_event_id, erasure_reason = u.erasure_reason, updated_at = now()"
+            " FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[],"
+            " $7::uuid[], $8::uuid[], $9::text[]) AS u(request_id, status, ticket, customer_type, created_at,"
+            " erased_at, correlation_id, created_event_id, erasure_reason)"
+            " WHERE r.request_id = u.request_id",
+            [e.request_id for e in entries], [e.status.value for e in entries], [e.ticket for e in entries],
+            [e.customer_type.value if e.customer_type else None for e in entries],
+            [e.created_at for e in entries], [e.erased_at for e in entries],
+            [e.correlation_id for e in entries], [e.created_event_id for e in entries],
+            [e.erasure_reason.value if e.erasure_reason else None for e in entries])
 
     async def lock(self, request_id: uuid.UUID) -> QueueEntry | None:
         row = await self._conn.fetchrow(

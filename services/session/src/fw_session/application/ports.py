@@ -37,6 +37,12 @@ class RequestStore(Protocol):
     async def lock_or_placeholder(self, request_id: uuid.UUID) -> QueueEntry:
         """The entry, locked for this transaction; a placeholder is created if none exists."""
 
+    async def lock_or_placeholders(self, request_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, QueueEntry]:
+        """:meth:`lock_or_placeholder` for each id, by id (one statement)."""
+
+    async def save_many(self, entries: Sequence[QueueEntry]) -> None:
+        """:meth:`save` for each entry (one statement; none for no entries)."""
+
     async def lock(self, request_id: uuid.UUID) -> QueueEntry | None:
         """The entry, locked for this transaction, or None."""
 

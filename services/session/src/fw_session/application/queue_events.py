@@ -2,17 +2,21 @@
 
 Each handler runs inside the consumer's transaction (with the platform's idempotency record).
 It is idempotent also by state: the entry is locked, evolved and written back, so a redelivered
-or late event never duplicates an entry nor fails on a missing one.
+or late event never duplicates an entry nor fails on a missing one. The consumers hand over runs
+of consecutive events (:meth:`QueueEventHandlers.apply_run`, :func:`fw_platform.handling.batched`):
+their entries are locked with one statement and written back with one.
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
+from collections.abc import Sequence
 
 from fw_contracts.events import PersonalDataErased, SupportRequestCreated, SupportRequestWithdrawn
 from fw_platform.handling import UnitOfWork
 from fw_session.application.ports import StoresFactory
-from fw_session.domain.requests import evolve_request
+from fw_session.domain.requests import QueueEntry, evolve_request
 
 log = logging.getLogger(__name__)
 
@@ -25,15 +29,23 @@ class QueueEventHandlers:
     def __init__(self, stores: StoresFactory) -> None:
         self._stores = stores
 
-    async def _apply(self, event: QueueEvent, uow: UnitOfWork) -> None:
+    async def apply_run(self, events: Sequence[QueueEvent], uow: UnitOfWork) -> None:
+        """Any run of queue events, in stream order (the consumers' handler for all three)."""
         requests = self._stores(uow).requests
-        entry = await requests.lock_or_placeholder(event.request_id)
-        updated = evolve_request(entry, event)
-        if updated != entry:
-            await requests.save(updated)
-        log.info("queue entry updated", extra={
-            "request_id": str(event.request_id), "event_type": event.event_type,
-            "status": updated.status.value})
+        entries = await requests.lock_or_placeholders([e.request_id for e in events])
+        changed: dict[uuid.UUID, QueueEntry] = {}
+        for event in events:
+            entry = entries[event.request_id]
+            updated = evolve_request(entry, event)
+            if updated != entry:
+                entries[event.request_id] = changed[event.request_id] = updated
+            log.info("queue entry updated", extra={
+                "request_id": str(event.request_id), "event_type": event.event_type,
+                "status": updated.status.value})
+        await requests.save_many(list(changed.values()))
+
+    async def _apply(self, event: QueueEvent, uow: UnitOfWork) -> None:
+        await self.apply_run([event], uow)
 
     async def on_support_request_created(self, event: SupportRequestCreated, uow: UnitOfWork) -> None:
         """A caller created a request: it waits in the queue (unless withdrawn/erased earlier)."""
