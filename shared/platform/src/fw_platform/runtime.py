@@ -87,7 +87,8 @@ class Runtime:
             s.nats_url, name=f"fw-{self.service}", user=s.nats_user,
             password=s.nats_password.get_secret_value() if s.nats_password else None,
             errors=self.bus_errors)
-        self.relay = outbox.OutboxRelay(self._pool, self.js, service=self.service, nc=self._nc)
+        self.relay = outbox.OutboxRelay(self._pool, self.js, service=self.service, nc=self._nc,
+                                        linger=s.relay_linger_ms / 1000)
         self._tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.service}-relay"))
 
     def start_consumers(self) -> None:
