@@ -57,7 +57,7 @@ TARGET_TX_SECONDS = 0.05
 #: server's ack wait instead of fetching a full batch it needs many seconds for.
 TARGET_FETCH_SECONDS = 1.0
 #: Default wait between fetches while events arrive faster than one per this (see the module docstring).
-LINGER_SECONDS = 0.1
+LINGER_SECONDS = 0.05
 
 
 class EventConsumer:

@@ -24,10 +24,10 @@ class ServiceSettings(BaseSettings):
     consumer_batch: int = Field(default=100, ge=1, le=1000)
     #: While events arrive faster than one per this, a consumer waits this long between fetches
     #: and takes what came as one transaction (fw_platform.consumer); 0: never waits.
-    consumer_linger_ms: int = Field(default=100, ge=0, le=1000)
+    consumer_linger_ms: int = Field(default=50, ge=0, le=1000)
     #: The outbox relay woken within this long of its last round waits this long first, so that
     #: a busy service's commits are published together (fw_platform.outbox); 0: never waits.
-    relay_linger_ms: int = Field(default=50, ge=0, le=1000)
+    relay_linger_ms: int = Field(default=20, ge=0, le=1000)
     max_attempts: int = Field(default=5, ge=1, le=100)
     log_level: str = "INFO"
     max_body_bytes: int = 64 * 1024
