@@ -6,15 +6,20 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import asyncpg
 import pytest
 
 from fw_platform.db import create_pool, migrate
-from fw_session.adapters.sql import SqlSessionStore
+from fw_session.adapters.sql import SqlRequestStore, SqlSessionStore
 from fw_session.application.ports import ConcurrentChange
 from fw_session.bootstrap import MIGRATIONS
+from fw_session.domain.requests import RequestStatus
 from fw_session.domain.session import EndSession, StartSession, TakeOverSession, decide
 
 T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
@@ -25,6 +30,16 @@ async def _logged(queries: list[str]) -> list[str]:
     for _ in range(3):
         await asyncio.sleep(0)
     return queries
+
+
+@asynccontextmanager
+async def _migrated_pool(fw_env: Any) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(fw_env.dsn("session"), "session")
+    try:
+        await migrate(pool, "session", MIGRATIONS)
+        yield pool
+    finally:
+        await pool.close()
 
 
 async def test_load_and_append_are_one_statement_each_and_a_stale_version_writes_nothing(fw_env: Any) -> None:
@@ -82,41 +97,31 @@ async def test_load_and_append_are_one_statement_each_and_a_stale_version_writes
 
 
 async def test_queue_runs_lock_or_create_many_entries_and_write_them_in_one_statement_each(fw_env: Any) -> None:
-    from dataclasses import replace
-
-    from fw_session.adapters.sql import SqlRequestStore
-    from fw_session.domain.requests import RequestStatus
-
-    pool = await create_pool(fw_env.dsn("session"), "session")
-    try:
-        await migrate(pool, "session", MIGRATIONS)
-        known, new = uuid.uuid4(), uuid.uuid4()
-        async with pool.acquire() as conn:
-            await conn.execute("INSERT INTO requests(request_id, status, ticket) VALUES ($1, 'waiting', 'K7MQ-3XA')",
-                               known)
-            store = SqlRequestStore(conn)
-            queries: list[str] = []
-            conn.add_query_logger(lambda q: queries.append(q.query) if "requests" in q.query else None)
+    known, new = uuid.uuid4(), uuid.uuid4()
+    async with _migrated_pool(fw_env) as pool, pool.acquire() as conn:
+        await conn.execute("INSERT INTO requests(request_id, status, ticket) VALUES ($1, 'waiting', 'K7MQ-3XA')",
+                           known)
+        store = SqlRequestStore(conn)
+        queries: list[str] = []
+        conn.add_query_logger(lambda q: queries.append(q.query) if "requests" in q.query else None)
+        async with conn.transaction():
+            entries = await store.lock_or_placeholders([new, known, new])
+            assert len(await _logged(queries)) == 1
+            assert set(entries) == {known, new}
+            assert entries[known].status is RequestStatus.WAITING and entries[known].ticket == "K7MQ-3XA"
+            assert entries[new].status is RequestStatus.UNSEEN  # the placeholder, ours and locked
+            (await _logged(queries)).clear()
+            await store.save_many([replace(entries[known], status=RequestStatus.STARTED),
+                                   replace(entries[new], ticket="ABCD-EFG", created_at=T0)])
+            await store.save_many([])
+            assert len(await _logged(queries)) == 1
+        assert (await store.get(known)).status is RequestStatus.STARTED  # type: ignore[union-attr]
+        after_new = await store.get(new)
+        assert after_new is not None and after_new.ticket == "ABCD-EFG" and after_new.created_at == T0
+        # another transaction's lock on one of them makes the run wait for it (rows locked)
+        async with pool.acquire() as other, other.transaction():
+            await other.execute("SELECT 1 FROM requests WHERE request_id = $1 FOR UPDATE", known)
             async with conn.transaction():
-                entries = await store.lock_or_placeholders([new, known, new])
-                assert len(await _logged(queries)) == 1
-                assert set(entries) == {known, new}
-                assert entries[known].status is RequestStatus.WAITING and entries[known].ticket == "K7MQ-3XA"
-                assert entries[new].status is RequestStatus.UNSEEN  # the placeholder, ours and locked
-                (await _logged(queries)).clear()
-                await store.save_many([replace(entries[known], status=RequestStatus.STARTED),
-                                       replace(entries[new], ticket="ABCD-EFG", created_at=T0)])
-                await store.save_many([])
-                assert len(await _logged(queries)) == 1
-            assert (await store.get(known)).status is RequestStatus.STARTED  # type: ignore[union-attr]
-            after_new = await store.get(new)
-            assert after_new is not None and after_new.ticket == "ABCD-EFG" and after_new.created_at == T0
-            # another transaction's lock on one of them makes the run wait for it (rows locked)
-            async with pool.acquire() as other, other.transaction():
-                await other.execute("SELECT 1 FROM requests WHERE request_id = $1 FOR UPDATE", known)
-                async with conn.transaction():
-                    await conn.execute("SET LOCAL lock_timeout = '200ms'")
-                    with pytest.raises(Exception, match="lock"):
-                        await store.lock_or_placeholders([known])
-    finally:
-        await pool.close()
+                await conn.execute("SET LOCAL lock_timeout = '200ms'")
+                with pytest.raises(asyncpg.exceptions.LockNotAvailableError):
+                    await store.lock_or_placeholders([known])
