@@ -48,3 +48,28 @@ async def test_a_busy_services_commits_are_published_together(fw_env: Any, tmp_p
                 assert relay.lingered == 0 and relay.rounds >= 30, relay.rounds
         finally:
             await rt.stop()
+
+
+async def test_a_relay_with_a_backlog_never_waits(fw_env: Any, tmp_path: Path) -> None:
+    # rows left from a quiet time (the relay stopped): full rounds follow each other at once
+    from fw_platform.outbox import OutboxRelay
+
+    user, password = fw_env.nats_credentials("session")
+    rt = Runtime("session", ServiceSettings(nats_url=fw_env.nats_plain_url, nats_user=user, nats_password=password,
+                                            database_url=fw_env.dsn("session")), tmp_path)
+    await rt.start()
+    try:
+        assert rt.relay is not None
+        rt.relay.stop()
+        await asyncio.sleep(0.3)
+        await _commits(rt, 40, 0)
+        relay = OutboxRelay(rt.pool, rt.js, service="session", batch_size=5, linger=0.5)
+        task = asyncio.create_task(relay.run())
+        try:
+            await eventually(lambda: relay.published == 40)  # its first round finds the rows
+            assert relay.rounds >= 8 and relay.lingered == 0
+        finally:
+            relay.stop()
+            await task
+    finally:
+        await rt.stop()

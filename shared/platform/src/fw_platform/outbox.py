@@ -15,6 +15,7 @@ took 2,000 fsyncs by ``publish_async``, 81 in batches of 100 and 8 in batches of
 Under load the relay lingers (``relay_linger_ms``): woken by a commit within that long of its
 last round that published, it waits that long first, so that the commits of a busy service go
 out in one round (one transaction and WAL flush for their delete) instead of one round each.
+A relay whose last round was full (a backlog) goes on without waiting.
 
 Failure semantics stay those of the single publishes: a batch is all or nothing; a failed or
 unconfirmed batch rolls back and the chunk is published again. If the server already stored it
@@ -155,14 +156,16 @@ class OutboxRelay:
         backoff = 0.1
         woken = False  # the first round probes: rows may be left from before a restart
         last_round = float("-inf")
+        backlog = False  # the last round was full: go on at once, never wait with rows left
         while not self._stopping:
-            if woken and self._linger and time.monotonic() - last_round < self._linger:
+            if woken and not backlog and self._linger and time.monotonic() - last_round < self._linger:
                 self.lingered += 1
                 await asyncio.sleep(self._linger)
             try:
                 sent = await self.publish_pending(probe=not woken)
                 if sent:
                     last_round = time.monotonic()
+                backlog = sent >= self._batch
                 backoff = 0.1
             except Exception as exc:  # noqa: BLE001 - NATS or PostgreSQL away: the rows wait, nothing is lost
                 log.warning("outbox relay failed; retrying", extra={"error": type(exc).__name__,
@@ -170,7 +173,7 @@ class OutboxRelay:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
-            if sent >= self._batch:
+            if backlog:
                 woken = True
                 continue  # more waiting
             try:
