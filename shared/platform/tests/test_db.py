@@ -53,6 +53,20 @@ def test_literal_refuses_bool() -> None:
         db.literal(True)
 
 
+def test_literal_of_times_and_bytes() -> None:
+    at = datetime(2026, 12, 3, 14, 5, 6, 789, tzinfo=UTC)
+    assert db.literal(at) == "'2026-12-03T14:05:06.000789+00:00'::timestamptz"
+    assert db.literal(b"\x00'\\") == "decode('00275c', 'hex')"
+    with pytest.raises(ValueError, match="naive"):
+        db.literal(datetime(2026, 12, 3))  # noqa: DTZ001 - the point of the test
+
+
+def test_bind_replaces_each_parameter_by_its_literal() -> None:
+    rid = uuid.UUID("12345678-1234-5678-1234-567812345678")
+    assert db.bind("UPDATE t SET n = $2 WHERE k = $1 OR k = $3 AND n <> $2", "O'x", 10, rid) == (
+        "UPDATE t SET n = 10 WHERE k = 'O''x' OR k = '12345678-1234-5678-1234-567812345678' AND n <> 10")
+
+
 # ---------------------------------------------------------------------------- real PostgreSQL
 
 
@@ -149,6 +163,62 @@ async def test_a_swallowed_statement_error_fails_the_commit_instead_of_passing_f
     assert await _rows(logged.pool) == []
 
 
+async def test_the_tail_goes_with_the_commit_in_one_round_trip(logged: _Logged) -> None:
+    at = datetime(2026, 12, 3, 14, 5, 6, 789, tzinfo=UTC)
+    tail: list[str] = []
+    async with db.transaction_opened_by(logged.pool, "INSERT INTO t VALUES ('a', 1)", tail) as (conn, _):
+        tail.append(db.bind("INSERT INTO t VALUES ($1, $2)", "b", 2))
+        # a value the database reads back exactly as asyncpg would have sent it
+        tail.append(db.bind("INSERT INTO t SELECT $1, extract(microseconds FROM $2) + length($3)", "c", at,
+                            b"\x00\xff"))
+        assert await conn.fetchval("SELECT count(*) FROM t") == 1  # not sent yet
+    statements = await logged.statements()
+    assert len(statements) == 3 and statements[-1].endswith(";COMMIT"), statements
+    assert await _rows(logged.pool) == [("a", 1), ("b", 2), ("c", 6_000_789 + 2)]
+
+
+async def test_the_outbox_statement_keeps_the_events_order_and_skips_a_copy(logged: _Logged) -> None:
+    from fw_platform import outbox
+
+    events = [_started() for _ in range(4)]
+    async with db.transaction(logged.pool, [outbox.append_statement(events),
+                                            outbox.append_statement(events[1:2])]):
+        pass
+    async with logged.pool.acquire() as conn:
+        rows = await conn.fetch("SELECT event_id, subject, event_type, payload FROM outbox ORDER BY id")
+    assert [r["event_id"] for r in rows] == [e.event_id for e in events]
+    assert [(r["subject"], r["event_type"], bytes(r["payload"])) for r in rows] == [
+        (e.subject(), e.event_type, e.to_json()) for e in events]
+
+
+async def test_a_failing_tail_statement_rolls_back_the_whole_transaction(logged: _Logged) -> None:
+    async def two_rows_then(opened: Any) -> None:
+        async with opened as got:
+            conn = got if isinstance(got, asyncpg.pool.PoolConnectionProxy) else got[0]
+            await conn.execute("INSERT INTO t VALUES ('a', 1)")
+            await conn.execute("INSERT INTO t VALUES ('b', 2)")
+
+    for opened in (db.transaction(logged.pool, ["INSERT INTO t VALUES ('a', 3)"]),
+                   db.transaction_opened_by(logged.pool, "SELECT 1", ["INSERT INTO t VALUES ('a', 3)"])):
+        with pytest.raises(asyncpg.UniqueViolationError):
+            await two_rows_then(opened)
+        assert await _rows(logged.pool) == []
+        async with logged.pool.acquire() as conn:
+            assert not conn.is_in_transaction()
+
+
+async def test_a_deferred_transaction_sends_its_tail_with_the_commit_or_alone(logged: _Logged) -> None:
+    async with db.deferred_transaction(logged.pool, ["INSERT INTO t VALUES ('b', 2)"]) as conn:
+        await db.begin_with(conn, "SELECT pg_advisory_xact_lock(7, 1)")
+        await conn.execute("INSERT INTO t VALUES ('a', 1)")
+    assert (await logged.statements())[-1] == "INSERT INTO t VALUES ('b', 2);COMMIT"
+    async with db.deferred_transaction(logged.pool, ["INSERT INTO t VALUES ('c', 3)",
+                                                     "INSERT INTO t VALUES ('d', 4)"]):
+        pass  # nothing begun: the tail alone, one query (atomic)
+    assert await logged.statements() == ["INSERT INTO t VALUES ('c', 3);INSERT INTO t VALUES ('d', 4)"]
+    assert await _rows(logged.pool) == [("a", 1), ("b", 2), ("c", 3), ("d", 4)]
+
+
 @pytest.mark.parametrize("opened_by_us", [True, False])
 async def test_a_savepoint_rolls_back_its_block_and_the_transaction_goes_on(logged: _Logged,
                                                                           opened_by_us: bool) -> None:
@@ -221,7 +291,7 @@ async def test_a_chunk_with_a_duplicate_takes_the_long_way_and_each_event_runs_o
     await applier.apply_chunk(_chunk([new[0], old, new[1], new[1], new[2]], 2))
     statements = await logged.statements()
     assert statements[0].startswith("BEGIN;INSERT INTO processed_events") and statements[1] == "ROLLBACK"
-    assert statements[-1] == "COMMIT;"  # asyncpg's own transaction: the long way
+    assert statements[2] == "BEGIN" and statements[-1] == "COMMIT"  # the long way: its own transaction
     assert handled == [old.session_id] + [e.session_id for e in new]
     assert (outcome.handled, outcome.duplicates) == (4, 2)
     async with logged.pool.acquire() as conn:

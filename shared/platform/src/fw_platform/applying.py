@@ -5,7 +5,8 @@ its handler and record the event id in the *same* transaction as the state chang
 outbox rows. A chunk of events shares one transaction: one statement records the idempotency
 rows of the chunk, the handlers run in stream order (consecutive events for a
 :func:`~fw_platform.handling.batched` handler as one list), one statement writes all their outbox
-rows, one commit. The idempotency record travels with the ``BEGIN`` (one round trip,
+rows and goes with the commit (:func:`fw_platform.db.commit`, with the handlers'
+:meth:`~fw_platform.handling.UnitOfWork.write_at_commit` statements before it). The idempotency record travels with the ``BEGIN`` (one round trip,
 :func:`fw_platform.db.transaction_opened_by`); a chunk in which it finds a duplicate is rolled
 back and applied again the long way, which returns the ids that were new. Acks and failures are
 the caller's business.
@@ -35,6 +36,12 @@ _RECORD_MANY = ("INSERT INTO processed_events(consumer, event_id, stream_seq)"
 _RECORD_MANY_LITERAL = ("INSERT INTO processed_events(consumer, event_id, stream_seq)"
                         " SELECT {}, e, s FROM unnest({}::uuid[], {}::bigint[]) AS t(e, s)"
                         " ON CONFLICT DO NOTHING")
+
+
+def _append_outbox(tail: list[str], events: list[Event]) -> None:
+    """The emitted events' outbox rows go with the COMMIT, after the handlers' own writes."""
+    if events:
+        tail.append(outbox.append_statement(events))
 
 
 class _NotAllNew(Exception):
@@ -67,11 +74,12 @@ class Applier:
         emitted: list[Event] = []
         record = _RECORD_ONE.format(db.literal(self._durable), db.literal(event.event_id),
                                     db.literal(stream_seq(msg)))
-        async with db.transaction_opened_by(self._pool, record) as (conn, status):
+        tail: list[str] = []
+        async with db.transaction_opened_by(self._pool, record, tail) as (conn, status):
             fresh = _inserted(status) == 1
             if fresh:
-                emitted = await self._run_group(conn, [event])
-                await outbox.append(conn, emitted)
+                emitted = await self._run_group(conn, [event], tail)
+                _append_outbox(tail, emitted)
         self._counted([(event, fresh)], wrote_outbox=bool(emitted) or self._take_outboxed())
 
     async def apply_chunk(self, chunk: list[tuple[Msg, Event]]) -> None:
@@ -84,24 +92,26 @@ class Applier:
         record = _RECORD_MANY_LITERAL.format(
             db.literal(self._durable), db.literal("{" + ",".join(str(i) for i in ids) + "}"),
             db.literal("{" + ",".join("NULL" if s is None else str(int(s)) for s in seqs) + "}"))
+        tail: list[str] = []
         try:
-            async with db.transaction_opened_by(self._pool, record) as (conn, status):
+            async with db.transaction_opened_by(self._pool, record, tail) as (conn, status):
                 if _inserted(status) != len(chunk):
                     raise _NotAllNew
-                await self._apply_fresh(conn, chunk, set(ids), results, emitted)
+                await self._apply_fresh(conn, chunk, set(ids), results, emitted, tail)
         except _NotAllNew:
             results.clear()
             emitted.clear()
+            tail.clear()
             self._outboxed = False
-            async with db.transaction(self._pool) as conn:
+            async with db.transaction(self._pool, tail) as conn:
                 fresh = {r[0] for r in await conn.fetch(_RECORD_MANY, self._durable, ids, seqs)}
-                await self._apply_fresh(conn, chunk, fresh, results, emitted)
+                await self._apply_fresh(conn, chunk, fresh, results, emitted, tail)
         self._counted(results, wrote_outbox=bool(emitted) or self._take_outboxed())
 
     async def _apply_fresh(self, conn: asyncpg.Connection, chunk: list[tuple[Msg, Event]], fresh: set[uuid.UUID],
-                           results: list[tuple[Event, bool]], emitted: list[Event]) -> None:
+                           results: list[tuple[Event, bool]], emitted: list[Event], tail: list[str]) -> None:
         """Run the handlers of the chunk's events whose ids are in ``fresh`` (a second copy of an
-        id in the chunk is a duplicate), then write the outbox rows they emitted."""
+        id in the chunk is a duplicate), then queue the outbox rows they emitted for the commit."""
         todo: list[Event] = []
         for _, event in chunk:
             if event.event_id in fresh:
@@ -111,8 +121,8 @@ class Applier:
             else:
                 results.append((event, False))
         for group in self._groups(todo):
-            emitted.extend(await self._run_group(conn, group))
-        await outbox.append(conn, emitted)
+            emitted.extend(await self._run_group(conn, group, tail))
+        _append_outbox(tail, emitted)
 
     def _groups(self, events: list[Event]) -> list[list[Event]]:
         """Runs of consecutive events for the same batched handler; any other event alone."""
@@ -125,14 +135,14 @@ class Applier:
                 groups.append([event])
         return groups
 
-    async def _run_group(self, conn: asyncpg.Connection, events: list[Event]) -> list[Event]:
+    async def _run_group(self, conn: asyncpg.Connection, events: list[Event], tail: list[str]) -> list[Event]:
         """Dispatch to the handler of the events' type; returns the events it emitted (those a
         statement of the handler wrote to the outbox itself are written by now, see
         :meth:`UnitOfWork.written`, and only make the relay wake up)."""
         handler = self._handlers.get(type(events[0]))
         if handler is None:
             raise PermanentError(f"no handler for {type(events[0]).__name__}")
-        uow = UnitOfWork(conn=conn, now=self._clock())
+        uow = UnitOfWork(conn=conn, now=self._clock(), at_commit=tail)
         if is_batched(handler):
             await handler(events, uow)
         else:

@@ -6,8 +6,10 @@ import contextlib
 import hashlib
 import itertools
 import logging
+import re
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 
@@ -51,27 +53,29 @@ class DatabaseUnavailable(TransientError):
 
 
 @contextlib.asynccontextmanager
-async def transaction(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
-    """A pooled connection in a transaction, committed when the block ends without error.
+async def transaction(pool: asyncpg.Pool, tail: Sequence[str] = ()) -> AsyncIterator[asyncpg.Connection]:
+    """A pooled connection in a transaction, committed when the block ends without error
+    (with the statements in ``tail`` as they are then, see :func:`commit`).
 
     Any error while *getting* the connection or opening the transaction is an availability
     problem, whatever its type (asyncpg may raise a plain ``OSError`` for a refused connect to
     several addresses): it is raised as :class:`DatabaseUnavailable`, a transient error.
     Errors from inside the block keep their type, so a handler's own ``OSError`` stays its own.
+    A plain ``BEGIN``/``COMMIT`` (so the ``COMMIT`` can carry ``tail``): :func:`savepoint`, not
+    ``Connection.transaction()``, inside it.
     """
     async with connection(pool) as conn:
         try:
-            tx = conn.transaction()
-            await tx.start()
+            await conn.execute("BEGIN")
         except Exception as exc:
+            await _rollback(conn)
             raise DatabaseUnavailable(type(exc).__name__) from exc
         try:
             yield conn
         except BaseException:
-            with contextlib.suppress(Exception):
-                await tx.rollback()
+            await _rollback(conn)
             raise
-        await tx.commit()
+        await commit(conn, tail)
 
 
 class TransactionAborted(Exception):
@@ -81,7 +85,8 @@ class TransactionAborted(Exception):
 
 
 @contextlib.asynccontextmanager
-async def transaction_opened_by(pool: asyncpg.Pool, first: str) -> AsyncIterator[tuple[asyncpg.Connection, str]]:
+async def transaction_opened_by(pool: asyncpg.Pool, first: str,
+                                tail: Sequence[str] = ()) -> AsyncIterator[tuple[asyncpg.Connection, str]]:
     """Like :func:`transaction`, with ``BEGIN`` and the transaction's first statement sent as one
     query (one round trip instead of two); yields the connection and that statement's status
     (``"INSERT 0 1"``).
@@ -91,7 +96,7 @@ async def transaction_opened_by(pool: asyncpg.Pool, first: str) -> AsyncIterator
     (:func:`literal`). The transaction is a plain ``BEGIN``/``COMMIT``: use SQL ``SAVEPOINT``s
     inside it, not ``Connection.transaction()`` (asyncpg refuses that in a transaction it did
     not open). A commit that PostgreSQL answers with ``ROLLBACK`` raises
-    :class:`TransactionAborted`.
+    :class:`TransactionAborted`. ``tail``: statements sent with the ``COMMIT`` (:func:`commit`).
     """
     async with connection(pool) as conn:
         try:
@@ -107,7 +112,7 @@ async def transaction_opened_by(pool: asyncpg.Pool, first: str) -> AsyncIterator
         except BaseException:
             await _rollback(conn)
             raise
-        await _commit(conn)
+        await commit(conn, tail)
 
 
 async def begin_with(conn: asyncpg.Connection, statement: str) -> str:
@@ -121,7 +126,7 @@ async def begin_with(conn: asyncpg.Connection, statement: str) -> str:
 
 
 @contextlib.asynccontextmanager
-async def deferred_transaction(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+async def deferred_transaction(pool: asyncpg.Pool, tail: Sequence[str] = ()) -> AsyncIterator[asyncpg.Connection]:
     """A pooled connection whose transaction is begun by the block's first :func:`begin_with`
     (its lock), so ``BEGIN`` costs no round trip of its own; committed (checked, as in
     :func:`transaction_opened_by`) when the block ends without error, rolled back otherwise.
@@ -130,7 +135,8 @@ async def deferred_transaction(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Conn
     before anything else, or runs a single statement instead (a refused vault read that only
     writes its access-log row). Plain ``BEGIN``/``COMMIT``: :func:`savepoint`, not
     ``Connection.transaction()``, inside it. Errors while getting the connection are
-    :class:`DatabaseUnavailable`.
+    :class:`DatabaseUnavailable`. ``tail``: statements sent with the ``COMMIT``
+    (:func:`commit`); if no transaction was begun, they run alone (one query, atomic).
     """
     async with connection(pool) as conn:
         try:
@@ -139,14 +145,18 @@ async def deferred_transaction(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Conn
             await _rollback(conn)
             raise
         if conn.is_in_transaction():
-            await _commit(conn)
+            await commit(conn, tail)
+        elif tail:
+            await conn.execute(";".join(tail))
 
 
 @contextlib.asynccontextmanager
-async def savepoint(conn: asyncpg.Connection) -> AsyncIterator[None]:
+async def savepoint(conn: asyncpg.Connection, *, release: bool = True) -> AsyncIterator[None]:
     """A ``SAVEPOINT`` in the connection's open transaction: what the block changed is rolled back
     when it raises, and the transaction goes on. Plain SQL, so it works in every transaction of
-    this module (asyncpg's nested ``Connection.transaction()`` works only in one asyncpg opened)."""
+    this module (asyncpg's nested ``Connection.transaction()`` works only in one asyncpg opened).
+    ``release=False``: left to the ``COMMIT`` (which releases every savepoint), one round trip
+    less, for a savepoint that nothing after the block rolls back to."""
     name = f"sp_{next(_savepoints)}"
     await conn.execute(f"SAVEPOINT {name}")
     try:
@@ -155,14 +165,24 @@ async def savepoint(conn: asyncpg.Connection) -> AsyncIterator[None]:
         if conn.is_in_transaction():
             await conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
         raise
-    await conn.execute(f"RELEASE SAVEPOINT {name}")
+    if release:
+        await conn.execute(f"RELEASE SAVEPOINT {name}")
 
 
 _savepoints = itertools.count()
 
 
-async def _commit(conn: asyncpg.Connection) -> None:
-    if await conn.execute("COMMIT") != "COMMIT":
+async def commit(conn: asyncpg.Connection, tail: Sequence[str] = ()) -> None:
+    """``COMMIT`` the connection's open transaction, with the statements of ``tail`` before it in
+    the same query (one round trip for all): writes whose results nobody reads, rendered with
+    :func:`bind`. If one of them fails, the transaction is rolled back and its error raised.
+    A commit that PostgreSQL answers with ``ROLLBACK`` raises :class:`TransactionAborted`."""
+    try:
+        status = await conn.execute("".join(f"{statement};" for statement in tail) + "COMMIT")
+    except BaseException:
+        await _rollback(conn)
+        raise
+    if status != "COMMIT":
         raise TransactionAborted("a statement of the transaction failed; nothing was committed")
 
 
@@ -172,10 +192,15 @@ async def _rollback(conn: asyncpg.Connection) -> None:
             await conn.execute("ROLLBACK")
 
 
-def literal(value: str | int | uuid.UUID | None) -> str:
-    """``value`` as an SQL literal for :func:`transaction_opened_by`: ``None`` as ``NULL``, an
-    ``int`` or a UUID as such, text quoted with ``'`` doubled. Text with NUL or a backslash is refused, so the literal
-    means the same whatever ``standard_conforming_strings`` says."""
+Literal = str | int | uuid.UUID | datetime | bytes | None
+
+
+def literal(value: Literal) -> str:
+    """``value`` as an SQL literal for :func:`transaction_opened_by` and :func:`bind`: ``None`` as
+    ``NULL``, an ``int`` or a UUID as such, an aware datetime as ``timestamptz`` (microseconds,
+    as asyncpg sends it), bytes as ``decode('<hex>', 'hex')``, text quoted with ``'`` doubled.
+    Text with NUL or a backslash is refused, so the literal means the same whatever
+    ``standard_conforming_strings`` says."""
     if value is None:
         return "NULL"
     if isinstance(value, bool):
@@ -184,9 +209,25 @@ def literal(value: str | int | uuid.UUID | None) -> str:
         return str(value)
     if isinstance(value, uuid.UUID):
         return f"'{value}'"
+    if isinstance(value, datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("naive datetime in an SQL literal")
+        return f"'{value.isoformat()}'::timestamptz"
+    if isinstance(value, bytes):
+        return f"decode('{value.hex()}', 'hex')"
     if "\x00" in value or "\\" in value:
         raise ValueError("NUL or backslash in an SQL literal")
     return "'" + value.replace("'", "''") + "'"
+
+
+_PARAM = re.compile(r"\$(\d+)")
+
+
+def bind(statement: str, *args: Literal) -> str:
+    """``statement`` with its ``$n`` parameters replaced by :func:`literal` values: a statement
+    for :func:`commit`'s ``tail`` (sent by the simple query protocol, which takes no
+    parameters). ``statement`` must not contain ``$`` otherwise (no dollar quoting)."""
+    return _PARAM.sub(lambda m: literal(args[int(m.group(1)) - 1]), statement)
 
 
 @contextlib.asynccontextmanager

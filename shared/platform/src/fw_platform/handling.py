@@ -91,6 +91,9 @@ class UnitOfWork:
     emitted: list[Event] = field(default_factory=list)
     #: Events a statement of this unit of work already wrote to the outbox (see :meth:`written`).
     outboxed: list[Event] = field(default_factory=list)
+    #: Statements sent with the ``COMMIT`` (see :meth:`write_at_commit`); the platform's
+    #: transaction shares this list with the unit of work.
+    at_commit: list[str] = field(default_factory=list)
     _repositories: dict[Callable[[Any], Any], Any] = field(default_factory=dict, init=False, repr=False,
                                                            compare=False)
 
@@ -105,6 +108,13 @@ class UnitOfWork:
         published in the order they reach the outbox: written ones when their statement runs,
         emitted ones at the commit (a handler table should not mix both for one aggregate)."""
         self.outboxed.extend(events)
+
+    def write_at_commit(self, statement: str) -> None:
+        """Send ``statement`` (rendered by :func:`fw_platform.db.bind`) with this unit of work's
+        ``COMMIT``, in the same round trip: for the last writes of a command, whose results
+        nobody reads and which no later statement of the unit of work depends on (they run
+        after all others). Its failure fails the commit: nothing of the unit of work is stored."""
+        self.at_commit.append(statement)
 
     def repository(self, factory: Callable[[asyncpg.Connection], R]) -> R:
         """The repository ``factory(conn)`` bound to this transaction (one per factory)."""
@@ -124,6 +134,9 @@ class StatementUnitOfWork(UnitOfWork):
     def emit(self, *events: Event) -> None:
         raise TypeError("a one-statement unit of work writes its events with the statement "
                         "(fw_platform.outbox.with_events)")
+
+    def write_at_commit(self, statement: str) -> None:
+        raise TypeError("a one-statement unit of work has no COMMIT to send a statement with")
 
 
 Handler = Callable[[Any, UnitOfWork], Awaitable[None]]

@@ -134,10 +134,12 @@ class Runtime:
 
         Raises :class:`fw_platform.db.DatabaseUnavailable` (transient) if PostgreSQL is away.
         """
-        async with db.transaction(self.pool) as conn:
-            uow = UnitOfWork(conn=conn, now=self.clock())
+        tail: list[str] = []
+        async with db.transaction(self.pool, tail) as conn:
+            uow = UnitOfWork(conn=conn, now=self.clock(), at_commit=tail)
             yield uow
-            await outbox.append(conn, uow.emitted)
+            if uow.emitted:  # with the COMMIT, after the unit of work's own statements there
+                tail.append(outbox.append_statement(uow.emitted))
         if (uow.emitted or uow.outboxed) and self.relay:
             self.relay.notify()
 
@@ -147,13 +149,12 @@ class Runtime:
         one round trip less than :meth:`unit_of_work`, for commands that lock before anything
         else (see :func:`fw_platform.db.deferred_transaction`). Emitted events are written in
         that transaction, or in one of their own if the block began none."""
-        async with db.deferred_transaction(self.pool) as conn:
-            uow = UnitOfWork(conn=conn, now=self.clock())
+        tail: list[str] = []
+        async with db.deferred_transaction(self.pool, tail) as conn:
+            uow = UnitOfWork(conn=conn, now=self.clock(), at_commit=tail)
             yield uow
-            if uow.emitted:
-                if not conn.is_in_transaction():
-                    await conn.execute("BEGIN")
-                await outbox.append(conn, uow.emitted)
+            if uow.emitted:  # with the COMMIT (or alone, atomic with the rest of the tail)
+                tail.append(outbox.append_statement(uow.emitted))
         if (uow.emitted or uow.outboxed) and self.relay:
             self.relay.notify()
 
