@@ -234,7 +234,7 @@ class FakeVaultStore:
         return added
 
     # -------------------------------------------------------------- test plumbing
-    def for_conn(self, _conn: object) -> FakeVaultStore:
+    def for_conn(self, _conn: object, _at_commit: object = None) -> FakeVaultStore:
         return self
 
     @asynccontextmanager

@@ -143,8 +143,13 @@ async def test_blocked_sessions_are_found_by_request_in_session_order(repo: Bill
     for c in blocked:
         await repo.save_case(c, AT)
     await repo.save_case(replace(cases[2], status=BillingStatus.INVOICED), AT)
-    assert await repo.blocked_sessions_for(request_id) == sorted(blocked, key=lambda c: c.session_id)
-    assert await repo.blocked_sessions_for(uuid.uuid4()) == []
+    assert await repo.blocked_sessions_for([request_id]) == sorted(blocked, key=lambda c: c.session_id)
+    assert await repo.blocked_sessions_for([uuid.uuid4()]) == []
+    other = await repo.claim_session(pending(request_id=uuid.uuid4()))
+    other = replace(other, status=BillingStatus.BLOCKED, block_reason=BlockReason.BILLING_ADDRESS_MISSING)
+    await repo.save_case(other, AT)
+    assert await repo.blocked_sessions_for([request_id, other.request_id, uuid.uuid4()]) == sorted(
+        [*blocked, other], key=lambda c: c.session_id)
 
 
 # ------------------------------------------------------------------ numbers

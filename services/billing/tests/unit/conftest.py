@@ -71,9 +71,14 @@ class FakeUow:
     now: datetime = NOW
     conn: Any = None
     emitted: list[Event] = field(default_factory=list)
+    #: what would go with the COMMIT (the fake repository writes at once and sends nothing here)
+    at_commit: list[str] = field(default_factory=list)
 
     def emit(self, *events: Event) -> None:
         self.emitted.extend(events)
+
+    def write_at_commit(self, statement: str) -> None:
+        self.at_commit.append(statement)
 
 
 def make_tariff(**changes: Any) -> Tariff:
@@ -100,7 +105,7 @@ def world() -> World:
     vault = FakeVault()
     catalog = TariffCatalog([make_tariff(), make_tariff(version="test-2", rate_per_interval=Decimal("60.00"))],
                             selected="test-1")
-    deps = BillingDeps(tariffs=catalog, vault=vault, repository=lambda _conn: repo,
+    deps = BillingDeps(tariffs=catalog, vault=vault, repository=lambda _conn, **_: repo,
                        number_format=DEFAULT_NUMBER_FORMAT, issuer=EXAMPLE_ISSUER, renderer=PdfRenderer(),
                        cancellation_format=DEFAULT_CANCELLATION_FORMAT, email_enabled=True)
     return World(repo=repo, vault=vault, deps=deps)

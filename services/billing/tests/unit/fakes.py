@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 
@@ -45,9 +45,9 @@ class FakeRepository:
     async def find_session(self, session_id: uuid.UUID) -> SessionRecord | None:
         return self.sessions.get(session_id)
 
-    async def blocked_sessions_for(self, request_id: uuid.UUID) -> list[SessionRecord]:
+    async def blocked_sessions_for(self, request_ids: Sequence[uuid.UUID]) -> list[SessionRecord]:
         return sorted((r for r in self.sessions.values()
-                       if r.request_id == request_id and r.status is SessionStatus.BLOCKED),
+                       if r.request_id in request_ids and r.status is SessionStatus.BLOCKED),
                       key=lambda r: r.session_id)
 
     async def save_case(self, case: SessionRecord, at: datetime) -> None:

@@ -168,7 +168,7 @@ def erased(request_id: uuid.UUID, reason: ErasureReason = ErasureReason.ABANDONE
 
 async def on_erased(world: Any, event: PersonalDataErased) -> list[Any]:
     uow = world.uow()
-    await on_personal_data_erased(event, uow, deps=world.deps)
+    await on_personal_data_erased([event], uow, deps=world.deps)
     return uow.emitted
 
 
@@ -208,6 +208,32 @@ async def test_erasure_leaves_invoiced_and_unknown_sessions_alone(world: Any) ->
     assert await on_erased(world, erased(event.request_id, ErasureReason.INVOICE_ISSUED)) == []
     assert world.repo.sessions[event.session_id].status is SessionStatus.INVOICED
     assert await on_erased(world, erased(uuid.uuid4())) == []
+
+
+async def test_a_run_of_erasures_closes_each_blocked_session_once_by_its_first_erasure(world: Any) -> None:
+    blocked_events = [ended(FULL_SECONDS) for _ in range(2)]
+    for event in blocked_events:
+        world.vault.store(event.request_id, address=False)
+        (out,) = await handle(world, event)
+        assert isinstance(out, BillingBlocked)
+        world.vault.erased.add(event.request_id)
+    first, other = (erased(e.request_id) for e in blocked_events)
+    again = erased(blocked_events[0].request_id)  # a second erasure of the same request in the run
+    lookups: list[Any] = []
+    real = world.repo.blocked_sessions_for
+
+    async def counted(request_ids: Any) -> Any:
+        lookups.append(list(request_ids))
+        return await real(request_ids)
+
+    world.repo.blocked_sessions_for = counted
+    uow = world.uow()
+    await on_personal_data_erased([erased(uuid.uuid4()), first, again, other], uow, deps=world.deps)
+    assert len(lookups) == 1 and len(lookups[0]) == 3  # one look-up for the run's three requests
+    closed = uow.emitted
+    assert [(e.session_id, e.causation_id) for e in closed] == [
+        (blocked_events[0].session_id, first.event_id), (blocked_events[1].session_id, other.event_id)]
+    assert all(isinstance(e, SessionNotBilled) for e in closed)
 
 
 async def test_address_provided_after_the_data_were_erased_closes_the_claim(world: Any) -> None:

@@ -52,8 +52,10 @@ def store(world: Any, request_id: uuid.UUID, contact_name: str, *, address: bool
 
 async def handle(world: Any, event: Any) -> list[Any]:
     uow = world.uow()
-    handler = {SessionEnded: on_session_ended, BillingAddressProvided: on_billing_address_provided,
-               PersonalDataErased: on_personal_data_erased}[type(event)]
+    if isinstance(event, PersonalDataErased):
+        await on_personal_data_erased([event], uow, deps=world.deps)
+        return uow.emitted
+    handler = {SessionEnded: on_session_ended, BillingAddressProvided: on_billing_address_provided}[type(event)]
     await handler(event, uow, deps=world.deps)
     return uow.emitted
 

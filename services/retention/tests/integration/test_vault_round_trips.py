@@ -1,6 +1,7 @@
 """The vault's requests on real PostgreSQL: the request's lock begins the transaction in the same
 round trip (no BEGIN of its own), marker and entry (for a claim: marker, entry and claim) are
-one look-up, a refused read is one statement, a failure rolls back."""
+one look-up, the final writes go with the COMMIT (three round trips per request), a refused
+read is one statement, a failure rolls back."""
 
 from __future__ import annotations
 
@@ -55,8 +56,9 @@ async def vault(fw_env: Any) -> AsyncIterator[_Vault]:
 
         @asynccontextmanager
         async def deferred() -> AsyncIterator[UnitOfWork]:  # what Runtime.deferred_unit_of_work does
-            async with db.deferred_transaction(pool) as conn:
-                yield UnitOfWork(conn=conn, now=clock())
+            tail: list[str] = []
+            async with db.deferred_transaction(pool, tail) as conn:
+                yield UnitOfWork(conn=conn, now=clock(), at_commit=tail)
 
         responder = VaultResponder(unit_of_work=deferred, store_for=PgVaultStore,
                                    cipher=EnvelopeCipher(os.urandom(32)), clock=clock)
@@ -74,11 +76,14 @@ async def test_put_and_get_begin_with_the_lock(vault: _Vault) -> None:
     get = await vault.statements()
     for statements in (put, get):
         assert statements[0].startswith("BEGIN;SELECT pg_advisory_xact_lock("), statements
-        assert statements[-1] == "COMMIT"
+        assert statements[-1].endswith(";COMMIT")
         assert not any(s.upper().startswith("BEGIN") for s in statements[1:])
-    # BEGIN with the lock, marker and entry in one look-up, the insert / the access-log row, COMMIT
-    assert len(put) == 4 and len(get) == 4
+    # BEGIN with the lock, marker and entry in one look-up, the insert / the access-log row with the COMMIT
+    assert len(put) == 3 and len(get) == 3
     assert put[1].startswith("SELECT m.*, x.*") and get[1].startswith("SELECT m.*, x.*")
+    assert put[2].startswith("WITH k AS (INSERT INTO vault_keys") and get[2].startswith("INSERT INTO vault_access_log")
+    async with vault.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT outcome FROM vault_access_log WHERE request_id = $1", rid) == "ok"
 
 
 async def test_a_claim_reads_marker_entry_and_claim_in_one_look_up(vault: _Vault) -> None:
@@ -87,9 +92,11 @@ async def test_a_claim_reads_marker_entry_and_claim_in_one_look_up(vault: _Vault
     await vault.statements()
     assert (await vault.call(VaultSubject.CLAIM, "session", ClaimRequest(request_id=rid, outcome="session_started"))).ok
     claim = await vault.statements()
-    # BEGIN with the lock, one look-up, the access-log row, the claim, COMMIT
-    assert len(claim) == 5, claim
-    assert claim[0].startswith("BEGIN;SELECT pg_advisory_xact_lock(") and claim[-1] == "COMMIT"
+    # BEGIN with the lock, one look-up, the access-log row and the claim with the COMMIT
+    assert len(claim) == 3, claim
+    assert claim[0].startswith("BEGIN;SELECT pg_advisory_xact_lock(")
+    assert claim[2].startswith("INSERT INTO vault_access_log") and ";UPDATE vault_entries SET claimed_outcome" in claim[2]
+    assert claim[2].endswith(";COMMIT")
     assert claim[1].startswith("SELECT m.*, e.stored_at AS entry_stored_at, e.claimed_outcome")
     again = await vault.call(VaultSubject.CLAIM, "intake", ClaimRequest(request_id=rid, outcome="withdrawn"))
     assert not again.ok and again.error == "claimed"
@@ -125,3 +132,25 @@ async def test_a_failure_after_the_lock_rolls_the_request_back(vault: _Vault,
         assert await conn.fetchval("SELECT count(*) FROM vault_access_log WHERE request_id = $1"
                                    " AND purpose LIKE 'claim%'", rid) == 0
         assert await conn.fetchval("SELECT claimed_outcome FROM vault_entries WHERE request_id = $1", rid) is None
+
+
+async def test_a_final_write_failing_at_the_commit_rolls_the_request_back(vault: _Vault,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    rid = uuid.uuid4()
+    assert (await vault.call(VaultSubject.PUT, "intake", PutRequest(request_id=rid, data=personal_data()))).ok
+
+    async def failing_at_commit(self: PgVaultStore, *args: Any, **kwargs: Any) -> None:
+        await self._write("INSERT INTO no_such_table VALUES ($1)", 1)
+
+    # the claim's two writes go with the COMMIT; the second fails there: neither may remain
+    monkeypatch.setattr(PgVaultStore, "set_claim", failing_at_commit)
+    assert await vault.call(VaultSubject.CLAIM, "session", ClaimRequest(request_id=rid, outcome="session_started")) == INTERNAL
+    statements = await vault.statements()
+    assert statements[-2].endswith("INSERT INTO no_such_table VALUES (1);COMMIT") and statements[-1] == "ROLLBACK"
+    async with vault.pool.acquire() as conn:
+        assert not conn.is_in_transaction()
+        assert await conn.fetchval("SELECT count(*) FROM vault_access_log WHERE request_id = $1"
+                                   " AND purpose LIKE 'claim%'", rid) == 0
+    # and the request works once the write does
+    monkeypatch.undo()
+    assert (await vault.call(VaultSubject.CLAIM, "session", ClaimRequest(request_id=rid, outcome="session_started"))).ok

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Literal
@@ -94,12 +95,24 @@ class SqlBillingRepository:
     are written only as AES-256-GCM ciphertext (:mod:`fw_billing.adapters.keys`).
     """
 
-    def __init__(self, conn: asyncpg.Connection, keys: KeyRing) -> None:
+    def __init__(self, conn: asyncpg.Connection, keys: KeyRing, *,
+                 at_commit: Callable[[str], None] | None = None) -> None:
         self._conn = conn
         self._keys = keys
+        #: With it (a handler's unit of work: ``UnitOfWork.write_at_commit``), the write that ends
+        #: a billing decision and that nothing later reads (the case's decision, ``save_case``)
+        #: goes with the transaction's COMMIT instead of a round trip of its own. Never a write
+        #: inside a savepoint: a rollback to it would not take back a statement sent later.
+        self._at_commit = at_commit
         #: Archive keys read along with another statement of this transaction (the repository
         #: lives for one unit of work): by year.
         self._archive_keys: dict[int, bytes] = {}
+
+    async def _write(self, statement: str, *args: db.Literal) -> None:
+        if self._at_commit is not None:
+            self._at_commit(db.bind(statement, *args))
+        else:
+            await self._conn.execute(statement, *args)
 
     async def _archive_key(self, year: int) -> bytes:
         key = self._archive_keys.get(year)
@@ -127,20 +140,22 @@ class SqlBillingRepository:
             "SELECT * FROM session_billing WHERE session_id = $1 FOR UPDATE", session_id)
         return _session(row) if row is not None else None
 
-    async def blocked_sessions_for(self, request_id: uuid.UUID) -> list[SessionRecord]:
+    async def blocked_sessions_for(self, request_ids: Sequence[uuid.UUID]) -> list[SessionRecord]:
         rows = await self._conn.fetch(
-            "SELECT * FROM session_billing WHERE request_id = $1 AND status = $2"
-            " ORDER BY session_id FOR UPDATE", request_id, SessionStatus.BLOCKED.value)
+            "SELECT * FROM session_billing WHERE request_id = ANY($1::uuid[]) AND status = $2"
+            " ORDER BY session_id FOR UPDATE", list(request_ids), SessionStatus.BLOCKED.value)
         return [_session(r) for r in rows]
 
     async def save_case(self, case: SessionRecord, at: datetime) -> None:
-        await self._conn.execute(
+        await self._write(
             "UPDATE session_billing SET status = $2, block_reason = $3, decided_at = $4 WHERE session_id = $1",
             case.session_id, case.status.value,
             case.block_reason.value if case.block_reason is not None else None, at)
 
     def savepoint(self) -> AbstractAsyncContextManager[None]:
-        return db.savepoint(self._conn)
+        # not released: the COMMIT releases it (one round trip less); a later failure rolls back
+        # the whole transaction anyway
+        return db.savepoint(self._conn, release=False)
 
     async def next_invoice_seq(self, year: int) -> int:
         """Advance the year's counter by one (the row stays locked until commit), one statement."""
@@ -264,7 +279,7 @@ class SqlBillingRepository:
                       rendered: RenderedDocument, at: datetime) -> None:
         key = await self._archive_key(year)
         xml = seal(key, archive_xml_aad(number), rendered.xml) if rendered.xml is not None else None
-        await self._conn.execute(
+        await self._conn.execute(  # not deferred: it is written inside the issuing savepoint
             "INSERT INTO invoice_archive(document_number, document_type, year, pdf_enc, xml_enc,"
             " archived_at) VALUES ($1, $2, $3, $4, $5, $6)",
             number, document_type, year, seal(key, archive_pdf_aad(number), rendered.pdf), xml, at)

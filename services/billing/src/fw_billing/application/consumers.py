@@ -20,6 +20,7 @@ from fw_contracts.events import (
     SupportRequestCreated,
 )
 from fw_platform.app import Consumers
+from fw_platform.handling import batched
 
 
 def consumers(deps: BillingDeps) -> Consumers:
@@ -33,5 +34,5 @@ def consumers(deps: BillingDeps) -> Consumers:
         "customer_promoted": {CustomerPromoted: partial(on_customer_promoted, deps=deps)},
         # Its own durable: created later than the others, it reads the whole history, so sessions
         # blocked for ever by an erasure before it existed are closed as well.
-        "personal_data_erased": {PersonalDataErased: partial(on_personal_data_erased, deps=deps)},
+        "personal_data_erased": {PersonalDataErased: batched(partial(on_personal_data_erased, deps=deps))},
     }

@@ -100,7 +100,7 @@ async def on_support_request_created(event: SupportRequestCreated, uow: UnitOfWo
 
 async def on_session_ended(event: SessionEnded, uow: UnitOfWork, *, deps: BillingDeps) -> None:
     """Open the session's billing case (the first end seen wins) and decide it."""
-    repo = deps.repository(uow.conn)
+    repo = deps.repository(uow.conn, at_commit=uow.write_at_commit)
     case = await repo.claim_session(open_case(event, deps.tariffs.current.version))
     if case.status.final:
         log.info("session already decided; event ignored", extra={
@@ -115,7 +115,7 @@ async def on_billing_address_provided(event: BillingAddressProvided, uow: UnitOf
 
     Rides on the consumer of the session's end, so it is never seen before the session's end.
     """
-    repo = deps.repository(uow.conn)
+    repo = deps.repository(uow.conn, at_commit=uow.write_at_commit)
     case = await repo.find_session(event.session_id)
     if case is None or case.status is not SessionStatus.BLOCKED:
         # e.g. the session was closed as not billed because the data were erased at the end of
@@ -127,19 +127,30 @@ async def on_billing_address_provided(event: BillingAddressProvided, uow: UnitOf
     await _bill(repo, deps, uow, case, cause=event, promoted=case.promoted)
 
 
-async def on_personal_data_erased(event: PersonalDataErased, uow: UnitOfWork, *, deps: BillingDeps) -> None:
-    """The request's personal data are gone: a session still blocked for want of the recipient's
+async def on_personal_data_erased(events: list[PersonalDataErased], uow: UnitOfWork, *,
+                                  deps: BillingDeps) -> None:
+    """The requests' personal data are gone: a session still blocked for want of the recipient's
     address can never be invoiced. Close it as not billed (``recipient_data_erased``), so the
     office sees a lost claim instead of a session blocked for ever.
+
+    A run of erasures (``batched``) is one look-up for all their requests; almost always none
+    of them has a blocked session. Each blocked session is closed by the first erasure of its
+    request in the run, in stream order, as one by one.
 
     Typically retention's billing hold ended (reason ``abandoned``); any erasure of the request
     has the same effect. Sessions already invoiced or not billed are left alone (a redelivery
     finds nothing blocked). The ``SessionNotBilled`` makes retention erase the request, which
     already carries its marker: a no-op there, no second ``PersonalDataErased``.
     """
-    repo = deps.repository(uow.conn)
-    for case in await repo.blocked_sessions_for(event.request_id):
-        await _record(repo, uow, case, decide(CloseLostClaim(event), case))
+    repo = deps.repository(uow.conn, at_commit=uow.write_at_commit)
+    first: dict[uuid.UUID, PersonalDataErased] = {}
+    for event in events:
+        first.setdefault(event.request_id, event)
+    blocked = await repo.blocked_sessions_for(list(first))
+    for event in first.values():
+        for case in blocked:
+            if case.request_id == event.request_id:
+                await _record(repo, uow, case, decide(CloseLostClaim(event), case))
 
 
 async def _record(repo: BillingRepository, uow: UnitOfWork, case: BillingCase,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -220,8 +220,9 @@ class BillingRepository(Protocol):
     async def find_session(self, session_id: uuid.UUID) -> SessionRecord | None:
         """The stored session, locked until the transaction ends; None if never seen."""
 
-    async def blocked_sessions_for(self, request_id: uuid.UUID) -> list[SessionRecord]:
-        """The request's sessions whose billing is BLOCKED, locked until the transaction ends."""
+    async def blocked_sessions_for(self, request_ids: Sequence[uuid.UUID]) -> list[SessionRecord]:
+        """The requests' sessions whose billing is BLOCKED, locked until the transaction ends, in
+        the order of their ids."""
 
     async def save_case(self, case: BillingCase, at: datetime) -> None:
         """Store the case's decision (status and block reason) as decided at ``at``."""
@@ -323,8 +324,9 @@ class BillingDeps:
 
     tariffs: TariffCatalog
     vault: PersonalDataSource
-    #: Builds the repository on the unit of work's connection.
-    repository: Callable[[Any], BillingRepository]
+    #: Builds the repository on the unit of work's connection; ``at_commit=`` (optional,
+    #: ``UnitOfWork.write_at_commit``) lets it send a handler's final writes with the COMMIT.
+    repository: Callable[..., BillingRepository]
     number_format: str
     issuer: Issuer
     renderer: DocumentRenderer

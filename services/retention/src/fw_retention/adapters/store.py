@@ -6,7 +6,7 @@ Tables are unqualified: the pool's search_path is the retention schema.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 import asyncpg
@@ -54,11 +54,32 @@ _INSERT_ERASURE = (f"INSERT INTO erasures({_MARKER_COLUMNS})"
 _INSERT_ERASURE_WITH_EVENT = outbox.with_events(_INSERT_ERASURE, 8)
 
 
-class PgVaultStore:
-    """:class:`~fw_retention.application.ports.VaultStore` on PostgreSQL."""
+_INSERT_ENTRY = ("WITH k AS (INSERT INTO vault_keys(request_id, wrapped_key, kek_id, created_at)"
+                 "           VALUES ($1, $2, $3, $4) RETURNING request_id)"
+                 " INSERT INTO vault_entries(request_id, nonce, ciphertext, stored_at) SELECT request_id, $5, $6, $4 FROM k")
+_LOG_ACCESS = "INSERT INTO vault_access_log(request_id, purpose, outcome, at, caller) VALUES ($1, $2, $3, $4, $5)"
+# the CHECK of migration 014 refuses a second, different outcome even if a caller skipped the lock
+_SET_CLAIM = ("UPDATE vault_entries SET claimed_outcome = $2, claimed_at = $3"
+              " WHERE request_id = $1 AND (claimed_outcome IS NULL OR claimed_outcome = $2)")
 
-    def __init__(self, conn: asyncpg.Connection) -> None:
+
+class PgVaultStore:
+    """:class:`~fw_retention.application.ports.VaultStore` on PostgreSQL.
+
+    With ``at_commit`` (the vault's requests: ``UnitOfWork.write_at_commit``), the writes that end
+    a vault request and whose results nobody reads (the access-log row, the claim, the new
+    entry) go with the transaction's ``COMMIT`` instead of a round trip each; every use case
+    writes them last (:mod:`fw_retention.application.vault`)."""
+
+    def __init__(self, conn: asyncpg.Connection, at_commit: Callable[[str], None] | None = None) -> None:
         self._conn = conn
+        self._at_commit = at_commit
+
+    async def _write(self, statement: str, *args: db.Literal) -> None:
+        if self._at_commit is not None:
+            self._at_commit(db.bind(statement, *args))
+        else:
+            await self._conn.execute(statement, *args)
 
     async def lock(self, request_id: uuid.UUID) -> None:
         # begins the transaction of a deferred unit of work (the vault's requests) in the same
@@ -98,12 +119,8 @@ class PgVaultStore:
 
     async def insert_entry(self, entry: SealedEntry) -> None:
         # key and entry in one statement (the entry's row is made from the key's)
-        await self._conn.execute(
-            "WITH k AS (INSERT INTO vault_keys(request_id, wrapped_key, kek_id, created_at)"
-            "           VALUES ($1, $2, $3, $4) RETURNING request_id)"
-            " INSERT INTO vault_entries(request_id, nonce, ciphertext, stored_at) SELECT request_id, $5, $6, $4 FROM k",
-            entry.request_id, entry.wrapped_key, entry.kek_id, entry.stored_at, entry.data.nonce,
-            entry.data.ciphertext)
+        await self._write(_INSERT_ENTRY, entry.request_id, entry.wrapped_key, entry.kek_id, entry.stored_at,
+                          entry.data.nonce, entry.data.ciphertext)
 
     async def insert_statement(self, request_id: uuid.UUID, statement: Sealed, at: datetime) -> None:
         await self._conn.execute(
@@ -112,9 +129,7 @@ class PgVaultStore:
 
     async def log_access(self, request_id: uuid.UUID, purpose: str, outcome: str, at: datetime, *,
                          caller: str) -> None:
-        await self._conn.execute(
-            "INSERT INTO vault_access_log(request_id, purpose, outcome, at, caller) VALUES ($1, $2, $3, $4, $5)",
-            request_id, purpose, outcome, at, caller)
+        await self._write(_LOG_ACCESS, request_id, purpose, outcome, at, caller)
 
     async def access_log(self, request_id: uuid.UUID) -> list[AccessRecord]:
         rows = await self._conn.fetch(
@@ -143,11 +158,7 @@ class PgVaultStore:
         return None, row["entry_stored_at"] is not None, claimed
 
     async def set_claim(self, request_id: uuid.UUID, outcome: str, at: datetime) -> None:
-        # the CHECK of migration 014 refuses a second, different outcome even if a caller skipped the lock
-        await self._conn.execute(
-            "UPDATE vault_entries SET claimed_outcome = $2, claimed_at = $3"
-            " WHERE request_id = $1 AND (claimed_outcome IS NULL OR claimed_outcome = $2)",
-            request_id, outcome, at)
+        await self._write(_SET_CLAIM, request_id, outcome, at)
 
     async def prune_access_log(self, before: datetime) -> int:
         deleted = await self._conn.fetchval(

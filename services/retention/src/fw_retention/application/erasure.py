@@ -39,7 +39,7 @@ from fw_contracts.events import (
 )
 from fw_platform import metrics
 from fw_platform.handling import UnitOfWork
-from fw_retention.application.ports import Cipher, Part, Sealed, StoreFactory, VaultStore
+from fw_retention.application.ports import Cipher, Part, Sealed, SealedEntry, StoreFactory, VaultStore
 from fw_retention.application.vault import open_data
 from fw_retention.domain.rules import Erasure, abandoned_before, decide_erasure, erasure_deadline
 
@@ -50,10 +50,9 @@ UnitOfWorkFactory = Callable[[], AbstractAsyncContextManager[UnitOfWork]]
 
 
 async def _seal_delivery_email(store: VaultStore, cipher: Cipher, request_id: uuid.UUID,
-                               at: datetime) -> bool:
+                               entry: SealedEntry | None, at: datetime) -> bool:
     """Re-seal the entry's e-mail address into its own row (the first step keeps it); False when
     the customer gave none (or there is no entry)."""
-    entry = await store.load(request_id)
     if entry is None:
         return False
     key, data = open_data(cipher, entry)
@@ -76,13 +75,14 @@ async def erase(store: VaultStore, uow: UnitOfWork, request_id: uuid.UUID, reaso
     step); a request erased but for that address loses it now (second step).
     """
     await store.lock(request_id)
-    marker = await store.erasure(request_id)
+    # the marker and (without one) the entry in one look-up
+    marker, entry = await store.current(request_id)
     partial = marker is not None and marker.partial
     since = due_since or (trigger.occurred_at if trigger else now)
     keep = False
     if (marker is None and reason is ErasureReason.INVOICE_ISSUED and cipher is not None
             and delivery_hold is not None):
-        keep = await _seal_delivery_email(store, cipher, request_id, now)
+        keep = await _seal_delivery_email(store, cipher, request_id, entry, now)
     # Delete also when a marker exists: rows can reappear only through a restored backup. The
     # key stays while the delivery e-mail address is kept (another invoice does not end that).
     still_kept = partial and reason is ErasureReason.INVOICE_ISSUED

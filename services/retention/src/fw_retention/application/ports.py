@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
-from typing import Any, Protocol
+from typing import Protocol
 
 from fw_contracts import Event
 from fw_contracts.events import ErasureReason, ErasureScope
@@ -214,5 +214,6 @@ class VaultStore(Protocol):
         """Insert markers that are missing (after a restore); returns how many were added."""
 
 
-#: Builds a store on a transaction's connection; bootstrap passes the PostgreSQL one.
-StoreFactory = Callable[[Any], VaultStore]
+#: Builds a store on a transaction's connection; bootstrap passes the PostgreSQL one. An optional
+#: second argument, ``UnitOfWork.write_at_commit``, lets it send its final writes with the COMMIT.
+StoreFactory = Callable[..., VaultStore]

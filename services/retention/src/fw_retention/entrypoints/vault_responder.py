@@ -9,7 +9,8 @@ carry personal data.
 
 The transaction is begun by the use case's first statement, the request's lock (bootstrap passes
 ``Runtime.deferred_unit_of_work``; every use case locks before anything else, or writes only the
-access-log row of a refused call): ``BEGIN`` costs no round trip of its own.
+access-log row of a refused call): ``BEGIN`` costs no round trip of its own. The request's last
+writes (access-log row, claim, new entry) go with its ``COMMIT`` (``UnitOfWork.write_at_commit``).
 """
 
 from __future__ import annotations
@@ -132,7 +133,9 @@ class VaultResponder:
         request_id = str(getattr(request, "request_id", ""))
         try:
             async with self._uow() as uow:
-                return await use_case(self._store_for(uow.conn), self._cipher, request, self._clock(), caller)
+                # the request's last writes go with its COMMIT (PgVaultStore)
+                store = self._store_for(uow.conn, uow.write_at_commit)
+                return await use_case(store, self._cipher, request, self._clock(), caller)
         except Exception as exc:  # noqa: BLE001 - the caller gets INTERNAL, the log the type
             log.error("vault request failed", extra={"request_id": request_id,
                                                      "error": type(exc).__name__})
