@@ -243,6 +243,27 @@ async def test_a_savepoint_rolls_back_its_block_and_the_transaction_goes_on(logg
     assert await _rows(logged.pool) == [("a", 1), ("c", 4)]
 
 
+async def test_a_savepoint_left_to_the_commit_with_a_statement_in_its_round_trip(logged: _Logged) -> None:
+    async def failing(conn: asyncpg.Connection) -> None:
+        async with db.savepoint(conn, release=False, then="SELECT pg_advisory_xact_lock(7, 2)"):
+            await conn.execute("INSERT INTO t VALUES ('b', 2)")
+            raise RuntimeError("issuing failed")
+
+    async with db.transaction(logged.pool) as conn:
+        await conn.execute("INSERT INTO t VALUES ('a', 1)")
+        with pytest.raises(RuntimeError):
+            await failing(conn)
+        async with db.savepoint(conn, release=False, then="SELECT pg_advisory_xact_lock(7, 2)"):
+            await conn.execute("INSERT INTO t VALUES ('c', 3)")
+        await conn.execute("INSERT INTO t VALUES ('d', 4)")  # after the block: still committed
+    statements = await logged.statements()
+    assert [s for s in statements if s.startswith("SAVEPOINT")] == [
+        s for s in statements if s.endswith(";SELECT pg_advisory_xact_lock(7, 2)")]
+    assert len([s for s in statements if s.startswith("SAVEPOINT")]) == 2
+    assert not any(s.startswith("RELEASE") for s in statements)
+    assert await _rows(logged.pool) == [("a", 1), ("c", 3), ("d", 4)]
+
+
 def _started() -> SessionStarted:
     return SessionStarted(session_id=uuid.uuid4(), request_id=uuid.uuid4(), technician="tech-01",
                           started_at=datetime.now(UTC))

@@ -170,6 +170,22 @@ async def test_numbers_run_per_year_and_a_savepoint_gives_them_back(repo: Billin
     assert [await repo.next_cancellation_seq(2026) for _ in range(2)] == [1, 2]
 
 
+async def test_issuing_draws_the_number_with_the_note_and_gives_the_number_back_on_failure(
+        repo: BillingRepository) -> None:
+    session_id = uuid.uuid4()
+
+    async def issue_and_fail() -> None:
+        async with repo.issuing(session_id):
+            assert await repo.next_invoice_seq_with_note(2030, session_id) == (1, None)
+            raise RuntimeError("issuing failed")
+
+    with pytest.raises(RuntimeError, match="issuing failed"):
+        await issue_and_fail()
+    async with repo.issuing(session_id):
+        assert await repo.next_invoice_seq_with_note(2030, session_id) == (1, None)
+    assert await repo.next_invoice_seq(2030) == 2
+
+
 # ------------------------------------------------------------------ invoices
 async def test_an_invoice_reads_back_as_written_with_its_recipient(repo: BillingRepository) -> None:
     case = await repo.claim_session(pending())
@@ -238,10 +254,15 @@ async def test_documents_and_deliveries(repo: BillingRepository) -> None:
 async def test_request_facts_first_seen_wins(repo: BillingRepository) -> None:
     facts = RequestFacts(request_id=uuid.uuid4(), customer_type=CustomerType.CONSUMER, has_email=True,
                          has_billing_address=False, recorded_at=AT, download_sha256="e" * 64, ticket="K7MQ-3XA")
-    await repo.record_request(facts)
-    await repo.record_request(replace(facts, customer_type=CustomerType.BUSINESS, has_email=False))
+    await repo.record_requests([facts])
+    await repo.record_requests([replace(facts, customer_type=CustomerType.BUSINESS, has_email=False)])
     assert await repo.request_facts(facts.request_id) == facts
     assert await repo.request_facts(uuid.uuid4()) is None
+    # a run: each request's first copy wins, in the run too
+    run = [replace(facts, request_id=uuid.uuid4(), download_sha256=None) for _ in range(3)]
+    await repo.record_requests([run[0], run[1], replace(run[0], has_email=False), run[2], facts])
+    assert [await repo.request_facts(f.request_id) for f in run] == run
+    assert await repo.request_facts(facts.request_id) == facts
 
 
 async def test_customer_accounts_get_new_numbers_and_their_company(repo: BillingRepository) -> None:
@@ -262,12 +283,12 @@ async def test_customer_accounts_get_new_numbers_and_their_company(repo: Billing
     facts = RequestFacts(request_id=first.request_id, customer_type=CustomerType.BUSINESS, has_email=False,
                          has_billing_address=True, recorded_at=AT, download_sha256=None, ticket="K7MQ-3XA")
     assert await repo.billing_inputs(first.request_id) == (one, None)
-    await repo.record_request(facts)
+    await repo.record_requests([facts])
     assert await repo.billing_inputs(first.request_id) == (one, facts)
-    await repo.record_request(replace(facts, request_id=second.request_id))
+    await repo.record_requests([replace(facts, request_id=second.request_id)])
     assert await repo.billing_inputs(second.request_id) == (two, replace(facts, request_id=second.request_id))
     alone = replace(facts, request_id=uuid.uuid4())
-    await repo.record_request(alone)
+    await repo.record_requests([alone])
     assert await repo.billing_inputs(alone.request_id) == (None, alone)
     assert await repo.billing_inputs(uuid.uuid4()) == (None, None)
     assert await repo.customer_name(two) == "Muster GmbH"

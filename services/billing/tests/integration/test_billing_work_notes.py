@@ -14,8 +14,9 @@ import pypdf
 import pytest
 
 from fw_billing.adapters.keys import KeyRing
+from fw_billing.adapters.repository import SqlBillingRepository
 from fw_billing.adapters.work_notes import SqlWorkNotes
-from fw_billing.application.work_notes import NoteFrozen, note_for_invoice, write_work_note
+from fw_billing.application.work_notes import NoteFrozen, write_work_note
 from fw_contracts import InvoiceIssued, SessionNotBilled, utcnow
 
 NOTE = "Druckertreiber neu installiert, VPN-Zugang für Herrn Beispielmann eingerichtet."
@@ -85,8 +86,9 @@ async def test_a_session_not_billed_loses_its_note(billing: Any, ended: Any) -> 
 
 
 async def test_a_note_written_while_the_invoice_is_issued_waits_and_is_then_refused(billing: Any) -> None:
-    """The issuing transaction holds the note's lock from reading the note until it commits: a
-    note written meanwhile waits, then finds the session invoiced and changes nothing."""
+    """The issuing transaction holds the note's lock from its savepoint until it commits (the
+    repository's own issuing path: lock with the savepoint, note read with the number): a note
+    written meanwhile waits, then finds the session invoiced and changes nothing."""
     keys = KeyRing(billing.settings().archive_key_bytes())
     sid = uuid.uuid4()
     now = utcnow()
@@ -102,7 +104,10 @@ async def test_a_note_written_while_the_invoice_is_issued_waits_and_is_then_refu
             sid, uuid.uuid4(), now)
         tx = issuer.transaction()
         await tx.start()
-        assert await note_for_invoice(SqlWorkNotes(issuer, keys), sid) == "Erste Fassung"
+        repo = SqlBillingRepository(issuer, keys)
+        async with repo.issuing(sid):
+            _, note = await repo.next_invoice_seq_with_note(now.year, sid)
+        assert note == "Erste Fassung"
 
         async def late() -> None:
             async with writer.transaction():

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
+from typing import Any
 
 from fw_billing.application.ports import (
     NewCancellation,
@@ -56,8 +57,11 @@ class FakeRepository:
         if case.status is SessionStatus.NOT_BILLED:
             self.work_notes.pop(case.session_id, None)  # the trigger of migration 023
 
-    async def work_note(self, session_id: uuid.UUID) -> str | None:
-        return self.work_notes.get(session_id)
+    def issuing(self, session_id: uuid.UUID) -> Any:
+        return self.savepoint()
+
+    async def next_invoice_seq_with_note(self, year: int, session_id: uuid.UUID) -> tuple[int, str | None]:
+        return await self.next_invoice_seq(year), self.work_notes.get(session_id)
 
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:
@@ -100,8 +104,9 @@ class FakeRepository:
         return number
 
 
-    async def record_request(self, facts: RequestFacts) -> None:
-        self.facts.setdefault(facts.request_id, facts)
+    async def record_requests(self, facts: Sequence[RequestFacts]) -> None:
+        for f in facts:
+            self.facts.setdefault(f.request_id, f)
 
     async def request_facts(self, request_id: uuid.UUID) -> RequestFacts | None:
         return self.facts.get(request_id)

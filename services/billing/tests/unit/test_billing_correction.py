@@ -48,10 +48,10 @@ async def issue(world: Any, seconds: int, *, address: bool = True) -> InvoiceIss
                          duration_seconds=seconds)
     if address:
         world.vault.store(event.request_id)
-    await on_support_request_created(SupportRequestCreated(
+    await on_support_request_created([SupportRequestCreated(
         request_id=event.request_id, ticket="K7MQ-3XA", customer_type=CustomerType.BUSINESS,
         terms=TermsAcceptance(terms_version="2026-01", terms_sha256="a" * 64, accepted_at=STARTED),
-        has_billing_address=address, has_email=False), world.uow(), deps=world.deps)
+        has_billing_address=address, has_email=False)], world.uow(), deps=world.deps)
     uow = world.uow()
     await on_session_ended(event, uow, deps=world.deps)
     (issued,) = [e for e in uow.emitted if isinstance(e, InvoiceIssued)]

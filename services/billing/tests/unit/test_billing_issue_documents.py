@@ -50,7 +50,7 @@ def created(request_id: uuid.UUID, *, email: bool = True, address: bool = True,
 async def issue(world: Any, event: SessionEnded, **facts: Any) -> InvoiceIssued:
     if facts.get("known", True):
         facts.pop("known", None)
-        await on_support_request_created(created(event.request_id, **facts), world.uow(), deps=world.deps)
+        await on_support_request_created([created(event.request_id, **facts)], world.uow(), deps=world.deps)
     uow = world.uow()
     await on_session_ended(event, uow, deps=world.deps)
     (issued,) = [e for e in uow.emitted if isinstance(e, InvoiceIssued)]

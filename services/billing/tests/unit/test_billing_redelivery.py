@@ -29,7 +29,8 @@ from fw_contracts.events import (
 )
 
 STARTED = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
-HANDLERS: dict[type, Any] = {SupportRequestCreated: on_support_request_created, SessionEnded: on_session_ended,
+HANDLERS: dict[type, Any] = {SupportRequestCreated: lambda e, uow, deps: on_support_request_created([e], uow, deps=deps),
+                             SessionEnded: on_session_ended,
                              BillingAddressProvided: on_billing_address_provided}
 
 

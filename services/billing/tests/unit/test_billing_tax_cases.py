@@ -186,10 +186,10 @@ def ended(seconds: int) -> SessionEnded:
 
 
 async def issue(world: Any, event: SessionEnded, customer_type: CustomerType = B2B) -> InvoiceIssued:
-    await on_support_request_created(SupportRequestCreated(
+    await on_support_request_created([SupportRequestCreated(
         request_id=event.request_id, ticket="K7MQ-3XA", customer_type=customer_type,
         terms=TermsAcceptance(terms_version="2026-01", terms_sha256="a" * 64, accepted_at=STARTED),
-        has_billing_address=True, has_email=False),
+        has_billing_address=True, has_email=False)],
         world.uow(), deps=world.deps)
     uow = world.uow()
     await on_session_ended(event, uow, deps=world.deps)
@@ -232,10 +232,10 @@ async def test_a_malformed_vat_id_in_the_vault_issues_nothing_and_uses_no_number
     # bypasses the contract's check, as a value written before it would
     world.vault.entries[event.request_id] = entry.model_copy(
         update={"data": entry.data.model_copy(update={"vat_id": "ATU1"})})
-    await on_support_request_created(SupportRequestCreated(
+    await on_support_request_created([SupportRequestCreated(
         request_id=event.request_id, ticket="K7MQ-3XA", customer_type=B2B,
         terms=TermsAcceptance(terms_version="2026-01", terms_sha256="a" * 64, accepted_at=STARTED),
-        has_billing_address=True, has_email=False), world.uow(), deps=world.deps)
+        has_billing_address=True, has_email=False)], world.uow(), deps=world.deps)
     # a recorded block (issuing_failed), not a parked message; the id is named nowhere
     uow = world.uow()
     await on_session_ended(event, uow, deps=world.deps)

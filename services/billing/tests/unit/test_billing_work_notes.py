@@ -24,7 +24,6 @@ from fw_billing.application.work_notes import (
     NoteState,
     WorkNote,
     clean_note,
-    note_for_invoice,
     write_work_note,
 )
 from fw_billing.domain.documents import cancellation_document
@@ -109,13 +108,16 @@ async def test_a_note_is_written_while_open_and_refused_once_frozen_or_not_bille
         await write_work_note(store, uuid.uuid4(), "\x00", "tech-07", ISSUED)
 
 
-async def test_an_empty_note_removes_it_and_the_invoice_lookup_locks() -> None:
+async def test_an_empty_note_removes_it_and_each_write_locks() -> None:
+    # the invoice's read of the note and its lock: the repository's issuing path
+    # (tests/integration/test_billing_work_notes.py, the repository contract test)
     store, sid = FakeNotes(), uuid.uuid4()
     await write_work_note(store, sid, NOTE, "tech-07", ISSUED)
-    assert await note_for_invoice(store, sid) == NOTE
+    note = await store.read(sid)
+    assert note is not None and note.text == NOTE
     await write_work_note(store, sid, "  ", "tech-07", ISSUED)
-    assert await note_for_invoice(store, sid) is None
-    assert store.locks.count(sid) == 4
+    assert await store.read(sid) is None
+    assert store.locks.count(sid) == 2
 
 
 # ---------------------------------------------------------------- the documents

@@ -151,14 +151,16 @@ async def deferred_transaction(pool: asyncpg.Pool, tail: Sequence[str] = ()) -> 
 
 
 @contextlib.asynccontextmanager
-async def savepoint(conn: asyncpg.Connection, *, release: bool = True) -> AsyncIterator[None]:
+async def savepoint(conn: asyncpg.Connection, *, release: bool = True, then: str | None = None) -> AsyncIterator[None]:
     """A ``SAVEPOINT`` in the connection's open transaction: what the block changed is rolled back
     when it raises, and the transaction goes on. Plain SQL, so it works in every transaction of
     this module (asyncpg's nested ``Connection.transaction()`` works only in one asyncpg opened).
     ``release=False``: left to the ``COMMIT`` (which releases every savepoint), one round trip
-    less, for a savepoint that nothing after the block rolls back to."""
+    less, for a savepoint that nothing after the block rolls back to. ``then``: a statement
+    (literals only, :func:`bind`) sent right after the ``SAVEPOINT`` in the same query, e.g. a lock
+    the block needs."""
     name = f"sp_{next(_savepoints)}"
-    await conn.execute(f"SAVEPOINT {name}")
+    await conn.execute(f"SAVEPOINT {name}" + (f";{then}" if then else ""))
     try:
         yield
     except BaseException:

@@ -20,6 +20,7 @@ from fw_billing.adapters.sealed import (
     recipient_from_json,
     recipient_json,
 )
+from fw_billing.adapters.work_notes import LOCK as work_notes_lock
 from fw_billing.adapters.work_notes import SqlWorkNotes
 from fw_billing.application.ports import (
     AccountState,
@@ -31,7 +32,6 @@ from fw_billing.application.ports import (
     SessionRecord,
     StoredInvoice,
 )
-from fw_billing.application.work_notes import note_for_invoice
 from fw_billing.domain.invoicing import SessionStatus, format_customer_number, invoice_year
 from fw_contracts.events import (
     LEGACY_SMALL_KIND,
@@ -187,10 +187,25 @@ class SqlBillingRepository:
                 "INSERT INTO invoice_recipients(invoice_number, kind, year, data_enc)"
                 " VALUES ($1, $2, $3, $4)", invoice.number, stored_kind(invoice.kind), invoice.year, sealed)
 
-    async def work_note(self, session_id: uuid.UUID) -> str | None:
-        """The technician's note for the session's invoice line; locks the note until commit
-        (a note written meanwhile waits, then finds the invoice and is refused)."""
-        return await note_for_invoice(SqlWorkNotes(self._conn, self._keys), session_id)
+    def issuing(self, session_id: uuid.UUID) -> AbstractAsyncContextManager[None]:
+        # the savepoint and the session's note lock in one round trip; the lock is held until
+        # the transaction ends (a note written meanwhile waits, then finds the invoice and is
+        # refused), or released by a rollback to the savepoint together with the invoice
+        return db.savepoint(self._conn, release=False, then=db.bind(work_notes_lock, session_id))
+
+    async def next_invoice_seq_with_note(self, year: int, session_id: uuid.UUID) -> tuple[int, str | None]:
+        """The year's next number (as :meth:`next_invoice_seq`) and the session's note, in one
+        statement: after :meth:`issuing`'s lock, so no note can change under the invoice."""
+        row = await self._conn.fetchrow(
+            "WITH n AS (INSERT INTO invoice_counters(year, last_seq) VALUES ($1, 1) ON CONFLICT (year)"
+            " DO UPDATE SET last_seq = invoice_counters.last_seq + 1 RETURNING last_seq)"
+            " SELECT n.last_seq, w.key_year, w.note_enc FROM n LEFT JOIN work_notes w ON w.session_id = $2",
+            year, session_id)
+        assert row is not None
+        note = None
+        if row["note_enc"] is not None:
+            note = await SqlWorkNotes(self._conn, self._keys).text(session_id, row["key_year"], row["note_enc"])
+        return int(row["last_seq"]), note
 
     async def lock_customer(self, request_id: uuid.UUID) -> None:
         # Transaction-scoped: released at commit/rollback, nothing to clean up.
@@ -252,13 +267,17 @@ class SqlBillingRepository:
             raise RuntimeError("customer account was not open")
 
     # ------------------------------------------------------------------ requests
-    async def record_request(self, facts: RequestFacts) -> None:
+    async def record_requests(self, facts: Sequence[RequestFacts]) -> None:
+        # one statement for a run of requests, in their order (the first of a copy wins)
         await self._conn.execute(
             "INSERT INTO request_facts(request_id, customer_type, has_email, has_billing_address,"
-            " recorded_at, download_sha256, ticket) VALUES ($1, $2, $3, $4, $5, $6, $7)"
-            " ON CONFLICT (request_id) DO NOTHING",
-            facts.request_id, facts.customer_type.value, facts.has_email, facts.has_billing_address,
-            facts.recorded_at, facts.download_sha256, facts.ticket)
+            " recorded_at, download_sha256, ticket)"
+            " SELECT r, c, e, a, t, d, k FROM unnest($1::uuid[], $2::text[], $3::bool[], $4::bool[],"
+            " $5::timestamptz[], $6::text[], $7::text[]) WITH ORDINALITY AS u(r, c, e, a, t, d, k, n)"
+            " ORDER BY n ON CONFLICT (request_id) DO NOTHING",
+            [f.request_id for f in facts], [f.customer_type.value for f in facts], [f.has_email for f in facts],
+            [f.has_billing_address for f in facts], [f.recorded_at for f in facts],
+            [f.download_sha256 for f in facts], [f.ticket for f in facts])
 
     async def request_facts(self, request_id: uuid.UUID) -> RequestFacts | None:
         row = await self._conn.fetchrow("SELECT * FROM request_facts WHERE request_id = $1", request_id)

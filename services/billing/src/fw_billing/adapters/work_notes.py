@@ -20,6 +20,10 @@ def work_note_aad(session_id: uuid.UUID) -> str:
     return f"work-note:{session_id}"
 
 
+#: The session's note lock (transaction-scoped): writers and the issuing transaction take it.
+LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('billing-work-note:' || $1::uuid::text, 0))"
+
+
 class SqlWorkNotes:
     """Works on a connection already inside the caller's transaction."""
 
@@ -28,9 +32,7 @@ class SqlWorkNotes:
         self._keys = keys
 
     async def lock(self, session_id: uuid.UUID) -> None:
-        await self._conn.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended('billing-work-note:' || $1::uuid::text, 0))",
-            session_id)
+        await self._conn.execute(LOCK, session_id)
 
     async def state(self, session_id: uuid.UUID) -> NoteState:
         if await self._conn.fetchval("SELECT EXISTS (SELECT 1 FROM invoices WHERE session_id = $1)", session_id):
@@ -46,13 +48,20 @@ class SqlWorkNotes:
         row = await self._conn.fetchrow("SELECT * FROM work_notes WHERE session_id = $1", session_id)
         if row is None:
             return None
-        try:
-            text = (await self._keys.open(self._conn, KeyPurpose.ARCHIVE, row["key_year"],
-                                          work_note_aad(session_id), bytes(row["note_enc"]))).decode()
-        except KeyDestroyed:
-            return None  # its archive year is over: only the archived invoice still shows it
+        text = await self.text(session_id, row["key_year"], row["note_enc"])
+        if text is None:
+            return None
         return WorkNote(session_id=session_id, text=text, written_by=row["written_by"],
                         written_at=row["written_at"], state=await self.state(session_id))
+
+    async def text(self, session_id: uuid.UUID, key_year: int, note_enc: bytes) -> str | None:
+        """A stored note's text; None once its archive year's key is destroyed (only the
+        archived invoice still shows it)."""
+        try:
+            return (await self._keys.open(self._conn, KeyPurpose.ARCHIVE, key_year,
+                                          work_note_aad(session_id), bytes(note_enc))).decode()
+        except KeyDestroyed:
+            return None
 
     async def write(self, session_id: uuid.UUID, text: str, written_by: str, at: datetime) -> None:
         year = invoice_year(at)

@@ -29,7 +29,7 @@ def consumers(deps: BillingDeps) -> Consumers:
         # One durable for the billing case, in stream order: the request's facts (B2B?, e-mail
         # given?) come before the session's end, the provided address after it (migration 022).
         "session_billing": {SessionEnded: partial(on_session_ended, deps=deps),
-                            SupportRequestCreated: partial(on_support_request_created, deps=deps),
+                            SupportRequestCreated: batched(partial(on_support_request_created, deps=deps)),
                             BillingAddressProvided: partial(on_billing_address_provided, deps=deps)},
         "customer_promoted": {CustomerPromoted: partial(on_customer_promoted, deps=deps)},
         # Its own durable: created later than the others, it reads the whole history, so sessions

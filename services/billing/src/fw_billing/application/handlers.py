@@ -88,14 +88,15 @@ class IssuingFailed(Exception):
         self.reason = reason
 
 
-async def on_support_request_created(event: SupportRequestCreated, uow: UnitOfWork, *,
+async def on_support_request_created(events: list[SupportRequestCreated], uow: UnitOfWork, *,
                                      deps: BillingDeps) -> None:
-    """Remember whether the request is B2B and whether it gave an e-mail (no personal data), and
-    the hash of the customer's download code (the capability checked by ``/api/downloads``)."""
-    await deps.repository(uow.conn).record_request(RequestFacts(
+    """Remember whether each request is B2B and whether it gave an e-mail (no personal data), and
+    the hash of the customer's download code (the capability checked by ``/api/downloads``).
+    ``batched``: a run of created requests is one statement."""
+    await deps.repository(uow.conn).record_requests([RequestFacts(
         request_id=event.request_id, customer_type=event.customer_type, has_email=event.has_email,
         has_billing_address=event.has_billing_address, recorded_at=uow.now,
-        download_sha256=event.download_sha256, ticket=event.ticket))
+        download_sha256=event.download_sha256, ticket=event.ticket) for event in events])
 
 
 async def on_session_ended(event: SessionEnded, uow: UnitOfWork, *, deps: BillingDeps) -> None:
@@ -217,8 +218,9 @@ async def _bill(repo: BillingRepository, deps: BillingDeps, uow: UnitOfWork, cas
     try:
         # A savepoint: should issuing fail for good, the drawn number, the invoice row and the
         # archived copy roll back (numbers stay gapless) while the block commits with this
-        # transaction, so the message is acked and nothing is parked.
-        async with repo.savepoint():
+        # transaction, so the message is acked and nothing is parked. It takes the session's
+        # work-note lock too.
+        async with repo.issuing(case.session_id):
             issued = await _issue(repo, deps, uow, case, due, cause=cause, recipient=recipient, facts=facts,
                                   customer_number=customer_number, tariff_sha256=tariff_hash(tariff))
     except (IssuingFailed, PermanentError) as exc:
@@ -307,7 +309,7 @@ async def _issue(repo: BillingRepository, deps: BillingDeps, uow: UnitOfWork, ca
     # The number is drawn last, in this transaction: if anything fails, the counter rolls
     # back with the invoice, so numbers stay gapless and are never reused.
     year = invoice_year(uow.now)
-    seq = await repo.next_invoice_seq(year)
+    seq, work_note = await repo.next_invoice_seq_with_note(year, case.session_id)
     [issued] = decide(IssueInvoice(
         cause=cause, due=due, number=format_invoice_number(deps.number_format, year, seq), issued_at=uow.now,
         customer_number=customer_number, tariff_sha256=tariff_sha256), case)
@@ -316,7 +318,7 @@ async def _issue(repo: BillingRepository, deps: BillingDeps, uow: UnitOfWork, ca
         issued, issuer=deps.issuer, recipient=recipient.party() if recipient else None,
         e_invoice=_e_invoice(deps, due, facts, recipient),
         customer_name=recipient.customer_name if recipient else None,
-        work_note=await repo.work_note(case.session_id))
+        work_note=work_note)
     try:
         check_complete(document)
     except DocumentIncomplete as exc:

@@ -235,9 +235,14 @@ class BillingRepository(Protocol):
 
     async def add_invoice(self, invoice: NewInvoice) -> None: ...
 
-    async def work_note(self, session_id: uuid.UUID) -> str | None:
-        """The technician's "work done" note for the session's invoice line (None: no note);
-        locked until the transaction ends, so the note cannot change under the invoice."""
+    def issuing(self, session_id: uuid.UUID) -> AbstractAsyncContextManager[None]:
+        """A savepoint for issuing the session's invoice (as :meth:`savepoint`) that also takes
+        the session's work-note lock, held until the transaction ends."""
+
+    async def next_invoice_seq_with_note(self, year: int, session_id: uuid.UUID) -> tuple[int, str | None]:
+        """The next number of ``year``'s range (as :meth:`next_invoice_seq`) and the technician's
+        "work done" note for the session's invoice line (None: no note), inside :meth:`issuing`,
+        so the note cannot change under the invoice."""
 
     async def lock_customer(self, request_id: uuid.UUID) -> None:
         """Serialise account creation for one request (two consumers may race for it)."""
@@ -263,8 +268,8 @@ class BillingRepository(Protocol):
         """Delete the open account's personal fields and mark it closed (final); ``requested_by``
         is None only when an erasure is re-applied after a restore."""
 
-    async def record_request(self, facts: RequestFacts) -> None:
-        """Remember a request's facts (first seen wins)."""
+    async def record_requests(self, facts: Sequence[RequestFacts]) -> None:
+        """Remember requests' facts (first seen wins, also within ``facts``)."""
 
     async def request_facts(self, request_id: uuid.UUID) -> RequestFacts | None: ...
 

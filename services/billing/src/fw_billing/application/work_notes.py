@@ -120,10 +120,3 @@ async def write_work_note(store: WorkNoteStore, session_id: uuid.UUID, raw: str,
         await store.delete(session_id)
     return state
 
-
-async def note_for_invoice(store: WorkNoteStore, session_id: uuid.UUID) -> str | None:
-    """The note to print on the session's invoice. Holds the session's note lock until the
-    issuing transaction ends, so a note written meanwhile waits and then finds it frozen."""
-    await store.lock(session_id)
-    note = await store.read(session_id)
-    return note.text if note is not None else None
