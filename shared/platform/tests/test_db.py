@@ -17,7 +17,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from fw_contracts.events import SessionStarted
+from fw_contracts.events import SessionEnded, SessionStarted
 from fw_devenv.testing import eventually
 from fw_platform import db
 from fw_platform.applying import Applier
@@ -59,6 +59,13 @@ def test_literal_of_times_and_bytes() -> None:
     assert db.literal(b"\x00'\\") == "decode('00275c', 'hex')"
     with pytest.raises(ValueError, match="naive"):
         db.literal(datetime(2026, 12, 3))  # noqa: DTZ001 - the point of the test
+
+
+def test_literal_of_lists() -> None:
+    rid = uuid.UUID("12345678-1234-5678-1234-567812345678")
+    assert db.literal([rid, None]) == "ARRAY['12345678-1234-5678-1234-567812345678',NULL]"
+    assert db.literal(["a'b", "c"]) == "ARRAY['a''b','c']"
+    assert db.literal([]) == "'{}'"
 
 
 def test_bind_replaces_each_parameter_by_its_literal() -> None:
@@ -282,6 +289,41 @@ def _applier(logged: _Logged, handled: list[uuid.UUID], outcome: Outcome) -> App
 def _chunk(events: list[SessionStarted], first_seq: int) -> list[tuple[Any, SessionStarted]]:
     return [(SimpleNamespace(metadata=SimpleNamespace(sequence=SimpleNamespace(stream=first_seq + i))), e)
             for i, e in enumerate(events)]
+
+
+async def test_arrays_in_the_tail_arrive_as_asyncpg_would_send_them(logged: _Logged) -> None:
+    at = datetime(2026, 12, 3, 14, 5, 6, 789, tzinfo=UTC)
+    sql = ("INSERT INTO t SELECT k || coalesce(v, '-') || coalesce(extract(microseconds FROM w)::text, '-'), n"
+           " FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::int[]) AS u(k, v, w, n)")
+    async with db.transaction(logged.pool, [db.bind(sql, ["a", "b'"], ["x", None], [at, None], [1, 2])]):
+        pass
+    async with db.transaction(logged.pool, [db.bind(sql, [], [], [], [])]):
+        pass  # an empty run writes nothing
+    assert await _rows(logged.pool) == [("ax6000789", 1), ("b'--", 2)]
+
+
+async def test_a_second_group_of_a_chunk_sees_the_first_groups_final_writes(logged: _Logged) -> None:
+    """Final writes go with the COMMIT; a chunk with two handler groups sends the first group's
+    before the second group runs, so it reads what the first wrote."""
+    seen_by_second: list[int] = []
+
+    @batched
+    async def on_started(events: list[SessionStarted], uow: UnitOfWork) -> None:
+        uow.write_at_commit(db.bind("INSERT INTO t VALUES ($1, $2)", str(events[0].session_id), len(events)))
+
+    async def on_ended(event: SessionEnded, uow: UnitOfWork) -> None:
+        seen_by_second.append(await uow.conn.fetchval("SELECT count(*) FROM t"))
+
+    applier = Applier(durable="intake--groups", pool=logged.pool,
+                      handlers={SessionStarted: on_started, SessionEnded: on_ended},
+                      clock=utc_now, on_commit=lambda: None, outcome=Outcome())
+    started = [_started(), _started()]
+    ended = SessionEnded(session_id=started[0].session_id, request_id=started[0].request_id, technician="tech-01",
+                         started_at=started[0].started_at, ended_at=started[0].started_at, duration_seconds=0,
+                         promoted=False)
+    await applier.apply_chunk(_chunk([*started, ended], 1))  # type: ignore[list-item]
+    assert seen_by_second == [1]
+    assert await _rows(logged.pool) == [(str(started[0].session_id), 2)]
 
 
 async def test_the_idempotency_record_of_a_new_chunk_goes_with_the_begin(logged: _Logged) -> None:

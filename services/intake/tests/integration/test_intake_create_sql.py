@@ -14,6 +14,7 @@ from fw_intake.adapters.repository import SqlSupportRequests
 from fw_intake.bootstrap import MIGRATIONS
 from fw_intake.domain.request import RequestStatus, decide_create, evolve
 from fw_intake.domain.terms import TermsDocument
+from fw_platform import db
 from fw_platform.db import create_pool, migrate
 
 T0 = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)
@@ -88,5 +89,15 @@ async def test_status_runs_read_and_write_many_requests_in_one_statement_each(fw
             assert after[a.request_id].status is RequestStatus.IN_SESSION
             assert after[b.request_id].status is RequestStatus.ERASED
             assert after[a.request_id].updated_at == later
+            # a consumer's run: the write goes with the COMMIT, the same rows result
+            tail: list[str] = []
+            deferred = SqlSupportRequests(conn, at_commit=tail.append)
+            latest = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)
+            await conn.execute("BEGIN")
+            await deferred.save_many([replace(after[a.request_id], status=RequestStatus.ERASED, updated_at=latest)])
+            assert len(tail) == 1 and (await repo.get_many([a.request_id]))[a.request_id].updated_at == later
+            await db.commit(conn, tail)
+            assert (await repo.get_many([a.request_id]))[a.request_id] == replace(
+                after[a.request_id], status=RequestStatus.ERASED, updated_at=latest)
     finally:
         await pool.close()

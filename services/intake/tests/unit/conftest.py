@@ -48,7 +48,7 @@ class FakeStore:
         #: statements that wrote statuses (save, save_many)
         self.writes = 0
 
-    def repo(self, conn: Any) -> FakeRequests:
+    def repo(self, conn: Any, **_: Any) -> FakeRequests:
         return FakeRequests(self)
 
     @asynccontextmanager

@@ -121,6 +121,9 @@ class Applier:
             else:
                 results.append((event, False))
         for group in self._groups(todo):
+            if tail:  # an earlier group's final writes before the next group reads
+                await conn.execute(";".join(tail))
+                tail.clear()
             emitted.extend(await self._run_group(conn, group, tail))
         _append_outbox(tail, emitted)
 

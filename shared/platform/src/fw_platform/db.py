@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 
@@ -194,13 +195,14 @@ async def _rollback(conn: asyncpg.Connection) -> None:
             await conn.execute("ROLLBACK")
 
 
-Literal = str | int | uuid.UUID | datetime | bytes | None
+Literal = str | int | uuid.UUID | datetime | bytes | list[Any] | None
 
 
 def literal(value: Literal) -> str:
     """``value`` as an SQL literal for :func:`transaction_opened_by` and :func:`bind`: ``None`` as
     ``NULL``, an ``int`` or a UUID as such, an aware datetime as ``timestamptz`` (microseconds,
-    as asyncpg sends it), bytes as ``decode('<hex>', 'hex')``, text quoted with ``'`` doubled.
+    as asyncpg sends it), bytes as ``decode('<hex>', 'hex')``, text quoted with ``'`` doubled, a
+    list as ``ARRAY[...]`` of these (``'{}'`` when empty: the statement casts it, ``$1::uuid[]``).
     Text with NUL or a backslash is refused, so the literal means the same whatever
     ``standard_conforming_strings`` says."""
     if value is None:
@@ -217,6 +219,8 @@ def literal(value: Literal) -> str:
         return f"'{value.isoformat()}'::timestamptz"
     if isinstance(value, bytes):
         return f"decode('{value.hex()}', 'hex')"
+    if isinstance(value, list):
+        return f"ARRAY[{','.join(literal(v) for v in value)}]" if value else "'{}'"
     if "\x00" in value or "\\" in value:
         raise ValueError("NUL or backslash in an SQL literal")
     return "'" + value.replace("'", "''") + "'"

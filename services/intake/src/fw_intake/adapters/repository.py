@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import asyncpg
 
 from fw_contracts import Event
 from fw_contracts.events import CustomerType
 from fw_intake.domain.request import RequestStatus, SupportRequest
-from fw_platform import outbox
+from fw_platform import db, outbox
 
 _COLUMNS = ("request_id, ticket, customer_type, terms_version, terms_sha256, withdrawal_waiver,"
             " created_at, status, updated_at")
@@ -33,7 +33,9 @@ def _row(r: asyncpg.Record) -> SupportRequest:
 class SqlSupportRequests:
     """Implements ``application.ports.SupportRequests`` on one connection (one transaction)."""
 
-    def __init__(self, conn: asyncpg.Connection) -> None:
+    def __init__(self, conn: asyncpg.Connection, *, at_commit: Callable[[str], None] | None = None) -> None:
+        #: where ``save_many`` sends its statement (a consumer's run: with the COMMIT)
+        self._at_commit = at_commit
         self._conn = conn
 
     async def add(self, request: SupportRequest, event: Event) -> bool:
@@ -63,13 +65,16 @@ class SqlSupportRequests:
         return {r["request_id"]: _row(r) for r in rows}
 
     async def save_many(self, requests: Sequence[SupportRequest]) -> None:
-        if requests:
-            await self._conn.execute(
-                "UPDATE support_requests AS s SET status = u.status, updated_at = u.updated_at"
-                " FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) AS u(request_id, status, updated_at)"
-                " WHERE s.request_id = u.request_id",
-                [r.request_id for r in requests], [r.status.value for r in requests],
-                [r.updated_at for r in requests])
+        if not requests:
+            return
+        sql = ("UPDATE support_requests AS s SET status = u.status, updated_at = u.updated_at"
+               " FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) AS u(request_id, status, updated_at)"
+               " WHERE s.request_id = u.request_id")
+        args = ([r.request_id for r in requests], [r.status.value for r in requests], [r.updated_at for r in requests])
+        if self._at_commit is not None:
+            self._at_commit(db.bind(sql, *args))
+        else:
+            await self._conn.execute(sql, *args)
 
     async def all(self) -> list[SupportRequest]:
         """Every request, for comparing the table with a replay of the stream (audit)."""

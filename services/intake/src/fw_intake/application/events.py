@@ -33,7 +33,8 @@ async def on_personal_data_erased(events: Sequence[PersonalDataErased], uow: Uni
 
 async def _apply(events: Sequence[SessionStarted | PersonalDataErased], uow: UnitOfWork,
                  requests: SupportRequestsFactory) -> None:
-    repo = requests(uow.conn)
+    # the run's one write goes with the COMMIT (nothing after it reads the rows)
+    repo = requests(uow.conn, at_commit=uow.write_at_commit)
     states: dict[uuid.UUID, SupportRequest] = await repo.get_many([e.request_id for e in events], lock=True)
     changed: dict[uuid.UUID, SupportRequest] = {}
     for event in events:

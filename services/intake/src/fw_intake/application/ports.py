@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Any, Protocol
+from typing import Protocol
 
 from fw_contracts import Event
 from fw_contracts.vault import PersonalData
@@ -40,7 +40,9 @@ class SupportRequests(Protocol):
 
 
 #: Builds the repository on a transaction's connection (``uow.conn``).
-SupportRequestsFactory = Callable[[Any], SupportRequests]
+#: ``(conn)``, or ``(conn, at_commit=UnitOfWork.write_at_commit)`` for a consumer's run, whose
+#: ``save_many`` then goes with the COMMIT.
+SupportRequestsFactory = Callable[..., SupportRequests]
 
 #: ``runtime.unit_of_work`` or a fake: a transaction whose emitted events go to the outbox; or
 #: ``runtime.single_statement``: a connection for a command that is one statement (create).

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import asyncpg
 
 from fw_contracts import decode
 from fw_contracts.events import CustomerType, ErasureReason
-from fw_platform.handling import UnitOfWork
+from fw_platform import db
+from fw_platform.handling import StatementUnitOfWork, UnitOfWork
 from fw_session.application.ports import ConcurrentChange
 from fw_session.domain.billing import BillingBlock
 from fw_session.domain.requests import QueueEntry, RequestStatus
@@ -46,8 +47,16 @@ _PLACEHOLDERS_OR_LOCK = (
 
 
 class SqlRequestStore:
-    def __init__(self, conn: asyncpg.Connection) -> None:
+    def __init__(self, conn: asyncpg.Connection, *, at_commit: Callable[[str], None] | None = None) -> None:
         self._conn = conn
+        #: where ``save_many`` (a consumer's run) sends its statement: with the COMMIT
+        self._at_commit = at_commit
+
+    async def _write(self, statement: str, *args: db.Literal) -> None:
+        if self._at_commit is not None:
+            self._at_commit(db.bind(statement, *args))
+        else:
+            await self._conn.execute(statement, *args)
 
     async def lock_or_placeholder(self, request_id: uuid.UUID) -> QueueEntry:
         # Insert first, then lock: two consumers seeing the same new request serialise on the
@@ -78,7 +87,7 @@ class SqlRequestStore:
         """:meth:`save` for several entries in one statement."""
         if not entries:
             return
-        await self._conn.execute(
+        await self._write(
             "UPDATE requests AS r SET status = u.status, ticket = u.ticket, customer_type = u.customer_type,"
             " created_at = u.created_at, erased_at = u.erased_at, correlation_id = u.correlation_id,"
             " created_event_id = u.created_event_id, erasure_reason = u.erasure_reason, updated_at = now()"
@@ -238,6 +247,8 @@ class SqlStores:
 
 
 def sql_stores(uow: UnitOfWork) -> SqlStores:
-    """The stores bound to the unit of work's transaction."""
-    return SqlStores(requests=SqlRequestStore(uow.conn), sessions=SqlSessionStore(uow.conn),
+    """The stores bound to the unit of work's transaction (a queue run's write goes with its
+    COMMIT; a one-statement unit of work has none)."""
+    at_commit = None if isinstance(uow, StatementUnitOfWork) else uow.write_at_commit
+    return SqlStores(requests=SqlRequestStore(uow.conn, at_commit=at_commit), sessions=SqlSessionStore(uow.conn),
                      blocks=SqlBillingBlockStore(uow.conn))
