@@ -265,6 +265,28 @@ async def test_request_facts_first_seen_wins(repo: BillingRepository) -> None:
     assert await repo.request_facts(facts.request_id) == facts
 
 
+async def test_billing_inputs_after_a_claim_are_those_read_alone(repo: BillingRepository) -> None:
+    # (the PostgreSQL repository reads them with the claim's statement)
+    facts = RequestFacts(request_id=uuid.uuid4(), customer_type=CustomerType.CONSUMER, has_email=True,
+                         has_billing_address=False, recorded_at=AT, download_sha256=None, ticket="K7MQ-3XA")
+    await repo.record_requests([facts])
+    await repo.claim_session(pending(request_id=facts.request_id))
+    assert await repo.billing_inputs(facts.request_id) == (None, facts)
+    assert await repo.billing_inputs(facts.request_id) == (None, facts)  # and again, read alone
+    unknown = uuid.uuid4()
+    await repo.claim_session(pending(request_id=unknown))
+    assert await repo.billing_inputs(unknown) == (None, None)
+    # an account of the request, without facts recorded
+    regular = uuid.uuid4()
+    await repo.lock_customer(regular)
+    number = await repo.add_customer(NewCustomerAccount(
+        request_id=regular, session_id=uuid.uuid4(), company="Beispiel AG", contact_name="Max Beispiel",
+        phone="+4989123456", email=None, address=None, statement="Wir möchten Stammkunde werden.",
+        stated_at=AT, technician="tech-03", created_at=AT))
+    await repo.claim_session(pending(request_id=regular))
+    assert await repo.billing_inputs(regular) == (number, None)
+
+
 async def test_customer_accounts_get_new_numbers_and_their_company(repo: BillingRepository) -> None:
     def account(company: str) -> NewCustomerAccount:
         return NewCustomerAccount(
