@@ -190,8 +190,9 @@ async def commit(conn: asyncpg.Connection, tail: Sequence[str] = ()) -> None:
 
 
 async def _rollback(conn: asyncpg.Connection) -> None:
-    if conn.is_in_transaction():
-        with contextlib.suppress(Exception):  # a broken connection is discarded by the pool
+    # a connection the pool already took back (PostgreSQL dropped it) refuses even the question
+    with contextlib.suppress(Exception):  # a broken connection is discarded by the pool
+        if conn.is_in_transaction():
             await conn.execute("ROLLBACK")
 
 
