@@ -8,7 +8,7 @@ import itertools
 import logging
 import re
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
@@ -225,6 +225,17 @@ def literal(value: Literal) -> str:
     if "\x00" in value or "\\" in value:
         raise ValueError("NUL or backslash in an SQL literal")
     return "'" + value.replace("'", "''") + "'"
+
+
+async def write(conn: asyncpg.Connection, at_commit: Callable[[str], None] | None, statement: str,
+                *args: Literal) -> None:
+    """Run the write ``statement`` now, or, given ``at_commit`` (``UnitOfWork.write_at_commit``),
+    send it with the transaction's ``COMMIT`` (:func:`bind`, :func:`commit`): for a repository
+    whose caller decides whether its writes are the last of the unit of work."""
+    if at_commit is not None:
+        at_commit(bind(statement, *args))
+    else:
+        await conn.execute(statement, *args)
 
 
 _PARAM = re.compile(r"\$(\d+)")

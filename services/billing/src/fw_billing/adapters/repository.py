@@ -133,10 +133,7 @@ class SqlBillingRepository:
         self._inputs: dict[uuid.UUID, tuple[str | None, RequestFacts | None]] = {}
 
     async def _write(self, statement: str, *args: db.Literal) -> None:
-        if self._at_commit is not None:
-            self._at_commit(db.bind(statement, *args))
-        else:
-            await self._conn.execute(statement, *args)
+        await db.write(self._conn, self._at_commit, statement, *args)
 
     async def _archive_key(self, year: int) -> bytes:
         key = self._archive_keys.get(year)

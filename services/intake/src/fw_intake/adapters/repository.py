@@ -71,10 +71,7 @@ class SqlSupportRequests:
                " FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) AS u(request_id, status, updated_at)"
                " WHERE s.request_id = u.request_id")
         args = ([r.request_id for r in requests], [r.status.value for r in requests], [r.updated_at for r in requests])
-        if self._at_commit is not None:
-            self._at_commit(db.bind(sql, *args))
-        else:
-            await self._conn.execute(sql, *args)
+        await db.write(self._conn, self._at_commit, sql, *args)
 
     async def all(self) -> list[SupportRequest]:
         """Every request, for comparing the table with a replay of the stream (audit)."""

@@ -76,10 +76,7 @@ class PgVaultStore:
         self._at_commit = at_commit
 
     async def _write(self, statement: str, *args: db.Literal) -> None:
-        if self._at_commit is not None:
-            self._at_commit(db.bind(statement, *args))
-        else:
-            await self._conn.execute(statement, *args)
+        await db.write(self._conn, self._at_commit, statement, *args)
 
     async def lock(self, request_id: uuid.UUID) -> None:
         # begins the transaction of a deferred unit of work (the vault's requests) in the same

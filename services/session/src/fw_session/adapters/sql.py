@@ -53,10 +53,7 @@ class SqlRequestStore:
         self._at_commit = at_commit
 
     async def _write(self, statement: str, *args: db.Literal) -> None:
-        if self._at_commit is not None:
-            self._at_commit(db.bind(statement, *args))
-        else:
-            await self._conn.execute(statement, *args)
+        await db.write(self._conn, self._at_commit, statement, *args)
 
     async def lock_or_placeholder(self, request_id: uuid.UUID) -> QueueEntry:
         # Insert first, then lock: two consumers seeing the same new request serialise on the
