@@ -31,7 +31,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
@@ -69,14 +69,6 @@ class AtomicBatchRefused(Exception):
         self.code = code
 
 
-#: One statement for any number of rows; ``ORDER BY n`` keeps the emit order in ``id``, which
-#: is the order the relay publishes in.
-_APPEND = ("INSERT INTO outbox(event_id, subject, event_type, payload)"
-           " SELECT e, s, t, p FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bytea[])"
-           " WITH ORDINALITY AS r(e, s, t, p, n) ORDER BY n"
-           " ON CONFLICT (event_id) DO NOTHING")
-
-
 #: Takes (locks and deletes) the oldest rows in one statement; the caller's transaction commits
 #: the delete only after the publish was acknowledged.
 _TAKE = ("DELETE FROM outbox WHERE id IN"
@@ -103,16 +95,9 @@ def with_events(statement: str, first_param: int) -> str:
 
 
 def event_params(events: Sequence[Event]) -> list[list[Any]]:
-    """The four array parameters of :func:`with_events` (and of :func:`append`)."""
+    """The four array parameters of :func:`with_events`."""
     return [[e.event_id for e in events], [e.subject() for e in events], [e.event_type for e in events],
             [e.to_json() for e in events]]
-
-
-async def append(conn: asyncpg.Connection, events: Iterable[Event]) -> None:
-    """Write events to the outbox inside the caller's transaction (one round trip)."""
-    events = list(events)
-    if events:
-        await conn.execute(_APPEND, *event_params(events))
 
 
 def append_statement(events: Sequence[Event]) -> str:
