@@ -417,3 +417,45 @@ def test_accepted_terms_must_be_published_and_unaltered() -> None:
     old, _ = every_lifecycle(END, reference=False)
     terms = verify_records(old.records(), END, options=_options()).check("terms")
     assert terms.ok and "9 requests before any TermsPublished" in " ".join(terms.notes)
+
+
+# ---------------------------------------------------------------- an event stored twice
+def _stored_again(records: list[Record], k: int, body: bytes | None = None) -> list[Record]:
+    """``records`` with a copy of message ``k`` appended, as the relay's publish after the stream's
+    duplicate window stores it (a new sequence, the same id)."""
+    original = records[k - 1]
+    copy = replace(original, seq=len(records) + 1, body=original.body if body is None else body)
+    return [*records, copy]
+
+
+def test_an_event_stored_twice_after_the_duplicate_window_is_noted_not_counted_twice(scenario) -> None:
+    """A crash between JetStream's ack and the outbox row's delete, the office restarted the next
+    morning: the relay publishes the row again and the stream stores it a second time. Consumers
+    drop the copy by their idempotency records; the audit must not call its invoice number used
+    twice (or re-price, count, or erase it twice)."""
+    s = scenario(END)
+    records = s.history.records()
+    k = next(r.seq for r in records if r.subject == ev.InvoiceIssued.subject())
+    report = verify_records(_stored_again(records, k), END, options=_options())
+    assert report.failed_checks == [], [c.to_dict() for c in report.checks if not c.ok]
+    notes = " ".join(report.check("integrity").notes)
+    assert f"1 messages stored twice with the same event id and content (seq {len(records) + 1} = seq {k})" in notes
+    # the chain still covers every stored message, the copy included
+    assert report.check("integrity").checked == len(records) + 1
+    # without the copy the numbers check sees the same as with it
+    clean = verify_records(records, END, options=_options())
+    assert report.check("invoice_numbers").checked == clean.check("invoice_numbers").checked
+    assert report.check("invoice_totals").notes == clean.check("invoice_totals").notes
+
+
+def test_a_used_event_id_with_other_content_fails_integrity(scenario) -> None:
+    s = scenario(END)
+    records = s.history.records()
+    k = next(r.seq for r in records if r.subject == ev.InvoiceIssued.subject())
+    other = records[k - 1].body.replace(b'"gross_total":"', b'"gross_total":"1', 1)
+    assert other != records[k - 1].body
+    report = verify_records(_stored_again(records, k, other), END, options=_options())
+    assert [c.name for c in report.checks if not c.ok] == ["integrity"]
+    (failure,) = report.check("integrity").failures
+    assert failure.seqs == (len(records) + 1, k) and "used again" in failure.reason
+    assert "stored twice" not in " ".join(report.check("integrity").notes)

@@ -9,12 +9,16 @@ altered sequence is named.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 
 from fw_audit.chain import Chain, signature_valid
 from fw_audit.checks import Seen
 from fw_audit.model import CheckResult, Record
 from fw_contracts.events import AuditCheckpoint
+
+#: How many stored copies the notes name one by one.
+SHOW_COPIES = 10
 
 NAME = "integrity"
 TITLE = "Hash chain, signed checkpoints, append-only stream"
@@ -43,6 +47,8 @@ class IntegrityCheck:
         #: The stream sequence of the last good checkpoint message itself (0: none).
         self._last_good_at = 0
         self._checkpoints = 0
+        #: ``(first seq, seq of the copy)`` of every message stored again with the same content.
+        self.copies: list[tuple[int, int]] = []
 
     @property
     def head_hex(self) -> str:
@@ -74,6 +80,17 @@ class IntegrityCheck:
                 self._reference_broken = True  # every later value differs too: report the first only
                 self.res.fail(f"chain differs from the reference {self.reference_name} from this message on: "
                               "the message was altered or replaced", record.seq, subject=record.subject)
+
+    def stored_again(self, event_id: int, first_seq: int, seq: int, *, same: bool) -> None:
+        """The event id of the message at ``seq`` was met at ``first_seq``: a copy (``same``
+        content: the relay published it again after the duplicate window; noted) or another
+        message under a used id (a failure: consumers drop it, unseen by anyone)."""
+        if same:
+            self.copies.append((first_seq, seq))
+            return
+        self.res.fail(f"the event id of seq {first_seq} is used again at seq {seq} with other content: "
+                      "every consumer drops that message as a duplicate", seq, first_seq,
+                      event_id=uuid.UUID(int=event_id))
 
     def feed(self, seen: Seen) -> None:
         """Verify a checkpoint event (its chain value is known: it covers earlier messages)."""
@@ -126,6 +143,12 @@ class IntegrityCheck:
         if self._checkpoints and not self.trusted_keys:
             self.res.notes.append("checkpoint keys not pinned (--public-key): signatures prove consistency, "
                                   "not who signed")
+        if self.copies:
+            shown = ", ".join(f"seq {seq} = seq {first}" for first, seq in self.copies[:SHOW_COPIES])
+            more = f" and {len(self.copies) - SHOW_COPIES} more" if len(self.copies) > SHOW_COPIES else ""
+            self.res.notes.append(f"{len(self.copies)} messages stored twice with the same event id and content "
+                                  f"({shown}{more}): published again after the stream's duplicate window; "
+                                  "the copies are left out of the other checks, as every consumer drops them")
         if self.reference is not None:
             self.res.notes.append(f"compared with the reference chain of {self.reference_name} "
                                   f"({len(self.reference)} messages)")
