@@ -111,6 +111,7 @@ def build(settings: Settings, *, vault: PersonalDataSource | None = None,
                                  retry_window=settings.delivery_retry_window),
         archive_hold_years=settings.archive_hold_years,
         delivery_failed_keep=timedelta(days=settings.delivery_failed_keep_days),
+        work_note_orphan_keep=timedelta(days=settings.work_note_orphan_days),
         delivery_due=delivery_due.set)
     worker = BackgroundWorker(deliver=service.deliver_next, housekeeping=service.housekeeping,
                               poll=settings.delivery_poll_s, housekeeping_every=settings.archive_check_interval_s,

@@ -119,6 +119,9 @@ class Settings(ServiceSettings):
     download_ttl_s: float | None = Field(default=None, gt=0)
     #: Address copies of older delivery rows are kept this long after a final failure.
     delivery_failed_keep_days: float = Field(default=30.0, ge=0)
+    #: A technician's work note of a session that never reached billing (never ended) is deleted
+    #: by the housekeeping when it is this old (a session lasts hours, not weeks).
+    work_note_orphan_days: float = Field(default=30.0, gt=0)
 
     @field_validator("tariff_version", "smtp_user", "smtp_from", "datev_consultant_number",
                      "datev_client_number", "datev_revenue_account", "datev_reverse_charge_account",

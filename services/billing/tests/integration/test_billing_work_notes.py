@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import io
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -125,3 +126,46 @@ async def test_a_note_written_while_the_invoice_is_issued_waits_and_is_then_refu
     finally:
         await issuer.close()
         await writer.close()
+
+
+async def test_the_note_of_a_session_that_never_reaches_billing_is_deleted_after_the_period(
+        billing: Any, ended: Any) -> None:
+    """A session whose end never comes (the tool crashed, the end was never sent) leaves no note
+    behind until its archive year's key is destroyed: billing's housekeeping deletes it once it
+    is older than ``work_note_orphan_days`` (30), and only it."""
+    service = billing.apps[0].state.service
+    keys = KeyRing(billing.settings().archive_key_bytes())
+    now = utcnow()
+    never_ended, rewritten, pending = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    invoiced = ended(4 * 900)
+    conn = await asyncpg.connect(billing.env.dsn("billing"), server_settings={"search_path": "billing"})
+    try:
+        notes = SqlWorkNotes(conn, keys)
+        for sid in (never_ended, rewritten, pending, invoiced.session_id):
+            async with conn.transaction():
+                await write_work_note(notes, sid, NOTE, "tech-03", now)
+        # ended, its case waiting (e.g. blocked for the recipient's address): billing still needs the note
+        await conn.execute(
+            "INSERT INTO session_billing(session_id, request_id, started_at, ended_at, raw_seconds, promoted,"
+            " tariff_version, status, source_event_id) VALUES ($1, $2, $3, $3, 60, false, 'e2e-1', 'blocked', $2)",
+            pending, uuid.uuid4(), now)
+        await billing.publish(invoiced)
+        await billing.wait_for(InvoiceIssued)
+        await billing.settle()
+        async with conn.transaction():  # written again on day 20: the period starts again
+            await write_work_note(notes, rewritten, "Zweite Fassung", "tech-03", now + timedelta(days=20))
+
+        await service.housekeeping(now + timedelta(days=29))
+        assert await conn.fetchval("SELECT count(*) FROM work_notes WHERE session_id = ANY($1::uuid[])",
+                                   [never_ended, rewritten, pending, invoiced.session_id]) == 4
+        await service.housekeeping(now + timedelta(days=31))
+        left = {r["session_id"] for r in await conn.fetch("SELECT session_id FROM work_notes")}
+        assert never_ended not in left
+        assert {rewritten, pending, invoiced.session_id} <= left
+        assert (await billing.http.get(f"/api/sessions/{never_ended}/work-note")).status_code == 404
+        # the session may still end after all: a new note can be written, the invoice comes without the old one
+        put = await billing.http.put(f"/api/sessions/{never_ended}/work-note",
+                                     json={"note": "Neu", "written_by": "tech-03"})
+        assert put.status_code == 200 and put.json()["state"] == "open"
+    finally:
+        await conn.close()

@@ -179,19 +179,20 @@ ENTRIES: tuple[RetentionEntry, ...] = (
         "Art und Umfang der Leistung auf der Rechnungsposition der Sitzung (§ 14 Abs. 4 Nr. 5 UStG); nach "
         "der Ausstellung Teil der aufbewahrten Rechnung", (ART6B, ART6C_TAX), (INTERNAL_TECH, INTERNAL_OFFICE, AUDITOR),
         DeletionRule("LK 4.3", "Sitzung ohne Abrechnung (SessionNotBilled, auch verlorene Forderung): sofort; "
+                     "Sitzung, die die Abrechnung nie erreicht (nie beendet): Schreiben der Notiz; "
                      "sonst wie die Rechnung: Ende des Kalenderjahres, in dem die Notiz geschrieben wurde",
-                     "ohne Rechnung: unverzüglich; mit Rechnung: 8 Jahre wie die Rechnungskopie (§ 14b UStG, "
-                     "§ 147 AO); die ausgestellte Rechnung im Archiv (E-ARCHIVE) trägt den Text für die volle Frist",
+                     "ohne Rechnung: unverzüglich; Sitzung nie beendet: 30 Tage nach dem letzten Schreiben "
+                     "(einstellbar: FW_BILLING_WORK_NOTE_ORPHAN_DAYS); mit Rechnung: 8 Jahre wie die "
+                     "Rechnungskopie (§ 14b UStG, § 147 AO); die ausgestellte Rechnung im Archiv (E-ARCHIVE) "
+                     "trägt den Text für die volle Frist",
                      "Bis zur Ausstellung der Rechnung änderbar (nur die eigene Sitzung, geprüft beim "
                      "Sitzungsdienst), danach eingefroren (Änderung wird abgelehnt, GoBD). DELETE durch einen "
-                     "Datenbank-Trigger, sobald die Sitzung als nicht abgerechnet gilt; mit dem Archivjahrgang "
-                     "(Schlüssel des Schreibjahres) vernichtet",
+                     "Datenbank-Trigger, sobald die Sitzung als nicht abgerechnet gilt; DELETE durch den "
+                     "Suchlauf von billing (alle 6 Stunden), wenn die Sitzung die Abrechnung nach der Frist "
+                     "nicht erreicht hat; mit dem Archivjahrgang (Schlüssel des Schreibjahres) vernichtet",
                      ("services/billing/src/fw_billing/application/work_notes.py",
                       "services/billing/src/fw_billing/migrations/023_work_notes.sql",
-                      "services/billing/tests/integration/test_billing_work_notes.py"),
-                     open_point="Eine Notiz zu einer Sitzung, die die Abrechnung nie erreicht (nie beendet), "
-                                "bleibt bis zur Vernichtung des Archivjahrgangs; ein Suchlauf, der solche Notizen "
-                                "nach einer Frist löscht, fehlt noch."),
+                      "services/billing/tests/integration/test_billing_work_notes.py")),
         ("T-BILLING-ENC", "T-NO-PII-OPS", "T-PSEUDO-STREAM"),
         places=(Place("billing", "work_notes", "note_enc"),), encrypted_at_rest=True,
         other_places=(

@@ -75,3 +75,11 @@ class SqlWorkNotes:
 
     async def delete(self, session_id: uuid.UUID) -> None:
         await self._conn.execute("DELETE FROM work_notes WHERE session_id = $1", session_id)
+
+    async def purge_orphaned(self, written_before: datetime) -> int:
+        deleted: int = await self._conn.fetchval(
+            "WITH gone AS (DELETE FROM work_notes w WHERE w.written_at < $1"
+            " AND NOT EXISTS (SELECT 1 FROM session_billing b WHERE b.session_id = w.session_id)"
+            " AND NOT EXISTS (SELECT 1 FROM invoices i WHERE i.session_id = w.session_id)"
+            " RETURNING 1) SELECT count(*) FROM gone", written_before)
+        return deleted

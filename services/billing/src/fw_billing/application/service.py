@@ -41,7 +41,13 @@ from fw_billing.application.delivery import (
 )
 from fw_billing.application.ports import BillingDeps
 from fw_billing.application.reference import ReferenceLedger, publish_reference_data
-from fw_billing.application.work_notes import NoteState, WorkNote, WorkNoteStore, write_work_note
+from fw_billing.application.work_notes import (
+    NoteState,
+    WorkNote,
+    WorkNoteStore,
+    purge_orphaned_notes,
+    write_work_note,
+)
 from fw_contracts.events import (
     AccountErasureReason,
     CustomerAccountChanged,
@@ -78,6 +84,8 @@ class BillingService:
     retry_policy: RetryPolicy
     archive_hold_years: frozenset[int]
     delivery_failed_keep: timedelta
+    #: A work note of a session that never reached billing is deleted when it is this old.
+    work_note_orphan_keep: timedelta
     #: Tells the background worker that a delivery may be due now (a retry was requested).
     delivery_due: Callable[[], None]
 
@@ -165,7 +173,12 @@ class BillingService:
             await mark_delivered_by_hand(self.deliveries(uow.conn), delivery_id, uow.now, emit=uow.emit)
 
     async def housekeeping(self, now: datetime) -> None:
-        """Purge long-failed deliveries, then destroy the archive years past their period."""
+        """Purge long-failed deliveries and the notes of sessions that never reached billing,
+        then destroy the archive years past their period."""
         async with self.unit_of_work() as uow:
             await purge_failed(self.deliveries(uow.conn), now, self.delivery_failed_keep)
+        async with self.unit_of_work() as uow:
+            notes = await purge_orphaned_notes(self.work_notes(uow.conn), now, self.work_note_orphan_keep)
+        if notes:
+            log.info("work notes of sessions that never reached billing deleted", extra={"count": notes})
         await self.destroy_expired_archive(now)

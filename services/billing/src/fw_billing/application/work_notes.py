@@ -3,7 +3,11 @@
 Written by the session's own technician (web checks ownership with the session service before it
 calls) while the session runs and until billing issues its invoice; frozen from then on: the
 issued invoice is never changed (GoBD), and the archived copy carries the note for the legal
-period. A session closed as not billed loses its note with it (migration 023's trigger).
+period. A session closed as not billed loses its note with it (migration 023's trigger). A note
+of a session that never reaches billing (never ended: the technician's tool crashed, the end was
+never sent) is deleted by billing's housekeeping once it is older than
+``FW_BILLING_WORK_NOTE_ORPHAN_DAYS`` (:func:`purge_orphaned_notes`), instead of staying until its
+archive year's key is destroyed.
 
 The note is free text, hence personal data: it is cleaned at the edge, stored encrypted, and
 never put into an event, a log line, a header or a metric.
@@ -13,7 +17,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
@@ -86,6 +90,11 @@ class WorkNoteStore(Protocol):
 
     async def delete(self, session_id: uuid.UUID) -> None: ...
 
+    async def purge_orphaned(self, written_before: datetime) -> int:
+        """Delete the notes written before ``written_before`` of sessions billing never saw end
+        (no billing case, no invoice); the number deleted."""
+        ...
+
 
 def clean_note(raw: str) -> str:
     """The note as stored: clean text (line breaks allowed), at most :data:`MAX_NOTE_CHARS`;
@@ -120,3 +129,15 @@ async def write_work_note(store: WorkNoteStore, session_id: uuid.UUID, raw: str,
         await store.delete(session_id)
     return state
 
+
+
+async def purge_orphaned_notes(store: WorkNoteStore, now: datetime, keep: timedelta) -> int:
+    """Delete the notes of sessions that never reached billing, written more than ``keep`` ago.
+
+    A remote-maintenance session lasts hours; a note that is ``keep`` old without its session
+    having ended belongs to a session that will not end (its data serve billing only, and the
+    request's personal data are erased as abandoned meanwhile). Should that session end after
+    all, its invoice is issued without the note. A note written again meanwhile is newer and
+    stays (the ``DELETE`` checks ``written_at`` on the row as committed).
+    """
+    return await store.purge_orphaned(now - keep)
