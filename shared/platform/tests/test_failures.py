@@ -18,7 +18,6 @@ import asyncpg
 import nats.errors
 import pytest
 from nats.aio.msg import Msg
-from nats.js import JetStreamContext
 from prometheus_client import REGISTRY
 
 from fw_contracts import STREAM_NAME, Header, UndecodableEvent
@@ -30,6 +29,7 @@ from fw_platform.consumer import EventConsumer
 from fw_platform.db import DatabaseUnavailable
 from fw_platform.failures import decode_message
 from fw_platform.handling import TRANSIENT, PermanentError, TransientError, UnitOfWork
+from fw_platform.pull import Puller
 from fw_platform.runtime import Runtime
 from fw_platform.settings import ServiceSettings
 
@@ -150,14 +150,14 @@ async def test_a_deeply_nested_message_in_a_batch_is_parked_alone_and_the_batch_
     process, fetch = EventConsumer.process, EventConsumer._fetch
     fetched = False
 
-    async def fetch_all_first(self: EventConsumer, psub: JetStreamContext.PullSubscription) -> list[Msg]:
+    async def fetch_all_first(self: EventConsumer, puller: Puller) -> list[Msg]:
         # The consumer's own fetch tops a batch up for 50 ms: on a busy machine that brought 4 and
         # then 7. This test is about handling a batch with the poison in it, so it asks for all 11.
         nonlocal fetched
         if not fetched:
             fetched = True
-            return await psub.fetch(11, timeout=10)
-        return await fetch(self, psub)
+            return await puller.fetch(11, 10)
+        return await fetch(self, puller)
 
     async def recording(self: EventConsumer, msgs: Sequence[Msg]) -> failures.Outcome:
         batches.append(len(msgs))
