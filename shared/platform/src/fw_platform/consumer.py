@@ -11,9 +11,9 @@ The chunk size follows the measured time per event, so that one transaction take
 batch is done.
 
 We long-poll for one message and then top the batch up with as many as the server says are
-waiting (without waiting for more): nats-py's batch fetch (and FastStream's batch subscriber on
-top of it) waits for a full batch or the timeout, which would add up to the timeout to every
-event's latency when traffic is light. The pull requests are answered into a callback
+waiting: nats-py's batch fetch (and FastStream's batch subscriber on top of it) waits for a full
+batch or the timeout, which would add up to the timeout to every event's latency when traffic is
+light. The pull requests are answered into a callback
 subscription (:mod:`fw_platform.pull`), not nats-py's ``fetch``, whose ``next_msg`` per message
 costs a Task and a ``wait_for`` each.
 

@@ -9,9 +9,10 @@ its replies collected by a callback, one future and one timer per request.
 
 One request is outstanding at a time (the consumer's loop fetches, handles, fetches again). A
 request ends when ``batch`` messages came, or with the server's status: ``408`` (the request
-expired; ``404``, no messages, would end a ``no_wait`` request), ``409`` (a conflict such as too many waiting pulls;
-``409 Consumer Deleted`` raises :class:`ConsumerGone`, so the caller creates it again instead of
-asking a consumer that is no more). A message that arrives after its request was given up (a reply
+expired), ``404`` (no messages, the end of a ``no_wait`` request), ``409`` (a conflict such as
+too many waiting pulls; ``409 Consumer Deleted`` raises :class:`ConsumerGone`, so the caller
+creates it again instead of asking a consumer that is no more); any other status raises
+:class:`PullError`. A message that arrives after its request was given up (a reply
 delayed beyond the wait, e.g. across a reconnect) is not dropped: it is handed out with the next
 request's messages, so it is handled now instead of after the ack wait's redelivery.
 """

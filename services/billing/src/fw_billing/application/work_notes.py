@@ -130,7 +130,6 @@ async def write_work_note(store: WorkNoteStore, session_id: uuid.UUID, raw: str,
     return state
 
 
-
 async def purge_orphaned_notes(store: WorkNoteStore, now: datetime, keep: timedelta) -> int:
     """Delete the notes of sessions that never reached billing, written more than ``keep`` ago.
 
