@@ -201,17 +201,20 @@ def customer_matches(customer_number: str, personal: dict[str, Any] | None, need
     return any(h and needle in h.casefold() for h in hay)
 
 
+def _personal(key: bytes, row: asyncpg.Record) -> dict[str, Any]:
+    """An open account's decrypted personal fields."""
+    personal: dict[str, Any] = json.loads(open_sealed(key, customer_aad(row["customer_number"]),
+                                                      bytes(row["personal_enc"])))
+    return personal
+
+
 def _matching(rows: list[asyncpg.Record], keys: dict[int, bytes],
               needle: str) -> list[tuple[asyncpg.Record, dict[str, Any] | None]]:
     """The rows that match, each with its decrypted fields (None: closed); runs in a thread."""
     found: list[tuple[asyncpg.Record, dict[str, Any] | None]] = []
     for row in rows:
-        number = row["customer_number"]
-        personal: dict[str, Any] | None = None
-        if row["personal_enc"] is not None:
-            personal = json.loads(open_sealed(keys[row["key_year"]], customer_aad(number),
-                                              bytes(row["personal_enc"])))
-        if customer_matches(number, personal, needle):
+        personal = None if row["personal_enc"] is None else _personal(keys[row["key_year"]], row)
+        if customer_matches(row["customer_number"], personal, needle):
             found.append((row, personal))
     return found
 
@@ -287,9 +290,7 @@ class BillingViews:
         year = row["key_year"]
         if year not in cache:
             cache[year] = await self._keys.existing_key(self._pool(), KeyPurpose.CUSTOMER, year)
-        personal = json.loads(open_sealed(cache[year], customer_aad(row["customer_number"]),
-                                          bytes(row["personal_enc"])))
-        return _customer(row, personal)
+        return _customer(row, _personal(cache[year], row))
 
     async def customer(self, customer_number: str) -> CustomerView | None:
         row = await self._pool().fetchrow(
