@@ -9,7 +9,7 @@ import fpdf.output
 import pytest
 from fontTools import subset as ftsubset
 
-from fw_billing.adapters import fontcache
+from fw_billing.adapters import fontcache, fontobjects
 from fw_billing.adapters.pdf import render_pdf
 from fw_contracts.events import InvoiceKind
 
@@ -17,7 +17,11 @@ from .documents_support import RECIPIENT, contains, document, pdf_text
 
 
 @pytest.fixture
-def cold() -> Iterator[None]:
+def cold(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The font-program cache empty, and the serialised font objects above it not kept (a hit
+    there writes a document's fonts without asking this cache)."""
+    monkeypatch.setattr(fontobjects, "MAX_GROUPS", 0)
+    fontobjects.clear()
     fontcache.clear()
     yield
     fontcache.clear()

@@ -131,20 +131,48 @@ def _producer_bytes(doc: Document, producer: type) -> bytes:
     return bytes(pdf.laid_out(doc).output(output_producer_class=producer))
 
 
-def test_kept_font_maps_give_fpdf2s_own_font_objects(monkeypatch: pytest.MonkeyPatch) -> None:
+def _font_documents() -> list[Document]:
+    """Each document kind, rare characters (their own glyph numbering) and a second page (the
+    fonts' objects get other numbers)."""
+    full = _documents()["full"]
+    return [*_documents().values(),
+            *(replace(full, recipient=replace(RECIPIENT, name=name))
+              for name in ("Émile Zoë", "Ştefan Ţuţu Łó", "Muster GmbH")),
+            replace(full, work_note="Drucker neu eingerichtet, Treiber aktualisiert. " * 25)]
+
+
+@pytest.mark.parametrize("groups", [True, False], ids=["serialised-groups", "maps-only"])
+def test_kept_font_objects_give_fpdf2s_own_bytes(groups: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     from fpdf.output import OutputProducer
 
+    if not groups:
+        monkeypatch.setattr(fontobjects, "MAX_GROUPS", 0)
     fontobjects.clear()
-    docs = list(_documents().values()) + [replace(_documents()["full"], recipient=replace(RECIPIENT, name=name))
-                                          for name in ("Émile Zoë", "Ştefan Ţuţu Łó", "Muster GmbH")]
+    docs = _font_documents()
+    assert pdf.laid_out(docs[-1]).pages_count == 2
     for doc in docs + docs:  # first misses, then hits
         assert _producer_bytes(doc, fontobjects.FontCachingOutputProducer) == _producer_bytes(doc, OutputProducer)
-    assert fontobjects.stats()["hits"] >= 2 * len(docs)
+    if groups:  # the second round writes every font (two per document) from the kept text
+        assert fontobjects.group_stats()["hits"] >= 2 * len(docs)
+    else:
+        assert fontobjects.group_stats()["hits"] == 0 and fontobjects.stats()["hits"] >= 2 * len(docs)
     # another fpdf2 version: its own method, not the repeated one
     monkeypatch.setattr(fontobjects, "FPDF_VERSION", "0.0.0")
-    hits = fontobjects.stats()["hits"]
+    hits = fontobjects.stats()["hits"], fontobjects.group_stats()["hits"]
     assert _producer_bytes(docs[0], fontobjects.FontCachingOutputProducer) == _producer_bytes(docs[0], OutputProducer)
-    assert fontobjects.stats()["hits"] == hits
+    assert (fontobjects.stats()["hits"], fontobjects.group_stats()["hits"]) == hits
+
+
+def test_a_kept_font_group_is_only_written_where_its_numbers_fit() -> None:
+    """The same glyphs with the fonts' objects numbered otherwise (a second page before them)
+    are not the kept group: its references would point at other objects."""
+    fontobjects.clear()
+    one_page, two_pages = _font_documents()[1], _font_documents()[-1]
+    assert "Treiber" not in (one_page.work_note or "")
+    _producer_bytes(one_page, fontobjects.FontCachingOutputProducer)
+    misses = fontobjects.group_stats()["misses"]
+    _producer_bytes(two_pages, fontobjects.FontCachingOutputProducer)
+    assert fontobjects.group_stats()["misses"] == misses + 2
 
 
 def test_in_memory_embedding_gives_generate_from_binarys_bytes(monkeypatch: pytest.MonkeyPatch) -> None:

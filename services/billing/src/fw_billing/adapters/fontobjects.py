@@ -8,6 +8,12 @@ is fpdf2 2.8.9's ``OutputProducer._add_fonts`` for plain TrueType fonts, with th
 built once per glyph mapping and kept (LRU). The objects, their order and their bytes are
 fpdf2's own (tested against fpdf2's path and pinned digests). Anything else (another fpdf2
 version, colour or CFF fonts, PDF/A-1, missing glyphs) goes through fpdf2's own method.
+
+A font's seven objects then serialise to the same text in every invoice that numbers them the
+same (the same glyphs, the same first object number): fpdf2 builds each object's dictionary from
+``dir()`` and ``getattr`` per attribute, about a third of the output step. The text of such a
+group is kept (LRU, keyed by everything it is made of) and later documents write it as it is
+(:class:`Serialized`), without subsetting, maps or objects; the bytes are the same (tested).
 """
 
 from __future__ import annotations
@@ -26,17 +32,26 @@ from fpdf.output import (
     _build_cmap_blocks,
     _tt_font_widths,
 )
-from fpdf.syntax import Name, PDFArray, PDFContentStream
+from fpdf.syntax import Name, PDFArray, PDFContentStream, PDFObject
 
 from fw_billing.adapters.kept import Kept
 
 #: The fpdf2 version whose ``_add_fonts`` this repeats; any other goes through fpdf2's own.
 FPDF_VERSION = "2.8.9"
 MAX_ENTRIES = 64
+#: Serialised font groups kept (one is the font program's compressed bytes plus ~10 KB of text).
+MAX_GROUPS = 64
 
 _maps: Kept[tuple[Any, ...], tuple[str, bytes, bytes]] = Kept(lambda: MAX_ENTRIES)
 stats = _maps.stats
-clear = _maps.clear
+#: a font's serialised objects by everything they are made of (see :func:`_group_key`)
+_groups: Kept[tuple[Any, ...], tuple[str, ...]] = Kept(lambda: MAX_GROUPS)
+group_stats = _groups.stats
+
+
+def clear() -> None:
+    _maps.clear()
+    _groups.clear()
 
 # fpdf2 2.8.9, output.py: the subsetter's options for embedded TrueType fonts.
 _DROP_TABLES = ["FFTM", "GDEF", "GPOS", "GSUB", "MATH", "hdmx", "meta", "sbix", "CBDT", "CBLC", "EBDT",
@@ -84,6 +99,26 @@ def _maps_for(font: TTFFont, code_to_glyph: dict[int, int]) -> tuple[str, bytes,
     return made
 
 
+class Serialized(PDFObject):
+    """An object written as the text an earlier document's equal object serialised to."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+    def serialize(self, obj_dict: Any = None, _security_handler: Any = None) -> str:
+        return self.text
+
+
+def _group_key(font: TTFFont, first_id: int) -> tuple[Any, ...]:
+    """What a font's seven objects are made of: the font file and style (program, descriptor,
+    name), the glyphs in the document's order with their codes, widths and code points (subset,
+    maps), and the number of the first object (every reference between them)."""
+    glyphs = tuple((glyph.glyph_name, code, glyph.glyph_width, glyph.unicode)
+                   for glyph, code in font.subset.items() if glyph is not None)
+    return (str(font.ttffile), font.fontkey, font.name, font.desc.missing_width, glyphs, first_id)
+
+
 class FontCachingOutputProducer(OutputProducer):
     """fpdf2's output step with :func:`_maps_for` for the fonts (see the module docstring)."""
 
@@ -96,6 +131,28 @@ class FontCachingOutputProducer(OutputProducer):
         return {font.i: self._add_ttf(font) for font in sorted(fonts, key=lambda f: f.i)}
 
     def _add_ttf(self, font: TTFFont) -> Any:
+        encrypted = self.fpdf._security_handler is not None  # streams encrypted per object: not kept
+        key = None if encrypted else _group_key(font, self.obj_id + 1)
+        texts = None if key is None else _groups.get(key)
+        if texts is not None:
+            group = [Serialized(text) for text in texts]
+            for obj in group:
+                self._add_pdf_obj(obj, "fonts")
+            self._close(font)
+            return group[0]
+        first = len(self.pdf_objs)
+        composite = self._build_ttf(font)
+        if key is not None:
+            _groups.put(key, tuple(obj.serialize() for obj in self.pdf_objs[first:]))
+        return composite
+
+    @staticmethod
+    def _close(font: TTFFont) -> None:
+        font.subset.pick.cache_clear()
+        font.subset.get_glyph.cache_clear()
+        font.close()
+
+    def _build_ttf(self, font: TTFFont) -> Any:
         # The same steps and objects, in the same order, as fpdf2 2.8.9's TrueType branch.
         fontname = f"MPDFAA+{font.name}"
         glyph_names = font.subset.get_all_glyph_names()
@@ -133,7 +190,5 @@ class FontCachingOutputProducer(OutputProducer):
         font_file_cs_obj = PDFFontStream(contents=ttfontstream)
         self._add_pdf_obj(font_file_cs_obj, "fonts")
         font_descriptor_obj.font_file2 = font_file_cs_obj  # type: ignore[attr-defined]
-        font.subset.pick.cache_clear()
-        font.subset.get_glyph.cache_clear()
-        font.close()
+        self._close(font)
         return composite_font_obj
