@@ -232,3 +232,52 @@ async def test_a_stream_without_allow_atomic_gets_single_publishes(fw_env, tmp_p
         await admin.close()
         await rt.stop()
 
+
+
+class _LoggedPool:
+    """``rt.pool`` whose connections report every query they send to ``seen``."""
+
+    def __init__(self, pool: Any, seen: list[str]) -> None:
+        self._pool, self._seen = pool, seen
+
+    def acquire(self) -> Any:
+        outer = self
+
+        class _Acquired:
+            async def __aenter__(self) -> Any:
+                self._cm = outer._pool.acquire()
+                self.conn = await self._cm.__aenter__()
+                self.conn.add_query_logger(self._log)
+                return self.conn
+
+            def _log(self, record: Any) -> None:
+                outer._seen.append(record.query)
+
+            async def __aexit__(self, *exc: object) -> None:
+                self.conn.remove_query_logger(self._log)
+                await self._cm.__aexit__(*exc)
+
+        return _Acquired()
+
+
+async def test_the_relays_delete_commits_without_waiting_for_its_wal_flush(fw_env, tmp_path) -> None:
+    """The delete of published rows goes with ``synchronous_commit = off`` in its ``COMMIT``
+    (no WAL flush of its own); if PostgreSQL loses it in a crash, the rows come back and are
+    published again without a second copy in the stream."""
+    rt = await _runtime_without_relay(fw_env, tmp_path)
+    try:
+        events = _events(3)
+        await _fill(rt, events)
+        seen: list[str] = []
+        relay = OutboxRelay(_LoggedPool(rt.pool, seen), rt.js, service="session", nc=rt.nc)
+        assert await relay.publish_pending() == 3
+        assert seen[-1] == "SET LOCAL synchronous_commit = off;COMMIT", seen
+        assert await _outbox_count(rt) == 0
+        # the delete lost: the same rows again (as the crash would leave them)
+        async with rt.unit_of_work() as uow:
+            uow.emit(*events)
+        assert await relay.publish_pending(probe=True) == 3
+        assert await _outbox_count(rt) == 0
+        assert [m for m, _ in await _stored(fw_env)] == [str(e.event_id) for e in events]
+    finally:
+        await rt.stop()

@@ -75,6 +75,13 @@ _TAKE = ("DELETE FROM outbox WHERE id IN"
          " (SELECT id FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)"
          " RETURNING id, event_id, subject, event_type, payload")
 _ANY_ROWS = "SELECT EXISTS (SELECT 1 FROM outbox)"
+#: Sent with the relay's ``COMMIT`` (same query): the delete of published rows does not wait for
+#: its WAL flush; the next synchronous commit of the service (or the WAL writer within
+#: ``wal_writer_delay``) flushes it along. A crash of PostgreSQL before that flush loses only the
+#: delete: the rows are published again, the case the module docstring describes (JetStream drops
+#: them by ``Nats-Msg-Id``, consumers by their idempotency records). Measured in quick lifecycle
+#: runs: 10.2 / 10.8 -> 7.4 / 6.3 WAL flushes (``fdatasync``) per lifecycle.
+_COMMIT_UNFLUSHED = ("SET LOCAL synchronous_commit = off",)
 
 
 def with_events(statement: str, first_param: int) -> str:
@@ -185,13 +192,15 @@ class OutboxRelay:
         commits only after JetStream acknowledged them: a failed publish rolls the delete back.
         ``probe`` (the timed poll, not a wake-up after a commit) first asks without a
         transaction whether there is anything at all: an idle service's poll is one statement.
+        The commit does not wait for its WAL flush (:data:`_COMMIT_UNFLUSHED`).
         """
-        async with self._pool.acquire() as conn:
-            if probe and not await conn.fetchval(_ANY_ROWS):
-                metrics.OUTBOX_DEPTH.labels(self._service).set(0)
-                return 0
-            async with conn.transaction():
-                sent, depth = await self._publish_taken(conn)
+        if probe:
+            async with self._pool.acquire() as conn:
+                if not await conn.fetchval(_ANY_ROWS):
+                    metrics.OUTBOX_DEPTH.labels(self._service).set(0)
+                    return 0
+        async with db.transaction(self._pool, tail=_COMMIT_UNFLUSHED) as conn:
+            sent, depth = await self._publish_taken(conn)
         metrics.OUTBOX_DEPTH.labels(self._service).set(depth)
         if sent:
             metrics.EVENTS_PUBLISHED.labels(self._service).inc(sent)
