@@ -39,7 +39,10 @@ def _git() -> dict[str, Any]:
         return subprocess.run(["git", *args], capture_output=True, text=True, cwd=Path(__file__).parent,
                               check=False).stdout.strip()
 
-    return {"commit": run("rev-parse", "--short", "HEAD"), "dirty": bool(run("status", "--porcelain"))}
+    # the bench's own output (results, profiles; a failed run leaves its profiles) is not a change
+    # of the code measured
+    return {"commit": run("rev-parse", "--short", "HEAD"),
+            "dirty": bool(run("status", "--porcelain", "--", ":/", ":(exclude,top)bench/results"))}
 
 
 async def _section(name: str, infra: Infra, cfg: dict[str, Any], stamp: str) -> dict[str, Any]:
