@@ -108,7 +108,9 @@ class SqlRequestStore:
         return _entry(row) if row else None
 
     async def save(self, entry: QueueEntry) -> None:
-        await self._conn.execute(
+        """The entry's new state; in a transaction it goes with the COMMIT (nothing reads it back
+        before: the start writes its session and events after it)."""
+        await self._write(
             "UPDATE requests SET status = $2, ticket = $3, customer_type = $4, created_at = $5,"
             " erased_at = $6, correlation_id = $7, created_event_id = $8, erasure_reason = $9,"
             " updated_at = now() WHERE request_id = $1",
