@@ -79,8 +79,10 @@ _ANY_ROWS = "SELECT EXISTS (SELECT 1 FROM outbox)"
 #: its WAL flush; the next synchronous commit of the service (or the WAL writer within
 #: ``wal_writer_delay``) flushes it along. A crash of PostgreSQL before that flush loses only the
 #: delete: the rows are published again, the case the module docstring describes (JetStream drops
-#: them by ``Nats-Msg-Id``, consumers by their idempotency records). Measured in quick lifecycle
-#: runs: 10.2 / 10.8 -> 7.4 / 6.3 WAL flushes (``fdatasync``) per lifecycle.
+#: them by ``Nats-Msg-Id``, consumers by their idempotency records; after an outage longer than
+#: the duplicate window the stream keeps a copy, which the audit names: docs/architecture.md).
+#: Measured in quick lifecycle runs: 10.2 / 10.8 -> 7.4 / 6.3 WAL flushes (``fdatasync``) per
+#: lifecycle.
 _COMMIT_UNFLUSHED = ("SET LOCAL synchronous_commit = off",)
 
 
