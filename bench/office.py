@@ -67,7 +67,6 @@ class StreamWatcher:
     _waiters: dict[tuple[str, str], asyncio.Future[float]] = field(default_factory=dict)
     #: request id -> stream sequence of its SupportRequestCreated
     created_seq: dict[str, int] = field(default_factory=dict)
-    _task: asyncio.Task[None] | None = None
 
     #: event type -> the id field its time is filed under
     KEYS: ClassVar[dict[str, str]] = {
@@ -77,27 +76,27 @@ class StreamWatcher:
     async def start(self) -> None:
         self._nc = await connect(self.nats_url, name="bench-watcher")
         self.js = self._nc.jetstream()
-        self._sub = await self.js.subscribe("fw.>", ordered_consumer=True,
-                                                         pending_msgs_limit=1_000_000,
-                                                         pending_bytes_limit=1024 ** 3)
-        self._task = asyncio.create_task(self._run())
+        # A callback, not ``sub.messages``: the iterator waits for each message with a Task and
+        # a ``wait_for`` (nats-py's ``next_msg``), load-generator CPU counted per lifecycle.
+        self._sub = await self.js.subscribe("fw.>", ordered_consumer=True, cb=self._on_msg,
+                                            pending_msgs_limit=1_000_000, pending_bytes_limit=1024 ** 3)
 
-    async def _run(self) -> None:
-        async for msg in self._sub.messages:
-            body = json.loads(msg.data)
-            et = body.get("event_type", "?")
-            self.counts[et] += 1
-            key = self.KEYS.get(et)
-            if key is None:
-                continue
-            t = msg.metadata.timestamp.timestamp()
-            self.times[et][body[key]] = t
-            if et == "SupportRequestCreated":
-                self.created_seq[body[key]] = msg.metadata.sequence.stream
-            if et in self.AWAITED:
-                fut = self._waiters.pop((et, body[key]), None)
-                if fut is not None and not fut.done():
-                    fut.set_result(t)
+    async def _on_msg(self, msg: Any) -> None:
+        body = json.loads(msg.data)
+        et = body.get("event_type", "?")
+        self.counts[et] += 1
+        key = self.KEYS.get(et)
+        if key is None:
+            return
+        meta = msg.metadata
+        t = meta.timestamp.timestamp()
+        self.times[et][body[key]] = t
+        if et == "SupportRequestCreated":
+            self.created_seq[body[key]] = meta.sequence.stream
+        if et in self.AWAITED:
+            fut = self._waiters.pop((et, body[key]), None)
+            if fut is not None and not fut.done():
+                fut.set_result(t)
 
     #: the event types a lifecycle can wait for
     AWAITED: ClassVar[frozenset[str]] = frozenset({"SupportRequestCreated", "PersonalDataErased"})
@@ -117,8 +116,6 @@ class StreamWatcher:
         return self.seen("PersonalDataErased", request_id)
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
         await self._nc.close()
 
 
@@ -134,6 +131,7 @@ class AckFloor:
 
     def __init__(self, js: Any, stream: str, durable: str, interval: float = 0.025) -> None:
         self._js, self._stream, self._durable, self._interval = js, stream, durable, interval
+        self._api = js._prefix  # "$JS.API" unless the account maps it
         self._floor = 0
         self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
         self._n = 0
@@ -151,8 +149,14 @@ class AckFloor:
 
     async def _run(self) -> None:
         while self._waiters:
-            info = await self._js.consumer_info(self._stream, self._durable)
-            self._floor = max(self._floor, info.ack_floor.stream_seq if info.ack_floor else 0)
+            # The API request itself, its answer's one field read: nats-py's ``consumer_info``
+            # builds the whole ConsumerInfo each time (load-generator CPU, 40 times a second).
+            reply = await self._js._nc.request(f"{self._api}.CONSUMER.INFO.{self._stream}.{self._durable}",
+                                               b"", timeout=5)
+            info = json.loads(reply.data)
+            if "error" in info:
+                raise RuntimeError(f"consumer info: {info['error']}")
+            self._floor = max(self._floor, int((info.get("ack_floor") or {}).get("stream_seq", 0)))
             while self._waiters and self._waiters[0][0] <= self._floor:
                 _, _, fut = heapq.heappop(self._waiters)
                 if not fut.done():
