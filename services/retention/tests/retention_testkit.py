@@ -6,7 +6,7 @@ import base64
 import copy
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -84,6 +84,10 @@ class FakeVaultStore:
     async def lock(self, request_id: uuid.UUID) -> None:
         self.locked.append(request_id)
 
+    async def lock_all(self, request_ids: Sequence[uuid.UUID]) -> None:
+        for rid in sorted(set(request_ids)):
+            await self.lock(rid)
+
     async def erasure(self, request_id: uuid.UUID) -> ErasureRecord | None:
         rows = [m for (rid, _), m in self.s.erasures.items() if rid == request_id]
         return min(rows, key=lambda m: (m.partial, m.erased_at), default=None)
@@ -104,6 +108,10 @@ class FakeVaultStore:
     async def current(self, request_id: uuid.UUID) -> tuple[ErasureRecord | None, SealedEntry | None]:
         marker = await self.erasure(request_id)
         return (marker, None) if marker else (None, await self.load(request_id))
+
+    async def current_all(self, request_ids: Sequence[uuid.UUID],
+                          ) -> dict[uuid.UUID, tuple[ErasureRecord | None, SealedEntry | None]]:
+        return {rid: await self.current(rid) for rid in request_ids}
 
     async def stored_at(self, request_id: uuid.UUID) -> datetime | None:
         e = self.s.entries.get(request_id)
@@ -161,10 +169,17 @@ class FakeVaultStore:
         held = self.s.held.pop(request_id, None) is not None
         return self.s.keys.pop(request_id, None) is not None or had or held
 
+    async def delete_data_all(self, requests: Sequence[tuple[uuid.UUID, bool]]) -> dict[uuid.UUID, bool]:
+        return {rid: await self.delete_data(rid, keep_key=keep) for rid, keep in requests}
+
     async def insert_delivery_email(self, request_id: uuid.UUID, email: Sealed, at: datetime) -> None:
         if request_id not in self.s.keys:
             raise KeyError("delivery e-mail row refused")
         self.s.held[request_id] = (email, at)
+
+    async def insert_delivery_emails(self, emails: Sequence[tuple[uuid.UUID, Sealed]], at: datetime) -> None:
+        for rid, email in emails:
+            await self.insert_delivery_email(rid, email, at)
 
     async def load_delivery_email(self, request_id: uuid.UUID) -> HeldEmail | None:
         held = self.s.held.get(request_id)
@@ -188,6 +203,9 @@ class FakeVaultStore:
             had_data=erasure.had_data, scope=erasure.scope,
             delivery_hold_until=erasure.delivery_hold_until)
         return True
+
+    async def insert_erasures(self, erasures: Sequence[tuple[Erasure, Event]]) -> set[uuid.UUID]:
+        return {e.request_id for e, event in erasures if await self.insert_erasure(e, event)}
 
     async def stored_before(self, cutoff: datetime, limit: int) -> list[StoredRef]:
         return [r for r in await self.pending(10**9) if r.stored_at <= cutoff][:limit]

@@ -9,7 +9,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from fw_contracts.events import ErasureReason, ErasureScope
+from fw_contracts.events import ErasureReason, ErasureScope, PersonalDataErased
 from fw_retention.application.ports import ErasureRecord, Sealed, SealedEntry
 from fw_retention.domain.rules import Erasure
 
@@ -249,3 +249,38 @@ class VaultStoreContract:
         async with tx() as store:
             assert await store.access_log(other) == []
             assert len(await store.access_log(rid)) == 2
+
+    async def test_the_forms_for_several_requests_answer_as_one_request_at_a_time(self, tx: Any) -> None:
+        """lock_all/current_all/insert_delivery_emails/delete_data_all/insert_erasures (the batched
+        erasure) give per request what lock/current/insert_delivery_email/delete_data/insert_erasure
+        give: an entry, an entry with statement, a marker alone, nothing, a kept address."""
+        stored, with_statement, marked, unknown, keeps = (uuid.uuid4() for _ in range(5))
+        async with tx() as store:
+            for rid in (stored, with_statement, marked, keeps):
+                await store.insert_entry(entry(rid))
+            await store.insert_statement(with_statement, Sealed(b"s" * 12, b"st"), T0)
+            assert await store.insert_erasure(erasure(marked)) is True
+        asked = [unknown, marked, with_statement, stored, keeps]
+        async with tx() as store:
+            await store.lock_all([*reversed(asked), stored])  # any order, a request twice
+            one_by_one = {rid: await store.current(rid) for rid in asked}
+            assert await store.current_all(asked) == one_by_one
+            assert one_by_one[unknown] == (None, None) and one_by_one[marked][1] is None
+            assert one_by_one[with_statement][1].statement == Sealed(b"s" * 12, b"st")
+            held = Sealed(b"e" * 12, b"mail-ct")
+            await store.insert_delivery_emails([(keeps, held)], T0)
+            had = await store.delete_data_all([(rid, rid == keeps) for rid in asked])
+            assert had == {unknown: False, marked: True, with_statement: True, stored: True, keeps: True}
+            assert await store.delete_data_all([(rid, rid == keeps) for rid in asked]) == dict.fromkeys(asked, False)
+            markers = [erasure(rid, T0 + timedelta(hours=1)) for rid in (marked, stored, keeps)]
+            events = [PersonalDataErased(request_id=m.request_id, reason=m.reason, trigger_event_id=m.trigger_event_id,
+                                         erased_at=m.erased_at, had_data=m.had_data, scope=m.scope) for m in markers]
+            assert await store.insert_erasures(list(zip(markers, events, strict=True))) == {stored, keeps}
+            assert await store.insert_erasures(list(zip(markers, events, strict=True))) == set()
+        async with tx() as store:
+            for rid in asked:
+                assert await store.load(rid) is None
+            kept = await store.load_delivery_email(keeps)
+            assert kept is not None and kept.email == held  # its key stayed with it
+            assert (await store.erasure(marked)).erased_at == T0  # the first marker stays
+            assert (await store.erasure(stored)).erased_at == T0 + timedelta(hours=1)

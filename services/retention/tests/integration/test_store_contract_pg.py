@@ -53,3 +53,27 @@ async def test_a_marker_and_its_event_are_one_statement_and_a_repeat_writes_neit
                 (event.event_id, event.subject(), event.to_json())]
     finally:
         await pool.close()
+
+
+async def test_markers_of_several_requests_and_their_events_are_one_statement(fw_env: Any) -> None:
+    """The batched erasure's write: every new marker's event goes to the outbox in the list's
+    order, none for a request that had its marker already."""
+    pool = await create_pool(fw_env.dsn(SERVICE), SERVICE, min_size=1, max_size=2)
+    try:
+        await migrate(pool, SERVICE, MIGRATIONS)
+        first, known, last = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+        markers = [erasure(rid) for rid in (first, known, last)]
+        events = [PersonalDataErased(request_id=m.request_id, reason=m.reason, trigger_event_id=m.trigger_event_id,
+                                     erased_at=m.erased_at, had_data=m.had_data, scope=m.scope) for m in markers]
+        async with pool.acquire() as conn, conn.transaction():
+            store = PgVaultStore(conn)
+            assert await store.insert_erasure(erasure(known, T0 - timedelta(1))) is True
+            queries: list[str] = []
+            conn.add_query_logger(lambda q: queries.append(q.query))
+            assert await store.insert_erasures(list(zip(markers, events, strict=True))) == {first, last}
+            rows = await conn.fetch("SELECT event_id, payload FROM outbox ORDER BY id")
+            assert [(r["event_id"], bytes(r["payload"])) for r in rows] == [
+                (events[0].event_id, events[0].to_json()), (events[2].event_id, events[2].to_json())]
+        assert len([q for q in queries if "INSERT INTO erasures" in q]) == 1
+    finally:
+        await pool.close()

@@ -10,16 +10,20 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
+from fw_contracts.events import InvoiceIssued, InvoiceKind
 from fw_contracts.vault import ClaimRequest, GetRequest, PutRequest
 from fw_contracts.wire import VaultSubject, vault_subject
 from fw_platform import db
 from fw_platform.handling import UnitOfWork
 from fw_retention.adapters.crypto import EnvelopeCipher
 from fw_retention.adapters.store import PgVaultStore
+from fw_retention.application.erasure import ErasureHandlers
 from fw_retention.bootstrap import MIGRATIONS, SERVICE
 from fw_retention.entrypoints.vault_responder import INTERNAL, VaultResponder
 
@@ -27,10 +31,13 @@ from retention_testkit import Clock, personal_data
 
 
 class _Vault:
-    def __init__(self, responder: VaultResponder, pool: Any, queries: list[str]) -> None:
+    def __init__(self, responder: VaultResponder, pool: Any, queries: list[str], cipher: EnvelopeCipher,
+                 clock: Clock) -> None:
         self.responder = responder
         self.pool = pool
         self.queries = queries
+        self.cipher = cipher
+        self.clock = clock
 
     async def statements(self) -> list[str]:
         for _ in range(3):  # asyncpg calls its query loggers soon after, not during
@@ -60,9 +67,9 @@ async def vault(fw_env: Any) -> AsyncIterator[_Vault]:
             async with db.deferred_transaction(pool, tail) as conn:
                 yield UnitOfWork(conn=conn, now=clock(), at_commit=tail)
 
-        responder = VaultResponder(unit_of_work=deferred, store_for=PgVaultStore,
-                                   cipher=EnvelopeCipher(os.urandom(32)), clock=clock)
-        yield _Vault(responder, pool, queries)
+        cipher = EnvelopeCipher(os.urandom(32))
+        responder = VaultResponder(unit_of_work=deferred, store_for=PgVaultStore, cipher=cipher, clock=clock)
+        yield _Vault(responder, pool, queries, cipher, clock)
     finally:
         await pool.close()
 
@@ -80,7 +87,7 @@ async def test_put_and_get_begin_with_the_lock(vault: _Vault) -> None:
         assert not any(s.upper().startswith("BEGIN") for s in statements[1:])
     # BEGIN with the lock, marker and entry in one look-up, the insert / the access-log row with the COMMIT
     assert len(put) == 3 and len(get) == 3
-    assert put[1].startswith("SELECT m.*, x.*") and get[1].startswith("SELECT m.*, x.*")
+    assert put[1].startswith("SELECT r.id AS asked, m.*, x.*") and get[1].startswith("SELECT r.id AS asked, m.*, x.*")
     assert put[2].startswith("WITH k AS (INSERT INTO vault_keys") and get[2].startswith("INSERT INTO vault_access_log")
     async with vault.pool.acquire() as conn:
         assert await conn.fetchval("SELECT outcome FROM vault_access_log WHERE request_id = $1", rid) == "ok"
@@ -154,3 +161,41 @@ async def test_a_final_write_failing_at_the_commit_rolls_the_request_back(vault:
     # and the request works once the write does
     monkeypatch.undo()
     assert (await vault.call(VaultSubject.CLAIM, "session", ClaimRequest(request_id=rid, outcome="session_started"))).ok
+
+
+async def test_a_chunk_of_erasures_costs_the_statements_of_one(vault: _Vault) -> None:
+    """The consumer's batched handler: lock, look-up, kept addresses, delete and markers with
+    their events are one statement each, for one InvoiceIssued as for five."""
+    handlers = ErasureHandlers(PgVaultStore, cipher=vault.cipher, delivery_hold=timedelta(days=14))
+    counts = []
+    for n in (1, 5):
+        ids = [uuid.uuid4() for _ in range(n)]
+        for rid in ids:
+            assert (await vault.call(VaultSubject.PUT, "intake", PutRequest(request_id=rid, data=personal_data()))).ok
+        await vault.statements()
+        async with db.transaction(vault.pool) as conn:
+            await handlers.on_invoices_issued([_issued(rid) for rid in ids], UnitOfWork(conn=conn, now=vault.clock()))
+        statements = await vault.statements()
+        counts.append(len(statements))
+        assert statements[0] == "BEGIN" and statements[-1] == "COMMIT"
+        assert sum("pg_advisory_xact_lock" in s for s in statements) == 1
+        async with vault.pool.acquire() as conn:
+            assert await conn.fetchval("SELECT count(*) FROM vault_entries WHERE request_id = ANY($1)", ids) == 0
+            assert await conn.fetchval("SELECT count(*) FROM vault_delivery_emails WHERE request_id = ANY($1)",
+                                       ids) == n  # the first step keeps the address
+            assert await conn.fetchval(
+                "SELECT count(*) FROM erasures WHERE request_id = ANY($1) AND scope = 'all_but_delivery_email'",
+                ids) == n
+            assert await conn.fetchval("SELECT count(*) FROM outbox WHERE event_type = 'PersonalDataErased'"
+                                       " AND convert_from(payload, 'UTF8')::jsonb->>'request_id' = ANY($1::text[])",
+                                       [str(r) for r in ids]) == n
+    assert counts[0] == counts[1] == 7, counts  # BEGIN, lock, look-up, addresses, delete, markers, COMMIT
+
+
+def _issued(rid: uuid.UUID) -> InvoiceIssued:
+    t = datetime.now(UTC)
+    return InvoiceIssued(
+        invoice_number="RE-2025-0001", session_id=uuid.uuid4(), request_id=rid, kind=InvoiceKind.SMALL,
+        issued_at=t, service_date=t, tariff_version="2025-01", raw_seconds=600, billed_seconds=900,
+        lines=(), net_total=Decimal("25.00"), vat_rate=Decimal("0.19"), vat_total=Decimal("4.75"),
+        gross_total=Decimal("29.75"))

@@ -6,7 +6,7 @@ Tables are unqualified: the pool's search_path is the retention schema.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
 import asyncpg
@@ -51,7 +51,18 @@ def _entry(request_id: uuid.UUID, row: asyncpg.Record) -> SealedEntry:
 
 _INSERT_ERASURE = (f"INSERT INTO erasures({_MARKER_COLUMNS})"
                    " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (request_id, scope) DO NOTHING RETURNING true")
-_INSERT_ERASURE_WITH_EVENT = outbox.with_events(_INSERT_ERASURE, 8)
+#: Markers of different requests and their events (one per marker, same order): an event's outbox
+#: row only if its marker is new.
+_INSERT_ERASURES = (
+    f"WITH w AS (INSERT INTO erasures({_MARKER_COLUMNS})"
+    " SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::timestamptz[], $5::boolean[], $6::text[],"
+    "                      $7::timestamptz[])"
+    " ON CONFLICT (request_id, scope) DO NOTHING RETURNING request_id),"
+    " o AS (INSERT INTO outbox(event_id, subject, event_type, payload)"
+    " SELECT e, s, t, p FROM unnest($8::uuid[], $9::text[], $10::text[], $11::bytea[], $1::uuid[])"
+    " WITH ORDINALITY AS r(e, s, t, p, rid, n) WHERE r.rid IN (SELECT request_id FROM w) ORDER BY n"
+    " ON CONFLICT (event_id) DO NOTHING)"
+    " SELECT request_id FROM w")
 
 
 _INSERT_ENTRY = ("WITH k AS (INSERT INTO vault_keys(request_id, wrapped_key, kek_id, created_at)"
@@ -79,10 +90,16 @@ class PgVaultStore:
         await db.write(self._conn, self._at_commit, statement, *args)
 
     async def lock(self, request_id: uuid.UUID) -> None:
+        await self.lock_all([request_id])
+
+    async def lock_all(self, request_ids: Sequence[uuid.UUID]) -> None:
         # begins the transaction of a deferred unit of work (the vault's requests) in the same
-        # round trip; in any other transaction just the lock
-        await db.begin_with(self._conn, f"SELECT pg_advisory_xact_lock({db.literal(_LOCK_SPACE)},"
-                                        f" {db.literal(_lock_key(request_id))})")
+        # round trip; in any other transaction just the locks. One statement takes them one after
+        # the other in ascending key order (unnest keeps the array's order): two transactions
+        # locking overlapping requests never wait for each other crosswise.
+        keys = ",".join(db.literal(k) for k in sorted({_lock_key(r) for r in request_ids}))
+        await db.begin_with(self._conn, f"SELECT pg_advisory_xact_lock({db.literal(_LOCK_SPACE)}, k)"
+                                        f" FROM unnest(ARRAY[{keys}]::integer[]) AS k")
 
     async def erasure(self, request_id: uuid.UUID) -> ErasureRecord | None:
         # the final step first (scope 'all_but_delivery_email' sorts last)
@@ -96,18 +113,26 @@ class PgVaultStore:
         return _entry(request_id, row) if row is not None else None
 
     async def current(self, request_id: uuid.UUID) -> tuple[ErasureRecord | None, SealedEntry | None]:
-        # one statement: the marker (as erasure()) and the entry (as load()), each joined on
-        # a row that is always there
-        row = await self._conn.fetchrow(
-            f"SELECT m.*, x.* FROM (SELECT 1) AS one"
-            f" LEFT JOIN LATERAL (SELECT {_MARKER_COLUMNS} FROM erasures WHERE request_id = $1"
+        return (await self.current_all([request_id]))[request_id]
+
+    async def current_all(self, request_ids: Sequence[uuid.UUID],
+                          ) -> dict[uuid.UUID, tuple[ErasureRecord | None, SealedEntry | None]]:
+        # one statement: per request the marker (as erasure()) and the entry (as load()), each
+        # joined on the request's row of the list
+        rows = await self._conn.fetch(
+            f"SELECT r.id AS asked, m.*, x.* FROM unnest($1::uuid[]) AS r(id)"
+            f" LEFT JOIN LATERAL (SELECT {_MARKER_COLUMNS} FROM erasures WHERE request_id = r.id"
             "   ORDER BY scope = 'all_but_delivery_email', erased_at LIMIT 1) AS m ON true"
-            f" LEFT JOIN LATERAL (SELECT {_ENTRY_COLUMNS} {_ENTRY_FROM} WHERE e.request_id = $1) AS x ON true",
-            request_id)
-        assert row is not None
-        if row["reason"] is not None:
-            return _erasure(row), None
-        return None, _entry(request_id, row) if row["wrapped_key"] is not None else None
+            f" LEFT JOIN LATERAL (SELECT {_ENTRY_COLUMNS} {_ENTRY_FROM} WHERE e.request_id = r.id) AS x ON true",
+            list(request_ids))
+        found: dict[uuid.UUID, tuple[ErasureRecord | None, SealedEntry | None]] = {}
+        for row in rows:
+            asked = row["asked"]
+            if row["reason"] is not None:
+                found[asked] = (_erasure(row), None)
+            else:
+                found[asked] = (None, _entry(asked, row) if row["wrapped_key"] is not None else None)
+        return found
 
     async def stored_at(self, request_id: uuid.UUID) -> datetime | None:
         value: datetime | None = await self._conn.fetchval(
@@ -169,22 +194,33 @@ class PgVaultStore:
             request_id, data.nonce, data.ciphertext)
 
     async def delete_data(self, request_id: uuid.UUID, *, keep_key: bool = False) -> bool:
-        # One statement (it was up to four round trips): the foreign keys are checked at its end,
-        # when the children are gone too. Statements are deleted but not counted, as before.
-        deleted = await self._conn.fetchval(
-            "WITH s AS (DELETE FROM vault_statements WHERE request_id = $1),"
-            " e AS (DELETE FROM vault_entries WHERE request_id = $1 RETURNING 1),"
-            " h AS (DELETE FROM vault_delivery_emails WHERE request_id = $1 AND NOT $2 RETURNING 1),"
-            " k AS (DELETE FROM vault_keys WHERE request_id = $1 AND NOT $2 RETURNING 1)"
-            " SELECT (SELECT count(*) FROM e) + (SELECT count(*) FROM h) + (SELECT count(*) FROM k)",
-            request_id, keep_key)
-        return bool(deleted)
+        return (await self.delete_data_all([(request_id, keep_key)]))[request_id]
+
+    async def delete_data_all(self, requests: Sequence[tuple[uuid.UUID, bool]]) -> dict[uuid.UUID, bool]:
+        # One statement for all (it was up to four round trips per request): the foreign keys are
+        # checked at its end, when the children are gone too. Statements are deleted but not
+        # counted, as before.
+        rows = await self._conn.fetch(
+            "WITH r AS (SELECT * FROM unnest($1::uuid[], $2::boolean[]) AS r(id, keep)),"
+            " s AS (DELETE FROM vault_statements t USING r WHERE t.request_id = r.id),"
+            " e AS (DELETE FROM vault_entries t USING r WHERE t.request_id = r.id RETURNING t.request_id),"
+            " h AS (DELETE FROM vault_delivery_emails t USING r WHERE t.request_id = r.id AND NOT r.keep"
+            "       RETURNING t.request_id),"
+            " k AS (DELETE FROM vault_keys t USING r WHERE t.request_id = r.id AND NOT r.keep RETURNING t.request_id)"
+            " SELECT r.id, r.id IN (SELECT request_id FROM e UNION ALL SELECT request_id FROM h"
+            "                       UNION ALL SELECT request_id FROM k) AS had FROM r",
+            [rid for rid, _ in requests], [keep for _, keep in requests])
+        return {r["id"]: r["had"] for r in rows}
 
     async def insert_delivery_email(self, request_id: uuid.UUID, email: Sealed, at: datetime) -> None:
+        await self.insert_delivery_emails([(request_id, email)], at)
+
+    async def insert_delivery_emails(self, emails: Sequence[tuple[uuid.UUID, Sealed]], at: datetime) -> None:
         await self._conn.execute(
-            "INSERT INTO vault_delivery_emails(request_id, nonce, ciphertext, kept_at) VALUES ($1, $2, $3, $4)"
+            "INSERT INTO vault_delivery_emails(request_id, nonce, ciphertext, kept_at)"
+            " SELECT i, n, c, $4 FROM unnest($1::uuid[], $2::bytea[], $3::bytea[]) AS x(i, n, c)"
             " ON CONFLICT (request_id) DO UPDATE SET nonce = EXCLUDED.nonce, ciphertext = EXCLUDED.ciphertext",
-            request_id, email.nonce, email.ciphertext, at)
+            [rid for rid, _ in emails], [e.nonce for _, e in emails], [e.ciphertext for _, e in emails], at)
 
     async def load_delivery_email(self, request_id: uuid.UUID) -> HeldEmail | None:
         row = await self._conn.fetchrow(
@@ -208,8 +244,18 @@ class PgVaultStore:
                 erasure.had_data, erasure.scope.value, erasure.delivery_hold_until)
         if event is None:
             return bool(await self._conn.fetchval(_INSERT_ERASURE, *args))
-        # the marker and the event's outbox row in one statement (the row only with a new marker)
-        return bool(await self._conn.fetchval(_INSERT_ERASURE_WITH_EVENT, *args, *outbox.event_params([event])))
+        return erasure.request_id in await self.insert_erasures([(erasure, event)])
+
+    async def insert_erasures(self, erasures: Sequence[tuple[Erasure, Event]]) -> set[uuid.UUID]:
+        # the markers and their events' outbox rows in one statement (a row only with a new
+        # marker, in the list's order)
+        markers = [e for e, _ in erasures]
+        rows = await self._conn.fetch(
+            _INSERT_ERASURES, [e.request_id for e in markers], [e.reason.value for e in markers],
+            [e.trigger_event_id for e in markers], [e.erased_at for e in markers], [e.had_data for e in markers],
+            [e.scope.value for e in markers], [e.delivery_hold_until for e in markers],
+            *outbox.event_params([event for _, event in erasures]))
+        return {r["request_id"] for r in rows}
 
     async def stored_before(self, cutoff: datetime, limit: int) -> list[StoredRef]:
         rows = await self._conn.fetch(

@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from fw_contracts import Event
@@ -49,18 +50,26 @@ log = logging.getLogger(__name__)
 UnitOfWorkFactory = Callable[[], AbstractAsyncContextManager[UnitOfWork]]
 
 
-async def _seal_delivery_email(store: VaultStore, cipher: Cipher, request_id: uuid.UUID,
-                               entry: SealedEntry | None, at: datetime) -> bool:
-    """Re-seal the entry's e-mail address into its own row (the first step keeps it); False when
-    the customer gave none (or there is no entry)."""
+def _sealed_delivery_email(cipher: Cipher, request_id: uuid.UUID, entry: SealedEntry | None) -> Sealed | None:
+    """The entry's e-mail address sealed for its own row (the first step keeps it); None when the
+    customer gave none (or there is no entry)."""
     if entry is None:
-        return False
+        return None
     key, data = open_data(cipher, entry)
     if data.email is None:
-        return False
+        return None
     nonce, ct = cipher.seal(key, request_id, str(data.email).encode(), Part.DELIVERY_EMAIL)
-    await store.insert_delivery_email(request_id, Sealed(nonce, ct), at)
-    return True
+    return Sealed(nonce, ct)
+
+
+@dataclass(frozen=True)
+class Due:
+    """One erasure asked for: the request, why, and what caused it (see :func:`erase`)."""
+
+    request_id: uuid.UUID
+    reason: ErasureReason
+    trigger: Event | None = None
+    due_since: datetime | None = None
 
 
 async def erase(store: VaultStore, uow: UnitOfWork, request_id: uuid.UUID, reason: ErasureReason,
@@ -74,39 +83,98 @@ async def erase(store: VaultStore, uow: UnitOfWork, request_id: uuid.UUID, reaso
     ``delivery_hold``, an ``invoice_issued`` erasure keeps the delivery e-mail address (first
     step); a request erased but for that address loses it now (second step).
     """
-    await store.lock(request_id)
-    # the marker and (without one) the entry in one look-up
-    marker, entry = await store.current(request_id)
-    partial = marker is not None and marker.partial
-    since = due_since or (trigger.occurred_at if trigger else now)
-    keep = False
-    if (marker is None and reason is ErasureReason.INVOICE_ISSUED and cipher is not None
-            and delivery_hold is not None):
-        keep = await _seal_delivery_email(store, cipher, request_id, entry, now)
-    # Delete also when a marker exists: rows can reappear only through a restored backup. The
-    # key stays while the delivery e-mail address is kept (another invoice does not end that).
-    still_kept = partial and reason is ErasureReason.INVOICE_ISSUED
-    had_data = await store.delete_data(request_id, keep_key=keep or still_kept)
-    decision = decide_erasure(request_id=request_id, already_erased=marker is not None and not partial,
-                              had_data=had_data, reason=reason,
-                              trigger_event_id=trigger.event_id if trigger else None, now=now,
-                              partially_erased=partial, delivery_email_given=keep,
-                              delivery_hold=delivery_hold, due_since=since)
-    if decision is None:
-        return None
-    caused = trigger.caused() if trigger else {}
-    erased = PersonalDataErased(request_id=request_id, reason=reason, trigger_event_id=decision.trigger_event_id,
-                                erased_at=decision.erased_at, had_data=had_data, scope=decision.scope,
-                                delivery_hold_until=decision.delivery_hold_until, **caused)
-    # the marker and the event's outbox row are one statement (the row only with a new marker)
-    if not await store.insert_erasure(decision, erased):
-        return None
-    uow.written(erased)
-    metrics.ERASURE_DELAY.observe(max(0.0, (now - since).total_seconds()))
-    log.info("personal data erased", extra={"request_id": str(request_id),
-                                            "erasure_reason": reason.value,
-                                            "kind": decision.scope.value})
-    return decision
+    [done] = await erase_all(store, uow, [Due(request_id, reason, trigger, due_since)], now=now,
+                             cipher=cipher, delivery_hold=delivery_hold)
+    return done
+
+
+async def erase_all(store: VaultStore, uow: UnitOfWork, due: Sequence[Due], *, now: datetime,
+                    cipher: Cipher | None = None, delivery_hold: timedelta | None = None,
+                    ) -> list[Erasure | None]:
+    """:func:`erase` for each of ``due``, in order, with one statement per step for a run of
+    different requests (a request asked for twice starts a new run, so the second sees the
+    first). Returns the erasures (None: erased before), in the order of ``due``."""
+    done: list[Erasure | None] = []
+    run: list[Due] = []
+    for d in due:
+        if d.request_id in {r.request_id for r in run}:
+            done += await _erase_run(store, uow, run, now=now, cipher=cipher, delivery_hold=delivery_hold)
+            run = []
+        run.append(d)
+    if run:
+        done += await _erase_run(store, uow, run, now=now, cipher=cipher, delivery_hold=delivery_hold)
+    return done
+
+
+async def _erase_run(store: VaultStore, uow: UnitOfWork, due: Sequence[Due], *, now: datetime,
+                     cipher: Cipher | None, delivery_hold: timedelta | None) -> list[Erasure | None]:
+    """Erase different requests: lock all, read all, keep the delivery addresses, delete, write
+    the markers with their events — each step one statement for the whole run."""
+    ids = [d.request_id for d in due]
+    await store.lock_all(ids)
+    # the marker and (without one) the entry of each in one look-up
+    current = await store.current_all(ids)
+    kept: list[tuple[uuid.UUID, Sealed]] = []
+    keep_key: list[tuple[uuid.UUID, bool]] = []
+    for d in due:
+        marker, entry = current[d.request_id]
+        keep = False
+        if (marker is None and d.reason is ErasureReason.INVOICE_ISSUED and cipher is not None
+                and delivery_hold is not None):
+            email = _sealed_delivery_email(cipher, d.request_id, entry)
+            if email is not None:
+                kept.append((d.request_id, email))
+                keep = True
+        # Delete also when a marker exists: rows can reappear only through a restored backup. The
+        # key stays while the delivery e-mail address is kept (another invoice does not end that).
+        still_kept = marker is not None and marker.partial and d.reason is ErasureReason.INVOICE_ISSUED
+        keep_key.append((d.request_id, keep or still_kept))
+    if kept:
+        await store.insert_delivery_emails(kept, now)
+    had_data = await store.delete_data_all(keep_key)
+    kept_ids = {rid for rid, _ in kept}
+    decided: list[tuple[Due, Erasure, PersonalDataErased] | None] = []
+    for d in due:
+        marker = current[d.request_id][0]
+        partial = marker is not None and marker.partial
+        decision = decide_erasure(
+            request_id=d.request_id, already_erased=marker is not None and not partial,
+            had_data=had_data[d.request_id], reason=d.reason,
+            trigger_event_id=d.trigger.event_id if d.trigger else None, now=now,
+            partially_erased=partial, delivery_email_given=d.request_id in kept_ids,
+            delivery_hold=delivery_hold, due_since=_since(d, now))
+        if decision is None:
+            decided.append(None)
+            continue
+        caused = d.trigger.caused() if d.trigger else {}
+        decided.append((d, decision, PersonalDataErased(
+            request_id=d.request_id, reason=d.reason, trigger_event_id=decision.trigger_event_id,
+            erased_at=decision.erased_at, had_data=had_data[d.request_id], scope=decision.scope,
+            delivery_hold_until=decision.delivery_hold_until, **caused)))
+    # the markers and their events' outbox rows are one statement (a row only with a new marker)
+    writes = [(decision, event) for _, decision, event in filter(None, decided)]
+    new = await store.insert_erasures(writes) if writes else set()
+    done: list[Erasure | None] = []
+    for item in decided:
+        if item is None or item[1].request_id not in new:
+            done.append(None)
+            continue
+        d, decision, event = item
+        uow.written(event)
+        metrics.ERASURE_DELAY.observe(max(0.0, (now - _since(d, now)).total_seconds()))
+        log.info("personal data erased", extra={"request_id": str(d.request_id),
+                                                "erasure_reason": d.reason.value,
+                                                "kind": decision.scope.value})
+        done.append(decision)
+    return done
+
+
+def _since(d: Due, now: datetime) -> datetime:
+    return d.due_since or (d.trigger.occurred_at if d.trigger else now)
+
+
+#: The events that erase a request's data.
+ErasureTrigger = InvoiceIssued | SessionNotBilled | SupportRequestWithdrawn | InvoiceDelivered | InvoiceDeliveryFailed
 
 
 class ErasureHandlers:
@@ -119,34 +187,50 @@ class ErasureHandlers:
         self._cipher = cipher
         self._delivery_hold = delivery_hold
 
-    async def _erase(self, event: InvoiceIssued | SessionNotBilled | SupportRequestWithdrawn
-                     | InvoiceDelivered | InvoiceDeliveryFailed,
-                     uow: UnitOfWork, reason: ErasureReason) -> None:
-        await erase(self._store_for(uow.conn), uow, event.request_id, reason,
-                    now=uow.now, trigger=event, cipher=self._cipher,
-                    delivery_hold=self._delivery_hold)
+    async def _erase(self, events: Sequence[ErasureTrigger], uow: UnitOfWork, reason: ErasureReason) -> None:
+        await erase_all(self._store_for(uow.conn), uow, [Due(e.request_id, reason, e) for e in events],
+                        now=uow.now, cipher=self._cipher, delivery_hold=self._delivery_hold)
 
-    async def on_invoice_issued(self, event: InvoiceIssued, uow: UnitOfWork) -> None:
+    # The consumers hand each handler the consecutive events of its type in a chunk
+    # (``fw_platform.handling.batched``): one statement per erasure step for all of them. The
+    # ``on_<event>`` forms take one event (tools, tests).
+
+    async def on_invoices_issued(self, events: list[InvoiceIssued], uow: UnitOfWork) -> None:
         """The invoice is issued: its personal data are no longer needed (the archive keeps the
         copy) — except the e-mail address it is still to be delivered to (LEGAL.md L21)."""
-        await self._erase(event, uow, ErasureReason.INVOICE_ISSUED)
+        await self._erase(events, uow, ErasureReason.INVOICE_ISSUED)
 
-    async def on_invoice_delivered(self, event: InvoiceDelivered, uow: UnitOfWork) -> None:
+    async def on_invoices_delivered(self, events: list[InvoiceDelivered], uow: UnitOfWork) -> None:
         """The invoice (or Storno) reached the customer: the kept e-mail address goes."""
-        await self._erase(event, uow, ErasureReason.INVOICE_DELIVERED)
+        await self._erase(events, uow, ErasureReason.INVOICE_DELIVERED)
 
-    async def on_invoice_delivery_failed(self, event: InvoiceDeliveryFailed, uow: UnitOfWork) -> None:
+    async def on_invoice_deliveries_failed(self, events: list[InvoiceDeliveryFailed], uow: UnitOfWork) -> None:
         """Billing gave the delivery up: the kept e-mail address serves nothing any more (the
         customer still has the download link)."""
-        await self._erase(event, uow, ErasureReason.INVOICE_DELIVERY_FAILED)
+        await self._erase(events, uow, ErasureReason.INVOICE_DELIVERY_FAILED)
+
+    async def on_sessions_not_billed(self, events: list[SessionNotBilled], uow: UnitOfWork) -> None:
+        """No invoice will be issued: nothing justifies keeping the data."""
+        await self._erase(events, uow, ErasureReason.NOT_BILLED)
+
+    async def on_support_requests_withdrawn(self, events: list[SupportRequestWithdrawn], uow: UnitOfWork) -> None:
+        """The customer withdrew (or it was a duplicate): erase at once."""
+        await self._erase(events, uow, ErasureReason.WITHDRAWN)
+
+    async def on_invoice_issued(self, event: InvoiceIssued, uow: UnitOfWork) -> None:
+        await self.on_invoices_issued([event], uow)
+
+    async def on_invoice_delivered(self, event: InvoiceDelivered, uow: UnitOfWork) -> None:
+        await self.on_invoices_delivered([event], uow)
+
+    async def on_invoice_delivery_failed(self, event: InvoiceDeliveryFailed, uow: UnitOfWork) -> None:
+        await self.on_invoice_deliveries_failed([event], uow)
 
     async def on_session_not_billed(self, event: SessionNotBilled, uow: UnitOfWork) -> None:
-        """No invoice will be issued: nothing justifies keeping the data."""
-        await self._erase(event, uow, ErasureReason.NOT_BILLED)
+        await self.on_sessions_not_billed([event], uow)
 
     async def on_support_request_withdrawn(self, event: SupportRequestWithdrawn, uow: UnitOfWork) -> None:
-        """The customer withdrew (or it was a duplicate): erase at once."""
-        await self._erase(event, uow, ErasureReason.WITHDRAWN)
+        await self.on_support_requests_withdrawn([event], uow)
 
     async def on_billing_blocked(self, event: BillingBlocked, uow: UnitOfWork) -> None:
         """Billing waits for the recipient's address: hold the request (no erasure as abandoned

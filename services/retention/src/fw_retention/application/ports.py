@@ -7,7 +7,7 @@ One store instance works inside one transaction (a connection of a unit of work)
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -124,6 +124,9 @@ class VaultStore(Protocol):
     async def lock(self, request_id: uuid.UUID) -> None:
         """Serialise all work on one request until the transaction ends (put vs. erasure race)."""
 
+    async def lock_all(self, request_ids: Sequence[uuid.UUID]) -> None:
+        """:meth:`lock` for each request, in an order every caller keeps (no crosswise waits)."""
+
     async def erasure(self, request_id: uuid.UUID) -> ErasureRecord | None:
         """The request's marker: a final one (scope ``all``/``delivery_email``) if there is one,
         else the first step's (``all_but_delivery_email``), else None. Any marker refuses writes."""
@@ -133,6 +136,10 @@ class VaultStore(Protocol):
     async def current(self, request_id: uuid.UUID) -> tuple[ErasureRecord | None, SealedEntry | None]:
         """``(erasure(id), None)`` if there is a marker, else ``(None, load(id))``: what a vault
         request reads after its lock, in one look-up."""
+
+    async def current_all(self, request_ids: Sequence[uuid.UUID],
+                          ) -> dict[uuid.UUID, tuple[ErasureRecord | None, SealedEntry | None]]:
+        """:meth:`current` of each request, in one look-up."""
 
     async def stored_at(self, request_id: uuid.UUID) -> datetime | None:
         """When the request's data were stored (None if there is no entry)."""
@@ -170,8 +177,14 @@ class VaultStore(Protocol):
         or a key. ``keep_key``: entry and statement only (the first step keeps the key for the
         delivery e-mail row); True if there was an entry."""
 
+    async def delete_data_all(self, requests: Sequence[tuple[uuid.UUID, bool]]) -> dict[uuid.UUID, bool]:
+        """:meth:`delete_data` of each ``(request_id, keep_key)`` (different requests), in one go."""
+
     async def insert_delivery_email(self, request_id: uuid.UUID, email: Sealed, at: datetime) -> None:
         """Keep the delivery e-mail address (sealed under the request's data key)."""
+
+    async def insert_delivery_emails(self, emails: Sequence[tuple[uuid.UUID, Sealed]], at: datetime) -> None:
+        """:meth:`insert_delivery_email` of each (different requests), in one go."""
 
     async def load_delivery_email(self, request_id: uuid.UUID) -> HeldEmail | None:
         """The kept delivery e-mail address, or None."""
@@ -184,6 +197,10 @@ class VaultStore(Protocol):
         """Write the permanent marker; False if the request already had one. With ``event``
         (its PersonalDataErased), the event's outbox row is written in the same statement, only
         if the marker was new (the caller declares it with ``uow.written``)."""
+
+    async def insert_erasures(self, erasures: Sequence[tuple[Erasure, Event]]) -> set[uuid.UUID]:
+        """:meth:`insert_erasure` with its event for each marker (different requests), in one go;
+        the requests whose marker was new (only their events' outbox rows are written)."""
 
     async def stored_before(self, cutoff: datetime, limit: int) -> list[StoredRef]:
         """Entries stored at or before ``cutoff``, oldest first."""
