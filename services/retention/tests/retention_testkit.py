@@ -10,10 +10,11 @@ from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from fw_contracts import Event
-from fw_contracts.events import ErasureScope, PersonalDataErased
+from fw_contracts.events import ErasureScope, InvoiceIssued, InvoiceKind, PersonalDataErased
 from fw_contracts.vault import Address, PersonalData, PromotionStatement
 from fw_platform.handling import UnitOfWork, utc_now
 from fw_retention.application.avv import AvvRequest
@@ -37,6 +38,18 @@ def personal_data(**changes: Any) -> PersonalData:
         "address": Address(street=MARKERS[4], postal_code="15345", city=MARKERS[5])}
     base.update(changes)
     return PersonalData(**base)
+
+
+def invoice_issued(rid: uuid.UUID, **changes: object) -> InvoiceIssued:
+    """An ``InvoiceIssued`` (a Kleinbetragsrechnung) of request ``rid``; ``changes`` replace fields."""
+    t = datetime(2025, 3, 1, 10, 0, tzinfo=UTC)
+    fields: dict[str, object] = {
+        "invoice_number": "RE-2025-0001", "session_id": uuid.uuid4(), "request_id": rid, "kind": InvoiceKind.SMALL,
+        "issued_at": t, "service_date": t, "tariff_version": "2025-01", "raw_seconds": 600, "billed_seconds": 900,
+        "lines": (), "net_total": Decimal("25.00"), "vat_rate": Decimal("0.19"), "vat_total": Decimal("4.75"),
+        "gross_total": Decimal("29.75")}
+    fields.update(changes)
+    return InvoiceIssued(**fields)  # type: ignore[arg-type]
 
 
 def statement(text: str = MARKERS[6]) -> PromotionStatement:

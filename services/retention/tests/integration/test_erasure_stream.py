@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 import asyncpg
@@ -17,7 +16,6 @@ from fw_contracts.events import (
     BillingBlocked,
     ErasureReason,
     InvoiceIssued,
-    InvoiceKind,
     NotBilledReason,
     PersonalDataErased,
     SessionNotBilled,
@@ -29,16 +27,7 @@ from fw_devenv.vault_callers import VaultCallers
 from fw_platform.vault_client import VaultRefused
 from fw_retention.application.service import RetentionService
 
-from retention_testkit import Clock, personal_data, read_subject, running
-
-
-def invoice_issued(rid: uuid.UUID) -> InvoiceIssued:
-    t = datetime.now(UTC)
-    return InvoiceIssued(
-        invoice_number="RE-2025-0001", session_id=uuid.uuid4(), request_id=rid, kind=InvoiceKind.SMALL,
-        issued_at=t, service_date=t, tariff_version="2025-01", raw_seconds=600, billed_seconds=900,
-        lines=(), net_total=Decimal("25.00"), vat_rate=Decimal("0.19"), vat_total=Decimal("4.75"),
-        gross_total=Decimal("29.75"))
+from retention_testkit import Clock, invoice_issued, personal_data, read_subject, running
 
 
 async def publish(nc: Client, event: Event, msg_id: str | None = None) -> None:

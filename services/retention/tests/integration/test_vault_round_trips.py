@@ -10,13 +10,11 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from fw_contracts.events import InvoiceIssued, InvoiceKind
 from fw_contracts.vault import ClaimRequest, GetRequest, PutRequest
 from fw_contracts.wire import VaultSubject, vault_subject
 from fw_platform import db
@@ -27,7 +25,7 @@ from fw_retention.application.erasure import ErasureHandlers
 from fw_retention.bootstrap import MIGRATIONS, SERVICE
 from fw_retention.entrypoints.vault_responder import INTERNAL, VaultResponder
 
-from retention_testkit import Clock, personal_data
+from retention_testkit import Clock, invoice_issued, personal_data
 
 
 class _Vault:
@@ -174,7 +172,8 @@ async def test_a_chunk_of_erasures_costs_the_statements_of_one(vault: _Vault) ->
             assert (await vault.call(VaultSubject.PUT, "intake", PutRequest(request_id=rid, data=personal_data()))).ok
         await vault.statements()
         async with db.transaction(vault.pool) as conn:
-            await handlers.on_invoices_issued([_issued(rid) for rid in ids], UnitOfWork(conn=conn, now=vault.clock()))
+            await handlers.on_invoices_issued([invoice_issued(rid) for rid in ids],
+                                              UnitOfWork(conn=conn, now=vault.clock()))
         statements = await vault.statements()
         counts.append(len(statements))
         assert statements[0] == "BEGIN" and statements[-1] == "COMMIT"
@@ -191,11 +190,3 @@ async def test_a_chunk_of_erasures_costs_the_statements_of_one(vault: _Vault) ->
                                        [str(r) for r in ids]) == n
     assert counts[0] == counts[1] == 7, counts  # BEGIN, lock, look-up, addresses, delete, markers, COMMIT
 
-
-def _issued(rid: uuid.UUID) -> InvoiceIssued:
-    t = datetime.now(UTC)
-    return InvoiceIssued(
-        invoice_number="RE-2025-0001", session_id=uuid.uuid4(), request_id=rid, kind=InvoiceKind.SMALL,
-        issued_at=t, service_date=t, tariff_version="2025-01", raw_seconds=600, billed_seconds=900,
-        lines=(), net_total=Decimal("25.00"), vat_rate=Decimal("0.19"), vat_total=Decimal("4.75"),
-        gross_total=Decimal("29.75"))

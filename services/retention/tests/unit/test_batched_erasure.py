@@ -9,7 +9,6 @@ import copy
 import os
 import uuid
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from fw_contracts import Event
@@ -17,8 +16,6 @@ from fw_contracts.events import (
     DeliveryChannel,
     ErasureReason,
     InvoiceDelivered,
-    InvoiceIssued,
-    InvoiceKind,
     NotBilledReason,
     PersonalDataErased,
     SessionNotBilled,
@@ -30,19 +27,11 @@ from fw_retention.adapters.crypto import EnvelopeCipher
 from fw_retention.application import vault
 from fw_retention.application.erasure import Due, ErasureHandlers, erase, erase_all
 
-from retention_testkit import FakeUnitsOfWork, FakeVaultStore, personal_data
+from retention_testkit import FakeUnitsOfWork, FakeVaultStore, invoice_issued, personal_data
 
 HOLD = timedelta(days=14)
 T0 = datetime(2025, 3, 1, 10, 0, tzinfo=UTC)
 CIPHER = EnvelopeCipher(os.urandom(32))
-
-
-def issued(rid: uuid.UUID) -> InvoiceIssued:
-    return InvoiceIssued(
-        invoice_number="RE-2025-0001", session_id=uuid.uuid4(), request_id=rid, kind=InvoiceKind.SMALL,
-        issued_at=T0, service_date=T0, tariff_version="2025-01", raw_seconds=600, billed_seconds=900,
-        lines=(), net_total=Decimal("25.00"), vat_rate=Decimal("0.19"), vat_total=Decimal("4.75"),
-        gross_total=Decimal("29.75"), occurred_at=T0)
 
 
 def delivered(rid: uuid.UUID) -> InvoiceDelivered:
@@ -63,7 +52,7 @@ async def _world() -> tuple[FakeVaultStore, dict[str, uuid.UUID]]:
                                     VaultCaller.INTAKE)).ok
     handlers = ErasureHandlers(store.for_conn, cipher=CIPHER, delivery_hold=HOLD)
     for name in ("partial", "partial_again"):  # the first step done: the address kept
-        await uows.run_handler(handlers.on_invoice_issued, issued(ids[name]))
+        await uows.run_handler(handlers.on_invoice_issued, invoice_issued(ids[name]))
     await uows.run_handler(handlers.on_support_request_withdrawn, SupportRequestWithdrawn(
         request_id=ids["erased"], occurred_at=T0))
     return store, ids
@@ -71,16 +60,16 @@ async def _world() -> tuple[FakeVaultStore, dict[str, uuid.UUID]]:
 
 def _asked(ids: dict[str, uuid.UUID]) -> list[tuple[Event, ErasureReason]]:
     return [
-        (issued(ids["with_email"]), ErasureReason.INVOICE_ISSUED),  # keeps the address
-        (issued(ids["without_email"]), ErasureReason.INVOICE_ISSUED),
+        (invoice_issued(ids["with_email"]), ErasureReason.INVOICE_ISSUED),  # keeps the address
+        (invoice_issued(ids["without_email"]), ErasureReason.INVOICE_ISSUED),
         (SessionNotBilled(session_id=uuid.uuid4(), request_id=ids["not_billed"],
                           reason=NotBilledReason.FREE_THRESHOLD, tariff_version="2025-01", raw_seconds=30,
                           occurred_at=T0), ErasureReason.NOT_BILLED),
         (delivered(ids["partial"]), ErasureReason.INVOICE_DELIVERED),  # the second step
-        (issued(ids["partial_again"]), ErasureReason.INVOICE_ISSUED),  # another invoice: the key stays
+        (invoice_issued(ids["partial_again"]), ErasureReason.INVOICE_ISSUED),  # another invoice: the key stays
         (SupportRequestWithdrawn(request_id=ids["unknown"], occurred_at=T0),
          ErasureReason.WITHDRAWN),  # never stored: a marker without data
-        (issued(ids["erased"]), ErasureReason.INVOICE_ISSUED),  # erased before: nothing
+        (invoice_issued(ids["erased"]), ErasureReason.INVOICE_ISSUED),  # erased before: nothing
         (delivered(ids["with_email"]), ErasureReason.INVOICE_DELIVERED),  # asked twice: after its first step
     ]
 
@@ -125,7 +114,7 @@ async def test_the_handlers_hand_a_chunk_over_at_once() -> None:
     store, ids = await _world()
     uows = FakeUnitsOfWork(store, lambda: T0)
     handlers = ErasureHandlers(store.for_conn, cipher=CIPHER, delivery_hold=HOLD)
-    chunk = [issued(ids[name]) for name in ("with_email", "without_email", "not_billed")]
+    chunk = [invoice_issued(ids[name]) for name in ("with_email", "without_email", "not_billed")]
     store.locked.clear()
     async with uows() as uow:
         await handlers.on_invoices_issued(chunk, uow)

@@ -7,7 +7,6 @@ import copy
 import os
 import uuid
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 
 import pytest
 
@@ -18,8 +17,6 @@ from fw_contracts.events import (
     ErasureScope,
     InvoiceDelivered,
     InvoiceDeliveryFailed,
-    InvoiceIssued,
-    InvoiceKind,
     PersonalDataErased,
     SupportRequestWithdrawn,
 )
@@ -32,20 +29,10 @@ from fw_retention.application.export import export_request
 from fw_retention.application.restore import reapply_erasure_log
 from fw_retention.domain.rules import decide_erasure, delivery_hold_end, erasure_scope
 
-from retention_testkit import MARKERS, Clock, FakeUnitsOfWork, FakeVaultStore, personal_data
+from retention_testkit import MARKERS, Clock, FakeUnitsOfWork, FakeVaultStore, invoice_issued, personal_data
 
 HOLD = timedelta(days=14)
 T0 = datetime(2025, 3, 1, 10, 0, tzinfo=UTC)
-
-
-def invoice_issued(rid: uuid.UUID, **changes: object) -> InvoiceIssued:
-    fields: dict[str, object] = {
-        "invoice_number": "RE-2025-0001", "session_id": uuid.uuid4(), "request_id": rid, "kind": InvoiceKind.SMALL,
-        "issued_at": T0, "service_date": T0, "tariff_version": "2025-01", "raw_seconds": 600, "billed_seconds": 900,
-        "lines": (), "net_total": Decimal("25.00"), "vat_rate": Decimal("0.19"), "vat_total": Decimal("4.75"),
-        "gross_total": Decimal("29.75")}
-    fields.update(changes)
-    return InvoiceIssued(**fields)  # type: ignore[arg-type]
 
 
 # ------------------------------------------------------------------ rules

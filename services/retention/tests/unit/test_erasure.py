@@ -5,8 +5,7 @@ from __future__ import annotations
 import copy
 import os
 import uuid
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -14,8 +13,6 @@ from fw_contracts.events import (
     BillingBlocked,
     ErasureReason,
     ErasureScope,
-    InvoiceIssued,
-    InvoiceKind,
     NotBilledReason,
     PersonalDataErased,
     SessionNotBilled,
@@ -30,21 +27,10 @@ from fw_retention.application.erasure import ErasureHandlers, sweep_abandoned
 from fw_retention.application.ports import ErasureRecord
 from fw_retention.application.restore import reapply_erasure_log
 
-from retention_testkit import Clock, FakeUnitsOfWork, FakeVaultStore, personal_data
+from retention_testkit import Clock, FakeUnitsOfWork, FakeVaultStore, invoice_issued, personal_data
 
 ABANDON = timedelta(days=14)
 HOLD = timedelta(days=90)
-
-
-def invoice_issued(rid: uuid.UUID, **changes: object) -> InvoiceIssued:
-    t = datetime(2025, 3, 1, 10, 0, tzinfo=UTC)
-    fields: dict[str, object] = {
-        "invoice_number": "RE-2025-0001", "session_id": uuid.uuid4(), "request_id": rid, "kind": InvoiceKind.SMALL,
-        "issued_at": t, "service_date": t, "tariff_version": "2025-01", "raw_seconds": 600, "billed_seconds": 900,
-        "lines": (), "net_total": Decimal("25.00"), "vat_rate": Decimal("0.19"), "vat_total": Decimal("4.75"),
-        "gross_total": Decimal("29.75")}
-    fields.update(changes)
-    return InvoiceIssued(**fields)  # type: ignore[arg-type]
 
 
 @pytest.fixture
