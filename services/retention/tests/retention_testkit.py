@@ -18,7 +18,15 @@ from fw_contracts.events import ErasureScope, InvoiceIssued, InvoiceKind, Person
 from fw_contracts.vault import Address, PersonalData, PromotionStatement
 from fw_platform.handling import UnitOfWork, utc_now
 from fw_retention.application.avv import AvvRequest
-from fw_retention.application.ports import AccessRecord, ErasureRecord, HeldEmail, Sealed, SealedEntry, StoredRef
+from fw_retention.application.ports import (
+    AccessRecord,
+    ErasureRecord,
+    HeldEmail,
+    PutOutcome,
+    Sealed,
+    SealedEntry,
+    StoredRef,
+)
 from fw_retention.domain.rules import Erasure
 
 #: Marker strings that must never appear in clear anywhere but in a vault reply.
@@ -135,6 +143,15 @@ class FakeVaultStore:
             raise KeyError("duplicate key row")  # the primary key in PostgreSQL
         self.s.keys[entry.request_id] = (entry.wrapped_key, entry.kek_id, entry.stored_at)
         self.s.entries[entry.request_id] = (entry.data, entry.stored_at)
+
+    async def put_new(self, entry: SealedEntry) -> PutOutcome:
+        self.locked.append(entry.request_id)
+        if await self.erasure(entry.request_id) is not None:
+            return "erased"
+        if entry.request_id in self.s.keys:
+            return "exists"
+        await self.insert_entry(entry)
+        return "stored"
 
     async def insert_statement(self, request_id: uuid.UUID, st: Sealed, at: datetime) -> None:
         if request_id in self.s.statements or request_id not in self.s.keys:

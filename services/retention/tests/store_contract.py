@@ -284,3 +284,16 @@ class VaultStoreContract:
             assert kept is not None and kept.email == held  # its key stayed with it
             assert (await store.erasure(marked)).erased_at == T0  # the first marker stays
             assert (await store.erasure(stored)).erased_at == T0 + timedelta(hours=1)
+
+    async def test_put_new_stores_only_a_request_it_has_never_seen(self, tx: Any) -> None:
+        """put_new: a new request's key and entry in one step; a known one (entry or key) or an
+        erased one (any marker) writes nothing."""
+        new, erased = uuid.uuid4(), uuid.uuid4()
+        async with tx() as store:
+            assert await store.put_new(entry(new)) == "stored"
+            assert await store.put_new(entry(new, T0 + timedelta(1))) == "exists"
+            assert await store.insert_erasure(erasure(erased)) is True
+            assert await store.put_new(entry(erased)) == "erased"
+        async with tx() as store:
+            assert await store.load(new) == entry(new)  # the first one stays
+            assert await store.load(erased) is None

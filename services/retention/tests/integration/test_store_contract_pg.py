@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -15,7 +16,7 @@ from fw_platform.db import create_pool, migrate
 from fw_retention.adapters.store import PgVaultStore
 from fw_retention.bootstrap import MIGRATIONS, SERVICE
 
-from store_contract import T0, VaultStoreContract, erasure
+from store_contract import T0, VaultStoreContract, entry, erasure
 
 
 class TestPgVaultStore(VaultStoreContract):
@@ -75,5 +76,28 @@ async def test_markers_of_several_requests_and_their_events_are_one_statement(fw
             assert [(r["event_id"], bytes(r["payload"])) for r in rows] == [
                 (events[0].event_id, events[0].to_json()), (events[2].event_id, events[2].to_json())]
         assert len([q for q in queries if "INSERT INTO erasures" in q]) == 1
+    finally:
+        await pool.close()
+
+
+async def test_put_new_waits_for_an_erasure_holding_the_lock_and_sees_its_marker(fw_env: Any) -> None:
+    """The race the lock exists for: an erasure has locked the request and written its marker, not
+    committed yet. put_new waits for the lock and then sees the committed marker (each query of
+    the function takes a fresh snapshot): nothing is stored for an erased request."""
+    pool = await create_pool(fw_env.dsn(SERVICE), SERVICE, min_size=2, max_size=2)
+    try:
+        await migrate(pool, SERVICE, MIGRATIONS)
+        rid = uuid.uuid4()
+        async with pool.acquire() as eraser, pool.acquire() as putter:
+            tx = eraser.transaction()
+            await tx.start()
+            await PgVaultStore(eraser).lock(rid)
+            assert await PgVaultStore(eraser).insert_erasure(erasure(rid)) is True
+            put = asyncio.create_task(PgVaultStore(putter).put_new(entry(rid)))
+            await asyncio.sleep(0.3)
+            assert not put.done()  # waiting for the erasure's lock
+            await tx.commit()
+            assert await asyncio.wait_for(put, 5) == "erased"
+            assert await putter.fetchval("SELECT count(*) FROM vault_keys WHERE request_id = $1", rid) == 0
     finally:
         await pool.close()

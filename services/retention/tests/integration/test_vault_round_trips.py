@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from fw_contracts.vault import ClaimRequest, GetRequest, PutRequest
+from fw_contracts.vault import ClaimRequest, GetRequest, PutRequest, VaultError
 from fw_contracts.wire import VaultSubject, vault_subject
 from fw_platform import db
 from fw_platform.handling import UnitOfWork
@@ -72,23 +72,40 @@ async def vault(fw_env: Any) -> AsyncIterator[_Vault]:
         await pool.close()
 
 
-async def test_put_and_get_begin_with_the_lock(vault: _Vault) -> None:
+async def test_a_new_put_is_one_statement_and_a_get_begins_with_the_lock(vault: _Vault) -> None:
     rid = uuid.uuid4()
     assert (await vault.call(VaultSubject.PUT, "intake", PutRequest(request_id=rid, data=personal_data()))).ok
     put = await vault.statements()
     reply = await vault.call(VaultSubject.GET, "billing", GetRequest(request_id=rid, purpose="billing"))
     assert reply.ok and reply.entry.data == personal_data()
     get = await vault.statements()
-    for statements in (put, get):
-        assert statements[0].startswith("BEGIN;SELECT pg_advisory_xact_lock("), statements
-        assert statements[-1].endswith(";COMMIT")
-        assert not any(s.upper().startswith("BEGIN") for s in statements[1:])
-    # BEGIN with the lock, marker and entry in one look-up, the insert / the access-log row with the COMMIT
-    assert len(put) == 3 and len(get) == 3
-    assert put[1].startswith("SELECT r.id AS asked, m.*, x.*") and get[1].startswith("SELECT r.id AS asked, m.*, x.*")
-    assert put[2].startswith("WITH k AS (INSERT INTO vault_keys") and get[2].startswith("INSERT INTO vault_access_log")
+    # a new request: lock, look-up and insert in one statement that commits by itself (migration 024)
+    assert put == ["SELECT vault_put_new($1, $2, $3, $4, $5, $6, $7, $8)"]
+    assert get[0].startswith("BEGIN;SELECT pg_advisory_xact_lock("), get
+    assert get[-1].endswith(";COMMIT")
+    assert not any(s.upper().startswith("BEGIN") for s in get[1:])
+    # BEGIN with the lock, marker and entry in one look-up, the access-log row with the COMMIT
+    assert len(get) == 3
+    assert get[1].startswith("SELECT r.id AS asked, m.*, x.*") and get[2].startswith("INSERT INTO vault_access_log")
     async with vault.pool.acquire() as conn:
         assert await conn.fetchval("SELECT outcome FROM vault_access_log WHERE request_id = $1", rid) == "ok"
+        assert await conn.fetchval("SELECT count(*) FROM vault_entries WHERE request_id = $1", rid) == 1
+
+
+async def test_a_put_again_is_decided_after_the_lock(vault: _Vault) -> None:
+    """The same data again is an identical retry (ok), other data are refused, an erased request
+    too: each after the one statement found the request, with the lock and a look-up."""
+    rid = uuid.uuid4()
+    assert (await vault.call(VaultSubject.PUT, "intake", PutRequest(request_id=rid, data=personal_data()))).ok
+    await vault.statements()
+    assert (await vault.call(VaultSubject.PUT, "intake", PutRequest(request_id=rid, data=personal_data()))).ok
+    again = await vault.statements()
+    assert again[0] == "SELECT vault_put_new($1, $2, $3, $4, $5, $6, $7, $8)"
+    assert again[1].startswith("BEGIN;SELECT pg_advisory_xact_lock(") and again[2].startswith("SELECT r.id AS asked")
+    other = await vault.call(VaultSubject.PUT, "intake", PutRequest(request_id=rid, data=personal_data(phone="+4930999")))
+    assert not other.ok and other.error is VaultError.EXISTS
+    async with vault.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM vault_keys WHERE request_id = $1", rid) == 1
 
 
 async def test_a_claim_reads_marker_entry_and_claim_in_one_look_up(vault: _Vault) -> None:

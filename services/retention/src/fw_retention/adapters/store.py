@@ -14,7 +14,15 @@ import asyncpg
 from fw_contracts import Event
 from fw_contracts.events import ErasureReason, ErasureScope
 from fw_platform import db, outbox
-from fw_retention.application.ports import AccessRecord, ErasureRecord, HeldEmail, Sealed, SealedEntry, StoredRef
+from fw_retention.application.ports import (
+    AccessRecord,
+    ErasureRecord,
+    HeldEmail,
+    PutOutcome,
+    Sealed,
+    SealedEntry,
+    StoredRef,
+)
 from fw_retention.domain.rules import Erasure
 
 #: Namespace of the per-request advisory locks (keeps them apart from other lock users).
@@ -143,6 +151,15 @@ class PgVaultStore:
         # key and entry in one statement (the entry's row is made from the key's)
         await self._write(_INSERT_ENTRY, entry.request_id, entry.wrapped_key, entry.kek_id, entry.stored_at,
                           entry.data.nonce, entry.data.ciphertext)
+
+    async def put_new(self, entry: SealedEntry) -> PutOutcome:
+        # one statement, outside a transaction (migration 024): the lock, the look-up and the
+        # insert of key and entry, committed together
+        outcome: PutOutcome = await self._conn.fetchval(
+            "SELECT vault_put_new($1, $2, $3, $4, $5, $6, $7, $8)", _LOCK_SPACE, _lock_key(entry.request_id),
+            entry.request_id, entry.wrapped_key, entry.kek_id, entry.stored_at, entry.data.nonce,
+            entry.data.ciphertext)
+        return outcome
 
     async def insert_statement(self, request_id: uuid.UUID, statement: Sealed, at: datetime) -> None:
         await self._conn.execute(

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
-from typing import Protocol
+from typing import Literal, Protocol
 
 from fw_contracts import Event
 from fw_contracts.events import ErasureReason, ErasureScope
@@ -118,6 +118,10 @@ class StoredRef:
     billing_blocked_at: datetime | None = None
 
 
+#: What :meth:`VaultStore.put_new` did.
+PutOutcome = Literal["stored", "erased", "exists"]
+
+
 class VaultStore(Protocol):
     """Persistence of the vault and the erasure log (PostgreSQL in production, a fake in tests)."""
 
@@ -143,6 +147,11 @@ class VaultStore(Protocol):
 
     async def stored_at(self, request_id: uuid.UUID) -> datetime | None:
         """When the request's data were stored (None if there is no entry)."""
+
+    async def put_new(self, entry: SealedEntry) -> PutOutcome:
+        """Store a new request's entry in one step under its lock: ``stored``; ``erased`` (a
+        marker) or ``exists`` (an entry or key) write nothing. Outside a transaction: it commits
+        by itself."""
 
     async def insert_entry(self, entry: SealedEntry) -> None:
         """Insert key and data rows (the statement, if any, is added separately)."""

@@ -5,7 +5,8 @@ from its body): a read for a purpose that is not the caller's own is refused (``
 and the access log records caller and purpose.
 
 Every function runs inside one transaction (the caller's store) and takes the per-request lock
-first, so a put can never slip in between an erasure's marker check and its commit.
+first, so a put can never slip in between an erasure's marker check and its commit (a new
+request's put is one statement that takes the lock itself, :meth:`VaultStore.put_new`).
 Refusals are replies, not exceptions; an exception means an internal failure.
 """
 
@@ -59,7 +60,18 @@ def open_statement(cipher: Cipher, key: bytes, entry: SealedEntry) -> PromotionS
 
 
 async def put(store: VaultStore, cipher: Cipher, req: PutRequest, now: datetime, caller: VaultCaller) -> VaultReply:
-    """Store a request's personal data under a new data key (once; an identical retry is ok)."""
+    """Store a request's personal data under a new data key (once; an identical retry is ok).
+
+    A new request, the usual case, is one statement (:meth:`VaultStore.put_new`: lock, look-up and
+    insert in one). Anything else is decided after the lock as every use case does: an erased
+    request is refused, an identical retry is ok, other data for the request are refused."""
+    key, wrapped = cipher.new_data_key(req.request_id)
+    nonce, ct = cipher.seal(key, req.request_id, req.data.model_dump_json().encode(), Part.ENTRY)
+    new = SealedEntry(request_id=req.request_id, wrapped_key=wrapped, kek_id=cipher.kek_id,
+                      data=Sealed(nonce, ct), stored_at=now)
+    if await store.put_new(new) == "stored":
+        log.info("vault entry stored", extra={"request_id": str(req.request_id)})
+        return OK
     await store.lock(req.request_id)
     marker, existing = await store.current(req.request_id)
     current = open_data(cipher, existing)[1] if existing else None
@@ -70,10 +82,8 @@ async def put(store: VaultStore, cipher: Cipher, req: PutRequest, now: datetime,
         return _refused(VaultError.EXISTS)
     if decision is Write.UNCHANGED:
         return OK
-    key, wrapped = cipher.new_data_key(req.request_id)
-    nonce, ct = cipher.seal(key, req.request_id, req.data.model_dump_json().encode(), Part.ENTRY)
-    await store.insert_entry(SealedEntry(request_id=req.request_id, wrapped_key=wrapped,
-                                         kek_id=cipher.kek_id, data=Sealed(nonce, ct), stored_at=now))
+    # put_new found a marker or key that is gone now (nothing but a restored backup removes one)
+    await store.insert_entry(new)
     log.info("vault entry stored", extra={"request_id": str(req.request_id)})
     return OK
 
