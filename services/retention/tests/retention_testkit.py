@@ -20,6 +20,7 @@ from fw_platform.handling import UnitOfWork, utc_now
 from fw_retention.application.avv import AvvRequest
 from fw_retention.application.ports import (
     AccessRecord,
+    ClaimNewOutcome,
     ErasureRecord,
     HeldEmail,
     PutOutcome,
@@ -151,6 +152,16 @@ class FakeVaultStore:
         if entry.request_id in self.s.keys:
             return "exists"
         await self.insert_entry(entry)
+        return "stored"
+
+    async def claim_new(self, request_id: uuid.UUID, outcome: str, at: datetime, *, purpose: str,
+                        caller: str) -> ClaimNewOutcome:
+        self.locked.append(request_id)
+        if (await self.erasure(request_id) is not None or request_id not in self.s.entries
+                or request_id in self.s.claims):
+            return "other"
+        await self.set_claim(request_id, outcome, at)
+        await self.log_access(request_id, purpose, "ok", at, caller=caller)
         return "stored"
 
     async def insert_statement(self, request_id: uuid.UUID, st: Sealed, at: datetime) -> None:

@@ -297,3 +297,24 @@ class VaultStoreContract:
         async with tx() as store:
             assert await store.load(new) == entry(new)  # the first one stays
             assert await store.load(erased) is None
+
+    async def test_claim_new_stores_only_the_first_outcome_of_a_stored_request(self, tx: Any) -> None:
+        """claim_new: with an entry, no marker and no outcome yet, the outcome and an ``ok``
+        access-log row; anything else (claimed, unknown, erased) writes nothing."""
+        rid, unknown, erased = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+        async with tx() as store:
+            await store.insert_entry(entry(rid))
+            await store.insert_entry(entry(erased))
+            assert await store.insert_erasure(erasure(erased)) is True
+        async with tx() as store:
+            assert await store.claim_new(rid, "withdrawn", T0, purpose="claim:withdrawn", caller="intake") == "stored"
+            assert await store.claim_new(rid, "session_started", T0, purpose="claim:session_started",
+                                         caller="session") == "other"
+            assert await store.claim_new(unknown, "withdrawn", T0, purpose="claim:withdrawn", caller="intake") == "other"
+            assert await store.claim_new(erased, "withdrawn", T0, purpose="claim:withdrawn", caller="intake") == "other"
+        async with tx() as store:
+            assert await store.claim_of(rid) == "withdrawn"
+            assert await store.claim_state(erased) == (await store.erasure(erased), False, None)
+            assert [(a.purpose, a.outcome, a.caller) for a in await store.access_log(rid)] == [
+                ("claim:withdrawn", "ok", "intake")]
+            assert await store.access_log(unknown) == [] and await store.access_log(erased) == []

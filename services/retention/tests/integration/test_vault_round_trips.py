@@ -108,23 +108,29 @@ async def test_a_put_again_is_decided_after_the_lock(vault: _Vault) -> None:
         assert await conn.fetchval("SELECT count(*) FROM vault_keys WHERE request_id = $1", rid) == 1
 
 
-async def test_a_claim_reads_marker_entry_and_claim_in_one_look_up(vault: _Vault) -> None:
+async def test_a_first_claim_is_one_statement_and_a_claim_again_one_look_up_after_the_lock(vault: _Vault) -> None:
     rid = uuid.uuid4()
     assert (await vault.call(VaultSubject.PUT, "intake", PutRequest(request_id=rid, data=personal_data()))).ok
     await vault.statements()
-    assert (await vault.call(VaultSubject.CLAIM, "session", ClaimRequest(request_id=rid, outcome="session_started"))).ok
+    start = ClaimRequest(request_id=rid, outcome="session_started")
+    assert (await vault.call(VaultSubject.CLAIM, "session", start)).ok
+    # the lock, the look-up, the claim and its access-log row in one statement (migration 025)
+    assert await vault.statements() == ["SELECT vault_claim_new($1, $2, $3, $4, $5, $6, $7)"]
+    assert (await vault.call(VaultSubject.CLAIM, "session", start)).ok  # the same claim again
     claim = await vault.statements()
-    # BEGIN with the lock, one look-up, the access-log row and the claim with the COMMIT
-    assert len(claim) == 3, claim
-    assert claim[0].startswith("BEGIN;SELECT pg_advisory_xact_lock(")
-    assert claim[2].startswith("INSERT INTO vault_access_log") and ";UPDATE vault_entries SET claimed_outcome" in claim[2]
-    assert claim[2].endswith(";COMMIT")
-    assert claim[1].startswith("SELECT m.*, e.stored_at AS entry_stored_at, e.claimed_outcome")
+    # after the one statement: BEGIN with the lock, one look-up, the access-log row with the COMMIT
+    assert len(claim) == 4, claim
+    assert claim[1].startswith("BEGIN;SELECT pg_advisory_xact_lock(")
+    assert claim[2].startswith("SELECT m.*, e.stored_at AS entry_stored_at, e.claimed_outcome")
+    assert claim[3].startswith("INSERT INTO vault_access_log") and claim[3].endswith(";COMMIT")
     again = await vault.call(VaultSubject.CLAIM, "intake", ClaimRequest(request_id=rid, outcome="withdrawn"))
     assert not again.ok and again.error == "claimed"
     async with vault.pool.acquire() as conn:
         assert await conn.fetchval("SELECT claimed_outcome FROM vault_entries WHERE request_id = $1", rid) \
             == "session_started"
+        assert [r["outcome"] for r in await conn.fetch(
+            "SELECT outcome FROM vault_access_log WHERE request_id = $1 AND purpose LIKE 'claim%' ORDER BY id", rid,
+        )] == ["ok", "unchanged", "claimed"]
 
 
 async def test_a_refused_read_is_its_access_log_row_alone(vault: _Vault) -> None:
@@ -137,6 +143,10 @@ async def test_a_refused_read_is_its_access_log_row_alone(vault: _Vault) -> None
         assert await conn.fetchval("SELECT outcome FROM vault_access_log WHERE request_id = $1", rid) == "forbidden"
 
 
+async def _undecided(self: PgVaultStore, *args: Any, **kwargs: Any) -> str:
+    return "other"
+
+
 async def test_a_failure_after_the_lock_rolls_the_request_back(vault: _Vault,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     rid = uuid.uuid4()
@@ -145,7 +155,9 @@ async def test_a_failure_after_the_lock_rolls_the_request_back(vault: _Vault,
     async def broken(self: PgVaultStore, *args: Any, **kwargs: Any) -> None:
         raise RuntimeError("disk on fire")
 
-    # the claim is logged, then storing its outcome fails: neither may remain
+    # the claim is logged, then storing its outcome fails: neither may remain (the claim after
+    # the lock, as for a claim the one statement did not decide)
+    monkeypatch.setattr(PgVaultStore, "claim_new", _undecided)
     monkeypatch.setattr(PgVaultStore, "set_claim", broken)
     assert await vault.call(VaultSubject.CLAIM, "session", ClaimRequest(request_id=rid, outcome="session_started")) == INTERNAL
     assert (await vault.statements())[-1] == "ROLLBACK"
@@ -165,6 +177,7 @@ async def test_a_final_write_failing_at_the_commit_rolls_the_request_back(vault:
         await self._write("INSERT INTO no_such_table VALUES ($1)", 1)
 
     # the claim's two writes go with the COMMIT; the second fails there: neither may remain
+    monkeypatch.setattr(PgVaultStore, "claim_new", _undecided)
     monkeypatch.setattr(PgVaultStore, "set_claim", failing_at_commit)
     assert await vault.call(VaultSubject.CLAIM, "session", ClaimRequest(request_id=rid, outcome="session_started")) == INTERNAL
     statements = await vault.statements()

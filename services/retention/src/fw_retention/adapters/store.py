@@ -16,6 +16,7 @@ from fw_contracts.events import ErasureReason, ErasureScope
 from fw_platform import db, outbox
 from fw_retention.application.ports import (
     AccessRecord,
+    ClaimNewOutcome,
     ErasureRecord,
     HeldEmail,
     PutOutcome,
@@ -160,6 +161,15 @@ class PgVaultStore:
             entry.request_id, entry.wrapped_key, entry.kek_id, entry.stored_at, entry.data.nonce,
             entry.data.ciphertext)
         return outcome
+
+    async def claim_new(self, request_id: uuid.UUID, outcome: str, at: datetime, *, purpose: str,
+                        caller: str) -> ClaimNewOutcome:
+        # one statement, outside a transaction (migration 025): the lock, the look-up, the claim
+        # and its access-log row, committed together
+        result: ClaimNewOutcome = await self._conn.fetchval(
+            "SELECT vault_claim_new($1, $2, $3, $4, $5, $6, $7)", _LOCK_SPACE, _lock_key(request_id), request_id,
+            outcome, at, purpose, caller)
+        return result
 
     async def insert_statement(self, request_id: uuid.UUID, statement: Sealed, at: datetime) -> None:
         await self._conn.execute(

@@ -120,6 +120,8 @@ class StoredRef:
 
 #: What :meth:`VaultStore.put_new` did.
 PutOutcome = Literal["stored", "erased", "exists"]
+#: What :meth:`VaultStore.claim_new` did.
+ClaimNewOutcome = Literal["stored", "other"]
 
 
 class VaultStore(Protocol):
@@ -152,6 +154,12 @@ class VaultStore(Protocol):
         """Store a new request's entry in one step under its lock: ``stored``; ``erased`` (a
         marker) or ``exists`` (an entry or key) write nothing. Outside a transaction: it commits
         by itself."""
+
+    async def claim_new(self, request_id: uuid.UUID, outcome: str, at: datetime, *, purpose: str,
+                        caller: str) -> ClaimNewOutcome:
+        """A request's first outcome in one step under its lock: with an entry, no marker and no
+        outcome yet, store ``outcome`` and the access-log row (``ok``): ``stored``. Anything else
+        writes nothing: ``other``. Outside a transaction: it commits by itself."""
 
     async def insert_entry(self, entry: SealedEntry) -> None:
         """Insert key and data rows (the statement, if any, is added separately)."""

@@ -216,11 +216,18 @@ async def claim(store: VaultStore, cipher: Cipher, req: ClaimRequest, now: datet
     The per-request lock serialises the two: whichever comes first is stored with the entry and
     answered ``ok``; the other is refused with ``claimed``. The same claim again is ``ok``. After
     the erasure the marker refuses both (``erased``). Each caller claims only its own outcome.
+    The first claim of a stored request is one statement (:meth:`VaultStore.claim_new`); anything
+    else is decided after the lock.
     """
     purpose = CLAIM_PURPOSE.format(req.outcome)
     if not may_claim(caller, req.outcome):
         await store.log_access(req.request_id, purpose, "forbidden", now, caller=caller.value)
         return _refused(VaultError.FORBIDDEN)
+    if await store.claim_new(req.request_id, req.outcome, now, purpose=purpose, caller=caller.value) == "stored":
+        # the usual case in one statement (lock, look-up, claim and access-log row)
+        log.info("request outcome claimed", extra={"request_id": str(req.request_id), "caller": caller.value,
+                                                   "outcome": req.outcome})
+        return OK
     await store.lock(req.request_id)
     marker, has_entry, existing = await store.claim_state(req.request_id)
     decision = decide_claim(erased=marker is not None, has_entry=has_entry, existing=existing, new=req.outcome)
