@@ -46,3 +46,30 @@ async def test_each_test_gets_an_empty_server_and_a_lingering_client_a_new_one(t
             await nc.close()
     finally:
         shared.stop()
+
+
+async def test_the_stream_is_created_again_once_the_old_store_is_gone() -> None:
+    """nats-server may answer 'error creating store for stream' (10049) right after deleting the
+    stream of that name: the set-up waits that out; any other error fails it at once."""
+    from nats.js.errors import ServerError
+
+    from fw_devenv.pytest_plugin import _create_stream_again
+
+    calls = []
+
+    async def not_yet_twice(js: object) -> None:
+        calls.append(js)
+        if len(calls) <= 2:
+            raise ServerError(code=500, err_code=10049, description="error creating store for stream")
+
+    await _create_stream_again("js", not_yet_twice)
+    assert calls == ["js", "js", "js"]
+
+    async def refused(js: object) -> None:
+        calls.append(js)
+        raise ServerError(code=500, err_code=10052, description="another error")
+
+    calls.clear()
+    with pytest.raises(ServerError):
+        await _create_stream_again("js", refused)
+    assert len(calls) == 1
